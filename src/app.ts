@@ -1,0 +1,155 @@
+// Composition root: one frozen config -> clock, stores, routes, relay, SMTP and HTTP listeners.
+// Everything a relay uses is created here and passed down, so two relays in one process (tests)
+// never share state. start() listens, stop() closes what start() opened.
+import type { AddressInfo } from 'node:net'
+import { dirname, join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { mkdtempSync } from 'node:fs'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { SMTPServer } from 'smtp-server'
+import type { Config, RouteConfig } from './config/schema.js'
+import { compileWorld } from './core/world.js'
+import type { RouteName } from './core/trace.js'
+import type { World } from './core/types.js'
+import type { ReplyCatalogue } from './core/replies.js'
+import { realClock } from './clock/real-clock.js'
+import { CaptureTarget } from './delivery/capture.js'
+import { FileCaptureStore } from './delivery/capture-store.js'
+import { DropTarget } from './delivery/drop.js'
+import type { RouteTarget } from './delivery/sink.js'
+import { SmarthostTarget } from './delivery/smarthost.js'
+import { createHttpServer } from './http/server.js'
+import { createLogger } from './log.js'
+import type { CaptureStore, Clock, TraceStore } from './ports.js'
+import { Relay } from './relay/relay.js'
+import { createSmtpServer } from './smtp/server.js'
+import { loadTlsMaterial } from './smtp/tls.js'
+import { MemoryTraceStore } from './trace/memory-store.js'
+import { SqliteTraceStore } from './trace/sqlite-store.js'
+
+export interface AppOptions {
+  readonly config: Config
+  readonly clock?: Clock
+  readonly log?: Logger
+  /** Override the listen ports (tests use 0 for a free one). */
+  readonly smtpPort?: number
+  readonly httpPort?: number
+  /** Do not start the HTTP server. */
+  readonly noHttp?: boolean
+}
+
+export interface RunningApp {
+  readonly smtpPort: number
+  readonly httpPort: number | undefined
+  readonly world: World
+  readonly trace: TraceStore
+  readonly capture: CaptureStore
+  readonly relay: Relay
+  stop(): Promise<void>
+}
+
+/** "sqlite:data/trace.db" -> the store, and the capture directory beside it. */
+export function openTraceStore(spec: string): { trace: TraceStore; captureDir: string } {
+  if (spec === 'memory') return { trace: new MemoryTraceStore(), captureDir: mkdtempSync(join(tmpdir(), 'relay365-capture-')) }
+  const file = spec.slice('sqlite:'.length)
+  return { trace: new SqliteTraceStore(file), captureDir: join(dirname(file), 'capture') }
+}
+
+function routeTarget(route: RouteConfig, deps: { capture: CaptureStore; replies: ReplyCatalogue; hostname: string; log: Logger }): RouteTarget {
+  switch (route.type) {
+    case 'capture':
+      return new CaptureTarget(deps.capture, deps.replies)
+    case 'drop':
+      return new DropTarget()
+    case 'smarthost':
+      return new SmarthostTarget(
+        {
+          host: route.host,
+          port: route.port,
+          tls: route.tls,
+          rejectUnauthorized: route.rejectUnauthorized,
+          timeout: route.timeout,
+          maxConnections: route.maxConnections,
+          name: deps.hostname,
+        },
+        deps.replies,
+        deps.log.child({ sub: 'upstream' }),
+      )
+  }
+}
+
+function listen(server: SMTPServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.server.once('error', reject)
+    server.listen(port, host, () => {
+      server.server.off('error', reject)
+      resolve((server.server.address() as AddressInfo).port)
+    })
+  })
+}
+
+export async function startApp(o: AppOptions): Promise<RunningApp> {
+  const config = o.config
+  const log = o.log ?? createLogger(config.log.level)
+  const clock = o.clock ?? realClock
+  const world = compileWorld(config)
+  const { trace, captureDir } = openTraceStore(config.store.trace)
+  const capture = new FileCaptureStore(captureDir)
+  const deps = { capture, replies: world.replies, hostname: world.hostname, log }
+  const targets: Record<RouteName, RouteTarget> = {
+    upstream: routeTarget(config.routes.upstream, deps),
+    fallback: routeTarget(config.routes.fallback, deps),
+    drop: new DropTarget(),
+  }
+  const relay = new Relay({ world, clock, log: log.child({ sub: 'relay' }), trace, targets })
+  const tls = await loadTlsMaterial(config.tls, world.hostname)
+  const smtp = createSmtpServer({
+    relay,
+    replies: world.replies,
+    tls,
+    minTlsVersion: config.tls.minVersion,
+    hostname: world.hostname,
+    maxMessageSize: config.limits.maxMessageSize,
+    maxConnections: config.smtp.maxConnections,
+    socketTimeout: config.smtp.socketTimeout,
+    maxSessionDuration: config.smtp.maxSessionDuration,
+    requestClientCert: config.connectors.some((c) => c.certificateDomain !== undefined),
+    log: log.child({ sub: 'smtp' }),
+  })
+  let http: FastifyInstance | undefined
+  let smtpPort: number
+  let httpPort: number | undefined
+  try {
+    smtpPort = await listen(smtp, o.smtpPort ?? config.smtp.port, config.smtp.host)
+    if (!o.noHttp) {
+      http = createHttpServer({
+        host: config.http.host,
+        token: config.http.token,
+        trace,
+        capture,
+        health: () => ({ sessions: relay.openSessions, smtpPort }),
+      })
+      await http.listen({ port: o.httpPort ?? config.http.port, host: config.http.host })
+      httpPort = (http.server.address() as AddressInfo).port
+    }
+  } catch (err) {
+    await new Promise<void>((resolve) => smtp.close(() => resolve()))
+    trace.close()
+    throw err
+  }
+  log.info({ smtp: `${config.smtp.host}:${smtpPort}`, http: httpPort ? `${config.http.host}:${httpPort}` : 'off', tls: tls.source }, 'relay365 listening')
+  return {
+    smtpPort,
+    httpPort,
+    world,
+    trace,
+    capture,
+    relay,
+    async stop() {
+      await Promise.all([new Promise<void>((resolve) => smtp.close(() => resolve())), http?.close()])
+      await Promise.all(Object.values(targets).map((t) => t.close()))
+      trace.close()
+    },
+  }
+}

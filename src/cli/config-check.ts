@@ -1,0 +1,31 @@
+// `relay365 config check FILE [--rules]`: validate a config file; print what it sets up.
+import { loadConfigFile, parseConfig } from '../config/load.js'
+import { formatDuration, formatSize } from '../config/units.js'
+import { RULES } from '../core/rules/index.js'
+
+export function listRules(): string {
+  const width = Math.max(...RULES.map((r) => r.id.length))
+  return RULES.map((r) => `${r.stage.padEnd(7)} ${r.id.padEnd(width)}  ${r.summary}`).join('\n')
+}
+
+export function configCheck(args: { file?: string | undefined; rules?: boolean | undefined }): string {
+  const config = args.file ? loadConfigFile(args.file) : parseConfig({})
+  const lines = [
+    `${args.file ?? 'embedded default'}: OK`,
+    `  smtp        ${config.smtp.host}:${config.smtp.port} as ${config.smtp.hostname}, requireTls ${config.smtp.requireTls}, session ${formatDuration(config.smtp.maxSessionDuration)}`,
+    `  tenant      accepted domains: ${config.tenant.acceptedDomains.join(', ')}${config.tenant.rejectDirectSend ? '; rejectDirectSend' : ''}${config.tenant.recipients.length ? `; ${config.tenant.recipients.length} known recipients` : ''}`,
+    ...config.connectors.map(
+      (c) =>
+        `  connector   ${c.name} (${c.type}${c.enabled ? '' : ', disabled'}) ${[...c.senderIPs, ...(c.certificateDomain ? [`cert ${c.certificateDomain}`] : []), ...c.senderDomains.map((d) => `domain ${d}`)].join(' ')}${c.requireTls ? ', TLS required' : ''}`,
+    ),
+    `  limits      ${formatSize(config.limits.maxMessageSize)} per message, ${config.limits.recipientsPerMessage} recipients per message`,
+    `  routes      upstream ${describeRoute(config.routes.upstream)}, fallback ${describeRoute(config.routes.fallback)}`,
+    `  trace       ${config.store.trace}; HTTP ${config.http.host}:${config.http.port}`,
+  ]
+  if (args.rules) lines.push('', 'Rules, in the order they are evaluated:', listRules())
+  return lines.join('\n')
+}
+
+function describeRoute(r: { type: string; host?: string; port?: number }): string {
+  return r.type === 'smarthost' ? `smarthost ${r.host}:${r.port}` : r.type
+}

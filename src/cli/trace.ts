@@ -1,0 +1,75 @@
+// `relay365 trace`: read the message trace from the store the config names (the relay may be
+// running: SQLite is opened read-only), as a table or JSON.
+import { resolveConfig } from '../config/load.js'
+import { parseDuration } from '../config/units.js'
+import type { TraceMessage, TraceStatus } from '../core/trace.js'
+import { TRACE_STATUSES } from '../core/trace.js'
+import { UsageError } from '../errors.js'
+import { SqliteTraceStore } from '../trace/sqlite-store.js'
+
+export interface TraceArgs {
+  readonly config?: string | undefined
+  readonly status?: string | undefined
+  readonly since?: string | undefined
+  readonly limit: number
+  readonly id?: string | undefined
+  readonly json?: boolean | undefined
+}
+
+/** "1h" -> an hour ago; an ISO time as is. */
+export function parseSince(since: string, now: number): number {
+  const ago = parseDuration(since)
+  if (ago !== undefined) return now - ago
+  const at = Date.parse(since)
+  if (Number.isNaN(at)) throw new UsageError(`--since: expected a duration like "1h" or an ISO time, got "${since}"`)
+  return at
+}
+
+function describeMessage(m: TraceMessage): string {
+  const lines = [
+    `${m.id}  ${new Date(m.receivedAt).toISOString()}  ${m.status}`,
+    `  from ${m.mailFrom || '<>'}${m.headerFrom ? ` (header From: ${m.headerFrom})` : ''}  client ${m.clientIp}${m.tls ? ` ${m.tls.protocol}` : ' plaintext'}  lane ${m.lane ?? '-'}${m.connector ? ` (${m.connector})` : ''}`,
+    m.subject !== undefined ? `  subject ${m.subject}` : '',
+    `  reply ${m.reply || '-'}`,
+    ...m.notes.map((n) => `  note ${n}`),
+    ...m.results.map((r) => `    ${r.stage.padEnd(5)} ${r.rule.padEnd(22)} ${r.outcome.padEnd(6)} [${r.basis}] ${r.note}`),
+  ]
+  for (const r of m.recipients) {
+    lines.push(`  to ${r.address}${r.class ? ` (${r.class})` : ''}: ${r.status}${r.route ? ` via ${r.route} (${r.routeTarget ?? ''})` : ''}`)
+    lines.push(`    RCPT reply ${r.rcptReply}${r.deliveryReply ? `; delivery ${r.deliveryReply}` : ''}`)
+    for (const x of r.results) lines.push(`    ${x.stage.padEnd(5)} ${x.rule.padEnd(22)} ${x.outcome.padEnd(6)} [${x.basis}] ${x.note}`)
+  }
+  return lines.filter((l) => l !== '').join('\n')
+}
+
+export function traceCommand(a: TraceArgs, now = Date.now()): string {
+  const { config } = resolveConfig(a.config)
+  if (config.store.trace === 'memory') throw new UsageError('store.trace is "memory": the trace lives only inside the running relay (use the HTTP API)')
+  if (a.status !== undefined && !(TRACE_STATUSES as readonly string[]).includes(a.status) && a.status !== 'Mixed') {
+    throw new UsageError(`--status: expected one of ${[...TRACE_STATUSES, 'Mixed'].join(', ')}`)
+  }
+  let store: SqliteTraceStore
+  try {
+    store = new SqliteTraceStore(config.store.trace.slice('sqlite:'.length), { readonly: true })
+  } catch (err) {
+    throw new UsageError(`no trace store at ${config.store.trace}: ${(err as Error).message} (has the relay run yet?)`)
+  }
+  try {
+    if (a.id) {
+      const m = store.get(a.id)
+      if (!m) throw new UsageError(`no message ${a.id}`)
+      return a.json ? JSON.stringify(m, null, 2) : describeMessage(m)
+    }
+    const page = store.list({
+      ...(a.status ? { status: a.status as TraceStatus } : {}),
+      ...(a.since ? { since: parseSince(a.since, now) } : {}),
+      limit: a.limit,
+    })
+    if (a.json) return JSON.stringify(page, null, 2)
+    if (page.messages.length === 0) return 'no messages'
+    return [`${page.total} message(s), newest first`, ...page.messages.map(describeMessage)].join('\n\n')
+  } finally {
+    store.close()
+  }
+}
+

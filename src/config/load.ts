@@ -1,0 +1,78 @@
+// Reads a config file (YAML; JSON is YAML too), validates it against the schema and freezes it.
+// Errors name the key path ("connectors[0].type: expected onPremises | partner").
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml, YAMLParseError } from 'yaml'
+import type { z } from 'zod'
+import { ConfigError } from '../errors.js'
+import { configSchema, type Config } from './schema.js'
+
+/** "connectors", 0, "type" -> "connectors[0].type" */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '')
+}
+
+function describeIssue(issue: z.core.$ZodIssue): { path: string; detail: string } {
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const key = issue.keys[0] ?? ''
+      return { path: formatPath([...issue.path, key]), detail: `unknown key${issue.keys.length > 1 ? ` (also: ${issue.keys.slice(1).join(', ')})` : ''}` }
+    }
+    case 'invalid_value':
+      return { path: formatPath(issue.path), detail: `expected ${issue.values.map(String).join(' | ')}` }
+    case 'invalid_union':
+      return { path: formatPath(issue.path), detail: issue.message }
+    default:
+      return { path: formatPath(issue.path), detail: issue.message.replace(/^Invalid input: /, '').replace(/, received undefined$/, ' (missing)') }
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
+}
+
+/** Validates an already-parsed document; throws ConfigError naming the first bad key. */
+export function parseConfig(doc: unknown): Config {
+  const result = configSchema.safeParse(doc ?? {})
+  if (!result.success) {
+    const first = result.error.issues[0]
+    if (!first) throw new ConfigError('', 'invalid config')
+    const { path, detail } = describeIssue(first)
+    throw new ConfigError(path, detail)
+  }
+  return deepFreeze(result.data)
+}
+
+export function parseConfigText(text: string, source = 'config'): Config {
+  let doc: unknown
+  try {
+    doc = parseYaml(text, { prettyErrors: true })
+  } catch (err) {
+    const detail = err instanceof YAMLParseError ? err.message.split('\n')[0] ?? err.message : String(err)
+    throw new ConfigError('', `${source}: not valid YAML or JSON: ${detail}`)
+  }
+  if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
+    throw new ConfigError('', `${source}: expected a mapping of settings at the top level`)
+  }
+  return parseConfig(doc)
+}
+
+export function loadConfigFile(file: string): Config {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError('', `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+  }
+  return parseConfigText(text, file)
+}
+
+/** --config FILE, else $RELAY365_CONFIG, else the embedded default. */
+export function resolveConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): { config: Config; source: string } {
+  const path = file ?? env.RELAY365_CONFIG
+  if (path) return { config: loadConfigFile(path), source: path }
+  return { config: parseConfig({}), source: 'embedded default' }
+}

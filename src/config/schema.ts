@@ -1,0 +1,248 @@
+// The config contract of SPEC §4 as one zod schema: types, defaults and validation in one place.
+// The embedded default is `parseConfig({})`. Unknown keys are errors that name the key.
+import IPCIDR from 'ip-cidr'
+import { z } from 'zod'
+import { checkAddress } from '../core/address.js'
+import { normalizeDomain, normalizeDomainPattern } from '../core/domains.js'
+import { isReplyId, parseReplyLine } from '../core/replies.js'
+import { parseDuration, parseSize } from './units.js'
+
+const duration = (fallback: string) =>
+  z
+    .string({ error: 'expected a duration like "60s", "10m" or "24h"' })
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text)
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like "60s", "10m" or "24h", got "${text}"` })
+        return z.NEVER
+      }
+      return ms
+    })
+
+const size = (fallback: string) =>
+  z
+    .union([z.string(), z.number()], { error: 'expected a size like "35MB" or a number of bytes' })
+    .default(fallback)
+    .transform((text, ctx) => {
+      const bytes = parseSize(text)
+      if (bytes === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a size like "35MB", "1KB" or a number of bytes, got "${text}"` })
+        return z.NEVER
+      }
+      return bytes
+    })
+
+const domain = z.string().transform((text, ctx) => {
+  const d = normalizeDomain(text)
+  if (d === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a domain name, got "${text}"` })
+    return z.NEVER
+  }
+  return d
+})
+
+const domainPattern = z.string().transform((text, ctx) => {
+  const d = normalizeDomainPattern(text)
+  if (d === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a domain or "*.domain", got "${text}"` })
+    return z.NEVER
+  }
+  return d
+})
+
+const cidr = z.string().refine((s) => IPCIDR.isValidCIDR(s) || IPCIDR.isValidAddress(s), {
+  error: (issue) => `expected an IPv4/IPv6 address or CIDR like "203.0.113.0/24", got ${JSON.stringify(issue.input)}`,
+})
+
+const timestamp = z
+  .union([z.string(), z.date()])
+  .transform((value, ctx) => {
+    const ms = value instanceof Date ? value.getTime() : Date.parse(value)
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 time like "2026-01-01T00:00:00Z", got "${String(value)}"` })
+      return z.NEVER
+    }
+    return ms
+  })
+
+const port = z.number().int().min(0).max(65535)
+
+const smtpSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: port.default(2525),
+    hostname: z.string().regex(/^[A-Za-z0-9.-]+$/, 'expected a host name').default('relay365.local'),
+    requireTls: z.boolean().default(true),
+    maxConnections: z.number().int().positive().default(1000),
+    maxConnectionsPerIP: z.number().int().positive().default(50),
+    socketTimeout: duration('60s'),
+    maxSessionDuration: duration('10m'),
+  })
+  .strict()
+
+const tlsSchema = z
+  .object({
+    cert: z.string().optional(),
+    key: z.string().optional(),
+    /** CA bundle that client certificates must chain to for certificate connectors. */
+    clientCa: z.string().optional(),
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  })
+  .strict()
+  .refine((t) => (t.cert === undefined) === (t.key === undefined), { error: 'tls.cert and tls.key go together', path: ['cert'] })
+
+const tenantSchema = z
+  .object({
+    acceptedDomains: z.array(domain).min(1).default(['contoso.example']),
+    recipients: z
+      .array(
+        z.string().refine((a) => checkAddress(a).ok, {
+          error: (issue) => `expected a mailbox address like "helpdesk@contoso.example", got ${JSON.stringify(issue.input)}`,
+        }),
+      )
+      .default([]),
+    rejectDirectSend: z.boolean().default(false),
+    trial: z.boolean().default(false),
+    licences: z.number().int().positive().default(1),
+  })
+  .strict()
+
+const connectorSchema = z
+  .object({
+    name: z.string().min(1),
+    type: z.enum(['onPremises', 'partner']),
+    enabled: z.boolean().default(true),
+    senderIPs: z.array(cidr).default([]),
+    certificateDomain: domainPattern.optional(),
+    requireTls: z.boolean().default(true),
+    createdAt: timestamp.prefault('2026-01-01T00:00:00Z'),
+    propagation: duration('0s'),
+    senderDomains: z.array(domainPattern).default([]),
+    restrictToSenderIPs: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const recognisable = c.senderIPs.length > 0 || c.certificateDomain !== undefined || (c.type === 'partner' && c.senderDomains.length > 0)
+    if (!recognisable) {
+      ctx.addIssue({ code: 'custom', path: ['senderIPs'], message: 'a connector needs senderIPs or certificateDomain (a partner connector may use senderDomains)' })
+    }
+    if (c.restrictToSenderIPs && (c.type !== 'partner' || c.senderIPs.length === 0 || c.senderDomains.length === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['restrictToSenderIPs'], message: 'restrictToSenderIPs needs a partner connector with senderIPs and senderDomains' })
+    }
+    if (c.type === 'onPremises' && c.senderDomains.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['senderDomains'], message: 'senderDomains applies to partner connectors only' })
+    }
+  })
+
+const defaultConnectors = [
+  { name: 'TeamDynamix', type: 'onPremises' as const, senderIPs: ['127.0.0.0/8', '::1/128'], requireTls: true, createdAt: '2026-01-01T00:00:00Z', propagation: '0s' },
+]
+
+const policySchema = z
+  .object({
+    headerFrom: z.enum(['warn', 'reject']).default('warn'),
+    partnerExternal: z.enum(['reject', 'drop']).default('reject'),
+  })
+  .strict()
+
+const limitsSchema = z
+  .object({
+    maxMessageSize: size('35MB'),
+    maxHeaderSize: size('256KB'),
+    recipientsPerMessage: z.number().int().min(1).max(1000).default(500),
+  })
+  .strict()
+
+const routeSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('capture') }).strict(),
+    z.object({ type: z.literal('drop') }).strict(),
+    z
+      .object({
+        type: z.literal('smarthost'),
+        host: z.string().min(1),
+        port: port.default(25),
+        tls: z.enum(['required', 'opportunistic', 'none']).default('required'),
+        rejectUnauthorized: z.boolean().default(true),
+        /** Connection, greeting and per-reply timeout toward the smart host. */
+        timeout: duration('60s'),
+        maxConnections: z.number().int().positive().default(20),
+      })
+      .strict(),
+  ],
+  { error: 'expected a route with type capture | drop | smarthost' },
+)
+
+const routesSchema = z
+  .object({
+    upstream: routeSchema.prefault({ type: 'capture' }),
+    fallback: routeSchema.prefault({ type: 'capture' }),
+  })
+  .strict()
+
+const deliverySchema = z
+  .object({
+    mode: z.enum(['proxy']).default('proxy'),
+  })
+  .strict()
+
+const storeSchema = z
+  .object({
+    trace: z
+      .string()
+      .regex(/^(sqlite:.+|memory)$/, 'expected "sqlite:<path>" or "memory"')
+      .default('sqlite:data/trace.db'),
+  })
+  .strict()
+
+const httpSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: port.default(8025),
+    token: z.string().min(1).nullable().default(null),
+  })
+  .strict()
+
+const logSchema = z
+  .object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict()
+
+const repliesSchema = z.record(z.string(), z.string()).superRefine((entries, ctx) => {
+  for (const [id, line] of Object.entries(entries)) {
+    if (!isReplyId(id)) ctx.addIssue({ code: 'custom', path: [id], message: `unknown reply id "${id}"` })
+    else if (!parseReplyLine(line)) ctx.addIssue({ code: 'custom', path: [id], message: 'expected a reply line like "550 5.7.64 Text"' })
+  }
+})
+
+export const configSchema = z
+  .object({
+    smtp: smtpSchema.prefault({}),
+    tls: tlsSchema.prefault({}),
+    tenant: tenantSchema.prefault({}),
+    connectors: z.array(connectorSchema).prefault(defaultConnectors),
+    policy: policySchema.prefault({}),
+    limits: limitsSchema.prefault({}),
+    routes: routesSchema.prefault({}),
+    delivery: deliverySchema.prefault({}),
+    store: storeSchema.prefault({}),
+    http: httpSchema.prefault({}),
+    log: logSchema.prefault({}),
+    replies: repliesSchema.default({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>()
+    c.connectors.forEach((conn, i) => {
+      if (seen.has(conn.name)) ctx.addIssue({ code: 'custom', path: ['connectors', i, 'name'], message: `duplicate connector name "${conn.name}"` })
+      seen.add(conn.name)
+    })
+  })
+
+export type Config = z.output<typeof configSchema>
+export type ConfigInput = z.input<typeof configSchema>
+export type RouteConfig = Config['routes']['upstream']
+export type ConnectorConfig = Config['connectors'][number]

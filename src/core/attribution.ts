@@ -1,0 +1,93 @@
+// Pure: which lane a transaction travels in and which inbound connector (if any) it is attributed
+// to, as Exchange Online attributes relayed mail: certificate domain first, then sending IP
+// (MC1226222; o365-facts.md §3). Disabled and still-propagating connectors are invisible.
+import type { Mailbox } from './address.js'
+import { domainMatches } from './domains.js'
+import type { Attribution, CompiledConnector, SessionFacts, World } from './types.js'
+
+type Match = { connector: CompiledConnector; by: 'certificate' | 'ip' | 'senderDomain' }
+
+export function ipMatches(connector: CompiledConnector, ip: string): boolean {
+  return connector.senderIPs.some((cidr) => cidr.contains(ip))
+}
+
+function certMatches(connector: CompiledConnector, session: SessionFacts): boolean {
+  const pattern = connector.certificateDomain
+  return pattern !== undefined && session.certDomains.some((d) => domainMatches(d, pattern))
+}
+
+function senderDomainListed(connector: CompiledConnector, sender: Mailbox | null): boolean {
+  return sender !== null && connector.senderDomains.some((p) => domainMatches(sender.domain, p))
+}
+
+/** Connectors that exist for the tenant right now, with a note for each that does not. */
+export function visibleConnectors(world: World, now: number): { visible: CompiledConnector[]; hidden: string[] } {
+  const visible: CompiledConnector[] = []
+  const hidden: string[] = []
+  for (const c of world.connectors) {
+    if (!c.enabled) hidden.push(`${c.name} is disabled`)
+    else if (now < c.visibleFrom) hidden.push(`${c.name} is still propagating until ${new Date(c.visibleFrom).toISOString()}`)
+    else visible.push(c)
+  }
+  return { visible, hidden }
+}
+
+function findMatch(visible: readonly CompiledConnector[], session: SessionFacts, sender: Mailbox | null): Match | undefined {
+  // A partner connector scoped by SenderDomains applies only to those sender domains.
+  const scoped = (c: CompiledConnector) => c.type === 'onPremises' || c.senderDomains.length === 0 || senderDomainListed(c, sender)
+  const order: Array<(c: CompiledConnector) => Match | undefined> = [
+    (c) => (certMatches(c, session) && scoped(c) ? { connector: c, by: 'certificate' } : undefined),
+    (c) => (ipMatches(c, session.ip) && scoped(c) ? { connector: c, by: 'ip' } : undefined),
+    (c) =>
+      c.type === 'partner' && c.senderIPs.length === 0 && c.certificateDomain === undefined && senderDomainListed(c, sender)
+        ? { connector: c, by: 'senderDomain' }
+        : undefined,
+  ]
+  for (const test of order) {
+    // onPremises before partner within each kind of match: it carries the relay right.
+    for (const type of ['onPremises', 'partner'] as const) {
+      for (const c of visible) {
+        if (c.type !== type) continue
+        const m = test(c)
+        if (m) return m
+      }
+    }
+  }
+  return undefined
+}
+
+export function attribute(world: World, session: SessionFacts, sender: Mailbox | null, now: number): Attribution {
+  const { visible, hidden } = visibleConnectors(world, now)
+  const accepted = world.tenant.acceptedDomains
+  const senderAccepted = sender !== null && accepted.has(sender.domain)
+  // A certificate names the organisation when its domain is an accepted domain or below one.
+  const certAccepted = session.certDomains.some((d) => [...accepted].some((a) => d === a || d.endsWith(`.${a}`)))
+  const onPremisesExists = visible.some((c) => c.type === 'onPremises')
+  const hiddenNote = hidden.length ? ` (${hidden.join('; ')})` : ''
+  const base = { onPremisesExists, senderAccepted, certAccepted }
+
+  if (session.authUser !== undefined) {
+    return { ...base, lane: 'smtpAuth', note: `authenticated as ${session.authUser}: SMTP AUTH lane, connectors bypassed` }
+  }
+  const restrictedBy = visible.find(
+    (c) => c.type === 'partner' && c.restrictToSenderIPs && senderDomainListed(c, sender) && !ipMatches(c, session.ip) && !certMatches(c, session),
+  )
+  const match = findMatch(visible, session, sender)
+  if (match) {
+    const how = match.by === 'ip' ? `sending IP ${session.ip}` : match.by === 'certificate' ? 'client certificate domain' : 'sender domain'
+    return {
+      ...base,
+      lane: 'connector',
+      connector: match.connector,
+      matchedBy: match.by,
+      ...(restrictedBy ? { restrictedBy } : {}),
+      note: `attributed to ${match.connector.type} connector ${match.connector.name} by ${how}${hiddenNote}`,
+    }
+  }
+  return {
+    ...base,
+    lane: 'directSend',
+    ...(restrictedBy ? { restrictedBy } : {}),
+    note: `no connector matched ${session.ip}: direct send${hiddenNote}`,
+  }
+}

@@ -1,0 +1,57 @@
+// Pure: one normal form for domain names, so that "Bücher.example", "xn--bcher-kva.example" and
+// "BÜCHER.EXAMPLE." compare equal (issue: IDN domains compared in one normal form).
+import punycode from 'punycode.js'
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/
+
+/**
+ * Returns the lower-case A-label (ASCII) form of a domain, or undefined when it is not a
+ * syntactically valid host name. NFKC folds full-width letters and dots before conversion.
+ */
+export function normalizeDomain(domain: string): string | undefined {
+  let d = domain.normalize('NFKC').toLowerCase()
+  if (d.endsWith('.')) d = d.slice(0, -1)
+  if (d.length === 0) return undefined
+  let ascii: string
+  try {
+    ascii = punycode.toASCII(d)
+  } catch {
+    return undefined
+  }
+  if (ascii.length > 253) return undefined
+  const labels = ascii.split('.')
+  if (labels.length < 2) return undefined
+  return labels.every((l) => LABEL.test(l)) ? ascii : undefined
+}
+
+/** Display form (U-labels) of a normalized domain, for messages meant for people. */
+export function displayDomain(ascii: string): string {
+  try {
+    return punycode.toUnicode(ascii)
+  } catch {
+    return ascii
+  }
+}
+
+/**
+ * Matches a normalized domain against a pattern that may start with "*." (any sub-domain, as
+ * Exchange's TlsSenderCertificateName and SenderDomains allow). A bare "*" matches every domain.
+ */
+export function domainMatches(domain: string, pattern: string): boolean {
+  if (pattern === '*') return true
+  if (pattern.startsWith('*.')) {
+    const base = pattern.slice(2)
+    return domain.endsWith('.' + base)
+  }
+  return domain === pattern
+}
+
+/** Normalizes a pattern ("*.Contoso.example" -> "*.contoso.example"); undefined when invalid. */
+export function normalizeDomainPattern(pattern: string): string | undefined {
+  if (pattern === '*') return '*'
+  if (pattern.startsWith('*.')) {
+    const base = normalizeDomain(pattern.slice(2))
+    return base === undefined ? undefined : '*.' + base
+  }
+  return normalizeDomain(pattern)
+}

@@ -1,0 +1,132 @@
+// Pure: the reply catalogue of SPEC §2 and o365-facts.md. Every SMTP reply relay365 sends is built
+// here; adapters never carry reply texts. Texts may hold {placeholders}; config `replies` may
+// override any entry by id ("550 5.7.64 My text").
+
+export interface ReplyTemplate {
+  readonly code: number
+  /** RFC 3463 enhanced status code; '' where none is sent (greeting, 354). */
+  readonly enhanced: string
+  readonly text: string
+}
+
+export interface Reply extends ReplyTemplate {
+  /** Catalogue id, or 'upstream' for a reply another server gave and relay365 passes on verbatim. */
+  readonly id: ReplyId | 'upstream'
+}
+
+export const REPLY_CATALOGUE = {
+  // session
+  'greeting': { code: 220, enhanced: '', text: '{hostname} Microsoft ESMTP MAIL Service ready at {date}' },
+  'starttls-ready': { code: 220, enhanced: '2.0.0', text: 'SMTP server ready' },
+  'tls-unavailable': { code: 454, enhanced: '4.7.0', text: 'TLS not available due to temporary reason' },
+  'quit': { code: 221, enhanced: '2.0.0', text: 'Service closing transmission channel' },
+  'ok': { code: 250, enhanced: '2.0.0', text: 'OK' },
+  'reset': { code: 250, enhanced: '2.0.0', text: 'Resetting' },
+  'help': { code: 214, enhanced: '2.0.0', text: 'See RFC 5321' },
+  'vrfy': { code: 252, enhanced: '2.1.5', text: 'Cannot VRFY user, but will accept message and attempt delivery' },
+  'sender-ok': { code: 250, enhanced: '2.1.0', text: 'Sender OK' },
+  'recipient-ok': { code: 250, enhanced: '2.1.5', text: 'Recipient OK' },
+  'data-go-ahead': { code: 354, enhanced: '', text: 'Start mail input; end with <CRLF>.<CRLF>' },
+  'queued': { code: 250, enhanced: '2.6.0', text: '{messageId} Queued mail for delivery' },
+  // protocol errors (RFC 5321 texts; smtp-server's own texts are translated to these)
+  'hello-first': { code: 503, enhanced: '5.5.2', text: 'Send hello first' },
+  'bad-sequence': { code: 503, enhanced: '5.5.1', text: 'Bad sequence of commands' },
+  'sender-already-specified': { code: 503, enhanced: '5.5.1', text: 'Sender already specified' },
+  'unrecognized-command': { code: 500, enhanced: '5.5.2', text: 'Syntax error, command unrecognized' },
+  'syntax-error': { code: 501, enhanced: '5.5.4', text: 'Syntax error in parameters or arguments' },
+  'tls-already-active': { code: 503, enhanced: '5.5.1', text: 'TLS already active' },
+  'bad-sender-syntax': { code: 501, enhanced: '5.1.7', text: 'Invalid address' },
+  'bad-recipient-syntax': { code: 501, enhanced: '5.1.3', text: 'Invalid address' },
+  'bare-line-ending-command': { code: 521, enhanced: '5.5.2', text: 'Syntax error, bare CR, bare LF or NUL received; closing connection' },
+  'auth-unavailable': { code: 504, enhanced: '5.7.4', text: 'Unrecognized authentication type' },
+  'require-tls': { code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first' },
+  'too-many-errors': { code: 421, enhanced: '4.7.0', text: 'Too many errors on this connection, closing transmission channel' },
+  'too-many-connections': { code: 421, enhanced: '4.3.2', text: 'The maximum number of concurrent server connections has exceeded a limit, closing transmission channel' },
+  'too-many-connections-ip': { code: 421, enhanced: '4.7.0', text: 'Too many connections from your host' },
+  'idle-timeout': { code: 421, enhanced: '4.4.2', text: 'Timeout waiting for client input, closing transmission channel' },
+  'session-deadline': { code: 421, enhanced: '4.4.2', text: 'Session time limit exceeded, closing transmission channel' },
+  'shutting-down': { code: 421, enhanced: '4.3.2', text: 'Service shutting down, closing transmission channel' },
+  'command-too-long': { code: 421, enhanced: '4.5.2', text: 'Syntax error, command line too long; closing transmission channel' },
+  // message content
+  'message-size': { code: 552, enhanced: '5.3.4', text: 'Message size exceeds fixed maximum message size' },
+  'header-size': { code: 552, enhanced: '5.3.4', text: 'Header size exceeds fixed maximum size' },
+  'too-many-recipients': { code: 452, enhanced: '4.5.3', text: 'Too many recipients' },
+  'bare-line-ending': { code: 550, enhanced: '5.6.0', text: 'Message contains bare CR, bare LF or NUL; lines must end with CRLF' },
+  'from-header-invalid': { code: 550, enhanced: '5.7.512', text: 'Access denied, message must be RFC 5322 section 3.6.2 compliant' },
+  'header-from-domain': { code: 550, enhanced: '5.7.1', text: 'Header From domain is not an accepted domain' },
+  // relay decision (o365-facts.md §2, §3)
+  'connector-tls': { code: 454, enhanced: '4.7.0', text: 'Failed to establish appropriate TLS channel: Access Denied' },
+  'tenant-attribution': { code: 550, enhanced: '5.7.64', text: 'TenantAttribution; Relay Access Denied' },
+  'partner-restrict': {
+    code: 550,
+    enhanced: '5.7.51',
+    text: "TenantInboundAttribution; There is a partner connector configured that matched the message's recipient domain. The connector had either the RestrictDomainsToIPAddresses or RestrictDomainsToCertificate set",
+  },
+  'direct-send': { code: 550, enhanced: '5.7.68', text: 'TenantInboundAttribution; Direct Send not allowed for this organization from unauthorized sources' },
+  'unknown-recipient': { code: 550, enhanced: '5.4.1', text: 'Recipient address rejected: Access denied' },
+  // delivery
+  'upstream-unavailable': { code: 451, enhanced: '4.4.1', text: 'Upstream {upstream} not reachable: {detail}' },
+  'upstream-protocol': { code: 451, enhanced: '4.4.0', text: 'Upstream {upstream} failed: {detail}' },
+  'local-error': { code: 451, enhanced: '4.3.0', text: 'Local error in processing: {detail}' },
+} as const satisfies Record<string, ReplyTemplate>
+
+export type ReplyId = keyof typeof REPLY_CATALOGUE
+
+export type ReplyCatalogue = Readonly<Record<ReplyId, ReplyTemplate>>
+
+export const REPLY_IDS = Object.keys(REPLY_CATALOGUE) as ReplyId[]
+
+export function isReplyId(id: string): id is ReplyId {
+  return Object.hasOwn(REPLY_CATALOGUE, id)
+}
+
+/** Parses an override such as "550 5.7.64 Custom text"; undefined when it is not a reply line. */
+export function parseReplyLine(line: string): ReplyTemplate | undefined {
+  const m = /^([2-5]\d\d)(?: ([245]\.\d{1,3}\.\d{1,3}))?(?: (.*))?$/.exec(line)
+  if (!m || /[\r\n]/.test(line)) return undefined
+  return { code: Number(m[1]), enhanced: m[2] ?? '', text: m[3] ?? '' }
+}
+
+/** The catalogue with config overrides applied. */
+export function buildCatalogue(overrides: Readonly<Record<string, string>> = {}): ReplyCatalogue {
+  const out: Record<string, ReplyTemplate> = { ...REPLY_CATALOGUE }
+  for (const [id, line] of Object.entries(overrides)) {
+    const parsed = parseReplyLine(line)
+    if (isReplyId(id) && parsed) out[id] = parsed
+  }
+  return out as ReplyCatalogue
+}
+
+/** Builds a reply, filling {placeholders}. Values are stripped of line breaks. */
+export function reply(catalogue: ReplyCatalogue, id: ReplyId, vars: Readonly<Record<string, string | number>> = {}): Reply {
+  const t = catalogue[id]
+  const text = t.text.replace(/\{(\w+)\}/g, (all, key: string) =>
+    key in vars ? String(vars[key]).replace(/[\r\n\0]+/g, ' ') : all,
+  )
+  return { id, code: t.code, enhanced: t.enhanced, text }
+}
+
+/** "550 5.7.64 TenantAttribution; Relay Access Denied" */
+export function formatReply(r: ReplyTemplate): string {
+  return [String(r.code), r.enhanced, r.text].filter((p) => p !== '').join(' ')
+}
+
+/** The part after the code, as smtp-server's send() wants it. */
+export function replyText(r: ReplyTemplate): string {
+  return r.enhanced ? `${r.enhanced} ${r.text}` : r.text
+}
+
+/**
+ * A reply another server gave (an upstream's), kept verbatim: "250 2.0.0 Ok: queued as X" ->
+ * {code, enhanced, text}. Multi-line replies are joined with spaces.
+ */
+export function parseServerReply(raw: string): Reply | undefined {
+  const lines = raw.split(/\r?\n/).filter((l) => l.length > 0)
+  const first = lines[0]
+  if (first === undefined) return undefined
+  const m = /^([2-5]\d\d)[ -]?(?:([245]\.\d{1,3}\.\d{1,3}) )?(.*)$/.exec(first)
+  if (!m) return undefined
+  const rest = lines.slice(1).map((l) => l.replace(/^[2-5]\d\d[ -]?(?:[245]\.\d{1,3}\.\d{1,3} )?/, ''))
+  const text = [m[3] ?? '', ...rest].join(' ').trim()
+  return { id: 'upstream', code: Number(m[1]), enhanced: m[2] ?? '', text }
+}

@@ -1,0 +1,15 @@
+// Pure: records which lane and connector the transaction was attributed to (o365-facts.md §3).
+// It never rejects: the RCPT rules act on the attribution.
+import type { Rule } from '../types.js'
+import { outcome } from './result.js'
+
+const meta = { id: 'connector-attribution', basis: 'documented' } as const
+
+export const connectorAttribution: Rule<'mail'> = {
+  ...meta,
+  stage: 'mail',
+  summary: 'attribute the transaction to a lane: smtpAuth, an inbound connector (certificate, then IP), or direct send',
+  evaluate(ctx) {
+    return outcome(meta, ctx, 'pass', ctx.txn.attribution.note)
+  },
+}

@@ -1,0 +1,20 @@
+// Pure: a connector with requireTls refuses recipients of a plaintext session
+// (observed: 454 4.7.0 at RCPT; o365-facts.md §2 STARTTLS/TLS).
+import type { Rule } from '../types.js'
+import { outcome, rejectWith } from './result.js'
+
+const meta = { id: 'connector-tls', basis: 'observed' } as const
+
+export const connectorTls: Rule<'rcpt'> = {
+  ...meta,
+  stage: 'rcpt',
+  summary: 'a matched connector with requireTls refuses a session without TLS (454 4.7.0)',
+  evaluate(ctx) {
+    const connector = ctx.txn.attribution.connector
+    if (!connector) return outcome(meta, ctx, 'skip', 'no connector matched')
+    if (!connector.requireTls) return outcome(meta, ctx, 'skip', `connector ${connector.name} does not require TLS`)
+    return ctx.session.tls
+      ? outcome(meta, ctx, 'pass', `connector ${connector.name} requires TLS; session is TLS`)
+      : rejectWith(meta, ctx, 'connector-tls', `connector ${connector.name} requires TLS; session is plaintext`)
+  },
+}

@@ -1,0 +1,42 @@
+// Pure: the ordered rule table. decide() runs the rules of a stage in this order; the first
+// reject or drop decides. `relay365 config check --rules` prints this list.
+import type { AnyRule } from '../types.js'
+import { connectorAttribution } from './connector-attribution.js'
+import { connectorTls } from './connector-tls.js'
+import { declaredSize } from './declared-size.js'
+import { directSend } from './direct-send.js'
+import { fromHeader } from './from-header.js'
+import { headerFromDomain } from './header-from-domain.js'
+import { headerSize } from './header-size.js'
+import { knownRecipient } from './known-recipient.js'
+import { lineEndings } from './line-endings.js'
+import { maxConnectionsPerIp } from './max-connections-per-ip.js'
+import { messageSize } from './message-size.js'
+import { partnerExternal } from './partner-external.js'
+import { partnerRestrict } from './partner-restrict.js'
+import { recipientCount } from './recipient-count.js'
+import { recipientSyntax } from './recipient-syntax.js'
+import { requireTls } from './require-tls.js'
+import { senderSyntax } from './sender-syntax.js'
+import { tenantAttribution } from './tenant-attribution.js'
+
+export const RULES: readonly AnyRule[] = [
+  maxConnectionsPerIp,
+  requireTls,
+  senderSyntax,
+  declaredSize,
+  connectorAttribution,
+  recipientSyntax,
+  recipientCount,
+  connectorTls,
+  partnerRestrict,
+  directSend,
+  tenantAttribution,
+  partnerExternal,
+  knownRecipient,
+  lineEndings,
+  headerSize,
+  messageSize,
+  fromHeader,
+  headerFromDomain,
+]

@@ -1,0 +1,20 @@
+// Pure: a bare CR, bare LF or NUL in DATA rejects the whole message, so that no SMTP smuggling
+// payload (e.g. "\n.\n", "\r.\r") is ever forwarded (RFC 5321 §2.3.8; SPEC §2).
+import type { Rule } from '../types.js'
+import { outcome, rejectWith } from './result.js'
+
+const meta = { id: 'line-endings', basis: 'relay365' } as const
+
+const WHAT = { 'bare-lf': 'a bare LF', 'bare-cr': 'a bare CR', nul: 'a NUL byte' } as const
+
+export const lineEndings: Rule<'eom'> = {
+  ...meta,
+  stage: 'eom',
+  summary: 'a message with a bare CR, bare LF or NUL is refused whole and never forwarded (550 5.6.0)',
+  evaluate(ctx) {
+    const le = ctx.event.content.lineEnding
+    return le === 'ok'
+      ? outcome(meta, ctx, 'pass', 'every line ends with CRLF')
+      : rejectWith(meta, ctx, 'bare-line-ending', `message data contains ${WHAT[le]}`)
+  },
+}

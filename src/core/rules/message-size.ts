@@ -1,0 +1,20 @@
+// Pure: the size actually received, checked at end of data (RFC 1870 §6: a server may enforce
+// the limit after DATA as well as at MAIL).
+import { formatSize } from '../../config/units.js'
+import type { Rule } from '../types.js'
+import { outcome, rejectWith } from './result.js'
+
+const meta = { id: 'message-size', basis: 'documented' } as const
+
+export const messageSize: Rule<'eom'> = {
+  ...meta,
+  stage: 'eom',
+  summary: 'a message larger than limits.maxMessageSize is refused at end of data (552 5.3.4)',
+  evaluate(ctx) {
+    const { size } = ctx.event.content
+    const max = ctx.world.limits.maxMessageSize
+    return size > max
+      ? rejectWith(meta, ctx, 'message-size', `received more than ${formatSize(max)} (${size} bytes counted)`)
+      : outcome(meta, ctx, 'pass', `${size} bytes, limit ${formatSize(max)}`)
+  },
+}

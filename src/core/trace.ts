@@ -1,0 +1,59 @@
+// Pure: the trace record of one message — what the client asked, every rule evaluated, the reply
+// it got, where the message went and what the next hop said. Statuses follow Exchange message
+// trace (o365-facts.md §7) plus Fallback, Captured and Dropped (SPEC §1).
+import type { Lane, RecipientClass, RuleResult } from './types.js'
+
+export type TraceStatus = 'Delivered' | 'Pending' | 'Failed' | 'None' | 'Fallback' | 'Captured' | 'Dropped'
+
+export const TRACE_STATUSES: readonly TraceStatus[] = ['Delivered', 'Pending', 'Failed', 'None', 'Fallback', 'Captured', 'Dropped']
+
+export type RouteName = 'upstream' | 'fallback' | 'drop'
+
+export interface TraceRecipient {
+  readonly address: string
+  readonly class?: RecipientClass
+  readonly status: TraceStatus
+  /** The rule that rejected or dropped this recipient, if one did. */
+  readonly rule?: string
+  /** The reply the client got to RCPT TO. */
+  readonly rcptReply: string
+  readonly route?: RouteName
+  /** capture | drop | smarthost host:port */
+  readonly routeTarget?: string
+  /** What the next hop answered for this recipient (an upstream's reply, or relay365's own). */
+  readonly deliveryReply?: string
+  readonly results: readonly RuleResult[]
+}
+
+export interface TraceMessage {
+  readonly id: string
+  readonly receivedAt: number
+  readonly sessionId: string
+  readonly clientIp: string
+  readonly helo?: string
+  readonly tls?: { readonly protocol: string; readonly cipher: string }
+  readonly lane?: Lane
+  readonly connector?: string
+  readonly mailFrom: string
+  readonly headerFrom?: string
+  readonly subject?: string
+  readonly messageId?: string
+  readonly size?: number
+  /** The recipients' status when they agree, else Mixed. */
+  readonly status: TraceStatus | 'Mixed'
+  /** The rule that decided the message's fate at MAIL or end of data, if one rejected. */
+  readonly rule?: string
+  /** The final reply the client got (to DATA, or to MAIL when the transaction ended there). */
+  readonly reply: string
+  readonly notes: readonly string[]
+  /** Rules evaluated at MAIL and at end of data (recipient rules are on each recipient). */
+  readonly results: readonly RuleResult[]
+  readonly recipients: readonly TraceRecipient[]
+  /** The raw source was kept (capture route). */
+  readonly captured: boolean
+}
+
+export function aggregateStatus(recipients: readonly Pick<TraceRecipient, 'status'>[]): TraceStatus | 'Mixed' {
+  const first = recipients[0]?.status ?? 'None'
+  return recipients.every((r) => r.status === first) ? first : 'Mixed'
+}

@@ -1,0 +1,162 @@
+// Pure: the vocabulary of the policy engine. Facts come in (World, SessionFacts, StageEvent),
+// decisions go out (Decision with every RuleResult). No I/O, no clock: `now` arrives in events.
+import type IPCIDR from 'ip-cidr'
+import type { Mailbox } from './address.js'
+import type { Reply, ReplyCatalogue } from './replies.js'
+
+export type Stage = 'connect' | 'mail' | 'rcpt' | 'eom'
+
+/** How sure we are that Exchange Online behaves this way (o365-facts.md conventions). */
+export type Basis = 'documented' | 'observed' | 'assumed' | 'relay365'
+
+export type Outcome = 'pass' | 'reject' | 'drop' | 'warn' | 'skip'
+
+export type Lane = 'connector' | 'directSend' | 'smtpAuth'
+
+export type RecipientClass = 'internal' | 'external'
+
+export type ConnectorType = 'onPremises' | 'partner'
+
+export interface RuleResult {
+  readonly rule: string
+  readonly stage: Stage
+  readonly outcome: Outcome
+  readonly note: string
+  readonly basis: Basis
+  readonly reply?: Reply
+}
+
+export interface CompiledConnector {
+  readonly name: string
+  readonly type: ConnectorType
+  readonly enabled: boolean
+  readonly senderIPs: readonly IPCIDR[]
+  /** Normalized pattern, may start with "*.". */
+  readonly certificateDomain?: string
+  readonly requireTls: boolean
+  /** createdAt + propagation, ms since the epoch: invisible before. */
+  readonly visibleFrom: number
+  /** Normalized patterns (partner connectors). */
+  readonly senderDomains: readonly string[]
+  readonly restrictToSenderIPs: boolean
+}
+
+export interface Tenant {
+  /** Normalized A-label domains. */
+  readonly acceptedDomains: ReadonlySet<string>
+  /** Known mailboxes as lower-case "local@a-label-domain"; empty = no directory check. */
+  readonly recipients: ReadonlySet<string>
+  readonly rejectDirectSend: boolean
+}
+
+export interface World {
+  readonly hostname: string
+  readonly tenant: Tenant
+  readonly connectors: readonly CompiledConnector[]
+  readonly policy: {
+    readonly headerFrom: 'warn' | 'reject'
+    readonly partnerExternal: 'reject' | 'drop'
+  }
+  readonly smtp: {
+    readonly requireTls: boolean
+    readonly maxConnectionsPerIP: number
+  }
+  readonly limits: {
+    readonly maxMessageSize: number
+    readonly maxHeaderSize: number
+    readonly recipientsPerMessage: number
+  }
+  readonly replies: ReplyCatalogue
+}
+
+export interface SessionFacts {
+  readonly ip: string
+  readonly tls: boolean
+  /** DNS names (subject CN and SANs) of a client certificate that verified. */
+  readonly certDomains: readonly string[]
+  /** Set once the client authenticated (SMTP AUTH lane). */
+  readonly authUser?: string
+  /** Open connections from this IP, this one included. */
+  readonly connectionsFromIp: number
+}
+
+export interface Attribution {
+  readonly lane: Lane
+  readonly connector?: CompiledConnector
+  /** How the connector recognised the sender. */
+  readonly matchedBy?: 'certificate' | 'ip' | 'senderDomain'
+  /** A restricting partner connector claims the P1 domain but the sender IP is not listed. */
+  readonly restrictedBy?: CompiledConnector
+  /** An enabled, visible onPremises connector exists (whether or not it matched). */
+  readonly onPremisesExists: boolean
+  readonly senderAccepted: boolean
+  readonly certAccepted: boolean
+  readonly note: string
+}
+
+/** Facts about the transaction fixed at MAIL FROM and carried to later stages. */
+export interface TransactionFacts {
+  /** null for the null sender <>. */
+  readonly sender: Mailbox | null
+  readonly attribution: Attribution
+}
+
+export interface ContentFacts {
+  readonly size: number
+  readonly lineEnding: 'ok' | 'bare-lf' | 'bare-cr' | 'nul'
+  readonly headerTooLarge: boolean
+  /** Number of From header fields. */
+  readonly fromHeaders: number
+  /** Mailbox addresses found in the From field ('' for a mailbox without a usable address). */
+  readonly fromAddresses: readonly string[]
+}
+
+export type StageEvent =
+  | { readonly stage: 'connect'; readonly now: number }
+  | { readonly stage: 'mail'; readonly now: number; readonly from: string; readonly declaredSize?: number }
+  | { readonly stage: 'rcpt'; readonly now: number; readonly to: string; readonly acceptedSoFar: number; readonly txn: TransactionFacts }
+  | { readonly stage: 'eom'; readonly now: number; readonly content: ContentFacts; readonly txn: TransactionFacts }
+
+export interface RecipientFacts {
+  readonly mailbox: Mailbox
+  readonly class: RecipientClass
+}
+
+export type EventOf<S extends Stage> = Extract<StageEvent, { readonly stage: S }>
+
+/**
+ * What a rule sees: the event of its stage plus what decide() derived from it — the transaction
+ * facts from MAIL on, and at RCPT the parsed recipient (absent when the address did not parse).
+ */
+export type RuleContext<S extends Stage = Stage> = {
+  readonly world: World
+  readonly session: SessionFacts
+  readonly event: EventOf<S>
+} & (S extends 'connect' ? unknown : { readonly txn: TransactionFacts }) &
+  (S extends 'rcpt' ? { readonly recipient?: RecipientFacts } : unknown)
+
+export interface Rule<S extends Stage = Stage> {
+  readonly id: string
+  readonly stage: S
+  /** One line for `config check --rules` and the docs. */
+  readonly summary: string
+  evaluate(ctx: RuleContext<S>): RuleResult
+}
+
+export type AnyRule = { [S in Stage]: Rule<S> }[Stage]
+
+export type Verdict = 'accept' | 'reject' | 'drop'
+
+export interface Decision {
+  readonly stage: Stage
+  readonly verdict: Verdict
+  /** The rule that decided a reject or drop. */
+  readonly rule?: string
+  /** Set when verdict is reject. */
+  readonly reply?: Reply
+  readonly results: readonly RuleResult[]
+  /** Set by MAIL decisions that accept: the facts later stages need. */
+  readonly txn?: TransactionFacts
+  /** Set by RCPT decisions: the parsed recipient. */
+  readonly recipient?: RecipientFacts
+}

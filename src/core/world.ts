@@ -1,0 +1,51 @@
+// Pure: compiles the validated config into the World the rules read (CIDRs parsed once, domains
+// and known recipients normalized, reply overrides applied).
+import IPCIDR from 'ip-cidr'
+import type { Config, ConnectorConfig } from '../config/schema.js'
+import { checkAddress } from './address.js'
+import { buildCatalogue } from './replies.js'
+import type { CompiledConnector, World } from './types.js'
+
+function toCidr(text: string): IPCIDR {
+  if (IPCIDR.isValidCIDR(text)) return new IPCIDR(text)
+  return new IPCIDR(text.includes(':') ? `${text}/128` : `${text}/32`)
+}
+
+export function compileConnector(c: ConnectorConfig): CompiledConnector {
+  return {
+    name: c.name,
+    type: c.type,
+    enabled: c.enabled,
+    senderIPs: c.senderIPs.map(toCidr),
+    ...(c.certificateDomain !== undefined ? { certificateDomain: c.certificateDomain } : {}),
+    requireTls: c.requireTls,
+    visibleFrom: c.createdAt + c.propagation,
+    senderDomains: c.senderDomains,
+    restrictToSenderIPs: c.restrictToSenderIPs,
+  }
+}
+
+function recipientKey(address: string): string | undefined {
+  const check = checkAddress(address)
+  return check.ok ? `${check.mailbox.local.toLowerCase()}@${check.mailbox.domain}` : undefined
+}
+
+export function compileWorld(config: Config): World {
+  return {
+    hostname: config.smtp.hostname,
+    tenant: {
+      acceptedDomains: new Set(config.tenant.acceptedDomains),
+      recipients: new Set(config.tenant.recipients.map(recipientKey).filter((k): k is string => k !== undefined)),
+      rejectDirectSend: config.tenant.rejectDirectSend,
+    },
+    connectors: config.connectors.map(compileConnector),
+    policy: { headerFrom: config.policy.headerFrom, partnerExternal: config.policy.partnerExternal },
+    smtp: { requireTls: config.smtp.requireTls, maxConnectionsPerIP: config.smtp.maxConnectionsPerIP },
+    limits: {
+      maxMessageSize: config.limits.maxMessageSize,
+      maxHeaderSize: config.limits.maxHeaderSize,
+      recipientsPerMessage: config.limits.recipientsPerMessage,
+    },
+    replies: buildCatalogue(config.replies),
+  }
+}

@@ -1,0 +1,17 @@
+// Route target `drop`: accepted and discarded, recorded as Dropped — how a partner connector's
+// external mail "never arrives" (SPEC §1).
+import type { RouteTarget, Sink } from './sink.js'
+
+export class DropTarget implements RouteTarget {
+  readonly description = 'drop'
+
+  open(): Sink {
+    return {
+      write: async () => undefined,
+      commit: async () => ({ ok: true, status: 'Dropped' }),
+      abort: () => undefined,
+    }
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,33 @@
+// The delivery edge: a route target opens one sink per message and recipient group; the
+// transaction streams the message into every sink, then commits (end of data accepted) or aborts
+// (rejected, client gone). A sink never throws for a delivery failure: it reports an outcome.
+import type { Reply } from '../core/replies.js'
+import type { TraceStatus } from '../core/trace.js'
+
+export interface Envelope {
+  /** '' for the null sender. */
+  readonly from: string
+  readonly to: readonly string[]
+  /** Declared size for SIZE=, when known. */
+  readonly size?: number
+}
+
+export type DeliveryOutcome =
+  | { readonly ok: true; readonly status: TraceStatus; readonly reply?: Reply }
+  | { readonly ok: false; readonly status: 'Failed'; readonly reply: Reply }
+
+export interface Sink {
+  /** Resolves once the sink can take more (back-pressure); a failed sink swallows writes. */
+  write(chunk: Buffer): Promise<void>
+  /** The whole message was written and accepted by policy: finish delivery. */
+  commit(): Promise<DeliveryOutcome>
+  /** Drop the transaction: nothing may be delivered. Safe to call more than once. */
+  abort(reason: string): void
+}
+
+export interface RouteTarget {
+  /** "capture", "drop", "smarthost 10.0.0.5:25" */
+  readonly description: string
+  open(messageId: string, envelope: Envelope): Sink
+  close(): Promise<void>
+}

@@ -1,0 +1,78 @@
+// The message trace API (SPEC §5): list with filters and pagination, one message with its rule
+// trace (and raw source when it was captured), and a delete of the whole trace.
+import type { FastifyInstance } from 'fastify'
+import { TRACE_STATUSES } from '../../core/trace.js'
+import type { CaptureStore, TraceQuery, TraceStore } from '../../ports.js'
+
+const listQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    status: { type: 'string', enum: [...TRACE_STATUSES, 'Mixed'] },
+    sender: { type: 'string', maxLength: 320 },
+    recipient: { type: 'string', maxLength: 320 },
+    rule: { type: 'string', maxLength: 64 },
+    route: { type: 'string', enum: ['upstream', 'fallback', 'drop'] },
+    since: { type: 'string', format: 'date-time' },
+    until: { type: 'string', format: 'date-time' },
+    limit: { type: 'integer', minimum: 1, maximum: 5000, default: 50 },
+    offset: { type: 'integer', minimum: 0, default: 0 },
+  },
+} as const
+
+type ListQuery = {
+  status?: TraceQuery['status']
+  sender?: string
+  recipient?: string
+  rule?: string
+  route?: string
+  since?: string
+  until?: string
+  limit: number
+  offset: number
+}
+
+/** Raw sources up to this size are inlined in the message JSON; larger ones only at /raw. */
+const INLINE_RAW_LIMIT = 1024 * 1024
+
+export function registerMessageRoutes(app: FastifyInstance, trace: TraceStore, capture: CaptureStore): void {
+  app.get<{ Querystring: ListQuery }>('/api/v1/messages', { schema: { querystring: listQuerySchema } }, async (req) => {
+    const q = req.query
+    const page = trace.list({
+      ...(q.status ? { status: q.status } : {}),
+      ...(q.sender ? { sender: q.sender } : {}),
+      ...(q.recipient ? { recipient: q.recipient } : {}),
+      ...(q.rule ? { rule: q.rule } : {}),
+      ...(q.route ? { route: q.route } : {}),
+      ...(q.since ? { since: Date.parse(q.since) } : {}),
+      ...(q.until ? { until: Date.parse(q.until) } : {}),
+      limit: q.limit,
+      offset: q.offset,
+    })
+    return { total: page.total, limit: q.limit, offset: q.offset, messages: page.messages }
+  })
+
+  app.get<{ Params: { id: string } }>('/api/v1/messages/:id', async (req, res) => {
+    const message = trace.get(req.params.id)
+    if (!message) return res.code(404).send({ error: `no message ${req.params.id}` })
+    const size = message.captured ? capture.size(message.id) : undefined
+    if (size === undefined || size > INLINE_RAW_LIMIT) return { ...message, rawSize: size ?? null }
+    const stream = capture.read(message.id)
+    const chunks: Buffer[] = []
+    if (stream) for await (const c of stream) chunks.push(c as Buffer)
+    return { ...message, rawSize: size, raw: Buffer.concat(chunks).toString('utf8') }
+  })
+
+  app.get<{ Params: { id: string } }>('/api/v1/messages/:id/raw', async (req, res) => {
+    const message = trace.get(req.params.id)
+    const stream = message?.captured ? capture.read(message.id) : undefined
+    if (!stream) return res.code(404).send({ error: `no raw source for ${req.params.id}` })
+    return res.type('message/rfc822').send(stream)
+  })
+
+  app.delete('/api/v1/messages', async () => {
+    const deleted = trace.clear()
+    capture.clear()
+    return { deleted }
+  })
+}

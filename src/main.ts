@@ -1,0 +1,107 @@
+// The `relay365` command line (SPEC §3). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or
+// invalid config (the message names the field).
+import yargs from 'yargs'
+import { hideBin } from 'yargs/helpers'
+import { configCheck } from './cli/config-check.js'
+import { send } from './cli/send.js'
+import { serve } from './cli/serve.js'
+import { traceCommand } from './cli/trace.js'
+import { exitCodeFor, UsageError } from './errors.js'
+
+function print(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0
+  const cli = yargs(argv)
+    .scriptName('relay365')
+    .usage('$0 <command> [options]\n\nAn SMTP relay that decides like a Microsoft 365 inbound connector.')
+    .command(
+      'serve',
+      'run the relay (no config: the embedded default on 127.0.0.1:2525)',
+      (y) => y.option('config', { type: 'string', describe: 'config file (YAML or JSON); default $RELAY365_CONFIG' }),
+      async (a) => serve({ config: a.config }),
+    )
+    .command(
+      'send',
+      'send one message the way TeamDynamix does (STARTTLS, certificate not validated, no AUTH)',
+      (y) =>
+        y
+          .option('server', { type: 'string', default: '127.0.0.1:2525', describe: 'HOST:PORT' })
+          .option('from', { type: 'string', demandOption: true, describe: 'envelope sender (P1)' })
+          .option('to', { type: 'array', string: true, demandOption: true, describe: 'recipients' })
+          .option('name', { type: 'string', describe: 'display name in the From header' })
+          .option('header-from', { type: 'string', describe: 'header From address (P2), if not --from' })
+          .option('subject', { type: 'string' })
+          .option('body', { type: 'string' })
+          .option('profile', { choices: ['teamdynamix'] as const, default: 'teamdynamix' as const })
+          .option('security', { choices: ['explicit', 'none'] as const, default: 'explicit' as const, describe: 'TeamDynamix "Security": Explicit (STARTTLS) or None' })
+          .option('helo', { type: 'string' })
+          .option('verbose', { type: 'boolean', alias: 'v', describe: 'print the SMTP dialogue' }),
+      async (a) => {
+        const result = await send({
+          server: a.server,
+          from: a.from,
+          to: a.to,
+          name: a.name,
+          headerFrom: a['header-from'],
+          subject: a.subject,
+          body: a.body,
+          security: a.security,
+          helo: a.helo,
+          verbose: a.verbose,
+        })
+        print(result.lines.join('\n'))
+        if (!result.ok) code = 1
+      },
+    )
+    .command(
+      'trace',
+      'show the message trace: every decision and the rule behind it',
+      (y) =>
+        y
+          .option('config', { type: 'string', describe: 'config file naming store.trace' })
+          .option('status', { type: 'string', describe: 'Delivered | Failed | None | Fallback | Captured | Dropped | Pending | Mixed' })
+          .option('since', { type: 'string', describe: 'a duration ago ("1h") or an ISO time' })
+          .option('limit', { type: 'number', default: 20 })
+          .option('id', { type: 'string', describe: 'one message, with every rule evaluated' })
+          .option('json', { type: 'boolean' }),
+      (a) => print(traceCommand({ config: a.config, status: a.status, since: a.since, limit: a.limit, id: a.id, json: a.json })),
+    )
+    .command('config', 'config file tools', (y) =>
+      y
+        .command(
+          'check [file]',
+          'validate a config file (none: the embedded default) and print what it sets up',
+          (z) => z.positional('file', { type: 'string' }).option('rules', { type: 'boolean', describe: 'list the policy rules in evaluation order' }),
+          (a) => print(configCheck({ file: a.file, rules: a.rules })),
+        )
+        .demandCommand(1, 'name a config subcommand: check'),
+    )
+    .demandCommand(1, 'name a command: serve, send, trace or config check')
+    .strict()
+    .help()
+    .version(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg)
+    })
+  try {
+    await cli.parseAsync()
+  } catch (err) {
+    process.stderr.write(`relay365: ${(err as Error).message}\n`)
+    if (err instanceof UsageError) process.stderr.write('Run "relay365 --help" for usage.\n')
+    return exitCodeFor(err)
+  }
+  return code
+}
+
+main(hideBin(process.argv)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    process.stderr.write(`relay365: ${String(err)}\n`)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,29 @@
+// Per-connection state the relay keeps beside smtp-server's session: who is connected, what TLS
+// and identity they brought, and the open transaction. Turned into SessionFacts for the core.
+import type { SessionFacts } from '../core/types.js'
+import type { Transaction } from './transaction.js'
+
+export class RelaySession {
+  tls: { protocol: string; cipher: string } | undefined
+  certDomains: readonly string[] = []
+  authUser: string | undefined
+  helo: string | undefined
+  txn: Transaction | undefined
+
+  constructor(
+    readonly id: string,
+    readonly ip: string,
+    readonly connectedAt: number,
+    readonly connectionsFromIp: number,
+  ) {}
+
+  facts(): SessionFacts {
+    return {
+      ip: this.ip,
+      tls: this.tls !== undefined,
+      certDomains: this.certDomains,
+      ...(this.authUser !== undefined ? { authUser: this.authUser } : {}),
+      connectionsFromIp: this.connectionsFromIp,
+    }
+  }
+}

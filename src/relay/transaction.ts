@@ -1,0 +1,265 @@
+// One mail transaction, MAIL FROM to end of data: decide -> route -> deliver -> trace. The only
+// place that mixes the policy core with I/O. Data streams from the client through the content
+// inspector into one sink per route; the client's final reply is the next hop's reply.
+import { randomUUID } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import type { Logger } from 'pino'
+import { decide } from '../core/decide.js'
+import { traceFields } from '../core/headers.js'
+import { formatReply, reply, type Reply } from '../core/replies.js'
+import { chooseRoute } from '../core/route.js'
+import { aggregateStatus, type RouteName, type TraceMessage, type TraceRecipient, type TraceStatus } from '../core/trace.js'
+import type { ContentFacts, Decision, RuleResult, TransactionFacts, World } from '../core/types.js'
+import type { DeliveryOutcome, RouteTarget, Sink } from '../delivery/sink.js'
+import type { Clock, TraceStore } from '../ports.js'
+import { ContentInspector } from '../smtp/content-inspector.js'
+import { readHeaderFacts, type HeaderFacts } from '../smtp/header-facts.js'
+import type { RelaySession } from './session.js'
+
+export interface RelayContext {
+  readonly world: World
+  readonly clock: Clock
+  readonly log: Logger
+  readonly trace: TraceStore
+  readonly targets: Readonly<Record<RouteName, RouteTarget>>
+}
+
+interface RecipientEntry {
+  readonly address: string
+  readonly decision: Decision
+  readonly rcptReply: Reply
+  readonly route?: RouteName
+  outcome?: DeliveryOutcome
+}
+
+interface RouteGroup {
+  readonly route: RouteName
+  readonly recipients: RecipientEntry[]
+  readonly sink: Sink
+}
+
+export class Transaction {
+  readonly id = randomUUID()
+  private readonly recipients: RecipientEntry[] = []
+  private readonly notes: string[] = []
+  private eomDecision: Decision | undefined
+  private header: HeaderFacts | undefined
+  private size: number | undefined
+  private finalReply: Reply | undefined
+  private captured = false
+  private recorded = false
+
+  constructor(
+    private readonly ctx: RelayContext,
+    private readonly session: RelaySession,
+    readonly receivedAt: number,
+    readonly mailFrom: string,
+    readonly mailDecision: Decision,
+  ) {
+    this.log('mail', mailDecision, mailDecision.reply)
+    if (mailDecision.verdict === 'reject') this.finalReply = mailDecision.reply
+  }
+
+  private get facts(): TransactionFacts | undefined {
+    return this.mailDecision.txn
+  }
+
+  private log(stage: string, d: Decision, r: Reply | undefined, extra: Record<string, unknown> = {}): void {
+    this.ctx.log.info(
+      { session: this.session.id, msg: this.id, stage, verdict: d.verdict, rule: d.rule, reply: r ? formatReply(r) : undefined, ...extra },
+      `${stage} ${d.verdict}${d.rule ? ` by ${d.rule}` : ''}`,
+    )
+  }
+
+  /** RCPT TO: the reject reply, or undefined when the recipient is accepted. */
+  rcpt(address: string): Reply | undefined {
+    const txn = this.facts
+    if (!txn) return reply(this.ctx.world.replies, 'bad-sequence')
+    const accepted = this.recipients.filter((r) => r.route !== undefined).length
+    const decision = decide(this.ctx.world, this.session.facts(), { stage: 'rcpt', now: this.ctx.clock.now(), to: address, acceptedSoFar: accepted, txn })
+    const route = chooseRoute(decision)
+    const rcptReply = decision.reply ?? reply(this.ctx.world.replies, 'recipient-ok')
+    this.recipients.push({ address, decision, rcptReply, ...(route ? { route } : {}) })
+    this.log('rcpt', decision, rcptReply, { to: address, route })
+    return decision.verdict === 'reject' ? rcptReply : undefined
+  }
+
+  /** DATA: streams the message to its routes and returns the reply for the client. */
+  async data(stream: Readable): Promise<Reply> {
+    const txn = this.facts as TransactionFacts
+    const world = this.ctx.world
+    const groups = this.openSinks()
+    const inspector = new ContentInspector(world.limits.maxMessageSize, world.limits.maxHeaderSize)
+    let aborted = false
+    const abort = (why: string) => {
+      if (aborted) return
+      aborted = true
+      for (const g of groups) g.sink.abort(why)
+    }
+    const writeAll = async (buf: Buffer) => {
+      if (!aborted) await Promise.all(groups.map((g) => g.sink.write(buf)))
+    }
+    const onHeader = async (block: Buffer) => {
+      this.header = await readHeaderFacts(block)
+      // The header rules can be judged now: on a refusal no byte of the message goes out.
+      if (this.decideContent(inspector.preview(), txn).verdict === 'reject') return abort('header rejected')
+      const now = this.ctx.clock.now()
+      for (const g of groups) {
+        const fields = traceFields({
+          hostname: world.hostname,
+          ...(this.session.helo ? { helo: this.session.helo } : {}),
+          ip: this.session.ip,
+          ...(this.session.tls ? { tls: this.session.tls } : {}),
+          authenticated: this.session.authUser !== undefined,
+          id: this.id,
+          now,
+          ...(this.header.messageId ? {} : { messageId: this.messageId() }),
+          fallback: g.route === 'fallback',
+        })
+        if (!aborted) await g.sink.write(Buffer.from(fields))
+      }
+      await writeAll(block)
+    }
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        const pushed = inspector.push(chunk)
+        if (inspector.stopped) abort('content refused')
+        if (pushed.header) await onHeader(pushed.header)
+        if (pushed.body) await writeAll(pushed.body)
+      }
+    } catch (err) {
+      abort('client disconnected')
+      this.notes.push(`client disconnected during DATA: ${(err as Error).message}`)
+      this.finish()
+      throw err
+    }
+    const end = inspector.finish()
+    if (end.header) await onHeader(end.header)
+    this.size = end.facts.size
+    const decision = this.decideContent(end.facts, txn)
+    this.eomDecision = decision
+    if (decision.verdict === 'reject') {
+      abort(decision.rule ?? 'rejected')
+      this.finalReply = decision.reply
+      this.log('eom', decision, decision.reply)
+      this.finish()
+      return decision.reply as Reply
+    }
+    const outcomes = await Promise.all(groups.map((g) => g.sink.commit()))
+    groups.forEach((g, i) => {
+      const outcome = outcomes[i] as DeliveryOutcome
+      for (const r of g.recipients) r.outcome = outcome
+      if (outcome.ok && outcome.status === 'Captured') this.captured = true
+    })
+    this.finalReply = this.composeReply(groups, outcomes)
+    this.log('eom', decision, this.finalReply, { size: this.size })
+    this.finish()
+    return this.finalReply
+  }
+
+  private decideContent(facts: { size: number; lineEnding: ContentFacts['lineEnding']; headerTooLarge: boolean }, txn: TransactionFacts): Decision {
+    const content: ContentFacts = {
+      size: facts.size,
+      lineEnding: facts.lineEnding,
+      headerTooLarge: facts.headerTooLarge,
+      fromHeaders: this.header?.fromHeaders ?? 0,
+      fromAddresses: this.header?.fromAddresses ?? [],
+    }
+    return decide(this.ctx.world, this.session.facts(), { stage: 'eom', now: this.ctx.clock.now(), content, txn })
+  }
+
+  private messageId(): string {
+    return this.header?.messageId ?? `<${this.id}@${this.ctx.world.hostname}>`
+  }
+
+  private openSinks(): RouteGroup[] {
+    const byRoute = new Map<RouteName, RecipientEntry[]>()
+    for (const r of this.recipients) {
+      if (r.route === undefined) continue
+      const list = byRoute.get(r.route) ?? []
+      list.push(r)
+      byRoute.set(r.route, list)
+    }
+    return [...byRoute].map(([route, recipients]) => ({
+      route,
+      recipients,
+      sink: this.ctx.targets[route].open(this.id, { from: this.mailFrom, to: recipients.map((r) => r.address) }),
+    }))
+  }
+
+  /**
+   * All routes took it: the upstream's own 250 when a smart host delivered, else relay365's.
+   * A route failed: its reply, a transient one first, so the sender retries rather than bounces.
+   */
+  private composeReply(groups: RouteGroup[], outcomes: DeliveryOutcome[]): Reply {
+    const failures = outcomes.filter((o) => !o.ok)
+    if (failures.length) {
+      const transient = failures.find((o) => o.reply && o.reply.code < 500)
+      return ((transient ?? failures[0]) as { reply: Reply }).reply
+    }
+    const upstreamIndex = groups.findIndex((g) => g.route === 'upstream')
+    const upstream = outcomes[upstreamIndex]
+    if (upstream?.ok && upstream.reply) return upstream.reply
+    return reply(this.ctx.world.replies, 'queued', { messageId: this.messageId() })
+  }
+
+  private recipientStatus(r: RecipientEntry): TraceStatus {
+    if (r.route === undefined || this.eomDecision?.verdict === 'reject' || !r.outcome) return 'None'
+    if (!r.outcome.ok) return 'Failed'
+    return r.route === 'fallback' ? 'Fallback' : r.outcome.status
+  }
+
+  /** Writes the trace record; called once, at end of data or when the transaction is abandoned. */
+  finish(note?: string): void {
+    if (this.recorded) return
+    this.recorded = true
+    if (note) this.notes.push(note)
+    const recipients: TraceRecipient[] = this.recipients.map((r) => {
+      const status = this.recipientStatus(r)
+      const target = r.route ? this.ctx.targets[r.route].description : undefined
+      const delivery = r.outcome?.reply
+      return {
+        address: r.address,
+        ...(r.decision.recipient ? { class: r.decision.recipient.class } : {}),
+        status,
+        ...(r.decision.rule ? { rule: r.decision.rule } : this.eomDecision?.rule ? { rule: this.eomDecision.rule } : {}),
+        rcptReply: formatReply(r.rcptReply),
+        ...(r.route ? { route: r.route } : {}),
+        ...(target ? { routeTarget: target } : {}),
+        ...(delivery ? { deliveryReply: formatReply(delivery) } : {}),
+        results: r.decision.results,
+      }
+    })
+    if (this.finalReply === undefined && this.mailDecision.verdict !== 'reject') this.notes.push('transaction ended before end of data')
+    const results: RuleResult[] = [...this.mailDecision.results, ...(this.eomDecision?.results ?? [])]
+    const attribution = this.facts?.attribution
+    const rule = this.mailDecision.rule ?? this.eomDecision?.rule
+    const message: TraceMessage = {
+      id: this.id,
+      receivedAt: this.receivedAt,
+      sessionId: this.session.id,
+      clientIp: this.session.ip,
+      ...(this.session.helo ? { helo: this.session.helo } : {}),
+      ...(this.session.tls ? { tls: this.session.tls } : {}),
+      ...(attribution ? { lane: attribution.lane } : {}),
+      ...(attribution?.connector ? { connector: attribution.connector.name } : {}),
+      mailFrom: this.mailFrom,
+      ...(this.header?.fromDisplay ? { headerFrom: this.header.fromDisplay } : {}),
+      ...(this.header?.subject !== undefined ? { subject: this.header.subject } : {}),
+      messageId: this.messageId(),
+      ...(this.size !== undefined ? { size: this.size } : {}),
+      status: recipients.length ? aggregateStatus(recipients) : 'None',
+      ...(rule ? { rule } : {}),
+      reply: this.finalReply ? formatReply(this.finalReply) : '',
+      notes: this.notes,
+      results,
+      recipients,
+      captured: this.captured,
+    }
+    try {
+      this.ctx.trace.record(message)
+    } catch (err) {
+      this.ctx.log.error({ err, msg: this.id }, 'trace record failed')
+    }
+  }
+}

@@ -1,0 +1,70 @@
+// The one place that knows how smtp-server (pinned 3.21.x) words its own replies. Each of its
+// texts is translated to a catalogue reply (core/replies.ts), so clients see SPEC §2 replies and
+// never a doubled enhanced code. test/smtp/reply-shim.test.ts pins every row with a transcript.
+import { reply, type ReplyCatalogue, type ReplyId } from '../core/replies.js'
+
+interface Translation {
+  readonly code: number
+  readonly text: RegExp
+  /** smtp-server's context argument (command name or status-code context), when it matters. */
+  readonly context?: string
+  readonly reply: ReplyId
+}
+
+const TRANSLATIONS: readonly Translation[] = [
+  { code: 250, text: /^Accepted$/, context: 'MAIL_FROM_OK', reply: 'sender-ok' },
+  { code: 250, text: /^Accepted$/, context: 'RCPT_TO_OK', reply: 'recipient-ok' },
+  { code: 220, text: /^Ready to start TLS$/, reply: 'starttls-ready' },
+  { code: 221, text: /^Bye$/, reply: 'quit' },
+  { code: 250, text: /^OK$/, reply: 'ok' },
+  { code: 250, text: /^Flushed$/, reply: 'reset' },
+  { code: 214, text: /^See /, reply: 'help' },
+  { code: 252, text: /^Try to send something/, reply: 'vrfy' },
+  { code: 354, text: /^End data with/, reply: 'data-go-ahead' },
+  { code: 503, text: /^Error: send (HELO\/EHLO|LHLO) first$/, reply: 'hello-first' },
+  { code: 503, text: /^Error: nested MAIL command$/, reply: 'sender-already-specified' },
+  { code: 503, text: /^Error: TLS already active$/, reply: 'tls-already-active' },
+  { code: 503, text: /^Error: need (MAIL|RCPT) command$/, reply: 'bad-sequence' },
+  { code: 503, text: /^Error: No identity changes permitted$/, reply: 'bad-sequence' },
+  // AUTH is disabled per session while the smtpAuth lane is off; smtp-server then treats it as
+  // unknown. Exchange answers an unavailable mechanism with 504 5.7.4 (SPEC §2).
+  { code: 500, text: /^Error: command not recognized$/, context: 'AUTH', reply: 'auth-unavailable' },
+  { code: 504, text: /^Error: Unrecognized authentication type$/, reply: 'auth-unavailable' },
+  { code: 500, text: /^Error: command not recognized$/, reply: 'unrecognized-command' },
+  { code: 421, text: /^Error: too many unrecognized commands$/, reply: 'too-many-errors' },
+  { code: 421, text: /^Timeout - closing connection$/, reply: 'idle-timeout' },
+  { code: 421, text: /^Server shutting down$/, reply: 'shutting-down' },
+  { code: 421, text: / Too many connected clients/, reply: 'too-many-connections' },
+  { code: 421, text: /^Error: Command line too long$/, reply: 'command-too-long' },
+  { code: 501, text: /^Error: Bad sender address syntax$/, reply: 'bad-sender-syntax' },
+  { code: 501, text: /^Error: Bad recipient address syntax$/, reply: 'bad-recipient-syntax' },
+  { code: 552, text: /^Error: message exceeds fixed maximum message size/, reply: 'message-size' },
+  { code: 452, text: /^Error: too many recipients$/, reply: 'too-many-recipients' },
+  { code: 538, text: /^Error: Must issue a STARTTLS command first$/, reply: 'require-tls' },
+]
+
+const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /
+
+export interface ShimmedReply {
+  readonly code: number
+  /** Text after the code, enhanced code included. */
+  readonly text: string
+}
+
+/**
+ * Turns what smtp-server wants to send into what relay365 sends. Texts that already carry an
+ * enhanced code come from relay365 (hook errors, DATA replies) and pass unchanged.
+ */
+export function shimReply(catalogue: ReplyCatalogue, code: number, text: string, context: string | undefined): ShimmedReply {
+  if (ENHANCED.test(text)) return { code, text }
+  const t = TRANSLATIONS.find((x) => x.code === code && x.text.test(text) && (x.context === undefined || x.context === context))
+  if (t) {
+    const r = reply(catalogue, t.reply)
+    // smtp-server closes the connection after a 421 it sends; keep that code so the close matches.
+    return { code: code === 421 ? 421 : r.code, text: r.enhanced ? `${r.enhanced} ${r.text}` : r.text }
+  }
+  if (code >= 300 && code < 400) return { code, text }
+  // Anything not translated still gets the enhanced code ENHANCEDSTATUSCODES promises (RFC 2034).
+  const cls = Math.floor(code / 100)
+  return { code, text: `${cls}.0.0 ${text.replace(/^Error: /, '')}` }
+}

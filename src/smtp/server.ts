@@ -1,0 +1,120 @@
+// The SMTP adapter: smtp-server configured explicitly (TLS 1.2 minimum, own certificate, no
+// reverse DNS, AUTH hidden while the smtpAuth lane is off) with its hooks forwarded to the Relay.
+// Nothing is decided here: every verdict comes back from the relay as a catalogue reply.
+import type { Socket } from 'node:net'
+import type { TLSSocket } from 'node:tls'
+import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server'
+import type { SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js'
+import type { Logger } from 'pino'
+import { reply, replyText, type Reply, type ReplyCatalogue } from '../core/replies.js'
+import type { Relay } from '../relay/relay.js'
+import { RelayConnection, type ConnectionHooks } from './relay-connection.js'
+import type { TlsMaterial } from './tls.js'
+
+export interface SmtpServerOptions {
+  readonly relay: Relay
+  readonly replies: ReplyCatalogue
+  readonly tls: TlsMaterial
+  readonly minTlsVersion: 'TLSv1.2' | 'TLSv1.3'
+  readonly hostname: string
+  readonly maxMessageSize: number
+  readonly maxConnections: number
+  readonly socketTimeout: number
+  readonly maxSessionDuration: number
+  /** Ask clients for a certificate (a certificate connector is configured). */
+  readonly requestClientCert: boolean
+  readonly log: Logger
+}
+
+// Commands Exchange does not offer; smtp-server answers them as unknown.
+const ALWAYS_DISABLED = ['AUTH', 'XCLIENT', 'XFORWARD', 'WIZ', 'SHELL', 'KILL']
+
+class RelaySmtpServer extends SMTPServer {
+  relayHooks!: ConnectionHooks
+
+  override connect(socket: Socket | TLSSocket, socketOptions?: SMTPConnectionOptions | null): void {
+    const connection = new RelayConnection(this, socket, socketOptions)
+    this.connections.add(connection)
+    connection.on('error', (err: Error) => this.emit('error', err))
+    connection.on('connect', (data: unknown) => this.emit('connect', data))
+    connection.init()
+  }
+}
+
+function smtpError(r: Reply): Error & { responseCode: number } {
+  return Object.assign(new Error(replyText(r)), { responseCode: r.code })
+}
+
+/** DNS names in a client certificate: subject CN and dNSName SANs, lower case. */
+function certificateNames(socket: TLSSocket): string[] {
+  if (!socket.authorized) return []
+  const cert = socket.getPeerCertificate()
+  if (!cert || !cert.subject) return []
+  const names = new Set<string>()
+  const cn = cert.subject.CN
+  if (typeof cn === 'string') names.add(cn.toLowerCase())
+  for (const part of (cert.subjectaltname ?? '').split(/,\s*/)) if (part.startsWith('DNS:')) names.add(part.slice(4).toLowerCase())
+  return [...names]
+}
+
+export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
+  const relay = o.relay
+  const options: SMTPServerOptions & Record<string, unknown> = {
+    name: o.hostname,
+    heloResponse: '%s Hello %s',
+    key: o.tls.key,
+    cert: o.tls.cert,
+    minVersion: o.minTlsVersion,
+    ...(o.requestClientCert ? { requestCert: true, rejectUnauthorized: false, ...(o.tls.clientCa ? { ca: o.tls.clientCa } : {}) } : {}),
+    size: o.maxMessageSize,
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: true,
+    hideREQUIRETLS: true,
+    authOptional: true,
+    disabledCommands: ALWAYS_DISABLED,
+    disableReverseLookup: true,
+    maxClients: o.maxConnections,
+    socketTimeout: o.socketTimeout,
+    closeTimeout: 5000,
+    logger: false,
+    onConnect(session, callback) {
+      session.disabledCommands = ALWAYS_DISABLED
+      const refusal = relay.connect({ id: session.id, ip: session.remoteAddress })
+      callback(refusal ? smtpError(refusal) : null)
+    },
+    onSecure(socket, session, callback) {
+      const tls = socket as TLSSocket
+      const cipher = tls.getCipher()
+      relay.secure(session.id, { protocol: tls.getProtocol() ?? 'unknown', cipher: cipher?.name ?? 'unknown', certDomains: certificateNames(tls) })
+      callback()
+    },
+    onMailFrom(address, session: SMTPServerSession, callback) {
+      relay.hello(session.id, session.hostNameAppearsAs)
+      const size = session.envelope && address.args && typeof address.args === 'object' ? Number((address.args as Record<string, unknown>).SIZE) : NaN
+      const refusal = relay.mailFrom(session.id, address.address, Number.isFinite(size) ? size : undefined)
+      callback(refusal ? smtpError(refusal) : null)
+    },
+    onRcptTo(address, session, callback) {
+      const refusal = relay.rcptTo(session.id, address.address)
+      callback(refusal ? smtpError(refusal) : null)
+    },
+    onData(stream, session, callback) {
+      relay.data(session.id, stream).then(
+        (r) => (r.code < 400 ? callback(null, replyText(r)) : callback(smtpError(r))),
+        (err: Error) => callback(smtpError(reply(o.replies, 'local-error', { detail: err.message }))),
+      )
+    },
+    onClose(session) {
+      relay.close(session.id)
+    },
+  }
+  const server = new RelaySmtpServer(options)
+  server.relayHooks = {
+    replies: o.replies,
+    greeting: () => relay.greeting(),
+    maxSessionDuration: o.maxSessionDuration,
+    bareLineEndingReply: () => reply(o.replies, 'bare-line-ending-command'),
+  }
+  server.on('error', (err: Error & { code?: string }) => o.log.debug({ err: err.message, code: err.code }, 'smtp connection error'))
+  return server
+}

@@ -1,0 +1,44 @@
+// The relay's TLS identity: the configured certificate, or a self-signed one made in certs/ on
+// first start (never committed). smtp-server's built-in demo certificate is never used.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import selfsigned from 'selfsigned'
+import { ConfigError } from '../errors.js'
+
+export interface TlsMaterial {
+  readonly key: string
+  readonly cert: string
+  /** CA bundle client certificates must chain to (certificate connectors). */
+  readonly clientCa?: string
+  readonly source: string
+}
+
+export const DEFAULT_CERT = 'certs/server.crt'
+export const DEFAULT_KEY = 'certs/server.key'
+
+function read(path: string, key: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new ConfigError(key, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+  }
+}
+
+export async function loadTlsMaterial(tls: { cert?: string | undefined; key?: string | undefined; clientCa?: string | undefined }, hostname: string): Promise<TlsMaterial> {
+  const clientCa = tls.clientCa ? read(tls.clientCa, 'tls.clientCa') : undefined
+  const extra = clientCa ? { clientCa } : {}
+  if (tls.cert && tls.key) return { key: read(tls.key, 'tls.key'), cert: read(tls.cert, 'tls.cert'), source: tls.cert, ...extra }
+  if (!existsSync(DEFAULT_CERT) || !existsSync(DEFAULT_KEY)) {
+    const pems = await selfsigned.generate([{ name: 'commonName', value: hostname }], {
+      keySize: 2048,
+      algorithm: 'sha256',
+      notAfterDate: new Date(Date.now() + 2 * 365 * 86_400_000),
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: hostname }, { type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+    })
+    mkdirSync(dirname(DEFAULT_CERT), { recursive: true })
+    writeFileSync(DEFAULT_KEY, pems.private, { mode: 0o600 })
+    chmodSync(DEFAULT_KEY, 0o600)
+    writeFileSync(DEFAULT_CERT, pems.cert)
+  }
+  return { key: readFileSync(DEFAULT_KEY, 'utf8'), cert: readFileSync(DEFAULT_CERT, 'utf8'), source: `${DEFAULT_CERT} (self-signed)`, ...extra }
+}

@@ -1,0 +1,50 @@
+// Starts a real relay365 on free loopback ports for a test, with the test TLS certificate, a
+// trace store in the test's own directory and silent logs; closed by t.teardown.
+import type { Test } from 'tap'
+import { startApp, type RunningApp } from '../../src/app.js'
+import { parseConfig } from '../../src/config/load.js'
+import type { Config } from '../../src/config/schema.js'
+import { createLogger } from '../../src/log.js'
+import type { Clock } from '../../src/ports.js'
+import { TLS_DIR } from './fixtures.js'
+
+export type TestRelay = RunningApp & { config: Config }
+
+type Doc = Record<string, unknown>
+
+function isObject(v: unknown): v is Doc {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** Deep merge where `over` wins; arrays are replaced. */
+export function merge(base: Doc, over: Doc): Doc {
+  const out: Doc = { ...base }
+  for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(base[k]) ? merge(base[k] as Doc, v) : v
+  return out
+}
+
+export function testConfigDoc(dir: string, doc: Doc = {}): Doc {
+  return merge(
+    {
+      tls: { cert: `${TLS_DIR}server.crt`, key: `${TLS_DIR}server.key` },
+      store: { trace: `sqlite:${dir}/trace.db` },
+      log: { level: 'silent' },
+    },
+    doc,
+  )
+}
+
+export async function startRelay(t: Test, doc: Doc = {}, options: { clock?: Clock; noHttp?: boolean } = {}): Promise<TestRelay> {
+  const dir = t.testdir({})
+  const config = parseConfig(testConfigDoc(dir, doc))
+  const app = await startApp({
+    config,
+    smtpPort: 0,
+    httpPort: 0,
+    log: createLogger('silent'),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.noHttp ? { noHttp: true } : {}),
+  })
+  t.teardown(() => app.stop())
+  return { ...app, config }
+}
