@@ -124,7 +124,6 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     smtpPort = await listen(smtp, o.smtpPort ?? config.smtp.port, config.smtp.host)
     if (!o.noHttp) {
       http = createHttpServer({
-        host: config.http.host,
         token: config.http.token,
         trace,
         capture,

@@ -68,6 +68,11 @@ const timestamp = z
 
 const port = z.number().int().min(0).max(65535)
 
+/** 127.0.0.0/8, ::1 and localhost: where the HTTP API may run without a token (SPEC §5). */
+export function isLoopbackHost(host: string): boolean {
+  return /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host)
+}
+
 const smtpSchema = z
   .object({
     host: z.string().default('127.0.0.1'),
@@ -235,6 +240,9 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (!c.http.token && !isLoopbackHost(c.http.host)) {
+      ctx.addIssue({ code: 'custom', path: ['http', 'token'], message: `required when http.host (${c.http.host}) is not a loopback address` })
+    }
     const seen = new Set<string>()
     c.connectors.forEach((conn, i) => {
       if (seen.has(conn.name)) ctx.addIssue({ code: 'custom', path: ['connectors', i, 'name'], message: `duplicate connector name "${conn.name}"` })

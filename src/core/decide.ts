@@ -20,6 +20,7 @@ interface Derived {
 function derive(world: World, session: SessionFacts, event: StageEvent): Derived {
   switch (event.stage) {
     case 'connect':
+    case 'command':
       return {}
     case 'mail': {
       const check = event.from === '' ? undefined : checkAddress(event.from)

@@ -18,7 +18,6 @@ export const REPLY_CATALOGUE = {
   // session
   'greeting': { code: 220, enhanced: '', text: '{hostname} Microsoft ESMTP MAIL Service ready at {date}' },
   'starttls-ready': { code: 220, enhanced: '2.0.0', text: 'SMTP server ready' },
-  'tls-unavailable': { code: 454, enhanced: '4.7.0', text: 'TLS not available due to temporary reason' },
   'quit': { code: 221, enhanced: '2.0.0', text: 'Service closing transmission channel' },
   'ok': { code: 250, enhanced: '2.0.0', text: 'OK' },
   'reset': { code: 250, enhanced: '2.0.0', text: 'Resetting' },
@@ -33,7 +32,6 @@ export const REPLY_CATALOGUE = {
   'bad-sequence': { code: 503, enhanced: '5.5.1', text: 'Bad sequence of commands' },
   'sender-already-specified': { code: 503, enhanced: '5.5.1', text: 'Sender already specified' },
   'unrecognized-command': { code: 500, enhanced: '5.5.2', text: 'Syntax error, command unrecognized' },
-  'syntax-error': { code: 501, enhanced: '5.5.4', text: 'Syntax error in parameters or arguments' },
   'tls-already-active': { code: 503, enhanced: '5.5.1', text: 'TLS already active' },
   'bad-sender-syntax': { code: 501, enhanced: '5.1.7', text: 'Invalid address' },
   'bad-recipient-syntax': { code: 501, enhanced: '5.1.3', text: 'Invalid address' },
@@ -66,6 +64,7 @@ export const REPLY_CATALOGUE = {
   'unknown-recipient': { code: 550, enhanced: '5.4.1', text: 'Recipient address rejected: Access denied' },
   // delivery
   'upstream-unavailable': { code: 451, enhanced: '4.4.1', text: 'Upstream {upstream} not reachable: {detail}' },
+  'upstream-tls': { code: 451, enhanced: '4.7.5', text: 'Upstream {upstream} TLS failed: {detail}' },
   'upstream-protocol': { code: 451, enhanced: '4.4.0', text: 'Upstream {upstream} failed: {detail}' },
   'local-error': { code: 451, enhanced: '4.3.0', text: 'Local error in processing: {detail}' },
 } as const satisfies Record<string, ReplyTemplate>
@@ -128,5 +127,7 @@ export function parseServerReply(raw: string): Reply | undefined {
   if (!m) return undefined
   const rest = lines.slice(1).map((l) => l.replace(/^[2-5]\d\d[ -]?(?:[245]\.\d{1,3}\.\d{1,3} )?/, ''))
   const text = [m[3] ?? '', ...rest].join(' ').trim()
-  return { id: 'upstream', code: Number(m[1]), enhanced: m[2] ?? '', text }
+  const code = Number(m[1])
+  // relay365 advertises ENHANCEDSTATUSCODES, so every reply it passes on carries one (RFC 2034).
+  return { id: 'upstream', code, enhanced: m[2] ?? `${Math.floor(code / 100)}.0.0`, text }
 }

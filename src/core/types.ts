@@ -4,7 +4,7 @@ import type IPCIDR from 'ip-cidr'
 import type { Mailbox } from './address.js'
 import type { Reply, ReplyCatalogue } from './replies.js'
 
-export type Stage = 'connect' | 'mail' | 'rcpt' | 'eom'
+export type Stage = 'connect' | 'command' | 'mail' | 'rcpt' | 'eom'
 
 /** How sure we are that Exchange Online behaves this way (o365-facts.md conventions). */
 export type Basis = 'documented' | 'observed' | 'assumed' | 'relay365'
@@ -113,6 +113,8 @@ export interface ContentFacts {
 
 export type StageEvent =
   | { readonly stage: 'connect'; readonly now: number }
+  /** A transaction command (MAIL, RCPT, DATA) before smtp-server parses it. */
+  | { readonly stage: 'command'; readonly now: number; readonly verb: string }
   | { readonly stage: 'mail'; readonly now: number; readonly from: string; readonly declaredSize?: number }
   | { readonly stage: 'rcpt'; readonly now: number; readonly to: string; readonly acceptedSoFar: number; readonly txn: TransactionFacts }
   | { readonly stage: 'eom'; readonly now: number; readonly content: ContentFacts; readonly txn: TransactionFacts }
@@ -132,7 +134,7 @@ export type RuleContext<S extends Stage = Stage> = {
   readonly world: World
   readonly session: SessionFacts
   readonly event: EventOf<S>
-} & (S extends 'connect' ? unknown : { readonly txn: TransactionFacts }) &
+} & (S extends 'connect' | 'command' ? unknown : { readonly txn: TransactionFacts }) &
   (S extends 'rcpt' ? { readonly recipient?: RecipientFacts } : unknown)
 
 export interface Rule<S extends Stage = Stage> {

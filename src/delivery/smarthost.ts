@@ -138,10 +138,13 @@ export class SmarthostTarget implements RouteTarget {
 
   failureReply(err: SendError): Reply {
     const upstream = `${this.options.host}:${this.options.port}`
+    const detail = [err.code, err.message].filter(Boolean).join(' ')
+    // TLS toward the next hop is relay365's own setup, not the message's fault: always transient.
+    const tlsFailure = err.code === 'ETLS' || err.code === 'EREQUIRETLS' || err.command === 'STARTTLS' || (!err.response && /certificate|SSL|TLS/.test(err.message))
+    if (tlsFailure) return reply(this.replies, 'upstream-tls', { upstream, detail })
     const parsed = err.response ? parseServerReply(err.response) : undefined
     // An upstream "success" inside an error can not be passed on as success (smtpd_proxy.c rule).
     if (parsed && parsed.code >= 400) return parsed
-    const detail = [err.code, err.message].filter(Boolean).join(' ')
     return err.response || err.code === 'EPROTOCOL' || err.code === 'EENVELOPE' || err.code === 'EMESSAGE'
       ? reply(this.replies, 'upstream-protocol', { upstream, detail })
       : reply(this.replies, 'upstream-unavailable', { upstream, detail })
@@ -156,7 +159,8 @@ export class SmarthostTarget implements RouteTarget {
 class SmarthostSink implements Sink {
   private readonly body = new PassThrough()
   private readonly done: Promise<DeliveryOutcome>
-  private failure: DeliveryOutcome | undefined
+  /** Set as soon as delivery failed: later writes are swallowed. */
+  private failed = false
   private aborted = false
   private conn: Conn | undefined
 
@@ -165,9 +169,6 @@ class SmarthostSink implements Sink {
     private readonly envelope: Envelope,
   ) {
     this.done = this.run()
-    void this.done.then((outcome) => {
-      if (!outcome.ok) this.failure = outcome
-    })
   }
 
   private async run(): Promise<DeliveryOutcome> {
@@ -177,6 +178,7 @@ class SmarthostSink implements Sink {
       try {
         lease = await this.target.acquire()
       } catch (err) {
+        this.failed = true
         this.drain()
         return { ok: false, status: 'Failed', reply: this.target.failureReply(err as SendError) }
       }
@@ -206,20 +208,24 @@ class SmarthostSink implements Sink {
   private send(conn: Conn): Promise<{ kind: 'sent'; response: string } | { kind: 'failed'; error: SendError; bodyStarted: boolean }> {
     return new Promise((resolve) => {
       let bodyStarted = false
-      let refusal: SendError | undefined
+      let settled = false
+      const settle = (result: { kind: 'sent'; response: string } | { kind: 'failed'; error: SendError; bodyStarted: boolean }) => {
+        if (settled) return
+        settled = true
+        if (result.kind === 'failed') this.failed = true
+        resolve(result)
+      }
       const gated = gatedBody(this.body, conn, {
         onStart: () => {
           bodyStarted = true
         },
-        onRefused: (err) => {
-          refusal = err
-        },
+        // nodemailer's close() forgets the send in flight without calling back: settle first.
+        onRefused: (error) => settle({ kind: 'failed', error, bodyStarted: true }),
       })
       const env = { from: this.envelope.from, to: [...this.envelope.to], ...(this.envelope.size ? { size: this.envelope.size } : {}) }
       conn.send(env, gated, (err, info) => {
-        if (refusal) resolve({ kind: 'failed', error: refusal, bodyStarted: true })
-        else if (err) resolve({ kind: 'failed', error: err as SendError, bodyStarted })
-        else resolve({ kind: 'sent', response: info.response })
+        if (err) settle({ kind: 'failed', error: err as SendError, bodyStarted })
+        else settle({ kind: 'sent', response: info.response })
       })
     })
   }
@@ -230,7 +236,7 @@ class SmarthostSink implements Sink {
   }
 
   async write(chunk: Buffer): Promise<void> {
-    if (this.failure || this.aborted) return
+    if (this.failed || this.aborted || this.body.destroyed) return
     if (this.body.write(chunk)) return
     await Promise.race([new Promise<void>((resolve) => this.body.once('drain', () => resolve())), this.done.then(() => undefined)])
   }
@@ -265,6 +271,7 @@ function gatedBody(body: PassThrough, conn: Conn, hooks: { onStart(): void; onRe
       const first = refused.find((e) => (e.responseCode ?? 500) < 500) ?? refused[0]
       hooks.onRefused(Object.assign(new Error('upstream refused a recipient'), { code: 'EENVELOPE', response: first?.response ?? '' }))
       conn.close()
+      dest.end()
       return dest
     }
     hooks.onStart()

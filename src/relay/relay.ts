@@ -59,6 +59,22 @@ export class Relay {
     s.certDomains = tls.certDomains
   }
 
+  /** Before smtp-server handles a command: a reply refuses it (require-tls). */
+  command(id: string, verb: string, line: string): Reply | undefined {
+    const s = this.sessions.get(id)
+    if (!s) return undefined
+    const now = this.ctx.clock.now()
+    const decision = decide(this.ctx.world, s.facts(), { stage: 'command', now, verb })
+    if (decision.verdict !== 'reject') return undefined
+    if (verb === 'MAIL') {
+      // The refused MAIL still gets a trace record: "why was I refused" is the question.
+      s.txn?.finish()
+      s.txn = undefined
+      new Transaction(this.ctx, s, now, senderOf(line), decision).finish()
+    }
+    return decision.reply
+  }
+
   hello(id: string, helo: string): void {
     this.session(id).helo = helo
   }
@@ -107,4 +123,9 @@ export class Relay {
   get openSessions(): number {
     return this.sessions.size
   }
+}
+
+/** The address in "MAIL FROM:<a@b> ..." as sent, for the trace of a MAIL refused unparsed. */
+function senderOf(line: string): string {
+  return /^MAIL\s+FROM:\s*<([^>]*)>/i.exec(line)?.[1] ?? ''
 }

@@ -2,8 +2,8 @@
 // "Things we learned"): no 100 ms greeting delay, SPEC replies through the reply shim, a
 // session deadline that trickled bytes cannot extend, and command lines refused when they carry
 // a bare CR, a bare LF or a NUL. Nothing here decides policy.
-import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js'
-import { SMTPStream } from 'smtp-server/lib/smtp-stream.js'
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection'
+import { SMTPStream } from 'smtp-server/lib/smtp-stream'
 import type { SMTPServer } from 'smtp-server'
 import { reply, replyText, type ReplyCatalogue, type Reply } from '../core/replies.js'
 import { shimReply } from './reply-shim.js'
@@ -15,6 +15,8 @@ export interface ConnectionHooks {
   /** Total session deadline in ms, counted from accept, whatever the client sends. */
   readonly maxSessionDuration: number
   bareLineEndingReply(): Reply
+  /** A command the policy may refuse before smtp-server handles it (require-tls). */
+  beforeCommand(sessionId: string, verb: string, line: string): Reply | undefined
   onDeadline?(sessionId: string): void
 }
 
@@ -113,6 +115,15 @@ export class RelayConnection extends SMTPConnection {
       this.close()
       callback?.()
       return
+    }
+    if (!this._upgrading && this._ready && !this._nextHandler) {
+      const line = command.toString('latin1')
+      const refusal = this.hooks.beforeCommand(this.id, (line.split(' ')[0] ?? '').toUpperCase(), line)
+      if (refusal) {
+        this.send(refusal.code, replyText(refusal))
+        callback?.()
+        return
+      }
     }
     super._onCommand(command, callback)
   }

@@ -45,6 +45,8 @@ const TRANSLATIONS: readonly Translation[] = [
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /
 
+const FALLBACK_ENHANCED: Readonly<Record<number, string>> = { 500: '5.5.2', 501: '5.5.4', 502: '5.5.1', 503: '5.5.1', 504: '5.5.4', 555: '5.5.4' }
+
 export interface ShimmedReply {
   readonly code: number
   /** Text after the code, enhanced code included. */
@@ -64,7 +66,7 @@ export function shimReply(catalogue: ReplyCatalogue, code: number, text: string,
     return { code: code === 421 ? 421 : r.code, text: r.enhanced ? `${r.enhanced} ${r.text}` : r.text }
   }
   if (code >= 300 && code < 400) return { code, text }
-  // Anything not translated still gets the enhanced code ENHANCEDSTATUSCODES promises (RFC 2034).
-  const cls = Math.floor(code / 100)
-  return { code, text: `${cls}.0.0 ${text.replace(/^Error: /, '')}` }
+  // Anything not translated still gets the enhanced code ENHANCEDSTATUSCODES promises (RFC 2034),
+  // the RFC 3463 one for the syntax errors smtp-server words itself (501 for bad parameters).
+  return { code, text: `${FALLBACK_ENHANCED[code] ?? `${Math.floor(code / 100)}.0.0`} ${text.replace(/^Error: /, '')}` }
 }

@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server'
-import type { SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js'
+import type { SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection'
 import type { Logger } from 'pino'
 import { reply, replyText, type Reply, type ReplyCatalogue } from '../core/replies.js'
 import type { Relay } from '../relay/relay.js'
@@ -114,6 +114,7 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     greeting: () => relay.greeting(),
     maxSessionDuration: o.maxSessionDuration,
     bareLineEndingReply: () => reply(o.replies, 'bare-line-ending-command'),
+    beforeCommand: (id, verb, line) => relay.command(id, verb, line),
   }
   server.on('error', (err: Error & { code?: string }) => o.log.debug({ err: err.message, code: err.code }, 'smtp connection error'))
   return server

@@ -191,7 +191,12 @@ t.test('connect, MAIL and address forms', async (t) => {
   const w = world({ smtp: { requireTls: true, maxConnectionsPerIP: 2 } })
   t.equal(code(decide(w, session({ connectionsFromIp: 2 }), { stage: 'connect', now: NOW })), 'accept')
   t.equal(code(decide(w, session({ connectionsFromIp: 3 }), { stage: 'connect', now: NOW })), '421 4.7.0 Too many connections from your host')
-  t.equal(code(decide(w, session({ tls: false }), { stage: 'mail', now: NOW, from: 'helpdesk@contoso.example' })), '530 5.7.0 Must issue a STARTTLS command first')
+  for (const verb of ['MAIL', 'RCPT', 'DATA']) {
+    t.equal(code(decide(w, session({ tls: false }), { stage: 'command', now: NOW, verb })), '530 5.7.0 Must issue a STARTTLS command first', `${verb} before STARTTLS`)
+    t.equal(code(decide(w, session(), { stage: 'command', now: NOW, verb })), 'accept', `${verb} after STARTTLS`)
+  }
+  for (const verb of ['EHLO', 'STARTTLS', 'NOOP', 'QUIT']) t.equal(code(decide(w, session({ tls: false }), { stage: 'command', now: NOW, verb })), 'accept', `${verb} is allowed before STARTTLS`)
+  t.equal(code(decide(world(), session({ tls: false }), { stage: 'command', now: NOW, verb: 'MAIL' })), 'accept', 'smtp.requireTls off')
   t.equal(code(decide(w, session(), { stage: 'mail', now: NOW, from: 'helpdesk@contoso.example', declaredSize: 36 * 1024 * 1024 })), '552 5.3.4 Message size exceeds fixed maximum message size')
   t.equal(code(decide(w, session(), { stage: 'mail', now: NOW, from: 'helpdesk@contoso.example', declaredSize: 1024 })), 'accept')
   for (const bad of ['helpdesk%evil.example@contoso.example', 'evil.example!helpdesk@contoso.example', '"a"b"@contoso.example', 'x@[192.0.2.1]', '@relay.example:x@contoso.example', 'x@contoso..example', 'a b@contoso.example', 'x@-bad.example', 'plain', 'x\u200b@contoso.example']) {
@@ -232,7 +237,7 @@ t.test('reply overrides and the rule table', async (t) => {
   const w = world({ replies: { 'tenant-attribution': '550 5.7.64 Custom denial' } })
   t.equal(code(rcpt(w, session({ ip: '192.0.2.99' }), 'helpdesk@contoso.example', 'someone@example.org')), '550 5.7.64 Custom denial')
   t.equal(new Set(RULES.map((r) => r.id)).size, RULES.length, 'rule ids are unique')
-  for (const stage of ['connect', 'mail', 'rcpt', 'eom'] as const) t.ok(RULES.some((r) => r.stage === stage), `rules for ${stage}`)
+  for (const stage of ['connect', 'command', 'mail', 'rcpt', 'eom'] as const) t.ok(RULES.some((r) => r.stage === stage), `rules for ${stage}`)
   const d = rcpt(world(), session(), 'helpdesk@contoso.example', 'someone@example.org')
   t.same(
     d.results.map((r) => r.rule),

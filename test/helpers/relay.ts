@@ -48,3 +48,12 @@ export async function startRelay(t: Test, doc: Doc = {}, options: { clock?: Cloc
   t.teardown(() => app.stop())
   return { ...app, config }
 }
+
+/** Resolves once the relay has no open SMTP session (every trace record is written). */
+export async function settled(relay: RunningApp, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (relay.relay.openSessions > 0) {
+    if (Date.now() > until) throw new Error(`${relay.relay.openSessions} sessions still open`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}

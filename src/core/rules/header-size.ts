@@ -8,7 +8,7 @@ const meta = { id: 'header-size', basis: 'documented' } as const
 export const headerSize: Rule<'eom'> = {
   ...meta,
   stage: 'eom',
-  summary: 'a header block larger than 256 KB is refused (552 5.3.4)',
+  summary: 'a header block larger than limits.maxHeaderSize (256KB) is refused (552 5.3.4)',
   evaluate(ctx) {
     const max = formatSize(ctx.world.limits.maxHeaderSize)
     return ctx.event.content.headerTooLarge

@@ -1,17 +1,21 @@
-// Pure: smtp.requireTls — no mail transaction before STARTTLS (RFC 3207 §4; SPEC §2).
+// Pure: smtp.requireTls — MAIL, RCPT and DATA before STARTTLS are refused (RFC 3207 §4;
+// SPEC §2). Judged on the command itself, so RCPT and DATA get 530 too, not "need MAIL".
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 
 const meta = { id: 'require-tls', basis: 'relay365' } as const
 
-export const requireTls: Rule<'mail'> = {
+const TRANSACTION_VERBS = new Set(['MAIL', 'RCPT', 'DATA', 'BDAT'])
+
+export const requireTls: Rule<'command'> = {
   ...meta,
-  stage: 'mail',
-  summary: 'with smtp.requireTls, MAIL before STARTTLS is refused (530 5.7.0)',
+  stage: 'command',
+  summary: 'with smtp.requireTls, MAIL, RCPT and DATA before STARTTLS are refused (530 5.7.0)',
   evaluate(ctx) {
+    if (!TRANSACTION_VERBS.has(ctx.event.verb)) return outcome(meta, ctx, 'skip', `${ctx.event.verb} is allowed before STARTTLS`)
     if (!ctx.world.smtp.requireTls) return outcome(meta, ctx, 'skip', 'smtp.requireTls is off')
     return ctx.session.tls
       ? outcome(meta, ctx, 'pass', 'session is TLS')
-      : rejectWith(meta, ctx, 'require-tls', 'MAIL before STARTTLS while smtp.requireTls is on')
+      : rejectWith(meta, ctx, 'require-tls', `${ctx.event.verb} before STARTTLS while smtp.requireTls is on`)
   },
 }

@@ -1,0 +1,141 @@
+// The relay365 command line (SPEC §3): config check, send, serve, trace, and exit codes.
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { Dialogue } from '../helpers/dialogue.js'
+import { BIN, runCli, spawnServe, stopChild } from '../helpers/cli.js'
+import { freePort } from '../helpers/ports.js'
+import { settled, startRelay, testConfigDoc } from '../helpers/relay.js'
+
+t.test('config check: valid, invalid (names the key, exit 2), JSON, rules, embedded default', async (t) => {
+  const dir = t.testdir({
+    'good.yaml': 'tenant:\n  acceptedDomains: [contoso.edu]\nconnectors:\n  - name: TDX\n    type: onPremises\n    senderIPs: [198.51.100.0/24]\n',
+    'bad.yaml': 'connectors:\n  - name: TDX\n    type: inbound\n    senderIPs: [198.51.100.0/24]\n',
+    'bad-duration.yaml': 'smtp:\n  socketTimeout: soon\n',
+    'unknown.yaml': 'smtp:\n  prot: 25\n',
+    'good.json': JSON.stringify({ tenant: { acceptedDomains: ['contoso.edu'] }, limits: { maxMessageSize: '10MB' } }),
+    'broken.yaml': 'smtp: [\n',
+  })
+  const good = await runCli(['config', 'check', `${dir}/good.yaml`])
+  t.equal(good.code, 0)
+  t.match(good.stdout, /good\.yaml: OK/)
+  t.match(good.stdout, /connector\s+TDX \(onPremises\) 198\.51\.100\.0\/24, TLS required/)
+  const bad = await runCli(['config', 'check', `${dir}/bad.yaml`])
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, 'connectors[0].type: expected onPremises | partner')
+  t.match((await runCli(['config', 'check', `${dir}/bad-duration.yaml`])).stderr, 'smtp.socketTimeout: expected a duration like "60s", "10m" or "24h", got "soon"')
+  t.match((await runCli(['config', 'check', `${dir}/unknown.yaml`])).stderr, 'smtp.prot: unknown key')
+  t.match((await runCli(['config', 'check', `${dir}/broken.yaml`])).stderr, /not valid YAML or JSON/)
+  const missing = await runCli(['config', 'check', `${dir}/nope.yaml`])
+  t.equal(missing.code, 2)
+  t.match(missing.stderr, /cannot read config file .*nope\.yaml: ENOENT/)
+  const json = await runCli(['config', 'check', `${dir}/good.json`])
+  t.equal(json.code, 0)
+  t.match(json.stdout, /10MB per message/)
+  const rules = await runCli(['config', 'check', '--rules'])
+  t.equal(rules.code, 0)
+  t.match(rules.stdout, /embedded default: OK/)
+  t.match(rules.stdout, /rcpt\s+tenant-attribution\s+external recipients need an onPremises connector/)
+  t.match(rules.stdout, /connector\s+TeamDynamix \(onPremises\) 127\.0\.0\.0\/8 ::1\/128, TLS required/)
+})
+
+t.test('usage errors exit 2', async (t) => {
+  const none = await runCli([])
+  t.equal(none.code, 2)
+  t.match(none.stderr, /name a command/)
+  const unknown = await runCli(['frobnicate'])
+  t.equal(unknown.code, 2)
+  const badServer = await runCli(['send', '--server', 'host:99999', '--from', 'a@b.example', '--to', 'c@d.example'])
+  t.equal(badServer.code, 2)
+  t.match(badServer.stderr, '--server: expected HOST:PORT')
+})
+
+t.test('send: a TeamDynamix-style message, accepted and refused', async (t) => {
+  const relay = await startRelay(t)
+  const ok = await runCli(['send', '--server', `127.0.0.1:${relay.smtpPort}`, '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org', '--name', 'Help Desk', '--verbose'])
+  t.equal(ok.code, 0, ok.stderr)
+  t.match(ok.stdout, /accepted: someone@example\.org/)
+  t.match(ok.stdout, /server: 250 2\.6\.0 <[^>]+> Queued mail for delivery/)
+  t.match(ok.stdout, /STARTTLS/, '--verbose prints the dialogue')
+  t.notMatch(ok.stdout, /AUTH/, 'no AUTH is attempted')
+  await settled(relay)
+  t.match(relay.trace.list({}).messages[0], { headerFrom: '"Help Desk" <helpdesk@contoso.example>', tls: { protocol: /TLSv1\.[23]/ } })
+  const refused = await runCli(['send', '--server', `127.0.0.1:${relay.smtpPort}`, '--from', 'app@vendor.example', '--to', 'someone@example.org'])
+  t.equal(refused.code, 1)
+  t.match(refused.stdout, /550 5\.7\.64 TenantAttribution; Relay Access Denied/)
+  const plain = await runCli(['send', '--server', `127.0.0.1:${relay.smtpPort}`, '--security', 'none', '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org'])
+  t.equal(plain.code, 1)
+  t.match(plain.stdout, /530 5\.7\.0 Must issue a STARTTLS command first/)
+})
+
+t.test('serve with a config file; trace reads the same store', async (t) => {
+  const dir = t.testdir({})
+  const smtpPort = await freePort()
+  const httpPort = await freePort()
+  const doc = testConfigDoc(dir, { smtp: { port: smtpPort }, http: { port: httpPort }, log: { level: 'warn' } })
+  writeFileSync(`${dir}/relay.json`, JSON.stringify(doc))
+  const { child, banner } = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir })
+  t.teardown(() => stopChild(child))
+  t.match(banner, `SMTP on 127.0.0.1:${smtpPort}, UI and API on http://127.0.0.1:${httpPort}/`)
+  const sent = await runCli(['send', '--server', `127.0.0.1:${smtpPort}`, '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org', '--subject', 'CLI trace'])
+  t.equal(sent.code, 0)
+  const health = (await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json()) as { status: string }
+  t.equal(health.status, 'ok')
+  const trace = await runCli(['trace', '--config', `${dir}/relay.json`, '--since', '1h'])
+  t.equal(trace.code, 0, trace.stderr)
+  t.match(trace.stdout, /1 message\(s\), newest first/)
+  t.match(trace.stdout, /Captured/)
+  t.match(trace.stdout, /subject CLI trace/)
+  t.match(trace.stdout, /rcpt\s+tenant-attribution\s+pass\s+\[documented\] onPremises connector TeamDynamix and P1 domain is accepted: relay allowed/)
+  const json = JSON.parse((await runCli(['trace', '--config', `${dir}/relay.json`, '--json'])).stdout) as { messages: Array<{ id: string }> }
+  const one = await runCli(['trace', '--config', `${dir}/relay.json`, '--id', json.messages[0]?.id ?? ''])
+  t.match(one.stdout, /to someone@example\.org \(external\): Captured via upstream \(capture\)/)
+  t.equal((await runCli(['trace', '--config', `${dir}/relay.json`, '--status', 'Failed'])).stdout.trim(), 'no messages')
+  t.equal((await runCli(['trace', '--config', `${dir}/relay.json`, '--status', 'Bogus'])).code, 2)
+  t.equal((await runCli(['trace', '--config', `${dir}/relay.json`, '--id', 'nope'])).code, 2)
+  t.equal((await runCli(['trace', '--config', `${dir}/relay.json`, '--since', 'yesterday-ish'])).code, 2)
+  t.equal(await stopChild(child), 0, 'SIGTERM stops the relay cleanly')
+})
+
+t.test('serve refuses an invalid config with exit 2 and a busy port with exit 1', async (t) => {
+  const dir = t.testdir({ 'bad.yaml': 'http:\n  host: 0.0.0.0\n' })
+  const bad = await runCli(['serve', '--config', `${dir}/bad.yaml`], { cwd: dir })
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, 'http.token: required when http.host (0.0.0.0) is not a loopback address')
+  const relay = await startRelay(t)
+  writeFileSync(`${dir}/busy.json`, JSON.stringify(testConfigDoc(dir, { smtp: { port: relay.smtpPort } })))
+  const busy = await runCli(['serve', '--config', `${dir}/busy.json`], { cwd: dir })
+  t.equal(busy.code, 1)
+  t.match(busy.stderr, /EADDRINUSE/)
+})
+
+t.test('the embedded default: npx relay365 serve with no config, swaks accepted, trace and API show the rules', async (t) => {
+  const dir = t.testdir({})
+  const { child, banner } = await spawnServe([], { cwd: dir, entry: BIN })
+  t.teardown(() => stopChild(child))
+  t.match(banner, 'SMTP on 127.0.0.1:2525, UI and API on http://127.0.0.1:8025/ (config: embedded default)')
+  const { execFile } = await import('node:child_process')
+  const swaks = await new Promise<{ code: number; out: string }>((resolve) =>
+    execFile('swaks', ['--server', '127.0.0.1:2525', '--tls', '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org'], (err, stdout) =>
+      resolve({ code: err ? Number(err.code) : 0, out: stdout }),
+    ),
+  )
+  t.equal(swaks.code, 0, 'swaks exits 0')
+  t.match(swaks.out, /<~ {2}250 2\.6\.0 <[^>]+> Queued mail for delivery/)
+  t.match(swaks.out, /<- {2}220 2\.0\.0 SMTP server ready/)
+  const api = (await (await fetch('http://127.0.0.1:8025/api/v1/messages')).json()) as { total: number; messages: Array<{ id: string; status: string; results: Array<{ rule: string }> }> }
+  t.equal(api.total, 1)
+  t.equal(api.messages[0]?.status, 'Captured')
+  const detail = (await (await fetch(`http://127.0.0.1:8025/api/v1/messages/${api.messages[0]?.id}`)).json()) as {
+    recipients: Array<{ results: Array<{ rule: string; outcome: string }> }>
+    raw: string
+  }
+  t.match(detail.recipients[0]?.results, [{ rule: 'recipient-syntax' }, { rule: 'recipient-count' }, { rule: 'connector-tls', outcome: 'pass' }])
+  t.match(detail.raw, /^Received: from /)
+  const trace = await runCli(['trace'], { cwd: dir })
+  t.equal(trace.code, 0, trace.stderr)
+  t.match(trace.stdout, /from helpdesk@contoso\.example .* lane connector \(TeamDynamix\)/)
+  const d = await Dialogue.open(2525)
+  t.match(d.greeting, /^220 relay365\.local Microsoft ESMTP MAIL Service ready at /)
+  d.close()
+  t.equal(await stopChild(child), 0)
+})

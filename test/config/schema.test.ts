@@ -1,0 +1,83 @@
+// The config contract (SPEC §4): the embedded default, units, domains, and errors that name the
+// key path and what was expected.
+import t from 'tap'
+import { formatPath, parseConfig, parseConfigText, resolveConfig } from '../../src/config/load.js'
+import { ConfigError, exitCodeFor, UsageError } from '../../src/errors.js'
+
+const errorOf = (doc: unknown) => {
+  try {
+    parseConfig(doc)
+  } catch (err) {
+    t.ok(err instanceof ConfigError)
+    return (err as Error).message
+  }
+  return 'no error'
+}
+
+t.test('the embedded default is exactly SPEC §4', async (t) => {
+  const c = parseConfig({})
+  t.match(c, {
+    smtp: { host: '127.0.0.1', port: 2525, hostname: 'relay365.local', requireTls: true, maxConnections: 1000, maxConnectionsPerIP: 50, socketTimeout: 60_000, maxSessionDuration: 600_000 },
+    tls: { minVersion: 'TLSv1.2' },
+    tenant: { acceptedDomains: ['contoso.example'], recipients: [], rejectDirectSend: false, trial: false, licences: 1 },
+    connectors: [{ name: 'TeamDynamix', type: 'onPremises', enabled: true, senderIPs: ['127.0.0.0/8', '::1/128'], requireTls: true, createdAt: Date.parse('2026-01-01T00:00:00Z'), propagation: 0 }],
+    policy: { headerFrom: 'warn', partnerExternal: 'reject' },
+    limits: { maxMessageSize: 35 * 1024 * 1024, recipientsPerMessage: 500 },
+    routes: { upstream: { type: 'capture' }, fallback: { type: 'capture' } },
+    delivery: { mode: 'proxy' },
+    store: { trace: 'sqlite:data/trace.db' },
+    http: { host: '127.0.0.1', port: 8025, token: null },
+    log: { level: 'info' },
+  })
+  t.ok(Object.isFrozen(c.connectors[0]), 'frozen all the way down')
+  t.equal(resolveConfig(undefined, {}).source, 'embedded default')
+})
+
+t.test('errors name the key and what was expected', async (t) => {
+  t.equal(errorOf({ connectors: [{ name: 'a', type: 'x', senderIPs: ['1.2.3.4'] }] }), 'connectors[0].type: expected onPremises | partner')
+  t.equal(errorOf({ smtp: { port: 'x' } }), 'smtp.port: expected number, received string')
+  t.equal(errorOf({ smtp: { port: 70000 } }), 'smtp.port: Too big: expected number to be <=65535')
+  t.equal(errorOf({ bogus: 1 }), 'bogus: unknown key')
+  t.equal(errorOf({ smtp: { prt: 1, hst: 2 } }), 'smtp.prt: unknown key (also: hst)')
+  t.equal(errorOf({ limits: { maxMessageSize: '3XB' } }), 'limits.maxMessageSize: expected a size like "35MB", "1KB" or a number of bytes, got "3XB"')
+  t.equal(errorOf({ tenant: { acceptedDomains: ['bad domain'] } }), 'tenant.acceptedDomains[0]: expected a domain name, got "bad domain"')
+  t.equal(errorOf({ tenant: { recipients: ['nobody'] } }), 'tenant.recipients[0]: expected a mailbox address like "helpdesk@contoso.example", got "nobody"')
+  t.equal(errorOf({ routes: { upstream: { type: 'smtp' } } }), 'routes.upstream.type: expected a route with type capture | drop | smarthost')
+  t.equal(errorOf({ routes: { upstream: { type: 'smarthost' } } }), 'routes.upstream.host: expected string (missing)')
+  t.equal(errorOf({ connectors: [{ name: 'a', type: 'onPremises' }] }), 'connectors[0].senderIPs: a connector needs senderIPs or certificateDomain (a partner connector may use senderDomains)')
+  t.equal(errorOf({ connectors: [{ name: 'a', type: 'onPremises', senderIPs: ['10.0.0.0/33'] }] }), 'connectors[0].senderIPs[0]: expected an IPv4/IPv6 address or CIDR like "203.0.113.0/24", got "10.0.0.0/33"')
+  t.equal(errorOf({ connectors: [{ name: 'a', type: 'onPremises', senderIPs: ['1.2.3.4'], createdAt: 'last week' }] }), 'connectors[0].createdAt: expected an ISO 8601 time like "2026-01-01T00:00:00Z", got "last week"')
+  t.equal(errorOf({ connectors: [{ name: 'a', type: 'onPremises', senderIPs: ['1.2.3.4'], senderDomains: ['x.example'] }] }), 'connectors[0].senderDomains: senderDomains applies to partner connectors only')
+  t.equal(errorOf({ connectors: [{ name: 'p', type: 'partner', senderIPs: ['1.2.3.4'], restrictToSenderIPs: true }] }), 'connectors[0].restrictToSenderIPs: restrictToSenderIPs needs a partner connector with senderIPs and senderDomains')
+  t.equal(errorOf({ connectors: [{ name: 'a', type: 'onPremises', senderIPs: ['1.2.3.4'] }, { name: 'a', type: 'partner', senderDomains: ['x.example'] }] }), 'connectors[1].name: duplicate connector name "a"')
+  t.equal(errorOf({ connectors: [{ name: 'a', type: 'onPremises', certificateDomain: '*.*' }] }), 'connectors[0].certificateDomain: expected a domain or "*.domain", got "*.*"')
+  t.equal(errorOf({ tls: { cert: 'x.crt' } }), 'tls.cert: tls.cert and tls.key go together')
+  t.equal(errorOf({ http: { host: '0.0.0.0' } }), 'http.token: required when http.host (0.0.0.0) is not a loopback address')
+  t.equal(errorOf({ replies: { nope: '550 x' } }), 'replies.nope: unknown reply id "nope"')
+  t.equal(errorOf({ replies: { 'tenant-attribution': 'denied' } }), 'replies.tenant-attribution: expected a reply line like "550 5.7.64 Text"')
+  t.equal(errorOf({ store: { trace: 'postgres://x' } }), 'store.trace: expected "sqlite:<path>" or "memory"')
+})
+
+t.test('units, domains and YAML/JSON text', async (t) => {
+  const c = parseConfigText(
+    'smtp: {socketTimeout: 90s, maxSessionDuration: 1h}\nlimits: {maxMessageSize: 10MB}\ntenant: {acceptedDomains: ["Bücher.Example."], recipients: [Help@Bücher.example]}\nconnectors: [{name: P, type: partner, senderDomains: ["*.Fabrikam.example"], propagation: 24h, createdAt: 2026-03-01T00:00:00Z}]\n',
+  )
+  t.equal(c.smtp.socketTimeout, 90_000)
+  t.equal(c.smtp.maxSessionDuration, 3_600_000)
+  t.equal(c.limits.maxMessageSize, 10 * 1024 * 1024)
+  t.same(c.tenant.acceptedDomains, ['xn--bcher-kva.example'])
+  t.same(c.connectors[0]?.senderDomains, ['*.fabrikam.example'])
+  t.equal(c.connectors[0]?.propagation, 86_400_000)
+  t.equal(c.connectors[0]?.createdAt, Date.parse('2026-03-01T00:00:00Z'))
+  t.same(parseConfigText('{"smtp": {"port": 25}}').smtp.port, 25, 'JSON is YAML')
+  t.same(parseConfigText('').smtp.port, 2525, 'an empty file is the default')
+  t.throws(() => parseConfigText('- a\n- b\n'), /expected a mapping of settings at the top level/)
+  t.equal(formatPath(['connectors', 0, 'type']), 'connectors[0].type')
+  t.equal(formatPath([]), '')
+})
+
+t.test('exit codes', async (t) => {
+  t.equal(exitCodeFor(new ConfigError('a', 'b')), 2)
+  t.equal(exitCodeFor(new UsageError('x')), 2)
+  t.equal(exitCodeFor(new Error('x')), 1)
+})

@@ -1,0 +1,206 @@
+// Proxy mode through a recording fake upstream: the client's final reply is the upstream's reply,
+// upstream failures come back as 4xx/5xx (never a 250), and nothing malformed leaves the relay.
+import t, { type Test } from 'tap'
+import nodemailer from 'nodemailer'
+import { Dialogue, openTls } from '../helpers/dialogue.js'
+import { startFakeUpstream, type FakeBehaviour } from '../helpers/fake-upstream.js'
+import { fixture } from '../helpers/fixtures.js'
+import { settled, startRelay } from '../helpers/relay.js'
+
+const MESSAGE = 'From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\nSubject: Ticket 42\r\nMessage-ID: <t42@contoso.example>\r\n\r\nYour ticket was updated.\r\n'
+
+async function relayTo(t: Test, behaviour: FakeBehaviour = {}, route: Record<string, unknown> = {}) {
+  const upstream = await startFakeUpstream(t, behaviour)
+  const relay = await startRelay(t, { routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s', ...route } } })
+  return { upstream, relay }
+}
+
+/** One message over STARTTLS; returns every reply of the transaction. */
+async function transact(port: number, rcpts: string[], body = MESSAGE, from = 'helpdesk@contoso.example'): Promise<string[]> {
+  const d = await openTls(port)
+  const replies = [await d.send(`MAIL FROM:<${from}>`)]
+  for (const r of rcpts) replies.push(await d.send(`RCPT TO:<${r}>`))
+  const data = await d.send('DATA')
+  replies.push(data)
+  if (data.startsWith('354')) {
+    d.write(body + '.\r\n')
+    replies.push(await d.read(10_000))
+  }
+  await d.send('QUIT')
+  await d.closed
+  return replies
+}
+
+t.test('the 250 at end of data is the upstream 250; the message arrives with trace fields', async (t) => {
+  const { upstream, relay } = await relayTo(t)
+  const replies = await transact(relay.smtpPort, ['someone@example.org', 'staff@contoso.example'])
+  t.same(replies.slice(0, 3), ['250 2.1.0 Sender OK', '250 2.1.5 Recipient OK', '250 2.1.5 Recipient OK'])
+  t.equal(replies.at(-1), '250 2.0.0 Ok: queued as FAKE1', "the client sees the upstream's own reply")
+  t.equal(upstream.received.length, 1)
+  const got = upstream.received[0]!
+  t.equal(got.from, 'helpdesk@contoso.example')
+  t.same(got.to, ['someone@example.org', 'staff@contoso.example'])
+  const text = got.data.toString()
+  t.match(text, /^Received: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby relay365\.local \(relay365\) with ESMTPS id [0-9a-f-]+\r\n\t\(version=TLSv1\.3 cipher=\S+\);\r\n\t\w{3}, /)
+  t.ok(text.endsWith(MESSAGE), 'the message itself is relayed unchanged after the trace fields')
+  const m = relay.trace.list({}).messages[0]!
+  t.match(m, { status: 'Delivered', reply: '250 2.0.0 Ok: queued as FAKE1', lane: 'connector', connector: 'TeamDynamix', subject: 'Ticket 42', messageId: '<t42@contoso.example>' })
+  t.match(m.recipients[0], { status: 'Delivered', route: 'upstream', routeTarget: `smarthost 127.0.0.1:${upstream.port}`, deliveryReply: '250 2.0.0 Ok: queued as FAKE1' })
+})
+
+t.test('pooled upstream connections are reused', async (t) => {
+  const { upstream, relay } = await relayTo(t)
+  for (let i = 0; i < 5; i++) t.equal((await transact(relay.smtpPort, ['someone@example.org'])).at(-1)?.slice(0, 3), '250')
+  t.equal(upstream.received.length, 5)
+  t.equal(upstream.connections, 1, 'five messages, one upstream connection')
+})
+
+t.test('upstream rejections and failures come back as 4xx/5xx, never 250', async (t) => {
+  await t.test('5xx at end of data', async (t) => {
+    const { relay } = await relayTo(t, { data: () => ({ code: 550, text: '5.7.1 Message rejected as spam' }) })
+    t.equal((await transact(relay.smtpPort, ['someone@example.org'])).at(-1), '550 5.7.1 Message rejected as spam')
+    t.match(relay.trace.list({}).messages[0], { status: 'Failed', recipients: [{ status: 'Failed', deliveryReply: '550 5.7.1 Message rejected as spam' }] })
+  })
+  await t.test('4xx at end of data', async (t) => {
+    const { relay } = await relayTo(t, { data: () => ({ code: 451, text: '4.7.500 Server busy. Please try again later' }) })
+    t.equal((await transact(relay.smtpPort, ['someone@example.org'])).at(-1), '451 4.7.500 Server busy. Please try again later')
+  })
+  await t.test('every recipient refused upstream', async (t) => {
+    const { upstream, relay } = await relayTo(t, { rcpt: () => ({ code: 550, text: '5.4.1 Recipient address rejected: Access denied' }) })
+    t.equal((await transact(relay.smtpPort, ['someone@example.org'])).at(-1), '550 5.4.1 Recipient address rejected: Access denied')
+    t.equal(upstream.received.length, 0)
+  })
+  await t.test('one of two recipients refused upstream: nothing is delivered, the refusal is returned', async (t) => {
+    const { upstream, relay } = await relayTo(t, { rcpt: (a) => (a.startsWith('gone') ? { code: 550, text: '5.1.1 User unknown' } : undefined) })
+    const replies = await transact(relay.smtpPort, ['someone@example.org', 'gone@example.org'])
+    t.equal(replies.at(-1), '550 5.1.1 User unknown')
+    await new Promise((r) => setTimeout(r, 100))
+    t.equal(upstream.received.length, 0, 'no partial delivery the client could not learn of')
+  })
+  await t.test('a transient refusal wins over a permanent one', async (t) => {
+    const { relay } = await relayTo(t, { rcpt: (a) => (a.startsWith('gone') ? { code: 550, text: '5.1.1 User unknown' } : a.startsWith('busy') ? { code: 452, text: '4.2.2 Mailbox full' } : undefined) })
+    t.equal((await transact(relay.smtpPort, ['gone@example.org', 'busy@example.org', 'ok@example.org'])).at(-1), '452 4.2.2 Mailbox full')
+  })
+  await t.test('connection refused', async (t) => {
+    const { upstream, relay } = await relayTo(t)
+    await upstream.close()
+    const reply = (await transact(relay.smtpPort, ['someone@example.org'])).at(-1) ?? ''
+    t.match(reply, /^451 4\.4\.1 Upstream 127\.0\.0\.1:\d+ not reachable: ESOCKET connect ECONNREFUSED/)
+  })
+  await t.test('upstream never answers the final dot', async (t) => {
+    const { relay } = await relayTo(t, { hangAtData: true }, { timeout: '500ms' })
+    const reply = (await transact(relay.smtpPort, ['someone@example.org'])).at(-1) ?? ''
+    t.match(reply, /^451 4\.4\.1 Upstream 127\.0\.0\.1:\d+ not reachable: ETIMEDOUT/)
+  })
+})
+
+t.test('upstream TLS: required, certificate verified unless told otherwise', async (t) => {
+  await t.test('required and verifiable against the configured trust', async (t) => {
+    const upstream = await startFakeUpstream(t)
+    process.env.NODE_EXTRA_CA_CERTS = undefined
+    const relay = await startRelay(t, { routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'required', rejectUnauthorized: false } } })
+    t.equal((await transact(relay.smtpPort, ['someone@example.org'])).at(-1), '250 2.0.0 Ok: queued as FAKE1')
+    t.equal(upstream.raw[0]?.map((b) => b.toString('latin1')).join('').includes('MAIL FROM'), false, 'the envelope went inside TLS')
+  })
+  await t.test('certificate not trusted: the handshake fails and the client gets 4xx', async (t) => {
+    const upstream = await startFakeUpstream(t)
+    const relay = await startRelay(t, { routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'required' } } })
+    t.match((await transact(relay.smtpPort, ['someone@example.org'])).at(-1), /^451 4\.7\.5 Upstream 127\.0\.0\.1:\d+ TLS failed: .*unable to verify the first certificate/)
+    t.equal(upstream.received.length, 0)
+  })
+  await t.test('tls required but the upstream offers no STARTTLS', async (t) => {
+    const upstream = await startFakeUpstream(t, { noTls: true })
+    const relay = await startRelay(t, { routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'required', rejectUnauthorized: false } } })
+    t.match((await transact(relay.smtpPort, ['someone@example.org'])).at(-1), /^451 4\.7\.5 Upstream 127\.0\.0\.1:\d+ TLS failed: /)
+    t.equal(upstream.received.length, 0)
+  })
+})
+
+t.test('smuggling: bare CR/LF/NUL in DATA reject the whole message and nothing malformed leaves', async (t) => {
+  const { upstream, relay } = await relayTo(t)
+  const head = 'From: helpdesk@contoso.example\r\nSubject: s\r\n\r\n'
+  const smuggled = 'MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\nFrom: evil@example.com\r\n\r\nspoofed\r\n.\r\n'
+  // Each payload is all the client sends after DATA, up to and including the one real CRLF.CRLF.
+  const variants: Array<[string, string]> = [
+    ['\\n.\\n', `${head}hello\n.\n${smuggled}`],
+    ['\\r.\\r', `${head}hello\r.\r${smuggled}`],
+    ['\\r\\n\\x00.\\r\\n', `${head}hello\r\n\x00.\r\n${smuggled}`],
+    ['\\n.\\r\\n', `${head}hello\n.\r\n${smuggled}`],
+    ['\\r.\\r\\n', `${head}hello\r.\r\n${smuggled}`],
+    ['bare LF in a header', `From: helpdesk@contoso.example\nSubject: s\r\n\r\nbody\r\n.\r\n`],
+    ['NUL in the body', `${head}bo\x00dy\r\n.\r\n`],
+    ['bare CR at a chunk edge', `${head}${'a'.repeat(70000)}\rb\r\n.\r\n`],
+  ]
+  for (const [name, payload] of variants) {
+    const d = await openTls(relay.smtpPort)
+    await d.send('MAIL FROM:<helpdesk@contoso.example>')
+    await d.send('RCPT TO:<someone@example.org>')
+    await d.send('DATA')
+    d.write(payload)
+    t.equal(await d.read(), '550 5.6.0 Message contains bare CR, bare LF or NUL; lines must end with CRLF', name)
+    // what followed the fake terminators was message content, so the session is in sync
+    t.equal(await d.send('NOOP'), '250 2.0.0 OK', `${name}: no smuggled command ran`)
+    d.close()
+  }
+  await settled(relay)
+  t.equal(upstream.received.length, 0, 'no smuggled or malformed message was delivered')
+  const bytes = Buffer.concat(upstream.raw.flat())
+  t.notOk(/[^\r]\n/.test(bytes.toString('latin1')), 'no bare LF ever left the relay')
+  t.notOk(/\r[^\n]/.test(bytes.toString('latin1')), 'no bare CR ever left the relay')
+  t.notOk(bytes.includes(0), 'no NUL ever left the relay')
+  t.notOk(bytes.toString('latin1').includes('evil@example.com'), 'no smuggled command reached the upstream')
+  for (const m of relay.trace.list({}).messages) t.match(m, { status: 'None', rule: 'line-endings' })
+})
+
+t.test('header From rules at end of data', async (t) => {
+  const { upstream, relay } = await relayTo(t)
+  const two = 'From: helpdesk@contoso.example\r\nFrom: evil@example.com\r\nSubject: x\r\n\r\nbody\r\n'
+  t.equal((await transact(relay.smtpPort, ['someone@example.org'], two)).at(-1), '550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant')
+  const none = 'Subject: x\r\n\r\nbody\r\n'
+  t.equal((await transact(relay.smtpPort, ['someone@example.org'], none)).at(-1), '550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant')
+  const spoof = 'From: "helpdesk@contoso.example" <evil@example.com>\r\nSubject: x\r\n\r\nbody\r\n'
+  t.equal((await transact(relay.smtpPort, ['someone@example.org'], spoof)).at(-1), '250 2.0.0 Ok: queued as FAKE1', 'warn by default')
+  const warned = relay.trace.list({}).messages[0]!
+  t.match(warned.results.find((r) => r.rule === 'header-from-domain'), { outcome: 'warn', note: /example\.com is not an accepted domain/ })
+  t.equal(upstream.received.length, 1)
+})
+
+t.test('policy rejections never reach the upstream', async (t) => {
+  const { upstream, relay } = await relayTo(t)
+  const replies = await transact(relay.smtpPort, ['someone@example.org'], MESSAGE, 'app@vendor.example')
+  t.same(replies, ['250 2.1.0 Sender OK', '550 5.7.64 TenantAttribution; Relay Access Denied', '503 5.5.1 Bad sequence of commands'])
+  t.equal(upstream.connections, 0)
+  await settled(relay)
+  const m = relay.trace.list({}).messages[0]!
+  t.match(m, { status: 'None', recipients: [{ address: 'someone@example.org', status: 'None', rule: 'tenant-attribution', rcptReply: '550 5.7.64 TenantAttribution; Relay Access Denied' }] })
+  t.match(m.notes.join('; '), /transaction ended before end of data/)
+})
+
+t.test('nodemailer as the client, over STARTTLS without certificate validation', async (t) => {
+  const { upstream, relay } = await relayTo(t)
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: relay.smtpPort, secure: false, requireTLS: true, tls: { rejectUnauthorized: false, ca: fixture('ca.crt') } })
+  const info = await transport.sendMail({ from: 'Help Desk <helpdesk@contoso.example>', to: 'someone@example.org', subject: 'Hi', text: 'line one\n.\nline three' })
+  transport.close()
+  t.equal(info.response, '250 2.0.0 Ok: queued as FAKE1')
+  t.match(upstream.received[0]?.data.toString(), /line one\r\n\.\r\nline three/, 'a lone dot line survives dot-stuffing both ways')
+})
+
+t.test('a client that disconnects mid-DATA aborts the upstream transaction at once', async (t) => {
+  const { upstream, relay } = await relayTo(t)
+  const d = await openTls(relay.smtpPort)
+  await d.send('MAIL FROM:<helpdesk@contoso.example>')
+  await d.send('RCPT TO:<someone@example.org>')
+  await d.send('DATA')
+  d.write(`From: helpdesk@contoso.example\r\n\r\n${'x'.repeat(1000)}\r\n`.repeat(50))
+  await new Promise((r) => setTimeout(r, 200))
+  d.close()
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal(upstream.received.length, 0)
+  t.equal(upstream.aborted, 1, 'the upstream saw its transaction torn down, not completed')
+  const m = relay.trace.list({}).messages[0]!
+  t.match(m, { status: 'None' })
+  t.match(m.notes.join(' '), /client disconnected during DATA/)
+  const again = await Dialogue.open(relay.smtpPort)
+  t.match(again.greeting, /^220 /, 'the relay still serves')
+  again.close()
+})

@@ -1,0 +1,72 @@
+// Runs the relay365 CLI in a child process, as a user would. The TypeScript entry runs with this
+// test process's own loaders (process.execArgv), so its coverage merges with the in-process
+// coverage; the built bin/relay365.js runs without them (plain Node, no coverage).
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url))
+export const BIN = fileURLToPath(new URL('../../bin/relay365.js', import.meta.url))
+
+export interface CliResult {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [...process.execArgv, MAIN, ...args],
+      { cwd: options.cwd, env: { ...process.env, ...options.env }, timeout: options.timeout ?? 30_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
+        resolve({ code, stdout, stderr })
+      },
+    )
+  })
+}
+
+/** Starts `relay365 serve ...` and resolves once it reports its listeners on stderr. */
+export async function spawnServe(args: string[], options: { cwd?: string; entry?: string } = {}): Promise<{ child: ChildProcess; banner: string }> {
+  const entry = options.entry ?? MAIN
+  const child = spawn(process.execPath, entry === MAIN ? [...process.execArgv, MAIN, 'serve', ...args] : [entry, 'serve', ...args], {
+    cwd: options.cwd,
+    env: entry === MAIN ? process.env : plainEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child.stdout?.resume()
+  let stderr = ''
+  const banner = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000)
+    child.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString()
+      if (stderr.includes('relay365: SMTP on')) {
+        clearTimeout(timer)
+        resolve(stderr)
+      }
+    })
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`serve exited with ${code}: ${stderr}`))
+    })
+  })
+  return { child, banner }
+}
+
+/** SIGTERM the child we started and wait for its exit code. */
+export function stopChild(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode)
+  return new Promise((resolve) => {
+    child.once('exit', (code) => resolve(code))
+    child.kill('SIGTERM')
+  })
+}
+
+/** The environment without tap's loader and coverage hooks, for running the built package. */
+function plainEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS
+  delete env.NODE_V8_COVERAGE
+  return env
+}
