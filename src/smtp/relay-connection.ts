@@ -75,10 +75,10 @@ export class RelayConnection extends SMTPConnection {
 
   private expire(): void {
     this.hooks.onDeadline?.(this.id)
-    // A 421 closes the connection; while a handshake or the message is in flight send() stays
-    // silent, so the socket is destroyed as well.
-    this.send(421, replyText(reply(this.hooks.replies, 'session-deadline')))
-    setImmediate(() => this._socket.destroy())
+    // Mid-handshake or mid-message no reply can be written: drop the connection (an open
+    // transaction is aborted by the close). Otherwise a 421, which ends the session.
+    if (this._upgrading || this._dataStream) this._socket.destroy()
+    else this.send(421, replyText(reply(this.hooks.replies, 'session-deadline')))
   }
 
   override _onClose(): void {

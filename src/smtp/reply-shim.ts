@@ -34,7 +34,7 @@ const TRANSLATIONS: readonly Translation[] = [
   { code: 421, text: /^Error: too many unrecognized commands$/, reply: 'too-many-errors' },
   { code: 421, text: /^Timeout - closing connection$/, reply: 'idle-timeout' },
   { code: 421, text: /^Server shutting down$/, reply: 'shutting-down' },
-  { code: 421, text: / Too many connected clients/, reply: 'too-many-connections' },
+  { code: 421, text: /Too many connected clients/, reply: 'too-many-connections' },
   { code: 421, text: /^Error: Command line too long$/, reply: 'command-too-long' },
   { code: 501, text: /^Error: Bad sender address syntax$/, reply: 'bad-sender-syntax' },
   { code: 501, text: /^Error: Bad recipient address syntax$/, reply: 'bad-recipient-syntax' },

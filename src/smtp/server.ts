@@ -90,7 +90,7 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     },
     onMailFrom(address, session: SMTPServerSession, callback) {
       relay.hello(session.id, session.hostNameAppearsAs)
-      const size = session.envelope && address.args && typeof address.args === 'object' ? Number((address.args as Record<string, unknown>).SIZE) : NaN
+      const size = address.args ? Number((address.args as Record<string, unknown>).SIZE) : NaN
       const refusal = relay.mailFrom(session.id, address.address, Number.isFinite(size) ? size : undefined)
       callback(refusal ? smtpError(refusal) : null)
     },

@@ -1,6 +1,6 @@
 // The relay365 command line (SPEC §3): config check, send, serve, trace, and exit codes.
 import t from 'tap'
-import { writeFileSync } from 'node:fs'
+import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { Dialogue } from '../helpers/dialogue.js'
 import { BIN, runCli, spawnServe, stopChild } from '../helpers/cli.js'
 import { freePort } from '../helpers/ports.js'
@@ -113,6 +113,8 @@ t.test('the embedded default: npx relay365 serve with no config, swaks accepted,
   const { child, banner } = await spawnServe([], { cwd: dir, entry: BIN })
   t.teardown(() => stopChild(child))
   t.match(banner, 'SMTP on 127.0.0.1:2525, UI and API on http://127.0.0.1:8025/ (config: embedded default)')
+  t.ok(existsSync(`${dir}/certs/server.crt`) && existsSync(`${dir}/certs/server.key`), 'a self-signed certificate was made in certs/ on first start')
+  t.equal(statSync(`${dir}/certs/server.key`).mode & 0o777, 0o600, 'the key is private')
   const { execFile } = await import('node:child_process')
   const swaks = await new Promise<{ code: number; out: string }>((resolve) =>
     execFile('swaks', ['--server', '127.0.0.1:2525', '--tls', '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org'], (err, stdout) =>

@@ -104,6 +104,15 @@ t.test('per-IP connection cap refuses past the limit while another IP gets throu
   b.close()
 })
 
+t.test('smtp.maxConnections caps all sessions together', async (t) => {
+  const relay = await startRelay(t, { smtp: { maxConnections: 1 } })
+  const a = await Dialogue.open(relay.smtpPort)
+  const b = await Dialogue.open(relay.smtpPort)
+  t.equal(b.greeting, '421 4.3.2 The maximum number of concurrent server connections has exceeded a limit, closing transmission channel')
+  await b.closed
+  a.close()
+})
+
 t.test('idle timeout and a session deadline that trickling cannot extend', async (t) => {
   const relay = await startRelay(t, { smtp: { socketTimeout: '300ms', maxSessionDuration: '1s' } })
   const idle = await Dialogue.open(relay.smtpPort)

@@ -1,0 +1,22 @@
+# relay365 container image. Build: docker build -t relay365 .  (see docker-compose.yml)
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY src ./src
+RUN npm ci && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY bin ./bin
+COPY package.json ./
+# data/ (trace, captured mail) and certs/ (TLS identity) are volumes; the config names them.
+RUN mkdir -p /app/data /app/certs && chown -R node:node /app/data /app/certs
+USER node
+EXPOSE 2525 8025
+ENTRYPOINT ["node", "bin/relay365.js"]
+CMD ["serve", "--config", "/etc/relay365/relay365.yaml"]
