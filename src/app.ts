@@ -13,7 +13,7 @@ import { compileWorld } from './core/world.js'
 import type { RouteName } from './core/trace.js'
 import type { World } from './core/types.js'
 import type { ReplyCatalogue } from './core/replies.js'
-import { realClock } from './clock/real-clock.js'
+import { SimClock } from './clock/sim-clock.js'
 import { CaptureTarget } from './delivery/capture.js'
 import { FileCaptureStore } from './delivery/capture-store.js'
 import { DropTarget } from './delivery/drop.js'
@@ -21,7 +21,9 @@ import type { RouteTarget } from './delivery/sink.js'
 import { SmarthostTarget } from './delivery/smarthost.js'
 import { createHttpServer } from './http/server.js'
 import { createLogger } from './log.js'
-import type { CaptureStore, Clock, TraceStore } from './ports.js'
+import type { CaptureStore, LimitStore, TraceStore } from './ports.js'
+import { MemoryLimitStore } from './limits/memory-store.js'
+import { RedisLimitStore } from './limits/redis-store.js'
 import { Relay } from './relay/relay.js'
 import { createSmtpServer } from './smtp/server.js'
 import { loadTlsMaterial } from './smtp/tls.js'
@@ -30,7 +32,7 @@ import { SqliteTraceStore } from './trace/sqlite-store.js'
 
 export interface AppOptions {
   readonly config: Config
-  readonly clock?: Clock
+  readonly clock?: SimClock
   readonly log?: Logger
   /** Override the listen ports (tests use 0 for a free one). */
   readonly smtpPort?: number
@@ -43,7 +45,9 @@ export interface RunningApp {
   readonly smtpPort: number
   readonly httpPort: number | undefined
   readonly world: World
+  readonly clock: SimClock
   readonly trace: TraceStore
+  readonly limits: LimitStore
   readonly capture: CaptureStore
   readonly relay: Relay
   stop(): Promise<void>
@@ -79,6 +83,15 @@ function routeTarget(route: RouteConfig, deps: { capture: CaptureStore; replies:
   }
 }
 
+/** store.limits: "memory" or a Redis URL. A Redis that is down at start is reported, not fatal:
+ * until it answers, the relay refuses with 451 4.3.0 rather than send unlimited. */
+async function openLimitStore(spec: string, log: Logger): Promise<LimitStore> {
+  if (spec === 'memory') return new MemoryLimitStore()
+  const store = new RedisLimitStore(spec)
+  await store.ready().catch((err: Error) => log.warn({ err: err.message, store: spec }, 'limit store not reachable yet: mail will be deferred (451 4.3.0) until it is'))
+  return store
+}
+
 function listen(server: SMTPServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.server.once('error', reject)
@@ -92,7 +105,7 @@ function listen(server: SMTPServer, port: number, host: string): Promise<number>
 export async function startApp(o: AppOptions): Promise<RunningApp> {
   const config = o.config
   const log = o.log ?? createLogger(config.log.level)
-  const clock = o.clock ?? realClock
+  const clock = o.clock ?? new SimClock(config.clock.speed)
   const world = compileWorld(config)
   const { trace, captureDir } = openTraceStore(config.store.trace)
   const capture = new FileCaptureStore(captureDir)
@@ -102,7 +115,19 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     fallback: routeTarget(config.routes.fallback, deps),
     drop: new DropTarget(),
   }
-  const relay = new Relay({ world, clock, log: log.child({ sub: 'relay' }), trace, targets })
+  const limits = await openLimitStore(config.store.limits, log)
+  const relay = new Relay({
+    world,
+    clock,
+    log: log.child({ sub: 'relay' }),
+    trace,
+    limits,
+    targets,
+    users: new Map(config.smtpAuth.users.map((u) => [u.user.toLowerCase(), u.password])),
+    // a slot outlives no session: the longest one, in simulated time
+    sessionTtl: config.smtp.maxSessionDuration * clock.speed + 60_000,
+    newIpMemory: config.policy.throttleNewIPs.forgetAfter,
+  })
   const tls = await loadTlsMaterial(config.tls, world.hostname)
   const smtp = createSmtpServer({
     relay,
@@ -115,6 +140,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     socketTimeout: config.smtp.socketTimeout,
     maxSessionDuration: config.smtp.maxSessionDuration,
     requestClientCert: config.connectors.some((c) => c.certificateDomain !== undefined),
+    smtpAuth: config.smtpAuth.enabled,
     log: log.child({ sub: 'smtp' }),
   })
   let http: FastifyInstance | undefined
@@ -127,6 +153,8 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
         token: config.http.token,
         trace,
         capture,
+        limits,
+        clock,
         health: () => ({ sessions: relay.openSessions, smtpPort }),
       })
       await http.listen({ port: o.httpPort ?? config.http.port, host: config.http.host })
@@ -135,6 +163,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
   } catch (err) {
     await new Promise<void>((resolve) => smtp.close(() => resolve()))
     trace.close()
+    await limits.close()
     throw err
   }
   log.info({ smtp: `${config.smtp.host}:${smtpPort}`, http: httpPort ? `${config.http.host}:${httpPort}` : 'off', tls: tls.source }, 'relay365 listening')
@@ -142,12 +171,15 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     smtpPort,
     httpPort,
     world,
+    clock,
     trace,
+    limits,
     capture,
     relay,
     async stop() {
       await Promise.all([new Promise<void>((resolve) => smtp.close(() => resolve())), http?.close()])
       await Promise.all(Object.values(targets).map((t) => t.close()))
+      await limits.close()
       trace.close()
     },
   }

@@ -1,11 +1,45 @@
 // Interfaces between the core and the edges: time, trace storage. Implementations are injected by
 // the composition root (app.ts), so two relays in one process never share state.
 import type { Readable } from 'node:stream'
+import type { LimitOutcome, LimitRequest } from './core/limits.js'
 import type { TraceMessage, TraceStatus } from './core/trace.js'
+
+export type { LimitOutcome, LimitRequest }
 
 export interface Clock {
   /** Milliseconds since the epoch, possibly simulated. */
   now(): number
+  /** Resolves once now() >= until. */
+  sleepUntil(until: number): Promise<void>
+}
+
+/**
+ * Counters shared by every relay that uses the same store (memory: this process; Redis: all
+ * instances). Every call is atomic; a store that cannot answer rejects, and the relay then
+ * answers 451 4.3.0 rather than stop limiting.
+ */
+export interface LimitStore {
+  /**
+   * All-or-nothing: if every window request fits, all are counted and every schedule request
+   * gets its slot; if any window request does not fit, nothing is counted.
+   */
+  consume(requests: readonly LimitRequest[], now: number): Promise<LimitOutcome[]>
+  /** Takes one of `limit` concurrent slots for `holder`; false when all are taken. */
+  acquire(key: string, holder: string, limit: number, now: number, ttlMs: number): Promise<boolean>
+  release(key: string, holder: string): Promise<void>
+  /** Counts an event and returns how many fell in the last `windowMs` (this one included). */
+  hit(key: string, now: number, windowMs: number): Promise<number>
+  usage(now: number): Promise<LimitUsage[]>
+  reset(): Promise<void>
+  close(): Promise<void>
+}
+
+export interface LimitUsage {
+  readonly key: string
+  readonly kind: 'window' | 'schedule' | 'concurrency' | 'hits'
+  readonly used: number
+  readonly limit: number | null
+  readonly windowMs: number | null
 }
 
 export interface TraceQuery {

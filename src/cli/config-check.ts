@@ -1,6 +1,7 @@
 // `relay365 config check FILE [--rules]`: validate a config file; print what it sets up.
 import { loadConfigFile, parseConfig } from '../config/load.js'
 import { formatDuration, formatSize } from '../config/units.js'
+import { LIMITS } from '../core/limits.js'
 import { RULES } from '../core/rules/index.js'
 
 export function listRules(): string {
@@ -18,11 +19,15 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
       (c) =>
         `  connector   ${c.name} (${c.type}${c.enabled ? '' : ', disabled'}) ${[...c.senderIPs, ...(c.certificateDomain ? [`cert ${c.certificateDomain}`] : []), ...c.senderDomains.map((d) => `domain ${d}`)].join(' ')}${c.requireTls ? ', TLS required' : ''}`,
     ),
-    `  limits      ${formatSize(config.limits.maxMessageSize)} per message, ${config.limits.recipientsPerMessage} recipients per message`,
+    `  limits      ${formatSize(config.limits.maxMessageSize)} per message, ${config.limits.recipientsPerMessage} recipients per message; over a limit: ${config.limits.onExceeded}; store ${config.store.limits}`,
+    `  smtpAuth    ${config.smtpAuth.enabled ? `on, ${config.smtpAuth.users.length} mailbox(es)` : 'off'}; clock speed ${config.clock.speed}`,
     `  routes      upstream ${describeRoute(config.routes.upstream)}, fallback ${describeRoute(config.routes.fallback)}`,
     `  trace       ${config.store.trace}; HTTP ${config.http.host}:${config.http.port}`,
   ]
-  if (args.rules) lines.push('', 'Rules, in the order they are evaluated:', listRules())
+  if (args.rules) {
+    lines.push('', 'Rules, in the order they are evaluated:', listRules(), '', 'Limits, judged when DATA starts:')
+    lines.push(...LIMITS.map((l) => `  ${l.id.padEnd(30)} ${l.summary}`))
+  }
   return lines.join('\n')
 }
 

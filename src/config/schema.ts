@@ -144,18 +144,69 @@ const defaultConnectors = [
   { name: 'TeamDynamix', type: 'onPremises' as const, senderIPs: ['127.0.0.0/8', '::1/128'], requireTls: true, createdAt: '2026-01-01T00:00:00Z', propagation: '0s' },
 ]
 
+const throttleSchema = z
+  .union([
+    z.boolean(),
+    z
+      .object({
+        attempts: z.number().int().min(1).max(100).default(2),
+        forgetAfter: duration('24h'),
+      })
+      .strict(),
+  ])
+  .default(false)
+  .transform((v) => (v === false ? { attempts: 0, forgetAfter: 86_400_000 } : v === true ? { attempts: 2, forgetAfter: 86_400_000 } : v))
+
 const policySchema = z
   .object({
     headerFrom: z.enum(['warn', 'reject']).default('warn'),
     partnerExternal: z.enum(['reject', 'drop']).default('reject'),
+    /** true, or {attempts, forgetAfter}: a new IP's first attempts get 451 4.7.500. */
+    throttleNewIPs: throttleSchema,
   })
   .strict()
+
+const smtpAuthSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    users: z
+      .array(
+        z
+          .object({
+            user: z.string().refine((a) => checkAddress(a).ok, { error: 'expected the mailbox address, like "app@contoso.example"' }),
+            password: z.string().min(1),
+          })
+          .strict(),
+      )
+      .default([{ user: 'app@contoso.example', password: 'secret' }]),
+  })
+  .strict()
+
+const positive = z.number().int().positive()
 
 const limitsSchema = z
   .object({
     maxMessageSize: size('35MB'),
     maxHeaderSize: size('256KB'),
     recipientsPerMessage: z.number().int().min(1).max(1000).default(500),
+    onExceeded: z.enum(['reject', 'fallback']).default('reject'),
+    smtpAuth: z
+      .object({
+        messagesPerMinute: positive.default(30),
+        recipientsPerDay: positive.default(10_000),
+        concurrentConnections: positive.default(3),
+      })
+      .strict()
+      .prefault({}),
+    connector: z
+      .object({
+        messagesPerMinute: positive.nullable().default(null),
+        recipientsPerDay: positive.nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    /** null: Exchange's formula from tenant.licences and tenant.trial. */
+    tenantExternalPerDay: positive.nullable().default(null),
   })
   .strict()
 
@@ -195,10 +246,21 @@ const deliverySchema = z
 
 const storeSchema = z
   .object({
+    limits: z
+      .string()
+      .regex(/^(memory|rediss?:\/\/.+)$/, 'expected "memory" or a Redis URL like "redis://127.0.0.1:6379"')
+      .default('memory'),
     trace: z
       .string()
       .regex(/^(sqlite:.+|memory)$/, 'expected "sqlite:<path>" or "memory"')
       .default('sqlite:data/trace.db'),
+  })
+  .strict()
+
+const clockSchema = z
+  .object({
+    /** Simulated seconds per real second: 60 runs an hour per minute. */
+    speed: z.number().positive().max(1_000_000).default(1),
   })
   .strict()
 
@@ -230,10 +292,12 @@ export const configSchema = z
     tenant: tenantSchema.prefault({}),
     connectors: z.array(connectorSchema).prefault(defaultConnectors),
     policy: policySchema.prefault({}),
+    smtpAuth: smtpAuthSchema.prefault({}),
     limits: limitsSchema.prefault({}),
     routes: routesSchema.prefault({}),
     delivery: deliverySchema.prefault({}),
     store: storeSchema.prefault({}),
+    clock: clockSchema.prefault({}),
     http: httpSchema.prefault({}),
     log: logSchema.prefault({}),
     replies: repliesSchema.default({}),

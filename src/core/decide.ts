@@ -31,6 +31,7 @@ function derive(world: World, session: SessionFacts, event: StageEvent): Derived
       const recipient = recipientFacts(world, event.to)
       return { txn: event.txn, ...(recipient ? { recipient } : {}) }
     }
+    case 'data':
     case 'eom':
       return { txn: event.txn }
   }

@@ -62,6 +62,25 @@ export const REPLY_CATALOGUE = {
   },
   'direct-send': { code: 550, enhanced: '5.7.68', text: 'TenantInboundAttribution; Direct Send not allowed for this organization from unauthorized sources' },
   'unknown-recipient': { code: 550, enhanced: '5.4.1', text: 'Recipient address rejected: Access denied' },
+  // SMTP AUTH lane and limits (o365-facts.md §1)
+  'auth-ok': { code: 235, enhanced: '2.7.0', text: 'Authentication successful' },
+  'auth-failed': { code: 535, enhanced: '5.7.3', text: 'Authentication unsuccessful' },
+  'send-as-denied': { code: 550, enhanced: '5.7.60', text: 'SMTP; Client does not have permissions to send as this sender' },
+  'thread-limit': { code: 432, enhanced: '4.3.2', text: 'STOREDRV.ClientSubmit; sender thread limit exceeded' },
+  'submission-quota': { code: 554, enhanced: '5.2.0', text: 'STOREDRV.Submission.Exception:SubmissionQuotaExceededException' },
+  'tenant-external-limit': {
+    code: 550,
+    enhanced: '5.7.233',
+    text: "Your message can't be sent because your tenant exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit).",
+  },
+  'tenant-external-limit-trial': {
+    code: 550,
+    enhanced: '5.7.232',
+    text: "Your message can't be sent because your trial tenant has exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit).",
+  },
+  'connector-limit': { code: 451, enhanced: '4.7.0', text: 'Connector limit exceeded, try again later' },
+  'new-ip-throttle': { code: 451, enhanced: '4.7.500', text: 'Server busy. Please try again later from [{ip}]. (AS843)' },
+  'limits-unavailable': { code: 451, enhanced: '4.3.0', text: 'Temporary server error: limit store unavailable, try again later' },
   // delivery
   'upstream-unavailable': { code: 451, enhanced: '4.4.1', text: 'Upstream {upstream} not reachable: {detail}' },
   'upstream-tls': { code: 451, enhanced: '4.7.5', text: 'Upstream {upstream} TLS failed: {detail}' },

@@ -4,7 +4,8 @@ import type IPCIDR from 'ip-cidr'
 import type { Mailbox } from './address.js'
 import type { Reply, ReplyCatalogue } from './replies.js'
 
-export type Stage = 'connect' | 'command' | 'mail' | 'rcpt' | 'eom'
+/** `data` is when limits are judged (DATA, before the message flows); no policy rule runs there. */
+export type Stage = 'connect' | 'command' | 'mail' | 'rcpt' | 'data' | 'eom'
 
 /** How sure we are that Exchange Online behaves this way (o365-facts.md conventions). */
 export type Basis = 'documented' | 'observed' | 'assumed' | 'relay365'
@@ -56,6 +57,11 @@ export interface World {
   readonly policy: {
     readonly headerFrom: 'warn' | 'reject'
     readonly partnerExternal: 'reject' | 'drop'
+    /** Attempts from a new IP that get 451 4.7.500 before one passes; 0 = off. */
+    readonly throttleNewIPs: number
+  }
+  readonly smtpAuth: {
+    readonly enabled: boolean
   }
   readonly smtp: {
     readonly requireTls: boolean
@@ -65,6 +71,11 @@ export interface World {
     readonly maxMessageSize: number
     readonly maxHeaderSize: number
     readonly recipientsPerMessage: number
+    readonly onExceeded: 'reject' | 'fallback'
+    readonly smtpAuth: { readonly messagesPerMinute: number; readonly recipientsPerDay: number; readonly concurrentConnections: number }
+    readonly connector: { readonly messagesPerMinute: number | null; readonly recipientsPerDay: number | null }
+    readonly tenantExternalPerDay: number
+    readonly trial: boolean
   }
   readonly replies: ReplyCatalogue
 }
@@ -116,7 +127,16 @@ export type StageEvent =
   /** A transaction command (MAIL, RCPT, DATA) before smtp-server parses it. */
   | { readonly stage: 'command'; readonly now: number; readonly verb: string }
   | { readonly stage: 'mail'; readonly now: number; readonly from: string; readonly declaredSize?: number }
-  | { readonly stage: 'rcpt'; readonly now: number; readonly to: string; readonly acceptedSoFar: number; readonly txn: TransactionFacts }
+  | {
+      readonly stage: 'rcpt'
+      readonly now: number
+      readonly to: string
+      readonly acceptedSoFar: number
+      readonly txn: TransactionFacts
+      /** Transactions from this IP within policy memory, this one included (new-IP throttling). */
+      readonly ipAttempts?: number
+    }
+  | { readonly stage: 'data'; readonly now: number; readonly txn: TransactionFacts }
   | { readonly stage: 'eom'; readonly now: number; readonly content: ContentFacts; readonly txn: TransactionFacts }
 
 export interface RecipientFacts {

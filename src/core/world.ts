@@ -3,6 +3,7 @@
 import IPCIDR from 'ip-cidr'
 import type { Config, ConnectorConfig } from '../config/schema.js'
 import { checkAddress } from './address.js'
+import { tenantExternalLimit } from './limits.js'
 import { buildCatalogue } from './replies.js'
 import type { CompiledConnector, World } from './types.js'
 
@@ -39,12 +40,18 @@ export function compileWorld(config: Config): World {
       rejectDirectSend: config.tenant.rejectDirectSend,
     },
     connectors: config.connectors.map(compileConnector),
-    policy: { headerFrom: config.policy.headerFrom, partnerExternal: config.policy.partnerExternal },
+    policy: { headerFrom: config.policy.headerFrom, partnerExternal: config.policy.partnerExternal, throttleNewIPs: config.policy.throttleNewIPs.attempts },
+    smtpAuth: { enabled: config.smtpAuth.enabled },
     smtp: { requireTls: config.smtp.requireTls, maxConnectionsPerIP: config.smtp.maxConnectionsPerIP },
     limits: {
       maxMessageSize: config.limits.maxMessageSize,
       maxHeaderSize: config.limits.maxHeaderSize,
       recipientsPerMessage: config.limits.recipientsPerMessage,
+      onExceeded: config.limits.onExceeded,
+      smtpAuth: config.limits.smtpAuth,
+      connector: config.limits.connector,
+      tenantExternalPerDay: config.limits.tenantExternalPerDay ?? tenantExternalLimit(config.tenant.licences, config.tenant.trial),
+      trial: config.tenant.trial,
     },
     replies: buildCatalogue(config.replies),
   }

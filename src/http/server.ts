@@ -1,7 +1,10 @@
 // The HTTP edge (SPEC §5) on fastify: trace API and health. A bearer token guards /api when
 // http.token is set (the config schema requires one when http.host is not loopback).
 import Fastify, { type FastifyInstance } from 'fastify'
-import type { CaptureStore, TraceStore } from '../ports.js'
+import type { SimClock } from '../clock/sim-clock.js'
+import type { CaptureStore, LimitStore, TraceStore } from '../ports.js'
+import { registerClockRoutes } from './routes/clock.js'
+import { registerLimitRoutes } from './routes/limits.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerMessageRoutes } from './routes/messages.js'
 
@@ -9,6 +12,8 @@ export interface HttpOptions {
   readonly token: string | null
   readonly trace: TraceStore
   readonly capture: CaptureStore
+  readonly limits: LimitStore
+  readonly clock: SimClock
   readonly health: () => Record<string, unknown>
 }
 
@@ -24,5 +29,7 @@ export function createHttpServer(o: HttpOptions): FastifyInstance {
   }
   registerHealthRoutes(app, o.health)
   registerMessageRoutes(app, o.trace, o.capture)
+  registerLimitRoutes(app, o.limits, o.clock)
+  registerClockRoutes(app, o.clock)
   return app
 }

@@ -1,5 +1,6 @@
 // The relay's answers to the SMTP adapter's hooks: connect, STARTTLS, MAIL, RCPT, DATA, close.
 // Each returns a reply (or undefined for "go on"); nothing here knows smtp-server.
+import { timingSafeEqual } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { decide } from '../core/decide.js'
 import { rfc5322Date } from '../core/headers.js'
@@ -79,12 +80,44 @@ export class Relay {
     this.session(id).helo = helo
   }
 
-  mailFrom(id: string, from: string, declaredSize: number | undefined): Reply | undefined {
+  /** AUTH PLAIN/LOGIN on the SMTP AUTH lane: 235, 535 5.7.3, or 432 4.3.2 past the mailbox's concurrent sessions. */
+  async authenticate(id: string, username: string, password: string): Promise<Reply> {
+    const s = this.session(id)
+    const replies = this.ctx.world.replies
+    const user = username.toLowerCase()
+    const expected = this.ctx.users.get(user)
+    if (expected === undefined || !sameSecret(expected, password)) {
+      this.ctx.log.info({ session: id, user: username }, 'authentication failed')
+      return reply(replies, 'auth-failed')
+    }
+    const limit = this.ctx.world.limits.smtpAuth.concurrentConnections
+    try {
+      if (!(await this.ctx.limits.acquire(connectionsKey(user), id, limit, this.ctx.clock.now(), this.ctx.sessionTtl))) {
+        this.ctx.log.info({ session: id, user, limit }, 'concurrent SMTP AUTH sessions exceeded')
+        return reply(replies, 'thread-limit')
+      }
+    } catch {
+      return reply(replies, 'limits-unavailable')
+    }
+    s.authUser = user
+    return reply(replies, 'auth-ok')
+  }
+
+  async mailFrom(id: string, from: string, declaredSize: number | undefined): Promise<Reply | undefined> {
     const s = this.session(id)
     s.txn?.finish()
+    s.txn = undefined
+    let ipAttempts: number | undefined
+    if (this.ctx.world.policy.throttleNewIPs > 0) {
+      try {
+        ipAttempts = await this.ctx.limits.hit(`newip:${s.ip}`, this.ctx.clock.now(), this.ctx.newIpMemory)
+      } catch {
+        return reply(this.ctx.world.replies, 'limits-unavailable')
+      }
+    }
     const now = this.ctx.clock.now()
     const decision = decide(this.ctx.world, s.facts(), { stage: 'mail', now, from, ...(declaredSize !== undefined ? { declaredSize } : {}) })
-    const txn = new Transaction(this.ctx, s, now, from, decision)
+    const txn = new Transaction(this.ctx, s, now, from, decision, ipAttempts)
     if (decision.verdict === 'reject') {
       txn.finish()
       s.txn = undefined
@@ -115,6 +148,9 @@ export class Relay {
     if (!s) return
     this.sessions.delete(id)
     s.txn?.finish('connection closed')
+    if (s.authUser !== undefined) {
+      this.ctx.limits.release(connectionsKey(s.authUser), id).catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'could not release an SMTP AUTH session slot'))
+    }
     const left = (this.perIp.get(s.ip) ?? 1) - 1
     if (left > 0) this.perIp.set(s.ip, left)
     else this.perIp.delete(s.ip)
@@ -128,4 +164,14 @@ export class Relay {
 /** The address in "MAIL FROM:<a@b> ..." as sent, for the trace of a MAIL refused unparsed. */
 function senderOf(line: string): string {
   return /^MAIL\s+FROM:\s*<([^>]*)>/i.exec(line)?.[1] ?? ''
+}
+
+function connectionsKey(user: string): string {
+  return `smtpauth:${user}:connections`
+}
+
+function sameSecret(expected: string, given: string): boolean {
+  const a = Buffer.from(expected)
+  const b = Buffer.from(given)
+  return a.length === b.length && timingSafeEqual(a, b)
 }

@@ -9,9 +9,10 @@ import { traceFields } from '../core/headers.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
 import { chooseRoute } from '../core/route.js'
 import { aggregateStatus, type RouteName, type TraceMessage, type TraceRecipient, type TraceStatus } from '../core/trace.js'
-import type { ContentFacts, Decision, RuleResult, TransactionFacts, World } from '../core/types.js'
+import type { ContentFacts, Decision, RecipientFacts, RuleResult, TransactionFacts, World } from '../core/types.js'
+import { judgeLimits, planLimits, type LimitDecision } from '../core/limits.js'
 import type { DeliveryOutcome, RouteTarget, Sink } from '../delivery/sink.js'
-import type { Clock, TraceStore } from '../ports.js'
+import type { Clock, LimitStore, TraceStore } from '../ports.js'
 import { ContentInspector } from '../smtp/content-inspector.js'
 import { readHeaderFacts, type HeaderFacts } from '../smtp/header-facts.js'
 import type { RelaySession } from './session.js'
@@ -21,14 +22,21 @@ export interface RelayContext {
   readonly clock: Clock
   readonly log: Logger
   readonly trace: TraceStore
+  readonly limits: LimitStore
   readonly targets: Readonly<Record<RouteName, RouteTarget>>
+  /** SMTP AUTH mailboxes, lower-case address -> password. */
+  readonly users: ReadonlyMap<string, string>
+  /** How long a concurrency slot is held without renewal (simulated ms): a session's life. */
+  readonly sessionTtl: number
+  /** policy.throttleNewIPs.forgetAfter (ms) */
+  readonly newIpMemory: number
 }
 
 interface RecipientEntry {
   readonly address: string
   readonly decision: Decision
   readonly rcptReply: Reply
-  readonly route?: RouteName
+  route?: RouteName
   outcome?: DeliveryOutcome
 }
 
@@ -43,6 +51,7 @@ export class Transaction {
   private readonly recipients: RecipientEntry[] = []
   private readonly notes: string[] = []
   private eomDecision: Decision | undefined
+  private limitDecision: LimitDecision | undefined
   private header: HeaderFacts | undefined
   private size: number | undefined
   private finalReply: Reply | undefined
@@ -55,6 +64,8 @@ export class Transaction {
     readonly receivedAt: number,
     readonly mailFrom: string,
     readonly mailDecision: Decision,
+    /** Transactions seen from this IP (new-IP throttling), when that policy is on. */
+    private readonly ipAttempts?: number,
   ) {
     this.log('mail', mailDecision, mailDecision.reply)
     if (mailDecision.verdict === 'reject') this.finalReply = mailDecision.reply
@@ -64,7 +75,7 @@ export class Transaction {
     return this.mailDecision.txn
   }
 
-  private log(stage: string, d: Decision, r: Reply | undefined, extra: Record<string, unknown> = {}): void {
+  private log(stage: string, d: { verdict: string; rule?: string | undefined }, r: Reply | undefined, extra: Record<string, unknown> = {}): void {
     this.ctx.log.info(
       { session: this.session.id, msg: this.id, stage, verdict: d.verdict, rule: d.rule, reply: r ? formatReply(r) : undefined, ...extra },
       `${stage} ${d.verdict}${d.rule ? ` by ${d.rule}` : ''}`,
@@ -76,7 +87,8 @@ export class Transaction {
     const txn = this.facts
     if (!txn) return reply(this.ctx.world.replies, 'bad-sequence')
     const accepted = this.recipients.filter((r) => r.route !== undefined).length
-    const decision = decide(this.ctx.world, this.session.facts(), { stage: 'rcpt', now: this.ctx.clock.now(), to: address, acceptedSoFar: accepted, txn })
+    const event = { stage: 'rcpt' as const, now: this.ctx.clock.now(), to: address, acceptedSoFar: accepted, txn, ...(this.ipAttempts !== undefined ? { ipAttempts: this.ipAttempts } : {}) }
+    const decision = decide(this.ctx.world, this.session.facts(), event)
     const route = chooseRoute(decision)
     const rcptReply = decision.reply ?? reply(this.ctx.world.replies, 'recipient-ok')
     this.recipients.push({ address, decision, rcptReply, ...(route ? { route } : {}) })
@@ -88,6 +100,17 @@ export class Transaction {
   async data(stream: Readable): Promise<Reply> {
     const txn = this.facts as TransactionFacts
     const world = this.ctx.world
+    const limits = await this.judgeLimits(txn)
+    this.limitDecision = limits
+    if (limits.verdict === 'reject') {
+      // Refused before a byte moves; the message is read to its end so the reply can be given.
+      for await (const chunk of stream as AsyncIterable<Buffer>) this.size = (this.size ?? 0) + chunk.length
+      this.finalReply = limits.reply
+      this.log('data', limits, limits.reply)
+      this.finish()
+      return limits.reply as Reply
+    }
+    if (limits.verdict === 'fallback') for (const r of this.recipients) if (r.route === 'upstream') r.route = 'fallback'
     const groups = this.openSinks()
     const inspector = new ContentInspector(world.limits.maxMessageSize, world.limits.maxHeaderSize)
     let aborted = false
@@ -152,9 +175,25 @@ export class Transaction {
       if (outcome.ok && outcome.status === 'Captured') this.captured = true
     })
     this.finalReply = this.composeReply(groups, outcomes)
-    this.log('eom', decision, this.finalReply, { size: this.size })
+    this.log('eom', decision, this.finalReply, { size: this.size, limits: limits.verdict })
     this.finish()
+    // SMTP AUTH throttling: the message is through, the reply waits for its slot (Exchange delays).
+    if (limits.verdict === 'delay' && limits.until !== undefined && this.finalReply.code < 400) await this.ctx.clock.sleepUntil(limits.until)
     return this.finalReply
+  }
+
+  /** Counts the message against the lane's limits; a store that cannot answer refuses it (4xx). */
+  private async judgeLimits(txn: TransactionFacts): Promise<LimitDecision> {
+    const recipients = this.recipients.filter((r) => r.route === 'upstream' && r.decision.recipient).map((r) => r.decision.recipient as RecipientFacts)
+    const plan = planLimits({ world: this.ctx.world, txn, ...(this.session.authUser ? { authUser: this.session.authUser } : {}), recipients })
+    const now = this.ctx.clock.now()
+    try {
+      return judgeLimits(this.ctx.world, plan, await this.ctx.limits.consume(plan.requests, now), now)
+    } catch (err) {
+      const r = reply(this.ctx.world.replies, 'limits-unavailable')
+      const note = `limit store did not answer: ${(err as Error).message}`
+      return { verdict: 'reject', rule: 'limit-store', reply: r, results: [{ rule: 'limit-store', stage: 'data', outcome: 'reject', note, basis: 'relay365', reply: r }] }
+    }
   }
 
   private decideContent(facts: { size: number; lineEnding: ContentFacts['lineEnding']; headerTooLarge: boolean }, txn: TransactionFacts): Decision {
@@ -204,7 +243,7 @@ export class Transaction {
   }
 
   private recipientStatus(r: RecipientEntry): TraceStatus {
-    if (r.route === undefined || this.eomDecision?.verdict === 'reject' || !r.outcome) return 'None'
+    if (r.route === undefined || this.eomDecision?.verdict === 'reject' || this.limitDecision?.verdict === 'reject' || !r.outcome) return 'None'
     if (!r.outcome.ok) return 'Failed'
     return r.route === 'fallback' ? 'Fallback' : r.outcome.status
   }
@@ -214,6 +253,7 @@ export class Transaction {
     if (this.recorded) return
     this.recorded = true
     if (note) this.notes.push(note)
+    const messageRule = this.mailDecision.rule ?? this.limitDecision?.rule ?? this.eomDecision?.rule
     const recipients: TraceRecipient[] = this.recipients.map((r) => {
       const status = this.recipientStatus(r)
       const target = r.route ? this.ctx.targets[r.route].description : undefined
@@ -222,7 +262,7 @@ export class Transaction {
         address: r.address,
         ...(r.decision.recipient ? { class: r.decision.recipient.class } : {}),
         status,
-        ...(r.decision.rule ? { rule: r.decision.rule } : this.eomDecision?.rule ? { rule: this.eomDecision.rule } : {}),
+        ...(r.decision.rule ? { rule: r.decision.rule } : messageRule ? { rule: messageRule } : {}),
         rcptReply: formatReply(r.rcptReply),
         ...(r.route ? { route: r.route } : {}),
         ...(target ? { routeTarget: target } : {}),
@@ -231,9 +271,9 @@ export class Transaction {
       }
     })
     if (this.finalReply === undefined && this.mailDecision.verdict !== 'reject') this.notes.push('transaction ended before end of data')
-    const results: RuleResult[] = [...this.mailDecision.results, ...(this.eomDecision?.results ?? [])]
+    const results: RuleResult[] = [...this.mailDecision.results, ...(this.limitDecision?.results ?? []), ...(this.eomDecision?.results ?? [])]
     const attribution = this.facts?.attribution
-    const rule = this.mailDecision.rule ?? this.eomDecision?.rule
+    const rule = messageRule
     const message: TraceMessage = {
       id: this.id,
       receivedAt: this.receivedAt,

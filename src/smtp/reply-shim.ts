@@ -16,6 +16,7 @@ const TRANSLATIONS: readonly Translation[] = [
   { code: 250, text: /^Accepted$/, context: 'RCPT_TO_OK', reply: 'recipient-ok' },
   { code: 220, text: /^Ready to start TLS$/, reply: 'starttls-ready' },
   { code: 221, text: /^Bye$/, reply: 'quit' },
+  { code: 235, text: /^Authentication successful$/, reply: 'auth-ok' },
   { code: 250, text: /^OK$/, reply: 'ok' },
   { code: 250, text: /^Flushed$/, reply: 'reset' },
   { code: 214, text: /^See /, reply: 'help' },

@@ -23,11 +23,15 @@ export interface SmtpServerOptions {
   readonly maxSessionDuration: number
   /** Ask clients for a certificate (a certificate connector is configured). */
   readonly requestClientCert: boolean
+  /** The SMTP AUTH lane: AUTH PLAIN/LOGIN offered once TLS is up. */
+  readonly smtpAuth: boolean
   readonly log: Logger
 }
 
-// Commands Exchange does not offer; smtp-server answers them as unknown.
-const ALWAYS_DISABLED = ['AUTH', 'XCLIENT', 'XFORWARD', 'WIZ', 'SHELL', 'KILL']
+// Commands Exchange does not offer; smtp-server answers them as unknown. AUTH joins them until
+// TLS is up, and for good while the SMTP AUTH lane is off.
+const NEVER = ['XCLIENT', 'XFORWARD', 'WIZ', 'SHELL', 'KILL']
+const ALWAYS_DISABLED = ['AUTH', ...NEVER]
 
 class RelaySmtpServer extends SMTPServer {
   relayHooks!: ConnectionHooks
@@ -71,6 +75,7 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     hideDSN: true,
     hideREQUIRETLS: true,
     authOptional: true,
+    authMethods: ['PLAIN', 'LOGIN'],
     disabledCommands: ALWAYS_DISABLED,
     disableReverseLookup: true,
     maxClients: o.maxConnections,
@@ -83,16 +88,25 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
       callback(refusal ? smtpError(refusal) : null)
     },
     onSecure(socket, session, callback) {
+      if (o.smtpAuth) session.disabledCommands = NEVER
       const tls = socket as TLSSocket
       const cipher = tls.getCipher()
       relay.secure(session.id, { protocol: tls.getProtocol() ?? 'unknown', cipher: cipher?.name ?? 'unknown', certDomains: certificateNames(tls) })
       callback()
     },
+    onAuth(auth, session, callback) {
+      relay.authenticate(session.id, auth.username ?? '', auth.password ?? '').then(
+        (r) => (r.code === 235 ? callback(null, { user: auth.username }) : callback(smtpError(r))),
+        (err: Error) => callback(smtpError(reply(o.replies, 'local-error', { detail: err.message }))),
+      )
+    },
     onMailFrom(address, session: SMTPServerSession, callback) {
       relay.hello(session.id, session.hostNameAppearsAs)
       const size = address.args ? Number((address.args as Record<string, unknown>).SIZE) : NaN
-      const refusal = relay.mailFrom(session.id, address.address, Number.isFinite(size) ? size : undefined)
-      callback(refusal ? smtpError(refusal) : null)
+      relay.mailFrom(session.id, address.address, Number.isFinite(size) ? size : undefined).then(
+        (refusal) => callback(refusal ? smtpError(refusal) : null),
+        (err: Error) => callback(smtpError(reply(o.replies, 'local-error', { detail: err.message }))),
+      )
     },
     onRcptTo(address, session, callback) {
       const refusal = relay.rcptTo(session.id, address.address)

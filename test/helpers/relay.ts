@@ -5,7 +5,7 @@ import { startApp, type RunningApp } from '../../src/app.js'
 import { parseConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/schema.js'
 import { createLogger } from '../../src/log.js'
-import type { Clock } from '../../src/ports.js'
+import type { SimClock } from '../../src/clock/sim-clock.js'
 import { TLS_DIR } from './fixtures.js'
 
 export type TestRelay = RunningApp & { config: Config }
@@ -34,7 +34,7 @@ export function testConfigDoc(dir: string, doc: Doc = {}): Doc {
   )
 }
 
-export async function startRelay(t: Test, doc: Doc = {}, options: { clock?: Clock; noHttp?: boolean } = {}): Promise<TestRelay> {
+export async function startRelay(t: Test, doc: Doc = {}, options: { clock?: SimClock; noHttp?: boolean } = {}): Promise<TestRelay> {
   const dir = t.testdir({})
   const config = parseConfig(testConfigDoc(dir, doc))
   const app = await startApp({

@@ -12,11 +12,13 @@ import { knownRecipient } from './known-recipient.js'
 import { lineEndings } from './line-endings.js'
 import { maxConnectionsPerIp } from './max-connections-per-ip.js'
 import { messageSize } from './message-size.js'
+import { newIpThrottle } from './new-ip-throttle.js'
 import { partnerExternal } from './partner-external.js'
 import { partnerRestrict } from './partner-restrict.js'
 import { recipientCount } from './recipient-count.js'
 import { recipientSyntax } from './recipient-syntax.js'
 import { requireTls } from './require-tls.js'
+import { sendAs } from './send-as.js'
 import { senderSyntax } from './sender-syntax.js'
 import { tenantAttribution } from './tenant-attribution.js'
 
@@ -26,6 +28,7 @@ export const RULES: readonly AnyRule[] = [
   senderSyntax,
   declaredSize,
   connectorAttribution,
+  sendAs,
   recipientSyntax,
   recipientCount,
   connectorTls,
@@ -34,6 +37,7 @@ export const RULES: readonly AnyRule[] = [
   tenantAttribution,
   partnerExternal,
   knownRecipient,
+  newIpThrottle,
   lineEndings,
   headerSize,
   messageSize,

@@ -1,0 +1,60 @@
+// The relay's one clock. Simulated time runs `speed` times faster than real time (speed 1 is the
+// wall clock) and can be jumped forward with advance(); sleepers wake on whichever comes first.
+// Rules and limits read only this clock, so a day of traffic can run in seconds (SPEC §4 clock).
+import type { Clock } from '../ports.js'
+
+interface Sleeper {
+  readonly until: number
+  readonly resolve: () => void
+  timer: NodeJS.Timeout | undefined
+}
+
+export class SimClock implements Clock {
+  private readonly realStart: number
+  private readonly simStart: number
+  private offset = 0
+  private readonly sleepers = new Set<Sleeper>()
+
+  /** speed 0 freezes time: it then moves only by advance(). */
+  constructor(
+    readonly speed: number = 1,
+    start?: number,
+    private readonly real: () => number = Date.now,
+  ) {
+    this.realStart = real()
+    this.simStart = start ?? this.realStart
+  }
+
+  now(): number {
+    return Math.floor(this.simStart + (this.real() - this.realStart) * this.speed + this.offset)
+  }
+
+  /** Jumps simulated time forward (never back) and wakes whoever is due. */
+  advance(ms: number): void {
+    if (!(ms > 0)) return
+    this.offset += ms
+    for (const s of this.sleepers) this.arm(s)
+  }
+
+  sleepUntil(until: number): Promise<void> {
+    if (this.now() >= until) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      const sleeper: Sleeper = { until, resolve, timer: undefined }
+      this.sleepers.add(sleeper)
+      this.arm(sleeper)
+    })
+  }
+
+  private arm(s: Sleeper): void {
+    clearTimeout(s.timer)
+    const left = s.until - this.now()
+    if (left <= 0) {
+      this.sleepers.delete(s)
+      s.resolve()
+      return
+    }
+    if (this.speed === 0) return
+    s.timer = setTimeout(() => this.arm(s), Math.max(1, Math.ceil(left / this.speed)))
+    s.timer.unref()
+  }
+}

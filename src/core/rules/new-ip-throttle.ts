@@ -1,0 +1,21 @@
+// Pure: Exchange throttles sources it has no history for (observed 451 4.7.500 ... (AS843) at
+// RCPT; o365-facts.md §2). With policy.throttleNewIPs, a new IP's first transactions are deferred
+// so a sender's retry logic can be tested.
+import type { Rule } from '../types.js'
+import { outcome, rejectWith } from './result.js'
+
+const meta = { id: 'new-ip-throttle', basis: 'observed' } as const
+
+export const newIpThrottle: Rule<'rcpt'> = {
+  ...meta,
+  stage: 'rcpt',
+  summary: 'policy.throttleNewIPs: the first transactions from an unseen IP get 451 4.7.500 (AS843)',
+  evaluate(ctx) {
+    const attempts = ctx.world.policy.throttleNewIPs
+    const n = ctx.event.ipAttempts
+    if (attempts === 0 || n === undefined) return outcome(meta, ctx, 'skip', 'policy.throttleNewIPs is off')
+    return n <= attempts
+      ? rejectWith(meta, ctx, 'new-ip-throttle', `transaction ${n} from new IP ${ctx.session.ip}; ${attempts} are deferred`, meta.basis, { ip: ctx.session.ip })
+      : outcome(meta, ctx, 'pass', `transaction ${n} from ${ctx.session.ip}: past the ${attempts} deferred`)
+  },
+}

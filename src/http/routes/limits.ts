@@ -1,0 +1,22 @@
+// Limit usage per key (SPEC §5): GET /api/v1/limits, POST /api/v1/limits/reset.
+import type { FastifyInstance } from 'fastify'
+import type { Clock, LimitStore } from '../../ports.js'
+
+export function registerLimitRoutes(app: FastifyInstance, limits: LimitStore, clock: Clock): void {
+  app.get('/api/v1/limits', async (_req, res) => {
+    const now = clock.now()
+    try {
+      return { now: new Date(now).toISOString(), limits: await limits.usage(now) }
+    } catch (err) {
+      return res.code(503).send({ error: `limit store unavailable: ${(err as Error).message}` })
+    }
+  })
+  app.post('/api/v1/limits/reset', async (_req, res) => {
+    try {
+      await limits.reset()
+      return { reset: true }
+    } catch (err) {
+      return res.code(503).send({ error: `limit store unavailable: ${(err as Error).message}` })
+    }
+  })
+}

@@ -1,0 +1,188 @@
+// Limits on a running relay with a simulated clock: the SMTP AUTH lane, the daily submission
+// quota (exact message, rolling window, fallback), per-minute throttling, tenant and connector
+// limits, new-IP throttling, and the limits/clock API.
+import t from 'tap'
+import { SimClock } from '../../src/clock/sim-clock.js'
+import { Dialogue, openTls } from '../helpers/dialogue.js'
+import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
+
+const START = Date.parse('2026-06-01T00:00:00Z')
+const MIN = 60_000
+const plain = (user: string, pass: string) => Buffer.from(`\0${user}\0${pass}`).toString('base64')
+
+const AUTH_LANE = {
+  smtpAuth: { enabled: true, users: [{ user: 'app@contoso.example', password: 'secret' }, { user: 'other@contoso.example', password: 'pw2' }] },
+  connectors: [],
+}
+
+async function authed(relay: TestRelay, user = 'app@contoso.example', pass = 'secret'): Promise<Dialogue> {
+  const d = await openTls(relay.smtpPort)
+  const r = await d.send(`AUTH PLAIN ${plain(user, pass)}`)
+  if (!r.startsWith('235')) throw new Error(`AUTH failed: ${r}`)
+  return d
+}
+
+/** One message with `n` recipients; returns the final reply (or the first refusal). */
+async function message(d: Dialogue, from: string, n: number, domain = 'example.org'): Promise<string> {
+  const mail = await d.send(`MAIL FROM:<${from}>`)
+  if (!mail.startsWith('250')) return mail
+  for (let i = 0; i < n; i++) {
+    const r = await d.send(`RCPT TO:<user${i}@${domain}>`)
+    if (!r.startsWith('250')) return r
+  }
+  await d.send('DATA')
+  d.write(`From: ${from}\r\nSubject: notification\r\n\r\nTicket updated.\r\n.\r\n`)
+  return d.read(10_000)
+}
+
+t.test('the SMTP AUTH lane: offered after STARTTLS only, credentials, send-as, concurrent sessions', async (t) => {
+  const relay = await startRelay(t, AUTH_LANE)
+  const d = await Dialogue.open(relay.smtpPort)
+  t.notMatch(await d.send('EHLO client.test'), /AUTH/, 'no AUTH before TLS')
+  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '530 5.7.0 Must issue a STARTTLS command first')
+  await d.starttls()
+  t.match(await d.send('EHLO client.test'), /250-AUTH PLAIN LOGIN/)
+  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'wrong')}`), '535 5.7.3 Authentication unsuccessful')
+  t.equal(await d.send(`AUTH PLAIN ${plain('nobody@contoso.example', 'secret')}`), '535 5.7.3 Authentication unsuccessful')
+  t.equal(await d.send('AUTH LOGIN'), '334 VXNlcm5hbWU6')
+  t.equal(await d.send(Buffer.from('App@Contoso.example').toString('base64')), '334 UGFzc3dvcmQ6')
+  t.equal(await d.send(Buffer.from('secret').toString('base64')), '235 2.7.0 Authentication successful')
+  t.equal(await d.send('MAIL FROM:<other@contoso.example>'), '550 5.7.60 SMTP; Client does not have permissions to send as this sender')
+  t.match(await message(d, 'app@contoso.example', 1), /^250 2\.6\.0 /, 'the authenticated mailbox may send to external recipients')
+  d.close()
+
+  const sessions = [await authed(relay), await authed(relay)]
+  const third = await openTls(relay.smtpPort)
+  t.equal(await third.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '235 2.7.0 Authentication successful', 'three concurrent sessions are allowed')
+  const fourth = await openTls(relay.smtpPort)
+  t.equal(await fourth.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded')
+  t.equal(await fourth.send(`AUTH PLAIN ${plain('other@contoso.example', 'pw2')}`), '235 2.7.0 Authentication successful', 'the limit is per mailbox')
+  third.close()
+  await third.closed
+  await new Promise((r) => setTimeout(r, 50))
+  const again = await openTls(relay.smtpPort)
+  t.equal(await again.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '235 2.7.0 Authentication successful', 'a closed session frees its slot')
+  for (const s of [...sessions, fourth, again]) s.close()
+})
+
+async function lastReply(relay: TestRelay): Promise<string> {
+  return relay.trace.list({ limit: 1 }).messages[0]?.reply ?? ''
+}
+
+t.test('a simulated day through the SMTP AUTH lane: the exact message where 554 5.2.0 starts, and the rolling window', async (t) => {
+  const clock = new SimClock(0, START)
+  const relay = await startRelay(t, AUTH_LANE, { clock })
+  const d = await authed(relay)
+  // 100 recipients every 12 simulated minutes: recipient 10,000 is reached by message 100 at 19:48.
+  const replies: string[] = []
+  for (let i = 0; i < 120; i++) {
+    replies.push(await message(d, 'app@contoso.example', 100))
+    clock.advance(12 * MIN)
+  }
+  const firstRefused = replies.findIndex((r) => !r.startsWith('250'))
+  t.equal(firstRefused, 100, 'messages 1-100 (10,000 recipients) are accepted; message 101 is the first refused')
+  t.equal(replies[100], '554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException')
+  t.ok(replies.slice(100).every((r) => r.startsWith('554 5.2.0')), 'and every one after it within the 24 h window')
+  // 120 x 12 min = 24:00. The window is rolling: message 1 (00:00) has just left it.
+  t.equal(new Date(clock.now()).toISOString(), '2026-06-02T00:00:00.000Z')
+  t.equal(await message(d, 'app@contoso.example', 100), await lastReply(relay), 'at 24:00 the first 100 recipients free their budget')
+  t.match(await lastReply(relay), /^250 /)
+  t.match(await message(d, 'app@contoso.example', 1), /^554 5\.2\.0/, 'but only those: one more recipient is over again')
+  clock.advance(12 * MIN)
+  t.match(await message(d, 'app@contoso.example', 100), /^250 /, 'at 00:12 message 2 has left too')
+  d.close()
+  await settled(relay)
+  const refused = relay.trace.list({ rule: 'smtpauth-recipients-per-day', limit: 1 }).messages[0]
+  t.match(refused, { status: 'None', rule: 'smtpauth-recipients-per-day', lane: 'smtpAuth' })
+  t.match(refused?.results.find((r) => r.rule === 'smtpauth-recipients-per-day'), { outcome: 'reject', note: /10000 used \+ 1 of 10000 per 24 h: limit exceeded/ })
+  const usage = (await (await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/limits`)).json()) as { limits: Array<{ key: string; used: number; limit: number }> }
+  t.match(usage.limits.find((l) => l.key === 'smtpauth:app@contoso.example:recipients'), { used: 10_000, limit: 10_000 })
+})
+
+t.test('onExceeded: fallback accepts the over-limit message and routes it to routes.fallback', async (t) => {
+  const clock = new SimClock(0, START)
+  const relay = await startRelay(t, { ...AUTH_LANE, limits: { onExceeded: 'fallback', smtpAuth: { recipientsPerDay: 5 } } }, { clock })
+  const d = await authed(relay)
+  t.match(await message(d, 'app@contoso.example', 5), /^250 2\.6\.0/)
+  t.match(await message(d, 'app@contoso.example', 1), /^250 2\.6\.0/, 'over the quota, yet accepted: TeamDynamix-style fallback')
+  d.close()
+  await settled(relay)
+  const [fallback, first] = relay.trace.list({}).messages
+  t.match(first, { status: 'Captured' })
+  t.match(fallback, { status: 'Fallback', rule: 'smtpauth-recipients-per-day', recipients: [{ status: 'Fallback', route: 'fallback' }] })
+  const raw = (await (await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages/${fallback?.id}`)).json()) as { raw: string }
+  t.match(raw.raw, /\r\nX-Relay365-Route: fallback\r\n/)
+  t.equal(relay.trace.list({ route: 'fallback' }).total, 1)
+})
+
+t.test('SMTP AUTH throttling: the 31st message in a minute is delayed, not refused', async (t) => {
+  const clock = new SimClock(0, START)
+  const relay = await startRelay(t, AUTH_LANE, { clock })
+  const d = await authed(relay)
+  for (let i = 0; i < 30; i++) t.match(await message(d, 'app@contoso.example', 1), /^250 /, `message ${i + 1}`)
+  let answered = ''
+  const pending = message(d, 'app@contoso.example', 1).then((r) => (answered = r))
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal(answered, '', 'the 31st reply waits while the simulated minute has not passed')
+  clock.advance(59_999)
+  await new Promise((r) => setTimeout(r, 100))
+  t.equal(answered, '', 'still waiting 1 ms before the slot')
+  clock.advance(1)
+  await pending
+  t.match(answered, /^250 /, 'answered once its slot opened')
+  d.close()
+  await settled(relay)
+  t.match(relay.trace.list({ limit: 1 }).messages[0]?.results.find((r) => r.rule === 'smtpauth-message-rate'), { outcome: 'warn', note: /throttled, reply delayed 60 s/ })
+})
+
+t.test('tenant external recipients (TERRL) and connector limits', async (t) => {
+  const clock = new SimClock(0, START)
+  const relay = await startRelay(t, { limits: { tenantExternalPerDay: 5, connector: { messagesPerMinute: 3 } } }, { clock })
+  const d = await openTls(relay.smtpPort)
+  t.match(await message(d, 'helpdesk@contoso.example', 4), /^250 /)
+  t.equal(await message(d, 'helpdesk@contoso.example', 2), "550 5.7.233 Your message can't be sent because your tenant exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit).")
+  t.match(await message(d, 'helpdesk@contoso.example', 3, 'contoso.example'), /^250 /, 'internal recipients do not count')
+  t.match(await message(d, 'helpdesk@contoso.example', 1, 'contoso.example'), /^250 /, 'the refused message was not counted: this is the 3rd')
+  t.equal(await message(d, 'helpdesk@contoso.example', 1, 'contoso.example'), '451 4.7.0 Connector limit exceeded, try again later', 'the 4th message this minute through the connector')
+  clock.advance(MIN)
+  t.match(await message(d, 'helpdesk@contoso.example', 1, 'contoso.example'), /^250 /, 'the next minute')
+  d.close()
+  const trial = await startRelay(t, { tenant: { trial: true }, limits: { tenantExternalPerDay: 1 } })
+  const d2 = await openTls(trial.smtpPort)
+  t.match(await message(d2, 'helpdesk@contoso.example', 2), /^550 5\.7\.232 Your message can't be sent because your trial tenant/)
+  d2.close()
+})
+
+t.test('new-IP throttling: the first attempts from an unseen IP get 451 4.7.500', async (t) => {
+  const relay = await startRelay(t, { policy: { throttleNewIPs: true } })
+  const d = await openTls(relay.smtpPort)
+  t.equal(await message(d, 'helpdesk@contoso.example', 1), '451 4.7.500 Server busy. Please try again later from [127.0.0.1]. (AS843)')
+  await d.send('RSET')
+  t.equal(await message(d, 'helpdesk@contoso.example', 1), '451 4.7.500 Server busy. Please try again later from [127.0.0.1]. (AS843)')
+  await d.send('RSET')
+  t.match(await message(d, 'helpdesk@contoso.example', 1), /^250 /, 'the third attempt, a retry, goes through')
+  d.close()
+})
+
+t.test('the clock and limits API', async (t) => {
+  const clock = new SimClock(0, START)
+  const relay = await startRelay(t, AUTH_LANE, { clock })
+  const base = `http://127.0.0.1:${relay.httpPort}/api/v1`
+  t.match(await (await fetch(`${base}/clock`)).json(), { now: '2026-06-01T00:00:00.000Z', speed: 0 })
+  const adv = await fetch(`${base}/clock/advance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ seconds: 3600 }) })
+  t.match(await adv.json(), { now: '2026-06-01T01:00:00.000Z' })
+  t.equal((await fetch(`${base}/clock/advance`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"seconds":-5}' })).status, 400)
+  const d = await authed(relay)
+  await message(d, 'app@contoso.example', 3)
+  d.close()
+  await settled(relay)
+  const usage = (await (await fetch(`${base}/limits`)).json()) as { limits: Array<{ key: string; kind: string; used: number }> }
+  t.match(usage.limits, [
+    { key: 'smtpauth:app@contoso.example:connections', kind: 'concurrency', used: 0 },
+    { key: 'smtpauth:app@contoso.example:messages', kind: 'schedule', used: 1 },
+    { key: 'smtpauth:app@contoso.example:recipients', kind: 'window', used: 3 },
+    { key: 'tenant:external-recipients', kind: 'window', used: 3 },
+  ])
+  t.same(await (await fetch(`${base}/limits/reset`, { method: 'POST' })).json(), { reset: true })
+  t.same(((await (await fetch(`${base}/limits`)).json()) as { limits: unknown[] }).limits, [])
+})
