@@ -2,11 +2,9 @@
 // invalid config (the message names the field).
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { configCheck } from './cli/config-check.js'
-import { send } from './cli/send.js'
-import { serve } from './cli/serve.js'
-import { traceCommand } from './cli/trace.js'
 import { exitCodeFor, UsageError } from './errors.js'
+
+// Each command's module is loaded when the command runs: `config check` need not load the relay.
 
 function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
@@ -21,7 +19,7 @@ export async function main(argv: string[]): Promise<number> {
       'serve',
       'run the relay (no config: the embedded default on 127.0.0.1:2525)',
       (y) => y.option('config', { type: 'string', describe: 'config file (YAML or JSON); default $RELAY365_CONFIG' }),
-      async (a) => serve({ config: a.config }),
+      async (a) => (await import('./cli/serve.js')).serve({ config: a.config }),
     )
     .command(
       'send',
@@ -40,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('helo', { type: 'string' })
           .option('verbose', { type: 'boolean', alias: 'v', describe: 'print the SMTP dialogue' }),
       async (a) => {
+        const { send } = await import('./cli/send.js')
         const result = await send({
           server: a.server,
           from: a.from,
@@ -67,7 +66,24 @@ export async function main(argv: string[]): Promise<number> {
           .option('limit', { type: 'number', default: 20 })
           .option('id', { type: 'string', describe: 'one message, with every rule evaluated' })
           .option('json', { type: 'boolean' }),
-      (a) => print(traceCommand({ config: a.config, status: a.status, since: a.since, limit: a.limit, id: a.id, json: a.json })),
+      async (a) => print((await import('./cli/trace.js')).traceCommand({ config: a.config, status: a.status, since: a.since, limit: a.limit, id: a.id, json: a.json })),
+    )
+    .command(
+      'doctor',
+      'check a domain for a TeamDynamix connector setup: MX -> smart host, SPF of the sending IPs, config; print the TeamDynamix settings',
+      (y) =>
+        y
+          .option('domain', { type: 'string', demandOption: true, describe: 'the sender domain (an accepted domain of the tenant)' })
+          .option('ip', { type: 'array', string: true, describe: 'sending IPs to check against SPF (TeamDynamix egress)' })
+          .option('resolver', { type: 'array', string: true, describe: 'DNS servers, IP or IP:PORT (default: the system resolvers)' })
+          .option('config', { type: 'string', describe: 'config file to check (accepted domains, connectors); default $RELAY365_CONFIG' })
+          .option('json', { type: 'boolean', describe: 'print the report as JSON' }),
+      async (a) => {
+        const { doctorCommand } = await import('./cli/doctor.js')
+        const result = await doctorCommand({ domain: a.domain, ip: a.ip, resolver: a.resolver, config: a.config, json: a.json })
+        print(result.output)
+        code = result.code
+      },
     )
     .command('config', 'config file tools', (y) =>
       y
@@ -75,11 +91,11 @@ export async function main(argv: string[]): Promise<number> {
           'check [file]',
           'validate a config file (none: the embedded default) and print what it sets up',
           (z) => z.positional('file', { type: 'string' }).option('rules', { type: 'boolean', describe: 'list the policy rules in evaluation order' }),
-          (a) => print(configCheck({ file: a.file, rules: a.rules })),
+          async (a) => print((await import('./cli/config-check.js')).configCheck({ file: a.file, rules: a.rules })),
         )
         .demandCommand(1, 'name a config subcommand: check'),
     )
-    .demandCommand(1, 'name a command: serve, send, trace or config check')
+    .demandCommand(1, 'name a command: serve, send, trace, doctor or config check')
     .strict()
     .help()
     .version(false)

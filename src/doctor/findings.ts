@@ -1,0 +1,125 @@
+// Pure: what `relay365 doctor` concludes from an MX lookup, SPF data and a config — one finding
+// per check, `fail` makes the exit code 1, `warn` is advice only.
+import type { Config } from '../config/schema.js'
+import type { SmartHostLookup } from '../delivery/mx.js'
+import { MICROSOFT_SPF_INCLUDES, SPF_LOOKUP_LIMIT, type SpfFetch, type SpfIpResult, type SpfLookupCount, type SpfResultCode } from './spf.js'
+
+export type Level = 'ok' | 'warn' | 'fail'
+export type Section = 'mx' | 'spf' | 'config'
+
+export interface Finding {
+  readonly section: Section
+  /** Stable id for scripts reading --json ("mx-host", "spf-ip", "connector-ip-only", ...). */
+  readonly check: string
+  readonly level: Level
+  readonly message: string
+}
+
+export function mxFindings(mx: SmartHostLookup): Finding[] {
+  if (!mx.ok) {
+    const hint = mx.error.code === 'lookup-failed' ? '' : ': there is no smart host to give TeamDynamix'
+    return [{ section: 'mx', check: 'mx-host', level: 'fail', message: `${mx.error.message}${hint}` }]
+  }
+  const out: Finding[] = []
+  if (mx.microsoft365) {
+    out.push({ section: 'mx', check: 'mx-host', level: 'ok', message: `${mx.host} (preference ${mx.preference}) is a Microsoft 365 host` })
+  } else {
+    out.push({
+      section: 'mx',
+      check: 'mx-host',
+      level: 'warn',
+      message:
+        `${mx.host} (preference ${mx.preference}) is not a Microsoft 365 host: mail sent there does not reach an Exchange Online ` +
+        `inbound connector directly. If ${mx.domain} is hosted in Exchange Online behind a gateway, give TeamDynamix the tenant's ` +
+        `*.mail.protection.outlook.com host instead (Microsoft 365 admin center → Domains; do not derive it from the name)`,
+    })
+  }
+  if (mx.records.length > 1) {
+    // o365-facts §4: Microsoft recommends a single MX; DANE for Exchange Online requires no secondary.
+    out.push({ section: 'mx', check: 'mx-count', level: 'warn', message: `${mx.records.length} MX records: Microsoft recommends exactly one for a domain in Exchange Online` })
+  }
+  return out
+}
+
+const RESULT_MEANING: Record<SpfResultCode, string> = {
+  pass: 'designated by the SPF record',
+  fail: 'not designated: the record ends in -all, receivers treat the mail as spoofed or reject it',
+  softfail: 'not designated: the record ends in ~all, receivers treat the mail as suspicious',
+  neutral: 'not designated: the record makes no assertion (?all), receivers treat it as unauthenticated',
+  none: 'no SPF record to check against',
+  permerror: 'the record cannot be evaluated',
+  temperror: 'DNS failed during evaluation',
+}
+
+export interface SpfData {
+  readonly fetch: SpfFetch
+  readonly lookups?: SpfLookupCount
+  readonly results: readonly SpfIpResult[]
+}
+
+export function spfFindings(domain: string, spf: SpfData, mx: SmartHostLookup): Finding[] {
+  const out: Finding[] = []
+  const { fetch, lookups } = spf
+  if (fetch.error) out.push({ section: 'spf', check: 'spf-record', level: 'fail', message: fetch.error })
+  else if (fetch.records.length === 0) {
+    out.push({ section: 'spf', check: 'spf-record', level: 'warn', message: `${domain} has no SPF record (TXT "v=spf1 ..."): receivers cannot tell which hosts may send as ${domain}` })
+  } else if (fetch.records.length > 1) {
+    out.push({ section: 'spf', check: 'spf-record', level: 'warn', message: `${domain} has ${fetch.records.length} SPF records: only one is allowed, every evaluation is a permerror (RFC 7208 §4.5)` })
+  }
+  if (lookups) {
+    if (lookups.count > SPF_LOOKUP_LIMIT) {
+      out.push({
+        section: 'spf',
+        check: 'spf-lookups',
+        level: 'warn',
+        message: `the record needs ${lookups.count} DNS lookups, more than the ${SPF_LOOKUP_LIMIT} RFC 7208 §4.6.4 allows: a sender not matched before the limit gets permerror`,
+      })
+    }
+    for (const problem of lookups.problems) out.push({ section: 'spf', check: 'spf-include', level: 'warn', message: problem })
+    if (mx.ok && mx.microsoft365 && !lookups.reached.some((d) => (MICROSOFT_SPF_INCLUDES as readonly string[]).includes(d))) {
+      out.push({
+        section: 'spf',
+        check: 'spf-microsoft',
+        level: 'warn',
+        message: 'the record does not include spf.protection.outlook.com: mail relayed through Exchange Online leaves from Microsoft\'s IPs and would not pass SPF',
+      })
+    }
+  }
+  for (const r of spf.results) {
+    // For errors the evaluator's own words say which term or lookup broke.
+    const detail = r.result === 'permerror' || r.result === 'temperror' ? `: ${r.comment}` : ''
+    out.push({ section: 'spf', check: 'spf-ip', level: r.result === 'pass' ? 'ok' : 'fail', message: `${r.ip}: ${r.result} — ${RESULT_MEANING[r.result]}${detail}` })
+  }
+  return out
+}
+
+/** The parts of the config doctor reads. */
+export type DoctorConfig = Pick<Config, 'tenant' | 'connectors'>
+
+export function configFindings(domain: string, config: DoctorConfig): Finding[] {
+  const out: Finding[] = []
+  const accepted = config.tenant.acceptedDomains
+  if (accepted.includes(domain)) {
+    out.push({ section: 'config', check: 'accepted-domain', level: 'ok', message: `${domain} is an accepted domain` })
+  } else {
+    out.push({
+      section: 'config',
+      check: 'accepted-domain',
+      level: 'warn',
+      message: `${domain} is not in tenant.acceptedDomains (${accepted.join(', ')}): relay for a sender in it is refused with 550 5.7.64 unless a certificate connector's domain is accepted`,
+    })
+  }
+  for (const c of config.connectors) {
+    if (c.type !== 'onPremises' || c.certificateDomain !== undefined || c.senderIPs.length === 0) continue
+    out.push({
+      section: 'config',
+      check: 'connector-ip-only',
+      level: 'warn',
+      message:
+        `connector ${c.name}${c.enabled ? '' : ' (disabled)'} recognises the sender by senderIPs only (${c.senderIPs.join(', ')}): Microsoft's ` +
+        'MC1226222 (Feb 2026) favours a certificate connector — a multi-tenant SaaS shares its egress IPs with other tenants, ' +
+        'and IP-attributed OnPremises connectors "may unexpectedly stop working"',
+    })
+  }
+  return out
+}
