@@ -56,6 +56,43 @@ export async function main(argv: string[]): Promise<number> {
       },
     )
     .command(
+      'load',
+      'a bounded load with a summary by reply code and latency percentiles',
+      (y) =>
+        y
+          .option('server', { type: 'string', default: '127.0.0.1:2525', describe: 'HOST:PORT' })
+          .option('rate', { type: 'string', default: '60/m', describe: 'messages per time: 60/m, 5/s, 250/h, or max' })
+          .option('count', { type: 'number', default: 100, describe: 'messages to send' })
+          .option('recipients', { type: 'number', default: 1, describe: 'recipients per message' })
+          .option('concurrency', { type: 'number', default: 3, describe: 'messages in flight (and connections)' })
+          .option('from', { type: 'string', default: 'helpdesk@contoso.example' })
+          .option('to-domain', { type: 'string', default: 'example.org', describe: 'recipients are user<n>@DOMAIN' })
+          .option('size', { type: 'number', default: 2048, describe: 'approximate message size, bytes' })
+          .option('auth', { type: 'string', describe: 'MAILBOX:PASSWORD: submit on the SMTP AUTH lane' })
+          .option('security', { choices: ['explicit', 'none'] as const, default: 'explicit' as const })
+          .option('timeout', { type: 'number', default: 600, describe: 'stop after this many seconds whatever happens' })
+          .option('api', { type: 'string', describe: "relay365's HTTP API (http://127.0.0.1:8025), to count fallback deliveries" })
+          .option('json', { type: 'boolean' }),
+      async (a) => {
+        const { loadCommand } = await import('./cli/load.js')
+        const result = await loadCommand({ ...a, toDomain: a['to-domain'] })
+        print(result.output)
+        if (result.summary.outcomes.failed > 0) code = 1
+      },
+    )
+    .command(
+      'experiment <file>',
+      'run a rate-limit scenario on a simulated clock: report, timeline.csv and chart.svg',
+      (y) =>
+        y
+          .positional('file', { type: 'string', demandOption: true, describe: 'scenario YAML (see examples/)' })
+          .option('out', { type: 'string', describe: 'output directory (default experiments/<scenario name>)' }),
+      async (a) => {
+        const { experimentCommand } = await import('./cli/experiment.js')
+        print((await experimentCommand({ file: a.file, out: a.out })).output)
+      },
+    )
+    .command(
       'trace',
       'show the message trace: every decision and the rule behind it',
       (y) =>
@@ -95,7 +132,7 @@ export async function main(argv: string[]): Promise<number> {
         )
         .demandCommand(1, 'name a config subcommand: check'),
     )
-    .demandCommand(1, 'name a command: serve, send, trace, doctor or config check')
+    .demandCommand(1, 'name a command: serve, send, load, experiment, trace, doctor or config check')
     .strict()
     .help()
     .version(false)

@@ -36,6 +36,13 @@ export class SimClock implements Clock {
     for (const s of this.sleepers) this.arm(s)
   }
 
+  /** The earliest time someone sleeps until, if anyone does. */
+  nextWakeup(): number | undefined {
+    let next: number | undefined
+    for (const s of this.sleepers) if (next === undefined || s.until < next) next = s.until
+    return next
+  }
+
   sleepUntil(until: number): Promise<void> {
     if (this.now() >= until) return Promise.resolve()
     return new Promise<void>((resolve) => {

@@ -3,6 +3,7 @@
 import type { Test } from 'tap'
 import { startApp, type RunningApp } from '../../src/app.js'
 import { parseConfig } from '../../src/config/load.js'
+import { mergeConfig, type ConfigDoc } from '../../src/config/merge.js'
 import type { Config } from '../../src/config/schema.js'
 import { createLogger } from '../../src/log.js'
 import type { SimClock } from '../../src/clock/sim-clock.js'
@@ -10,21 +11,10 @@ import { TLS_DIR } from './fixtures.js'
 
 export type TestRelay = RunningApp & { config: Config }
 
-type Doc = Record<string, unknown>
-
-function isObject(v: unknown): v is Doc {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
-
-/** Deep merge where `over` wins; arrays are replaced. */
-export function merge(base: Doc, over: Doc): Doc {
-  const out: Doc = { ...base }
-  for (const [k, v] of Object.entries(over)) out[k] = isObject(v) && isObject(base[k]) ? merge(base[k] as Doc, v) : v
-  return out
-}
+type Doc = ConfigDoc
 
 export function testConfigDoc(dir: string, doc: Doc = {}): Doc {
-  return merge(
+  return mergeConfig(
     {
       tls: { cert: `${TLS_DIR}server.crt`, key: `${TLS_DIR}server.key` },
       store: { trace: `sqlite:${dir}/trace.db` },

@@ -1,0 +1,94 @@
+// `relay365 load`: a bounded load against any relay (relay365, Postfix, Exchange Online's MX on a
+// test tenant), connector style or on the SMTP AUTH lane; a progress bar on a terminal and a
+// summary of outcomes by reply code with latency percentiles (or --json).
+import { SingleBar, Presets } from 'cli-progress'
+import { UsageError } from '../errors.js'
+import { parseRate } from '../load/rate.js'
+import { runLoad } from '../load/run-load.js'
+import type { Summary } from '../load/stats.js'
+import { parseServer } from './send.js'
+
+export interface LoadArgs {
+  readonly server: string
+  readonly rate: string
+  readonly count: number
+  readonly recipients: number
+  readonly concurrency: number
+  readonly from: string
+  readonly toDomain: string
+  readonly size: number
+  readonly auth?: string | undefined
+  readonly security: 'explicit' | 'none'
+  readonly timeout: number
+  /** relay365's HTTP API, to count what went down the fallback route. */
+  readonly api?: string | undefined
+  readonly json?: boolean | undefined
+}
+
+function positive(name: string, n: number, max: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${name}: expected a whole number from 1 to ${max}, got ${n}`)
+  return n
+}
+
+export function formatSummary(s: Summary, fallback: number | undefined): string {
+  const lines = [
+    `${s.sent} messages in ${(s.durationMs / 1000).toFixed(1)} s (${s.perSecond} msg/s)`,
+    `accepted ${s.outcomes.accepted}${fallback !== undefined ? ` (of which fallback ${fallback})` : ''}, deferred ${s.outcomes.deferred}, rejected ${s.outcomes.rejected}, no reply ${s.outcomes.failed}`,
+    `latency ms: p50 ${s.latencyMs.p50.toFixed(1)}  p90 ${s.latencyMs.p90.toFixed(1)}  p99 ${s.latencyMs.p99.toFixed(1)}  max ${s.latencyMs.max.toFixed(1)}`,
+    '',
+    'count  reply',
+    ...s.replies.map((r) => `${String(r.count).padStart(5)}  ${r.example.slice(0, 110)}`),
+  ]
+  return lines.join('\n')
+}
+
+async function fallbackCount(api: string, since: number): Promise<number | undefined> {
+  try {
+    const url = new URL('/api/v1/messages', api)
+    url.searchParams.set('route', 'fallback')
+    url.searchParams.set('since', new Date(since).toISOString())
+    url.searchParams.set('limit', '1')
+    const res = await fetch(url)
+    return res.ok ? ((await res.json()) as { total: number }).total : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export async function loadCommand(a: LoadArgs, out: NodeJS.WriteStream = process.stderr): Promise<{ output: string; summary: Summary }> {
+  const { host, port } = parseServer(a.server)
+  const rate = a.rate === 'max' ? Infinity : parseRate(a.rate)
+  if (rate === undefined) throw new UsageError(`--rate: expected a rate like "60/m", "5/s", "250/h" or "max", got "${a.rate}"`)
+  let auth: { user: string; pass: string } | undefined
+  if (a.auth !== undefined) {
+    const i = a.auth.indexOf(':')
+    if (i < 1) throw new UsageError('--auth: expected MAILBOX:PASSWORD')
+    auth = { user: a.auth.slice(0, i), pass: a.auth.slice(i + 1) }
+  }
+  const startedAt = Date.now()
+  const bar = out.isTTY && !a.json ? new SingleBar({ format: ' {bar} {value}/{total} messages | {eta_formatted} left | last: {last}', hideCursor: true }, Presets.shades_classic) : undefined
+  bar?.start(a.count, 0, { last: '' })
+  const summary = await runLoad(
+    {
+      host,
+      port,
+      count: positive('count', a.count, 1_000_000),
+      rate,
+      concurrency: positive('concurrency', a.concurrency, 1000),
+      connections: a.concurrency,
+      recipients: positive('recipients', a.recipients, 1000),
+      from: auth?.user ?? a.from,
+      toDomain: a.toDomain,
+      size: a.size,
+      security: a.security,
+      ...(auth ? { auth } : {}),
+      maxDurationMs: a.timeout * 1000,
+      timeoutMs: 60_000,
+    },
+    (done, sample) => bar?.update(done, { last: sample.reply.slice(0, 40) }),
+  )
+  bar?.stop()
+  const fallback = a.api ? await fallbackCount(a.api, startedAt) : undefined
+  const output = a.json ? JSON.stringify({ ...summary, ...(fallback !== undefined ? { fallback } : {}) }, null, 2) : formatSummary(summary, fallback)
+  return { output, summary }
+}

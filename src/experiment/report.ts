@@ -1,0 +1,26 @@
+// Pure: the experiment's text report — totals, the first fallback or refusal and why, recovery.
+import type { ExperimentResult } from './run.js'
+import { CATEGORIES } from './timeline.js'
+
+const when = (t: number, start: number) => {
+  const day = Math.floor((t - Math.floor(start / 86_400_000) * 86_400_000) / 86_400_000)
+  return `${day > 0 ? `day ${day + 1} ` : ''}${new Date(t).toISOString().slice(11, 16)}`
+}
+
+export function formatReport(r: ExperimentResult): string {
+  const s = r.scenario
+  const t = r.timeline
+  const hours = s.duration / 3_600_000
+  const lines = [
+    `${s.name}`,
+    ...(s.description ? [s.description.trim()] : []),
+    '',
+    `simulated ${new Date(s.start).toISOString().slice(0, 16).replace('T', ' ')} + ${hours} h in ${(r.realMs / 1000).toFixed(1)} s real (speed ${s.speed}${s.speed === 'max' ? ': time jumps from send to send' : ''})`,
+    `${r.messages} messages: ${CATEGORIES.map((c) => `${c} ${t.totals[c]}`).join(', ')}`,
+    `recipients: ${CATEGORIES.map((c) => `${c} ${t.recipientTotals[c]}`).join(', ')}`,
+  ]
+  for (const f of t.firsts) lines.push(`first ${f.category} at ${when(f.at, s.start)}${f.rule ? ` (${f.rule})` : ''}: ${f.reply}`)
+  if (t.recoveredAt !== undefined) lines.push(`accepted again from ${when(t.recoveredAt, s.start)} (the rolling window freed budget)`)
+  if (r.maxLagMs > Math.max(60_000, s.bucket / 2)) lines.push(`note: sends ran up to ${Math.round(r.maxLagMs / 60_000)} simulated min behind schedule; lower the speed for exact timing`)
+  return lines.join('\n')
+}

@@ -1,0 +1,113 @@
+// Runs a scenario against a real relay in this process: relay365 on a free loopback port with a
+// simulated clock, senders submitting over SMTP (STARTTLS, AUTH on the SMTP AUTH lane) at their
+// scheduled simulated times; then reads the trace into a timeline.
+import { startApp } from '../app.js'
+import { SimClock } from '../clock/sim-clock.js'
+import { parseConfig } from '../config/load.js'
+import { mergeConfig } from '../config/merge.js'
+import type { TraceMessage } from '../core/trace.js'
+import { createLogger } from '../log.js'
+import { LoadClient } from '../load/client.js'
+import type { Scenario, ScenarioSender } from './scenario.js'
+import { planSends, recipientsFor } from './schedule.js'
+import { buildTimeline, type Timeline } from './timeline.js'
+
+export interface ExperimentResult {
+  readonly scenario: Scenario
+  readonly timeline: Timeline
+  readonly messages: number
+  readonly realMs: number
+  /** How far (simulated ms) sends ran behind their schedule at worst: the relay or machine could not keep up. */
+  readonly maxLagMs: number
+}
+
+/** The relay for an experiment: drop routes (nothing leaves), memory stores, the senders' mailboxes. */
+export function experimentConfig(s: Scenario) {
+  const authUsers = s.senders.filter((x) => x.lane === 'smtpAuth').map((x) => ({ user: x.from, password: x.password }))
+  const base: Record<string, unknown> = {
+    smtp: { maxConnectionsPerIP: 1000 },
+    routes: { upstream: { type: 'drop' }, fallback: { type: 'drop' } },
+    store: { limits: 'memory', trace: 'memory' },
+    log: { level: 'silent' },
+    ...(authUsers.length ? { smtpAuth: { enabled: true, users: authUsers } } : {}),
+  }
+  return parseConfig(mergeConfig(base, s.relay))
+}
+
+/**
+ * Waits for one send to finish. On a stepped clock a send held by SMTP AUTH throttling only
+ * finishes when simulated time reaches its slot: when the relay sleeps on the clock, the clock
+ * jumps to the wake-up time, as time would pass for a real application stuck waiting.
+ */
+async function waitForOne(pending: Set<Promise<unknown>>, stepped: SimClock | undefined): Promise<void> {
+  for (;;) {
+    const done = await Promise.race([Promise.race(pending).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10))])
+    if (done) return
+    const wake = stepped?.nextWakeup()
+    if (stepped && wake !== undefined) stepped.advance(wake - stepped.now())
+  }
+}
+
+export async function runExperiment(s: Scenario, onProgress: (simNow: number, sent: number, total: number) => void = () => undefined): Promise<ExperimentResult> {
+  const config = experimentConfig(s)
+  // speed "max": the clock stands still and jumps to each send's time, so every send happens
+  // exactly on schedule and the run takes only as long as the relay needs.
+  const stepped = s.speed === 'max'
+  const clock = new SimClock(s.speed === 'max' ? 0 : s.speed, s.start)
+  const app = await startApp({ config, clock, smtpPort: 0, noHttp: true, log: createLogger('silent') })
+  const started = performance.now()
+  const clients = new Map<ScenarioSender, LoadClient>()
+  const inFlight = new Map<ScenarioSender, Set<Promise<unknown>>>()
+  const domain = config.tenant.acceptedDomains[0] as string
+  const plan = planSends(s)
+  let maxLagMs = 0
+  try {
+    for (const sender of s.senders) {
+      clients.set(
+        sender,
+        new LoadClient({
+          host: '127.0.0.1',
+          port: app.smtpPort,
+          connections: sender.connections,
+          security: 'explicit',
+          ...(sender.lane === 'smtpAuth' ? { auth: { user: sender.from, pass: sender.password } } : {}),
+        }),
+      )
+      inFlight.set(sender, new Set())
+    }
+    let sent = 0
+    for (const send of plan) {
+      if (stepped) clock.advance(send.at - clock.now())
+      else await clock.sleepUntil(send.at)
+      const pending = inFlight.get(send.sender) as Set<Promise<unknown>>
+      // like the sending app: no more messages in flight than it has connections. Stepped, one
+      // at a time: the clock must not move while a message is still on its way in.
+      const room = stepped ? 1 : send.sender.connections
+      while (pending.size >= room) await waitForOne(pending, stepped ? clock : undefined)
+      maxLagMs = Math.max(maxLagMs, clock.now() - send.at)
+      const p = (clients.get(send.sender) as LoadClient).send({
+        from: send.sender.from,
+        to: recipientsFor(send, domain),
+        subject: `${send.sender.name} notification ${send.seq + 1}`,
+        body: 'Ticket #' + (send.seq + 1) + ' was updated.',
+      })
+      const tracked: Promise<unknown> = p.finally(() => pending.delete(tracked))
+      pending.add(tracked)
+      if (stepped) while (pending.size > 0) await waitForOne(pending, clock)
+      if (++sent % 50 === 0) onProgress(clock.now(), sent, plan.length)
+    }
+    for (const set of inFlight.values()) while (set.size > 0) await waitForOne(set, stepped ? clock : undefined)
+    onProgress(clock.now(), sent, plan.length)
+  } finally {
+    for (const c of clients.values()) c.close()
+    await app.stop().catch(() => undefined)
+  }
+  const messages: TraceMessage[] = [...app.trace.list({ limit: Number.MAX_SAFE_INTEGER }).messages]
+  return {
+    scenario: s,
+    timeline: buildTimeline(messages, s.start, s.start + s.duration, s.bucket),
+    messages: messages.length,
+    realMs: performance.now() - started,
+    maxLagMs,
+  }
+}

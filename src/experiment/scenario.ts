@@ -1,0 +1,101 @@
+// The experiment scenario file (YAML): when simulated time starts and how fast it runs, the relay
+// config to test, and the senders with their rates by time of day. Validated like the config.
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { formatPath } from '../config/load.js'
+import { parseDuration } from '../config/units.js'
+import { ConfigError } from '../errors.js'
+import { parseRate } from '../load/rate.js'
+
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text)
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like "30m" or "24h", got "${text}"` })
+    return z.NEVER
+  }
+  return ms
+})
+
+const timeOfDay = z.string().transform((text, ctx) => {
+  const m = /^(\d{1,2}):(\d{2})$/.exec(text)
+  const minutes = m ? Number(m[1]) * 60 + Number(m[2]) : NaN
+  if (!m || minutes > 24 * 60 || Number(m[2]) > 59) {
+    ctx.addIssue({ code: 'custom', message: `expected a time of day like "06:00" (24:00 allowed), got "${text}"` })
+    return z.NEVER
+  }
+  return minutes * 60_000
+})
+
+const rate = z.string().transform((text, ctx) => {
+  const r = parseRate(text)
+  if (r === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a rate like "250/h" or "5/m", got "${text}"` })
+    return z.NEVER
+  }
+  return r
+})
+
+const senderSchema = z
+  .object({
+    name: z.string().min(1),
+    lane: z.enum(['smtpAuth', 'connector']),
+    from: z.string().min(3),
+    password: z.string().default('secret'),
+    recipients: z.number().int().min(1).max(500).default(1),
+    /** share of each message's recipients outside the tenant */
+    external: z.number().min(0).max(1).default(1),
+    connections: z.number().int().min(1).max(50).default(3),
+    rates: z
+      .array(z.object({ from: timeOfDay, to: timeOfDay, rate }).strict())
+      .min(1)
+      .refine((segments) => segments.every((s) => s.to > s.from), { error: 'each rate needs from < to' }),
+  })
+  .strict()
+
+export const scenarioSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().default(''),
+    start: z
+      .string()
+      .default('2026-06-01T00:00:00Z')
+      .transform((s, ctx) => {
+        const t = Date.parse(s)
+        if (Number.isNaN(t)) {
+          ctx.addIssue({ code: 'custom', message: `expected an ISO time, got "${s}"` })
+          return z.NEVER
+        }
+        return t
+      }),
+    duration: duration.prefault('24h'),
+    /** simulated seconds per real second, or "max": time jumps from send to send (exact, fast) */
+    speed: z.union([z.number().positive().max(100_000), z.literal('max')]).default(3600),
+    bucket: duration.prefault('30m'),
+    /** relay365 config for the run, over the experiment base (drop routes, memory stores) */
+    relay: z.record(z.string(), z.unknown()).default({}),
+    senders: z.array(senderSchema).min(1),
+  })
+  .strict()
+
+export type Scenario = z.output<typeof scenarioSchema>
+export type ScenarioSender = Scenario['senders'][number]
+
+export function parseScenario(doc: unknown, source = 'scenario'): Scenario {
+  const result = scenarioSchema.safeParse(doc)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    throw new ConfigError(issue ? formatPath(issue.path) : '', `${source}: ${issue?.message ?? 'invalid scenario'}`)
+  }
+  return result.data
+}
+
+export function loadScenario(file: string): Scenario {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError('', `cannot read scenario ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+  }
+  return parseScenario(parseYaml(text), file)
+}

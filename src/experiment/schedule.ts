@@ -1,0 +1,38 @@
+// Pure: when each sender submits, in simulated time. Rates are per time of day and repeat every
+// day of the run; sends are evenly spaced, so a run is the same every time.
+import type { Scenario, ScenarioSender } from './scenario.js'
+
+const DAY = 86_400_000
+
+export interface PlannedSend {
+  readonly at: number
+  readonly sender: ScenarioSender
+  /** this sender's message number, from 0 */
+  readonly seq: number
+}
+
+export function planSends(s: Scenario): PlannedSend[] {
+  const end = s.start + s.duration
+  const out: PlannedSend[] = []
+  for (const sender of s.senders) {
+    let seq = 0
+    const times: number[] = []
+    const firstDay = Math.floor(s.start / DAY) * DAY
+    for (let day = firstDay; day < end; day += DAY) {
+      for (const seg of sender.rates) {
+        const interval = 1 / seg.rate
+        for (let t = day + seg.from + interval / 2; t < day + seg.to; t += interval) if (t >= s.start && t < end) times.push(Math.round(t))
+      }
+    }
+    times.sort((a, b) => a - b)
+    for (const at of times) out.push({ at, sender, seq: seq++ })
+  }
+  return out.sort((a, b) => a.at - b.at)
+}
+
+/** user<n>@<domain>: `external` of them outside the tenant, the rest inside. */
+export function recipientsFor(send: PlannedSend, internalDomain: string): string[] {
+  const { recipients, external } = send.sender
+  const ext = Math.round(recipients * external)
+  return Array.from({ length: recipients }, (_, i) => `user${(send.seq * recipients + i) % 50_000}@${i < ext ? 'example.org' : internalDomain}`)
+}

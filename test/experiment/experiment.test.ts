@@ -1,0 +1,97 @@
+// relay365 experiment: a scenario on a simulated clock against a real relay in-process — the
+// first fallback at the predicted simulated time, the window freeing budget, CSV and SVG output.
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { parse } from 'yaml'
+import { experimentCommand } from '../../src/cli/experiment.js'
+import { parseScenario } from '../../src/experiment/scenario.js'
+import { planSends, recipientsFor } from '../../src/experiment/schedule.js'
+import { runCli } from '../helpers/cli.js'
+
+const SCENARIO = `
+name: quota test
+start: 2026-06-01T00:00:00Z
+duration: 30h
+speed: max
+bucket: 1h
+relay:
+  limits: { onExceeded: fallback, smtpAuth: { recipientsPerDay: 100 } }
+senders:
+  - name: app
+    lane: smtpAuth
+    from: app@contoso.example
+    recipients: 2
+    external: 0.5
+    connections: 2
+    rates:
+      - { from: "08:00", to: "12:00", rate: 20/h }
+`
+
+t.test('the schedule is deterministic and evenly spaced', async (t) => {
+  const s = parseScenario(parse(SCENARIO))
+  const plan = planSends(s)
+  t.equal(plan.length, 80, '4 h x 20/h on day 1, none in day 2 before 06:00')
+  t.equal(new Date(plan[0]!.at).toISOString(), '2026-06-01T08:01:30.000Z', 'half an interval into the segment')
+  t.equal(plan[1]!.at - plan[0]!.at, 180_000)
+  t.same(recipientsFor(plan[0]!, 'contoso.example'), ['user0@example.org', 'user1@contoso.example'])
+})
+
+t.test('a simulated day: 100 recipients reached by message 50, fallback after, budget back next day', async (t) => {
+  const dir = t.testdir({ 'quota.yaml': SCENARIO.replace('duration: 30h', 'duration: 34h') })
+  const { result, output, files } = await experimentCommand({ file: `${dir}/quota.yaml`, out: `${dir}/out` }, process.stderr)
+  t.equal(result.messages, 80 + 40, 'day 1: 80 messages; day 2 08:00-10:00: 40')
+  t.equal(result.timeline.totals.fallback, 30, 'messages 51-80 on day 1 fell back')
+  const first = result.timeline.firsts.find((f) => f.category === 'fallback')
+  t.equal(new Date(first!.at).toISOString().slice(11, 16), '10:31', 'message 51 at 10:31:30 is the first over 100 recipients')
+  t.equal(first!.rule, 'smtpauth-recipients-per-day')
+  t.equal(new Date(result.timeline.recoveredAt!).toISOString().slice(0, 16), '2026-06-02T08:01', 'the next morning the window has room again')
+  t.match(output, /first fallback at 10:31 \(smtpauth-recipients-per-day\)/)
+  t.match(output, /accepted again from day 2 08:01/)
+  const csv = readFileSync(files[0]!, 'utf8').split('\n')
+  t.equal(csv[0], 'bucket_start,accepted,throttled,fallback,deferred,rejected,accepted_recipients,throttled_recipients,fallback_recipients,deferred_recipients,rejected_recipients')
+  t.equal(csv.length, 34 + 2, 'one row an hour, header, final newline')
+  t.equal(csv[11], '2026-06-01T10:00:00.000Z,10,0,10,0,0,20,0,20,0,0', '10:00-11:00: half accepted, half fallback')
+  const svg = readFileSync(files[1]!, 'utf8')
+  t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
+  t.match(svg, /fallback \(30\)/)
+  t.equal((svg.match(/<rect /g) ?? []).length, 1 + 5 + result.timeline.buckets.reduce((n, b) => n + Object.values(b.counts).filter((v) => v > 0).length, 0), 'a bar segment per non-empty category per bucket')
+  t.match(JSON.parse(readFileSync(files[2]!, 'utf8')), { messages: 120, totals: { fallback: 30 } })
+})
+
+t.test('a burst over 30 messages a minute on the SMTP AUTH lane is throttled, not refused', async (t) => {
+  const burst = `
+name: burst
+start: 2026-06-01T09:00:00Z
+duration: 10m
+speed: max
+bucket: 1m
+senders:
+  - name: app
+    lane: smtpAuth
+    from: app@contoso.example
+    rates:
+      - { from: "09:00", to: "09:01", rate: 45/m }
+`
+  const dir = t.testdir({ 'burst.yaml': burst })
+  const { result } = await experimentCommand({ file: `${dir}/burst.yaml`, out: `${dir}/out` }, process.stderr)
+  t.match(result.timeline.totals, { accepted: 30, throttled: 15, fallback: 0, rejected: 0 })
+  t.same(result.timeline.buckets.slice(0, 2).map((b) => b.counts.accepted + b.counts.throttled), [31, 14], 'the first throttled message waited into the next minute, holding up the ones behind it')
+})
+
+t.test('scenario errors name the key; the CLI exits 2', async (t) => {
+  t.throws(() => parseScenario(parse('name: x\nsenders: []')), /senders: .*(at least|>=1)/i)
+  t.throws(() => parseScenario(parse('name: x\nsenders: [{name: a, lane: pigeon, from: a@b.c, rates: [{from: "06:00", to: "07:00", rate: 1/h}]}]')), /senders\[0\]\.lane/)
+  t.throws(() => parseScenario(parse('name: x\nsenders: [{name: a, lane: connector, from: a@b.c, rates: [{from: "6am", to: "07:00", rate: 1/h}]}]')), /expected a time of day/)
+  t.throws(() => parseScenario(parse('name: x\nsenders: [{name: a, lane: connector, from: a@b.c, rates: [{from: "08:00", to: "07:00", rate: 1/h}]}]')), /from < to/)
+  const dir = t.testdir({ 'bad.yaml': 'name: x\nspeed: -1\nsenders: []\n' })
+  const res = await runCli(['experiment', `${dir}/bad.yaml`])
+  t.equal(res.code, 2)
+  t.match(res.stderr, /speed/)
+})
+
+t.test('the shipped examples are valid scenarios', async (t) => {
+  for (const name of ['smtp-auth-day', 'connector-day']) {
+    const s = parseScenario(parse(readFileSync(new URL(`../../examples/${name}.yaml`, import.meta.url), 'utf8')))
+    t.ok(planSends(s).length > 1000, `${name} plans a day of traffic`)
+  }
+})
