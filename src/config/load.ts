@@ -6,9 +6,37 @@ import type { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import { configSchema, type Config } from './schema.js'
 
-/** "connectors", 0, "type" -> "connectors[0].type" */
+/** "connectors", 0, "type" -> "connectors[0].type"; an empty key shows as "" */
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '')
+  return path.reduce<string>((out, key) => {
+    if (typeof key === 'number') return `${out}[${key}]`
+    const name = String(key) === '' ? '""' : String(key)
+    return out ? `${out}.${name}` : name
+  }, '')
+}
+
+/**
+ * YAML can produce sets, ordered maps, dates and binary where a mapping is expected; zod would read
+ * their (lack of) keys as an empty mapping and quietly apply defaults. Only plain mappings, lists
+ * and scalars pass.
+ */
+function isPlainMapping(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
+  const proto = Object.getPrototypeOf(value) as unknown
+  return proto === Object.prototype || proto === null
+}
+
+function assertPlain(value: unknown, path: PropertyKey[]): void {
+  if (value === null || typeof value !== 'object') return
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => assertPlain(v, [...path, i]))
+    return
+  }
+  if (value instanceof Date) return
+  if (!isPlainMapping(value)) {
+    throw new ConfigError(formatPath(path), `expected a mapping, a list or a value, got ${(value as object).constructor?.name ?? 'an object'}`)
+  }
+  for (const [k, v] of Object.entries(value)) assertPlain(v, [...path, k])
 }
 
 function describeIssue(issue: z.core.$ZodIssue): { path: string; detail: string } {
@@ -36,6 +64,8 @@ function deepFreeze<T>(value: T): T {
 
 /** Validates an already-parsed document; throws ConfigError naming the first bad key. */
 export function parseConfig(doc: unknown): Config {
+  if (doc !== null && doc !== undefined && !isPlainMapping(doc)) throw new ConfigError('', 'expected a mapping of settings at the top level')
+  assertPlain(doc, [])
   const result = configSchema.safeParse(doc ?? {})
   if (!result.success) {
     const first = result.error.issues[0]
@@ -54,10 +84,12 @@ export function parseConfigText(text: string, source = 'config'): Config {
     const detail = err instanceof YAMLParseError ? err.message.split('\n')[0] ?? err.message : String(err)
     throw new ConfigError('', `${source}: not valid YAML or JSON: ${detail}`)
   }
-  if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) {
-    throw new ConfigError('', `${source}: expected a mapping of settings at the top level`)
+  try {
+    return parseConfig(doc)
+  } catch (err) {
+    if (err instanceof ConfigError && err.path === '') throw new ConfigError('', `${source}: ${err.detail}`)
+    throw err
   }
-  return parseConfig(doc)
 }
 
 export function loadConfigFile(file: string): Config {

@@ -7,7 +7,8 @@ import { normalizeDomain, normalizeDomainPattern } from '../core/domains.js'
 import { isReplyId, parseReplyLine } from '../core/replies.js'
 import { parseDuration, parseSize } from './units.js'
 
-const duration = (fallback: string) =>
+/** `max`: durations that arm a timer stay within what Node's timers can hold (~24.8 days). */
+const duration = (fallback: string, max = 365 * 86_400_000) =>
   z
     .string({ error: 'expected a duration like "60s", "10m" or "24h"' })
     .default(fallback)
@@ -17,8 +18,14 @@ const duration = (fallback: string) =>
         ctx.addIssue({ code: 'custom', message: `expected a duration like "60s", "10m" or "24h", got "${text}"` })
         return z.NEVER
       }
+      if (ms > max) {
+        ctx.addIssue({ code: 'custom', message: `expected at most ${max / 3_600_000} h, got "${text}"` })
+        return z.NEVER
+      }
       return ms
     })
+
+const TIMER_MAX = 24 * 3_600_000
 
 const size = (fallback: string) =>
   z
@@ -81,8 +88,8 @@ const smtpSchema = z
     requireTls: z.boolean().default(true),
     maxConnections: z.number().int().positive().default(1000),
     maxConnectionsPerIP: z.number().int().positive().default(50),
-    socketTimeout: duration('60s'),
-    maxSessionDuration: duration('10m'),
+    socketTimeout: duration('60s', TIMER_MAX),
+    maxSessionDuration: duration('10m', TIMER_MAX),
   })
   .strict()
 
@@ -223,7 +230,7 @@ const routeSchema = z.discriminatedUnion(
         tls: z.enum(['required', 'opportunistic', 'none']).default('required'),
         rejectUnauthorized: z.boolean().default(true),
         /** Connection, greeting and per-reply timeout toward the smart host. */
-        timeout: duration('60s'),
+        timeout: duration('60s', TIMER_MAX),
         maxConnections: z.number().int().positive().default(20),
       })
       .strict(),

@@ -43,7 +43,8 @@ function checkLocalPart(local: string): string | undefined {
     // routing characters, since an upstream that unquotes it could route on them.
     if (local.length < 2 || !local.endsWith('"')) return 'unbalanced quotes'
     const inner = local.slice(1, -1)
-    if (/(?<!\\)"/.test(inner)) return 'unbalanced quotes'
+    // Only quoted pairs (backslash and any character) may carry a quote or a backslash.
+    if (!/^(?:[^"\\]|\\[^])*$/.test(inner)) return 'unbalanced quotes'
     if (ROUTING_CHARS.test(inner)) return 'routing character (% ! @) in local part'
     return undefined
   }

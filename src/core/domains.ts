@@ -9,9 +9,13 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/
  * syntactically valid host name. NFKC folds full-width letters and dots before conversion.
  */
 export function normalizeDomain(domain: string): string | undefined {
-  let d = domain.normalize('NFKC').toLowerCase()
+  // U+3002 (ideographic full stop, and NFKC of U+FF61) is a dot in IDNA: a trailing one too.
+  let d = domain.normalize('NFKC').toLowerCase().replace(/\u3002/g, '.')
   if (d.endsWith('.')) d = d.slice(0, -1)
   if (d.length === 0) return undefined
+  // Punycode's encoder is quadratic in a label's length, and an A-label name is never shorter
+  // than the name in code points (at most 2 UTF-16 units each): longer input cannot be valid.
+  if (d.length > 2 * 253) return undefined
   let ascii: string
   try {
     ascii = punycode.toASCII(d)
