@@ -2,15 +2,68 @@
 // callback at a time, so each call is atomic without locks.
 import type { LimitOutcome, LimitRequest, LimitStore, LimitUsage } from '../ports.js'
 
+/**
+ * Events oldest first, read from `head`: expiry only ever removes from the front, so pruning and
+ * the running sum cost O(1) amortized however full the 24 h window is.
+ */
+class TimeQueue {
+  times: number[] = []
+  amounts: number[] = []
+  head = 0
+  sum = 0
+
+  get size(): number {
+    return this.times.length - this.head
+  }
+
+  push(t: number, amount: number): void {
+    this.times.push(t)
+    this.amounts.push(amount)
+    this.sum += amount
+  }
+
+  /** Drops events at or before `cutoff` (they left the window). */
+  prune(cutoff: number): void {
+    while (this.head < this.times.length && (this.times[this.head] as number) <= cutoff) {
+      this.sum -= this.amounts[this.head] as number
+      this.head++
+    }
+    if (this.head > 1024 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head)
+      this.amounts = this.amounts.slice(this.head)
+      this.head = 0
+    }
+  }
+
+  /** The i-th live event's time, 0 = oldest. */
+  at(i: number): number {
+    return this.times[this.head + i] as number
+  }
+
+  /** Sum of the events after `cutoff`, without changing the queue (for usage reports). */
+  sumAfter(cutoff: number, until = Infinity): { sum: number; count: number } {
+    let sum = 0
+    let count = 0
+    for (let i = this.head; i < this.times.length; i++) {
+      const t = this.times[i] as number
+      if (t > cutoff && t <= until) {
+        sum += this.amounts[i] as number
+        count++
+      }
+    }
+    return { sum, count }
+  }
+}
+
 interface Window {
-  /** [time, amount], oldest first */
-  entries: Array<[number, number]>
+  readonly q: TimeQueue
   limit: number
   windowMs: number
 }
 
 interface Schedule {
-  slots: number[]
+  /** slot times, in the order granted (non-decreasing) */
+  readonly q: TimeQueue
   limit: number
   windowMs: number
 }
@@ -25,15 +78,15 @@ export class MemoryLimitStore implements LimitStore {
     const outcomes = requests.map((r) => (r.kind === 'window' ? this.checkWindow(r, now) : this.checkSchedule(r, now)))
     if (outcomes.some((o) => !o.ok)) return outcomes
     requests.forEach((r, i) => {
-      if (r.kind === 'window') this.window(r).entries.push([now, r.amount])
-      else this.schedule(r).slots.push((outcomes[i] as LimitOutcome).at ?? now)
+      if (r.kind === 'window') this.window(r).q.push(now, r.amount)
+      else this.schedule(r).q.push((outcomes[i] as LimitOutcome).at ?? now, 1)
     })
     return outcomes
   }
 
   private window(r: LimitRequest): Window {
     let w = this.windows.get(r.key)
-    if (!w) this.windows.set(r.key, (w = { entries: [], limit: r.limit, windowMs: r.windowMs }))
+    if (!w) this.windows.set(r.key, (w = { q: new TimeQueue(), limit: r.limit, windowMs: r.windowMs }))
     w.limit = r.limit
     w.windowMs = r.windowMs
     return w
@@ -41,7 +94,7 @@ export class MemoryLimitStore implements LimitStore {
 
   private schedule(r: LimitRequest): Schedule {
     let s = this.schedules.get(r.key)
-    if (!s) this.schedules.set(r.key, (s = { slots: [], limit: r.limit, windowMs: r.windowMs }))
+    if (!s) this.schedules.set(r.key, (s = { q: new TimeQueue(), limit: r.limit, windowMs: r.windowMs }))
     s.limit = r.limit
     s.windowMs = r.windowMs
     return s
@@ -49,18 +102,17 @@ export class MemoryLimitStore implements LimitStore {
 
   private checkWindow(r: LimitRequest, now: number): LimitOutcome {
     const w = this.window(r)
-    w.entries = w.entries.filter(([t]) => t > now - r.windowMs)
-    const used = w.entries.reduce((sum, [, n]) => sum + n, 0)
-    return { ok: used + r.amount <= r.limit, used }
+    w.q.prune(now - r.windowMs)
+    return { ok: w.q.sum + r.amount <= r.limit, used: w.q.sum }
   }
 
   // A slot at time s occupies every window (t - windowMs, t] that contains s; the new slot is
   // the first time at which fewer than `limit` slots remain in the window (FIFO carry-over).
   private checkSchedule(r: LimitRequest, now: number): LimitOutcome {
     const s = this.schedule(r)
-    s.slots = s.slots.filter((t) => t > now - r.windowMs)
-    const n = s.slots.length
-    const at = n >= r.limit ? Math.max(now, (s.slots[n - r.limit] as number) + r.windowMs) : now
+    s.q.prune(now - r.windowMs)
+    const n = s.q.size
+    const at = n >= r.limit ? Math.max(now, s.q.at(n - r.limit) + r.windowMs) : now
     return { ok: true, used: n, at }
   }
 
@@ -88,13 +140,8 @@ export class MemoryLimitStore implements LimitStore {
 
   async usage(now: number): Promise<LimitUsage[]> {
     const out: LimitUsage[] = []
-    for (const [key, w] of this.windows) {
-      const used = w.entries.filter(([t]) => t > now - w.windowMs).reduce((s, [, n]) => s + n, 0)
-      out.push({ key, kind: 'window', used, limit: w.limit, windowMs: w.windowMs })
-    }
-    for (const [key, s] of this.schedules) {
-      out.push({ key, kind: 'schedule', used: s.slots.filter((t) => t > now - s.windowMs && t <= now).length, limit: s.limit, windowMs: s.windowMs })
-    }
+    for (const [key, w] of this.windows) out.push({ key, kind: 'window', used: w.q.sumAfter(now - w.windowMs).sum, limit: w.limit, windowMs: w.windowMs })
+    for (const [key, s] of this.schedules) out.push({ key, kind: 'schedule', used: s.q.sumAfter(now - s.windowMs, now).count, limit: s.limit, windowMs: s.windowMs })
     for (const [key, h] of this.holders) {
       out.push({ key, kind: 'concurrency', used: [...h.until.values()].filter((u) => u > now).length, limit: h.limit, windowMs: null })
     }

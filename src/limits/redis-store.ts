@@ -8,8 +8,10 @@ import type { LimitOutcome, LimitRequest, LimitStore, LimitUsage } from '../port
 const PREFIX = 'relay365:'
 const META = `${PREFIX}meta`
 
-// ZSET per key. window: member "<uuid>:<amount>", score = time. schedule: member "<uuid>",
-// score = slot time. All-or-nothing like the memory store: check every request, then commit.
+// ZSET per key. window: member "<id>:<i>:<amount>", score = time, plus a running sum in
+// "<key>:sum" so a check costs O(expired) rather than O(window). schedule: member "<id>:<i>",
+// score = slot time. KEYS: the n request keys, their n sum keys, then the meta hash.
+// All-or-nothing like the memory store: check every request, then commit.
 const CONSUME = `
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
@@ -19,17 +21,22 @@ local all = true
 for i = 1, n do
   local b = 3 + (i - 1) * 4
   local kind, amount, limit, win = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  local key = KEYS[i]
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - win)
+  local key, sumkey = KEYS[i], KEYS[n + i]
   if kind == 'window' then
-    local used = 0
-    for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do
-      used = used + tonumber(string.match(m, ':(%d+)$'))
+    local expired = redis.call('ZRANGEBYSCORE', key, '-inf', now - win)
+    local gone = 0
+    for _, m in ipairs(expired) do gone = gone + tonumber(string.match(m, ':(%d+)$')) end
+    if #expired > 0 then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', now - win)
+      redis.call('DECRBY', sumkey, gone)
     end
+    local used = tonumber(redis.call('GET', sumkey) or '0')
+    if redis.call('ZCARD', key) == 0 then used = 0 end
     local ok = used + amount <= limit
     if not ok then all = false end
     res[i] = { ok and 1 or 0, used, 0 }
   else
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - win)
     local cnt = redis.call('ZCARD', key)
     local at = now
     if cnt >= limit then
@@ -38,14 +45,17 @@ for i = 1, n do
     end
     res[i] = { 1, cnt, at }
   end
-  redis.call('HSET', KEYS[n + 1], key, kind .. '|' .. limit .. '|' .. win)
+  redis.call('HSET', KEYS[2 * n + 1], key, kind .. '|' .. limit .. '|' .. win)
 end
 if all then
   for i = 1, n do
     local b = 3 + (i - 1) * 4
     local kind, amount, win = ARGV[b + 1], ARGV[b + 2], tonumber(ARGV[b + 4])
     if kind == 'window' then
+      if redis.call('ZCARD', KEYS[i]) == 0 then redis.call('SET', KEYS[n + i], 0) end
       redis.call('ZADD', KEYS[i], now, id .. ':' .. i .. ':' .. amount)
+      redis.call('INCRBY', KEYS[n + i], amount)
+      redis.call('PEXPIRE', KEYS[n + i], win * 2 + 60000)
     else
       redis.call('ZADD', KEYS[i], res[i][3], id .. ':' .. i)
     end
@@ -114,8 +124,9 @@ export class RedisLimitStore implements LimitStore {
   async consume(requests: readonly LimitRequest[], now: number): Promise<LimitOutcome[]> {
     if (requests.length === 0) return []
     const keys = requests.map((r) => PREFIX + r.key)
+    const sums = keys.map((k) => `${k}:sum`)
     const args = requests.flatMap((r) => [r.kind, r.amount, r.limit, r.windowMs])
-    const res = await this.redis.relayConsume(keys.length + 1, ...keys, META, now, requests.length, randomUUID(), ...args)
+    const res = await this.redis.relayConsume(2 * keys.length + 1, ...keys, ...sums, META, now, requests.length, randomUUID(), ...args)
     return res.map(([ok, used, at], i) => (requests[i]?.kind === 'schedule' ? { ok: ok === 1, used, at } : { ok: ok === 1, used }))
   }
 

@@ -1,0 +1,100 @@
+// `npm run bench`: relay365's speed and memory figures, measured on this machine in one run, with
+// the reference points (a stock Postfix relay, direct delivery) beside them; written to
+// BENCHMARKS.md with the command and the machine. Loopback only; every load is bounded.
+import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { benchLimits, type LimitBenchRow } from './limits.js'
+import { has, startRedis } from './services.js'
+import { benchThroughput, type Run } from './throughput.js'
+
+const OUT = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url))
+const quick = process.argv.includes('--quick')
+
+function machine(): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU'
+  const sw = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8' }).trim().split('\n')[0]
+    } catch {
+      return 'n/a'
+    }
+  }
+  return [
+    `- machine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
+    `- node ${process.version}; ${sw('postconf', ['-h', 'mail_version']) !== 'n/a' ? `Postfix ${sw('postconf', ['-h', 'mail_version'])}` : 'Postfix not installed'}; ${sw('redis-server', ['--version'])}`,
+    `- date: ${new Date().toISOString()}`,
+  ].join('\n')
+}
+
+function limitsTable(rows: readonly LimitBenchRow[]): string {
+  return [
+    '| store | entries already in the 24 h window | decisions | µs per decision |',
+    '|---|---|---|---|',
+    ...rows.map((r) => `| ${r.store} | ${r.windowEntries} | ${r.decisions} | ${r.usPerDecision} |`),
+  ].join('\n')
+}
+
+function runsTable(runs: readonly Run[]): string {
+  return [
+    '| target | message | sessions | messages | seconds | msg/s | peak RSS |',
+    '|---|---|---|---|---|---|---|',
+    ...runs.map(
+      (r) =>
+        `| ${r.target} | ${r.size >= 1024 * 1024 ? `${r.size / 1024 / 1024} MB` : `${r.size / 1024} KB`} | ${r.sessions} | ${r.messages} | ${r.seconds} | ${r.perSecond} | ${r.peakRssMb ? `${r.peakRssMb} MB` : '—'} |${r.note ? ` ${r.note}` : ''}`,
+    ),
+  ].join('\n')
+}
+
+async function main(): Promise<void> {
+  const log = (line: string) => process.stderr.write(`${line}\n`)
+  log('limit store cost per decision')
+  const redis = has('redis-server') ? await startRedis() : undefined
+  let limitRows: LimitBenchRow[]
+  try {
+    limitRows = await benchLimits(redis ? `redis://127.0.0.1:${redis.port}` : undefined)
+  } finally {
+    await redis?.stop()
+  }
+  for (const r of limitRows) log(`  ${r.store} (${r.windowEntries} in window): ${r.usPerDecision} µs`)
+
+  let runs: Run[] = []
+  if (has('smtp-source') && has('smtp-sink')) {
+    log('throughput (smtp-source -> relay -> smtp-sink)')
+    runs = await benchThroughput({ sessions: [1, 20, 50], messages: quick ? 500 : 3000, bigMessages: quick ? 5 : 20, postfix: !quick && has('postfix') }, log)
+  } else log('smtp-source/smtp-sink not installed (Debian package postfix): throughput skipped')
+
+  const md = `# Benchmarks
+
+Written by \`npm run bench\` (\`node --import tsx bench/run.ts\`${quick ? ' --quick' : ''}); every figure below comes from one run on:
+
+${machine()}
+
+## Limit engine: cost per decision
+
+One SMTP AUTH message with 5 recipients is three counters (messages per minute, recipients per
+rolling 24 h, tenant external recipients), checked and counted atomically in one store call.
+Sequential calls, so this is the latency one decision adds; the Redis figure includes the
+loopback round trip to a local \`redis-server\`.
+
+${limitsTable(limitRows)}
+
+## Relay throughput
+
+\`smtp-source -s SESSIONS -l SIZE -m MESSAGES -f helpdesk@contoso.example -t someone@example.org\`
+into each target; one message per connection, as applications send. relay365 runs as users run it
+(\`node bin/relay365.js serve\`, proxy mode, every decision traced to SQLite, logs at warn) in front
+of \`smtp-sink\`; the stock Postfix relay is \`../shared/bench/postfix-relay.sh\` in the same run.
+Peak RSS is the relay process's high-water mark (VmHWM) for that load.
+
+${runs.length ? runsTable(runs) : '_not measured: smtp-source/smtp-sink missing_'}
+`
+  writeFileSync(OUT, md)
+  log(`wrote ${OUT}`)
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${String(err)}\n`)
+  process.exitCode = 1
+})
