@@ -19,6 +19,8 @@ import { FileCaptureStore } from './delivery/capture-store.js'
 import { DropTarget } from './delivery/drop.js'
 import type { RouteTarget } from './delivery/sink.js'
 import { SmarthostTarget } from './delivery/smarthost.js'
+import { MxTarget } from './delivery/mx-route.js'
+import { createDnsResolver } from './delivery/mx.js'
 import { createHttpServer } from './http/server.js'
 import { createLogger } from './log.js'
 import type { CaptureStore, LimitStore, TraceStore } from './ports.js'
@@ -67,19 +69,12 @@ function routeTarget(route: RouteConfig, deps: { capture: CaptureStore; replies:
     case 'drop':
       return new DropTarget()
     case 'smarthost':
-      return new SmarthostTarget(
-        {
-          host: route.host,
-          port: route.port,
-          tls: route.tls,
-          rejectUnauthorized: route.rejectUnauthorized,
-          timeout: route.timeout,
-          maxConnections: route.maxConnections,
-          name: deps.hostname,
-        },
-        deps.replies,
-        deps.log.child({ sub: 'upstream' }),
-      )
+    case 'mx': {
+      const hop = { port: route.port, tls: route.tls, rejectUnauthorized: route.rejectUnauthorized, timeout: route.timeout, maxConnections: route.maxConnections, name: deps.hostname }
+      const log = deps.log.child({ sub: 'upstream' })
+      if (route.type === 'smarthost') return new SmarthostTarget({ ...hop, host: route.host }, deps.replies, log)
+      return new MxTarget({ ...hop, domain: route.domain, ttl: route.ttl }, createDnsResolver({ servers: route.resolvers }), deps.replies, log)
+    }
   }
 }
 

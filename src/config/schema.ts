@@ -217,25 +217,38 @@ const limitsSchema = z
   })
   .strict()
 
+const dnsServer = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9.]+|[0-9a-fA-F:]+)(:\d{1,5})?$/, 'expected a DNS server address like "127.0.0.1:5353"')
+
+/** What every SMTP next hop (smarthost, mx) shares. */
+const nextHop = {
+  port: port.default(25),
+  tls: z.enum(['required', 'opportunistic', 'none']).default('required'),
+  rejectUnauthorized: z.boolean().default(true),
+  /** Connection, greeting and per-reply timeout toward the next hop. */
+  timeout: duration('60s', TIMER_MAX),
+  maxConnections: z.number().int().positive().default(20),
+}
+
 const routeSchema = z.discriminatedUnion(
   'type',
   [
     z.object({ type: z.literal('capture') }).strict(),
     z.object({ type: z.literal('drop') }).strict(),
+    z.object({ type: z.literal('smarthost'), host: z.string().min(1), ...nextHop }).strict(),
     z
       .object({
-        type: z.literal('smarthost'),
-        host: z.string().min(1),
-        port: port.default(25),
-        tls: z.enum(['required', 'opportunistic', 'none']).default('required'),
-        rejectUnauthorized: z.boolean().default(true),
-        /** Connection, greeting and per-reply timeout toward the smart host. */
-        timeout: duration('60s', TIMER_MAX),
-        maxConnections: z.number().int().positive().default(20),
+        type: z.literal('mx'),
+        /** An accepted domain whose MX (lowest preference) is the tenant's inbound host. */
+        domain,
+        /** DNS servers to ask; none: the system's. */
+        resolvers: z.array(dnsServer).default([]),
+        /** How long a looked-up MX host is used before it is looked up again. */
+        ttl: duration('5m'),
+        ...nextHop,
       })
       .strict(),
   ],
-  { error: 'expected a route with type capture | drop | smarthost' },
+  { error: 'expected a route with type capture | drop | smarthost | mx' },
 )
 
 const routesSchema = z
@@ -247,7 +260,21 @@ const routesSchema = z
 
 const deliverySchema = z
   .object({
-    mode: z.enum(['proxy']).default('proxy'),
+    /** proxy: the upstream's reply is the client's; queue: 250 once fsynced, delivered after. */
+    mode: z.enum(['proxy', 'queue']).default('proxy'),
+    spoolDir: z.string().min(1).default('data/spool'),
+    /** Past this many bytes in the spool, new mail gets 452 4.3.1. */
+    maxSpoolSize: size('1GB'),
+    /** Messages the queue delivers at once. */
+    concurrency: z.number().int().min(1).max(500).default(20),
+    retry: z
+      .object({
+        initial: duration('1m'),
+        max: duration('1h'),
+        giveUpAfter: duration('24h'),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
 

@@ -83,6 +83,7 @@ export const REPLY_CATALOGUE = {
   'limits-unavailable': { code: 451, enhanced: '4.3.0', text: 'Temporary server error: limit store unavailable, try again later' },
   // delivery
   'upstream-unavailable': { code: 451, enhanced: '4.4.1', text: 'Upstream {upstream} not reachable: {detail}' },
+  'upstream-mx': { code: 451, enhanced: '4.4.3', text: 'Upstream MX of {domain} not usable: {detail}' },
   'upstream-tls': { code: 451, enhanced: '4.7.5', text: 'Upstream {upstream} TLS failed: {detail}' },
   'upstream-protocol': { code: 451, enhanced: '4.4.0', text: 'Upstream {upstream} failed: {detail}' },
   'local-error': { code: 451, enhanced: '4.3.0', text: 'Local error in processing: {detail}' },

@@ -9,7 +9,10 @@ import { parseServerReply, reply, type Reply, type ReplyCatalogue } from '../cor
 import type { DeliveryOutcome, Envelope, RouteTarget, Sink } from './sink.js'
 
 export interface SmarthostOptions {
+  /** The host name: TLS SNI and certificate name, and what the trace shows. */
   readonly host: string
+  /** The address to connect to, when it was resolved already (MX route); else `host`. */
+  readonly address?: string
   readonly port: number
   readonly tls: 'required' | 'opportunistic' | 'none'
   readonly rejectUnauthorized: boolean
@@ -73,7 +76,8 @@ export class SmarthostTarget implements RouteTarget {
   private connect(): Promise<Conn> {
     const o = this.options
     const conn = new SMTPConnection({
-      host: o.host,
+      host: o.address ?? o.host,
+      servername: o.host,
       port: o.port,
       secure: false,
       requireTLS: o.tls === 'required',

@@ -1,0 +1,90 @@
+// Route target `mx`: the tenant's inbound host found by an MX lookup of an accepted domain
+// (lowest preference), re-looked-up after `ttl`, delivered to like a smart host. Toward an
+// Exchange Online host (*.mail.protection.outlook.com, *.mx.microsoft) STARTTLS is required
+// whatever the route says (o365-facts.md §3-4).
+import type { Logger } from 'pino'
+import { reply, type ReplyCatalogue } from '../core/replies.js'
+import { lookupSmartHost, type DnsResolver } from './mx.js'
+import type { DeliveryOutcome, Envelope, RouteTarget, Sink } from './sink.js'
+import { SmarthostTarget, type SmarthostOptions } from './smarthost.js'
+
+export interface MxRouteOptions extends Omit<SmarthostOptions, 'host'> {
+  readonly domain: string
+  /** ms a looked-up host is used before the next lookup */
+  readonly ttl: number
+}
+
+interface Resolved {
+  readonly host: string
+  readonly target: SmarthostTarget
+  readonly until: number
+}
+
+export class MxTarget implements RouteTarget {
+  private resolved: Resolved | undefined
+  private readonly retired: SmarthostTarget[] = []
+
+  constructor(
+    private readonly o: MxRouteOptions,
+    private readonly resolver: DnsResolver,
+    private readonly replies: ReplyCatalogue,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get description(): string {
+    return this.resolved ? `mx ${this.o.domain} -> ${this.resolved.host}:${this.o.port}` : `mx ${this.o.domain}`
+  }
+
+  private async target(): Promise<SmarthostTarget | { error: string }> {
+    if (this.resolved && this.resolved.until > this.now()) return this.resolved.target
+    const found = await lookupSmartHost(this.o.domain, this.resolver)
+    if (!found.ok) return { error: found.error.message }
+    if (this.resolved?.host === found.host) {
+      this.resolved = { ...this.resolved, until: this.now() + this.o.ttl }
+      return this.resolved.target
+    }
+    // The MX host's address comes from the same resolver, so a configured one answers for both.
+    const address = await this.address(found.host)
+    if ('error' in address) return address
+    if (!found.microsoft365) this.log.warn({ domain: this.o.domain, host: found.host }, 'MX is not an Exchange Online host (*.mail.protection.outlook.com, *.mx.microsoft)')
+    const tls = found.microsoft365 ? 'required' : this.o.tls
+    const target = new SmarthostTarget({ ...this.o, host: found.host, address: address.ip, tls }, this.replies, this.log)
+    if (this.resolved) this.retired.push(this.resolved.target)
+    this.resolved = { host: found.host, target, until: this.now() + this.o.ttl }
+    return target
+  }
+
+  private async address(host: string): Promise<{ ip: string } | { error: string }> {
+    for (const query of [() => this.resolver.resolve4(host), () => this.resolver.resolve6(host)]) {
+      const ips = await query().catch(() => [] as string[])
+      if (ips[0]) return { ip: ips[0] }
+    }
+    return { error: `MX host ${host} has no A or AAAA record` }
+  }
+
+  open(messageId: string, envelope: Envelope): Sink {
+    const inner = this.target().then((t) => ('error' in t ? t : t.open(messageId, envelope)))
+    let aborted = false
+    return {
+      write: async (chunk) => {
+        const sink = await inner
+        if (!('error' in sink)) await sink.write(chunk)
+      },
+      commit: async (): Promise<DeliveryOutcome> => {
+        const sink = await inner
+        if ('error' in sink) return { ok: false, status: 'Failed', reply: reply(this.replies, 'upstream-mx', { domain: this.o.domain, detail: sink.error }) }
+        return sink.commit()
+      },
+      abort: (why) => {
+        if (aborted) return
+        aborted = true
+        void inner.then((sink) => ('error' in sink ? undefined : sink.abort(why)))
+      },
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.resolved?.target.close(), ...this.retired.map((t) => t.close())])
+  }
+}
