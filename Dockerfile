@@ -1,4 +1,4 @@
-# relay365 container image. Build: docker build -t relay365 .  (see docker-compose.yml)
+# relay365 container image. Build: docker build -t relay365 .  (see docker-compose.yml: two relays + Redis)
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
@@ -12,11 +12,13 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# the dashboard's plain HTML/CSS/JS, read at start from src/http/ui (tsc copies only .ts output)
+COPY --from=build /app/src/http/ui ./src/http/ui
 COPY bin ./bin
 COPY package.json ./
 # data/ (trace, captured mail) and certs/ (TLS identity) are volumes; the config names them.
 RUN mkdir -p /app/data /app/certs && chown -R node:node /app/data /app/certs
 USER node
 EXPOSE 2525 8025
-ENTRYPOINT ["node", "bin/relay365.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "bin/relay365.js"]
 CMD ["serve", "--config", "/etc/relay365/relay365.yaml"]

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { benchLimits, type LimitBenchRow } from './limits.js'
+import { benchMemory, type MemoryRow } from './memory.js'
 import { has, startRedis } from './services.js'
 import { benchThroughput, type Run } from './throughput.js'
 
@@ -65,6 +66,13 @@ async function main(): Promise<void> {
     runs = await benchThroughput({ sessions: [1, 20, 50], messages: quick ? 500 : 3000, bigMessages: quick ? 5 : 20, postfix: !quick && has('postfix') }, log)
   } else log('smtp-source/smtp-sink not installed (Debian package postfix): throughput skipped')
 
+  let memory: MemoryRow[] = []
+  if (has('smtp-source') && has('smtp-sink')) {
+    log('memory')
+    memory = await benchMemory(quick ? 200 : 1000)
+    for (const m of memory) log(`  ${m.load}: peak RSS ${m.peakRssMb} MB (at start ${m.baselineMb} MB); ${m.note}`)
+  }
+
   const md = `# Benchmarks
 
 Written by \`npm run bench\` (\`node --import tsx bench/run.ts\`${quick ? ' --quick' : ''}); every figure below comes from one run on:
@@ -89,6 +97,13 @@ of \`smtp-sink\`; the stock Postfix relay is \`../shared/bench/postfix-relay.sh\
 Peak RSS is the relay process's high-water mark (VmHWM) for that load.
 
 ${runs.length ? runsTable(runs) : '_not measured: smtp-source/smtp-sink missing_'}
+
+## Memory
+
+Peak RSS (VmHWM) of the relay process for each load, on a relay started for it (RSS at start in
+brackets). Messages stream through: memory must not grow with message size.
+
+${memory.length ? ['| load | peak RSS | at start | note |', '|---|---|---|---|', ...memory.map((m) => `| ${m.load} | ${m.peakRssMb ?? '—'} MB | ${m.baselineMb ?? '—'} MB | ${m.note} |`)].join('\n') : '_not measured_'}
 `
   writeFileSync(OUT, md)
   log(`wrote ${OUT}`)

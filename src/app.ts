@@ -20,8 +20,15 @@ import { DropTarget } from './delivery/drop.js'
 import type { RouteTarget } from './delivery/sink.js'
 import { SmarthostTarget } from './delivery/smarthost.js'
 import { MxTarget } from './delivery/mx-route.js'
+import { DeliveryQueue } from './delivery/spool/queue.js'
 import { createDnsResolver } from './delivery/mx.js'
 import { createHttpServer } from './http/server.js'
+import { TraceBus } from './events/trace-bus.js'
+import { EventedTraceStore } from './events/trace-events.js'
+import { createMetrics } from './metrics/metrics.js'
+import { captureDirPruner } from './trace/capture-pruner.js'
+import { Retention } from './trace/retention.js'
+import type { TraceSummarizer } from './trace/summary.js'
 import { createLogger } from './log.js'
 import type { CaptureStore, LimitStore, TraceStore } from './ports.js'
 import { MemoryLimitStore } from './limits/memory-store.js'
@@ -52,14 +59,19 @@ export interface RunningApp {
   readonly limits: LimitStore
   readonly capture: CaptureStore
   readonly relay: Relay
+  readonly queue: DeliveryQueue | undefined
   stop(): Promise<void>
 }
 
-/** "sqlite:data/trace.db" -> the store, and the capture directory beside it. */
-export function openTraceStore(spec: string): { trace: TraceStore; captureDir: string } {
-  if (spec === 'memory') return { trace: new MemoryTraceStore(), captureDir: mkdtempSync(join(tmpdir(), 'relay365-capture-')) }
+/** "sqlite:data/trace.db" -> the store, and the capture directory beside it; `retention` gets that directory. */
+export function openTraceStore(spec: string, retention?: (captureDir: string) => Retention): { trace: TraceStore & TraceSummarizer; captureDir: string } {
+  if (spec === 'memory') {
+    const captureDir = mkdtempSync(join(tmpdir(), 'relay365-capture-'))
+    return { trace: new MemoryTraceStore(retention?.(captureDir)), captureDir }
+  }
   const file = spec.slice('sqlite:'.length)
-  return { trace: new SqliteTraceStore(file), captureDir: join(dirname(file), 'capture') }
+  const captureDir = join(dirname(file), 'capture')
+  return { trace: new SqliteTraceStore(file, { ...(retention ? { retention: retention(captureDir) } : {}) }), captureDir }
 }
 
 function routeTarget(route: RouteConfig, deps: { capture: CaptureStore; replies: ReplyCatalogue; hostname: string; log: Logger }): RouteTarget {
@@ -102,7 +114,14 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
   const log = o.log ?? createLogger(config.log.level)
   const clock = o.clock ?? new SimClock(config.clock.speed)
   const world = compileWorld(config)
-  const { trace, captureDir } = openTraceStore(config.store.trace)
+  // store.traceRetention: pruned records take their captured sources with them
+  const retention = (dir: string) =>
+    new Retention(config.store.traceRetention, () => clock.now(), captureDirPruner(dir, (err) => log.warn({ err: err.message }, 'could not remove a pruned capture')))
+  const opened = openTraceStore(config.store.trace, retention)
+  const captureDir = opened.captureDir
+  // every trace write is announced on the bus: the live event stream and the metrics follow it
+  const events = new TraceBus((err) => log.error({ err: err.message }, 'trace event listener failed'))
+  const trace = new EventedTraceStore(opened.trace, events)
   const capture = new FileCaptureStore(captureDir)
   const deps = { capture, replies: world.replies, hostname: world.hostname, log }
   const targets: Record<RouteName, RouteTarget> = {
@@ -111,6 +130,22 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     drop: new DropTarget(),
   }
   const limits = await openLimitStore(config.store.limits, log)
+  const queue =
+    config.delivery.mode === 'queue'
+      ? new DeliveryQueue({
+          spoolDir: config.delivery.spoolDir,
+          targets,
+          clock,
+          retry: config.delivery.retry,
+          concurrency: config.delivery.concurrency,
+          maxSpoolSize: config.delivery.maxSpoolSize,
+          hostname: world.hostname,
+          trace,
+          replies: world.replies,
+          log: log.child({ sub: 'queue' }),
+        })
+      : undefined
+  queue?.start()
   const relay = new Relay({
     world,
     clock,
@@ -122,6 +157,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     // a slot outlives no session: the longest one, in simulated time
     sessionTtl: config.smtp.maxSessionDuration * clock.speed + 60_000,
     newIpMemory: config.policy.throttleNewIPs.forgetAfter,
+    ...(queue ? { queue } : {}),
   })
   const tls = await loadTlsMaterial(config.tls, world.hostname)
   const smtp = createSmtpServer({
@@ -138,6 +174,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     smtpAuth: config.smtpAuth.enabled,
     log: log.child({ sub: 'smtp' }),
   })
+  const metrics = createMetrics({ bus: events, openSessions: () => relay.openSessions, limits, clock, ...(queue ? { spoolDepth: () => queue.depth } : {}) })
   let http: FastifyInstance | undefined
   let smtpPort: number
   let httpPort: number | undefined
@@ -150,13 +187,17 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
         capture,
         limits,
         clock,
-        health: () => ({ sessions: relay.openSessions, smtpPort }),
+        events,
+        metrics,
+        health: () => ({ sessions: relay.openSessions, smtpPort, ...(queue ? { spoolDepth: queue.depth, spoolBytes: queue.spoolBytes } : {}) }),
       })
       await http.listen({ port: o.httpPort ?? config.http.port, host: config.http.host })
       httpPort = (http.server.address() as AddressInfo).port
     }
   } catch (err) {
     await new Promise<void>((resolve) => smtp.close(() => resolve()))
+    await queue?.stop()
+    metrics.close()
     trace.close()
     await limits.close()
     throw err
@@ -171,10 +212,13 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     limits,
     capture,
     relay,
+    queue,
     async stop() {
       await Promise.all([new Promise<void>((resolve) => smtp.close(() => resolve())), http?.close()])
+      await queue?.stop()
       await Promise.all(Object.values(targets).map((t) => t.close()))
       await limits.close()
+      metrics.close()
       trace.close()
     },
   }

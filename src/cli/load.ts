@@ -42,6 +42,17 @@ export function formatSummary(s: Summary, fallback: number | undefined): string 
   return lines.join('\n')
 }
 
+/** The relay's own clock (it may run simulated time), else ours. */
+async function relayNow(api: string | undefined): Promise<number> {
+  if (!api) return Date.now()
+  try {
+    const res = await fetch(new URL('/api/v1/clock', api))
+    return res.ok ? ((await res.json()) as { epochMs: number }).epochMs : Date.now()
+  } catch {
+    return Date.now()
+  }
+}
+
 async function fallbackCount(api: string, since: number): Promise<number | undefined> {
   try {
     const url = new URL('/api/v1/messages', api)
@@ -65,7 +76,7 @@ export async function loadCommand(a: LoadArgs, out: NodeJS.WriteStream = process
     if (i < 1) throw new UsageError('--auth: expected MAILBOX:PASSWORD')
     auth = { user: a.auth.slice(0, i), pass: a.auth.slice(i + 1) }
   }
-  const startedAt = Date.now()
+  const startedAt = await relayNow(a.api)
   const bar = out.isTTY && !a.json ? new SingleBar({ format: ' {bar} {value}/{total} messages | {eta_formatted} left | last: {last}', hideCursor: true }, Presets.shades_classic) : undefined
   bar?.start(a.count, 0, { last: '' })
   const summary = await runLoad(

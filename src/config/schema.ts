@@ -88,8 +88,18 @@ const smtpSchema = z
     requireTls: z.boolean().default(true),
     maxConnections: z.number().int().positive().default(1000),
     maxConnectionsPerIP: z.number().int().positive().default(50),
-    socketTimeout: duration('60s', TIMER_MAX),
-    maxSessionDuration: duration('10m', TIMER_MAX),
+    // 0 would mean smtp-server's default idle timeout, or a session that ends as it starts.
+    socketTimeout: duration('60s', TIMER_MAX).refine((ms) => ms >= 100, { error: 'expected at least 100ms' }),
+    maxSessionDuration: duration('10m', TIMER_MAX).refine((ms) => ms >= 100, { error: 'expected at least 100ms' }),
+    /** Bytes per second a client must keep up during DATA, over dataRateWindow; 0 turns it off. */
+    minDataRate: size('1KB'),
+    dataRateWindow: duration('30s', TIMER_MAX).refine((ms) => ms >= 100, { error: 'expected at least 100ms' }),
+    /** Commands since the last delivered message (accepted RCPTs not counted) before 421. */
+    maxCommands: z.number().int().positive().default(100),
+    /** Unknown or invalid commands since the last delivered message before 421. */
+    maxErrors: z.number().int().positive().default(10),
+    /** RCPT commands in one session, across its transactions. */
+    maxRecipientsPerSession: z.number().int().positive().default(1000),
   })
   .strict()
 
@@ -288,6 +298,17 @@ const storeSchema = z
       .string()
       .regex(/^(sqlite:.+|memory)$/, 'expected "sqlite:<path>" or "memory"')
       .default('sqlite:data/trace.db'),
+    /**
+     * How much trace both stores keep: the newest maxMessages records received within maxAge of
+     * the relay's (simulated) clock; null turns a bound off. Captured sources go with their record.
+     */
+    traceRetention: z
+      .object({
+        maxMessages: positive.nullable().default(100_000),
+        maxAge: duration('30d', 10 * 365 * 86_400_000).nullable(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
 

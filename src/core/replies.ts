@@ -45,6 +45,16 @@ export const REPLY_CATALOGUE = {
   'session-deadline': { code: 421, enhanced: '4.4.2', text: 'Session time limit exceeded, closing transmission channel' },
   'shutting-down': { code: 421, enhanced: '4.3.2', text: 'Service shutting down, closing transmission channel' },
   'command-too-long': { code: 421, enhanced: '4.5.2', text: 'Syntax error, command line too long; closing transmission channel' },
+  // session limits and protocol hardening (smtp.* keys; README "Security")
+  'line-too-long': { code: 500, enhanced: '5.5.2', text: 'Syntax error, command line too long' },
+  'too-many-commands': { code: 421, enhanced: '4.7.0', text: 'Too many commands without a delivered message, closing transmission channel' },
+  'too-many-recipients-session': { code: 452, enhanced: '4.5.3', text: 'Too many recipients in this session' },
+  'session-recipient-limit': { code: 421, enhanced: '4.5.3', text: 'Recipient limit of this session reached, closing transmission channel' },
+  'data-rate-too-low': { code: 421, enhanced: '4.4.2', text: 'Data rate too low, closing transmission channel' },
+  'unsupported-parameter': { code: 555, enhanced: '5.5.4', text: 'MAIL FROM/RCPT TO parameters not recognized or not implemented' },
+  'smtputf8-required': { code: 553, enhanced: '5.6.7', text: 'Non-ASCII addresses not permitted without SMTPUTF8' },
+  'starttls-syntax': { code: 501, enhanced: '5.5.4', text: 'Syntax error (no parameters allowed)' },
+  'http-refused': { code: 421, enhanced: '4.7.0', text: 'HTTP requests not allowed, closing transmission channel' },
   // message content
   'message-size': { code: 552, enhanced: '5.3.4', text: 'Message size exceeds fixed maximum message size' },
   'header-size': { code: 552, enhanced: '5.3.4', text: 'Header size exceeds fixed maximum size' },
@@ -80,6 +90,7 @@ export const REPLY_CATALOGUE = {
   },
   'connector-limit': { code: 451, enhanced: '4.7.0', text: 'Connector limit exceeded, try again later' },
   'new-ip-throttle': { code: 451, enhanced: '4.7.500', text: 'Server busy. Please try again later from [{ip}]. (AS843)' },
+  'spool-full': { code: 452, enhanced: '4.3.1', text: 'Insufficient system storage' },
   'limits-unavailable': { code: 451, enhanced: '4.3.0', text: 'Temporary server error: limit store unavailable, try again later' },
   // delivery
   'upstream-unavailable': { code: 451, enhanced: '4.4.1', text: 'Upstream {upstream} not reachable: {detail}' },

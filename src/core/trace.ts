@@ -22,6 +22,11 @@ export interface TraceRecipient {
   readonly routeTarget?: string
   /** What the next hop answered for this recipient (an upstream's reply, or relay365's own). */
   readonly deliveryReply?: string
+  /**
+   * Real (wall-clock) milliseconds from opening this recipient's route to the next hop's final
+   * reply; recipients of one route share it. Feeds relay365_upstream_delivery_seconds.
+   */
+  readonly deliveryMs?: number
   readonly results: readonly RuleResult[]
 }
 

@@ -66,6 +66,13 @@ export interface World {
   readonly smtp: {
     readonly requireTls: boolean
     readonly maxConnectionsPerIP: number
+    /** Session limits (smtp.maxCommands, maxErrors, maxRecipientsPerSession). */
+    readonly maxCommands: number
+    readonly maxErrors: number
+    readonly maxRecipientsPerSession: number
+    /** Transport limits the SMTP adapter enforces itself: bytes/s over a window (ms); 0 = off. */
+    readonly minDataRate: number
+    readonly dataRateWindow: number
   }
   readonly limits: {
     readonly maxMessageSize: number
@@ -89,6 +96,18 @@ export interface SessionFacts {
   readonly authUser?: string
   /** Open connections from this IP, this one included. */
   readonly connectionsFromIp: number
+  /** What the session has done so far; supplied by the SMTP adapter, which counts commands. */
+  readonly counters?: SessionCounters
+}
+
+/** Counted by the SMTP adapter before each command, that command not included. */
+export interface SessionCounters {
+  /** Commands since the last delivered message; accepted RCPTs do not count. */
+  readonly commands: number
+  /** Unknown or invalid commands and failed AUTH since the last delivered message. */
+  readonly errors: number
+  /** RCPT commands in the whole session, whatever their outcome. */
+  readonly recipients: number
 }
 
 export interface Attribution {
@@ -126,7 +145,14 @@ export type StageEvent =
   | { readonly stage: 'connect'; readonly now: number }
   /** A transaction command (MAIL, RCPT, DATA) before smtp-server parses it. */
   | { readonly stage: 'command'; readonly now: number; readonly verb: string }
-  | { readonly stage: 'mail'; readonly now: number; readonly from: string; readonly declaredSize?: number }
+  | {
+      readonly stage: 'mail'
+      readonly now: number
+      readonly from: string
+      readonly declaredSize?: number
+      /** Queue mode: bytes left in the spool. */
+      readonly spoolFree?: number
+    }
   | {
       readonly stage: 'rcpt'
       readonly now: number

@@ -42,7 +42,15 @@ export function compileWorld(config: Config): World {
     connectors: config.connectors.map(compileConnector),
     policy: { headerFrom: config.policy.headerFrom, partnerExternal: config.policy.partnerExternal, throttleNewIPs: config.policy.throttleNewIPs.attempts },
     smtpAuth: { enabled: config.smtpAuth.enabled },
-    smtp: { requireTls: config.smtp.requireTls, maxConnectionsPerIP: config.smtp.maxConnectionsPerIP },
+    smtp: {
+      requireTls: config.smtp.requireTls,
+      maxConnectionsPerIP: config.smtp.maxConnectionsPerIP,
+      maxCommands: config.smtp.maxCommands,
+      maxErrors: config.smtp.maxErrors,
+      maxRecipientsPerSession: config.smtp.maxRecipientsPerSession,
+      minDataRate: config.smtp.minDataRate,
+      dataRateWindow: config.smtp.dataRateWindow,
+    },
     limits: {
       maxMessageSize: config.limits.maxMessageSize,
       maxHeaderSize: config.limits.maxHeaderSize,

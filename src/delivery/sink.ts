@@ -10,11 +10,22 @@ export interface Envelope {
   readonly to: readonly string[]
   /** Declared size for SIZE=, when known. */
   readonly size?: number
+  /**
+   * Deliver to the recipients the next hop takes and report the others (queue mode). Without it a
+   * refused recipient tears the transaction down (proxy mode: the client must learn of it).
+   */
+  readonly partial?: boolean
+}
+
+/** A recipient the next hop refused while it took others (partial delivery). */
+export interface Refusal {
+  readonly recipient: string
+  readonly reply: Reply
 }
 
 export type DeliveryOutcome =
-  | { readonly ok: true; readonly status: TraceStatus; readonly reply?: Reply }
-  | { readonly ok: false; readonly status: 'Failed'; readonly reply: Reply }
+  | { readonly ok: true; readonly status: TraceStatus; readonly reply?: Reply; readonly refused?: readonly Refusal[] }
+  | { readonly ok: false; readonly status: 'Failed'; readonly reply: Reply; readonly refused?: readonly Refusal[] }
 
 export interface Sink {
   /** Resolves once the sink can take more (back-pressure); a failed sink swallows writes. */

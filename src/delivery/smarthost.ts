@@ -6,7 +6,7 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection'
 import { PassThrough, type Readable, type Writable } from 'node:stream'
 import type { Logger } from 'pino'
 import { parseServerReply, reply, type Reply, type ReplyCatalogue } from '../core/replies.js'
-import type { DeliveryOutcome, Envelope, RouteTarget, Sink } from './sink.js'
+import type { DeliveryOutcome, Envelope, Refusal, RouteTarget, Sink } from './sink.js'
 
 export interface SmarthostOptions {
   /** The host name: TLS SNI and certificate name, and what the trace shows. */
@@ -30,6 +30,8 @@ interface SendError extends Error {
   response?: string
   responseCode?: number
   command?: string
+  recipient?: string
+  rejectedErrors?: SendError[]
 }
 
 // nodemailer keeps the per-transaction recipient verdicts on a private field; it is read in one
@@ -160,6 +162,8 @@ export class SmarthostTarget implements RouteTarget {
   }
 }
 
+type SendResult = { kind: 'sent'; response: string; refused?: SendError[] } | { kind: 'failed'; error: SendError; bodyStarted: boolean }
+
 class SmarthostSink implements Sink {
   private readonly body = new PassThrough()
   private readonly done: Promise<DeliveryOutcome>
@@ -194,7 +198,13 @@ class SmarthostSink implements Sink {
       const result = await this.send(lease.conn)
       if (result.kind === 'sent') {
         this.target.release(lease.conn, true)
-        return { ok: true, status: 'Delivered', reply: parseServerReply(result.response) ?? this.target.failureReply({ name: 'Error', message: 'unparseable reply', response: result.response }) }
+        const refused = this.refusals(result.refused)
+        return {
+          ok: true,
+          status: 'Delivered',
+          reply: parseServerReply(result.response) ?? this.target.failureReply({ name: 'Error', message: 'unparseable reply', response: result.response }),
+          ...(refused.length ? { refused } : {}),
+        }
       }
       const err = result.error
       const dead = !err.response
@@ -205,21 +215,26 @@ class SmarthostSink implements Sink {
       if (this.aborted || dead || result.bodyStarted) this.target.release(lease.conn, false)
       else this.target.resetThenRelease(lease.conn)
       this.drain()
-      return { ok: false, status: 'Failed', reply: this.target.failureReply(err) }
+      const refused = this.refusals(err.rejectedErrors)
+      return { ok: false, status: 'Failed', reply: this.target.failureReply(err), ...(refused.length ? { refused } : {}) }
     }
   }
 
-  private send(conn: Conn): Promise<{ kind: 'sent'; response: string } | { kind: 'failed'; error: SendError; bodyStarted: boolean }> {
+  private refusals(errors: readonly SendError[] | undefined): Refusal[] {
+    return (errors ?? []).filter((e) => e.recipient).map((e) => ({ recipient: e.recipient as string, reply: this.target.failureReply(e) }))
+  }
+
+  private send(conn: Conn): Promise<SendResult> {
     return new Promise((resolve) => {
       let bodyStarted = false
       let settled = false
-      const settle = (result: { kind: 'sent'; response: string } | { kind: 'failed'; error: SendError; bodyStarted: boolean }) => {
+      const settle = (result: SendResult) => {
         if (settled) return
         settled = true
         if (result.kind === 'failed') this.failed = true
         resolve(result)
       }
-      const gated = gatedBody(this.body, conn, {
+      const gated = gatedBody(this.body, conn, !!this.envelope.partial, {
         onStart: () => {
           bodyStarted = true
         },
@@ -229,7 +244,7 @@ class SmarthostSink implements Sink {
       const env = { from: this.envelope.from, to: [...this.envelope.to], ...(this.envelope.size ? { size: this.envelope.size } : {}) }
       conn.send(env, gated, (err, info) => {
         if (err) settle({ kind: 'failed', error: err as SendError, bodyStarted })
-        else settle({ kind: 'sent', response: info.response })
+        else settle({ kind: 'sent', response: info.response, ...(info.rejectedErrors ? { refused: info.rejectedErrors as SendError[] } : {}) })
       })
     })
   }
@@ -265,11 +280,11 @@ class SmarthostSink implements Sink {
  * known; relaying the rest would deliver to some recipients while the client, already answered
  * 250 per recipient, cannot learn of the others. Such a transaction is torn down instead.
  */
-function gatedBody(body: PassThrough, conn: Conn, hooks: { onStart(): void; onRefused(err: SendError): void }): Readable {
+function gatedBody(body: PassThrough, conn: Conn, partial: boolean, hooks: { onStart(): void; onRefused(err: SendError): void }): Readable {
   const originalPipe = body.pipe.bind(body)
   const gated = body as PassThrough & { pipe: typeof body.pipe }
   gated.pipe = (<T extends Writable>(dest: T, options?: { end?: boolean }): T => {
-    const refused = (conn as unknown as EnvelopeState)._envelope?.rejectedErrors ?? []
+    const refused = partial ? [] : ((conn as unknown as EnvelopeState)._envelope?.rejectedErrors ?? [])
     if (refused.length > 0) {
       // a transient refusal first: the client should retry rather than bounce
       const first = refused.find((e) => (e.responseCode ?? 500) < 500) ?? refused[0]

@@ -25,9 +25,11 @@ export interface ExperimentResult {
 export function experimentConfig(s: Scenario) {
   const authUsers = s.senders.filter((x) => x.lane === 'smtpAuth').map((x) => ({ user: x.from, password: x.password }))
   const base: Record<string, unknown> = {
-    smtp: { maxConnectionsPerIP: 1000 },
+    // a sender's pooled connections carry a whole simulated day
+    smtp: { maxConnectionsPerIP: 1000, maxRecipientsPerSession: 1_000_000, maxCommands: 1_000_000 },
     routes: { upstream: { type: 'drop' }, fallback: { type: 'drop' } },
-    store: { limits: 'memory', trace: 'memory' },
+    // the report is read from the trace: keep all of it
+    store: { limits: 'memory', trace: 'memory', traceRetention: { maxMessages: null, maxAge: null } },
     log: { level: 'silent' },
     ...(authUsers.length ? { smtpAuth: { enabled: true, users: authUsers } } : {}),
   }

@@ -3,6 +3,8 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { decide } from '../core/decide.js'
+import { SESSION_LIMIT_RULES } from '../core/rules/index.js'
+import type { SessionCounters } from '../core/types.js'
 import { rfc5322Date } from '../core/headers.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
 import { RelaySession } from './session.js'
@@ -76,6 +78,19 @@ export class Relay {
     return decision.reply
   }
 
+  /**
+   * The session-limit rules (maxCommands, maxErrors, maxRecipientsPerSession) on this session's
+   * facts and the counters its connection keeps; a reply refuses the command.
+   */
+  sessionLimits(id: string, counters: SessionCounters, verb: string): Reply | undefined {
+    const s = this.sessions.get(id)
+    if (!s) return undefined
+    const d = decide(this.ctx.world, { ...s.facts(), counters }, { stage: 'command', now: this.ctx.clock.now(), verb }, SESSION_LIMIT_RULES)
+    if (d.verdict !== 'reject' || !d.reply) return undefined
+    this.ctx.log.info({ session: id, ip: s.ip, verb, rule: d.rule, counters, reply: formatReply(d.reply) }, `session limit ${d.rule}`)
+    return d.reply
+  }
+
   hello(id: string, helo: string): void {
     this.session(id).helo = helo
   }
@@ -116,7 +131,14 @@ export class Relay {
       }
     }
     const now = this.ctx.clock.now()
-    const decision = decide(this.ctx.world, s.facts(), { stage: 'mail', now, from, ...(declaredSize !== undefined ? { declaredSize } : {}) })
+    const spoolFree = this.ctx.queue?.freeSpace()
+    const decision = decide(this.ctx.world, s.facts(), {
+      stage: 'mail',
+      now,
+      from,
+      ...(declaredSize !== undefined ? { declaredSize } : {}),
+      ...(spoolFree !== undefined ? { spoolFree } : {}),
+    })
     const txn = new Transaction(this.ctx, s, now, from, decision, ipAttempts)
     if (decision.verdict === 'reject') {
       txn.finish()

@@ -12,6 +12,7 @@ import { aggregateStatus, type RouteName, type TraceMessage, type TraceRecipient
 import type { ContentFacts, Decision, RecipientFacts, RuleResult, TransactionFacts, World } from '../core/types.js'
 import { judgeLimits, planLimits, type LimitDecision } from '../core/limits.js'
 import type { DeliveryOutcome, RouteTarget, Sink } from '../delivery/sink.js'
+import type { DeliveryQueue } from '../delivery/spool/queue.js'
 import type { Clock, LimitStore, TraceStore } from '../ports.js'
 import { ContentInspector } from '../smtp/content-inspector.js'
 import { readHeaderFacts, type HeaderFacts } from '../smtp/header-facts.js'
@@ -30,6 +31,8 @@ export interface RelayContext {
   readonly sessionTtl: number
   /** policy.throttleNewIPs.forgetAfter (ms) */
   readonly newIpMemory: number
+  /** Queue mode: messages go to the spool and are delivered from there. */
+  readonly queue?: DeliveryQueue
 }
 
 interface RecipientEntry {
@@ -38,6 +41,8 @@ interface RecipientEntry {
   readonly rcptReply: Reply
   route?: RouteName
   outcome?: DeliveryOutcome
+  /** Wall-clock ms from opening the route to its final reply (a measurement, not policy). */
+  deliveryMs?: number
 }
 
 interface RouteGroup {
@@ -111,7 +116,8 @@ export class Transaction {
       return limits.reply as Reply
     }
     if (limits.verdict === 'fallback') for (const r of this.recipients) if (r.route === 'upstream') r.route = 'fallback'
-    const groups = this.openSinks()
+    const opened = performance.now()
+    const groups = this.ctx.queue ? this.spoolGroup(this.ctx.queue) : this.openSinks()
     const inspector = new ContentInspector(world.limits.maxMessageSize, world.limits.maxHeaderSize)
     let aborted = false
     const abort = (why: string) => {
@@ -169,14 +175,19 @@ export class Transaction {
       return decision.reply as Reply
     }
     const outcomes = await Promise.all(groups.map((g) => g.sink.commit()))
+    const deliveryMs = Math.round(performance.now() - opened)
     groups.forEach((g, i) => {
       const outcome = outcomes[i] as DeliveryOutcome
-      for (const r of g.recipients) r.outcome = outcome
+      for (const r of g.recipients) {
+        r.outcome = outcome
+        if (!this.ctx.queue) r.deliveryMs = deliveryMs
+      }
       if (outcome.ok && outcome.status === 'Captured') this.captured = true
     })
     this.finalReply = this.composeReply(groups, outcomes)
     this.log('eom', decision, this.finalReply, { size: this.size, limits: limits.verdict })
     this.finish()
+    if (this.finalReply.code < 400) this.ctx.queue?.release(this.id)
     // SMTP AUTH throttling: the message is through, the reply waits for its slot (Exchange delays).
     if (limits.verdict === 'delay' && limits.until !== undefined && this.finalReply.code < 400) await this.ctx.clock.sleepUntil(limits.until)
     return this.finalReply
@@ -226,6 +237,18 @@ export class Transaction {
     }))
   }
 
+  /** Queue mode: one sink, the spool, for every routed recipient; each keeps its route. */
+  private spoolGroup(queue: DeliveryQueue): RouteGroup[] {
+    const recipients = this.recipients.filter((r) => r.route !== undefined)
+    if (recipients.length === 0) return []
+    const sink = queue.open(
+      this.id,
+      this.mailFrom,
+      recipients.map((r) => ({ address: r.address, route: r.route as RouteName })),
+    )
+    return [{ route: 'upstream', recipients, sink }]
+  }
+
   /**
    * All routes took it: the upstream's own 250 when a smart host delivered, else relay365's.
    * A route failed: its reply, a transient one first, so the sender retries rather than bounces.
@@ -245,6 +268,7 @@ export class Transaction {
   private recipientStatus(r: RecipientEntry): TraceStatus {
     if (r.route === undefined || this.eomDecision?.verdict === 'reject' || this.limitDecision?.verdict === 'reject' || !r.outcome) return 'None'
     if (!r.outcome.ok) return 'Failed'
+    if (r.outcome.status === 'Pending') return 'Pending'
     return r.route === 'fallback' ? 'Fallback' : r.outcome.status
   }
 
@@ -267,6 +291,7 @@ export class Transaction {
         ...(r.route ? { route: r.route } : {}),
         ...(target ? { routeTarget: target } : {}),
         ...(delivery ? { deliveryReply: formatReply(delivery) } : {}),
+        ...(r.deliveryMs !== undefined ? { deliveryMs: r.deliveryMs } : {}),
         results: r.decision.results,
       }
     })

@@ -1,7 +1,9 @@
-// Reads the facts the policy needs from a message's header block with mailparser: how many From
-// fields there are and which mailboxes the From field holds, plus Message-ID and Subject for the
-// trace. Only the header block is ever parsed (DESIGN.md: stream, parse headers only).
-import { simpleParser, type AddressObject, type EmailAddress } from 'mailparser'
+// Reads the facts the policy needs from a message's header block: how many From fields there are
+// and which mailboxes the From field holds (a strict RFC 5322 reading, from-field.ts: an ill-formed
+// field names no mailbox), plus, with mailparser, the From display, Message-ID and Subject for
+// the trace. Only the header block is ever parsed (DESIGN.md: stream, parse headers only).
+import { simpleParser } from 'mailparser'
+import { fromFields, parseMailboxList } from './from-field.js'
 
 export interface HeaderFacts {
   readonly fromHeaders: number
@@ -25,9 +27,29 @@ const NEUTRAL_FIRST_LINE = Buffer.from('X-Relay365-Parsed: 1\r\n')
 // is raised to what any block of this length can cost.
 const HEADER_LINE_MIN_COST = 64
 
-function mailboxes(from: AddressObject | AddressObject[] | undefined): EmailAddress[] {
-  if (!from) return []
-  return (Array.isArray(from) ? from : [from]).flatMap((a) => a.value)
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+/** UTF-8 headers (RFC 6532) as text; other 8-bit bytes one character each. */
+function headerText(block: Buffer): string {
+  try {
+    return UTF8.decode(block)
+  } catch {
+    return block.toString('latin1')
+  }
+}
+
+/**
+ * The From facts from the raw block, not from mailparser: its address parser repairs ill-formed
+ * fields ("Name <a@x> <b@y>" becomes a@x) where another reader would take b@y.
+ */
+function fromFacts(block: Buffer): { fromHeaders: number; fromAddresses: string[] } {
+  const { values } = fromFields(headerText(block))
+  const first = values[0]
+  if (first === undefined) return { fromHeaders: 0, fromAddresses: [] }
+  const list = parseMailboxList(first)
+  // A group in From is not a mailbox (RFC 5322 §3.6.2): parseMailboxList gives '' for it, and
+  // an ill-formed field is one entry without a usable address.
+  return { fromHeaders: values.length, fromAddresses: list.ok ? [...list.mailboxes] : [''] }
 }
 
 export async function readHeaderFacts(headerBlock: Buffer): Promise<HeaderFacts> {
@@ -36,12 +58,9 @@ export async function readHeaderFacts(headerBlock: Buffer): Promise<HeaderFacts>
   const input = SKIPPED_FIRST_LINE.test(headerBlock.subarray(0, 5).toString('latin1')) ? Buffer.concat([NEUTRAL_FIRST_LINE, terminated]) : terminated
   const options = { ...PARSE_OPTIONS, maxHeadSize: Math.max(1024 * 1024, HEADER_LINE_MIN_COST * input.length) }
   const parsed = await simpleParser(input, options)
-  const from = mailboxes(parsed.from)
   const display = parsed.from && !Array.isArray(parsed.from) ? parsed.from.text : undefined
   return {
-    fromHeaders: parsed.headerLines.filter((l) => l.key === 'from').length,
-    // A group in From is not a mailbox (RFC 5322 §3.6.2): it counts as an invalid entry.
-    fromAddresses: from.map((m) => (m.group ? '' : (m.address ?? ''))),
+    ...fromFacts(headerBlock),
     ...(display ? { fromDisplay: display } : {}),
     ...(parsed.messageId ? { messageId: parsed.messageId } : {}),
     ...(parsed.subject !== undefined ? { subject: parsed.subject } : {}),

@@ -1,12 +1,18 @@
 // smtp-server's connection, adjusted where relay365 must differ from the library (DESIGN.md
-// "Things we learned"): no 100 ms greeting delay, SPEC replies through the reply shim, a
-// session deadline that trickled bytes cannot extend, and command lines refused when they carry
-// a bare CR, a bare LF or a NUL. Nothing here decides policy.
+// "Things we learned"): no 100 ms greeting delay, SPEC replies through the reply shim, a session
+// deadline and a minimum data rate that trickled bytes cannot defeat, RFC 5321 line lengths,
+// command lines refused when they carry a bare CR, a bare LF or a NUL, unadvertised MAIL/RCPT
+// parameters refused, and the session counters the session-limit rules judge. Nothing here
+// decides policy: refusals come from the hooks as catalogue replies.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection'
 import { SMTPStream } from 'smtp-server/lib/smtp-stream'
 import type { SMTPServer } from 'smtp-server'
 import { reply, replyText, type ReplyCatalogue, type Reply } from '../core/replies.js'
+import type { SessionCounters } from '../core/types.js'
+import { mailParamsRefusal, rcptParamsRefusal } from './command-params.js'
+import { DataRateMeter } from './data-rate.js'
 import { shimReply } from './reply-shim.js'
+import { SessionCounter } from './session-counter.js'
 
 /** What a RelayConnection needs from its server; set on the server as `relayHooks`. */
 export interface ConnectionHooks {
@@ -14,22 +20,70 @@ export interface ConnectionHooks {
   greeting(): Reply
   /** Total session deadline in ms, counted from accept, whatever the client sends. */
   readonly maxSessionDuration: number
+  /** smtp.minDataRate (bytes/s, 0 = off) over smtp.dataRateWindow (ms). */
+  readonly minDataRate: number
+  readonly dataRateWindow: number
   bareLineEndingReply(): Reply
+  /** The session-limit rules, judged on the connection's own facts before every command. */
+  /** The session-limit rules, judged by the relay on the counters this connection keeps. */
+  sessionLimits(sessionId: string, counters: SessionCounters, verb: string): Reply | undefined
   /** A command the policy may refuse before smtp-server handles it (require-tls). */
   beforeCommand(sessionId: string, verb: string, line: string): Reply | undefined
-  onDeadline?(sessionId: string): void
+  /** The session was cut off by the relay: its deadline passed or its data rate fell short. */
+  onCutOff?(sessionId: string, why: 'session-deadline' | 'data-rate-too-low'): void
 }
 
 const LF = 0x0a
 const CR = 0x0d
 
 /**
+ * RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included. AUTH lines may be
+ * longer (RFC 4954 §4: 12288 octets), so the parser buffers that much and no more; a longer
+ * line closes the session (command-too-long), a shorter one over 512 gets 500 (line-too-long).
+ */
+export const COMMAND_LINE_MAX = 512 - 2
+export const AUTH_LINE_MAX = 12288 - 2
+
+/** Session-limit refusals that end the session even when a config override changed their code. */
+const CLOSING = new Set<Reply['id']>(['too-many-errors', 'too-many-commands', 'session-recipient-limit'])
+
+/** What the connection learns from its parser while a message streams in. */
+export interface DataObserver {
+  started(): void
+  received(bytes: number): void
+  released(): void
+  ended(): void
+}
+
+/**
  * Command-mode guard: a bare LF would end a command line for smtp-server (it splits on \r?\n).
  * A NUL is put in front of it so the line carries a mark the connection refuses. Bytes in data
- * mode are left alone: the content inspector judges those.
+ * mode are left alone (the content inspector judges those) but reported to the observer, which
+ * measures the data rate.
  */
 export class GuardedSMTPStream extends SMTPStream {
+  observer: DataObserver | undefined
+
+  override startDataMode(maxBytes?: number | string | null): ReturnType<SMTPStream['startDataMode']> {
+    const stream = super.startDataMode(maxBytes)
+    this.observer?.started()
+    return stream
+  }
+
+  override _endDataMode(chunk: Buffer | false, remainder: Buffer, callback: (err?: Error | null) => void): void {
+    this.observer?.ended()
+    super._endDataMode(chunk, remainder, callback)
+  }
+
   override _write(chunk: Buffer, encoding: BufferEncoding | 'buffer', next: (err?: Error | null) => void): void {
+    if (this._dataMode && chunk.length && this.observer) {
+      const observer = this.observer
+      observer.received(chunk.length)
+      return super._write(chunk, encoding, (err) => {
+        observer.released()
+        next(err)
+      })
+    }
     if (this._dataMode || chunk.length === 0) return super._write(chunk, encoding, next)
     let prevCR = this._remainder.endsWith('\r')
     let marks = 0
@@ -53,6 +107,13 @@ export class GuardedSMTPStream extends SMTPStream {
 
 export class RelayConnection extends SMTPConnection {
   private deadline: NodeJS.Timeout | undefined
+  /** The deadline passed while the relay owed the client its end-of-data reply. */
+  private deadlinePassed = false
+  private readonly counter = new SessionCounter()
+  private meter: DataRateMeter | undefined
+  private meterTimer: NodeJS.Timeout | undefined
+  /** The MAIL line being handled, for the SMTPUTF8 check of its parameters. */
+  private mailLine: Buffer | undefined
 
   private get hooks(): ConnectionHooks {
     return (this._server as SMTPServer & { relayHooks: ConnectionHooks }).relayHooks
@@ -74,15 +135,61 @@ export class RelayConnection extends SMTPConnection {
   }
 
   private expire(): void {
-    this.hooks.onDeadline?.(this.id)
-    // Mid-handshake or mid-message no reply can be written: drop the connection (an open
-    // transaction is aborted by the close). Otherwise a 421, which ends the session.
-    if (this._upgrading || this._dataStream) this._socket.destroy()
-    else this.send(421, replyText(reply(this.hooks.replies, 'session-deadline')))
+    this.hooks.onCutOff?.(this.id, 'session-deadline')
+    // Mid-handshake no reply can be written: drop the connection.
+    if (this._upgrading) {
+      this._socket.destroy()
+      return
+    }
+    // The message is in and the next hop is deciding: answer that first. A 421 now could make
+    // the client send again a message the next hop has taken (its own timeout bounds the wait).
+    if (this._dataStream && this._parser && !this._parser._dataMode) {
+      this.deadlinePassed = true
+      return
+    }
+    this.hangUp(reply(this.hooks.replies, 'session-deadline'), 'session time limit exceeded')
+  }
+
+  /**
+   * Sends a closing reply and ends the session. In the middle of DATA the open transaction is
+   * failed at once (the next hop is aborted, nothing is delivered) rather than when the client
+   * gets round to closing its side, which a slowloris never does.
+   */
+  private hangUp(r: Reply, why: string): void {
+    const stream = this._dataStream
+    const receiving = !!stream && !!this._parser && this._parser._dataMode
+    this.send(r.code, replyText(r))
+    if (r.code !== 421) this.close()
+    if (receiving && stream && !stream.destroyed) {
+      const err = Object.assign(new Error(why), { code: 'ETIMEDOUT' })
+      stream.destroy(stream.listenerCount('error') ? err : undefined)
+    }
+  }
+
+  private dataStarted(): void {
+    const { minDataRate, dataRateWindow } = this.hooks
+    if (!minDataRate) return
+    this.meter = new DataRateMeter(minDataRate, dataRateWindow, performance.now())
+    this.meterTimer = setInterval(() => this.checkDataRate(), Math.max(100, Math.min(1000, dataRateWindow / 5)))
+    this.meterTimer.unref()
+  }
+
+  private dataEnded(): void {
+    clearInterval(this.meterTimer)
+    this.meterTimer = undefined
+    this.meter = undefined
+  }
+
+  private checkDataRate(): void {
+    if (!this.meter?.tooSlow(performance.now())) return
+    this.dataEnded()
+    this.hooks.onCutOff?.(this.id, 'data-rate-too-low')
+    this.hangUp(reply(this.hooks.replies, 'data-rate-too-low'), 'data rate below smtp.minDataRate')
   }
 
   override _onClose(): void {
     clearTimeout(this.deadline)
+    this.dataEnded()
     super._onClose()
   }
 
@@ -92,15 +199,28 @@ export class RelayConnection extends SMTPConnection {
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
     if (Array.isArray(data) || context === false || data === undefined || data === null) {
+      this.counter.reply(code, context)
       super.send(code, data, false)
-      return
+    } else {
+      const shimmed = shimReply(this.hooks.replies, code, data, context)
+      this.counter.reply(shimmed.code, context)
+      super.send(shimmed.code, shimmed.text, false)
     }
-    const shimmed = shimReply(this.hooks.replies, code, data, context)
-    super.send(shimmed.code, shimmed.text, false)
+    // The end-of-data reply the deadline waited for has gone out: now the session ends.
+    if (this.deadlinePassed && !this._dataStream && code !== 421) {
+      this.deadlinePassed = false
+      this.hangUp(reply(this.hooks.replies, 'session-deadline'), 'session time limit exceeded')
+    }
   }
 
   override _createParser(): SMTPStream {
-    const parser = new GuardedSMTPStream({ maxCommandLength: this._server.options.maxCommandLength })
+    const parser = new GuardedSMTPStream({ maxCommandLength: AUTH_LINE_MAX })
+    parser.observer = {
+      started: () => this.dataStarted(),
+      received: (bytes) => this.meter?.received(performance.now(), bytes),
+      released: () => this.meter?.released(performance.now()),
+      ended: () => this.dataEnded(),
+    }
     parser.oncommand = (command, callback) => this._onCommand(command, callback)
     parser.on('error', (err: Error) => this.send(421, 'Error: ' + err.message))
     return parser
@@ -118,19 +238,55 @@ export class RelayConnection extends SMTPConnection {
     }
     if (!this._upgrading && this._ready && !this._nextHandler) {
       const line = command.toString('latin1')
-      const refusal = this.hooks.beforeCommand(this.id, (line.split(' ')[0] ?? '').toUpperCase(), line)
+      const verb = (line.split(' ')[0] ?? '').toUpperCase()
+      const limit = this.hooks.sessionLimits(this.id, this.counter.snapshot(), verb)
+      // Counted whatever the answer: a refused command is still one that delivered nothing.
+      this.counter.command(verb)
+      const tooLong = command.length > COMMAND_LINE_MAX && verb !== 'AUTH' ? reply(this.hooks.replies, 'line-too-long') : undefined
+      const refusal = limit ?? tooLong ?? this.hooks.beforeCommand(this.id, verb, line)
       if (refusal) {
         this.send(refusal.code, replyText(refusal))
+        if (refusal.code !== 421 && CLOSING.has(refusal.id)) this.close()
         callback?.()
         return
       }
+      // smtp-server closes after 10 unrecognized commands; smtp.maxErrors governs instead.
+      this._unrecognizedCommands = 0
     }
     super._onCommand(command, callback)
   }
 
+  override handler_MAIL(command: Buffer, callback: () => void): void {
+    this.mailLine = command
+    try {
+      super.handler_MAIL(command, callback)
+    } finally {
+      this.mailLine = undefined
+    }
+  }
+
+  override handler_RCPT(command: Buffer, callback: () => void): void {
+    const parsed = this._parseAddressCommand('rcpt to', command)
+    if (parsed && parsed.address && this.session.envelope.mailFrom) {
+      const refusal = rcptParamsRefusal(parsed.args, command, this.session.envelope.smtpUtf8 === true)
+      if (refusal) {
+        const r = reply(this.hooks.replies, refusal)
+        this.send(r.code, replyText(r))
+        callback()
+        return
+      }
+    }
+    super.handler_RCPT(command, callback)
+  }
+
   // SIZE= is checked by the policy engine (rule declared-size), so the trace shows it; only its
-  // syntax is left to the library.
+  // syntax is left to the library. Parameters EHLO did not offer are refused here.
   override _validateMailParams(parsed: Parameters<SMTPConnection['_validateMailParams']>[0]): ReturnType<SMTPConnection['_validateMailParams']> {
+    const refusal = mailParamsRefusal(parsed.args, this.mailLine ?? Buffer.alloc(0), this._isSupported('AUTH'))
+    if (refusal) {
+      const r = reply(this.hooks.replies, refusal)
+      return { code: r.code, message: replyText(r), enhancedCode: null }
+    }
     const args = parsed.args
     if (args && typeof args.SIZE === 'string' && /^\d{1,20}$/.test(args.SIZE)) {
       const { SIZE: _size, ...rest } = args

@@ -1,6 +1,7 @@
 // The one place that knows how smtp-server (pinned 3.21.x) words its own replies. Each of its
 // texts is translated to a catalogue reply (core/replies.ts), so clients see SPEC §2 replies and
-// never a doubled enhanced code. test/smtp/reply-shim.test.ts pins every row with a transcript.
+// never a doubled enhanced code. test/smtp/transcript.test.ts, test/security/attacks.test.ts and
+// test/core/replies.test.ts pin the rows with transcripts.
 import { reply, type ReplyCatalogue, type ReplyId } from '../core/replies.js'
 
 interface Translation {
@@ -25,6 +26,8 @@ const TRANSLATIONS: readonly Translation[] = [
   { code: 503, text: /^Error: send (HELO\/EHLO|LHLO) first$/, reply: 'hello-first' },
   { code: 503, text: /^Error: nested MAIL command$/, reply: 'sender-already-specified' },
   { code: 503, text: /^Error: TLS already active$/, reply: 'tls-already-active' },
+  // RFC 3207 §4: STARTTLS takes no parameters.
+  { code: 501, text: /^Error: syntax: STARTTLS$/, reply: 'starttls-syntax' },
   { code: 503, text: /^Error: need (MAIL|RCPT) command$/, reply: 'bad-sequence' },
   { code: 503, text: /^Error: No identity changes permitted$/, reply: 'bad-sequence' },
   // AUTH is disabled per session while the smtpAuth lane is off; smtp-server then treats it as
@@ -35,6 +38,8 @@ const TRANSLATIONS: readonly Translation[] = [
   { code: 421, text: /^Error: too many unrecognized commands$/, reply: 'too-many-errors' },
   { code: 421, text: /^Timeout - closing connection$/, reply: 'idle-timeout' },
   { code: 421, text: /^Server shutting down$/, reply: 'shutting-down' },
+  // A browser talked into posting to the SMTP port (cross-protocol attack): smtp-server hangs up.
+  { code: 421, text: /^HTTP requests not allowed$/, reply: 'http-refused' },
   { code: 421, text: /Too many connected clients/, reply: 'too-many-connections' },
   { code: 421, text: /^Error: Command line too long$/, reply: 'command-too-long' },
   { code: 501, text: /^Error: Bad sender address syntax$/, reply: 'bad-sender-syntax' },

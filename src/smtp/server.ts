@@ -6,8 +6,9 @@ import type { TLSSocket } from 'node:tls'
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server'
 import type { SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection'
 import type { Logger } from 'pino'
-import { reply, replyText, type Reply, type ReplyCatalogue } from '../core/replies.js'
+import { formatReply, reply, replyText, type Reply, type ReplyCatalogue } from '../core/replies.js'
 import type { Relay } from '../relay/relay.js'
+import { certificateNames } from './certificate-names.js'
 import { RelayConnection, type ConnectionHooks } from './relay-connection.js'
 import type { TlsMaterial } from './tls.js'
 
@@ -47,18 +48,6 @@ class RelaySmtpServer extends SMTPServer {
 
 function smtpError(r: Reply): Error & { responseCode: number } {
   return Object.assign(new Error(replyText(r)), { responseCode: r.code })
-}
-
-/** DNS names in a client certificate: subject CN and dNSName SANs, lower case. */
-function certificateNames(socket: TLSSocket): string[] {
-  if (!socket.authorized) return []
-  const cert = socket.getPeerCertificate()
-  if (!cert || !cert.subject) return []
-  const names = new Set<string>()
-  const cn = cert.subject.CN
-  if (typeof cn === 'string') names.add(cn.toLowerCase())
-  for (const part of (cert.subjectaltname ?? '').split(/,\s*/)) if (part.startsWith('DNS:')) names.add(part.slice(4).toLowerCase())
-  return [...names]
 }
 
 export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
@@ -123,12 +112,17 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     },
   }
   const server = new RelaySmtpServer(options)
+  const world = relay.ctx.world
   server.relayHooks = {
     replies: o.replies,
     greeting: () => relay.greeting(),
     maxSessionDuration: o.maxSessionDuration,
+    minDataRate: world.smtp.minDataRate,
+    dataRateWindow: world.smtp.dataRateWindow,
     bareLineEndingReply: () => reply(o.replies, 'bare-line-ending-command'),
+    sessionLimits: (id, counters, verb) => relay.sessionLimits(id, counters, verb),
     beforeCommand: (id, verb, line) => relay.command(id, verb, line),
+    onCutOff: (id, why) => o.log.info({ session: id, reply: formatReply(reply(o.replies, why)) }, `session cut off: ${why}`),
   }
   server.on('error', (err: Error & { code?: string }) => o.log.debug({ err: err.message, code: err.code }, 'smtp connection error'))
   return server

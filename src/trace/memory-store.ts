@@ -1,13 +1,21 @@
-// TraceStore in memory (store.trace: memory): same queries as the SQLite store, nothing on disk.
+// TraceStore in memory (store.trace: memory): same queries, summary and retention as the SQLite
+// store, nothing on disk.
 import type { TraceMessage } from '../core/trace.js'
 import type { TracePage, TraceQuery, TraceStore } from '../ports.js'
+import type { Prunable, PruneBounds, PrunedMessage, Retention } from './retention.js'
+import { summarizeMessages, type SummaryQuery, type TraceSummarizer, type TraceSummary } from './summary.js'
 
-export class MemoryTraceStore implements TraceStore {
+export class MemoryTraceStore implements TraceStore, TraceSummarizer, Prunable {
   private readonly messages = new Map<string, TraceMessage>()
+
+  constructor(private readonly retention?: Retention) {
+    retention?.prune(this)
+  }
 
   record(message: TraceMessage): void {
     this.messages.delete(message.id)
     this.messages.set(message.id, message)
+    this.retention?.afterWrite(this)
   }
 
   get(id: string): TraceMessage | undefined {
@@ -28,6 +36,31 @@ export class MemoryTraceStore implements TraceStore {
     all.sort((a, b) => b.receivedAt - a.receivedAt)
     const offset = q.offset ?? 0
     return { total: all.length, messages: all.slice(offset, offset + (q.limit ?? 50)) }
+  }
+
+  summarize(q: SummaryQuery): TraceSummary {
+    return summarizeMessages(this.messages.values(), q)
+  }
+
+  extent(): { oldest: number; newest: number } | undefined {
+    let e: { oldest: number; newest: number } | undefined
+    for (const { receivedAt: t } of this.messages.values()) e = e ? { oldest: Math.min(e.oldest, t), newest: Math.max(e.newest, t) } : { oldest: t, newest: t }
+    return e
+  }
+
+  prune(bounds: PruneBounds): PrunedMessage[] {
+    const removed: PrunedMessage[] = []
+    const remove = (m: TraceMessage) => {
+      this.messages.delete(m.id)
+      removed.push({ id: m.id, captured: m.captured })
+    }
+    if (bounds.olderThan !== undefined) for (const m of this.messages.values()) if (m.receivedAt < bounds.olderThan) remove(m)
+    if (bounds.keepNewest !== undefined && this.messages.size > bounds.keepNewest) {
+      // newest first, later-recorded first among equals: the order list() shows
+      const byAge = [...this.messages.values()].reverse().sort((a, b) => b.receivedAt - a.receivedAt)
+      for (const m of byAge.slice(bounds.keepNewest).reverse()) remove(m)
+    }
+    return removed
   }
 
   clear(): number {

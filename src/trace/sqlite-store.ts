@@ -1,12 +1,19 @@
 // TraceStore on SQLite (better-sqlite3 ^12, WAL). One row per message with the whole record as
-// JSON, one row per recipient for the filters. Writes are synchronous and take tens of µs.
+// JSON and its outcome category, one row per recipient for the filters, one per rule that did not
+// pass for the per-rule counters. Writes are synchronous and take tens of µs; retention prunes
+// every few hundred writes (retention.ts), the recipients and rule rows going by cascade.
 import Database from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { TraceMessage } from '../core/trace.js'
 import type { TracePage, TraceQuery, TraceStore } from '../ports.js'
+import { categoryOf, ruleOutcomes, type Category, type RuleOutcomeCount } from './outcome.js'
+import type { Prunable, PruneBounds, PrunedMessage, Retention } from './retention.js'
+import { assembleSummary, type CategoryRow, type SummaryQuery, type TraceSummarizer, type TraceSummary } from './summary.js'
 
-const MIGRATIONS = [
+type Migration = string | ((db: Database.Database) => void)
+
+const MIGRATIONS: Migration[] = [
   `CREATE TABLE messages (
      id TEXT PRIMARY KEY,
      received_at INTEGER NOT NULL,
@@ -27,49 +34,136 @@ const MIGRATIONS = [
    );
    CREATE INDEX recipients_address ON recipients(address);
    CREATE INDEX recipients_status ON recipients(status);`,
+  // v2: the dashboard's chart and per-rule counters, answered by GROUP BY instead of parsing JSON
+  (db) => {
+    db.exec(`ALTER TABLE messages ADD COLUMN category TEXT;
+      CREATE TABLE rule_outcomes (
+        message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        rule TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (message_id, rule, outcome)
+      );`)
+    const setCategory = db.prepare('UPDATE messages SET category = ? WHERE id = ?')
+    const addOutcome = db.prepare('INSERT INTO rule_outcomes (message_id, rule, outcome, n) VALUES (?, ?, ?, ?)')
+    // in pages: better-sqlite3 cannot write while a read is iterating, and a whole trace may not fit in memory
+    const page = db.prepare('SELECT rowid AS r, doc FROM messages WHERE rowid > ? ORDER BY rowid LIMIT 500')
+    for (let after = 0; ; ) {
+      const rows = page.all(after) as Array<{ r: number; doc: string }>
+      if (rows.length === 0) break
+      for (const row of rows) {
+        const m = JSON.parse(row.doc) as TraceMessage
+        setCategory.run(categoryOf(m), m.id)
+        for (const o of ruleOutcomes(m)) addOutcome.run(m.id, o.rule, o.outcome, o.count)
+      }
+      after = (rows[rows.length - 1] as { r: number }).r
+    }
+  },
 ]
 
-export class SqliteTraceStore implements TraceStore {
+export interface SqliteTraceOptions {
+  readonly readonly?: boolean
+  readonly retention?: Retention
+}
+
+export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
   private readonly db: Database.Database
-  private readonly insertMessage: Database.Statement
-  private readonly insertRecipient: Database.Statement
   private readonly selectOne: Database.Statement
   private readonly insertAll: (m: TraceMessage) => void
+  private readonly retention: Retention | undefined
 
-  constructor(file: string, options: { readonly?: boolean } = {}) {
+  constructor(file: string, options: SqliteTraceOptions = {}) {
     if (!options.readonly && file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
     this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false })
-    if (!options.readonly) {
-      this.db.pragma('journal_mode = WAL')
-      // The trace is a record of decisions, not the mail itself: NORMAL is durable across
-      // process crashes, which is what matters here (mail durability is the spool's job).
-      this.db.pragma('synchronous = NORMAL')
-      this.db.pragma('foreign_keys = ON')
-      this.migrate()
+    if (options.readonly) {
+      this.selectOne = this.db.prepare('SELECT doc FROM messages WHERE id = ?')
+      // A reader (relay365 trace) may meet a file of an older schema: it only reads `doc`.
+      this.insertAll = () => {
+        throw new Error('trace store opened read-only')
+      }
+      this.retention = undefined
+      return
     }
-    this.insertMessage = this.db.prepare(
-      'INSERT OR REPLACE INTO messages (id, received_at, status, mail_from, rule, doc) VALUES (?, ?, ?, ?, ?, ?)',
+    this.db.pragma('journal_mode = WAL')
+    // The trace is a record of decisions, not the mail itself: NORMAL is durable across
+    // process crashes, which is what matters here (mail durability is the spool's job).
+    this.db.pragma('synchronous = NORMAL')
+    this.db.pragma('foreign_keys = ON')
+    this.migrate()
+    this.selectOne = this.db.prepare('SELECT doc FROM messages WHERE id = ?')
+    const insertMessage = this.db.prepare(
+      'INSERT OR REPLACE INTO messages (id, received_at, status, mail_from, rule, doc, category) VALUES (?, ?, ?, ?, ?, ?, ?)',
     )
-    this.insertRecipient = this.db.prepare(
+    const insertRecipient = this.db.prepare(
       'INSERT OR REPLACE INTO recipients (message_id, idx, address, status, rule, route) VALUES (?, ?, ?, ?, ?, ?)',
     )
-    this.selectOne = this.db.prepare('SELECT doc FROM messages WHERE id = ?')
+    // A message recorded again (queue mode updates its status) replaces its rule rows.
+    const deleteOutcomes = this.db.prepare('DELETE FROM rule_outcomes WHERE message_id = ?')
+    const insertOutcome = this.db.prepare('INSERT INTO rule_outcomes (message_id, rule, outcome, n) VALUES (?, ?, ?, ?)')
     this.insertAll = this.db.transaction((m: TraceMessage) => {
-      this.insertMessage.run(m.id, m.receivedAt, m.status, m.mailFrom.toLowerCase(), m.rule ?? null, JSON.stringify(m))
-      m.recipients.forEach((r, i) => this.insertRecipient.run(m.id, i, r.address.toLowerCase(), r.status, r.rule ?? null, r.route ?? null))
+      insertMessage.run(m.id, m.receivedAt, m.status, m.mailFrom.toLowerCase(), m.rule ?? null, JSON.stringify(m), categoryOf(m))
+      m.recipients.forEach((r, i) => insertRecipient.run(m.id, i, r.address.toLowerCase(), r.status, r.rule ?? null, r.route ?? null))
+      deleteOutcomes.run(m.id)
+      for (const o of ruleOutcomes(m)) insertOutcome.run(m.id, o.rule, o.outcome, o.count)
     })
+    this.retention = options.retention
+    this.retention?.prune(this)
   }
 
   private migrate(): void {
     const version = this.db.pragma('user_version', { simple: true }) as number
     for (let v = version; v < MIGRATIONS.length; v++) {
-      this.db.exec(MIGRATIONS[v] ?? '')
-      this.db.pragma(`user_version = ${v + 1}`)
+      const step = MIGRATIONS[v] ?? ''
+      this.db.transaction(() => {
+        if (typeof step === 'string') this.db.exec(step)
+        else step(this.db)
+        this.db.pragma(`user_version = ${v + 1}`)
+      })()
     }
   }
 
   record(message: TraceMessage): void {
     this.insertAll(message)
+    this.retention?.afterWrite(this)
+  }
+
+  extent(): { oldest: number; newest: number } | undefined {
+    const row = this.db.prepare('SELECT min(received_at) AS oldest, max(received_at) AS newest FROM messages').get() as { oldest: number | null; newest: number | null }
+    return row.oldest === null || row.newest === null ? undefined : { oldest: row.oldest, newest: row.newest }
+  }
+
+  summarize(q: SummaryQuery): TraceSummary {
+    const rows = this.db
+      .prepare(
+        `SELECT CAST((received_at - ?) / ? AS INTEGER) AS bucket, category, count(*) AS count FROM messages
+         WHERE received_at >= ? AND received_at < ? GROUP BY bucket, category`,
+      )
+      .all(q.since, q.bucketMs, q.since, q.until) as Array<CategoryRow & { category: Category | null }>
+    const rules = this.db
+      .prepare(
+        `SELECT o.rule AS rule, o.outcome AS outcome, sum(o.n) AS count FROM rule_outcomes o JOIN messages m ON m.id = o.message_id
+         WHERE m.received_at >= ? AND m.received_at < ? GROUP BY o.rule, o.outcome`,
+      )
+      .all(q.since, q.until) as RuleOutcomeCount[]
+    return assembleSummary(q, rows.filter((r): r is CategoryRow => r.category !== null), rules)
+  }
+
+  prune(bounds: PruneBounds): PrunedMessage[] {
+    const removed: PrunedMessage[] = []
+    const collect = (rows: unknown[]) => {
+      for (const r of rows as Array<{ id: string; captured: number | null }>) removed.push({ id: r.id, captured: r.captured === 1 })
+    }
+    const returning = "RETURNING id, json_extract(doc, '$.captured') AS captured"
+    this.db.transaction(() => {
+      if (bounds.olderThan !== undefined) collect(this.db.prepare(`DELETE FROM messages WHERE received_at < ? ${returning}`).all(bounds.olderThan))
+      if (bounds.keepNewest !== undefined) {
+        // the order list() shows: newest first, later-recorded first among equals
+        const sql = `DELETE FROM messages WHERE rowid IN
+          (SELECT rowid FROM messages ORDER BY received_at DESC, rowid DESC LIMIT -1 OFFSET ?) ${returning}`
+        collect(this.db.prepare(sql).all(bounds.keepNewest))
+      }
+    })()
+    return removed
   }
 
   get(id: string): TraceMessage | undefined {

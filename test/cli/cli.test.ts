@@ -2,8 +2,7 @@
 import t from 'tap'
 import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { Dialogue } from '../helpers/dialogue.js'
-import { BIN, runCli, spawnServe, stopChild } from '../helpers/cli.js'
-import { freePort } from '../helpers/ports.js'
+import { BIN, bannerPorts, runCli, spawnServe, stopChild } from '../helpers/cli.js'
 import { settled, startRelay, testConfigDoc } from '../helpers/relay.js'
 
 t.test('config check: valid, invalid (names the key, exit 2), JSON, rules, embedded default', async (t) => {
@@ -69,13 +68,12 @@ t.test('send: a TeamDynamix-style message, accepted and refused', async (t) => {
 
 t.test('serve with a config file; trace reads the same store', async (t) => {
   const dir = t.testdir({})
-  const smtpPort = await freePort()
-  const httpPort = await freePort()
-  const doc = testConfigDoc(dir, { smtp: { port: smtpPort }, http: { port: httpPort }, log: { level: 'warn' } })
+  const doc = testConfigDoc(dir, { smtp: { port: 0 }, http: { port: 0 }, log: { level: 'warn' } })
   writeFileSync(`${dir}/relay.json`, JSON.stringify(doc))
   const { child, banner } = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir })
   t.teardown(() => stopChild(child))
-  t.match(banner, `SMTP on 127.0.0.1:${smtpPort}, UI and API on http://127.0.0.1:${httpPort}/`)
+  t.match(banner, /SMTP on 127\.0\.0\.1:\d+, UI and API on http:\/\/127\.0\.0\.1:\d+\//)
+  const { smtp: smtpPort, http: httpPort } = bannerPorts(banner)
   const sent = await runCli(['send', '--server', `127.0.0.1:${smtpPort}`, '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org', '--subject', 'CLI trace'])
   t.equal(sent.code, 0)
   const health = (await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json()) as { status: string }

@@ -1,27 +1,97 @@
-// docker-compose.yml and the config it mounts: parsed and checked, since no engine runs here.
+// docker-compose.yml, the configs it mounts and the Dockerfile, checked without a Docker engine
+// (none runs here): two relays that decide alike and share one Redis, every named volume
+// declared, every mounted config valid, and — where Debian's docker-compose is installed (.ci/run
+// installs it) — the file as Compose itself resolves it.
 import t from 'tap'
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { loadConfigFile } from '../../src/config/load.js'
+import type { Config } from '../../src/config/schema.js'
 
 const root = new URL('../../', import.meta.url)
 
-t.test('docker-compose.yml is well formed and mounts a valid config', async (t) => {
-  const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8')) as {
-    services: Record<string, { build?: string; command: string[]; ports: string[]; volumes: string[] }>
-    volumes: Record<string, unknown>
+interface Service {
+  build?: string
+  image?: string
+  command?: string[]
+  ports?: string[]
+  volumes?: string[]
+  depends_on?: Record<string, { condition: string }>
+  healthcheck?: { test: string[] }
+}
+
+const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8')) as { services: Record<string, Service>; volumes: Record<string, unknown> }
+
+/** The config a relay service mounts at /etc/relay365/relay365.yaml, loaded with the project's loader. */
+function mountedConfig(service: Service): { file: string; config: Config } {
+  const mount = (service.volumes ?? []).find((v) => v.split(':')[1] === '/etc/relay365/relay365.yaml')
+  const file = mount?.split(':')[0] ?? ''
+  return { file, config: loadConfigFile(new URL(file, root).pathname) }
+}
+
+const relays = ['relay365', 'relay365-b'] as const
+
+t.test('services: two relays built from the Dockerfile, one Redis', async (t) => {
+  t.same(Object.keys(compose.services).sort(), ['redis', 'relay365', 'relay365-b'])
+  t.match(compose.services.redis, { image: /^redis:7/, healthcheck: { test: ['CMD', 'redis-cli', 'ping'] } })
+  t.same(compose.services.relay365?.ports, ['127.0.0.1:2525:2525', '127.0.0.1:8025:8025'])
+  t.same(compose.services['relay365-b']?.ports, ['127.0.0.1:2526:2525', '127.0.0.1:8026:8025'])
+  for (const name of relays) {
+    const s = compose.services[name] as Service
+    t.equal(s.build, '.', `${name} is built from the Dockerfile`)
+    t.same(s.command, ['serve', '--config', '/etc/relay365/relay365.yaml'])
+    t.equal(s.depends_on?.redis?.condition, 'service_healthy', `${name} starts once Redis answers`)
+    t.match(s.healthcheck?.test.join(' '), /\/healthz/)
   }
-  const relay = compose.services.relay365
-  t.ok(relay, 'a relay365 service')
-  t.equal(relay?.build, '.')
-  t.same(relay?.ports, ['127.0.0.1:2525:2525', '127.0.0.1:8025:8025'])
-  const named = (relay?.volumes ?? []).map((v) => v.split(':')[0])
-  for (const v of named) if (!v?.startsWith('./')) t.ok(v && v in compose.volumes, `volume ${v} is declared`)
-  const mount = (relay?.volumes ?? []).find((v) => v.includes('/etc/relay365/relay365.yaml'))
-  const hostPath = mount?.split(':')[0] ?? ''
-  const config = loadConfigFile(new URL(hostPath, root).pathname)
-  t.equal(config.smtp.port, 2525)
-  t.equal(config.store.trace, 'sqlite:/app/data/trace.db', 'the trace lives on the data volume')
-  t.ok(config.http.token, 'listening beyond loopback, the API has a token')
-  t.match(readFileSync(new URL('Dockerfile', root), 'utf8'), /FROM node:20-bookworm-slim/)
+})
+
+t.test('volumes: every named one declared; data/ and certs/ per relay, never shared', async (t) => {
+  const named = Object.values(compose.services)
+    .flatMap((s) => s.volumes ?? [])
+    .map((v) => v.split(':')[0] as string)
+    .filter((v) => !v.startsWith('./'))
+  for (const v of named) t.ok(v in compose.volumes, `volume ${v} is declared`)
+  t.equal(new Set(named).size, named.length, 'no volume mounted by two services')
+  for (const name of relays) {
+    const targets = (compose.services[name]?.volumes ?? []).map((v) => v.split(':')[1])
+    t.ok(targets.includes('/app/data'), `${name} keeps its trace and captures on a volume`)
+    t.ok(targets.includes('/app/certs'), `${name} keeps its certificate on a volume`)
+  }
+})
+
+t.test('configs: valid, on the volumes, sharing the Redis limit store, deciding alike', async (t) => {
+  const [a, b] = relays.map((name) => mountedConfig(compose.services[name] as Service))
+  if (!a || !b) throw new Error('both relays mount a config')
+  t.not(a.file, b.file, 'each relay has its own file (its own hostname)')
+  for (const { file, config } of [a, b]) {
+    t.equal(config.smtp.port, 2525, file)
+    t.equal(config.store.trace, 'sqlite:/app/data/trace.db', `${file}: the trace lives on the data volume`)
+    t.equal(config.store.limits, 'redis://redis:6379', `${file}: limits in the compose Redis service`)
+    t.ok(config.http.token, `${file}: listening beyond loopback, the API has a token`)
+    t.ok(config.store.traceRetention.maxMessages, `${file}: the trace is bounded`)
+  }
+  t.equal(a.config.store.limits, b.config.store.limits, 'both relays count in one Redis')
+  t.not(a.config.smtp.hostname, b.config.smtp.hostname, 'the trace and Received fields tell the relays apart')
+  const policy = (c: Config) => ({ ...c, smtp: { ...c.smtp, hostname: '' } })
+  t.same(policy(a.config), policy(b.config), 'otherwise the same decisions')
+})
+
+t.test('Dockerfile: Node 20, the compiled CLI and the dashboard files in the image', async (t) => {
+  const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8')
+  t.match(dockerfile, /FROM node:20-bookworm-slim/)
+  t.match(dockerfile, /COPY --from=build \/app\/dist \.\/dist/)
+  // src/http/routes/dashboard.ts reads them from dist/http/routes/../../../src/http/ui
+  t.match(dockerfile, /COPY --from=build \/app\/src\/http\/ui \.\/src\/http\/ui/)
+  t.match(dockerfile, /EXPOSE 2525 8025/)
+})
+
+const hasCompose = !spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).error
+
+t.test('docker-compose config resolves the file (Debian docker-compose, no engine needed)', { skip: !hasCompose && 'docker-compose is not installed (.ci/run installs it)' }, async (t) => {
+  const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '--services'], { cwd: root, encoding: 'utf8' })
+  t.equal(r.status, 0, r.stderr)
+  t.same(r.stdout.trim().split('\n').sort(), ['redis', 'relay365', 'relay365-b'])
+  const volumes = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '--volumes'], { cwd: root, encoding: 'utf8' })
+  t.same(volumes.stdout.trim().split('\n').sort(), Object.keys(compose.volumes).sort())
 })

@@ -42,7 +42,7 @@ t.test('errors name the key and what was expected', async (t) => {
   t.equal(errorOf({ limits: { maxMessageSize: '3XB' } }), 'limits.maxMessageSize: expected a size like "35MB", "1KB" or a number of bytes, got "3XB"')
   t.equal(errorOf({ tenant: { acceptedDomains: ['bad domain'] } }), 'tenant.acceptedDomains[0]: expected a domain name, got "bad domain"')
   t.equal(errorOf({ tenant: { recipients: ['nobody'] } }), 'tenant.recipients[0]: expected a mailbox address like "helpdesk@contoso.example", got "nobody"')
-  t.equal(errorOf({ routes: { upstream: { type: 'smtp' } } }), 'routes.upstream.type: expected a route with type capture | drop | smarthost')
+  t.equal(errorOf({ routes: { upstream: { type: 'smtp' } } }), 'routes.upstream.type: expected a route with type capture | drop | smarthost | mx')
   t.equal(errorOf({ routes: { upstream: { type: 'smarthost' } } }), 'routes.upstream.host: expected string (missing)')
   t.equal(errorOf({ connectors: [{ name: 'a', type: 'onPremises' }] }), 'connectors[0].senderIPs: a connector needs senderIPs or certificateDomain (a partner connector may use senderDomains)')
   t.equal(errorOf({ connectors: [{ name: 'a', type: 'onPremises', senderIPs: ['10.0.0.0/33'] }] }), 'connectors[0].senderIPs[0]: expected an IPv4/IPv6 address or CIDR like "203.0.113.0/24", got "10.0.0.0/33"')

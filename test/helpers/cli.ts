@@ -56,7 +56,8 @@ export async function spawnServe(args: string[], options: { cwd?: string; entry?
 
 /** SIGTERM the child we started and wait for its exit code. */
 export function stopChild(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode)
+  // a child killed by a signal has signalCode set and exitCode null: it exited all the same
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
   return new Promise((resolve) => {
     child.once('exit', (code) => resolve(code))
     child.kill('SIGTERM')
@@ -69,4 +70,14 @@ function plainEnv(): NodeJS.ProcessEnv {
   delete env.NODE_OPTIONS
   delete env.NODE_V8_COVERAGE
   return env
+}
+
+/**
+ * The ports a `serve` banner reports. Tests configure port 0 and read the real ports here: a port
+ * picked free beforehand can be taken by a parallel test before the relay binds it.
+ */
+export function bannerPorts(banner: string): { smtp: number; http: number | undefined } {
+  const m = /SMTP on [^\s,]+:(\d+)(?:, UI and API on http:\/\/[^/]+:(\d+)\/)?/.exec(banner)
+  if (!m) throw new Error(`no ports in banner: ${banner}`)
+  return { smtp: Number(m[1]), http: m[2] ? Number(m[2]) : undefined }
 }

@@ -17,8 +17,14 @@ export interface FakeReply {
 }
 
 export interface FakeBehaviour {
+  /** Refuse the connection at the greeting. */
+  connect?(): FakeReply | undefined
+  /** Refuse the sender. */
+  mail?(address: string): FakeReply | undefined
   /** Refuse a recipient. */
   rcpt?(address: string): FakeReply | undefined
+  /** Tear the connection down as the message data starts arriving. */
+  dropAtData?(): boolean
   /** The reply at end of data (default 250 2.0.0 Ok: queued as FAKEn). */
   data?(message: Received): FakeReply | undefined
   /** Do not advertise STARTTLS. */
@@ -56,11 +62,24 @@ export async function startFakeUpstream(t: Test, behaviour: FakeBehaviour = {}):
     logger: false,
     closeTimeout: 1000,
     size: 200 * 1024 * 1024,
+    onConnect(_session, callback) {
+      const refusal = behaviour.connect?.()
+      callback(refusal ? error(refusal) : null)
+    },
+    onMailFrom(address, _session, callback) {
+      const refusal = behaviour.mail?.(address.address)
+      callback(refusal ? error(refusal) : null)
+    },
     onRcptTo(address, _session, callback) {
       const refusal = behaviour.rcpt?.(address.address)
       callback(refusal ? error(refusal) : null)
     },
     onData(stream, session, callback) {
+      if (behaviour.dropAtData?.()) {
+        state.aborted++
+        for (const c of server.connections) if (c.session === session) c._socket.destroy()
+        return
+      }
       const chunks: Buffer[] = []
       stream.on('data', (c: Buffer) => chunks.push(c))
       stream.on('error', () => undefined)

@@ -1,5 +1,8 @@
 // Starts a real relay365 on free loopback ports for a test, with the test TLS certificate, a
 // trace store in the test's own directory and silent logs; closed by t.teardown.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Test } from 'tap'
 import { startApp, type RunningApp } from '../../src/app.js'
 import { parseConfig } from '../../src/config/load.js'
@@ -25,7 +28,10 @@ export function testConfigDoc(dir: string, doc: Doc = {}): Doc {
 }
 
 export async function startRelay(t: Test, doc: Doc = {}, options: { clock?: SimClock; noHttp?: boolean } = {}): Promise<TestRelay> {
-  const dir = t.testdir({})
+  // Not t.testdir(): that is one directory per test, wiped by each call, and the test's own files
+  // (a spool two relays share) may live there.
+  const dir = mkdtempSync(join(tmpdir(), 'relay365-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const config = parseConfig(testConfigDoc(dir, doc))
   const app = await startApp({
     config,

@@ -11,6 +11,8 @@ const MIN = 60_000
 const plain = (user: string, pass: string) => Buffer.from(`\0${user}\0${pass}`).toString('base64')
 
 const AUTH_LANE = {
+  // one session carries the whole simulated day
+  smtp: { maxRecipientsPerSession: 100_000, maxCommands: 100_000 },
   smtpAuth: { enabled: true, users: [{ user: 'app@contoso.example', password: 'secret' }, { user: 'other@contoso.example', password: 'pw2' }] },
   connectors: [],
 }

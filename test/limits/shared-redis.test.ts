@@ -3,8 +3,7 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import nodemailer from 'nodemailer'
-import { spawnServe, stopChild } from '../helpers/cli.js'
-import { freePort } from '../helpers/ports.js'
+import { bannerPorts, spawnServe, stopChild } from '../helpers/cli.js'
 import { startRedis } from '../helpers/redis.js'
 import { testConfigDoc } from '../helpers/relay.js'
 
@@ -29,16 +28,16 @@ t.test('two relays, one Redis, one limit', async (t) => {
   for (const name of ['a', 'b']) {
     const dir = t.testdir({})
     const doc = testConfigDoc(dir, {
-      smtp: { port: await freePort() },
-      http: { port: await freePort() },
+      smtp: { port: 0 },
+      http: { port: 0 },
       store: { limits: redis.url, trace: `sqlite:${dir}/trace.db` },
       limits: { connector: { recipientsPerDay: 40 } },
       log: { level: 'warn' },
     })
     writeFileSync(`${dir}/relay.json`, JSON.stringify(doc))
-    const { child } = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir })
+    const { child, banner } = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir })
     t.teardown(() => stopChild(child))
-    relays.push({ name, port: (doc.smtp as { port: number }).port, child })
+    relays.push({ name, port: bannerPorts(banner).smtp, child })
   }
   const [a, b] = await Promise.all(relays.map((r) => sendMany(r.port, 35)))
   const all = [...(a ?? []), ...(b ?? [])]

@@ -10,7 +10,10 @@ import { headerFromDomain } from './header-from-domain.js'
 import { headerSize } from './header-size.js'
 import { knownRecipient } from './known-recipient.js'
 import { lineEndings } from './line-endings.js'
+import { maxCommands } from './max-commands.js'
 import { maxConnectionsPerIp } from './max-connections-per-ip.js'
+import { maxErrors } from './max-errors.js'
+import { maxRecipientsPerSession } from './max-recipients-per-session.js'
 import { messageSize } from './message-size.js'
 import { newIpThrottle } from './new-ip-throttle.js'
 import { partnerExternal } from './partner-external.js'
@@ -19,14 +22,23 @@ import { recipientCount } from './recipient-count.js'
 import { recipientSyntax } from './recipient-syntax.js'
 import { requireTls } from './require-tls.js'
 import { sendAs } from './send-as.js'
+import { spoolSpace } from './spool-space.js'
 import { senderSyntax } from './sender-syntax.js'
 import { tenantAttribution } from './tenant-attribution.js'
 
+/**
+ * Session limits, judged by the SMTP adapter before every command with the counters it keeps
+ * (SessionFacts.counters). Elsewhere in the command stage they skip: no counters there.
+ */
+export const SESSION_LIMIT_RULES = [maxErrors, maxCommands, maxRecipientsPerSession] as const
+
 export const RULES: readonly AnyRule[] = [
   maxConnectionsPerIp,
+  ...SESSION_LIMIT_RULES,
   requireTls,
   senderSyntax,
   declaredSize,
+  spoolSpace,
   connectorAttribution,
   sendAs,
   recipientSyntax,

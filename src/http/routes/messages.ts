@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import { TRACE_STATUSES } from '../../core/trace.js'
 import type { CaptureStore, TraceQuery, TraceStore } from '../../ports.js'
+import { deletedSchema, errorSchema, messageDetailSchema, messageListSchema } from '../schemas.js'
 
 const listQuerySchema = {
   type: 'object',
@@ -36,7 +37,7 @@ type ListQuery = {
 const INLINE_RAW_LIMIT = 1024 * 1024
 
 export function registerMessageRoutes(app: FastifyInstance, trace: TraceStore, capture: CaptureStore): void {
-  app.get<{ Querystring: ListQuery }>('/api/v1/messages', { schema: { querystring: listQuerySchema } }, async (req) => {
+  app.get<{ Querystring: ListQuery }>('/api/v1/messages', { schema: { querystring: listQuerySchema, response: { 200: messageListSchema } } }, async (req) => {
     const q = req.query
     const page = trace.list({
       ...(q.status ? { status: q.status } : {}),
@@ -52,7 +53,7 @@ export function registerMessageRoutes(app: FastifyInstance, trace: TraceStore, c
     return { total: page.total, limit: q.limit, offset: q.offset, messages: page.messages }
   })
 
-  app.get<{ Params: { id: string } }>('/api/v1/messages/:id', async (req, res) => {
+  app.get<{ Params: { id: string } }>('/api/v1/messages/:id', { schema: { response: { 200: messageDetailSchema, 404: errorSchema } } }, async (req, res) => {
     const message = trace.get(req.params.id)
     if (!message) return res.code(404).send({ error: `no message ${req.params.id}` })
     const size = message.captured ? capture.size(message.id) : undefined
@@ -63,14 +64,14 @@ export function registerMessageRoutes(app: FastifyInstance, trace: TraceStore, c
     return { ...message, rawSize: size, raw: Buffer.concat(chunks).toString('utf8') }
   })
 
-  app.get<{ Params: { id: string } }>('/api/v1/messages/:id/raw', async (req, res) => {
+  app.get<{ Params: { id: string } }>('/api/v1/messages/:id/raw', { schema: { response: { 404: errorSchema } } }, async (req, res) => {
     const message = trace.get(req.params.id)
     const stream = message?.captured ? capture.read(message.id) : undefined
     if (!stream) return res.code(404).send({ error: `no raw source for ${req.params.id}` })
     return res.type('message/rfc822').send(stream)
   })
 
-  app.delete('/api/v1/messages', async () => {
+  app.delete('/api/v1/messages', { schema: { response: { 200: deletedSchema } } }, async () => {
     const deleted = trace.clear()
     capture.clear()
     return { deleted }

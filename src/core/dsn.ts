@@ -1,0 +1,77 @@
+// Pure: a delivery status notification (RFC 3464) for recipients the queue gave up on, sent from
+// the null sender to the message's envelope sender, with the original header block attached.
+import { rfc5322Date } from './headers.js'
+
+export interface DsnFailure {
+  readonly recipient: string
+  /** The last reply, "550 5.1.1 User unknown", or why there was none. */
+  readonly reply: string
+  /** Attempts were still being made: expired rather than refused. */
+  readonly expired: boolean
+}
+
+export interface DsnInput {
+  readonly hostname: string
+  readonly queueId: string
+  readonly sender: string
+  readonly arrivedAt: number
+  readonly now: number
+  readonly failures: readonly DsnFailure[]
+  /** The original message's header block (up to its blank line). */
+  readonly originalHeaders: string
+  readonly originalSubject?: string
+  readonly boundary: string
+}
+
+/** RFC 3463 status for the report: the reply's own permanent code, 5.4.7 for an expired one. */
+export function dsnStatus(f: DsnFailure): string {
+  if (f.expired) return '5.4.7'
+  const m = /^5\d\d[ -](5\.\d{1,3}\.\d{1,3})/.exec(f.reply)
+  return m?.[1] ?? '5.0.0'
+}
+
+const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ')
+
+export function buildDsn(d: DsnInput): string {
+  const date = rfc5322Date(d.now)
+  const human = d.failures.map((f) => `  ${f.recipient}\r\n    ${oneLine(f.reply)}${f.expired ? ' (gave up retrying)' : ''}`).join('\r\n')
+  const perRecipient = d.failures
+    .map((f) => [`Final-Recipient: rfc822; ${f.recipient}`, 'Action: failed', `Status: ${dsnStatus(f)}`, `Diagnostic-Code: smtp; ${oneLine(f.reply)}`, `Last-Attempt-Date: ${date}`].join('\r\n'))
+    .join('\r\n\r\n')
+  const subject = d.originalSubject ? `Undeliverable: ${oneLine(d.originalSubject)}` : 'Undeliverable message'
+  const lines = [
+    `From: Mail Delivery System <MAILER-DAEMON@${d.hostname}>`,
+    `To: <${d.sender}>`,
+    `Subject: ${subject}`,
+    `Date: ${date}`,
+    `Message-ID: <dsn-${d.queueId}@${d.hostname}>`,
+    'Auto-Submitted: auto-replied',
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/report; report-type=delivery-status; boundary="${d.boundary}"`,
+    '',
+    `--${d.boundary}`,
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    `relay365 at ${d.hostname} could not deliver your message to these recipients:`,
+    '',
+    human,
+    '',
+    `--${d.boundary}`,
+    'Content-Type: message/delivery-status',
+    '',
+    `Reporting-MTA: dns; ${d.hostname}`,
+    `X-Relay365-Queue-ID: ${d.queueId}`,
+    `Arrival-Date: ${rfc5322Date(d.arrivedAt)}`,
+    '',
+    perRecipient,
+    '',
+    `--${d.boundary}`,
+    'Content-Type: text/rfc822-headers',
+    '',
+    d.originalHeaders.replace(/\r?\n/g, '\r\n').replace(/(\r\n)+$/, ''),
+    '',
+    `--${d.boundary}--`,
+    '',
+  ]
+  return lines.join('\r\n')
+}

@@ -1,0 +1,273 @@
+// Queue mode (delivery.mode: queue): 250 once a message and its envelope are fsynced in the
+// spool; then delivered by this worker through the same route targets as proxy mode, at most
+// `concurrency` at a time, per recipient: delivered, failed at once on 5xx, retried with backoff
+// on 4xx or no reply until giveUpAfter, then failed with a DSN to the sender. Recovers the spool
+// at start, so a crash loses nothing that was acknowledged (at-least-once).
+import { randomUUID } from 'node:crypto'
+import type { Logger } from 'pino'
+import { buildDsn, type DsnFailure } from '../../core/dsn.js'
+import { formatReply, reply, type Reply, type ReplyCatalogue } from '../../core/replies.js'
+import { judgeAttempt, type RetryPolicy } from '../../core/retry.js'
+import { aggregateStatus, type RouteName, type TraceMessage, type TraceRecipient, type TraceStatus } from '../../core/trace.js'
+import type { Clock, TraceStore } from '../../ports.js'
+import type { DeliveryOutcome, RouteTarget, Sink } from '../sink.js'
+import { SpoolStore, type SpoolEntry, type SpoolRecipient } from './spool-store.js'
+
+export interface QueueOptions {
+  readonly spoolDir: string
+  readonly targets: Readonly<Record<RouteName, RouteTarget>>
+  readonly clock: Clock
+  readonly retry: RetryPolicy
+  readonly concurrency: number
+  readonly maxSpoolSize: number
+  readonly hostname: string
+  readonly trace: TraceStore
+  readonly replies: ReplyCatalogue
+  readonly log: Logger
+  readonly random?: () => number
+}
+
+const FALLBACK_FIELD = Buffer.from('X-Relay365-Route: fallback\r\n')
+
+export class DeliveryQueue {
+  private readonly store: SpoolStore
+  private readonly entries = new Map<string, SpoolEntry>()
+  /** Committed but not yet handed over (the trace record is being written). */
+  private readonly held = new Map<string, SpoolEntry>()
+  private readonly active = new Set<string>()
+  private bytes = 0
+  private wakeUp: (() => void) | undefined
+  private stopped = false
+  private running: Promise<void> | undefined
+  private readonly inFlight = new Set<Promise<void>>()
+
+  constructor(private readonly o: QueueOptions) {
+    this.store = new SpoolStore(o.spoolDir)
+  }
+
+  /** Messages waiting for delivery (spool depth). */
+  get depth(): number {
+    return this.entries.size + this.held.size
+  }
+
+  get spoolBytes(): number {
+    return this.bytes
+  }
+
+  freeSpace(): number {
+    return this.o.maxSpoolSize - this.bytes
+  }
+
+  start(): void {
+    // A restart usually follows a fix or a crash: recovered mail is tried again at once.
+    const now = this.o.clock.now()
+    for (const e of this.store.recover()) this.add({ ...e, nextAttempt: Math.min(e.nextAttempt, now) })
+    if (this.entries.size) this.o.log.info({ messages: this.entries.size, bytes: this.bytes }, 'spool recovered')
+    this.running = this.loop()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.wakeUp?.()
+    await this.running
+    await Promise.all(this.inFlight)
+  }
+
+  private add(e: SpoolEntry): void {
+    this.entries.set(e.id, e)
+    this.bytes += e.size
+    this.wakeUp?.()
+  }
+
+  /** The sink a transaction streams its message into; commit() answers once it is durable. */
+  open(id: string, from: string, recipients: ReadonlyArray<{ address: string; route: RouteName }>): Sink {
+    const writer = this.store.create(id)
+    let full = false
+    let aborted = false
+    return {
+      write: async (chunk) => {
+        if (full || aborted) return
+        if (this.bytes + writer.size + chunk.length > this.o.maxSpoolSize) {
+          full = true
+          return
+        }
+        await writer.write(chunk)
+      },
+      commit: async (): Promise<DeliveryOutcome> => {
+        if (full) {
+          await writer.discard()
+          return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'spool-full') }
+        }
+        try {
+          const now = this.o.clock.now()
+          const entry = await writer.commit({ id, from, queuedAt: now, attempts: 0, nextAttempt: now, recipients: recipients.map((r) => ({ ...r, state: 'pending' })) })
+          this.held.set(id, entry)
+          this.bytes += entry.size
+          return { ok: true, status: 'Pending' }
+        } catch (err) {
+          await writer.discard().catch(() => undefined)
+          return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `spool write failed: ${(err as Error).message}` }) }
+        }
+      },
+      abort: () => {
+        if (aborted) return
+        aborted = true
+        void writer.discard().catch(() => undefined)
+      },
+    }
+  }
+
+  /** Starts delivering a committed message once its trace record exists. */
+  release(id: string): void {
+    const e = this.held.get(id)
+    if (!e) return
+    this.held.delete(id)
+    this.bytes -= e.size
+    this.add(e)
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const now = this.o.clock.now()
+      let earliest = Infinity
+      for (const e of this.entries.values()) {
+        if (this.active.has(e.id)) continue
+        if (e.nextAttempt <= now && this.active.size < this.o.concurrency) {
+          this.active.add(e.id)
+          const p: Promise<void> = this.attempt(e)
+            .catch((err: Error) => this.o.log.error({ err: err.message, id: e.id }, 'delivery attempt failed'))
+            .finally(() => {
+              this.active.delete(e.id)
+              this.inFlight.delete(p)
+              this.wakeUp?.()
+            })
+          this.inFlight.add(p)
+        } else if (e.nextAttempt > now) earliest = Math.min(earliest, e.nextAttempt)
+      }
+      const woken = new Promise<void>((resolve) => (this.wakeUp = resolve))
+      await Promise.race(earliest === Infinity ? [woken] : [woken, this.o.clock.sleepUntil(earliest)])
+    }
+  }
+
+  private async attempt(e: SpoolEntry): Promise<void> {
+    const pending = e.recipients.filter((r) => r.state === 'pending')
+    const byRoute = new Map<RouteName, SpoolRecipient[]>()
+    for (const r of pending) byRoute.set(r.route, [...(byRoute.get(r.route) ?? []), r])
+    const random = this.o.random ?? Math.random
+    const now = () => this.o.clock.now()
+    const failures: DsnFailure[] = []
+    let nextAttempt = Infinity
+    const results: Array<{ r: SpoolRecipient; status: TraceStatus; reply: Reply; ms: number }> = []
+    await Promise.all(
+      [...byRoute].map(async ([route, rcpts]) => {
+        const opened = performance.now()
+        const outcome = await this.deliver(e, route, rcpts)
+        const ms = Math.round(performance.now() - opened)
+        for (const r of rcpts) {
+          const refusal = outcome.refused?.find((x) => x.recipient.toLowerCase() === r.address.toLowerCase())
+          const rep = refusal?.reply ?? (outcome.ok ? (outcome.reply ?? reply(this.o.replies, 'ok')) : outcome.reply)
+          // relay365's own 451s (upstream unreachable, TLS, MX) are "no reply from the next hop"
+          const code = refusal || outcome.ok || rep.id === 'upstream' ? rep.code : undefined
+          const fate = judgeAttempt(code, e.attempts + 1, e.queuedAt, now(), this.o.retry, random())
+          r.lastReply = formatReply(rep)
+          if (fate.kind === 'delivered') {
+            r.state = 'delivered'
+            results.push({ r, status: route === 'fallback' ? 'Fallback' : outcome.ok ? outcome.status : 'Delivered', reply: rep, ms })
+          } else if (fate.kind === 'failed') {
+            r.state = 'failed'
+            failures.push({ recipient: r.address, reply: formatReply(rep), expired: code === undefined || code < 500 })
+            results.push({ r, status: 'Failed', reply: rep, ms })
+          } else {
+            nextAttempt = Math.min(nextAttempt, fate.at)
+            results.push({ r, status: 'Pending', reply: rep, ms })
+          }
+        }
+      }),
+    )
+    e.attempts++
+    this.updateTrace(e, results)
+    if (failures.length && e.from !== '' && !e.dsn) await this.sendDsn(e, failures)
+    if (e.recipients.some((r) => r.state === 'pending')) {
+      e.nextAttempt = nextAttempt
+      await this.store.save(e)
+    } else {
+      this.entries.delete(e.id)
+      this.bytes -= e.size
+      await this.store.remove(e.id)
+    }
+  }
+
+  private async deliver(e: SpoolEntry, route: RouteName, rcpts: readonly SpoolRecipient[]): Promise<DeliveryOutcome> {
+    const sink = this.o.targets[route].open(e.id, { from: e.from, to: rcpts.map((r) => r.address), size: e.size, partial: true })
+    try {
+      if (route === 'fallback') await sink.write(FALLBACK_FIELD)
+      for await (const chunk of this.store.body(e.id)) await sink.write(chunk as Buffer)
+    } catch (err) {
+      sink.abort('spool read failed')
+      return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `spool read failed: ${(err as Error).message}` }) }
+    }
+    return sink.commit()
+  }
+
+  /** The trace shows each attempt: per-recipient status and the next hop's last reply. */
+  private updateTrace(e: SpoolEntry, results: ReadonlyArray<{ r: SpoolRecipient; status: TraceStatus; reply: Reply; ms: number }>): void {
+    const t = this.o.trace.get(e.id)
+    if (!t) return
+    const byAddress = new Map(results.map((x) => [x.r.address.toLowerCase(), x]))
+    const recipients: TraceRecipient[] = t.recipients.map((r) => {
+      const x = byAddress.get(r.address.toLowerCase())
+      return x && r.route ? { ...r, status: x.status, deliveryReply: formatReply(x.reply), deliveryMs: x.ms } : r
+    })
+    const note = `attempt ${e.attempts}: ${results.map((x) => `${x.r.address} ${x.status} (${formatReply(x.reply)})`).join('; ')}`
+    const captured = t.captured || results.some((x) => x.status === 'Captured')
+    const updated: TraceMessage = { ...t, recipients, status: aggregateStatus(recipients), notes: [...t.notes, note], captured }
+    try {
+      this.o.trace.record(updated)
+    } catch (err) {
+      this.o.log.error({ err: (err as Error).message, id: e.id }, 'trace update failed')
+    }
+  }
+
+  /** RFC 3464 report to the envelope sender, queued like any message (never answered by another). */
+  private async sendDsn(e: SpoolEntry, failures: readonly DsnFailure[]): Promise<void> {
+    const head = this.store.head(e.id, 64 * 1024).toString('latin1')
+    const end = head.indexOf('\r\n\r\n')
+    const headers = end >= 0 ? head.slice(0, end) : head
+    const subject = /^Subject:[ \t]*(.*(?:\r\n[ \t].*)*)/im.exec(headers)?.[1]?.replace(/\r\n[ \t]/g, ' ')
+    const id = randomUUID()
+    const now = this.o.clock.now()
+    const text = buildDsn({
+      hostname: this.o.hostname,
+      queueId: e.id,
+      sender: e.from,
+      arrivedAt: e.queuedAt,
+      now,
+      failures,
+      originalHeaders: headers,
+      ...(subject ? { originalSubject: subject } : {}),
+      boundary: `relay365-dsn-${id}`,
+    })
+    const writer = this.store.create(id)
+    await writer.write(Buffer.from(text, 'utf8'))
+    const entry = await writer.commit({ id, from: '', queuedAt: now, attempts: 0, nextAttempt: now, recipients: [{ address: e.from, route: 'upstream', state: 'pending' }], dsn: true })
+    const rcptReply = formatReply(reply(this.o.replies, 'recipient-ok'))
+    this.o.trace.record({
+      id,
+      receivedAt: now,
+      sessionId: 'queue',
+      clientIp: '127.0.0.1',
+      mailFrom: '',
+      headerFrom: `MAILER-DAEMON@${this.o.hostname}`,
+      subject: /^Subject: (.*)$/m.exec(text)?.[1] ?? 'Undeliverable',
+      messageId: `<dsn-${e.id}@${this.o.hostname}>`,
+      size: entry.size,
+      status: 'Pending',
+      reply: '',
+      notes: [`delivery status notification for ${e.id}: ${failures.map((f) => f.recipient).join(', ')}`],
+      results: [],
+      recipients: [{ address: e.from, status: 'Pending', rcptReply, route: 'upstream', routeTarget: this.o.targets.upstream.description, results: [] }],
+      captured: false,
+    })
+    this.add(entry)
+  }
+}

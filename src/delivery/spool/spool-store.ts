@@ -1,0 +1,164 @@
+// The spool on disk (queue mode). A message is two files: <id>.msg, the exact bytes to deliver,
+// and <id>.json, its envelope and per-recipient state. Written in tmp/, fsynced, renamed into
+// queue/ (body first, then state) and the directory fsynced: a state file in queue/ means a
+// message that was acknowledged with 250. Recovery after a crash needs only a directory listing.
+import { closeSync, createReadStream, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs'
+import { open, rename, rm, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import type { RouteName } from '../../core/trace.js'
+import { fsyncDir } from '../capture-store.js'
+
+export interface SpoolRecipient {
+  readonly address: string
+  readonly route: RouteName
+  state: 'pending' | 'delivered' | 'failed'
+  lastReply?: string
+}
+
+export interface SpoolEntry {
+  readonly id: string
+  /** '' for the null sender */
+  readonly from: string
+  readonly queuedAt: number
+  attempts: number
+  nextAttempt: number
+  readonly recipients: SpoolRecipient[]
+  /** Bytes of the .msg file. */
+  size: number
+  /** A delivery status notification: never answered by another one (RFC 3464 §2, loops). */
+  readonly dsn?: boolean
+}
+
+const SAFE_ID = /^[A-Za-z0-9-]+$/
+
+export class SpoolStore {
+  readonly tmp: string
+  readonly queue: string
+
+  constructor(dir: string) {
+    this.tmp = join(dir, 'tmp')
+    this.queue = join(dir, 'queue')
+    mkdirSync(this.tmp, { recursive: true })
+    mkdirSync(this.queue, { recursive: true })
+  }
+
+  private path(dir: string, id: string, ext: 'msg' | 'json'): string {
+    if (!SAFE_ID.test(id)) throw new Error(`invalid spool id ${JSON.stringify(id)}`)
+    return join(dir, `${id}.${ext}`)
+  }
+
+  /** A writer for a new message's body; commit() makes message and state durable together. */
+  create(id: string): SpoolWriter {
+    return new SpoolWriter(this, id, this.path(this.tmp, id, 'msg'))
+  }
+
+  async commitFiles(entry: SpoolEntry, bodyTmp: string): Promise<void> {
+    const stateTmp = this.path(this.tmp, entry.id, 'json')
+    await writeDurable(stateTmp, JSON.stringify(entry))
+    await rename(bodyTmp, this.path(this.queue, entry.id, 'msg'))
+    await rename(stateTmp, this.path(this.queue, entry.id, 'json'))
+    await fsyncDir(this.queue)
+    await fsyncDir(this.tmp)
+  }
+
+  /** Replaces a message's state atomically (written aside, fsynced, renamed over). */
+  async save(entry: SpoolEntry): Promise<void> {
+    const tmp = this.path(this.tmp, `${entry.id}-state`, 'json')
+    await writeDurable(tmp, JSON.stringify(entry))
+    await rename(tmp, this.path(this.queue, entry.id, 'json'))
+  }
+
+  body(id: string): Readable {
+    return createReadStream(this.path(this.queue, id, 'msg'))
+  }
+
+  /** The first bytes of the body, for the headers a DSN returns. */
+  head(id: string, bytes: number): Buffer {
+    const fd = openSync(this.path(this.queue, id, 'msg'), 'r')
+    try {
+      const buf = Buffer.alloc(bytes)
+      return buf.subarray(0, readSync(fd, buf, 0, bytes, 0))
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    // state first: a body without state is garbage that recovery removes
+    await rm(this.path(this.queue, id, 'json'), { force: true })
+    await rm(this.path(this.queue, id, 'msg'), { force: true })
+  }
+
+  /** After a crash: every acknowledged message, and unfinished writes cleared away. */
+  recover(): SpoolEntry[] {
+    for (const name of readdirSync(this.tmp)) rmSync(join(this.tmp, name), { force: true })
+    const entries: SpoolEntry[] = []
+    const names = new Set(readdirSync(this.queue))
+    for (const name of names) {
+      if (name.endsWith('.json')) {
+        const id = name.slice(0, -5)
+        if (!names.has(`${id}.msg`)) {
+          rmSync(join(this.queue, name), { force: true })
+          continue
+        }
+        try {
+          const entry = JSON.parse(readFileSync(join(this.queue, name), 'utf8')) as SpoolEntry
+          entry.size = statSync(join(this.queue, `${id}.msg`)).size
+          entries.push(entry)
+        } catch {
+          // a state file that does not parse was never acknowledged (renames are atomic)
+          rmSync(join(this.queue, name), { force: true })
+        }
+      } else if (name.endsWith('.msg') && !names.has(`${name.slice(0, -4)}.json`)) {
+        rmSync(join(this.queue, name), { force: true })
+      }
+    }
+    return entries
+  }
+}
+
+async function writeDurable(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'w')
+  try {
+    await handle.writeFile(text)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+export class SpoolWriter {
+  private handle: Promise<FileHandle> | undefined
+  size = 0
+
+  constructor(
+    private readonly store: SpoolStore,
+    readonly id: string,
+    private readonly tmpPath: string,
+  ) {}
+
+  private file(): Promise<FileHandle> {
+    return (this.handle ??= open(this.tmpPath, 'w'))
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    await (await this.file()).write(chunk)
+    this.size += chunk.length
+  }
+
+  async commit(entry: Omit<SpoolEntry, 'size'>): Promise<SpoolEntry> {
+    const h = await this.file()
+    await h.sync()
+    await h.close()
+    const full: SpoolEntry = { ...entry, size: this.size }
+    await this.store.commitFiles(full, this.tmpPath)
+    return full
+  }
+
+  async discard(): Promise<void> {
+    if (this.handle) await (await this.handle).close().catch(() => undefined)
+    await rm(this.tmpPath, { force: true })
+  }
+}
+

@@ -1,0 +1,47 @@
+// A TraceStore decorator that publishes every record and clear on a TraceBus once the inner
+// store has written it, so live views (SSE) and metrics see exactly what the trace holds.
+import type { TraceMessage } from '../core/trace.js'
+import type { TracePage, TraceQuery, TraceStore } from '../ports.js'
+import type { SummaryQuery, TraceSummarizer, TraceSummary } from '../trace/summary.js'
+import type { TraceBus } from './trace-bus.js'
+
+export class EventedTraceStore implements TraceStore, TraceSummarizer {
+  constructor(
+    private readonly inner: TraceStore & TraceSummarizer,
+    readonly bus: TraceBus,
+  ) {}
+
+  record(message: TraceMessage): void {
+    // A primary-key miss costs microseconds; only an update (queue mode) parses the old record,
+    // which metrics need to count status changes rather than records.
+    const previous = this.inner.get(message.id)
+    this.inner.record(message)
+    this.bus.publish({ type: 'recorded', message, ...(previous ? { previous } : {}) })
+  }
+
+  list(query: TraceQuery): TracePage {
+    return this.inner.list(query)
+  }
+
+  get(id: string): TraceMessage | undefined {
+    return this.inner.get(id)
+  }
+
+  summarize(q: SummaryQuery): TraceSummary {
+    return this.inner.summarize(q)
+  }
+
+  extent(): { oldest: number; newest: number } | undefined {
+    return this.inner.extent()
+  }
+
+  clear(): number {
+    const deleted = this.inner.clear()
+    this.bus.publish({ type: 'cleared', deleted })
+    return deleted
+  }
+
+  close(): void {
+    this.inner.close()
+  }
+}

@@ -1,0 +1,161 @@
+// JSON Schemas of the HTTP API's responses (SPEC §5): fastify serializes with them, so each
+// documents its route and nothing leaks that a route did not mean to send. Trace records keep
+// additionalProperties so a field added to the trace type is passed on, not silently dropped.
+const str = { type: 'string' } as const
+const int = { type: 'integer' } as const
+const num = { type: 'number' } as const
+const bool = { type: 'boolean' } as const
+const nullable = <T extends object>(s: T) => ({ anyOf: [s, { type: 'null' }] }) as const
+
+export const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: { error: str },
+} as const
+
+const replySchema = {
+  type: 'object',
+  properties: { id: str, code: int, enhanced: str, text: str },
+} as const
+
+const ruleResultSchema = {
+  type: 'object',
+  required: ['rule', 'stage', 'outcome', 'note', 'basis'],
+  properties: {
+    rule: str,
+    stage: { type: 'string', enum: ['connect', 'command', 'mail', 'rcpt', 'data', 'eom'] },
+    outcome: { type: 'string', enum: ['pass', 'reject', 'drop', 'warn', 'skip'] },
+    note: str,
+    basis: { type: 'string', enum: ['documented', 'observed', 'assumed', 'relay365'] },
+    reply: replySchema,
+  },
+} as const
+
+const traceStatus = { type: 'string', enum: ['Delivered', 'Pending', 'Failed', 'None', 'Fallback', 'Captured', 'Dropped', 'Mixed'] } as const
+
+const recipientSchema = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['address', 'status', 'rcptReply', 'results'],
+  properties: {
+    address: str,
+    class: { type: 'string', enum: ['internal', 'external'] },
+    status: traceStatus,
+    rule: str,
+    rcptReply: str,
+    route: { type: 'string', enum: ['upstream', 'fallback', 'drop'] },
+    routeTarget: str,
+    deliveryReply: str,
+    deliveryMs: num,
+    results: { type: 'array', items: ruleResultSchema },
+  },
+} as const
+
+const messageProperties = {
+  id: str,
+  receivedAt: { type: 'integer', description: 'ms since the epoch on the relay clock (simulated when clock.speed != 1)' },
+  sessionId: str,
+  clientIp: str,
+  helo: str,
+  tls: { type: 'object', properties: { protocol: str, cipher: str } },
+  lane: { type: 'string', enum: ['connector', 'directSend', 'smtpAuth'] },
+  connector: str,
+  mailFrom: str,
+  headerFrom: str,
+  subject: str,
+  messageId: str,
+  size: int,
+  status: traceStatus,
+  rule: str,
+  reply: str,
+  notes: { type: 'array', items: str },
+  results: { type: 'array', items: ruleResultSchema },
+  recipients: { type: 'array', items: recipientSchema },
+  captured: bool,
+} as const
+
+const messageRequired = ['id', 'receivedAt', 'sessionId', 'clientIp', 'mailFrom', 'status', 'reply', 'notes', 'results', 'recipients', 'captured'] as const
+
+export const traceMessageSchema = {
+  type: 'object',
+  additionalProperties: true,
+  required: messageRequired,
+  properties: messageProperties,
+} as const
+
+/** One message with its raw source inline (captured mail up to 1 MB) and the source's size. */
+export const messageDetailSchema = {
+  type: 'object',
+  additionalProperties: true,
+  required: [...messageRequired, 'rawSize'],
+  properties: { ...messageProperties, rawSize: nullable(int), raw: str },
+} as const
+
+export const messageListSchema = {
+  type: 'object',
+  required: ['total', 'limit', 'offset', 'messages'],
+  properties: { total: int, limit: int, offset: int, messages: { type: 'array', items: traceMessageSchema } },
+} as const
+
+export const deletedSchema = { type: 'object', required: ['deleted'], properties: { deleted: int } } as const
+
+export const limitsSchema = {
+  type: 'object',
+  required: ['now', 'limits'],
+  properties: {
+    now: str,
+    limits: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['key', 'kind', 'used', 'limit', 'windowMs'],
+        properties: {
+          key: str,
+          kind: { type: 'string', enum: ['window', 'schedule', 'concurrency', 'hits'] },
+          used: num,
+          limit: nullable(num),
+          windowMs: nullable(num),
+        },
+      },
+    },
+  },
+} as const
+
+export const resetSchema = { type: 'object', required: ['reset'], properties: { reset: bool } } as const
+
+export const clockSchema = {
+  type: 'object',
+  required: ['now', 'epochMs', 'speed'],
+  properties: { now: str, epochMs: int, speed: num },
+} as const
+
+export const healthSchema = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['status'],
+  properties: { status: { type: 'string', enum: ['ok'] }, sessions: int, smtpPort: int },
+} as const
+
+const counts = { accepted: int, throttled: int, fallback: int, deferred: int, rejected: int } as const
+
+export const statsSchema = {
+  type: 'object',
+  required: ['since', 'until', 'bucketMs', 'oldest', 'newest', 'totals', 'buckets', 'rules'],
+  properties: {
+    since: { type: 'integer', description: 'window start, ms since the epoch (relay clock), aligned to bucketMs' },
+    until: { type: 'integer', description: 'window end, exclusive' },
+    bucketMs: int,
+    oldest: nullable(int),
+    newest: nullable(int),
+    totals: { type: 'object', properties: counts },
+    buckets: { type: 'array', items: { type: 'object', required: ['start'], properties: { start: int, ...counts } } },
+    rules: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['rule', 'stage', 'summary', 'reject', 'drop', 'warn'],
+        properties: { rule: str, stage: str, summary: str, reject: int, drop: int, warn: int },
+      },
+    },
+  },
+} as const

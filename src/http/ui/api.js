@@ -1,0 +1,37 @@
+// The API client: JSON over fetch with the bearer token (kept in sessionStorage, asked for on a
+// 401), so the same page works on a loopback relay (no token) and behind one.
+const TOKEN_KEY = 'relay365.token'
+
+export class Unauthorized extends Error {}
+
+export function token() {
+  return sessionStorage.getItem(TOKEN_KEY) ?? ''
+}
+
+export function setToken(value) {
+  if (value) sessionStorage.setItem(TOKEN_KEY, value)
+  else sessionStorage.removeItem(TOKEN_KEY)
+}
+
+export function authHeaders() {
+  const t = token()
+  return t ? { authorization: `Bearer ${t}` } : {}
+}
+
+export async function api(path, options = {}) {
+  const headers = { ...authHeaders(), ...(options.body ? { 'content-type': 'application/json' } : {}) }
+  const res = await fetch(path, { ...options, headers, body: options.body ? JSON.stringify(options.body) : undefined })
+  if (res.status === 401) throw new Unauthorized('the API needs a bearer token')
+  const type = res.headers.get('content-type') ?? ''
+  const body = type.includes('json') ? await res.json() : await res.text()
+  if (!res.ok) throw new Error(`${options.method ?? 'GET'} ${path}: ${res.status} ${body?.error ?? body?.message ?? ''}`)
+  return body
+}
+
+/** Query string of the non-empty entries. */
+export function query(params) {
+  const q = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v))
+  const s = q.toString()
+  return s ? `?${s}` : ''
+}

@@ -1,0 +1,105 @@
+// The message list: newest first, one row per message with status, envelope, lane, connector,
+// route and deciding rule. Live records are upserted by id (queue mode updates a message) and
+// flash; filters are applied here too so a live record shows only if the list would show it.
+import { badge, decidingRules, fmtTime, h, replyLine, unique } from './dom.js'
+
+export function matches(m, f) {
+  const has = (s, part) => (s ?? '').toLowerCase().includes(part.toLowerCase())
+  return (
+    (!f.status || (f.status === 'Mixed' ? m.status === 'Mixed' : m.recipients.some((r) => r.status === f.status))) &&
+    (!f.sender || has(m.mailFrom, f.sender)) &&
+    (!f.recipient || m.recipients.some((r) => has(r.address, f.recipient))) &&
+    (!f.rule || m.rule === f.rule || m.recipients.some((r) => r.rule === f.rule)) &&
+    (!f.route || m.recipients.some((r) => r.route === f.route))
+  )
+}
+
+/** "550 5.7.64" of the final reply, or of the RCPT replies when the transaction ended before DATA. */
+function replyCode(m) {
+  const code = (line) => line.split(' ').slice(0, 2).join(' ')
+  if (m.reply) return code(m.reply)
+  return unique(m.recipients.map((r) => code(r.rcptReply))).join(', ')
+}
+
+function row(m, onOpen, fresh) {
+  const rules = decidingRules(m)
+  const routes = unique(m.recipients.map((r) => r.route))
+  const shown = m.recipients.slice(0, 3)
+  return h(
+    'tr',
+    { class: fresh ? 'fresh' : '', dataset: { id: m.id, status: m.status }, onclick: () => onOpen(m.id) },
+    h('td', { class: 'time', title: `${new Date(m.receivedAt).toISOString()} (relay clock)` }, fmtTime(m.receivedAt).slice(5)),
+    h('td', { class: 'status', title: m.reply || undefined }, badge(m.status), h('div', {}, replyLine(replyCode(m), 'reply-code'))),
+    h('td', { class: 'addr', title: m.headerFrom ? `header From: ${m.headerFrom}` : undefined }, m.mailFrom || '<>'),
+    h(
+      'td',
+      { class: 'rcpts' },
+      shown.map((r) => h('div', { title: `${r.address}: ${r.status}${r.rule ? ` (${r.rule})` : ''} — ${r.rcptReply}` }, h('span', { class: `dot-status ${r.status}` }), r.address)),
+      m.recipients.length > shown.length ? h('div', { class: 'hint' }, `+${m.recipients.length - shown.length} more`) : null,
+      m.recipients.length === 0 ? h('span', { class: 'hint' }, 'none') : null,
+    ),
+    h('td', { class: 'lane' }, m.lane ?? '–', m.connector ? h('div', { class: 'hint' }, m.connector) : null),
+    h('td', {}, routes.join(', ') || '–'),
+    h('td', {}, rules.length ? rules.map((r) => h('div', { class: 'rule-chip' }, r)) : '–'),
+  )
+}
+
+export class MessageList {
+  constructor(onOpen) {
+    this.onOpen = onOpen
+    this.tbody = document.querySelector('#messages tbody')
+    this.empty = document.getElementById('messages-empty')
+    this.count = document.getElementById('messages-count')
+    this.more = document.getElementById('more')
+    this.messages = []
+    this.total = 0
+    this.selected = undefined
+  }
+
+  set(page) {
+    this.messages = [...page.messages]
+    this.total = page.total
+    this.render()
+  }
+
+  append(page) {
+    const known = new Set(this.messages.map((m) => m.id))
+    this.messages.push(...page.messages.filter((m) => !known.has(m.id)))
+    this.total = page.total
+    this.render()
+  }
+
+  /** A live record: replace the row of a known id in place, else insert it in time order. */
+  upsert(m) {
+    const i = this.messages.findIndex((x) => x.id === m.id)
+    if (i >= 0) this.messages[i] = m
+    else {
+      const at = this.messages.findIndex((x) => x.receivedAt <= m.receivedAt)
+      this.messages.splice(at < 0 ? this.messages.length : at, 0, m)
+      this.total++
+    }
+    this.render(m.id)
+  }
+
+  /** A record updated out of the filter (queue mode: Pending -> Delivered) leaves the list. */
+  remove(id) {
+    const i = this.messages.findIndex((x) => x.id === id)
+    if (i < 0) return
+    this.messages.splice(i, 1)
+    this.total--
+    this.render()
+  }
+
+  select(id) {
+    this.selected = id
+    for (const tr of this.tbody.children) tr.classList.toggle('selected', tr.dataset.id === id)
+  }
+
+  render(freshId) {
+    this.tbody.replaceChildren(...this.messages.map((m) => row(m, this.onOpen, m.id === freshId)))
+    this.select(this.selected)
+    this.empty.hidden = this.messages.length > 0
+    this.count.textContent = this.total ? `${this.messages.length} of ${this.total}` : ''
+    this.more.hidden = this.messages.length >= this.total
+  }
+}

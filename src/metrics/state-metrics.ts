@@ -1,0 +1,82 @@
+// Prometheus gauges read when /metrics is scraped: open SMTP sessions, spool depth (when a queue
+// reports it), and limit usage per key from the LimitStore. A limit store that cannot answer
+// shows as relay365_limit_store_up 0, not as a failed scrape.
+import { Gauge, type Registry } from 'prom-client'
+import type { Clock, LimitStore, LimitUsage } from '../ports.js'
+
+export interface StateSources {
+  readonly openSessions: () => number
+  /** Messages waiting in the spool (queue mode); without it the gauge is not exported. */
+  readonly spoolDepth?: () => number
+  readonly limits: LimitStore
+  readonly clock: Clock
+}
+
+export function registerStateMetrics(registry: Registry, s: StateSources): void {
+  const registers = [registry]
+  new Gauge({
+    name: 'relay365_smtp_sessions_open',
+    help: 'SMTP sessions open now',
+    registers,
+    collect() {
+      this.set(s.openSessions())
+    },
+  })
+  const spoolDepth = s.spoolDepth
+  if (spoolDepth) {
+    new Gauge({
+      name: 'relay365_spool_messages',
+      help: 'Messages in the spool waiting for delivery (queue mode)',
+      registers,
+      collect() {
+        this.set(spoolDepth())
+      },
+    })
+  }
+
+  // The three limit gauges are collected concurrently: one usage() call serves a scrape.
+  let pending: Promise<LimitUsage[] | undefined> | undefined
+  const usage = () =>
+    (pending ??= s.limits
+      .usage(s.clock.now())
+      .catch(() => undefined)
+      .finally(() => setImmediate(() => (pending = undefined))))
+  // newip:<address> keys (policy.throttleNewIPs) grow with every client address: counted, not labelled.
+  const keyed = (u: LimitUsage) => u.kind !== 'hits'
+  new Gauge({
+    name: 'relay365_limit_store_up',
+    help: 'Whether the limit store (memory or Redis) answered the last scrape',
+    registers,
+    async collect() {
+      this.set((await usage()) ? 1 : 0)
+    },
+  })
+  new Gauge({
+    name: 'relay365_limit_used',
+    help: 'Limit usage per key: counted in the rolling window (window, schedule) or slots held (concurrency), on the relay clock',
+    labelNames: ['key', 'kind'] as const,
+    registers,
+    async collect() {
+      this.reset()
+      for (const u of (await usage()) ?? []) if (keyed(u)) this.set({ key: u.key, kind: u.kind }, u.used)
+    },
+  })
+  new Gauge({
+    name: 'relay365_limit_max',
+    help: 'The limit per key (only keys that have one)',
+    labelNames: ['key', 'kind'] as const,
+    registers,
+    async collect() {
+      this.reset()
+      for (const u of (await usage()) ?? []) if (keyed(u) && u.limit !== null) this.set({ key: u.key, kind: u.kind }, u.limit)
+    },
+  })
+  new Gauge({
+    name: 'relay365_new_ips_tracked',
+    help: 'Client addresses remembered for new-IP throttling (policy.throttleNewIPs)',
+    registers,
+    async collect() {
+      this.set(((await usage()) ?? []).filter((u) => !keyed(u)).length)
+    },
+  })
+}

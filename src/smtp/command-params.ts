@@ -1,0 +1,27 @@
+// Pure: what relay365 accepts in MAIL and RCPT beyond the address, judged against what EHLO
+// advertised (SPEC §2): MAIL may carry SIZE, BODY, SMTPUTF8 (and AUTH= while AUTH is offered);
+// RCPT nothing, since DSN is not offered. Anything else is refused with 555 (RFC 5321
+// §4.1.1.11), so unadvertised parameters (ENVID, ORCPT, REQUIRETLS ...) never travel on.
+// Non-ASCII in a command without SMTPUTF8 is refused with 553 5.6.7 (RFC 6531 §3.4).
+import type { ReplyId } from '../core/replies.js'
+
+const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8'])
+
+/** Octets above 0x7f anywhere in the command line as received. */
+export function hasNonAscii(line: Buffer): boolean {
+  for (const b of line) if (b > 0x7f) return true
+  return false
+}
+
+export function mailParamsRefusal(args: Readonly<Record<string, unknown>> | false | undefined, line: Buffer, authOffered: boolean): ReplyId | undefined {
+  const keys = Object.keys(args || {})
+  if (keys.some((k) => !MAIL_PARAMS.has(k) && !(k === 'AUTH' && authOffered))) return 'unsupported-parameter'
+  if (!keys.includes('SMTPUTF8') && hasNonAscii(line)) return 'smtputf8-required'
+  return undefined
+}
+
+export function rcptParamsRefusal(args: Readonly<Record<string, unknown>> | false | undefined, line: Buffer, smtpUtf8: boolean): ReplyId | undefined {
+  if (Object.keys(args || {}).length) return 'unsupported-parameter'
+  if (!smtpUtf8 && hasNonAscii(line)) return 'smtputf8-required'
+  return undefined
+}

@@ -1,0 +1,160 @@
+// The dashboard in a real browser (Debian's chromium, driven by playwright-core): a message sent
+// over real SMTP appears in the open page within a second without a reload, and its view shows
+// the rule that refused a recipient with Exchange's reply. RELAY365_SCREENSHOTS=1 also writes
+// docs/dashboard.png and docs/dashboard-message.png for the README.
+import t, { type Test } from 'tap'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { Dialogue } from '../helpers/dialogue.js'
+import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
+import { base, sendOne } from '../http/helpers.js'
+
+const CHROMIUM = '/usr/bin/chromium'
+// No first-run, sync, component updates or background fetches: the machine has no internet.
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
+
+async function browser(t: Test): Promise<BrowserContext> {
+  // a fresh profile per browser (not t.testdir(): that would wipe the relay's directory)
+  const profile = mkdtempSync(join(tmpdir(), 'relay365-chromium-'))
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: ARGS,
+    viewport: { width: 1440, height: 900 },
+    deviceScaleFactor: 1,
+    timezoneId: 'UTC',
+  })
+  t.teardown(async () => {
+    await context.close()
+    rmSync(profile, { recursive: true, force: true })
+  })
+  return context
+}
+
+async function open(t: Test, relay: TestRelay): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser(t)
+  const page = await context.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (err) => errors.push(err.message))
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text())
+  })
+  // everything the page loads comes from the relay itself
+  page.on('request', (req) => {
+    if (!req.url().startsWith(base(relay))) errors.push(`request off the relay: ${req.url()}`)
+  })
+  await page.goto(`${base(relay)}/`)
+  await page.locator('#live[data-state="live"]').waitFor({ timeout: 5000 })
+  return { page, errors }
+}
+
+t.test('live list, message view with the deciding rule, counters, gauges, clock control', async (t) => {
+  const relay = await startRelay(t, { clock: { speed: 60 }, limits: { connector: { messagesPerMinute: 30 } } })
+  const { page, errors } = await open(t, relay)
+  t.equal(await page.locator('#messages tbody tr').count(), 0, 'an empty trace')
+  t.ok(await page.locator('#messages-empty').isVisible(), 'says how to send one')
+  await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42))
+
+  const sent = Date.now()
+  const replies = await sendOne(relay, 'app@vendor.example', ['staff@contoso.example', 'someone@example.org'], 'Ticket 1042 updated')
+  t.same(replies, ['250 2.1.5 Recipient OK', '550 5.7.64 TenantAttribution; Relay Access Denied'])
+  const row = page.locator('#messages tbody tr', { hasText: 'app@vendor.example' })
+  await row.waitFor({ timeout: 1000 })
+  t.ok(Date.now() - sent < 1500, 'the row appeared within a second of the SMTP dialogue ending')
+  t.equal(await page.evaluate(() => (globalThis as unknown as { marker: number }).marker), 42, 'without a reload')
+  t.match(await row.innerText(), /Mixed[\s\S]*250 2\.6\.0[\s\S]*staff@contoso\.example[\s\S]*someone@example\.org[\s\S]*connector[\s\S]*TeamDynamix[\s\S]*upstream[\s\S]*tenant-attribution/)
+
+  await row.click()
+  const panel = page.locator('#detail')
+  await panel.locator('h2', { hasText: 'Ticket 1042 updated' }).waitFor()
+  t.match(page.url(), /#\/messages\/[0-9a-f-]{36}$/, 'the view has its own address')
+  const refused = panel.locator('section.recipient[data-recipient="someone@example.org"]')
+  const decided = refused.locator('tr[data-rule="tenant-attribution"]')
+  t.equal(await decided.getAttribute('data-outcome'), 'reject')
+  t.equal(await decided.getAttribute('class'), 'decided', 'highlighted as the rule that decided')
+  t.match(await decided.innerText(), /tenant-attribution\s+rcpt\s+reject\s+assumed\s+onPremises connector TeamDynamix matched[\s\S]*550 5\.7\.64 TenantAttribution; Relay Access Denied/)
+  t.match(await refused.locator('.replies').innerText(), /RCPT TO reply\s+550 5\.7\.64 TenantAttribution; Relay Access Denied/)
+  const accepted = panel.locator('section.recipient[data-recipient="staff@contoso.example"]')
+  t.match(await accepted.locator('.replies').innerText(), /RCPT TO reply\s+250 2\.1\.5 Recipient OK\s+Route\s+upstream → capture\s+Next hop replied\s+none: kept by relay365 \(capture route, no next hop\)/)
+  t.match(await panel.locator('.verdicts').innerText(), /someone@example\.org\s+decided by\s+tenant-attribution\s+550 5\.7\.64/)
+  t.match(await panel.locator('dl.envelope').innerText(), /MAIL FROM \(P1\)\s+app@vendor\.example[\s\S]*Lane\s+connector|Lane\s+connector[\s\S]*MAIL FROM \(P1\)\s+app@vendor\.example/)
+  t.match(await panel.locator('table.headers').innerText(), /Subject\s+Ticket 1042 updated/)
+  t.match(await panel.locator('pre.raw').innerText(), /Subject: Ticket 1042 updated/, 'the raw source of captured mail')
+
+  // counters, gauges and chart follow shortly after the live record
+  const counter = page.locator('#rules tr[data-rule="tenant-attribution"] td.reject')
+  await page.locator('#rules tr[data-rule="tenant-attribution"] td.reject.pos').waitFor({ timeout: 3000 })
+  t.equal(await counter.innerText(), '1')
+  await page.locator('#gauges [data-key="connector:TeamDynamix:messages"]').waitFor({ timeout: 3000 })
+  t.match(await page.locator('#gauges [data-key="connector:TeamDynamix:messages"]').innerText(), /1 \/ 30/)
+  t.ok(await page.locator('#chart rect[data-category="accepted"]').count(), 'an accepted bar')
+
+  // the simulated clock can be advanced from the page
+  t.match(await page.locator('#clock-speed').innerText(), /×60/)
+  const before = relay.clock.now()
+  await page.getByRole('button', { name: '+1 day' }).click()
+  const tomorrow = new Date(before + 86_400_000).toISOString().slice(0, 10)
+  await page.locator('#clock-now', { hasText: tomorrow }).waitFor()
+  t.ok(relay.clock.now() - before >= 86_400_000, 'the relay clock moved a day')
+
+  // Escape closes the view; a rule counter filters the list
+  await page.keyboard.press('Escape')
+  await panel.waitFor({ state: 'hidden' })
+  await sendOne(relay, 'helpdesk@contoso.example', ['someone@example.org'], 'accepted one')
+  await page.locator('#messages tbody tr', { hasText: 'helpdesk@contoso.example' }).waitFor({ timeout: 1000 })
+  await page.locator('#rules tr[data-rule="tenant-attribution"]').click()
+  await page.locator('#messages tbody tr', { hasText: 'helpdesk@contoso.example' }).waitFor({ state: 'detached' })
+  t.equal(await page.locator('#messages tbody tr').count(), 1)
+  t.match(await page.locator('#messages tbody tr').innerText(), /app@vendor\.example/)
+  t.same(errors, [], 'no script error, nothing fetched from elsewhere')
+})
+
+t.test('a relay with a token: the page asks for it, then goes live', async (t) => {
+  const relay = await startRelay(t, { http: { token: 's3cret' } })
+  const context = await browser(t)
+  const page = await context.newPage()
+  await page.goto(`${base(relay)}/`)
+  await page.locator('#token-form').waitFor()
+  t.notOk(await page.locator('#clock-advance').isVisible(), 'no clock control at speed 1')
+  await page.fill('#token-input', 's3cret')
+  await page.getByRole('button', { name: 'Use token' }).click()
+  await page.locator('#live[data-state="live"]').waitFor({ timeout: 5000 })
+  await sendOne(relay, 'helpdesk@contoso.example', ['someone@example.org'])
+  await page.locator('#messages tbody tr', { hasText: 'helpdesk@contoso.example' }).waitFor({ timeout: 1000 })
+  t.pass('live behind a token')
+})
+
+/** A busier relay for the README: several outcomes over an hour of simulated time. */
+t.test('screenshots', async (t) => {
+  const relay = await startRelay(t, {
+    clock: { speed: 60 },
+    limits: { onExceeded: 'fallback', connector: { messagesPerMinute: 4 } },
+  })
+  const send = (from: string, to: string[], subject: string) => sendOne(relay, from, to, subject)
+  for (let i = 0; i < 6; i++) {
+    await send('helpdesk@contoso.example', [`user${i}@example.org`], `Ticket ${1040 + i} updated`)
+    relay.clock.advance(7 * 60_000)
+  }
+  const plain = await Dialogue.open(relay.smtpPort)
+  await plain.send('EHLO app.vendor.example')
+  await plain.send('MAIL FROM:<noreply@teamdynamix.example>')
+  plain.close()
+  relay.clock.advance(5 * 60_000)
+  for (let i = 0; i < 6; i++) await send('helpdesk@contoso.example', [`user${i}@example.org`, 'staff@contoso.example'], `Survey ${i}`)
+  relay.clock.advance(6 * 60_000)
+  await send('noreply@teamdynamix.example', ['someone@example.org'], 'Password reset')
+  await send('app@vendor.example', ['staff@contoso.example', 'someone@example.org'], 'Ticket 1042 updated')
+  await settled(relay)
+
+  const { page, errors } = await open(t, relay)
+  await page.locator('#messages tbody tr:nth-child(14)').waitFor()
+  await page.locator('#gauges [data-key]').first().waitFor()
+  const dir = process.env.RELAY365_SCREENSHOTS === '1' ? new URL('../../docs/', import.meta.url).pathname : t.testdir({})
+  mkdirSync(dir, { recursive: true })
+  await page.screenshot({ path: `${dir}/dashboard.png`, fullPage: true })
+  await page.locator('#messages tbody tr', { hasText: 'app@vendor.example' }).click()
+  await page.locator('#detail section.recipient').first().waitFor()
+  await page.screenshot({ path: `${dir}/dashboard-message.png` })
+  t.same(errors, [])
+})
