@@ -26,7 +26,7 @@ import { createHttpServer } from './http/server.js'
 import { TraceBus } from './events/trace-bus.js'
 import { EventedTraceStore } from './events/trace-events.js'
 import { createMetrics } from './metrics/metrics.js'
-import { captureDirPruner } from './trace/capture-pruner.js'
+import { capturePruner } from './trace/capture-pruner.js'
 import { Retention } from './trace/retention.js'
 import type { TraceSummarizer } from './trace/summary.js'
 import { createLogger } from './log.js'
@@ -116,7 +116,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
   const world = compileWorld(config)
   // store.traceRetention: pruned records take their captured sources with them
   const retention = (dir: string) =>
-    new Retention(config.store.traceRetention, () => clock.now(), captureDirPruner(dir, (err) => log.warn({ err: err.message }, 'could not remove a pruned capture')))
+    new Retention(config.store.traceRetention, () => clock.now(), capturePruner(new FileCaptureStore(dir), (err) => log.warn({ err: err.message }, 'could not remove a pruned capture')))
   const opened = openTraceStore(config.store.trace, retention)
   const captureDir = opened.captureDir
   // every trace write is announced on the bus: the live event stream and the metrics follow it

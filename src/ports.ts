@@ -73,6 +73,8 @@ export interface CaptureStore {
   open(id: string): CaptureWriter
   read(id: string): Readable | undefined
   size(id: string): number | undefined
+  /** Removes one message's source (a pruned trace record's); absent is fine. */
+  remove(id: string): Promise<void>
   clear(): void
 }
 

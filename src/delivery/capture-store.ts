@@ -64,6 +64,10 @@ export class FileCaptureStore implements CaptureStore {
     }
   }
 
+  async remove(id: string): Promise<void> {
+    await rm(this.path(id), { force: true })
+  }
+
   clear(): void {
     for (const name of readdirSync(this.dir)) if (name.endsWith('.eml') || name.endsWith('.eml.tmp')) rmSync(join(this.dir, name), { force: true })
   }

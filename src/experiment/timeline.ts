@@ -1,16 +1,9 @@
 // Pure: trace records -> what happened to each message (accepted, throttled, fallback, deferred,
 // rejected), bucketed over simulated time, and the moments worth reporting.
+import { CATEGORIES, categoryOf, type Category } from '../core/outcome.js'
 import type { TraceMessage } from '../core/trace.js'
 
-export const CATEGORIES = ['accepted', 'throttled', 'fallback', 'deferred', 'rejected'] as const
-export type Category = (typeof CATEGORIES)[number]
-
-export function categorize(m: TraceMessage): Category {
-  if (m.recipients.some((r) => r.route === 'fallback' && r.status === 'Fallback')) return 'fallback'
-  const code = Number(m.reply.slice(0, 3))
-  if (!(code >= 200 && code < 300)) return code >= 400 && code < 500 ? 'deferred' : 'rejected'
-  return m.results.some((r) => r.rule === 'smtpauth-message-rate' && r.outcome === 'warn') ? 'throttled' : 'accepted'
-}
+export { CATEGORIES, type Category }
 
 export interface Bucket {
   readonly start: number
@@ -40,7 +33,7 @@ export function buildTimeline(messages: readonly TraceMessage[], start: number, 
   let blockedSince: number | undefined
   let recoveredAt: number | undefined
   for (const m of [...messages].sort((a, b) => a.receivedAt - b.receivedAt)) {
-    const c = categorize(m)
+    const c = categoryOf(m)
     const i = Math.floor((m.receivedAt - start) / bucketMs)
     const b = buckets[Math.min(Math.max(i, 0), buckets.length - 1)]
     const n = m.recipients.length

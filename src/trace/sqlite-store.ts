@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { TraceMessage } from '../core/trace.js'
 import type { TracePage, TraceQuery, TraceStore } from '../ports.js'
-import { categoryOf, ruleOutcomes, type Category, type RuleOutcomeCount } from './outcome.js'
+import { categoryOf, ruleOutcomes, type Category, type RuleOutcomeCount } from '../core/outcome.js'
 import type { Prunable, PruneBounds, PrunedMessage, Retention } from './retention.js'
 import { assembleSummary, type CategoryRow, type SummaryQuery, type TraceSummarizer, type TraceSummary } from './summary.js'
 

@@ -2,7 +2,7 @@
 // buckets, and rule outcomes — for the dashboard's chart and per-rule counters. Both stores
 // answer summarize() with the same shape; the memory store through summarizeMessages().
 import type { TraceMessage } from '../core/trace.js'
-import { CATEGORIES, categoryOf, ruleOutcomes, type Category, type RuleOutcomeCount } from './outcome.js'
+import { CATEGORIES, categoryOf, ruleOutcomes, type Category, type RuleOutcomeCount } from '../core/outcome.js'
 
 export interface SummaryQuery {
   /** Window start, inclusive (ms since the epoch, relay clock). */

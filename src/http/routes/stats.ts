@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { LIMITS } from '../../core/limits.js'
 import { RULES } from '../../core/rules/index.js'
 import type { Clock } from '../../ports.js'
-import type { RuleOutcomeCount } from '../../trace/outcome.js'
+import type { RuleOutcomeCount } from '../../core/outcome.js'
 import type { TraceSummarizer } from '../../trace/summary.js'
 import { errorSchema, statsSchema } from '../schemas.js'
 

@@ -1,0 +1,43 @@
+// Pure: what became of a message, in the five words of the experiment charts and the dashboard
+// (accepted, throttled, fallback, deferred, rejected), and which rules did not simply pass for it.
+import type { TraceMessage } from './trace.js'
+import type { Outcome } from './types.js'
+
+export const CATEGORIES = ['accepted', 'throttled', 'fallback', 'deferred', 'rejected'] as const
+export type Category = (typeof CATEGORIES)[number]
+
+/**
+ * Fallback when any recipient went down the fallback route; else the final reply decides — 2xx
+ * accepted (throttled when SMTP AUTH throttling delayed it), 4xx deferred, 5xx rejected. A
+ * transaction that ended before DATA has no final reply: any 4xx to a RCPT means the sender will
+ * retry (deferred), else it was rejected.
+ */
+export function categoryOf(m: TraceMessage): Category {
+  if (m.recipients.some((r) => r.route === 'fallback' && r.status === 'Fallback')) return 'fallback'
+  if (m.reply === '') return m.recipients.some((r) => r.rcptReply.startsWith('4')) ? 'deferred' : 'rejected'
+  const code = Number(m.reply.slice(0, 3))
+  if (!(code >= 200 && code < 300)) return code >= 400 && code < 500 ? 'deferred' : 'rejected'
+  return m.results.some((r) => r.rule === 'smtpauth-message-rate' && r.outcome === 'warn') ? 'throttled' : 'accepted'
+}
+export interface RuleOutcomeCount {
+  readonly rule: string
+  readonly outcome: Exclude<Outcome, 'pass' | 'skip'>
+  /** Evaluations with this outcome: per recipient at RCPT, per message at MAIL, DATA and end of data. */
+  readonly count: number
+}
+
+/** The rule evaluations of one message that rejected, dropped or warned, counted per rule and outcome. */
+export function ruleOutcomes(m: TraceMessage): RuleOutcomeCount[] {
+  const counts = new Map<string, number>()
+  const add = (rule: string, outcome: Outcome) => {
+    if (outcome === 'pass' || outcome === 'skip') return
+    const key = `${rule}\u0000${outcome}`
+    counts.set(key, (counts.get(key) ?? 0) + 1)
+  }
+  for (const r of m.results) add(r.rule, r.outcome)
+  for (const rcpt of m.recipients) for (const r of rcpt.results) add(r.rule, r.outcome)
+  return [...counts].map(([key, count]) => {
+    const [rule, outcome] = key.split('\u0000') as [string, RuleOutcomeCount['outcome']]
+    return { rule, outcome, count }
+  })
+}
