@@ -64,14 +64,18 @@ export interface RunningApp {
 }
 
 /** "sqlite:data/trace.db" -> the store, and the capture directory beside it; `retention` gets that directory. */
-export function openTraceStore(spec: string, retention?: (captureDir: string) => Retention): { trace: TraceStore & TraceSummarizer; captureDir: string } {
+export function openTraceStore(
+  spec: string,
+  retention?: (captureDir: string) => Retention,
+  onError?: (err: Error) => void,
+): { trace: TraceStore & TraceSummarizer; captureDir: string } {
   if (spec === 'memory') {
     const captureDir = mkdtempSync(join(tmpdir(), 'relay365-capture-'))
     return { trace: new MemoryTraceStore(retention?.(captureDir)), captureDir }
   }
   const file = spec.slice('sqlite:'.length)
   const captureDir = join(dirname(file), 'capture')
-  return { trace: new SqliteTraceStore(file, { ...(retention ? { retention: retention(captureDir) } : {}) }), captureDir }
+  return { trace: new SqliteTraceStore(file, { ...(retention ? { retention: retention(captureDir) } : {}), ...(onError ? { onError } : {}) }), captureDir }
 }
 
 function routeTarget(route: RouteConfig, deps: { capture: CaptureStore; replies: ReplyCatalogue; hostname: string; log: Logger }): RouteTarget {
@@ -117,7 +121,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
   // store.traceRetention: pruned records take their captured sources with them
   const retention = (dir: string) =>
     new Retention(config.store.traceRetention, () => clock.now(), capturePruner(new FileCaptureStore(dir), (err) => log.warn({ err: err.message }, 'could not remove a pruned capture')))
-  const opened = openTraceStore(config.store.trace, retention)
+  const opened = openTraceStore(config.store.trace, retention, (err) => log.error({ err: err.message }, 'trace write failed'))
   const captureDir = opened.captureDir
   // every trace write is announced on the bus: the live event stream and the metrics follow it
   const events = new TraceBus((err) => log.error({ err: err.message }, 'trace event listener failed'))

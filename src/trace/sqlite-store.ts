@@ -64,17 +64,26 @@ const MIGRATIONS: Migration[] = [
 export interface SqliteTraceOptions {
   readonly readonly?: boolean
   readonly retention?: Retention
+  /** A batch that could not be written (disk full, ...): the relay goes on, the trace misses it. */
+  readonly onError?: (err: Error) => void
 }
 
 export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
   private readonly db: Database.Database
   private readonly selectOne: Database.Statement
-  private readonly insertAll: (m: TraceMessage) => void
+  private readonly insertAll: (batch: readonly TraceMessage[]) => void
   private readonly retention: Retention | undefined
+  // Records are written in batches, one transaction per turn of the event loop: a commit per
+  // message cost more than the rest of the message's handling (BENCHMARKS.md). Every read
+  // flushes first, so readers never see the batch missing.
+  private pending: TraceMessage[] = []
+  private flushScheduled = false
+  private readonly onError: (err: Error) => void
 
   constructor(file: string, options: SqliteTraceOptions = {}) {
     if (!options.readonly && file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
     this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false })
+    this.onError = options.onError ?? ((err) => process.emitWarning(`relay365 trace write failed: ${err.message}`))
     if (options.readonly) {
       this.selectOne = this.db.prepare('SELECT doc FROM messages WHERE id = ?')
       // A reader (relay365 trace) may meet a file of an older schema: it only reads `doc`.
@@ -100,11 +109,13 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
     // A message recorded again (queue mode updates its status) replaces its rule rows.
     const deleteOutcomes = this.db.prepare('DELETE FROM rule_outcomes WHERE message_id = ?')
     const insertOutcome = this.db.prepare('INSERT INTO rule_outcomes (message_id, rule, outcome, n) VALUES (?, ?, ?, ?)')
-    this.insertAll = this.db.transaction((m: TraceMessage) => {
-      insertMessage.run(m.id, m.receivedAt, m.status, m.mailFrom.toLowerCase(), m.rule ?? null, JSON.stringify(m), categoryOf(m))
-      m.recipients.forEach((r, i) => insertRecipient.run(m.id, i, r.address.toLowerCase(), r.status, r.rule ?? null, r.route ?? null))
-      deleteOutcomes.run(m.id)
-      for (const o of ruleOutcomes(m)) insertOutcome.run(m.id, o.rule, o.outcome, o.count)
+    this.insertAll = this.db.transaction((batch: readonly TraceMessage[]) => {
+      for (const m of batch) {
+        insertMessage.run(m.id, m.receivedAt, m.status, m.mailFrom.toLowerCase(), m.rule ?? null, JSON.stringify(m), categoryOf(m))
+        m.recipients.forEach((r, i) => insertRecipient.run(m.id, i, r.address.toLowerCase(), r.status, r.rule ?? null, r.route ?? null))
+        deleteOutcomes.run(m.id)
+        for (const o of ruleOutcomes(m)) insertOutcome.run(m.id, o.rule, o.outcome, o.count)
+      }
     })
     this.retention = options.retention
     this.retention?.prune(this)
@@ -123,16 +134,48 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
   }
 
   record(message: TraceMessage): void {
-    this.insertAll(message)
+    // read-only: fail now, loudly, as a write would
+    if (this.readonly) return this.insertAll([message])
+    this.pending.push(message)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      setImmediate(() => this.flush())
+    }
     this.retention?.afterWrite(this)
   }
 
+  private get readonly(): boolean {
+    return this.db.readonly
+  }
+
+  /** Writes what is pending in one transaction. */
+  flush(): void {
+    this.flushScheduled = false
+    if (this.pending.length === 0 || !this.db.open) return
+    const batch = this.pending
+    this.pending = []
+    try {
+      this.insertAll(batch)
+    } catch {
+      // the batch rolled back: one record at a time, so only the one that cannot be written is lost
+      for (const m of batch) {
+        try {
+          this.insertAll([m])
+        } catch (err) {
+          this.onError(err as Error)
+        }
+      }
+    }
+  }
+
   extent(): { oldest: number; newest: number } | undefined {
+    this.flush()
     const row = this.db.prepare('SELECT min(received_at) AS oldest, max(received_at) AS newest FROM messages').get() as { oldest: number | null; newest: number | null }
     return row.oldest === null || row.newest === null ? undefined : { oldest: row.oldest, newest: row.newest }
   }
 
   summarize(q: SummaryQuery): TraceSummary {
+    this.flush()
     const rows = this.db
       .prepare(
         `SELECT CAST((received_at - ?) / ? AS INTEGER) AS bucket, category, count(*) AS count FROM messages
@@ -149,6 +192,7 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
   }
 
   prune(bounds: PruneBounds): PrunedMessage[] {
+    this.flush()
     const removed: PrunedMessage[] = []
     const collect = (rows: unknown[]) => {
       for (const r of rows as Array<{ id: string; captured: number | null }>) removed.push({ id: r.id, captured: r.captured === 1 })
@@ -167,11 +211,14 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
   }
 
   get(id: string): TraceMessage | undefined {
+    // the pending batch first, newest last: no flush, get() runs on every record (EventedTraceStore)
+    for (let i = this.pending.length - 1; i >= 0; i--) if (this.pending[i]?.id === id) return this.pending[i]
     const row = this.selectOne.get(id) as { doc: string } | undefined
     return row ? (JSON.parse(row.doc) as TraceMessage) : undefined
   }
 
   list(q: TraceQuery): TracePage {
+    this.flush()
     const where: string[] = []
     const args: unknown[] = []
     const recipientWhere = (cond: string, value: unknown) => {
@@ -209,10 +256,12 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
   }
 
   clear(): number {
+    this.flush()
     return this.db.prepare('DELETE FROM messages').run().changes
   }
 
   close(): void {
+    this.flush()
     this.db.close()
   }
 }

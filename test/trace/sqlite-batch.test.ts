@@ -1,0 +1,73 @@
+// The SQLite trace writes records in batches, one transaction per turn of the event loop: readers
+// through the store see a record at once, another connection sees it after that turn, and a
+// record that cannot be written costs only itself.
+import t from 'tap'
+import Database from 'better-sqlite3'
+import { join } from 'node:path'
+import type { TraceMessage } from '../../src/core/trace.js'
+import { SqliteTraceStore } from '../../src/trace/sqlite-store.js'
+
+function message(id: string, receivedAt: number): TraceMessage {
+  return {
+    id,
+    receivedAt,
+    sessionId: 's',
+    clientIp: '127.0.0.1',
+    lane: 'connector',
+    mailFrom: 'helpdesk@contoso.example',
+    status: 'Captured',
+    reply: '250 2.6.0 <x@y> Queued mail for delivery',
+    notes: [],
+    results: [],
+    recipients: [{ address: 'a@example.org', status: 'Captured', rcptReply: '250 2.1.5 Recipient OK', route: 'upstream', results: [] }],
+    captured: true,
+  }
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+t.test('records of one turn land together; the store reads them before they do', async (t) => {
+  const file = join(t.testdir(), 'trace.db')
+  const store = new SqliteTraceStore(file)
+  t.teardown(() => store.close())
+  const other = new Database(file, { readonly: true })
+  t.teardown(() => other.close())
+  const count = () => (other.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n
+  for (let i = 0; i < 50; i++) store.record(message(`m${i}`, 1000 + i))
+  t.equal(count(), 0, 'not yet written: the batch waits for the end of the turn')
+  t.equal(store.get('m49')?.id, 'm49', 'get() finds a pending record')
+  t.equal(store.get('nope'), undefined)
+  await turn()
+  t.equal(count(), 50, 'one transaction wrote all fifty')
+  store.record(message('m50', 2000))
+  t.equal(store.list({ limit: 100 }).messages.length, 51, 'list() flushes first')
+  t.equal(count(), 51)
+})
+
+t.test('a record that cannot be written is reported and lost alone', async (t) => {
+  const file = join(t.testdir(), 'trace.db')
+  const errors: Error[] = []
+  const store = new SqliteTraceStore(file, { onError: (err) => errors.push(err) })
+  t.teardown(() => store.close())
+  store.record(message('good-1', 1))
+  // a BigInt cannot be serialised: the insert throws inside the transaction
+  store.record({ ...message('bad', 2), extra: 1n } as unknown as TraceMessage)
+  store.record(message('good-2', 3))
+  await turn()
+  t.equal(errors.length, 1)
+  t.match(errors[0]?.message, /BigInt/)
+  t.same(
+    store.list({ limit: 10 }).messages.map((m) => m.id).sort(),
+    ['good-1', 'good-2'],
+  )
+})
+
+t.test('close() writes what is pending', async (t) => {
+  const file = join(t.testdir(), 'trace.db')
+  const store = new SqliteTraceStore(file)
+  store.record(message('last', 1))
+  store.close()
+  const reopened = new SqliteTraceStore(file, { readonly: true })
+  t.teardown(() => reopened.close())
+  t.equal(reopened.get('last')?.id, 'last')
+})
