@@ -43,7 +43,7 @@ function runsTable(runs: readonly Run[]): string {
     '|---|---|---|---|---|---|---|',
     ...runs.map(
       (r) =>
-        `| ${r.target} | ${r.size >= 1024 * 1024 ? `${r.size / 1024 / 1024} MB` : `${r.size / 1024} KB`} | ${r.sessions} | ${r.messages} | ${r.seconds} | ${r.perSecond} | ${r.peakRssMb ? `${r.peakRssMb} MB` : '—'} |${r.note ? ` ${r.note}` : ''}`,
+        `| ${r.target} | ${r.size >= 1_000_000 ? `${r.size / 1_000_000} MB` : `${r.size / 1024} KB`} | ${r.sessions} | ${r.messages} | ${r.seconds} | ${r.perSecond} | ${r.peakRssMb ? `${r.peakRssMb} MB` : '—'} |${r.note ? ` ${r.note}` : ''}`,
     ),
   ].join('\n')
 }
