@@ -71,6 +71,7 @@ export class DeliveryQueue {
     this.wakeUp?.()
     await this.running
     await Promise.all(this.inFlight)
+    await this.store.close()
   }
 
   private add(e: SpoolEntry): void {

@@ -1,13 +1,12 @@
 // The spool on disk (queue mode). A message is two files: <id>.msg, the exact bytes to deliver,
 // and <id>.json, its envelope and per-recipient state. Written in tmp/, fsynced, renamed into
-// queue/ (body first, then state) and the directory fsynced: a state file in queue/ means a
-// message that was acknowledged with 250. Recovery after a crash needs only a directory listing.
+// queue/ and the directory fsynced before the 250: a state file with its body in queue/ is a
+// message to deliver. Recovery after a crash needs only a directory listing.
 import { closeSync, createReadStream, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs'
 import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { RouteName } from '../../core/trace.js'
-import { fsyncDir } from '../capture-store.js'
 
 export interface SpoolRecipient {
   readonly address: string
@@ -35,12 +34,18 @@ const SAFE_ID = /^[A-Za-z0-9-]+$/
 export class SpoolStore {
   readonly tmp: string
   readonly queue: string
+  private readonly queueSync: DirSync
 
   constructor(dir: string) {
     this.tmp = join(dir, 'tmp')
     this.queue = join(dir, 'queue')
     mkdirSync(this.tmp, { recursive: true })
     mkdirSync(this.queue, { recursive: true })
+    this.queueSync = new DirSync(this.queue)
+  }
+
+  async close(): Promise<void> {
+    await this.queueSync.close()
   }
 
   private path(dir: string, id: string, ext: 'msg' | 'json'): string {
@@ -53,13 +58,18 @@ export class SpoolStore {
     return new SpoolWriter(this, id, this.path(this.tmp, id, 'msg'))
   }
 
-  async commitFiles(entry: SpoolEntry, bodyTmp: string): Promise<void> {
+  /**
+   * Both files are durable in tmp/ before either is renamed, and nothing is acknowledged before
+   * queue/ is fsynced, so the steps in between can overlap: a crash there leaves either no state
+   * file (never acknowledged: recovery drops the body) or a whole message that the client, not
+   * having seen 250, may send again (at least once, never lost). tmp/ itself is not fsynced:
+   * recovery empties it whatever it holds.
+   */
+  async commitFiles(entry: SpoolEntry, body: FileHandle, bodyTmp: string): Promise<void> {
     const stateTmp = this.path(this.tmp, entry.id, 'json')
-    await writeDurable(stateTmp, JSON.stringify(entry))
-    await rename(bodyTmp, this.path(this.queue, entry.id, 'msg'))
-    await rename(stateTmp, this.path(this.queue, entry.id, 'json'))
-    await fsyncDir(this.queue)
-    await fsyncDir(this.tmp)
+    await settledAll([body.sync().finally(() => body.close()), writeDurable(stateTmp, JSON.stringify(entry))])
+    await settledAll([rename(bodyTmp, this.path(this.queue, entry.id, 'msg')), rename(stateTmp, this.path(this.queue, entry.id, 'json'))])
+    await this.queueSync.sync()
   }
 
   /** Replaces a message's state atomically (written aside, fsynced, renamed over). */
@@ -118,6 +128,61 @@ export class SpoolStore {
   }
 }
 
+/** Like Promise.all, but only once every step has finished: a failed commit cleans up after all of them. */
+async function settledAll(steps: ReadonlyArray<Promise<unknown>>): Promise<void> {
+  const failed = (await Promise.allSettled(steps)).find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) throw failed.reason
+}
+
+/**
+ * fsync of one directory, shared: callers that arrive while an fsync runs wait for the next one,
+ * which covers all of them (group commit: at 50 sessions one fsync acknowledges many messages).
+ */
+export class DirSync {
+  private handle: Promise<FileHandle> | undefined
+  private running: Promise<void> | undefined
+  private next: Promise<void> | undefined
+
+  constructor(private readonly dir: string) {}
+
+  sync(): Promise<void> {
+    if (!this.running) return this.start()
+    this.next ??= this.running.then(
+      () => this.start(),
+      () => this.start(),
+    )
+    return this.next
+  }
+
+  private start(): Promise<void> {
+    this.next = undefined
+    const run = (async () => {
+      try {
+        await (await (this.handle ??= open(this.dir, 'r'))).sync()
+      } catch (err) {
+        // a handle that failed once is not trusted again
+        const h = this.handle
+        this.handle = undefined
+        await h?.then((x) => x.close()).catch(() => undefined)
+        throw err
+      }
+    })()
+    this.running = run
+    void run.then(
+      () => this.running === run && (this.running = undefined),
+      () => this.running === run && (this.running = undefined),
+    )
+    return run
+  }
+
+  async close(): Promise<void> {
+    await this.running?.catch(() => undefined)
+    const h = this.handle
+    this.handle = undefined
+    await h?.then((x) => x.close()).catch(() => undefined)
+  }
+}
+
 async function writeDurable(path: string, text: string): Promise<void> {
   const handle = await open(path, 'w')
   try {
@@ -148,11 +213,14 @@ export class SpoolWriter {
   }
 
   async commit(entry: Omit<SpoolEntry, 'size'>): Promise<SpoolEntry> {
-    const h = await this.file()
-    await h.sync()
-    await h.close()
     const full: SpoolEntry = { ...entry, size: this.size }
-    await this.store.commitFiles(full, this.tmpPath)
+    try {
+      await this.store.commitFiles(full, await this.file(), this.tmpPath)
+    } catch (err) {
+      // not acknowledged: whatever already reached queue/ must not be delivered
+      await this.store.remove(this.id).catch(() => undefined)
+      throw err
+    }
     return full
   }
 
