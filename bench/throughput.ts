@@ -139,6 +139,11 @@ export async function benchThroughput(o: ThroughputOptions, log: (line: string) 
       runs.push(run)
     }
     for (const sessions of o.sessions) await measure('direct to smtp-sink', sink.port, sessions, 2048, o.messages)
+    // the floor: what smtp-server alone costs, before any decision, trace or upstream connection
+    const barePort = await freePort()
+    const bare = await startService(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/bare-smtp-server.ts'), String(barePort)], barePort)
+    for (const sessions of o.sessions) await measure('bare smtp-server (discards)', barePort, sessions, 2048, o.messages, bare.child.pid)
+    await bare.stop()
     // A fresh relay per measurement, so its peak RSS belongs to that load.
     for (const sessions of o.sessions) {
       const relay = await startRelay365(sink.port)
