@@ -158,7 +158,8 @@ export class Transaction {
       }
     } catch (err) {
       abort('client disconnected')
-      this.notes.push(`client disconnected during DATA: ${(err as Error).message}`)
+      const cut = (err as { relayCut?: boolean }).relayCut === true
+      this.notes.push(`${cut ? 'relay365 ended the session during DATA' : 'client disconnected during DATA'}: ${(err as Error).message}`)
       this.finish()
       throw err
     }

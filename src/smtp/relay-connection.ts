@@ -161,7 +161,8 @@ export class RelayConnection extends SMTPConnection {
     this.send(r.code, replyText(r))
     if (r.code !== 421) this.close()
     if (receiving && stream && !stream.destroyed) {
-      const err = Object.assign(new Error(why), { code: 'ETIMEDOUT' })
+      // relayCut: the transaction's trace says relay365 ended it, not the client
+      const err = Object.assign(new Error(why), { code: 'ETIMEDOUT', relayCut: true })
       stream.destroy(stream.listenerCount('error') ? err : undefined)
     }
   }

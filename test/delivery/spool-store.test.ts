@@ -65,4 +65,8 @@ t.test('a commit that cannot finish leaves nothing to deliver', async (t) => {
   t.same(readdirSync(store.queue), ['m1.msg'], 'the state file was taken back: only the obstacle is left')
   await w.discard() // as the queue does after a failed commit
   t.same(readdirSync(store.tmp), [], 'and discard() clears the body from tmp/')
+  const again = new SpoolStore(dir)
+  t.teardown(() => again.close())
+  t.same(again.recover(), [], 'recovery finds nothing to deliver and leaves the directory alone')
+  t.same(readdirSync(store.queue), ['m1.msg'])
 })

@@ -61,7 +61,7 @@ t.test('slowloris at 1 byte a second is cut off at maxSessionDuration (2s)', asy
   t.equal(upstream.aborted, 1, 'the upstream transaction was torn down, never completed')
   const m = relay.trace.list({}).messages[0]
   t.match(m, { subject: 'slowloris', status: 'None', reply: '' })
-  t.match(m?.notes.join(' '), /session time limit exceeded/)
+  t.match(m?.notes.join(' '), /relay365 ended the session during DATA: session time limit exceeded/)
 })
 
 t.test('500 sessions from one address: refused past the per-IP cap; 127.0.0.2 still gets through', async (t) => {

@@ -136,7 +136,7 @@ t.test('minDataRate: a client trickling inside DATA gets 421 4.4.2 and the trans
   await settled(relay)
   const m = relay.trace.list({}).messages[0]!
   t.match(m, { status: 'None', reply: '' })
-  t.match(m.notes.join(' '), /data rate below smtp\.minDataRate/)
+  t.match(m.notes.join(' '), /relay365 ended the session during DATA: data rate below smtp\.minDataRate/)
   t.equal(relay.capture.size(m.id), undefined, 'nothing was captured')
 
   const fast = await openTls(relay.smtpPort)

@@ -102,9 +102,10 @@ export class SpoolStore {
 
   /** After a crash: every acknowledged message, and unfinished writes cleared away. */
   recover(): SpoolEntry[] {
-    for (const name of readdirSync(this.tmp)) rmSync(join(this.tmp, name), { force: true })
+    for (const d of readdirSync(this.tmp, { withFileTypes: true })) if (d.isFile()) rmSync(join(this.tmp, d.name), { force: true })
     const entries: SpoolEntry[] = []
-    const names = new Set(readdirSync(this.queue))
+    // only files are spool entries: anything else someone put there is left alone
+    const names = new Set(readdirSync(this.queue, { withFileTypes: true }).filter((d) => d.isFile()).map((d) => d.name))
     for (const name of names) {
       if (name.endsWith('.json')) {
         const id = name.slice(0, -5)
