@@ -65,8 +65,13 @@ export class SpoolStore {
    * having seen 250, may send again (at least once, never lost). tmp/ itself is not fsynced:
    * recovery empties it whatever it holds.
    */
+  /** Where commit writes a new message's state before renaming it into queue/. */
+  stateTmp(id: string): string {
+    return this.path(this.tmp, id, 'json')
+  }
+
   async commitFiles(entry: SpoolEntry, body: FileHandle, bodyTmp: string): Promise<void> {
-    const stateTmp = this.path(this.tmp, entry.id, 'json')
+    const stateTmp = this.stateTmp(entry.id)
     await settledAll([body.sync().finally(() => body.close()), writeDurable(stateTmp, JSON.stringify(entry))])
     await settledAll([rename(bodyTmp, this.path(this.queue, entry.id, 'msg')), rename(stateTmp, this.path(this.queue, entry.id, 'json'))])
     await this.queueSync.sync()
@@ -220,6 +225,7 @@ export class SpoolWriter {
     } catch (err) {
       // not acknowledged: whatever already reached queue/ must not be delivered
       await this.store.remove(this.id).catch(() => undefined)
+      await rm(this.store.stateTmp(this.id), { force: true }).catch(() => undefined)
       throw err
     }
     return full
