@@ -61,6 +61,8 @@ export interface TracePage {
 
 export interface TraceStore {
   record(message: TraceMessage): void
+  /** Resolves once every record made so far is on disk (a 250 waits for its record). */
+  written(): Promise<void>
   list(query: TraceQuery): TracePage
   get(id: string): TraceMessage | undefined
   clear(): number

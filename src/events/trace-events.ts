@@ -19,6 +19,10 @@ export class EventedTraceStore implements TraceStore, TraceSummarizer {
     this.bus.publish({ type: 'recorded', message, ...(previous ? { previous } : {}) })
   }
 
+  written(): Promise<void> {
+    return this.inner.written()
+  }
+
   list(query: TraceQuery): TracePage {
     return this.inner.list(query)
   }

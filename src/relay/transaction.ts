@@ -188,6 +188,9 @@ export class Transaction {
     this.finalReply = this.composeReply(groups, outcomes)
     this.log('eom', decision, this.finalReply, { size: this.size, limits: limits.verdict })
     this.finish()
+    // The record is on disk before the reply: after a crash, mail that got its 250 has a trace
+    // (queue mode delivers it on restart and updates that record).
+    await this.ctx.trace.written()
     if (this.finalReply.code < 400) this.ctx.queue?.release(this.id)
     // SMTP AUTH throttling: the message is through, the reply waits for its slot (Exchange delays).
     if (limits.verdict === 'delay' && limits.until !== undefined && this.finalReply.code < 400) await this.ctx.clock.sleepUntil(limits.until)

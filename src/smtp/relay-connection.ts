@@ -163,7 +163,10 @@ export class RelayConnection extends SMTPConnection {
     if (receiving && stream && !stream.destroyed) {
       // relayCut: the transaction's trace says relay365 ended it, not the client
       const err = Object.assign(new Error(why), { code: 'ETIMEDOUT', relayCut: true })
-      stream.destroy(stream.listenerCount('error') ? err : undefined)
+      // The transaction may not be reading yet (waiting on the limit store): the error is kept
+      // on the stream for its reader; the listener only stops it being thrown as unhandled.
+      if (!stream.listenerCount('error')) stream.on('error', () => undefined)
+      stream.destroy(err)
     }
   }
 

@@ -12,6 +12,11 @@ export class MemoryTraceStore implements TraceStore, TraceSummarizer, Prunable {
     retention?.prune(this)
   }
 
+  /** Nothing to wait for: a memory trace is gone with the process anyway. */
+  written(): Promise<void> {
+    return Promise.resolve()
+  }
+
   record(message: TraceMessage): void {
     this.messages.delete(message.id)
     this.messages.set(message.id, message)

@@ -78,6 +78,8 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
   // flushes first, so readers never see the batch missing.
   private pending: TraceMessage[] = []
   private flushScheduled = false
+  /** Resolves when the pending batch has been written (or failed, reported through onError). */
+  private batchDone: { promise: Promise<void>; resolve: () => void } | undefined
   private readonly onError: (err: Error) => void
 
   constructor(file: string, options: SqliteTraceOptions = {}) {
@@ -137,6 +139,11 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
     // read-only: fail now, loudly, as a write would
     if (this.readonly) return this.insertAll([message])
     this.pending.push(message)
+    if (!this.batchDone) {
+      let resolve!: () => void
+      const promise = new Promise<void>((r) => (resolve = r))
+      this.batchDone = { promise, resolve }
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true
       setImmediate(() => this.flush())
@@ -148,12 +155,30 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
     return this.db.readonly
   }
 
+  written(): Promise<void> {
+    return this.batchDone?.promise ?? Promise.resolve()
+  }
+
   /** Writes what is pending in one transaction. */
   flush(): void {
     this.flushScheduled = false
-    if (this.pending.length === 0 || !this.db.open) return
+    const done = this.batchDone
+    this.batchDone = undefined
     const batch = this.pending
     this.pending = []
+    try {
+      this.writeBatch(batch)
+    } finally {
+      done?.resolve()
+    }
+  }
+
+  private writeBatch(batch: readonly TraceMessage[]): void {
+    if (batch.length === 0) return
+    if (!this.db.open) {
+      this.onError(new Error(`trace closed: ${batch.length} record(s) not written (${batch.map((m) => m.id).join(', ')})`))
+      return
+    }
     try {
       this.insertAll(batch)
     } catch {

@@ -47,6 +47,7 @@ t.test('DirSync: callers during an fsync share the next one; a failed fsync is r
   t.not(after, second, 'a caller after both gets a fresh fsync')
   await after
   await sync.close()
+  await t.rejects(sync.sync(), /is closed/, 'after close no commit is acknowledged')
   const gone = new DirSync(join(dir, 'missing'))
   await t.rejects(gone.sync(), { code: 'ENOENT' })
   await t.rejects(gone.sync(), { code: 'ENOENT' }, 'not stuck on the failed handle')

@@ -50,7 +50,11 @@ export class Dialogue {
     const queued = this.replies.shift()
     if (queued !== undefined) return Promise.resolve(queued)
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no reply within ${timeoutMs} ms`)), timeoutMs)
+      const timer = setTimeout(() => {
+        // a reply that comes later belongs to the next read()
+        this.waiting.splice(this.waiting.indexOf(done), 1)
+        reject(new Error(`no reply within ${timeoutMs} ms`))
+      }, timeoutMs)
       const done = (r: string) => {
         clearTimeout(timer)
         resolve(r)

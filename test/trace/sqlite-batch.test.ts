@@ -1,11 +1,14 @@
 // The SQLite trace writes records in batches, one transaction per turn of the event loop: readers
 // through the store see a record at once, another connection sees it after that turn, and a
-// record that cannot be written costs only itself.
+// record that cannot be written costs only itself; written() says when a record is on disk, and
+// the relay's 250 waits for it.
 import t from 'tap'
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
 import type { TraceMessage } from '../../src/core/trace.js'
 import { SqliteTraceStore } from '../../src/trace/sqlite-store.js'
+import { openTls } from '../helpers/dialogue.js'
+import { startRelay } from '../helpers/relay.js'
 
 function message(id: string, receivedAt: number): TraceMessage {
   return {
@@ -70,4 +73,48 @@ t.test('close() writes what is pending', async (t) => {
   const reopened = new SqliteTraceStore(file, { readonly: true })
   t.teardown(() => reopened.close())
   t.equal(reopened.get('last')?.id, 'last')
+})
+
+t.test('written() resolves once the batch is on disk; a record after close is reported, not dropped silently', async (t) => {
+  const file = join(t.testdir(), 'trace.db')
+  const errors: Error[] = []
+  const store = new SqliteTraceStore(file, { onError: (err) => errors.push(err) })
+  await store.written() // nothing pending: at once
+  const other = new Database(file, { readonly: true })
+  t.teardown(() => other.close())
+  store.record(message('w1', 1))
+  const written = store.written()
+  t.equal((other.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n, 0, 'not yet')
+  await written
+  t.equal((other.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n, 1, 'on disk when written() resolves')
+  store.close()
+  store.record(message('late', 2))
+  await store.written()
+  t.equal(errors.length, 1)
+  t.match(errors[0]?.message, /trace closed: 1 record\(s\) not written \(late\)/)
+})
+
+t.test('the relay answers 250 only once the trace record is on disk', async (t) => {
+  const relay = await startRelay(t)
+  const file = relay.config.store.trace.slice('sqlite:'.length)
+  // Hold the store's answer: the 250 must wait for it. (Client and relay share this process, so
+  // without holding it the batch would always be written before the client could look.)
+  const store = relay.trace
+  const real = store.written.bind(store)
+  let release!: () => void
+  const held = new Promise<void>((r) => (release = r))
+  store.written = () => real().then(() => held)
+  const d = await openTls(relay.smtpPort)
+  await d.send('MAIL FROM:<helpdesk@contoso.example>')
+  await d.send('RCPT TO:<someone@example.org>')
+  await d.send('DATA')
+  d.write('From: helpdesk@contoso.example\r\nSubject: durable trace\r\n\r\nbody\r\n.\r\n')
+  await t.rejects(d.read(300), 'no reply while the record is not confirmed written')
+  // another connection, as `relay365 trace` or a restarted relay would read it
+  const reader = new Database(file, { readonly: true })
+  t.teardown(() => reader.close())
+  t.equal(reader.prepare("SELECT doc FROM messages WHERE doc LIKE '%durable trace%'").all().length, 1, 'the record is on disk')
+  release()
+  t.match(await d.read(10_000), /^250 2\.6\.0 /)
+  await d.send('QUIT')
 })

@@ -187,6 +187,8 @@ export class DeliveryQueue {
     )
     e.attempts++
     this.updateTrace(e, results)
+    // the attempt is in the trace before the spool forgets or reschedules the message
+    await this.o.trace.written()
     if (failures.length && e.from !== '' && !e.dsn) await this.sendDsn(e, failures)
     if (e.recipients.some((r) => r.state === 'pending')) {
       e.nextAttempt = nextAttempt

@@ -148,10 +148,13 @@ export class DirSync {
   private handle: Promise<FileHandle> | undefined
   private running: Promise<void> | undefined
   private next: Promise<void> | undefined
+  private closed = false
 
   constructor(private readonly dir: string) {}
 
   sync(): Promise<void> {
+    // a commit after shutdown is not acknowledged (and opens no handle nobody closes)
+    if (this.closed) return Promise.reject(new Error(`spool ${this.dir} is closed`))
     if (!this.running) return this.start()
     this.next ??= this.running.then(
       () => this.start(),
@@ -182,6 +185,8 @@ export class DirSync {
   }
 
   async close(): Promise<void> {
+    this.closed = true
+    await this.next?.catch(() => undefined)
     await this.running?.catch(() => undefined)
     const h = this.handle
     this.handle = undefined
