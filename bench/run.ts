@@ -140,6 +140,7 @@ ${limitsTable(limitRows)}
 into each target; one message per connection, as applications send. relay365 runs as users run it
 (\`node bin/relay365.js serve\`, proxy mode, every decision traced to SQLite, logs at warn) in front
 of \`smtp-sink\`; the stock Postfix relay is \`../shared/bench/postfix-relay.sh\` in the same run.
+Each target first gets 300 untimed messages (5 sessions) to warm up, as a long-running relay is.
 Peak RSS is the relay process's high-water mark (VmHWM) for that load.
 
 ${runs.length ? runsTable(runs) : '_not measured: smtp-source/smtp-sink missing_'}

@@ -103,6 +103,9 @@ async function startPostfix(sinkPort: number): Promise<RelayUnderTest | undefine
   }
 }
 
+/** Messages each target gets, untimed, before a measurement. */
+const WARM_UP = 300
+
 /** "10 MB": 10,000,000 bytes, under stock Postfix's message_size_limit (10,240,000) with headers. */
 const BIG = 10_000_000
 
@@ -118,6 +121,10 @@ export async function benchThroughput(o: ThroughputOptions, log: (line: string) 
   const sink: Service = await startSink()
   try {
     const measure = async (target: string, port: number, sessions: number, size: number, messages: number, pid?: number, drained?: () => Promise<void>) => {
+      // Every target is warmed up alike before it is timed: relays run for days, and a Node
+      // process measured cold would be timing its JIT compiler.
+      await source(port, 5, 2048, WARM_UP)
+      await drained?.()
       const started = performance.now()
       const r = await source(port, sessions, size, messages)
       // queue mode: the rate is messages delivered through to the sink, not just acknowledged
