@@ -2,17 +2,9 @@
 // redis-server, Postfix's smtp-sink, and the shared stock Postfix relay script.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
+import { freePort } from '../test/helpers/ports.js'
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo
-      s.close(() => resolve(port))
-    })
-  })
-}
+export { freePort }
 
 export async function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
   const until = Date.now() + timeoutMs

@@ -55,22 +55,25 @@ class TimeQueue {
   }
 }
 
-interface Window {
+/** One counter: for a window, amounts counted; for a schedule, slot times granted (non-decreasing). */
+interface Counted {
   readonly q: TimeQueue
   limit: number
   windowMs: number
 }
 
-interface Schedule {
-  /** slot times, in the order granted (non-decreasing) */
-  readonly q: TimeQueue
-  limit: number
-  windowMs: number
+/** The counter for a request's key, made on first use; limits follow the latest config. */
+function counted(map: Map<string, Counted>, r: LimitRequest): Counted {
+  let c = map.get(r.key)
+  if (!c) map.set(r.key, (c = { q: new TimeQueue(), limit: r.limit, windowMs: r.windowMs }))
+  c.limit = r.limit
+  c.windowMs = r.windowMs
+  return c
 }
 
 export class MemoryLimitStore implements LimitStore {
-  private readonly windows = new Map<string, Window>()
-  private readonly schedules = new Map<string, Schedule>()
+  private readonly windows = new Map<string, Counted>()
+  private readonly schedules = new Map<string, Counted>()
   private readonly holders = new Map<string, { limit: number; until: Map<string, number> }>()
   private readonly hits = new Map<string, { times: number[]; windowMs: number }>()
 
@@ -78,30 +81,14 @@ export class MemoryLimitStore implements LimitStore {
     const outcomes = requests.map((r) => (r.kind === 'window' ? this.checkWindow(r, now) : this.checkSchedule(r, now)))
     if (outcomes.some((o) => !o.ok)) return outcomes
     requests.forEach((r, i) => {
-      if (r.kind === 'window') this.window(r).q.push(now, r.amount)
-      else this.schedule(r).q.push((outcomes[i] as LimitOutcome).at ?? now, 1)
+      if (r.kind === 'window') counted(this.windows, r).q.push(now, r.amount)
+      else counted(this.schedules, r).q.push((outcomes[i] as LimitOutcome).at ?? now, 1)
     })
     return outcomes
   }
 
-  private window(r: LimitRequest): Window {
-    let w = this.windows.get(r.key)
-    if (!w) this.windows.set(r.key, (w = { q: new TimeQueue(), limit: r.limit, windowMs: r.windowMs }))
-    w.limit = r.limit
-    w.windowMs = r.windowMs
-    return w
-  }
-
-  private schedule(r: LimitRequest): Schedule {
-    let s = this.schedules.get(r.key)
-    if (!s) this.schedules.set(r.key, (s = { q: new TimeQueue(), limit: r.limit, windowMs: r.windowMs }))
-    s.limit = r.limit
-    s.windowMs = r.windowMs
-    return s
-  }
-
   private checkWindow(r: LimitRequest, now: number): LimitOutcome {
-    const w = this.window(r)
+    const w = counted(this.windows, r)
     w.q.prune(now - r.windowMs)
     return { ok: w.q.sum + r.amount <= r.limit, used: w.q.sum }
   }
@@ -109,7 +96,7 @@ export class MemoryLimitStore implements LimitStore {
   // A slot at time s occupies every window (t - windowMs, t] that contains s; the new slot is
   // the first time at which fewer than `limit` slots remain in the window (FIFO carry-over).
   private checkSchedule(r: LimitRequest, now: number): LimitOutcome {
-    const s = this.schedule(r)
+    const s = counted(this.schedules, r)
     s.q.prune(now - r.windowMs)
     const n = s.q.size
     const at = n >= r.limit ? Math.max(now, s.q.at(n - r.limit) + r.windowMs) : now

@@ -137,7 +137,7 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
 
   record(message: TraceMessage): void {
     // read-only: fail now, loudly, as a write would
-    if (this.readonly) return this.insertAll([message])
+    if (this.db.readonly) return this.insertAll([message])
     this.pending.push(message)
     if (!this.batchDone) {
       let resolve!: () => void
@@ -149,10 +149,6 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
       setImmediate(() => this.flush())
     }
     this.retention?.afterWrite(this)
-  }
-
-  private get readonly(): boolean {
-    return this.db.readonly
   }
 
   written(): Promise<void> {

@@ -7,7 +7,6 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { SimClock } from '../../src/clock/sim-clock.js'
 import { parseConfig } from '../../src/config/load.js'
-import type { TraceMessage } from '../../src/core/trace.js'
 import { FileCaptureStore } from '../../src/delivery/capture-store.js'
 import { capturePruner } from '../../src/trace/capture-pruner.js'
 import { MemoryTraceStore } from '../../src/trace/memory-store.js'
@@ -15,36 +14,11 @@ import { Retention, type PrunedMessage } from '../../src/trace/retention.js'
 import { SqliteTraceStore } from '../../src/trace/sqlite-store.js'
 import { settled, startRelay } from '../helpers/relay.js'
 import { sendOne } from '../http/helpers.js'
+import { traceMessage as message } from '../helpers/trace-message.js'
 
 const H = 3_600_000
 const D = 24 * H
 
-function message(id: string, receivedAt: number, over: Partial<TraceMessage> = {}): TraceMessage {
-  return {
-    id,
-    receivedAt,
-    sessionId: 's',
-    clientIp: '127.0.0.1',
-    lane: 'connector',
-    mailFrom: 'helpdesk@contoso.example',
-    status: 'Captured',
-    reply: '250 2.6.0 <x@y> Queued mail for delivery',
-    notes: [],
-    results: [{ rule: 'header-from-domain', stage: 'eom', outcome: 'warn', note: 'not accepted', basis: 'relay365' }],
-    recipients: [
-      { address: 'a@example.org', status: 'Captured', rcptReply: '250 2.1.5 Recipient OK', route: 'upstream', results: [] },
-      {
-        address: 'b@example.org',
-        status: 'None',
-        rule: 'tenant-attribution',
-        rcptReply: '550 5.7.64 TenantAttribution; Relay Access Denied',
-        results: [{ rule: 'tenant-attribution', stage: 'rcpt', outcome: 'reject', note: 'no', basis: 'documented' }],
-      },
-    ],
-    captured: true,
-    ...over,
-  }
-}
 
 t.test('config: store.traceRetention defaults, null switches a bound off, bad values name the key', async (t) => {
   t.same(parseConfig({}).store.traceRetention, { maxMessages: 100_000, maxAge: 30 * D })

@@ -9,23 +9,8 @@ import type { TraceMessage } from '../../src/core/trace.js'
 import { SqliteTraceStore } from '../../src/trace/sqlite-store.js'
 import { openTls } from '../helpers/dialogue.js'
 import { startRelay } from '../helpers/relay.js'
+import { traceMessage as message } from '../helpers/trace-message.js'
 
-function message(id: string, receivedAt: number): TraceMessage {
-  return {
-    id,
-    receivedAt,
-    sessionId: 's',
-    clientIp: '127.0.0.1',
-    lane: 'connector',
-    mailFrom: 'helpdesk@contoso.example',
-    status: 'Captured',
-    reply: '250 2.6.0 <x@y> Queued mail for delivery',
-    notes: [],
-    results: [],
-    recipients: [{ address: 'a@example.org', status: 'Captured', rcptReply: '250 2.1.5 Recipient OK', route: 'upstream', results: [] }],
-    captured: true,
-  }
-}
 
 const turn = () => new Promise((resolve) => setImmediate(resolve))
 

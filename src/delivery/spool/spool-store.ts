@@ -156,10 +156,8 @@ export class DirSync {
     // a commit after shutdown is not acknowledged (and opens no handle nobody closes)
     if (this.closed) return Promise.reject(new Error(`spool ${this.dir} is closed`))
     if (!this.running) return this.start()
-    this.next ??= this.running.then(
-      () => this.start(),
-      () => this.start(),
-    )
+    const start = () => this.start()
+    this.next ??= this.running.then(start, start)
     return this.next
   }
 
@@ -170,17 +168,15 @@ export class DirSync {
         await (await (this.handle ??= open(this.dir, 'r'))).sync()
       } catch (err) {
         // a handle that failed once is not trusted again
-        const h = this.handle
-        this.handle = undefined
-        await h?.then((x) => x.close()).catch(() => undefined)
+        await this.dropHandle()
         throw err
       }
     })()
     this.running = run
-    void run.then(
-      () => this.running === run && (this.running = undefined),
-      () => this.running === run && (this.running = undefined),
-    )
+    const clear = () => {
+      if (this.running === run) this.running = undefined
+    }
+    void run.then(clear, clear)
     return run
   }
 
@@ -188,6 +184,10 @@ export class DirSync {
     this.closed = true
     await this.next?.catch(() => undefined)
     await this.running?.catch(() => undefined)
+    await this.dropHandle()
+  }
+
+  private async dropHandle(): Promise<void> {
     const h = this.handle
     this.handle = undefined
     await h?.then((x) => x.close()).catch(() => undefined)
