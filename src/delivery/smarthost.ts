@@ -1,148 +1,46 @@
 // Route target `smarthost`: streams the message to an SMTP server with nodemailer's
-// SMTPConnection, over a small pool of reused connections. Proxy semantics (SPEC §6): the outcome
+// SMTPConnection, over the pool in upstream-pool.ts. Proxy semantics (SPEC §6): the outcome
 // carries the upstream's own reply, and a transaction in which the upstream refused any recipient
 // never reaches end of data, so no recipient is silently lost.
-import SMTPConnection from 'nodemailer/lib/smtp-connection'
+//
+// The body the transaction writes (`source`) is handed to one attempt at most: each attempt gives
+// nodemailer a stream of its own and connects the source to it only after the upstream's DATA
+// go-ahead. A retry on a fresh connection is made only while the source is untouched, so the
+// upstream never gets a message whose start an earlier attempt consumed.
 import { PassThrough, type Readable, type Writable } from 'node:stream'
 import type { Logger } from 'pino'
 import { parseServerReply, reply, type Reply, type ReplyCatalogue } from '../core/replies.js'
+import { refusedRecipients, type SendError } from './nodemailer-internals.js'
 import type { DeliveryOutcome, Envelope, Refusal, RouteTarget, Sink } from './sink.js'
+import { settleOnce, UpstreamPool, type Conn, type ConnectOptions, type Lease, type PoolStats } from './upstream-pool.js'
 
-export interface SmarthostOptions {
-  /** The host name: TLS SNI and certificate name, and what the trace shows. */
-  readonly host: string
-  /** The address to connect to, when it was resolved already (MX route); else `host`. */
-  readonly address?: string
-  readonly port: number
-  readonly tls: 'required' | 'opportunistic' | 'none'
-  readonly rejectUnauthorized: boolean
-  /** ms */
-  readonly timeout: number
-  readonly maxConnections: number
-  /** Our EHLO name. */
-  readonly name: string
-}
+export type SmarthostOptions = ConnectOptions
 
-type Conn = InstanceType<typeof SMTPConnection>
-
-interface SendError extends Error {
-  code?: string
-  response?: string
-  responseCode?: number
-  command?: string
-  recipient?: string
-  rejectedErrors?: SendError[]
-}
-
-// nodemailer keeps the per-transaction recipient verdicts on a private field; it is read in one
-// place (gatedBody) and the partial-rejection test fails if a release moves it.
-interface EnvelopeState {
-  _envelope?: { rejectedErrors?: SendError[] }
-}
-
-const IDLE_CLOSE_MS = 30_000
+/** Where a failure happened: getting a connection, or inside a transaction on one. */
+type FailureStage = 'connect' | 'transaction'
 
 export class SmarthostTarget implements RouteTarget {
   readonly description: string
-  private readonly idle: Conn[] = []
-  private readonly waiters: Array<() => void> = []
-  private active = 0
-  private closed = false
+  readonly pool: UpstreamPool
 
   constructor(
-    private readonly options: SmarthostOptions,
+    readonly options: SmarthostOptions,
     private readonly replies: ReplyCatalogue,
-    private readonly log: Logger,
+    log: Logger,
   ) {
     this.description = `smarthost ${options.host}:${options.port}`
+    this.pool = new UpstreamPool(options, log)
   }
 
   open(_messageId: string, envelope: Envelope): Sink {
     return new SmarthostSink(this, envelope)
   }
 
-  /** A connected session, from the pool or new; waits while maxConnections are busy. */
-  async acquire(): Promise<{ conn: Conn; reused: boolean }> {
-    while (this.active >= this.options.maxConnections) await new Promise<void>((resolve) => this.waiters.push(resolve))
-    this.active++
-    const pooled = this.idle.pop()
-    if (pooled) return { conn: pooled, reused: true }
-    try {
-      return { conn: await this.connect(), reused: false }
-    } catch (err) {
-      this.releaseSlot()
-      throw err
-    }
+  get stats(): PoolStats {
+    return this.pool.stats
   }
 
-  private connect(): Promise<Conn> {
-    const o = this.options
-    const conn = new SMTPConnection({
-      host: o.address ?? o.host,
-      servername: o.host,
-      port: o.port,
-      secure: false,
-      requireTLS: o.tls === 'required',
-      ignoreTLS: o.tls === 'none',
-      opportunisticTLS: o.tls === 'opportunistic',
-      name: o.name,
-      connectionTimeout: o.timeout,
-      greetingTimeout: o.timeout,
-      socketTimeout: o.timeout,
-      // Abort means abort: tear the socket down at once, never a graceful end mid-DATA.
-      socketCloseTimeout: 0,
-      logger: false,
-      tls: { rejectUnauthorized: o.rejectUnauthorized, minVersion: 'TLSv1.2', servername: o.host },
-    })
-    return new Promise<Conn>((resolve, reject) => {
-      let settled = false
-      conn.once('error', (err: Error) => {
-        if (!settled) {
-          settled = true
-          reject(err)
-        }
-      })
-      conn.connect(() => {
-        settled = true
-        conn.on('error', (err: Error) => this.log.debug({ err: err.message }, 'upstream connection error'))
-        conn.once('end', () => this.forget(conn))
-        resolve(conn)
-      })
-    })
-  }
-
-  private forget(conn: Conn): void {
-    const i = this.idle.indexOf(conn)
-    if (i >= 0) this.idle.splice(i, 1)
-  }
-
-  private releaseSlot(): void {
-    this.active--
-    this.waiters.shift()?.()
-  }
-
-  /** Returns a connection after a transaction; `reusable: false` closes it. */
-  release(conn: Conn, reusable: boolean): void {
-    this.releaseSlot()
-    if (!reusable || this.closed || conn.destroyed) {
-      conn.close()
-      return
-    }
-    this.idle.push(conn)
-    setTimeout(() => {
-      if (this.idle.includes(conn)) {
-        this.forget(conn)
-        conn.quit()
-      }
-    }, IDLE_CLOSE_MS).unref()
-  }
-
-  /** RSET after a refused transaction so the session can be reused. */
-  resetThenRelease(conn: Conn): void {
-    conn.reset((err) => this.release(conn, !err))
-  }
-
-  failureReply(err: SendError): Reply {
+  failureReply(err: SendError, stage: FailureStage): Reply {
     const upstream = `${this.options.host}:${this.options.port}`
     const detail = [err.code, err.message].filter(Boolean).join(' ')
     // TLS toward the next hop is relay365's own setup, not the message's fault: always transient.
@@ -151,26 +49,39 @@ export class SmarthostTarget implements RouteTarget {
     const parsed = err.response ? parseServerReply(err.response) : undefined
     // An upstream "success" inside an error can not be passed on as success (smtpd_proxy.c rule).
     if (parsed && parsed.code >= 400) return parsed
-    return err.response || err.code === 'EPROTOCOL' || err.code === 'EENVELOPE' || err.code === 'EMESSAGE'
+    // Once a session was up, a reset, a stall or a garbled reply is the upstream failing, not being unreachable.
+    return stage === 'transaction' || err.response || err.code === 'EPROTOCOL' || err.code === 'EENVELOPE' || err.code === 'EMESSAGE'
       ? reply(this.replies, 'upstream-protocol', { upstream, detail })
       : reply(this.replies, 'upstream-unavailable', { upstream, detail })
   }
 
   async close(): Promise<void> {
-    this.closed = true
-    for (const conn of this.idle.splice(0)) conn.quit()
+    await this.pool.close()
   }
 }
 
-type SendResult = { kind: 'sent'; response: string; refused?: SendError[] } | { kind: 'failed'; error: SendError; bodyStarted: boolean }
+interface Attempt {
+  /** The source was connected to this attempt's DATA stream. */
+  bodyStarted: boolean
+  /** The DATA stream ended: the terminating dot was handed to the socket. */
+  bodyComplete: boolean
+  /** relay365 closed the connection itself (a refused recipient, an abort). */
+  torn: boolean
+}
+
+type SendResult = { kind: 'sent'; response: string; refused?: SendError[] } | { kind: 'failed'; error: SendError; attempt: Attempt }
 
 class SmarthostSink implements Sink {
-  private readonly body = new PassThrough()
+  private readonly source = new PassThrough()
   private readonly done: Promise<DeliveryOutcome>
-  /** Set as soon as delivery failed: later writes are swallowed. */
-  private failed = false
+  private readonly aborter = new AbortController()
+  /** An attempt connected the source to its DATA stream: no other attempt may read it. */
+  private sourceTaken = false
+  /** Delivery failed or was aborted: writes are swallowed. */
+  private finished = false
   private aborted = false
-  private conn: Conn | undefined
+  /** Settles the send in flight as failed and closes its connection. */
+  private cancel: (() => void) | undefined
 
   constructor(
     private readonly target: SmarthostTarget,
@@ -180,121 +91,146 @@ class SmarthostSink implements Sink {
   }
 
   private async run(): Promise<DeliveryOutcome> {
-    // One retry on a fresh connection when a pooled one turns out dead before the body started.
-    for (let attempt = 0; ; attempt++) {
-      let lease: { conn: Conn; reused: boolean }
+    const outcome = await this.deliver()
+    if (!outcome.ok) this.discardBody()
+    return outcome
+  }
+
+  /** The one place a lease is taken and given back, whatever happens in between. */
+  private async deliver(): Promise<DeliveryOutcome> {
+    const maxAttempts = this.target.options.maxConnections + 1
+    for (let attempt = 1; ; attempt++) {
+      let lease: Lease
       try {
-        lease = await this.target.acquire()
+        lease = await this.target.pool.lease(this.aborter.signal)
       } catch (err) {
-        this.failed = true
-        this.drain()
-        return { ok: false, status: 'Failed', reply: this.target.failureReply(err as SendError) }
+        return { ok: false, status: 'Failed', reply: this.target.failureReply(err as SendError, 'connect') }
       }
-      if (this.aborted) {
-        this.target.release(lease.conn, true)
-        return { ok: false, status: 'Failed', reply: this.target.failureReply(new Error('aborted')) }
+      let result: SendResult | undefined
+      try {
+        result = this.aborted ? undefined : await this.send(lease.conn)
+      } finally {
+        lease.release(result === undefined ? !this.aborted : this.reusable(result))
       }
-      this.conn = lease.conn
-      const result = await this.send(lease.conn)
+      if (result === undefined) return { ok: false, status: 'Failed', reply: this.target.failureReply(new Error('transaction aborted'), 'transaction') }
       if (result.kind === 'sent') {
-        this.target.release(lease.conn, true)
         const refused = this.refusals(result.refused)
         return {
           ok: true,
           status: 'Delivered',
-          reply: parseServerReply(result.response) ?? this.target.failureReply({ name: 'Error', message: 'unparseable reply', response: result.response }),
+          reply: parseServerReply(result.response) ?? this.target.failureReply({ name: 'Error', message: 'unparseable reply', response: result.response }, 'transaction'),
           ...(refused.length ? { refused } : {}),
         }
       }
       const err = result.error
-      const dead = !err.response
-      if (dead && lease.reused && !result.bodyStarted && attempt === 0 && !this.aborted) {
-        this.target.release(lease.conn, false)
-        continue
-      }
-      if (this.aborted || dead || result.bodyStarted) this.target.release(lease.conn, false)
-      else this.target.resetThenRelease(lease.conn)
-      this.drain()
+      // A pooled connection that died while idle: try the next one, the body is still whole.
+      if (!err.response && lease.reused && !this.sourceTaken && !this.aborted && attempt < maxAttempts) continue
       const refused = this.refusals(err.rejectedErrors)
-      return { ok: false, status: 'Failed', reply: this.target.failureReply(err), ...(refused.length ? { refused } : {}) }
+      return { ok: false, status: 'Failed', reply: this.target.failureReply(err, 'transaction'), ...(refused.length ? { refused } : {}) }
     }
   }
 
+  /** Whether the session may carry another transaction (the pool still checks it is clean). */
+  private reusable(result: SendResult): boolean {
+    if (this.aborted) return false
+    if (result.kind === 'sent') return true
+    const a = result.attempt
+    // refused with a reply, and not stopped halfway through the body
+    return !a.torn && !!result.error.response && (!a.bodyStarted || a.bodyComplete)
+  }
+
   private refusals(errors: readonly SendError[] | undefined): Refusal[] {
-    return (errors ?? []).filter((e) => e.recipient).map((e) => ({ recipient: e.recipient as string, reply: this.target.failureReply(e) }))
+    return (errors ?? []).filter((e) => e.recipient).map((e) => ({ recipient: e.recipient as string, reply: this.target.failureReply(e, 'transaction') }))
   }
 
   private send(conn: Conn): Promise<SendResult> {
     return new Promise((resolve) => {
-      let bodyStarted = false
-      let settled = false
-      const settle = (result: SendResult) => {
-        if (settled) return
-        settled = true
-        if (result.kind === 'failed') this.failed = true
-        resolve(result)
-      }
-      const gated = gatedBody(this.body, conn, !!this.envelope.partial, {
-        onStart: () => {
-          bodyStarted = true
-        },
-        // nodemailer's close() forgets the send in flight without calling back: settle first.
-        onRefused: (error) => settle({ kind: 'failed', error, bodyStarted: true }),
-      })
+      const attempt: Attempt = { bodyStarted: false, bodyComplete: false, torn: false }
       const env = { from: this.envelope.from, to: [...this.envelope.to], ...(this.envelope.size ? { size: this.envelope.size } : {}) }
-      conn.send(env, gated, (err, info) => {
-        if (err) settle({ kind: 'failed', error: err as SendError, bodyStarted })
-        else settle({ kind: 'sent', response: info.response, ...(info.rejectedErrors ? { refused: info.rejectedErrors as SendError[] } : {}) })
-      })
+      let fail: (error: SendError) => void = () => undefined
+      let settled = false
+      const cancelThis = () => {
+        attempt.torn = true
+        fail(Object.assign(new Error('transaction aborted'), { code: 'EABORT' }))
+        conn.close()
+      }
+      settleOnce<SendResult>(
+        conn,
+        (done) => {
+          fail = (error) => done({ kind: 'failed', error, attempt })
+          const handle = this.attemptBody(conn, attempt, fail)
+          conn.send(env, handle, (err, info) => {
+            if (err) fail(err as SendError)
+            else done({ kind: 'sent', response: info.response, ...(info.rejectedErrors ? { refused: info.rejectedErrors as SendError[] } : {}) })
+          })
+        },
+        (result) => {
+          settled = true
+          if (this.cancel === cancelThis) this.cancel = undefined
+          resolve(result ?? { kind: 'failed', error: Object.assign(new Error('upstream connection closed'), { code: 'ECONNECTION' }), attempt })
+        },
+      )
+      // nodemailer may have answered already (a connection found closed)
+      if (!settled) this.cancel = cancelThis
     })
   }
 
-  /** After a failure nobody reads the body any more: keep consuming so writers never stall. */
-  private drain(): void {
-    this.body.resume()
+  /**
+   * The stream nodemailer gets for one attempt. nodemailer pipes it only after the DATA go-ahead;
+   * at that moment a refused recipient is known, and relaying the rest would deliver to some
+   * recipients while the client, already answered 250 per recipient, cannot learn of the others:
+   * such a transaction is torn down instead (unless the envelope allows partial delivery).
+   */
+  private attemptBody(conn: Conn, attempt: Attempt, fail: (error: SendError) => void): Readable {
+    const handle = new PassThrough()
+    handle.pipe = (<T extends Writable>(dest: T): T => {
+      const refused = this.envelope.partial ? [] : refusedRecipients(conn)
+      if (refused.length > 0) {
+        // a transient refusal first: the client should retry rather than bounce
+        const first = refused.find((e) => (e.responseCode ?? 500) < 500) ?? refused[0]
+        attempt.torn = true
+        fail(Object.assign(new Error('upstream refused a recipient'), { code: 'EENVELOPE', response: first?.response ?? '' }))
+        conn.close()
+        return dest
+      }
+      if (this.aborted) return dest
+      attempt.bodyStarted = true
+      this.sourceTaken = true
+      dest.once('end', () => (attempt.bodyComplete = true))
+      // nodemailer destroys the stream it was given when the connection goes: detach the source too
+      handle.once('close', () => this.source.unpipe(dest))
+      return this.source.pipe(dest)
+    }) as typeof handle.pipe
+    return handle
+  }
+
+  /** Nobody reads the body any more: detach it and keep consuming so writers never stall. */
+  private discardBody(): void {
+    this.finished = true
+    this.source.unpipe()
+    this.source.resume()
   }
 
   async write(chunk: Buffer): Promise<void> {
-    if (this.failed || this.aborted || this.body.destroyed) return
-    if (this.body.write(chunk)) return
-    await Promise.race([new Promise<void>((resolve) => this.body.once('drain', () => resolve())), this.done.then(() => undefined)])
+    if (this.finished || this.source.writableEnded) return
+    if (this.source.write(chunk)) return
+    let onDrain: () => void = () => undefined
+    await Promise.race([new Promise<void>((resolve) => this.source.once('drain', (onDrain = resolve))), this.done])
+    this.source.off('drain', onDrain)
   }
 
   async commit(): Promise<DeliveryOutcome> {
-    this.body.end()
+    this.source.end()
     return this.done
   }
 
   abort(): void {
     if (this.aborted) return
     this.aborted = true
-    // Destroy the upstream socket before the body ends, so the terminating dot never leaves.
-    this.conn?.close()
-    this.drain()
-    this.body.end()
+    // The dot must never leave: detach the body before anything can end it, then drop the session.
+    this.discardBody()
+    this.aborter.abort()
+    this.cancel?.()
+    this.source.end()
   }
-}
-
-/**
- * nodemailer pipes the body only after the DATA go-ahead. At that moment a refused recipient is
- * known; relaying the rest would deliver to some recipients while the client, already answered
- * 250 per recipient, cannot learn of the others. Such a transaction is torn down instead.
- */
-function gatedBody(body: PassThrough, conn: Conn, partial: boolean, hooks: { onStart(): void; onRefused(err: SendError): void }): Readable {
-  const originalPipe = body.pipe.bind(body)
-  const gated = body as PassThrough & { pipe: typeof body.pipe }
-  gated.pipe = (<T extends Writable>(dest: T, options?: { end?: boolean }): T => {
-    const refused = partial ? [] : ((conn as unknown as EnvelopeState)._envelope?.rejectedErrors ?? [])
-    if (refused.length > 0) {
-      // a transient refusal first: the client should retry rather than bounce
-      const first = refused.find((e) => (e.responseCode ?? 500) < 500) ?? refused[0]
-      hooks.onRefused(Object.assign(new Error('upstream refused a recipient'), { code: 'EENVELOPE', response: first?.response ?? '' }))
-      conn.close()
-      dest.end()
-      return dest
-    }
-    hooks.onStart()
-    return originalPipe(dest, options)
-  }) as typeof body.pipe
-  return gated
 }

@@ -1,0 +1,41 @@
+// The two places relay365 reads nodemailer's SMTPConnection private state, held in one module.
+// package.json pins nodemailer exactly and test/delivery/library-pins.test.ts fails when the
+// installed version differs, so a release that moves these fields is noticed, not guessed at.
+import type SMTPConnection from 'nodemailer/lib/smtp-connection'
+
+type Conn = InstanceType<typeof SMTPConnection>
+
+export interface SendError extends Error {
+  code?: string
+  response?: string
+  responseCode?: number
+  command?: string
+  recipient?: string
+  rejectedErrors?: SendError[]
+}
+
+interface Internals {
+  _envelope?: { rejectedErrors?: SendError[] } | false
+  _responseQueue?: unknown[]
+  _remainder?: string
+  _responseActions?: unknown[]
+}
+
+const internals = (conn: Conn) => conn as unknown as Internals
+
+/** Recipients the upstream refused in the transaction in flight (known once DATA is answered). */
+export function refusedRecipients(conn: Conn): SendError[] {
+  const envelope = internals(conn)._envelope
+  return (envelope && envelope.rejectedErrors) || []
+}
+
+/**
+ * Whether the connection holds anything the relay did not ask for: a reply read but not consumed
+ * (an upstream that answered twice), part of a line, or a command still waiting for its reply.
+ * Such a connection is out of step and must never carry another transaction.
+ */
+export function outOfStep(conn: Conn): boolean {
+  const i = internals(conn)
+  if (!Array.isArray(i._responseQueue) || typeof i._remainder !== 'string' || !Array.isArray(i._responseActions)) return true
+  return i._responseQueue.length > 0 || i._remainder.length > 0 || i._responseActions.length > 0
+}

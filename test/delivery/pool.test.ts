@@ -1,0 +1,192 @@
+// The upstream pool under a next hop that misbehaves (issue 10): a 250 the client gets is always
+// for its own message, received whole upstream; a reply meant for one transaction never reaches
+// another; a transaction that ends any way at all gives its upstream slot back.
+import t, { type Test } from 'tap'
+import nodemailer from 'nodemailer'
+import { RawClient } from '../security/clients.js'
+import { startFaultyUpstream, type Fault, type FaultyUpstream } from '../helpers/faulty-upstream.js'
+import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
+import type { SmarthostTarget } from '../../src/delivery/smarthost.js'
+
+/** Small, seedable and good enough to choose faults and sizes (mulberry32). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = Math.imul(a ^ (a >>> 15), 1 | a)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const SEEDS = process.env.POOL_SEEDS ? process.env.POOL_SEEDS.split(',').map(Number) : [20261201, 7, 1234]
+
+async function relayTo(t: Test, upstream: FaultyUpstream, extra: Record<string, unknown> = {}): Promise<TestRelay> {
+  return startRelay(t, {
+    smtp: { requireTls: false, maxConnectionsPerIP: 200 },
+    connectors: [{ name: 'TeamDynamix', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s', maxConnections: 5, ...extra } },
+  })
+}
+
+export const upstreamOf = (relay: TestRelay) => relay.relay.ctx.targets.upstream as SmarthostTarget
+
+function rawMessage(id: string, size: number): string {
+  const line = 'The quick brown fox jumps over the lazy dog 0123456789.\r\n'
+  return `From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\nSubject: ${id}\r\nMessage-ID: <${id}>\r\n\r\n${line.repeat(Math.max(1, Math.round(size / line.length)))}`
+}
+
+interface Sent {
+  readonly id: string
+  readonly raw: string
+  readonly reply: string
+}
+
+/** `clients` concurrent clients, `perClient` messages each, one connection per client. */
+async function load(port: number, seed: number, clients: number, perClient: number): Promise<Sent[]> {
+  const random = prng(seed)
+  const sent: Sent[] = []
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      const mail = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: 1, connectionTimeout: 5000, socketTimeout: 10_000 })
+      for (let i = 0; i < perClient; i++) {
+        const id = `s${seed}-c${c}-m${i}@contoso.example`
+        const raw = rawMessage(id, 200 + Math.floor(random() * 30_000))
+        let reply: string
+        try {
+          reply = (await mail.sendMail({ envelope: { from: 'helpdesk@contoso.example', to: ['someone@example.org'] }, raw })).response
+        } catch (err) {
+          reply = (err as { response?: string }).response ?? `error ${(err as Error).message}`
+        }
+        sent.push({ id, raw, reply })
+      }
+      mail.close()
+    }),
+  )
+  return sent
+}
+
+/** Every 250 is for the client's own message, received whole; no reply names another message. */
+function checkNoFalse250(t: Test, sent: Sent[], upstream: FaultyUpstream): void {
+  const byId = new Map(upstream.accepted.map((m) => [m.messageId, m]))
+  const problems: string[] = []
+  for (const s of sent) {
+    const named = /<([^>]+)>/.exec(s.reply)?.[1]
+    if (named && named !== s.id && named.includes('@contoso.example')) problems.push(`${s.id} got a reply for ${named}: ${s.reply}`)
+    if (!s.reply.startsWith('250')) continue
+    const got = byId.get(s.id)
+    if (!got) problems.push(`${s.id}: 250 but the upstream never accepted it: ${s.reply}`)
+    else if (!got.data.toString('latin1').endsWith(s.raw)) problems.push(`${s.id}: 250 but the upstream got ${got.data.length} bytes that do not end with the ${s.raw.length} sent`)
+  }
+  for (const m of upstream.accepted) if (!m.messageId) problems.push(`the upstream accepted a message without a Message-ID (${m.data.length} bytes)`)
+  t.same(problems.slice(0, 5), [], `no false 250, no crossed reply (${problems.length} problems)`)
+}
+
+for (const fault of ['close-after-250', 'double-reply', 'double-250'] as const) {
+  t.test(`5 clients x 100 messages, an upstream that does ${fault} on every message`, async (t) => {
+    for (const seed of SEEDS) {
+      const upstream = await startFaultyUpstream(t, () => fault)
+      const relay = await relayTo(t, upstream)
+      const sent = await load(relay.smtpPort, seed, 5, 100)
+      const ok = sent.filter((s) => s.reply.startsWith('250')).length
+      t.comment(`seed ${seed}: ${ok} of ${sent.length} got 250; upstream accepted ${upstream.accepted.length} over ${upstream.connections.total} connections`)
+      checkNoFalse250(t, sent, upstream)
+      t.equal(ok, sent.length, `seed ${seed}: every message delivered (a closed or out-of-step connection is replaced, never reused)`)
+      await settled(relay)
+      await relay.stop()
+      await upstream.close()
+    }
+  })
+}
+
+t.test('a seeded mix of every upstream fault: never a false 250, never a crossed reply', async (t) => {
+  const faults: Fault[] = ['ok', 'ok', 'ok', 'close-after-250', 'double-reply', 'double-250', 'refuse-mail', 'refuse-rcpt', 'refuse-data', 'eod-451', 'eod-554', 'reset-mid-data', 'slow-read', 'close-421']
+  for (const seed of SEEDS) {
+    const random = prng(seed ^ 0x5eed)
+    const upstream = await startFaultyUpstream(t, () => faults[Math.floor(random() * faults.length)] as Fault)
+    const relay = await relayTo(t, upstream)
+    const sent = await load(relay.smtpPort, seed, 5, 60)
+    const byCode = new Map<string, number>()
+    for (const s of sent) byCode.set(s.reply.slice(0, 3), (byCode.get(s.reply.slice(0, 3)) ?? 0) + 1)
+    t.comment(`seed ${seed}: replies ${JSON.stringify(Object.fromEntries(byCode))}`)
+    checkNoFalse250(t, sent, upstream)
+    await settled(relay)
+    t.match(upstreamOf(relay).stats, { active: 0, waiting: 0 }, `seed ${seed}: every slot given back`)
+    await relay.stop()
+    await upstream.close()
+  }
+})
+
+/** DATA up to a header, a pause, then a bare LF and the end of data: refused at end of data. */
+async function bareLfAbort(port: number): Promise<string> {
+  const { client } = await RawClient.open(port)
+  await client.send('EHLO client.test')
+  await client.send('MAIL FROM:<helpdesk@contoso.example>')
+  await client.send('RCPT TO:<someone@example.org>')
+  await client.send('DATA')
+  client.write('From: helpdesk@contoso.example\r\nSubject: x\r\n\r\n')
+  await new Promise((r) => setTimeout(r, 50))
+  const reply = await client.send('bare\nlf\r\n.')
+  client.close()
+  return reply
+}
+
+/** DATA up to part of the body, then the client vanishes. */
+async function vanish(port: number): Promise<void> {
+  const { client } = await RawClient.open(port)
+  await client.send('EHLO client.test')
+  await client.send('MAIL FROM:<helpdesk@contoso.example>')
+  await client.send('RCPT TO:<someone@example.org>')
+  await client.send('DATA')
+  client.write(`From: helpdesk@contoso.example\r\nSubject: x\r\n\r\n${'y'.repeat(500)}\r\n`)
+  await new Promise((r) => setTimeout(r, 50))
+  client.close()
+}
+
+t.test('24 aborted transactions with maxConnections 3, then 8 concurrent clean messages all get 250', async (t) => {
+  const upstream = await startFaultyUpstream(t, () => 'ok')
+  const relay = await relayTo(t, upstream, { maxConnections: 3 })
+  for (let i = 0; i < 12; i++) {
+    t.match(await bareLfAbort(relay.smtpPort), /^550 5\.6\.0/)
+    await vanish(relay.smtpPort)
+  }
+  await settled(relay)
+  const started = Date.now()
+  const sent = await load(relay.smtpPort, 99, 8, 1)
+  t.same(
+    sent.map((s) => s.reply.slice(0, 3)),
+    Array(8).fill('250'),
+    'all 8 get 250',
+  )
+  t.ok(Date.now() - started < 2000, `within ${Date.now() - started} ms`)
+  checkNoFalse250(t, sent, upstream)
+  await settled(relay)
+  t.match(upstreamOf(relay).stats, { active: 0, waiting: 0 }, 'the pool is idle again')
+  t.equal(upstream.accepted.length, 8, 'nothing of the aborted transactions was delivered')
+})
+
+t.test('an upstream that resets mid-DATA or hangs after the data: 451 4.4.0, the honest reply', async (t) => {
+  for (const fault of ['reset-mid-data', 'hang-at-eod'] as const) {
+    const upstream = await startFaultyUpstream(t, () => fault)
+    const relay = await relayTo(t, upstream, { timeout: '500ms' })
+    const [sent] = await load(relay.smtpPort, 1, 1, 1)
+    t.match(sent?.reply, /^451 4\.4\.0 Upstream 127\.0\.0\.1:\d+ failed/, `${fault}: ${sent?.reply}`)
+    await settled(relay)
+    t.match(upstreamOf(relay).stats, { active: 0 }, `${fault}: the slot is back`)
+  }
+})
+
+t.test('pooled connections the upstream closes when idle: every message goes whole, over a fresh one if need be', async (t) => {
+  const upstream = await startFaultyUpstream(t, () => 'ok', { idleCloseMs: 60 })
+  const relay = await relayTo(t, upstream)
+  const random = prng(SEEDS[0] as number)
+  const sent: Sent[] = []
+  for (let i = 0; i < 20; i++) {
+    // around the upstream's idle timeout, so some connections die just as they are reused
+    await new Promise((r) => setTimeout(r, 50 + random() * 20))
+    sent.push(...(await load(relay.smtpPort, 1000 + i, 1, 1)))
+  }
+  t.same(sent.filter((s) => !s.reply.startsWith('250')).map((s) => s.reply), [], 'no deferral for a connection that died idle')
+  checkNoFalse250(t, sent, upstream)
+  t.ok(upstream.connections.total > 1, `${upstream.connections.total} upstream connections for ${sent.length} messages`)
+})

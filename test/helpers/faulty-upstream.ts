@@ -1,0 +1,188 @@
+// A misbehaving next hop on a raw socket: a minimal SMTP server that can do what smtp-server
+// never does on purpose — answer twice in one packet, close right after its 250, reset mid-DATA,
+// hang, read slowly. The fault is chosen per transaction at MAIL FROM. It records every message
+// it answered 250, exactly as received (dot-unstuffed), and the replies it sent for each.
+import net from 'node:net'
+import type { AddressInfo } from 'node:net'
+import type { Test } from 'tap'
+
+export type Fault =
+  | 'ok'
+  /** 250 at end of data, then the upstream closes the connection. */
+  | 'close-after-250'
+  /** end of data answered `250 ...` and `554 5.0.0 second ...` in one write. */
+  | 'double-reply'
+  /** `250 ...` followed by an unasked second `250` in one write (a leftover 250 is a false 250). */
+  | 'double-250'
+  | 'refuse-mail'
+  | 'refuse-rcpt'
+  | 'refuse-data'
+  | 'eod-451'
+  | 'eod-554'
+  /** 354, then the connection is reset once some of the message arrived. */
+  | 'reset-mid-data'
+  /** The whole message is read and never answered. */
+  | 'hang-at-eod'
+  /** The socket is paused for a while after the go-ahead. */
+  | 'slow-read'
+  /** 421 at MAIL FROM and close. */
+  | 'close-421'
+
+export interface UpstreamMessage {
+  readonly from: string
+  readonly to: string[]
+  readonly data: Buffer
+  /** The Message-ID header of the data, if any. */
+  readonly messageId: string | undefined
+}
+
+export interface FaultyUpstream {
+  readonly port: number
+  /** Messages answered 250 (the first reply at end of data was 250). */
+  readonly accepted: UpstreamMessage[]
+  /** Transactions that reached end of data and were refused (4xx/5xx). */
+  readonly refused: UpstreamMessage[]
+  /** Connections accepted so far, and open now. */
+  readonly connections: { total: number; open: number }
+  close(): Promise<void>
+}
+
+export const messageIdOf = (data: Buffer): string | undefined => /^Message-ID:\s*<([^>\r\n]+)>/im.exec(data.toString('latin1'))?.[1]
+
+export interface FaultyOptions {
+  /** Close a connection that sent nothing for this long (an upstream's idle timeout). */
+  readonly idleCloseMs?: number
+}
+
+export async function startFaultyUpstream(t: Test, faultFor: (transaction: number) => Fault, options: FaultyOptions = {}): Promise<FaultyUpstream> {
+  const accepted: UpstreamMessage[] = []
+  const refused: UpstreamMessage[] = []
+  const connections = { total: 0, open: 0 }
+  const sockets = new Set<net.Socket>()
+  let transactions = 0
+  const server = net.createServer((socket) => {
+    connections.total++
+    connections.open++
+    sockets.add(socket)
+    socket.on('close', () => {
+      connections.open--
+      sockets.delete(socket)
+    })
+    socket.on('error', () => undefined)
+    let buffer = Buffer.alloc(0)
+    let inData = false
+    let fault: Fault = 'ok'
+    let from = ''
+    let to: string[] = []
+    const say = (s: string) => {
+      if (!socket.destroyed) socket.write(s)
+    }
+    const endOfData = (raw: Buffer) => {
+      inData = false
+      const data = Buffer.from(raw.toString('latin1').replace(/^\./gm, ''), 'latin1')
+      const message = { from, to, data, messageId: messageIdOf(data) }
+      const id = message.messageId ?? 'no-id'
+      switch (fault) {
+        case 'hang-at-eod':
+          return
+        case 'eod-451':
+          refused.push(message)
+          return say(`451 4.3.0 Try again later <${id}>\r\n`)
+        case 'eod-554':
+          refused.push(message)
+          return say(`554 5.6.0 Content refused <${id}>\r\n`)
+        default:
+          accepted.push(message)
+      }
+      const ok = `250 2.0.0 Ok: queued <${id}> size ${data.length}\r\n`
+      if (fault === 'double-reply') say(`${ok}554 5.0.0 second reply after <${id}>\r\n`)
+      else if (fault === 'double-250') say(`${ok}250 2.0.0 unasked second reply after <${id}>\r\n`)
+      else say(ok)
+      if (fault === 'close-after-250') socket.end()
+    }
+    const command = (line: string) => {
+      const verb = line.slice(0, 4).toUpperCase()
+      if (verb === 'EHLO') return say('250-faulty.upstream\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 157286400\r\n')
+      if (verb === 'HELO') return say('250 faulty.upstream\r\n')
+      if (verb === 'RSET') return say('250 2.0.0 Resetting\r\n')
+      if (verb === 'NOOP') return say('250 2.0.0 OK\r\n')
+      if (verb === 'QUIT') {
+        say('221 2.0.0 Bye\r\n')
+        return socket.end()
+      }
+      if (verb === 'MAIL') {
+        fault = faultFor(transactions++)
+        from = /<([^>]*)>/.exec(line)?.[1] ?? ''
+        to = []
+        if (fault === 'refuse-mail') return say('550 5.7.1 Sender refused\r\n')
+        if (fault === 'close-421') {
+          say('421 4.3.2 Closing\r\n')
+          return socket.end()
+        }
+        return say('250 2.1.0 Sender OK\r\n')
+      }
+      if (verb === 'RCPT') {
+        if (fault === 'refuse-rcpt') return say('550 5.1.1 No such user\r\n')
+        to.push(/<([^>]*)>/.exec(line)?.[1] ?? '')
+        return say('250 2.1.5 Recipient OK\r\n')
+      }
+      if (verb === 'DATA') {
+        if (fault === 'refuse-data' || to.length === 0) return say('554 5.5.1 No valid recipients\r\n')
+        inData = true
+        say('354 Go ahead\r\n')
+        if (fault === 'slow-read') {
+          socket.pause()
+          setTimeout(() => socket.resume(), 150)
+        }
+        return
+      }
+      say('500 5.5.2 Unrecognized command\r\n')
+    }
+    const pump = () => {
+      for (;;) {
+        if (inData) {
+          // the message ends at CRLF.CRLF (or at .CRLF when it is empty)
+          const start = buffer.subarray(0, 3).toString('latin1') === '.\r\n' ? 0 : -1
+          const end = start === 0 ? 0 : buffer.indexOf('\r\n.\r\n')
+          if (fault === 'reset-mid-data' && buffer.length > 64) {
+            socket.resetAndDestroy()
+            return
+          }
+          if (end < 0) return
+          const raw = start === 0 ? Buffer.alloc(0) : buffer.subarray(0, end + 2)
+          buffer = buffer.subarray(start === 0 ? 3 : end + 5)
+          endOfData(raw)
+          continue
+        }
+        const eol = buffer.indexOf('\r\n')
+        if (eol < 0) return
+        const line = buffer.subarray(0, eol).toString('latin1')
+        buffer = buffer.subarray(eol + 2)
+        command(line)
+      }
+    }
+    let idleTimer: NodeJS.Timeout | undefined
+    const idle = () => {
+      if (options.idleCloseMs === undefined) return
+      clearTimeout(idleTimer)
+      idleTimer = setTimeout(() => socket.end(), options.idleCloseMs)
+    }
+    socket.on('close', () => clearTimeout(idleTimer))
+    idle()
+    socket.on('data', (chunk: Buffer) => {
+      idle()
+      buffer = Buffer.concat([buffer, chunk])
+      pump()
+    })
+    say('220 faulty.upstream ESMTP\r\n')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  const close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy()
+      server.close(() => resolve())
+    })
+  t.teardown(close)
+  return { port, accepted, refused, connections, close }
+}
