@@ -1,6 +1,6 @@
 // Reads a config file (YAML; JSON is YAML too), validates it against the schema and freezes it.
 // Errors name the key path ("connectors[0].type: expected onPremises | partner").
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import type { z } from 'zod'
 import { ConfigError } from '../errors.js'
@@ -92,11 +92,17 @@ export function parseConfigText(text: string, source = 'config'): Config {
   }
 }
 
+/** A config is a page of settings; anything this large is a mistake, and YAML would chew on it for minutes. */
+export const MAX_CONFIG_BYTES = 1024 * 1024
+
 export function loadConfigFile(file: string): Config {
   let text: string
   try {
+    const size = statSync(file).size
+    if (size > MAX_CONFIG_BYTES) throw new ConfigError('', `config file ${file} is ${size} bytes; the limit is ${MAX_CONFIG_BYTES} (1 MiB)`)
     text = readFileSync(file, 'utf8')
   } catch (err) {
+    if (err instanceof ConfigError) throw err
     throw new ConfigError('', `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
   }
   return parseConfigText(text, file)

@@ -54,6 +54,8 @@ export const REPLY_CATALOGUE = {
   'unsupported-parameter': { code: 555, enhanced: '5.5.4', text: 'MAIL FROM/RCPT TO parameters not recognized or not implemented' },
   'smtputf8-required': { code: 553, enhanced: '5.6.7', text: 'Non-ASCII addresses not permitted without SMTPUTF8' },
   'starttls-syntax': { code: 501, enhanced: '5.5.4', text: 'Syntax error (no parameters allowed)' },
+  // EHLO/HELO without a name or with one that is not a domain or address literal (Exchange's wording, assumed)
+  'bad-hello': { code: 501, enhanced: '5.5.4', text: 'Invalid domain name' },
   'http-refused': { code: 421, enhanced: '4.7.0', text: 'HTTP requests not allowed, closing transmission channel' },
   // message content
   'message-size': { code: 552, enhanced: '5.3.4', text: 'Message size exceeds fixed maximum message size' },

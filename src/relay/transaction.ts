@@ -51,6 +51,9 @@ interface RouteGroup {
   readonly sink: Sink
 }
 
+/** The longest client Message-ID echoed in `250 2.6.0 <id> Queued mail for delivery`. */
+const MAX_ECHOED_MESSAGE_ID = 256
+
 export class Transaction {
   readonly id = randomUUID()
   private readonly recipients: RecipientEntry[] = []
@@ -266,7 +269,11 @@ export class Transaction {
     const upstreamIndex = groups.findIndex((g) => g.route === 'upstream')
     const upstream = outcomes[upstreamIndex]
     if (upstream?.ok && upstream.reply) return upstream.reply
-    return reply(this.ctx.world.replies, 'queued', { messageId: this.messageId() })
+    // The client's Message-ID is echoed only when it fits a reply line (RFC 5321 §4.5.3.1.5: 512
+    // octets); a client sent 5 KB of it. Otherwise relay365's own id names the message.
+    const own = this.messageId()
+    const echoed = own.length <= MAX_ECHOED_MESSAGE_ID && /^[\x21-\x7e]+$/.test(own) ? own : `<${this.id}@${this.ctx.world.hostname}>`
+    return reply(this.ctx.world.replies, 'queued', { messageId: echoed })
   }
 
   private recipientStatus(r: RecipientEntry): TraceStatus {

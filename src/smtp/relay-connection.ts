@@ -202,11 +202,14 @@ export class RelayConnection extends SMTPConnection {
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
-    if (Array.isArray(data) || context === false || data === undefined || data === null) {
+    // context false: text relay365 already worded (the greeting), or smtp-server's own EHLO/HELO
+    // syntax errors, which it sends without a context and which still go through the catalogue
+    const own = context === false && typeof data === 'string' && !/^Error: /.test(data)
+    if (Array.isArray(data) || own || data === undefined || data === null) {
       this.counter.reply(code, context)
       super.send(code, data, false)
     } else {
-      const shimmed = shimReply(this.hooks.replies, code, data, context)
+      const shimmed = shimReply(this.hooks.replies, code, data, context || undefined)
       this.counter.reply(shimmed.code, context)
       super.send(shimmed.code, shimmed.text, false)
     }

@@ -28,6 +28,8 @@ const TRANSLATIONS: readonly Translation[] = [
   { code: 503, text: /^Error: TLS already active$/, reply: 'tls-already-active' },
   // RFC 3207 §4: STARTTLS takes no parameters.
   { code: 501, text: /^Error: syntax: STARTTLS$/, reply: 'starttls-syntax' },
+  { code: 501, text: /^Error: [Ss]yntax: (EHLO|HELO|LHLO) hostname$/, reply: 'bad-hello' },
+  { code: 501, text: /^Error: Bad hostname syntax$/, reply: 'bad-hello' },
   { code: 503, text: /^Error: need (MAIL|RCPT) command$/, reply: 'bad-sequence' },
   { code: 503, text: /^Error: No identity changes permitted$/, reply: 'bad-sequence' },
   // AUTH is disabled per session while the smtpAuth lane is off; smtp-server then treats it as
