@@ -324,6 +324,15 @@ const httpSchema = z
     host: z.string().default('127.0.0.1'),
     port: port.default(8025),
     token: z.string().min(1).nullable().default(null),
+    /** Host names (no port) the API may be reached by besides http.host and loopback names; any other Host header gets 403 (DNS rebinding). */
+    allowedHosts: z
+      .array(
+        z
+          .string()
+          .regex(/^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[A-Za-z0-9_.-]+)$/, 'expected a host name or address without scheme or port, like "relay.contoso.example"')
+          .transform((h) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '')),
+      )
+      .default([]),
   })
   .strict()
 

@@ -132,8 +132,14 @@ export const clockSchema = {
 export const healthSchema = {
   type: 'object',
   additionalProperties: true,
-  required: ['status'],
-  properties: { status: { type: 'string', enum: ['ok'] }, sessions: int, smtpPort: int },
+  required: ['status', 'problems'],
+  properties: {
+    status: { type: 'string', enum: ['ok', 'unhealthy'] },
+    problems: { type: 'array', items: { type: 'string' }, description: 'why the relay is unhealthy; empty when ok' },
+    sessions: int,
+    transactions: int,
+    smtpPort: int,
+  },
 } as const
 
 const counts = { accepted: int, throttled: int, fallback: int, deferred: int, rejected: int } as const

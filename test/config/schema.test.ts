@@ -26,7 +26,7 @@ t.test('the embedded default is exactly SPEC §4', async (t) => {
     routes: { upstream: { type: 'capture' }, fallback: { type: 'capture' } },
     delivery: { mode: 'proxy' },
     store: { trace: 'sqlite:data/trace.db' },
-    http: { host: '127.0.0.1', port: 8025, token: null },
+    http: { host: '127.0.0.1', port: 8025, token: null, allowedHosts: [] },
     log: { level: 'info' },
   })
   t.ok(Object.isFrozen(c.connectors[0]), 'frozen all the way down')
@@ -53,6 +53,7 @@ t.test('errors name the key and what was expected', async (t) => {
   t.equal(errorOf({ connectors: [{ name: 'a', type: 'onPremises', certificateDomain: '*.*' }] }), 'connectors[0].certificateDomain: expected a domain or "*.domain", got "*.*"')
   t.equal(errorOf({ tls: { cert: 'x.crt' } }), 'tls.cert: tls.cert and tls.key go together')
   t.equal(errorOf({ http: { host: '0.0.0.0' } }), 'http.token: required when http.host (0.0.0.0) is not a loopback address')
+  t.equal(errorOf({ http: { allowedHosts: ['http://relay.example:8025'] } }), 'http.allowedHosts[0]: expected a host name or address without scheme or port, like "relay.contoso.example"')
   t.equal(errorOf({ replies: { nope: '550 x' } }), 'replies.nope: unknown reply id "nope"')
   t.equal(errorOf({ replies: { 'tenant-attribution': 'denied' } }), 'replies.tenant-attribution: expected a reply line like "550 5.7.64 Text"')
   t.equal(errorOf({ store: { trace: 'postgres://x' } }), 'store.trace: expected "sqlite:<path>" or "memory"')

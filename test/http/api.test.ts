@@ -67,7 +67,7 @@ t.test('list, filter, paginate, fetch one, raw source, delete', async (t) => {
   t.equal((await get(relay, `/api/v1/messages/${refusedId}/raw`)).status, 404, 'a refused message has no raw source')
   t.equal((await get(relay, '/api/v1/messages/nope')).status, 404)
 
-  const del = await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages`, { method: 'DELETE' })
+  const del = await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages`, { method: 'DELETE', headers: { 'content-type': 'application/json' } })
   t.same(await del.json(), { deleted: 3 })
   t.equal((await get(relay, '/api/v1/messages')).body.total, 0)
   t.equal(relay.capture.size(mixedId), undefined, 'captured sources are deleted too')
@@ -102,6 +102,6 @@ t.test('memory trace store answers the same queries', async (t) => {
   ] as const) t.equal((await get(relay, `/api/v1/messages?${q}`)).body.total, n, q)
   const page = await get(relay, '/api/v1/messages?limit=1&offset=1')
   t.equal(page.body.messages[0].subject, 'one')
-  const del = await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages`, { method: 'DELETE' })
+  const del = await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages`, { method: 'DELETE', headers: { 'content-type': 'application/json' } })
   t.same(await del.json(), { deleted: 2 })
 })

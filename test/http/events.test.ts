@@ -38,7 +38,7 @@ t.test('new trace records arrive on the event stream as they are written', async
   t.equal((await second.next('message')).data.subject, 'two')
 
   await settled(relay)
-  await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages`, { method: 'DELETE' })
+  await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages`, { method: 'DELETE', headers: { 'content-type': 'application/json' } })
   t.same((await live.next('cleared')).data, { deleted: 2 })
 })
 

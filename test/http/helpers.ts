@@ -1,5 +1,6 @@
 // Helpers for the HTTP and dashboard tests: send one message over real STARTTLS, read the API,
-// follow the SSE stream.
+// follow the SSE stream, send a request byte for byte over a raw socket.
+import { connect } from 'node:net'
 import { openTls } from '../helpers/dialogue.js'
 import type { TestRelay } from '../helpers/relay.js'
 
@@ -84,4 +85,70 @@ export async function followEvents(relay: Pick<TestRelay, 'httpPort'>, headers: 
     done,
     close: () => controller.abort(),
   }
+}
+
+export interface RawResponse {
+  readonly status: number
+  readonly headers: Record<string, string>
+  readonly body: string
+}
+
+/** Decodes a chunked body; what a cut-off stream left is kept as it is. */
+function dechunk(data: string): string {
+  let out = ''
+  let rest = data
+  for (;;) {
+    const eol = rest.indexOf('\r\n')
+    if (eol < 0) return out + rest
+    const size = parseInt(rest.slice(0, eol), 16)
+    if (!(size > 0)) return out
+    out += rest.slice(eol + 2, eol + 2 + size)
+    rest = rest.slice(eol + 2 + size + 2)
+  }
+}
+
+/**
+ * Sends one HTTP request byte for byte over a fresh TCP connection (fetch would normalise the
+ * target: percent-encoding, dot segments, absolute form) and reads the reply until the server
+ * closes or `timeoutMs` passes (an event stream never ends). Status 0: no status line came back.
+ */
+export function rawRequest(port: number, request: string, timeoutMs = 3000): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    const chunks: Buffer[] = []
+    let finished = false
+    const done = () => {
+      if (finished) return
+      finished = true
+      clearTimeout(timer)
+      socket.destroy()
+      const text = Buffer.concat(chunks).toString('latin1')
+      const end = text.indexOf('\r\n\r\n')
+      const head = end < 0 ? text : text.slice(0, end)
+      const [statusLine = '', ...lines] = head.split('\r\n')
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0)
+      const headers: Record<string, string> = {}
+      for (const line of lines) {
+        const colon = line.indexOf(':')
+        if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+      }
+      const body = end < 0 ? '' : text.slice(end + 4)
+      resolve({ status, headers, body: headers['transfer-encoding'] === 'chunked' ? dechunk(body) : body })
+    }
+    const timer = setTimeout(done, timeoutMs)
+    socket.on('data', (c) => chunks.push(c))
+    socket.on('end', done)
+    socket.on('close', done)
+    socket.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? done() : (clearTimeout(timer), reject(err))))
+    socket.write(request, 'latin1')
+  })
+}
+
+/** A request as text: the request line exactly as given, then Host (unless given), the headers, Connection: close and the body. */
+export function httpRequest(method: string, target: string, port: number, headers: Record<string, string> = {}, body = ''): string {
+  const all: Record<string, string> = { ...('host' in headers ? {} : { host: `127.0.0.1:${port}` }), ...headers, connection: 'close' }
+  if (body !== '' || !['GET', 'HEAD', 'OPTIONS'].includes(method)) all['content-length'] = String(Buffer.byteLength(body, 'latin1'))
+  return `${method} ${target} HTTP/1.1\r\n${Object.entries(all)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n${body}`
 }

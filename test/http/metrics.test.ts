@@ -109,7 +109,7 @@ function record(over: Partial<TraceMessage> = {}): TraceMessage {
 t.test('queue mode: an updated record counts what changed; deliveryMs feeds the histogram; spool depth', async (t) => {
   const bus = new TraceBus()
   let depth = 7
-  const metrics = createMetrics({ bus, openSessions: () => 0, limits: new MemoryLimitStore(), clock: new SimClock(1), spoolDepth: () => depth })
+  const metrics = createMetrics({ bus, openSessions: () => 0, openTransactions: () => 0, upstreamConnections: () => ({ active: 0, idle: 0, waiting: 0 }), limits: new MemoryLimitStore(), clock: new SimClock(1), spoolDepth: () => depth })
   t.teardown(() => metrics.close())
   const first = record()
   bus.publish({ type: 'recorded', message: first })

@@ -36,7 +36,7 @@ t.test('outcomes per bucket of relay time and every rule with its counts', async
   t.equal((await getJson(relay, '/api/v1/stats?since=2026-06-02T00:00:00Z&until=2026-06-01T00:00:00Z')).status, 400)
   t.equal((await getJson(relay, '/api/v1/stats?buckets=0')).status, 400)
 
-  await fetch(`${base(relay)}/api/v1/messages`, { method: 'DELETE' })
+  await fetch(`${base(relay)}/api/v1/messages`, { method: 'DELETE', headers: { 'content-type': 'application/json' } })
   const empty = await getJson(relay, '/api/v1/stats')
   t.match(empty.body, { oldest: null, newest: null, totals: { accepted: 0 } })
   t.ok(empty.body.until - empty.body.since >= 60_000, 'an empty trace still gets a window to draw')
@@ -61,7 +61,7 @@ t.test('the dashboard is served by the relay, with a strict CSP, and needs no to
     t.equal(res.status, 200, file)
     await res.arrayBuffer()
   }
-  t.equal((await getJson(relay, '/ui/../server.ts')).status, 404)
+  t.equal((await getJson(relay, '/ui/../server.ts')).status, 401, 'fetch makes it /server.ts: no route, so not public (deny by default)')
   t.equal((await getJson(relay, '/ui/nope.js')).status, 404)
   t.equal((await getJson(relay, '/api/v1/stats')).status, 401, 'the data it reads is guarded')
 })

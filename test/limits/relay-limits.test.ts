@@ -185,6 +185,6 @@ t.test('the clock and limits API', async (t) => {
     { key: 'smtpauth:app@contoso.example:recipients', kind: 'window', used: 3 },
     { key: 'tenant:external-recipients', kind: 'window', used: 3 },
   ])
-  t.same(await (await fetch(`${base}/limits/reset`, { method: 'POST' })).json(), { reset: true })
+  t.same(await (await fetch(`${base}/limits/reset`, { method: 'POST', headers: { 'content-type': 'application/json' } })).json(), { reset: true })
   t.same(((await (await fetch(`${base}/limits`)).json()) as { limits: unknown[] }).limits, [])
 })

@@ -32,6 +32,14 @@ async function browser(t: Test): Promise<BrowserContext> {
   return context
 }
 
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error(`not within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
 async function open(t: Test, relay: TestRelay): Promise<{ page: Page; errors: string[] }> {
   const context = await browser(t)
   const page = await context.newPage()
@@ -107,6 +115,15 @@ t.test('live list, message view with the deciding rule, counters, gauges, clock 
   await page.locator('#messages tbody tr', { hasText: 'helpdesk@contoso.example' }).waitFor({ state: 'detached' })
   t.equal(await page.locator('#messages tbody tr').count(), 1)
   t.match(await page.locator('#messages tbody tr').innerText(), /app@vendor\.example/)
+
+  // the page's own POST and DELETE pass the relay's CSRF rule (JSON, same origin) without a token
+  page.on('dialog', (d) => void d.accept())
+  await page.locator('#limits-reset').click()
+  await waitFor(async () => ((await (await fetch(`${base(relay)}/api/v1/limits`)).json()) as { limits: unknown[] }).limits.length === 0)
+  t.pass('limits reset from the page')
+  await page.locator('#clear-trace').click()
+  await page.locator('#messages tbody tr').first().waitFor({ state: 'detached' })
+  t.equal(relay.trace.list({ limit: 1, offset: 0 }).total, 0, 'trace cleared from the page')
   t.same(errors, [], 'no script error, nothing fetched from elsewhere')
 })
 

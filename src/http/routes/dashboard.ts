@@ -32,8 +32,9 @@ export function registerDashboardRoutes(app: FastifyInstance, dir = uiDir()): vo
   }
   const headers = { 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', 'content-security-policy': CSP, 'referrer-policy': 'no-referrer' }
   const index = files.get('index.html') as { type: string; body: Buffer }
-  app.get('/', async (_req, res) => res.headers(headers).type(index.type).send(index.body))
-  app.get<{ Params: { file: string } }>('/ui/:file', async (req, res) => {
+  // public: the only routes besides /healthz served without the bearer token (see server.ts)
+  app.get('/', { config: { public: true } }, async (_req, res) => res.headers(headers).type(index.type).send(index.body))
+  app.get<{ Params: { file: string } }>('/ui/:file', { config: { public: true } }, async (req, res) => {
     const f = files.get(req.params.file)
     if (!f) return res.code(404).send({ error: `no such file ${req.params.file}` })
     return res.headers(headers).type(f.type).send(f.body)

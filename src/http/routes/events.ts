@@ -29,6 +29,7 @@ export function registerEventRoutes(app: FastifyInstance, bus: TraceBus): void {
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
+      'x-content-type-options': 'nosniff',
     })
     res.write('retry: 2000\n: relay365 trace events\n\n')
     open.add(res)

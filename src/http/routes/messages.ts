@@ -36,6 +36,11 @@ type ListQuery = {
 /** Raw sources up to this size are inlined in the message JSON; larger ones only at /raw. */
 const INLINE_RAW_LIMIT = 1024 * 1024
 
+/** A message id as a file name in Content-Disposition: letters, digits, `.`, `_` and `-` only (no quote, no path). */
+export function attachmentName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_').slice(0, 100) || 'message'
+}
+
 export function registerMessageRoutes(app: FastifyInstance, trace: TraceStore, capture: CaptureStore): void {
   app.get<{ Querystring: ListQuery }>('/api/v1/messages', { schema: { querystring: listQuerySchema, response: { 200: messageListSchema } } }, async (req) => {
     const q = req.query
@@ -68,7 +73,8 @@ export function registerMessageRoutes(app: FastifyInstance, trace: TraceStore, c
     const message = trace.get(req.params.id)
     const stream = message?.captured ? capture.read(message.id) : undefined
     if (!stream) return res.code(404).send({ error: `no raw source for ${req.params.id}` })
-    return res.type('message/rfc822').send(stream)
+    // a download, never a page: a browser opening the link must not render mail content
+    return res.type('message/rfc822').header('content-disposition', `attachment; filename="${attachmentName(message?.id ?? '')}.eml"`).send(stream)
   })
 
   app.delete('/api/v1/messages', { schema: { response: { 200: deletedSchema } } }, async () => {

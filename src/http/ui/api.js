@@ -19,7 +19,11 @@ export function authHeaders() {
 }
 
 export async function api(path, options = {}) {
-  const headers = { ...authHeaders(), ...(options.body ? { 'content-type': 'application/json' } : {}) }
+  // POST, DELETE, ...: always JSON, with or without a body — without a token the relay refuses
+  // state-changing requests of any other type (a cross-site form cannot send this one)
+  const method = (options.method ?? 'GET').toUpperCase()
+  const json = options.body !== undefined || !['GET', 'HEAD'].includes(method)
+  const headers = { ...authHeaders(), ...(json ? { 'content-type': 'application/json' } : {}) }
   const res = await fetch(path, { ...options, headers, body: options.body ? JSON.stringify(options.body) : undefined })
   if (res.status === 401) throw new Unauthorized('the API needs a bearer token')
   const type = res.headers.get('content-type') ?? ''
