@@ -29,6 +29,7 @@ import { createMetrics } from './metrics/metrics.js'
 import { capturePruner } from './trace/capture-pruner.js'
 import { Retention } from './trace/retention.js'
 import type { TraceSummarizer } from './trace/summary.js'
+import { healthReport, WriteHealth, type HealthReport } from './health/health.js'
 import { createLogger } from './log.js'
 import type { CaptureStore, LimitStore, TraceStore } from './ports.js'
 import { MemoryLimitStore } from './limits/memory-store.js'
@@ -67,7 +68,7 @@ export interface RunningApp {
 export function openTraceStore(
   spec: string,
   retention?: (captureDir: string) => Retention,
-  onError?: (err: Error) => void,
+  writes?: { failed(err: Error): void; succeeded(): void },
 ): { trace: TraceStore & TraceSummarizer; captureDir: string } {
   if (spec === 'memory') {
     const captureDir = mkdtempSync(join(tmpdir(), 'relay365-capture-'))
@@ -75,7 +76,8 @@ export function openTraceStore(
   }
   const file = spec.slice('sqlite:'.length)
   const captureDir = join(dirname(file), 'capture')
-  return { trace: new SqliteTraceStore(file, { ...(retention ? { retention: retention(captureDir) } : {}), ...(onError ? { onError } : {}) }), captureDir }
+  const hooks = writes ? { onError: (err: Error) => writes.failed(err), onWritten: () => writes.succeeded() } : {}
+  return { trace: new SqliteTraceStore(file, { ...(retention ? { retention: retention(captureDir) } : {}), ...hooks }), captureDir }
 }
 
 function routeTarget(route: RouteConfig, deps: { capture: CaptureStore; replies: ReplyCatalogue; hostname: string; log: Logger }): RouteTarget {
@@ -121,7 +123,15 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
   // store.traceRetention: pruned records take their captured sources with them
   const retention = (dir: string) =>
     new Retention(config.store.traceRetention, () => clock.now(), capturePruner(new FileCaptureStore(dir), (err) => log.warn({ err: err.message }, 'could not remove a pruned capture')))
-  const opened = openTraceStore(config.store.trace, retention, (err) => log.error({ err: err.message }, 'trace write failed'))
+  const traceWrites = new WriteHealth('trace store')
+  const spoolWrites = new WriteHealth('spool')
+  const opened = openTraceStore(config.store.trace, retention, {
+    failed: (err) => {
+      log.error({ err: err.message }, 'trace write failed')
+      traceWrites.failed(err)
+    },
+    succeeded: () => traceWrites.succeeded(),
+  })
   const captureDir = opened.captureDir
   // every trace write is announced on the bus: the live event stream and the metrics follow it
   const events = new TraceBus((err) => log.error({ err: err.message }, 'trace event listener failed'))
@@ -147,6 +157,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
           trace,
           replies: world.replies,
           log: log.child({ sub: 'queue' }),
+          writes: spoolWrites,
         })
       : undefined
   queue?.start()
@@ -178,7 +189,33 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     smtpAuth: config.smtpAuth.enabled,
     log: log.child({ sub: 'smtp' }),
   })
-  const metrics = createMetrics({ bus: events, openSessions: () => relay.openSessions, limits, clock, ...(queue ? { spoolDepth: () => queue.depth } : {}) })
+  const routeTargets = Object.values(targets)
+  const upstreamConnections = () => {
+    const sum = { active: 0, idle: 0, waiting: 0 }
+    for (const c of routeTargets.map((t) => t.connections?.()).filter((c) => c !== undefined)) {
+      sum.active += c.active
+      sum.idle += c.idle
+      sum.waiting += c.waiting
+    }
+    return sum
+  }
+  const metrics = createMetrics({
+    bus: events,
+    openSessions: () => relay.openSessions,
+    openTransactions: () => relay.openTransactions,
+    upstreamConnections,
+    limits,
+    clock,
+    ...(queue ? { spoolDepth: () => queue.depth } : {}),
+  })
+  const health = (): HealthReport & Record<string, unknown> => ({
+    ...healthReport([traceWrites.problem(), spoolWrites.problem(), queue?.problem(), ...routeTargets.map((t) => t.problem?.())]),
+    sessions: relay.openSessions,
+    transactions: relay.openTransactions,
+    upstreamConnections: upstreamConnections(),
+    smtpPort,
+    ...(queue ? { spoolDepth: queue.depth, spoolBytes: queue.spoolBytes } : {}),
+  })
   let http: FastifyInstance | undefined
   let smtpPort: number
   let httpPort: number | undefined
@@ -187,13 +224,14 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     if (!o.noHttp) {
       http = createHttpServer({
         token: config.http.token,
+        host: config.http.host, allowedHosts: config.http.allowedHosts,
         trace,
         capture,
         limits,
         clock,
         events,
         metrics,
-        health: () => ({ sessions: relay.openSessions, smtpPort, ...(queue ? { spoolDepth: queue.depth, spoolBytes: queue.spoolBytes } : {}) }),
+        health,
       })
       await http.listen({ port: o.httpPort ?? config.http.port, host: config.http.host })
       httpPort = (http.server.address() as AddressInfo).port
@@ -217,12 +255,20 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     capture,
     relay,
     queue,
+    // Shutdown in the order the data flows: no new sessions; the open ones end (smtp-server cuts
+    // what is left after its closeTimeout with 421); their transactions finish and hand their
+    // trace records over; only then the routes, the stores and, last, the trace itself.
     async stop() {
       await Promise.all([new Promise<void>((resolve) => smtp.close(() => resolve())), http?.close()])
+      // a transaction waits at most one next-hop timeout for its reply
+      const hopTimeout = Math.max(1000, ...[config.routes.upstream, config.routes.fallback].map((r) => ('timeout' in r ? r.timeout : 0)))
+      if (!(await relay.drain(hopTimeout + 1000))) log.warn({ sessions: relay.openSessions, transactions: relay.openTransactions }, 'stopping with transactions still open')
       await queue?.stop()
-      await Promise.all(Object.values(targets).map((t) => t.close()))
+      await Promise.all(routeTargets.map((t) => t.close()))
+      await relay.drain(1000)
       await limits.close()
       metrics.close()
+      await trace.written()
       trace.close()
     },
   }

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino'
 import { reply, type ReplyCatalogue } from '../core/replies.js'
 import { lookupSmartHost, type DnsResolver } from './mx.js'
-import type { DeliveryOutcome, Envelope, RouteTarget, Sink } from './sink.js'
+import type { ConnectionCounts, DeliveryOutcome, Envelope, RouteTarget, Sink } from './sink.js'
 import { SmarthostTarget, type SmarthostOptions } from './smarthost.js'
 
 export interface MxRouteOptions extends Omit<SmarthostOptions, 'host'> {
@@ -82,6 +82,27 @@ export class MxTarget implements RouteTarget {
         void inner.then((sink) => ('error' in sink ? undefined : sink.abort(why)))
       },
     }
+  }
+
+  private all(): SmarthostTarget[] {
+    return [...(this.resolved ? [this.resolved.target] : []), ...this.retired]
+  }
+
+  connections(): ConnectionCounts {
+    const sum = { active: 0, idle: 0, waiting: 0 }
+    for (const t of this.all()) {
+      const c = t.connections()
+      sum.active += c.active
+      sum.idle += c.idle
+      sum.waiting += c.waiting
+    }
+    return sum
+  }
+
+  problem(): string | undefined {
+    return this.all()
+      .map((t) => t.problem())
+      .find((p) => p !== undefined)
   }
 
   async close(): Promise<void> {

@@ -36,9 +36,20 @@ export interface Sink {
   abort(reason: string): void
 }
 
+/** Connections a target holds to its next hop (targets that keep none leave these out). */
+export interface ConnectionCounts {
+  readonly active: number
+  readonly idle: number
+  /** Transactions waiting for a free connection. */
+  readonly waiting: number
+}
+
 export interface RouteTarget {
   /** "capture", "drop", "smarthost 10.0.0.5:25" */
   readonly description: string
   open(messageId: string, envelope: Envelope): Sink
   close(): Promise<void>
+  connections?(): ConnectionCounts
+  /** Why the target cannot deliver now (e.g. every connection taken for too long), or undefined. */
+  problem?(): string | undefined
 }

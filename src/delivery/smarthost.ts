@@ -11,7 +11,7 @@ import { PassThrough, type Readable, type Writable } from 'node:stream'
 import type { Logger } from 'pino'
 import { parseServerReply, reply, type Reply, type ReplyCatalogue } from '../core/replies.js'
 import { refusedRecipients, type SendError } from './nodemailer-internals.js'
-import type { DeliveryOutcome, Envelope, Refusal, RouteTarget, Sink } from './sink.js'
+import type { ConnectionCounts, DeliveryOutcome, Envelope, Refusal, RouteTarget, Sink } from './sink.js'
 import { settleOnce, UpstreamPool, type Conn, type ConnectOptions, type Lease, type PoolStats } from './upstream-pool.js'
 
 export type SmarthostOptions = ConnectOptions
@@ -38,6 +38,18 @@ export class SmarthostTarget implements RouteTarget {
 
   get stats(): PoolStats {
     return this.pool.stats
+  }
+
+  connections(): ConnectionCounts {
+    const { active, idle, waiting } = this.pool.stats
+    return { active, idle, waiting }
+  }
+
+  problem(): string | undefined {
+    const s = this.pool.stats
+    return s.starvedMs > this.options.timeout
+      ? `${this.description}: all ${this.options.maxConnections} connections busy and ${s.waiting} transaction(s) waiting for ${Math.round(s.starvedMs / 1000)} s`
+      : undefined
   }
 
   failureReply(err: SendError, stage: FailureStage): Reply {

@@ -1,11 +1,18 @@
-// Prometheus gauges read when /metrics is scraped: open SMTP sessions, spool depth (when a queue
-// reports it), and limit usage per key from the LimitStore. A limit store that cannot answer
-// shows as relay365_limit_store_up 0, not as a failed scrape.
+// Prometheus gauges read when /metrics is scraped: open SMTP sessions and transactions, upstream
+// connections, spool depth (when a queue reports it), and limit usage per key from the
+// LimitStore. A limit store that cannot answer shows as relay365_limit_store_up 0, not as a
+// failed scrape. The session, transaction and connection gauges return to 0 (idle: what the pool
+// keeps) when traffic stops: the chaos soak test holds them to that.
 import { Gauge, type Registry } from 'prom-client'
+import type { ConnectionCounts } from '../delivery/sink.js'
 import type { Clock, LimitStore, LimitUsage } from '../ports.js'
 
 export interface StateSources {
   readonly openSessions: () => number
+  /** Transactions between MAIL and their final reply. */
+  readonly openTransactions: () => number
+  /** Connections held to the next hops, summed over the routes' targets. */
+  readonly upstreamConnections: () => ConnectionCounts
   /** Messages waiting in the spool (queue mode); without it the gauge is not exported. */
   readonly spoolDepth?: () => number
   readonly limits: LimitStore
@@ -20,6 +27,26 @@ export function registerStateMetrics(registry: Registry, s: StateSources): void 
     registers,
     collect() {
       this.set(s.openSessions())
+    },
+  })
+  new Gauge({
+    name: 'relay365_smtp_transactions_open',
+    help: 'Mail transactions open now (MAIL given, final reply not yet)',
+    registers,
+    collect() {
+      this.set(s.openTransactions())
+    },
+  })
+  new Gauge({
+    name: 'relay365_upstream_connections',
+    help: 'Connections to the next hops: active (carrying or checking a transaction), idle (pooled), waiting (transactions waiting for one)',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      const c = s.upstreamConnections()
+      this.set({ state: 'active' }, c.active)
+      this.set({ state: 'idle' }, c.idle)
+      this.set({ state: 'waiting' }, c.waiting)
     },
   })
   const spoolDepth = s.spoolDepth

@@ -25,6 +25,8 @@ export interface TlsInfo {
 export class Relay {
   private readonly sessions = new Map<string, RelaySession>()
   private readonly perIp = new Map<string, number>()
+  /** DATA phases in progress: each ends with its trace record written (or handed to the store). */
+  private readonly inData = new Set<Promise<Reply>>()
 
   constructor(readonly ctx: RelayContext) {}
 
@@ -162,7 +164,11 @@ export class Relay {
       return reply(this.ctx.world.replies, 'bad-sequence')
     }
     s.txn = undefined
-    return txn.data(stream)
+    const running = txn.data(stream)
+    this.inData.add(running)
+    const done = () => this.inData.delete(running)
+    running.then(done, done)
+    return running
   }
 
   close(id: string): void {
@@ -180,6 +186,26 @@ export class Relay {
 
   get openSessions(): number {
     return this.sessions.size
+  }
+
+  /** Transactions between MAIL and their final reply (or abandonment). */
+  get openTransactions(): number {
+    let open = this.inData.size
+    for (const s of this.sessions.values()) if (s.txn) open++
+    return open
+  }
+
+  /**
+   * Resolves once no session is open and no DATA phase is running (every trace record handed to
+   * the store), or after `timeoutMs`: what shutdown waits for before it closes the stores.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs
+    while (this.sessions.size > 0 || this.inData.size > 0) {
+      if (Date.now() >= until) return false
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    return true
   }
 }
 

@@ -66,6 +66,8 @@ export interface SqliteTraceOptions {
   readonly retention?: Retention
   /** A batch that could not be written (disk full, ...): the relay goes on, the trace misses it. */
   readonly onError?: (err: Error) => void
+  /** A batch was written: a store that failed before works again. */
+  readonly onWritten?: () => void
 }
 
 export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
@@ -81,11 +83,13 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
   /** Resolves when the pending batch has been written (or failed, reported through onError). */
   private batchDone: { promise: Promise<void>; resolve: () => void } | undefined
   private readonly onError: (err: Error) => void
+  private readonly onWritten: () => void
 
   constructor(file: string, options: SqliteTraceOptions = {}) {
     if (!options.readonly && file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
     this.db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false })
     this.onError = options.onError ?? ((err) => process.emitWarning(`relay365 trace write failed: ${err.message}`))
+    this.onWritten = options.onWritten ?? (() => undefined)
     if (options.readonly) {
       this.selectOne = this.db.prepare('SELECT doc FROM messages WHERE id = ?')
       // A reader (relay365 trace) may meet a file of an older schema: it only reads `doc`.
@@ -177,15 +181,19 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
     }
     try {
       this.insertAll(batch)
+      this.onWritten()
     } catch {
       // the batch rolled back: one record at a time, so only the one that cannot be written is lost
+      let failed = false
       for (const m of batch) {
         try {
           this.insertAll([m])
         } catch (err) {
+          failed = true
           this.onError(err as Error)
         }
       }
+      if (!failed) this.onWritten()
     }
   }
 

@@ -6,7 +6,9 @@ import nodemailer from 'nodemailer'
 import { RawClient } from '../security/clients.js'
 import { startFaultyUpstream, type Fault, type FaultyUpstream } from '../helpers/faulty-upstream.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
-import type { SmarthostTarget } from '../../src/delivery/smarthost.js'
+import { buildCatalogue } from '../../src/core/replies.js'
+import { SmarthostTarget } from '../../src/delivery/smarthost.js'
+import { createLogger } from '../../src/log.js'
 
 /** Small, seedable and good enough to choose faults and sizes (mulberry32). */
 export function prng(seed: number): () => number {
@@ -189,4 +191,38 @@ t.test('pooled connections the upstream closes when idle: every message goes who
   t.same(sent.filter((s) => !s.reply.startsWith('250')).map((s) => s.reply), [], 'no deferral for a connection that died idle')
   checkNoFalse250(t, sent, upstream)
   t.ok(upstream.connections.total > 1, `${upstream.connections.total} upstream connections for ${sent.length} messages`)
+})
+
+t.test('a pool starved for longer than the upstream timeout is a health problem; waiting is bounded', async (t) => {
+  const upstream = await startFaultyUpstream(t, () => 'ok')
+  const target = new SmarthostTarget({ host: '127.0.0.1', port: upstream.port, tls: 'none', rejectUnauthorized: false, timeout: 300, maxConnections: 1, name: 'relay.test' }, buildCatalogue(), createLogger('silent'))
+  t.teardown(() => target.close())
+  const held = await target.pool.lease(new AbortController().signal)
+  const waits = [0, 200, 400].map(async (delay) => {
+    await new Promise((r) => setTimeout(r, delay))
+    return target.pool.lease(new AbortController().signal).then(
+      () => 'leased',
+      (err: Error) => err.message,
+    )
+  })
+  await new Promise((r) => setTimeout(r, 450))
+  t.match(target.problem(), /all 1 connections busy and \d transaction\(s\) waiting for 0 s/, 'starved for longer than the timeout')
+  t.match(target.connections(), { active: 1, waiting: 2 })
+  t.same(await Promise.all(waits), Array(3).fill('no upstream connection free within 300 ms (maxConnections 1)'), 'every waiter gives up after the timeout')
+  t.equal(target.problem(), undefined, 'nobody waits: no problem')
+  held.release(true)
+  await new Promise((r) => setTimeout(r, 50))
+  t.match(target.connections(), { active: 0, idle: 0 }, 'a connection that sat idle past the socket timeout is closed, not parked')
+  const fresh = await target.pool.lease(new AbortController().signal)
+  fresh.release(true)
+  fresh.release(true)
+  await new Promise((r) => setTimeout(r, 50))
+  t.match(target.connections(), { active: 0, idle: 1, waiting: 0 }, 'a connection checked clean (RSET) is parked; a second release does nothing')
+  const aborted = new AbortController()
+  const again = await target.pool.lease(new AbortController().signal)
+  const waiting = target.pool.lease(aborted.signal).catch((err: Error) => err.message)
+  aborted.abort()
+  t.equal(await waiting, 'aborted', 'an aborted transaction leaves the queue at once')
+  again.release(false)
+  t.match(target.connections(), { active: 0, idle: 0, waiting: 0 })
 })

@@ -4,6 +4,8 @@
 // on 4xx or no reply until giveUpAfter, then failed with a DSN to the sender. Recovers the spool
 // at start, so a crash loses nothing that was acknowledged (at-least-once).
 import { randomUUID } from 'node:crypto'
+import { statfsSync } from 'node:fs'
+import { statfs } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { buildDsn, type DsnFailure } from '../../core/dsn.js'
 import { formatReply, reply, type Reply, type ReplyCatalogue } from '../../core/replies.js'
@@ -25,7 +27,15 @@ export interface QueueOptions {
   readonly replies: ReplyCatalogue
   readonly log: Logger
   readonly random?: () => number
+  /** Told of every spool write that failed, and of every one that worked (GET /healthz). */
+  readonly writes?: { failed(err: Error): void; succeeded(): void }
 }
+
+/** How old the spool disk's free-space figure may be when MAIL asks (ms). */
+const DISK_FREE_MAX_AGE = 1000
+
+/** The disk is full: what the client hears is 452 4.3.1, not a local error. */
+const isDiskFull = (err: unknown) => ['ENOSPC', 'EDQUOT'].includes((err as NodeJS.ErrnoException).code ?? '')
 
 const FALLBACK_FIELD = Buffer.from('X-Relay365-Route: fallback\r\n')
 
@@ -40,6 +50,10 @@ export class DeliveryQueue {
   private stopped = false
   private running: Promise<void> | undefined
   private readonly inFlight = new Set<Promise<void>>()
+  /** Bytes the spool's file system has left for us, as of `diskCheckedAt`. */
+  private diskFree = Number.POSITIVE_INFINITY
+  private diskCheckedAt = 0
+  private diskCheck: Promise<void> | undefined
 
   constructor(private readonly o: QueueOptions) {
     this.store = new SpoolStore(o.spoolDir)
@@ -54,11 +68,48 @@ export class DeliveryQueue {
     return this.bytes
   }
 
+  /** What the spool can still take: delivery.maxSpoolSize, or the disk's free space if less. */
   freeSpace(): number {
-    return this.o.maxSpoolSize - this.bytes
+    if (Date.now() - this.diskCheckedAt > DISK_FREE_MAX_AGE) this.checkDisk()
+    return Math.min(this.o.maxSpoolSize - this.bytes, this.diskFree)
+  }
+
+  /** Why the spool cannot take mail now, or undefined (GET /healthz). */
+  problem(): string | undefined {
+    const free = this.freeSpace()
+    return free <= 0 ? `spool ${this.o.spoolDir} is full: ${Math.max(0, this.o.maxSpoolSize - this.bytes)} bytes left of delivery.maxSpoolSize, ${Math.max(0, this.diskFree)} on its disk` : undefined
+  }
+
+  /** Refreshes the disk's free space in the background (MAIL never waits for a statfs). */
+  private checkDisk(): void {
+    this.diskCheck ??= statfs(this.o.spoolDir)
+      .then(
+        (fs) => {
+          this.diskFree = fs.bavail * fs.bsize
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        this.diskCheckedAt = Date.now()
+        this.diskCheck = undefined
+      })
+  }
+
+  private writeFailed(err: unknown): DeliveryOutcome {
+    this.o.writes?.failed(err as Error)
+    if (isDiskFull(err)) {
+      // the next MAIL must know at once
+      this.diskFree = 0
+      this.diskCheckedAt = Date.now()
+      return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'spool-full') }
+    }
+    return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `spool write failed: ${(err as Error).message}` }) }
   }
 
   start(): void {
+    const fs = statfsSync(this.o.spoolDir)
+    this.diskFree = fs.bavail * fs.bsize
+    this.diskCheckedAt = Date.now()
     // A restart usually follows a fix or a crash: recovered mail is tried again at once.
     const now = this.o.clock.now()
     for (const e of this.store.recover()) this.add({ ...e, nextAttempt: Math.min(e.nextAttempt, now) })
@@ -85,29 +136,36 @@ export class DeliveryQueue {
     const writer = this.store.create(id)
     let full = false
     let aborted = false
+    // a write that failed (disk full) is answered at end of data, the client is not cut off
+    let writeError: unknown
     return {
       write: async (chunk) => {
-        if (full || aborted) return
+        if (full || aborted || writeError !== undefined) return
         if (this.bytes + writer.size + chunk.length > this.o.maxSpoolSize) {
           full = true
           return
         }
-        await writer.write(chunk)
+        await writer.write(chunk).catch((err: unknown) => (writeError = err))
       },
       commit: async (): Promise<DeliveryOutcome> => {
         if (full) {
           await writer.discard()
           return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'spool-full') }
         }
+        if (writeError !== undefined) {
+          await writer.discard().catch(() => undefined)
+          return this.writeFailed(writeError)
+        }
         try {
           const now = this.o.clock.now()
           const entry = await writer.commit({ id, from, queuedAt: now, attempts: 0, nextAttempt: now, recipients: recipients.map((r) => ({ ...r, state: 'pending' })) })
           this.held.set(id, entry)
           this.bytes += entry.size
+          this.o.writes?.succeeded()
           return { ok: true, status: 'Pending' }
         } catch (err) {
           await writer.discard().catch(() => undefined)
-          return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `spool write failed: ${(err as Error).message}` }) }
+          return this.writeFailed(err)
         }
       },
       abort: () => {
