@@ -31,7 +31,7 @@ export interface QueueOptions {
   readonly writes?: { failed(err: Error): void; succeeded(): void }
 }
 
-/** How old the spool disk's free-space figure may be when MAIL asks (ms). */
+/** How often the spool disk's free space is read (ms): MAIL never waits for a statfs. */
 const DISK_FREE_MAX_AGE = 1000
 
 /** The disk is full: what the client hears is 452 4.3.1, not a local error. */
@@ -50,10 +50,10 @@ export class DeliveryQueue {
   private stopped = false
   private running: Promise<void> | undefined
   private readonly inFlight = new Set<Promise<void>>()
-  /** Bytes the spool's file system has left for us, as of `diskCheckedAt`. */
+  /** Bytes the spool's file system has left for us, read every DISK_FREE_MAX_AGE ms. */
   private diskFree = Number.POSITIVE_INFINITY
-  private diskCheckedAt = 0
   private diskCheck: Promise<void> | undefined
+  private diskTimer: NodeJS.Timeout | undefined
 
   constructor(private readonly o: QueueOptions) {
     this.store = new SpoolStore(o.spoolDir)
@@ -70,7 +70,6 @@ export class DeliveryQueue {
 
   /** What the spool can still take: delivery.maxSpoolSize, or the disk's free space if less. */
   freeSpace(): number {
-    if (Date.now() - this.diskCheckedAt > DISK_FREE_MAX_AGE) this.checkDisk()
     return Math.min(this.o.maxSpoolSize - this.bytes, this.diskFree)
   }
 
@@ -80,7 +79,7 @@ export class DeliveryQueue {
     return free <= 0 ? `spool ${this.o.spoolDir} is full: ${Math.max(0, this.o.maxSpoolSize - this.bytes)} bytes left of delivery.maxSpoolSize, ${Math.max(0, this.diskFree)} on its disk` : undefined
   }
 
-  /** Refreshes the disk's free space in the background (MAIL never waits for a statfs). */
+  /** Reads the disk's free space in the background. */
   private checkDisk(): void {
     this.diskCheck ??= statfs(this.o.spoolDir)
       .then(
@@ -90,7 +89,6 @@ export class DeliveryQueue {
         () => undefined,
       )
       .finally(() => {
-        this.diskCheckedAt = Date.now()
         this.diskCheck = undefined
       })
   }
@@ -100,7 +98,6 @@ export class DeliveryQueue {
     if (isDiskFull(err)) {
       // the next MAIL must know at once
       this.diskFree = 0
-      this.diskCheckedAt = Date.now()
       return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'spool-full') }
     }
     return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `spool write failed: ${(err as Error).message}` }) }
@@ -109,7 +106,7 @@ export class DeliveryQueue {
   start(): void {
     const fs = statfsSync(this.o.spoolDir)
     this.diskFree = fs.bavail * fs.bsize
-    this.diskCheckedAt = Date.now()
+    this.diskTimer = setInterval(() => this.checkDisk(), DISK_FREE_MAX_AGE).unref()
     // A restart usually follows a fix or a crash: recovered mail is tried again at once.
     const now = this.o.clock.now()
     for (const e of this.store.recover()) this.add({ ...e, nextAttempt: Math.min(e.nextAttempt, now) })
@@ -119,6 +116,7 @@ export class DeliveryQueue {
 
   async stop(): Promise<void> {
     this.stopped = true
+    clearInterval(this.diskTimer)
     this.wakeUp?.()
     await this.running
     await Promise.all(this.inFlight)

@@ -1,0 +1,114 @@
+// A physically full disk, on a small tmpfs this test mounts (CI runs as root): queue mode answers
+// 452 4.3.1 at end of data and then at MAIL, traces the message once (Failed), and /healthz says
+// unhealthy until the spool and the trace can be written again.
+import t, { type Test } from 'tap'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Dialogue } from '../helpers/dialogue.js'
+import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
+
+function mountTmpfs(t: Test, size: string): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'relay365-disk-'))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' })
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true })
+    t.comment(`cannot mount a tmpfs here: ${(err as Error).message.split('\n')[0]}`)
+    return undefined
+  }
+  t.teardown(() => {
+    execFileSync('umount', ['-l', dir])
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return dir
+}
+
+/** Only a non-root developer may go without: CI runs as root and must run these. */
+function noTmpfs(t: Test): void {
+  if (process.getuid?.() === 0) t.fail('root could not mount a tmpfs')
+  else t.comment('SKIP: mounting a tmpfs needs root')
+}
+
+/** Leaves `left` bytes free on the file system of `dir`. */
+function fill(dir: string, left: number): string {
+  const file = join(dir, 'filler')
+  const fs = statfsSync(dir)
+  writeFileSync(file, Buffer.alloc(Math.max(0, fs.bavail * fs.bsize - left)))
+  return file
+}
+
+const plain = { smtp: { requireTls: false }, connectors: [{ name: 'TeamDynamix', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }] }
+
+async function send(relay: TestRelay, bodyBytes: number): Promise<string[]> {
+  const d = await Dialogue.open(relay.smtpPort)
+  await d.send('EHLO client.test')
+  const replies = [await d.send('MAIL FROM:<helpdesk@contoso.example>')]
+  if (replies[0]?.startsWith('250')) {
+    replies.push(await d.send('RCPT TO:<someone@example.org>'))
+    replies.push(await d.send('DATA'))
+    d.write(`From: helpdesk@contoso.example\r\nSubject: disk\r\n\r\n${`${'z'.repeat(998)}\r\n`.repeat(Math.ceil(bodyBytes / 1000))}.\r\n`)
+    replies.push(await d.read(10_000))
+  }
+  await d.send('QUIT')
+  d.close()
+  return replies
+}
+
+async function health(relay: TestRelay): Promise<{ status: number; body: { status: string; problems: string[] } }> {
+  const res = await fetch(`http://127.0.0.1:${relay.httpPort}/healthz`)
+  return { status: res.status, body: (await res.json()) as { status: string; problems: string[] } }
+}
+
+t.test('queue mode on a full spool disk: 452 4.3.1 at end of data, then at MAIL; healthz 503 until it frees up', async (t) => {
+  const disk = mountTmpfs(t, '4m')
+  if (!disk) return noTmpfs(t)
+  const spoolDir = join(disk, 'spool')
+  mkdirSync(spoolDir)
+  const relay = await startRelay(t, { ...plain, delivery: { mode: 'queue', spoolDir } })
+  t.match((await send(relay, 2000)).at(-1), /^250 2\.6\.0 /, 'a message while there is room')
+  t.equal((await health(relay)).status, 200)
+
+  const filler = fill(disk, 20_000)
+  const replies = await send(relay, 300_000)
+  t.match(replies.at(-1), /^452 4\.3\.1 /, `the disk filled up during DATA: ${replies.at(-1)}`)
+  t.match((await send(relay, 1000))[0], /^452 4\.3\.1 /, 'the next MAIL is refused at once')
+  await settled(relay)
+  const failed = relay.trace.list({}).messages.find((m) => m.reply.startsWith('452') && m.size !== undefined)
+  t.match(failed, { status: 'Failed' }, 'traced once, as Failed')
+  t.notMatch(failed?.notes.join(' ') ?? '', /disconnected/, 'not as a client disconnect')
+  const sick = await health(relay)
+  t.equal(sick.status, 503)
+  t.match(sick.body, { status: 'unhealthy' })
+  t.match(sick.body.problems.join('\n'), /spool cannot be written since .*ENOSPC/)
+  t.match(sick.body.problems.join('\n'), /spool .* is full/)
+
+  rmSync(filler)
+  await new Promise((r) => setTimeout(r, 1100))
+  t.match((await send(relay, 2000)).at(-1), /^250 2\.6\.0 /, 'room again: accepted')
+  t.match(await health(relay), { status: 200, body: { status: 'ok', problems: [] } }, 'healthy again')
+})
+
+t.test('a trace store on a full disk: healthz 503 names it; healthy again once a write works', async (t) => {
+  const disk = mountTmpfs(t, '2m')
+  if (!disk) return noTmpfs(t)
+  const relay = await startRelay(t, { ...plain, store: { trace: `sqlite:${join(disk, 'trace.db')}` } })
+  t.match((await send(relay, 500)).at(-1), /^250 /)
+  await settled(relay)
+  t.equal((await health(relay)).status, 200)
+  const filler = fill(disk, 0)
+  let sick = await health(relay)
+  for (let i = 0; i < 40 && sick.status === 200; i++) {
+    await send(relay, 20_000)
+    await settled(relay)
+    sick = await health(relay)
+  }
+  t.equal(sick.status, 503, 'a trace write failed')
+  t.match(sick.body.problems.join('\n'), /trace store cannot be written since .*(full|SQLITE_FULL)/i)
+  rmSync(filler)
+  await send(relay, 500)
+  await settled(relay)
+  t.match(await health(relay), { status: 200, body: { status: 'ok', problems: [] } }, 'the next write worked')
+})
