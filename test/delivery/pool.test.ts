@@ -4,22 +4,12 @@
 import t, { type Test } from 'tap'
 import nodemailer from 'nodemailer'
 import { RawClient } from '../security/clients.js'
+import { prng } from '../helpers/prng.js'
 import { startFaultyUpstream, type Fault, type FaultyUpstream } from '../helpers/faulty-upstream.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 import { buildCatalogue } from '../../src/core/replies.js'
 import { SmarthostTarget } from '../../src/delivery/smarthost.js'
 import { createLogger } from '../../src/log.js'
-
-/** Small, seedable and good enough to choose faults and sizes (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const SEEDS = process.env.POOL_SEEDS ? process.env.POOL_SEEDS.split(',').map(Number) : [20261201, 7, 1234]
 
@@ -31,7 +21,7 @@ async function relayTo(t: Test, upstream: FaultyUpstream, extra: Record<string, 
   })
 }
 
-export const upstreamOf = (relay: TestRelay) => relay.relay.ctx.targets.upstream as SmarthostTarget
+const upstreamOf = (relay: TestRelay) => relay.relay.ctx.targets.upstream as SmarthostTarget
 
 function rawMessage(id: string, size: number): string {
   const line = 'The quick brown fox jumps over the lazy dog 0123456789.\r\n'
