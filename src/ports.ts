@@ -23,7 +23,13 @@ export interface LimitStore {
    * All-or-nothing: if every window request fits, all are counted and every schedule request
    * gets its slot; if any window request does not fit, nothing is counted.
    */
-  consume(requests: readonly LimitRequest[], now: number): Promise<LimitOutcome[]>
+  consume(requests: readonly LimitRequest[], now: number, holder?: string): Promise<LimitOutcome[]>
+  /**
+   * Gives back what `consume(requests, ..., holder)` counted: a message that was not accepted
+   * after all (refused at end of data, the client gone, the next hop refusing) uses no budget.
+   * Nothing counted under `holder` (or already refunded): nothing happens.
+   */
+  refund(requests: readonly LimitRequest[], holder: string): Promise<void>
   /** Takes one of `limit` concurrent slots for `holder`; false when all are taken. */
   acquire(key: string, holder: string, limit: number, now: number, ttlMs: number): Promise<boolean>
   release(key: string, holder: string): Promise<void>

@@ -23,6 +23,9 @@ interface Resolved {
 export class MxTarget implements RouteTarget {
   private resolved: Resolved | undefined
   private readonly retired: SmarthostTarget[] = []
+  /** One lookup at a time: concurrent messages share it, so one pool (and its maxConnections) serves them all. */
+  private lookup: Promise<SmarthostTarget | { error: string }> | undefined
+  private closed = false
 
   constructor(
     private readonly o: MxRouteOptions,
@@ -36,8 +39,13 @@ export class MxTarget implements RouteTarget {
     return this.resolved ? `mx ${this.o.domain} -> ${this.resolved.host}:${this.o.port}` : `mx ${this.o.domain}`
   }
 
-  private async target(): Promise<SmarthostTarget | { error: string }> {
-    if (this.resolved && this.resolved.until > this.now()) return this.resolved.target
+  private target(): Promise<SmarthostTarget | { error: string }> {
+    if (this.resolved && this.resolved.until > this.now()) return Promise.resolve(this.resolved.target)
+    return (this.lookup ??= this.resolve().finally(() => (this.lookup = undefined)))
+  }
+
+  private async resolve(): Promise<SmarthostTarget | { error: string }> {
+    this.closeDrainedRetired()
     const found = await lookupSmartHost(this.o.domain, this.resolver)
     if (!found.ok) return { error: found.error.message }
     if (this.resolved?.host === found.host) {
@@ -49,6 +57,7 @@ export class MxTarget implements RouteTarget {
     if ('error' in address) return address
     if (!found.microsoft365) this.log.warn({ domain: this.o.domain, host: found.host }, 'MX is not an Exchange Online host (*.mail.protection.outlook.com, *.mx.microsoft)')
     const tls = found.microsoft365 ? 'required' : this.o.tls
+    if (this.closed) return { error: 'relay shutting down' }
     const target = new SmarthostTarget({ ...this.o, host: found.host, address: address.ip, tls }, this.replies, this.log)
     if (this.resolved) this.retired.push(this.resolved.target)
     this.resolved = { host: found.host, target, until: this.now() + this.o.ttl }
@@ -84,6 +93,16 @@ export class MxTarget implements RouteTarget {
     }
   }
 
+  /** A pool of a host the MX no longer names is closed once nothing uses it. */
+  private closeDrainedRetired(): void {
+    for (const t of [...this.retired]) {
+      const c = t.connections()
+      if (c.active > 0 || c.waiting > 0) continue
+      this.retired.splice(this.retired.indexOf(t), 1)
+      void t.close()
+    }
+  }
+
   private all(): SmarthostTarget[] {
     return [...(this.resolved ? [this.resolved.target] : []), ...this.retired]
   }
@@ -106,6 +125,7 @@ export class MxTarget implements RouteTarget {
   }
 
   async close(): Promise<void> {
+    this.closed = true
     await Promise.all([this.resolved?.target.close(), ...this.retired.map((t) => t.close())])
   }
 }

@@ -19,6 +19,9 @@ interface Internals {
   _responseQueue?: unknown[]
   _remainder?: string
   _responseActions?: unknown[]
+  _currentDataStream?: unknown
+  _pendingSend?: unknown
+  lastServerResponse?: string | false
 }
 
 const internals = (conn: Conn) => conn as unknown as Internals
@@ -37,5 +40,17 @@ export function refusedRecipients(conn: Conn): SendError[] {
 export function outOfStep(conn: Conn): boolean {
   const i = internals(conn)
   if (!Array.isArray(i._responseQueue) || typeof i._remainder !== 'string' || !Array.isArray(i._responseActions)) return true
+  // a message still streaming (the upstream answered before its end) or a send still pending
+  if (i._currentDataStream || i._pendingSend) return true
   return i._responseQueue.length > 0 || i._remainder.length > 0 || i._responseActions.length > 0
+}
+
+/**
+ * The reply that let nodemailer start the message body. nodemailer takes any 2xx or 3xx for
+ * DATA (for servers that answer 250); relay365 insists on 3xx: a 250 there is the reply to an
+ * earlier command, the sign of an upstream out of step, and the body must not follow it.
+ */
+export function dataGoAhead(conn: Conn): string {
+  const last = internals(conn).lastServerResponse
+  return typeof last === 'string' ? last : ''
 }

@@ -10,7 +10,7 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream'
 import type { Logger } from 'pino'
 import { parseServerReply, reply, type Reply, type ReplyCatalogue } from '../core/replies.js'
-import { refusedRecipients, type SendError } from './nodemailer-internals.js'
+import { dataGoAhead, refusedRecipients, type SendError } from './nodemailer-internals.js'
 import type { ConnectionCounts, DeliveryOutcome, Envelope, Refusal, RouteTarget, Sink } from './sink.js'
 import { settleOnce, UpstreamPool, type Conn, type ConnectOptions, type Lease, type PoolStats } from './upstream-pool.js'
 
@@ -58,6 +58,11 @@ export class SmarthostTarget implements RouteTarget {
     // TLS toward the next hop is relay365's own setup, not the message's fault: always transient.
     const tlsFailure = err.code === 'ETLS' || err.code === 'EREQUIRETLS' || err.command === 'STARTTLS' || (!err.response && /certificate|SSL|TLS/.test(err.message))
     if (tlsFailure) return reply(this.replies, 'upstream-tls', { upstream, detail })
+    // The upstream's EHLO SIZE is below the message's: its own answer, given in advance, and final.
+    if (refusedLocally(err) && err.code === 'EMESSAGE') {
+      const refusal = parseServerReply(`552 5.3.4 Message size exceeds the fixed maximum message size of ${upstream} (${err.message})`)
+      if (refusal) return refusal
+    }
     const parsed = err.response ? parseServerReply(err.response) : undefined
     // An upstream "success" inside an error can not be passed on as success (smtpd_proxy.c rule).
     if (parsed && parsed.code >= 400) return parsed
@@ -70,6 +75,11 @@ export class SmarthostTarget implements RouteTarget {
   async close(): Promise<void> {
     await this.pool.close()
   }
+}
+
+/** nodemailer refused the message itself, before a command left (a SIZE= over the upstream's EHLO SIZE): the connection is untouched. */
+function refusedLocally(err: SendError): boolean {
+  return !err.response && (err.code === 'EMESSAGE' || err.code === 'EENVELOPE') && (err.command === 'MAIL FROM' || err.command === 'API')
 }
 
 interface Attempt {
@@ -136,7 +146,7 @@ class SmarthostSink implements Sink {
       }
       const err = result.error
       // A pooled connection that died while idle: try the next one, the body is still whole.
-      if (!err.response && lease.reused && !this.sourceTaken && !this.aborted && attempt < maxAttempts) continue
+      if (!err.response && !refusedLocally(err) && lease.reused && !this.sourceTaken && !this.aborted && attempt < maxAttempts) continue
       const refused = this.refusals(err.rejectedErrors)
       return { ok: false, status: 'Failed', reply: this.target.failureReply(err, 'transaction'), ...(refused.length ? { refused } : {}) }
     }
@@ -145,10 +155,12 @@ class SmarthostSink implements Sink {
   /** Whether the session may carry another transaction (the pool still checks it is clean). */
   private reusable(result: SendResult): boolean {
     if (this.aborted) return false
-    if (result.kind === 'sent') return true
+    if (result.kind === 'sent' || refusedLocally(result.error)) return true
     const a = result.attempt
-    // refused with a reply, and not stopped halfway through the body
-    return !a.torn && !!result.error.response && (!a.bodyStarted || a.bodyComplete)
+    // refused with a 4xx/5xx reply, and not stopped halfway through the body; a 2xx or 3xx inside
+    // an error is a reply to something else: the connection is out of step
+    const code = Number(/^\d{3}/.exec(result.error.response ?? '')?.[0] ?? 0)
+    return !a.torn && code >= 400 && (!a.bodyStarted || a.bodyComplete)
   }
 
   private refusals(errors: readonly SendError[] | undefined): Refusal[] {
@@ -172,8 +184,14 @@ class SmarthostSink implements Sink {
           fail = (error) => done({ kind: 'failed', error, attempt })
           const handle = this.attemptBody(conn, attempt, fail)
           conn.send(env, handle, (err, info) => {
-            if (err) fail(err as SendError)
-            else done({ kind: 'sent', response: info.response, ...(info.rejectedErrors ? { refused: info.rejectedErrors as SendError[] } : {}) })
+            if (err) return fail(err as SendError)
+            if (!attempt.bodyComplete) {
+              // a 2xx before the terminating dot left: not a reply to this message
+              attempt.torn = true
+              fail(Object.assign(new Error(`upstream answered before the end of the message: ${info.response}`), { code: 'EPROTOCOL' }))
+              return conn.close()
+            }
+            done({ kind: 'sent', response: info.response, ...(info.rejectedErrors ? { refused: info.rejectedErrors as SendError[] } : {}) })
           })
         },
         (result) => {
@@ -206,6 +224,13 @@ class SmarthostSink implements Sink {
         return dest
       }
       if (this.aborted) return dest
+      const goAhead = dataGoAhead(conn)
+      if (!/^3\d\d/.test(goAhead)) {
+        attempt.torn = true
+        fail(Object.assign(new Error(`upstream answered DATA with ${JSON.stringify(goAhead.slice(0, 80))}, not 354: out of step`), { code: 'EPROTOCOL' }))
+        conn.close()
+        return dest
+      }
       attempt.bodyStarted = true
       this.sourceTaken = true
       dest.once('end', () => (attempt.bodyComplete = true))

@@ -66,6 +66,8 @@ export class Lease {
 
 export class UpstreamPool {
   private readonly idle = new Map<Conn, NodeJS.Timeout>()
+  /** Connections being set up or checked after a transaction: close() ends them too. */
+  private readonly unsettled = new Set<Conn>()
   private readonly waiters: Waiter[] = []
   private held = 0
   private starvedSince: number | undefined
@@ -90,7 +92,7 @@ export class UpstreamPool {
       conn.close()
     }
     try {
-      return new Lease(this, await this.connect(), false)
+      return new Lease(this, await this.connect(signal), false)
     } catch (err) {
       this.freeSlot()
       throw err
@@ -137,7 +139,7 @@ export class UpstreamPool {
     else this.held--
   }
 
-  private connect(): Promise<Conn> {
+  private connect(signal: AbortSignal): Promise<Conn> {
     const o = this.o
     const conn = new SMTPConnection({
       host: o.address ?? o.host,
@@ -159,16 +161,30 @@ export class UpstreamPool {
     // an error after connect is also reported to the transaction that owns the connection
     conn.on('error', (err: Error) => this.log.debug({ err: err.message }, 'upstream connection error'))
     conn.once('end', () => this.forget(conn))
+    this.unsettled.add(conn)
     return new Promise<Conn>((resolve, reject) => {
+      // a transaction that gives up while its connection is being set up frees its slot at once
+      const onAbort = () => fail(new PoolError('aborted'))
+      // closed under it (pool.close()): nodemailer then calls neither back nor emits 'error'
+      const onEnd = () => fail(new PoolError('connection closed while connecting'))
       const fail = (err: Error) => {
         conn.off('error', fail)
+        conn.off('end', onEnd)
+        signal.removeEventListener('abort', onAbort)
+        this.unsettled.delete(conn)
         conn.close()
         reject(err)
       }
       conn.once('error', fail)
+      conn.once('end', onEnd)
+      signal.addEventListener('abort', onAbort, { once: true })
       conn.connect((err?: Error | null) => {
         if (err) return fail(err)
+        if (this.closed) return fail(new PoolError('relay shutting down'))
         conn.off('error', fail)
+        conn.off('end', onEnd)
+        signal.removeEventListener('abort', onAbort)
+        this.unsettled.delete(conn)
         resolve(conn)
       })
     })
@@ -188,9 +204,11 @@ export class UpstreamPool {
       this.freeSlot()
       return
     }
+    this.unsettled.add(conn)
     settleOnce(conn, (done) => conn.reset((err) => done(!err)), (ok) => {
       // a reply the upstream sent unasked, right behind its answer to RSET, lands in this turn
       setImmediate(() => {
+        this.unsettled.delete(conn)
         if (ok && !this.closed && !conn.destroyed && !outOfStep(conn)) this.park(conn)
         else conn.close()
         this.freeSlot()
@@ -215,6 +233,7 @@ export class UpstreamPool {
       conn.quit()
     }
     this.idle.clear()
+    for (const conn of this.unsettled) conn.close()
   }
 }
 

@@ -9,6 +9,8 @@ import type { LimitOutcome, LimitRequest, LimitStore, LimitUsage } from '../port
 class TimeQueue {
   times: number[] = []
   amounts: number[] = []
+  /** Who counted each event (consume's holder), for refunds. */
+  holders: Array<string | undefined> = []
   head = 0
   sum = 0
 
@@ -16,10 +18,26 @@ class TimeQueue {
     return this.times.length - this.head
   }
 
-  push(t: number, amount: number): void {
+  push(t: number, amount: number, holder?: string): void {
     this.times.push(t)
     this.amounts.push(amount)
+    this.holders.push(holder)
     this.sum += amount
+  }
+
+  /**
+   * Removes `holder`'s live event, searching from the newest (a refund follows its consume
+   * closely). Removing keeps the times in order, so expiry from the front stays right.
+   */
+  remove(holder: string): void {
+    for (let i = this.times.length - 1; i >= this.head; i--) {
+      if (this.holders[i] !== holder) continue
+      this.sum -= this.amounts[i] as number
+      this.times.splice(i, 1)
+      this.amounts.splice(i, 1)
+      this.holders.splice(i, 1)
+      return
+    }
   }
 
   /** Drops events at or before `cutoff` (they left the window). */
@@ -31,6 +49,7 @@ class TimeQueue {
     if (this.head > 1024 && this.head * 2 > this.times.length) {
       this.times = this.times.slice(this.head)
       this.amounts = this.amounts.slice(this.head)
+      this.holders = this.holders.slice(this.head)
       this.head = 0
     }
   }
@@ -77,14 +96,18 @@ export class MemoryLimitStore implements LimitStore {
   private readonly holders = new Map<string, { limit: number; until: Map<string, number> }>()
   private readonly hits = new Map<string, { times: number[]; windowMs: number }>()
 
-  async consume(requests: readonly LimitRequest[], now: number): Promise<LimitOutcome[]> {
+  async consume(requests: readonly LimitRequest[], now: number, holder?: string): Promise<LimitOutcome[]> {
     const outcomes = requests.map((r) => (r.kind === 'window' ? this.checkWindow(r, now) : this.checkSchedule(r, now)))
     if (outcomes.some((o) => !o.ok)) return outcomes
     requests.forEach((r, i) => {
-      if (r.kind === 'window') counted(this.windows, r).q.push(now, r.amount)
-      else counted(this.schedules, r).q.push((outcomes[i] as LimitOutcome).at ?? now, 1)
+      if (r.kind === 'window') counted(this.windows, r).q.push(now, r.amount, holder)
+      else counted(this.schedules, r).q.push((outcomes[i] as LimitOutcome).at ?? now, 1, holder)
     })
     return outcomes
+  }
+
+  async refund(requests: readonly LimitRequest[], holder: string): Promise<void> {
+    for (const r of requests) (r.kind === 'window' ? this.windows : this.schedules).get(r.key)?.q.remove(holder)
   }
 
   private checkWindow(r: LimitRequest, now: number): LimitOutcome {

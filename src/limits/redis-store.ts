@@ -65,6 +65,21 @@ end
 return res
 `
 
+// Removes one consume's members (id = its holder); a window also gives its amount back to the sum.
+// KEYS: the n request keys, their n sum keys. ARGV: id, then kind and amount per request.
+const REFUND = `
+local n = #KEYS / 2
+for i = 1, n do
+  local kind, amount = ARGV[2 * i], ARGV[2 * i + 1]
+  if kind == 'window' then
+    if redis.call('ZREM', KEYS[i], ARGV[1] .. ':' .. i .. ':' .. amount) == 1 then redis.call('DECRBY', KEYS[n + i], amount) end
+  else
+    redis.call('ZREM', KEYS[i], ARGV[1] .. ':' .. i)
+  end
+end
+return 1
+`
+
 // ZSET of holders scored by expiry time.
 const ACQUIRE = `
 local now, limit, ttl, holder = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
@@ -89,6 +104,7 @@ type RedisWithScripts = Redis & {
   relayConsume(...args: Array<string | number>): Promise<Array<[number, number, number]>>
   relayAcquire(...args: Array<string | number>): Promise<number>
   relayHit(...args: Array<string | number>): Promise<number>
+  relayRefund(...args: Array<string | number>): Promise<number>
 }
 
 export class RedisLimitStore implements LimitStore {
@@ -106,6 +122,7 @@ export class RedisLimitStore implements LimitStore {
     redis.defineCommand('relayConsume', { lua: CONSUME })
     redis.defineCommand('relayAcquire', { lua: ACQUIRE, numberOfKeys: 2 })
     redis.defineCommand('relayHit', { lua: HIT, numberOfKeys: 2 })
+    redis.defineCommand('relayRefund', { lua: REFUND })
     this.redis = redis as RedisWithScripts
   }
 
@@ -121,13 +138,19 @@ export class RedisLimitStore implements LimitStore {
     })
   }
 
-  async consume(requests: readonly LimitRequest[], now: number): Promise<LimitOutcome[]> {
+  async consume(requests: readonly LimitRequest[], now: number, holder?: string): Promise<LimitOutcome[]> {
     if (requests.length === 0) return []
     const keys = requests.map((r) => PREFIX + r.key)
     const sums = keys.map((k) => `${k}:sum`)
     const args = requests.flatMap((r) => [r.kind, r.amount, r.limit, r.windowMs])
-    const res = await this.redis.relayConsume(2 * keys.length + 1, ...keys, ...sums, META, now, requests.length, randomUUID(), ...args)
+    const res = await this.redis.relayConsume(2 * keys.length + 1, ...keys, ...sums, META, now, requests.length, holder ?? randomUUID(), ...args)
     return res.map(([ok, used, at], i) => (requests[i]?.kind === 'schedule' ? { ok: ok === 1, used, at } : { ok: ok === 1, used }))
+  }
+
+  async refund(requests: readonly LimitRequest[], holder: string): Promise<void> {
+    if (requests.length === 0) return
+    const keys = requests.map((r) => PREFIX + r.key)
+    await this.redis.relayRefund(2 * keys.length, ...keys, ...keys.map((k) => `${k}:sum`), holder, ...requests.flatMap((r) => [r.kind, r.amount]))
   }
 
   async acquire(key: string, holder: string, limit: number, now: number, ttlMs: number): Promise<boolean> {

@@ -10,7 +10,7 @@ import { formatReply, reply, type Reply } from '../core/replies.js'
 import { chooseRoute } from '../core/route.js'
 import { aggregateStatus, type RouteName, type TraceMessage, type TraceRecipient, type TraceStatus } from '../core/trace.js'
 import type { ContentFacts, Decision, RecipientFacts, RuleResult, TransactionFacts, World } from '../core/types.js'
-import { judgeLimits, planLimits, type LimitDecision } from '../core/limits.js'
+import { judgeLimits, planLimits, type LimitDecision, type LimitRequest } from '../core/limits.js'
 import type { DeliveryOutcome, RouteTarget, Sink } from '../delivery/sink.js'
 import type { DeliveryQueue } from '../delivery/spool/queue.js'
 import type { Clock, LimitStore, TraceStore } from '../ports.js'
@@ -65,6 +65,8 @@ export class Transaction {
   private finalReply: Reply | undefined
   private captured = false
   private recorded = false
+  /** What judgeLimits counted against the lane's limits; given back if the message is not accepted. */
+  private counted: LimitRequest[] | undefined
 
   constructor(
     private readonly ctx: RelayContext,
@@ -161,6 +163,7 @@ export class Transaction {
       }
     } catch (err) {
       abort('client disconnected')
+      this.refund()
       const cut = (err as { relayCut?: boolean }).relayCut === true
       this.notes.push(`${cut ? 'relay365 ended the session during DATA' : 'client disconnected during DATA'}: ${(err as Error).message}`)
       this.finish()
@@ -173,6 +176,7 @@ export class Transaction {
     this.eomDecision = decision
     if (decision.verdict === 'reject') {
       abort(decision.rule ?? 'rejected')
+      this.refund()
       this.finalReply = decision.reply
       this.log('eom', decision, decision.reply)
       this.finish()
@@ -189,6 +193,7 @@ export class Transaction {
       if (outcome.ok && outcome.status === 'Captured') this.captured = true
     })
     this.finalReply = this.composeReply(groups, outcomes)
+    if (this.finalReply.code >= 400) this.refund()
     this.log('eom', decision, this.finalReply, { size: this.size, limits: limits.verdict })
     this.finish()
     // The record is on disk before the reply: after a crash, mail that got its 250 has a trace
@@ -206,12 +211,22 @@ export class Transaction {
     const plan = planLimits({ world: this.ctx.world, txn, ...(this.session.authUser ? { authUser: this.session.authUser } : {}), recipients })
     const now = this.ctx.clock.now()
     try {
-      return judgeLimits(this.ctx.world, plan, await this.ctx.limits.consume(plan.requests, now), now)
+      const outcomes = await this.ctx.limits.consume(plan.requests, now, this.id)
+      if (outcomes.every((o) => o.ok)) this.counted = [...plan.requests]
+      return judgeLimits(this.ctx.world, plan, outcomes, now)
     } catch (err) {
       const r = reply(this.ctx.world.replies, 'limits-unavailable')
       const note = `limit store did not answer: ${(err as Error).message}`
       return { verdict: 'reject', rule: 'limit-store', reply: r, results: [{ rule: 'limit-store', stage: 'data', outcome: 'reject', note, basis: 'relay365', reply: r }] }
     }
+  }
+
+  /** The message was not accepted after all: what it counted goes back (Exchange counts what it takes). */
+  private refund(): void {
+    const counted = this.counted
+    if (!counted) return
+    this.counted = undefined
+    this.ctx.limits.refund(counted, this.id).catch((err: Error) => this.ctx.log.warn({ err: err.message, msg: this.id }, 'could not refund a limit count'))
   }
 
   private decideContent(facts: { size: number; lineEnding: ContentFacts['lineEnding']; headerTooLarge: boolean }, txn: TransactionFacts): Decision {

@@ -51,3 +51,14 @@ t.test('toward an Exchange Online host STARTTLS is required and the certificate 
   t.match(await sendOne(relay.smtpPort), /^451 4\.7\.5 Upstream contoso-example\.mail\.protection\.outlook\.com:\d+ TLS failed/, 'tls: none is overridden for Microsoft hosts')
   t.equal(upstream.received.length, 0)
 })
+
+t.test('concurrent first messages share one MX lookup and one pool: maxConnections holds', async (t) => {
+  const upstream = await startFakeUpstream(t)
+  const dns = await startDnsServer(t, { 'contoso.example': { MX: [{ preference: 10, exchange: 'mx.contoso.example' }] }, 'mx.contoso.example': { A: ['127.0.0.1'] } })
+  const relay = await startRelay(t, {
+    routes: { upstream: { type: 'mx', domain: 'contoso.example', resolvers: [`127.0.0.1:${dns.port}`], port: upstream.port, tls: 'opportunistic', rejectUnauthorized: false, maxConnections: 1 } },
+  })
+  const replies = await Promise.all(Array.from({ length: 5 }, () => sendOne(relay.smtpPort)))
+  t.same(replies.map((r) => r.slice(0, 3)), Array(5).fill('250'))
+  t.equal(upstream.connections, 1, 'five messages at once, one upstream connection (maxConnections 1)')
+})

@@ -216,3 +216,89 @@ t.test('a pool starved for longer than the upstream timeout is a health problem;
   again.release(false)
   t.match(target.connections(), { active: 0, idle: 0, waiting: 0 })
 })
+
+t.test('an upstream that answers 250 right after its 354: 451, the connection is dropped, nothing is written into a body', async (t) => {
+  const upstream = await startFaultyUpstream(t, (n) => (n % 3 === 1 ? 'early-250' : 'ok'))
+  const relay = await relayTo(t, upstream, { maxConnections: 1 })
+  const sent = await load(relay.smtpPort, 5, 3, 20)
+  const early = sent.filter((s) => s.reply.includes('answered before the end of the message'))
+  t.ok(early.length > 0, `${early.length} messages met an early 250 and got ${early[0]?.reply}`)
+  t.ok(
+    early.every((s) => s.reply.startsWith('451 4.4.0')),
+    'each a transient 451 4.4.0',
+  )
+  checkNoFalse250(t, sent, upstream)
+  t.notOk(
+    upstream.accepted.some((m) => /\r\nRSET\r\n/.test(m.data.toString('latin1'))),
+    'no RSET (or any command) ever went into a message body',
+  )
+})
+
+t.test('an unasked 250 arriving in its own packet after the real one: no crossed reply, no false 250', async (t) => {
+  const upstream = await startFaultyUpstream(t, () => 'late-250')
+  const relay = await relayTo(t, upstream, { maxConnections: 1 })
+  const sent = await load(relay.smtpPort, 6, 5, 30)
+  checkNoFalse250(t, sent, upstream)
+  const replies = new Map<string, number>()
+  for (const s of sent) replies.set(s.reply.slice(0, 3), (replies.get(s.reply.slice(0, 3)) ?? 0) + 1)
+  t.comment(`replies ${JSON.stringify(Object.fromEntries(replies))}`)
+  await settled(relay)
+})
+
+t.test('queue mode, a message over the upstream EHLO SIZE: 552 5.3.4 at once, no retries, connections kept', async (t) => {
+  const upstream = await startFaultyUpstream(t, () => 'ok', { size: 3000 })
+  const dir = t.testdir({})
+  const relay = await relayTo(t, upstream)
+  await relay.stop()
+  const queued = await startRelay(t, {
+    smtp: { requireTls: false },
+    connectors: [{ name: 'TeamDynamix', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
+    delivery: { mode: 'queue', spoolDir: `${dir}/spool`, retry: { initial: '100ms', max: '200ms' } },
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } },
+  })
+  const [small] = await load(queued.smtpPort, 7, 1, 1)
+  t.match(small?.reply, /^250 2\.6\.0/)
+  const big = await new Promise<string>((resolve) => {
+    const mail = nodemailer.createTransport({ host: '127.0.0.1', port: queued.smtpPort, secure: false, ignoreTLS: true })
+    mail.sendMail({ envelope: { from: 'helpdesk@contoso.example', to: ['someone@example.org'] }, raw: rawMessage('big@contoso.example', 8000) }).then(
+      (info) => resolve(info.response),
+      (err: Error) => resolve(err.message),
+    )
+  })
+  t.match(big, /^250 2\.6\.0/, 'the relay takes it (its own limit is larger)')
+  const until = Date.now() + 5000
+  let record = queued.trace.list({}).messages.find((m) => m.messageId === '<big@contoso.example>')
+  while (record?.status !== 'Failed' && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 50))
+    record = queued.trace.list({}).messages.find((m) => m.messageId === '<big@contoso.example>')
+  }
+  t.match(record, { status: 'Failed' })
+  t.match(record?.recipients[0]?.deliveryReply, /^552 5\.3\.4 /, 'a permanent refusal: it can never fit')
+  await new Promise((r) => setTimeout(r, 100))
+  t.ok(upstreamOf(queued).connections().idle >= 1, 'the pooled connection was kept, not closed')
+  t.ok(upstream.connections.total <= 2, `${upstream.connections.total} upstream connections (the DSN may take a second one)`)
+})
+
+t.test('a transaction that gives up while its connection is being set up frees the slot at once', async (t) => {
+  const upstream = await startFaultyUpstream(t, () => 'ok', { greetingDelayMs: 1500 })
+  const target = new SmarthostTarget({ host: '127.0.0.1', port: upstream.port, tls: 'none', rejectUnauthorized: false, timeout: 5000, maxConnections: 1, name: 'relay.test' }, buildCatalogue(), createLogger('silent'))
+  t.teardown(() => target.close())
+  const abort = new AbortController()
+  const started = Date.now()
+  const leasing = target.pool.lease(abort.signal).then(
+    () => 'leased',
+    (err: Error) => err.message,
+  )
+  setTimeout(() => abort.abort(), 50)
+  t.equal(await leasing, 'aborted')
+  t.ok(Date.now() - started < 500, `freed after ${Date.now() - started} ms, not at the greeting`)
+  t.match(target.connections(), { active: 0, waiting: 0 })
+  const closing = target.pool.lease(new AbortController().signal).then(
+    () => 'leased',
+    (err: Error) => err.message,
+  )
+  await new Promise((r) => setTimeout(r, 50))
+  await target.close()
+  t.equal(await closing, 'connection closed while connecting', 'shutdown ends a connection still being set up')
+  t.match(target.connections(), { active: 0 })
+})

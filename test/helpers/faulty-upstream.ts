@@ -27,6 +27,10 @@ export type Fault =
   | 'slow-read'
   /** 421 at MAIL FROM and close. */
   | 'close-421'
+  /** DATA answered `354` and at once `250 early`, before any of the message arrived. */
+  | 'early-250'
+  /** end of data answered 250, then at once in a write of its own an unasked `250 late`. */
+  | 'late-250'
 
 export interface UpstreamMessage {
   readonly from: string
@@ -52,6 +56,10 @@ export const messageIdOf = (data: Buffer): string | undefined => /^Message-ID:\s
 export interface FaultyOptions {
   /** Close a connection that sent nothing for this long (an upstream's idle timeout). */
   readonly idleCloseMs?: number
+  /** EHLO SIZE (default 157286400, Exchange's). */
+  readonly size?: number
+  /** Wait this long before the greeting. */
+  readonly greetingDelayMs?: number
 }
 
 export async function startFaultyUpstream(t: Test, faultFor: (transaction: number) => Fault, options: FaultyOptions = {}): Promise<FaultyUpstream> {
@@ -72,7 +80,8 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
     let buffer = Buffer.alloc(0)
     let inData = false
     let fault: Fault = 'ok'
-    let from = ''
+    /** The sender of the transaction in progress; undefined between transactions. */
+    let from: string | undefined
     let to: string[] = []
     const say = (s: string) => {
       if (!socket.destroyed) socket.write(s)
@@ -80,7 +89,9 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
     const endOfData = (raw: Buffer) => {
       inData = false
       const data = Buffer.from(raw.toString('latin1').replace(/^\./gm, ''), 'latin1')
-      const message = { from, to, data, messageId: messageIdOf(data) }
+      const message = { from: from ?? '', to, data, messageId: messageIdOf(data) }
+      from = undefined
+      idle()
       const id = message.messageId ?? 'no-id'
       switch (fault) {
         case 'hang-at-eod':
@@ -98,13 +109,18 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
       if (fault === 'double-reply') say(`${ok}554 5.0.0 second reply after <${id}>\r\n`)
       else if (fault === 'double-250') say(`${ok}250 2.0.0 unasked second reply after <${id}>\r\n`)
       else say(ok)
+      if (fault === 'late-250') setImmediate(() => say(`250 2.0.0 unasked late reply after <${id}>\r\n`))
       if (fault === 'close-after-250') socket.end()
     }
     const command = (line: string) => {
       const verb = line.slice(0, 4).toUpperCase()
-      if (verb === 'EHLO') return say('250-faulty.upstream\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 157286400\r\n')
+      if (verb === 'EHLO') return say(`250-faulty.upstream\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE ${options.size ?? 157286400}\r\n`)
       if (verb === 'HELO') return say('250 faulty.upstream\r\n')
-      if (verb === 'RSET') return say('250 2.0.0 Resetting\r\n')
+      if (verb === 'RSET') {
+        from = undefined
+        idle()
+        return say('250 2.0.0 Resetting\r\n')
+      }
       if (verb === 'NOOP') return say('250 2.0.0 OK\r\n')
       if (verb === 'QUIT') {
         say('221 2.0.0 Bye\r\n')
@@ -129,7 +145,7 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
       if (verb === 'DATA') {
         if (fault === 'refuse-data' || to.length === 0) return say('554 5.5.1 No valid recipients\r\n')
         inData = true
-        say('354 Go ahead\r\n')
+        say(fault === 'early-250' ? '354 Go ahead\r\n250 2.0.0 early\r\n' : '354 Go ahead\r\n')
         if (fault === 'slow-read') {
           socket.pause()
           setTimeout(() => socket.resume(), 150)
@@ -162,9 +178,11 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
       }
     }
     let idleTimer: NodeJS.Timeout | undefined
+    // the idle timer runs between transactions only: a close inside one is another fault
     const idle = () => {
       if (options.idleCloseMs === undefined) return
       clearTimeout(idleTimer)
+      if (from !== undefined) return
       idleTimer = setTimeout(() => socket.end(), options.idleCloseMs)
     }
     socket.on('close', () => clearTimeout(idleTimer))
@@ -174,7 +192,8 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
       buffer = Buffer.concat([buffer, chunk])
       pump()
     })
-    say('220 faulty.upstream ESMTP\r\n')
+    if (options.greetingDelayMs) setTimeout(() => say('220 faulty.upstream ESMTP\r\n'), options.greetingDelayMs)
+    else say('220 faulty.upstream ESMTP\r\n')
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port

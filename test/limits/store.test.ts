@@ -62,6 +62,21 @@ async function contract(t: Test, make: () => Promise<LimitStore>) {
     await s.reset()
     t.same(await s.usage(T0 + 10), [])
   })
+  await t.test('refund: what one holder counted goes back, and only that', async (t) => {
+    const s = await make()
+    const w = { key: 'rw', kind: 'window', amount: 4, limit: 10, windowMs: DAY } as const
+    const q = { key: 'rq', kind: 'schedule', amount: 1, limit: 2, windowMs: MIN } as const
+    t.match(await s.consume([w, q], T0, 'kept'), [{ ok: true }, { ok: true }])
+    t.match(await s.consume([w, q], T0 + 1, 'refunded'), [{ ok: true }, { ok: true }])
+    t.match(await s.consume([w], T0 + 2), [{ ok: false, used: 8 }], '8 of 10 used')
+    await s.refund([w, q], 'refunded')
+    await s.refund([w, q], 'refunded')
+    await s.refund([w, q], 'never-counted')
+    t.match(await s.consume([w], T0 + 3, 'after'), [{ ok: true, used: 4 }], 'the refunded 4 are free again, once')
+    t.match(await s.consume([q], T0 + 4, 'slot'), [{ ok: true, used: 1, at: T0 + 4 }], 'the refunded slot is free: no delay')
+    t.match((await s.usage(T0 + 5)).find((u) => u.key === 'rw'), { used: 8 })
+    t.match(await s.consume([w], T0 + DAY + 1), [{ ok: true, used: 4 }], 'the kept count leaves the window on time')
+  })
   await t.test('exact under concurrency: 200 parallel callers, limit 57', async (t) => {
     const s = await make()
     const req = [{ key: 'race', kind: 'window' as const, amount: 1, limit: 57, windowMs: DAY }]
