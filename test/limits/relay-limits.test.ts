@@ -188,3 +188,32 @@ t.test('the clock and limits API', async (t) => {
   t.same(await (await fetch(`${base}/limits/reset`, { method: 'POST', headers: { 'content-type': 'application/json' } })).json(), { reset: true })
   t.same(((await (await fetch(`${base}/limits`)).json()) as { limits: unknown[] }).limits, [])
 })
+
+t.test('a message that is not accepted after all gives its count back: end-of-data refusal, client gone', async (t) => {
+  const clock = new SimClock(1, START)
+  const relay = await startRelay(t, AUTH_LANE, { clock })
+  const used = async () => (await relay.limits.usage(clock.now())).find((u) => u.key === 'smtpauth:app@contoso.example:recipients')?.used ?? 0
+  const d = await authed(relay)
+  t.match(await message(d, 'app@contoso.example', 3), /^250 /)
+  t.equal(await used(), 3, 'an accepted message with 3 recipients counts 3')
+  // refused at end of data (a bare LF): not accepted, not counted
+  await d.send('MAIL FROM:<app@contoso.example>')
+  await d.send('RCPT TO:<x@example.org>')
+  await d.send('DATA')
+  d.write('From: app@contoso.example\r\n\r\nbare\nlf\r\n.\r\n')
+  t.match(await d.read(), /^550 5\.6\.0/)
+  await settled(relay).catch(() => undefined)
+  t.equal(await used(), 3, 'the refused message gave its count back')
+  // a client that vanishes mid-DATA
+  const gone = await authed(relay)
+  await gone.send('MAIL FROM:<app@contoso.example>')
+  await gone.send('RCPT TO:<y@example.org>')
+  await gone.send('RCPT TO:<z@example.org>')
+  await gone.send('DATA')
+  gone.write('From: app@contoso.example\r\n\r\nhalf')
+  await new Promise((r) => setTimeout(r, 50))
+  gone.close()
+  await new Promise((r) => setTimeout(r, 100))
+  t.equal(await used(), 3, 'the abandoned message gave its count back')
+  d.close()
+})
