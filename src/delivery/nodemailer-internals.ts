@@ -45,6 +45,12 @@ export function outOfStep(conn: Conn): boolean {
   return i._responseQueue.length > 0 || i._remainder.length > 0 || i._responseActions.length > 0
 }
 
+/** A reply (or part of one) read from the upstream and not yet consumed by a command. */
+export function unreadReplies(conn: Conn): boolean {
+  const i = internals(conn)
+  return (Array.isArray(i._responseQueue) && i._responseQueue.length > 0) || (typeof i._remainder === 'string' && i._remainder.length > 0)
+}
+
 /**
  * The reply that let nodemailer start the message body. nodemailer takes any 2xx or 3xx for
  * DATA (for servers that answer 250); relay365 insists on 3xx: a 250 there is the reply to an

@@ -10,7 +10,7 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream'
 import type { Logger } from 'pino'
 import { parseServerReply, reply, type Reply, type ReplyCatalogue } from '../core/replies.js'
-import { dataGoAhead, refusedRecipients, type SendError } from './nodemailer-internals.js'
+import { dataGoAhead, refusedRecipients, unreadReplies, type SendError } from './nodemailer-internals.js'
 import type { ConnectionCounts, DeliveryOutcome, Envelope, Refusal, RouteTarget, Sink } from './sink.js'
 import { settleOnce, UpstreamPool, type Conn, type ConnectOptions, type Lease, type PoolStats } from './upstream-pool.js'
 
@@ -225,15 +225,23 @@ class SmarthostSink implements Sink {
       }
       if (this.aborted) return dest
       const goAhead = dataGoAhead(conn)
-      if (!/^3\d\d/.test(goAhead)) {
+      const outOfStep = (why: string) => {
         attempt.torn = true
-        fail(Object.assign(new Error(`upstream answered DATA with ${JSON.stringify(goAhead.slice(0, 80))}, not 354: out of step`), { code: 'EPROTOCOL' }))
+        fail(Object.assign(new Error(`upstream ${why}: out of step`), { code: 'EPROTOCOL' }))
         conn.close()
+      }
+      // after 354 the upstream has nothing to say until the final dot: anything already read is unasked
+      if (!/^3\d\d/.test(goAhead) || unreadReplies(conn)) {
+        outOfStep(/^3\d\d/.test(goAhead) ? 'sent a reply right behind its 354' : `answered DATA with ${JSON.stringify(goAhead.slice(0, 80))}, not 354`)
         return dest
       }
       attempt.bodyStarted = true
       this.sourceTaken = true
-      dest.once('end', () => (attempt.bodyComplete = true))
+      dest.once('end', () => {
+        attempt.bodyComplete = true
+        // the dot just left: a reply read before it cannot be this message's
+        if (unreadReplies(conn)) outOfStep('answered before the end of the message')
+      })
       // nodemailer destroys the stream it was given when the connection goes: detach the source too
       handle.once('close', () => this.source.unpipe(dest))
       return this.source.pipe(dest)
