@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { SMTPServer } from 'smtp-server'
 import type { Config, RouteConfig } from './config/schema.js'
-import { compileWorld } from './core/world.js'
+import { compileWorld } from './config/world.js'
 import type { RouteName } from './core/trace.js'
 import type { World } from './core/types.js'
 import type { ReplyCatalogue } from './core/replies.js'
@@ -177,6 +177,8 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
   const tls = await loadTlsMaterial(config.tls, world.hostname)
   const smtp = createSmtpServer({
     relay,
+    minDataRate: world.smtp.minDataRate,
+    dataRateWindow: world.smtp.dataRateWindow,
     replies: world.replies,
     tls,
     minTlsVersion: config.tls.minVersion,

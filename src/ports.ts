@@ -2,6 +2,8 @@
 // the composition root (app.ts), so two relays in one process never share state.
 import type { Readable } from 'node:stream'
 import type { LimitOutcome, LimitRequest } from './core/limits.js'
+import type { Reply } from './core/replies.js'
+import type { SessionCounters } from './core/types.js'
 import type { TraceMessage, TraceStatus } from './core/trace.js'
 
 export type { LimitOutcome, LimitRequest }
@@ -90,4 +92,46 @@ export interface CaptureWriter {
   write(chunk: Buffer): Promise<void>
   commit(): Promise<void>
   discard(): Promise<void>
+}
+
+export interface ConnectInfo {
+  readonly id: string
+  readonly ip: string
+}
+
+export interface TlsInfo {
+  readonly protocol: string
+  readonly cipher: string
+  /** DNS names of a client certificate that verified against tls.clientCa. */
+  readonly certDomains: readonly string[]
+}
+
+export interface CommandInfo {
+  readonly verb: string
+  readonly line: string
+  /** What the connection counted so far (session limits). */
+  readonly counters: SessionCounters
+  /** The line is over RFC 5321's 512 octets (AUTH lines excepted). */
+  readonly lineTooLong: boolean
+}
+
+/**
+ * What the SMTP adapter (src/smtp) asks of the relay (src/relay), one hook per SMTP stage; the
+ * relay answers with a catalogue reply, or undefined for "go on". app.ts connects the two, so
+ * neither imports the other.
+ */
+export interface SmtpRelay {
+  greeting(): Reply
+  /** A new connection; a reply refuses it. */
+  connect(info: ConnectInfo): Reply | undefined
+  secure(id: string, tls: TlsInfo): void
+  /** Every command before smtp-server handles it. */
+  command(id: string, command: CommandInfo): Reply | undefined
+  authenticate(id: string, username: string, password: string): Promise<Reply>
+  hello(id: string, helo: string): void
+  mailFrom(id: string, from: string, declaredSize: number | undefined): Promise<Reply | undefined>
+  rcptTo(id: string, to: string): Reply | undefined
+  /** The message data: the final reply, after the next hop's or the spool's. */
+  data(id: string, stream: Readable): Promise<Reply>
+  close(id: string): void
 }

@@ -1,6 +1,6 @@
 // `relay365 config check FILE [--rules]`: validate a config file; print what it sets up.
 import { loadConfigFile, parseConfig } from '../config/load.js'
-import { formatDuration, formatSize } from '../config/units.js'
+import { formatDuration, formatSize } from '../core/units.js'
 import { LIMITS } from '../core/limits.js'
 import { RULES } from '../core/rules/index.js'
 

@@ -1,7 +1,7 @@
 // `relay365 trace`: read the message trace from the store the config names (the relay may be
 // running: SQLite is opened read-only), as a table or JSON.
 import { resolveConfig } from '../config/load.js'
-import { parseDuration } from '../config/units.js'
+import { parseDuration } from '../core/units.js'
 import type { TraceMessage, TraceStatus } from '../core/trace.js'
 import { TRACE_STATUSES } from '../core/trace.js'
 import { UsageError } from '../errors.js'

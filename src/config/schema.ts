@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { checkAddress } from '../core/address.js'
 import { normalizeDomain, normalizeDomainPattern } from '../core/domains.js'
 import { isReplyId, parseReplyLine } from '../core/replies.js'
-import { parseDuration, parseSize } from './units.js'
+import { parseDuration, parseSize } from '../core/units.js'
 
 /** `max`: durations that arm a timer stay within what Node's timers can hold (~24.8 days). */
 const duration = (fallback: string, max = 365 * 86_400_000) =>

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { formatPath } from '../config/load.js'
-import { parseDuration } from '../config/units.js'
+import { parseDuration } from '../core/units.js'
 import { ConfigError } from '../errors.js'
 import { parseRate } from '../load/rate.js'
 

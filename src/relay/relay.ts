@@ -4,27 +4,19 @@ import { timingSafeEqual } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { decide } from '../core/decide.js'
 import { SESSION_LIMIT_RULES } from '../core/rules/index.js'
-import type { SessionCounters } from '../core/types.js'
 import { rfc5322Date } from '../core/headers.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
+import type { CommandInfo, ConnectInfo, SmtpRelay, TlsInfo } from '../ports.js'
 import { RelaySession } from './session.js'
 import { Transaction, type RelayContext } from './transaction.js'
 
-export interface ConnectInfo {
-  readonly id: string
-  readonly ip: string
-}
+const SESSION_LIMIT_RULE_IDS: ReadonlySet<string> = new Set(SESSION_LIMIT_RULES.map((r) => r.id))
 
-export interface TlsInfo {
-  readonly protocol: string
-  readonly cipher: string
-  /** DNS names of a client certificate that verified against tls.clientCa. */
-  readonly certDomains: readonly string[]
-}
-
-export class Relay {
+export class Relay implements SmtpRelay {
   private readonly sessions = new Map<string, RelaySession>()
   private readonly perIp = new Map<string, number>()
+  /** The open transaction of each session (MAIL given, DATA not yet), by session id. */
+  private readonly txns = new Map<string, Transaction>()
   /** DATA phases in progress: each ends with its trace record written (or handed to the store). */
   private readonly inData = new Set<Promise<Reply>>()
 
@@ -48,6 +40,12 @@ export class Relay {
     return undefined
   }
 
+  /** Ends the session's open transaction (its trace record says why), if it has one. */
+  private endTransaction(id: string, note?: string): void {
+    this.txns.get(id)?.finish(note)
+    this.txns.delete(id)
+  }
+
   private session(id: string): RelaySession {
     const s = this.sessions.get(id)
     if (!s) throw new Error(`unknown session ${id}`)
@@ -57,40 +55,35 @@ export class Relay {
   secure(id: string, tls: TlsInfo): void {
     const s = this.session(id)
     // RFC 3207 §4.2: what the client said before STARTTLS is forgotten, transaction included.
-    s.txn?.finish('STARTTLS reset the transaction')
-    s.txn = undefined
+    this.endTransaction(id, 'STARTTLS reset the transaction')
     s.helo = undefined
     s.tls = { protocol: tls.protocol, cipher: tls.cipher }
     s.certDomains = tls.certDomains
   }
 
-  /** Before smtp-server handles a command: a reply refuses it (require-tls). */
-  command(id: string, verb: string, line: string): Reply | undefined {
+  /**
+   * Before smtp-server handles a command: the command-stage rules, judged once on the session's
+   * facts and the counters its connection keeps; a reply refuses the command. A line over 512
+   * octets is refused after the session limits and before the other rules (require-tls).
+   */
+  command(id: string, c: CommandInfo): Reply | undefined {
     const s = this.sessions.get(id)
     if (!s) return undefined
     const now = this.ctx.clock.now()
-    const decision = decide(this.ctx.world, s.facts(), { stage: 'command', now, verb })
+    const decision = decide(this.ctx.world, { ...s.facts(), counters: c.counters }, { stage: 'command', now, verb: c.verb })
+    const sessionLimit = decision.verdict === 'reject' && SESSION_LIMIT_RULE_IDS.has(decision.rule ?? '')
+    if (sessionLimit && decision.reply) {
+      this.ctx.log.info({ session: id, ip: s.ip, verb: c.verb, rule: decision.rule, counters: c.counters, reply: formatReply(decision.reply) }, `session limit ${decision.rule}`)
+      return decision.reply
+    }
+    if (c.lineTooLong) return reply(this.ctx.world.replies, 'line-too-long')
     if (decision.verdict !== 'reject') return undefined
-    if (verb === 'MAIL') {
+    if (c.verb === 'MAIL') {
       // The refused MAIL still gets a trace record: "why was I refused" is the question.
-      s.txn?.finish()
-      s.txn = undefined
-      new Transaction(this.ctx, s, now, senderOf(line), decision).finish()
+      this.endTransaction(id)
+      new Transaction(this.ctx, s, now, senderOf(c.line), decision).finish()
     }
     return decision.reply
-  }
-
-  /**
-   * The session-limit rules (maxCommands, maxErrors, maxRecipientsPerSession) on this session's
-   * facts and the counters its connection keeps; a reply refuses the command.
-   */
-  sessionLimits(id: string, counters: SessionCounters, verb: string): Reply | undefined {
-    const s = this.sessions.get(id)
-    if (!s) return undefined
-    const d = decide(this.ctx.world, { ...s.facts(), counters }, { stage: 'command', now: this.ctx.clock.now(), verb }, SESSION_LIMIT_RULES)
-    if (d.verdict !== 'reject' || !d.reply) return undefined
-    this.ctx.log.info({ session: id, ip: s.ip, verb, rule: d.rule, counters, reply: formatReply(d.reply) }, `session limit ${d.rule}`)
-    return d.reply
   }
 
   hello(id: string, helo: string): void {
@@ -122,8 +115,7 @@ export class Relay {
 
   async mailFrom(id: string, from: string, declaredSize: number | undefined): Promise<Reply | undefined> {
     const s = this.session(id)
-    s.txn?.finish()
-    s.txn = undefined
+    this.endTransaction(id)
     let ipAttempts: number | undefined
     if (this.ctx.world.policy.throttleNewIPs > 0) {
       try {
@@ -144,26 +136,24 @@ export class Relay {
     const txn = new Transaction(this.ctx, s, now, from, decision, ipAttempts)
     if (decision.verdict === 'reject') {
       txn.finish()
-      s.txn = undefined
       return decision.reply
     }
-    s.txn = txn
+    this.txns.set(id, txn)
     return undefined
   }
 
   rcptTo(id: string, to: string): Reply | undefined {
-    const txn = this.session(id).txn
+    const txn = this.txns.get(id)
     return txn ? txn.rcpt(to) : reply(this.ctx.world.replies, 'bad-sequence')
   }
 
   async data(id: string, stream: Readable): Promise<Reply> {
-    const s = this.session(id)
-    const txn = s.txn
+    const txn = this.txns.get(id)
     if (!txn) {
       stream.resume()
       return reply(this.ctx.world.replies, 'bad-sequence')
     }
-    s.txn = undefined
+    this.txns.delete(id)
     const running = txn.data(stream)
     this.inData.add(running)
     const done = () => this.inData.delete(running)
@@ -175,7 +165,7 @@ export class Relay {
     const s = this.sessions.get(id)
     if (!s) return
     this.sessions.delete(id)
-    s.txn?.finish('connection closed')
+    this.endTransaction(id, 'connection closed')
     if (s.authUser !== undefined) {
       this.ctx.limits.release(connectionsKey(s.authUser), id).catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'could not release an SMTP AUTH session slot'))
     }
@@ -190,9 +180,7 @@ export class Relay {
 
   /** Transactions between MAIL and their final reply (or abandonment). */
   get openTransactions(): number {
-    let open = this.inData.size
-    for (const s of this.sessions.values()) if (s.txn) open++
-    return open
+    return this.txns.size + this.inData.size
   }
 
   /**

@@ -1,14 +1,12 @@
 // Per-connection state the relay keeps beside smtp-server's session: who is connected, what TLS
-// and identity they brought, and the open transaction. Turned into SessionFacts for the core.
+// and identity they brought. Turned into SessionFacts for the core.
 import type { SessionFacts } from '../core/types.js'
-import type { Transaction } from './transaction.js'
 
 export class RelaySession {
   tls: { protocol: string; cipher: string } | undefined
   certDomains: readonly string[] = []
   authUser: string | undefined
   helo: string | undefined
-  txn: Transaction | undefined
 
   constructor(
     readonly id: string,

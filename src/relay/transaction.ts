@@ -14,8 +14,8 @@ import { judgeLimits, planLimits, type LimitDecision, type LimitRequest } from '
 import type { DeliveryOutcome, RouteTarget, Sink } from '../delivery/sink.js'
 import type { DeliveryQueue } from '../delivery/spool/queue.js'
 import type { Clock, LimitStore, TraceStore } from '../ports.js'
-import { ContentInspector } from '../smtp/content-inspector.js'
-import { readHeaderFacts, type HeaderFacts } from '../smtp/header-facts.js'
+import { ContentInspector } from '../content/content-inspector.js'
+import { readHeaderFacts, type HeaderFacts } from '../content/header-facts.js'
 import type { RelaySession } from './session.js'
 
 export interface RelayContext {

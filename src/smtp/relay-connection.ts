@@ -8,7 +8,7 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection'
 import { SMTPStream } from 'smtp-server/lib/smtp-stream'
 import type { SMTPServer } from 'smtp-server'
 import { reply, replyText, type ReplyCatalogue, type Reply } from '../core/replies.js'
-import type { SessionCounters } from '../core/types.js'
+import type { CommandInfo } from '../ports.js'
 import { mailParamsRefusal, rcptParamsRefusal } from './command-params.js'
 import { DataRateMeter } from './data-rate.js'
 import { shimReply } from './reply-shim.js'
@@ -24,11 +24,12 @@ export interface ConnectionHooks {
   readonly minDataRate: number
   readonly dataRateWindow: number
   bareLineEndingReply(): Reply
-  /** The session-limit rules, judged on the connection's own facts before every command. */
-  /** The session-limit rules, judged by the relay on the counters this connection keeps. */
-  sessionLimits(sessionId: string, counters: SessionCounters, verb: string): Reply | undefined
-  /** A command the policy may refuse before smtp-server handles it (require-tls). */
-  beforeCommand(sessionId: string, verb: string, line: string): Reply | undefined
+  /**
+   * Every command, before smtp-server handles it: the relay judges the command-stage rules once,
+   * on the counters this connection keeps (session limits) and the session (require-tls); a
+   * reply refuses it. `lineTooLong`: the line is over RFC 5321's 512 octets.
+   */
+  command(sessionId: string, command: CommandInfo): Reply | undefined
   /** The session was cut off by the relay: its deadline passed or its data rate fell short. */
   onCutOff?(sessionId: string, why: 'session-deadline' | 'data-rate-too-low'): void
 }
@@ -246,11 +247,9 @@ export class RelayConnection extends SMTPConnection {
     if (!this._upgrading && this._ready && !this._nextHandler) {
       const line = command.toString('latin1')
       const verb = (line.split(' ')[0] ?? '').toUpperCase()
-      const limit = this.hooks.sessionLimits(this.id, this.counter.snapshot(), verb)
+      const refusal = this.hooks.command(this.id, { verb, line, counters: this.counter.snapshot(), lineTooLong: command.length > COMMAND_LINE_MAX && verb !== 'AUTH' })
       // Counted whatever the answer: a refused command is still one that delivered nothing.
       this.counter.command(verb)
-      const tooLong = command.length > COMMAND_LINE_MAX && verb !== 'AUTH' ? reply(this.hooks.replies, 'line-too-long') : undefined
-      const refusal = limit ?? tooLong ?? this.hooks.beforeCommand(this.id, verb, line)
       if (refusal) {
         this.send(refusal.code, replyText(refusal))
         if (refusal.code !== 421 && CLOSING.has(refusal.id)) this.close()

@@ -7,13 +7,16 @@ import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp
 import type { SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection'
 import type { Logger } from 'pino'
 import { formatReply, reply, replyText, type Reply, type ReplyCatalogue } from '../core/replies.js'
-import type { Relay } from '../relay/relay.js'
+import type { SmtpRelay } from '../ports.js'
 import { certificateNames } from './certificate-names.js'
 import { RelayConnection, type ConnectionHooks } from './relay-connection.js'
 import type { TlsMaterial } from './tls.js'
 
 export interface SmtpServerOptions {
-  readonly relay: Relay
+  readonly relay: SmtpRelay
+  /** smtp.minDataRate (bytes/s, 0 = off) over smtp.dataRateWindow (ms). */
+  readonly minDataRate: number
+  readonly dataRateWindow: number
   readonly replies: ReplyCatalogue
   readonly tls: TlsMaterial
   readonly minTlsVersion: 'TLSv1.2' | 'TLSv1.3'
@@ -90,6 +93,7 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
       )
     },
     onMailFrom(address, session: SMTPServerSession, callback) {
+      // smtp-server has no EHLO hook: the name the client gave is handed over with each MAIL
       relay.hello(session.id, session.hostNameAppearsAs)
       const size = address.args ? Number((address.args as Record<string, unknown>).SIZE) : NaN
       relay.mailFrom(session.id, address.address, Number.isFinite(size) ? size : undefined).then(
@@ -112,16 +116,14 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     },
   }
   const server = new RelaySmtpServer(options)
-  const world = relay.ctx.world
   server.relayHooks = {
     replies: o.replies,
     greeting: () => relay.greeting(),
     maxSessionDuration: o.maxSessionDuration,
-    minDataRate: world.smtp.minDataRate,
-    dataRateWindow: world.smtp.dataRateWindow,
+    minDataRate: o.minDataRate,
+    dataRateWindow: o.dataRateWindow,
     bareLineEndingReply: () => reply(o.replies, 'bare-line-ending-command'),
-    sessionLimits: (id, counters, verb) => relay.sessionLimits(id, counters, verb),
-    beforeCommand: (id, verb, line) => relay.command(id, verb, line),
+    command: (id, command) => relay.command(id, command),
     onCutOff: (id, why) => o.log.info({ session: id, reply: formatReply(reply(o.replies, why)) }, `session cut off: ${why}`),
   }
   server.on('error', (err: Error & { code?: string }) => o.log.debug({ err: err.message, code: err.code }, 'smtp connection error'))

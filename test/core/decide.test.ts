@@ -6,7 +6,7 @@ import { decide } from '../../src/core/decide.js'
 import { formatReply } from '../../src/core/replies.js'
 import { RULES } from '../../src/core/rules/index.js'
 import type { ContentFacts, Decision, SessionFacts, World } from '../../src/core/types.js'
-import { compileWorld } from '../../src/core/world.js'
+import { compileWorld } from '../../src/config/world.js'
 
 const NOW = Date.parse('2026-06-01T12:00:00Z')
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { formatDuration, formatSize, parseDuration, parseSize } from '../../src/config/units.js'
+import { formatDuration, formatSize, parseDuration, parseSize } from '../../src/core/units.js'
 
 t.test('durations', async (t) => {
   t.equal(parseDuration('60s'), 60_000)

@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import { parse as parseYaml } from 'yaml'
 import { parseConfig, parseConfigText } from '../../src/config/load.js'
-import { compileWorld } from '../../src/core/world.js'
+import { compileWorld } from '../../src/config/world.js'
 import { ConfigError } from '../../src/errors.js'
 import { must, params, pieces } from '../helpers/fuzz.js'
 

@@ -8,7 +8,7 @@ import { checkAddress } from '../../src/core/address.js'
 import { decide } from '../../src/core/decide.js'
 import { normalizeDomain } from '../../src/core/domains.js'
 import type { CompiledConnector, Decision, SessionFacts, Stage, World } from '../../src/core/types.js'
-import { compileWorld } from '../../src/core/world.js'
+import { compileWorld } from '../../src/config/world.js'
 import { anyChar, must, params, pieces } from '../helpers/fuzz.js'
 
 const NOW = Date.parse('2026-06-01T12:00:00Z')

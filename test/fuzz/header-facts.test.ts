@@ -1,7 +1,7 @@
-// Property-based: header From extraction (src/smtp/header-facts.ts) on arbitrary header blocks.
+// Property-based: header From extraction (src/content/header-facts.ts) on arbitrary header blocks.
 import fc from 'fast-check'
 import t from 'tap'
-import { readHeaderFacts, type HeaderFacts } from '../../src/smtp/header-facts.js'
+import { readHeaderFacts, type HeaderFacts } from '../../src/content/header-facts.js'
 import { must, params, pieces } from '../helpers/fuzz.js'
 
 /** readHeaderFacts, failing instead of hanging when mailparser never settles. */

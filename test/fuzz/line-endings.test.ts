@@ -3,7 +3,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { scanLineEndings, type LineFault } from '../../src/core/line-endings.js'
-import { ContentInspector } from '../../src/smtp/content-inspector.js'
+import { ContentInspector } from '../../src/content/content-inspector.js'
 import { must, params } from '../helpers/fuzz.js'
 
 const CR = 0x0d

@@ -1,5 +1,5 @@
 // Pure: MAIL FROM SIZE= over limits.maxMessageSize (RFC 1870 §6; o365-facts.md §1c).
-import { formatSize } from '../../config/units.js'
+import { formatSize } from '../units.js'
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

@@ -1,5 +1,5 @@
 // Pure: Exchange limits the header block to 256 KB (o365-facts.md §1c).
-import { formatSize } from '../../config/units.js'
+import { formatSize } from '../units.js'
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

@@ -1,6 +1,6 @@
 // Pure: the size actually received, checked at end of data (RFC 1870 §6: a server may enforce
 // the limit after DATA as well as at MAIL).
-import { formatSize } from '../../config/units.js'
+import { formatSize } from '../units.js'
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

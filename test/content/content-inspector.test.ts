@@ -1,7 +1,7 @@
 // The content inspector: header block held back until complete, size and header limits, and
 // forwarding stopped at the first fault — for any chunking.
 import t from 'tap'
-import { ContentInspector } from '../../src/smtp/content-inspector.js'
+import { ContentInspector } from '../../src/content/content-inspector.js'
 
 function run(chunks: string[], maxSize = 1024 * 1024, maxHeader = 1024) {
   const ins = new ContentInspector(maxSize, maxHeader)

@@ -2,7 +2,7 @@
 // mailboxes, ill-formed ones — the forms lenient parsers repair differently — name none. Each
 // row says what the field names; header-facts and the from-header rule turn "none" into 5.7.512.
 import t from 'tap'
-import { fromFields, parseMailboxList } from '../../src/smtp/from-field.js'
+import { fromFields, parseMailboxList } from '../../src/core/from-field.js'
 
 const WELL_FORMED: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['helpdesk@contoso.example', ['helpdesk@contoso.example']],

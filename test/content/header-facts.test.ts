@@ -1,6 +1,6 @@
 // Header From extraction with mailparser, including the ambiguous forms attackers use.
 import t from 'tap'
-import { readHeaderFacts } from '../../src/smtp/header-facts.js'
+import { readHeaderFacts } from '../../src/content/header-facts.js'
 
 const facts = (h: string) => readHeaderFacts(Buffer.from(h))
 

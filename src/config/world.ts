@@ -1,11 +1,11 @@
 // Pure: compiles the validated config into the World the rules read (CIDRs parsed once, domains
 // and known recipients normalized, reply overrides applied).
 import IPCIDR from 'ip-cidr'
-import type { Config, ConnectorConfig } from '../config/schema.js'
-import { checkAddress } from './address.js'
-import { tenantExternalLimit } from './limits.js'
-import { buildCatalogue } from './replies.js'
-import type { CompiledConnector, World } from './types.js'
+import type { Config, ConnectorConfig } from './schema.js'
+import { checkAddress } from '../core/address.js'
+import { tenantExternalLimit } from '../core/limits.js'
+import { buildCatalogue } from '../core/replies.js'
+import type { CompiledConnector, World } from '../core/types.js'
 
 function toCidr(text: string): IPCIDR {
   if (IPCIDR.isValidCIDR(text)) return new IPCIDR(text)

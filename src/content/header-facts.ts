@@ -3,7 +3,7 @@
 // field names no mailbox), plus, with mailparser, the From display, Message-ID and Subject for
 // the trace. Only the header block is ever parsed (DESIGN.md: stream, parse headers only).
 import { simpleParser } from 'mailparser'
-import { fromFields, parseMailboxList } from './from-field.js'
+import { fromFields, parseMailboxList } from '../core/from-field.js'
 
 export interface HeaderFacts {
   readonly fromHeaders: number
