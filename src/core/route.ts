@@ -1,6 +1,8 @@
 // Pure: where an accepted recipient goes. Policy drops go to `drop`; everything else accepted goes
-// to `upstream` (the tenant, or capture in the embedded default).
+// to `upstream` (the tenant, or capture in the embedded default), or to `fallback` when the limits
+// say so (limits.onExceeded: fallback).
 import type { RouteName } from './trace.js'
+import type { LimitDecision } from './limits.js'
 import type { Decision } from './types.js'
 
 export function chooseRoute(decision: Decision): RouteName | undefined {
@@ -12,4 +14,9 @@ export function chooseRoute(decision: Decision): RouteName | undefined {
     case 'accept':
       return 'upstream'
   }
+}
+
+/** After the limits: with limits.onExceeded fallback, what would have gone upstream goes to `fallback`. */
+export function routeAfterLimits(route: RouteName | undefined, limits: Pick<LimitDecision, 'verdict'>): RouteName | undefined {
+  return route === 'upstream' && limits.verdict === 'fallback' ? 'fallback' : route
 }

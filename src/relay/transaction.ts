@@ -7,9 +7,10 @@ import type { Logger } from 'pino'
 import { decide } from '../core/decide.js'
 import { traceFields } from '../core/headers.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
-import { chooseRoute } from '../core/route.js'
-import { aggregateStatus, type RouteName, type TraceMessage, type TraceRecipient, type TraceStatus } from '../core/trace.js'
-import type { ContentFacts, Decision, RecipientFacts, RuleResult, TransactionFacts, World } from '../core/types.js'
+import { chooseRoute, routeAfterLimits } from '../core/route.js'
+import { buildTrace, finalReply, recipientStatus } from '../core/trace-record.js'
+import type { RouteName, TraceRecipient } from '../core/trace.js'
+import type { ContentFacts, Decision, RecipientFacts, TransactionFacts, World } from '../core/types.js'
 import { judgeLimits, planLimits, type LimitDecision, type LimitRequest } from '../core/limits.js'
 import type { DeliveryOutcome, RouteTarget, Sink } from '../delivery/sink.js'
 import type { DeliveryQueue } from '../delivery/spool/queue.js'
@@ -120,7 +121,7 @@ export class Transaction {
       this.finish()
       return limits.reply as Reply
     }
-    if (limits.verdict === 'fallback') for (const r of this.recipients) if (r.route === 'upstream') r.route = 'fallback'
+    for (const r of this.recipients) r.route = routeAfterLimits(r.route, limits)
     const opened = performance.now()
     const groups = this.ctx.queue ? this.spoolGroup(this.ctx.queue) : this.openSinks()
     const inspector = new ContentInspector(world.limits.maxMessageSize, world.limits.maxHeaderSize)
@@ -192,7 +193,10 @@ export class Transaction {
       }
       if (outcome.ok && outcome.status === 'Captured') this.captured = true
     })
-    this.finalReply = this.composeReply(groups, outcomes)
+    this.finalReply = finalReply(
+      groups.map((g, i) => ({ route: g.route, ...(outcomes[i] as DeliveryOutcome) })),
+      () => this.queuedReply(),
+    )
     if (this.finalReply.code >= 400) this.refund()
     this.log('eom', decision, this.finalReply, { size: this.size, limits: limits.verdict })
     this.finish()
@@ -271,31 +275,12 @@ export class Transaction {
     return [{ route: 'upstream', recipients, sink }]
   }
 
-  /**
-   * All routes took it: the upstream's own 250 when a smart host delivered, else relay365's.
-   * A route failed: its reply, a transient one first, so the sender retries rather than bounces.
-   */
-  private composeReply(groups: RouteGroup[], outcomes: DeliveryOutcome[]): Reply {
-    const failures = outcomes.filter((o) => !o.ok)
-    if (failures.length) {
-      const transient = failures.find((o) => o.reply && o.reply.code < 500)
-      return ((transient ?? failures[0]) as { reply: Reply }).reply
-    }
-    const upstreamIndex = groups.findIndex((g) => g.route === 'upstream')
-    const upstream = outcomes[upstreamIndex]
-    if (upstream?.ok && upstream.reply) return upstream.reply
-    // The client's Message-ID is echoed only when it fits a reply line (RFC 5321 §4.5.3.1.5: 512
-    // octets); a client sent 5 KB of it. Otherwise relay365's own id names the message.
+  /** relay365's own 250 2.6.0, naming the message by its Message-ID when that fits a reply line. */
+  private queuedReply(): Reply {
+    // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets; a client sent 5 KB of Message-ID.
     const own = this.messageId()
     const echoed = own.length <= MAX_ECHOED_MESSAGE_ID && /^[\x21-\x7e]+$/.test(own) ? own : `<${this.id}@${this.ctx.world.hostname}>`
     return reply(this.ctx.world.replies, 'queued', { messageId: echoed })
-  }
-
-  private recipientStatus(r: RecipientEntry): TraceStatus {
-    if (r.route === undefined || this.eomDecision?.verdict === 'reject' || this.limitDecision?.verdict === 'reject' || !r.outcome) return 'None'
-    if (!r.outcome.ok) return 'Failed'
-    if (r.outcome.status === 'Pending') return 'Pending'
-    return r.route === 'fallback' ? 'Fallback' : r.outcome.status
   }
 
   /** Writes the trace record; called once, at end of data or when the transaction is abandoned. */
@@ -304,49 +289,42 @@ export class Transaction {
     this.recorded = true
     if (note) this.notes.push(note)
     const messageRule = this.mailDecision.rule ?? this.limitDecision?.rule ?? this.eomDecision?.rule
-    const recipients: TraceRecipient[] = this.recipients.map((r) => {
-      const status = this.recipientStatus(r)
-      const target = r.route ? this.ctx.targets[r.route].description : undefined
-      const delivery = r.outcome?.reply
-      return {
-        address: r.address,
-        ...(r.decision.recipient ? { class: r.decision.recipient.class } : {}),
-        status,
-        ...(r.decision.rule ? { rule: r.decision.rule } : messageRule ? { rule: messageRule } : {}),
-        rcptReply: formatReply(r.rcptReply),
-        ...(r.route ? { route: r.route } : {}),
-        ...(target ? { routeTarget: target } : {}),
-        ...(delivery ? { deliveryReply: formatReply(delivery) } : {}),
-        ...(r.deliveryMs !== undefined ? { deliveryMs: r.deliveryMs } : {}),
-        results: r.decision.results,
-      }
-    })
+    const messageRefused = this.eomDecision?.verdict === 'reject' || this.limitDecision?.verdict === 'reject'
+    const recipients: TraceRecipient[] = this.recipients.map((r) => ({
+      address: r.address,
+      class: r.decision.recipient?.class,
+      status: recipientStatus({ route: r.route, messageRefused, outcome: r.outcome }),
+      rule: r.decision.rule || messageRule || undefined,
+      rcptReply: formatReply(r.rcptReply),
+      route: r.route,
+      routeTarget: r.route ? this.ctx.targets[r.route].description : undefined,
+      deliveryReply: r.outcome?.reply ? formatReply(r.outcome.reply) : undefined,
+      deliveryMs: r.deliveryMs,
+      results: r.decision.results,
+    }))
     if (this.finalReply === undefined && this.mailDecision.verdict !== 'reject') this.notes.push('transaction ended before end of data')
-    const results: RuleResult[] = [...this.mailDecision.results, ...(this.limitDecision?.results ?? []), ...(this.eomDecision?.results ?? [])]
     const attribution = this.facts?.attribution
-    const rule = messageRule
-    const message: TraceMessage = {
+    const message = buildTrace({
       id: this.id,
       receivedAt: this.receivedAt,
       sessionId: this.session.id,
       clientIp: this.session.ip,
-      ...(this.session.helo ? { helo: this.session.helo } : {}),
-      ...(this.session.tls ? { tls: this.session.tls } : {}),
-      ...(attribution ? { lane: attribution.lane } : {}),
-      ...(attribution?.connector ? { connector: attribution.connector.name } : {}),
+      helo: this.session.helo || undefined,
+      tls: this.session.tls,
+      lane: attribution?.lane,
+      connector: attribution?.connector?.name,
       mailFrom: this.mailFrom,
-      ...(this.header?.fromDisplay ? { headerFrom: this.header.fromDisplay } : {}),
-      ...(this.header?.subject !== undefined ? { subject: this.header.subject } : {}),
+      headerFrom: this.header?.fromDisplay || undefined,
+      subject: this.header?.subject,
       messageId: this.messageId(),
-      ...(this.size !== undefined ? { size: this.size } : {}),
-      status: recipients.length ? aggregateStatus(recipients) : 'None',
-      ...(rule ? { rule } : {}),
+      size: this.size,
+      rule: messageRule || undefined,
       reply: this.finalReply ? formatReply(this.finalReply) : '',
       notes: this.notes,
-      results,
+      results: [...this.mailDecision.results, ...(this.limitDecision?.results ?? []), ...(this.eomDecision?.results ?? [])],
       recipients,
       captured: this.captured,
-    }
+    })
     try {
       this.ctx.trace.record(message)
     } catch (err) {

@@ -10,7 +10,8 @@ import type { Logger } from 'pino'
 import { buildDsn, type DsnFailure } from '../../core/dsn.js'
 import { formatReply, reply, type Reply, type ReplyCatalogue } from '../../core/replies.js'
 import { judgeAttempt, type RetryPolicy } from '../../core/retry.js'
-import { aggregateStatus, type RouteName, type TraceMessage, type TraceRecipient, type TraceStatus } from '../../core/trace.js'
+import type { RouteName, TraceStatus } from '../../core/trace.js'
+import { buildTrace, traceAttempt } from '../../core/trace-record.js'
 import type { Clock, TraceStore } from '../../ports.js'
 import type { DeliveryOutcome, RouteTarget, Sink } from '../sink.js'
 import { SpoolStore, type SpoolEntry, type SpoolRecipient } from './spool-store.js'
@@ -272,14 +273,11 @@ export class DeliveryQueue {
   private updateTrace(e: SpoolEntry, results: ReadonlyArray<{ r: SpoolRecipient; status: TraceStatus; reply: Reply; ms: number }>): void {
     const t = this.o.trace.get(e.id)
     if (!t) return
-    const byAddress = new Map(results.map((x) => [x.r.address.toLowerCase(), x]))
-    const recipients: TraceRecipient[] = t.recipients.map((r) => {
-      const x = byAddress.get(r.address.toLowerCase())
-      return x && r.route ? { ...r, status: x.status, deliveryReply: formatReply(x.reply), deliveryMs: x.ms } : r
-    })
-    const note = `attempt ${e.attempts}: ${results.map((x) => `${x.r.address} ${x.status} (${formatReply(x.reply)})`).join('; ')}`
-    const captured = t.captured || results.some((x) => x.status === 'Captured')
-    const updated: TraceMessage = { ...t, recipients, status: aggregateStatus(recipients), notes: [...t.notes, note], captured }
+    const updated = traceAttempt(
+      t,
+      e.attempts,
+      results.map((x) => ({ address: x.r.address, status: x.status, reply: formatReply(x.reply), ms: x.ms })),
+    )
     try {
       this.o.trace.record(updated)
     } catch (err) {
@@ -310,7 +308,7 @@ export class DeliveryQueue {
     await writer.write(Buffer.from(text, 'utf8'))
     const entry = await writer.commit({ id, from: '', queuedAt: now, attempts: 0, nextAttempt: now, recipients: [{ address: e.from, route: 'upstream', state: 'pending' }], dsn: true })
     const rcptReply = formatReply(reply(this.o.replies, 'recipient-ok'))
-    this.o.trace.record({
+    this.o.trace.record(buildTrace({
       id,
       receivedAt: now,
       sessionId: 'queue',
@@ -320,13 +318,12 @@ export class DeliveryQueue {
       subject: /^Subject: (.*)$/m.exec(text)?.[1] ?? 'Undeliverable',
       messageId: `<dsn-${e.id}@${this.o.hostname}>`,
       size: entry.size,
-      status: 'Pending',
       reply: '',
       notes: [`delivery status notification for ${e.id}: ${failures.map((f) => f.recipient).join(', ')}`],
       results: [],
       recipients: [{ address: e.from, status: 'Pending', rcptReply, route: 'upstream', routeTarget: this.o.targets.upstream.description, results: [] }],
       captured: false,
-    })
+    }))
     this.add(entry)
   }
 }
