@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { loadConfigFile } from '../../src/config/load.js'
 import type { Config } from '../../src/config/schema.js'
+import { needs } from '../helpers/outside.js'
 
 const root = new URL('../../', import.meta.url)
 
@@ -86,9 +87,8 @@ t.test('Dockerfile: Node 20, the compiled CLI and the dashboard files in the ima
   t.match(dockerfile, /EXPOSE 2525 8025/)
 })
 
-const hasCompose = !spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).error
 
-t.test('docker-compose config resolves the file (Debian docker-compose, no engine needed)', { skip: !hasCompose && 'docker-compose is not installed (.ci/run installs it)' }, async (t) => {
+t.test('docker-compose config resolves the file (Debian docker-compose, no engine needed)', needs('docker-compose'), async (t) => {
   const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '--services'], { cwd: root, encoding: 'utf8' })
   t.equal(r.status, 0, r.stderr)
   t.same(r.stdout.trim().split('\n').sort(), ['redis', 'relay365', 'relay365-b'])

@@ -12,6 +12,7 @@ import { Dialogue } from '../helpers/dialogue.js'
 import { settled, startRelay } from '../helpers/relay.js'
 import { startRedis } from '../helpers/redis.js'
 import { base, sendOne } from './helpers.js'
+import { needs } from '../helpers/outside.js'
 
 /** promtool check metrics: exit 0 clean, 3 lint problems, 1 unparsable. */
 function promtool(text: string): { status: number | null; problems: string[] } {
@@ -35,7 +36,7 @@ function value(text: string, sample: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(sample.length + 1))
 }
 
-t.test('a real relay: trace counters, replies, sessions and limit usage, parsed by promtool', async (t) => {
+t.test('a real relay: trace counters, replies, sessions and limit usage, parsed by promtool', needs('promtool'), async (t) => {
   const relay = await startRelay(t, { limits: { connector: { messagesPerMinute: 10 } } })
   await sendOne(relay, 'app@vendor.example', ['staff@contoso.example', 'someone@example.org'])
   await sendOne(relay, 'helpdesk@contoso.example', ['someone@example.org'])
@@ -75,7 +76,7 @@ t.test('with http.token, /metrics needs it too (limit keys name mailboxes)', asy
   await ok.text()
 })
 
-t.test('limit store down: relay365_limit_store_up 0, the scrape still answers', async (t) => {
+t.test('limit store down: relay365_limit_store_up 0, the scrape still answers', needs('redis-server', 'promtool'), async (t) => {
   const redis = await startRedis(t)
   const relay = await startRelay(t, { store: { limits: redis.url } })
   const scrape = () => fetch(`${base(relay)}/metrics`).then((r) => r.text())
@@ -106,7 +107,7 @@ function record(over: Partial<TraceMessage> = {}): TraceMessage {
   }
 }
 
-t.test('queue mode: an updated record counts what changed; deliveryMs feeds the histogram; spool depth', async (t) => {
+t.test('queue mode: an updated record counts what changed; deliveryMs feeds the histogram; spool depth', needs('promtool'), async (t) => {
   const bus = new TraceBus()
   let depth = 7
   const metrics = createMetrics({ bus, openSessions: () => 0, openTransactions: () => 0, upstreamConnections: () => ({ active: 0, idle: 0, waiting: 0 }), limits: new MemoryLimitStore(), clock: new SimClock(1), spoolDepth: () => depth })

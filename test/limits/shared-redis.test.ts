@@ -6,6 +6,7 @@ import nodemailer from 'nodemailer'
 import { bannerPorts, spawnServe, stopChild } from '../helpers/cli.js'
 import { startRedis } from '../helpers/redis.js'
 import { testConfigDoc } from '../helpers/relay.js'
+import { needs } from '../helpers/outside.js'
 
 async function sendMany(port: number, count: number): Promise<string[]> {
   const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, pool: true, maxConnections: 5 })
@@ -22,7 +23,7 @@ async function sendMany(port: number, count: number): Promise<string[]> {
   }
 }
 
-t.test('two relays, one Redis, one limit', async (t) => {
+t.test('two relays, one Redis, one limit', needs('redis-server'), async (t) => {
   const redis = await startRedis(t)
   const relays = []
   for (const name of ['a', 'b']) {

@@ -6,6 +6,7 @@ import type { LimitStore } from '../../src/ports.js'
 import { MemoryLimitStore } from '../../src/limits/memory-store.js'
 import { RedisLimitStore } from '../../src/limits/redis-store.js'
 import { startRedis } from '../helpers/redis.js'
+import { needs } from '../helpers/outside.js'
 
 const MIN = 60_000
 const DAY = 86_400_000
@@ -89,7 +90,7 @@ t.test('memory store', async (t) => {
   await contract(t, async () => new MemoryLimitStore())
 })
 
-t.test('redis store', async (t) => {
+t.test('redis store', needs('redis-server'), async (t) => {
   const redis = await startRedis(t)
   const stores: RedisLimitStore[] = []
   t.teardown(async () => {

@@ -10,6 +10,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { Dialogue } from '../helpers/dialogue.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 import { base, sendOne } from '../http/helpers.js'
+import { needs } from '../helpers/outside.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 // No first-run, sync, component updates or background fetches: the machine has no internet.
@@ -57,7 +58,7 @@ async function open(t: Test, relay: TestRelay): Promise<{ page: Page; errors: st
   return { page, errors }
 }
 
-t.test('live list, message view with the deciding rule, counters, gauges, clock control', async (t) => {
+t.test('live list, message view with the deciding rule, counters, gauges, clock control', needs('chromium'), async (t) => {
   const relay = await startRelay(t, { clock: { speed: 60 }, limits: { connector: { messagesPerMinute: 30 } } })
   const { page, errors } = await open(t, relay)
   t.equal(await page.locator('#messages tbody tr').count(), 0, 'an empty trace')
@@ -127,7 +128,7 @@ t.test('live list, message view with the deciding rule, counters, gauges, clock 
   t.same(errors, [], 'no script error, nothing fetched from elsewhere')
 })
 
-t.test('a relay with a token: the page asks for it, then goes live', async (t) => {
+t.test('a relay with a token: the page asks for it, then goes live', needs('chromium'), async (t) => {
   const relay = await startRelay(t, { http: { token: 's3cret' } })
   const context = await browser(t)
   const page = await context.newPage()
@@ -143,7 +144,7 @@ t.test('a relay with a token: the page asks for it, then goes live', async (t) =
 })
 
 /** A busier relay for the README: several outcomes over an hour of simulated time. */
-t.test('screenshots', async (t) => {
+t.test('screenshots', needs('chromium'), async (t) => {
   const relay = await startRelay(t, {
     clock: { speed: 60 },
     limits: { onExceeded: 'fallback', connector: { messagesPerMinute: 4 } },
