@@ -2,8 +2,9 @@
 import t from 'tap'
 import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { Dialogue } from '../helpers/dialogue.js'
-import { BIN, bannerPorts, runCli, spawnServe, stopChild } from '../helpers/cli.js'
+import { BIN, bannerPorts, runCli, runCliHere, spawnServe, stopChild } from '../helpers/cli.js'
 import { settled, startRelay, testConfigDoc } from '../helpers/relay.js'
+import { needs } from '../helpers/outside.js'
 
 t.test('config check: valid, invalid (names the key, exit 2), JSON, rules, embedded default', async (t) => {
   const dir = t.testdir({
@@ -14,23 +15,23 @@ t.test('config check: valid, invalid (names the key, exit 2), JSON, rules, embed
     'good.json': JSON.stringify({ tenant: { acceptedDomains: ['contoso.edu'] }, limits: { maxMessageSize: '10MB' } }),
     'broken.yaml': 'smtp: [\n',
   })
-  const good = await runCli(['config', 'check', `${dir}/good.yaml`])
+  const good = await runCliHere(['config', 'check', `${dir}/good.yaml`])
   t.equal(good.code, 0)
   t.match(good.stdout, /good\.yaml: OK/)
   t.match(good.stdout, /connector\s+TDX \(onPremises\) 198\.51\.100\.0\/24, TLS required/)
-  const bad = await runCli(['config', 'check', `${dir}/bad.yaml`])
+  const bad = await runCliHere(['config', 'check', `${dir}/bad.yaml`])
   t.equal(bad.code, 2)
   t.match(bad.stderr, 'connectors[0].type: expected onPremises | partner')
-  t.match((await runCli(['config', 'check', `${dir}/bad-duration.yaml`])).stderr, 'smtp.socketTimeout: expected a duration like "60s", "10m" or "24h", got "soon"')
-  t.match((await runCli(['config', 'check', `${dir}/unknown.yaml`])).stderr, 'smtp.prot: unknown key')
-  t.match((await runCli(['config', 'check', `${dir}/broken.yaml`])).stderr, /not valid YAML or JSON/)
-  const missing = await runCli(['config', 'check', `${dir}/nope.yaml`])
+  t.match((await runCliHere(['config', 'check', `${dir}/bad-duration.yaml`])).stderr, 'smtp.socketTimeout: expected a duration like "60s", "10m" or "24h", got "soon"')
+  t.match((await runCliHere(['config', 'check', `${dir}/unknown.yaml`])).stderr, 'smtp.prot: unknown key')
+  t.match((await runCliHere(['config', 'check', `${dir}/broken.yaml`])).stderr, /not valid YAML or JSON/)
+  const missing = await runCliHere(['config', 'check', `${dir}/nope.yaml`])
   t.equal(missing.code, 2)
   t.match(missing.stderr, /cannot read config file .*nope\.yaml: ENOENT/)
-  const json = await runCli(['config', 'check', `${dir}/good.json`])
+  const json = await runCliHere(['config', 'check', `${dir}/good.json`])
   t.equal(json.code, 0)
   t.match(json.stdout, /10MB per message/)
-  const rules = await runCli(['config', 'check', '--rules'])
+  const rules = await runCliHere(['config', 'check', '--rules'])
   t.equal(rules.code, 0)
   t.match(rules.stdout, /embedded default: OK/)
   t.match(rules.stdout, /rcpt\s+tenant-attribution\s+external recipients need an onPremises connector/)
@@ -38,19 +39,19 @@ t.test('config check: valid, invalid (names the key, exit 2), JSON, rules, embed
 })
 
 t.test('usage errors exit 2', async (t) => {
-  const none = await runCli([])
+  const none = await runCliHere([])
   t.equal(none.code, 2)
   t.match(none.stderr, /name a command/)
-  const unknown = await runCli(['frobnicate'])
+  const unknown = await runCliHere(['frobnicate'])
   t.equal(unknown.code, 2)
-  const badServer = await runCli(['send', '--server', 'host:99999', '--from', 'a@b.example', '--to', 'c@d.example'])
+  const badServer = await runCliHere(['send', '--server', 'host:99999', '--from', 'a@b.example', '--to', 'c@d.example'])
   t.equal(badServer.code, 2)
   t.match(badServer.stderr, '--server: expected HOST:PORT')
 })
 
 t.test('send: a TeamDynamix-style message, accepted and refused', async (t) => {
   const relay = await startRelay(t)
-  const ok = await runCli(['send', '--server', `127.0.0.1:${relay.smtpPort}`, '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org', '--name', 'Help Desk', '--verbose'])
+  const ok = await runCliHere(['send', '--server', `127.0.0.1:${relay.smtpPort}`, '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org', '--name', 'Help Desk', '--verbose'])
   t.equal(ok.code, 0, ok.stderr)
   t.match(ok.stdout, /accepted: someone@example\.org/)
   t.match(ok.stdout, /server: 250 2\.6\.0 <[^>]+> Queued mail for delivery/)
@@ -58,10 +59,10 @@ t.test('send: a TeamDynamix-style message, accepted and refused', async (t) => {
   t.notMatch(ok.stdout, /AUTH/, 'no AUTH is attempted')
   await settled(relay)
   t.match(relay.trace.list({}).messages[0], { headerFrom: '"Help Desk" <helpdesk@contoso.example>', tls: { protocol: /TLSv1\.[23]/ } })
-  const refused = await runCli(['send', '--server', `127.0.0.1:${relay.smtpPort}`, '--from', 'app@vendor.example', '--to', 'someone@example.org'])
+  const refused = await runCliHere(['send', '--server', `127.0.0.1:${relay.smtpPort}`, '--from', 'app@vendor.example', '--to', 'someone@example.org'])
   t.equal(refused.code, 1)
   t.match(refused.stdout, /550 5\.7\.64 TenantAttribution; Relay Access Denied/)
-  const plain = await runCli(['send', '--server', `127.0.0.1:${relay.smtpPort}`, '--security', 'none', '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org'])
+  const plain = await runCliHere(['send', '--server', `127.0.0.1:${relay.smtpPort}`, '--security', 'none', '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org'])
   t.equal(plain.code, 1)
   t.match(plain.stdout, /530 5\.7\.0 Must issue a STARTTLS command first/)
 })
@@ -74,23 +75,23 @@ t.test('serve with a config file; trace reads the same store', async (t) => {
   t.teardown(() => stopChild(child))
   t.match(banner, /SMTP on 127\.0\.0\.1:\d+, UI and API on http:\/\/127\.0\.0\.1:\d+\//)
   const { smtp: smtpPort, http: httpPort } = bannerPorts(banner)
-  const sent = await runCli(['send', '--server', `127.0.0.1:${smtpPort}`, '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org', '--subject', 'CLI trace'])
+  const sent = await runCliHere(['send', '--server', `127.0.0.1:${smtpPort}`, '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org', '--subject', 'CLI trace'])
   t.equal(sent.code, 0)
   const health = (await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json()) as { status: string }
   t.equal(health.status, 'ok')
-  const trace = await runCli(['trace', '--config', `${dir}/relay.json`, '--since', '1h'])
+  const trace = await runCliHere(['trace', '--config', `${dir}/relay.json`, '--since', '1h'])
   t.equal(trace.code, 0, trace.stderr)
   t.match(trace.stdout, /1 message\(s\), newest first/)
   t.match(trace.stdout, /Captured/)
   t.match(trace.stdout, /subject CLI trace/)
   t.match(trace.stdout, /rcpt\s+tenant-attribution\s+pass\s+\[documented\] onPremises connector TeamDynamix and P1 domain is accepted: relay allowed/)
-  const json = JSON.parse((await runCli(['trace', '--config', `${dir}/relay.json`, '--json'])).stdout) as { messages: Array<{ id: string }> }
-  const one = await runCli(['trace', '--config', `${dir}/relay.json`, '--id', json.messages[0]?.id ?? ''])
+  const json = JSON.parse((await runCliHere(['trace', '--config', `${dir}/relay.json`, '--json'])).stdout) as { messages: Array<{ id: string }> }
+  const one = await runCliHere(['trace', '--config', `${dir}/relay.json`, '--id', json.messages[0]?.id ?? ''])
   t.match(one.stdout, /to someone@example\.org \(external\): Captured via upstream \(capture\)/)
-  t.equal((await runCli(['trace', '--config', `${dir}/relay.json`, '--status', 'Failed'])).stdout.trim(), 'no messages')
-  t.equal((await runCli(['trace', '--config', `${dir}/relay.json`, '--status', 'Bogus'])).code, 2)
-  t.equal((await runCli(['trace', '--config', `${dir}/relay.json`, '--id', 'nope'])).code, 2)
-  t.equal((await runCli(['trace', '--config', `${dir}/relay.json`, '--since', 'yesterday-ish'])).code, 2)
+  t.equal((await runCliHere(['trace', '--config', `${dir}/relay.json`, '--status', 'Failed'])).stdout.trim(), 'no messages')
+  t.equal((await runCliHere(['trace', '--config', `${dir}/relay.json`, '--status', 'Bogus'])).code, 2)
+  t.equal((await runCliHere(['trace', '--config', `${dir}/relay.json`, '--id', 'nope'])).code, 2)
+  t.equal((await runCliHere(['trace', '--config', `${dir}/relay.json`, '--since', 'yesterday-ish'])).code, 2)
   t.equal(await stopChild(child), 0, 'SIGTERM stops the relay cleanly')
 })
 
@@ -106,7 +107,7 @@ t.test('serve refuses an invalid config with exit 2 and a busy port with exit 1'
   t.match(busy.stderr, /EADDRINUSE/)
 })
 
-t.test('the embedded default: npx relay365 serve with no config, swaks accepted, trace and API show the rules', async (t) => {
+t.test('the embedded default: npx relay365 serve with no config, swaks accepted, trace and API show the rules', needs('swaks'), async (t) => {
   const dir = t.testdir({})
   const { child, banner } = await spawnServe([], { cwd: dir, entry: BIN })
   t.teardown(() => stopChild(child))

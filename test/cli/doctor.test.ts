@@ -3,7 +3,7 @@
 import t from 'tap'
 import { doctorCommand } from '../../src/cli/doctor.js'
 import { ConfigError, UsageError } from '../../src/errors.js'
-import { runCli } from '../helpers/cli.js'
+import { runCli, runCliHere } from '../helpers/cli.js'
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.js'
 import { ZONES } from '../helpers/dns-zones.js'
 
@@ -200,7 +200,7 @@ t.test('as a user runs it: relay365 doctor in a child process', async (t) => {
   const failed = await runCli(['doctor', '--domain', 'nomx.example', '--resolver', dns.address, '--json'], { env: { RELAY365_CONFIG: '' } })
   t.equal(failed.code, 1)
   t.match(JSON.parse(failed.stdout), { ok: false, mx: { error: { code: 'no-mx' } } })
-  const usage = await runCli(['doctor', '--resolver', dns.address])
+  const usage = await runCliHere(['doctor', '--resolver', dns.address])
   t.equal(usage.code, 2)
   t.match(usage.stderr, /Missing required argument: domain/)
 })

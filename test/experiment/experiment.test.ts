@@ -6,7 +6,7 @@ import { parse } from 'yaml'
 import { experimentCommand } from '../../src/cli/experiment.js'
 import { parseScenario } from '../../src/experiment/scenario.js'
 import { planSends, recipientsFor } from '../../src/experiment/schedule.js'
-import { runCli } from '../helpers/cli.js'
+import { runCliHere } from '../helpers/cli.js'
 
 const SCENARIO = `
 name: quota test
@@ -84,7 +84,7 @@ t.test('scenario errors name the key; the CLI exits 2', async (t) => {
   t.throws(() => parseScenario(parse('name: x\nsenders: [{name: a, lane: connector, from: a@b.c, rates: [{from: "6am", to: "07:00", rate: 1/h}]}]')), /expected a time of day/)
   t.throws(() => parseScenario(parse('name: x\nsenders: [{name: a, lane: connector, from: a@b.c, rates: [{from: "08:00", to: "07:00", rate: 1/h}]}]')), /from < to/)
   const dir = t.testdir({ 'bad.yaml': 'name: x\nspeed: -1\nsenders: []\n' })
-  const res = await runCli(['experiment', `${dir}/bad.yaml`])
+  const res = await runCliHere(['experiment', `${dir}/bad.yaml`])
   t.equal(res.code, 2)
   t.match(res.stderr, /speed/)
 })

@@ -13,6 +13,33 @@ export interface CliResult {
   readonly stderr: string
 }
 
+/**
+ * The same command line run in this process (src/cli/main.ts's main), its stdout and stderr
+ * captured: for commands that need no process of their own (config check, usage errors, send),
+ * without the seconds a child spends loading TypeScript. The child-process runs (runCli,
+ * spawnServe) stay for what only a process shows: serve, signals, the built bin.
+ */
+export async function runCliHere(args: string[]): Promise<CliResult> {
+  const { main } = await import('../../src/cli/main.js')
+  const out: string[] = []
+  const err: string[] = []
+  const stdout = process.stdout.write
+  const stderr = process.stderr.write
+  const capture = (into: string[]) => ((chunk: string | Uint8Array) => {
+    into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString())
+    return true
+  }) as typeof process.stdout.write
+  process.stdout.write = capture(out)
+  process.stderr.write = capture(err)
+  try {
+    const code = await main(args)
+    return { code, stdout: out.join(''), stderr: err.join('') }
+  } finally {
+    process.stdout.write = stdout
+    process.stderr.write = stderr
+  }
+}
+
 export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(

@@ -4,7 +4,7 @@ import t from 'tap'
 import { loadCommand } from '../../src/cli/load.js'
 import { parseRate } from '../../src/load/rate.js'
 import { classifyReply, percentile, replyKey, summarize } from '../../src/load/stats.js'
-import { runCli } from '../helpers/cli.js'
+import { runCliHere } from '../helpers/cli.js'
 import { startRelay } from '../helpers/relay.js'
 
 const base = { rate: 'max', count: 20, recipients: 1, concurrency: 4, from: 'helpdesk@contoso.example', toDomain: 'example.org', size: 2048, security: 'explicit' as const, timeout: 60 }
@@ -62,10 +62,10 @@ t.test('SMTP AUTH style, refused mail and fallback counted through the API', asy
 })
 
 t.test('the CLI: flags checked, no relay means failures and exit 1', async (t) => {
-  t.equal((await runCli(['load', '--rate', 'fast'])).code, 2)
-  t.equal((await runCli(['load', '--count', '0'])).code, 2)
-  t.equal((await runCli(['load', '--auth', 'nopassword'])).code, 2)
-  const none = await runCli(['load', '--server', '127.0.0.1:1', '--count', '2', '--rate', 'max', '--json'])
+  t.equal((await runCliHere(['load', '--rate', 'fast'])).code, 2)
+  t.equal((await runCliHere(['load', '--count', '0'])).code, 2)
+  t.equal((await runCliHere(['load', '--auth', 'nopassword'])).code, 2)
+  const none = await runCliHere(['load', '--server', '127.0.0.1:1', '--count', '2', '--rate', 'max', '--json'])
   t.equal(none.code, 1)
   t.match(JSON.parse(none.stdout), { outcomes: { failed: 2 } })
 })

@@ -1,0 +1,150 @@
+// The `relay365` command line (SPEC §3). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or
+// invalid config (the message names the field). src/main.ts runs it; tests call main() in-process.
+import yargs from 'yargs'
+import { exitCodeFor, UsageError } from '../errors.js'
+
+// Each command's module is loaded when the command runs: `config check` need not load the relay.
+
+function print(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code = 0
+  const cli = yargs(argv)
+    .scriptName('relay365')
+    .usage('$0 <command> [options]\n\nAn SMTP relay that decides like a Microsoft 365 inbound connector.')
+    .command(
+      'serve',
+      'run the relay (no config: the embedded default on 127.0.0.1:2525)',
+      (y) => y.option('config', { type: 'string', describe: 'config file (YAML or JSON); default $RELAY365_CONFIG' }),
+      async (a) => (await import('./serve.js')).serve({ config: a.config }),
+    )
+    .command(
+      'send',
+      'send one message the way TeamDynamix does (STARTTLS, certificate not validated, no AUTH)',
+      (y) =>
+        y
+          .option('server', { type: 'string', default: '127.0.0.1:2525', describe: 'HOST:PORT' })
+          .option('from', { type: 'string', demandOption: true, describe: 'envelope sender (P1)' })
+          .option('to', { type: 'array', string: true, demandOption: true, describe: 'recipients' })
+          .option('name', { type: 'string', describe: 'display name in the From header' })
+          .option('header-from', { type: 'string', describe: 'header From address (P2), if not --from' })
+          .option('subject', { type: 'string' })
+          .option('body', { type: 'string' })
+          .option('profile', { choices: ['teamdynamix'] as const, default: 'teamdynamix' as const })
+          .option('security', { choices: ['explicit', 'none'] as const, default: 'explicit' as const, describe: 'TeamDynamix "Security": Explicit (STARTTLS) or None' })
+          .option('helo', { type: 'string' })
+          .option('verbose', { type: 'boolean', alias: 'v', describe: 'print the SMTP dialogue' }),
+      async (a) => {
+        const { send } = await import('./send.js')
+        const result = await send({
+          server: a.server,
+          from: a.from,
+          to: a.to,
+          name: a.name,
+          headerFrom: a['header-from'],
+          subject: a.subject,
+          body: a.body,
+          security: a.security,
+          helo: a.helo,
+          verbose: a.verbose,
+        })
+        print(result.lines.join('\n'))
+        if (!result.ok) code = 1
+      },
+    )
+    .command(
+      'load',
+      'a bounded load with a summary by reply code and latency percentiles',
+      (y) =>
+        y
+          .option('server', { type: 'string', default: '127.0.0.1:2525', describe: 'HOST:PORT' })
+          .option('rate', { type: 'string', default: '60/m', describe: 'messages per time: 60/m, 5/s, 250/h, or max' })
+          .option('count', { type: 'number', default: 100, describe: 'messages to send' })
+          .option('recipients', { type: 'number', default: 1, describe: 'recipients per message' })
+          .option('concurrency', { type: 'number', default: 3, describe: 'messages in flight (and connections)' })
+          .option('from', { type: 'string', default: 'helpdesk@contoso.example' })
+          .option('to-domain', { type: 'string', default: 'example.org', describe: 'recipients are user<n>@DOMAIN' })
+          .option('size', { type: 'number', default: 2048, describe: 'approximate message size, bytes' })
+          .option('auth', { type: 'string', describe: 'MAILBOX:PASSWORD: submit on the SMTP AUTH lane' })
+          .option('security', { choices: ['explicit', 'none'] as const, default: 'explicit' as const })
+          .option('timeout', { type: 'number', default: 600, describe: 'stop after this many seconds whatever happens' })
+          .option('api', { type: 'string', describe: "relay365's HTTP API (http://127.0.0.1:8025), to count fallback deliveries" })
+          .option('json', { type: 'boolean' }),
+      async (a) => {
+        const { loadCommand } = await import('./load.js')
+        const result = await loadCommand({ ...a, toDomain: a['to-domain'] })
+        print(result.output)
+        if (result.summary.outcomes.failed > 0) code = 1
+      },
+    )
+    .command(
+      'experiment <file>',
+      'run a rate-limit scenario on a simulated clock: report, timeline.csv and chart.svg',
+      (y) =>
+        y
+          .positional('file', { type: 'string', demandOption: true, describe: 'scenario YAML (see examples/)' })
+          .option('out', { type: 'string', describe: 'output directory (default experiments/<scenario name>)' }),
+      async (a) => {
+        const { experimentCommand } = await import('./experiment.js')
+        print((await experimentCommand({ file: a.file, out: a.out })).output)
+      },
+    )
+    .command(
+      'trace',
+      'show the message trace: every decision and the rule behind it',
+      (y) =>
+        y
+          .option('config', { type: 'string', describe: 'config file naming store.trace' })
+          .option('status', { type: 'string', describe: 'Delivered | Failed | None | Fallback | Captured | Dropped | Pending | Mixed' })
+          .option('since', { type: 'string', describe: 'a duration ago ("1h") or an ISO time' })
+          .option('limit', { type: 'number', default: 20 })
+          .option('id', { type: 'string', describe: 'one message, with every rule evaluated' })
+          .option('json', { type: 'boolean' }),
+      async (a) => print((await import('./trace.js')).traceCommand({ config: a.config, status: a.status, since: a.since, limit: a.limit, id: a.id, json: a.json })),
+    )
+    .command(
+      'doctor',
+      'check a domain for a TeamDynamix connector setup: MX -> smart host, SPF of the sending IPs, config; print the TeamDynamix settings',
+      (y) =>
+        y
+          .option('domain', { type: 'string', demandOption: true, describe: 'the sender domain (an accepted domain of the tenant)' })
+          .option('ip', { type: 'array', string: true, describe: 'sending IPs to check against SPF (TeamDynamix egress)' })
+          .option('resolver', { type: 'array', string: true, describe: 'DNS servers, IP or IP:PORT (default: the system resolvers)' })
+          .option('config', { type: 'string', describe: 'config file to check (accepted domains, connectors); default $RELAY365_CONFIG' })
+          .option('json', { type: 'boolean', describe: 'print the report as JSON' }),
+      async (a) => {
+        const { doctorCommand } = await import('./doctor.js')
+        const result = await doctorCommand({ domain: a.domain, ip: a.ip, resolver: a.resolver, config: a.config, json: a.json })
+        print(result.output)
+        code = result.code
+      },
+    )
+    .command('config', 'config file tools', (y) =>
+      y
+        .command(
+          'check [file]',
+          'validate a config file (none: the embedded default) and print what it sets up',
+          (z) => z.positional('file', { type: 'string' }).option('rules', { type: 'boolean', describe: 'list the policy rules in evaluation order' }),
+          async (a) => print((await import('./config-check.js')).configCheck({ file: a.file, rules: a.rules })),
+        )
+        .demandCommand(1, 'name a config subcommand: check'),
+    )
+    .demandCommand(1, 'name a command: serve, send, load, experiment, trace, doctor or config check')
+    .strict()
+    .help()
+    .version(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg)
+    })
+  try {
+    await cli.parseAsync()
+  } catch (err) {
+    process.stderr.write(`relay365: ${(err as Error).message}\n`)
+    if (err instanceof UsageError) process.stderr.write('Run "relay365 --help" for usage.\n')
+    return exitCodeFor(err)
+  }
+  return code
+}
+
