@@ -45,7 +45,7 @@ export const REPLY_CATALOGUE = {
   'session-deadline': { code: 421, enhanced: '4.4.2', text: 'Session time limit exceeded, closing transmission channel' },
   'shutting-down': { code: 421, enhanced: '4.3.2', text: 'Service shutting down, closing transmission channel' },
   'command-too-long': { code: 421, enhanced: '4.5.2', text: 'Syntax error, command line too long; closing transmission channel' },
-  // session limits and protocol hardening (smtp.* keys; README "Security")
+  // session limits and protocol hardening (smtp.* keys; docs/security.md)
   'line-too-long': { code: 500, enhanced: '5.5.2', text: 'Syntax error, command line too long' },
   'too-many-commands': { code: 421, enhanced: '4.7.0', text: 'Too many commands without a delivered message, closing transmission channel' },
   'too-many-recipients-session': { code: 452, enhanced: '4.5.3', text: 'Too many recipients in this session' },

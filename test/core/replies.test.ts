@@ -1,5 +1,5 @@
-// The reply catalogue: overrides, placeholders, server replies kept verbatim, and the README's
-// reply table kept in step with the catalogue.
+// The reply catalogue: overrides, placeholders, server replies kept verbatim, and the reply table
+// of docs/rules-and-replies.md kept in step with the catalogue.
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { buildCatalogue, formatReply, parseReplyLine, parseServerReply, REPLY_CATALOGUE, REPLY_IDS, reply } from '../../src/core/replies.js'
@@ -38,8 +38,8 @@ t.test('the shim: library wording to catalogue replies; ours pass unchanged', as
   t.same(shimReply(c, 451, 'Error: internal server error', undefined), { code: 451, text: '4.0.0 internal server error' })
 })
 
-t.test('README lists every reply and every rule as they are', async (t) => {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
-  for (const id of REPLY_IDS) t.ok(readme.includes(`| \`${id}\` | \`${formatReply(REPLY_CATALOGUE[id])}\``), `README reply ${id}`)
-  for (const r of RULES) t.ok(readme.includes(`| ${r.stage} | \`${r.id}\` | ${r.summary} |`), `README rule ${r.id}`)
+t.test('docs/rules-and-replies.md lists every reply and every rule as they are', async (t) => {
+  const page = readFileSync(new URL('../../docs/rules-and-replies.md', import.meta.url), 'utf8')
+  for (const id of REPLY_IDS) t.ok(page.includes(`| \`${id}\` | \`${formatReply(REPLY_CATALOGUE[id])}\``), `docs reply ${id}`)
+  for (const r of RULES) t.ok(page.includes(`| ${r.stage} | \`${r.id}\` | ${r.summary} |`), `docs rule ${r.id}`)
 })

@@ -1,6 +1,6 @@
 // Hostile details from the issue 10 review: a huge Message-ID is not echoed into the 250, the EHLO
 // syntax errors smtp-server words itself come from the catalogue, and % and ! addresses get the
-// replies the README gives (501 5.1.7 / 501 5.1.3) while a source route is dropped, as RFC 5321 asks.
+// replies docs/rules-and-replies.md gives (501 5.1.7 / 501 5.1.3) while a source route is dropped, as RFC 5321 asks.
 import t from 'tap'
 import { Dialogue } from '../helpers/dialogue.js'
 import { settled, startRelay } from '../helpers/relay.js'
