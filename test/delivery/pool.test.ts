@@ -11,7 +11,7 @@ import { buildCatalogue } from '../../src/core/replies.js'
 import { SmarthostTarget } from '../../src/delivery/smarthost.js'
 import { createLogger } from '../../src/log.js'
 
-const SEEDS = process.env.POOL_SEEDS ? process.env.POOL_SEEDS.split(',').map(Number) : [20261201, 7, 1234]
+const SEEDS = process.env.POOL_SEEDS ? process.env.POOL_SEEDS.split(',').map(Number) : [20261201, 7]
 
 async function relayTo(t: Test, upstream: FaultyUpstream, extra: Record<string, unknown> = {}): Promise<TestRelay> {
   return startRelay(t, {
