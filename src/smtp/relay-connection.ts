@@ -5,12 +5,13 @@
 // parameters refused, and the session counters the session-limit rules judge. Nothing here
 // decides policy: refusals come from the hooks as catalogue replies.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection'
-import { SMTPStream } from 'smtp-server/lib/smtp-stream'
+import type { SMTPStream } from 'smtp-server/lib/smtp-stream'
 import type { SMTPServer } from 'smtp-server'
 import { reply, replyText, type ReplyCatalogue, type Reply } from '../core/replies.js'
 import type { CommandInfo } from '../ports.js'
 import { mailParamsRefusal, rcptParamsRefusal } from './command-params.js'
-import { DataRateMeter } from './data-rate.js'
+import { DataRateWatch } from './data-rate-watch.js'
+import { CR, GuardedSMTPStream } from './guarded-stream.js'
 import { shimReply } from './reply-shim.js'
 import { SessionCounter } from './session-counter.js'
 
@@ -34,9 +35,6 @@ export interface ConnectionHooks {
   onCutOff?(sessionId: string, why: 'session-deadline' | 'data-rate-too-low'): void
 }
 
-const LF = 0x0a
-const CR = 0x0d
-
 /**
  * RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included. AUTH lines may be
  * longer (RFC 4954 §4: 12288 octets), so the parser buffers that much and no more; a longer
@@ -48,71 +46,12 @@ export const AUTH_LINE_MAX = 12288 - 2
 /** Session-limit refusals that end the session even when a config override changed their code. */
 const CLOSING = new Set<Reply['id']>(['too-many-errors', 'too-many-commands', 'session-recipient-limit'])
 
-/** What the connection learns from its parser while a message streams in. */
-export interface DataObserver {
-  started(): void
-  received(bytes: number): void
-  released(): void
-  ended(): void
-}
-
-/**
- * Command-mode guard: a bare LF would end a command line for smtp-server (it splits on \r?\n).
- * A NUL is put in front of it so the line carries a mark the connection refuses. Bytes in data
- * mode are left alone (the content inspector judges those) but reported to the observer, which
- * measures the data rate.
- */
-export class GuardedSMTPStream extends SMTPStream {
-  observer: DataObserver | undefined
-
-  override startDataMode(maxBytes?: number | string | null): ReturnType<SMTPStream['startDataMode']> {
-    const stream = super.startDataMode(maxBytes)
-    this.observer?.started()
-    return stream
-  }
-
-  override _endDataMode(chunk: Buffer | false, remainder: Buffer, callback: (err?: Error | null) => void): void {
-    this.observer?.ended()
-    super._endDataMode(chunk, remainder, callback)
-  }
-
-  override _write(chunk: Buffer, encoding: BufferEncoding | 'buffer', next: (err?: Error | null) => void): void {
-    if (this._dataMode && chunk.length && this.observer) {
-      const observer = this.observer
-      observer.received(chunk.length)
-      return super._write(chunk, encoding, (err) => {
-        observer.released()
-        next(err)
-      })
-    }
-    if (this._dataMode || chunk.length === 0) return super._write(chunk, encoding, next)
-    let prevCR = this._remainder.endsWith('\r')
-    let marks = 0
-    for (let i = 0; i < chunk.length; i++) {
-      if (chunk[i] === LF && !prevCR) marks++
-      prevCR = chunk[i] === CR
-    }
-    if (marks === 0) return super._write(chunk, encoding, next)
-    const out = Buffer.allocUnsafe(chunk.length + marks)
-    let o = 0
-    prevCR = this._remainder.endsWith('\r')
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i] as number
-      if (b === LF && !prevCR) out[o++] = 0
-      out[o++] = b
-      prevCR = b === CR
-    }
-    return super._write(out, encoding, next)
-  }
-}
-
 export class RelayConnection extends SMTPConnection {
   private deadline: NodeJS.Timeout | undefined
   /** The deadline passed while the relay owed the client its end-of-data reply. */
   private deadlinePassed = false
   private readonly counter = new SessionCounter()
-  private meter: DataRateMeter | undefined
-  private meterTimer: NodeJS.Timeout | undefined
+  private dataRate: DataRateWatch | undefined
   /** The MAIL line being handled, for the SMTPUTF8 check of its parameters. */
   private mailLine: Buffer | undefined
 
@@ -171,30 +110,9 @@ export class RelayConnection extends SMTPConnection {
     }
   }
 
-  private dataStarted(): void {
-    const { minDataRate, dataRateWindow } = this.hooks
-    if (!minDataRate) return
-    this.meter = new DataRateMeter(minDataRate, dataRateWindow, performance.now())
-    this.meterTimer = setInterval(() => this.checkDataRate(), Math.max(100, Math.min(1000, dataRateWindow / 5)))
-    this.meterTimer.unref()
-  }
-
-  private dataEnded(): void {
-    clearInterval(this.meterTimer)
-    this.meterTimer = undefined
-    this.meter = undefined
-  }
-
-  private checkDataRate(): void {
-    if (!this.meter?.tooSlow(performance.now())) return
-    this.dataEnded()
-    this.hooks.onCutOff?.(this.id, 'data-rate-too-low')
-    this.hangUp(reply(this.hooks.replies, 'data-rate-too-low'), 'data rate below smtp.minDataRate')
-  }
-
   override _onClose(): void {
     clearTimeout(this.deadline)
-    this.dataEnded()
+    this.dataRate?.ended()
     super._onClose()
   }
 
@@ -223,11 +141,24 @@ export class RelayConnection extends SMTPConnection {
 
   override _createParser(): SMTPStream {
     const parser = new GuardedSMTPStream({ maxCommandLength: AUTH_LINE_MAX })
+    // the watch is made when DATA starts: this runs inside smtp-server's constructor, before the
+    // fields of this class exist
     parser.observer = {
-      started: () => this.dataStarted(),
-      received: (bytes) => this.meter?.received(performance.now(), bytes),
-      released: () => this.meter?.released(performance.now()),
-      ended: () => this.dataEnded(),
+      started: () => {
+        const { minDataRate, dataRateWindow } = this.hooks
+        if (!minDataRate) return
+        this.dataRate = new DataRateWatch(minDataRate, dataRateWindow, () => {
+          this.hooks.onCutOff?.(this.id, 'data-rate-too-low')
+          this.hangUp(reply(this.hooks.replies, 'data-rate-too-low'), 'data rate below smtp.minDataRate')
+        })
+        this.dataRate.started()
+      },
+      received: (bytes) => this.dataRate?.received(bytes),
+      released: () => this.dataRate?.released(),
+      ended: () => {
+        this.dataRate?.ended()
+        this.dataRate = undefined
+      },
     }
     parser.oncommand = (command, callback) => this._onCommand(command, callback)
     parser.on('error', (err: Error) => this.send(421, 'Error: ' + err.message))
