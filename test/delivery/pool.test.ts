@@ -109,13 +109,16 @@ t.test('a seeded mix of every upstream fault: never a false 250, never a crossed
   }
 })
 
+/** A raw client with a transaction open up to DATA's go-ahead. */
+async function atData(port: number): Promise<RawClient> {
+  const { client } = await RawClient.open(port)
+  for (const line of ['EHLO client.test', 'MAIL FROM:<helpdesk@contoso.example>', 'RCPT TO:<someone@example.org>', 'DATA']) await client.send(line)
+  return client
+}
+
 /** DATA up to a header, a pause, then a bare LF and the end of data: refused at end of data. */
 async function bareLfAbort(port: number): Promise<string> {
-  const { client } = await RawClient.open(port)
-  await client.send('EHLO client.test')
-  await client.send('MAIL FROM:<helpdesk@contoso.example>')
-  await client.send('RCPT TO:<someone@example.org>')
-  await client.send('DATA')
+  const client = await atData(port)
   client.write('From: helpdesk@contoso.example\r\nSubject: x\r\n\r\n')
   await new Promise((r) => setTimeout(r, 50))
   const reply = await client.send('bare\nlf\r\n.')
@@ -125,11 +128,7 @@ async function bareLfAbort(port: number): Promise<string> {
 
 /** DATA up to part of the body, then the client vanishes. */
 async function vanish(port: number): Promise<void> {
-  const { client } = await RawClient.open(port)
-  await client.send('EHLO client.test')
-  await client.send('MAIL FROM:<helpdesk@contoso.example>')
-  await client.send('RCPT TO:<someone@example.org>')
-  await client.send('DATA')
+  const client = await atData(port)
   client.write(`From: helpdesk@contoso.example\r\nSubject: x\r\n\r\n${'y'.repeat(500)}\r\n`)
   await new Promise((r) => setTimeout(r, 50))
   client.close()
