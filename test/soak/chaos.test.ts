@@ -184,6 +184,7 @@ t.test(`chaos soak, proxy mode (seed ${SEED})`, async (t) => {
     limits: { maxMessageSize: MAX_MESSAGE },
     routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '1s', maxConnections: 3 } },
   })
+  t.comment(`gauges before: ${JSON.stringify(await gauges(relay))}`)
   const before = { fds: openFds(), timers: timers() }
   const { acks, started, byBehaviour } = await runLoad(relay.smtpPort, random, Date.now() + PHASE_MS)
   t.comment(`${started} sessions ${JSON.stringify(byBehaviour)}; ${acks.length} acknowledged; upstream accepted ${upstream.accepted.length}, refused ${upstream.refused.length}, ${upstream.connections.total} connections`)
@@ -204,6 +205,7 @@ t.test(`chaos soak, queue mode (seed ${SEED + 1})`, async (t) => {
     delivery: { mode: 'queue', spoolDir: `${dir}/spool`, retry: { initial: '200ms', max: '1s' }, concurrency: 4 },
     routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '1s', maxConnections: 3 } },
   })
+  t.comment(`gauges before: ${JSON.stringify(await gauges(relay))}`)
   const before = { fds: openFds(), timers: timers() }
   const { acks, started, byBehaviour } = await runLoad(relay.smtpPort, random, Date.now() + PHASE_MS)
   t.comment(`${started} sessions ${JSON.stringify(byBehaviour)}; ${acks.length} acknowledged (spooled)`)
