@@ -60,8 +60,13 @@ export function recipientStatus(f: RecipientFate): TraceStatus {
  * delivered, else `own` (relay365's 250 2.6.0).
  */
 export function finalReply(outcomes: ReadonlyArray<{ readonly route: string; readonly ok: boolean; readonly reply?: Reply | undefined }>, own: () => Reply): Reply {
-  const failures = outcomes.filter((o) => !o.ok && o.reply)
-  if (failures.length) return ((failures.find((o) => (o.reply as Reply).code < 500) ?? failures[0]) as { reply: Reply }).reply
+  const failures = outcomes.filter((o) => !o.ok)
+  if (failures.length) {
+    const chosen = failures.find((o) => o.reply && o.reply.code < 500) ?? failures.find((o) => o.reply)
+    // fail closed: a failed route that said nothing must never turn into a 250
+    if (!chosen?.reply) throw new Error('a route failed without a reply')
+    return chosen.reply
+  }
   const upstream = outcomes.find((o) => o.route === 'upstream')
   return upstream?.ok && upstream.reply ? upstream.reply : own()
 }

@@ -132,7 +132,7 @@ class SmarthostSink implements Sink {
       try {
         result = this.aborted ? undefined : await this.send(lease.conn)
       } finally {
-        lease.release(result === undefined ? !this.aborted : this.reusable(result))
+        lease.release(result === undefined ? 'closed' : this.howItEnded(result))
       }
       if (result === undefined) return { ok: false, status: 'Failed', reply: this.target.failureReply(new Error('transaction aborted'), 'transaction') }
       if (result.kind === 'sent') {
@@ -152,15 +152,17 @@ class SmarthostSink implements Sink {
     }
   }
 
-  /** Whether the session may carry another transaction (the pool still checks it is clean). */
-  private reusable(result: SendResult): boolean {
-    if (this.aborted) return false
-    if (result.kind === 'sent' || refusedLocally(result.error)) return true
+  /** How the session's transaction ended, for the pool (which still checks it is clean). */
+  private howItEnded(result: SendResult): 'closed' | 'ended' | 'refused' {
+    if (this.aborted) return 'closed'
+    if (result.kind === 'sent') return 'ended'
+    // nodemailer refused it before a command left: the session is as it was
+    if (refusedLocally(result.error)) return 'ended'
     const a = result.attempt
     // refused with a 4xx/5xx reply, and not stopped halfway through the body; a 2xx or 3xx inside
     // an error is a reply to something else: the connection is out of step
     const code = Number(/^\d{3}/.exec(result.error.response ?? '')?.[0] ?? 0)
-    return !a.torn && code >= 400 && (!a.bodyStarted || a.bodyComplete)
+    return !a.torn && code >= 400 && (!a.bodyStarted || a.bodyComplete) ? 'refused' : 'closed'
   }
 
   private refusals(errors: readonly SendError[] | undefined): Refusal[] {

@@ -1,9 +1,11 @@
 // The upstream connection pool of one next hop. It owns every slot and connection: lease() hands
 // out a slot with a connected session, Lease.release() gives both back, exactly once. A connection
 // goes back to the idle list only when it is known clean: still open, nothing buffered beyond the
-// replies the relay asked for, and an RSET answered 2xx (Postfix verifies a cached session the
-// same way, smtp_rset_timeout). Anything else is closed. The clean check runs after the client
-// already has its reply, so it costs the upstream a round trip, never the client.
+// replies the relay asked for, and its last transaction ended with the upstream's 250 or with an
+// RSET answered 2xx (after a refusal). Anything else is closed. A reply the upstream sends unasked
+// after that check reaches the next transaction before its DATA go-ahead (TCP keeps the order),
+// where smarthost.ts refuses to send a body after anything but a 3xx: the session is dropped
+// before a byte of the next message moves.
 import SMTPConnection from 'nodemailer/lib/smtp-connection'
 import type { Logger } from 'pino'
 import { outOfStep } from './nodemailer-internals.js'
@@ -56,11 +58,15 @@ export class Lease {
     readonly reused: boolean,
   ) {}
 
-  /** Gives the slot back; `reusable: false` closes the connection. Later calls do nothing. */
-  release(reusable: boolean): void {
+  /**
+   * Gives the slot back. `closed`: the connection is done for. `ended`: the transaction ended with
+   * the upstream's 250 at end of data. `refused`: it ended with a refusal, RSET first. Later calls
+   * do nothing.
+   */
+  release(how: 'closed' | 'ended' | 'refused'): void {
     if (this.released) return
     this.released = true
-    this.pool.giveBack(this.conn, reusable)
+    this.pool.giveBack(this.conn, how)
   }
 }
 
@@ -198,22 +204,23 @@ export class UpstreamPool {
   }
 
   /** Lease.release(): check the connection, park or close it, then free the slot. */
-  giveBack(conn: Conn, reusable: boolean): void {
-    if (!reusable || this.closed || conn.destroyed || outOfStep(conn)) {
+  giveBack(conn: Conn, how: 'closed' | 'ended' | 'refused'): void {
+    if (how === 'closed' || this.closed || conn.destroyed || outOfStep(conn)) {
       conn.close()
       this.freeSlot()
       return
     }
     this.unsettled.add(conn)
-    settleOnce(conn, (done) => conn.reset((err) => done(!err)), (ok) => {
-      // a reply the upstream sent unasked, right behind its answer to RSET, lands in this turn
+    const settle = (ok: boolean | undefined) =>
+      // a reply the upstream sent unasked, right behind the last one it was asked for, lands in this turn
       setImmediate(() => {
         this.unsettled.delete(conn)
         if (ok && !this.closed && !conn.destroyed && !outOfStep(conn)) this.park(conn)
         else conn.close()
         this.freeSlot()
       })
-    })
+    if (how === 'ended') settle(true)
+    else settleOnce(conn, (done) => conn.reset((err) => done(!err)), settle)
   }
 
   private park(conn: Conn): void {

@@ -138,7 +138,8 @@ export class Relay implements SmtpRelay {
       txn.finish()
       return decision.reply
     }
-    this.txns.set(id, txn)
+    // the client may have gone while the limit store answered: nothing is open then
+    if (this.sessions.has(id)) this.txns.set(id, txn)
     return undefined
   }
 

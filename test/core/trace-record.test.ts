@@ -31,6 +31,7 @@ t.test('finalReply: a transient failure first, else the upstream 250, else relay
   t.same(finalReply([{ route: 'fallback', ok: true, reply: r(250, 'fallback host') }], own), own(), 'a fallback 250 is not the tenant upstream')
   t.same(finalReply([{ route: 'upstream', ok: true }], own), own(), 'capture: no upstream reply')
   t.same(finalReply([], own), own())
+  t.throws(() => finalReply([{ route: 'upstream', ok: false }], own), /failed without a reply/, 'a failure without a reply fails closed, never a 250')
 })
 
 t.test('routeAfterLimits', async (t) => {

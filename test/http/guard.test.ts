@@ -288,3 +288,33 @@ t.test('host names and attachment names', async (t) => {
   t.equal(attachmentName(''), 'message')
   t.equal(attachmentName('x'.repeat(300)).length, 100)
 })
+
+t.test('regressions from an attack on the guard: framing, pipelining, duplicates, HEAD of the event stream', async (t) => {
+  const relay = await startRelay(t, { http: { token: TOKEN } })
+  const port = relay.httpPort as number
+  const host = `127.0.0.1:${port}`
+  const pipelined = await rawRequest(port, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /api/v1/messages HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+  t.equal(pipelined.status, 200, 'the public request first')
+  t.match(pipelined.body, /HTTP\/1\.1 401/, 'then the protected one on the same connection: 401')
+  t.notMatch(pipelined.body, /"total"/)
+  for (const framing of [
+    `POST /healthz HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /api/v1/messages HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
+    `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 0\r\nContent-Length: 60\r\n\r\n`,
+  ]) {
+    const r = await rawRequest(port, framing)
+    t.equal(r.status, 400, 'ambiguous framing is refused')
+    t.notMatch(r.body, /"total"/)
+  }
+  const dupHost = await rawRequest(port, `GET /healthz HTTP/1.1\r\nHost: evil.example\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+  t.equal(dupHost.status, 403, 'two Host headers: the first one counts')
+  const dupAuth = await rawRequest(port, `GET /api/v1/messages HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer wrong\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`)
+  t.equal(dupAuth.status, 401, 'two Authorization headers: the first one counts')
+  t.equal((await rawRequest(port, httpRequest('GET', '/ui/..%2f..%2fpackage.json', port))).status, 404, 'no path out of the dashboard files')
+  t.equal((await rawRequest(port, httpRequest('GET', '/ui/__proto__', port))).status, 404)
+
+  const open = await startRelay(t)
+  const started = Date.now()
+  const head = await rawRequest(open.httpPort as number, httpRequest('HEAD', '/api/v1/events', open.httpPort as number), 2000)
+  t.equal(head.status, 200, 'HEAD of the event stream answers')
+  t.ok(Date.now() - started < 1000, `at once (${Date.now() - started} ms), and holds no subscription`)
+})

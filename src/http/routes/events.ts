@@ -21,7 +21,10 @@ export function registerEventRoutes(app: FastifyInstance, bus: TraceBus): void {
     for (const res of open) res.end()
   })
 
-  app.get('/api/v1/events', (_req, reply) => {
+  // HEAD would never answer (Node sends no headers for a hijacked HEAD until the stream ends) and
+  // hold a subscription: it gets its own route that answers the headers at once.
+  app.head('/api/v1/events', async (_req, reply) => reply.code(200).header('cache-control', 'no-cache').type('text/event-stream; charset=utf-8').send())
+  app.get('/api/v1/events', { exposeHeadRoute: false }, (_req, reply) => {
     reply.hijack()
     const res = reply.raw
     res.writeHead(200, {
