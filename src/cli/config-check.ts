@@ -3,6 +3,7 @@ import { loadConfigFile, parseConfig } from '../config/load.js'
 import { formatDuration, formatSize } from '../core/units.js'
 import { LIMITS } from '../core/limits.js'
 import { RULES } from '../core/rules/index.js'
+import { connectorIpFindings } from '../doctor/findings.js'
 
 export function listRules(): string {
   const width = Math.max(...RULES.map((r) => r.id.length))
@@ -24,6 +25,8 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
     `  routes      upstream ${describeRoute(config.routes.upstream)}, fallback ${describeRoute(config.routes.fallback)}`,
     `  trace       ${config.store.trace}; HTTP ${config.http.host}:${config.http.port}`,
   ]
+  // what Exchange would not take, although relay365 can emulate it
+  for (const f of connectorIpFindings(config)) lines.push(`  warning     ${f.message}`)
   if (args.rules) {
     lines.push('', 'Rules, in the order they are evaluated:', listRules(), '', 'Limits, judged when DATA starts:')
     lines.push(...LIMITS.map((l) => `  ${l.id.padEnd(30)} ${l.summary}`))

@@ -1,0 +1,35 @@
+// senderIPs Exchange would not take in a connector (IPv4 only, /24 to /32; o365-facts §5): a
+// warning naming the entry from doctor and from config check; loopback, the local stand-in, is
+// excepted.
+import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { parseConfig } from '../../src/config/load.js'
+import { connectorIpFindings } from '../../src/doctor/findings.js'
+import { runCliHere } from '../helpers/cli.js'
+
+const connectors = (senderIPs: string[]) => parseConfig({ connectors: [{ name: 'TDX', type: 'onPremises', senderIPs }] })
+
+t.test('IPv6 and ranges wider than /24 are named; /24 to /32 and loopback are not', async (t) => {
+  t.same(connectorIpFindings(connectors(['198.51.100.0/24', '203.0.113.7', '203.0.113.8/32', '127.0.0.0/8', '::1', '::1/128'])), [])
+  const found = connectorIpFindings(connectors(['198.51.100.7', '198.51.0.0/16', '2001:db8::/48', '2001:db8::25']))
+  t.same(
+    found.map((f) => [f.check, f.level]),
+    [
+      ['connector-ip-range', 'warn'],
+      ['connector-ip-ipv6', 'warn'],
+      ['connector-ip-ipv6', 'warn'],
+    ],
+  )
+  t.match(found[0]?.message, /^connectors\[0\]\.senderIPs\[1\] 198\.51\.0\.0\/16: wider than \/24/)
+  t.match(found[1]?.message, /^connectors\[0\]\.senderIPs\[2\] 2001:db8::\/48: Exchange connectors take IPv4 only/)
+})
+
+t.test('config check prints them; the embedded default (loopback) has none', async (t) => {
+  const dir = t.testdir({})
+  writeFileSync(`${dir}/wide.yaml`, 'connectors:\n  - name: TDX\n    type: onPremises\n    senderIPs: [10.0.0.0/8, 2001:db8::1]\n')
+  const wide = await runCliHere(['config', 'check', `${dir}/wide.yaml`])
+  t.equal(wide.code, 0, 'a warning, not an error: relay365 can still emulate it')
+  t.match(wide.stdout, /warning {5}connectors\[0\]\.senderIPs\[0\] 10\.0\.0\.0\/8: wider than \/24/)
+  t.match(wide.stdout, /warning {5}connectors\[0\]\.senderIPs\[1\] 2001:db8::1: Exchange connectors take IPv4 only/)
+  t.notMatch((await runCliHere(['config', 'check'])).stdout, /warning/)
+})
