@@ -17,7 +17,7 @@ import { SimClock } from './clock/sim-clock.js'
 import { CaptureTarget } from './delivery/capture.js'
 import { FileCaptureStore } from './delivery/capture-store.js'
 import { DropTarget } from './delivery/drop.js'
-import type { RouteTarget } from './delivery/sink.js'
+import { sumConnections, type RouteTarget } from './delivery/sink.js'
 import { SmarthostTarget } from './delivery/smarthost.js'
 import { MxTarget } from './delivery/mx-route.js'
 import { DeliveryQueue } from './delivery/spool/queue.js'
@@ -192,15 +192,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     log: log.child({ sub: 'smtp' }),
   })
   const routeTargets = Object.values(targets)
-  const upstreamConnections = () => {
-    const sum = { active: 0, idle: 0, waiting: 0 }
-    for (const c of routeTargets.map((t) => t.connections?.()).filter((c) => c !== undefined)) {
-      sum.active += c.active
-      sum.idle += c.idle
-      sum.waiting += c.waiting
-    }
-    return sum
-  }
+  const upstreamConnections = () => sumConnections(routeTargets.map((t) => t.connections?.()))
   const metrics = createMetrics({
     bus: events,
     openSessions: () => relay.openSessions,

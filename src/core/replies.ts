@@ -99,6 +99,8 @@ export const REPLY_CATALOGUE = {
   'upstream-mx': { code: 451, enhanced: '4.4.3', text: 'Upstream MX of {domain} not usable: {detail}' },
   'upstream-tls': { code: 451, enhanced: '4.7.5', text: 'Upstream {upstream} TLS failed: {detail}' },
   'upstream-protocol': { code: 451, enhanced: '4.4.0', text: 'Upstream {upstream} failed: {detail}' },
+  // the next hop's EHLO SIZE is below the message's: its answer, given in advance, and final
+  'upstream-size': { code: 552, enhanced: '5.3.4', text: 'Message size exceeds the fixed maximum message size of {upstream} ({detail})' },
   'local-error': { code: 451, enhanced: '4.3.0', text: 'Local error in processing: {detail}' },
 } as const satisfies Record<string, ReplyTemplate>
 

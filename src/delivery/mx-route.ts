@@ -5,7 +5,7 @@
 import type { Logger } from 'pino'
 import { reply, type ReplyCatalogue } from '../core/replies.js'
 import { lookupSmartHost, type DnsResolver } from './mx.js'
-import type { ConnectionCounts, DeliveryOutcome, Envelope, RouteTarget, Sink } from './sink.js'
+import { sumConnections, type ConnectionCounts, type DeliveryOutcome, type Envelope, type RouteTarget, type Sink } from './sink.js'
 import { SmarthostTarget, type SmarthostOptions } from './smarthost.js'
 
 export interface MxRouteOptions extends Omit<SmarthostOptions, 'host'> {
@@ -108,14 +108,7 @@ export class MxTarget implements RouteTarget {
   }
 
   connections(): ConnectionCounts {
-    const sum = { active: 0, idle: 0, waiting: 0 }
-    for (const t of this.all()) {
-      const c = t.connections()
-      sum.active += c.active
-      sum.idle += c.idle
-      sum.waiting += c.waiting
-    }
-    return sum
+    return sumConnections(this.all().map((t) => t.connections()))
   }
 
   problem(): string | undefined {

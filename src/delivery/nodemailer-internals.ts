@@ -41,8 +41,7 @@ export function outOfStep(conn: Conn): boolean {
   const i = internals(conn)
   if (!Array.isArray(i._responseQueue) || typeof i._remainder !== 'string' || !Array.isArray(i._responseActions)) return true
   // a message still streaming (the upstream answered before its end) or a send still pending
-  if (i._currentDataStream || i._pendingSend) return true
-  return i._responseQueue.length > 0 || i._remainder.length > 0 || i._responseActions.length > 0
+  return !!i._currentDataStream || !!i._pendingSend || i._responseActions.length > 0 || unreadReplies(conn)
 }
 
 /** A reply (or part of one) read from the upstream and not yet consumed by a command. */

@@ -44,6 +44,18 @@ export interface ConnectionCounts {
   readonly waiting: number
 }
 
+/** Counts of several targets (or pools) added up. */
+export function sumConnections(counts: Iterable<ConnectionCounts | undefined>): ConnectionCounts {
+  const sum = { active: 0, idle: 0, waiting: 0 }
+  for (const c of counts) {
+    if (!c) continue
+    sum.active += c.active
+    sum.idle += c.idle
+    sum.waiting += c.waiting
+  }
+  return sum
+}
+
 export interface RouteTarget {
   /** "capture", "drop", "smarthost 10.0.0.5:25" */
   readonly description: string

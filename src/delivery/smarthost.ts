@@ -58,11 +58,7 @@ export class SmarthostTarget implements RouteTarget {
     // TLS toward the next hop is relay365's own setup, not the message's fault: always transient.
     const tlsFailure = err.code === 'ETLS' || err.code === 'EREQUIRETLS' || err.command === 'STARTTLS' || (!err.response && /certificate|SSL|TLS/.test(err.message))
     if (tlsFailure) return reply(this.replies, 'upstream-tls', { upstream, detail })
-    // The upstream's EHLO SIZE is below the message's: its own answer, given in advance, and final.
-    if (refusedLocally(err) && err.code === 'EMESSAGE') {
-      const refusal = parseServerReply(`552 5.3.4 Message size exceeds the fixed maximum message size of ${upstream} (${err.message})`)
-      if (refusal) return refusal
-    }
+    if (refusedLocally(err) && err.code === 'EMESSAGE') return reply(this.replies, 'upstream-size', { upstream, detail: err.message })
     const parsed = err.response ? parseServerReply(err.response) : undefined
     // An upstream "success" inside an error can not be passed on as success (smtpd_proxy.c rule).
     if (parsed && parsed.code >= 400) return parsed

@@ -224,8 +224,9 @@ export class DeliveryQueue {
         for (const r of rcpts) {
           const refusal = outcome.refused?.find((x) => x.recipient.toLowerCase() === r.address.toLowerCase())
           const rep = refusal?.reply ?? (outcome.ok ? (outcome.reply ?? reply(this.o.replies, 'ok')) : outcome.reply)
-          // relay365's own 451s (upstream unreachable, TLS, MX) are "no reply from the next hop"
-          const code = refusal || outcome.ok || rep.id === 'upstream' ? rep.code : undefined
+          // relay365's own 4xx (upstream unreachable, TLS, MX) are "no reply from the next hop"; its
+          // own 5xx (upstream-size) state a refusal the next hop announced in advance
+          const code = refusal || outcome.ok || rep.id === 'upstream' || rep.code >= 500 ? rep.code : undefined
           const fate = judgeAttempt(code, e.attempts + 1, e.queuedAt, now(), this.o.retry, random())
           r.lastReply = formatReply(rep)
           if (fate.kind === 'delivered') {
