@@ -164,7 +164,6 @@ export class Transaction {
       }
     } catch (err) {
       abort('client disconnected')
-      this.refund()
       const cut = (err as { relayCut?: boolean }).relayCut === true
       this.notes.push(`${cut ? 'relay365 ended the session during DATA' : 'client disconnected during DATA'}: ${(err as Error).message}`)
       this.finish()
@@ -177,7 +176,6 @@ export class Transaction {
     this.eomDecision = decision
     if (decision.verdict === 'reject') {
       abort(decision.rule ?? 'rejected')
-      this.refund()
       this.finalReply = decision.reply
       this.log('eom', decision, decision.reply)
       this.finish()
@@ -197,7 +195,6 @@ export class Transaction {
       groups.map((g, i) => ({ route: g.route, ...(outcomes[i] as DeliveryOutcome) })),
       () => this.queuedReply(),
     )
-    if (this.finalReply.code >= 400) this.refund()
     this.log('eom', decision, this.finalReply, { size: this.size, limits: limits.verdict })
     this.finish()
     // The record is on disk before the reply: after a crash, mail that got its 250 has a trace
@@ -287,6 +284,8 @@ export class Transaction {
   finish(note?: string): void {
     if (this.recorded) return
     this.recorded = true
+    // not accepted after all (refused, abandoned, the next hop said no): what it counted goes back
+    if (this.finalReply === undefined || this.finalReply.code >= 400) this.refund()
     if (note) this.notes.push(note)
     const messageRule = this.mailDecision.rule ?? this.limitDecision?.rule ?? this.eomDecision?.rule
     const messageRefused = this.eomDecision?.verdict === 'reject' || this.limitDecision?.verdict === 'reject'
