@@ -36,6 +36,8 @@ import { MemoryLimitStore } from './limits/memory-store.js'
 import { RedisLimitStore } from './limits/redis-store.js'
 import { Relay } from './relay/relay.js'
 import { createSmtpServer } from './smtp/server.js'
+import { Credentials } from './relay/credentials.js'
+import type { Endpoint } from './core/types.js'
 import { loadTlsMaterial } from './smtp/tls.js'
 import { MemoryTraceStore } from './trace/memory-store.js'
 import { SqliteTraceStore } from './trace/sqlite-store.js'
@@ -46,6 +48,7 @@ export interface AppOptions {
   readonly log?: Logger
   /** Override the listen ports (tests use 0 for a free one). */
   readonly smtpPort?: number
+  readonly submissionPort?: number
   readonly httpPort?: number
   /** Do not start the HTTP server. */
   readonly noHttp?: boolean
@@ -53,6 +56,8 @@ export interface AppOptions {
 
 export interface RunningApp {
   readonly smtpPort: number
+  /** undefined when submission.enabled is false. */
+  readonly submissionPort: number | undefined
   readonly httpPort: number | undefined
   readonly world: World
   readonly clock: SimClock
@@ -168,29 +173,34 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     trace,
     limits,
     targets,
-    users: new Map(config.smtpAuth.users.map((u) => [u.user.toLowerCase(), u.password])),
+    credentials: new Credentials(config.smtpAuth),
     // a slot outlives no session: the longest one, in simulated time
     sessionTtl: config.smtp.maxSessionDuration * clock.speed + 60_000,
     newIpMemory: config.policy.throttleNewIPs.forgetAfter,
     ...(queue ? { queue } : {}),
   })
   const tls = await loadTlsMaterial(config.tls, world.hostname)
-  const smtp = createSmtpServer({
-    relay,
-    minDataRate: world.smtp.minDataRate,
-    dataRateWindow: world.smtp.dataRateWindow,
-    replies: world.replies,
-    tls,
-    minTlsVersion: config.tls.minVersion,
-    hostname: world.hostname,
-    maxMessageSize: config.limits.maxMessageSize,
-    maxConnections: config.smtp.maxConnections,
-    socketTimeout: config.smtp.socketTimeout,
-    maxSessionDuration: config.smtp.maxSessionDuration,
-    requestClientCert: config.connectors.some((c) => c.certificateDomain !== undefined),
-    smtpAuth: config.smtpAuth.enabled,
-    log: log.child({ sub: 'smtp' }),
-  })
+  const door = (endpoint: Endpoint) =>
+    createSmtpServer({
+      relay,
+      endpoint,
+      minDataRate: world.smtp.minDataRate,
+      dataRateWindow: world.smtp.dataRateWindow,
+      replies: world.replies,
+      tls,
+      minTlsVersion: config.tls.minVersion,
+      hostname: world.hostname,
+      maxMessageSize: config.limits.maxMessageSize,
+      maxConnections: config.smtp.maxConnections,
+      socketTimeout: config.smtp.socketTimeout,
+      maxSessionDuration: config.smtp.maxSessionDuration,
+      requestClientCert: endpoint === 'mx' && config.connectors.some((c) => c.certificateDomain !== undefined),
+      log: log.child({ sub: endpoint === 'mx' ? 'smtp' : 'submission' }),
+    })
+  const smtp = door('mx')
+  const submission = config.submission.enabled ? door('submission') : undefined
+  const closeDoors = () =>
+    Promise.all([smtp, submission].map((server) => server && new Promise<void>((resolve) => server.close(() => resolve()))))
   const routeTargets = Object.values(targets)
   const upstreamConnections = () => sumConnections(routeTargets.map((t) => t.connections?.()))
   const metrics = createMetrics({
@@ -208,13 +218,16 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     transactions: relay.openTransactions,
     upstreamConnections: upstreamConnections(),
     smtpPort,
+    submissionPort,
     ...(queue ? { spoolDepth: queue.depth, spoolBytes: queue.spoolBytes } : {}),
   })
   let http: FastifyInstance | undefined
   let smtpPort: number
+  let submissionPort: number | undefined
   let httpPort: number | undefined
   try {
     smtpPort = await listen(smtp, o.smtpPort ?? config.smtp.port, config.smtp.host)
+    if (submission) submissionPort = await listen(submission, o.submissionPort ?? config.submission.port, config.submission.host)
     if (!o.noHttp) {
       http = createHttpServer({
         token: config.http.token,
@@ -231,16 +244,17 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
       httpPort = (http.server.address() as AddressInfo).port
     }
   } catch (err) {
-    await new Promise<void>((resolve) => smtp.close(() => resolve()))
+    await closeDoors()
     await queue?.stop()
     metrics.close()
     trace.close()
     await limits.close()
     throw err
   }
-  log.info({ smtp: `${config.smtp.host}:${smtpPort}`, http: httpPort ? `${config.http.host}:${httpPort}` : 'off', tls: tls.source }, 'relay365 listening')
+  log.info({ smtp: `${config.smtp.host}:${smtpPort}`, submission: submissionPort ? `${config.submission.host}:${submissionPort}` : 'off', http: httpPort ? `${config.http.host}:${httpPort}` : 'off', tls: tls.source }, 'relay365 listening')
   return {
     smtpPort,
+    submissionPort,
     httpPort,
     world,
     clock,
@@ -253,7 +267,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     // what is left after its closeTimeout with 421); their transactions finish and hand their
     // trace records over; only then the routes, the stores and, last, the trace itself.
     async stop() {
-      await Promise.all([new Promise<void>((resolve) => smtp.close(() => resolve())), http?.close()])
+      await Promise.all([closeDoors(), http?.close()])
       // a transaction waits at most one next-hop timeout for its reply
       const hopTimeout = Math.max(1000, ...[config.routes.upstream, config.routes.fallback].map((r) => ('timeout' in r ? r.timeout : 0)))
       if (!(await relay.drain(hopTimeout + 1000))) log.warn({ sessions: relay.openSessions, transactions: relay.openTransactions }, 'stopping with transactions still open')

@@ -3,7 +3,7 @@
 import type { Readable } from 'node:stream'
 import type { LimitOutcome, LimitRequest } from './core/limits.js'
 import type { Reply } from './core/replies.js'
-import type { SessionCounters } from './core/types.js'
+import type { AuthMethod, Endpoint, SessionCounters } from './core/types.js'
 import type { TraceMessage, TraceStatus } from './core/trace.js'
 
 export type { LimitOutcome, LimitRequest }
@@ -96,7 +96,16 @@ export interface CaptureWriter {
 
 export interface ConnectInfo {
   readonly id: string
+  /** The listener the client connected to. */
+  readonly endpoint: Endpoint
   readonly ip: string
+}
+
+export interface AuthAttempt {
+  readonly method: AuthMethod
+  readonly username: string
+  /** The password (LOGIN, PLAIN) or the bearer token (XOAUTH2). */
+  readonly secret: string
 }
 
 export interface TlsInfo {
@@ -127,7 +136,7 @@ export interface SmtpRelay {
   secure(id: string, tls: TlsInfo): void
   /** Every command before smtp-server handles it. */
   command(id: string, command: CommandInfo): Reply | undefined
-  authenticate(id: string, username: string, password: string): Promise<Reply>
+  authenticate(id: string, attempt: AuthAttempt): Promise<Reply>
   hello(id: string, helo: string): void
   mailFrom(id: string, from: string, declaredSize: number | undefined): Promise<Reply | undefined>
   rcptTo(id: string, to: string): Reply | undefined

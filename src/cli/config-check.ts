@@ -21,7 +21,7 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
         `  connector   ${c.name} (${c.type}${c.enabled ? '' : ', disabled'}) ${[...c.senderIPs, ...(c.certificateDomain ? [`cert ${c.certificateDomain}`] : []), ...c.senderDomains.map((d) => `domain ${d}`)].join(' ')}${c.requireTls ? ', TLS required' : ''}`,
     ),
     `  limits      ${formatSize(config.limits.maxMessageSize)} per message, ${config.limits.recipientsPerMessage} recipients per message; over a limit: ${config.limits.onExceeded}; store ${config.store.limits}`,
-    `  smtpAuth    ${config.smtpAuth.enabled ? `on, ${config.smtpAuth.users.length} mailbox(es)` : 'off'}; clock speed ${config.clock.speed}`,
+    `  submission  ${config.submission.enabled ? `${config.submission.host}:${config.submission.port}, SMTP AUTH ${config.smtpAuth.tenantEnabled ? 'on' : 'off for the tenant'}, basic auth ${config.smtpAuth.basicAuth}${config.smtpAuth.oauth ? ', XOAUTH2 JWTs' : ''}, ${config.smtpAuth.users.length} mailbox(es)` : 'off'}; clock speed ${config.clock.speed}`,
     `  routes      upstream ${describeRoute(config.routes.upstream)}, fallback ${describeRoute(config.routes.fallback)}`,
     `  trace       ${config.store.trace}; HTTP ${config.http.host}:${config.http.port}`,
   ]

@@ -6,10 +6,11 @@ import { UsageError } from '../errors.js'
 import { parseRate } from '../load/rate.js'
 import { runLoad } from '../load/run-load.js'
 import type { Summary } from '../load/stats.js'
-import { parseServer } from './send.js'
+import { defaultServer, parseAuth, parseServer } from './send.js'
 
 export interface LoadArgs {
-  readonly server: string
+  /** Default: the MX door, or the submission door with --auth. */
+  readonly server?: string | undefined
   readonly rate: string
   readonly count: number
   readonly recipients: number
@@ -67,15 +68,10 @@ async function fallbackCount(api: string, since: number): Promise<number | undef
 }
 
 export async function loadCommand(a: LoadArgs, out: NodeJS.WriteStream = process.stderr): Promise<{ output: string; summary: Summary }> {
-  const { host, port } = parseServer(a.server)
+  const { host, port } = parseServer(a.server ?? defaultServer(a.auth !== undefined))
   const rate = a.rate === 'max' ? Infinity : parseRate(a.rate)
   if (rate === undefined) throw new UsageError(`--rate: expected a rate like "60/m", "5/s", "250/h" or "max", got "${a.rate}"`)
-  let auth: { user: string; pass: string } | undefined
-  if (a.auth !== undefined) {
-    const i = a.auth.indexOf(':')
-    if (i < 1) throw new UsageError('--auth: expected MAILBOX:PASSWORD')
-    auth = { user: a.auth.slice(0, i), pass: a.auth.slice(i + 1) }
-  }
+  const auth = a.auth !== undefined ? parseAuth(a.auth) : undefined
   const startedAt = await relayNow(a.api)
   const bar = out.isTTY && !a.json ? new SingleBar({ format: ' {bar} {value}/{total} messages | {eta_formatted} left | last: {last}', hideCursor: true }, Presets.shades_classic) : undefined
   bar?.start(a.count, 0, { last: '' })

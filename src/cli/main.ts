@@ -22,10 +22,13 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command(
       'send',
-      'send one message the way TeamDynamix does (STARTTLS, certificate not validated, no AUTH)',
+      'send one message the way TeamDynamix does (STARTTLS, certificate not validated; AUTH only with --auth/--oauth)',
       (y) =>
         y
-          .option('server', { type: 'string', default: '127.0.0.1:2525', describe: 'HOST:PORT' })
+          .option('server', { type: 'string', describe: 'HOST:PORT (default 127.0.0.1:2525, the MX door; with --auth or --oauth 127.0.0.1:2587, the submission door)' })
+          .option('auth', { type: 'string', describe: 'MAILBOX:PASSWORD: "Use SMTP Authentication" checked (basic AUTH on the submission door)' })
+          .option('oauth', { type: 'string', describe: 'TOKEN: XOAUTH2 as the --from mailbox on the submission door' })
+          .conflicts('auth', 'oauth')
           .option('from', { type: 'string', demandOption: true, describe: 'envelope sender (P1)' })
           .option('to', { type: 'array', string: true, demandOption: true, describe: 'recipients' })
           .option('name', { type: 'string', describe: 'display name in the From header' })
@@ -49,6 +52,8 @@ export async function main(argv: string[]): Promise<number> {
           security: a.security,
           helo: a.helo,
           verbose: a.verbose,
+          auth: a.auth,
+          oauth: a.oauth,
         })
         print(result.lines.join('\n'))
         if (!result.ok) code = 1
@@ -59,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
       'a bounded load with a summary by reply code and latency percentiles',
       (y) =>
         y
-          .option('server', { type: 'string', default: '127.0.0.1:2525', describe: 'HOST:PORT' })
+          .option('server', { type: 'string', describe: 'HOST:PORT (default 127.0.0.1:2525; with --auth 127.0.0.1:2587, the submission door)' })
           .option('rate', { type: 'string', default: '60/m', describe: 'messages per time: 60/m, 5/s, 250/h, or max' })
           .option('count', { type: 'number', default: 100, describe: 'messages to send' })
           .option('recipients', { type: 'number', default: 1, describe: 'recipients per message' })

@@ -1,10 +1,12 @@
-// `relay365 send`: one message the way TeamDynamix sends it — port 25 style SMTP, STARTTLS
-// ("Explicit"), the server certificate not validated, no AUTH, optional display name.
+// `relay365 send`: one message the way TeamDynamix sends it — STARTTLS ("Explicit"), the server
+// certificate not validated, optional display name; no AUTH to the MX door (the connector), or
+// with "Use SMTP Authentication" checked, AUTH (password or XOAUTH2 token) to the submission door.
 import nodemailer from 'nodemailer'
 import { UsageError } from '../errors.js'
 
 export interface SendArgs {
-  readonly server: string
+  /** Default: defaultServer(). */
+  readonly server?: string | undefined
   readonly from: string
   readonly to: readonly string[]
   readonly name?: string | undefined
@@ -14,6 +16,22 @@ export interface SendArgs {
   readonly security: 'explicit' | 'none'
   readonly helo?: string | undefined
   readonly verbose?: boolean | undefined
+  /** MAILBOX:PASSWORD for basic AUTH. */
+  readonly auth?: string | undefined
+  /** An XOAUTH2 bearer token for the --from mailbox. */
+  readonly oauth?: string | undefined
+}
+
+/** The embedded default's doors: the MX door, or the submission door for an authenticating client. */
+export function defaultServer(authenticating: boolean): string {
+  return authenticating ? '127.0.0.1:2587' : '127.0.0.1:2525'
+}
+
+/** "MAILBOX:PASSWORD" -> nodemailer's auth; the password may hold colons. */
+export function parseAuth(text: string): { user: string; pass: string } {
+  const i = text.indexOf(':')
+  if (i < 1) throw new UsageError('--auth: expected MAILBOX:PASSWORD')
+  return { user: text.slice(0, i), pass: text.slice(i + 1) }
 }
 
 export interface SendResult {
@@ -52,7 +70,9 @@ function transcriptLogger(lines: string[]) {
 }
 
 export async function send(a: SendArgs): Promise<SendResult> {
-  const { host, port } = parseServer(a.server)
+  const authenticating = a.auth !== undefined || a.oauth !== undefined
+  const { host, port } = parseServer(a.server ?? defaultServer(authenticating))
+  const auth = a.auth !== undefined ? parseAuth(a.auth) : a.oauth !== undefined ? { type: 'OAuth2', user: a.from, accessToken: a.oauth } : undefined
   const lines: string[] = []
   const transport = nodemailer.createTransport({
     host,
@@ -63,6 +83,7 @@ export async function send(a: SendArgs): Promise<SendResult> {
     // TeamDynamix's "certificate validation disabled"
     tls: { rejectUnauthorized: false },
     name: a.helo ?? 'teamdynamix.relay365.test',
+    ...(auth ? { auth } : {}),
     connectionTimeout: 15_000,
     greetingTimeout: 15_000,
     socketTimeout: 30_000,

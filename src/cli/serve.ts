@@ -7,6 +7,7 @@ export async function serve(args: { config?: string | undefined }): Promise<void
   const app = await startApp({ config })
   process.stderr.write(
     `relay365: SMTP on ${config.smtp.host}:${app.smtpPort}` +
+      (app.submissionPort ? `, submission (SMTP AUTH) on ${config.submission.host}:${app.submissionPort}` : '') +
       (app.httpPort ? `, UI and API on http://${config.http.host}:${app.httpPort}/` : '') +
       ` (config: ${source})\n`,
   )

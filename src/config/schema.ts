@@ -85,7 +85,8 @@ const smtpSchema = z
     host: z.string().default('127.0.0.1'),
     port: port.default(2525),
     hostname: z.string().regex(/^[A-Za-z0-9.-]+$/, 'expected a host name').default('relay365.local'),
-    requireTls: z.boolean().default(true),
+    /** relay365 policy: 530 5.7.0 before STARTTLS. Off as Exchange's MX is opportunistic (a connector's requireTls refuses at RCPT). */
+    requireTls: z.boolean().default(false),
     maxConnections: z.number().int().positive().default(1000),
     maxConnectionsPerIP: z.number().int().positive().default(50),
     // 0 would mean smtp-server's default idle timeout, or a session that ends as it starts.
@@ -183,19 +184,59 @@ const policySchema = z
   })
   .strict()
 
+const mailboxAddress = z.string().refine((a) => checkAddress(a).ok, { error: 'expected the mailbox address, like "app@contoso.example"' })
+
+/** The client-submission door, like smtp.office365.com:587 (SPEC §1). */
+const submissionSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    host: z.string().default('127.0.0.1'),
+    port: port.default(2587),
+  })
+  .strict()
+
 const smtpAuthSchema = z
   .object({
-    enabled: z.boolean().default(false),
+    /** Before the submission door existed, this switched AUTH on the one listener. */
+    enabled: z
+      .unknown()
+      .optional()
+      .superRefine((v, ctx) => {
+        if (v !== undefined) ctx.addIssue({ code: 'custom', message: 'smtpAuth.enabled is gone: SMTP AUTH is the submission door now (submission.enabled, 127.0.0.1:2587 by default)' })
+      }),
+    /** The organisation's SMTP AUTH switch (Set-TransportConfig -SmtpClientAuthenticationDisabled, inverted). */
+    tenantEnabled: z.boolean().default(true),
+    /** Basic authentication (LOGIN, PLAIN) for SMTP AUTH: allowed, disabled by policy, or retired by Microsoft. */
+    basicAuth: z.enum(['enabled', 'disabled', 'retired']).default('enabled'),
+    /** XOAUTH2 with JWTs: checked against this issuer, audience and key (a shared secret or a PEM public key file). */
+    oauth: z
+      .object({
+        issuer: z.string().min(1),
+        audience: z.string().min(1).default('https://outlook.office.com'),
+        secret: z.string().min(16, 'expected at least 16 characters (HS256 key)').optional(),
+        publicKey: z.string().min(1).optional(),
+        /** Claims that name the mailbox, first present wins (Entra ID puts it in upn / unique_name). */
+        mailboxClaims: z.array(z.string().min(1)).min(1).default(['upn', 'unique_name', 'preferred_username', 'email']),
+      })
+      .strict()
+      .refine((o) => (o.secret === undefined) !== (o.publicKey === undefined), { error: 'exactly one of secret and publicKey', path: ['secret'] })
+      .optional(),
     users: z
       .array(
         z
           .object({
-            user: z.string().refine((a) => checkAddress(a).ok, { error: 'expected the mailbox address, like "app@contoso.example"' }),
-            password: z.string().min(1),
+            user: mailboxAddress,
+            password: z.string().min(1).optional(),
+            /** The mailbox's own SMTP AUTH switch (Set-CASMailbox -SmtpClientAuthenticationDisabled, inverted). */
+            smtpAuth: z.boolean().default(true),
+            /** XOAUTH2 bearer tokens accepted for this mailbox as they are (no JWT check). */
+            tokens: z.array(z.string().min(1)).default([]),
+            /** Addresses the mailbox may send as (envelope and header From) besides itself. */
+            sendAs: z.array(mailboxAddress).default([]),
           })
           .strict(),
       )
-      .default([{ user: 'app@contoso.example', password: 'secret' }]),
+      .default([{ user: 'app@contoso.example', password: 'secret', smtpAuth: true, tokens: [], sendAs: [] }]),
   })
   .strict()
 
@@ -356,6 +397,7 @@ export const configSchema = z
     tenant: tenantSchema.prefault({}),
     connectors: z.array(connectorSchema).prefault(defaultConnectors),
     policy: policySchema.prefault({}),
+    submission: submissionSchema.prefault({}),
     smtpAuth: smtpAuthSchema.prefault({}),
     limits: limitsSchema.prefault({}),
     routes: routesSchema.prefault({}),

@@ -41,7 +41,13 @@ export function compileWorld(config: Config): World {
     },
     connectors: config.connectors.map(compileConnector),
     policy: { headerFrom: config.policy.headerFrom, partnerExternal: config.policy.partnerExternal, throttleNewIPs: config.policy.throttleNewIPs.attempts },
-    smtpAuth: { enabled: config.smtpAuth.enabled },
+    smtpAuth: {
+      tenantEnabled: config.smtpAuth.tenantEnabled,
+      basicAuth: config.smtpAuth.basicAuth,
+      mailboxes: new Map(
+        config.smtpAuth.users.map((u) => [u.user.toLowerCase(), { smtpAuth: u.smtpAuth, sendAs: new Set(u.sendAs.map((a) => a.toLowerCase())) }]),
+      ),
+    },
     smtp: {
       requireTls: config.smtp.requireTls,
       maxConnectionsPerIP: config.smtp.maxConnectionsPerIP,

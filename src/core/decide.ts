@@ -21,6 +21,7 @@ function derive(world: World, session: SessionFacts, event: StageEvent): Derived
   switch (event.stage) {
     case 'connect':
     case 'command':
+    case 'auth':
       return {}
     case 'mail': {
       const check = event.from === '' ? undefined : checkAddress(event.from)

@@ -31,7 +31,10 @@ export const REPLY_CATALOGUE = {
   'hello-first': { code: 503, enhanced: '5.5.2', text: 'Send hello first' },
   'bad-sequence': { code: 503, enhanced: '5.5.1', text: 'Bad sequence of commands' },
   'sender-already-specified': { code: 503, enhanced: '5.5.1', text: 'Sender already specified' },
-  'unrecognized-command': { code: 500, enhanced: '5.5.2', text: 'Syntax error, command unrecognized' },
+  // Exchange's own wording (observed, o365-facts §9); {verb} is the command as the client sent it
+  'unrecognized-command': { code: 500, enhanced: '5.3.3', text: "Unrecognized command '{verb}'" },
+  // DATA with no accepted recipient (observed, o365-facts §9)
+  'need-rcpt': { code: 503, enhanced: '5.5.2', text: 'Need rcpt command' },
   'tls-already-active': { code: 503, enhanced: '5.5.1', text: 'TLS already active' },
   'bad-sender-syntax': { code: 501, enhanced: '5.1.7', text: 'Invalid address' },
   'bad-recipient-syntax': { code: 501, enhanced: '5.1.3', text: 'Invalid address' },
@@ -76,9 +79,28 @@ export const REPLY_CATALOGUE = {
   'unknown-recipient': { code: 550, enhanced: '5.4.1', text: 'Recipient address rejected: Access denied' },
   // SMTP AUTH lane and limits (o365-facts.md §1)
   'auth-ok': { code: 235, enhanced: '2.7.0', text: 'Authentication successful' },
-  'auth-failed': { code: 535, enhanced: '5.7.3', text: 'Authentication unsuccessful' },
-  'send-as-denied': { code: 550, enhanced: '5.7.60', text: 'SMTP; Client does not have permissions to send as this sender' },
-  'thread-limit': { code: 432, enhanced: '4.3.2', text: 'STOREDRV.ClientSubmit; sender thread limit exceeded' },
+  'auth-failed': { code: 535, enhanced: '5.7.3', text: 'Authentication unsuccessful [{hostname}]' },
+  // the submission door (smtp.office365.com:587; observed transcripts, o365-facts §9)
+  'submission-tls': { code: 451, enhanced: '5.7.3', text: 'STARTTLS is required to send mail [{hostname}]' },
+  'submission-auth-required': { code: 530, enhanced: '5.7.57', text: 'Client not authenticated to send mail. [{hostname}]' },
+  'auth-tenant-disabled': {
+    code: 535,
+    enhanced: '5.7.139',
+    text: 'Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [{hostname}]',
+  },
+  'auth-mailbox-disabled': {
+    code: 535,
+    enhanced: '5.7.139',
+    text: 'Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator. [{hostname}]',
+  },
+  'auth-basic-disabled': { code: 535, enhanced: '5.7.139', text: 'Authentication unsuccessful, basic authentication is disabled. [{hostname}]' },
+  'auth-basic-retired': { code: 550, enhanced: '5.7.30', text: 'Basic authentication is not supported for Client Submission.' },
+  'send-as-denied': {
+    code: 554,
+    enhanced: '5.2.252',
+    text: 'SendAsDenied; {mailbox} not allowed to send as {sender}; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception',
+  },
+  'thread-limit': { code: 432, enhanced: '4.3.2', text: 'Concurrent connections limit exceeded.' },
   'submission-quota': { code: 554, enhanced: '5.2.0', text: 'STOREDRV.Submission.Exception:SubmissionQuotaExceededException' },
   'tenant-external-limit': {
     code: 550,

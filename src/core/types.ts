@@ -4,8 +4,24 @@ import type IPCIDR from 'ip-cidr'
 import type { Mailbox } from './address.js'
 import type { Reply, ReplyCatalogue } from './replies.js'
 
-/** `data` is when limits are judged (DATA, before the message flows); no policy rule runs there. */
-export type Stage = 'connect' | 'command' | 'mail' | 'rcpt' | 'data' | 'eom'
+/**
+ * `data` is when limits are judged (DATA, before the message flows); no policy rule runs there.
+ * `auth` judges an AUTH exchange whose credentials the edge has already checked.
+ */
+export type Stage = 'connect' | 'command' | 'auth' | 'mail' | 'rcpt' | 'data' | 'eom'
+
+/** Exchange Online's two front doors (SPEC §1): the tenant's MX, and client submission (smtp.office365.com:587). */
+export type Endpoint = 'mx' | 'submission'
+
+/** SASL mechanisms; LOGIN and PLAIN are "basic" authentication. */
+export type AuthMethod = 'LOGIN' | 'PLAIN' | 'XOAUTH2'
+
+export interface SmtpAuthMailbox {
+  /** users[].smtpAuth: the mailbox-level SmtpClientAuthenticationDisabled switch, inverted. */
+  readonly smtpAuth: boolean
+  /** Lower-case addresses this mailbox may send as besides itself (users[].sendAs). */
+  readonly sendAs: ReadonlySet<string>
+}
 
 /** How sure we are that Exchange Online behaves this way (o365-facts.md conventions). */
 export type Basis = 'documented' | 'observed' | 'assumed' | 'relay365'
@@ -61,7 +77,11 @@ export interface World {
     readonly throttleNewIPs: number
   }
   readonly smtpAuth: {
-    readonly enabled: boolean
+    /** smtpAuth.tenantEnabled: the organisation's SmtpClientAuthenticationDisabled, inverted. */
+    readonly tenantEnabled: boolean
+    readonly basicAuth: 'enabled' | 'disabled' | 'retired'
+    /** Configured mailboxes by lower-case address (no secrets: those stay at the edge). */
+    readonly mailboxes: ReadonlyMap<string, SmtpAuthMailbox>
   }
   readonly smtp: {
     readonly requireTls: boolean
@@ -88,6 +108,8 @@ export interface World {
 }
 
 export interface SessionFacts {
+  /** Which door the client knocked on. */
+  readonly endpoint: Endpoint
   readonly ip: string
   readonly tls: boolean
   /** DNS names (subject CN and SANs) of a client certificate that verified. */
@@ -146,6 +168,15 @@ export type StageEvent =
   /** A transaction command (MAIL, RCPT, DATA) before smtp-server parses it. */
   | { readonly stage: 'command'; readonly now: number; readonly verb: string }
   | {
+      readonly stage: 'auth'
+      readonly now: number
+      readonly method: AuthMethod
+      /** The mailbox as the client named it, lower-cased. */
+      readonly user: string
+      /** What the edge found checking the password or token; `note` says why. */
+      readonly credentials: { readonly valid: boolean; readonly note: string }
+    }
+  | {
       readonly stage: 'mail'
       readonly now: number
       readonly from: string
@@ -180,7 +211,7 @@ export type RuleContext<S extends Stage = Stage> = {
   readonly world: World
   readonly session: SessionFacts
   readonly event: EventOf<S>
-} & (S extends 'connect' | 'command' ? unknown : { readonly txn: TransactionFacts }) &
+} & (S extends 'connect' | 'command' | 'auth' ? unknown : { readonly txn: TransactionFacts }) &
   (S extends 'rcpt' ? { readonly recipient?: RecipientFacts } : unknown)
 
 export interface Rule<S extends Stage = Stage> {

@@ -95,7 +95,7 @@ export function spfFindings(domain: string, spf: SpfData, mx: SmartHostLookup): 
 }
 
 /** The parts of the config doctor reads. */
-export type DoctorConfig = Pick<Config, 'tenant' | 'connectors'>
+export type DoctorConfig = Pick<Config, 'tenant' | 'connectors' | 'submission' | 'smtpAuth'>
 
 export function configFindings(domain: string, config: DoctorConfig): Finding[] {
   const out: Finding[] = []
@@ -110,7 +110,7 @@ export function configFindings(domain: string, config: DoctorConfig): Finding[] 
       message: `${domain} is not in tenant.acceptedDomains (${accepted.join(', ')}): relay for a sender in it is refused with 550 5.7.64 unless a certificate connector's domain is accepted`,
     })
   }
-  out.push(...connectorIpFindings(config))
+  out.push(...connectorIpFindings(config), ...basicAuthFindings(config))
   for (const c of config.connectors) {
     if (c.type !== 'onPremises' || c.certificateDomain !== undefined || c.senderIPs.length === 0) continue
     out.push({
@@ -153,4 +153,28 @@ export function connectorIpFindings(config: Pick<Config, 'connectors'>): Finding
     }),
   )
   return out
+}
+
+/**
+ * Mailboxes that send with a password on the submission door (o365-facts §9, S36b): Microsoft
+ * disables basic authentication for SMTP AUTH by default for existing tenants from the end of
+ * December 2026, after which such an application gets 535 5.7.139 and, once retired, 550 5.7.30.
+ */
+export function basicAuthFindings(config: Pick<Config, 'submission' | 'smtpAuth'>): Finding[] {
+  if (!config.submission.enabled || !config.smtpAuth.tenantEnabled || config.smtpAuth.basicAuth !== 'enabled') return []
+  return config.smtpAuth.users.flatMap((u, i) =>
+    u.password === undefined || !u.smtpAuth
+      ? []
+      : [
+          {
+            section: 'config' as const,
+            check: 'smtp-auth-basic',
+            level: 'warn' as const,
+            message:
+              `smtpAuth.users[${i}] ${u.user} relies on basic SMTP AUTH (a password): Microsoft disables basic authentication for SMTP AUTH ` +
+              'by default for existing tenants from the end of December 2026 (then 535 5.7.139, once retired 550 5.7.30). Move the ' +
+              'application to OAuth (XOAUTH2) or to a connector; try it now with smtpAuth.basicAuth: disabled',
+          },
+        ],
+  )
 }

@@ -2,6 +2,7 @@
 // simulated clock, senders submitting over SMTP (STARTTLS, AUTH on the SMTP AUTH lane) at their
 // scheduled simulated times; then reads the trace into a timeline.
 import { startApp } from '../app.js'
+import { ConfigError } from '../errors.js'
 import { SimClock } from '../clock/sim-clock.js'
 import { parseConfig } from '../config/load.js'
 import { mergeConfig } from '../config/merge.js'
@@ -31,7 +32,7 @@ export function experimentConfig(s: Scenario) {
     // the report is read from the trace: keep all of it
     store: { limits: 'memory', trace: 'memory', traceRetention: { maxMessages: null, maxAge: null } },
     log: { level: 'silent' },
-    ...(authUsers.length ? { smtpAuth: { enabled: true, users: authUsers } } : {}),
+    ...(authUsers.length ? { smtpAuth: { users: authUsers } } : {}),
   }
   return parseConfig(mergeConfig(base, s.relay))
 }
@@ -56,7 +57,7 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
   // exactly on schedule and the run takes only as long as the relay needs.
   const stepped = s.speed === 'max'
   const clock = new SimClock(s.speed === 'max' ? 0 : s.speed, s.start)
-  const app = await startApp({ config, clock, smtpPort: 0, noHttp: true, log: createLogger('silent') })
+  const app = await startApp({ config, clock, smtpPort: 0, submissionPort: 0, noHttp: true, log: createLogger('silent') })
   const started = performance.now()
   const clients = new Map<ScenarioSender, LoadClient>()
   const inFlight = new Map<ScenarioSender, Set<Promise<unknown>>>()
@@ -65,11 +66,14 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
   let maxLagMs = 0
   try {
     for (const sender of s.senders) {
+      // "Use SMTP Authentication" checked: the application talks to the submission door
+      const port = sender.lane === 'smtpAuth' ? app.submissionPort : app.smtpPort
+      if (port === undefined) throw new ConfigError('relay.submission.enabled', `false, but sender ${sender.name} is on the smtpAuth lane (the submission door)`)
       clients.set(
         sender,
         new LoadClient({
           host: '127.0.0.1',
-          port: app.smtpPort,
+          port,
           connections: sender.connections,
           security: 'explicit',
           ...(sender.lane === 'smtpAuth' ? { auth: { user: sender.from, pass: sender.password } } : {}),

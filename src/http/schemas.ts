@@ -23,7 +23,7 @@ const ruleResultSchema = {
   required: ['rule', 'stage', 'outcome', 'note', 'basis'],
   properties: {
     rule: str,
-    stage: { type: 'string', enum: ['connect', 'command', 'mail', 'rcpt', 'data', 'eom'] },
+    stage: { type: 'string', enum: ['connect', 'command', 'auth', 'mail', 'rcpt', 'data', 'eom'] },
     outcome: { type: 'string', enum: ['pass', 'reject', 'drop', 'warn', 'skip'] },
     note: str,
     basis: { type: 'string', enum: ['documented', 'observed', 'assumed', 'relay365'] },

@@ -1,12 +1,12 @@
 // The relay's answers to the SMTP adapter's hooks: connect, STARTTLS, MAIL, RCPT, DATA, close.
 // Each returns a reply (or undefined for "go on"); nothing here knows smtp-server.
-import { timingSafeEqual } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { decide } from '../core/decide.js'
 import { SESSION_LIMIT_RULES } from '../core/rules/index.js'
 import { rfc5322Date } from '../core/headers.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
-import type { CommandInfo, ConnectInfo, SmtpRelay, TlsInfo } from '../ports.js'
+import type { Decision } from '../core/types.js'
+import type { AuthAttempt, CommandInfo, ConnectInfo, SmtpRelay, TlsInfo } from '../ports.js'
 import { RelaySession } from './session.js'
 import { Transaction, type RelayContext } from './transaction.js'
 
@@ -30,7 +30,7 @@ export class Relay implements SmtpRelay {
   connect(info: ConnectInfo): Reply | undefined {
     const count = (this.perIp.get(info.ip) ?? 0) + 1
     this.perIp.set(info.ip, count)
-    const session = new RelaySession(info.id, info.ip, this.ctx.clock.now(), count)
+    const session = new RelaySession(info.id, info.endpoint, info.ip, this.ctx.clock.now(), count)
     this.sessions.set(info.id, session)
     const decision = decide(this.ctx.world, session.facts(), { stage: 'connect', now: session.connectedAt })
     if (decision.verdict === 'reject') {
@@ -90,27 +90,47 @@ export class Relay implements SmtpRelay {
     this.session(id).helo = helo
   }
 
-  /** AUTH PLAIN/LOGIN on the SMTP AUTH lane: 235, 535 5.7.3, or 432 4.3.2 past the mailbox's concurrent sessions. */
-  async authenticate(id: string, username: string, password: string): Promise<Reply> {
+  /**
+   * AUTH on the submission door: the edge checks the password or token, the core judges the
+   * tenant's and the mailbox's switches, then the mailbox's concurrent sessions are counted
+   * (432 4.3.2 past the limit). A refusal gets a trace record like a refused MAIL.
+   */
+  async authenticate(id: string, a: AuthAttempt): Promise<Reply> {
     const s = this.session(id)
     const replies = this.ctx.world.replies
-    const user = username.toLowerCase()
-    const expected = this.ctx.users.get(user)
-    if (expected === undefined || !sameSecret(expected, password)) {
-      this.ctx.log.info({ session: id, user: username }, 'authentication failed')
-      return reply(replies, 'auth-failed')
+    const user = a.username.toLowerCase()
+    const credentials = await this.ctx.credentials.check(a.method, user, a.secret)
+    const now = this.ctx.clock.now()
+    const decision = decide(this.ctx.world, s.facts(), { stage: 'auth', now, method: a.method, user, credentials })
+    if (decision.verdict === 'reject' && decision.reply) {
+      this.traceRefusal(s, now, decision, `AUTH ${a.method} as ${user} refused; no message was sent`)
+      return decision.reply
     }
     const limit = this.ctx.world.limits.smtpAuth.concurrentConnections
+    let slot: boolean
     try {
-      if (!(await this.ctx.limits.acquire(connectionsKey(user), id, limit, this.ctx.clock.now(), this.ctx.sessionTtl))) {
-        this.ctx.log.info({ session: id, user, limit }, 'concurrent SMTP AUTH sessions exceeded')
-        return reply(replies, 'thread-limit')
-      }
+      slot = await this.ctx.limits.acquire(connectionsKey(user), id, limit, this.ctx.clock.now(), this.ctx.sessionTtl)
     } catch {
       return reply(replies, 'limits-unavailable')
     }
+    if (!this.sessions.has(id)) {
+      // the client left while the store answered: the slot must not outlive it
+      if (slot) this.ctx.limits.release(connectionsKey(user), id).catch(() => undefined)
+      return reply(replies, 'auth-failed', { hostname: this.ctx.world.hostname })
+    }
+    if (!slot) {
+      const r = reply(replies, 'thread-limit')
+      const result = { rule: 'smtpauth-concurrency', stage: 'auth' as const, outcome: 'reject' as const, basis: 'documented' as const, reply: r, note: `${user} already has ${limit} authenticated sessions (limits.smtpAuth.concurrentConnections)` }
+      this.traceRefusal(s, now, { stage: 'auth', verdict: 'reject', rule: result.rule, reply: r, results: [...decision.results, result] }, `AUTH ${a.method} as ${user} refused; no message was sent`)
+      return r
+    }
     s.authUser = user
     return reply(replies, 'auth-ok')
+  }
+
+  /** A refusal before any transaction (AUTH) still gets a trace record: "why was I refused". */
+  private traceRefusal(s: RelaySession, now: number, decision: Decision, note: string): void {
+    new Transaction(this.ctx, s, now, '', decision).finish(note)
   }
 
   async mailFrom(id: string, from: string, declaredSize: number | undefined): Promise<Reply | undefined> {
@@ -207,8 +227,3 @@ function connectionsKey(user: string): string {
   return `smtpauth:${user}:connections`
 }
 
-function sameSecret(expected: string, given: string): boolean {
-  const a = Buffer.from(expected)
-  const b = Buffer.from(given)
-  return a.length === b.length && timingSafeEqual(a, b)
-}

@@ -1,6 +1,6 @@
 // Per-connection state the relay keeps beside smtp-server's session: who is connected, what TLS
 // and identity they brought. Turned into SessionFacts for the core.
-import type { SessionFacts } from '../core/types.js'
+import type { Endpoint, SessionFacts } from '../core/types.js'
 
 export class RelaySession {
   tls: { protocol: string; cipher: string } | undefined
@@ -10,6 +10,7 @@ export class RelaySession {
 
   constructor(
     readonly id: string,
+    readonly endpoint: Endpoint,
     readonly ip: string,
     readonly connectedAt: number,
     readonly connectionsFromIp: number,
@@ -17,6 +18,7 @@ export class RelaySession {
 
   facts(): SessionFacts {
     return {
+      endpoint: this.endpoint,
       ip: this.ip,
       tls: this.tls !== undefined,
       certDomains: this.certDomains,

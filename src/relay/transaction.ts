@@ -17,6 +17,7 @@ import type { DeliveryQueue } from '../delivery/spool/queue.js'
 import type { Clock, LimitStore, TraceStore } from '../ports.js'
 import { ContentInspector } from '../content/content-inspector.js'
 import { readHeaderFacts, type HeaderFacts } from '../content/header-facts.js'
+import type { Credentials } from './credentials.js'
 import type { RelaySession } from './session.js'
 
 export interface RelayContext {
@@ -26,8 +27,8 @@ export interface RelayContext {
   readonly trace: TraceStore
   readonly limits: LimitStore
   readonly targets: Readonly<Record<RouteName, RouteTarget>>
-  /** SMTP AUTH mailboxes, lower-case address -> password. */
-  readonly users: ReadonlyMap<string, string>
+  /** Checks AUTH passwords and tokens (the secrets never reach the core). */
+  readonly credentials: Credentials
   /** How long a concurrency slot is held without renewal (simulated ms): a session's life. */
   readonly sessionTtl: number
   /** policy.throttleNewIPs.forgetAfter (ms) */
@@ -78,7 +79,7 @@ export class Transaction {
     /** Transactions seen from this IP (new-IP throttling), when that policy is on. */
     private readonly ipAttempts?: number,
   ) {
-    this.log('mail', mailDecision, mailDecision.reply)
+    this.log(mailDecision.stage, mailDecision, mailDecision.reply)
     if (mailDecision.verdict === 'reject') this.finalReply = mailDecision.reply
   }
 

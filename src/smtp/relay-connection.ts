@@ -31,6 +31,8 @@ export interface ConnectionHooks {
    * reply refuses it. `lineTooLong`: the line is over RFC 5321's 512 octets.
    */
   command(sessionId: string, command: CommandInfo): Reply | undefined
+  /** The EHLO capability lines smtp-server built, as this door advertises them. */
+  ehloFeatures(features: readonly string[]): string[]
   /** The session was cut off by the relay: its deadline passed or its data rate fell short. */
   onCutOff?(sessionId: string, why: 'session-deadline' | 'data-rate-too-low'): void
 }
@@ -126,7 +128,9 @@ export class RelayConnection extends SMTPConnection {
     const own = context === false && typeof data === 'string' && !/^Error: /.test(data)
     if (Array.isArray(data) || own || data === undefined || data === null) {
       this.counter.reply(code, context)
-      super.send(code, data, false)
+      // the only multi-line reply smtp-server sends is its EHLO
+      const lines = Array.isArray(data) && code === 250 ? [data[0] ?? '', ...this.hooks.ehloFeatures(data.slice(1))] : data
+      super.send(code, lines, false)
     } else {
       const shimmed = shimReply(this.hooks.replies, code, data, context || undefined)
       this.counter.reply(shimmed.code, context)

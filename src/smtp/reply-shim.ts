@@ -30,10 +30,11 @@ const TRANSLATIONS: readonly Translation[] = [
   { code: 501, text: /^Error: syntax: STARTTLS$/, reply: 'starttls-syntax' },
   { code: 501, text: /^Error: [Ss]yntax: (EHLO|HELO|LHLO) hostname$/, reply: 'bad-hello' },
   { code: 501, text: /^Error: Bad hostname syntax$/, reply: 'bad-hello' },
-  { code: 503, text: /^Error: need (MAIL|RCPT) command$/, reply: 'bad-sequence' },
+  { code: 503, text: /^Error: need MAIL command$/, reply: 'bad-sequence' },
+  { code: 503, text: /^Error: need RCPT command$/, reply: 'need-rcpt' },
   { code: 503, text: /^Error: No identity changes permitted$/, reply: 'bad-sequence' },
-  // AUTH is disabled per session while the smtpAuth lane is off; smtp-server then treats it as
-  // unknown. Exchange answers an unavailable mechanism with 504 5.7.4 (SPEC §2).
+  // AUTH is disabled on the MX door and before TLS; smtp-server then treats it as unknown.
+  // Exchange answers an unavailable mechanism with 504 5.7.4 (SPEC §2).
   { code: 500, text: /^Error: command not recognized$/, context: 'AUTH', reply: 'auth-unavailable' },
   { code: 504, text: /^Error: Unrecognized authentication type$/, reply: 'auth-unavailable' },
   { code: 500, text: /^Error: command not recognized$/, reply: 'unrecognized-command' },
@@ -69,7 +70,8 @@ export function shimReply(catalogue: ReplyCatalogue, code: number, text: string,
   if (ENHANCED.test(text)) return { code, text }
   const t = TRANSLATIONS.find((x) => x.code === code && x.text.test(text) && (x.context === undefined || x.context === context))
   if (t) {
-    const r = reply(catalogue, t.reply)
+    // smtp-server's context for an unknown command is the command's name
+    const r = reply(catalogue, t.reply, { verb: context ?? '' })
     // smtp-server closes the connection after a 421 it sends; keep that code so the close matches.
     return { code: code === 421 ? 421 : r.code, text: r.enhanced ? `${r.enhanced} ${r.text}` : r.text }
   }

@@ -8,7 +8,9 @@ import type { SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection'
 import type { Logger } from 'pino'
 import { formatReply, reply, replyText, type Reply, type ReplyCatalogue } from '../core/replies.js'
 import type { SmtpRelay } from '../ports.js'
+import type { Endpoint } from '../core/types.js'
 import { certificateNames } from './certificate-names.js'
+import { EXCHANGE_SIZE, exchangeFeatures } from './ehlo.js'
 import { RelayConnection, type ConnectionHooks } from './relay-connection.js'
 import type { TlsMaterial } from './tls.js'
 
@@ -27,13 +29,16 @@ export interface SmtpServerOptions {
   readonly maxSessionDuration: number
   /** Ask clients for a certificate (a certificate connector is configured). */
   readonly requestClientCert: boolean
-  /** The SMTP AUTH lane: AUTH PLAIN/LOGIN offered once TLS is up. */
-  readonly smtpAuth: boolean
+  /**
+   * Which door this listener is: `mx` never offers AUTH; `submission` offers AUTH LOGIN, PLAIN
+   * and XOAUTH2 once TLS is up (the policy core refuses the rest, SPEC §2).
+   */
+  readonly endpoint: Endpoint
   readonly log: Logger
 }
 
 // Commands Exchange does not offer; smtp-server answers them as unknown. AUTH joins them until
-// TLS is up, and for good while the SMTP AUTH lane is off.
+// TLS is up, and for good on the MX door.
 const NEVER = ['XCLIENT', 'XFORWARD', 'WIZ', 'SHELL', 'KILL']
 const ALWAYS_DISABLED = ['AUTH', ...NEVER]
 
@@ -62,12 +67,13 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     cert: o.tls.cert,
     minVersion: o.minTlsVersion,
     ...(o.requestClientCert ? { requestCert: true, rejectUnauthorized: false, ...(o.tls.clientCa ? { ca: o.tls.clientCa } : {}) } : {}),
-    size: o.maxMessageSize,
+    // The content inspector enforces limits.maxMessageSize; the library only needs a ceiling at least as high.
+    size: Math.max(o.maxMessageSize, EXCHANGE_SIZE),
     hideENHANCEDSTATUSCODES: false,
     hideDSN: true,
     hideREQUIRETLS: true,
     authOptional: true,
-    authMethods: ['PLAIN', 'LOGIN'],
+    authMethods: o.endpoint === 'submission' ? ['LOGIN', 'PLAIN', 'XOAUTH2'] : [],
     disabledCommands: ALWAYS_DISABLED,
     disableReverseLookup: true,
     maxClients: o.maxConnections,
@@ -76,18 +82,20 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     logger: false,
     onConnect(session, callback) {
       session.disabledCommands = ALWAYS_DISABLED
-      const refusal = relay.connect({ id: session.id, ip: session.remoteAddress })
+      const refusal = relay.connect({ id: session.id, endpoint: o.endpoint, ip: session.remoteAddress })
       callback(refusal ? smtpError(refusal) : null)
     },
     onSecure(socket, session, callback) {
-      if (o.smtpAuth) session.disabledCommands = NEVER
+      if (o.endpoint === 'submission') session.disabledCommands = NEVER
       const tls = socket as TLSSocket
       const cipher = tls.getCipher()
       relay.secure(session.id, { protocol: tls.getProtocol() ?? 'unknown', cipher: cipher?.name ?? 'unknown', certDomains: certificateNames(tls) })
       callback()
     },
     onAuth(auth, session, callback) {
-      relay.authenticate(session.id, auth.username ?? '', auth.password ?? '').then(
+      const method = auth.method === 'XOAUTH2' ? 'XOAUTH2' : auth.method === 'PLAIN' ? 'PLAIN' : 'LOGIN'
+      const secret = (method === 'XOAUTH2' ? auth.accessToken : auth.password) ?? ''
+      relay.authenticate(session.id, { method, username: auth.username ?? '', secret }).then(
         (r) => (r.code === 235 ? callback(null, { user: auth.username }) : callback(smtpError(r))),
         (err: Error) => callback(smtpError(reply(o.replies, 'local-error', { detail: err.message }))),
       )
@@ -124,6 +132,7 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     dataRateWindow: o.dataRateWindow,
     bareLineEndingReply: () => reply(o.replies, 'bare-line-ending-command'),
     command: (id, command) => relay.command(id, command),
+    ehloFeatures: (features) => exchangeFeatures(features, Math.max(o.maxMessageSize, EXCHANGE_SIZE)),
     onCutOff: (id, why) => o.log.info({ session: id, reply: formatReply(reply(o.replies, why)) }, `session cut off: ${why}`),
   }
   server.on('error', (err: Error & { code?: string }) => o.log.debug({ err: err.message, code: err.code }, 'smtp connection error'))

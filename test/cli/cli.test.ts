@@ -1,7 +1,7 @@
 // The relay365 command line (SPEC §3): config check, send, serve, trace, and exit codes.
 import t from 'tap'
 import { existsSync, statSync, writeFileSync } from 'node:fs'
-import { Dialogue } from '../helpers/dialogue.js'
+import { Dialogue, openTls } from '../helpers/dialogue.js'
 import { BIN, bannerPorts, runCli, runCliHere, spawnServe, stopChild } from '../helpers/cli.js'
 import { settled, startRelay, testConfigDoc } from '../helpers/relay.js'
 import { needs } from '../helpers/outside.js'
@@ -64,7 +64,32 @@ t.test('send: a TeamDynamix-style message, accepted and refused', async (t) => {
   t.match(refused.stdout, /550 5\.7\.64 TenantAttribution; Relay Access Denied/)
   const plain = await runCliHere(['send', '--server', `127.0.0.1:${relay.smtpPort}`, '--security', 'none', '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org'])
   t.equal(plain.code, 1)
-  t.match(plain.stdout, /530 5\.7\.0 Must issue a STARTTLS command first/)
+  t.match(plain.stdout, /454 4\.7\.0 Failed to establish appropriate TLS channel: Access Denied/, 'the connector requires TLS: refused at RCPT, as Exchange does')
+})
+
+t.test('send --auth / --oauth: "Use SMTP Authentication" checked, through the submission door', async (t) => {
+  const relay = await startRelay(t, { smtpAuth: { users: [{ user: 'app@contoso.example', password: 'secret', tokens: ['static-token-1'] }] } })
+  const server = `127.0.0.1:${relay.submissionPort}`
+  const basic = await runCliHere(['send', '--server', server, '--auth', 'app@contoso.example:secret', '--from', 'app@contoso.example', '--to', 'someone@example.org', '--verbose'])
+  t.equal(basic.code, 0, basic.stdout)
+  t.match(basic.stdout, /AUTH LOGIN/)
+  t.match(basic.stdout, /server: 250 2\.6\.0 /)
+  const oauth = await runCliHere(['send', '--server', server, '--oauth', 'static-token-1', '--from', 'app@contoso.example', '--to', 'someone@example.org', '--verbose'])
+  t.equal(oauth.code, 0, oauth.stdout)
+  t.match(oauth.stdout, /AUTH XOAUTH2/)
+  const wrong = await runCliHere(['send', '--server', server, '--auth', 'app@contoso.example:guess', '--from', 'app@contoso.example', '--to', 'someone@example.org'])
+  t.equal(wrong.code, 1)
+  t.match(wrong.stdout, /535 5\.7\.3 Authentication unsuccessful \[relay365\.local\]/)
+  const none = await runCliHere(['send', '--server', server, '--from', 'app@contoso.example', '--to', 'someone@example.org'])
+  t.equal(none.code, 1, 'the box unchecked, on the submission door')
+  t.match(none.stdout, /530 5\.7\.57 Client not authenticated to send mail\. \[relay365\.local\]/)
+  const mx = await runCliHere(['send', '--server', `127.0.0.1:${relay.smtpPort}`, '--auth', 'app@contoso.example:secret', '--from', 'app@contoso.example', '--to', 'someone@example.org'])
+  // The MX door advertises no AUTH, so nodemailer (like many clients) sends without it: the
+  // message goes out as connector mail, not on the smtpAuth lane the administrator expected.
+  t.equal(mx.code, 0, 'the box checked, pointed at the MX door: accepted, unauthenticated')
+  await settled(relay)
+  t.match(relay.trace.list({ limit: 1 }).messages[0], { lane: 'connector', connector: 'TeamDynamix', mailFrom: 'app@contoso.example' })
+  t.equal((await runCliHere(['send', '--auth', 'nocolon', '--from', 'a@b.example', '--to', 'c@d.example'])).code, 2)
 })
 
 t.test('serve with a config file; trace reads the same store', async (t) => {
@@ -73,7 +98,7 @@ t.test('serve with a config file; trace reads the same store', async (t) => {
   writeFileSync(`${dir}/relay.json`, JSON.stringify(doc))
   const { child, banner } = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir })
   t.teardown(() => stopChild(child))
-  t.match(banner, /SMTP on 127\.0\.0\.1:\d+, UI and API on http:\/\/127\.0\.0\.1:\d+\//)
+  t.match(banner, /SMTP on 127\.0\.0\.1:\d+, submission \(SMTP AUTH\) on 127\.0\.0\.1:\d+, UI and API on http:\/\/127\.0\.0\.1:\d+\//)
   const { smtp: smtpPort, http: httpPort } = bannerPorts(banner)
   const sent = await runCliHere(['send', '--server', `127.0.0.1:${smtpPort}`, '--from', 'helpdesk@contoso.example', '--to', 'someone@example.org', '--subject', 'CLI trace'])
   t.equal(sent.code, 0)
@@ -111,7 +136,7 @@ t.test('the embedded default: npx relay365 serve with no config, swaks accepted,
   const dir = t.testdir({})
   const { child, banner } = await spawnServe([], { cwd: dir, entry: BIN })
   t.teardown(() => stopChild(child))
-  t.match(banner, 'SMTP on 127.0.0.1:2525, UI and API on http://127.0.0.1:8025/ (config: embedded default)')
+  t.match(banner, 'SMTP on 127.0.0.1:2525, submission (SMTP AUTH) on 127.0.0.1:2587, UI and API on http://127.0.0.1:8025/ (config: embedded default)')
   t.ok(existsSync(`${dir}/certs/server.crt`) && existsSync(`${dir}/certs/server.key`), 'a self-signed certificate was made in certs/ on first start')
   t.equal(statSync(`${dir}/certs/server.key`).mode & 0o777, 0o600, 'the key is private')
   const { execFile } = await import('node:child_process')
@@ -138,5 +163,25 @@ t.test('the embedded default: npx relay365 serve with no config, swaks accepted,
   const d = await Dialogue.open(2525)
   t.match(d.greeting, /^220 relay365\.local Microsoft ESMTP MAIL Service ready at /)
   d.close()
+
+  // The submission door (issue 11 "Done when"): the "Use SMTP Authentication" box checked
+  const run = (args: string[]) =>
+    new Promise<{ code: number; out: string }>((resolve) =>
+      execFile('swaks', [...args, '--from', 'app@contoso.example', '--to', 'someone@example.org'], (err, stdout) => resolve({ code: err ? Number(err.code) : 0, out: stdout })),
+    )
+  const login = ['--auth', 'LOGIN', '--auth-user', 'app@contoso.example', '--auth-password', 'secret']
+  const ok = await run(['--server', '127.0.0.1:2587', '--tls', ...login])
+  t.equal(ok.code, 0, ok.out)
+  t.match(ok.out, /<~ {2}250 AUTH LOGIN XOAUTH2/)
+  t.match(ok.out, /<~ {2}235 2\.7\.0 Authentication successful/)
+  t.match(ok.out, /<~ {2}250 2\.6\.0 <[^>]+> Queued mail for delivery/)
+  const noAuth = await run(['--server', '127.0.0.1:2587', '--tls'])
+  t.match(noAuth.out, /<~\* 530 5\.7\.57 Client not authenticated to send mail\. \[relay365\.local\]/)
+  // swaks sends no AUTH that was not advertised; --auth-optional lets it go on to MAIL
+  const noTls = await run(['--server', '127.0.0.1:2587', '--auth-optional', 'LOGIN', '--auth-user', 'app@contoso.example', '--auth-password', 'secret'])
+  t.match(noTls.out, /<\*\* 451 5\.7\.3 STARTTLS is required to send mail \[relay365\.local\]/)
+  const mx = await openTls(2525)
+  t.equal(await mx.send(`AUTH PLAIN ${Buffer.from('\0app@contoso.example\0secret').toString('base64')}`), '504 5.7.4 Unrecognized authentication type', 'AUTH on the MX door')
+  mx.close()
   t.equal(await stopChild(child), 0)
 })

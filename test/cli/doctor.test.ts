@@ -138,7 +138,8 @@ t.test('config: accepted domain missing, IP-only onPremises connectors warn', as
   t.match(r.output, /WARN {2}connector TeamDynamix recognises the sender by senderIPs only \(198\.51\.100\.0\/24\): Microsoft's MC1226222 \(Feb 2026\) favours a certificate connector/)
   t.match(r.output, /WARN {2}connector Old TDX \(disabled\) recognises the sender by senderIPs only/)
   t.notMatch(r.output, /connector Certified|connector Partner/, 'certificate and partner connectors are not flagged')
-  t.match(r.output, /Result: OK, 3 warning\(s\)/)
+  t.match(r.output, /WARN {2}smtpAuth\.users\[0\] app@contoso\.example relies on basic SMTP AUTH \(a password\)/, 'the default mailbox sends with a password')
+  t.match(r.output, /Result: OK, 4 warning\(s\)/)
   const accepted = await doctor({ domain: 'fabrikam.example' }, { RELAY365_CONFIG: `${dir}/relay.yaml` })
   t.match(accepted.output, /ok {4}fabrikam\.example is an accepted domain/, '$RELAY365_CONFIG is read like --config')
   t.notMatch((await doctor({ domain: 'contoso.edu' })).output, /Config \(/, 'no config: the embedded default is not checked')
@@ -176,7 +177,7 @@ t.test('--json: the whole report', async (t) => {
   const findings = report.findings as Array<{ check: string; level: string }>
   t.same(
     findings.map((f) => `${f.check} ${f.level}`),
-    ['mx-host ok', 'spf-ip ok', 'spf-ip fail', 'accepted-domain warn', 'connector-ip-only warn', 'connector-ip-only warn'],
+    ['mx-host ok', 'spf-ip ok', 'spf-ip fail', 'accepted-domain warn', 'smtp-auth-basic warn', 'connector-ip-only warn', 'connector-ip-only warn'],
   )
   const noMx = JSON.parse((await doctor({ domain: 'nomx.example', json: true })).output)
   t.match(noMx, { ok: false, mx: { ok: false, error: { code: 'no-mx', dnsCode: 'ENODATA' } }, teamDynamix: { server: null } })
@@ -196,7 +197,7 @@ t.test('as a user runs it: relay365 doctor in a child process', async (t) => {
   t.equal(ok.code, 0, ok.stderr)
   t.match(ok.stdout, /SMTP Server +contoso-edu\.mail\.protection\.outlook\.com/)
   t.match(ok.stdout, /WARN {2}connector TeamDynamix recognises the sender by senderIPs only/)
-  t.match(ok.stdout, /Result: OK, 3 warning\(s\)/)
+  t.match(ok.stdout, /Result: OK, 4 warning\(s\)/)
   const failed = await runCli(['doctor', '--domain', 'nomx.example', '--resolver', dns.address, '--json'], { env: { RELAY365_CONFIG: '' } })
   t.equal(failed.code, 1)
   t.match(JSON.parse(failed.stdout), { ok: false, mx: { error: { code: 'no-mx' } } })

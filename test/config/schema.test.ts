@@ -17,11 +17,13 @@ const errorOf = (doc: unknown) => {
 t.test('the embedded default is exactly SPEC §4', async (t) => {
   const c = parseConfig({})
   t.match(c, {
-    smtp: { host: '127.0.0.1', port: 2525, hostname: 'relay365.local', requireTls: true, maxConnections: 1000, maxConnectionsPerIP: 50, socketTimeout: 60_000, maxSessionDuration: 600_000 },
+    smtp: { host: '127.0.0.1', port: 2525, hostname: 'relay365.local', requireTls: false, maxConnections: 1000, maxConnectionsPerIP: 50, socketTimeout: 60_000, maxSessionDuration: 600_000 },
     tls: { minVersion: 'TLSv1.2' },
     tenant: { acceptedDomains: ['contoso.example'], recipients: [], rejectDirectSend: false, trial: false, licences: 1 },
     connectors: [{ name: 'TeamDynamix', type: 'onPremises', enabled: true, senderIPs: ['127.0.0.0/8', '::1/128'], requireTls: true, createdAt: Date.parse('2026-01-01T00:00:00Z'), propagation: 0 }],
     policy: { headerFrom: 'warn', partnerExternal: 'reject' },
+    submission: { enabled: true, host: '127.0.0.1', port: 2587 },
+    smtpAuth: { tenantEnabled: true, basicAuth: 'enabled', users: [{ user: 'app@contoso.example', password: 'secret', smtpAuth: true, tokens: [], sendAs: [] }] },
     limits: { maxMessageSize: 35 * 1024 * 1024, recipientsPerMessage: 500 },
     routes: { upstream: { type: 'capture' }, fallback: { type: 'capture' } },
     delivery: { mode: 'proxy' },
@@ -38,6 +40,12 @@ t.test('errors name the key and what was expected', async (t) => {
   t.equal(errorOf({ smtp: { port: 'x' } }), 'smtp.port: expected number, received string')
   t.equal(errorOf({ smtp: { port: 70000 } }), 'smtp.port: Too big: expected number to be <=65535')
   t.equal(errorOf({ bogus: 1 }), 'bogus: unknown key')
+  t.equal(errorOf({ smtpAuth: { enabled: true } }), 'smtpAuth.enabled: smtpAuth.enabled is gone: SMTP AUTH is the submission door now (submission.enabled, 127.0.0.1:2587 by default)')
+  t.equal(errorOf({ smtpAuth: { basicAuth: 'off' } }), 'smtpAuth.basicAuth: expected enabled | disabled | retired')
+  t.equal(errorOf({ smtpAuth: { oauth: { issuer: 'x', secret: 'short' } } }), 'smtpAuth.oauth.secret: expected at least 16 characters (HS256 key)')
+  t.equal(errorOf({ smtpAuth: { oauth: { issuer: 'x' } } }), 'smtpAuth.oauth.secret: exactly one of secret and publicKey')
+  t.equal(errorOf({ smtpAuth: { users: [{ user: 'app@contoso.example', sendAs: ['not an address'] }] } }), 'smtpAuth.users[0].sendAs[0]: expected the mailbox address, like "app@contoso.example"')
+  t.equal(errorOf({ submission: { port: -1 } }), 'submission.port: Too small: expected number to be >=0')
   t.equal(errorOf({ smtp: { prt: 1, hst: 2 } }), 'smtp.prt: unknown key (also: hst)')
   t.equal(errorOf({ limits: { maxMessageSize: '3XB' } }), 'limits.maxMessageSize: expected a size like "35MB", "1KB" or a number of bytes, got "3XB"')
   t.equal(errorOf({ tenant: { acceptedDomains: ['bad domain'] } }), 'tenant.acceptedDomains[0]: expected a domain name, got "bad domain"')

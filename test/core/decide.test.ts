@@ -28,7 +28,7 @@ function world(over: Record<string, unknown> = {}): World {
 }
 
 function session(over: Partial<SessionFacts> = {}): SessionFacts {
-  return { ip: '203.0.113.7', tls: true, certDomains: [], connectionsFromIp: 1, ...over }
+  return { endpoint: over.authUser !== undefined ? 'submission' : 'mx', ip: '203.0.113.7', tls: true, certDomains: [], connectionsFromIp: 1, ...over }
 }
 
 /** MAIL then RCPT; the MAIL decision must accept. */

@@ -168,7 +168,7 @@ t.test('header From rules at end of data', async (t) => {
 t.test('policy rejections never reach the upstream', async (t) => {
   const { upstream, relay } = await relayTo(t)
   const replies = await transact(relay.smtpPort, ['someone@example.org'], MESSAGE, 'app@vendor.example')
-  t.same(replies, ['250 2.1.0 Sender OK', '550 5.7.64 TenantAttribution; Relay Access Denied', '503 5.5.1 Bad sequence of commands'])
+  t.same(replies, ['250 2.1.0 Sender OK', '550 5.7.64 TenantAttribution; Relay Access Denied', '503 5.5.2 Need rcpt command'])
   t.equal(upstream.connections, 0)
   await settled(relay)
   const m = relay.trace.list({}).messages[0]!

@@ -33,3 +33,17 @@ t.test('config check prints them; the embedded default (loopback) has none', asy
   t.match(wide.stdout, /warning {5}connectors\[0\]\.senderIPs\[1\] 2001:db8::1: Exchange connectors take IPv4 only/)
   t.notMatch((await runCliHere(['config', 'check'])).stdout, /warning/)
 })
+
+t.test('doctor warns about every mailbox that sends with a password while basic auth is still on', async (t) => {
+  const { basicAuthFindings } = await import('../../src/doctor/findings.js')
+  const users = [
+    { user: 'app@contoso.example', password: 'secret' },
+    { user: 'oauth@contoso.example', tokens: ['t'] },
+    { user: 'off@contoso.example', password: 'pw', smtpAuth: false },
+  ]
+  const found = basicAuthFindings(parseConfig({ smtpAuth: { users } }))
+  t.same(found.map((f) => [f.check, f.level]), [['smtp-auth-basic', 'warn']])
+  t.match(found[0]?.message, /^smtpAuth\.users\[0\] app@contoso\.example relies on basic SMTP AUTH \(a password\): .* end of December 2026/)
+  t.same(basicAuthFindings(parseConfig({ smtpAuth: { users, basicAuth: 'disabled' } })), [], 'already off: the relay answers as Exchange will')
+  t.same(basicAuthFindings(parseConfig({ smtpAuth: { users }, submission: { enabled: false } })), [], 'no submission door, no SMTP AUTH')
+})

@@ -73,6 +73,6 @@ t.test('findings are pure', async (t) => {
   t.same(gcc, [], 'the GCC High include counts as Microsoft\'s')
   const neutral = spfFindings('contoso.edu', { fetch: { records: ['v=spf1 ?all'] }, results: [{ ip: '192.0.2.1', result: 'neutral', comment: '', lookups: 0 }] }, mx)
   t.match(neutral, [{ level: 'fail', message: '192.0.2.1: neutral — not designated: the record makes no assertion (?all), receivers treat it as unauthenticated' }])
-  const config = parseConfig({ tenant: { acceptedDomains: ['contoso.edu'] }, connectors: [{ name: 'Cert', type: 'onPremises', certificateDomain: 'mail.contoso.edu', senderIPs: ['192.0.2.0/24'] }] })
+  const config = parseConfig({ tenant: { acceptedDomains: ['contoso.edu'] }, connectors: [{ name: 'Cert', type: 'onPremises', certificateDomain: 'mail.contoso.edu', senderIPs: ['192.0.2.0/24'] }], submission: { enabled: false } })
   t.same(configFindings('contoso.edu', config), [{ section: 'config', check: 'accepted-domain', level: 'ok', message: 'contoso.edu is an accepted domain' }], 'a certificate connector with IPs too is not IP-only')
 })

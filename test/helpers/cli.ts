@@ -103,8 +103,8 @@ function plainEnv(): NodeJS.ProcessEnv {
  * The ports a `serve` banner reports. Tests configure port 0 and read the real ports here: a port
  * picked free beforehand can be taken by a parallel test before the relay binds it.
  */
-export function bannerPorts(banner: string): { smtp: number; http: number | undefined } {
-  const m = /SMTP on [^\s,]+:(\d+)(?:, UI and API on http:\/\/[^/]+:(\d+)\/)?/.exec(banner)
+export function bannerPorts(banner: string): { smtp: number; submission: number | undefined; http: number | undefined } {
+  const m = /SMTP on [^\s,]+:(\d+)(?:, submission \(SMTP AUTH\) on [^\s,]+:(\d+))?(?:, UI and API on http:\/\/[^/]+:(\d+)\/)?/.exec(banner)
   if (!m) throw new Error(`no ports in banner: ${banner}`)
-  return { smtp: Number(m[1]), http: m[2] ? Number(m[2]) : undefined }
+  return { smtp: Number(m[1]), submission: m[2] ? Number(m[2]) : undefined, http: m[3] ? Number(m[3]) : undefined }
 }

@@ -20,6 +20,8 @@ export function testConfigDoc(dir: string, doc: Doc = {}): Doc {
   return mergeConfig(
     {
       tls: { cert: `${TLS_DIR}server.crt`, key: `${TLS_DIR}server.key` },
+      // a free port: parallel tests must not meet on 2587
+      submission: { port: 0 },
       store: { trace: `sqlite:${dir}/trace.db` },
       log: { level: 'silent' },
     },
@@ -36,6 +38,7 @@ export async function startRelay(t: Test, doc: Doc = {}, options: { clock?: SimC
   const app = await startApp({
     config,
     smtpPort: 0,
+    submissionPort: 0,
     httpPort: 0,
     log: createLogger('silent'),
     ...(options.clock ? { clock: options.clock } : {}),

@@ -29,7 +29,7 @@ t.test('outcomes per bucket of relay time and every rule with its counts', async
   t.match(rule('header-from-domain'), { stage: 'eom', warn: 1 })
   t.match(rule('smtpauth-recipients-per-day'), { stage: 'data', reject: 0 }, 'limits are listed too')
   const stages = all.body.rules.map((r: { stage: string }) => r.stage)
-  t.same([...new Set(stages)], ['connect', 'command', 'mail', 'rcpt', 'data', 'eom'], 'in pipeline order')
+  t.same([...new Set(stages)], ['connect', 'command', 'auth', 'mail', 'rcpt', 'data', 'eom'], 'in pipeline order')
 
   const window = await getJson(relay, `/api/v1/stats?since=${new Date(START + 60_000).toISOString()}`)
   t.match(window.body.totals, { accepted: 1, rejected: 1 }, 'a window leaves older mail out')

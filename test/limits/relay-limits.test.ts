@@ -13,12 +13,12 @@ const plain = (user: string, pass: string) => Buffer.from(`\0${user}\0${pass}`).
 const AUTH_LANE = {
   // one session carries the whole simulated day
   smtp: { maxRecipientsPerSession: 100_000, maxCommands: 100_000 },
-  smtpAuth: { enabled: true, users: [{ user: 'app@contoso.example', password: 'secret' }, { user: 'other@contoso.example', password: 'pw2' }] },
+  smtpAuth: { users: [{ user: 'app@contoso.example', password: 'secret' }, { user: 'other@contoso.example', password: 'pw2' }] },
   connectors: [],
 }
 
 async function authed(relay: TestRelay, user = 'app@contoso.example', pass = 'secret'): Promise<Dialogue> {
-  const d = await openTls(relay.smtpPort)
+  const d = await openTls(relay.submissionPort as number)
   const r = await d.send(`AUTH PLAIN ${plain(user, pass)}`)
   if (!r.startsWith('235')) throw new Error(`AUTH failed: ${r}`)
   return d
@@ -37,35 +37,7 @@ async function message(d: Dialogue, from: string, n: number, domain = 'example.o
   return d.read(10_000)
 }
 
-t.test('the SMTP AUTH lane: offered after STARTTLS only, credentials, send-as, concurrent sessions', async (t) => {
-  const relay = await startRelay(t, AUTH_LANE)
-  const d = await Dialogue.open(relay.smtpPort)
-  t.notMatch(await d.send('EHLO client.test'), /AUTH/, 'no AUTH before TLS')
-  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '530 5.7.0 Must issue a STARTTLS command first')
-  await d.starttls()
-  t.match(await d.send('EHLO client.test'), /250-AUTH PLAIN LOGIN/)
-  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'wrong')}`), '535 5.7.3 Authentication unsuccessful')
-  t.equal(await d.send(`AUTH PLAIN ${plain('nobody@contoso.example', 'secret')}`), '535 5.7.3 Authentication unsuccessful')
-  t.equal(await d.send('AUTH LOGIN'), '334 VXNlcm5hbWU6')
-  t.equal(await d.send(Buffer.from('App@Contoso.example').toString('base64')), '334 UGFzc3dvcmQ6')
-  t.equal(await d.send(Buffer.from('secret').toString('base64')), '235 2.7.0 Authentication successful')
-  t.equal(await d.send('MAIL FROM:<other@contoso.example>'), '550 5.7.60 SMTP; Client does not have permissions to send as this sender')
-  t.match(await message(d, 'app@contoso.example', 1), /^250 2\.6\.0 /, 'the authenticated mailbox may send to external recipients')
-  d.close()
-
-  const sessions = [await authed(relay), await authed(relay)]
-  const third = await openTls(relay.smtpPort)
-  t.equal(await third.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '235 2.7.0 Authentication successful', 'three concurrent sessions are allowed')
-  const fourth = await openTls(relay.smtpPort)
-  t.equal(await fourth.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded')
-  t.equal(await fourth.send(`AUTH PLAIN ${plain('other@contoso.example', 'pw2')}`), '235 2.7.0 Authentication successful', 'the limit is per mailbox')
-  third.close()
-  await third.closed
-  await new Promise((r) => setTimeout(r, 50))
-  const again = await openTls(relay.smtpPort)
-  t.equal(await again.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '235 2.7.0 Authentication successful', 'a closed session frees its slot')
-  for (const s of [...sessions, fourth, again]) s.close()
-})
+// The submission door itself (STARTTLS, AUTH states, send-as, concurrent sessions): test/smtp/submission.test.ts
 
 async function lastReply(relay: TestRelay): Promise<string> {
   return relay.trace.list({ limit: 1 }).messages[0]?.reply ?? ''

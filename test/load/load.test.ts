@@ -49,12 +49,12 @@ t.test('paced: 8 messages at 20/s take at least 350 ms', async (t) => {
 
 t.test('SMTP AUTH style, refused mail and fallback counted through the API', async (t) => {
   const relay = await startRelay(t, {
-    smtpAuth: { enabled: true, users: [{ user: 'app@contoso.example', password: 'secret' }] },
+    smtpAuth: { users: [{ user: 'app@contoso.example', password: 'secret' }] },
     limits: { onExceeded: 'fallback', smtpAuth: { recipientsPerDay: 10 } },
     routes: { upstream: { type: 'drop' }, fallback: { type: 'drop' } },
   })
   // at most 3 connections: a 4th concurrent SMTP AUTH session would get 432 4.3.2
-  const auth = await loadCommand({ ...base, count: 12, concurrency: 3, recipients: 2, auth: 'app@contoso.example:secret', server: `127.0.0.1:${relay.smtpPort}`, api: `http://127.0.0.1:${relay.httpPort}` })
+  const auth = await loadCommand({ ...base, count: 12, concurrency: 3, recipients: 2, auth: 'app@contoso.example:secret', server: `127.0.0.1:${relay.submissionPort}`, api: `http://127.0.0.1:${relay.httpPort}` })
   t.equal(auth.summary.outcomes.accepted, 12)
   t.match(auth.output, /accepted 12 \(of which fallback 7\)/, '5 messages x 2 recipients fit the quota; 7 fell back')
   const refused = await loadCommand({ ...base, count: 5, from: 'app@vendor.example', server: `127.0.0.1:${relay.smtpPort}`, json: true })

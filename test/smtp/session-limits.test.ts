@@ -29,7 +29,7 @@ t.test('the smtp keys: defaults, and errors that name the key', async (t) => {
 
 t.test('the rules: counters before the command decide; without counters they skip', async (t) => {
   const world = compileWorld(parseConfig({ smtp: { maxErrors: 2, maxCommands: 3, maxRecipientsPerSession: 4 } }))
-  const facts = (counters?: SessionCounters): SessionFacts => ({ ip: '192.0.2.1', tls: true, certDomains: [], connectionsFromIp: 1, ...(counters ? { counters } : {}) })
+  const facts = (counters?: SessionCounters): SessionFacts => ({ endpoint: 'mx', ip: '192.0.2.1', tls: true, certDomains: [], connectionsFromIp: 1, ...(counters ? { counters } : {}) })
   const judge = (verb: string, counters?: SessionCounters) => {
     const d = decide(world, facts(counters), { stage: 'command', now: 0, verb }, SESSION_LIMIT_RULES)
     return d.reply ? formatReply(d.reply) : d.verdict
@@ -52,7 +52,7 @@ t.test('the rules: counters before the command decide; without counters they ski
 t.test('maxErrors governs, not smtp-server\'s fixed 10; the 421 closes the session', async (t) => {
   const relay = await startRelay(t, { smtp: { maxErrors: 15 } })
   const d = await openTls(relay.smtpPort)
-  for (let i = 0; i < 15; i++) t.equal(await d.send(`XYZZY${i}`), '500 5.5.2 Syntax error, command unrecognized', `error ${i + 1}`)
+  for (let i = 0; i < 15; i++) t.equal(await d.send(`XYZZY${i}`), `500 5.3.3 Unrecognized command 'XYZZY${i}'`, `error ${i + 1}`)
   t.equal(await d.send('NOOP'), '421 4.7.0 Too many errors on this connection, closing transmission channel')
   await d.closed
 
@@ -69,13 +69,13 @@ t.test('maxErrors governs, not smtp-server\'s fixed 10; the 421 closes the sessi
 t.test('a delivered message starts the error and command counts over', async (t) => {
   const relay = await startRelay(t, { smtp: { maxErrors: 2, maxCommands: 8 } })
   const d = await openTls(relay.smtpPort) // EHLO, STARTTLS, EHLO: 3 commands
-  t.equal(await d.send('XYZZY'), '500 5.5.2 Syntax error, command unrecognized')
+  t.equal(await d.send('XYZZY'), "500 5.3.3 Unrecognized command 'XYZZY'")
   t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example>'), '250 2.1.0 Sender OK')
   for (let i = 0; i < 20; i++) t.equal(await d.send(`RCPT TO:<user${i}@contoso.example>`), '250 2.1.5 Recipient OK', 'accepted RCPTs are not counted')
   t.equal(await d.send('DATA'), '354 Start mail input; end with <CRLF>.<CRLF>')
   d.write(MESSAGE)
   t.match(await d.read(), /^250 2\.6\.0 /)
-  t.equal(await d.send('XYZZY'), '500 5.5.2 Syntax error, command unrecognized', 'one error again, not two')
+  t.equal(await d.send('XYZZY'), "500 5.3.3 Unrecognized command 'XYZZY'", 'one error again, not two')
   for (let i = 0; i < 7; i++) t.equal(await d.send('NOOP'), '250 2.0.0 OK')
   t.equal(await d.send('NOOP'), '421 4.7.0 Too many commands without a delivered message, closing transmission channel', 'command 9 since the message')
   await d.closed
@@ -156,7 +156,7 @@ t.test('RFC 5321 §4.5.3.1.4: 512-octet command lines; AUTH up to 12288; longer 
   t.equal(await d.send(line510), '250 2.0.0 OK', '510 octets and CRLF: 512')
   t.equal(await d.send(`${line510}x`), '500 5.5.2 Syntax error, command line too long', '513 octets')
   t.equal(await d.send(`MAIL FROM:<${'a'.repeat(64)}@${'d'.repeat(60)}.example> SIZE=1000 BODY=8BITMIME`), '250 2.1.0 Sender OK', 'a long legitimate MAIL fits')
-  t.equal(await d.send(`AUTH PLAIN ${'A'.repeat(4000)}`), '504 5.7.4 Unrecognized authentication type', 'a long AUTH line is read, then refused as AUTH is off')
+  t.equal(await d.send(`AUTH PLAIN ${'A'.repeat(4000)}`), '504 5.7.4 Unrecognized authentication type', 'a long AUTH line is read, then refused: no AUTH on the MX door')
   t.equal(await d.send('NOOP'), '250 2.0.0 OK', 'the session goes on after a 500 for length')
   d.write(`NOOP ${'x'.repeat(13_000)}\r\n`)
   t.equal(await d.read(), '421 4.5.2 Syntax error, command line too long; closing transmission channel')
@@ -185,10 +185,10 @@ t.test('a deadline passing while the next hop decides waits for that reply, then
 })
 
 t.test('failed AUTH attempts count as errors: password guessing is cut off', async (t) => {
-  const relay = await startRelay(t, { smtp: { maxErrors: 3 }, smtpAuth: { enabled: true, users: [{ user: 'app@contoso.example', password: 'secret' }] } })
-  const d = await openTls(relay.smtpPort)
+  const relay = await startRelay(t, { smtp: { maxErrors: 3 }, smtpAuth: { users: [{ user: 'app@contoso.example', password: 'secret' }] } })
+  const d = await openTls(relay.submissionPort as number)
   const plain = (pass: string) => Buffer.from(`\0app@contoso.example\0${pass}`).toString('base64')
-  for (const guess of ['123456', 'password', 'letmein']) t.equal(await d.send(`AUTH PLAIN ${plain(guess)}`), '535 5.7.3 Authentication unsuccessful', guess)
+  for (const guess of ['123456', 'password', 'letmein']) t.equal(await d.send(`AUTH PLAIN ${plain(guess)}`), '535 5.7.3 Authentication unsuccessful [relay365.local]', guess)
   t.equal(await d.send(`AUTH PLAIN ${plain('secret')}`), '421 4.7.0 Too many errors on this connection, closing transmission channel', 'not even the right password gets another try')
   await d.closed
 })
@@ -196,7 +196,7 @@ t.test('failed AUTH attempts count as errors: password guessing is cut off', asy
 t.test('a limit that closes the session still closes it when its reply is overridden', async (t) => {
   const relay = await startRelay(t, { smtp: { maxErrors: 1 }, replies: { 'too-many-errors': '554 5.7.0 Go away' } })
   const d = await openTls(relay.smtpPort)
-  t.equal(await d.send('XYZZY'), '500 5.5.2 Syntax error, command unrecognized')
+  t.equal(await d.send('XYZZY'), "500 5.3.3 Unrecognized command 'XYZZY'")
   t.equal(await d.send('NOOP'), '554 5.7.0 Go away')
   await d.closed
   t.pass('closed')

@@ -8,6 +8,7 @@ import { directSend } from './direct-send.js'
 import { fromHeader } from './from-header.js'
 import { headerFromDomain } from './header-from-domain.js'
 import { headerSize } from './header-size.js'
+import { authUnavailable } from './auth-unavailable.js'
 import { knownRecipient } from './known-recipient.js'
 import { lineEndings } from './line-endings.js'
 import { maxCommands } from './max-commands.js'
@@ -22,7 +23,10 @@ import { recipientCount } from './recipient-count.js'
 import { recipientSyntax } from './recipient-syntax.js'
 import { requireTls } from './require-tls.js'
 import { sendAs } from './send-as.js'
+import { SMTP_AUTH_RULES } from './smtp-auth-states.js'
 import { spoolSpace } from './spool-space.js'
+import { submissionAuth } from './submission-auth.js'
+import { submissionTls } from './submission-tls.js'
 import { senderSyntax } from './sender-syntax.js'
 import { tenantAttribution } from './tenant-attribution.js'
 
@@ -35,12 +39,15 @@ export const SESSION_LIMIT_RULES = [maxErrors, maxCommands, maxRecipientsPerSess
 export const RULES: readonly AnyRule[] = [
   maxConnectionsPerIp,
   ...SESSION_LIMIT_RULES,
+  submissionTls,
+  authUnavailable,
   requireTls,
+  submissionAuth,
+  ...SMTP_AUTH_RULES,
   senderSyntax,
   declaredSize,
   spoolSpace,
   connectorAttribution,
-  sendAs,
   recipientSyntax,
   recipientCount,
   connectorTls,
@@ -54,5 +61,6 @@ export const RULES: readonly AnyRule[] = [
   headerSize,
   messageSize,
   fromHeader,
+  sendAs,
   headerFromDomain,
 ]

@@ -33,7 +33,7 @@ export function bucketFor(span: number, n: number): number {
   return STEPS.find((s) => s >= raw) ?? Math.ceil(raw / (30 * D)) * 30 * D
 }
 
-const STAGE_ORDER = ['connect', 'command', 'mail', 'rcpt', 'data', 'eom', '']
+const STAGE_ORDER = ['connect', 'command', 'auth', 'mail', 'rcpt', 'data', 'eom', '']
 
 /** Every rule and limit in pipeline order (limits are judged at DATA), then rule ids the trace holds that neither lists (limit-store). */
 function catalogue(counts: readonly RuleOutcomeCount[]) {

@@ -3,7 +3,7 @@
 // the message list by that rule.
 import { h } from './dom.js'
 
-const STAGES = { connect: 'connect', command: 'command', mail: 'MAIL FROM', rcpt: 'RCPT TO', data: 'DATA (limits)', eom: 'end of data', '': 'other' }
+const STAGES = { connect: 'connect', command: 'command', auth: 'AUTH', mail: 'MAIL FROM', rcpt: 'RCPT TO', data: 'DATA (limits)', eom: 'end of data', '': 'other' }
 
 export function renderRules(tbody, rules, onPick) {
   const rows = []
