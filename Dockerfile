@@ -19,6 +19,6 @@ COPY package.json ./
 # data/ (trace, captured mail) and certs/ (TLS identity) are volumes; the config names them.
 RUN mkdir -p /app/data /app/certs && chown -R node:node /app/data /app/certs
 USER node
-EXPOSE 2525 8025
+EXPOSE 2525 2587 8025
 ENTRYPOINT ["node", "--max-semi-space-size=2", "bin/relay365.js"]
 CMD ["serve", "--config", "/etc/relay365/relay365.yaml"]

@@ -55,6 +55,8 @@ export async function startRelay365(sinkPort: number, extra: Record<string, unkn
   const config = mergeConfig({
     smtp: { port, requireTls: false, maxConnectionsPerIP: 1000, maxConnections: 2000 },
     http: { port: await freePort() },
+    // the MX door is what is measured; several relays run at once
+    submission: { enabled: false },
     connectors: [{ name: 'TDX', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
     routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: sinkPort, tls: 'none', maxConnections: 50 } },
     store: { trace: `sqlite:${dir}/trace.db` },

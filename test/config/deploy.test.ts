@@ -36,8 +36,8 @@ const relays = ['relay365', 'relay365-b'] as const
 t.test('services: two relays built from the Dockerfile, one Redis', async (t) => {
   t.same(Object.keys(compose.services).sort(), ['redis', 'relay365', 'relay365-b'])
   t.match(compose.services.redis, { image: /^redis:7/, healthcheck: { test: ['CMD', 'redis-cli', 'ping'] } })
-  t.same(compose.services.relay365?.ports, ['127.0.0.1:2525:2525', '127.0.0.1:8025:8025'])
-  t.same(compose.services['relay365-b']?.ports, ['127.0.0.1:2526:2525', '127.0.0.1:8026:8025'])
+  t.same(compose.services.relay365?.ports, ['127.0.0.1:2525:2525', '127.0.0.1:2587:2587', '127.0.0.1:8025:8025'])
+  t.same(compose.services['relay365-b']?.ports, ['127.0.0.1:2526:2525', '127.0.0.1:2588:2587', '127.0.0.1:8026:8025'])
   for (const name of relays) {
     const s = compose.services[name] as Service
     t.equal(s.build, '.', `${name} is built from the Dockerfile`)
