@@ -84,7 +84,7 @@ t.test('Dockerfile: Node 20, the compiled CLI and the dashboard files in the ima
   t.match(dockerfile, /COPY --from=build \/app\/dist \.\/dist/)
   // src/http/routes/dashboard.ts reads them from dist/http/routes/../../../src/http/ui
   t.match(dockerfile, /COPY --from=build \/app\/src\/http\/ui \.\/src\/http\/ui/)
-  t.match(dockerfile, /EXPOSE 2525 8025/)
+  t.match(dockerfile, /EXPOSE 2525 2587 8025/)
 })
 
 
