@@ -1,5 +1,6 @@
 // Pure: records which lane and connector the transaction was attributed to (o365-facts.md §3).
-// It never rejects: the RCPT rules act on the attribution.
+// It never rejects: the RCPT rules act on the attribution. Attribution by certificate, then IP, is
+// documented; that a propagating connector acts as absent is assumed ("may take some time").
 import type { Rule } from '../types.js'
 import { outcome } from './result.js'
 
@@ -10,6 +11,7 @@ export const connectorAttribution: Rule<'mail'> = {
   stage: 'mail',
   summary: 'attribute the transaction to a lane: smtpAuth, an inbound connector (certificate, then IP), or direct send',
   evaluate(ctx) {
-    return outcome(meta, ctx, 'pass', ctx.txn.attribution.note)
+    const propagating = ctx.world.connectors.some((c) => c.enabled && ctx.event.now < c.visibleFrom)
+    return outcome(meta, ctx, 'pass', ctx.txn.attribution.note, propagating ? 'assumed' : meta.basis)
   },
 }

@@ -1,5 +1,6 @@
-// Pure: a connector with requireTls refuses recipients of a plaintext session
-// (observed: 454 4.7.0 at RCPT; o365-facts.md §2 STARTTLS/TLS).
+// Pure: a connector with requireTls refuses recipients of a plaintext session (454 4.7.0 at RCPT:
+// observed for partner connectors; for onPremises connectors Exchange's behaviour is
+// unconfirmed, so assumed; o365-facts.md §2 STARTTLS/TLS).
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 
@@ -13,8 +14,9 @@ export const connectorTls: Rule<'rcpt'> = {
     const connector = ctx.txn.attribution.connector
     if (!connector) return outcome(meta, ctx, 'skip', 'no connector matched')
     if (!connector.requireTls) return outcome(meta, ctx, 'skip', `connector ${connector.name} does not require TLS`)
+    const basis = connector.type === 'partner' ? 'observed' : 'assumed'
     return ctx.session.tls
-      ? outcome(meta, ctx, 'pass', `connector ${connector.name} requires TLS; session is TLS`)
-      : rejectWith(meta, ctx, 'connector-tls', `connector ${connector.name} requires TLS; session is plaintext`)
+      ? outcome(meta, ctx, 'pass', `connector ${connector.name} requires TLS; session is TLS`, basis)
+      : rejectWith(meta, ctx, 'connector-tls', `connector ${connector.name} requires TLS; session is plaintext`, basis)
   },
 }

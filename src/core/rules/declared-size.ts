@@ -1,9 +1,10 @@
-// Pure: MAIL FROM SIZE= over limits.maxMessageSize (RFC 1870 §6; o365-facts.md §1c).
+// Pure: MAIL FROM SIZE= over limits.maxMessageSize (RFC 1870 §6; o365-facts.md §1c). The limit
+// is documented; Exchange's reply text and stage for it are not (assumed: RFC 1870's 552 5.3.4).
 import { formatSize } from '../units.js'
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 
-const meta = { id: 'declared-size', basis: 'documented' } as const
+const meta = { id: 'declared-size', basis: 'assumed' } as const
 
 export const declaredSize: Rule<'mail'> = {
   ...meta,

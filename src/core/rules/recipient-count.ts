@@ -1,8 +1,9 @@
-// Pure: limits.recipientsPerMessage (Exchange: 500 by default; o365-facts.md §1a, §1c).
+// Pure: limits.recipientsPerMessage (Exchange: 500 by default; o365-facts.md §1a, §1c). Assumed:
+// the limit is documented, but the 452 4.5.3 is only seen past 200 recipients of one domain.
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 
-const meta = { id: 'recipient-count', basis: 'documented' } as const
+const meta = { id: 'recipient-count', basis: 'assumed' } as const
 
 export const recipientCount: Rule<'rcpt'> = {
   ...meta,
