@@ -193,3 +193,23 @@ t.test('queue mode: the NDR\'d recipients stay out of the spool, the NDR is spoo
   t.match(report?.data.toString(), /Status: 5\.7\.233/)
   t.match(relay.trace.get(m.id)?.recipients.filter((r) => r.ndr).map((r) => r.address), ['a@example.org', 'b@example.org'])
 })
+
+t.test('queue mode, over the recipient size: no spool entry for the message, only its NDR goes out', async (t) => {
+  const upstream = await startFakeUpstream(t)
+  const relay = await startRelay(t, {
+    delivery: { mode: 'queue' },
+    limits: { recipientMaxSize: '2KB' },
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } },
+  })
+  const replies = await transact(relay.smtpPort, 'helpdesk@contoso.example', ['staff@contoso.example'], message('Queued large', `${'x'.repeat(76)}\r\n`.repeat(100)))
+  t.match(replies.at(-1), /^250 2\.6\.0 /)
+  const until = Date.now() + 5000
+  while (upstream.received.length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+  await new Promise((r) => setTimeout(r, 200))
+  t.equal(upstream.received.length, 1, 'one delivery: the report')
+  t.match(upstream.received[0], { from: '', to: ['helpdesk@contoso.example'] })
+  t.match(upstream.received[0]?.data.toString(), /Status: 5\.2\.3/)
+  const m = original(relay, 'Queued large')
+  t.match(m.recipients, [{ status: 'Failed', ndr: true, deliveryReply: SIZE_NDR }])
+  t.equal(relay.queue?.depth, 0, 'the spool holds nothing for it')
+})
