@@ -175,17 +175,19 @@ export class Transaction {
       await writeAll(block)
     }
     // Past the recipient size limit Exchange will NDR every tenant recipient: the upstream stops
-    // here, its transaction is never committed, so no byte more goes out (proxy mode).
-    let upstreamCut = false
-    const cutUpstream = () => {
-      upstreamCut = true
+    // here, its transaction is never committed, so no byte more goes out (proxy mode). With
+    // policy.ndr: smtp the whole message will be refused at end of data: every route stops.
+    let overRecipientSize = false
+    const passedRecipientSize = () => {
+      overRecipientSize = true
+      if (!ndrMode) return abort('over limits.recipientMaxSize')
       for (const g of groups) if (g.route === 'upstream' && !this.ctx.queue) g.sink.abort('over limits.recipientMaxSize')
     }
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         const pushed = inspector.push(chunk)
         if (inspector.stopped) abort('content refused')
-        if (ndrMode && !upstreamCut && inspector.preview().size > world.limits.recipientMaxSize) cutUpstream()
+        if (!overRecipientSize && inspector.preview().size > world.limits.recipientMaxSize) passedRecipientSize()
         if (pushed.header) await onHeader(pushed.header)
         if (pushed.body) await writeAll(pushed.body)
       }

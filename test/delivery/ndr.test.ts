@@ -213,3 +213,13 @@ t.test('queue mode, over the recipient size: no spool entry for the message, onl
   t.match(m.recipients, [{ status: 'Failed', ndr: true, deliveryReply: SIZE_NDR }])
   t.equal(relay.queue?.depth, 0, 'the spool holds nothing for it')
 })
+
+t.test('policy.ndr: smtp in proxy mode: past the recipient size the upstream transaction is abandoned, 550 5.2.3', async (t) => {
+  const upstream = await startFakeUpstream(t)
+  const relay = await startRelay(t, { policy: { ndr: 'smtp' }, limits: { recipientMaxSize: '2KB' }, routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } } })
+  const replies = await transact(relay.smtpPort, 'helpdesk@contoso.example', ['staff@contoso.example'], message('Large sync', `${'x'.repeat(76)}\r\n`.repeat(100)))
+  t.equal(replies.at(-1), SIZE_NDR)
+  await settled(relay)
+  await relay.ndr.drain()
+  t.equal(upstream.received.length, 0, 'nothing delivered, no NDR')
+})
