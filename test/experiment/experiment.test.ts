@@ -132,7 +132,7 @@ t.test('scenario errors name the key; the CLI exits 2', async (t) => {
 })
 
 t.test('the shipped examples are valid scenarios', async (t) => {
-  for (const name of ['smtp-auth-day', 'connector-day']) {
+  for (const name of ['smtp-auth-day', 'connector-day', 'terrl-day']) {
     const s = parseScenario(parse(readFileSync(new URL(`../../examples/${name}.yaml`, import.meta.url), 'utf8')))
     t.ok(planSends(s).length > 1000, `${name} plans a day of traffic`)
   }
