@@ -29,7 +29,6 @@ export interface DsnInput {
 /** Exchange's NDR wording (the human part of its "Undeliverable" reports). */
 const EXCHANGE_NDR_INTRO = "Your message couldn't be delivered. Delivery has failed to these recipients or groups:"
 
-
 /** RFC 3463 status for the report: the reply's own permanent code, 5.4.7 for an expired one. */
 export function dsnStatus(f: DsnFailure): string {
   if (f.expired) return '5.4.7'

@@ -10,7 +10,7 @@ export function ndrFor(results: readonly RuleResult[], recipient: { readonly rou
   return results.find((r) => r.outcome === 'reject' && r.reply !== undefined && (r.ndr === 'all' || (r.ndr === 'external' && recipient.class === 'external')))
 }
 
-/** A sender to report to: never the null sender (RFC 3464 §2: no report about a report). */
+/** Whom to report to: never the null sender (RFC 5321 §4.5.5: no notification to <>, so reports cannot loop). */
 export function ndrSender(mailFrom: string): string | undefined {
   return mailFrom === '' ? undefined : mailFrom
 }
