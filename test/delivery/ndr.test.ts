@@ -223,3 +223,14 @@ t.test('policy.ndr: smtp in proxy mode: past the recipient size the upstream tra
   await relay.ndr.drain()
   t.equal(upstream.received.length, 0, 'nothing delivered, no NDR')
 })
+
+t.test('an NDR the upstream refuses: the client still had its 250, the failure is traced on the report', async (t) => {
+  const upstream = await startFakeUpstream(t, { mail: (address) => (address === '' ? { code: 550, text: '5.7.1 No bounces here' } : undefined) })
+  const relay = await startRelay(t, { limits: { recipientMaxSize: '2KB' }, routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } } })
+  const replies = await transact(relay.smtpPort, 'helpdesk@contoso.example', ['staff@contoso.example'], message('Refused report', `${'x'.repeat(76)}\r\n`.repeat(100)))
+  t.match(replies.at(-1), /^250 2\.6\.0 /)
+  const ndr = await ndrAbout(relay, original(relay, 'Refused report').id)
+  t.match(ndr, { status: 'Failed', mailFrom: '' })
+  t.match(ndr.recipients[0]?.deliveryReply, /^550 /)
+  t.equal(upstream.received.length, 0)
+})
