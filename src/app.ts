@@ -21,6 +21,7 @@ import { sumConnections, type RouteTarget } from './delivery/sink.js'
 import { SmarthostTarget } from './delivery/smarthost.js'
 import { MxTarget } from './delivery/mx-route.js'
 import { DeliveryQueue } from './delivery/spool/queue.js'
+import { NdrSender } from './delivery/ndr.js'
 import { createDnsResolver } from './delivery/mx.js'
 import { createHttpServer } from './http/server.js'
 import { TraceBus } from './events/trace-bus.js'
@@ -66,6 +67,8 @@ export interface RunningApp {
   readonly capture: CaptureStore
   readonly relay: Relay
   readonly queue: DeliveryQueue | undefined
+  /** Exchange's NDRs after the 250 (policy.ndr: exchange). */
+  readonly ndr: NdrSender
   stop(): Promise<void>
 }
 
@@ -166,6 +169,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
         })
       : undefined
   queue?.start()
+  const ndr = new NdrSender({ upstream: targets.upstream, ...(queue ? { queue } : {}), trace, clock, hostname: world.hostname, replies: world.replies, log: log.child({ sub: 'ndr' }) })
   const relay = new Relay({
     world,
     clock,
@@ -178,6 +182,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     sessionTtl: config.smtp.maxSessionDuration * clock.speed + 60_000,
     newIpMemory: config.policy.throttleNewIPs.forgetAfter,
     ...(queue ? { queue } : {}),
+    ndr,
   })
   const tls = await loadTlsMaterial(config.tls, world.hostname)
   const door = (endpoint: Endpoint) =>
@@ -263,6 +268,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     capture,
     relay,
     queue,
+    ndr,
     // Shutdown in the order the data flows: no new sessions; the open ones end (smtp-server cuts
     // what is left after its closeTimeout with 421); their transactions finish and hand their
     // trace records over; only then the routes, the stores and, last, the trace itself.
@@ -271,6 +277,8 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
       // a transaction waits at most one next-hop timeout for its reply
       const hopTimeout = Math.max(1000, ...[config.routes.upstream, config.routes.fallback].map((r) => ('timeout' in r ? r.timeout : 0)))
       if (!(await relay.drain(hopTimeout + 1000))) log.warn({ sessions: relay.openSessions, transactions: relay.openTransactions }, 'stopping with transactions still open')
+      // NDRs of the last transactions go out (or into the spool) before routes and spool close
+      await ndr.drain()
       await queue?.stop()
       await Promise.all(routeTargets.map((t) => t.close()))
       await relay.drain(1000)

@@ -181,6 +181,11 @@ const policySchema = z
     partnerExternal: z.enum(['reject', 'drop']).default('reject'),
     /** true, or {attempts, forgetAfter}: a new IP's first attempts get 451 4.7.500. */
     throttleNewIPs: throttleSchema,
+    /**
+     * exchange: refusals Exchange makes after its 250 (TERRL, recipient size) are answered 250 and
+     * reported by NDR, as the application would see them; smtp: refused at end of data (fail fast).
+     */
+    ndr: z.enum(['exchange', 'smtp']).default('exchange'),
   })
   .strict()
 
@@ -246,6 +251,8 @@ const limitsSchema = z
   .object({
     maxMessageSize: size('35MB'),
     maxHeaderSize: size('256KB'),
+    /** The tenant's receive limit per recipient (o365-facts §1c: 36 MB); over it, 5.2.3 by NDR. */
+    recipientMaxSize: size('36MB'),
     recipientsPerMessage: z.number().int().min(1).max(1000).default(500),
     onExceeded: z.enum(['reject', 'fallback']).default('reject'),
     smtpAuth: z

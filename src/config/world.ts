@@ -40,7 +40,7 @@ export function compileWorld(config: Config): World {
       rejectDirectSend: config.tenant.rejectDirectSend,
     },
     connectors: config.connectors.map(compileConnector),
-    policy: { headerFrom: config.policy.headerFrom, partnerExternal: config.policy.partnerExternal, throttleNewIPs: config.policy.throttleNewIPs.attempts },
+    policy: { headerFrom: config.policy.headerFrom, partnerExternal: config.policy.partnerExternal, throttleNewIPs: config.policy.throttleNewIPs.attempts, ndr: config.policy.ndr },
     smtpAuth: {
       tenantEnabled: config.smtpAuth.tenantEnabled,
       basicAuth: config.smtpAuth.basicAuth,
@@ -60,6 +60,7 @@ export function compileWorld(config: Config): World {
     limits: {
       maxMessageSize: config.limits.maxMessageSize,
       maxHeaderSize: config.limits.maxHeaderSize,
+      recipientMaxSize: config.limits.recipientMaxSize,
       recipientsPerMessage: config.limits.recipientsPerMessage,
       onExceeded: config.limits.onExceeded,
       smtpAuth: config.limits.smtpAuth,

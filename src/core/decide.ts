@@ -1,6 +1,7 @@
 // Pure: (world, session, event) -> Decision. Runs the rules of the event's stage in table order;
 // the first reject decides, a drop decides unless a later rule rejects; every result is kept so
-// the trace can show the whole evaluation.
+// the trace can show the whole evaluation. A reject Exchange reports by NDR after its 250
+// (RuleResult.ndr) decides nothing here: the transaction routes around it (core/ndr.ts).
 import { checkAddress } from './address.js'
 import { attribute } from './attribution.js'
 import { RULES } from './rules/index.js'
@@ -49,7 +50,7 @@ export function decide(world: World, session: SessionFacts, event: StageEvent, r
     if (rule.stage !== event.stage) continue
     const result = rule.evaluate(ctx)
     results.push(result)
-    if (result.outcome === 'reject' && result.reply) {
+    if (result.outcome === 'reject' && result.reply && !result.ndr) {
       return { stage: event.stage, verdict: 'reject', rule: result.rule, reply: result.reply, results, ...extras }
     }
     if (result.outcome === 'drop') drop ??= result

@@ -1,5 +1,6 @@
-// Pure: a delivery status notification (RFC 3464) for recipients the queue gave up on, sent from
-// the null sender to the message's envelope sender, with the original header block attached.
+// Pure: a delivery status notification (RFC 3464) for recipients the queue gave up on, or the NDR
+// Exchange sends after its 250 (policy.ndr: exchange), from the null sender to the message's
+// envelope sender, with the original header block attached.
 import { rfc5322Date } from './headers.js'
 
 export interface DsnFailure {
@@ -21,7 +22,12 @@ export interface DsnInput {
   readonly originalHeaders: string
   readonly originalSubject?: string
   readonly boundary: string
+  /** Who is speaking in the human part: relay365's queue (default) or Exchange after its 250. */
+  readonly kind?: 'queue' | 'ndr'
 }
+
+/** Exchange's NDR wording (the human part of its "Undeliverable" reports). */
+const EXCHANGE_NDR_INTRO = "Your message couldn't be delivered. Delivery has failed to these recipients or groups:"
 
 /** RFC 3463 status for the report: the reply's own permanent code, 5.4.7 for an expired one. */
 export function dsnStatus(f: DsnFailure): string {
@@ -52,7 +58,7 @@ export function buildDsn(d: DsnInput): string {
     `--${d.boundary}`,
     'Content-Type: text/plain; charset=utf-8',
     '',
-    `relay365 at ${d.hostname} could not deliver your message to these recipients:`,
+    d.kind === 'ndr' ? EXCHANGE_NDR_INTRO : `relay365 at ${d.hostname} could not deliver your message to these recipients:`,
     '',
     human,
     '',

@@ -39,6 +39,11 @@ export interface LimitDefinition {
   readonly basis: Basis
   /** delay: Exchange throttles (the reply waits); policy: limits.onExceeded decides. */
   readonly onExceeded: 'delay' | 'policy'
+  /**
+   * Exchange reports this limit by NDR after its 250, to these recipients (policy.ndr: exchange):
+   * the message is accepted, limits.onExceeded does not apply — the application never hears of it.
+   */
+  readonly ndr?: 'external' | 'all'
   reply(world: World): ReplyId
   request(ctx: LimitContext): LimitRequest | undefined
 }
@@ -71,6 +76,8 @@ export const LIMITS: readonly LimitDefinition[] = [
     summary: 'tenant: external recipients per rolling 24 h, 500 x licences^0.7 + 9500 (trial 5,000) (550 5.7.233)',
     basis: 'documented',
     onExceeded: 'policy',
+    // o365-facts §1b, §9: "Delivered as NDR"
+    ndr: 'external',
     reply: (world) => (world.limits.trial ? 'tenant-external-limit-trial' : 'tenant-external-limit'),
     request: (ctx) => {
       const n = externals(ctx)
@@ -143,10 +150,17 @@ function describe(req: LimitRequest, out: LimitOutcome): string {
   return `${req.key}: ${out.used} used + ${req.amount} of ${req.limit} per ${window}`
 }
 
+/**
+ * A limit Exchange reports by NDR (policy.ndr: exchange) does not refuse the message: its result
+ * carries `ndr` and the verdict is the other limits'. Another limit refusing outright wins: that
+ * refusal is an SMTP reply, which Exchange gives before it ever accepts.
+ */
 export function judgeLimits(world: World, plan: LimitPlan, outcomes: readonly LimitOutcome[], now: number): LimitDecision {
   const results: RuleResult[] = []
   let until = now
-  let refused: { def: LimitDefinition; note: string } | undefined
+  const exceeded = plan.definitions.filter((_, i) => (outcomes[i] as LimitOutcome).ok === false)
+  const byNdr = (def: LimitDefinition) => def.onExceeded === 'policy' && def.ndr !== undefined && world.policy.ndr === 'exchange'
+  const refused = exceeded.find((def) => def.onExceeded === 'policy' && !byNdr(def))
   plan.definitions.forEach((def, i) => {
     const req = plan.requests[i] as LimitRequest
     const out = outcomes[i] as LimitOutcome
@@ -158,17 +172,18 @@ export function judgeLimits(world: World, plan: LimitPlan, outcomes: readonly Li
       results.push({ ...base, outcome: at > now ? 'warn' : 'pass', note })
     } else if (out.ok) {
       results.push({ ...base, outcome: 'pass', note: describe(req, out) })
+    } else if (byNdr(def) && !refused) {
+      const note = `${describe(req, out)}: limit exceeded; 250, then an NDR to the sender for the ${def.ndr} recipients (policy.ndr: exchange)`
+      results.push({ ...base, outcome: 'reject', note, reply: reply(world.replies, def.reply(world)), ndr: def.ndr as 'external' | 'all' })
     } else {
-      const note = `${describe(req, out)}: limit exceeded`
-      refused ??= { def, note }
-      results.push({ ...base, outcome: 'reject', note, reply: reply(world.replies, def.reply(world)) })
+      results.push({ ...base, outcome: 'reject', note: `${describe(req, out)}: limit exceeded`, reply: reply(world.replies, def.reply(world)) })
     }
   })
   if (refused) {
-    const r = reply(world.replies, refused.def.reply(world))
+    const r = reply(world.replies, refused.reply(world))
     return world.limits.onExceeded === 'fallback'
-      ? { verdict: 'fallback', rule: refused.def.id, reply: r, results }
-      : { verdict: 'reject', rule: refused.def.id, reply: r, results }
+      ? { verdict: 'fallback', rule: refused.id, reply: r, results }
+      : { verdict: 'reject', rule: refused.id, reply: r, results }
   }
   return until > now ? { verdict: 'delay', until, results } : { verdict: 'accept', results }
 }

@@ -1,22 +1,27 @@
-// Pure: what became of a message, in the five words of the experiment charts and the dashboard
-// (accepted, throttled, fallback, deferred, rejected), and which rules did not simply pass for it.
+// Pure: what became of a message, in the six words of the experiment charts and the dashboard
+// (accepted, throttled, fallback, deferred, rejected, ndr), and which rules did not simply pass for it.
 import type { TraceMessage } from './trace.js'
 import type { Outcome } from './types.js'
 
-export const CATEGORIES = ['accepted', 'throttled', 'fallback', 'deferred', 'rejected'] as const
+// ndr last: columns of existing timeline CSVs keep their place
+export const CATEGORIES = ['accepted', 'throttled', 'fallback', 'deferred', 'rejected', 'ndr'] as const
 export type Category = (typeof CATEGORIES)[number]
 
 /**
  * Fallback when any recipient went down the fallback route; else the final reply decides — 2xx
  * accepted (throttled when SMTP AUTH throttling delayed it), 4xx deferred, 5xx rejected. A
  * transaction that ended before DATA has no final reply: any 4xx to a RCPT means the sender will
- * retry (deferred), else it was rejected.
+ * retry (deferred), else it was rejected. A 2xx with any recipient refused by NDR after it is ndr:
+ * accepted by Exchange, lost to the application, which saw only the 250 (policy.ndr: exchange).
+ * relay365's own reports (NDRs, queue DSNs) are nobody's sending: no category.
  */
-export function categoryOf(m: TraceMessage): Category {
+export function categoryOf(m: TraceMessage): Category | undefined {
+  if (m.reportFor !== undefined) return undefined
   if (m.recipients.some((r) => r.route === 'fallback' && r.status === 'Fallback')) return 'fallback'
   if (m.reply === '') return m.recipients.some((r) => r.rcptReply.startsWith('4')) ? 'deferred' : 'rejected'
   const code = Number(m.reply.slice(0, 3))
   if (!(code >= 200 && code < 300)) return code >= 400 && code < 500 ? 'deferred' : 'rejected'
+  if (m.recipients.some((r) => r.ndr)) return 'ndr'
   return m.results.some((r) => r.rule === 'smtpauth-message-rate' && r.outcome === 'warn') ? 'throttled' : 'accepted'
 }
 export interface RuleOutcomeCount {

@@ -112,6 +112,8 @@ export const REPLY_CATALOGUE = {
     enhanced: '5.7.232',
     text: "Your message can't be sent because your trial tenant has exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit).",
   },
+  // the tenant's per-recipient receive limit, reported after Exchange's 250 (o365-facts §1c, observed)
+  'recipient-size-limit': { code: 550, enhanced: '5.2.3', text: 'RESOLVER.RST.RecipSizeLimit; message too large for this recipient' },
   'connector-limit': { code: 451, enhanced: '4.7.0', text: 'Connector limit exceeded, try again later' },
   'new-ip-throttle': { code: 451, enhanced: '4.7.500', text: 'Server busy. Please try again later from [{ip}]. (AS843)' },
   'spool-full': { code: 452, enhanced: '4.3.1', text: 'Insufficient system storage' },

@@ -45,10 +45,14 @@ export interface RecipientFate {
   readonly messageRefused: boolean
   /** The route's outcome, once delivery finished. */
   readonly outcome: { readonly ok: boolean; readonly status: TraceStatus } | undefined
+  /** Accepted, then refused by NDR (policy.ndr: exchange): never handed to a route. */
+  readonly ndr?: boolean
 }
 
 export function recipientStatus(f: RecipientFate): TraceStatus {
-  if (f.route === undefined || f.messageRefused || !f.outcome) return 'None'
+  if (f.route === undefined || f.messageRefused) return 'None'
+  if (f.ndr) return 'Failed'
+  if (!f.outcome) return 'None'
   if (!f.outcome.ok) return 'Failed'
   if (f.outcome.status === 'Pending') return 'Pending'
   return f.route === 'fallback' ? 'Fallback' : f.outcome.status

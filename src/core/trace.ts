@@ -27,6 +27,11 @@ export interface TraceRecipient {
    * reply; recipients of one route share it. Feeds relay365_upstream_delivery_seconds.
    */
   readonly deliveryMs?: number
+  /**
+   * Exchange took the message (the client got 250) and then refused this recipient by NDR
+   * (policy.ndr: exchange): status Failed, deliveryReply the NDR's status, `rule` the reason.
+   */
+  readonly ndr?: boolean
   readonly results: readonly RuleResult[]
 }
 
@@ -56,6 +61,8 @@ export interface TraceMessage {
   readonly recipients: readonly TraceRecipient[]
   /** The raw source was kept (capture route). */
   readonly captured: boolean
+  /** This message is relay365's own delivery report (an NDR or a queue DSN) about message `reportFor`. */
+  readonly reportFor?: string
 }
 
 export function aggregateStatus(recipients: readonly Pick<TraceRecipient, 'status'>[]): TraceStatus | 'Mixed' {

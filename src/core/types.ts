@@ -41,6 +41,12 @@ export interface RuleResult {
   readonly note: string
   readonly basis: Basis
   readonly reply?: Reply
+  /**
+   * A refusal Exchange makes after its 250 (policy.ndr: exchange): the client still gets 250 and
+   * these recipients routed to the tenant get an NDR instead — the external ones, or all of them.
+   * decide() does not stop at such a reject.
+   */
+  readonly ndr?: 'external' | 'all'
 }
 
 export interface CompiledConnector {
@@ -75,6 +81,8 @@ export interface World {
     readonly partnerExternal: 'reject' | 'drop'
     /** Attempts from a new IP that get 451 4.7.500 before one passes; 0 = off. */
     readonly throttleNewIPs: number
+    /** exchange: what Exchange refuses after its 250 is answered 250 and reported by NDR; smtp: refused at end of data. */
+    readonly ndr: 'exchange' | 'smtp'
   }
   readonly smtpAuth: {
     /** smtpAuth.tenantEnabled: the organisation's SmtpClientAuthenticationDisabled, inverted. */
@@ -97,6 +105,8 @@ export interface World {
   readonly limits: {
     readonly maxMessageSize: number
     readonly maxHeaderSize: number
+    /** The receive limit of a tenant recipient (5.2.3 RecipSizeLimit); the SMTP SIZE stays maxMessageSize. */
+    readonly recipientMaxSize: number
     readonly recipientsPerMessage: number
     readonly onExceeded: 'reject' | 'fallback'
     readonly smtpAuth: { readonly messagesPerMinute: number; readonly recipientsPerDay: number; readonly concurrentConnections: number }

@@ -37,7 +37,7 @@ export function repliesTable(): string {
 export function limitsTable(): string {
   return table(
     ['limit', 'lanes', 'what it counts', 'on exceeding'],
-    LIMITS.map((l) => [`\`${l.id}\``, l.lanes.join(', '), cell(l.summary), l.onExceeded === 'delay' ? 'delay' : 'limits.onExceeded']),
+    LIMITS.map((l) => [`\`${l.id}\``, l.lanes.join(', '), cell(l.summary), l.onExceeded === 'delay' ? 'delay' : l.ndr ? `250, then an NDR to the ${l.ndr} recipients (policy.ndr: exchange); policy.ndr: smtp: limits.onExceeded` : 'limits.onExceeded']),
   )
 }
 

@@ -8,6 +8,7 @@ const COLORS: Record<Category, string> = {
   fallback: '#1565c0',
   deferred: '#8e24aa',
   rejected: '#c62828',
+  ndr: '#6d4c41',
 }
 
 const esc = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c] as string)
@@ -64,7 +65,7 @@ export function renderChart(t: Timeline, title: string, subtitle: string): strin
   let lx = m.left
   for (const c of CATEGORIES) {
     parts.push(`<rect x="${lx}" y="${H - 24}" width="12" height="12" fill="${COLORS[c]}"/><text x="${lx + 16}" y="${H - 14}">${c} (${t.totals[c]})</text>`)
-    lx += 150
+    lx += 145
   }
   parts.push('</svg>')
   return parts.join('\n') + '\n'

@@ -1,4 +1,5 @@
-// Pure: the experiment's text report — totals, the first fallback or refusal and why, recovery.
+// Pure: the experiment's text report — totals, mail lost to NDRs after a 250, the first fallback
+// or refusal and why, recovery.
 import type { ExperimentResult } from './run.js'
 import { CATEGORIES } from './timeline.js'
 
@@ -19,6 +20,7 @@ export function formatReport(r: ExperimentResult): string {
     `${r.messages} messages: ${CATEGORIES.map((c) => `${c} ${t.totals[c]}`).join(', ')}`,
     `recipients: ${CATEGORIES.map((c) => `${c} ${t.recipientTotals[c]}`).join(', ')}`,
   ]
+  if (t.totals.ndr > 0) lines.push(`ndr: ${t.totals.ndr} messages got 250 and then an NDR (policy.ndr: exchange): the application saw success and did not fall back; that mail is lost to it`)
   for (const f of t.firsts) lines.push(`first ${f.category} at ${when(f.at, s.start)}${f.rule ? ` (${f.rule})` : ''}: ${f.reply}`)
   if (t.recoveredAt !== undefined) lines.push(`accepted again from ${when(t.recoveredAt, s.start)} (the rolling window freed budget)`)
   if (r.maxLagMs > Math.max(60_000, s.bucket / 2)) lines.push(`note: sends ran up to ${Math.round(r.maxLagMs / 60_000)} simulated min behind schedule; lower the speed for exact timing`)

@@ -108,7 +108,8 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
     for (const c of clients.values()) c.close()
     await app.stop().catch(() => undefined)
   }
-  const messages: TraceMessage[] = [...app.trace.list({ limit: Number.MAX_SAFE_INTEGER }).messages]
+  // the application's messages: the NDRs relay365 sent on Exchange's behalf are not among them
+  const messages: TraceMessage[] = app.trace.list({ limit: Number.MAX_SAFE_INTEGER }).messages.filter((m) => m.reportFor === undefined)
   return {
     scenario: s,
     timeline: buildTimeline(messages, s.start, s.start + s.duration, s.bucket),

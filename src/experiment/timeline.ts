@@ -1,5 +1,6 @@
 // Pure: trace records -> what happened to each message (accepted, throttled, fallback, deferred,
-// rejected), bucketed over simulated time, and the moments worth reporting.
+// rejected, ndr), bucketed over simulated time, and the moments worth reporting. relay365's own
+// reports (NDRs, DSNs) are not the application's messages and are left out.
 import { CATEGORIES, categoryOf, type Category } from '../core/outcome.js'
 import type { TraceMessage } from '../core/trace.js'
 
@@ -18,11 +19,11 @@ export interface Timeline {
   readonly recipientTotals: Record<Category, number>
   /** First message of each category other than accepted, and the rule behind it. */
   readonly firsts: ReadonlyArray<{ readonly category: Category; readonly at: number; readonly rule: string | undefined; readonly reply: string }>
-  /** When mail was accepted again after the last fallback/rejection began, if it was. */
+  /** When mail was accepted again after the last fallback/rejection/NDR began, if it was. */
   readonly recoveredAt: number | undefined
 }
 
-const zero = (): Record<Category, number> => ({ accepted: 0, throttled: 0, fallback: 0, deferred: 0, rejected: 0 })
+const zero = (): Record<Category, number> => ({ accepted: 0, throttled: 0, fallback: 0, deferred: 0, rejected: 0, ndr: 0 })
 
 export function buildTimeline(messages: readonly TraceMessage[], start: number, end: number, bucketMs: number): Timeline {
   const buckets: Bucket[] = []
@@ -32,8 +33,8 @@ export function buildTimeline(messages: readonly TraceMessage[], start: number, 
   const firsts = new Map<Category, { category: Category; at: number; rule: string | undefined; reply: string }>()
   let blockedSince: number | undefined
   let recoveredAt: number | undefined
-  for (const m of [...messages].sort((a, b) => a.receivedAt - b.receivedAt)) {
-    const c = categoryOf(m)
+  for (const m of messages.filter((x) => x.reportFor === undefined).sort((a, b) => a.receivedAt - b.receivedAt)) {
+    const c = categoryOf(m) as Category
     const i = Math.floor((m.receivedAt - start) / bucketMs)
     const b = buckets[Math.min(Math.max(i, 0), buckets.length - 1)]
     const n = m.recipients.length
@@ -44,7 +45,7 @@ export function buildTimeline(messages: readonly TraceMessage[], start: number, 
     totals[c]++
     recipientTotals[c] += n
     if (c !== 'accepted' && !firsts.has(c)) firsts.set(c, { category: c, at: m.receivedAt, rule: m.rule, reply: m.reply })
-    if (c === 'fallback' || c === 'rejected') {
+    if (c === 'fallback' || c === 'rejected' || c === 'ndr') {
       blockedSince ??= m.receivedAt
       recoveredAt = undefined
     } else if (c === 'accepted' && blockedSince !== undefined && recoveredAt === undefined) {

@@ -28,6 +28,7 @@ const ruleResultSchema = {
     note: str,
     basis: { type: 'string', enum: ['documented', 'observed', 'assumed', 'relay365'] },
     reply: replySchema,
+    ndr: { type: 'string', enum: ['external', 'all'], description: 'Exchange refuses these recipients by NDR after its 250 (policy.ndr: exchange)' },
   },
 } as const
 
@@ -47,6 +48,7 @@ const recipientSchema = {
     routeTarget: str,
     deliveryReply: str,
     deliveryMs: num,
+    ndr: { type: 'boolean', description: 'accepted with 250, then refused by NDR (policy.ndr: exchange)' },
     results: { type: 'array', items: ruleResultSchema },
   },
 } as const
@@ -72,6 +74,7 @@ const messageProperties = {
   results: { type: 'array', items: ruleResultSchema },
   recipients: { type: 'array', items: recipientSchema },
   captured: bool,
+  reportFor: { type: 'string', description: "set on relay365's own NDR or DSN: the id of the message it reports on" },
 } as const
 
 const messageRequired = ['id', 'receivedAt', 'sessionId', 'clientIp', 'mailFrom', 'status', 'reply', 'notes', 'results', 'recipients', 'captured'] as const
@@ -142,7 +145,7 @@ export const healthSchema = {
   },
 } as const
 
-const counts = { accepted: int, throttled: int, fallback: int, deferred: int, rejected: int } as const
+const counts = { accepted: int, throttled: int, fallback: int, deferred: int, rejected: int, ndr: int } as const
 
 export const statsSchema = {
   type: 'object',

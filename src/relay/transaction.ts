@@ -1,6 +1,8 @@
 // One mail transaction, MAIL FROM to end of data: decide -> route -> deliver -> trace. The only
 // place that mixes the policy core with I/O. Data streams from the client through the content
-// inspector into one sink per route; the client's final reply is the next hop's reply.
+// inspector into one sink per route; the client's final reply is the next hop's reply. What
+// Exchange refuses after its 250 (policy.ndr: exchange, core/ndr.ts) never reaches a route: those
+// recipients fail, the client still gets 250, and an NDR goes to P1 after the reply.
 import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { Logger } from 'pino'
@@ -10,7 +12,9 @@ import { formatReply, reply, type Reply } from '../core/replies.js'
 import { chooseRoute, routeAfterLimits } from '../core/route.js'
 import { buildTrace, finalReply, recipientStatus } from '../core/trace-record.js'
 import type { RouteName, TraceRecipient } from '../core/trace.js'
-import type { ContentFacts, Decision, RecipientFacts, TransactionFacts, World } from '../core/types.js'
+import type { ContentFacts, Decision, RecipientFacts, RuleResult, TransactionFacts, World } from '../core/types.js'
+import { ndrFor, ndrSender } from '../core/ndr.js'
+import type { NdrSender } from '../delivery/ndr.js'
 import { judgeLimits, planLimits, type LimitDecision, type LimitRequest } from '../core/limits.js'
 import type { DeliveryOutcome, RouteTarget, Sink } from '../delivery/sink.js'
 import type { DeliveryQueue } from '../delivery/spool/queue.js'
@@ -35,6 +39,8 @@ export interface RelayContext {
   readonly newIpMemory: number
   /** Queue mode: messages go to the spool and are delivered from there. */
   readonly queue?: DeliveryQueue
+  /** Sends Exchange's NDRs after the 250 (policy.ndr: exchange); without it they are only traced. */
+  readonly ndr?: NdrSender
 }
 
 interface RecipientEntry {
@@ -42,6 +48,8 @@ interface RecipientEntry {
   readonly decision: Decision
   readonly rcptReply: Reply
   route?: RouteName
+  /** Exchange's refusal after its 250: this recipient is never handed to its route. */
+  ndr?: RuleResult
   outcome?: DeliveryOutcome
   /** Wall-clock ms from opening the route to its final reply (a measurement, not policy). */
   deliveryMs?: number
@@ -56,6 +64,9 @@ interface RouteGroup {
 /** The longest client Message-ID echoed in `250 2.6.0 <id> Queued mail for delivery`. */
 const MAX_ECHOED_MESSAGE_ID = 256
 
+/** How much of the client's header block an NDR quotes (text/rfc822-headers), as the queue's DSN. */
+const NDR_HEADER_BYTES = 64 * 1024
+
 export class Transaction {
   readonly id = randomUUID()
   private readonly recipients: RecipientEntry[] = []
@@ -69,6 +80,8 @@ export class Transaction {
   private recorded = false
   /** What judgeLimits counted against the lane's limits; given back if the message is not accepted. */
   private counted: LimitRequest[] | undefined
+  /** The client's header block, kept (bounded) only while an NDR may have to quote it. */
+  private originalHeaders: string | undefined
 
   constructor(
     private readonly ctx: RelayContext,
@@ -122,7 +135,12 @@ export class Transaction {
       this.finish()
       return limits.reply as Reply
     }
-    for (const r of this.recipients) r.route = routeAfterLimits(r.route, limits)
+    for (const r of this.recipients) {
+      r.route = routeAfterLimits(r.route, limits)
+      // TERRL: the external recipients are reported by NDR, never sent (o365-facts §1b)
+      r.ndr = ndrFor(limits.results, { route: r.route, class: r.decision.recipient?.class })
+    }
+    const ndrMode = world.policy.ndr === 'exchange'
     const opened = performance.now()
     const groups = this.ctx.queue ? this.spoolGroup(this.ctx.queue) : this.openSinks()
     const inspector = new ContentInspector(world.limits.maxMessageSize, world.limits.maxHeaderSize)
@@ -137,6 +155,7 @@ export class Transaction {
     }
     const onHeader = async (block: Buffer) => {
       this.header = await readHeaderFacts(block)
+      if (ndrMode && ndrSender(this.mailFrom)) this.originalHeaders = block.subarray(0, NDR_HEADER_BYTES).toString('latin1')
       // The header rules can be judged now: on a refusal no byte of the message goes out.
       if (this.decideContent(inspector.preview(), txn).verdict === 'reject') return abort('header rejected')
       const now = this.ctx.clock.now()
@@ -156,10 +175,20 @@ export class Transaction {
       }
       await writeAll(block)
     }
+    // Past the recipient size limit Exchange will NDR every tenant recipient: the upstream stops
+    // here, its transaction is never committed, so no byte more goes out (proxy mode). With
+    // policy.ndr: smtp the whole message will be refused at end of data: every route stops.
+    let overRecipientSize = false
+    const passedRecipientSize = () => {
+      overRecipientSize = true
+      if (!ndrMode) return abort('over limits.recipientMaxSize')
+      for (const g of groups) if (g.route === 'upstream' && !this.ctx.queue) g.sink.abort('over limits.recipientMaxSize')
+    }
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         const pushed = inspector.push(chunk)
         if (inspector.stopped) abort('content refused')
+        if (!overRecipientSize && inspector.preview().size > world.limits.recipientMaxSize) passedRecipientSize()
         if (pushed.header) await onHeader(pushed.header)
         if (pushed.body) await writeAll(pushed.body)
       }
@@ -182,18 +211,28 @@ export class Transaction {
       this.finish()
       return decision.reply as Reply
     }
-    const outcomes = await Promise.all(groups.map((g) => g.sink.commit()))
+    for (const r of this.recipients) r.ndr ??= ndrFor(decision.results, { route: r.route, class: r.decision.recipient?.class })
+    // A group whose every recipient is NDR'd is never committed: nothing of it is delivered. A
+    // proxy group holds one route, and an NDR at end of data covers all of the upstream's; the
+    // spool's one group leaves the NDR'd out of what it commits (spoolGroup).
+    const live = groups.filter((g) => {
+      if (g.recipients.some((r) => !r.ndr)) return true
+      g.sink.abort('every recipient refused by NDR')
+      return false
+    })
+    const outcomes = await Promise.all(live.map((g) => g.sink.commit()))
     const deliveryMs = Math.round(performance.now() - opened)
-    groups.forEach((g, i) => {
+    live.forEach((g, i) => {
       const outcome = outcomes[i] as DeliveryOutcome
       for (const r of g.recipients) {
+        if (r.ndr) continue
         r.outcome = outcome
         if (!this.ctx.queue) r.deliveryMs = deliveryMs
       }
       if (outcome.ok && outcome.status === 'Captured') this.captured = true
     })
     this.finalReply = finalReply(
-      groups.map((g, i) => ({ route: g.route, ...(outcomes[i] as DeliveryOutcome) })),
+      live.map((g, i) => ({ route: g.route, ...(outcomes[i] as DeliveryOutcome) })),
       () => this.queuedReply(),
     )
     this.log('eom', decision, this.finalReply, { size: this.size, limits: limits.verdict })
@@ -201,7 +240,10 @@ export class Transaction {
     // The record is on disk before the reply: after a crash, mail that got its 250 has a trace
     // (queue mode delivers it on restart and updates that record).
     await this.ctx.trace.written()
-    if (this.finalReply.code < 400) this.ctx.queue?.release(this.id)
+    if (this.finalReply.code < 400) {
+      this.ctx.queue?.release(this.id)
+      this.sendNdr()
+    }
     // SMTP AUTH throttling: the message is through, the reply waits for its slot (Exchange delays).
     if (limits.verdict === 'delay' && limits.until !== undefined && this.finalReply.code < 400) await this.ctx.clock.sleepUntil(limits.until)
     return this.finalReply
@@ -210,12 +252,24 @@ export class Transaction {
   /** Counts the message against the lane's limits; a store that cannot answer refuses it (4xx). */
   private async judgeLimits(txn: TransactionFacts): Promise<LimitDecision> {
     const recipients = this.recipients.filter((r) => r.route === 'upstream' && r.decision.recipient).map((r) => r.decision.recipient as RecipientFacts)
-    const plan = planLimits({ world: this.ctx.world, txn, ...(this.session.authUser ? { authUser: this.session.authUser } : {}), recipients })
+    const ctx = { world: this.ctx.world, txn, ...(this.session.authUser ? { authUser: this.session.authUser } : {}) }
+    const plan = planLimits({ ...ctx, recipients })
     const now = this.ctx.clock.now()
     try {
       const outcomes = await this.ctx.limits.consume(plan.requests, now, this.id)
       if (outcomes.every((o) => o.ok)) this.counted = [...plan.requests]
-      return judgeLimits(this.ctx.world, plan, outcomes, now)
+      const first = judgeLimits(this.ctx.world, plan, outcomes, now)
+      const ndr = first.results.filter((r) => r.ndr)
+      if (ndr.length === 0 || first.verdict === 'reject' || first.verdict === 'fallback') return first
+      // Exchange takes the message and NDRs those recipients: it counts what it sends, so the
+      // limits are taken again for the others alone (the store counted nothing on the refusal)
+      const kept = recipients.filter((r) => !ndrFor(ndr, { route: 'upstream', class: r.class }))
+      const again = planLimits({ ...ctx, recipients: kept })
+      const outcomes2 = await this.ctx.limits.consume(again.requests, now, this.id)
+      if (outcomes2.every((o) => o.ok)) this.counted = [...again.requests]
+      const second = judgeLimits(this.ctx.world, again, outcomes2, now)
+      const judged = new Set(second.results.map((r) => r.rule))
+      return { ...second, results: [...ndr, ...second.results, ...first.results.filter((r) => !r.ndr && !judged.has(r.rule))] }
     } catch (err) {
       const r = reply(this.ctx.world.replies, 'limits-unavailable')
       const note = `limit store did not answer: ${(err as Error).message}`
@@ -249,7 +303,7 @@ export class Transaction {
   private openSinks(): RouteGroup[] {
     const byRoute = new Map<RouteName, RecipientEntry[]>()
     for (const r of this.recipients) {
-      if (r.route === undefined) continue
+      if (r.route === undefined || r.ndr) continue
       const list = byRoute.get(r.route) ?? []
       list.push(r)
       byRoute.set(r.route, list)
@@ -263,14 +317,26 @@ export class Transaction {
 
   /** Queue mode: one sink, the spool, for every routed recipient; each keeps its route. */
   private spoolGroup(queue: DeliveryQueue): RouteGroup[] {
-    const recipients = this.recipients.filter((r) => r.route !== undefined)
+    const recipients = this.recipients.filter((r) => r.route !== undefined && !r.ndr)
     if (recipients.length === 0) return []
-    const sink = queue.open(
-      this.id,
-      this.mailFrom,
-      recipients.map((r) => ({ address: r.address, route: r.route as RouteName })),
-    )
+    // read at commit: an NDR found at end of data takes its recipients out of the spool entry
+    const sink = queue.open(this.id, this.mailFrom, () => recipients.filter((r) => !r.ndr).map((r) => ({ address: r.address, route: r.route as RouteName })))
     return [{ route: 'upstream', recipients, sink }]
+  }
+
+  /** Exchange's NDR to P1 for the recipients it refused after its 250; the reply does not wait. */
+  private sendNdr(): void {
+    const refused = this.recipients.filter((r) => r.ndr)
+    const sender = ndrSender(this.mailFrom)
+    if (refused.length === 0 || !sender || !this.ctx.ndr) return
+    this.ctx.ndr.send({
+      about: this.id,
+      sender,
+      arrivedAt: this.receivedAt,
+      failures: refused.map((r) => ({ recipient: r.address, reply: formatReply(r.ndr?.reply as Reply), expired: false })),
+      originalHeaders: this.originalHeaders ?? '',
+      ...(this.header?.subject ? { originalSubject: this.header.subject } : {}),
+    })
   }
 
   /** relay365's own 250 2.6.0, naming the message by its Message-ID when that fits a reply line. */
@@ -288,20 +354,32 @@ export class Transaction {
     // not accepted after all (refused, abandoned, the next hop said no): what it counted goes back
     if (this.finalReply === undefined || this.finalReply.code >= 400) this.refund()
     if (note) this.notes.push(note)
+    // an NDR follows only a 250: a client told to retry or refused was never accepted
+    const accepted = this.finalReply !== undefined && this.finalReply.code < 400
+    const ndrOf = (r: RecipientEntry) => (accepted ? r.ndr : undefined)
+    const firstNdr = this.recipients.map(ndrOf).find((n) => n !== undefined)
     const messageRule = this.mailDecision.rule ?? this.limitDecision?.rule ?? this.eomDecision?.rule
     const messageRefused = this.eomDecision?.verdict === 'reject' || this.limitDecision?.verdict === 'reject'
-    const recipients: TraceRecipient[] = this.recipients.map((r) => ({
-      address: r.address,
-      class: r.decision.recipient?.class,
-      status: recipientStatus({ route: r.route, messageRefused, outcome: r.outcome }),
-      rule: r.decision.rule || messageRule || undefined,
-      rcptReply: formatReply(r.rcptReply),
-      route: r.route,
-      routeTarget: r.route ? this.ctx.targets[r.route].description : undefined,
-      deliveryReply: r.outcome?.reply ? formatReply(r.outcome.reply) : undefined,
-      deliveryMs: r.deliveryMs,
-      results: r.decision.results,
-    }))
+    if (firstNdr) {
+      const n = this.recipients.filter((r) => ndrOf(r)).length
+      this.notes.push(`250 given; ${n} recipient${n === 1 ? '' : 's'} refused after it by ${firstNdr.rule} (${firstNdr.basis}): NDR ${formatReply(firstNdr.reply as Reply)} to ${ndrSender(this.mailFrom) ?? 'nobody (null sender)'} (policy.ndr: exchange)`)
+    }
+    const recipients: TraceRecipient[] = this.recipients.map((r) => {
+      const ndr = ndrOf(r)
+      return {
+        address: r.address,
+        class: r.decision.recipient?.class,
+        status: recipientStatus({ route: r.route, messageRefused, outcome: r.outcome, ndr: ndr !== undefined }),
+        rule: r.decision.rule || ndr?.rule || messageRule || undefined,
+        rcptReply: formatReply(r.rcptReply),
+        route: r.route,
+        routeTarget: r.route ? this.ctx.targets[r.route].description : undefined,
+        deliveryReply: ndr?.reply ? formatReply(ndr.reply) : r.outcome?.reply ? formatReply(r.outcome.reply) : undefined,
+        deliveryMs: r.deliveryMs,
+        ndr: ndr ? true : undefined,
+        results: r.decision.results,
+      }
+    })
     if (this.finalReply === undefined && this.mailDecision.verdict !== 'reject') this.notes.push('transaction ended before end of data')
     const attribution = this.facts?.attribution
     const message = buildTrace({
@@ -318,7 +396,7 @@ export class Transaction {
       subject: this.header?.subject,
       messageId: this.messageId(),
       size: this.size,
-      rule: messageRule || undefined,
+      rule: messageRule || firstNdr?.rule || undefined,
       reply: this.finalReply ? formatReply(this.finalReply) : '',
       notes: this.notes,
       results: [...this.mailDecision.results, ...(this.limitDecision?.results ?? []), ...(this.eomDecision?.results ?? [])],

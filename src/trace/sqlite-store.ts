@@ -53,7 +53,7 @@ const MIGRATIONS: Migration[] = [
       if (rows.length === 0) break
       for (const row of rows) {
         const m = JSON.parse(row.doc) as TraceMessage
-        setCategory.run(categoryOf(m), m.id)
+        setCategory.run(categoryOf(m) ?? null, m.id)
         for (const o of ruleOutcomes(m)) addOutcome.run(m.id, o.rule, o.outcome, o.count)
       }
       after = (rows[rows.length - 1] as { r: number }).r
@@ -117,7 +117,7 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
     const insertOutcome = this.db.prepare('INSERT INTO rule_outcomes (message_id, rule, outcome, n) VALUES (?, ?, ?, ?)')
     this.insertAll = this.db.transaction((batch: readonly TraceMessage[]) => {
       for (const m of batch) {
-        insertMessage.run(m.id, m.receivedAt, m.status, m.mailFrom.toLowerCase(), m.rule ?? null, JSON.stringify(m), categoryOf(m))
+        insertMessage.run(m.id, m.receivedAt, m.status, m.mailFrom.toLowerCase(), m.rule ?? null, JSON.stringify(m), categoryOf(m) ?? null)
         m.recipients.forEach((r, i) => insertRecipient.run(m.id, i, r.address.toLowerCase(), r.status, r.rule ?? null, r.route ?? null))
         deleteOutcomes.run(m.id)
         for (const o of ruleOutcomes(m)) insertOutcome.run(m.id, o.rule, o.outcome, o.count)

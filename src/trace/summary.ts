@@ -63,7 +63,8 @@ export function summarizeMessages(messages: Iterable<TraceMessage>, q: SummaryQu
   const rules = new Map<string, RuleOutcomeCount>()
   for (const m of messages) {
     if (m.receivedAt < q.since || m.receivedAt >= q.until) continue
-    rows.push({ bucket: Math.floor((m.receivedAt - q.since) / q.bucketMs), category: categoryOf(m), count: 1 })
+    const category = categoryOf(m)
+    if (category) rows.push({ bucket: Math.floor((m.receivedAt - q.since) / q.bucketMs), category, count: 1 })
     for (const r of ruleOutcomes(m)) {
       const key = `${r.rule}\u0000${r.outcome}`
       rules.set(key, { ...r, count: (rules.get(key)?.count ?? 0) + r.count })

@@ -39,7 +39,7 @@ t.test('the tables hold every rule, reply and limit', async (t) => {
   t.equal(limits[0], '| limit | lanes | what it counts | on exceeding |')
   t.equal(limits.length, 2 + LIMITS.length)
   t.ok(limits.includes('| `smtpauth-message-rate` | smtpAuth | SMTP AUTH: 30 messages per minute per mailbox; the excess is delayed, not refused | delay |'))
-  t.ok(limits.some((l) => l.startsWith('| `tenant-external-recipients` | smtpAuth, connector |') && l.endsWith('| limits.onExceeded |')))
+  t.ok(limits.some((l) => l.startsWith('| `tenant-external-recipients` | smtpAuth, connector |') && l.endsWith('| 250, then an NDR to the external recipients (policy.ndr: exchange); policy.ndr: smtp: limits.onExceeded |')), 'TERRL is an NDR after the 250 by default')
 })
 
 t.test('markers: rewritten in place, unknown or unclosed ones refused', async (t) => {

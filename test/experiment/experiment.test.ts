@@ -48,13 +48,13 @@ t.test('a simulated day: 100 recipients reached by message 50, fallback after, b
   t.match(output, /first fallback at 10:31 \(smtpauth-recipients-per-day\)/)
   t.match(output, /accepted again from day 2 08:01/)
   const csv = readFileSync(files[0]!, 'utf8').split('\n')
-  t.equal(csv[0], 'bucket_start,accepted,throttled,fallback,deferred,rejected,accepted_recipients,throttled_recipients,fallback_recipients,deferred_recipients,rejected_recipients')
+  t.equal(csv[0], 'bucket_start,accepted,throttled,fallback,deferred,rejected,ndr,accepted_recipients,throttled_recipients,fallback_recipients,deferred_recipients,rejected_recipients,ndr_recipients')
   t.equal(csv.length, 34 + 2, 'one row an hour, header, final newline')
-  t.equal(csv[11], '2026-06-01T10:00:00.000Z,10,0,10,0,0,20,0,20,0,0', '10:00-11:00: half accepted, half fallback')
+  t.equal(csv[11], '2026-06-01T10:00:00.000Z,10,0,10,0,0,0,20,0,20,0,0,0', '10:00-11:00: half accepted, half fallback')
   const svg = readFileSync(files[1]!, 'utf8')
   t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
   t.match(svg, /fallback \(30\)/)
-  t.equal((svg.match(/<rect /g) ?? []).length, 1 + 5 + result.timeline.buckets.reduce((n, b) => n + Object.values(b.counts).filter((v) => v > 0).length, 0), 'a bar segment per non-empty category per bucket')
+  t.equal((svg.match(/<rect /g) ?? []).length, 1 + 6 + result.timeline.buckets.reduce((n, b) => n + Object.values(b.counts).filter((v) => v > 0).length, 0), 'a bar segment per non-empty category per bucket')
   t.match(JSON.parse(readFileSync(files[2]!, 'utf8')), { messages: 120, totals: { fallback: 30 } })
 })
 
@@ -78,6 +78,48 @@ senders:
   t.same(result.timeline.buckets.slice(0, 2).map((b) => b.counts.accepted + b.counts.throttled), [31, 14], 'the first throttled message waited into the next minute, holding up the ones behind it')
 })
 
+const TERRL_SCENARIO = `
+name: terrl
+start: 2026-06-01T00:00:00Z
+duration: 4h
+speed: max
+bucket: 1h
+relay:
+  limits: { onExceeded: fallback, tenantExternalPerDay: 20 }
+senders:
+  - name: app
+    lane: connector
+    from: helpdesk@contoso.example
+    recipients: 2
+    external: 0.5
+    rates:
+      - { from: "01:00", to: "03:00", rate: 20/h }
+`
+
+t.test('TERRL reached: Exchange answers 250 and NDRs, so the app never falls back (policy.ndr: exchange)', async (t) => {
+  const dir = t.testdir({ 'terrl.yaml': TERRL_SCENARIO })
+  const { result, output } = await experimentCommand({ file: `${dir}/terrl.yaml`, out: `${dir}/out` }, process.stderr)
+  t.equal(result.messages, 40, "the NDRs relay365 sent are not counted as the application's messages")
+  t.match(result.timeline.totals, { accepted: 20, ndr: 20, fallback: 0, rejected: 0 }, 'one external recipient a message: 20 fit the budget')
+  const first = result.timeline.firsts.find((f) => f.category === 'ndr')
+  t.equal(first?.rule, 'tenant-external-recipients')
+  t.match(first?.reply, /^250 /, 'what the application saw: success')
+  t.equal(new Date(first!.at).toISOString().slice(11, 16), '02:01', 'message 21, the first over 20 external recipients')
+  t.match(output, /ndr 20/)
+  t.match(output, /ndr: 20 messages got 250 and then an NDR/)
+})
+
+t.test('the same scenario with policy.ndr: smtp: the refusal is synchronous and the app falls back', async (t) => {
+  const dir = t.testdir({ 'terrl.yaml': TERRL_SCENARIO.replace('relay:\n', 'relay:\n  policy: { ndr: smtp }\n') })
+  const { result } = await experimentCommand({ file: `${dir}/terrl.yaml`, out: `${dir}/out` }, process.stderr)
+  t.match(result.timeline.totals, { accepted: 20, fallback: 20, ndr: 0 })
+  t.equal(result.timeline.firsts.find((f) => f.category === 'fallback')?.rule, 'tenant-external-recipients')
+  const reject = `${TERRL_SCENARIO.replace('relay:\n', 'relay:\n  policy: { ndr: smtp }\n').replace('onExceeded: fallback', 'onExceeded: reject')}`
+  const dir2 = t.testdir({ 'terrl.yaml': reject })
+  const refused = await experimentCommand({ file: `${dir2}/terrl.yaml`, out: `${dir2}/out` }, process.stderr)
+  t.match(refused.result.timeline.totals, { accepted: 20, rejected: 20, ndr: 0, fallback: 0 })
+})
+
 t.test('scenario errors name the key; the CLI exits 2', async (t) => {
   t.throws(() => parseScenario(parse('name: x\nsenders: []')), /senders: .*(at least|>=1)/i)
   t.throws(() => parseScenario(parse('name: x\nsenders: [{name: a, lane: pigeon, from: a@b.c, rates: [{from: "06:00", to: "07:00", rate: 1/h}]}]')), /senders\[0\]\.lane/)
@@ -90,7 +132,7 @@ t.test('scenario errors name the key; the CLI exits 2', async (t) => {
 })
 
 t.test('the shipped examples are valid scenarios', async (t) => {
-  for (const name of ['smtp-auth-day', 'connector-day']) {
+  for (const name of ['smtp-auth-day', 'connector-day', 'terrl-day']) {
     const s = parseScenario(parse(readFileSync(new URL(`../../examples/${name}.yaml`, import.meta.url), 'utf8')))
     t.ok(planSends(s).length > 1000, `${name} plans a day of traffic`)
   }

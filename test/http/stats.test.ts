@@ -19,7 +19,7 @@ t.test('outcomes per bucket of relay time and every rule with its counts', async
 
   const all = await getJson(relay, '/api/v1/stats?buckets=7')
   t.equal(all.status, 200)
-  t.match(all.body, { oldest: START, newest: START + 30 * 60_000, bucketMs: 5 * 60_000, totals: { accepted: 2, rejected: 1, throttled: 0, fallback: 0, deferred: 0 } })
+  t.match(all.body, { oldest: START, newest: START + 30 * 60_000, bucketMs: 5 * 60_000, totals: { accepted: 2, rejected: 1, throttled: 0, fallback: 0, deferred: 0, ndr: 0 } })
   t.equal(all.body.since, START, 'from the oldest message, on a bucket boundary')
   t.equal(all.body.buckets[0].accepted, 1)
   t.equal(all.body.buckets.at(-1).accepted + all.body.buckets.at(-1).rejected, 2)

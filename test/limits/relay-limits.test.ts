@@ -111,7 +111,9 @@ t.test('SMTP AUTH throttling: the 31st message in a minute is delayed, not refus
 
 t.test('tenant external recipients (TERRL) and connector limits', async (t) => {
   const clock = new SimClock(0, START)
-  const relay = await startRelay(t, { limits: { tenantExternalPerDay: 5, connector: { messagesPerMinute: 3 } } }, { clock })
+  // policy.ndr: smtp, the fail-fast mode: TERRL refuses at end of data (the default, exchange,
+  // answers 250 and NDRs the external recipients: test/delivery/ndr.test.ts)
+  const relay = await startRelay(t, { policy: { ndr: 'smtp' }, limits: { tenantExternalPerDay: 5, connector: { messagesPerMinute: 3 } } }, { clock })
   const d = await openTls(relay.smtpPort)
   t.match(await message(d, 'helpdesk@contoso.example', 4), /^250 /)
   t.equal(await message(d, 'helpdesk@contoso.example', 2), "550 5.7.233 Your message can't be sent because your tenant exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit).")
@@ -121,7 +123,7 @@ t.test('tenant external recipients (TERRL) and connector limits', async (t) => {
   clock.advance(MIN)
   t.match(await message(d, 'helpdesk@contoso.example', 1, 'contoso.example'), /^250 /, 'the next minute')
   d.close()
-  const trial = await startRelay(t, { tenant: { trial: true }, limits: { tenantExternalPerDay: 1 } })
+  const trial = await startRelay(t, { tenant: { trial: true }, policy: { ndr: 'smtp' }, limits: { tenantExternalPerDay: 1 } })
   const d2 = await openTls(trial.smtpPort)
   t.match(await message(d2, 'helpdesk@contoso.example', 2), /^550 5\.7\.232 Your message can't be sent because your trial tenant/)
   d2.close()

@@ -19,6 +19,7 @@ import { messageSize } from './message-size.js'
 import { newIpThrottle } from './new-ip-throttle.js'
 import { partnerExternal } from './partner-external.js'
 import { partnerRestrict } from './partner-restrict.js'
+import { recipientSize } from './recipient-size.js'
 import { recipientCount } from './recipient-count.js'
 import { recipientSyntax } from './recipient-syntax.js'
 import { requireTls } from './require-tls.js'
@@ -60,6 +61,7 @@ export const RULES: readonly AnyRule[] = [
   lineEndings,
   headerSize,
   messageSize,
+  recipientSize,
   fromHeader,
   sendAs,
   headerFromDomain,

@@ -130,8 +130,11 @@ export class DeliveryQueue {
     this.wakeUp?.()
   }
 
-  /** The sink a transaction streams its message into; commit() answers once it is durable. */
-  open(id: string, from: string, recipients: ReadonlyArray<{ address: string; route: RouteName }>): Sink {
+  /**
+   * The sink a transaction streams its message into; commit() answers once it is durable. The
+   * recipients are read at commit: end of data may still take some out (an NDR after the 250).
+   */
+  open(id: string, from: string, recipients: () => ReadonlyArray<{ address: string; route: RouteName }>): Sink {
     const writer = this.store.create(id)
     let full = false
     let aborted = false
@@ -157,7 +160,7 @@ export class DeliveryQueue {
         }
         try {
           const now = this.o.clock.now()
-          const entry = await writer.commit({ id, from, queuedAt: now, attempts: 0, nextAttempt: now, recipients: recipients.map((r) => ({ ...r, state: 'pending' })) })
+          const entry = await writer.commit({ id, from, queuedAt: now, attempts: 0, nextAttempt: now, recipients: recipients().map((r) => ({ ...r, state: 'pending' })) })
           this.held.set(id, entry)
           this.bytes += entry.size
           this.o.writes?.succeeded()
@@ -293,37 +296,47 @@ export class DeliveryQueue {
     const headers = end >= 0 ? head.slice(0, end) : head
     const subject = /^Subject:[ \t]*(.*(?:\r\n[ \t].*)*)/im.exec(headers)?.[1]?.replace(/\r\n[ \t]/g, ' ')
     const id = randomUUID()
-    const now = this.o.clock.now()
     const text = buildDsn({
       hostname: this.o.hostname,
       queueId: e.id,
       sender: e.from,
       arrivedAt: e.queuedAt,
-      now,
+      now: this.o.clock.now(),
       failures,
       originalHeaders: headers,
       ...(subject ? { originalSubject: subject } : {}),
       boundary: `relay365-dsn-${id}`,
     })
-    const writer = this.store.create(id)
-    await writer.write(Buffer.from(text, 'utf8'))
-    const entry = await writer.commit({ id, from: '', queuedAt: now, attempts: 0, nextAttempt: now, recipients: [{ address: e.from, route: 'upstream', state: 'pending' }], dsn: true })
+    await this.enqueueReport({ id, text, to: e.from, reportFor: e.id, note: `delivery status notification for ${e.id}: ${failures.map((f) => f.recipient).join(', ')}` })
+  }
+
+  /**
+   * Spools a report relay365 composed (a queue DSN, an NDR after the 250) from the null sender to
+   * `to`, delivered and retried like any message and never answered by another report; its trace
+   * record says which message it reports on.
+   */
+  async enqueueReport(r: { readonly id: string; readonly text: string; readonly to: string; readonly reportFor: string; readonly note: string }): Promise<void> {
+    const now = this.o.clock.now()
+    const writer = this.store.create(r.id)
+    await writer.write(Buffer.from(r.text, 'utf8'))
+    const entry = await writer.commit({ id: r.id, from: '', queuedAt: now, attempts: 0, nextAttempt: now, recipients: [{ address: r.to, route: 'upstream', state: 'pending' }], dsn: true })
     const rcptReply = formatReply(reply(this.o.replies, 'recipient-ok'))
     this.o.trace.record(buildTrace({
-      id,
+      id: r.id,
       receivedAt: now,
       sessionId: 'queue',
       clientIp: '127.0.0.1',
       mailFrom: '',
       headerFrom: `MAILER-DAEMON@${this.o.hostname}`,
-      subject: /^Subject: (.*)$/m.exec(text)?.[1] ?? 'Undeliverable',
-      messageId: `<dsn-${e.id}@${this.o.hostname}>`,
+      subject: /^Subject: (.*)$/m.exec(r.text)?.[1] ?? 'Undeliverable',
+      messageId: /^Message-ID: (.*)$/m.exec(r.text)?.[1] ?? `<${r.id}@${this.o.hostname}>`,
       size: entry.size,
       reply: '',
-      notes: [`delivery status notification for ${e.id}: ${failures.map((f) => f.recipient).join(', ')}`],
+      notes: [r.note],
       results: [],
-      recipients: [{ address: e.from, status: 'Pending', rcptReply, route: 'upstream', routeTarget: this.o.targets.upstream.description, results: [] }],
+      recipients: [{ address: r.to, status: 'Pending', rcptReply, route: 'upstream', routeTarget: this.o.targets.upstream.description, results: [] }],
       captured: false,
+      reportFor: r.reportFor,
     }))
     this.add(entry)
   }

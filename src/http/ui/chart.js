@@ -2,8 +2,8 @@
 // outcome (the colours of the experiment charts), drawn here — no chart library.
 import { h, svg } from './dom.js'
 
-export const CATEGORIES = ['accepted', 'throttled', 'fallback', 'deferred', 'rejected']
-const COLORS = { accepted: '#2e7d32', throttled: '#f9a825', fallback: '#1565c0', deferred: '#8e24aa', rejected: '#c62828' }
+export const CATEGORIES = ['accepted', 'throttled', 'fallback', 'deferred', 'rejected', 'ndr']
+const COLORS = { accepted: '#2e7d32', throttled: '#f9a825', fallback: '#1565c0', deferred: '#8e24aa', rejected: '#c62828', ndr: '#6d4c41' }
 
 function niceMax(n) {
   if (n <= 5) return 5

@@ -30,11 +30,17 @@ function row(m, onOpen, fresh) {
     { class: fresh ? 'fresh' : '', dataset: { id: m.id, status: m.status }, onclick: () => onOpen(m.id) },
     h('td', { class: 'time', title: `${new Date(m.receivedAt).toISOString()} (relay clock)` }, fmtTime(m.receivedAt).slice(5)),
     h('td', { class: 'status', title: m.reply || undefined }, badge(m.status), h('div', {}, replyLine(replyCode(m), 'reply-code'))),
-    h('td', { class: 'addr', title: m.headerFrom ? `header From: ${m.headerFrom}` : undefined }, m.mailFrom || '<>'),
+    h(
+      'td',
+      { class: 'addr', title: m.headerFrom ? `header From: ${m.headerFrom}` : undefined },
+      m.mailFrom || '<>',
+      // relay365's own report (an NDR after Exchange's 250, a queue DSN): say so in the list
+      m.reportFor ? h('div', { class: 'hint', title: `report about ${m.reportFor}` }, m.sessionId === 'ndr' ? 'NDR' : 'DSN') : null,
+    ),
     h(
       'td',
       { class: 'rcpts' },
-      shown.map((r) => h('div', { title: `${r.address}: ${r.status}${r.rule ? ` (${r.rule})` : ''} — ${r.rcptReply}` }, h('span', { class: `dot-status ${r.status}` }), r.address)),
+      shown.map((r) => h('div', { title: `${r.address}: ${r.status}${r.rule ? ` (${r.rule})` : ''} — ${r.ndr ? `250, then NDR ${r.deliveryReply}` : r.rcptReply}` }, h('span', { class: `dot-status ${r.status}` }), r.address)),
       m.recipients.length > shown.length ? h('div', { class: 'hint' }, `+${m.recipients.length - shown.length} more`) : null,
       m.recipients.length === 0 ? h('span', { class: 'hint' }, 'none') : null,
     ),

@@ -1,0 +1,129 @@
+// Exchange's non-delivery reports after its 250 (policy.ndr: exchange, SPEC §2 "After the 250"):
+// an RFC 3464 report (core/dsn.ts) from the null sender to P1, through the upstream route — so in
+// the embedded default it is captured and shown like any message, with its own trace record. The
+// client's reply never waits for it: send() returns at once; a report that cannot be sent is
+// logged and traced as Failed. In queue mode the report is spooled and retried like a DSN.
+import { randomUUID } from 'node:crypto'
+import type { Logger } from 'pino'
+import { buildDsn, type DsnFailure } from '../core/dsn.js'
+import { formatReply, reply, type ReplyCatalogue } from '../core/replies.js'
+import { buildTrace } from '../core/trace-record.js'
+import type { Clock, TraceStore } from '../ports.js'
+import type { DeliveryOutcome, RouteTarget } from './sink.js'
+import type { DeliveryQueue } from './spool/queue.js'
+
+export interface NdrRequest {
+  /** The transaction the report is about. */
+  readonly about: string
+  /** P1, never '' (no report to the null sender). */
+  readonly sender: string
+  readonly arrivedAt: number
+  readonly failures: readonly DsnFailure[]
+  /** The original header block as the client sent it (bounded: the first 64 KB at most). */
+  readonly originalHeaders: string
+  readonly originalSubject?: string
+}
+
+export interface NdrOptions {
+  readonly upstream: RouteTarget
+  readonly queue?: DeliveryQueue
+  readonly trace: TraceStore
+  readonly clock: Clock
+  readonly hostname: string
+  readonly replies: ReplyCatalogue
+  readonly log: Logger
+}
+
+export class NdrSender {
+  private readonly inFlight = new Set<Promise<void>>()
+
+  constructor(private readonly o: NdrOptions) {}
+
+  /** Starts sending the report; never throws, never delays the caller. */
+  send(r: NdrRequest): void {
+    const p: Promise<void> = this.deliver(r)
+      .catch((err: Error) => this.o.log.error({ err: err.message, about: r.about }, 'NDR not sent'))
+      .finally(() => this.inFlight.delete(p))
+    this.inFlight.add(p)
+  }
+
+  /** Resolves when every report started so far has been handed over (shutdown waits for it). */
+  async drain(): Promise<void> {
+    while (this.inFlight.size) await Promise.all([...this.inFlight])
+  }
+
+  private async deliver(r: NdrRequest): Promise<void> {
+    const id = randomUUID()
+    const now = this.o.clock.now()
+    const text = buildDsn({
+      hostname: this.o.hostname,
+      queueId: r.about,
+      sender: r.sender,
+      arrivedAt: r.arrivedAt,
+      now,
+      failures: r.failures,
+      originalHeaders: r.originalHeaders,
+      ...(r.originalSubject ? { originalSubject: r.originalSubject } : {}),
+      boundary: `relay365-ndr-${id}`,
+      kind: 'ndr',
+    })
+    const note = `NDR (policy.ndr: exchange) for ${r.about}: ${r.failures.map((f) => `${f.recipient} ${f.reply}`).join('; ')}`
+    if (this.o.queue) {
+      try {
+        await this.o.queue.enqueueReport({ id, text, to: r.sender, reportFor: r.about, note })
+      } catch (err) {
+        this.record(id, now, text, r, note, { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `NDR not spooled: ${(err as Error).message}` }) })
+        throw err
+      }
+      return
+    }
+    const body = Buffer.from(text, 'utf8')
+    const sink = this.o.upstream.open(id, { from: '', to: [r.sender], size: body.length })
+    let outcome: DeliveryOutcome
+    try {
+      await sink.write(body)
+      outcome = await sink.commit()
+    } catch (err) {
+      sink.abort('NDR failed')
+      outcome = { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `NDR not sent: ${(err as Error).message}` }) }
+    }
+    this.record(id, now, text, r, note, outcome)
+    if (!outcome.ok) this.o.log.warn({ about: r.about, to: r.sender, reply: formatReply(outcome.reply) }, 'NDR not delivered')
+  }
+
+  private record(id: string, now: number, text: string, r: NdrRequest, note: string, outcome: DeliveryOutcome): void {
+    try {
+      this.o.trace.record(
+        buildTrace({
+          id,
+          receivedAt: now,
+          sessionId: 'ndr',
+          clientIp: '127.0.0.1',
+          mailFrom: '',
+          headerFrom: `MAILER-DAEMON@${this.o.hostname}`,
+          subject: /^Subject: (.*)$/m.exec(text)?.[1],
+          messageId: /^Message-ID: (.*)$/m.exec(text)?.[1],
+          size: Buffer.byteLength(text),
+          reply: '',
+          notes: [note],
+          results: [],
+          recipients: [
+            {
+              address: r.sender,
+              status: outcome.ok ? outcome.status : 'Failed',
+              rcptReply: formatReply(reply(this.o.replies, 'recipient-ok')),
+              route: 'upstream',
+              routeTarget: this.o.upstream.description,
+              deliveryReply: outcome.reply ? formatReply(outcome.reply) : undefined,
+              results: [],
+            },
+          ],
+          captured: outcome.ok && outcome.status === 'Captured',
+          reportFor: r.about,
+        }),
+      )
+    } catch (err) {
+      this.o.log.error({ err: (err as Error).message, about: r.about }, 'NDR trace record failed')
+    }
+  }
+}
