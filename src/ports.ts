@@ -3,7 +3,7 @@
 import type { Readable } from 'node:stream'
 import type { LimitOutcome, LimitRequest } from './core/limits.js'
 import type { Reply } from './core/replies.js'
-import type { AuthMethod, Endpoint, SessionCounters } from './core/types.js'
+import type { AuthMethod, Endpoint, SessionCounters, TransactionState } from './core/types.js'
 import type { TraceMessage, TraceStatus } from './core/trace.js'
 
 export type { LimitOutcome, LimitRequest }
@@ -120,6 +120,8 @@ export interface CommandInfo {
   readonly line: string
   /** What the connection counted so far (session limits). */
   readonly counters: SessionCounters
+  /** Where the client is in its transaction, before this command. */
+  readonly transaction: TransactionState
   /** The line is over RFC 5321's 512 octets (AUTH lines excepted). */
   readonly lineTooLong: boolean
 }

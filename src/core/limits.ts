@@ -37,6 +37,8 @@ export interface LimitDefinition {
   readonly lanes: readonly Lane[]
   readonly summary: string
   readonly basis: Basis
+  /** Where the basis differs by lane (TERRL is documented for mailboxes, assumed on the relay lane). */
+  readonly laneBasis?: Partial<Record<Lane, Basis>>
   /** delay: Exchange throttles (the reply waits); policy: limits.onExceeded decides. */
   readonly onExceeded: 'delay' | 'policy'
   /**
@@ -75,6 +77,8 @@ export const LIMITS: readonly LimitDefinition[] = [
     lanes: ['smtpAuth', 'connector'],
     summary: 'tenant: external recipients per rolling 24 h, 500 x licences^0.7 + 9500 (trial 5,000) (550 5.7.233)',
     basis: 'documented',
+    // o365-facts emulation table: TERRL's stage for relayed (connector) mail is unconfirmed
+    laneBasis: { connector: 'assumed' },
     onExceeded: 'policy',
     // o365-facts §1b, §9: "Delivered as NDR"
     ndr: 'external',
@@ -118,6 +122,7 @@ export function tenantExternalLimit(licences: number, trial: boolean): number {
 }
 
 export interface LimitPlan {
+  readonly lane?: Lane
   readonly definitions: readonly LimitDefinition[]
   readonly requests: readonly LimitRequest[]
 }
@@ -125,7 +130,8 @@ export interface LimitPlan {
 export function planLimits(ctx: LimitContext): LimitPlan {
   const definitions: LimitDefinition[] = []
   const requests: LimitRequest[] = []
-  if (ctx.recipients.length === 0) return { definitions, requests }
+  const lane = ctx.txn.attribution.lane
+  if (ctx.recipients.length === 0) return { lane, definitions, requests }
   for (const def of LIMITS) {
     if (!def.lanes.includes(ctx.txn.attribution.lane)) continue
     const request = def.request(ctx)
@@ -133,7 +139,7 @@ export function planLimits(ctx: LimitContext): LimitPlan {
     definitions.push(def)
     requests.push(request)
   }
-  return { definitions, requests }
+  return { lane, definitions, requests }
 }
 
 export interface LimitDecision {
@@ -164,7 +170,7 @@ export function judgeLimits(world: World, plan: LimitPlan, outcomes: readonly Li
   plan.definitions.forEach((def, i) => {
     const req = plan.requests[i] as LimitRequest
     const out = outcomes[i] as LimitOutcome
-    const base = { rule: def.id, stage: 'data' as const, basis: def.basis }
+    const base = { rule: def.id, stage: 'data' as const, basis: (plan.lane && def.laneBasis?.[plan.lane]) ?? def.basis }
     if (def.onExceeded === 'delay') {
       const at = out.at ?? now
       until = Math.max(until, at)

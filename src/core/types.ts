@@ -130,6 +130,15 @@ export interface SessionFacts {
   readonly connectionsFromIp: number
   /** What the session has done so far; supplied by the SMTP adapter, which counts commands. */
   readonly counters?: SessionCounters
+  /** Where the client is in its transaction, before this command; supplied by the SMTP adapter. */
+  readonly transaction?: TransactionState
+}
+
+export interface TransactionState {
+  /** MAIL was accepted and the transaction not reset. */
+  readonly open: boolean
+  /** RCPTs accepted so far. */
+  readonly recipients: number
 }
 
 /** Counted by the SMTP adapter before each command, that command not included. */
@@ -227,6 +236,8 @@ export type RuleContext<S extends Stage = Stage> = {
 export interface Rule<S extends Stage = Stage> {
   readonly id: string
   readonly stage: S
+  /** How sure we are of Exchange's behaviour; a result may say otherwise for a case it knows better. */
+  readonly basis: Basis
   /** One line for `config check --rules` and the docs. */
   readonly summary: string
   evaluate(ctx: RuleContext<S>): RuleResult

@@ -70,7 +70,7 @@ export class Relay implements SmtpRelay {
     const s = this.sessions.get(id)
     if (!s) return undefined
     const now = this.ctx.clock.now()
-    const decision = decide(this.ctx.world, { ...s.facts(), counters: c.counters }, { stage: 'command', now, verb: c.verb })
+    const decision = decide(this.ctx.world, { ...s.facts(), counters: c.counters, transaction: c.transaction }, { stage: 'command', now, verb: c.verb })
     const sessionLimit = decision.verdict === 'reject' && SESSION_LIMIT_RULE_IDS.has(decision.rule ?? '')
     if (sessionLimit && decision.reply) {
       this.ctx.log.info({ session: id, ip: s.ip, verb: c.verb, rule: decision.rule, counters: c.counters, reply: formatReply(decision.reply) }, `session limit ${decision.rule}`)
@@ -78,10 +78,17 @@ export class Relay implements SmtpRelay {
     }
     if (c.lineTooLong) return reply(this.ctx.world.replies, 'line-too-long')
     if (decision.verdict !== 'reject') return undefined
+    // A refused command still gets a trace record: "why was I refused" is the question. A refused
+    // MAIL is the record of its transaction; another command joins the open transaction's record,
+    // or, outside one, gets its own.
+    const txn = this.txns.get(id)
     if (c.verb === 'MAIL') {
-      // The refused MAIL still gets a trace record: "why was I refused" is the question.
       this.endTransaction(id)
       new Transaction(this.ctx, s, now, senderOf(c.line), decision).finish()
+    } else if (txn) {
+      txn.refusedCommand(c.verb, decision)
+    } else {
+      this.traceRefusal(s, now, decision, `${c.verb} refused outside a transaction; no message was sent`)
     }
     return decision.reply
   }

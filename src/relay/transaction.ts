@@ -71,6 +71,8 @@ export class Transaction {
   readonly id = randomUUID()
   private readonly recipients: RecipientEntry[] = []
   private readonly notes: string[] = []
+  /** Results of commands refused inside the transaction (refusedCommand). */
+  private readonly commandResults: RuleResult[] = []
   private eomDecision: Decision | undefined
   private limitDecision: LimitDecision | undefined
   private header: HeaderFacts | undefined
@@ -105,6 +107,13 @@ export class Transaction {
       { session: this.session.id, msg: this.id, stage, verdict: d.verdict, rule: d.rule, reply: r ? formatReply(r) : undefined, ...extra },
       `${stage} ${d.verdict}${d.rule ? ` by ${d.rule}` : ''}`,
     )
+  }
+
+  /** A command refused inside this transaction (DATA without a recipient): its rule joins the record. */
+  refusedCommand(verb: string, decision: Decision): void {
+    this.commandResults.push(...decision.results.filter((r) => r.outcome !== 'skip'))
+    this.notes.push(`${verb} refused: ${decision.reply ? formatReply(decision.reply) : decision.verdict} (${decision.rule ?? 'no rule'})`)
+    this.log('command', decision, decision.reply, { verb })
   }
 
   /** RCPT TO: the reject reply, or undefined when the recipient is accepted. */
@@ -399,7 +408,7 @@ export class Transaction {
       rule: messageRule || firstNdr?.rule || undefined,
       reply: this.finalReply ? formatReply(this.finalReply) : '',
       notes: this.notes,
-      results: [...this.mailDecision.results, ...(this.limitDecision?.results ?? []), ...(this.eomDecision?.results ?? [])],
+      results: [...this.mailDecision.results, ...this.commandResults, ...(this.limitDecision?.results ?? []), ...(this.eomDecision?.results ?? [])],
       recipients,
       captured: this.captured,
     })

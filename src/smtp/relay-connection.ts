@@ -182,7 +182,9 @@ export class RelayConnection extends SMTPConnection {
     if (!this._upgrading && this._ready && !this._nextHandler) {
       const line = command.toString('latin1')
       const verb = (line.split(' ')[0] ?? '').toUpperCase()
-      const refusal = this.hooks.command(this.id, { verb, line, counters: this.counter.snapshot(), lineTooLong: command.length > COMMAND_LINE_MAX && verb !== 'AUTH' })
+      const envelope = this.session.envelope
+      const transaction = { open: !!envelope?.mailFrom, recipients: envelope?.rcptTo?.length ?? 0 }
+      const refusal = this.hooks.command(this.id, { verb, line, counters: this.counter.snapshot(), transaction, lineTooLong: command.length > COMMAND_LINE_MAX && verb !== 'AUTH' })
       // Counted whatever the answer: a refused command is still one that delivered nothing.
       this.counter.command(verb)
       if (refusal) {

@@ -49,7 +49,8 @@ t.test('TERRL over the limit with policy.ndr: exchange is an NDR for the externa
     t.equal(d.verdict, 'accept', `onExceeded ${onExceeded}: the message is accepted`)
     t.equal(d.rule, undefined)
     const r = d.results.find((x) => x.rule === 'tenant-external-recipients')
-    t.match(r, { outcome: 'reject', ndr: 'external', basis: 'documented', stage: 'data' })
+    // TERRL is documented; its stage for relayed (connector-lane) mail is not: assumed
+    t.match(r, { outcome: 'reject', ndr: 'external', basis: 'assumed', stage: 'data' })
     t.equal(formatReply(r!.reply!), TERRL)
     t.match(r!.note, /policy\.ndr: exchange/)
   }
@@ -99,7 +100,7 @@ t.test('recipient-size: 250 and an NDR with policy.ndr: exchange, 550 5.2.3 at e
   const over = eom(w, 1025)
   t.equal(over.verdict, 'accept', 'exchange: the message is accepted')
   t.match(over.results.find((r) => r.rule === 'recipient-size'), { outcome: 'reject', ndr: 'all', basis: 'observed' })
-  t.match(over.results.map((r) => r.rule), ['line-endings', 'header-size', 'message-size', 'recipient-size', 'from-header', 'header-from-domain'], 'the later rules still run')
+  t.match(over.results.map((r) => r.rule), ['line-endings', 'header-size', 'message-size', 'recipient-size', 'from-header', 'send-as', 'header-from-domain'], 'the later rules still run')
   const sync = eom(world({ policy: { ndr: 'smtp' }, limits: { recipientMaxSize: '1KB' } }), 1025)
   t.match(sync, { verdict: 'reject', rule: 'recipient-size' })
   t.equal(formatReply(sync.reply!), '550 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient')

@@ -9,6 +9,7 @@ import { fromHeader } from './from-header.js'
 import { headerFromDomain } from './header-from-domain.js'
 import { headerSize } from './header-size.js'
 import { authUnavailable } from './auth-unavailable.js'
+import { badSequence } from './bad-sequence.js'
 import { knownRecipient } from './known-recipient.js'
 import { lineEndings } from './line-endings.js'
 import { maxCommands } from './max-commands.js'
@@ -44,6 +45,7 @@ export const RULES: readonly AnyRule[] = [
   authUnavailable,
   requireTls,
   submissionAuth,
+  badSequence,
   ...SMTP_AUTH_RULES,
   senderSyntax,
   declaredSize,

@@ -1,0 +1,98 @@
+// Basis honesty (issue 11): every rule and limit says how sure we are that Exchange behaves this
+// way, and that must match o365-facts.md. This table holds the whole mapping so that a change of
+// basis is a deliberate edit here, with its reason, and never a side effect.
+import t from 'tap'
+import { LIMITS } from '../../src/core/limits.js'
+import { RULES } from '../../src/core/rules/index.js'
+
+/** rule id -> [stage, basis, the facts behind it] */
+const RULE_BASIS: Record<string, [string, string, string]> = {
+  'max-connections-per-ip': ['connect', 'relay365', 'session hardening, not an Exchange behaviour'],
+  'max-errors': ['command', 'relay365', 'session hardening'],
+  'max-commands': ['command', 'relay365', 'session hardening'],
+  'max-recipients-per-session': ['command', 'relay365', 'session hardening'],
+  'submission-tls': ['command', 'observed', 'facts §9: 451 5.7.3 on smtp.office365.com:587'],
+  'auth-unavailable': ['command', 'assumed', 'emulation table: AUTH on MX unconfirmed'],
+  'require-tls': ['command', 'relay365', 'smtp.requireTls is relay365 policy; Exchange MX is opportunistic'],
+  'submission-auth': ['command', 'observed', 'facts §9 / emulation table: 530 5.7.57 (S43, S19)'],
+  'bad-sequence': ['command', 'assumed', 'RCPT before MAIL: RFC text, Exchange text unconfirmed; DATA: observed (per result)'],
+  'basic-auth-retired': ['auth', 'documented', '550 5.7.30 (S36a)'],
+  'basic-auth-disabled': ['auth', 'observed', '535 5.7.139 family (S47)'],
+  'auth-credentials': ['auth', 'documented', '535 5.7.3 (Microsoft SMTP AUTH troubleshooting)'],
+  'tenant-smtp-auth': ['auth', 'observed', '535 5.7.139 disabled for the Tenant (S47)'],
+  'mailbox-smtp-auth': ['auth', 'observed', '535 5.7.139 criteria (S47)'],
+  'sender-syntax': ['mail', 'relay365', 'RFC 5321 syntax'],
+  'declared-size': ['mail', 'assumed', 'emulation table: EXO text for SIZE= unconfirmed'],
+  'spool-space': ['mail', 'relay365', 'queue mode only'],
+  'connector-attribution': ['mail', 'documented', 'MC1226222 (certificate, then IP); propagation assumed (per result)'],
+  'recipient-syntax': ['rcpt', 'relay365', 'RFC 5321 syntax'],
+  'recipient-count': ['rcpt', 'assumed', '452 4.5.3 seen past 200 recipients of one domain only'],
+  'connector-tls': ['rcpt', 'observed', 'partner connectors observed; onPremises assumed (per result)'],
+  'partner-restrict': ['rcpt', 'observed', '5.7.51 (S25, S44)'],
+  'direct-send': ['rcpt', 'documented', '5.7.68 (S26)'],
+  'tenant-attribution': ['rcpt', 'documented', '5.7.64 (S12, S5, S42)'],
+  'partner-external': ['rcpt', 'assumed', 'code unconfirmed (S9, S18, S41)'],
+  'known-recipient': ['rcpt', 'documented', 'DBEB 5.4.1 (S5, S39g)'],
+  'new-ip-throttle': ['rcpt', 'observed', 'AS843 (S16, S39i)'],
+  'line-endings': ['eom', 'relay365', 'smuggling defence'],
+  'header-size': ['eom', 'documented', '256 KB header limit (S3)'],
+  'message-size': ['eom', 'assumed', 'Exchange reports oversize by NDR; a synchronous 552 is RFC 1870'],
+  'recipient-size': ['eom', 'observed', '5.2.3 RecipSizeLimit (S39e)'],
+  'from-header': ['eom', 'documented', '5.7.512'],
+  'send-as': ['eom', 'observed', 'facts §9: 554 5.2.252 SendAsDenied at end of DATA (S46)'],
+  'header-from-domain': ['eom', 'relay365', 'P2 check is relay365 policy (Exchange ignores P2 since Nov 2023)'],
+}
+
+const LIMIT_BASIS: Record<string, [string, Record<string, string>]> = {
+  'smtpauth-message-rate': ['documented', {}],
+  'smtpauth-recipients-per-day': ['documented', {}],
+  'tenant-external-recipients': ['documented', { connector: 'assumed' }],
+  'connector-message-rate': ['assumed', {}],
+  'connector-recipients-per-day': ['assumed', {}],
+}
+
+t.test('every rule: stage and basis as the facts file has them', async (t) => {
+  t.same(
+    Object.fromEntries(RULES.map((r) => [r.id, [r.stage, r.basis]])),
+    Object.fromEntries(Object.entries(RULE_BASIS).map(([id, [stage, basis]]) => [id, [stage, basis]])),
+  )
+})
+
+t.test('every limit: basis, and where it differs by lane', async (t) => {
+  t.same(
+    Object.fromEntries(LIMITS.map((l) => [l.id, [l.basis, l.laneBasis ?? {}]])),
+    LIMIT_BASIS,
+  )
+})
+
+t.test('where one rule covers cases of different certainty, each result says which', async (t) => {
+  const { compileWorld } = await import('../../src/config/world.js')
+  const { parseConfig } = await import('../../src/config/load.js')
+  const { decide } = await import('../../src/core/decide.js')
+  const NOW = Date.parse('2026-06-01T12:00:00Z')
+  const world = compileWorld(
+    parseConfig({
+      connectors: [
+        { name: 'OnPrem', type: 'onPremises', senderIPs: ['192.0.2.0/24'], requireTls: true },
+        { name: 'Partner', type: 'partner', senderIPs: ['198.51.100.0/24'], requireTls: true },
+        { name: 'New', type: 'onPremises', senderIPs: ['203.0.113.0/24'], createdAt: '2026-06-01T11:00:00Z', propagation: '24h' },
+      ],
+    }),
+  )
+  const session = (ip: string) => ({ endpoint: 'mx' as const, ip, tls: false, certDomains: [], connectionsFromIp: 1 })
+  const basisAt = (ip: string, rule: string) => {
+    const mail = decide(world, session(ip), { stage: 'mail', now: NOW, from: 'helpdesk@contoso.example' })
+    const rcpt = decide(world, session(ip), { stage: 'rcpt', now: NOW, to: 'staff@contoso.example', acceptedSoFar: 0, txn: mail.txn! })
+    return [...mail.results, ...rcpt.results].find((r) => r.rule === rule)?.basis
+  }
+  t.equal(basisAt('192.0.2.1', 'connector-tls'), 'assumed', 'onPremises connector requiring TLS: unconfirmed')
+  t.equal(basisAt('198.51.100.1', 'connector-tls'), 'observed', 'partner connector requiring TLS: observed')
+  t.equal(basisAt('192.0.2.1', 'connector-attribution'), 'assumed', 'a connector is propagating: its absence is assumed')
+  const settled = decide(world, session('192.0.2.1'), { stage: 'mail', now: NOW + 2 * 86_400_000, from: 'helpdesk@contoso.example' })
+  t.equal(settled.results.find((r) => r.rule === 'connector-attribution')?.basis, 'documented', 'nothing propagating: documented')
+  const data = decide(world, { ...session('192.0.2.1'), transaction: { open: true, recipients: 0 } }, { stage: 'command', now: NOW, verb: 'DATA' })
+  t.match(data, { verdict: 'reject', rule: 'bad-sequence', reply: { code: 503, enhanced: '5.5.2', text: 'Need rcpt command' } })
+  t.equal(data.results.find((r) => r.rule === 'bad-sequence')?.basis, 'observed')
+  const rcpt = decide(world, { ...session('192.0.2.1'), transaction: { open: false, recipients: 0 } }, { stage: 'command', now: NOW, verb: 'RCPT' })
+  t.match(rcpt.results.find((r) => r.rule === 'bad-sequence'), { basis: 'assumed', reply: { code: 503, enhanced: '5.5.1' } })
+})
