@@ -34,6 +34,7 @@ import { createLogger } from './log.js'
 import type { CaptureStore, LimitStore, TraceStore } from './ports.js'
 import { MemoryLimitStore } from './limits/memory-store.js'
 import { RedisLimitStore } from './limits/redis-store.js'
+import { FaultSet } from './faults/fault-set.js'
 import { Relay } from './relay/relay.js'
 import { createSmtpServer } from './smtp/server.js'
 import { loadTlsMaterial } from './smtp/tls.js'
@@ -49,6 +50,8 @@ export interface AppOptions {
   readonly httpPort?: number
   /** Do not start the HTTP server. */
   readonly noHttp?: boolean
+  /** Where the faults' rolls come from (0 <= x < 1); Math.random unless a run must repeat. */
+  readonly random?: () => number
 }
 
 export interface RunningApp {
@@ -61,6 +64,8 @@ export interface RunningApp {
   readonly capture: CaptureStore
   readonly relay: Relay
   readonly queue: DeliveryQueue | undefined
+  /** The injected failures armed now: config `faults`, then /api/v1/faults. */
+  readonly faults: FaultSet
   stop(): Promise<void>
 }
 
@@ -161,6 +166,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
         })
       : undefined
   queue?.start()
+  const faults = new FaultSet(config.faults, o.random)
   const relay = new Relay({
     world,
     clock,
@@ -173,6 +179,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     sessionTtl: config.smtp.maxSessionDuration * clock.speed + 60_000,
     newIpMemory: config.policy.throttleNewIPs.forgetAfter,
     ...(queue ? { queue } : {}),
+    faults,
   })
   const tls = await loadTlsMaterial(config.tls, world.hostname)
   const smtp = createSmtpServer({
@@ -226,6 +233,8 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
         events,
         metrics,
         health,
+        faults,
+        replies: world.replies,
       })
       await http.listen({ port: o.httpPort ?? config.http.port, host: config.http.host })
       httpPort = (http.server.address() as AddressInfo).port
@@ -249,6 +258,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     capture,
     relay,
     queue,
+    faults,
     // Shutdown in the order the data flows: no new sessions; the open ones end (smtp-server cuts
     // what is left after its closeTimeout with 421); their transactions finish and hand their
     // trace records over; only then the routes, the stores and, last, the trace itself.

@@ -10,11 +10,11 @@ import { formatReply, reply, type Reply } from '../core/replies.js'
 import { chooseRoute, routeAfterLimits } from '../core/route.js'
 import { buildTrace, finalReply, recipientStatus } from '../core/trace-record.js'
 import type { RouteName, TraceRecipient } from '../core/trace.js'
-import type { ContentFacts, Decision, RecipientFacts, TransactionFacts, World } from '../core/types.js'
+import type { ContentFacts, Decision, FaultDraw, RecipientFacts, TransactionFacts, World } from '../core/types.js'
 import { judgeLimits, planLimits, type LimitDecision, type LimitRequest } from '../core/limits.js'
 import type { DeliveryOutcome, RouteTarget, Sink } from '../delivery/sink.js'
 import type { DeliveryQueue } from '../delivery/spool/queue.js'
-import type { Clock, LimitStore, TraceStore } from '../ports.js'
+import type { Clock, FaultSource, LimitStore, TraceStore } from '../ports.js'
 import { ContentInspector } from '../content/content-inspector.js'
 import { readHeaderFacts, type HeaderFacts } from '../content/header-facts.js'
 import type { RelaySession } from './session.js'
@@ -34,6 +34,8 @@ export interface RelayContext {
   readonly newIpMemory: number
   /** Queue mode: messages go to the spool and are delivered from there. */
   readonly queue?: DeliveryQueue
+  /** Injected failures armed now (config `faults`, /api/v1/faults); none when absent. */
+  readonly faults?: FaultSource
 }
 
 interface RecipientEntry {
@@ -68,6 +70,12 @@ export class Transaction {
   private recorded = false
   /** What judgeLimits counted against the lane's limits; given back if the message is not accepted. */
   private counted: LimitRequest[] | undefined
+  /**
+   * End-of-data faults and the time they are judged at, fixed at the first content decision: the
+   * header preview and the final decision must agree, or a fault that fired on the preview (and
+   * aborted the routes) could miss at the end and the aborted routes be committed.
+   */
+  private eomFaults: { readonly now: number; readonly faults: readonly FaultDraw[] } | undefined
 
   constructor(
     private readonly ctx: RelayContext,
@@ -78,7 +86,7 @@ export class Transaction {
     /** Transactions seen from this IP (new-IP throttling), when that policy is on. */
     private readonly ipAttempts?: number,
   ) {
-    this.log('mail', mailDecision, mailDecision.reply)
+    this.log(mailDecision.stage, mailDecision, mailDecision.reply)
     if (mailDecision.verdict === 'reject') this.finalReply = mailDecision.reply
   }
 
@@ -98,7 +106,16 @@ export class Transaction {
     const txn = this.facts
     if (!txn) return reply(this.ctx.world.replies, 'bad-sequence')
     const accepted = this.recipients.filter((r) => r.route !== undefined).length
-    const event = { stage: 'rcpt' as const, now: this.ctx.clock.now(), to: address, acceptedSoFar: accepted, txn, ...(this.ipAttempts !== undefined ? { ipAttempts: this.ipAttempts } : {}) }
+    const faults = this.ctx.faults?.draw('rcpt') ?? []
+    const event = {
+      stage: 'rcpt' as const,
+      now: this.ctx.clock.now(),
+      to: address,
+      acceptedSoFar: accepted,
+      txn,
+      ...(this.ipAttempts !== undefined ? { ipAttempts: this.ipAttempts } : {}),
+      ...(faults.length ? { faults } : {}),
+    }
     const decision = decide(this.ctx.world, this.session.facts(), event)
     const route = chooseRoute(decision)
     const rcptReply = decision.reply ?? reply(this.ctx.world.replies, 'recipient-ok')
@@ -238,7 +255,9 @@ export class Transaction {
       fromHeaders: this.header?.fromHeaders ?? 0,
       fromAddresses: this.header?.fromAddresses ?? [],
     }
-    return decide(this.ctx.world, this.session.facts(), { stage: 'eom', now: this.ctx.clock.now(), content, txn })
+    this.eomFaults ??= { now: this.ctx.clock.now(), faults: this.ctx.faults?.draw('eom') ?? [] }
+    const { now, faults } = this.eomFaults
+    return decide(this.ctx.world, this.session.facts(), { stage: 'eom', now, content, txn, ...(faults.length ? { faults } : {}) })
   }
 
   private messageId(): string {
