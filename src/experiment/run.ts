@@ -50,13 +50,28 @@ async function waitForOne(pending: Set<Promise<unknown>>, stepped: SimClock | un
   }
 }
 
+/**
+ * mulberry32: a small, fast PRNG, plenty for fault rolls. An experiment is a measurement, so a
+ * fault armed at probability 0.3 must refuse the same messages every time the scenario runs.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 export async function runExperiment(s: Scenario, onProgress: (simNow: number, sent: number, total: number) => void = () => undefined): Promise<ExperimentResult> {
   const config = experimentConfig(s)
   // speed "max": the clock stands still and jumps to each send's time, so every send happens
   // exactly on schedule and the run takes only as long as the relay needs.
   const stepped = s.speed === 'max'
   const clock = new SimClock(s.speed === 'max' ? 0 : s.speed, s.start)
-  const app = await startApp({ config, clock, smtpPort: 0, noHttp: true, log: createLogger('silent') })
+  const app = await startApp({ config, clock, smtpPort: 0, noHttp: true, log: createLogger('silent'), random: seededRandom(s.seed) })
   const started = performance.now()
   const clients = new Map<ScenarioSender, LoadClient>()
   const inFlight = new Map<ScenarioSender, Set<Promise<unknown>>>()

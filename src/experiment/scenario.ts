@@ -72,8 +72,10 @@ export const scenarioSchema = z
     /** simulated seconds per real second, or "max": time jumps from send to send (exact, fast) */
     speed: z.union([z.number().positive().max(100_000), z.literal('max')]).default(3600),
     bucket: duration.prefault('30m'),
-    /** relay365 config for the run, over the experiment base (drop routes, memory stores) */
+    /** relay365 config for the run, over the experiment base (drop routes, memory stores); `faults` included */
     relay: z.record(z.string(), z.unknown()).default({}),
+    /** Seeds the rolls of faults with a probability below 1: with speed max (one send at a time) the same seed gives the same run. */
+    seed: z.number().int().min(0).max(2 ** 32 - 1).default(1),
     senders: z.array(senderSchema).min(1),
   })
   .strict()

@@ -4,7 +4,8 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { experimentCommand } from '../../src/cli/experiment.js'
-import { parseScenario } from '../../src/experiment/scenario.js'
+import { runExperiment } from '../../src/experiment/run.js'
+import { parseScenario, type Scenario } from '../../src/experiment/scenario.js'
 import { planSends, recipientsFor } from '../../src/experiment/schedule.js'
 import { runCliHere } from '../helpers/cli.js'
 
@@ -90,8 +91,40 @@ t.test('scenario errors name the key; the CLI exits 2', async (t) => {
 })
 
 t.test('the shipped examples are valid scenarios', async (t) => {
-  for (const name of ['smtp-auth-day', 'connector-day']) {
+  for (const name of ['smtp-auth-day', 'connector-day', 'faults-server-busy', 'faults-temporary-error']) {
     const s = parseScenario(parse(readFileSync(new URL(`../../examples/${name}.yaml`, import.meta.url), 'utf8')))
     t.ok(planSends(s).length > 1000, `${name} plans a day of traffic`)
   }
+})
+
+/** A shipped example, cut to [start, start + duration) so the test stays quick. */
+function example(name: string, start: string, duration: number): Scenario {
+  const s = parseScenario(parse(readFileSync(new URL(`../../examples/${name}.yaml`, import.meta.url), 'utf8')))
+  return { ...s, start: Date.parse(start), duration }
+}
+
+const H = 3_600_000
+
+t.test('the fault examples: server-busy defers about 3 in 10, the same ones on every run', async (t) => {
+  const s = example('faults-server-busy', '2026-06-01T06:00:00Z', H)
+  const first = await runExperiment(s)
+  t.equal(first.messages, 250)
+  const deferred = first.timeline.totals.deferred
+  t.ok(deferred > 250 * 0.2 && deferred < 250 * 0.4, `${deferred} of 250 deferred at probability 0.3`)
+  t.equal(first.timeline.totals.accepted + deferred, 250, 'the rest accepted')
+  const again = await runExperiment(s)
+  t.same(again.timeline.buckets.map((b) => b.counts), first.timeline.buckets.map((b) => b.counts), 'the seed repeats the run')
+  const other = await runExperiment({ ...s, seed: 7 })
+  t.notSame(other.timeline.buckets.map((b) => b.counts), first.timeline.buckets.map((b) => b.counts), 'another seed, other refusals')
+})
+
+t.test('the fault examples: temporary-error defers everything in its window, and only there', async (t) => {
+  const s = example('faults-temporary-error', '2026-06-01T09:30:00Z', 3 * H)
+  const r = await runExperiment(s)
+  const at = (iso: string) => r.timeline.buckets.find((b) => b.start === Date.parse(iso))?.counts
+  t.match(at('2026-06-01T09:30:00Z'), { accepted: 125, deferred: 0 }, 'before the incident')
+  t.match(at('2026-06-01T10:00:00Z'), { accepted: 0, deferred: 125 }, 'during it')
+  t.match(at('2026-06-01T11:30:00Z'), { accepted: 0, deferred: 125 })
+  t.match(at('2026-06-01T12:00:00Z'), { accepted: 125, deferred: 0 }, 'after it')
+  t.match(r.timeline.firsts, [{ category: 'deferred', rule: 'fault', reply: '451 4.7.0 Temporary server error. Please try again later.' }])
 })
