@@ -233,6 +233,11 @@ export interface Rule<S extends Stage = Stage> {
   readonly stage: S
   /** One line for `config check --rules` and the docs. */
   readonly summary: string
+  /**
+   * False: the rule has nothing to judge here and leaves no result in the trace (the fault rule
+   * with no fault armed, at every stage of every message). Absent: the rule always applies.
+   */
+  applies?(ctx: RuleContext<S>): boolean
   evaluate(ctx: RuleContext<S>): RuleResult
 }
 

@@ -243,7 +243,8 @@ t.test('reply overrides and the rule table', async (t) => {
   const d = rcpt(world(), session(), 'helpdesk@contoso.example', 'someone@example.org')
   t.same(
     d.results.map((r) => r.rule),
-    RULES.filter((r) => r.stage === 'rcpt').map((r) => r.id),
+    // with no fault armed the fault rule does not apply and leaves no result
+    RULES.filter((r) => r.stage === 'rcpt' && r.id !== 'fault').map((r) => r.id),
     'an accepted recipient went through every RCPT rule, in table order',
   )
 })

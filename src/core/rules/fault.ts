@@ -30,10 +30,17 @@ function subjectOf(ctx: RuleContext<FaultStage>): FaultSubject {
   }
 }
 
+const drawsOf = (ctx: RuleContext<FaultStage>) => (ctx.event.faults ?? []).filter((d) => d.fault.stage === ctx.event.stage)
+
+// With nothing armed the rule leaves no trace result: faults are a test tool, and four "no fault
+// armed" lines on every message of a production trace would only hide the rules that decided.
+function applies(ctx: RuleContext<FaultStage>): boolean {
+  return drawsOf(ctx).length > 0
+}
+
 function evaluate(ctx: RuleContext<FaultStage>): RuleResult {
-  const stage = ctx.event.stage
-  const draws = (ctx.event.faults ?? []).filter((d) => d.fault.stage === stage)
-  if (draws.length === 0) return outcome(meta, ctx, 'skip', `no fault armed for ${stage}`)
+  const draws = drawsOf(ctx)
+  if (draws.length === 0) return outcome(meta, ctx, 'skip', `no fault armed for ${ctx.event.stage}`)
   const subject = subjectOf(ctx)
   const misses: string[] = []
   for (const { fault, roll } of draws) {
@@ -49,6 +56,7 @@ function faultRule<S extends FaultStage>(stage: S): Rule<S> {
     ...meta,
     stage,
     summary: 'an armed fault of this stage (config `faults`, /api/v1/faults) refuses with its reply; basis injected',
+    applies: applies as (ctx: RuleContext<S>) => boolean,
     evaluate: evaluate as (ctx: RuleContext<S>) => RuleResult,
   }
 }
