@@ -2,6 +2,7 @@
 // refused with an error that names the field, in the config file and in one API entry alike.
 import t from 'tap'
 import { parseConfig, parseConfigText, parseFaultEntry } from '../../src/config/load.js'
+import { configCheck } from '../../src/cli/config-check.js'
 import { ConfigError } from '../../src/errors.js'
 
 const errorOf = (fn: () => unknown) => {
@@ -63,4 +64,15 @@ t.test('bad entries name the field', async (t) => {
   t.match(errorOf(() => parseConfig({ faults: { id: 'banned-ip' } })), /^faults: /, 'a list')
   t.match(errorOf(() => parseFaultEntry(['banned-ip'])), /expected one fault/)
   t.match(errorOf(() => parseFaultEntry(undefined)), /expected one fault/)
+})
+
+t.test('config check lists the armed faults and the fault rule at each of its stages', async (t) => {
+  const dir = t.testdir({
+    'relay.yaml': 'faults:\n  - { id: banned-ip, match: { ip: 198.51.100.7 } }\n  - { id: temporary-error, probability: 0.5, from: 2026-06-01T10:00:00Z, until: 2026-06-01T12:00:00Z }\n',
+  })
+  const out = configCheck({ file: `${dir}/relay.yaml`, rules: true })
+  t.match(out, /\n {2}fault {7}banned-ip at rcpt, ip 198\.51\.100\.7\n/)
+  t.match(out, /\n {2}fault {7}temporary-error at eom, probability 0\.5, from 2026-06-01T10:00:00\.000Z, until 2026-06-01T12:00:00\.000Z\n/)
+  for (const stage of ['connect', 'mail', 'rcpt', 'eom']) t.match(out, new RegExp(`\n${stage}\\s+fault\\s+an armed fault of this stage`), `fault at ${stage}`)
+  t.notMatch(configCheck({}), /fault {7}/, 'none in the embedded default')
 })
