@@ -9,7 +9,7 @@ import type { TraceMessage } from '../core/trace.js'
 import { createLogger } from '../log.js'
 import { LoadClient } from '../load/client.js'
 import type { Scenario, ScenarioSender } from './scenario.js'
-import { planSends, recipientsFor } from './schedule.js'
+import { insertSend, planSends, recipientsFor, type PlannedSend } from './schedule.js'
 import { buildTimeline, type Timeline } from './timeline.js'
 
 export interface ExperimentResult {
@@ -19,6 +19,8 @@ export interface ExperimentResult {
   readonly realMs: number
   /** How far (simulated ms) sends ran behind their schedule at worst: the relay or machine could not keep up. */
   readonly maxLagMs: number
+  /** Sends that were a sender's retry of a deferred message (counted in `messages` too). */
+  readonly retries: number
 }
 
 /** The relay for an experiment: drop routes (nothing leaves), memory stores, the senders' mailboxes. */
@@ -78,6 +80,7 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
   const domain = config.tenant.acceptedDomains[0] as string
   const plan = planSends(s)
   let maxLagMs = 0
+  let retries = 0
   try {
     for (const sender of s.senders) {
       clients.set(
@@ -93,7 +96,29 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
       inFlight.set(sender, new Set())
     }
     let sent = 0
-    for (const send of plan) {
+    const end = s.start + s.duration
+    // a deferred send comes back into the plan: the sender's retry, if it has one and the run
+    // lasts until then (one due after the end is not sent; the report keeps it as deferred)
+    // the next send to go: a retry is put in at or after it, where its time says
+    let next = 0
+    const retryLater = (send: PlannedSend, reply: string) => {
+      const retry = send.sender.retry
+      const attempt = send.attempt ?? 0
+      if (!retry || !reply.startsWith('4') || attempt >= retry.attempts) return
+      const at = clock.now() + retry.after
+      if (at >= end) return
+      insertSend(plan, next, { ...send, at, attempt: attempt + 1 })
+      retries++
+    }
+    for (;;) {
+      if (next >= plan.length) {
+        // retries are planned as sends finish: the plan may grow until the last one is back
+        const pending = new Set([...inFlight.values()].flatMap((set) => [...set]))
+        if (pending.size === 0) break
+        await waitForOne(pending, stepped ? clock : undefined)
+        continue
+      }
+      const send = plan[next++] as PlannedSend
       if (stepped) clock.advance(send.at - clock.now())
       else await clock.sleepUntil(send.at)
       const pending = inFlight.get(send.sender) as Set<Promise<unknown>>
@@ -102,18 +127,19 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
       const room = stepped ? 1 : send.sender.connections
       while (pending.size >= room) await waitForOne(pending, stepped ? clock : undefined)
       maxLagMs = Math.max(maxLagMs, clock.now() - send.at)
-      const p = (clients.get(send.sender) as LoadClient).send({
-        from: send.sender.from,
-        to: recipientsFor(send, domain),
-        subject: `${send.sender.name} notification ${send.seq + 1}`,
-        body: 'Ticket #' + (send.seq + 1) + ' was updated.',
-      })
+      const p = (clients.get(send.sender) as LoadClient)
+        .send({
+          from: send.sender.from,
+          to: recipientsFor(send, domain),
+          subject: `${send.sender.name} notification ${send.seq + 1}`,
+          body: 'Ticket #' + (send.seq + 1) + ' was updated.',
+        })
+        .then((sample) => retryLater(send, sample.reply))
       const tracked: Promise<unknown> = p.finally(() => pending.delete(tracked))
       pending.add(tracked)
       if (stepped) while (pending.size > 0) await waitForOne(pending, clock)
       if (++sent % 50 === 0) onProgress(clock.now(), sent, plan.length)
     }
-    for (const set of inFlight.values()) while (set.size > 0) await waitForOne(set, stepped ? clock : undefined)
     onProgress(clock.now(), sent, plan.length)
   } finally {
     for (const c of clients.values()) c.close()
@@ -126,5 +152,6 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
     messages: messages.length,
     realMs: performance.now() - started,
     maxLagMs,
+    retries,
   }
 }

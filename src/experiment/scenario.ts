@@ -46,6 +46,14 @@ const senderSchema = z
     /** share of each message's recipients outside the tenant */
     external: z.number().min(0).max(1).default(1),
     connections: z.number().int().min(1).max(50).default(3),
+    /**
+     * What the application does with a deferred (4xx) message: send it again `after` this long,
+     * at most `attempts` times. Absent: it does not retry (the report still counts the deferral).
+     */
+    retry: z
+      .object({ after: duration, attempts: z.number().int().min(1).max(20).default(3) })
+      .strict()
+      .optional(),
     rates: z
       .array(z.object({ from: timeOfDay, to: timeOfDay, rate }).strict())
       .min(1)
