@@ -248,6 +248,8 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     throw err
   }
   log.info({ smtp: `${config.smtp.host}:${smtpPort}`, http: httpPort ? `${config.http.host}:${httpPort}` : 'off', tls: tls.source }, 'relay365 listening')
+  // a relay that refuses mail on purpose says so where an operator looks first
+  if (faults.size > 0) log.warn({ faults: faults.list().map((f) => `${f.id}@${f.stage}`) }, `${faults.size} injected fault(s) armed from the config: matching mail is refused on purpose`)
   return {
     smtpPort,
     httpPort,
