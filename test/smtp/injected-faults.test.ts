@@ -2,6 +2,9 @@
 // sending application, raw dialogues for the transcripts), the trace record of each injected
 // refusal, a 421 that ends the session at whatever stage, and the /api/v1/faults round trip.
 import t from 'tap'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import nodemailer from 'nodemailer'
 import { Dialogue, openTls } from '../helpers/dialogue.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
@@ -103,6 +106,28 @@ t.test('a 421 ends the session at MAIL, RCPT and end of data; other replies do n
   t.same(traced, ['eom@contoso.example', 'helpdesk@contoso.example', 'mail@contoso.example', 'retry@contoso.example'], 'each refusal has its record')
   const eom = relay.trace.list({ sender: 'eom@contoso.example' }).messages[0]
   t.match(eom, { status: 'None', reply: '421 4.3.2 Going away at end of data', captured: false }, 'nothing was delivered')
+})
+
+t.test('queue mode: temporary-error at end of data leaves nothing in the spool; the next message is spooled', async (t) => {
+  const spoolDir = mkdtempSync(join(tmpdir(), 'relay365-fault-spool-'))
+  t.teardown(() => rmSync(spoolDir, { recursive: true, force: true }))
+  const relay = await startRelay(t, { delivery: { mode: 'queue', spoolDir }, faults: [{ id: 'temporary-error', match: { sender: 'incident@contoso.example' } }] })
+  const send = async (from: string) => {
+    const d = await openTls(relay.smtpPort)
+    await d.send(`MAIL FROM:<${from}>`)
+    await d.send('RCPT TO:<someone@example.org>')
+    await d.send('DATA')
+    const r = await d.send(`From: ${from}\r\nSubject: x\r\n\r\nbody\r\n.`)
+    await d.send('QUIT')
+    await d.closed
+    return r
+  }
+  t.equal(await send('incident@contoso.example'), '451 4.7.0 Temporary server error. Please try again later.')
+  await settled(relay)
+  t.equal(relay.queue?.depth, 0, 'nothing queued')
+  const files = readdirSync(spoolDir, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(spoolDir, f)).isFile())
+  t.same(files, [], 'no spool file left behind')
+  t.match(await send('helpdesk@contoso.example'), /^250 2\.6\.0 /, 'another sender is not matched')
 })
 
 t.test('/api/v1/faults: POST arms, GET lists with the catalogue, DELETE disarms; SMTP follows', async (t) => {
