@@ -35,6 +35,7 @@ import { createLogger } from './log.js'
 import type { CaptureStore, LimitStore, TraceStore } from './ports.js'
 import { MemoryLimitStore } from './limits/memory-store.js'
 import { RedisLimitStore } from './limits/redis-store.js'
+import { FaultSet } from './faults/fault-set.js'
 import { Relay } from './relay/relay.js'
 import { createSmtpServer } from './smtp/server.js'
 import { Credentials } from './relay/credentials.js'
@@ -53,6 +54,8 @@ export interface AppOptions {
   readonly httpPort?: number
   /** Do not start the HTTP server. */
   readonly noHttp?: boolean
+  /** Where the faults' rolls come from (0 <= x < 1); Math.random unless a run must repeat. */
+  readonly random?: () => number
 }
 
 export interface RunningApp {
@@ -69,6 +72,8 @@ export interface RunningApp {
   readonly queue: DeliveryQueue | undefined
   /** Exchange's NDRs after the 250 (policy.ndr: exchange). */
   readonly ndr: NdrSender
+  /** The injected failures armed now: config `faults`, then /api/v1/faults. */
+  readonly faults: FaultSet
   stop(): Promise<void>
 }
 
@@ -170,6 +175,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
       : undefined
   queue?.start()
   const ndr = new NdrSender({ upstream: targets.upstream, ...(queue ? { queue } : {}), trace, clock, hostname: world.hostname, replies: world.replies, log: log.child({ sub: 'ndr' }) })
+  const faults = new FaultSet(config.faults, o.random)
   const relay = new Relay({
     world,
     clock,
@@ -183,6 +189,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     newIpMemory: config.policy.throttleNewIPs.forgetAfter,
     ...(queue ? { queue } : {}),
     ndr,
+    faults,
   })
   const tls = await loadTlsMaterial(config.tls, world.hostname)
   const door = (endpoint: Endpoint) =>
@@ -244,6 +251,8 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
         events,
         metrics,
         health,
+        faults,
+        replies: world.replies,
       })
       await http.listen({ port: o.httpPort ?? config.http.port, host: config.http.host })
       httpPort = (http.server.address() as AddressInfo).port
@@ -257,6 +266,8 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     throw err
   }
   log.info({ smtp: `${config.smtp.host}:${smtpPort}`, submission: submissionPort ? `${config.submission.host}:${submissionPort}` : 'off', http: httpPort ? `${config.http.host}:${httpPort}` : 'off', tls: tls.source }, 'relay365 listening')
+  // a relay that refuses mail on purpose says so where an operator looks first
+  if (faults.size > 0) log.warn({ faults: faults.list().map((f) => `${f.id}@${f.stage}`) }, `${faults.size} injected fault(s) armed from the config: matching mail is refused on purpose`)
   return {
     smtpPort,
     submissionPort,
@@ -269,6 +280,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     relay,
     queue,
     ndr,
+    faults,
     // Shutdown in the order the data flows: no new sessions; the open ones end (smtp-server cuts
     // what is left after its closeTimeout with 421); their transactions finish and hand their
     // trace records over; only then the routes, the stores and, last, the trace itself.

@@ -3,7 +3,7 @@
 import type { Readable } from 'node:stream'
 import type { LimitOutcome, LimitRequest } from './core/limits.js'
 import type { Reply } from './core/replies.js'
-import type { AuthMethod, Endpoint, SessionCounters, TransactionState } from './core/types.js'
+import type { AuthMethod, Endpoint, FaultDraw, FaultStage, SessionCounters, TransactionState } from './core/types.js'
 import type { TraceMessage, TraceStatus } from './core/trace.js'
 
 export type { LimitOutcome, LimitRequest }
@@ -92,6 +92,11 @@ export interface CaptureWriter {
   write(chunk: Buffer): Promise<void>
   commit(): Promise<void>
   discard(): Promise<void>
+}
+
+/** The faults armed right now (config `faults` and /api/v1/faults), each with a fresh roll. */
+export interface FaultSource {
+  draw(stage: FaultStage): readonly FaultDraw[]
 }
 
 export interface ConnectInfo {

@@ -1,5 +1,6 @@
 // `relay365 config check FILE [--rules]`: validate a config file; print what it sets up.
 import { loadConfigFile, parseConfig } from '../config/load.js'
+import type { FaultConfig } from '../config/schema.js'
 import { formatDuration, formatSize } from '../core/units.js'
 import { LIMITS } from '../core/limits.js'
 import { RULES } from '../core/rules/index.js'
@@ -24,6 +25,8 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
     `  submission  ${config.submission.enabled ? `${config.submission.host}:${config.submission.port}, SMTP AUTH ${config.smtpAuth.tenantEnabled ? 'on' : 'off for the tenant'}, basic auth ${config.smtpAuth.basicAuth}${config.smtpAuth.oauth ? ', XOAUTH2 JWTs' : ''}, ${config.smtpAuth.users.length} mailbox(es)` : 'off'}; clock speed ${config.clock.speed}`,
     `  routes      upstream ${describeRoute(config.routes.upstream)}, fallback ${describeRoute(config.routes.fallback)}`,
     `  trace       ${config.store.trace}; HTTP ${config.http.host}:${config.http.port}`,
+    // armed faults change what every matching sender gets: a config left with one must show it
+    ...config.faults.map((f) => `  fault       ${describeFault(f)}`),
   ]
   // what Exchange would not take, although relay365 can emulate it
   for (const f of connectorIpFindings(config)) lines.push(`  warning     ${f.message}`)
@@ -32,6 +35,12 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
     lines.push(...LIMITS.map((l) => `  ${l.id.padEnd(30)} ${l.summary}`))
   }
   return lines.join('\n')
+}
+
+function describeFault(f: FaultConfig): string {
+  const match = Object.entries(f.match).map(([k, v]) => `${k} ${v}`)
+  const window = [f.from !== null ? `from ${new Date(f.from).toISOString()}` : '', f.until !== null ? `until ${new Date(f.until).toISOString()}` : ''].filter(Boolean)
+  return [`${f.id} at ${f.stage}${f.reply ? ` (${f.reply})` : ''}`, ...match, ...(f.probability < 1 ? [`probability ${f.probability}`] : []), ...window].join(', ')
 }
 
 function describeRoute(r: { type: string; host?: string; port?: number }): string {

@@ -4,7 +4,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import type { z } from 'zod'
 import { ConfigError } from '../errors.js'
-import { configSchema, type Config } from './schema.js'
+import { configSchema, faultEntrySchema, type Config, type FaultConfig } from './schema.js'
 
 /** "connectors", 0, "type" -> "connectors[0].type"; an empty key shows as "" */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -70,6 +70,20 @@ export function parseConfig(doc: unknown): Config {
   if (!result.success) {
     const first = result.error.issues[0]
     if (!first) throw new ConfigError('', 'invalid config')
+    const { path, detail } = describeIssue(first)
+    throw new ConfigError(path, detail)
+  }
+  return deepFreeze(result.data)
+}
+
+/** One `faults` entry given at run time (POST /api/v1/faults): validated as in the config file. */
+export function parseFaultEntry(doc: unknown): FaultConfig {
+  if (!isPlainMapping(doc)) throw new ConfigError('', 'expected one fault: a mapping like {"id": "banned-ip"}')
+  assertPlain(doc, [])
+  const result = faultEntrySchema.safeParse(doc)
+  if (!result.success) {
+    const first = result.error.issues[0]
+    if (!first) throw new ConfigError('', 'invalid fault')
     const { path, detail } = describeIssue(first)
     throw new ConfigError(path, detail)
   }

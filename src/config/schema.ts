@@ -4,6 +4,7 @@ import IPCIDR from 'ip-cidr'
 import { z } from 'zod'
 import { checkAddress } from '../core/address.js'
 import { normalizeDomain, normalizeDomainPattern } from '../core/domains.js'
+import { FAULT_CATALOGUE, FAULT_IDS, FAULT_STAGES, isFaultId } from '../core/faults.js'
 import { isReplyId, parseReplyLine } from '../core/replies.js'
 import { parseDuration, parseSize } from '../core/units.js'
 
@@ -397,6 +398,70 @@ const repliesSchema = z.record(z.string(), z.string()).superRefine((entries, ctx
   }
 })
 
+/** A sender or recipient pattern: an address, or "@domain" / "domain" for every address there. */
+const addressPattern = z.string().transform((text, ctx) => {
+  const bare = text.startsWith('@') ? text.slice(1) : text
+  if (!bare.includes('@')) {
+    const d = normalizeDomain(bare)
+    if (d !== undefined) return `@${d}`
+  } else {
+    const check = checkAddress(text)
+    // compared case-insensitively: local parts are, in practice, at Exchange
+    if (check.ok) return `${check.mailbox.local.toLowerCase()}@${check.mailbox.domain}`
+  }
+  ctx.addIssue({ code: 'custom', message: `expected an address like "app@contoso.example" or a domain like "@contoso.example", got ${JSON.stringify(text)}` })
+  return z.NEVER
+})
+
+const faultReplyLine = z.string().refine((line) => parseReplyLine(line) !== undefined && Number(line.slice(0, 3)) >= 400, {
+  error: (issue) => `expected a 4xx or 5xx reply line like "550 5.7.1 Some text", got ${JSON.stringify(issue.input)}`,
+})
+
+/**
+ * One injected failure (SPEC §2, §4 `faults`): a catalogue id (reply and stage from the
+ * catalogue) or any other name with its own `reply`. The HTTP API validates POST bodies with it.
+ */
+export const faultEntrySchema = z
+  .object({
+    id: z
+      .string({ error: `expected a fault id: one of ${FAULT_IDS.join(', ')}, or a name of your own with a reply` })
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a fault id of letters, digits, ".", "_" and "-" (at most 64)'),
+    reply: faultReplyLine.optional(),
+    stage: z.enum(FAULT_STAGES as [string, ...string[]]).optional(),
+    match: z
+      .object({
+        lane: z.enum(['connector', 'directSend', 'smtpAuth']).optional(),
+        connector: z.string().min(1).optional(),
+        ip: cidr.optional(),
+        sender: addressPattern.optional(),
+        recipient: addressPattern.optional(),
+      })
+      .strict()
+      .default({}),
+    probability: z.number().min(0).max(1).default(1),
+    from: timestamp.nullable().default(null),
+    until: timestamp.nullable().default(null),
+  })
+  .strict()
+  .superRefine((f, ctx) => {
+    if (!isFaultId(f.id) && f.reply === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['reply'], message: `required for a fault outside the catalogue (${FAULT_IDS.join(', ')})` })
+    }
+    if (f.from !== null && f.until !== null && f.until <= f.from) {
+      ctx.addIssue({ code: 'custom', path: ['until'], message: 'expected a time after `from`' })
+    }
+    const stage = f.stage ?? (isFaultId(f.id) ? FAULT_CATALOGUE[f.id].stage : 'rcpt')
+    if (f.match.recipient !== undefined && stage !== 'rcpt') {
+      ctx.addIssue({ code: 'custom', path: ['match', 'recipient'], message: `a recipient is known at the rcpt stage only, not at ${stage}` })
+    }
+    if (stage === 'connect') {
+      for (const key of ['lane', 'connector', 'sender'] as const) {
+        if (f.match[key] !== undefined) ctx.addIssue({ code: 'custom', path: ['match', key], message: `not known when a connection opens (stage connect); match on ip, or use a later stage` })
+      }
+    }
+  })
+  .transform((f) => ({ ...f, stage: (f.stage ?? (isFaultId(f.id) ? FAULT_CATALOGUE[f.id].stage : 'rcpt')) as (typeof FAULT_STAGES)[number] }))
+
 export const configSchema = z
   .object({
     smtp: smtpSchema.prefault({}),
@@ -414,6 +479,7 @@ export const configSchema = z
     http: httpSchema.prefault({}),
     log: logSchema.prefault({}),
     replies: repliesSchema.default({}),
+    faults: z.array(faultEntrySchema).default([]),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -431,3 +497,5 @@ export type Config = z.output<typeof configSchema>
 export type ConfigInput = z.input<typeof configSchema>
 export type RouteConfig = Config['routes']['upstream']
 export type ConnectorConfig = Config['connectors'][number]
+export type FaultConfig = Config['faults'][number]
+export type FaultConfigInput = z.input<typeof faultEntrySchema>

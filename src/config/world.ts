@@ -1,11 +1,12 @@
 // Pure: compiles the validated config into the World the rules read (CIDRs parsed once, domains
 // and known recipients normalized, reply overrides applied).
 import IPCIDR from 'ip-cidr'
-import type { Config, ConnectorConfig } from './schema.js'
+import type { Config, ConnectorConfig, FaultConfig } from './schema.js'
 import { checkAddress } from '../core/address.js'
 import { tenantExternalLimit } from '../core/limits.js'
-import { buildCatalogue } from '../core/replies.js'
-import type { CompiledConnector, World } from '../core/types.js'
+import { FAULT_CATALOGUE, isFaultId } from '../core/faults.js'
+import { buildCatalogue, parseReplyLine } from '../core/replies.js'
+import type { CompiledConnector, Fault, World } from '../core/types.js'
 
 function toCidr(text: string): IPCIDR {
   if (IPCIDR.isValidCIDR(text)) return new IPCIDR(text)
@@ -23,6 +24,28 @@ export function compileConnector(c: ConnectorConfig): CompiledConnector {
     visibleFrom: c.createdAt + c.propagation,
     senderDomains: c.senderDomains,
     restrictToSenderIPs: c.restrictToSenderIPs,
+  }
+}
+
+/** A validated `faults` entry as the fault rule reads it: the CIDR parsed, the reply resolved. */
+export function compileFault(f: FaultConfig): Fault {
+  // the schema made sure a reply line parses, and that an id outside the catalogue has one
+  const own = f.reply !== undefined ? parseReplyLine(f.reply) : undefined
+  const m = f.match
+  return {
+    id: f.id,
+    stage: f.stage,
+    reply: own ?? (isFaultId(f.id) ? FAULT_CATALOGUE[f.id].reply : 'local-error'),
+    match: {
+      ...(m.lane !== undefined ? { lane: m.lane } : {}),
+      ...(m.connector !== undefined ? { connector: m.connector } : {}),
+      ...(m.ip !== undefined ? { ip: toCidr(m.ip), ipText: m.ip } : {}),
+      ...(m.sender !== undefined ? { sender: m.sender } : {}),
+      ...(m.recipient !== undefined ? { recipient: m.recipient } : {}),
+    },
+    probability: f.probability,
+    from: f.from,
+    until: f.until,
   }
 }
 

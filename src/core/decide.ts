@@ -1,7 +1,8 @@
 // Pure: (world, session, event) -> Decision. Runs the rules of the event's stage in table order;
 // the first reject decides, a drop decides unless a later rule rejects; every result is kept so
-// the trace can show the whole evaluation. A reject Exchange reports by NDR after its 250
-// (RuleResult.ndr) decides nothing here: the transaction routes around it (core/ndr.ts).
+// the trace can show the whole evaluation (a rule that does not apply, see Rule.applies, has none).
+// A reject Exchange reports by NDR after its 250 (RuleResult.ndr) decides nothing here: the
+// transaction routes around it (core/ndr.ts).
 import { checkAddress } from './address.js'
 import { attribute } from './attribution.js'
 import { RULES } from './rules/index.js'
@@ -48,6 +49,7 @@ export function decide(world: World, session: SessionFacts, event: StageEvent, r
   let drop: RuleResult | undefined
   for (const rule of rules) {
     if (rule.stage !== event.stage) continue
+    if (rule.applies && !rule.applies(ctx)) continue
     const result = rule.evaluate(ctx)
     results.push(result)
     if (result.outcome === 'reject' && result.reply && !result.ndr) {

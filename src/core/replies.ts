@@ -10,8 +10,11 @@ export interface ReplyTemplate {
 }
 
 export interface Reply extends ReplyTemplate {
-  /** Catalogue id, or 'upstream' for a reply another server gave and relay365 passes on verbatim. */
-  readonly id: ReplyId | 'upstream'
+  /**
+   * Catalogue id; 'upstream' for a reply another server gave and relay365 passes on verbatim;
+   * 'fault' for the reply line a `faults` entry outside the fault catalogue brought with it.
+   */
+  readonly id: ReplyId | 'upstream' | 'fault'
 }
 
 export const REPLY_CATALOGUE = {
@@ -126,6 +129,25 @@ export const REPLY_CATALOGUE = {
   // the next hop's EHLO SIZE is below the message's: its answer, given in advance, and final
   'upstream-size': { code: 552, enhanced: '5.3.4', text: 'Message size exceeds the fixed maximum message size of {upstream} ({detail})' },
   'local-error': { code: 451, enhanced: '4.3.0', text: 'Local error in processing: {detail}' },
+  // injected failures (`faults`, SPEC §2): Exchange's refusals, switched on to test a sender
+  'fault-server-busy': { code: 451, enhanced: '4.7.500', text: 'Server busy. Please try again later from [{ip}]. (AS843)' },
+  'fault-wrong-region': { code: 451, enhanced: '4.4.62', text: 'Mail sent to the wrong Office 365 region. ATTR35.' },
+  'fault-banned-ip': {
+    code: 550,
+    enhanced: '5.7.606',
+    text: 'Access denied, banned sending IP [{ip}]. To request removal from this list please visit https://sender.office.com/ and follow the directions.',
+  },
+  'fault-blocklist': {
+    code: 550,
+    enhanced: '5.7.1',
+    text: 'Service unavailable; Client host [{ip}] blocked using Blocklist 1; To request removal from this list please forward this message to delist@messaging.microsoft.com',
+  },
+  'fault-unregistered-domains': { code: 550, enhanced: '5.7.750', text: 'Service unavailable. Client blocked from sending from unregistered domains' },
+  'fault-tenant-threshold': { code: 550, enhanced: '5.7.705', text: 'Access denied, tenant has exceeded threshold' },
+  'fault-low-reputation-ip': { code: 550, enhanced: '5.7.708', text: 'Access denied, traffic not accepted from this IP' },
+  'fault-bad-outbound-sender': { code: 550, enhanced: '5.1.8', text: 'Access denied, bad outbound sender' },
+  'fault-temporary-error': { code: 451, enhanced: '4.7.0', text: 'Temporary server error. Please try again later.' },
+  'fault-service-unavailable': { code: 421, enhanced: '4.3.2', text: 'Service not available, closing transmission channel' },
 } as const satisfies Record<string, ReplyTemplate>
 
 export type ReplyId = keyof typeof REPLY_CATALOGUE
@@ -157,7 +179,15 @@ export function buildCatalogue(overrides: Readonly<Record<string, string>> = {})
 
 /** Builds a reply, filling {placeholders}. Values are stripped of line breaks. */
 export function reply(catalogue: ReplyCatalogue, id: ReplyId, vars: Readonly<Record<string, string | number>> = {}): Reply {
-  const t = catalogue[id]
+  return fill(id, catalogue[id], vars)
+}
+
+/** The reply line a `faults` entry brought (validated by parseReplyLine), {placeholders} filled like the catalogue's. */
+export function faultReply(t: ReplyTemplate, vars: Readonly<Record<string, string | number>> = {}): Reply {
+  return fill('fault', t, vars)
+}
+
+function fill(id: Reply['id'], t: ReplyTemplate, vars: Readonly<Record<string, string | number>>): Reply {
   const text = t.text.replace(/\{(\w+)\}/g, (all, key: string) =>
     key in vars ? String(vars[key]).replace(/[\r\n\0]+/g, ' ') : all,
   )

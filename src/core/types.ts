@@ -2,7 +2,7 @@
 // decisions go out (Decision with every RuleResult). No I/O, no clock: `now` arrives in events.
 import type IPCIDR from 'ip-cidr'
 import type { Mailbox } from './address.js'
-import type { Reply, ReplyCatalogue } from './replies.js'
+import type { Reply, ReplyCatalogue, ReplyId, ReplyTemplate } from './replies.js'
 
 /**
  * `data` is when limits are judged (DATA, before the message flows); no policy rule runs there.
@@ -24,7 +24,8 @@ export interface SmtpAuthMailbox {
 }
 
 /** How sure we are that Exchange Online behaves this way (o365-facts.md conventions). */
-export type Basis = 'documented' | 'observed' | 'assumed' | 'relay365'
+/** `injected`: a refusal switched on through `faults` to test the sender, not a decision of Exchange. */
+export type Basis = 'documented' | 'observed' | 'assumed' | 'relay365' | 'injected'
 
 export type Outcome = 'pass' | 'reject' | 'drop' | 'warn' | 'skip'
 
@@ -182,8 +183,52 @@ export interface ContentFacts {
   readonly fromAddresses: readonly string[]
 }
 
+/** Where an injected failure can strike (SPEC §2 "Injected failures"). */
+export type FaultStage = 'connect' | 'mail' | 'rcpt' | 'eom'
+
+/** What a fault applies to; every field given must match. */
+export interface FaultMatch {
+  readonly lane?: Lane
+  readonly connector?: string
+  /** An address or CIDR range of client IPs. */
+  readonly ip?: IPCIDR
+  /** As given in the config (for notes): "198.51.100.7", "203.0.113.0/24". */
+  readonly ipText?: string
+  /** "local@a-label-domain" (local part lower-cased) or "@a-label-domain". */
+  readonly sender?: string
+  readonly recipient?: string
+}
+
+/** One armed fault, compiled from a `faults` entry. */
+export interface Fault {
+  readonly id: string
+  readonly stage: FaultStage
+  /** A catalogue reply (config `replies` may reword it), or the entry's own reply line. */
+  readonly reply: ReplyId | ReplyTemplate
+  readonly match: FaultMatch
+  /** 0..1: the fault fires when the roll drawn for it is below this. */
+  readonly probability: number
+  /** Window on the relay clock, [from, until); null = open. */
+  readonly from: number | null
+  readonly until: number | null
+}
+
+export interface FaultDraw {
+  readonly fault: Fault
+  /** 0 <= roll < 1, drawn at the edge for this fault and this event. */
+  readonly roll: number
+}
+
+/**
+ * The faults armed for the event's stage, each with the random roll (0 <= roll < 1) drawn for it
+ * at the edge: the core stays pure and a test can fix the roll.
+ */
+export interface FaultInput {
+  readonly faults?: readonly FaultDraw[]
+}
+
 export type StageEvent =
-  | { readonly stage: 'connect'; readonly now: number }
+  | ({ readonly stage: 'connect'; readonly now: number } & FaultInput)
   /** A transaction command (MAIL, RCPT, DATA) before smtp-server parses it. */
   | { readonly stage: 'command'; readonly now: number; readonly verb: string }
   | {
@@ -195,15 +240,15 @@ export type StageEvent =
       /** What the edge found checking the password or token; `note` says why. */
       readonly credentials: { readonly valid: boolean; readonly note: string }
     }
-  | {
+  | ({
       readonly stage: 'mail'
       readonly now: number
       readonly from: string
       readonly declaredSize?: number
       /** Queue mode: bytes left in the spool. */
       readonly spoolFree?: number
-    }
-  | {
+    } & FaultInput)
+  | ({
       readonly stage: 'rcpt'
       readonly now: number
       readonly to: string
@@ -211,9 +256,9 @@ export type StageEvent =
       readonly txn: TransactionFacts
       /** Transactions from this IP within policy memory, this one included (new-IP throttling). */
       readonly ipAttempts?: number
-    }
+    } & FaultInput)
   | { readonly stage: 'data'; readonly now: number; readonly txn: TransactionFacts }
-  | { readonly stage: 'eom'; readonly now: number; readonly content: ContentFacts; readonly txn: TransactionFacts }
+  | ({ readonly stage: 'eom'; readonly now: number; readonly content: ContentFacts; readonly txn: TransactionFacts } & FaultInput)
 
 export interface RecipientFacts {
   readonly mailbox: Mailbox
@@ -240,6 +285,11 @@ export interface Rule<S extends Stage = Stage> {
   readonly basis: Basis
   /** One line for `config check --rules` and the docs. */
   readonly summary: string
+  /**
+   * False: the rule has nothing to judge here and leaves no result in the trace (the fault rule
+   * with no fault armed, at every stage of every message). Absent: the rule always applies.
+   */
+  applies?(ctx: RuleContext<S>): boolean
   evaluate(ctx: RuleContext<S>): RuleResult
 }
 

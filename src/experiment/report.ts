@@ -19,6 +19,7 @@ export function formatReport(r: ExperimentResult): string {
     `simulated ${new Date(s.start).toISOString().slice(0, 16).replace('T', ' ')} + ${hours} h in ${(r.realMs / 1000).toFixed(1)} s real (speed ${s.speed}${s.speed === 'max' ? ': time jumps from send to send' : ''})`,
     `${r.messages} messages: ${CATEGORIES.map((c) => `${c} ${t.totals[c]}`).join(', ')}`,
     `recipients: ${CATEGORIES.map((c) => `${c} ${t.recipientTotals[c]}`).join(', ')}`,
+    ...(r.retries > 0 ? [`${r.retries} of the messages were senders' retries of deferred ones (sender retry)`] : []),
   ]
   if (t.totals.ndr > 0) lines.push(`ndr: ${t.totals.ndr} messages got 250 and then an NDR (policy.ndr: exchange): the application saw success and did not fall back; that mail is lost to it`)
   for (const f of t.firsts) lines.push(`first ${f.category} at ${when(f.at, s.start)}${f.rule ? ` (${f.rule})` : ''}: ${f.reply}`)

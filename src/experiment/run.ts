@@ -10,7 +10,7 @@ import type { TraceMessage } from '../core/trace.js'
 import { createLogger } from '../log.js'
 import { LoadClient } from '../load/client.js'
 import type { Scenario, ScenarioSender } from './scenario.js'
-import { planSends, recipientsFor } from './schedule.js'
+import { insertSend, planSends, recipientsFor, type PlannedSend } from './schedule.js'
 import { buildTimeline, type Timeline } from './timeline.js'
 
 export interface ExperimentResult {
@@ -20,6 +20,8 @@ export interface ExperimentResult {
   readonly realMs: number
   /** How far (simulated ms) sends ran behind their schedule at worst: the relay or machine could not keep up. */
   readonly maxLagMs: number
+  /** Sends that were a sender's retry of a deferred message (counted in `messages` too). */
+  readonly retries: number
 }
 
 /** The relay for an experiment: drop routes (nothing leaves), memory stores, the senders' mailboxes. */
@@ -51,19 +53,35 @@ async function waitForOne(pending: Set<Promise<unknown>>, stepped: SimClock | un
   }
 }
 
+/**
+ * mulberry32: a small, fast PRNG, plenty for fault rolls. An experiment is a measurement, so a
+ * fault armed at probability 0.3 must refuse the same messages every time the scenario runs.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 export async function runExperiment(s: Scenario, onProgress: (simNow: number, sent: number, total: number) => void = () => undefined): Promise<ExperimentResult> {
   const config = experimentConfig(s)
   // speed "max": the clock stands still and jumps to each send's time, so every send happens
   // exactly on schedule and the run takes only as long as the relay needs.
   const stepped = s.speed === 'max'
   const clock = new SimClock(s.speed === 'max' ? 0 : s.speed, s.start)
-  const app = await startApp({ config, clock, smtpPort: 0, submissionPort: 0, noHttp: true, log: createLogger('silent') })
+  const app = await startApp({ config, clock, smtpPort: 0, submissionPort: 0, noHttp: true, log: createLogger('silent'), random: seededRandom(s.seed) })
   const started = performance.now()
   const clients = new Map<ScenarioSender, LoadClient>()
   const inFlight = new Map<ScenarioSender, Set<Promise<unknown>>>()
   const domain = config.tenant.acceptedDomains[0] as string
   const plan = planSends(s)
   let maxLagMs = 0
+  let retries = 0
   try {
     for (const sender of s.senders) {
       // "Use SMTP Authentication" checked: the application talks to the submission door
@@ -82,7 +100,29 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
       inFlight.set(sender, new Set())
     }
     let sent = 0
-    for (const send of plan) {
+    const end = s.start + s.duration
+    // a deferred send comes back into the plan: the sender's retry, if it has one and the run
+    // lasts until then (one due after the end is not sent; the report keeps it as deferred)
+    // the next send to go: a retry is put in at or after it, where its time says
+    let next = 0
+    const retryLater = (send: PlannedSend, reply: string) => {
+      const retry = send.sender.retry
+      const attempt = send.attempt ?? 0
+      if (!retry || !reply.startsWith('4') || attempt >= retry.attempts) return
+      const at = clock.now() + retry.after
+      if (at >= end) return
+      insertSend(plan, next, { ...send, at, attempt: attempt + 1 })
+      retries++
+    }
+    for (;;) {
+      if (next >= plan.length) {
+        // retries are planned as sends finish: the plan may grow until the last one is back
+        const pending = new Set([...inFlight.values()].flatMap((set) => [...set]))
+        if (pending.size === 0) break
+        await waitForOne(pending, stepped ? clock : undefined)
+        continue
+      }
+      const send = plan[next++] as PlannedSend
       if (stepped) clock.advance(send.at - clock.now())
       else await clock.sleepUntil(send.at)
       const pending = inFlight.get(send.sender) as Set<Promise<unknown>>
@@ -91,18 +131,19 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
       const room = stepped ? 1 : send.sender.connections
       while (pending.size >= room) await waitForOne(pending, stepped ? clock : undefined)
       maxLagMs = Math.max(maxLagMs, clock.now() - send.at)
-      const p = (clients.get(send.sender) as LoadClient).send({
-        from: send.sender.from,
-        to: recipientsFor(send, domain),
-        subject: `${send.sender.name} notification ${send.seq + 1}`,
-        body: 'Ticket #' + (send.seq + 1) + ' was updated.',
-      })
+      const p = (clients.get(send.sender) as LoadClient)
+        .send({
+          from: send.sender.from,
+          to: recipientsFor(send, domain),
+          subject: `${send.sender.name} notification ${send.seq + 1}`,
+          body: 'Ticket #' + (send.seq + 1) + ' was updated.',
+        })
+        .then((sample) => retryLater(send, sample.reply))
       const tracked: Promise<unknown> = p.finally(() => pending.delete(tracked))
       pending.add(tracked)
       if (stepped) while (pending.size > 0) await waitForOne(pending, clock)
       if (++sent % 50 === 0) onProgress(clock.now(), sent, plan.length)
     }
-    for (const set of inFlight.values()) while (set.size > 0) await waitForOne(set, stepped ? clock : undefined)
     onProgress(clock.now(), sent, plan.length)
   } finally {
     for (const c of clients.values()) c.close()
@@ -116,5 +157,6 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
     messages: messages.length,
     realMs: performance.now() - started,
     maxLagMs,
+    retries,
   }
 }

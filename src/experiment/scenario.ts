@@ -46,6 +46,14 @@ const senderSchema = z
     /** share of each message's recipients outside the tenant */
     external: z.number().min(0).max(1).default(1),
     connections: z.number().int().min(1).max(50).default(3),
+    /**
+     * What the application does with a deferred (4xx) message: send it again `after` this long,
+     * at most `attempts` times. Absent: it does not retry (the report still counts the deferral).
+     */
+    retry: z
+      .object({ after: duration, attempts: z.number().int().min(1).max(20).default(3) })
+      .strict()
+      .optional(),
     rates: z
       .array(z.object({ from: timeOfDay, to: timeOfDay, rate }).strict())
       .min(1)
@@ -72,8 +80,10 @@ export const scenarioSchema = z
     /** simulated seconds per real second, or "max": time jumps from send to send (exact, fast) */
     speed: z.union([z.number().positive().max(100_000), z.literal('max')]).default(3600),
     bucket: duration.prefault('30m'),
-    /** relay365 config for the run, over the experiment base (drop routes, memory stores) */
+    /** relay365 config for the run, over the experiment base (drop routes, memory stores); `faults` included */
     relay: z.record(z.string(), z.unknown()).default({}),
+    /** Seeds the rolls of faults with a probability below 1: with speed max (one send at a time) the same seed gives the same run. */
+    seed: z.number().int().min(0).max(2 ** 32 - 1).default(1),
     senders: z.array(senderSchema).min(1),
   })
   .strict()

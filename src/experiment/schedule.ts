@@ -9,6 +9,23 @@ export interface PlannedSend {
   readonly sender: ScenarioSender
   /** this sender's message number, from 0 */
   readonly seq: number
+  /** 0 for the planned send, n for the n-th retry of a deferred one */
+  readonly attempt?: number
+}
+
+/**
+ * Puts a retry into the sends still to go (`plan` from index `from` on), in time order; a retry
+ * at the same time as a planned send goes after it.
+ */
+export function insertSend(plan: PlannedSend[], from: number, send: PlannedSend): void {
+  let lo = from
+  let hi = plan.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if ((plan[mid] as PlannedSend).at <= send.at) lo = mid + 1
+    else hi = mid
+  }
+  plan.splice(lo, 0, send)
 }
 
 export function planSends(s: Scenario): PlannedSend[] {

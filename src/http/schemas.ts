@@ -26,7 +26,7 @@ const ruleResultSchema = {
     stage: { type: 'string', enum: ['connect', 'command', 'auth', 'mail', 'rcpt', 'data', 'eom'] },
     outcome: { type: 'string', enum: ['pass', 'reject', 'drop', 'warn', 'skip'] },
     note: str,
-    basis: { type: 'string', enum: ['documented', 'observed', 'assumed', 'relay365'] },
+    basis: { type: 'string', enum: ['documented', 'observed', 'assumed', 'relay365', 'injected'] },
     reply: replySchema,
     ndr: { type: 'string', enum: ['external', 'all'], description: 'Exchange refuses these recipients by NDR after its 250 (policy.ndr: exchange)' },
   },
@@ -168,3 +168,40 @@ export const statsSchema = {
     },
   },
 } as const
+
+const isoOrNull = nullable(str)
+
+/** One armed fault as the API shows it: the config entry as validated (SPEC §4 `faults`). */
+const faultSchema = {
+  type: 'object',
+  required: ['id', 'stage', 'match', 'probability', 'from', 'until'],
+  properties: {
+    id: str,
+    reply: str,
+    stage: { type: 'string', enum: ['connect', 'mail', 'rcpt', 'eom'] },
+    match: {
+      type: 'object',
+      properties: { lane: { type: 'string', enum: ['connector', 'directSend', 'smtpAuth'] }, connector: str, ip: str, sender: str, recipient: str },
+    },
+    probability: num,
+    from: isoOrNull,
+    until: isoOrNull,
+  },
+} as const
+
+export const faultCreatedSchema = faultSchema
+
+export const faultListSchema = {
+  type: 'object',
+  required: ['faults', 'catalogue'],
+  properties: {
+    faults: { type: 'array', items: faultSchema },
+    catalogue: {
+      type: 'array',
+      description: 'the ids a fault may name without a reply of its own, with the reply and stage they bring',
+      items: { type: 'object', required: ['id', 'reply', 'stage'], properties: { id: str, reply: str, stage: str } },
+    },
+  },
+} as const
+
+export const faultRemovedSchema = { type: 'object', required: ['removed'], properties: { removed: int } } as const

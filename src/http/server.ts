@@ -1,5 +1,5 @@
 // The HTTP edge (SPEC §5) on fastify: the dashboard, the trace API with its live event stream,
-// stats, limits, clock, Prometheus metrics and health.
+// stats, limits, clock, injected faults, Prometheus metrics and health.
 //
 // Access is decided in one onRequest hook, which fastify runs after routing, on the route the
 // router matched — never on the raw URL (the router percent-decodes it and drops the scheme and
@@ -20,11 +20,14 @@ import type { SimClock } from '../clock/sim-clock.js'
 import type { HealthReport } from '../health/health.js'
 import type { TraceBus } from '../events/trace-bus.js'
 import type { RelayMetrics } from '../metrics/metrics.js'
+import type { ReplyCatalogue } from '../core/replies.js'
+import type { FaultSet } from '../faults/fault-set.js'
 import type { CaptureStore, LimitStore, TraceStore } from '../ports.js'
 import type { TraceSummarizer } from '../trace/summary.js'
 import { registerClockRoutes } from './routes/clock.js'
 import { registerDashboardRoutes } from './routes/dashboard.js'
 import { registerEventRoutes } from './routes/events.js'
+import { registerFaultRoutes } from './routes/faults.js'
 import { registerLimitRoutes } from './routes/limits.js'
 import { registerHealthRoutes } from './routes/health.js'
 import { registerMessageRoutes } from './routes/messages.js'
@@ -52,6 +55,10 @@ export interface HttpOptions {
   /** Where recorded trace messages are announced (the live event stream). */
   readonly events: TraceBus
   readonly metrics: RelayMetrics
+  /** The relay's armed faults (SPEC §5 /api/v1/faults). */
+  readonly faults: FaultSet
+  /** The reply catalogue with config overrides: the fault catalogue is listed as worded here. */
+  readonly replies: ReplyCatalogue
 }
 
 /** Methods that change nothing; every other one (POST, PUT, PATCH, DELETE, ...) is state-changing. */
@@ -158,6 +165,7 @@ export function createHttpServer(o: HttpOptions): FastifyInstance {
   registerStatsRoutes(app, o.trace, o.clock)
   registerLimitRoutes(app, o.limits, o.clock)
   registerClockRoutes(app, o.clock)
+  registerFaultRoutes(app, o.faults, o.replies)
   registerMetricsRoutes(app, o.metrics.registry)
   return app
 }

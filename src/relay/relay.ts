@@ -32,9 +32,13 @@ export class Relay implements SmtpRelay {
     this.perIp.set(info.ip, count)
     const session = new RelaySession(info.id, info.endpoint, info.ip, this.ctx.clock.now(), count)
     this.sessions.set(info.id, session)
-    const decision = decide(this.ctx.world, session.facts(), { stage: 'connect', now: session.connectedAt })
+    const faults = this.ctx.faults?.draw('connect') ?? []
+    const decision = decide(this.ctx.world, session.facts(), { stage: 'connect', now: session.connectedAt, ...(faults.length ? { faults } : {}) })
     if (decision.verdict === 'reject') {
       this.ctx.log.info({ session: info.id, ip: info.ip, rule: decision.rule, reply: decision.reply && formatReply(decision.reply) }, 'connect refused')
+      // An injected refusal is there to be seen (SPEC §2): it gets a trace record though no
+      // transaction began. A connection limit does not: a flood would fill the trace.
+      if (decision.rule === 'fault') new Transaction(this.ctx, session, session.connectedAt, '', decision).finish('connection refused when it opened: no transaction began')
       return decision.reply
     }
     return undefined
@@ -153,10 +157,12 @@ export class Relay implements SmtpRelay {
     }
     const now = this.ctx.clock.now()
     const spoolFree = this.ctx.queue?.freeSpace()
+    const faults = this.ctx.faults?.draw('mail') ?? []
     const decision = decide(this.ctx.world, s.facts(), {
       stage: 'mail',
       now,
       from,
+      ...(faults.length ? { faults } : {}),
       ...(declaredSize !== undefined ? { declaredSize } : {}),
       ...(spoolFree !== undefined ? { spoolFree } : {}),
     })

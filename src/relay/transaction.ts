@@ -12,13 +12,13 @@ import { formatReply, reply, type Reply } from '../core/replies.js'
 import { chooseRoute, routeAfterLimits } from '../core/route.js'
 import { buildTrace, finalReply, recipientStatus } from '../core/trace-record.js'
 import type { RouteName, TraceRecipient } from '../core/trace.js'
-import type { ContentFacts, Decision, RecipientFacts, RuleResult, TransactionFacts, World } from '../core/types.js'
+import type { ContentFacts, Decision, FaultDraw, RecipientFacts, RuleResult, TransactionFacts, World } from '../core/types.js'
 import { ndrFor, ndrSender } from '../core/ndr.js'
 import type { NdrSender } from '../delivery/ndr.js'
 import { judgeLimits, planLimits, type LimitDecision, type LimitRequest } from '../core/limits.js'
 import type { DeliveryOutcome, RouteTarget, Sink } from '../delivery/sink.js'
 import type { DeliveryQueue } from '../delivery/spool/queue.js'
-import type { Clock, LimitStore, TraceStore } from '../ports.js'
+import type { Clock, FaultSource, LimitStore, TraceStore } from '../ports.js'
 import { ContentInspector } from '../content/content-inspector.js'
 import { readHeaderFacts, type HeaderFacts } from '../content/header-facts.js'
 import type { Credentials } from './credentials.js'
@@ -41,6 +41,8 @@ export interface RelayContext {
   readonly queue?: DeliveryQueue
   /** Sends Exchange's NDRs after the 250 (policy.ndr: exchange); without it they are only traced. */
   readonly ndr?: NdrSender
+  /** Injected failures armed now (config `faults`, /api/v1/faults); none when absent. */
+  readonly faults?: FaultSource
 }
 
 interface RecipientEntry {
@@ -84,6 +86,12 @@ export class Transaction {
   private counted: LimitRequest[] | undefined
   /** The client's header block, kept (bounded) only while an NDR may have to quote it. */
   private originalHeaders: string | undefined
+  /**
+   * End-of-data faults and the time they are judged at, fixed at the first content decision: the
+   * header preview and the final decision must agree, or a fault that fired on the preview (and
+   * aborted the routes) could miss at the end and the aborted routes be committed.
+   */
+  private eomFaults: { readonly now: number; readonly faults: readonly FaultDraw[] } | undefined
 
   constructor(
     private readonly ctx: RelayContext,
@@ -121,7 +129,16 @@ export class Transaction {
     const txn = this.facts
     if (!txn) return reply(this.ctx.world.replies, 'bad-sequence')
     const accepted = this.recipients.filter((r) => r.route !== undefined).length
-    const event = { stage: 'rcpt' as const, now: this.ctx.clock.now(), to: address, acceptedSoFar: accepted, txn, ...(this.ipAttempts !== undefined ? { ipAttempts: this.ipAttempts } : {}) }
+    const faults = this.ctx.faults?.draw('rcpt') ?? []
+    const event = {
+      stage: 'rcpt' as const,
+      now: this.ctx.clock.now(),
+      to: address,
+      acceptedSoFar: accepted,
+      txn,
+      ...(this.ipAttempts !== undefined ? { ipAttempts: this.ipAttempts } : {}),
+      ...(faults.length ? { faults } : {}),
+    }
     const decision = decide(this.ctx.world, this.session.facts(), event)
     const route = chooseRoute(decision)
     const rcptReply = decision.reply ?? reply(this.ctx.world.replies, 'recipient-ok')
@@ -302,7 +319,9 @@ export class Transaction {
       fromHeaders: this.header?.fromHeaders ?? 0,
       fromAddresses: this.header?.fromAddresses ?? [],
     }
-    return decide(this.ctx.world, this.session.facts(), { stage: 'eom', now: this.ctx.clock.now(), content, txn })
+    this.eomFaults ??= { now: this.ctx.clock.now(), faults: this.ctx.faults?.draw('eom') ?? [] }
+    const { now, faults } = this.eomFaults
+    return decide(this.ctx.world, this.session.facts(), { stage: 'eom', now, content, txn, ...(faults.length ? { faults } : {}) })
   }
 
   private messageId(): string {

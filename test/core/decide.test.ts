@@ -236,12 +236,15 @@ t.test('end of data rules', async (t) => {
 t.test('reply overrides and the rule table', async (t) => {
   const w = world({ replies: { 'tenant-attribution': '550 5.7.64 Custom denial' } })
   t.equal(code(rcpt(w, session({ ip: '192.0.2.99' }), 'helpdesk@contoso.example', 'someone@example.org')), '550 5.7.64 Custom denial')
-  t.equal(new Set(RULES.map((r) => r.id)).size, RULES.length, 'rule ids are unique')
+  t.equal(new Set(RULES.map((r) => `${r.stage} ${r.id}`)).size, RULES.length, 'rule ids are unique within a stage')
+  // one rule per stage in the table: only `fault` (injected failures) strikes at several
+  t.same([...new Set(RULES.filter((r) => RULES.some((o) => o.id === r.id && o.stage !== r.stage)).map((r) => r.id))], ['fault'], 'only fault spans stages')
   for (const stage of ['connect', 'command', 'mail', 'rcpt', 'eom'] as const) t.ok(RULES.some((r) => r.stage === stage), `rules for ${stage}`)
   const d = rcpt(world(), session(), 'helpdesk@contoso.example', 'someone@example.org')
   t.same(
     d.results.map((r) => r.rule),
-    RULES.filter((r) => r.stage === 'rcpt').map((r) => r.id),
+    // with no fault armed the fault rule does not apply and leaves no result
+    RULES.filter((r) => r.stage === 'rcpt' && r.id !== 'fault').map((r) => r.id),
     'an accepted recipient went through every RCPT rule, in table order',
   )
 })

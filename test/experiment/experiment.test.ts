@@ -4,8 +4,10 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { experimentCommand } from '../../src/cli/experiment.js'
-import { parseScenario } from '../../src/experiment/scenario.js'
-import { planSends, recipientsFor } from '../../src/experiment/schedule.js'
+import { formatReport } from '../../src/experiment/report.js'
+import { runExperiment } from '../../src/experiment/run.js'
+import { parseScenario, type Scenario } from '../../src/experiment/scenario.js'
+import { insertSend, planSends, recipientsFor } from '../../src/experiment/schedule.js'
 import { runCliHere } from '../helpers/cli.js'
 
 const SCENARIO = `
@@ -120,6 +122,18 @@ t.test('the same scenario with policy.ndr: smtp: the refusal is synchronous and 
   t.match(refused.result.timeline.totals, { accepted: 20, rejected: 20, ndr: 0, fallback: 0 })
 })
 
+t.test('a retry goes into the sends still to go, in time order', async (t) => {
+  const s = parseScenario(parse(SCENARIO))
+  const plan = planSends(s).slice(0, 4)
+  const retry = { ...plan[0]!, at: plan[1]!.at, attempt: 1 }
+  insertSend(plan, 1, retry)
+  t.equal(plan[2], retry, 'after the planned send of the same time')
+  insertSend(plan, 4, { ...plan[0]!, at: plan[0]!.at + 1, attempt: 2 })
+  t.equal(plan[4]?.attempt, 2, 'never before the next send to go, though earlier in time')
+  t.throws(() => parseScenario(parse(SCENARIO.replace('connections: 2', 'connections: 2\n    retry: { after: soon }'))), /senders\[0\]\.retry\.after: .*expected a duration/)
+  t.throws(() => parseScenario(parse(SCENARIO.replace('connections: 2', 'connections: 2\n    retry: { after: 5m, tries: 2 }'))), /senders\[0\]\.retry.*tries/)
+})
+
 t.test('scenario errors name the key; the CLI exits 2', async (t) => {
   t.throws(() => parseScenario(parse('name: x\nsenders: []')), /senders: .*(at least|>=1)/i)
   t.throws(() => parseScenario(parse('name: x\nsenders: [{name: a, lane: pigeon, from: a@b.c, rates: [{from: "06:00", to: "07:00", rate: 1/h}]}]')), /senders\[0\]\.lane/)
@@ -132,8 +146,52 @@ t.test('scenario errors name the key; the CLI exits 2', async (t) => {
 })
 
 t.test('the shipped examples are valid scenarios', async (t) => {
-  for (const name of ['smtp-auth-day', 'connector-day', 'terrl-day']) {
+  for (const name of ['smtp-auth-day', 'connector-day', 'terrl-day', 'faults-server-busy', 'faults-temporary-error']) {
     const s = parseScenario(parse(readFileSync(new URL(`../../examples/${name}.yaml`, import.meta.url), 'utf8')))
     t.ok(planSends(s).length > 1000, `${name} plans a day of traffic`)
   }
+})
+
+/** A shipped example, cut to [start, start + duration) so the test stays quick. */
+function example(name: string, start: string, duration: number): Scenario {
+  const s = parseScenario(parse(readFileSync(new URL(`../../examples/${name}.yaml`, import.meta.url), 'utf8')))
+  return { ...s, start: Date.parse(start), duration }
+}
+
+const H = 3_600_000
+
+t.test('the fault examples: server-busy defers about 3 in 10, the sender retries them, the same ones on every run', async (t) => {
+  const s = example('faults-server-busy', '2026-06-01T06:00:00Z', 2 * H)
+  const first = await runExperiment(s)
+  const planned = 500
+  t.equal(first.messages, planned + first.retries, 'every attempt is in the trace')
+  const deferred = first.timeline.totals.deferred
+  t.ok(deferred > first.messages * 0.2 && deferred < first.messages * 0.4, `${deferred} of ${first.messages} attempts deferred at probability 0.3`)
+  t.equal(first.timeline.totals.accepted + deferred, first.messages, 'the rest accepted')
+  t.ok(first.retries > 0.8 * deferred, `${first.retries} retries: every deferral but those too close to the end or past 3 attempts`)
+  t.ok(first.retries <= deferred)
+  t.match(formatReport(first), new RegExp(`${first.retries} of the messages were senders' retries of deferred ones`))
+  const again = await runExperiment(s)
+  t.same(again.timeline.buckets.map((b) => b.counts), first.timeline.buckets.map((b) => b.counts), 'the seed repeats the run')
+  const other = await runExperiment({ ...s, seed: 7 })
+  t.notSame(other.timeline.buckets.map((b) => b.counts), first.timeline.buckets.map((b) => b.counts), 'another seed, other refusals')
+  const never = await runExperiment({ ...s, senders: s.senders.map((x) => ({ ...x, retry: undefined })) as Scenario['senders'] })
+  t.equal(never.retries, 0)
+  t.equal(never.messages, planned, 'a sender without retry sends each message once')
+})
+
+t.test('the fault examples: temporary-error defers everything in its window; the retries land after it', async (t) => {
+  const s = example('faults-temporary-error', '2026-06-01T09:30:00Z', 3 * H)
+  const r = await runExperiment(s)
+  const at = (iso: string) => r.timeline.buckets.find((b) => b.start === Date.parse(iso))?.counts
+  t.match(at('2026-06-01T09:30:00Z'), { accepted: 125, deferred: 0 }, 'before the incident')
+  t.match(at('2026-06-01T10:00:00Z'), { accepted: 0, deferred: 125 }, 'during it: the new messages')
+  // each deferred message comes back every 30 minutes: the queue grows by 125 a half hour
+  t.match(at('2026-06-01T10:30:00Z'), { accepted: 0, deferred: 250 }, 'and the retries of the last half hour')
+  t.match(at('2026-06-01T11:00:00Z'), { accepted: 0, deferred: 375 })
+  t.match(at('2026-06-01T11:30:00Z'), { accepted: 0, deferred: 500 })
+  t.match(at('2026-06-01T12:00:00Z'), { accepted: 125 + 500, deferred: 0 }, 'after it: the usual traffic and all 500 messages of the incident')
+  t.equal(r.retries, 125 * (4 + 3 + 2 + 1), 'the first half hour retried 4 times, the last once')
+  t.equal(r.timeline.totals.accepted, 750, 'each of the 750 messages (3 h at 250/h) accepted in the end')
+  t.match(r.timeline.firsts, [{ category: 'deferred', rule: 'fault', reply: '451 4.7.0 Temporary server error. Please try again later.' }])
 })

@@ -143,6 +143,38 @@ t.test('a relay with a token: the page asks for it, then goes live', needs('chro
   t.pass('live behind a token')
 })
 
+t.test('the faults panel arms a catalogue fault, SMTP refuses with its reply, remove disarms it', needs('chromium'), async (t) => {
+  const relay = await startRelay(t)
+  const { page, errors } = await open(t, relay)
+  const panel = page.locator('.faults-card')
+  t.ok(await page.locator('#faults-empty').isVisible(), 'none armed')
+  t.equal(await panel.locator('select[name=id] option').count(), 10, 'the catalogue to choose from')
+  await panel.locator('select[name=id]').selectOption('banned-ip')
+  await panel.getByRole('button', { name: 'Arm' }).click()
+  const item = page.locator('#faults li[data-fault="banned-ip"]')
+  await item.waitFor({ timeout: 2000 })
+  t.match(await item.innerText(), /banned-ip[\s\S]*at rcpt[\s\S]*550 5\.7\.606 Access denied, banned sending IP/)
+  t.match(relay.faults.list(), [{ id: 'banned-ip', stage: 'rcpt', probability: 1 }], 'armed in the relay')
+
+  const replies = await sendOne(relay, 'helpdesk@contoso.example', ['someone@example.org'], 'Ticket 9')
+  t.same(replies, ['550 5.7.606 Access denied, banned sending IP [127.0.0.1]. To request removal from this list please visit https://sender.office.com/ and follow the directions.'])
+  const row = page.locator('#messages tbody tr', { hasText: 'helpdesk@contoso.example' })
+  await row.waitFor({ timeout: 2000 })
+  t.match(await row.innerText(), /fault/, 'the list names the rule')
+
+  await panel.locator('select[name=id]').selectOption('server-busy')
+  await panel.locator('input[name=probability]').fill('0')
+  await panel.getByRole('button', { name: 'Arm' }).click()
+  await page.locator('#faults li[data-fault="server-busy"]').waitFor({ timeout: 2000 })
+  t.match(await page.locator('#faults li[data-fault="server-busy"]').innerText(), /p 0/, 'the probability is shown')
+
+  await item.getByRole('button', { name: 'remove' }).click()
+  await item.waitFor({ state: 'detached', timeout: 2000 })
+  t.same(relay.faults.list().map((f) => f.id), ['server-busy'], 'disarmed in the relay')
+  t.same(await sendOne(relay, 'helpdesk@contoso.example', ['someone@example.org']), ['250 2.1.5 Recipient OK'], 'accepted again (server-busy at probability 0 never fires)')
+  t.same(errors, [], 'no script error, nothing fetched from elsewhere')
+})
+
 /** A busier relay for the README: several outcomes over an hour of simulated time. */
 t.test('screenshots', needs('chromium'), async (t) => {
   const relay = await startRelay(t, {

@@ -5,6 +5,7 @@ import { connectorAttribution } from './connector-attribution.js'
 import { connectorTls } from './connector-tls.js'
 import { declaredSize } from './declared-size.js'
 import { directSend } from './direct-send.js'
+import { faultConnect, faultEom, faultMail, faultRcpt } from './fault.js'
 import { fromHeader } from './from-header.js'
 import { headerFromDomain } from './header-from-domain.js'
 import { headerSize } from './header-size.js'
@@ -38,7 +39,14 @@ import { tenantAttribution } from './tenant-attribution.js'
  */
 export const SESSION_LIMIT_RULES = [maxErrors, maxCommands, maxRecipientsPerSession] as const
 
+/**
+ * Injected failures come first at every stage they can strike: the refusal switched on is the one
+ * the sender gets (decide() runs a stage's rules in table order; the others are filtered out).
+ */
+export const FAULT_RULES = [faultConnect, faultMail, faultRcpt, faultEom] as const
+
 export const RULES: readonly AnyRule[] = [
+  ...FAULT_RULES,
   maxConnectionsPerIp,
   ...SESSION_LIMIT_RULES,
   submissionTls,

@@ -37,8 +37,10 @@ const STAGE_ORDER = ['connect', 'command', 'auth', 'mail', 'rcpt', 'data', 'eom'
 
 /** Every rule and limit in pipeline order (limits are judged at DATA), then rule ids the trace holds that neither lists (limit-store). */
 function catalogue(counts: readonly RuleOutcomeCount[]) {
+  // one row per rule id: `fault` is one rule object per stage, its counts are the rule's
+  const rules = RULES.filter((r, i) => RULES.findIndex((o) => o.id === r.id) === i)
   const rows = [
-    ...RULES.map((r) => ({ rule: r.id, stage: r.stage as string, summary: r.summary })),
+    ...rules.map((r) => ({ rule: r.id, stage: r.stage as string, summary: r.summary })),
     ...LIMITS.map((l) => ({ rule: l.id, stage: 'data', summary: l.summary })),
   ]
   for (const c of counts) if (!rows.some((r) => r.rule === c.rule)) rows.push(c.rule === 'limit-store' ? { rule: c.rule, stage: 'data', summary: 'the limit store (memory or Redis) did not answer: mail is deferred (451 4.3.0)' } : { rule: c.rule, stage: '', summary: '' })

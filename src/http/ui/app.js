@@ -6,6 +6,7 @@ import { renderChart, renderTotals } from './chart.js'
 import { ClockView } from './clock.js'
 import { renderDetail } from './detail.js'
 import { h } from './dom.js'
+import { FaultsPanel } from './faults.js'
 import { renderGauges } from './gauges.js'
 import { MessageList, matches } from './list.js'
 import { follow } from './live.js'
@@ -17,6 +18,7 @@ const $ = (id) => document.getElementById(id)
 const state = { window: 'all', filters: {}, stopLive: undefined, started: false }
 const clock = new ClockView(() => refreshSoon(0))
 const list = new MessageList((id) => (location.hash = `#/messages/${id}`))
+const faults = new FaultsPanel((err) => showError(err))
 
 function showError(err) {
   if (err instanceof Unauthorized) {
@@ -62,7 +64,7 @@ async function loadClock() {
 async function refresh() {
   try {
     await loadClock()
-    await Promise.all([loadStats(), loadLimits()])
+    await Promise.all([loadStats(), loadLimits(), faults.load()])
     clearError()
   } catch (err) {
     showError(err)
@@ -119,7 +121,7 @@ function onLive(event, data) {
 async function start() {
   try {
     await loadClock()
-    await Promise.all([loadMessages(), loadStats(), loadLimits()])
+    await Promise.all([loadMessages(), loadStats(), loadLimits(), faults.load()])
     clearError()
   } catch (err) {
     showError(err)

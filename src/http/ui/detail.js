@@ -9,6 +9,7 @@ const BASIS = {
   observed: 'seen in public transcripts of Exchange Online',
   assumed: 'relay365 assumes Exchange behaves this way',
   relay365: "relay365's own policy, not Exchange's",
+  injected: 'an injected failure (faults): switched on to test the sender, not decided by Exchange',
 }
 
 function results(list, decidedRule) {
