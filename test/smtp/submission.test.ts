@@ -83,8 +83,10 @@ t.test('MAIL, RCPT, DATA or AUTH before STARTTLS: 451 5.7.3 (observed)', async (
   }
   t.equal(await d.send('NOOP'), '250 2.0.0 OK', 'the session goes on')
   d.close()
-  const { message, stage, basis } = await traced(t, relay, 'submission-tls')
-  t.match(message, { mailFrom: 'app@contoso.example', status: 'None', reply: refusal })
+  const { stage, basis } = await traced(t, relay, 'submission-tls')
+  const records = relay.trace.list({ rule: 'submission-tls' }).messages
+  t.equal(records.length, 5, 'each refused command is traced')
+  t.match(records.find((m) => m.mailFrom !== ''), { mailFrom: 'app@contoso.example', status: 'None', reply: refusal })
   t.equal(stage, 'command')
   t.equal(basis, 'observed')
 })
