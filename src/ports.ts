@@ -1,6 +1,7 @@
 // Interfaces between the core and the edges: time, trace storage. Implementations are injected by
 // the composition root (app.ts), so two relays in one process never share state.
 import type { Readable } from 'node:stream'
+import type { MessageDsn, RecipientDsn } from './core/dsn-params.js'
 import type { LimitOutcome, LimitRequest } from './core/limits.js'
 import type { Reply } from './core/replies.js'
 import type { AuthMethod, Endpoint, FaultDraw, FaultStage, SessionCounters, TransactionState } from './core/types.js'
@@ -145,8 +146,8 @@ export interface SmtpRelay {
   command(id: string, command: CommandInfo): Reply | undefined
   authenticate(id: string, attempt: AuthAttempt): Promise<Reply>
   hello(id: string, helo: string): void
-  mailFrom(id: string, from: string, declaredSize: number | undefined): Promise<Reply | undefined>
-  rcptTo(id: string, to: string): Reply | undefined
+  mailFrom(id: string, from: string, declaredSize: number | undefined, dsn?: MessageDsn): Promise<Reply | undefined>
+  rcptTo(id: string, to: string, dsn?: RecipientDsn): Reply | undefined
   /** The message data: the final reply, after the next hop's or the spool's. */
   data(id: string, stream: Readable): Promise<Reply>
   close(id: string): void

@@ -1,6 +1,7 @@
 // Pure: a delivery status notification (RFC 3464) for recipients the queue gave up on, or the NDR
 // Exchange sends after its 250 (policy.ndr: exchange), from the null sender to the message's
 // envelope sender, with the original header block attached.
+import { encodeXtext } from './dsn-params.js'
 import { rfc5322Date } from './headers.js'
 
 export interface DsnFailure {
@@ -9,6 +10,8 @@ export interface DsnFailure {
   readonly reply: string
   /** Attempts were still being made: expired rather than refused. */
   readonly expired: boolean
+  /** ORCPT the client gave for this recipient ("rfc822;address"), reported as Original-Recipient. */
+  readonly orcpt?: string
 }
 
 export interface DsnInput {
@@ -22,6 +25,8 @@ export interface DsnInput {
   readonly originalHeaders: string
   readonly originalSubject?: string
   readonly boundary: string
+  /** ENVID the client gave on MAIL, reported as Original-Envelope-Id (RFC 3464 §2.2.1). */
+  readonly envid?: string
   /** Who is speaking in the human part: relay365's queue (default) or Exchange after its 250. */
   readonly kind?: 'queue' | 'ndr'
 }
@@ -42,7 +47,7 @@ export function buildDsn(d: DsnInput): string {
   const date = rfc5322Date(d.now)
   const human = d.failures.map((f) => `  ${f.recipient}\r\n    ${oneLine(f.reply)}${f.expired ? ' (gave up retrying)' : ''}`).join('\r\n')
   const perRecipient = d.failures
-    .map((f) => [`Final-Recipient: rfc822; ${f.recipient}`, 'Action: failed', `Status: ${dsnStatus(f)}`, `Diagnostic-Code: smtp; ${oneLine(f.reply)}`, `Last-Attempt-Date: ${date}`].join('\r\n'))
+    .map((f) => [...(f.orcpt ? [`Original-Recipient: ${oneLine(f.orcpt.replace(';', '; '))}`] : []), `Final-Recipient: rfc822; ${f.recipient}`, 'Action: failed', `Status: ${dsnStatus(f)}`, `Diagnostic-Code: smtp; ${oneLine(f.reply)}`, `Last-Attempt-Date: ${date}`].join('\r\n'))
     .join('\r\n\r\n')
   const subject = d.originalSubject ? `Undeliverable: ${oneLine(d.originalSubject)}` : 'Undeliverable message'
   const lines = [
@@ -65,6 +70,7 @@ export function buildDsn(d: DsnInput): string {
     `--${d.boundary}`,
     'Content-Type: message/delivery-status',
     '',
+    ...(d.envid ? [`Original-Envelope-Id: ${encodeXtext(d.envid)}`] : []),
     `Reporting-MTA: dns; ${d.hostname}`,
     `X-Relay365-Queue-ID: ${d.queueId}`,
     `Arrival-Date: ${rfc5322Date(d.arrivedAt)}`,

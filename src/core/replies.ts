@@ -59,6 +59,8 @@ export const REPLY_CATALOGUE = {
   'data-rate-too-low': { code: 421, enhanced: '4.4.2', text: 'Data rate too low, closing transmission channel' },
   'unsupported-parameter': { code: 555, enhanced: '5.5.4', text: 'MAIL FROM/RCPT TO parameters not recognized or not implemented' },
   'smtputf8-required': { code: 553, enhanced: '5.6.7', text: 'Non-ASCII addresses not permitted without SMTPUTF8' },
+  // RFC 3461 §4.3/§4.4: RET is FULL or HDRS, ENVID is xtext of at most 100 characters
+  'bad-dsn-parameter': { code: 501, enhanced: '5.5.4', text: 'Invalid RET or ENVID parameter' },
   'starttls-syntax': { code: 501, enhanced: '5.5.4', text: 'Syntax error (no parameters allowed)' },
   // EHLO/HELO without a name or with one that is not a domain or address literal (Exchange's wording, assumed)
   'bad-hello': { code: 501, enhanced: '5.5.4', text: 'Invalid domain name' },

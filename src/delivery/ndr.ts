@@ -22,6 +22,8 @@ export interface NdrRequest {
   /** The original header block as the client sent it (bounded: the first 64 KB at most). */
   readonly originalHeaders: string
   readonly originalSubject?: string
+  /** ENVID the client gave on MAIL. */
+  readonly envid?: string
 }
 
 export interface NdrOptions {
@@ -64,6 +66,7 @@ export class NdrSender {
       failures: r.failures,
       originalHeaders: r.originalHeaders,
       ...(r.originalSubject ? { originalSubject: r.originalSubject } : {}),
+      ...(r.envid ? { envid: r.envid } : {}),
       boundary: `relay365-ndr-${id}`,
       kind: 'ndr',
     })

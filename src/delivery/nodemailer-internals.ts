@@ -59,3 +59,27 @@ export function dataGoAhead(conn: Conn): string {
   const last = internals(conn).lastServerResponse
   return typeof last === 'string' ? last : ''
 }
+
+interface RcptInternals {
+  _recipientQueue?: string[]
+  _supportedExtensions?: string[]
+  _getDsnRcptToArgs?: () => string
+}
+
+/**
+ * nodemailer gives every RCPT of a message the same NOTIFY/ORCPT (envelope.dsn); a relay must
+ * hand on what the client gave per recipient. For one send, the connection builds each RCPT's
+ * DSN arguments with `args(recipient)` — nodemailer pushes the recipient to _recipientQueue just
+ * before it asks — and only when the next hop advertised DSN. The function returned undoes it.
+ */
+export function recipientDsnArgs(conn: Conn, args: (recipient: string) => string): () => void {
+  const c = conn as unknown as RcptInternals
+  c._getDsnRcptToArgs = function (this: RcptInternals) {
+    const queue = this._recipientQueue ?? []
+    const recipient = queue[queue.length - 1]
+    return recipient !== undefined && (this._supportedExtensions ?? []).includes('DSN') ? args(recipient) : ''
+  }
+  return () => {
+    delete c._getDsnRcptToArgs
+  }
+}

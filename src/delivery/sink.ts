@@ -1,6 +1,7 @@
 // The delivery edge: a route target opens one sink per message and recipient group; the
 // transaction streams the message into every sink, then commits (end of data accepted) or aborts
 // (rejected, client gone). A sink never throws for a delivery failure: it reports an outcome.
+import type { MessageDsn, RecipientDsn } from '../core/dsn-params.js'
 import type { Reply } from '../core/replies.js'
 import type { TraceStatus } from '../core/trace.js'
 
@@ -15,6 +16,10 @@ export interface Envelope {
    * refused recipient tears the transaction down (proxy mode: the client must learn of it).
    */
   readonly partial?: boolean
+  /** RET and ENVID the client gave, handed on to a next hop that advertises DSN. */
+  readonly dsn?: MessageDsn
+  /** NOTIFY and ORCPT per recipient address, likewise. */
+  readonly rcptDsn?: Readonly<Record<string, RecipientDsn>>
 }
 
 /** A recipient the next hop refused while it took others (partial delivery). */

@@ -10,7 +10,8 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream'
 import type { Logger } from 'pino'
 import { parseServerReply, reply, type Reply, type ReplyCatalogue } from '../core/replies.js'
-import { dataGoAhead, refusedRecipients, unreadReplies, type SendError } from './nodemailer-internals.js'
+import { dataGoAhead, refusedRecipients, unreadReplies, type SendError, recipientDsnArgs } from './nodemailer-internals.js'
+import { rcptDsnArgs } from '../core/dsn-params.js'
 import type { ConnectionCounts, DeliveryOutcome, Envelope, Refusal, RouteTarget, Sink } from './sink.js'
 import { settleOnce, UpstreamPool, type Conn, type ConnectOptions, type Lease, type PoolStats } from './upstream-pool.js'
 
@@ -168,7 +169,10 @@ class SmarthostSink implements Sink {
   private send(conn: Conn): Promise<SendResult> {
     return new Promise((resolve) => {
       const attempt: Attempt = { bodyStarted: false, bodyComplete: false, torn: false }
-      const env = { from: this.envelope.from, to: [...this.envelope.to], ...(this.envelope.size ? { size: this.envelope.size } : {}) }
+      const e = this.envelope
+      const env = { from: e.from, to: [...e.to], ...(e.size ? { size: e.size } : {}), ...(e.dsn ? { dsn: { ...e.dsn } } : {}) }
+      // the client's NOTIFY/ORCPT per recipient, where nodemailer would give all the same
+      const restoreDsn = e.rcptDsn ? recipientDsnArgs(conn, (to) => rcptDsnArgs(e.rcptDsn?.[to])) : () => undefined
       let fail: (error: SendError) => void = () => undefined
       let settled = false
       const cancelThis = () => {
@@ -194,6 +198,7 @@ class SmarthostSink implements Sink {
         },
         (result) => {
           settled = true
+          restoreDsn()
           if (this.cancel === cancelThis) this.cancel = undefined
           resolve(result ?? { kind: 'failed', error: Object.assign(new Error('upstream connection closed'), { code: 'ECONNECTION' }), attempt })
         },

@@ -5,6 +5,7 @@ import { decide } from '../core/decide.js'
 import { SESSION_LIMIT_RULES } from '../core/rules/index.js'
 import { rfc5322Date } from '../core/headers.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
+import type { MessageDsn, RecipientDsn } from '../core/dsn-params.js'
 import type { Decision } from '../core/types.js'
 import type { AuthAttempt, CommandInfo, ConnectInfo, SmtpRelay, TlsInfo } from '../ports.js'
 import { RelaySession } from './session.js'
@@ -144,7 +145,7 @@ export class Relay implements SmtpRelay {
     new Transaction(this.ctx, s, now, '', decision).finish(note)
   }
 
-  async mailFrom(id: string, from: string, declaredSize: number | undefined): Promise<Reply | undefined> {
+  async mailFrom(id: string, from: string, declaredSize: number | undefined, dsn?: MessageDsn): Promise<Reply | undefined> {
     const s = this.session(id)
     this.endTransaction(id)
     let ipAttempts: number | undefined
@@ -167,6 +168,7 @@ export class Relay implements SmtpRelay {
       ...(spoolFree !== undefined ? { spoolFree } : {}),
     })
     const txn = new Transaction(this.ctx, s, now, from, decision, ipAttempts)
+    if (dsn) txn.dsn = dsn
     if (decision.verdict === 'reject') {
       txn.finish()
       return decision.reply
@@ -176,9 +178,9 @@ export class Relay implements SmtpRelay {
     return undefined
   }
 
-  rcptTo(id: string, to: string): Reply | undefined {
+  rcptTo(id: string, to: string, dsn?: RecipientDsn): Reply | undefined {
     const txn = this.txns.get(id)
-    return txn ? txn.rcpt(to) : reply(this.ctx.world.replies, 'bad-sequence')
+    return txn ? txn.rcpt(to, dsn) : reply(this.ctx.world.replies, 'bad-sequence')
   }
 
   async data(id: string, stream: Readable): Promise<Reply> {

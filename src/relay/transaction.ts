@@ -15,8 +15,9 @@ import type { RouteName, TraceRecipient } from '../core/trace.js'
 import type { ContentFacts, Decision, FaultDraw, RecipientFacts, RuleResult, TransactionFacts, World } from '../core/types.js'
 import { ndrFor, ndrSender } from '../core/ndr.js'
 import type { NdrSender } from '../delivery/ndr.js'
+import { wantsNoDsn, type MessageDsn, type RecipientDsn } from '../core/dsn-params.js'
 import { judgeLimits, planLimits, type LimitDecision, type LimitRequest } from '../core/limits.js'
-import type { DeliveryOutcome, RouteTarget, Sink } from '../delivery/sink.js'
+import type { DeliveryOutcome, Envelope, RouteTarget, Sink } from '../delivery/sink.js'
 import type { DeliveryQueue } from '../delivery/spool/queue.js'
 import type { Clock, FaultSource, LimitStore, TraceStore } from '../ports.js'
 import { ContentInspector } from '../content/content-inspector.js'
@@ -47,6 +48,8 @@ export interface RelayContext {
 
 interface RecipientEntry {
   readonly address: string
+  /** NOTIFY and ORCPT as the client gave them, for the next hop. */
+  readonly dsn?: RecipientDsn
   readonly decision: Decision
   readonly rcptReply: Reply
   route?: RouteName
@@ -106,6 +109,9 @@ export class Transaction {
     if (mailDecision.verdict === 'reject') this.finalReply = mailDecision.reply
   }
 
+  /** RET and ENVID as the client gave them on MAIL, for the next hop. */
+  dsn: MessageDsn | undefined
+
   private get facts(): TransactionFacts | undefined {
     return this.mailDecision.txn
   }
@@ -125,7 +131,7 @@ export class Transaction {
   }
 
   /** RCPT TO: the reject reply, or undefined when the recipient is accepted. */
-  rcpt(address: string): Reply | undefined {
+  rcpt(address: string, dsn?: RecipientDsn): Reply | undefined {
     const txn = this.facts
     if (!txn) return reply(this.ctx.world.replies, 'bad-sequence')
     const accepted = this.recipients.filter((r) => r.route !== undefined).length
@@ -142,7 +148,7 @@ export class Transaction {
     const decision = decide(this.ctx.world, this.session.facts(), event)
     const route = chooseRoute(decision)
     const rcptReply = decision.reply ?? reply(this.ctx.world.replies, 'recipient-ok')
-    this.recipients.push({ address, decision, rcptReply, ...(route ? { route } : {}) })
+    this.recipients.push({ address, decision, rcptReply, ...(route ? { route } : {}), ...(dsn ? { dsn } : {}) })
     this.log('rcpt', decision, rcptReply, { to: address, route })
     return decision.verdict === 'reject' ? rcptReply : undefined
   }
@@ -339,7 +345,7 @@ export class Transaction {
     return [...byRoute].map(([route, recipients]) => ({
       route,
       recipients,
-      sink: this.ctx.targets[route].open(this.id, { from: this.mailFrom, to: recipients.map((r) => r.address) }),
+      sink: this.ctx.targets[route].open(this.id, { from: this.mailFrom, to: recipients.map((r) => r.address), ...dsnEnvelope(this.dsn, recipients) }),
     }))
   }
 
@@ -348,21 +354,28 @@ export class Transaction {
     const recipients = this.recipients.filter((r) => r.route !== undefined && !r.ndr)
     if (recipients.length === 0) return []
     // read at commit: an NDR found at end of data takes its recipients out of the spool entry
-    const sink = queue.open(this.id, this.mailFrom, () => recipients.filter((r) => !r.ndr).map((r) => ({ address: r.address, route: r.route as RouteName })))
+    const sink = queue.open(
+      this.id,
+      this.mailFrom,
+      () => recipients.filter((r) => !r.ndr).map((r) => ({ address: r.address, route: r.route as RouteName, ...(r.dsn ? { dsn: r.dsn } : {}) })),
+      this.dsn,
+    )
     return [{ route: 'upstream', recipients, sink }]
   }
 
   /** Exchange's NDR to P1 for the recipients it refused after its 250; the reply does not wait. */
   private sendNdr(): void {
-    const refused = this.recipients.filter((r) => r.ndr)
+    // NOTIFY=NEVER: the client asked for no report on that recipient (RFC 3461 §4.1)
+    const refused = this.recipients.filter((r) => r.ndr && !wantsNoDsn(r.dsn))
     const sender = ndrSender(this.mailFrom)
     if (refused.length === 0 || !sender || !this.ctx.ndr) return
     this.ctx.ndr.send({
       about: this.id,
       sender,
       arrivedAt: this.receivedAt,
-      failures: refused.map((r) => ({ recipient: r.address, reply: formatReply(r.ndr?.reply as Reply), expired: false })),
+      failures: refused.map((r) => ({ recipient: r.address, reply: formatReply(r.ndr?.reply as Reply), expired: false, ...(r.dsn?.orcpt ? { orcpt: r.dsn.orcpt } : {}) })),
       originalHeaders: this.originalHeaders ?? '',
+      ...(this.dsn?.envid ? { envid: this.dsn.envid } : {}),
       ...(this.header?.subject ? { originalSubject: this.header.subject } : {}),
     })
   }
@@ -437,4 +450,10 @@ export class Transaction {
       this.ctx.log.error({ err, msg: this.id }, 'trace record failed')
     }
   }
+}
+
+/** The DSN parameters of a group of recipients, as the sink envelope carries them. */
+function dsnEnvelope(dsn: MessageDsn | undefined, recipients: readonly RecipientEntry[]): Pick<Envelope, 'dsn' | 'rcptDsn'> {
+  const rcptDsn = Object.fromEntries(recipients.flatMap((r) => (r.dsn ? [[r.address, r.dsn]] : [])))
+  return { ...(dsn ? { dsn } : {}), ...(Object.keys(rcptDsn).length ? { rcptDsn } : {}) }
 }

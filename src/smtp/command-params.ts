@@ -1,11 +1,14 @@
 // Pure: what relay365 accepts in MAIL and RCPT beyond the address, judged against what EHLO
-// advertised (SPEC §2): MAIL may carry SIZE, BODY, SMTPUTF8 (and AUTH= while AUTH is offered);
-// RCPT nothing, since DSN is not offered. Anything else is refused with 555 (RFC 5321
-// §4.1.1.11), so unadvertised parameters (ENVID, ORCPT, REQUIRETLS ...) never travel on.
+// advertised (SPEC §2): MAIL may carry SIZE, BODY, SMTPUTF8, the DSN parameters RET and ENVID
+// (and AUTH= while AUTH is offered); RCPT the DSN parameters NOTIFY and ORCPT. Anything else is
+// refused with 555 (RFC 5321 §4.1.1.11), so unadvertised parameters (REQUIRETLS ...) never
+// travel on.
 // Non-ASCII in a command without SMTPUTF8 is refused with 553 5.6.7 (RFC 6531 §3.4).
+import { messageDsn } from '../core/dsn-params.js'
 import type { ReplyId } from '../core/replies.js'
 
-const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8'])
+const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID'])
+const RCPT_PARAMS = new Set(['NOTIFY', 'ORCPT'])
 
 /** Octets above 0x7f anywhere in the command line as received. */
 export function hasNonAscii(line: Buffer): boolean {
@@ -17,11 +20,18 @@ export function mailParamsRefusal(args: Readonly<Record<string, unknown>> | fals
   const keys = Object.keys(args || {})
   if (keys.some((k) => !MAIL_PARAMS.has(k) && !(k === 'AUTH' && authOffered))) return 'unsupported-parameter'
   if (!keys.includes('SMTPUTF8') && hasNonAscii(line)) return 'smtputf8-required'
+  const a = args || {}
+  if (('RET' in a || 'ENVID' in a) && messageDsn(a.RET, a.ENVID, rawParam(line, 'ENVID')) === undefined) return 'bad-dsn-parameter'
   return undefined
 }
 
 export function rcptParamsRefusal(args: Readonly<Record<string, unknown>> | false | undefined, line: Buffer, smtpUtf8: boolean): ReplyId | undefined {
-  if (Object.keys(args || {}).length) return 'unsupported-parameter'
+  if (Object.keys(args || {}).some((k) => !RCPT_PARAMS.has(k))) return 'unsupported-parameter'
   if (!smtpUtf8 && hasNonAscii(line)) return 'smtputf8-required'
   return undefined
+}
+
+/** A parameter's value as the client sent it, before smtp-server decoded its xtext. */
+function rawParam(line: Buffer, key: string): string | undefined {
+  return new RegExp(`\\s${key}=(\\S*)`, 'i').exec(line.toString('latin1'))?.[1]
 }

@@ -8,6 +8,7 @@ import type { SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection'
 import type { Logger } from 'pino'
 import { formatReply, reply, replyText, type Reply, type ReplyCatalogue } from '../core/replies.js'
 import type { SmtpRelay } from '../ports.js'
+import { messageDsn, recipientDsn } from '../core/dsn-params.js'
 import type { Endpoint } from '../core/types.js'
 import { certificateNames } from './certificate-names.js'
 import { EXCHANGE_SIZE, exchangeFeatures } from './ehlo.js'
@@ -70,7 +71,7 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     // The content inspector enforces limits.maxMessageSize; the library only needs a ceiling at least as high.
     size: Math.max(o.maxMessageSize, EXCHANGE_SIZE),
     hideENHANCEDSTATUSCODES: false,
-    hideDSN: true,
+    hideDSN: false,
     hideREQUIRETLS: true,
     authOptional: true,
     authMethods: o.endpoint === 'submission' ? ['LOGIN', 'PLAIN', 'XOAUTH2'] : [],
@@ -103,14 +104,18 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     onMailFrom(address, session: SMTPServerSession, callback) {
       // smtp-server has no EHLO hook: the name the client gave is handed over with each MAIL
       relay.hello(session.id, session.hostNameAppearsAs)
-      const size = address.args ? Number((address.args as Record<string, unknown>).SIZE) : NaN
-      relay.mailFrom(session.id, address.address, Number.isFinite(size) ? size : undefined).then(
+      const args = (address.args || {}) as Record<string, unknown>
+      const size = Number(args.SIZE)
+      // RelayConnection refused DSN parameters that do not parse: here they do
+      const dsn = 'RET' in args || 'ENVID' in args ? messageDsn(args.RET, args.ENVID) : undefined
+      relay.mailFrom(session.id, address.address, Number.isFinite(size) ? size : undefined, dsn).then(
         (refusal) => callback(refusal ? smtpError(refusal) : null),
         (err: Error) => callback(smtpError(reply(o.replies, 'local-error', { detail: err.message }))),
       )
     },
     onRcptTo(address, session, callback) {
-      const refusal = relay.rcptTo(session.id, address.address)
+      const parsed = address as typeof address & { dsn?: { notify?: string[]; orcpt?: string } }
+      const refusal = relay.rcptTo(session.id, address.address, parsed.dsn ? recipientDsn(parsed.dsn.notify, parsed.dsn.orcpt) : undefined)
       callback(refusal ? smtpError(refusal) : null)
     },
     onData(stream, session, callback) {

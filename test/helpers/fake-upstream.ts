@@ -31,6 +31,8 @@ export interface FakeBehaviour {
   noTls?: boolean
   /** Never answer end of data. */
   hangAtData?: boolean
+  /** Advertise DSN (RFC 3461), as Exchange does. */
+  dsn?: boolean
 }
 
 export interface FakeUpstream {
@@ -62,6 +64,7 @@ export async function startFakeUpstream(t: Test, behaviour: FakeBehaviour = {}):
     logger: false,
     closeTimeout: 1000,
     size: 200 * 1024 * 1024,
+    hideDSN: !behaviour.dsn,
     onConnect(_session, callback) {
       const refusal = behaviour.connect?.()
       callback(refusal ? error(refusal) : null)

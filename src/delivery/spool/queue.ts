@@ -8,6 +8,7 @@ import { statfsSync } from 'node:fs'
 import { statfs } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { buildDsn, type DsnFailure } from '../../core/dsn.js'
+import { wantsNoDsn, type MessageDsn, type RecipientDsn } from '../../core/dsn-params.js'
 import { formatReply, reply, type Reply, type ReplyCatalogue } from '../../core/replies.js'
 import { judgeAttempt, type RetryPolicy } from '../../core/retry.js'
 import type { RouteName, TraceStatus } from '../../core/trace.js'
@@ -134,7 +135,7 @@ export class DeliveryQueue {
    * The sink a transaction streams its message into; commit() answers once it is durable. The
    * recipients are read at commit: end of data may still take some out (an NDR after the 250).
    */
-  open(id: string, from: string, recipients: () => ReadonlyArray<{ address: string; route: RouteName }>): Sink {
+  open(id: string, from: string, recipients: () => ReadonlyArray<{ address: string; route: RouteName; dsn?: RecipientDsn }>, mailDsn?: MessageDsn): Sink {
     const writer = this.store.create(id)
     let full = false
     let aborted = false
@@ -160,7 +161,15 @@ export class DeliveryQueue {
         }
         try {
           const now = this.o.clock.now()
-          const entry = await writer.commit({ id, from, queuedAt: now, attempts: 0, nextAttempt: now, recipients: recipients().map((r) => ({ ...r, state: 'pending' })) })
+          const entry = await writer.commit({
+            id,
+            from,
+            queuedAt: now,
+            attempts: 0,
+            nextAttempt: now,
+            recipients: recipients().map(({ dsn, ...r }) => ({ ...r, state: 'pending' as const, ...(dsn ? { rcptDsn: dsn } : {}) })),
+            ...(mailDsn ? { mailDsn } : {}),
+          })
           this.held.set(id, entry)
           this.bytes += entry.size
           this.o.writes?.succeeded()
@@ -237,7 +246,8 @@ export class DeliveryQueue {
             results.push({ r, status: route === 'fallback' ? 'Fallback' : outcome.ok ? outcome.status : 'Delivered', reply: rep, ms })
           } else if (fate.kind === 'failed') {
             r.state = 'failed'
-            failures.push({ recipient: r.address, reply: formatReply(rep), expired: code === undefined || code < 500 })
+            // NOTIFY=NEVER: the client asked for no report on this recipient (RFC 3461 §4.1)
+            if (!wantsNoDsn(r.rcptDsn)) failures.push({ recipient: r.address, reply: formatReply(rep), expired: code === undefined || code < 500, ...(r.rcptDsn?.orcpt ? { orcpt: r.rcptDsn.orcpt } : {}) })
             results.push({ r, status: 'Failed', reply: rep, ms })
           } else {
             nextAttempt = Math.min(nextAttempt, fate.at)
@@ -262,7 +272,15 @@ export class DeliveryQueue {
   }
 
   private async deliver(e: SpoolEntry, route: RouteName, rcpts: readonly SpoolRecipient[]): Promise<DeliveryOutcome> {
-    const sink = this.o.targets[route].open(e.id, { from: e.from, to: rcpts.map((r) => r.address), size: e.size, partial: true })
+    const rcptDsn = Object.fromEntries(rcpts.flatMap((r) => (r.rcptDsn ? [[r.address, r.rcptDsn]] : [])))
+    const sink = this.o.targets[route].open(e.id, {
+      from: e.from,
+      to: rcpts.map((r) => r.address),
+      size: e.size,
+      partial: true,
+      ...(e.mailDsn ? { dsn: e.mailDsn } : {}),
+      ...(Object.keys(rcptDsn).length ? { rcptDsn } : {}),
+    })
     try {
       if (route === 'fallback') await sink.write(FALLBACK_FIELD)
       for await (const chunk of this.store.body(e.id)) await sink.write(chunk as Buffer)
@@ -303,6 +321,7 @@ export class DeliveryQueue {
       arrivedAt: e.queuedAt,
       now: this.o.clock.now(),
       failures,
+      ...(e.mailDsn?.envid ? { envid: e.mailDsn.envid } : {}),
       originalHeaders: headers,
       ...(subject ? { originalSubject: subject } : {}),
       boundary: `relay365-dsn-${id}`,

@@ -6,6 +6,7 @@ import { closeSync, createReadStream, mkdirSync, openSync, readdirSync, readFile
 import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
+import type { MessageDsn, RecipientDsn } from '../../core/dsn-params.js'
 import type { RouteName } from '../../core/trace.js'
 
 export interface SpoolRecipient {
@@ -13,6 +14,8 @@ export interface SpoolRecipient {
   readonly route: RouteName
   state: 'pending' | 'delivered' | 'failed'
   lastReply?: string
+  /** NOTIFY and ORCPT the client gave. */
+  readonly rcptDsn?: RecipientDsn
 }
 
 export interface SpoolEntry {
@@ -27,6 +30,8 @@ export interface SpoolEntry {
   size: number
   /** A delivery status notification: never answered by another one (RFC 3464 §2, loops). */
   readonly dsn?: boolean
+  /** RET and ENVID the client gave on MAIL. */
+  readonly mailDsn?: MessageDsn
 }
 
 const SAFE_ID = /^[A-Za-z0-9-]+$/
