@@ -66,7 +66,7 @@ export function rcptDsnArgs(d: RecipientDsn | undefined): string {
   return args.length ? ` ${args.join(' ')}` : ''
 }
 
-/** NOTIFY=NEVER: the client asked for no DSN about this recipient, failures included. */
-export function wantsNoDsn(d: RecipientDsn | undefined): boolean {
-  return d?.notify?.length === 1 && d.notify[0] === 'NEVER'
+/** RFC 3461 §4.1: a NOTIFY without FAILURE (NEVER among them) asks for no failure report. */
+export function wantsNoFailureDsn(d: RecipientDsn | undefined): boolean {
+  return !!d?.notify?.length && !d.notify.includes('FAILURE')
 }

@@ -13,10 +13,11 @@ export type Category = (typeof CATEGORIES)[number]
  * transaction that ended before DATA has no final reply: any 4xx to a RCPT means the sender will
  * retry (deferred), else it was rejected. A 2xx with any recipient refused by NDR after it is ndr:
  * accepted by Exchange, lost to the application, which saw only the 250 (policy.ndr: exchange).
- * relay365's own reports (NDRs, queue DSNs) are nobody's sending: no category.
+ * relay365's own reports (NDRs, queue DSNs) are nobody's sending, and a command refused outside a
+ * transaction (AUTH, RCPT before MAIL) is no message: no category.
  */
 export function categoryOf(m: TraceMessage): Category | undefined {
-  if (m.reportFor !== undefined) return undefined
+  if (m.reportFor !== undefined || m.refusedCommand !== undefined) return undefined
   if (m.recipients.some((r) => r.route === 'fallback' && r.status === 'Fallback')) return 'fallback'
   if (m.reply === '') return m.recipients.some((r) => r.rcptReply.startsWith('4')) ? 'deferred' : 'rejected'
   const code = Number(m.reply.slice(0, 3))

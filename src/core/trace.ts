@@ -63,6 +63,8 @@ export interface TraceMessage {
   readonly captured: boolean
   /** This message is relay365's own delivery report (an NDR or a queue DSN) about message `reportFor`. */
   readonly reportFor?: string
+  /** Not a message: the record of a command refused outside a transaction (AUTH, RCPT before MAIL). */
+  readonly refusedCommand?: string
 }
 
 export function aggregateStatus(recipients: readonly Pick<TraceRecipient, 'status'>[]): TraceStatus | 'Mixed' {

@@ -75,6 +75,7 @@ const messageProperties = {
   recipients: { type: 'array', items: recipientSchema },
   captured: bool,
   reportFor: { type: 'string', description: "set on relay365's own NDR or DSN: the id of the message it reports on" },
+  refusedCommand: { type: 'string', description: 'set when the record is not a message but a command refused outside a transaction (AUTH, RCPT before MAIL): its verb' },
 } as const
 
 const messageRequired = ['id', 'receivedAt', 'sessionId', 'clientIp', 'mailFrom', 'status', 'reply', 'notes', 'results', 'recipients', 'captured'] as const

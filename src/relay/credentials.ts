@@ -2,7 +2,7 @@
 // — against the configured mailboxes: static tokens as they are, JWTs with jose against the
 // configured issuer, audience and key, so a client's OAuth code path runs without Entra ID.
 // Only the verdict and a note go on to the policy core; secrets stay here.
-import { createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto'
+import { createHash, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { errors, jwtVerify } from 'jose'
 import type { Config } from '../config/schema.js'
@@ -39,7 +39,8 @@ export class Credentials {
         ? { valid: true, note: `AUTH ${method}: password of ${user} matches` }
         : { valid: false, note: `AUTH ${method}: wrong password for ${user}` }
     }
-    if (mailbox?.tokens.some((t) => sameSecret(t, secret))) return { valid: true, note: `AUTH XOAUTH2: static token of ${user}` }
+    // every token compared, so the time taken does not say which one matched
+    if (mailbox && mailbox.tokens.map((t) => sameSecret(t, secret)).includes(true)) return { valid: true, note: `AUTH XOAUTH2: static token of ${user}` }
     if (this.oauth === undefined || secret.split('.').length !== 3) {
       return { valid: false, note: `AUTH XOAUTH2: the token is not one of ${user}'s static tokens${this.oauth ? ' and not a JWT' : ' (smtpAuth.oauth not set: no JWTs)'}` }
     }
@@ -48,7 +49,8 @@ export class Credentials {
 
   private async checkJwt(user: string, token: string, oauth: NonNullable<Credentials['oauth']>): Promise<CredentialVerdict> {
     try {
-      const { payload } = await jwtVerify(token, oauth.key, { issuer: oauth.issuer, audience: oauth.audience, clockTolerance: 60 })
+      // exp required: jose checks it only when present, and a token that never expires is not Entra's
+      const { payload } = await jwtVerify(token, oauth.key, { issuer: oauth.issuer, audience: oauth.audience, clockTolerance: 60, requiredClaims: ['exp'] })
       const claim = oauth.mailboxClaims.find((c) => typeof payload[c] === 'string')
       const named = claim === undefined ? undefined : String(payload[claim]).toLowerCase()
       if (named === undefined) return { valid: false, note: `AUTH XOAUTH2: the JWT names no mailbox (none of ${oauth.mailboxClaims.join(', ')})` }
@@ -61,8 +63,8 @@ export class Credentials {
   }
 }
 
+/** Compared as SHA-256 digests: equal lengths, so the time taken says nothing of the secret's length. */
 function sameSecret(expected: string, given: string): boolean {
-  const a = Buffer.from(expected)
-  const b = Buffer.from(given)
-  return a.length === b.length && timingSafeEqual(a, b)
+  const digest = (s: string) => createHash('sha256').update(s).digest()
+  return timingSafeEqual(digest(expected), digest(given))
 }

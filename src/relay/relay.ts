@@ -75,6 +75,9 @@ export class Relay implements SmtpRelay {
     const s = this.sessions.get(id)
     if (!s) return undefined
     const now = this.ctx.clock.now()
+    // the client reset its transaction (RSET, EHLO) since: the relay's record of it ends here
+    if (!c.transaction.open) this.endTransaction(id, 'transaction reset by the client')
+    if (c.verb === 'MAIL') s.mailRefused = false
     const decision = decide(this.ctx.world, { ...s.facts(), counters: c.counters, transaction: c.transaction }, { stage: 'command', now, verb: c.verb })
     const sessionLimit = decision.verdict === 'reject' && SESSION_LIMIT_RULE_IDS.has(decision.rule ?? '')
     if (sessionLimit && decision.reply) {
@@ -85,15 +88,17 @@ export class Relay implements SmtpRelay {
     if (decision.verdict !== 'reject') return undefined
     // A refused command still gets a trace record: "why was I refused" is the question. A refused
     // MAIL is the record of its transaction; another command joins the open transaction's record,
-    // or, outside one, gets its own.
+    // or, outside one, gets its own — unless it only follows from this session's refused MAIL (a
+    // pipelining client sends RCPT and DATA before it reads the refusal).
     const txn = this.txns.get(id)
     if (c.verb === 'MAIL') {
       this.endTransaction(id)
+      s.mailRefused = true
       new Transaction(this.ctx, s, now, senderOf(c.line), decision).finish()
     } else if (txn) {
       txn.refusedCommand(c.verb, decision)
-    } else {
-      this.traceRefusal(s, now, decision, `${c.verb} refused outside a transaction; no message was sent`)
+    } else if (!(s.mailRefused && (c.verb === 'RCPT' || c.verb === 'DATA' || c.verb === 'BDAT'))) {
+      this.traceRefusal(s, c.verb, now, decision, `${c.verb} refused outside a transaction; no message was sent`)
     }
     return decision.reply
   }
@@ -115,7 +120,7 @@ export class Relay implements SmtpRelay {
     const now = this.ctx.clock.now()
     const decision = decide(this.ctx.world, s.facts(), { stage: 'auth', now, method: a.method, user, credentials })
     if (decision.verdict === 'reject' && decision.reply) {
-      this.traceRefusal(s, now, decision, `AUTH ${a.method} as ${user} refused; no message was sent`)
+      this.traceRefusal(s, 'AUTH', now, decision, `AUTH ${a.method} as ${user} refused; no message was sent`)
       return decision.reply
     }
     const limit = this.ctx.world.limits.smtpAuth.concurrentConnections
@@ -133,16 +138,18 @@ export class Relay implements SmtpRelay {
     if (!slot) {
       const r = reply(replies, 'thread-limit')
       const result = { rule: 'smtpauth-concurrency', stage: 'auth' as const, outcome: 'reject' as const, basis: 'documented' as const, reply: r, note: `${user} already has ${limit} authenticated sessions (limits.smtpAuth.concurrentConnections)` }
-      this.traceRefusal(s, now, { stage: 'auth', verdict: 'reject', rule: result.rule, reply: r, results: [...decision.results, result] }, `AUTH ${a.method} as ${user} refused; no message was sent`)
+      this.traceRefusal(s, 'AUTH', now, { stage: 'auth', verdict: 'reject', rule: result.rule, reply: r, results: [...decision.results, result] }, `AUTH ${a.method} as ${user} refused; no message was sent`)
       return r
     }
     s.authUser = user
     return reply(replies, 'auth-ok')
   }
 
-  /** A refusal before any transaction (AUTH) still gets a trace record: "why was I refused". */
-  private traceRefusal(s: RelaySession, now: number, decision: Decision, note: string): void {
-    new Transaction(this.ctx, s, now, '', decision).finish(note)
+  /** A refusal outside any transaction (AUTH) still gets a trace record: "why was I refused". */
+  private traceRefusal(s: RelaySession, verb: string, now: number, decision: Decision, note: string): void {
+    const record = new Transaction(this.ctx, s, now, '', decision)
+    record.refusedVerb = verb
+    record.finish(note)
   }
 
   async mailFrom(id: string, from: string, declaredSize: number | undefined, dsn?: MessageDsn): Promise<Reply | undefined> {
@@ -169,6 +176,7 @@ export class Relay implements SmtpRelay {
     })
     const txn = new Transaction(this.ctx, s, now, from, decision, ipAttempts)
     if (dsn) txn.dsn = dsn
+    s.mailRefused = decision.verdict === 'reject'
     if (decision.verdict === 'reject') {
       txn.finish()
       return decision.reply

@@ -7,6 +7,8 @@ export class RelaySession {
   certDomains: readonly string[] = []
   authUser: string | undefined
   helo: string | undefined
+  /** The last MAIL of this session was refused (what pipelined after it is refused as a consequence). */
+  mailRefused = false
 
   constructor(
     readonly id: string,

@@ -15,7 +15,7 @@ import type { RouteName, TraceRecipient } from '../core/trace.js'
 import type { ContentFacts, Decision, FaultDraw, RecipientFacts, RuleResult, TransactionFacts, World } from '../core/types.js'
 import { ndrFor, ndrSender } from '../core/ndr.js'
 import type { NdrSender } from '../delivery/ndr.js'
-import { wantsNoDsn, type MessageDsn, type RecipientDsn } from '../core/dsn-params.js'
+import { wantsNoFailureDsn, type MessageDsn, type RecipientDsn } from '../core/dsn-params.js'
 import { judgeLimits, planLimits, type LimitDecision, type LimitRequest } from '../core/limits.js'
 import type { DeliveryOutcome, Envelope, RouteTarget, Sink } from '../delivery/sink.js'
 import type { DeliveryQueue } from '../delivery/spool/queue.js'
@@ -111,6 +111,8 @@ export class Transaction {
 
   /** RET and ENVID as the client gave them on MAIL, for the next hop. */
   dsn: MessageDsn | undefined
+  /** Set when this record stands for a command refused outside any transaction, not a message. */
+  refusedVerb: string | undefined
 
   private get facts(): TransactionFacts | undefined {
     return this.mailDecision.txn
@@ -365,8 +367,8 @@ export class Transaction {
 
   /** Exchange's NDR to P1 for the recipients it refused after its 250; the reply does not wait. */
   private sendNdr(): void {
-    // NOTIFY=NEVER: the client asked for no report on that recipient (RFC 3461 §4.1)
-    const refused = this.recipients.filter((r) => r.ndr && !wantsNoDsn(r.dsn))
+    // NOTIFY without FAILURE: the client asked for no failure report on that recipient (RFC 3461 §4.1)
+    const refused = this.recipients.filter((r) => r.ndr && !wantsNoFailureDsn(r.dsn))
     const sender = ndrSender(this.mailFrom)
     if (refused.length === 0 || !sender || !this.ctx.ndr) return
     this.ctx.ndr.send({
@@ -443,6 +445,7 @@ export class Transaction {
       results: [...this.mailDecision.results, ...this.commandResults, ...(this.limitDecision?.results ?? []), ...(this.eomDecision?.results ?? [])],
       recipients,
       captured: this.captured,
+      ...(this.refusedVerb ? { refusedCommand: this.refusedVerb } : {}),
     })
     try {
       this.ctx.trace.record(message)

@@ -66,7 +66,7 @@ t.test('EHLO before TLS: Exchange list, no AUTH; after TLS: AUTH LOGIN XOAUTH2, 
   t.same(before.slice(1).map((l) => l.slice(4)), ['SIZE 157286400', 'PIPELINING', 'DSN', 'ENHANCEDSTATUSCODES', 'STARTTLS', '8BITMIME', 'SMTPUTF8'])
   await d.starttls()
   const after = (await d.send('EHLO client.test')).split('\r\n').slice(1).map((l) => l.slice(4))
-  t.same(after, ['SIZE 157286400', 'PIPELINING', 'DSN', 'ENHANCEDSTATUSCODES', '8BITMIME', 'SMTPUTF8', 'AUTH LOGIN XOAUTH2'])
+  t.same(after, ['SIZE 157286400', 'PIPELINING', 'DSN', 'ENHANCEDSTATUSCODES', 'AUTH LOGIN XOAUTH2', '8BITMIME', 'SMTPUTF8'])
   t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '235 2.7.0 Authentication successful', 'PLAIN works though Exchange does not advertise it')
   const again = (await d.send('EHLO client.test')).split('\r\n').slice(1).map((l) => l.slice(4))
   t.notOk(again.some((c) => c.startsWith('AUTH')), 'no AUTH once authenticated')
@@ -85,7 +85,7 @@ t.test('MAIL, RCPT, DATA or AUTH before STARTTLS: 451 5.7.3 (observed)', async (
   d.close()
   const { stage, basis } = await traced(t, relay, 'submission-tls')
   const records = relay.trace.list({ rule: 'submission-tls' }).messages
-  t.equal(records.length, 5, 'each refused command is traced')
+  t.same(records.map((m) => m.refusedCommand ?? 'MAIL').sort(), ['AUTH', 'AUTH', 'MAIL'], 'each AUTH and the MAIL are traced; RCPT and DATA after the refused MAIL follow from it')
   t.match(records.find((m) => m.mailFrom !== ''), { mailFrom: 'app@contoso.example', status: 'None', reply: refusal })
   t.equal(stage, 'command')
   t.equal(basis, 'observed')
@@ -114,6 +114,9 @@ t.test('AUTH with a wrong password, an unknown mailbox or a bad token: 535 5.7.3
   t.equal(basis, 'documented')
   t.match(message.notes.join(' '), /AUTH XOAUTH2 as app@contoso\.example refused; no message was sent/)
   t.equal(relay.trace.list({ rule: 'auth-credentials' }).total, 3, 'each refused AUTH is traced')
+  t.equal(message.refusedCommand, 'AUTH', 'as a refused command, not a message')
+  const { categoryOf } = await import('../../src/core/outcome.js')
+  t.equal(categoryOf(message), undefined, 'the stats and experiments do not count it as a message')
 })
 
 t.test('XOAUTH2: static tokens and JWTs checked for issuer, audience, expiry, key and mailbox (documented)', async (t) => {
@@ -133,6 +136,8 @@ t.test('XOAUTH2: static tokens and JWTs checked for issuer, audience, expiry, ke
   t.equal(await auth('app@contoso.example', await jwt({ upn: 'app@contoso.example' }, { expires: '-2h' })), refusal, 'expired')
   t.equal(await auth('app@contoso.example', await jwt({ upn: 'app@contoso.example' }, { key: 'someone-elses-key-of-some-length' })), refusal, 'signed with another key')
   t.equal(await auth('app@contoso.example', await jwt({ sub: 'x' })), refusal, 'no mailbox claim')
+  const forever = await new SignJWT({ upn: 'app@contoso.example' }).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience('https://outlook.office.com').sign(new TextEncoder().encode(SECRET))
+  t.equal(await auth('app@contoso.example', forever), refusal, 'a token that never expires')
   await settled(relay)
   const notes = relay.trace.list({ rule: 'auth-credentials' }).messages.flatMap((m) => m.results.map((r) => r.note))
   t.ok(notes.some((n) => /the JWT is for other@contoso\.example \(upn\), not app@contoso\.example/.test(n)), 'the trace says why a JWT was refused')

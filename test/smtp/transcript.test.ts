@@ -55,7 +55,7 @@ t.test('smtp.requireTls (relay365 policy, off by default): MAIL, RCPT and DATA b
   d.close()
   await settled(relay)
   const page = relay.trace.list({})
-  t.same(page.messages.map((m) => m.rule), ['require-tls', 'require-tls', 'require-tls', 'auth-unavailable'], 'every refused command is in the trace, the AUTH too')
+  t.same(page.messages.map((m) => m.rule), ['require-tls', 'auth-unavailable'], 'the refused MAIL and the AUTH are in the trace (RCPT and DATA follow from the refused MAIL)')
   t.match(page.messages.find((m) => m.mailFrom !== ''), { mailFrom: 'helpdesk@contoso.example', status: 'None', rule: 'require-tls', reply: '530 5.7.0 Must issue a STARTTLS command first' })
 })
 
@@ -192,4 +192,33 @@ t.test('client certificates: asked for only when a certificate connector exists'
   const after = await Dialogue.open(relay.smtpPort)
   t.match(after.greeting, GREETING)
   after.close()
+})
+
+t.test('a pipelining client whose MAIL is refused: one record, not one per command that followed', async (t) => {
+  const relay = await startRelay(t)
+  const d = await openTls(relay.smtpPort)
+  d.write('MAIL FROM:<app@vendor.example> SIZE=999999999999\r\nRCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n')
+  t.match(await d.read(), /^552 5\.3\.4 /)
+  t.equal(await d.read(), '503 5.5.1 Bad sequence of commands')
+  t.equal(await d.read(), '503 5.5.1 Bad sequence of commands')
+  t.equal(await d.read(), '503 5.5.2 Need rcpt command')
+  t.equal(await d.send('RCPT TO:<c@example.org>'), '503 5.5.1 Bad sequence of commands')
+  d.close()
+  await settled(relay)
+  t.same(relay.trace.list({}).messages.map((m) => m.rule), ['declared-size'], 'the refused MAIL is the record')
+})
+
+t.test("RSET ends the relay's transaction: what follows is not added to it", async (t) => {
+  const relay = await startRelay(t)
+  const d = await openTls(relay.smtpPort)
+  t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example>'), '250 2.1.0 Sender OK')
+  t.equal(await d.send('RCPT TO:<someone@example.org>'), '250 2.1.5 Recipient OK')
+  t.equal(await d.send('RSET'), '250 2.0.0 Resetting')
+  t.equal(await d.send('RCPT TO:<other@example.org>'), '503 5.5.1 Bad sequence of commands')
+  d.close()
+  await settled(relay)
+  const [refusal, abandoned] = relay.trace.list({}).messages
+  t.match(abandoned, { mailFrom: 'helpdesk@contoso.example', recipients: [{ address: 'someone@example.org' }] })
+  t.match(abandoned?.notes.join(' '), /transaction reset by the client/)
+  t.match(refusal, { rule: 'bad-sequence', refusedCommand: 'RCPT', mailFrom: '' })
 })

@@ -8,7 +8,7 @@ import { statfsSync } from 'node:fs'
 import { statfs } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { buildDsn, type DsnFailure } from '../../core/dsn.js'
-import { wantsNoDsn, type MessageDsn, type RecipientDsn } from '../../core/dsn-params.js'
+import { wantsNoFailureDsn, type MessageDsn, type RecipientDsn } from '../../core/dsn-params.js'
 import { formatReply, reply, type Reply, type ReplyCatalogue } from '../../core/replies.js'
 import { judgeAttempt, type RetryPolicy } from '../../core/retry.js'
 import type { RouteName, TraceStatus } from '../../core/trace.js'
@@ -246,8 +246,8 @@ export class DeliveryQueue {
             results.push({ r, status: route === 'fallback' ? 'Fallback' : outcome.ok ? outcome.status : 'Delivered', reply: rep, ms })
           } else if (fate.kind === 'failed') {
             r.state = 'failed'
-            // NOTIFY=NEVER: the client asked for no report on this recipient (RFC 3461 §4.1)
-            if (!wantsNoDsn(r.rcptDsn)) failures.push({ recipient: r.address, reply: formatReply(rep), expired: code === undefined || code < 500, ...(r.rcptDsn?.orcpt ? { orcpt: r.rcptDsn.orcpt } : {}) })
+            // NOTIFY without FAILURE: the client asked for no failure report on this recipient (RFC 3461 §4.1)
+            if (!wantsNoFailureDsn(r.rcptDsn)) failures.push({ recipient: r.address, reply: formatReply(rep), expired: code === undefined || code < 500, ...(r.rcptDsn?.orcpt ? { orcpt: r.rcptDsn.orcpt } : {}) })
             results.push({ r, status: 'Failed', reply: rep, ms })
           } else {
             nextAttempt = Math.min(nextAttempt, fate.at)
