@@ -6,7 +6,7 @@ import { SESSION_LIMIT_RULES } from '../core/rules/index.js'
 import { rfc5322Date } from '../core/headers.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
 import type { Decision } from '../core/types.js'
-import type { AuthAttempt, CommandInfo, ConnectInfo, SmtpRelay, TlsInfo } from '../ports.js'
+import type { AuthAttempt, CommandInfo, ConnectInfo, DataTransfer, SmtpRelay, TlsInfo } from '../ports.js'
 import { RelaySession } from './session.js'
 import { Transaction, type RelayContext } from './transaction.js'
 
@@ -181,14 +181,14 @@ export class Relay implements SmtpRelay {
     return txn ? txn.rcpt(to) : reply(this.ctx.world.replies, 'bad-sequence')
   }
 
-  async data(id: string, stream: Readable): Promise<Reply> {
+  async data(id: string, stream: Readable, how: DataTransfer = { body: '7bit', chunked: false }): Promise<Reply> {
     const txn = this.txns.get(id)
     if (!txn) {
       stream.resume()
       return reply(this.ctx.world.replies, 'bad-sequence')
     }
     this.txns.delete(id)
-    const running = txn.data(stream)
+    const running = txn.data(stream, how)
     this.inData.add(running)
     const done = () => this.inData.delete(running)
     running.then(done, done)
