@@ -2,10 +2,12 @@
 // advertised (SPEC §2): MAIL may carry SIZE, BODY, SMTPUTF8 (and AUTH= while AUTH is offered);
 // RCPT nothing, since DSN is not offered. Anything else is refused with 555 (RFC 5321
 // §4.1.1.11), so unadvertised parameters (ENVID, ORCPT, REQUIRETLS ...) never travel on.
-// Non-ASCII in a command without SMTPUTF8 is refused with 553 5.6.7 (RFC 6531 §3.4).
+// Non-ASCII in a command without SMTPUTF8 is refused with 553 5.6.7 (RFC 6531 §3.4). BODY takes
+// 7BIT, 8BITMIME (RFC 6152) and BINARYMIME (RFC 3030 §3, advertised with CHUNKING).
 import type { ReplyId } from '../core/replies.js'
 
 const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8'])
+const BODY_VALUES = new Set(['7BIT', '8BITMIME', 'BINARYMIME'])
 
 /** Octets above 0x7f anywhere in the command line as received. */
 export function hasNonAscii(line: Buffer): boolean {
@@ -17,6 +19,8 @@ export function mailParamsRefusal(args: Readonly<Record<string, unknown>> | fals
   const keys = Object.keys(args || {})
   if (keys.some((k) => !MAIL_PARAMS.has(k) && !(k === 'AUTH' && authOffered))) return 'unsupported-parameter'
   if (!keys.includes('SMTPUTF8') && hasNonAscii(line)) return 'smtputf8-required'
+  const body = args ? args.BODY : undefined
+  if (typeof body === 'string' && !BODY_VALUES.has(body.toUpperCase())) return 'bad-body'
   return undefined
 }
 
