@@ -76,6 +76,47 @@ t.test('three chunks pipelined in one write arrive upstream as one message; LAST
   t.equal(relay.relay.openTransactions, 0)
 })
 
+t.test('PIPELINING: MAIL, RCPT and BDAT LAST in one write, twice, behind one another', async (t) => {
+  const { upstream, relay } = await relayWithUpstream(t)
+  const d = await openTls(relay.smtpPort)
+  const one = Buffer.concat([Buffer.from('MAIL FROM:<helpdesk@contoso.example>\r\nRCPT TO:<someone@example.org>\r\n'), bdat(MESSAGE.slice(0, 20)), bdat(MESSAGE.slice(20), true)])
+  d.write(Buffer.concat([one, one, Buffer.from('QUIT\r\n')]))
+  const replies: string[] = []
+  for (let i = 0; i < 9; i++) replies.push(await d.read(10_000))
+  t.same(replies, [
+    '250 2.1.0 Sender OK',
+    '250 2.1.5 Recipient OK',
+    '250 2.0.0 20 octets received',
+    '250 2.0.0 Ok: queued as FAKE1',
+    '250 2.1.0 Sender OK',
+    '250 2.1.5 Recipient OK',
+    '250 2.0.0 20 octets received',
+    '250 2.0.0 Ok: queued as FAKE2',
+    '221 2.0.0 Service closing transmission channel',
+  ])
+  await d.closed
+  t.equal(upstream.received.length, 2)
+  for (const m of upstream.received) t.ok(m.data.toString('latin1').endsWith(MESSAGE))
+})
+
+t.test('the submission door: BDAT after AUTH, and refused like DATA before it', async (t) => {
+  const relay = await startRelay(t, { smtpAuth: { users: [{ user: 'app@contoso.example', password: 'secret', sendAs: ['helpdesk@contoso.example'] }] } })
+  const d = await openTls(relay.submissionPort as number)
+  t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example>'), '530 5.7.57 Client not authenticated to send mail. [relay365.local]')
+  d.write('BDAT 4 LAST\r\nNOOPRSET\r\n')
+  t.equal(await d.read(), '503 5.5.2 Need rcpt command')
+  t.equal(await d.read(), '250 2.0.0 Resetting')
+  t.equal(await d.send(`AUTH PLAIN ${Buffer.from('\0app@contoso.example\0secret').toString('base64')}`), '235 2.7.0 Authentication successful')
+  await d.send('MAIL FROM:<helpdesk@contoso.example>')
+  t.equal(await d.send('RCPT TO:<someone@example.org>'), '250 2.1.5 Recipient OK')
+  d.write(Buffer.concat([bdat(MESSAGE.slice(0, 50)), bdat(MESSAGE.slice(50), true)]))
+  t.equal(await d.read(), '250 2.0.0 50 octets received')
+  t.match(await d.read(10_000), /^250 2\.6\.0 <chunked@contoso\.example> Queued mail for delivery$/)
+  d.close()
+  await settled(relay)
+  t.match(relay.trace.list({}).messages[0], { status: 'Captured', lane: 'smtpAuth' })
+})
+
 t.test('a message in more chunks than smtp.maxCommands allows commands: chunks taken do not count', async (t) => {
   const relay = await startRelay(t, { smtp: { maxCommands: 20 } })
   const d = await transaction(relay)
