@@ -4,6 +4,9 @@
 // rate watch and the disconnect handling hold for BDAT as for DATA. Neither swaks nor nodemailer
 // sends BDAT, so these are raw dialogues.
 import t, { type Test } from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Dialogue, openTls } from '../helpers/dialogue.js'
 import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
@@ -300,4 +303,28 @@ t.test('a huge chunk declared and trickled is cut by the data-rate watch', async
   }
   clearInterval(timer2)
   t.equal(last, '421 4.4.2 Data rate too low, closing transmission channel', 'one-octet chunks every 200 ms')
+})
+
+t.test('queue mode: a BDAT message is spooled and delivered; BINARYMIME for a smarthost is refused before the spool', async (t) => {
+  const upstream = await startFakeUpstream(t)
+  const dir = mkdtempSync(join(tmpdir(), 'relay365-bdat-spool-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const relay = await startRelay(t, {
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '5s' } },
+    delivery: { mode: 'queue', spoolDir: `${dir}/spool`, retry: { initial: '1s', max: '2s' } },
+  })
+  const d = await transaction(relay)
+  d.write(Buffer.concat([bdat(MESSAGE.slice(0, 30)), bdat(MESSAGE.slice(30), true)]))
+  t.equal(await d.read(), '250 2.0.0 30 octets received')
+  t.match(await d.read(10_000), /^250 2\.6\.0 <chunked@contoso\.example> Queued mail for delivery$/)
+  await d.send('MAIL FROM:<helpdesk@contoso.example> BODY=BINARYMIME')
+  await d.send('RCPT TO:<someone@example.org>')
+  d.write(bdat(MESSAGE, true))
+  t.match(await d.read(10_000), /^554 5\.6\.1 BINARYMIME content cannot be relayed/)
+  d.close()
+  const until = Date.now() + 10_000
+  while (upstream.received.length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal(upstream.received.length, 1, 'the spooled message was delivered, the BINARYMIME one never')
+  t.ok(upstream.received[0]!.data.toString('latin1').endsWith(MESSAGE))
 })
