@@ -17,6 +17,8 @@ export class Relay implements SmtpRelay {
   private readonly perIp = new Map<string, number>()
   /** The open transaction of each session (MAIL given, DATA not yet), by session id. */
   private readonly txns = new Map<string, Transaction>()
+  /** The transaction whose message is arriving, by session id: BDAT lets commands come between its chunks. */
+  private readonly receiving = new Map<string, Transaction>()
   /** DATA phases in progress: each ends with its trace record written (or handed to the store). */
   private readonly inData = new Set<Promise<Reply>>()
 
@@ -85,7 +87,7 @@ export class Relay implements SmtpRelay {
     // A refused command still gets a trace record: "why was I refused" is the question. A refused
     // MAIL is the record of its transaction; another command joins the open transaction's record,
     // or, outside one, gets its own.
-    const txn = this.txns.get(id)
+    const txn = this.txns.get(id) ?? this.receiving.get(id)
     if (c.verb === 'MAIL') {
       this.endTransaction(id)
       new Transaction(this.ctx, s, now, senderOf(c.line), decision).finish()
@@ -190,7 +192,11 @@ export class Relay implements SmtpRelay {
     this.txns.delete(id)
     const running = txn.data(stream, how)
     this.inData.add(running)
-    const done = () => this.inData.delete(running)
+    this.receiving.set(id, txn)
+    const done = () => {
+      this.inData.delete(running)
+      if (this.receiving.get(id) === txn) this.receiving.delete(id)
+    }
     running.then(done, done)
     return running
   }

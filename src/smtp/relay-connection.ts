@@ -245,7 +245,7 @@ export class RelayConnection extends SMTPConnection {
         return
       }
       const envelope = this.session.envelope
-      const transaction = { open: !!envelope?.mailFrom, recipients: envelope?.rcptTo?.length ?? 0 }
+      const transaction = { open: !!envelope?.mailFrom, recipients: envelope?.rcptTo?.length ?? 0, chunked: !!this.chunked, binaryMime: envelope?.bodyType === 'binarymime' }
       const refusal = this.hooks.command(this.id, { verb, line, counters: this.counter.snapshot(), transaction, lineTooLong: command.length > COMMAND_LINE_MAX && verb !== 'AUTH' })
       // Counted whatever the answer: a refused command is still one that delivered nothing.
       this.counter.command(verb)
@@ -348,18 +348,6 @@ export class RelayConnection extends SMTPConnection {
     this.chunked = undefined
     if (this._parser) (this._parser as GuardedSMTPStream).endChunks()
     fail(m.stream, Object.assign(new Error(why), { code: 'EABORT' }))
-  }
-
-  // RFC 3030 §2: DATA after BDAT in one transaction is a bad sequence; §3: BINARYMIME content can
-  // only come by BDAT. Both get 503 5.5.1 (the transaction's state is then the client's to RSET).
-  override handler_DATA(command: Buffer, callback: () => void): void {
-    if (this.session.envelope.rcptTo.length && (this.chunked || this.session.envelope.bodyType === 'binarymime')) {
-      const r = reply(this.hooks.replies, 'bad-sequence')
-      this.send(r.code, replyText(r))
-      callback()
-      return
-    }
-    super.handler_DATA(command, callback)
   }
 
   override handler_MAIL(command: Buffer, callback: () => void): void {

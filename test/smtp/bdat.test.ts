@@ -177,7 +177,12 @@ t.test('sequence: BDAT before RCPT, DATA after BDAT, BINARYMIME then DATA, BDAT 
   await settled(relay)
   t.equal(relay.relay.openTransactions, 0)
   const traces = relay.trace.list({}).messages
-  t.ok(traces.some((m) => m.notes.some((n) => /transaction reset before the last BDAT chunk/.test(n))), 'the RSET message is traced as reset')
+  const reset = traces.find((m) => m.notes.some((n) => /transaction reset before the last BDAT chunk/.test(n)))
+  t.ok(reset, 'the RSET message is traced as reset')
+  t.ok(reset?.notes.includes('DATA refused: 503 5.5.1 Bad sequence of commands (bad-sequence)'), 'the DATA between its chunks joined its record')
+  t.ok(reset?.results.some((r) => r.rule === 'bad-sequence' && r.outcome === 'reject' && /RFC 3030 §2/.test(r.note)))
+  const binary = traces.find((m) => m.notes.some((n) => /BODY=BINARYMIME, which only BDAT can carry/.test(n)) || m.results.some((r) => /only BDAT can carry/.test(r.note)))
+  t.ok(binary, 'DATA for BINARYMIME is traced on its transaction')
   t.equal(traces.filter((m) => m.status === 'Captured').length, 1, 'only the complete message was captured')
 })
 
