@@ -333,3 +333,24 @@ t.test('queue mode: a BDAT message is spooled and delivered; BINARYMIME for a sm
   t.equal(upstream.received.length, 1, 'the spooled message was delivered, the BINARYMIME one never')
   t.ok(upstream.received[0]!.data.toString('latin1').endsWith(MESSAGE))
 })
+
+t.test('the session deadline covers BDAT: mid-chunk and between chunks the message is ended by relay365', async (t) => {
+  const relay = await startRelay(t, { smtp: { minDataRate: 0, maxSessionDuration: '1s', socketTimeout: '30s' } })
+  for (const [name, write] of [
+    ['between chunks', bdat('From: helpdesk@contoso.example\r\n\r\n')],
+    ['mid-chunk', Buffer.from('BDAT 1000 LAST\r\nFrom: helpdesk@contoso.example\r\n')],
+  ] as const) {
+    const d = await transaction(relay)
+    d.write(write)
+    let r = await d.read(5000)
+    if (r.startsWith('250 ')) r = await d.read(5000)
+    t.equal(r, '421 4.4.2 Session time limit exceeded, closing transmission channel', name)
+    await d.closed
+  }
+  await settled(relay)
+  t.equal(relay.relay.openTransactions, 0)
+  for (const m of relay.trace.list({}).messages) {
+    t.match(m.notes.join(' '), /relay365 ended the session during DATA: session time limit exceeded/)
+    t.equal(relay.capture.size(m.id), undefined)
+  }
+})
