@@ -184,6 +184,7 @@ t.test('sequence: BDAT before RCPT, DATA after BDAT, BINARYMIME then DATA, BDAT 
   const binary = traces.find((m) => m.notes.some((n) => /BODY=BINARYMIME, which only BDAT can carry/.test(n)) || m.results.some((r) => /only BDAT can carry/.test(r.note)))
   t.ok(binary, 'DATA for BINARYMIME is traced on its transaction')
   t.equal(traces.filter((m) => m.status === 'Captured').length, 1, 'only the complete message was captured')
+  t.ok(traces.some((m) => m.rule === 'bad-sequence' && m.notes.some((n) => /^BDAT refused outside a transaction/.test(n))), 'BDAT before MAIL: the bad-sequence rule refused it, traced')
 })
 
 t.test('a bad chunk size gets 501 5.5.4 and the session ends: the chunk cannot be found', async (t) => {
