@@ -121,6 +121,12 @@ export interface TlsInfo {
   readonly certDomains: readonly string[]
 }
 
+/** How the message data came: MAIL's BODY= (RFC 6152, RFC 3030 §3) and DATA or BDAT chunks. */
+export interface DataTransfer {
+  readonly body: '7bit' | '8bitmime' | 'binarymime'
+  readonly chunked: boolean
+}
+
 export interface CommandInfo {
   readonly verb: string
   readonly line: string
@@ -149,6 +155,6 @@ export interface SmtpRelay {
   mailFrom(id: string, from: string, declaredSize: number | undefined, dsn?: MessageDsn): Promise<Reply | undefined>
   rcptTo(id: string, to: string, dsn?: RecipientDsn): Reply | undefined
   /** The message data: the final reply, after the next hop's or the spool's. */
-  data(id: string, stream: Readable): Promise<Reply>
+  data(id: string, stream: Readable, how?: DataTransfer): Promise<Reply>
   close(id: string): void
 }

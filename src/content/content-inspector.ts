@@ -1,6 +1,8 @@
 // Watches message data as it streams: counts bytes, stops passing data on at the first bare CR,
 // bare LF or NUL, and holds the header block back until it is complete so the header rules are
 // decided before a byte reaches the next hop. Never buffers more than the header block.
+// BODY=BINARYMIME (RFC 3030 §3): the body is binary, bare CR, LF and NUL in it are content; the
+// header block is still RFC 5322 text and is held to CRLF exactly as for any message.
 import { scanLineEndings, type LineFault } from '../core/line-endings.js'
 
 const CRLF = Buffer.from('\r\n')
@@ -31,9 +33,15 @@ export class ContentInspector {
   private headerTooLarge = false
   private oversized = false
 
+  /** The last raw octets (up to 3) of an unfinished header block: its end may straddle chunks. */
+  private rawTail: Buffer = Buffer.alloc(0)
+  private rawSeen = 0
+
   constructor(
     private readonly maxSize: number,
     private readonly maxHeaderSize: number,
+    /** BODY=BINARYMIME: only the header block is checked for line endings. */
+    private readonly binaryBody = false,
   ) {}
 
   /** Forwarding has stopped: the message will be refused, the rest is only counted. */
@@ -48,6 +56,35 @@ export class ContentInspector {
       this.oversized = true
       return {}
     }
+    if (this.binaryBody) return this.pushBinary(chunk)
+    return this.scanAndCollect(chunk)
+  }
+
+  /** Finds where the header block ends on the raw octets; only what comes before it is scanned. */
+  private pushBinary(chunk: Buffer): PushResult {
+    if (this.headerDone) return { body: chunk }
+    const tail = this.rawTail
+    const joined = tail.length ? Buffer.concat([tail, chunk]) : chunk
+    const seenBefore = this.rawSeen - tail.length
+    let end = -1
+    if (seenBefore === 0 && joined.length >= 2 && joined.subarray(0, 2).equals(CRLF)) end = 2
+    else {
+      const i = joined.indexOf(BLANK_LINE)
+      if (i !== -1) end = i + BLANK_LINE.length
+    }
+    this.rawSeen += chunk.length
+    if (end === -1) {
+      this.rawTail = joined.subarray(Math.max(0, joined.length - 3))
+      return this.scanAndCollect(chunk)
+    }
+    const cut = end - tail.length
+    const head = this.scanAndCollect(chunk.subarray(0, cut))
+    if (this.stopped || !this.headerDone) return head
+    const rest = chunk.subarray(cut)
+    return rest.length ? { ...head, body: head.body ? Buffer.concat([head.body, rest]) : rest } : head
+  }
+
+  private scanAndCollect(chunk: Buffer): PushResult {
     const scan = scanLineEndings(this.heldCR, chunk)
     this.heldCR = scan.holdCR
     if (scan.fault) this.fault = scan.fault

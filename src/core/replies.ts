@@ -29,6 +29,8 @@ export const REPLY_CATALOGUE = {
   'sender-ok': { code: 250, enhanced: '2.1.0', text: 'Sender OK' },
   'recipient-ok': { code: 250, enhanced: '2.1.5', text: 'Recipient OK' },
   'data-go-ahead': { code: 354, enhanced: '', text: 'Start mail input; end with <CRLF>.<CRLF>' },
+  // a BDAT chunk before LAST, read in full (RFC 3030 §2; Exchange's wording unconfirmed: assumed)
+  'chunk-received': { code: 250, enhanced: '2.0.0', text: '{size} octets received' },
   'queued': { code: 250, enhanced: '2.6.0', text: '{messageId} Queued mail for delivery' },
   // protocol errors (RFC 5321 texts; smtp-server's own texts are translated to these)
   'hello-first': { code: 503, enhanced: '5.5.2', text: 'Send hello first' },
@@ -62,6 +64,9 @@ export const REPLY_CATALOGUE = {
   // RFC 3461 §4.3/§4.4: RET is FULL or HDRS, ENVID is xtext of at most 100 characters
   'bad-dsn-parameter': { code: 501, enhanced: '5.5.4', text: 'Invalid RET or ENVID parameter' },
   'starttls-syntax': { code: 501, enhanced: '5.5.4', text: 'Syntax error (no parameters allowed)' },
+  // RFC 3030 §2: without a valid chunk size the chunk's end is unknown, so the session ends
+  'bdat-syntax': { code: 501, enhanced: '5.5.4', text: 'Syntax error in BDAT chunk size; closing connection' },
+  'bad-body': { code: 501, enhanced: '5.5.4', text: 'Invalid BODY parameter; use 7BIT, 8BITMIME or BINARYMIME' },
   // EHLO/HELO without a name or with one that is not a domain or address literal (Exchange's wording, assumed)
   'bad-hello': { code: 501, enhanced: '5.5.4', text: 'Invalid domain name' },
   'http-refused': { code: 421, enhanced: '4.7.0', text: 'HTTP requests not allowed, closing transmission channel' },
@@ -69,6 +74,8 @@ export const REPLY_CATALOGUE = {
   'message-size': { code: 552, enhanced: '5.3.4', text: 'Message size exceeds fixed maximum message size' },
   'header-size': { code: 552, enhanced: '5.3.4', text: 'Header size exceeds fixed maximum size' },
   'too-many-recipients': { code: 452, enhanced: '4.5.3', text: 'Too many recipients' },
+  // relay365 forwards with DATA, which cannot carry the bare CR and LF BINARYMIME allows (docs/delivery.md)
+  'binarymime-next-hop': { code: 554, enhanced: '5.6.1', text: 'BINARYMIME content cannot be relayed: {upstream} takes the message by DATA' },
   'bare-line-ending': { code: 550, enhanced: '5.6.0', text: 'Message contains bare CR, bare LF or NUL; lines must end with CRLF' },
   'from-header-invalid': { code: 550, enhanced: '5.7.512', text: 'Access denied, message must be RFC 5322 section 3.6.2 compliant' },
   'header-from-domain': { code: 550, enhanced: '5.7.1', text: 'Header From domain is not an accepted domain' },

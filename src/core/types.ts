@@ -140,6 +140,10 @@ export interface TransactionState {
   readonly open: boolean
   /** RCPTs accepted so far. */
   readonly recipients: number
+  /** A BDAT chunk of this transaction's message has been taken (RFC 3030). */
+  readonly chunked?: boolean
+  /** MAIL gave BODY=BINARYMIME, which only BDAT can carry (RFC 3030 §3). */
+  readonly binaryMime?: boolean
 }
 
 /** Counted by the SMTP adapter before each command, that command not included. */

@@ -6,6 +6,8 @@ import type { RouteTarget, Sink } from './sink.js'
 
 export class CaptureTarget implements RouteTarget {
   readonly description = 'capture'
+  // the capture store keeps the octets as they came
+  readonly binaryMime = true
 
   constructor(
     private readonly store: CaptureStore,

@@ -4,6 +4,7 @@ import type { RouteTarget, Sink } from './sink.js'
 
 export class DropTarget implements RouteTarget {
   readonly description = 'drop'
+  readonly binaryMime = true
 
   open(): Sink {
     return {

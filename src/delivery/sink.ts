@@ -64,6 +64,11 @@ export function sumConnections(counts: Iterable<ConnectionCounts | undefined>): 
 export interface RouteTarget {
   /** "capture", "drop", "smarthost 10.0.0.5:25" */
   readonly description: string
+  /**
+   * Takes a BINARYMIME message as it is (bare CR and LF in the body). Targets that forward with
+   * DATA leave it out: DATA cannot carry such bytes (RFC 3030 §3), and nodemailer has no BDAT.
+   */
+  readonly binaryMime?: boolean
   open(messageId: string, envelope: Envelope): Sink
   close(): Promise<void>
   connections?(): ConnectionCounts

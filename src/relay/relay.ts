@@ -7,7 +7,7 @@ import { rfc5322Date } from '../core/headers.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
 import type { MessageDsn, RecipientDsn } from '../core/dsn-params.js'
 import type { Decision } from '../core/types.js'
-import type { AuthAttempt, CommandInfo, ConnectInfo, SmtpRelay, TlsInfo } from '../ports.js'
+import type { AuthAttempt, CommandInfo, ConnectInfo, DataTransfer, SmtpRelay, TlsInfo } from '../ports.js'
 import { RelaySession } from './session.js'
 import { Transaction, type RelayContext } from './transaction.js'
 
@@ -18,6 +18,8 @@ export class Relay implements SmtpRelay {
   private readonly perIp = new Map<string, number>()
   /** The open transaction of each session (MAIL given, DATA not yet), by session id. */
   private readonly txns = new Map<string, Transaction>()
+  /** The transaction whose message is arriving, by session id: BDAT lets commands come between its chunks. */
+  private readonly receiving = new Map<string, Transaction>()
   /** DATA phases in progress: each ends with its trace record written (or handed to the store). */
   private readonly inData = new Set<Promise<Reply>>()
 
@@ -90,7 +92,7 @@ export class Relay implements SmtpRelay {
     // MAIL is the record of its transaction; another command joins the open transaction's record,
     // or, outside one, gets its own — unless it only follows from this session's refused MAIL (a
     // pipelining client sends RCPT and DATA before it reads the refusal).
-    const txn = this.txns.get(id)
+    const txn = this.txns.get(id) ?? this.receiving.get(id)
     if (c.verb === 'MAIL') {
       this.endTransaction(id)
       s.mailRefused = true
@@ -191,16 +193,20 @@ export class Relay implements SmtpRelay {
     return txn ? txn.rcpt(to, dsn) : reply(this.ctx.world.replies, 'bad-sequence')
   }
 
-  async data(id: string, stream: Readable): Promise<Reply> {
+  async data(id: string, stream: Readable, how: DataTransfer = { body: '7bit', chunked: false }): Promise<Reply> {
     const txn = this.txns.get(id)
     if (!txn) {
       stream.resume()
       return reply(this.ctx.world.replies, 'bad-sequence')
     }
     this.txns.delete(id)
-    const running = txn.data(stream)
+    const running = txn.data(stream, how)
     this.inData.add(running)
-    const done = () => this.inData.delete(running)
+    this.receiving.set(id, txn)
+    const done = () => {
+      this.inData.delete(running)
+      if (this.receiving.get(id) === txn) this.receiving.delete(id)
+    }
     running.then(done, done)
     return running
   }

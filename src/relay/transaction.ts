@@ -19,7 +19,7 @@ import { wantsNoFailureDsn, type MessageDsn, type RecipientDsn } from '../core/d
 import { judgeLimits, planLimits, type LimitDecision, type LimitRequest } from '../core/limits.js'
 import type { DeliveryOutcome, Envelope, RouteTarget, Sink } from '../delivery/sink.js'
 import type { DeliveryQueue } from '../delivery/spool/queue.js'
-import type { Clock, FaultSource, LimitStore, TraceStore } from '../ports.js'
+import type { Clock, DataTransfer, FaultSource, LimitStore, TraceStore } from '../ports.js'
 import { ContentInspector } from '../content/content-inspector.js'
 import { readHeaderFacts, type HeaderFacts } from '../content/header-facts.js'
 import type { Credentials } from './credentials.js'
@@ -155,10 +155,11 @@ export class Transaction {
     return decision.verdict === 'reject' ? rcptReply : undefined
   }
 
-  /** DATA: streams the message to its routes and returns the reply for the client. */
-  async data(stream: Readable): Promise<Reply> {
+  /** DATA or BDAT: streams the message to its routes and returns the reply for the client. */
+  async data(stream: Readable, how: DataTransfer = { body: '7bit', chunked: false }): Promise<Reply> {
     const txn = this.facts as TransactionFacts
     const world = this.ctx.world
+    if (how.chunked || how.body === 'binarymime') this.notes.push(`message data by ${how.chunked ? 'BDAT chunks (RFC 3030)' : 'DATA'}, BODY=${how.body.toUpperCase()}`)
     const limits = await this.judgeLimits(txn)
     this.limitDecision = limits
     if (limits.verdict === 'reject') {
@@ -176,14 +177,18 @@ export class Transaction {
     }
     const ndrMode = world.policy.ndr === 'exchange'
     const opened = performance.now()
+    // BINARYMIME may carry bare CR and LF in its body, which DATA cannot (RFC 3030 §3); relay365
+    // forwards with DATA (nodemailer has no BDAT), so a route that does is never given a byte of it
+    const dataOnly = how.body === 'binarymime' ? this.recipients.find((r) => r.route !== undefined && !r.ndr && !this.ctx.targets[r.route].binaryMime) : undefined
     const groups = this.ctx.queue ? this.spoolGroup(this.ctx.queue) : this.openSinks()
-    const inspector = new ContentInspector(world.limits.maxMessageSize, world.limits.maxHeaderSize)
+    const inspector = new ContentInspector(world.limits.maxMessageSize, world.limits.maxHeaderSize, how.body === 'binarymime')
     let aborted = false
     const abort = (why: string) => {
       if (aborted) return
       aborted = true
       for (const g of groups) g.sink.abort(why)
     }
+    if (dataOnly) abort('BINARYMIME content and a next hop that takes DATA only')
     const writeAll = async (buf: Buffer) => {
       if (!aborted) await Promise.all(groups.map((g) => g.sink.write(buf)))
     }
@@ -229,7 +234,10 @@ export class Transaction {
     } catch (err) {
       abort('client disconnected')
       const cut = (err as { relayCut?: boolean }).relayCut === true
-      this.notes.push(`${cut ? 'relay365 ended the session during DATA' : 'client disconnected during DATA'}: ${(err as Error).message}`)
+      const code = (err as { code?: string }).code
+      // ERESET/EABORT: the client reset a BDAT transaction, or a refused BDAT ended it (smtp/relay-connection.ts)
+      const why = cut ? 'relay365 ended the session during DATA' : code === 'ERESET' ? 'transaction reset before the last BDAT chunk' : code === 'EABORT' ? 'transaction ended before the last BDAT chunk' : 'client disconnected during DATA'
+      this.notes.push(`${why}: ${(err as Error).message}`)
       this.finish()
       throw err
     }
@@ -244,6 +252,18 @@ export class Transaction {
       this.log('eom', decision, decision.reply)
       this.finish()
       return decision.reply as Reply
+    }
+    if (dataOnly?.route) {
+      // every rule accepted the message; the one next hop that cannot take it refuses it for good
+      const upstream = this.ctx.targets[dataOnly.route].description
+      const r = reply(world.replies, 'binarymime-next-hop', { upstream })
+      const note = `BODY=BINARYMIME and route ${dataOnly.route} (${upstream}) forwards with DATA, which cannot carry bare CR/LF; nothing was sent (docs/delivery.md)`
+      const refusal: RuleResult = { rule: 'binarymime-next-hop', stage: 'eom', outcome: 'reject', basis: 'relay365', reply: r, note }
+      this.eomDecision = { ...decision, verdict: 'reject', rule: refusal.rule, reply: r, results: [...decision.results, refusal] }
+      this.finalReply = r
+      this.log('eom', this.eomDecision, r)
+      this.finish()
+      return r
     }
     for (const r of this.recipients) r.ndr ??= ndrFor(decision.results, { route: r.route, class: r.decision.recipient?.class })
     // A group whose every recipient is NDR'd is never committed: nothing of it is delivered. A

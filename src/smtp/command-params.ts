@@ -3,12 +3,14 @@
 // (and AUTH= while AUTH is offered); RCPT the DSN parameters NOTIFY and ORCPT. Anything else is
 // refused with 555 (RFC 5321 §4.1.1.11), so unadvertised parameters (REQUIRETLS ...) never
 // travel on.
-// Non-ASCII in a command without SMTPUTF8 is refused with 553 5.6.7 (RFC 6531 §3.4).
+// Non-ASCII in a command without SMTPUTF8 is refused with 553 5.6.7 (RFC 6531 §3.4). BODY takes
+// 7BIT, 8BITMIME (RFC 6152) and BINARYMIME (RFC 3030 §3, advertised with CHUNKING).
 import { messageDsn } from '../core/dsn-params.js'
 import type { ReplyId } from '../core/replies.js'
 
 const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID'])
 const RCPT_PARAMS = new Set(['NOTIFY', 'ORCPT'])
+const BODY_VALUES = new Set(['7BIT', '8BITMIME', 'BINARYMIME'])
 
 /** Octets above 0x7f anywhere in the command line as received. */
 export function hasNonAscii(line: Buffer): boolean {
@@ -22,6 +24,8 @@ export function mailParamsRefusal(args: Readonly<Record<string, unknown>> | fals
   if (!keys.includes('SMTPUTF8') && hasNonAscii(line)) return 'smtputf8-required'
   const a = args || {}
   if (('RET' in a || 'ENVID' in a) && messageDsn(a.RET, a.ENVID, rawParam(line, 'ENVID')) === undefined) return 'bad-dsn-parameter'
+  const body = a.BODY
+  if (typeof body === 'string' && !BODY_VALUES.has(body.toUpperCase())) return 'bad-body'
   return undefined
 }
 

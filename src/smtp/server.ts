@@ -12,7 +12,7 @@ import { messageDsn, recipientDsn } from '../core/dsn-params.js'
 import type { Endpoint } from '../core/types.js'
 import { certificateNames } from './certificate-names.js'
 import { EXCHANGE_SIZE, exchangeFeatures } from './ehlo.js'
-import { RelayConnection, type ConnectionHooks } from './relay-connection.js'
+import { isChunked, RelayConnection, type ConnectionHooks } from './relay-connection.js'
 import type { TlsMaterial } from './tls.js'
 
 export interface SmtpServerOptions {
@@ -119,7 +119,8 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
       callback(refusal ? smtpError(refusal) : null)
     },
     onData(stream, session, callback) {
-      relay.data(session.id, stream).then(
+      const body = session.envelope.bodyType === 'binarymime' || session.envelope.bodyType === '8bitmime' ? session.envelope.bodyType : '7bit'
+      relay.data(session.id, stream, { body, chunked: isChunked(stream) }).then(
         (r) => (r.code < 400 ? callback(null, replyText(r)) : callback(smtpError(r))),
         (err: Error) => callback(smtpError(reply(o.replies, 'local-error', { detail: err.message }))),
       )

@@ -30,7 +30,9 @@ export class SessionCounter {
   reply(code: number, context: string | false | undefined): void {
     if (ERROR_CODES.has(code)) this.errors++
     // An accepted recipient moves a transaction forward: limits.recipientsPerMessage bounds those.
-    if (context === 'RCPT_TO_OK') this.commands = Math.max(0, this.commands - 1)
+    // So does a BDAT chunk taken (a large message may come in hundreds): the data-rate watch,
+    // the message size and the session deadline bound those.
+    if (context === 'RCPT_TO_OK' || context === 'BDAT_CHUNK_OK') this.commands = Math.max(0, this.commands - 1)
     // A delivered message starts the counts over (Postfix resets its error count the same way).
     if (context === 'DATA_OK' && code === 250) {
       this.commands = 0

@@ -3,8 +3,8 @@
 import t from 'tap'
 import { ContentInspector } from '../../src/content/content-inspector.js'
 
-function run(chunks: string[], maxSize = 1024 * 1024, maxHeader = 1024) {
-  const ins = new ContentInspector(maxSize, maxHeader)
+function run(chunks: string[], maxSize = 1024 * 1024, maxHeader = 1024, binary = false) {
+  const ins = new ContentInspector(maxSize, maxHeader, binary)
   let header: Buffer | undefined
   const body: Buffer[] = []
   for (const c of chunks) {
@@ -55,4 +55,23 @@ t.test('limits and faults stop forwarding', async (t) => {
   const nulInHeader = run(['From: a\x00\r\n\r\nbody\r\n'])
   t.equal(nulInHeader.facts.lineEnding, 'nul')
   t.equal(nulInHeader.header, undefined, 'a header block with a fault is never released')
+})
+
+t.test('BODY=BINARYMIME: bare CR, LF and NUL are content in the body, never in the header block', async (t) => {
+  const head = 'From: a@contoso.example\r\nSubject: bin\r\n\r\n'
+  const msg = `${head}\x00\n\r\rx\n\r\n.\r\n\r`
+  for (let i = 0; i <= msg.length; i++) {
+    for (let j = i; j <= msg.length; j++) {
+      const r = run([msg.slice(0, i), msg.slice(i, j), msg.slice(j)], 1024 * 1024, 1024, true)
+      if (r.header !== head || r.body !== msg.slice(head.length) || r.facts.lineEnding !== 'ok') t.fail(`split at ${i}/${j}: ${JSON.stringify(r)}`)
+    }
+  }
+  t.pass('every split into three')
+  t.equal(run(['\r\n\x00\n'], 1024, 1024, true).facts.lineEnding, 'ok', 'no header block, binary body')
+  for (const bad of ['From: a@contoso.example\nSubject: x\r\n\r\nbody', 'From: a@contoso.example\r\nSubject: x\r\r\n\r\nbody', 'From: a\x00@contoso.example\r\n\r\nbody']) {
+    const r = run([bad], 1024, 1024, true)
+    t.not(r.facts.lineEnding, 'ok', JSON.stringify(bad))
+    t.equal(r.body, '', 'nothing forwarded')
+  }
+  t.equal(run([`${head}\n`], 1024, 1024, false).facts.lineEnding, 'bare-lf', 'without BINARYMIME the same body is refused')
 })
