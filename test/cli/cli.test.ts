@@ -172,7 +172,7 @@ t.test('the embedded default: npx relay365 serve with no config, swaks accepted,
   const login = ['--auth', 'LOGIN', '--auth-user', 'app@contoso.example', '--auth-password', 'secret']
   const ok = await run(['--server', '127.0.0.1:2587', '--tls', ...login])
   t.equal(ok.code, 0, ok.out)
-  t.match(ok.out, /<~ {2}250 AUTH LOGIN XOAUTH2/)
+  t.match(ok.out, /<~ {2}250-AUTH LOGIN XOAUTH2/)
   t.match(ok.out, /<~ {2}235 2\.7\.0 Authentication successful/)
   t.match(ok.out, /<~ {2}250 2\.6\.0 <[^>]+> Queued mail for delivery/)
   const noAuth = await run(['--server', '127.0.0.1:2587', '--tls'])
