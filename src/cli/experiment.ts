@@ -8,8 +8,8 @@ import { runExperiment, type ExperimentResult } from '../experiment/run.js'
 import { loadScenario } from '../experiment/scenario.js'
 import { timelineCsv } from '../experiment/timeline.js'
 
-export async function experimentCommand(a: { file: string; out?: string | undefined }, progress: NodeJS.WriteStream = process.stderr): Promise<{ output: string; result: ExperimentResult; files: string[] }> {
-  const scenario = loadScenario(a.file)
+export async function experimentCommand(a: { file: string; out?: string | undefined; traffic?: string | undefined }, progress: NodeJS.WriteStream = process.stderr): Promise<{ output: string; result: ExperimentResult; files: string[] }> {
+  const scenario = loadScenario(a.file, a.traffic)
   const out = a.out ?? join('experiments', scenario.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, ''))
   const result = await runExperiment(scenario, (simNow, sent, total) => {
     if (progress.isTTY) progress.write(`\r  ${new Date(simNow).toISOString().slice(0, 16).replace('T', ' ')}  ${sent}/${total} messages `)

@@ -90,10 +90,11 @@ export async function main(argv: string[]): Promise<number> {
       (y) =>
         y
           .positional('file', { type: 'string', demandOption: true, describe: 'scenario YAML (see examples/)' })
-          .option('out', { type: 'string', describe: 'output directory (default experiments/<scenario name>)' }),
+          .option('out', { type: 'string', describe: 'output directory (default experiments/<scenario name>)' })
+          .option('traffic', { type: 'string', describe: 'a message trace export (Get-MessageTraceV2 CSV or Graph JSON) for the scenario\'s traffic sender' }),
       async (a) => {
         const { experimentCommand } = await import('./experiment.js')
-        print((await experimentCommand({ file: a.file, out: a.out })).output)
+        print((await experimentCommand({ file: a.file, out: a.out, traffic: a.traffic })).output)
       },
     )
     .command(

@@ -22,6 +22,11 @@ export function formatReport(r: ExperimentResult): string {
     ...(r.retries > 0 ? [`${r.retries} of the messages were senders' retries of deferred ones (sender retry)`] : []),
   ]
   if (t.totals.ndr > 0) lines.push(`ndr: ${t.totals.ndr} messages got 250 and then an NDR (policy.ndr: exchange): the application saw success and did not fall back; that mail is lost to it`)
+  for (const tr of s.traffic) {
+    lines.push(`traffic for ${tr.sender}: ${tr.file} (${tr.format}), ${tr.rows} rows -> ${tr.messages} messages${tr.skipped.length ? `; ${tr.skipped.length} rows skipped:` : ''}`)
+    for (const k of tr.skipped.slice(0, 20)) lines.push(`  ${k.where}: ${k.reason}`)
+    if (tr.skipped.length > 20) lines.push(`  ... and ${tr.skipped.length - 20} more`)
+  }
   for (const f of t.firsts) lines.push(`first ${f.category} at ${when(f.at, s.start)}${f.rule ? ` (${f.rule})` : ''}: ${f.reply}`)
   if (t.recoveredAt !== undefined) lines.push(`accepted again from ${when(t.recoveredAt, s.start)} (the rolling window freed budget)`)
   if (r.maxLagMs > Math.max(60_000, s.bucket / 2)) lines.push(`note: sends ran up to ${Math.round(r.maxLagMs / 60_000)} simulated min behind schedule; lower the speed for exact timing`)

@@ -79,6 +79,7 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
   const clients = new Map<ScenarioSender, LoadClient>()
   const inFlight = new Map<ScenarioSender, Set<Promise<unknown>>>()
   const domain = config.tenant.acceptedDomains[0] as string
+  const accepted = new Set(config.tenant.acceptedDomains)
   const plan = planSends(s)
   let maxLagMs = 0
   let retries = 0
@@ -134,9 +135,9 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
       const p = (clients.get(send.sender) as LoadClient)
         .send({
           from: send.sender.from,
-          to: recipientsFor(send, domain),
+          to: recipientsFor(send, domain, accepted),
           subject: `${send.sender.name} notification ${send.seq + 1}`,
-          body: 'Ticket #' + (send.seq + 1) + ' was updated.',
+          body: bodyOf(send),
         })
         .then((sample) => retryLater(send, sample.reply))
       const tracked: Promise<unknown> = p.finally(() => pending.delete(tracked))
@@ -159,4 +160,13 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
     maxLagMs,
     retries,
   }
+}
+
+/** The text of a send; a replayed message is padded to about its traced size (headers excepted). */
+function bodyOf(send: PlannedSend): string {
+  const text = `Ticket #${send.seq + 1} was updated.`
+  const size = send.message?.size ?? 0
+  if (size <= text.length + 400) return text
+  const line = 'x'.repeat(76) + '\r\n'
+  return text + '\r\n' + line.repeat(Math.floor((size - 400) / line.length))
 }

@@ -1,12 +1,14 @@
 // The experiment scenario file (YAML): when simulated time starts and how fast it runs, the relay
 // config to test, and the senders with their rates by time of day. Validated like the config.
 import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { formatPath } from '../config/load.js'
 import { parseDuration } from '../core/units.js'
 import { ConfigError } from '../errors.js'
 import { parseRate } from '../load/rate.js'
+import { loadTrace, scaleTraffic, type SkippedRow, type TrafficMessage } from './traffic.js'
 
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text)
@@ -57,9 +59,17 @@ const senderSchema = z
     rates: z
       .array(z.object({ from: timeOfDay, to: timeOfDay, rate }).strict())
       .min(1)
-      .refine((segments) => segments.every((s) => s.to > s.from), { error: 'each rate needs from < to' }),
+      .refine((segments) => segments.every((s) => s.to > s.from), { error: 'each rate needs from < to' })
+      .optional(),
+    /**
+     * Instead of rates: the messages of a message trace export (Get-MessageTraceV2 CSV or Graph
+     * JSON, path relative to the scenario file), replayed at their own times through this sender's
+     * lane and mailbox; `scale` multiplies the volume.
+     */
+    traffic: z.object({ file: z.string().min(1), scale: z.number().positive().max(100).default(1) }).strict().optional(),
   })
   .strict()
+  .refine((s) => (s.rates === undefined) !== (s.traffic === undefined), { error: 'a sender needs rates or traffic (not both)', path: ['rates'] })
 
 export const scenarioSchema = z
   .object({
@@ -88,24 +98,51 @@ export const scenarioSchema = z
   })
   .strict()
 
-export type Scenario = z.output<typeof scenarioSchema>
-export type ScenarioSender = Scenario['senders'][number]
+type ParsedScenario = z.output<typeof scenarioSchema>
 
-export function parseScenario(doc: unknown, source = 'scenario'): Scenario {
+/** A sender; with `traffic`, `replay` holds the messages of its trace (scaled), in time order. */
+export type ScenarioSender = ParsedScenario['senders'][number] & { readonly replay?: readonly TrafficMessage[] }
+
+/** What a traffic file gave: messages, and the rows skipped with why. */
+export interface TrafficSummary {
+  readonly sender: string
+  readonly file: string
+  readonly format: 'csv' | 'json'
+  readonly rows: number
+  readonly messages: number
+  readonly skipped: readonly SkippedRow[]
+}
+
+export type Scenario = Omit<ParsedScenario, 'senders'> & { readonly senders: readonly ScenarioSender[]; readonly traffic: readonly TrafficSummary[] }
+
+/**
+ * `baseDir`: where traffic files are found (the scenario file's directory); `trafficFile` (the
+ * CLI's --traffic) replaces the file of every traffic sender.
+ */
+export function parseScenario(doc: unknown, source = 'scenario', baseDir = '.', trafficFile?: string): Scenario {
   const result = scenarioSchema.safeParse(doc)
   if (!result.success) {
     const issue = result.error.issues[0]
     throw new ConfigError(issue ? formatPath(issue.path) : '', `${source}: ${issue?.message ?? 'invalid scenario'}`)
   }
-  return result.data
+  const traffic: TrafficSummary[] = []
+  const senders = result.data.senders.map((sender): ScenarioSender => {
+    if (!sender.traffic) return sender
+    const file = trafficFile ?? resolve(baseDir, sender.traffic.file)
+    const trace = loadTrace(file)
+    traffic.push({ sender: sender.name, file, format: trace.format, rows: trace.rows, messages: trace.messages.length, skipped: trace.skipped })
+    return { ...sender, replay: scaleTraffic(trace.messages, sender.traffic.scale) }
+  })
+  if (trafficFile !== undefined && traffic.length === 0) throw new ConfigError('traffic', `${source}: --traffic needs a sender with traffic: in the scenario (its lane and mailbox replay it)`)
+  return { ...result.data, senders, traffic }
 }
 
-export function loadScenario(file: string): Scenario {
+export function loadScenario(file: string, trafficFile?: string): Scenario {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
     throw new ConfigError('', `cannot read scenario ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
   }
-  return parseScenario(parseYaml(text), file)
+  return parseScenario(parseYaml(text), file, dirname(file), trafficFile)
 }

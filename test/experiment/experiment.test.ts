@@ -6,7 +6,8 @@ import { parse } from 'yaml'
 import { experimentCommand } from '../../src/cli/experiment.js'
 import { formatReport } from '../../src/experiment/report.js'
 import { runExperiment } from '../../src/experiment/run.js'
-import { parseScenario, type Scenario } from '../../src/experiment/scenario.js'
+import { fileURLToPath } from 'node:url'
+import { loadScenario, parseScenario, type Scenario } from '../../src/experiment/scenario.js'
 import { insertSend, planSends, recipientsFor } from '../../src/experiment/schedule.js'
 import { runCliHere } from '../helpers/cli.js'
 
@@ -146,8 +147,9 @@ t.test('scenario errors name the key; the CLI exits 2', async (t) => {
 })
 
 t.test('the shipped examples are valid scenarios', async (t) => {
-  for (const name of ['smtp-auth-day', 'connector-day', 'terrl-day', 'faults-server-busy', 'faults-temporary-error']) {
-    const s = parseScenario(parse(readFileSync(new URL(`../../examples/${name}.yaml`, import.meta.url), 'utf8')))
+  const names = ['smtp-auth-day', 'connector-day', 'terrl-day', 'faults-server-busy', 'faults-temporary-error', 'trial-tenant-day', 'service-desk-month-smtp-auth', 'service-desk-month-connector']
+  for (const name of names) {
+    const s = loadScenario(fileURLToPath(new URL(`../../examples/${name}.yaml`, import.meta.url)))
     t.ok(planSends(s).length > 1000, `${name} plans a day of traffic`)
   }
 })

@@ -1,0 +1,46 @@
+// Writes examples/traces/service-desk-month.csv: a synthetic Get-MessageTraceV2 export of a busy
+// service desk — 30 days of TeamDynamix notifications from notifications@contoso.edu, about 100
+// messages on a weekday and 20 on a weekend day, busiest 08:00-17:00, 1 to 4 recipients, about
+// 60 % of them outside contoso.edu, sizes 8-60 KB; and on weekdays at 07:00 the daily digest, 120
+// messages to staff within a minute (the burst SMTP AUTH's 30 messages a minute throttles). A seeded PRNG makes the file the same every
+// time (`npx tsx scripts/sample-trace.ts`). Two rows are broken on purpose (a bad date, a missing
+// recipient) so that a replay shows how skipped rows are reported.
+import { writeFileSync, mkdirSync } from 'node:fs'
+
+let seed = 20261201
+const random = () => {
+  seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+  return seed / 2 ** 31
+}
+
+const START = Date.parse('2026-11-01T00:00:00Z')
+const rows: string[] = ['Received,SenderAddress,RecipientAddress,Subject,Status,ToIP,FromIP,Size,MessageId,MessageTraceId']
+let n = 0
+for (let day = 0; day < 30; day++) {
+  const date = new Date(START + day * 86_400_000)
+  const weekend = date.getUTCDay() === 0 || date.getUTCDay() === 6
+  const count = weekend ? 20 : 100
+  const message = (at: Date, size: number, to: string[]) => {
+    const id = `<tdx-${++n}@contoso.edu>`
+    const traceId = `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`
+    for (const r of to) rows.push([at.toISOString().replace('T', ' ').slice(0, 19), 'notifications@contoso.edu', r, `"Ticket ${n} updated"`, 'Delivered', '', '203.0.113.25', size, id, traceId].join(','))
+  }
+  if (!weekend) {
+    for (let i = 0; i < 120; i++) message(new Date(START + day * 86_400_000 + 7 * 3_600_000 + i * 500), 6_000, [`staff${i}@contoso.edu`])
+  }
+  for (let i = 0; i < count; i++) {
+    // office hours get 80 % of the day's mail
+    const hour = random() < 0.8 ? 8 + random() * 9 : random() * 24
+    const at = new Date(START + day * 86_400_000 + Math.floor(hour * 3_600_000))
+    const size = 8_000 + Math.floor(random() * 52_000)
+    const recipients = 1 + Math.floor(random() * 4)
+    const to = Array.from({ length: recipients }, () => (random() < 0.6 ? `customer${Math.floor(random() * 900)}@example.org` : `staff${Math.floor(random() * 200)}@contoso.edu`))
+    message(at, size, to)
+  }
+}
+// the two broken rows (index 10 and 20 of the file: lines 11 and 21)
+rows.splice(10, 0, 'not a date,notifications@contoso.edu,staff1@contoso.edu,"Broken",Delivered,,203.0.113.25,9000,<broken-1@contoso.edu>,x')
+rows.splice(20, 0, '2026-11-01 09:00:00,notifications@contoso.edu,,"Broken",Delivered,,203.0.113.25,9000,<broken-2@contoso.edu>,y')
+mkdirSync('examples/traces', { recursive: true })
+writeFileSync('examples/traces/service-desk-month.csv', rows.join('\r\n') + '\r\n')
+process.stdout.write(`examples/traces/service-desk-month.csv: ${n} messages, ${rows.length - 1} rows\n`)
