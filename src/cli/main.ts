@@ -85,16 +85,19 @@ export async function main(argv: string[]): Promise<number> {
       },
     )
     .command(
-      'experiment <file>',
-      'run a rate-limit scenario on a simulated clock: report, timeline.csv and chart.svg',
+      'experiment <file> [more..]',
+      'run a rate-limit scenario on a simulated clock: report, timeline.csv and chart.svg; with several, a side-by-side report.md and report.html',
       (y) =>
         y
           .positional('file', { type: 'string', demandOption: true, describe: 'scenario YAML (see examples/)' })
+          .positional('more', { type: 'string', array: true, describe: 'more scenarios to compare with the first' })
           .option('out', { type: 'string', describe: 'output directory (default experiments/<scenario name>)' })
           .option('traffic', { type: 'string', describe: 'a message trace export (Get-MessageTraceV2 CSV or Graph JSON) for the scenario\'s traffic sender' }),
       async (a) => {
-        const { experimentCommand } = await import('./experiment.js')
-        print((await experimentCommand({ file: a.file, out: a.out, traffic: a.traffic })).output)
+        const { compareCommand, experimentCommand } = await import('./experiment.js')
+        const more = (a.more ?? []).map(String)
+        if (more.length) print((await compareCommand({ files: [a.file, ...more], out: a.out, traffic: a.traffic })).output)
+        else print((await experimentCommand({ file: a.file, out: a.out, traffic: a.traffic })).output)
       },
     )
     .command(

@@ -33,7 +33,8 @@ export function buildTimeline(messages: readonly TraceMessage[], start: number, 
   const firsts = new Map<Category, { category: Category; at: number; rule: string | undefined; reply: string }>()
   let blockedSince: number | undefined
   let recoveredAt: number | undefined
-  for (const m of messages.filter((x) => x.reportFor === undefined).sort((a, b) => a.receivedAt - b.receivedAt)) {
+  // relay365's own reports and commands refused outside a message (AUTH) are nobody's sending
+  for (const m of messages.filter((x) => categoryOf(x) !== undefined).sort((a, b) => a.receivedAt - b.receivedAt)) {
     const c = categoryOf(m) as Category
     const i = Math.floor((m.receivedAt - start) / bucketMs)
     const b = buckets[Math.min(Math.max(i, 0), buckets.length - 1)]
