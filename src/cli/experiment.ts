@@ -12,8 +12,13 @@ import { timelineCsv } from '../experiment/timeline.js'
 export async function experimentCommand(a: { file: string; out?: string | undefined; traffic?: string | undefined }, progress: NodeJS.WriteStream = process.stderr): Promise<{ output: string; result: ExperimentResult; files: string[] }> {
   const scenario = loadScenario(a.file, a.traffic)
   const out = a.out ?? join('experiments', scenario.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, ''))
+  const started = performance.now()
   const result = await runExperiment(scenario, (simNow, sent, total) => {
-    if (progress.isTTY) progress.write(`\r  ${new Date(simNow).toISOString().slice(0, 16).replace('T', ' ')}  ${sent}/${total} messages `)
+    if (!progress.isTTY) return
+    // the ETA from the pace so far, in messages: simulated time may race through quiet hours
+    const elapsed = performance.now() - started
+    const eta = sent > 0 && total > sent ? ` ~${Math.ceil(((total - sent) * elapsed) / sent / 1000)} s left` : ''
+    progress.write(`\r  ${new Date(simNow).toISOString().slice(0, 16).replace('T', ' ')}  ${sent}/${total} messages${eta}   `)
   })
   if (progress.isTTY) progress.write('\n')
   mkdirSync(out, { recursive: true })

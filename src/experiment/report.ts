@@ -16,7 +16,7 @@ export function formatReport(r: ExperimentResult): string {
     `${s.name}`,
     ...(s.description ? [s.description.trim()] : []),
     '',
-    `simulated ${new Date(s.start).toISOString().slice(0, 16).replace('T', ' ')} + ${hours} h in ${(r.realMs / 1000).toFixed(1)} s real (speed ${s.speed}${s.speed === 'max' ? ': time jumps from send to send' : ''})`,
+    `simulated ${new Date(s.start).toISOString().slice(0, 16).replace('T', ' ')} + ${hours} h in ${(r.realMs / 1000).toFixed(1)} s real (speed ${s.speed}${s.speed === 'max' ? ': time jumps from send to send' : ''}; engine wire: real SMTP through a real relay; ${Math.round(s.duration / Math.max(r.realMs, 1))}x real time achieved)`,
     `${r.messages} messages: ${CATEGORIES.map((c) => `${c} ${t.totals[c]}`).join(', ')}`,
     `recipients: ${CATEGORIES.map((c) => `${c} ${t.recipientTotals[c]}`).join(', ')}`,
     ...(r.retries > 0 ? [`${r.retries} of the messages were senders' retries of deferred ones (sender retry)`] : []),
