@@ -8,7 +8,7 @@ import { simpleParser } from 'mailparser'
 import nodemailer from 'nodemailer'
 import type { Readable } from 'node:stream'
 import type { TraceMessage } from '../../src/core/trace.js'
-import { openTls } from '../helpers/dialogue.js'
+import { transactTls } from '../helpers/dialogue.js'
 import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 
@@ -19,21 +19,7 @@ function message(subject: string, body = 'Your ticket was updated.\r\n'): string
   return `From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@contoso.example>\r\n\r\n${body}`
 }
 
-/** One message over STARTTLS; returns every reply of the transaction. */
-async function transact(port: number, from: string, rcpts: readonly string[], body: string): Promise<string[]> {
-  const d = await openTls(port)
-  const replies = [await d.send(`MAIL FROM:<${from}>`)]
-  for (const r of rcpts) replies.push(await d.send(`RCPT TO:<${r}>`))
-  const data = await d.send('DATA')
-  replies.push(data)
-  if (data.startsWith('354')) {
-    d.write(body + '.\r\n')
-    replies.push(await d.read(10_000))
-  }
-  await d.send('QUIT')
-  await d.closed
-  return replies
-}
+const transact = transactTls
 
 /** Waits for the NDR NdrSender sends after the reply, and returns its trace record. */
 async function ndrAbout(relay: TestRelay, id: string): Promise<TraceMessage> {

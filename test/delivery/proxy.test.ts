@@ -2,7 +2,7 @@
 // upstream failures come back as 4xx/5xx (never a 250), and nothing malformed leaves the relay.
 import t, { type Test } from 'tap'
 import nodemailer from 'nodemailer'
-import { Dialogue, openTls } from '../helpers/dialogue.js'
+import { Dialogue, openTls, transactTls } from '../helpers/dialogue.js'
 import { startFakeUpstream, type FakeBehaviour } from '../helpers/fake-upstream.js'
 import { fixture } from '../helpers/fixtures.js'
 import { settled, startRelay } from '../helpers/relay.js'
@@ -16,19 +16,8 @@ async function relayTo(t: Test, behaviour: FakeBehaviour = {}, route: Record<str
 }
 
 /** One message over STARTTLS; returns every reply of the transaction. */
-async function transact(port: number, rcpts: string[], body = MESSAGE, from = 'helpdesk@contoso.example'): Promise<string[]> {
-  const d = await openTls(port)
-  const replies = [await d.send(`MAIL FROM:<${from}>`)]
-  for (const r of rcpts) replies.push(await d.send(`RCPT TO:<${r}>`))
-  const data = await d.send('DATA')
-  replies.push(data)
-  if (data.startsWith('354')) {
-    d.write(body + '.\r\n')
-    replies.push(await d.read(10_000))
-  }
-  await d.send('QUIT')
-  await d.closed
-  return replies
+function transact(port: number, rcpts: string[], body = MESSAGE, from = 'helpdesk@contoso.example'): Promise<string[]> {
+  return transactTls(port, from, rcpts, body)
 }
 
 t.test('the 250 at end of data is the upstream 250; the message arrives with trace fields', async (t) => {

@@ -117,3 +117,19 @@ export async function openTls(port: number, options: tls.ConnectionOptions = {})
   await d.send('EHLO client.test')
   return d
 }
+
+/** One message over STARTTLS, MAIL to QUIT; returns every reply of the transaction. */
+export async function transactTls(port: number, from: string, rcpts: readonly string[], body: string): Promise<string[]> {
+  const d = await openTls(port)
+  const replies = [await d.send(`MAIL FROM:<${from}>`)]
+  for (const r of rcpts) replies.push(await d.send(`RCPT TO:<${r}>`))
+  const data = await d.send('DATA')
+  replies.push(data)
+  if (data.startsWith('354')) {
+    d.write(body + '.\r\n')
+    replies.push(await d.read(10_000))
+  }
+  await d.send('QUIT')
+  await d.closed
+  return replies
+}
