@@ -40,6 +40,19 @@ function derive(world: World, session: SessionFacts, event: StageEvent): Derived
   }
 }
 
+/** The rules of each stage, in table order: each decision runs only its stage's. */
+const byStage = new WeakMap<readonly AnyRule[], ReadonlyMap<Stage, readonly AnyRule[]>>()
+
+function stageRules(rules: readonly AnyRule[], stage: Stage): readonly AnyRule[] {
+  let map = byStage.get(rules)
+  if (!map) {
+    const m = new Map<Stage, AnyRule[]>()
+    for (const rule of rules) m.set(rule.stage, [...(m.get(rule.stage) ?? []), rule])
+    byStage.set(rules, (map = m))
+  }
+  return map.get(stage) ?? []
+}
+
 export function decide(world: World, session: SessionFacts, event: StageEvent, rules: readonly AnyRule[] = RULES): Decision {
   const derived = derive(world, session, event)
   // The context matches the event's stage by construction: derive() switched on it.
@@ -47,8 +60,7 @@ export function decide(world: World, session: SessionFacts, event: StageEvent, r
   const extras = { ...(derived.txn && event.stage === 'mail' ? { txn: derived.txn } : {}), ...(derived.recipient ? { recipient: derived.recipient } : {}) }
   const results: RuleResult[] = []
   let drop: RuleResult | undefined
-  for (const rule of rules) {
-    if (rule.stage !== event.stage) continue
+  for (const rule of stageRules(rules, event.stage)) {
     if (rule.applies && !rule.applies(ctx)) continue
     const result = rule.evaluate(ctx)
     results.push(result)

@@ -9,6 +9,21 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/
  * syntactically valid host name. NFKC folds full-width letters and dots before conversion.
  */
 export function normalizeDomain(domain: string): string | undefined {
+  // Every address of every message comes here, and a relay sees the same few domains again and
+  // again: the answer is kept for the most recent ones (a pure function; bounded, so a flood of
+  // made-up domains costs nothing more than it did).
+  const known = recentDomains.get(domain)
+  if (known !== undefined || recentDomains.has(domain)) return known
+  const normal = toNormalForm(domain)
+  if (recentDomains.size >= RECENT_DOMAINS) recentDomains.delete(recentDomains.keys().next().value as string)
+  recentDomains.set(domain, normal)
+  return normal
+}
+
+const RECENT_DOMAINS = 1024
+const recentDomains = new Map<string, string | undefined>()
+
+function toNormalForm(domain: string): string | undefined {
   // U+3002 (ideographic full stop, and NFKC of U+FF61) is a dot in IDNA: a trailing one too.
   let d = domain.normalize('NFKC').toLowerCase().replace(/\u3002/g, '.')
   if (d.endsWith('.')) d = d.slice(0, -1)

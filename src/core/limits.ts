@@ -116,6 +116,11 @@ export const LIMITS: readonly LimitDefinition[] = [
   },
 ]
 
+/** The concurrency key of a mailbox's authenticated sessions (limits.smtpAuth.concurrentConnections). */
+export function smtpAuthSessionsKey(user: string): string {
+  return `smtpauth:${user}:connections`
+}
+
 /** Exchange's tenant external recipient rate limit (TERRL, o365-facts.md §1b). */
 export function tenantExternalLimit(licences: number, trial: boolean): number {
   return trial ? 5000 : Math.floor(500 * licences ** 0.7 + 9500)

@@ -1,11 +1,19 @@
 // Pure: what became of a message, in the six words of the experiment charts and the dashboard
 // (accepted, throttled, fallback, deferred, rejected, ndr), and which rules did not simply pass for it.
-import type { TraceMessage } from './trace.js'
+import type { TraceMessage, TraceRecipient } from './trace.js'
 import type { Outcome } from './types.js'
 
 // ndr last: columns of existing timeline CSVs keep their place
 export const CATEGORIES = ['accepted', 'throttled', 'fallback', 'deferred', 'rejected', 'ndr'] as const
 export type Category = (typeof CATEGORIES)[number]
+
+/** The limit whose warn means a throttled (delayed) reply: SMTP AUTH's messages per minute. */
+export const THROTTLE_RULE = 'smtpauth-message-rate'
+
+/** What the category is read from: a trace record, or the experiment core engine's account of a message. */
+export type CategoryFacts = Pick<TraceMessage, 'reply' | 'results' | 'reportFor' | 'refusedCommand'> & {
+  readonly recipients: ReadonlyArray<Pick<TraceRecipient, 'route' | 'status' | 'rcptReply' | 'ndr'>>
+}
 
 /**
  * Fallback when any recipient went down the fallback route; else the final reply decides — 2xx
@@ -16,14 +24,14 @@ export type Category = (typeof CATEGORIES)[number]
  * relay365's own reports (NDRs, queue DSNs) are nobody's sending, and a command refused outside a
  * transaction (AUTH, RCPT before MAIL) is no message: no category.
  */
-export function categoryOf(m: TraceMessage): Category | undefined {
+export function categoryOf(m: CategoryFacts): Category | undefined {
   if (m.reportFor !== undefined || m.refusedCommand !== undefined) return undefined
   if (m.recipients.some((r) => r.route === 'fallback' && r.status === 'Fallback')) return 'fallback'
   if (m.reply === '') return m.recipients.some((r) => r.rcptReply.startsWith('4')) ? 'deferred' : 'rejected'
   const code = Number(m.reply.slice(0, 3))
   if (!(code >= 200 && code < 300)) return code >= 400 && code < 500 ? 'deferred' : 'rejected'
   if (m.recipients.some((r) => r.ndr)) return 'ndr'
-  return m.results.some((r) => r.rule === 'smtpauth-message-rate' && r.outcome === 'warn') ? 'throttled' : 'accepted'
+  return m.results.some((r) => r.rule === THROTTLE_RULE && r.outcome === 'warn') ? 'throttled' : 'accepted'
 }
 export interface RuleOutcomeCount {
   readonly rule: string

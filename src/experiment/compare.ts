@@ -1,7 +1,9 @@
 // Pure: two or more experiment runs side by side — one report in Markdown and one self-contained
-// HTML page (charts inline): outcomes in total and per bucket, and the first moment each outcome
-// other than accepted began and which rule caused it.
-import { renderChart } from './chart.js'
+// HTML page (charts inline): outcomes in total and per bucket, how late throttled sends went, the
+// first moment each outcome other than accepted began and which rule caused it, and each limit's
+// peak against its ceiling.
+import { limitLabel, renderChart, renderLimitChart } from './chart.js'
+import { duration, runSummary } from './report.js'
 import type { ExperimentResult } from './run.js'
 import { CATEGORIES, type Category } from '../core/outcome.js'
 
@@ -16,7 +18,11 @@ function totalsTable(runs: readonly ComparedRun[]): string[] {
   const head = `| outcome | ${runs.map((r) => r.label).join(' | ')} |`
   const rule = `|---|${runs.map(() => '---:').join('|')}|`
   const rows = CATEGORIES.map((c) => `| ${c} (messages / recipients) | ${runs.map((r) => `${r.result.timeline.totals[c]} / ${r.result.timeline.recipientTotals[c]}`).join(' | ')} |`)
-  return [head, rule, ...rows, `| messages sent | ${runs.map((r) => r.result.messages).join(' | ')} |`]
+  const delayed = (r: ComparedRun) => {
+    const d = r.result.delays
+    return d.delayed === 0 ? '0' : `${d.delayed} (mean ${duration(d.totalMs / d.delayed)}, longest ${duration(d.maxMs)})`
+  }
+  return [head, rule, ...rows, `| sends with a late reply (delay) | ${runs.map(delayed).join(' | ')} |`, `| messages sent | ${runs.map((r) => r.result.messages).join(' | ')} |`]
 }
 
 function firstsTable(runs: readonly ComparedRun[]): string[] {
@@ -29,13 +35,28 @@ function firstsTable(runs: readonly ComparedRun[]): string[] {
   return [`| first | ${runs.map((r) => r.label).join(' | ')} |`, `|---|${runs.map(() => '---').join('|')}|`, ...cats.map((c) => `| ${c} | ${runs.map((r) => cell(r, c)).join(' | ')} |`)]
 }
 
+/** Each limit any run used: its ceiling and each run's peak use over its window, and when. */
+function limitsTable(runs: readonly ComparedRun[]): string[] {
+  const keys = [...new Map(runs.flatMap((r) => r.result.limits.map((l) => [l.key, l] as const))).values()]
+  if (keys.length === 0) return ['No limit with a ceiling was used in any run.']
+  const cell = (r: ComparedRun, key: string) => {
+    const l = r.result.limits.find((x) => x.key === key)
+    if (!l) return '—'
+    const pct = l.limit > 0 ? Math.round((l.peak / l.limit) * 100) : 0
+    return `${l.peak} of ${l.limit} (${pct} %)${l.peakAt !== undefined ? ` at ${when(l.peakAt)}` : ''}`
+  }
+  return [`| limit (peak use over its window) | ${runs.map((r) => r.label).join(' | ')} |`, `|---|${runs.map(() => '---').join('|')}|`, ...keys.map((l) => `| ${limitLabel(l.key, l.windowMs)} | ${runs.map((r) => cell(r, l.key)).join(' | ')} |`)]
+}
+
 /** Buckets where the runs differ, with each run's non-zero outcomes. */
 function bucketTable(runs: readonly ComparedRun[]): string[] {
   const first = runs[0]?.result.timeline
   if (!first) return []
   const cell = (r: ComparedRun, i: number) => {
     const b = r.result.timeline.buckets[i]
-    return b ? CATEGORIES.filter((c) => b.counts[c] > 0).map((c) => `${c} ${b.counts[c]}`).join(', ') || '—' : '—'
+    const late = r.result.delays.buckets[i]
+    const delay = late && late.delayed > 0 ? [`${late.delayed} late (up to ${duration(late.maxMs)})`] : []
+    return b ? [...CATEGORIES.filter((c) => b.counts[c] > 0).map((c) => `${c} ${b.counts[c]}`), ...delay].join(', ') || '—' : '—'
   }
   const rows: string[] = []
   first.buckets.forEach((b, i) => {
@@ -47,12 +68,20 @@ function bucketTable(runs: readonly ComparedRun[]): string[] {
 }
 
 function runLine(r: ComparedRun): string {
-  const s = r.result.scenario
-  const sped = s.speed === 'max' ? 'speed max' : `speed ${s.speed}`
-  return `- **${r.label}**: ${when(s.start)} + ${s.duration / 3_600_000} h simulated in ${(r.result.realMs / 1000).toFixed(1)} s (${sped}), ${r.result.messages} messages`
+  return `- **${r.label}**: ${r.result.messages} messages; ${runSummary(r.result)}`
 }
 
-export function compareMarkdown(runs: readonly ComparedRun[], chartFiles: readonly string[]): string {
+/** Each run's charts: its outcomes over time, and its limits' use against their ceilings. */
+export interface RunCharts {
+  readonly outcomes: string
+  readonly limits: string
+}
+
+export function limitChart(r: ComparedRun): string {
+  return renderLimitChart(r.result.limits, r.result.timeline.buckets.map((b) => b.start), r.result.timeline.bucketMs, `${r.label}: limits against their ceilings`, r.result.scenario.name)
+}
+
+export function compareMarkdown(runs: readonly ComparedRun[], chartFiles: readonly RunCharts[]): string {
   return [
     `# ${runs.map((r) => r.label).join(' vs ')}`,
     '',
@@ -68,14 +97,17 @@ export function compareMarkdown(runs: readonly ComparedRun[], chartFiles: readon
     '',
     ...firstsTable(runs),
     '',
+    '## Limits against their ceilings',
+    '',
+    ...limitsTable(runs),
+    '',
     '## Where they differ, by bucket',
     '',
     ...bucketTable(runs),
     '',
     '## Charts',
     '',
-    ...runs.map((r, i) => `![${r.label}](${chartFiles[i] ?? ''})`),
-    '',
+    ...runs.flatMap((r, i) => [`![${r.label}: outcomes](${chartFiles[i]?.outcomes ?? ''})`, '', `![${r.label}: limits](${chartFiles[i]?.limits ?? ''})`, '']),
   ].join('\n')
 }
 
@@ -89,7 +121,7 @@ export function compareHtml(runs: readonly ComparedRun[]): string {
     const [head, , ...rows] = lines
     return `<table><thead><tr>${cells(head as string).map((c) => `<th>${c}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${cells(r).map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`
   }
-  const charts = runs.map((r) => `<figure>${renderChart(r.result.timeline, r.label, r.result.scenario.name)}</figure>`).join('\n')
+  const charts = runs.map((r) => `<figure>${renderChart(r.result.timeline, r.label, r.result.scenario.name)}</figure>\n<figure>${limitChart(r)}</figure>`).join('\n')
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(runs.map((r) => r.label).join(' vs '))}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}figure{margin:1em 0}</style></head>
@@ -98,6 +130,7 @@ export function compareHtml(runs: readonly ComparedRun[]): string {
 <p><code>ndr</code>: accepted by Exchange with 250, then refused by NDR — the application never hears of it.</p>
 <h2>Totals</h2>${table(totalsTable(runs))}
 <h2>When each limit first bit</h2>${table(firstsTable(runs))}
+<h2>Limits against their ceilings</h2>${table(limitsTable(runs))}
 <h2>Where they differ, by bucket</h2>${table(bucketTable(runs))}
 <h2>Charts</h2>${charts}
 </body></html>

@@ -1,21 +1,26 @@
-// Runs a scenario against a real relay in this process: relay365 on a free loopback port with a
-// simulated clock, senders submitting over SMTP (STARTTLS, AUTH on the SMTP AUTH lane) at their
-// scheduled simulated times; then reads the trace into a timeline.
-import { startApp } from '../app.js'
+// Runs a scenario on a simulated clock through an engine — wire (real SMTP through a real relay in
+// this process) or core (the policy core and limit engine, no sockets) — with the senders
+// submitting at their scheduled simulated times; then builds the timeline, the senders' delays
+// and each limit's use against its ceiling.
 import { ConfigError } from '../errors.js'
 import { SimClock } from '../clock/sim-clock.js'
 import { parseConfig } from '../config/load.js'
 import { mergeConfig } from '../config/merge.js'
-import type { TraceMessage } from '../core/trace.js'
-import { createLogger } from '../log.js'
-import { LoadClient } from '../load/client.js'
-import type { Scenario, ScenarioSender } from './scenario.js'
+import type { EngineName, Engine } from './engine.js'
+import { CoreEngine } from './engine-core.js'
+import { WireEngine } from './engine-wire.js'
+import type { Scenario } from './scenario.js'
 import { insertSend, planSends, recipientsFor, type PlannedSend } from './schedule.js'
-import { buildTimeline, type Timeline } from './timeline.js'
+import { buildDelays, buildTimeline, type Delays, type LimitSeries, type SendTiming, type Timeline } from './timeline.js'
 
 export interface ExperimentResult {
   readonly scenario: Scenario
+  readonly engine: EngineName
   readonly timeline: Timeline
+  /** How late the application's sends got their final reply (throttling, or waiting behind it). */
+  readonly delays: Delays
+  /** Each limit with a ceiling that was used: its use over its window at each bucket's end. */
+  readonly limits: readonly LimitSeries[]
   readonly messages: number
   readonly realMs: number
   /** How far (simulated ms) sends ran behind their schedule at worst: the relay or machine could not keep up. */
@@ -40,20 +45,6 @@ export function experimentConfig(s: Scenario) {
 }
 
 /**
- * Waits for one send to finish. On a stepped clock a send held by SMTP AUTH throttling only
- * finishes when simulated time reaches its slot: when the relay sleeps on the clock, the clock
- * jumps to the wake-up time, as time would pass for a real application stuck waiting.
- */
-async function waitForOne(pending: Set<Promise<unknown>>, stepped: SimClock | undefined): Promise<void> {
-  for (;;) {
-    const done = await Promise.race([Promise.race(pending).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10))])
-    if (done) return
-    const wake = stepped?.nextWakeup()
-    if (stepped && wake !== undefined) stepped.advance(wake - stepped.now())
-  }
-}
-
-/**
  * mulberry32: a small, fast PRNG, plenty for fault rolls. An experiment is a measurement, so a
  * fault armed at probability 0.3 must refuse the same messages every time the scenario runs.
  */
@@ -68,43 +59,32 @@ export function seededRandom(seed: number): () => number {
   }
 }
 
-export async function runExperiment(s: Scenario, onProgress: (simNow: number, sent: number, total: number) => void = () => undefined): Promise<ExperimentResult> {
+export type ProgressListener = (simNow: number, sent: number, total: number) => void
+
+export async function runExperiment(s: Scenario, onProgress: ProgressListener = () => undefined): Promise<ExperimentResult> {
   const config = experimentConfig(s)
-  // speed "max": the clock stands still and jumps to each send's time, so every send happens
-  // exactly on schedule and the run takes only as long as the relay needs.
-  const stepped = s.speed === 'max'
-  const clock = new SimClock(s.speed === 'max' ? 0 : s.speed, s.start)
-  const app = await startApp({ config, clock, smtpPort: 0, submissionPort: 0, noHttp: true, log: createLogger('silent'), random: seededRandom(s.seed) })
+  // speed "max" (and always on engine core): the clock stands still and jumps to each send's
+  // time, so every send happens exactly on schedule and the run takes as long as the work.
+  const stepped = s.speed === 'max' || s.engine === 'core'
+  const clock = new SimClock(stepped ? 0 : (s.speed as number), s.start)
+  const random = seededRandom(s.seed)
+  const engine: Engine = s.engine === 'core' ? new CoreEngine(config, clock, random) : await WireEngine.start(config, clock, s.senders, random, stepped)
   const started = performance.now()
-  const clients = new Map<ScenarioSender, LoadClient>()
-  const inFlight = new Map<ScenarioSender, Set<Promise<unknown>>>()
   const domain = config.tenant.acceptedDomains[0] as string
   const accepted = new Set(config.tenant.acceptedDomains)
   const plan = planSends(s)
+  const end = s.start + s.duration
+  const timings: SendTiming[] = []
+  const sampler = new LimitSampler(s.start, end, s.bucket)
   let maxLagMs = 0
   let retries = 0
+  let sent = 0
   try {
-    for (const sender of s.senders) {
-      // "Use SMTP Authentication" checked: the application talks to the submission door
-      const port = sender.lane === 'smtpAuth' ? app.submissionPort : app.smtpPort
-      if (port === undefined) throw new ConfigError('relay.submission.enabled', `false, but sender ${sender.name} is on the smtpAuth lane (the submission door)`)
-      clients.set(
-        sender,
-        new LoadClient({
-          host: '127.0.0.1',
-          port,
-          connections: sender.connections,
-          security: 'explicit',
-          ...(sender.lane === 'smtpAuth' ? { auth: { user: sender.from, pass: sender.password } } : {}),
-        }),
-      )
-      inFlight.set(sender, new Set())
-    }
-    let sent = 0
-    const end = s.start + s.duration
-    // a deferred send comes back into the plan: the sender's retry, if it has one and the run
-    // lasts until then (one due after the end is not sent; the report keeps it as deferred)
-    // the next send to go: a retry is put in at or after it, where its time says
+    const inFlight = new Map(s.senders.map((x) => [x, new Set<Promise<unknown>>()]))
+    const allPending = () => new Set([...inFlight.values()].flatMap((set) => [...set]))
+    // the next send to go: a deferred send comes back into the plan after it, where its time says
+    // (the sender's retry, if it has one and the run lasts until then; one due after the end is
+    // not sent and the report keeps it as deferred)
     let next = 0
     const retryLater = (send: PlannedSend, reply: string) => {
       const retry = send.sender.retry
@@ -118,47 +98,87 @@ export async function runExperiment(s: Scenario, onProgress: (simNow: number, se
     for (;;) {
       if (next >= plan.length) {
         // retries are planned as sends finish: the plan may grow until the last one is back
-        const pending = new Set([...inFlight.values()].flatMap((set) => [...set]))
+        const pending = allPending()
         if (pending.size === 0) break
-        await waitForOne(pending, stepped ? clock : undefined)
+        await engine.waitForOne(pending)
         continue
       }
       const send = plan[next++] as PlannedSend
+      // the limits' use at each bucket end passed before this send (stepped: nothing runs in between)
+      await sampler.upTo(Math.min(send.at, stepped ? send.at : clock.now()), engine)
       if (stepped) clock.advance(send.at - clock.now())
       else await clock.sleepUntil(send.at)
       const pending = inFlight.get(send.sender) as Set<Promise<unknown>>
       // like the sending app: no more messages in flight than it has connections. Stepped, one
       // at a time: the clock must not move while a message is still on its way in.
       const room = stepped ? 1 : send.sender.connections
-      while (pending.size >= room) await waitForOne(pending, stepped ? clock : undefined)
+      while (pending.size >= room) await engine.waitForOne(pending)
       maxLagMs = Math.max(maxLagMs, clock.now() - send.at)
-      const p = (clients.get(send.sender) as LoadClient)
-        .send({
-          from: send.sender.from,
-          to: recipientsFor(send, domain, accepted),
-          subject: `${send.sender.name} notification ${send.seq + 1}`,
-          body: bodyOf(send),
-        })
-        .then((sample) => retryLater(send, sample.reply))
+      const message = { from: send.sender.from, to: recipientsFor(send, domain, accepted), subject: `${send.sender.name} notification ${send.seq + 1}`, body: bodyOf(send) }
+      const p = engine.send(send, message).then((reply) => {
+        timings.push({ at: send.at, repliedAt: clock.now() })
+        retryLater(send, reply)
+      })
       const tracked: Promise<unknown> = p.finally(() => pending.delete(tracked))
       pending.add(tracked)
-      if (stepped) while (pending.size > 0) await waitForOne(pending, clock)
+      if (stepped) while (pending.size > 0) await engine.waitForOne(pending)
       if (++sent % 50 === 0) onProgress(clock.now(), sent, plan.length)
     }
+    await sampler.upTo(end, engine)
     onProgress(clock.now(), sent, plan.length)
   } finally {
-    for (const c of clients.values()) c.close()
-    await app.stop().catch(() => undefined)
+    await engine.close()
   }
-  // the application's messages: the NDRs relay365 sent on Exchange's behalf are not among them
-  const messages: TraceMessage[] = app.trace.list({ limit: Number.MAX_SAFE_INTEGER }).messages.filter((m) => m.reportFor === undefined)
+  const outcomes = engine.outcomes()
   return {
     scenario: s,
-    timeline: buildTimeline(messages, s.start, s.start + s.duration, s.bucket),
-    messages: messages.length,
+    engine: engine.name,
+    timeline: buildTimeline(outcomes, s.start, end, s.bucket),
+    delays: buildDelays(timings, s.start, end, s.bucket),
+    limits: sampler.series(),
+    messages: outcomes.length,
     realMs: performance.now() - started,
     maxLagMs,
     retries,
+  }
+}
+
+/** Samples each limit's use at every bucket end, for the use-against-ceiling chart. */
+class LimitSampler {
+  private next: number
+  private index = 0
+  private readonly byKey = new Map<string, { limit: number; windowMs: number; used: number[] }>()
+  private readonly buckets: number
+
+  constructor(
+    private readonly start: number,
+    end: number,
+    private readonly bucketMs: number,
+  ) {
+    this.next = start + bucketMs
+    this.buckets = Math.ceil((end - start) / bucketMs)
+  }
+
+  /** Samples every bucket end at or before `t`. */
+  async upTo(t: number, engine: Engine): Promise<void> {
+    while (this.index < this.buckets && this.next <= t) {
+      for (const u of await engine.usage(this.next)) {
+        if (u.limit === null || u.windowMs === null || (u.kind !== 'window' && u.kind !== 'schedule')) continue
+        let series = this.byKey.get(u.key)
+        if (!series) this.byKey.set(u.key, (series = { limit: u.limit, windowMs: u.windowMs, used: new Array<number>(this.buckets).fill(0) }))
+        series.used[this.index] = u.used
+      }
+      this.index++
+      this.next += this.bucketMs
+    }
+  }
+
+  series(): LimitSeries[] {
+    return [...this.byKey].map(([key, x]) => {
+      const peak = Math.max(...x.used)
+      const i = x.used.indexOf(peak)
+      return { key, limit: x.limit, windowMs: x.windowMs, used: x.used, peak, peakAt: peak > 0 ? this.start + (i + 1) * this.bucketMs : undefined }
+    })
   }
 }
 

@@ -10,6 +10,10 @@ import { ConfigError } from '../errors.js'
 import { parseRate } from '../load/rate.js'
 import { loadTrace, scaleTraffic, type SkippedRow, type TrafficMessage } from './traffic.js'
 
+/** wire: real SMTP through a real relay; core: the policy core and limit engine alone (engine.ts) */
+export const ENGINES = ['wire', 'core'] as const
+export type EngineName = (typeof ENGINES)[number]
+
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text)
   if (ms === undefined || ms <= 0) {
@@ -87,6 +91,11 @@ export const scenarioSchema = z
         return t
       }),
     duration: duration.prefault('24h'),
+    /**
+     * wire: real SMTP through a real relay in this process; core: the policy core and limit engine
+     * alone, no sockets, time always jumping from send to send (months of traffic in seconds)
+     */
+    engine: z.enum(ENGINES).default('wire'),
     /** simulated seconds per real second, or "max": time jumps from send to send (exact, fast) */
     speed: z.union([z.number().positive().max(100_000), z.literal('max')]).default(3600),
     bucket: duration.prefault('30m'),

@@ -1,10 +1,27 @@
-// Pure: trace records -> what happened to each message (accepted, throttled, fallback, deferred,
-// rejected, ndr), bucketed over simulated time, and the moments worth reporting. relay365's own
-// reports (NDRs, DSNs) are not the application's messages and are left out.
-import { CATEGORIES, categoryOf, type Category } from '../core/outcome.js'
+// Pure: what happened to each message (accepted, throttled, fallback, deferred, rejected, ndr),
+// bucketed over simulated time, and the moments worth reporting; how late the application's sends
+// got their reply; each limit's use against its ceiling. relay365's own reports (NDRs, DSNs) are
+// not the application's messages and are left out.
+import { CATEGORIES, categoryOf, THROTTLE_RULE, type Category } from '../core/outcome.js'
 import type { TraceMessage } from '../core/trace.js'
 
 export { CATEGORIES, type Category }
+
+/** One of the application's messages as the timeline counts it: from a trace record (engine wire) or the core engine. */
+export interface MessageOutcome {
+  readonly receivedAt: number
+  readonly category: Category
+  readonly recipients: number
+  readonly rule: string | undefined
+  readonly reply: string
+}
+
+/** A trace record as the timeline counts it; none for relay365's own reports and refused commands. */
+export function messageOutcome(m: TraceMessage): MessageOutcome | undefined {
+  const category = categoryOf(m)
+  // a message refused recipient by recipient has no rule of its own: its first refused recipient's
+  return category && { receivedAt: m.receivedAt, category, recipients: m.recipients.length, rule: m.rule ?? m.recipients.find((r) => r.rule)?.rule, reply: m.reply }
+}
 
 export interface Bucket {
   readonly start: number
@@ -25,7 +42,7 @@ export interface Timeline {
 
 const zero = (): Record<Category, number> => ({ accepted: 0, throttled: 0, fallback: 0, deferred: 0, rejected: 0, ndr: 0 })
 
-export function buildTimeline(messages: readonly TraceMessage[], start: number, end: number, bucketMs: number): Timeline {
+export function buildTimeline(messages: readonly MessageOutcome[], start: number, end: number, bucketMs: number): Timeline {
   const buckets: Bucket[] = []
   for (let t = start; t < end; t += bucketMs) buckets.push({ start: t, counts: zero(), recipients: zero() })
   const totals = zero()
@@ -33,19 +50,19 @@ export function buildTimeline(messages: readonly TraceMessage[], start: number, 
   const firsts = new Map<Category, { category: Category; at: number; rule: string | undefined; reply: string }>()
   let blockedSince: number | undefined
   let recoveredAt: number | undefined
-  // relay365's own reports and commands refused outside a message (AUTH) are nobody's sending
-  for (const m of messages.filter((x) => categoryOf(x) !== undefined).sort((a, b) => a.receivedAt - b.receivedAt)) {
-    const c = categoryOf(m) as Category
+  for (const m of [...messages].sort((a, b) => a.receivedAt - b.receivedAt)) {
+    const c = m.category
     const i = Math.floor((m.receivedAt - start) / bucketMs)
     const b = buckets[Math.min(Math.max(i, 0), buckets.length - 1)]
-    const n = m.recipients.length
+    const n = m.recipients
     if (b) {
       b.counts[c]++
       b.recipients[c] += n
     }
     totals[c]++
     recipientTotals[c] += n
-    if (c !== 'accepted' && !firsts.has(c)) firsts.set(c, { category: c, at: m.receivedAt, rule: m.rule, reply: m.reply })
+    // a throttled message has no refusing rule: the limit that delayed its reply
+    if (c !== 'accepted' && !firsts.has(c)) firsts.set(c, { category: c, at: m.receivedAt, rule: m.rule ?? (c === 'throttled' ? THROTTLE_RULE : undefined), reply: m.reply })
     if (c === 'fallback' || c === 'rejected' || c === 'ndr') {
       blockedSince ??= m.receivedAt
       recoveredAt = undefined
@@ -54,6 +71,64 @@ export function buildTimeline(messages: readonly TraceMessage[], start: number, 
     }
   }
   return { bucketMs, buckets, totals, recipientTotals, firsts: [...firsts.values()].sort((a, b) => a.at - b.at), recoveredAt }
+}
+
+/** One send of the application's: when it was due and when its final reply came (simulated ms). */
+export interface SendTiming {
+  readonly at: number
+  readonly repliedAt: number
+}
+
+/** Sends that got their reply late (throttled, or queued behind one that was), per bucket of their due time. */
+export interface DelayBucket {
+  readonly start: number
+  readonly delayed: number
+  readonly totalMs: number
+  readonly maxMs: number
+}
+
+export interface Delays {
+  readonly buckets: readonly DelayBucket[]
+  readonly delayed: number
+  readonly totalMs: number
+  readonly maxMs: number
+}
+
+/** A send is delayed when its reply came at least a simulated second after it was due. */
+export const DELAY_THRESHOLD_MS = 1000
+
+export function buildDelays(sends: readonly SendTiming[], start: number, end: number, bucketMs: number): Delays {
+  const buckets: Array<{ start: number; delayed: number; totalMs: number; maxMs: number }> = []
+  for (let t = start; t < end; t += bucketMs) buckets.push({ start: t, delayed: 0, totalMs: 0, maxMs: 0 })
+  let delayed = 0
+  let totalMs = 0
+  let maxMs = 0
+  for (const s of sends) {
+    const late = s.repliedAt - s.at
+    if (late < DELAY_THRESHOLD_MS) continue
+    const b = buckets[Math.min(Math.max(Math.floor((s.at - start) / bucketMs), 0), buckets.length - 1)]
+    if (b) {
+      b.delayed++
+      b.totalMs += late
+      b.maxMs = Math.max(b.maxMs, late)
+    }
+    delayed++
+    totalMs += late
+    maxMs = Math.max(maxMs, late)
+  }
+  return { buckets, delayed, totalMs, maxMs }
+}
+
+/** A limit's use over its rolling window, sampled at each bucket's end, against its ceiling. */
+export interface LimitSeries {
+  readonly key: string
+  readonly limit: number
+  readonly windowMs: number
+  /** used at the end of each bucket (index as the timeline's buckets) */
+  readonly used: readonly number[]
+  /** the highest use sampled, and the bucket end it was sampled at */
+  readonly peak: number
+  readonly peakAt: number | undefined
 }
 
 export function timelineCsv(t: Timeline): string {

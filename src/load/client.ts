@@ -19,6 +19,8 @@ export interface Submission {
   readonly to: readonly string[]
   readonly subject: string
   readonly body: string
+  /** The whole message, already written: nodemailer sends it as it is instead of composing one. */
+  readonly raw?: string
 }
 
 type Transport = ReturnType<typeof nodemailer.createTransport>
@@ -49,7 +51,8 @@ export class LoadClient {
   async send(s: Submission): Promise<Sample> {
     const started = performance.now()
     try {
-      const info = (await this.transport.sendMail({ envelope: { from: s.from, to: [...s.to] }, from: s.from, to: [...s.to], subject: s.subject, text: s.body })) as {
+      const content = s.raw !== undefined ? { raw: s.raw } : { from: s.from, to: [...s.to], subject: s.subject, text: s.body }
+      const info = (await this.transport.sendMail({ envelope: { from: s.from, to: [...s.to] }, ...content })) as {
         response?: string
         rejectedErrors?: Array<{ response?: string }>
       }

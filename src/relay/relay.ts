@@ -2,6 +2,7 @@
 // Each returns a reply (or undefined for "go on"); nothing here knows smtp-server.
 import type { Readable } from 'node:stream'
 import { decide } from '../core/decide.js'
+import { smtpAuthSessionsKey } from '../core/limits.js'
 import { SESSION_LIMIT_RULES } from '../core/rules/index.js'
 import { rfc5322Date } from '../core/headers.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
@@ -128,13 +129,13 @@ export class Relay implements SmtpRelay {
     const limit = this.ctx.world.limits.smtpAuth.concurrentConnections
     let slot: boolean
     try {
-      slot = await this.ctx.limits.acquire(connectionsKey(user), id, limit, this.ctx.clock.now(), this.ctx.sessionTtl)
+      slot = await this.ctx.limits.acquire(smtpAuthSessionsKey(user), id, limit, this.ctx.clock.now(), this.ctx.sessionTtl)
     } catch {
       return reply(replies, 'limits-unavailable')
     }
     if (!this.sessions.has(id)) {
       // the client left while the store answered: the slot must not outlive it
-      if (slot) this.ctx.limits.release(connectionsKey(user), id).catch(() => undefined)
+      if (slot) this.ctx.limits.release(smtpAuthSessionsKey(user), id).catch(() => undefined)
       return reply(replies, 'auth-failed', { hostname: this.ctx.world.hostname })
     }
     if (!slot) {
@@ -217,7 +218,7 @@ export class Relay implements SmtpRelay {
     this.sessions.delete(id)
     this.endTransaction(id, 'connection closed')
     if (s.authUser !== undefined) {
-      this.ctx.limits.release(connectionsKey(s.authUser), id).catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'could not release an SMTP AUTH session slot'))
+      this.ctx.limits.release(smtpAuthSessionsKey(s.authUser), id).catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'could not release an SMTP AUTH session slot'))
     }
     const left = (this.perIp.get(s.ip) ?? 1) - 1
     if (left > 0) this.perIp.set(s.ip, left)
@@ -250,9 +251,5 @@ export class Relay implements SmtpRelay {
 /** The address in "MAIL FROM:<a@b> ..." as sent, for the trace of a MAIL refused unparsed. */
 function senderOf(line: string): string {
   return /^MAIL\s+FROM:\s*<([^>]*)>/i.exec(line)?.[1] ?? ''
-}
-
-function connectionsKey(user: string): string {
-  return `smtpauth:${user}:connections`
 }
 

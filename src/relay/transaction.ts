@@ -16,13 +16,14 @@ import type { ContentFacts, Decision, FaultDraw, RecipientFacts, RuleResult, Tra
 import { ndrFor, ndrSender } from '../core/ndr.js'
 import type { NdrSender } from '../delivery/ndr.js'
 import { wantsNoFailureDsn, type MessageDsn, type RecipientDsn } from '../core/dsn-params.js'
-import { judgeLimits, planLimits, type LimitDecision, type LimitRequest } from '../core/limits.js'
+import type { LimitDecision, LimitRequest } from '../core/limits.js'
 import type { DeliveryOutcome, Envelope, RouteTarget, Sink } from '../delivery/sink.js'
 import type { DeliveryQueue } from '../delivery/spool/queue.js'
 import type { Clock, DataTransfer, FaultSource, LimitStore, TraceStore } from '../ports.js'
 import { ContentInspector } from '../content/content-inspector.js'
 import { readHeaderFacts, type HeaderFacts } from '../content/header-facts.js'
 import type { Credentials } from './credentials.js'
+import { countLimits } from './limit-count.js'
 import type { RelaySession } from './session.js'
 
 export interface RelayContext {
@@ -306,24 +307,10 @@ export class Transaction {
   /** Counts the message against the lane's limits; a store that cannot answer refuses it (4xx). */
   private async judgeLimits(txn: TransactionFacts): Promise<LimitDecision> {
     const recipients = this.recipients.filter((r) => r.route === 'upstream' && r.decision.recipient).map((r) => r.decision.recipient as RecipientFacts)
-    const ctx = { world: this.ctx.world, txn, ...(this.session.authUser ? { authUser: this.session.authUser } : {}) }
-    const plan = planLimits({ ...ctx, recipients })
-    const now = this.ctx.clock.now()
     try {
-      const outcomes = await this.ctx.limits.consume(plan.requests, now, this.id)
-      if (outcomes.every((o) => o.ok)) this.counted = [...plan.requests]
-      const first = judgeLimits(this.ctx.world, plan, outcomes, now)
-      const ndr = first.results.filter((r) => r.ndr)
-      if (ndr.length === 0 || first.verdict === 'reject' || first.verdict === 'fallback') return first
-      // Exchange takes the message and NDRs those recipients: it counts what it sends, so the
-      // limits are taken again for the others alone (the store counted nothing on the refusal)
-      const kept = recipients.filter((r) => !ndrFor(ndr, { route: 'upstream', class: r.class }))
-      const again = planLimits({ ...ctx, recipients: kept })
-      const outcomes2 = await this.ctx.limits.consume(again.requests, now, this.id)
-      if (outcomes2.every((o) => o.ok)) this.counted = [...again.requests]
-      const second = judgeLimits(this.ctx.world, again, outcomes2, now)
-      const judged = new Set(second.results.map((r) => r.rule))
-      return { ...second, results: [...ndr, ...second.results, ...first.results.filter((r) => !r.ndr && !judged.has(r.rule))] }
+      const { decision, counted } = await countLimits(this.ctx.world, this.ctx.limits, { txn, recipients, authUser: this.session.authUser }, this.ctx.clock.now(), this.id)
+      if (counted) this.counted = [...counted]
+      return decision
     } catch (err) {
       const r = reply(this.ctx.world.replies, 'limits-unavailable')
       const note = `limit store did not answer: ${(err as Error).message}`

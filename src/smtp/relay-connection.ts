@@ -76,7 +76,7 @@ interface ChunkedMessage {
 }
 
 /** Session-limit refusals that end the session even when a config override changed their code. */
-const CLOSING = new Set<Reply['id']>(['too-many-errors', 'too-many-commands', 'session-recipient-limit'])
+export const CLOSING: ReadonlySet<Reply['id']> = new Set<Reply['id']>(['too-many-errors', 'too-many-commands', 'session-recipient-limit'])
 
 export class RelayConnection extends SMTPConnection {
   private deadline: NodeJS.Timeout | undefined

@@ -1,6 +1,7 @@
 // relay365 experiment: a scenario on a simulated clock against a real relay in-process — the
 // first fallback at the predicted simulated time, the window freeing budget, CSV and SVG output.
 import t from 'tap'
+import { PassThrough } from 'node:stream'
 import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { experimentCommand } from '../../src/cli/experiment.js'
@@ -58,7 +59,8 @@ t.test('a simulated day: 100 recipients reached by message 50, fallback after, b
   t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
   t.match(svg, /fallback \(30\)/)
   t.equal((svg.match(/<rect /g) ?? []).length, 1 + 6 + result.timeline.buckets.reduce((n, b) => n + Object.values(b.counts).filter((v) => v > 0).length, 0), 'a bar segment per non-empty category per bucket')
-  t.match(JSON.parse(readFileSync(files[2]!, 'utf8')), { messages: 120, totals: { fallback: 30 } })
+  t.match(JSON.parse(readFileSync(files[3]!, 'utf8')), { messages: 120, engine: 'wire', totals: { fallback: 30 }, delays: { delayed: 0 } })
+  t.match(readFileSync(files[2]!, 'utf8'), /recipients per 24 h: peak 100 of 100 \(100 %\)/, 'limits.svg: the mailbox limit at its ceiling')
 })
 
 t.test('a burst over 30 messages a minute on the SMTP AUTH lane is throttled, not refused', async (t) => {
@@ -147,7 +149,7 @@ t.test('scenario errors name the key; the CLI exits 2', async (t) => {
 })
 
 t.test('the shipped examples are valid scenarios', async (t) => {
-  const names = ['smtp-auth-day', 'connector-day', 'terrl-day', 'faults-server-busy', 'faults-temporary-error', 'trial-tenant-day', 'service-desk-month-smtp-auth', 'service-desk-month-connector']
+  const names = ['smtp-auth-day', 'connector-day', 'terrl-day', 'faults-server-busy', 'faults-temporary-error', 'trial-tenant-day', 'service-desk-month-smtp-auth', 'service-desk-month-connector', 'month-300k-core']
   for (const name of names) {
     const s = loadScenario(fileURLToPath(new URL(`../../examples/${name}.yaml`, import.meta.url)))
     t.ok(planSends(s).length > 1000, `${name} plans a day of traffic`)
@@ -196,4 +198,30 @@ t.test('the fault examples: temporary-error defers everything in its window; the
   t.equal(r.retries, 125 * (4 + 3 + 2 + 1), 'the first half hour retried 4 times, the last once')
   t.equal(r.timeline.totals.accepted, 750, 'each of the 750 messages (3 h at 250/h) accepted in the end')
   t.match(r.timeline.firsts, [{ category: 'deferred', rule: 'fault', reply: '451 4.7.0 Temporary server error. Please try again later.' }])
+})
+
+t.test('engine core: the month of 300,000 messages plans them all; the engine needs drop routes and proxy mode', async (t) => {
+  const month = loadScenario(fileURLToPath(new URL('../../examples/month-300k-core.yaml', import.meta.url)))
+  t.equal(month.engine, 'core')
+  t.equal(planSends(month).length, 300_000)
+  const s = parseScenario(parse(SCENARIO))
+  t.equal(s.engine, 'wire', 'wire unless the scenario says otherwise')
+  const core = { ...s, engine: 'core' as const }
+  await t.rejects(runExperiment({ ...core, relay: { ...core.relay, routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: 2 } } } }), /relay\.routes.*must be drop/)
+  await t.rejects(runExperiment({ ...core, relay: { ...core.relay, delivery: { mode: 'queue', spoolDir: t.testdir() } } }), /relay\.delivery\.mode.*no spool/)
+  const r = await runExperiment({ ...core, speed: 60 })
+  t.equal(r.engine, 'core')
+  t.match(formatReport(r), /speed max: time jumps from send to send; engine core: the policy core and limit engine in-process, no sockets/, 'the core engine always jumps the clock, and the report says so')
+  t.match(r.timeline.totals, { accepted: 50, fallback: 30 })
+})
+
+t.test('a fixed speed: the report states the lag behind the schedule; a terminal gets a progress bar', async (t) => {
+  const dir = t.testdir({ 's.yaml': SCENARIO.replace('speed: max', 'speed: 36000').replace('duration: 30h', 'duration: 13h') })
+  const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 120, cursorTo: () => true, clearLine: () => true, moveCursor: () => true })
+  let shown = ''
+  tty.on('data', (d: Buffer) => (shown += d.toString()))
+  const { result, output } = await experimentCommand({ file: `${dir}/s.yaml`, out: `${dir}/out` }, tty as unknown as NodeJS.WriteStream)
+  t.equal(result.engine, 'wire')
+  t.match(output, /speed 36000; engine wire: real SMTP through a real relay; \d+x real time achieved; sends ran at most [\d.]+ (s|min|h) simulated behind schedule\)/)
+  t.match(shown, /2026-06-01 \d\d:\d\d \| \d+\/80 messages/, 'simulated time and messages on the bar')
 })
