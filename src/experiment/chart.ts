@@ -23,6 +23,22 @@ function niceMax(n: number): number {
 
 const hhmm = (t: number) => new Date(t).toISOString().slice(11, 16)
 
+/** The opening of a chart: canvas, title, subtitle, and five grid lines labelled up to `max`. */
+function frame(W: number, H: number, m: { left: number; right: number }, title: string, subtitle: string, max: number, y: (v: number) => number, unit: string): string[] {
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
+    `<text x="${m.left}" y="24" font-size="16" font-weight="bold">${esc(title)}</text>`,
+    `<text x="${m.left}" y="44" fill="#555">${esc(subtitle)}</text>`,
+  ]
+  for (let i = 0; i <= 5; i++) {
+    const v = (max / 5) * i
+    parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e0e0e0"/>`)
+    parts.push(`<text x="${m.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="#555">${Math.round(v)}${unit}</text>`)
+  }
+  return parts
+}
+
 export function renderChart(t: Timeline, title: string, subtitle: string): string {
   const W = 960
   const H = 420
@@ -33,16 +49,7 @@ export function renderChart(t: Timeline, title: string, subtitle: string): strin
   const bw = pw / Math.max(n, 1)
   const max = niceMax(Math.max(1, ...t.buckets.map((b) => CATEGORIES.reduce((s, c) => s + b.counts[c], 0))))
   const y = (v: number) => m.top + ph - (v / max) * ph
-  const parts: string[] = []
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`)
-  parts.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`)
-  parts.push(`<text x="${m.left}" y="24" font-size="16" font-weight="bold">${esc(title)}</text>`)
-  parts.push(`<text x="${m.left}" y="44" fill="#555">${esc(subtitle)}</text>`)
-  for (let i = 0; i <= 5; i++) {
-    const v = (max / 5) * i
-    parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e0e0e0"/>`)
-    parts.push(`<text x="${m.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="#555">${Math.round(v)}</text>`)
-  }
+  const parts = frame(W, H, m, title, subtitle, max, y, '')
   t.buckets.forEach((b, i) => {
     let acc = 0
     const x = m.left + i * bw
@@ -98,16 +105,7 @@ export function renderLimitChart(series: readonly LimitSeries[], starts: readonl
   const share = (s: LimitSeries, used: number) => (s.limit > 0 ? (used / s.limit) * 100 : 0)
   const max = Math.max(125, niceMax(Math.max(0, ...series.map((s) => share(s, s.peak)))))
   const y = (v: number) => m.top + ph - (Math.min(v, max) / max) * ph
-  const parts: string[] = []
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`)
-  parts.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`)
-  parts.push(`<text x="${m.left}" y="24" font-size="16" font-weight="bold">${esc(title)}</text>`)
-  parts.push(`<text x="${m.left}" y="44" fill="#555">${esc(subtitle)}</text>`)
-  for (let i = 0; i <= 5; i++) {
-    const v = (max / 5) * i
-    parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e0e0e0"/>`)
-    parts.push(`<text x="${m.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="#555">${Math.round(v)} %</text>`)
-  }
+  const parts = frame(W, H, m, title, subtitle, max, y, ' %')
   parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${y(100).toFixed(1)}" y2="${y(100).toFixed(1)}" stroke="#c62828" stroke-dasharray="6 4"/>`)
   parts.push(`<text x="${W - m.right}" y="${(y(100) - 4).toFixed(1)}" text-anchor="end" fill="#c62828">ceiling</text>`)
   series.forEach((s, k) => {

@@ -26,7 +26,7 @@ import { FaultSet } from '../faults/fault-set.js'
 import { MemoryLimitStore } from '../limits/memory-store.js'
 import type { LimitUsage } from '../ports.js'
 import { Credentials } from '../relay/credentials.js'
-import { countLimits } from '../relay/limit-count.js'
+import { countLimits, limitStoreDown } from '../relay/limit-count.js'
 import { CLOSING } from '../smtp/relay-connection.js'
 import { SessionCounter } from '../smtp/session-counter.js'
 import type { Engine, Submission } from './engine.js'
@@ -241,9 +241,7 @@ export class CoreEngine implements Engine {
     try {
       return await countLimits(this.world, this.limits, { txn, recipients: upstream, authUser: s.authUser }, this.clock.now(), id)
     } catch (err) {
-      const r = reply(this.world.replies, 'limits-unavailable')
-      const note = `limit store did not answer: ${(err as Error).message}`
-      return { decision: { verdict: 'reject', rule: 'limit-store', reply: r, results: [{ rule: 'limit-store', stage: 'data', outcome: 'reject', note, basis: 'relay365', reply: r }] }, counted: undefined }
+      return { decision: limitStoreDown(this.world, err as Error), counted: undefined }
     }
   }
 

@@ -4,6 +4,7 @@
 // relay's transactions and the experiment's core engine both count here, so they count alike.
 import { judgeLimits, planLimits, type LimitDecision, type LimitRequest } from '../core/limits.js'
 import { ndrFor } from '../core/ndr.js'
+import { reply } from '../core/replies.js'
 import type { RecipientFacts, TransactionFacts, World } from '../core/types.js'
 import type { LimitStore } from '../ports.js'
 
@@ -36,4 +37,11 @@ export async function countLimits(
   const second = judgeLimits(world, again, outcomes2, now)
   const judged = new Set(second.results.map((r) => r.rule))
   return { decision: { ...second, results: [...ndr, ...second.results, ...first.results.filter((r) => !r.ndr && !judged.has(r.rule))] }, counted }
+}
+
+/** The limit store did not answer: the message is refused with 451 4.3.0 rather than sent unlimited. */
+export function limitStoreDown(world: World, err: Error): LimitDecision {
+  const r = reply(world.replies, 'limits-unavailable')
+  const note = `limit store did not answer: ${err.message}`
+  return { verdict: 'reject', rule: 'limit-store', reply: r, results: [{ rule: 'limit-store', stage: 'data', outcome: 'reject', note, basis: 'relay365', reply: r }] }
 }

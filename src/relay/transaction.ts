@@ -23,7 +23,7 @@ import type { Clock, DataTransfer, FaultSource, LimitStore, TraceStore } from '.
 import { ContentInspector } from '../content/content-inspector.js'
 import { readHeaderFacts, type HeaderFacts } from '../content/header-facts.js'
 import type { Credentials } from './credentials.js'
-import { countLimits } from './limit-count.js'
+import { countLimits, limitStoreDown } from './limit-count.js'
 import type { RelaySession } from './session.js'
 
 export interface RelayContext {
@@ -312,9 +312,7 @@ export class Transaction {
       if (counted) this.counted = [...counted]
       return decision
     } catch (err) {
-      const r = reply(this.ctx.world.replies, 'limits-unavailable')
-      const note = `limit store did not answer: ${(err as Error).message}`
-      return { verdict: 'reject', rule: 'limit-store', reply: r, results: [{ rule: 'limit-store', stage: 'data', outcome: 'reject', note, basis: 'relay365', reply: r }] }
+      return limitStoreDown(this.ctx.world, err as Error)
     }
   }
 
