@@ -24,6 +24,7 @@ import type { Decision, Endpoint, RecipientFacts, RuleResult, SessionFacts, Tran
 import { ConfigError } from '../errors.js'
 import { FaultSet } from '../faults/fault-set.js'
 import { MemoryLimitStore } from '../limits/memory-store.js'
+import { plainMessage } from '../load/client.js'
 import type { LimitUsage } from '../ports.js'
 import { Credentials } from '../relay/credentials.js'
 import { countLimits, limitStoreDown } from '../relay/limit-count.js'
@@ -36,10 +37,6 @@ import type { MessageOutcome } from './timeline.js'
 
 /** The client's IP on the wire engine's loopback, which the connectors of a scenario match. */
 const CLIENT_IP = '127.0.0.1'
-
-/** About what nodemailer adds around the body (headers, MIME), per message and per recipient in To. */
-const HEADER_BYTES = 400
-const HEADER_BYTES_PER_RECIPIENT = 30
 
 interface Session {
   readonly id: string
@@ -197,7 +194,8 @@ export class CoreEngine implements Engine {
     }
     const id = randomUUID()
     const limits = await this.judgeLimits(s, txn, recipients, id)
-    const size = m.body.length + HEADER_BYTES + m.to.reduce((n, a) => n + a.length + HEADER_BYTES_PER_RECIPIENT, 0)
+    // what the wire engine's application sends, octet for octet
+    const size = Buffer.byteLength(plainMessage(m))
     const results = (eom?: Decision) => [...mail.results, ...commandResults, ...limits.decision.results, ...(eom?.results ?? [])]
     if (limits.decision.verdict === 'reject') {
       const r = limits.decision.reply as Reply

@@ -43,7 +43,7 @@ export class WireEngine implements Engine {
 
   async send(send: PlannedSend, m: Submission): Promise<string> {
     const client = this.clients.get(send.sender) as LoadClient
-    return (await client.send({ ...m, raw: rawMessage(m, this.clock.now(), `${send.sender.name}.${send.seq}.${send.attempt ?? 0}`) })).reply
+    return (await client.send(m)).reply
   }
 
   async waitForOne(pending: ReadonlySet<Promise<unknown>>): Promise<void> {
@@ -69,22 +69,3 @@ export class WireEngine implements Engine {
   }
 }
 
-/**
- * The message as a plain application writes it: composing MIME for each of thousands of sends
- * cost as much CPU as the relay's whole transaction, and the relay reads only the headers.
- */
-function rawMessage(m: Submission, now: number, id: string): string {
-  return [
-    `From: ${m.from}`,
-    `To: ${m.to.join(', ')}`,
-    `Subject: ${m.subject}`,
-    `Message-ID: <${id.replace(/[^A-Za-z0-9.-]/g, '-')}@experiment.relay365.test>`,
-    `Date: ${new Date(now).toUTCString().replace('GMT', '+0000')}`,
-    'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=utf-8',
-    'Content-Transfer-Encoding: 7bit',
-    '',
-    m.body,
-    '',
-  ].join('\r\n')
-}

@@ -2,20 +2,14 @@
 // application would and say what it saw; the limits in use; the application's messages at the end.
 // Two engines: wire (real SMTP through a real relay) and core (the policy core and limit engine in
 // this process, no sockets). Both read the one simulated clock the driver moves.
+import type { Submission } from '../load/client.js'
 import type { LimitUsage } from '../ports.js'
 import type { PlannedSend } from './schedule.js'
 import type { MessageOutcome } from './timeline.js'
 
-export type { EngineName } from './scenario.js'
-import type { EngineName } from './scenario.js'
+export type { EngineName, Submission }
 
-/** One message as the application submits it. */
-export interface Submission {
-  readonly from: string
-  readonly to: readonly string[]
-  readonly subject: string
-  readonly body: string
-}
+import type { EngineName } from './scenario.js'
 
 export interface Engine {
   readonly name: EngineName

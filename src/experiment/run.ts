@@ -114,7 +114,14 @@ export async function runExperiment(s: Scenario, onProgress: ProgressListener = 
       const room = stepped ? 1 : send.sender.connections
       while (pending.size >= room) await engine.waitForOne(pending)
       maxLagMs = Math.max(maxLagMs, clock.now() - send.at)
-      const message = { from: send.sender.from, to: recipientsFor(send, domain, accepted), subject: `${send.sender.name} notification ${send.seq + 1}`, body: bodyOf(send) }
+      const message = {
+        from: send.sender.from,
+        to: recipientsFor(send, domain, accepted),
+        subject: `${send.sender.name} notification ${send.seq + 1}`,
+        body: bodyOf(send),
+        date: clock.now(),
+        messageId: `${send.sender.name.replace(/[^A-Za-z0-9.-]/g, '-')}.${send.seq}.${send.attempt ?? 0}@experiment.relay365.test`,
+      }
       const p = engine.send(send, message).then((reply) => {
         timings.push({ at: send.at, repliedAt: clock.now() })
         retryLater(send, reply)
