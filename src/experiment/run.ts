@@ -150,7 +150,11 @@ export async function runExperiment(s: Scenario, onProgress: ProgressListener = 
   }
 }
 
-/** Samples each limit's use at every bucket end, for the use-against-ceiling chart. */
+/**
+ * Samples each limit's use at every bucket end, for the use-against-ceiling chart. A limit whose
+ * window is shorter than a bucket (messages per minute) would be sampled between its bursts and
+ * show nothing: it is left out, and the late replies it causes tell its story.
+ */
 class LimitSampler {
   private next: number
   private index = 0
@@ -170,7 +174,7 @@ class LimitSampler {
   async upTo(t: number, engine: Engine): Promise<void> {
     while (this.index < this.buckets && this.next <= t) {
       for (const u of await engine.usage(this.next)) {
-        if (u.limit === null || u.windowMs === null || (u.kind !== 'window' && u.kind !== 'schedule')) continue
+        if (u.limit === null || u.windowMs === null || u.windowMs < this.bucketMs || (u.kind !== 'window' && u.kind !== 'schedule')) continue
         let series = this.byKey.get(u.key)
         if (!series) this.byKey.set(u.key, (series = { limit: u.limit, windowMs: u.windowMs, used: new Array<number>(this.buckets).fill(0) }))
         series.used[this.index] = u.used

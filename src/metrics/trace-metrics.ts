@@ -12,6 +12,21 @@ export function replyLabels(line: string): { code: string; enhanced: string } | 
   return m ? { code: m[1] as string, enhanced: m[2] ?? '' } : undefined
 }
 
+/**
+ * inc() through the labelled child of each label combination, kept: prom-client hashes a label
+ * object (its keys sorted) on every inc(), some sixty times a message for the rule evaluations.
+ */
+function counting<T extends string>(counter: Counter<T>, names: readonly T[]): (labels: Record<T, string>, by?: number) => void {
+  const kept = new Map<string, { inc(by?: number): void }>()
+  return (labels, by = 1) => {
+    const values = names.map((n) => labels[n])
+    const key = values.join('\u0000')
+    let child = kept.get(key)
+    if (!child) kept.set(key, (child = counter.labels(...values)))
+    child.inc(by)
+  }
+}
+
 /** Upstream latency buckets (seconds): a local capture takes ms, Exchange Online up to a minute. */
 const DELIVERY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 
@@ -55,17 +70,23 @@ export function registerTraceMetrics(registry: Registry, bus: TraceBus): () => v
     registers,
   })
 
+  const incMessages = counting(messages, ['status', 'rule'])
+  const incRecipients = counting(recipients, ['status', 'rule'])
+  const incEvaluations = counting(evaluations, ['rule', 'stage', 'outcome'])
+  const incReplies = counting(replies, ['stage', 'code', 'enhanced'])
+  const incUpstreamReplies = counting(upstreamReplies, ['route', 'code'])
+
   const countReply = (stage: 'rcpt' | 'final', line: string) => {
     const l = replyLabels(line)
-    if (l) replies.inc({ stage, ...l })
+    if (l) incReplies({ stage, ...l })
   }
 
   const onRecorded = (m: TraceMessage, previous: TraceMessage | undefined) => {
-    if (m.status !== previous?.status) messages.inc({ status: m.status, rule: m.rule ?? 'none' })
+    if (m.status !== previous?.status) incMessages({ status: m.status, rule: m.rule ?? 'none' })
     if (!previous) {
-      for (const r of m.results) evaluations.inc({ rule: r.rule, stage: r.stage, outcome: r.outcome })
+      for (const r of m.results) incEvaluations({ rule: r.rule, stage: r.stage, outcome: r.outcome })
       for (const rcpt of m.recipients) {
-        for (const r of rcpt.results) evaluations.inc({ rule: r.rule, stage: r.stage, outcome: r.outcome })
+        for (const r of rcpt.results) incEvaluations({ rule: r.rule, stage: r.stage, outcome: r.outcome })
         countReply('rcpt', rcpt.rcptReply)
       }
     }
@@ -74,11 +95,11 @@ export function registerTraceMetrics(registry: Registry, bus: TraceBus): () => v
     const timed = new Set<string>()
     m.recipients.forEach((r, i) => {
       const before: TraceRecipient | undefined = previous?.recipients[i]
-      if (r.status !== before?.status) recipients.inc({ status: r.status, rule: r.rule ?? 'none' })
+      if (r.status !== before?.status) incRecipients({ status: r.status, rule: r.rule ?? 'none' })
       const route = r.route ?? 'none'
       if (r.deliveryReply && r.deliveryReply !== before?.deliveryReply) {
         const l = replyLabels(r.deliveryReply)
-        if (l) upstreamReplies.inc({ route, code: l.code })
+        if (l) incUpstreamReplies({ route, code: l.code })
       }
       if (r.deliveryMs !== undefined && r.deliveryMs !== before?.deliveryMs && !timed.has(route)) {
         timed.add(route)
