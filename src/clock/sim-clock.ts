@@ -49,7 +49,26 @@ export class SimClock implements Clock {
       const sleeper: Sleeper = { until, resolve, timer: undefined }
       this.sleepers.add(sleeper)
       this.arm(sleeper)
+      const signal = this.sleepSignal
+      this.sleepSignal = undefined
+      signal?.resolve()
     })
+  }
+
+  private sleepSignal: { readonly promise: Promise<void>; readonly resolve: () => void } | undefined
+
+  /**
+   * Resolves when someone next starts to sleep on this clock: a stepped clock's driver (an
+   * experiment at speed max) moves time on then rather than wait to notice. One promise for all
+   * who wait for the same sleep.
+   */
+  nextSleep(): Promise<void> {
+    if (!this.sleepSignal) {
+      let resolve!: () => void
+      const promise = new Promise<void>((r) => (resolve = r))
+      this.sleepSignal = { promise, resolve }
+    }
+    return this.sleepSignal.promise
   }
 
   private arm(s: Sleeper): void {

@@ -47,8 +47,15 @@ export class WireEngine implements Engine {
   }
 
   async waitForOne(pending: ReadonlySet<Promise<unknown>>): Promise<void> {
+    const settled = Promise.race(pending).then(() => true)
     for (;;) {
-      const done = await Promise.race([Promise.race(pending).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 10))])
+      let timer: NodeJS.Timeout | undefined
+      // stepped: the relay starting to sleep (a throttled reply) is the moment to move time on;
+      // the 10 ms look is for a sleep that began before this wait
+      const looked = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10)))
+      const asleep = this.stepped ? this.clock.nextSleep().then(() => new Promise<boolean>((r) => setImmediate(() => r(false)))) : looked
+      const done = await Promise.race([settled, looked, asleep])
+      clearTimeout(timer)
       if (done) return
       const wake = this.stepped ? this.clock.nextWakeup() : undefined
       if (wake !== undefined) this.clock.advance(wake - this.clock.now())
