@@ -222,7 +222,8 @@ export class CoreEngine implements Engine {
     // drop routes take every group that is not wholly refused by NDR
     const live = [...new Set(recipients.filter((r) => r.route !== undefined && !r.ndr).map((r) => r.route as RouteName))]
     const outcome = { ok: true, status: 'Dropped' as const }
-    const final = finalReply(live.map((route) => ({ route, ...outcome })), () => reply(world.replies, 'queued', { messageId: `<${id}@${world.hostname}>` }))
+    // relay365's 250 names the message by the Message-ID the application gave it
+    const final = finalReply(live.map((route) => ({ route, ...outcome })), () => reply(world.replies, 'queued', { messageId: `<${m.messageId ?? `${id}@${world.hostname}`}>` }))
     const ndr = recipients.find((r) => r.ndr)?.ndr
     this.record(receivedAt, final, results(eom), this.fates(recipients, false, outcome), rule ?? ndr?.rule)
     const said = this.answered(s, sender, final, 'DATA_OK')

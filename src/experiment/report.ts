@@ -14,8 +14,9 @@ export const duration = (ms: number): string => (ms < 60_000 ? `${Math.round(ms 
 
 /** "1,234 sends got their reply late: mean 40 s, longest 12.5 min", or that none did. */
 export function delaySummary(d: Delays): string {
-  if (d.delayed === 0) return 'no send got its reply late'
-  return `${d.delayed} sends got their reply late (throttled, or waiting behind a throttled one): mean ${duration(d.totalMs / d.delayed)}, longest ${duration(d.maxMs)}`
+  if (d.delayed === 0) return `no send got its reply late${d.thresholdMs > 1000 ? ` (by ${duration(d.thresholdMs)} or more)` : ''}`
+  const over = d.thresholdMs > 1000 ? ` (late: ${duration(d.thresholdMs)} or more after it was due, 100 ms of real time at this speed)` : ''
+  return `${d.delayed} sends got their reply late (throttled, or waiting behind a throttled one)${over}: mean ${duration(d.totalMs / d.delayed)}, longest ${duration(d.maxMs)}`
 }
 
 /** "SMTP AUTH a@b: recipients per 24 h: peak 10000 of 10000 (100 %) at day 1 14:00" */

@@ -11,7 +11,7 @@ import { CoreEngine } from './engine-core.js'
 import { WireEngine } from './engine-wire.js'
 import type { Scenario } from './scenario.js'
 import { insertSend, planSends, recipientsFor, type PlannedSend } from './schedule.js'
-import { buildDelays, buildTimeline, type Delays, type LimitSeries, type SendTiming, type Timeline } from './timeline.js'
+import { buildDelays, buildTimeline, delayThreshold, type Delays, type LimitSeries, type SendTiming, type Timeline } from './timeline.js'
 
 export interface ExperimentResult {
   readonly scenario: Scenario
@@ -141,7 +141,7 @@ export async function runExperiment(s: Scenario, onProgress: ProgressListener = 
     scenario: s,
     engine: engine.name,
     timeline: buildTimeline(outcomes, s.start, end, s.bucket),
-    delays: buildDelays(timings, s.start, end, s.bucket),
+    delays: buildDelays(timings, s.start, end, s.bucket, delayThreshold(stepped ? 'max' : s.speed)),
     limits: sampler.series(),
     messages: outcomes.length,
     realMs: performance.now() - started,

@@ -88,16 +88,24 @@ export interface DelayBucket {
 }
 
 export interface Delays {
+  /** How late a reply had to be to count (simulated ms). */
+  readonly thresholdMs: number
   readonly buckets: readonly DelayBucket[]
   readonly delayed: number
   readonly totalMs: number
   readonly maxMs: number
 }
 
-/** A send is delayed when its reply came at least a simulated second after it was due. */
-export const DELAY_THRESHOLD_MS = 1000
+/**
+ * A send is late when its reply came at least this long (simulated) after it was due: a second on
+ * the stepped clock, where the relay's own work takes no simulated time; at a fixed speed, 100 ms
+ * of real time as well (at speed 1800 a reply that took 5 ms is 9 simulated seconds late).
+ */
+export function delayThreshold(speed: number | 'max'): number {
+  return speed === 'max' ? 1000 : Math.max(1000, speed * 100)
+}
 
-export function buildDelays(sends: readonly SendTiming[], start: number, end: number, bucketMs: number): Delays {
+export function buildDelays(sends: readonly SendTiming[], start: number, end: number, bucketMs: number, thresholdMs = 1000): Delays {
   const buckets: Array<{ start: number; delayed: number; totalMs: number; maxMs: number }> = []
   for (let t = start; t < end; t += bucketMs) buckets.push({ start: t, delayed: 0, totalMs: 0, maxMs: 0 })
   let delayed = 0
@@ -105,7 +113,7 @@ export function buildDelays(sends: readonly SendTiming[], start: number, end: nu
   let maxMs = 0
   for (const s of sends) {
     const late = s.repliedAt - s.at
-    if (late < DELAY_THRESHOLD_MS) continue
+    if (late < thresholdMs) continue
     const b = buckets[Math.min(Math.max(Math.floor((s.at - start) / bucketMs), 0), buckets.length - 1)]
     if (b) {
       b.delayed++
@@ -116,7 +124,7 @@ export function buildDelays(sends: readonly SendTiming[], start: number, end: nu
     totalMs += late
     maxMs = Math.max(maxMs, late)
   }
-  return { buckets, delayed, totalMs, maxMs }
+  return { thresholdMs, buckets, delayed, totalMs, maxMs }
 }
 
 /** A limit's use over its rolling window, sampled at each bucket's end, against its ceiling. */
