@@ -215,7 +215,8 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     Promise.all([smtp, submission].map((server) => server && new Promise<void>((resolve) => server.close(() => resolve()))))
   const routeTargets = Object.values(targets)
   const upstreamConnections = () => sumConnections(routeTargets.map((t) => t.connections?.()))
-  const metrics = createMetrics({
+  // the metrics are read only through the HTTP server: without it (an experiment) nobody counts
+  const metrics = o.noHttp ? undefined : createMetrics({
     bus: events,
     openSessions: () => relay.openSessions,
     openTransactions: () => relay.openTransactions,
@@ -240,7 +241,8 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
   try {
     smtpPort = await listen(smtp, o.smtpPort ?? config.smtp.port, config.smtp.host)
     if (submission) submissionPort = await listen(submission, o.submissionPort ?? config.submission.port, config.submission.host)
-    if (!o.noHttp) {
+    // metrics exist exactly when the HTTP server is wanted (noHttp off)
+    if (metrics) {
       http = createHttpServer({
         token: config.http.token,
         host: config.http.host, allowedHosts: config.http.allowedHosts,
@@ -260,7 +262,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
   } catch (err) {
     await closeDoors()
     await queue?.stop()
-    metrics.close()
+    metrics?.close()
     trace.close()
     await limits.close()
     throw err
@@ -295,7 +297,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
       await Promise.all(routeTargets.map((t) => t.close()))
       await relay.drain(1000)
       await limits.close()
-      metrics.close()
+      metrics?.close()
       await trace.written()
       trace.close()
     },
