@@ -22,7 +22,8 @@ function totalsTable(runs: readonly ComparedRun[]): string[] {
     const d = r.result.delays
     return d.delayed === 0 ? '0' : `${d.delayed} (mean ${duration(d.totalMs / d.delayed)}, longest ${duration(d.maxMs)})`
   }
-  return [head, rule, ...rows, `| sends with a late reply (delay) | ${runs.map(delayed).join(' | ')} |`, `| messages sent | ${runs.map((r) => r.result.messages).join(' | ')} |`]
+  const refused = runs.some((r) => r.result.refusedCommands.count > 0) ? [`| refused before a message began (AUTH) | ${runs.map((r) => r.result.refusedCommands.count).join(' | ')} |`] : []
+  return [head, rule, ...rows, `| sends with a late reply (delay) | ${runs.map(delayed).join(' | ')} |`, ...refused, `| messages sent | ${runs.map((r) => r.result.messages).join(' | ')} |`]
 }
 
 function firstsTable(runs: readonly ComparedRun[]): string[] {

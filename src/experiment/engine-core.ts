@@ -12,6 +12,7 @@ import type { SimClock } from '../clock/sim-clock.js'
 import type { Config } from '../config/schema.js'
 import { compileWorld } from '../config/world.js'
 import { decide } from '../core/decide.js'
+import { SESSION_LIMIT_RULE_IDS } from '../core/rules/index.js'
 import { smtpAuthSessionsKey, type LimitDecision, type LimitRequest } from '../core/limits.js'
 import { parseMailboxList } from '../core/from-field.js'
 import { ndrFor } from '../core/ndr.js'
@@ -33,7 +34,7 @@ import { SessionCounter } from '../smtp/session-counter.js'
 import type { Engine, Submission } from './engine.js'
 import type { ScenarioSender } from './scenario.js'
 import type { PlannedSend } from './schedule.js'
-import type { MessageOutcome } from './timeline.js'
+import type { CommandRefusal, MessageOutcome } from './timeline.js'
 
 /** The client's IP on the wire engine's loopback, which the connectors of a scenario match. */
 const CLIENT_IP = '127.0.0.1'
@@ -62,6 +63,7 @@ export class CoreEngine implements Engine {
   private readonly credentials: Credentials
   private readonly sessions = new Map<ScenarioSender, Session>()
   private readonly done: MessageOutcome[] = []
+  private readonly refusedCommands: CommandRefusal[] = []
   private readonly sessionTtl: number
   private readonly newIpMemory: number
 
@@ -105,14 +107,21 @@ export class CoreEngine implements Engine {
       const user = sender.from.toLowerCase()
       const credentials = await this.credentials.check('LOGIN', user, sender.password)
       const auth = decide(this.world, this.facts(s, true), { stage: 'auth', now: this.clock.now(), method: 'LOGIN', user, credentials })
-      if (auth.verdict === 'reject' && auth.reply) return formatReply(auth.reply)
+      if (auth.verdict === 'reject' && auth.reply) return this.refused('AUTH', auth.reply)
       const limit = this.world.limits.smtpAuth.concurrentConnections
-      if (!(await this.limits.acquire(smtpAuthSessionsKey(user), s.id, limit, this.clock.now(), this.sessionTtl))) return formatReply(reply(this.world.replies, 'thread-limit'))
+      if (!(await this.limits.acquire(smtpAuthSessionsKey(user), s.id, limit, this.clock.now(), this.sessionTtl))) return this.refused('AUTH', reply(this.world.replies, 'thread-limit'))
       s.authUser = user
     }
     s.ready = this.facts(s)
     this.sessions.set(sender, s)
     return s
+  }
+
+  /** A refusal outside any message, traced as the relay traces it (refusedCommand). */
+  private refused(verb: string, r: Reply): string {
+    const text = formatReply(r)
+    this.refusedCommands.push({ at: this.clock.now(), verb, reply: text })
+    return text
   }
 
   private facts(s: Session, tls = true): SessionFacts {
@@ -144,7 +153,8 @@ export class CoreEngine implements Engine {
     const world = this.world
     const mailCommand = this.command(s, 'MAIL', false, 0)
     if (mailCommand.verdict === 'reject' && mailCommand.reply) {
-      this.record(this.clock.now(), mailCommand.reply, [...mailCommand.results], [], mailCommand.rule)
+      // the relay keeps no record of a session limit's refusal, only a log line (relay.ts command)
+      if (!sessionLimit(mailCommand)) this.record(this.clock.now(), mailCommand.reply, [...mailCommand.results], [], mailCommand.rule)
       return this.answered(s, sender, mailCommand.reply)
     }
     const ipAttempts = world.policy.throttleNewIPs > 0 ? await this.limits.hit(`newip:${CLIENT_IP}`, this.clock.now(), this.newIpMemory) : undefined
@@ -164,7 +174,7 @@ export class CoreEngine implements Engine {
       const accepted = recipients.filter((r) => r.route !== undefined).length
       const rcptCommand = this.command(s, 'RCPT', true, accepted)
       if (rcptCommand.verdict === 'reject' && rcptCommand.reply) {
-        commandResults.push(...rcptCommand.results.filter((r) => r.outcome !== 'skip'))
+        if (!sessionLimit(rcptCommand)) commandResults.push(...rcptCommand.results.filter((r) => r.outcome !== 'skip'))
         firstRefusal ??= this.answered(s, sender, rcptCommand.reply)
         if (!this.sessions.has(sender)) return this.finishRefused(receivedAt, mail, commandResults, recipients, firstRefusal)
         continue
@@ -188,7 +198,7 @@ export class CoreEngine implements Engine {
     }
     const dataCommand = this.command(s, 'DATA', true, recipients.filter((r) => r.route !== undefined).length)
     if (dataCommand.verdict === 'reject' && dataCommand.reply) {
-      commandResults.push(...dataCommand.results.filter((r) => r.outcome !== 'skip'))
+      if (!sessionLimit(dataCommand)) commandResults.push(...dataCommand.results.filter((r) => r.outcome !== 'skip'))
       const said = this.answered(s, sender, dataCommand.reply)
       return this.finishRefused(receivedAt, mail, commandResults, recipients, firstRefusal ?? said)
     }
@@ -280,9 +290,18 @@ export class CoreEngine implements Engine {
     return this.done
   }
 
+  refusals(): readonly CommandRefusal[] {
+    return this.refusedCommands
+  }
+
   async close(): Promise<void> {
     await this.limits.close()
   }
+}
+
+/** A session limit refused the command (smtp.maxCommands, maxErrors, maxRecipientsPerSession). */
+function sessionLimit(d: Decision): boolean {
+  return SESSION_LIMIT_RULE_IDS.has(d.rule ?? '')
 }
 
 function outcome(at: number, final: Reply | undefined, results: readonly RuleResult[], recipients: ReturnType<CoreEngine['fates']>, rule: string | undefined): MessageOutcome {

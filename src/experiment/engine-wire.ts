@@ -11,7 +11,7 @@ import type { LimitUsage } from '../ports.js'
 import type { Engine, Submission } from './engine.js'
 import type { ScenarioSender } from './scenario.js'
 import type { PlannedSend } from './schedule.js'
-import { messageOutcome, type MessageOutcome } from './timeline.js'
+import { commandRefusal, messageOutcome, type CommandRefusal, type MessageOutcome } from './timeline.js'
 
 export class WireEngine implements Engine {
   readonly name = 'wire' as const
@@ -67,7 +67,15 @@ export class WireEngine implements Engine {
   }
 
   outcomes(): readonly MessageOutcome[] {
-    return this.app.trace.list({ limit: Number.MAX_SAFE_INTEGER }).messages.flatMap((m) => messageOutcome(m) ?? [])
+    return this.records().flatMap((m) => messageOutcome(m) ?? [])
+  }
+
+  refusals(): readonly CommandRefusal[] {
+    return this.records().flatMap((m) => commandRefusal(m) ?? [])
+  }
+
+  private records() {
+    return this.app.trace.list({ limit: Number.MAX_SAFE_INTEGER }).messages
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
 import type { Submission } from '../load/client.js'
 import type { LimitUsage } from '../ports.js'
 import type { PlannedSend } from './schedule.js'
-import type { MessageOutcome } from './timeline.js'
+import type { CommandRefusal, MessageOutcome } from './timeline.js'
 
 export type { EngineName, Submission }
 
@@ -24,5 +24,7 @@ export interface Engine {
   usage(now: number): Promise<LimitUsage[]>
   /** The application's messages (relay365's own reports and refused commands left out). */
   outcomes(): readonly MessageOutcome[]
+  /** Commands refused outside any message (AUTH): no message began, but the application was refused. */
+  refusals(): readonly CommandRefusal[]
   close(): Promise<void>
 }

@@ -47,6 +47,7 @@ export function formatReport(r: ExperimentResult): string {
     `recipients: ${CATEGORIES.map((c) => `${c} ${t.recipientTotals[c]}`).join(', ')}`,
     ...(r.retries > 0 ? [`${r.retries} of the messages were senders' retries of deferred ones (sender retry)`] : []),
   ]
+  if (r.refusedCommands.first) lines.push(`${r.refusedCommands.count} ${r.refusedCommands.first.verb} commands refused before any message began, first at ${when(r.refusedCommands.first.at, s.start)}: ${r.refusedCommands.first.reply}`)
   lines.push(delaySummary(r.delays))
   for (const l of r.limits) lines.push(`limit ${limitSummary(l, s.start)}`)
   if (t.totals.ndr > 0) lines.push(`ndr: ${t.totals.ndr} messages got 250 and then an NDR (policy.ndr: exchange): the application saw success and did not fall back; that mail is lost to it`)

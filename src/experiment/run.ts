@@ -11,7 +11,7 @@ import { CoreEngine } from './engine-core.js'
 import { WireEngine } from './engine-wire.js'
 import type { Scenario } from './scenario.js'
 import { insertSend, planSends, recipientsFor, type PlannedSend } from './schedule.js'
-import { buildDelays, buildTimeline, delayThreshold, type Delays, type LimitSeries, type SendTiming, type Timeline } from './timeline.js'
+import { buildDelays, buildTimeline, delayThreshold, type Delays, type LimitSeries, type SendTiming, type Timeline, type CommandRefusal } from './timeline.js'
 
 export interface ExperimentResult {
   readonly scenario: Scenario
@@ -27,6 +27,8 @@ export interface ExperimentResult {
   readonly maxLagMs: number
   /** Sends that were a sender's retry of a deferred message (counted in `messages` too). */
   readonly retries: number
+  /** Commands refused before any message began (AUTH): how many, and the first refusal. */
+  readonly refusedCommands: { readonly count: number; readonly first: CommandRefusal | undefined }
 }
 
 /** The relay for an experiment: drop routes (nothing leaves), memory stores, the senders' mailboxes. */
@@ -137,6 +139,7 @@ export async function runExperiment(s: Scenario, onProgress: ProgressListener = 
     await engine.close()
   }
   const outcomes = engine.outcomes()
+  const refusals = [...engine.refusals()].sort((a, b) => a.at - b.at)
   return {
     scenario: s,
     engine: engine.name,
@@ -147,6 +150,7 @@ export async function runExperiment(s: Scenario, onProgress: ProgressListener = 
     realMs: performance.now() - started,
     maxLagMs,
     retries,
+    refusedCommands: { count: refusals.length, first: refusals[0] },
   }
 }
 

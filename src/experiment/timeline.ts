@@ -16,6 +16,17 @@ export interface MessageOutcome {
   readonly reply: string
 }
 
+/** A command refused outside any message (AUTH), from a trace record marked refusedCommand. */
+export interface CommandRefusal {
+  readonly at: number
+  readonly verb: string
+  readonly reply: string
+}
+
+export function commandRefusal(m: TraceMessage): CommandRefusal | undefined {
+  return m.refusedCommand !== undefined && m.reportFor === undefined ? { at: m.receivedAt, verb: m.refusedCommand, reply: m.reply } : undefined
+}
+
 /** A trace record as the timeline counts it; none for relay365's own reports and refused commands. */
 export function messageOutcome(m: TraceMessage): MessageOutcome | undefined {
   const category = categoryOf(m)

@@ -100,9 +100,17 @@ export class LoadClient {
             this.drop(conn)
             return resolve({ reply: replyOf(err), lost: true })
           }
-          // the server refused this message; the session is still good unless it said 421 or went
-          if ((err.code === 'EENVELOPE' || err.code === 'EMESSAGE') && err.responseCode !== 421 && !conn.destroyed) conn.reset((e: Error | null) => (e ? this.drop(conn) : this.give(conn)))
-          else this.drop(conn)
+          // the server refused this message; the session is still good unless it said 421 or went.
+          // The send ends once the session is reset and back in the pool: the application's next
+          // message goes on the same session, not on one opened while this one was resetting.
+          if ((err.code === 'EENVELOPE' || err.code === 'EMESSAGE') && err.responseCode !== 421 && !conn.destroyed) {
+            return conn.reset((e: Error | null) => {
+              if (e) this.drop(conn)
+              else this.give(conn)
+              resolve({ reply: replyOf(err) })
+            })
+          }
+          this.drop(conn)
           return resolve({ reply: replyOf(err) })
         }
         this.give(conn)

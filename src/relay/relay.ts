@@ -3,7 +3,7 @@
 import type { Readable } from 'node:stream'
 import { decide } from '../core/decide.js'
 import { smtpAuthSessionsKey } from '../core/limits.js'
-import { SESSION_LIMIT_RULES } from '../core/rules/index.js'
+import { SESSION_LIMIT_RULE_IDS } from '../core/rules/index.js'
 import { rfc5322Date } from '../core/headers.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
 import type { MessageDsn, RecipientDsn } from '../core/dsn-params.js'
@@ -11,8 +11,6 @@ import type { Decision } from '../core/types.js'
 import type { AuthAttempt, CommandInfo, ConnectInfo, DataTransfer, SmtpRelay, TlsInfo } from '../ports.js'
 import { RelaySession } from './session.js'
 import { Transaction, type RelayContext } from './transaction.js'
-
-const SESSION_LIMIT_RULE_IDS: ReadonlySet<string> = new Set(SESSION_LIMIT_RULES.map((r) => r.id))
 
 export class Relay implements SmtpRelay {
   private readonly sessions = new Map<string, RelaySession>()

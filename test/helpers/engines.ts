@@ -11,6 +11,7 @@ const view = (r: ExperimentResult) => ({
   firsts: r.timeline.firsts.map((f) => ({ category: f.category, at: new Date(f.at).toISOString(), rule: f.rule })),
   delays: r.delays.buckets.map((d) => [d.delayed, d.totalMs, d.maxMs]),
   limits: r.limits.map((l) => ({ key: l.key, peak: l.peak, used: l.used })),
+  refusedCommands: { count: r.refusedCommands.count, first: r.refusedCommands.first && { ...r.refusedCommands.first, at: new Date(r.refusedCommands.first.at).toISOString() } },
 })
 
 /** `shorten`: run only this much of the scenario (simulated ms), for one too big for the wire in a test. */
@@ -21,7 +22,7 @@ export async function enginesAgree(t: Test, file: string, shorten?: number): Pro
   const core = await runExperiment({ ...s, engine: 'core' })
   t.equal(wire.engine, 'wire')
   t.equal(core.engine, 'core')
-  t.ok(wire.messages > 0, `${wire.messages} messages`)
+  t.ok(wire.messages + wire.refusedCommands.count > 0, `${wire.messages} messages, ${wire.refusedCommands.count} refused commands`)
   t.equal(core.messages, wire.messages, 'as many messages')
   t.same(view(core), view(wire), `${file}: the engines agree bucket by bucket (${JSON.stringify(wire.timeline.totals)})`)
 }

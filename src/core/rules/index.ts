@@ -39,6 +39,9 @@ import { tenantAttribution } from './tenant-attribution.js'
  */
 export const SESSION_LIMIT_RULES = [maxErrors, maxCommands, maxRecipientsPerSession] as const
 
+/** The ids of the session limits: their refusals are logged, not traced (a flood would fill the trace). */
+export const SESSION_LIMIT_RULE_IDS: ReadonlySet<string> = new Set(SESSION_LIMIT_RULES.map((r) => r.id))
+
 /**
  * Injected failures come first at every stage they can strike: the refusal switched on is the one
  * the sender gets (decide() runs a stage's rules in table order; the others are filtered out).
