@@ -1,0 +1,122 @@
+// Queue mode against the stock Postfix relay, interleaved: delivered-through msg/s and CPU ms per
+// message (issue 12). relay365's CPU is its process's utime+stime; Postfix's is its master's own
+// and reaped children's time plus every live child's, so processes that exit mid-run still count.
+// Usage: nice -n 10 node --import tsx bench/queue-cpu.ts [--reps 3] [--sessions 1,20] [--messages 2000] [--relay-only]
+import { readdirSync, readFileSync } from 'node:fs'
+import { startPostfix, source, startRelay365, WARM_UP, type RelayUnderTest } from './throughput.js'
+import { startSink } from './services.js'
+
+const arg = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? (process.argv[i + 1] as string) : dflt
+}
+const reps = Number(arg('reps', '3'))
+const sessionList = arg('sessions', '1,20').split(',').map(Number)
+const messages = Number(arg('messages', '2000'))
+const relayOnly = process.argv.includes('--relay-only')
+const TICK = 100 // USER_HZ
+
+function stat(pid: number): { ppid: number; comm: string; own: number; children: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const close = text.lastIndexOf(')')
+    const f = text.slice(close + 2).split(' ')
+    // fields after comm: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+    return { ppid: Number(f[1]), comm: text.slice(text.indexOf('(') + 1, close), own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) }
+  } catch {
+    return undefined
+  }
+}
+
+/** CPU ms of a process tree: the root's own and reaped children's time, plus its live descendants'. */
+function treeCpuMs(root: number): number {
+  const all = new Map<number, NonNullable<ReturnType<typeof stat>>>()
+  for (const d of readdirSync('/proc')) if (/^\d+$/.test(d)) {
+    const s = stat(Number(d))
+    if (s) all.set(Number(d), s)
+  }
+  const r = all.get(root)
+  if (!r) return NaN
+  let ticks = r.own + r.children
+  const inTree = new Set([root])
+  // descendants: walk until no new ones (postfix children are direct children of master)
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const [pid, s] of all) if (!inTree.has(pid) && inTree.has(s.ppid)) {
+      inTree.add(pid)
+      ticks += s.own
+      grew = true
+    }
+  }
+  return (ticks * 1000) / TICK
+}
+
+function postfixMaster(): number {
+  const pid = Number(readFileSync('/var/tmp/postfix-relay/queue/pid/master.pid', 'utf8').trim())
+  return pid
+}
+
+interface Row { target: string; sessions: number; rep: number; perSecond: number; cpuMsPerMsg: number }
+
+async function measure(target: RelayUnderTest, cpuOf: () => number, sessions: number): Promise<{ perSecond: number; cpuMsPerMsg: number }> {
+  await source(target.port, 5, 2048, WARM_UP)
+  await target.drained?.()
+  const cpu0 = cpuOf()
+  const started = performance.now()
+  const r = await source(target.port, sessions, 2048, messages)
+  if (!r.ok) throw new Error(`smtp-source: ${r.out.slice(0, 200)}`)
+  await target.drained?.()
+  const seconds = (performance.now() - started) / 1000
+  const cpu = cpuOf() - cpu0
+  return { perSecond: Math.round(messages / seconds), cpuMsPerMsg: Math.round((cpu / messages) * 1000) / 1000 }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2
+}
+
+async function main(): Promise<void> {
+  const sink = await startSink()
+  const rows: Row[] = []
+  const postfix = relayOnly ? undefined : await startPostfix(sink.port)
+  if (!relayOnly && !postfix) throw new Error('Postfix relay could not be started')
+  try {
+    for (let rep = 1; rep <= reps; rep++) {
+      for (const sessions of sessionList) {
+        const relay = await startRelay365(sink.port, { delivery: { mode: 'queue', concurrency: 50 } })
+        try {
+          const m = await measure(relay, () => treeCpuMs(relay.pid as number), sessions)
+          rows.push({ target: 'relay365 queue', sessions, rep, ...m })
+          process.stderr.write(`rep ${rep} relay365 queue ${sessions}: ${m.perSecond} msg/s ${m.cpuMsPerMsg} CPU ms/msg\n`)
+        } finally {
+          await relay.stop()
+        }
+        if (postfix) {
+          const m = await measure(postfix, () => treeCpuMs(postfixMaster()), sessions)
+          rows.push({ target: 'Postfix', sessions, rep, ...m })
+          process.stderr.write(`rep ${rep} Postfix        ${sessions}: ${m.perSecond} msg/s ${m.cpuMsPerMsg} CPU ms/msg\n`)
+        }
+      }
+    }
+  } finally {
+    await postfix?.stop()
+    await sink.stop()
+  }
+  console.log('| sessions | relay365 queue msg/s | Postfix msg/s | ratio | relay365 CPU ms/msg | Postfix CPU ms/msg | CPU ratio |')
+  console.log('|---|---|---|---|---|---|---|')
+  for (const sessions of sessionList) {
+    const pick = (target: string, k: 'perSecond' | 'cpuMsPerMsg') => rows.filter((r) => r.target === target && r.sessions === sessions).map((r) => r[k])
+    const q = median(pick('relay365 queue', 'perSecond'))
+    const p = postfix ? median(pick('Postfix', 'perSecond')) : NaN
+    const qc = median(pick('relay365 queue', 'cpuMsPerMsg'))
+    const pc = postfix ? median(pick('Postfix', 'cpuMsPerMsg')) : NaN
+    console.log(`| ${sessions} | ${q} | ${p} | ${(q / p).toFixed(2)} | ${qc.toFixed(3)} | ${pc.toFixed(3)} | ${(qc / pc).toFixed(2)} |`)
+  }
+  console.log(JSON.stringify(rows))
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${String(err)}\n`)
+  process.exitCode = 1
+})
