@@ -47,6 +47,10 @@ export class DeliveryQueue {
   /** Committed but not yet handed over (the trace record is being written). */
   private readonly held = new Map<string, SpoolEntry>()
   private readonly active = new Set<string>()
+  /** Entries due now, oldest first, not being attempted: the loop takes from here, it never scans. */
+  private readonly ready = new Set<SpoolEntry>()
+  /** Entries waiting for their next attempt, earliest first. */
+  private readonly later = new AttemptHeap()
   private bytes = 0
   private wakeUp: (() => void) | undefined
   private stopped = false
@@ -128,6 +132,13 @@ export class DeliveryQueue {
   private add(e: SpoolEntry): void {
     this.entries.set(e.id, e)
     this.bytes += e.size
+    this.schedule(e)
+  }
+
+  /** Files an entry under ready or later by its next attempt, and wakes the loop. */
+  private schedule(e: SpoolEntry): void {
+    if (e.nextAttempt <= this.o.clock.now()) this.ready.add(e)
+    else this.later.push(e)
     this.wakeUp?.()
   }
 
@@ -199,21 +210,23 @@ export class DeliveryQueue {
   private async loop(): Promise<void> {
     while (!this.stopped) {
       const now = this.o.clock.now()
-      let earliest = Infinity
-      for (const e of this.entries.values()) {
-        if (this.active.has(e.id)) continue
-        if (e.nextAttempt <= now && this.active.size < this.o.concurrency) {
-          this.active.add(e.id)
-          const p: Promise<void> = this.attempt(e)
-            .catch((err: Error) => this.o.log.error({ err: err.message, id: e.id }, 'delivery attempt failed'))
-            .finally(() => {
-              this.active.delete(e.id)
-              this.inFlight.delete(p)
-              this.wakeUp?.()
-            })
-          this.inFlight.add(p)
-        } else if (e.nextAttempt > now) earliest = Math.min(earliest, e.nextAttempt)
+      for (let e = this.later.peek(); e && e.nextAttempt <= now; e = this.later.peek()) this.ready.add(this.later.pop() as SpoolEntry)
+      for (const e of this.ready) {
+        if (this.active.size >= this.o.concurrency) break
+        this.ready.delete(e)
+        this.active.add(e.id)
+        const p: Promise<void> = this.attempt(e)
+          .catch((err: Error) => this.o.log.error({ err: err.message, id: e.id }, 'delivery attempt failed'))
+          .finally(() => {
+            this.active.delete(e.id)
+            this.inFlight.delete(p)
+            // still in the spool (pending recipients, or the attempt failed): due again at nextAttempt
+            if (this.entries.get(e.id) === e) this.schedule(e)
+            else this.wakeUp?.()
+          })
+        this.inFlight.add(p)
       }
+      const earliest = this.later.peek()?.nextAttempt ?? Infinity
       const woken = new Promise<void>((resolve) => (this.wakeUp = resolve))
       await Promise.race(earliest === Infinity ? [woken] : [woken, this.o.clock.sleepUntil(earliest)])
     }
@@ -358,5 +371,46 @@ export class DeliveryQueue {
       reportFor: r.reportFor,
     }))
     this.add(entry)
+  }
+}
+
+/** A binary min-heap of entries by nextAttempt (the deferred queue, like Postfix's). */
+export class AttemptHeap {
+  private readonly items: SpoolEntry[] = []
+
+  peek(): SpoolEntry | undefined {
+    return this.items[0]
+  }
+
+  push(e: SpoolEntry): void {
+    const a = this.items
+    a.push(e)
+    for (let i = a.length - 1; i > 0; ) {
+      const up = (i - 1) >> 1
+      if ((a[up] as SpoolEntry).nextAttempt <= e.nextAttempt) break
+      a[i] = a[up] as SpoolEntry
+      a[up] = e
+      i = up
+    }
+  }
+
+  pop(): SpoolEntry | undefined {
+    const a = this.items
+    const top = a[0]
+    const last = a.pop()
+    if (a.length === 0 || last === undefined) return top
+    a[0] = last
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let least = i
+      if (l < a.length && (a[l] as SpoolEntry).nextAttempt < (a[least] as SpoolEntry).nextAttempt) least = l
+      if (r < a.length && (a[r] as SpoolEntry).nextAttempt < (a[least] as SpoolEntry).nextAttempt) least = r
+      if (least === i) break
+      a[i] = a[least] as SpoolEntry
+      a[least] = last
+      i = least
+    }
+    return top
   }
 }
