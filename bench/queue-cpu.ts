@@ -16,28 +16,29 @@ const messages = Number(arg('messages', '2000'))
 const relayOnly = process.argv.includes('--relay-only')
 const TICK = 100 // USER_HZ
 
-function stat(pid: number): { ppid: number; comm: string; own: number; children: number } | undefined {
+function stat(pid: number): { ppid: number; comm: string; own: number; children: number; ownSys: number; childSys: number } | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const close = text.lastIndexOf(')')
     const f = text.slice(close + 2).split(' ')
     // fields after comm: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
-    return { ppid: Number(f[1]), comm: text.slice(text.indexOf('(') + 1, close), own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) }
+    return { ppid: Number(f[1]), comm: text.slice(text.indexOf('(') + 1, close), own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]), ownSys: Number(f[12]), childSys: Number(f[14]) }
   } catch {
     return undefined
   }
 }
 
 /** CPU ms of a process tree: the root's own and reaped children's time, plus its live descendants'. */
-function treeCpuMs(root: number): number {
+function treeCpuMs(root: number): { total: number; sys: number } {
   const all = new Map<number, NonNullable<ReturnType<typeof stat>>>()
   for (const d of readdirSync('/proc')) if (/^\d+$/.test(d)) {
     const s = stat(Number(d))
     if (s) all.set(Number(d), s)
   }
   const r = all.get(root)
-  if (!r) return NaN
+  if (!r) return { total: NaN, sys: NaN }
   let ticks = r.own + r.children
+  let sys = r.ownSys + r.childSys
   const inTree = new Set([root])
   // descendants: walk until no new ones (postfix children are direct children of master)
   for (let grew = true; grew; ) {
@@ -45,10 +46,11 @@ function treeCpuMs(root: number): number {
     for (const [pid, s] of all) if (!inTree.has(pid) && inTree.has(s.ppid)) {
       inTree.add(pid)
       ticks += s.own
+      sys += s.ownSys
       grew = true
     }
   }
-  return (ticks * 1000) / TICK
+  return { total: (ticks * 1000) / TICK, sys: (sys * 1000) / TICK }
 }
 
 function postfixMaster(): number {
@@ -56,9 +58,9 @@ function postfixMaster(): number {
   return pid
 }
 
-interface Row { target: string; sessions: number; rep: number; perSecond: number; cpuMsPerMsg: number }
+interface Row { target: string; sessions: number; rep: number; perSecond: number; cpuMsPerMsg: number; sysMsPerMsg: number }
 
-async function measure(target: RelayUnderTest, cpuOf: () => number, sessions: number): Promise<{ perSecond: number; cpuMsPerMsg: number }> {
+async function measure(target: RelayUnderTest, cpuOf: () => { total: number; sys: number }, sessions: number): Promise<Omit<Row, 'target' | 'sessions' | 'rep'>> {
   await source(target.port, 5, 2048, WARM_UP)
   await target.drained?.()
   const cpu0 = cpuOf()
@@ -67,8 +69,9 @@ async function measure(target: RelayUnderTest, cpuOf: () => number, sessions: nu
   if (!r.ok) throw new Error(`smtp-source: ${r.out.slice(0, 200)}`)
   await target.drained?.()
   const seconds = (performance.now() - started) / 1000
-  const cpu = cpuOf() - cpu0
-  return { perSecond: Math.round(messages / seconds), cpuMsPerMsg: Math.round((cpu / messages) * 1000) / 1000 }
+  const cpu1 = cpuOf()
+  const perMsg = (ms: number) => Math.round((ms / messages) * 1000) / 1000
+  return { perSecond: Math.round(messages / seconds), cpuMsPerMsg: perMsg(cpu1.total - cpu0.total), sysMsPerMsg: perMsg(cpu1.sys - cpu0.sys) }
 }
 
 const median = (xs: number[]) => {
@@ -88,14 +91,14 @@ async function main(): Promise<void> {
         try {
           const m = await measure(relay, () => treeCpuMs(relay.pid as number), sessions)
           rows.push({ target: 'relay365 queue', sessions, rep, ...m })
-          process.stderr.write(`rep ${rep} relay365 queue ${sessions}: ${m.perSecond} msg/s ${m.cpuMsPerMsg} CPU ms/msg\n`)
+          process.stderr.write(`rep ${rep} relay365 queue ${sessions}: ${m.perSecond} msg/s ${m.cpuMsPerMsg} CPU ms/msg (${m.sysMsPerMsg} sys)\n`)
         } finally {
           await relay.stop()
         }
         if (postfix) {
           const m = await measure(postfix, () => treeCpuMs(postfixMaster()), sessions)
           rows.push({ target: 'Postfix', sessions, rep, ...m })
-          process.stderr.write(`rep ${rep} Postfix        ${sessions}: ${m.perSecond} msg/s ${m.cpuMsPerMsg} CPU ms/msg\n`)
+          process.stderr.write(`rep ${rep} Postfix        ${sessions}: ${m.perSecond} msg/s ${m.cpuMsPerMsg} CPU ms/msg (${m.sysMsPerMsg} sys)\n`)
         }
       }
     }

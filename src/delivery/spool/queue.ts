@@ -33,6 +33,12 @@ export interface QueueOptions {
   readonly writes?: { failed(err: Error): void; succeeded(): void }
 }
 
+/**
+ * Bytes of small messages kept in memory from their commit to their first attempt, which then
+ * needs no read of the spool (the file on disk stays the durable copy, read on later attempts).
+ */
+const KEPT_BODIES_MAX = 16 * 1024 * 1024
+
 /** How often the spool disk's free space is read (ms): MAIL never waits for a statfs. */
 const DISK_FREE_MAX_AGE = 1000
 
@@ -52,6 +58,9 @@ export class DeliveryQueue {
   /** Entries waiting for their next attempt, earliest first. */
   private readonly later = new AttemptHeap()
   private bytes = 0
+  /** Message bytes kept for the first attempt, by id (KEPT_BODIES_MAX in all). */
+  private readonly kept = new Map<string, Buffer>()
+  private keptBytes = 0
   private wakeUp: (() => void) | undefined
   private stopped = false
   private running: Promise<void> | undefined
@@ -182,6 +191,7 @@ export class DeliveryQueue {
             ...(mailDsn ? { mailDsn } : {}),
           })
           this.held.set(id, entry)
+          this.keep(id, writer.whole)
           this.bytes += entry.size
           this.o.writes?.succeeded()
           return { ok: true, status: 'Pending' }
@@ -196,6 +206,21 @@ export class DeliveryQueue {
         void writer.discard().catch(() => undefined)
       },
     }
+  }
+
+  private keep(id: string, body: Buffer | undefined): void {
+    if (body === undefined || this.keptBytes + body.length > KEPT_BODIES_MAX) return
+    this.kept.set(id, body)
+    this.keptBytes += body.length
+  }
+
+  /** The kept bytes of a message, handed out once. */
+  private takeKept(id: string): Buffer | undefined {
+    const body = this.kept.get(id)
+    if (body === undefined) return undefined
+    this.kept.delete(id)
+    this.keptBytes -= body.length
+    return body
   }
 
   /** Starts delivering a committed message once its trace record exists. */
@@ -233,6 +258,8 @@ export class DeliveryQueue {
   }
 
   private async attempt(e: SpoolEntry): Promise<void> {
+    // routes share the kept bytes of this first attempt; later attempts read the spool
+    const kept = this.takeKept(e.id)
     const pending = e.recipients.filter((r) => r.state === 'pending')
     const byRoute = new Map<RouteName, SpoolRecipient[]>()
     for (const r of pending) byRoute.set(r.route, [...(byRoute.get(r.route) ?? []), r])
@@ -244,7 +271,7 @@ export class DeliveryQueue {
     await Promise.all(
       [...byRoute].map(async ([route, rcpts]) => {
         const opened = performance.now()
-        const outcome = await this.deliver(e, route, rcpts)
+        const outcome = await this.deliver(e, route, rcpts, kept)
         const ms = Math.round(performance.now() - opened)
         for (const r of rcpts) {
           const refusal = outcome.refused?.find((x) => x.recipient.toLowerCase() === r.address.toLowerCase())
@@ -284,7 +311,7 @@ export class DeliveryQueue {
     }
   }
 
-  private async deliver(e: SpoolEntry, route: RouteName, rcpts: readonly SpoolRecipient[]): Promise<DeliveryOutcome> {
+  private async deliver(e: SpoolEntry, route: RouteName, rcpts: readonly SpoolRecipient[], kept: Buffer | undefined): Promise<DeliveryOutcome> {
     const rcptDsn = Object.fromEntries(rcpts.flatMap((r) => (r.rcptDsn ? [[r.address, r.rcptDsn]] : [])))
     const sink = this.o.targets[route].open(e.id, {
       from: e.from,
@@ -296,7 +323,8 @@ export class DeliveryQueue {
     })
     try {
       if (route === 'fallback') await sink.write(FALLBACK_FIELD)
-      for await (const chunk of this.store.body(e.id)) await sink.write(chunk as Buffer)
+      if (kept) await sink.write(kept)
+      else for await (const chunk of this.store.body(e.id)) await sink.write(chunk as Buffer)
     } catch (err) {
       sink.abort('spool read failed')
       return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `spool read failed: ${(err as Error).message}` }) }
@@ -352,6 +380,7 @@ export class DeliveryQueue {
     const writer = this.store.create(r.id)
     await writer.write(Buffer.from(r.text, 'utf8'))
     const entry = await writer.commit({ id: r.id, from: '', queuedAt: now, attempts: 0, nextAttempt: now, recipients: [{ address: r.to, route: 'upstream', state: 'pending' }], dsn: true })
+    this.keep(r.id, writer.whole)
     const rcptReply = formatReply(reply(this.o.replies, 'recipient-ok'))
     this.o.trace.record(buildTrace({
       id: r.id,

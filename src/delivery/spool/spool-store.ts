@@ -306,6 +306,8 @@ export class SpoolWriter {
   private pending: Buffer[] = []
   private pendingBytes = 0
   size = 0
+  /** After commit: the message's bytes, when it was small enough to be written in one go. */
+  whole: Buffer | undefined
 
   constructor(
     private readonly store: SpoolStore,
@@ -345,9 +347,12 @@ export class SpoolWriter {
     const full: SpoolEntry = { ...entry, size: this.size }
     try {
       const state = Buffer.from(JSON.stringify(full), 'utf8')
+      // nothing written yet: the whole message is here, one copy of it saves reading it back
+      const whole = this.handle === undefined ? Buffer.concat(this.pending, this.size) : undefined
       this.pending.push(state, Buffer.from(footer(this.size, state.length), 'latin1'))
       await this.flush()
       await this.store.commitFile(full, await this.file(), this.tmpPath)
+      this.whole = whole
     } catch (err) {
       // not acknowledged: whatever already reached queue/ must not be delivered
       await this.store.remove(this.id).catch(() => undefined)
