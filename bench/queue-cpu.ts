@@ -2,6 +2,7 @@
 // message (issue 12). relay365's CPU is its process's utime+stime; Postfix's is its master's own
 // and reaped children's time plus every live child's, so processes that exit mid-run still count.
 // Usage: nice -n 10 node --import tsx bench/queue-cpu.ts [--reps 3] [--sessions 1,20] [--messages 2000] [--relay-only]
+//          [--baseline DIR]   (also another checkout's build, e.g. a worktree of main, in the same reps)
 import { readdirSync, readFileSync } from 'node:fs'
 import { startPostfix, source, startRelay365, WARM_UP, type RelayUnderTest } from './throughput.js'
 import { startSink } from './services.js'
@@ -14,6 +15,7 @@ const reps = Number(arg('reps', '3'))
 const sessionList = arg('sessions', '1,20').split(',').map(Number)
 const messages = Number(arg('messages', '2000'))
 const relayOnly = process.argv.includes('--relay-only')
+const baseline = process.argv.includes('--baseline') ? arg('baseline', '') : undefined
 const TICK = 100 // USER_HZ
 
 function stat(pid: number): { ppid: number; comm: string; own: number; children: number; ownSys: number; childSys: number } | undefined {
@@ -87,13 +89,15 @@ async function main(): Promise<void> {
   try {
     for (let rep = 1; rep <= reps; rep++) {
       for (const sessions of sessionList) {
-        const relay = await startRelay365(sink.port, { delivery: { mode: 'queue', concurrency: 50 } })
-        try {
-          const m = await measure(relay, () => treeCpuMs(relay.pid as number), sessions)
-          rows.push({ target: 'relay365 queue', sessions, rep, ...m })
-          process.stderr.write(`rep ${rep} relay365 queue ${sessions}: ${m.perSecond} msg/s ${m.cpuMsPerMsg} CPU ms/msg (${m.sysMsPerMsg} sys)\n`)
-        } finally {
-          await relay.stop()
+        for (const [target, root] of [['relay365 queue', undefined], ...(baseline ? [['baseline queue', baseline]] : [])] as Array<[string, string | undefined]>) {
+          const relay = await startRelay365(sink.port, { delivery: { mode: 'queue', concurrency: 50 } }, root)
+          try {
+            const m = await measure(relay, () => treeCpuMs(relay.pid as number), sessions)
+            rows.push({ target, sessions, rep, ...m })
+            process.stderr.write(`rep ${rep} ${target} ${sessions}: ${m.perSecond} msg/s ${m.cpuMsPerMsg} CPU ms/msg (${m.sysMsPerMsg} sys)\n`)
+          } finally {
+            await relay.stop()
+          }
         }
         if (postfix) {
           const m = await measure(postfix, () => treeCpuMs(postfixMaster()), sessions)
@@ -108,7 +112,15 @@ async function main(): Promise<void> {
   }
   console.log('| sessions | relay365 queue msg/s | Postfix msg/s | ratio | relay365 CPU ms/msg | Postfix CPU ms/msg | CPU ratio |')
   console.log('|---|---|---|---|---|---|---|')
+  const med = (target: string, sessions: number, k: 'perSecond' | 'cpuMsPerMsg') => median(rows.filter((r) => r.target === target && r.sessions === sessions).map((r) => r[k]))
   for (const sessions of sessionList) {
+    if (baseline) {
+      const q = med('baseline queue', sessions, 'perSecond')
+      const qc = med('baseline queue', sessions, 'cpuMsPerMsg')
+      const p = postfix ? med('Postfix', sessions, 'perSecond') : NaN
+      const pc = postfix ? med('Postfix', sessions, 'cpuMsPerMsg') : NaN
+      console.log(`| ${sessions} (baseline) | ${q} | ${p} | ${(q / p).toFixed(2)} | ${qc.toFixed(3)} | ${pc.toFixed(3)} | ${(qc / pc).toFixed(2)} |`)
+    }
     const pick = (target: string, k: 'perSecond' | 'cpuMsPerMsg') => rows.filter((r) => r.target === target && r.sessions === sessions).map((r) => r[k])
     const q = median(pick('relay365 queue', 'perSecond'))
     const p = postfix ? median(pick('Postfix', 'perSecond')) : NaN

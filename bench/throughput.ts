@@ -49,7 +49,8 @@ export interface RelayUnderTest {
 }
 
 /** relay365 as a user runs it (node bin/relay365.js serve) in front of the sink. */
-export async function startRelay365(sinkPort: number, extra: Record<string, unknown> = {}): Promise<RelayUnderTest> {
+/** `root`: another checkout's build of relay365 (bench/queue-cpu.ts --baseline), this one by default. */
+export async function startRelay365(sinkPort: number, extra: Record<string, unknown> = {}, root = ROOT): Promise<RelayUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'relay365-bench-'))
   const port = await freePort()
   const config = mergeConfig({
@@ -73,8 +74,8 @@ export async function startRelay365(sinkPort: number, extra: Record<string, unkn
   const args = ['serve', '--config', join(dir, 'relay.json')]
   const env = { ...process.env, NODE_OPTIONS: '' }
   const svc = flags?.length
-    ? await startService(process.execPath, [...flags, '--max-semi-space-size=2', join(ROOT, 'bin/relay365.js'), ...args], port, env)
-    : await startService(join(ROOT, 'bin/relay365.js'), args, port, env)
+    ? await startService(process.execPath, [...flags, '--max-semi-space-size=2', join(root, 'bin/relay365.js'), ...args], port, env)
+    : await startService(join(root, 'bin/relay365.js'), args, port, env)
   return {
     name: queue ? 'relay365 queue' : 'relay365 proxy',
     port,
