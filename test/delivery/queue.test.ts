@@ -146,6 +146,7 @@ t.test('a message larger than the space left is refused at end of data, nothing 
   t.equal(await d.read(), '452 4.3.1 Insufficient system storage')
   d.close()
   t.same(readdirSync(`${spool}/tmp`), [], 'the partial write was removed')
+  t.same(readdirSync(`${spool}/queue`), [], 'from queue/ too')
 })
 
 t.test('a new relay on the same spool delivers what the old one acknowledged', async (t) => {

@@ -1,6 +1,7 @@
-// The spool's commit: one file per message (body, then its state as a trailer), durable in
-// queue/, queue/ fsynced once for all the commits that arrive together (group commit); a commit
-// that fails leaves nothing to deliver; the two-file format of earlier versions is still recovered.
+// The spool's commit: one file per message (body, then its state as a trailer, then a footer with
+// a CRC), fdatasynced while queue/ is fsynced once for all the commits that arrive together (group
+// commit); a commit that fails leaves nothing to deliver, nor does a write a crash cut short; the
+// two-file format of earlier versions is still recovered.
 import t from 'tap'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -91,20 +92,42 @@ t.test('the two-file spool of earlier versions is recovered, read and removed', 
   t.same(readdirSync(store.queue), [])
 })
 
-t.test('an .entry without a whole trailer is put aside, not delivered; a bad later state falls back to the trailer', async (t) => {
+t.test('writes a crash cut short are removed, not delivered; a bad later state falls back to the trailer', async (t) => {
   const dir = t.testdir({})
   const store = new SpoolStore(dir)
   t.teardown(() => store.close())
-  const w = store.create('good')
-  await w.write(Buffer.from('x\r\n'))
-  await w.commit(entry('good'))
+  for (const id of ['good', 'flipped', 'cut']) {
+    const w = store.create(id)
+    await w.write(Buffer.from('From: a@contoso.example\r\n\r\nbody\r\n'))
+    await w.commit(entry(id))
+  }
   writeFileSync(join(store.queue, 'good.json'), '{"not json')
-  writeFileSync(join(store.queue, 'cut.entry'), 'x\r\n{"id":"cut"')
+  const flipped = readFileSync(join(store.queue, 'flipped.entry'))
+  flipped[27] = 0x21 // one byte of the body, as a half-written block would
+  writeFileSync(join(store.queue, 'flipped.entry'), flipped)
+  const cut = readFileSync(join(store.queue, 'cut.entry'))
+  writeFileSync(join(store.queue, 'cut.entry'), cut.subarray(0, cut.length - 3))
+  writeFileSync(join(store.queue, 'half.entry'), 'x\r\n{"id":"half"')
   writeFileSync(join(store.queue, 'tiny.entry'), 'x')
   const again = new SpoolStore(dir)
   t.teardown(() => again.close())
-  t.match(again.recover(), [{ id: 'good', attempts: 0, size: 3 }])
-  t.same(readdirSync(store.queue).sort(), ['cut.entry.bad', 'good.entry', 'good.json', 'tiny.entry.bad'])
+  t.match(again.recover(), [{ id: 'good', attempts: 0, size: 33 }])
+  t.same(readdirSync(store.queue).sort(), ['good.entry', 'good.json'])
+})
+
+t.test('a message being written is in queue/ but not delivered after a crash; discard removes it', async (t) => {
+  const dir = t.testdir({})
+  const store = new SpoolStore(dir)
+  t.teardown(() => store.close())
+  const w = store.create('m1')
+  for (let i = 0; i < 100; i++) await w.write(Buffer.from(`${'x'.repeat(998)}\r\n`))
+  t.same(readdirSync(store.queue), ['m1.entry'], 'past the write buffer: on disk, without a footer')
+  const again = new SpoolStore(dir)
+  t.teardown(() => again.close())
+  t.same(again.recover(), [], 'not acknowledged: removed')
+  t.same(readdirSync(store.queue), [])
+  await w.discard()
+  t.same(readdirSync(store.queue), [])
 })
 
 t.test('DirSync: callers during an fsync share the next one; a failed fsync is reported and the next retried', async (t) => {
@@ -133,12 +156,12 @@ t.test('a commit that cannot finish leaves nothing to deliver', async (t) => {
   t.teardown(() => store.close())
   const w = store.create('m1')
   await w.write(Buffer.from('x\r\n'))
-  // a directory in the message's way: its rename fails
+  // a directory in the message's way: its file cannot be created
   mkdirSync(join(store.queue, 'm1.entry', 'x'), { recursive: true })
   await t.rejects(w.commit(entry('m1')))
   t.same(readdirSync(store.queue), ['m1.entry'], 'only the obstacle is left')
   await w.discard() // as the queue does after a failed commit
-  t.same(readdirSync(store.tmp), [], 'and discard() clears the message from tmp/')
+  t.same(readdirSync(store.queue), ['m1.entry'], 'discard() leaves what it did not write')
   const again = new SpoolStore(dir)
   t.teardown(() => again.close())
   t.same(again.recover(), [], 'recovery finds nothing to deliver and leaves the directory alone')
@@ -152,5 +175,5 @@ t.test('a commit whose queue/ fsync fails takes the message back out of queue/',
   await w.write(Buffer.from('x\r\n'))
   await store.close() // the directory fsync now refuses: not acknowledged
   await t.rejects(w.commit(entry('m1')), /is closed/)
-  t.same(readdirSync(store.queue), [])
+  t.same(readdirSync(store.queue), [], 'the whole, synced file is taken back out')
 })

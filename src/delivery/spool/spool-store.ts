@@ -1,16 +1,19 @@
-// The spool on disk (queue mode). A message is one file, <id>.entry: the exact bytes to deliver,
-// then its envelope and per-recipient state as JSON, then a fixed-length footer giving both
-// lengths (Postfix's one queue file, in spirit). It is written in tmp/, fdatasynced, renamed into
-// queue/, and queue/ is fsynced before the 250 — one fsync for all the commits waiting at that
-// moment (group commit). A file in queue/ is therefore always whole: recovery after a crash needs
-// only a directory listing. A later state (after a failed attempt) is <id>.json beside it,
-// written aside, fsynced and renamed over; it wins over the trailer.
+// The spool on disk (queue mode). A message is one file, queue/<id>.entry: the exact bytes to
+// deliver, then its envelope and per-recipient state as JSON, then a fixed-length footer giving
+// both lengths and a CRC-32 of everything before it (Postfix's one queue file, in spirit). The
+// file is written in place; before the 250 it is fdatasynced and, at the same time, queue/ is
+// fsynced — one directory fsync for all the commits waiting at that moment (group commit). A
+// crash can leave an unfinished file in queue/: its footer is missing or its CRC does not match,
+// so recovery tells it from an acknowledged message and removes it. A later state (after a
+// failed attempt) is <id>.json beside it, written aside, fsynced and renamed over; it wins over
+// the trailer.
 // Spools written before this format (<id>.msg body + <id>.json state) are still recovered,
 // delivered and removed as they were.
-import { closeSync, createReadStream, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs'
+import { closeSync, createReadStream, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs'
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
+import { crc32 } from 'node:zlib'
 import type { MessageDsn, RecipientDsn } from '../../core/dsn-params.js'
 import type { RouteName } from '../../core/trace.js'
 
@@ -41,13 +44,17 @@ export interface SpoolEntry {
 
 const SAFE_ID = /^[A-Za-z0-9-]+$/
 
-/** "\r\nRELAY365-SPOOL/1 <body bytes, 16 hex> <state bytes, 8 hex>\r\n": fixed length, at the very end. */
+/**
+ * "\r\nRELAY365-SPOOL/1 <body bytes, 16 hex> <state bytes, 8 hex> <CRC-32 of body and state, 8 hex>\r\n":
+ * fixed length, at the very end.
+ */
 const FOOTER_MAGIC = '\r\nRELAY365-SPOOL/1 '
-const FOOTER_LENGTH = FOOTER_MAGIC.length + 16 + 1 + 8 + 2
-const FOOTER = /^\r\nRELAY365-SPOOL\/1 ([0-9a-f]{16}) ([0-9a-f]{8})\r\n$/
+const FOOTER_LENGTH = FOOTER_MAGIC.length + 16 + 1 + 8 + 1 + 8 + 2
+const FOOTER = /^\r\nRELAY365-SPOOL\/1 ([0-9a-f]{16}) ([0-9a-f]{8}) ([0-9a-f]{8})\r\n$/
 
-function footer(bodyBytes: number, stateBytes: number): string {
-  return `${FOOTER_MAGIC}${bodyBytes.toString(16).padStart(16, '0')} ${stateBytes.toString(16).padStart(8, '0')}\r\n`
+function footer(bodyBytes: number, stateBytes: number, crc: number): string {
+  const hex = (n: number, width: number) => n.toString(16).padStart(width, '0')
+  return `${FOOTER_MAGIC}${hex(bodyBytes, 16)} ${hex(stateBytes, 8)} ${hex(crc, 8)}\r\n`
 }
 
 /** Small messages are written in one go at commit; larger ones in slices of this size as they come. */
@@ -89,24 +96,19 @@ export class SpoolStore {
 
   /** A writer for a new message's body; commit() makes message and state durable together. */
   create(id: string): SpoolWriter {
-    return new SpoolWriter(this, id, this.path(this.tmp, id, 'entry'))
+    return new SpoolWriter(this, id, this.path(this.queue, id, 'entry'))
   }
 
   /**
-   * The file is whole and durable in tmp/ before it is renamed, and nothing is acknowledged before
-   * queue/ is fsynced: a crash before the rename leaves nothing in queue/ (recovery empties tmp/),
-   * one after it a whole message that the client, not having seen 250, may send again (at least
-   * once, never lost). tmp/ itself is never fsynced.
+   * Nothing is acknowledged before both the file's bytes (fdatasync) and its name in queue/ (a
+   * directory fsync begun after the file was created) are durable; the two run at once. A crash
+   * before both leaves either no file or one that recovery removes (no whole footer, or a CRC that
+   * does not match), or a whole message that the client, not having seen 250, may send again (at
+   * least once, never lost).
    */
-  async commitFile(entry: SpoolEntry, file: FileHandle, tmpPath: string): Promise<void> {
-    try {
-      await file.datasync()
-    } finally {
-      await file.close()
-    }
-    await rename(tmpPath, this.path(this.queue, entry.id, 'entry'))
+  async commitFile(entry: SpoolEntry, file: FileHandle): Promise<void> {
+    await settledAll([file.datasync().finally(() => file.close()), this.queueSync.sync()])
     this.stored.set(entry.id, { legacy: false, state: false, size: entry.size })
-    await this.queueSync.sync()
   }
 
   /** Replaces a message's state atomically (written aside, fsynced, renamed over). */
@@ -168,8 +170,8 @@ export class SpoolStore {
         const id = name.slice(0, -6)
         const trailer = readTrailer(join(this.queue, name))
         if (!trailer) {
-          // renamed in only once whole and synced: this file was damaged since; kept aside for a person
-          renameSync(join(this.queue, name), join(this.queue, `${name}.bad`))
+          // a write the crash cut short: never acknowledged (the 250 follows the fdatasync)
+          remove(name)
           continue
         }
         const hasState = names.has(`${id}.json`)
@@ -222,6 +224,16 @@ function readTrailer(path: string): { entry: SpoolEntry; size: number } | undefi
     const size = parseInt(m[1] as string, 16)
     const stateBytes = parseInt(m[2] as string, 16)
     if (size + stateBytes + FOOTER_LENGTH !== total) return undefined
+    // every byte before the footer, read once at start: a file cut short or half written fails here
+    let crc = 0
+    const slice = Buffer.alloc(Math.min(size + stateBytes, 1024 * 1024))
+    for (let at = 0; at < size + stateBytes; ) {
+      const n = readSync(fd, slice, 0, Math.min(slice.length, size + stateBytes - at), at)
+      if (n === 0) return undefined
+      crc = crc32(slice.subarray(0, n), crc)
+      at += n
+    }
+    if (crc !== parseInt(m[3] as string, 16)) return undefined
     const state = Buffer.alloc(stateBytes)
     readSync(fd, state, 0, stateBytes, size)
     return { entry: JSON.parse(state.toString('utf8')) as SpoolEntry, size }
@@ -230,6 +242,12 @@ function readTrailer(path: string): { entry: SpoolEntry; size: number } | undefi
   } finally {
     closeSync(fd)
   }
+}
+
+/** Like Promise.all, but only once every step has finished: a failed commit cleans up after all of them. */
+async function settledAll(steps: ReadonlyArray<Promise<unknown>>): Promise<void> {
+  const failed = (await Promise.allSettled(steps)).find((r): r is PromiseRejectedResult => r.status === 'rejected')
+  if (failed) throw failed.reason
 }
 
 /**
@@ -305,6 +323,8 @@ export class SpoolWriter {
   private handle: Promise<FileHandle> | undefined
   private pending: Buffer[] = []
   private pendingBytes = 0
+  /** CRC-32 of every byte written so far (the footer's check). */
+  private crc = 0
   size = 0
   /** After commit: the message's bytes, when it was small enough to be written in one go. */
   whole: Buffer | undefined
@@ -312,11 +332,11 @@ export class SpoolWriter {
   constructor(
     private readonly store: SpoolStore,
     readonly id: string,
-    private readonly tmpPath: string,
+    private readonly filePath: string,
   ) {}
 
   private file(): Promise<FileHandle> {
-    return (this.handle ??= open(this.tmpPath, 'w'))
+    return (this.handle ??= open(this.filePath, 'w'))
   }
 
   async write(chunk: Buffer): Promise<void> {
@@ -330,6 +350,7 @@ export class SpoolWriter {
     const chunks = this.pending
     this.pending = []
     this.pendingBytes = 0
+    for (const c of chunks) this.crc = crc32(c, this.crc)
     const file = await this.file()
     const total = chunks.reduce((n, c) => n + c.length, 0)
     let written = (await file.writev(chunks)).bytesWritten
@@ -349,9 +370,11 @@ export class SpoolWriter {
       const state = Buffer.from(JSON.stringify(full), 'utf8')
       // nothing written yet: the whole message is here, one copy of it saves reading it back
       const whole = this.handle === undefined ? Buffer.concat(this.pending, this.size) : undefined
-      this.pending.push(state, Buffer.from(footer(this.size, state.length), 'latin1'))
+      this.pending.push(state)
+      const crc = this.pending.reduce((c, chunk) => crc32(chunk, c), this.crc)
+      this.pending.push(Buffer.from(footer(this.size, state.length, crc), 'latin1'))
       await this.flush()
-      await this.store.commitFile(full, await this.file(), this.tmpPath)
+      await this.store.commitFile(full, await this.file())
       this.whole = whole
     } catch (err) {
       // not acknowledged: whatever already reached queue/ must not be delivered
@@ -361,9 +384,10 @@ export class SpoolWriter {
     return full
   }
 
+  /** Closes and removes an uncommitted message's file; best effort (recovery removes what is left). */
   async discard(): Promise<void> {
     this.pending = []
-    if (this.handle) await (await this.handle).close().catch(() => undefined)
-    await unlink(this.tmpPath).catch(ignoreMissing)
+    await this.handle?.then((h) => h.close()).catch(() => undefined)
+    await unlink(this.filePath).catch(() => undefined)
   }
 }
