@@ -33,7 +33,7 @@ function sh(command: string, args: string[], timeoutMs: number): Promise<{ code:
 }
 
 /** smtp-source: `messages` messages of `size` bytes over `sessions` parallel sessions. */
-async function source(port: number, sessions: number, size: number, messages: number): Promise<{ seconds: number; readonly ok: boolean; readonly out: string }> {
+export async function source(port: number, sessions: number, size: number, messages: number): Promise<{ seconds: number; readonly ok: boolean; readonly out: string }> {
   const started = performance.now()
   const r = await sh('smtp-source', ['-s', String(sessions), '-l', String(size), '-m', String(messages), '-f', 'helpdesk@contoso.example', '-t', 'someone@example.org', `127.0.0.1:${port}`], 600_000)
   return { seconds: (performance.now() - started) / 1000, ok: r.code === 0, out: r.out.trim() }
@@ -49,7 +49,8 @@ export interface RelayUnderTest {
 }
 
 /** relay365 as a user runs it (node bin/relay365.js serve) in front of the sink. */
-export async function startRelay365(sinkPort: number, extra: Record<string, unknown> = {}): Promise<RelayUnderTest> {
+/** `root`: another checkout's build of relay365 (bench/queue-cpu.ts --baseline), this one by default. */
+export async function startRelay365(sinkPort: number, extra: Record<string, unknown> = {}, root = ROOT): Promise<RelayUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'relay365-bench-'))
   const port = await freePort()
   const config = mergeConfig({
@@ -67,8 +68,14 @@ export async function startRelay365(sinkPort: number, extra: Record<string, unkn
   writeFileSync(join(dir, 'relay.json'), JSON.stringify(config))
   const httpPort = (config.http as { port: number }).port
   const queue = (config.delivery as { mode?: string } | undefined)?.mode === 'queue'
-  // the bin itself, so its shebang's node flags apply as they do for users
-  const svc = await startService(join(ROOT, 'bin/relay365.js'), ['serve', '--config', join(dir, 'relay.json')], port, { ...process.env, NODE_OPTIONS: '' })
+  // the bin itself, so its shebang's node flags apply as they do for users; RELAY365_BENCH_NODE_FLAGS
+  // (e.g. "--cpu-prof --cpu-prof-dir=DIR") runs it under node with those flags added, to profile it
+  const flags = process.env.RELAY365_BENCH_NODE_FLAGS?.split(' ').filter(Boolean)
+  const args = ['serve', '--config', join(dir, 'relay.json')]
+  const env = { ...process.env, NODE_OPTIONS: '' }
+  const svc = flags?.length
+    ? await startService(process.execPath, [...flags, '--max-semi-space-size=2', join(root, 'bin/relay365.js'), ...args], port, env)
+    : await startService(join(root, 'bin/relay365.js'), args, port, env)
   return {
     name: queue ? 'relay365 queue' : 'relay365 proxy',
     port,
@@ -84,7 +91,7 @@ export async function startRelay365(sinkPort: number, extra: Record<string, unkn
   }
 }
 
-async function startPostfix(sinkPort: number): Promise<RelayUnderTest | undefined> {
+export async function startPostfix(sinkPort: number): Promise<RelayUnderTest | undefined> {
   const port = await freePort()
   const r = await sh('bash', [POSTFIX_SCRIPT, 'start', String(port), String(sinkPort)], 120_000)
   if (r.code !== 0) return undefined
@@ -106,7 +113,7 @@ async function startPostfix(sinkPort: number): Promise<RelayUnderTest | undefine
 }
 
 /** Messages each target gets, untimed, before a measurement. */
-const WARM_UP = 300
+export const WARM_UP = 300
 
 /** "10 MB": 10,000,000 bytes, under stock Postfix's message_size_limit (10,240,000) with headers. */
 const BIG = 10_000_000

@@ -146,6 +146,7 @@ t.test('a message larger than the space left is refused at end of data, nothing 
   t.equal(await d.read(), '452 4.3.1 Insufficient system storage')
   d.close()
   t.same(readdirSync(`${spool}/tmp`), [], 'the partial write was removed')
+  t.same(readdirSync(`${spool}/queue`), [], 'from queue/ too')
 })
 
 t.test('a new relay on the same spool delivers what the old one acknowledged', async (t) => {
@@ -157,7 +158,7 @@ t.test('a new relay on the same spool delivers what the old one acknowledged', a
   })
   for (const s of ['one', 'two', 'three']) t.match(await sendOne(down, ['someone@example.org'], undefined, s), /^250 /)
   await down.stop()
-  t.equal(readdirSync(`${dir}/spool/queue`).filter((n) => n.endsWith('.json')).length, 3, 'three acknowledged messages in the spool')
+  t.equal(readdirSync(`${dir}/spool/queue`).filter((n) => n.endsWith('.entry')).length, 3, 'three acknowledged messages in the spool, one file each')
   const up = await startRelay(t, {
     delivery: { mode: 'queue', spoolDir: `${dir}/spool` },
     routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none' } },

@@ -1,8 +1,11 @@
-// The spool's commit: body and state durable, both in queue/, queue/ fsynced once for all the
-// commits that arrive together (group commit); a commit that fails leaves nothing to deliver.
+// The spool's commit: one file per message (body, then its state as a trailer, then a footer with
+// a CRC), fdatasynced while queue/ is fsynced once for all the commits that arrive together (group
+// commit); a commit that fails leaves nothing to deliver, nor does a write a crash cut short; the
+// two-file format of earlier versions is still recovered.
 import t from 'tap'
-import { mkdirSync, readdirSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { text } from 'node:stream/consumers'
 import { DirSync, SpoolStore, type SpoolEntry } from '../../src/delivery/spool/spool-store.js'
 
 const entry = (id: string): Omit<SpoolEntry, 'size'> => ({
@@ -14,7 +17,7 @@ const entry = (id: string): Omit<SpoolEntry, 'size'> => ({
   recipients: [{ address: 'someone@example.org', route: 'upstream', state: 'pending' }],
 })
 
-t.test('fifty commits at once: all in queue/, all recovered, tmp/ empty', async (t) => {
+t.test('fifty commits at once: one file each in queue/, all recovered with their bodies, tmp/ empty', async (t) => {
   const dir = t.testdir({})
   const store = new SpoolStore(dir)
   t.teardown(() => store.close())
@@ -28,10 +31,103 @@ t.test('fifty commits at once: all in queue/, all recovered, tmp/ empty', async 
     }),
   )
   t.equal(readdirSync(store.tmp).length, 0)
-  t.equal(readdirSync(store.queue).length, 100)
+  t.equal(readdirSync(store.queue).length, 50)
+  t.equal(await text(store.body('m7')), body.toString(), 'the body is read without its trailer')
   const again = new SpoolStore(dir)
   t.teardown(() => again.close())
-  t.equal(again.recover().length, 50)
+  const recovered = again.recover()
+  t.equal(recovered.length, 50)
+  t.match(recovered.find((e) => e.id === 'm7'), { ...entry('m7'), size: body.length })
+  t.equal(await text(again.body('m7')), body.toString(), 'and so after recovery')
+  t.equal(again.head('m7', 64 * 1024).toString(), body.toString(), 'the head for a DSN stops at the body too')
+})
+
+t.test('a large message is written in slices and read back whole', async (t) => {
+  const store = new SpoolStore(t.testdir({}))
+  t.teardown(() => store.close())
+  const w = store.create('big')
+  const line = Buffer.from(`${'x'.repeat(998)}\r\n`)
+  for (let i = 0; i < 300; i++) await w.write(line)
+  const e = await w.commit(entry('big'))
+  t.equal(e.size, 300 * 1000)
+  t.equal((await text(store.body('big'))).length, 300 * 1000)
+})
+
+t.test('a later state beside the message wins over its trailer; removal leaves nothing', async (t) => {
+  const dir = t.testdir({})
+  const store = new SpoolStore(dir)
+  t.teardown(() => store.close())
+  const w = store.create('m1')
+  await w.write(Buffer.from('x\r\n'))
+  const e = await w.commit(entry('m1'))
+  e.attempts = 1
+  e.nextAttempt = 60_000
+  e.recipients[0]!.state = 'pending'
+  e.recipients[0]!.lastReply = '451 4.3.0 later'
+  await store.save(e)
+  t.same(readdirSync(store.queue).sort(), ['m1.entry', 'm1.json'])
+  const again = new SpoolStore(dir)
+  t.teardown(() => again.close())
+  t.match(again.recover(), [{ id: 'm1', attempts: 1, nextAttempt: 60_000, size: 3, recipients: [{ lastReply: '451 4.3.0 later' }] }])
+  await again.remove('m1')
+  t.same(readdirSync(store.queue), [])
+})
+
+t.test('the two-file spool of earlier versions is recovered, read and removed', async (t) => {
+  const dir = t.testdir({ queue: {}, tmp: {} })
+  const body = 'From: helpdesk@contoso.example\r\nSubject: old\r\n\r\nbody\r\n'
+  writeFileSync(join(dir, 'queue', 'old1.msg'), body)
+  writeFileSync(join(dir, 'queue', 'old1.json'), JSON.stringify({ ...entry('old1'), size: 0 }))
+  writeFileSync(join(dir, 'queue', 'orphan.msg'), 'never acknowledged')
+  writeFileSync(join(dir, 'queue', 'orphan2.json'), JSON.stringify(entry('orphan2')))
+  const store = new SpoolStore(dir)
+  t.teardown(() => store.close())
+  t.match(store.recover(), [{ id: 'old1', size: body.length }])
+  t.same(readdirSync(store.queue).sort(), ['old1.json', 'old1.msg'], 'halves without their other half are removed')
+  t.equal(await text(store.body('old1')), body)
+  t.equal(store.head('old1', 20).toString(), body.slice(0, 20))
+  await store.save({ ...entry('old1'), attempts: 1, size: body.length })
+  t.match(JSON.parse(readFileSync(join(dir, 'queue', 'old1.json'), 'utf8')), { attempts: 1 })
+  await store.remove('old1')
+  t.same(readdirSync(store.queue), [])
+})
+
+t.test('writes a crash cut short are removed, not delivered; a bad later state falls back to the trailer', async (t) => {
+  const dir = t.testdir({})
+  const store = new SpoolStore(dir)
+  t.teardown(() => store.close())
+  for (const id of ['good', 'flipped', 'cut']) {
+    const w = store.create(id)
+    await w.write(Buffer.from('From: a@contoso.example\r\n\r\nbody\r\n'))
+    await w.commit(entry(id))
+  }
+  writeFileSync(join(store.queue, 'good.json'), '{"not json')
+  const flipped = readFileSync(join(store.queue, 'flipped.entry'))
+  flipped[27] = 0x21 // one byte of the body, as a half-written block would
+  writeFileSync(join(store.queue, 'flipped.entry'), flipped)
+  const cut = readFileSync(join(store.queue, 'cut.entry'))
+  writeFileSync(join(store.queue, 'cut.entry'), cut.subarray(0, cut.length - 3))
+  writeFileSync(join(store.queue, 'half.entry'), 'x\r\n{"id":"half"')
+  writeFileSync(join(store.queue, 'tiny.entry'), 'x')
+  const again = new SpoolStore(dir)
+  t.teardown(() => again.close())
+  t.match(again.recover(), [{ id: 'good', attempts: 0, size: 33 }])
+  t.same(readdirSync(store.queue).sort(), ['good.entry', 'good.json'])
+})
+
+t.test('a message being written is in queue/ but not delivered after a crash; discard removes it', async (t) => {
+  const dir = t.testdir({})
+  const store = new SpoolStore(dir)
+  t.teardown(() => store.close())
+  const w = store.create('m1')
+  for (let i = 0; i < 100; i++) await w.write(Buffer.from(`${'x'.repeat(998)}\r\n`))
+  t.same(readdirSync(store.queue), ['m1.entry'], 'past the write buffer: on disk, without a footer')
+  const again = new SpoolStore(dir)
+  t.teardown(() => again.close())
+  t.same(again.recover(), [], 'not acknowledged: removed')
+  t.same(readdirSync(store.queue), [])
+  await w.discard()
+  t.same(readdirSync(store.queue), [])
 })
 
 t.test('DirSync: callers during an fsync share the next one; a failed fsync is reported and the next retried', async (t) => {
@@ -60,14 +156,24 @@ t.test('a commit that cannot finish leaves nothing to deliver', async (t) => {
   t.teardown(() => store.close())
   const w = store.create('m1')
   await w.write(Buffer.from('x\r\n'))
-  // a directory in the body's way: its rename fails, the state file's succeeds
-  mkdirSync(join(store.queue, 'm1.msg', 'x'), { recursive: true })
+  // a directory in the message's way: its file cannot be created
+  mkdirSync(join(store.queue, 'm1.entry', 'x'), { recursive: true })
   await t.rejects(w.commit(entry('m1')))
-  t.same(readdirSync(store.queue), ['m1.msg'], 'the state file was taken back: only the obstacle is left')
+  t.same(readdirSync(store.queue), ['m1.entry'], 'only the obstacle is left')
   await w.discard() // as the queue does after a failed commit
-  t.same(readdirSync(store.tmp), [], 'and discard() clears the body from tmp/')
+  t.same(readdirSync(store.queue), ['m1.entry'], 'discard() leaves what it did not write')
   const again = new SpoolStore(dir)
   t.teardown(() => again.close())
   t.same(again.recover(), [], 'recovery finds nothing to deliver and leaves the directory alone')
-  t.same(readdirSync(store.queue), ['m1.msg'])
+  t.same(readdirSync(store.queue), ['m1.entry'])
+})
+
+t.test('a commit whose queue/ fsync fails takes the message back out of queue/', async (t) => {
+  const dir = t.testdir({})
+  const store = new SpoolStore(dir)
+  const w = store.create('m1')
+  await w.write(Buffer.from('x\r\n'))
+  await store.close() // the directory fsync now refuses: not acknowledged
+  await t.rejects(w.commit(entry('m1')), /is closed/)
+  t.same(readdirSync(store.queue), [], 'the whole, synced file is taken back out')
 })

@@ -33,6 +33,12 @@ export interface QueueOptions {
   readonly writes?: { failed(err: Error): void; succeeded(): void }
 }
 
+/**
+ * Bytes of small messages kept in memory from their commit to their first attempt, which then
+ * needs no read of the spool (the file on disk stays the durable copy, read on later attempts).
+ */
+const KEPT_BODIES_MAX = 16 * 1024 * 1024
+
 /** How often the spool disk's free space is read (ms): MAIL never waits for a statfs. */
 const DISK_FREE_MAX_AGE = 1000
 
@@ -47,7 +53,14 @@ export class DeliveryQueue {
   /** Committed but not yet handed over (the trace record is being written). */
   private readonly held = new Map<string, SpoolEntry>()
   private readonly active = new Set<string>()
+  /** Entries due now, oldest first, not being attempted: the loop takes from here, it never scans. */
+  private readonly ready = new Set<SpoolEntry>()
+  /** Entries waiting for their next attempt, earliest first. */
+  private readonly later = new AttemptHeap()
   private bytes = 0
+  /** Message bytes kept for the first attempt, by id (KEPT_BODIES_MAX in all). */
+  private readonly kept = new Map<string, Buffer>()
+  private keptBytes = 0
   private wakeUp: (() => void) | undefined
   private stopped = false
   private running: Promise<void> | undefined
@@ -128,6 +141,13 @@ export class DeliveryQueue {
   private add(e: SpoolEntry): void {
     this.entries.set(e.id, e)
     this.bytes += e.size
+    this.schedule(e)
+  }
+
+  /** Files an entry under ready or later by its next attempt, and wakes the loop. */
+  private schedule(e: SpoolEntry): void {
+    if (e.nextAttempt <= this.o.clock.now()) this.ready.add(e)
+    else this.later.push(e)
     this.wakeUp?.()
   }
 
@@ -171,6 +191,7 @@ export class DeliveryQueue {
             ...(mailDsn ? { mailDsn } : {}),
           })
           this.held.set(id, entry)
+          this.keep(id, writer.whole)
           this.bytes += entry.size
           this.o.writes?.succeeded()
           return { ok: true, status: 'Pending' }
@@ -187,6 +208,21 @@ export class DeliveryQueue {
     }
   }
 
+  private keep(id: string, body: Buffer | undefined): void {
+    if (body === undefined || this.keptBytes + body.length > KEPT_BODIES_MAX) return
+    this.kept.set(id, body)
+    this.keptBytes += body.length
+  }
+
+  /** The kept bytes of a message, handed out once. */
+  private takeKept(id: string): Buffer | undefined {
+    const body = this.kept.get(id)
+    if (body === undefined) return undefined
+    this.kept.delete(id)
+    this.keptBytes -= body.length
+    return body
+  }
+
   /** Starts delivering a committed message once its trace record exists. */
   release(id: string): void {
     const e = this.held.get(id)
@@ -199,27 +235,31 @@ export class DeliveryQueue {
   private async loop(): Promise<void> {
     while (!this.stopped) {
       const now = this.o.clock.now()
-      let earliest = Infinity
-      for (const e of this.entries.values()) {
-        if (this.active.has(e.id)) continue
-        if (e.nextAttempt <= now && this.active.size < this.o.concurrency) {
-          this.active.add(e.id)
-          const p: Promise<void> = this.attempt(e)
-            .catch((err: Error) => this.o.log.error({ err: err.message, id: e.id }, 'delivery attempt failed'))
-            .finally(() => {
-              this.active.delete(e.id)
-              this.inFlight.delete(p)
-              this.wakeUp?.()
-            })
-          this.inFlight.add(p)
-        } else if (e.nextAttempt > now) earliest = Math.min(earliest, e.nextAttempt)
+      for (let e = this.later.peek(); e && e.nextAttempt <= now; e = this.later.peek()) this.ready.add(this.later.pop() as SpoolEntry)
+      for (const e of this.ready) {
+        if (this.active.size >= this.o.concurrency) break
+        this.ready.delete(e)
+        this.active.add(e.id)
+        const p: Promise<void> = this.attempt(e)
+          .catch((err: Error) => this.o.log.error({ err: err.message, id: e.id }, 'delivery attempt failed'))
+          .finally(() => {
+            this.active.delete(e.id)
+            this.inFlight.delete(p)
+            // still in the spool (pending recipients, or the attempt failed): due again at nextAttempt
+            if (this.entries.get(e.id) === e) this.schedule(e)
+            else this.wakeUp?.()
+          })
+        this.inFlight.add(p)
       }
+      const earliest = this.later.peek()?.nextAttempt ?? Infinity
       const woken = new Promise<void>((resolve) => (this.wakeUp = resolve))
       await Promise.race(earliest === Infinity ? [woken] : [woken, this.o.clock.sleepUntil(earliest)])
     }
   }
 
   private async attempt(e: SpoolEntry): Promise<void> {
+    // routes share the kept bytes of this first attempt; later attempts read the spool
+    const kept = this.takeKept(e.id)
     const pending = e.recipients.filter((r) => r.state === 'pending')
     const byRoute = new Map<RouteName, SpoolRecipient[]>()
     for (const r of pending) byRoute.set(r.route, [...(byRoute.get(r.route) ?? []), r])
@@ -231,7 +271,7 @@ export class DeliveryQueue {
     await Promise.all(
       [...byRoute].map(async ([route, rcpts]) => {
         const opened = performance.now()
-        const outcome = await this.deliver(e, route, rcpts)
+        const outcome = await this.deliver(e, route, rcpts, kept)
         const ms = Math.round(performance.now() - opened)
         for (const r of rcpts) {
           const refusal = outcome.refused?.find((x) => x.recipient.toLowerCase() === r.address.toLowerCase())
@@ -271,7 +311,7 @@ export class DeliveryQueue {
     }
   }
 
-  private async deliver(e: SpoolEntry, route: RouteName, rcpts: readonly SpoolRecipient[]): Promise<DeliveryOutcome> {
+  private async deliver(e: SpoolEntry, route: RouteName, rcpts: readonly SpoolRecipient[], kept: Buffer | undefined): Promise<DeliveryOutcome> {
     const rcptDsn = Object.fromEntries(rcpts.flatMap((r) => (r.rcptDsn ? [[r.address, r.rcptDsn]] : [])))
     const sink = this.o.targets[route].open(e.id, {
       from: e.from,
@@ -283,7 +323,8 @@ export class DeliveryQueue {
     })
     try {
       if (route === 'fallback') await sink.write(FALLBACK_FIELD)
-      for await (const chunk of this.store.body(e.id)) await sink.write(chunk as Buffer)
+      if (kept) await sink.write(kept)
+      else for await (const chunk of this.store.body(e.id)) await sink.write(chunk as Buffer)
     } catch (err) {
       sink.abort('spool read failed')
       return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `spool read failed: ${(err as Error).message}` }) }
@@ -339,6 +380,7 @@ export class DeliveryQueue {
     const writer = this.store.create(r.id)
     await writer.write(Buffer.from(r.text, 'utf8'))
     const entry = await writer.commit({ id: r.id, from: '', queuedAt: now, attempts: 0, nextAttempt: now, recipients: [{ address: r.to, route: 'upstream', state: 'pending' }], dsn: true })
+    this.keep(r.id, writer.whole)
     const rcptReply = formatReply(reply(this.o.replies, 'recipient-ok'))
     this.o.trace.record(buildTrace({
       id: r.id,
@@ -358,5 +400,46 @@ export class DeliveryQueue {
       reportFor: r.reportFor,
     }))
     this.add(entry)
+  }
+}
+
+/** A binary min-heap of entries by nextAttempt (the deferred queue, like Postfix's). */
+export class AttemptHeap {
+  private readonly items: SpoolEntry[] = []
+
+  peek(): SpoolEntry | undefined {
+    return this.items[0]
+  }
+
+  push(e: SpoolEntry): void {
+    const a = this.items
+    a.push(e)
+    for (let i = a.length - 1; i > 0; ) {
+      const up = (i - 1) >> 1
+      if ((a[up] as SpoolEntry).nextAttempt <= e.nextAttempt) break
+      a[i] = a[up] as SpoolEntry
+      a[up] = e
+      i = up
+    }
+  }
+
+  pop(): SpoolEntry | undefined {
+    const a = this.items
+    const top = a[0]
+    const last = a.pop()
+    if (a.length === 0 || last === undefined) return top
+    a[0] = last
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let least = i
+      if (l < a.length && (a[l] as SpoolEntry).nextAttempt < (a[least] as SpoolEntry).nextAttempt) least = l
+      if (r < a.length && (a[r] as SpoolEntry).nextAttempt < (a[least] as SpoolEntry).nextAttempt) least = r
+      if (least === i) break
+      a[i] = a[least] as SpoolEntry
+      a[least] = last
+      i = least
+    }
+    return top
   }
 }

@@ -1,11 +1,19 @@
-// The spool on disk (queue mode). A message is two files: <id>.msg, the exact bytes to deliver,
-// and <id>.json, its envelope and per-recipient state. Written in tmp/, fsynced, renamed into
-// queue/ and the directory fsynced before the 250: a state file with its body in queue/ is a
-// message to deliver. Recovery after a crash needs only a directory listing.
-import { closeSync, createReadStream, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs'
-import { open, rename, rm, type FileHandle } from 'node:fs/promises'
+// The spool on disk (queue mode). A message is one file, queue/<id>.entry: the exact bytes to
+// deliver, then its envelope and per-recipient state as JSON, then a fixed-length footer giving
+// both lengths and a CRC-32 of everything before it (Postfix's one queue file, in spirit). The
+// file is written in place; before the 250 it is fdatasynced and, at the same time, queue/ is
+// fsynced — one directory fsync for all the commits waiting at that moment (group commit). A
+// crash can leave an unfinished file in queue/: its footer is missing or its CRC does not match,
+// so recovery tells it from an acknowledged message and removes it. A later state (after a
+// failed attempt) is <id>.json beside it, written aside, fsynced and renamed over; it wins over
+// the trailer.
+// Spools written before this format (<id>.msg body + <id>.json state) are still recovered,
+// delivered and removed as they were.
+import { closeSync, createReadStream, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs'
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
+import { crc32 } from 'node:zlib'
 import type { MessageDsn, RecipientDsn } from '../../core/dsn-params.js'
 import type { RouteName } from '../../core/trace.js'
 
@@ -26,7 +34,7 @@ export interface SpoolEntry {
   attempts: number
   nextAttempt: number
   readonly recipients: SpoolRecipient[]
-  /** Bytes of the .msg file. */
+  /** Bytes of the message itself (the trailer not counted). */
   size: number
   /** A delivery status notification: never answered by another one (RFC 3464 §2, loops). */
   readonly dsn?: boolean
@@ -36,10 +44,38 @@ export interface SpoolEntry {
 
 const SAFE_ID = /^[A-Za-z0-9-]+$/
 
+/**
+ * "\r\nRELAY365-SPOOL/1 <body bytes, 16 hex> <state bytes, 8 hex> <CRC-32 of body and state, 8 hex>\r\n":
+ * fixed length, at the very end.
+ */
+const FOOTER_MAGIC = '\r\nRELAY365-SPOOL/1 '
+const FOOTER_LENGTH = FOOTER_MAGIC.length + 16 + 1 + 8 + 1 + 8 + 2
+const FOOTER = /^\r\nRELAY365-SPOOL\/1 ([0-9a-f]{16}) ([0-9a-f]{8}) ([0-9a-f]{8})\r\n$/
+
+function footer(bodyBytes: number, stateBytes: number, crc: number): string {
+  const hex = (n: number, width: number) => n.toString(16).padStart(width, '0')
+  return `${FOOTER_MAGIC}${hex(bodyBytes, 16)} ${hex(stateBytes, 8)} ${hex(crc, 8)}\r\n`
+}
+
+/** Small messages are written in one go at commit; larger ones in slices of this size as they come. */
+const WRITE_BUFFER = 64 * 1024
+
+/** How a message in queue/ is stored: one file (legacy: body and state apart), and whether a newer state file exists. */
+interface Stored {
+  readonly legacy: boolean
+  state: boolean
+  readonly size: number
+}
+
+const ignoreMissing = (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'ENOENT') throw err
+}
+
 export class SpoolStore {
   readonly tmp: string
   readonly queue: string
   private readonly queueSync: DirSync
+  private readonly stored = new Map<string, Stored>()
 
   constructor(dir: string) {
     this.tmp = join(dir, 'tmp')
@@ -53,33 +89,26 @@ export class SpoolStore {
     await this.queueSync.close()
   }
 
-  private path(dir: string, id: string, ext: 'msg' | 'json'): string {
+  private path(dir: string, id: string, ext: 'entry' | 'msg' | 'json'): string {
     if (!SAFE_ID.test(id)) throw new Error(`invalid spool id ${JSON.stringify(id)}`)
     return join(dir, `${id}.${ext}`)
   }
 
   /** A writer for a new message's body; commit() makes message and state durable together. */
   create(id: string): SpoolWriter {
-    return new SpoolWriter(this, id, this.path(this.tmp, id, 'msg'))
+    return new SpoolWriter(this, id, this.path(this.queue, id, 'entry'))
   }
 
   /**
-   * Both files are durable in tmp/ before either is renamed, and nothing is acknowledged before
-   * queue/ is fsynced, so the steps in between can overlap: a crash there leaves either no state
-   * file (never acknowledged: recovery drops the body) or a whole message that the client, not
-   * having seen 250, may send again (at least once, never lost). tmp/ itself is not fsynced:
-   * recovery empties it whatever it holds.
+   * Nothing is acknowledged before both the file's bytes (fdatasync) and its name in queue/ (a
+   * directory fsync begun after the file was created) are durable; the two run at once. A crash
+   * before both leaves either no file or one that recovery removes (no whole footer, or a CRC that
+   * does not match), or a whole message that the client, not having seen 250, may send again (at
+   * least once, never lost).
    */
-  /** Where commit writes a new message's state before renaming it into queue/. */
-  stateTmp(id: string): string {
-    return this.path(this.tmp, id, 'json')
-  }
-
-  async commitFiles(entry: SpoolEntry, body: FileHandle, bodyTmp: string): Promise<void> {
-    const stateTmp = this.stateTmp(entry.id)
-    await settledAll([body.sync().finally(() => body.close()), writeDurable(stateTmp, JSON.stringify(entry))])
-    await settledAll([rename(bodyTmp, this.path(this.queue, entry.id, 'msg')), rename(stateTmp, this.path(this.queue, entry.id, 'json'))])
-    await this.queueSync.sync()
+  async commitFile(entry: SpoolEntry, file: FileHandle): Promise<void> {
+    await settledAll([file.datasync().finally(() => file.close()), this.queueSync.sync()])
+    this.stored.set(entry.id, { legacy: false, state: false, size: entry.size })
   }
 
   /** Replaces a message's state atomically (written aside, fsynced, renamed over). */
@@ -87,27 +116,46 @@ export class SpoolStore {
     const tmp = this.path(this.tmp, `${entry.id}-state`, 'json')
     await writeDurable(tmp, JSON.stringify(entry))
     await rename(tmp, this.path(this.queue, entry.id, 'json'))
+    const s = this.stored.get(entry.id)
+    if (s) s.state = true
   }
 
+  private bodyPath(id: string): string {
+    return this.path(this.queue, id, this.stored.get(id)?.legacy ? 'msg' : 'entry')
+  }
+
+  /** The message's bytes, without the trailer. */
   body(id: string): Readable {
-    return createReadStream(this.path(this.queue, id, 'msg'))
+    const size = this.stored.get(id)?.size
+    if (size === 0) return Readable.from([])
+    return createReadStream(this.bodyPath(id), size === undefined ? {} : { end: size - 1 })
   }
 
   /** The first bytes of the body, for the headers a DSN returns. */
   head(id: string, bytes: number): Buffer {
-    const fd = openSync(this.path(this.queue, id, 'msg'), 'r')
+    const fd = openSync(this.bodyPath(id), 'r')
     try {
-      const buf = Buffer.alloc(bytes)
-      return buf.subarray(0, readSync(fd, buf, 0, bytes, 0))
+      const buf = Buffer.alloc(Math.min(bytes, this.stored.get(id)?.size ?? bytes))
+      return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0))
     } finally {
       closeSync(fd)
     }
   }
 
   async remove(id: string): Promise<void> {
-    // state first: a body without state is garbage that recovery removes
-    await rm(this.path(this.queue, id, 'json'), { force: true })
-    await rm(this.path(this.queue, id, 'msg'), { force: true })
+    const s = this.stored.get(id)
+    this.stored.delete(id)
+    const state = this.path(this.queue, id, 'json')
+    if (s?.legacy) {
+      // state first: a body without state is garbage that recovery removes
+      await unlink(state).catch(ignoreMissing)
+      await unlink(this.path(this.queue, id, 'msg')).catch(ignoreMissing)
+      return
+    }
+    // the message first: a state file without its message is garbage that recovery removes, while
+    // the message without its newer state would be delivered again from the trailer's
+    await unlink(this.path(this.queue, id, 'entry')).catch(ignoreMissing)
+    if (s === undefined || s.state) await unlink(state).catch(ignoreMissing)
   }
 
   /** After a crash: every acknowledged message, and unfinished writes cleared away. */
@@ -116,26 +164,83 @@ export class SpoolStore {
     const entries: SpoolEntry[] = []
     // only files are spool entries: anything else someone put there is left alone
     const names = new Set(readdirSync(this.queue, { withFileTypes: true }).filter((d) => d.isFile()).map((d) => d.name))
+    const remove = (name: string) => rmSync(join(this.queue, name), { force: true })
     for (const name of names) {
-      if (name.endsWith('.json')) {
-        const id = name.slice(0, -5)
-        if (!names.has(`${id}.msg`)) {
-          rmSync(join(this.queue, name), { force: true })
+      if (name.endsWith('.entry')) {
+        const id = name.slice(0, -6)
+        const trailer = readTrailer(join(this.queue, name))
+        if (!trailer) {
+          // a write the crash cut short: never acknowledged (the 250 follows the fdatasync)
+          remove(name)
           continue
         }
+        const hasState = names.has(`${id}.json`)
+        let entry = trailer.entry
+        if (hasState) {
+          try {
+            entry = JSON.parse(readFileSync(join(this.queue, `${id}.json`), 'utf8')) as SpoolEntry
+          } catch {
+            // renames are atomic: a state file that does not parse is not one we wrote; the trailer's state stands
+          }
+        }
+        entry.size = trailer.size
+        this.stored.set(id, { legacy: false, state: hasState, size: trailer.size })
+        entries.push(entry)
+      } else if (name.endsWith('.json')) {
+        const id = name.slice(0, -5)
+        if (names.has(`${id}.entry`)) continue
+        if (!names.has(`${id}.msg`)) {
+          remove(name)
+          continue
+        }
+        // a message of the two-file format this spool used before
         try {
           const entry = JSON.parse(readFileSync(join(this.queue, name), 'utf8')) as SpoolEntry
           entry.size = statSync(join(this.queue, `${id}.msg`)).size
+          this.stored.set(id, { legacy: true, state: true, size: entry.size })
           entries.push(entry)
         } catch {
           // a state file that does not parse was never acknowledged (renames are atomic)
-          rmSync(join(this.queue, name), { force: true })
+          remove(name)
         }
       } else if (name.endsWith('.msg') && !names.has(`${name.slice(0, -4)}.json`)) {
-        rmSync(join(this.queue, name), { force: true })
+        remove(name)
       }
     }
     return entries
+  }
+}
+
+/** The state and body length at the end of an .entry file, or undefined if it has none. */
+function readTrailer(path: string): { entry: SpoolEntry; size: number } | undefined {
+  const fd = openSync(path, 'r')
+  try {
+    const total = fstatSync(fd).size
+    if (total < FOOTER_LENGTH) return undefined
+    const foot = Buffer.alloc(FOOTER_LENGTH)
+    readSync(fd, foot, 0, FOOTER_LENGTH, total - FOOTER_LENGTH)
+    const m = FOOTER.exec(foot.toString('latin1'))
+    if (!m) return undefined
+    const size = parseInt(m[1] as string, 16)
+    const stateBytes = parseInt(m[2] as string, 16)
+    if (size + stateBytes + FOOTER_LENGTH !== total) return undefined
+    // every byte before the footer, read once at start: a file cut short or half written fails here
+    let crc = 0
+    const slice = Buffer.alloc(Math.min(size + stateBytes, 1024 * 1024))
+    for (let at = 0; at < size + stateBytes; ) {
+      const n = readSync(fd, slice, 0, Math.min(slice.length, size + stateBytes - at), at)
+      if (n === 0) return undefined
+      crc = crc32(slice.subarray(0, n), crc)
+      at += n
+    }
+    if (crc !== parseInt(m[3] as string, 16)) return undefined
+    const state = Buffer.alloc(stateBytes)
+    readSync(fd, state, 0, stateBytes, size)
+    return { entry: JSON.parse(state.toString('utf8')) as SpoolEntry, size }
+  } catch {
+    return undefined
+  } finally {
+    closeSync(fd)
   }
 }
 
@@ -209,41 +314,80 @@ async function writeDurable(path: string, text: string): Promise<void> {
   }
 }
 
+/**
+ * Streams one message into tmp/. Chunks are gathered up to WRITE_BUFFER and written together, so a
+ * small message costs one write of body and trailer at commit; a write error (disk full) is
+ * reported by the write that meets it or by commit.
+ */
 export class SpoolWriter {
   private handle: Promise<FileHandle> | undefined
+  private pending: Buffer[] = []
+  private pendingBytes = 0
+  /** CRC-32 of every byte written so far (the footer's check). */
+  private crc = 0
   size = 0
+  /** After commit: the message's bytes, when it was small enough to be written in one go. */
+  whole: Buffer | undefined
 
   constructor(
     private readonly store: SpoolStore,
     readonly id: string,
-    private readonly tmpPath: string,
+    private readonly filePath: string,
   ) {}
 
   private file(): Promise<FileHandle> {
-    return (this.handle ??= open(this.tmpPath, 'w'))
+    return (this.handle ??= open(this.filePath, 'w'))
   }
 
   async write(chunk: Buffer): Promise<void> {
-    await (await this.file()).write(chunk)
+    this.pending.push(chunk)
+    this.pendingBytes += chunk.length
     this.size += chunk.length
+    if (this.pendingBytes >= WRITE_BUFFER) await this.flush()
+  }
+
+  private async flush(): Promise<void> {
+    const chunks = this.pending
+    this.pending = []
+    this.pendingBytes = 0
+    for (const c of chunks) this.crc = crc32(c, this.crc)
+    const file = await this.file()
+    const total = chunks.reduce((n, c) => n + c.length, 0)
+    let written = (await file.writev(chunks)).bytesWritten
+    // a short write (the disk filling up) is finished or turned into the error that stopped it
+    if (written < total) {
+      const rest = Buffer.concat(chunks).subarray(written)
+      for (let at = 0; at < rest.length; at += written) {
+        written = (await file.write(rest, at)).bytesWritten
+        if (written === 0) throw Object.assign(new Error('spool write made no progress'), { code: 'ENOSPC' })
+      }
+    }
   }
 
   async commit(entry: Omit<SpoolEntry, 'size'>): Promise<SpoolEntry> {
     const full: SpoolEntry = { ...entry, size: this.size }
     try {
-      await this.store.commitFiles(full, await this.file(), this.tmpPath)
+      const state = Buffer.from(JSON.stringify(full), 'utf8')
+      // nothing written yet: the whole message is here, one copy of it saves reading it back
+      const whole = this.handle === undefined ? Buffer.concat(this.pending, this.size) : undefined
+      this.pending.push(state)
+      const crc = this.pending.reduce((c, chunk) => crc32(chunk, c), this.crc)
+      this.pending.push(Buffer.from(footer(this.size, state.length, crc), 'latin1'))
+      await this.flush()
+      await this.store.commitFile(full, await this.file())
+      this.whole = whole
     } catch (err) {
       // not acknowledged: whatever already reached queue/ must not be delivered
       await this.store.remove(this.id).catch(() => undefined)
-      await rm(this.store.stateTmp(this.id), { force: true }).catch(() => undefined)
       throw err
     }
     return full
   }
 
+  /** Closes and removes an uncommitted message's file; best effort (recovery removes what is left). */
   async discard(): Promise<void> {
-    if (this.handle) await (await this.handle).close().catch(() => undefined)
-    await rm(this.tmpPath, { force: true })
+    this.pending = []
+    await this.handle?.then((h) => h.close()).catch(() => undefined)
+    await unlink(this.filePath).catch(() => undefined)
   }
 }
-
