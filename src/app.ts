@@ -66,6 +66,8 @@ export interface RunningApp {
   readonly world: World
   readonly clock: SimClock
   readonly trace: TraceStore
+  /** Every trace record as it is written (the live view, the metrics, an experiment's counts). */
+  readonly events: TraceBus
   readonly limits: LimitStore
   readonly capture: CaptureStore
   readonly relay: Relay
@@ -277,6 +279,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     world,
     clock,
     trace,
+    events,
     limits,
     capture,
     relay,

@@ -16,12 +16,25 @@ import { commandRefusal, messageOutcome, type CommandRefusal, type MessageOutcom
 export class WireEngine implements Engine {
   readonly name = 'wire' as const
   private readonly clients = new Map<ScenarioSender, LoadClient>()
+  /**
+   * Each trace record as it was written, by message id (a later record of a message replaces its
+   * first): only what the report needs, so a month of mail does not sit in the heap as records.
+   */
+  private readonly counted = new Map<string, MessageOutcome | CommandRefusal>()
+  private readonly unsubscribe: () => void
 
   private constructor(
     private readonly app: RunningApp,
     private readonly clock: SimClock,
     private readonly stepped: boolean,
-  ) {}
+  ) {
+    this.unsubscribe = app.events.subscribe((e) => {
+      if (e.type !== 'recorded') return
+      const kept = messageOutcome(e.message) ?? commandRefusal(e.message)
+      if (kept) this.counted.set(e.message.id, kept)
+      else this.counted.delete(e.message.id)
+    })
+  }
 
   static async start(config: Config, clock: SimClock, senders: readonly ScenarioSender[], random: () => number, stepped: boolean): Promise<WireEngine> {
     const app = await startApp({ config, clock, smtpPort: 0, submissionPort: 0, noHttp: true, log: createLogger('silent'), random })
@@ -67,20 +80,18 @@ export class WireEngine implements Engine {
   }
 
   outcomes(): readonly MessageOutcome[] {
-    return this.records().flatMap((m) => messageOutcome(m) ?? [])
+    return [...this.counted.values()].flatMap((x) => ('category' in x ? [x] : []))
   }
 
   refusals(): readonly CommandRefusal[] {
-    return this.records().flatMap((m) => commandRefusal(m) ?? [])
-  }
-
-  private records() {
-    return this.app.trace.list({ limit: Number.MAX_SAFE_INTEGER }).messages
+    return [...this.counted.values()].flatMap((x) => ('verb' in x ? [x] : []))
   }
 
   async close(): Promise<void> {
     for (const c of this.clients.values()) c.close()
     await this.app.stop().catch(() => undefined)
+    // after stop: the last transactions' records are written by then
+    this.unsubscribe()
   }
 }
 

@@ -38,8 +38,8 @@ export function experimentConfig(s: Scenario) {
     // a sender's pooled connections carry a whole simulated day
     smtp: { maxConnectionsPerIP: 1000, maxRecipientsPerSession: 1_000_000, maxCommands: 1_000_000 },
     routes: { upstream: { type: 'drop' }, fallback: { type: 'drop' } },
-    // the report is read from the trace: keep all of it
-    store: { limits: 'memory', trace: 'memory', traceRetention: { maxMessages: null, maxAge: null } },
+    // the engine counts each record as it is written (engine-wire.ts): the store keeps the recent ones
+    store: { limits: 'memory', trace: 'memory', traceRetention: { maxMessages: 1000, maxAge: null } },
     log: { level: 'silent' },
     ...(authUsers.length ? { smtpAuth: { users: authUsers } } : {}),
   }
