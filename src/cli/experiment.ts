@@ -9,7 +9,8 @@ import { runExperiment, type ExperimentResult, type ProgressListener } from '../
 import { SingleBar, Presets } from 'cli-progress'
 import { compareHtml, compareMarkdown, limitChart, type ComparedRun } from '../experiment/compare.js'
 import type { EngineName } from '../experiment/engine.js'
-import { loadScenario, type Scenario } from '../experiment/scenario.js'
+import { loadScenario, scenarioSchema, type Scenario } from '../experiment/scenario.js'
+import { ConfigError } from '../errors.js'
 import { timelineCsv } from '../experiment/timeline.js'
 
 export interface ExperimentArgs {
@@ -18,6 +19,15 @@ export interface ExperimentArgs {
   readonly traffic?: string | undefined
   /** Overrides the scenario's engine (wire or core). */
   readonly engine?: EngineName | undefined
+  /** Overrides the scenario's speed. */
+  readonly speed?: Scenario['speed'] | undefined
+}
+
+/** `--speed`: "max" or simulated seconds per real second, as a scenario's `speed`. */
+export function parseSpeed(text: string): Scenario['speed'] {
+  const parsed = scenarioSchema.shape.speed.safeParse(text === 'max' ? 'max' : Number(text))
+  if (!parsed.success) throw new ConfigError('speed', `--speed: expected max or a number of simulated seconds per real second up to 100000, got "${text}"`)
+  return parsed.data
 }
 
 /** A progress bar on a terminal: simulated time, messages, and the ETA from the pace so far. */
@@ -39,7 +49,7 @@ function progressBar(progress: NodeJS.WriteStream): { update: ProgressListener; 
 
 export async function experimentCommand(a: ExperimentArgs, progress: NodeJS.WriteStream = process.stderr): Promise<{ output: string; result: ExperimentResult; files: string[] }> {
   const loaded = loadScenario(a.file, a.traffic)
-  const scenario = a.engine ? { ...loaded, engine: a.engine } : loaded
+  const scenario = { ...loaded, ...(a.engine ? { engine: a.engine } : {}), ...(a.speed !== undefined ? { speed: a.speed } : {}) }
   const out = a.out ?? join('experiments', slug(scenario.name))
   const bar = progressBar(progress)
   let result: ExperimentResult
@@ -84,7 +94,7 @@ export async function compareCommand(a: Omit<ExperimentArgs, 'file'> & { readonl
   const runs: ComparedRun[] = []
   const files: string[] = []
   for (const [i, file] of a.files.entries()) {
-    const one = await experimentCommand({ file, out: join(out, `${i + 1}-${slug((scenarios[i] as Scenario).name)}`), traffic: a.traffic, engine: a.engine }, progress)
+    const one = await experimentCommand({ file, out: join(out, `${i + 1}-${slug((scenarios[i] as Scenario).name)}`), traffic: a.traffic, engine: a.engine, speed: a.speed }, progress)
     runs.push({ label: (scenarios[i] as Scenario).name, result: one.result })
     files.push(...one.files)
   }

@@ -93,12 +93,14 @@ export async function main(argv: string[]): Promise<number> {
           .positional('more', { type: 'string', array: true, describe: 'more scenarios to compare with the first' })
           .option('out', { type: 'string', describe: 'output directory (default experiments/<scenario name>)' })
           .option('traffic', { type: 'string', describe: 'a message trace export (Get-MessageTraceV2 CSV or Graph JSON) for the scenario\'s traffic sender' })
-          .option('engine', { choices: ['wire', 'core'] as const, describe: 'wire: real SMTP through a real relay; core: the policy core alone, no sockets (default: the scenario\'s, else wire)' }),
+          .option('engine', { choices: ['wire', 'core'] as const, describe: 'wire: real SMTP through a real relay; core: the policy core alone, no sockets (default: the scenario\'s, else wire)' })
+          .option('speed', { type: 'string', describe: 'simulated seconds per real second, or max: time jumps from send to send (default: the scenario\'s)' }),
       async (a) => {
-        const { compareCommand, experimentCommand } = await import('./experiment.js')
+        const { compareCommand, experimentCommand, parseSpeed } = await import('./experiment.js')
         const more = (a.more ?? []).map(String)
-        if (more.length) print((await compareCommand({ files: [a.file, ...more], out: a.out, traffic: a.traffic, engine: a.engine })).output)
-        else print((await experimentCommand({ file: a.file, out: a.out, traffic: a.traffic, engine: a.engine })).output)
+        const speed = a.speed === undefined ? undefined : parseSpeed(a.speed)
+        if (more.length) print((await compareCommand({ files: [a.file, ...more], out: a.out, traffic: a.traffic, engine: a.engine, speed })).output)
+        else print((await experimentCommand({ file: a.file, out: a.out, traffic: a.traffic, engine: a.engine, speed })).output)
       },
     )
     .command(

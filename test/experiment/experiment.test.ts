@@ -225,3 +225,17 @@ t.test('a fixed speed: the report states the lag behind the schedule; a terminal
   t.match(output, /speed 36000; engine wire: real SMTP through a real relay; \d+x real time achieved; sends ran at most [\d.]+ (s|min|h) simulated behind schedule\)/)
   t.match(shown, /2026-06-01 \d\d:\d\d \| \d+\/80 messages/, 'simulated time and messages on the bar')
 })
+
+t.test('--speed and --engine override the scenario from the command line', async (t) => {
+  const dir = t.testdir({ 's.yaml': SCENARIO.replace('speed: max', 'speed: 60') })
+  const bad = await runCliHere(['experiment', `${dir}/s.yaml`, '--speed', 'fast'])
+  t.equal(bad.code, 2)
+  t.match(bad.stderr, /--speed: expected max or a number/)
+  const max = await runCliHere(['experiment', `${dir}/s.yaml`, '--speed', 'max', '--out', `${dir}/max`])
+  t.equal(max.code, 0, max.stderr)
+  t.match(max.stdout, /speed max: time jumps from send to send; engine wire/)
+  const core = await runCliHere(['experiment', `${dir}/s.yaml`, '--engine', 'core', '--out', `${dir}/core`])
+  t.equal(core.code, 0, core.stderr)
+  t.match(core.stdout, /engine core: the policy core and limit engine in-process/)
+  t.match(core.stdout, /80 messages: accepted 50, throttled 0, fallback 30/)
+})
