@@ -127,6 +127,8 @@ export class LoadClient {
       const conn = this.idle.pop()
       if (conn) {
         if (!conn.destroyed) return conn
+        // gone while idle without an 'end' we heard: its place must come back, or sends wait for ever
+        this.drop(conn)
         continue
       }
       if (this.open < this.o.connections) return this.connect()
