@@ -37,6 +37,7 @@ import { MemoryLimitStore } from './limits/memory-store.js'
 import { RedisLimitStore } from './limits/redis-store.js'
 import { FaultSet } from './faults/fault-set.js'
 import { Relay } from './relay/relay.js'
+import { sessionSlotTtl } from './relay/session.js'
 import { createSmtpServer } from './smtp/server.js'
 import { Credentials } from './relay/credentials.js'
 import type { Endpoint } from './core/types.js'
@@ -187,7 +188,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     targets,
     credentials: new Credentials(config.smtpAuth),
     // a slot outlives no session: the longest one, in simulated time
-    sessionTtl: config.smtp.maxSessionDuration * clock.speed + 60_000,
+    sessionTtl: sessionSlotTtl(config.smtp.maxSessionDuration, clock.speed),
     newIpMemory: config.policy.throttleNewIPs.forgetAfter,
     ...(queue ? { queue } : {}),
     ndr,

@@ -29,6 +29,7 @@ import { plainMessage } from '../load/client.js'
 import type { LimitUsage } from '../ports.js'
 import { Credentials } from '../relay/credentials.js'
 import { countLimits, limitStoreDown } from '../relay/limit-count.js'
+import { sessionSlotTtl } from '../relay/session.js'
 import { CLOSING } from '../smtp/relay-connection.js'
 import { SessionCounter } from '../smtp/session-counter.js'
 import type { Engine, Submission } from './engine.js'
@@ -79,7 +80,7 @@ export class CoreEngine implements Engine {
     this.faults = new FaultSet(config.faults, random)
     this.credentials = new Credentials(config.smtpAuth)
     // as the relay's: a session's slot outlives no session, on the stepped clock a minute
-    this.sessionTtl = config.smtp.maxSessionDuration * clock.speed + 60_000
+    this.sessionTtl = sessionSlotTtl(config.smtp.maxSessionDuration, clock.speed)
     this.newIpMemory = config.policy.throttleNewIPs.forgetAfter
   }
 

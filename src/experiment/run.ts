@@ -190,7 +190,8 @@ class LimitSampler {
 
   series(): LimitSeries[] {
     return [...this.byKey].map(([key, x]) => {
-      const peak = Math.max(...x.used)
+      // a month in 1-minute buckets is 43,200 samples: too many to spread into Math.max
+      const peak = x.used.reduce((a, b) => Math.max(a, b), 0)
       const i = x.used.indexOf(peak)
       return { key, limit: x.limit, windowMs: x.windowMs, used: x.used, peak, peakAt: peak > 0 ? this.start + (i + 1) * this.bucketMs : undefined }
     })

@@ -2,6 +2,14 @@
 // and identity they brought. Turned into SessionFacts for the core.
 import type { Endpoint, SessionFacts } from '../core/types.js'
 
+/**
+ * How long an SMTP AUTH session's concurrency slot is held without renewal, in simulated ms: no
+ * session outlives smtp.maxSessionDuration (real ms), which runs `speed` times faster simulated.
+ */
+export function sessionSlotTtl(maxSessionDuration: number, speed: number): number {
+  return maxSessionDuration * speed + 60_000
+}
+
 export class RelaySession {
   tls: { protocol: string; cipher: string } | undefined
   certDomains: readonly string[] = []
