@@ -14,16 +14,19 @@ export interface ComparedRun {
 
 const when = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ')
 
+/** A Markdown table with a column per run: `rows` are [first cell, one cell per run]. */
+function runTable(runs: readonly ComparedRun[], first: string, rows: ReadonlyArray<readonly [string, readonly (string | number)[]]>, align: '---' | '---:' = '---'): string[] {
+  return [`| ${first} | ${runs.map((r) => r.label).join(' | ')} |`, `|---|${runs.map(() => align).join('|')}|`, ...rows.map(([name, cells]) => `| ${name} | ${cells.join(' | ')} |`)]
+}
+
 function totalsTable(runs: readonly ComparedRun[]): string[] {
-  const head = `| outcome | ${runs.map((r) => r.label).join(' | ')} |`
-  const rule = `|---|${runs.map(() => '---:').join('|')}|`
-  const rows = CATEGORIES.map((c) => `| ${c} (messages / recipients) | ${runs.map((r) => `${r.result.timeline.totals[c]} / ${r.result.timeline.recipientTotals[c]}`).join(' | ')} |`)
+  const rows = CATEGORIES.map((c) => [`${c} (messages / recipients)`, runs.map((r) => `${r.result.timeline.totals[c]} / ${r.result.timeline.recipientTotals[c]}`)] as const)
   const delayed = (r: ComparedRun) => {
     const d = r.result.delays
     return d.delayed === 0 ? '0' : `${d.delayed} (mean ${duration(d.totalMs / d.delayed)}, longest ${duration(d.maxMs)})`
   }
-  const refused = runs.some((r) => r.result.refusedCommands.count > 0) ? [`| refused before a message began (AUTH) | ${runs.map((r) => r.result.refusedCommands.count).join(' | ')} |`] : []
-  return [head, rule, ...rows, `| sends with a late reply (delay) | ${runs.map(delayed).join(' | ')} |`, ...refused, `| messages sent | ${runs.map((r) => r.result.messages).join(' | ')} |`]
+  const refused = runs.some((r) => r.result.refusedCommands.count > 0) ? [['refused before a message began (AUTH)', runs.map((r) => r.result.refusedCommands.count)] as const] : []
+  return runTable(runs, 'outcome', [...rows, ['sends with a late reply (delay)', runs.map(delayed)], ...refused, ['messages sent', runs.map((r) => r.result.messages)]], '---:')
 }
 
 function firstsTable(runs: readonly ComparedRun[]): string[] {
@@ -33,7 +36,7 @@ function firstsTable(runs: readonly ComparedRun[]): string[] {
     const f = r.result.timeline.firsts.find((x) => x.category === c)
     return f ? `${when(f.at)}${f.rule ? ` (${f.rule})` : ''}` : '—'
   }
-  return [`| first | ${runs.map((r) => r.label).join(' | ')} |`, `|---|${runs.map(() => '---').join('|')}|`, ...cats.map((c) => `| ${c} | ${runs.map((r) => cell(r, c)).join(' | ')} |`)]
+  return runTable(runs, 'first', cats.map((c) => [c, runs.map((r) => cell(r, c))]))
 }
 
 /** Each limit any run used: its ceiling and each run's peak use over its window, and when. */
@@ -46,7 +49,7 @@ function limitsTable(runs: readonly ComparedRun[]): string[] {
     const pct = l.limit > 0 ? Math.round((l.peak / l.limit) * 100) : 0
     return `${l.peak} of ${l.limit} (${pct} %)${l.peakAt !== undefined ? ` at ${when(l.peakAt)}` : ''}`
   }
-  return [`| limit (peak use over its window) | ${runs.map((r) => r.label).join(' | ')} |`, `|---|${runs.map(() => '---').join('|')}|`, ...keys.map((l) => `| ${limitLabel(l.key, l.windowMs)} | ${runs.map((r) => cell(r, l.key)).join(' | ')} |`)]
+  return runTable(runs, 'limit (peak use over its window)', keys.map((l) => [limitLabel(l.key, l.windowMs), runs.map((r) => cell(r, l.key))]))
 }
 
 /** Buckets where the runs differ, with each run's non-zero outcomes. */
@@ -59,13 +62,13 @@ function bucketTable(runs: readonly ComparedRun[]): string[] {
     const delay = late && late.delayed > 0 ? [`${late.delayed} late (up to ${duration(late.maxMs)})`] : []
     return b ? [...CATEGORIES.filter((c) => b.counts[c] > 0).map((c) => `${c} ${b.counts[c]}`), ...delay].join(', ') || '—' : '—'
   }
-  const rows: string[] = []
+  const rows: Array<readonly [string, string[]]> = []
   first.buckets.forEach((b, i) => {
     const cells = runs.map((r) => cell(r, i))
-    if (new Set(cells).size > 1) rows.push(`| ${when(b.start)} | ${cells.join(' | ')} |`)
+    if (new Set(cells).size > 1) rows.push([when(b.start), cells])
   })
   if (rows.length === 0) return ['The runs agree in every bucket.']
-  return [`| bucket | ${runs.map((r) => r.label).join(' | ')} |`, `|---|${runs.map(() => '---').join('|')}|`, ...rows]
+  return runTable(runs, 'bucket', rows)
 }
 
 function runLine(r: ComparedRun): string {
