@@ -2,6 +2,7 @@
 // Can upgrade to TLS after STARTTLS and write arbitrary bytes, so tests read like transcripts.
 import net from 'node:net'
 import tls from 'node:tls'
+import type { Test } from 'tap'
 
 export class Dialogue {
   private buffer = ''
@@ -132,4 +133,19 @@ export async function transactTls(port: number, from: string, rcpts: readonly st
   await d.send('QUIT')
   await d.closed
   return replies
+}
+
+/**
+ * A slowloris in the middle of a message: a byte every 200 ms, below smtp.minDataRate, until the
+ * relay cuts the session with 421 4.4.2 after one rate window (1 s in these tests) and closes it.
+ */
+export async function trickleUntilCut(t: Test, d: Dialogue): Promise<void> {
+  const started = Date.now()
+  const timer = setInterval(() => d.write('x'), 200)
+  t.teardown(() => clearInterval(timer))
+  t.equal(await d.read(5000), '421 4.4.2 Data rate too low, closing transmission channel')
+  const after = Date.now() - started
+  clearInterval(timer)
+  await d.closed
+  t.ok(after >= 900 && after < 3000, `cut off after one window (${after} ms)`)
 }
