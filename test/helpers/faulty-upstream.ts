@@ -91,7 +91,6 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
       const data = Buffer.from(raw.toString('latin1').replace(/^\./gm, ''), 'latin1')
       const message = { from: from ?? '', to, data, messageId: messageIdOf(data) }
       from = undefined
-      idle()
       const id = message.messageId ?? 'no-id'
       switch (fault) {
         case 'hang-at-eod':
@@ -118,7 +117,6 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
       if (verb === 'HELO') return say('250 faulty.upstream\r\n')
       if (verb === 'RSET') {
         from = undefined
-        idle()
         return say('250 2.0.0 Resetting\r\n')
       }
       if (verb === 'NOOP') return say('250 2.0.0 OK\r\n')
@@ -178,19 +176,21 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
       }
     }
     let idleTimer: NodeJS.Timeout | undefined
-    // the idle timer runs between transactions only: a close inside one is another fault
+    // The idle timer runs between transactions only, armed after the input is read: a close
+    // inside one is another fault. (Armed before a MAIL was read, it fired between MAIL and RCPT
+    // whenever a loaded machine took longer than idleCloseMs for the client's next command.)
     const idle = () => {
-      if (options.idleCloseMs === undefined) return
       clearTimeout(idleTimer)
-      if (from !== undefined) return
+      if (options.idleCloseMs === undefined || from !== undefined || inData) return
       idleTimer = setTimeout(() => socket.end(), options.idleCloseMs)
     }
     socket.on('close', () => clearTimeout(idleTimer))
     idle()
     socket.on('data', (chunk: Buffer) => {
-      idle()
+      clearTimeout(idleTimer)
       buffer = Buffer.concat([buffer, chunk])
       pump()
+      idle()
     })
     if (options.greetingDelayMs) setTimeout(() => say('220 faulty.upstream ESMTP\r\n'), options.greetingDelayMs)
     else say('220 faulty.upstream ESMTP\r\n')
