@@ -60,16 +60,23 @@ export class WireEngine implements Engine {
   }
 
   async waitForOne(pending: ReadonlySet<Promise<unknown>>): Promise<void> {
-    const settled = Promise.race(pending).then(() => true)
+    let sent = false
+    const settled = Promise.race(pending).then(() => (sent = true))
     for (;;) {
-      let timer: NodeJS.Timeout | undefined
       // stepped: the relay starting to sleep (a throttled reply) is the moment to move time on;
-      // the 10 ms look is for a sleep that began before this wait
-      const looked = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10)))
-      const asleep = this.stepped ? this.clock.nextSleep().then(() => new Promise<boolean>((r) => setImmediate(() => r(false)))) : looked
-      const done = await Promise.race([settled, looked, asleep])
-      clearTimeout(timer)
-      if (done) return
+      // the 10 ms look is for a sleep that began before this wait. Everything this wait hangs on
+      // long-lived objects is taken off again when it ends.
+      await new Promise<void>((resolve) => {
+        const finish = () => {
+          clearTimeout(timer)
+          stopListening()
+          resolve()
+        }
+        const timer = setTimeout(finish, 10)
+        const stopListening = this.stepped ? this.clock.onNextSleep(() => setImmediate(finish)) : () => false
+        void settled.then(finish)
+      })
+      if (sent) return
       const wake = this.stepped ? this.clock.nextWakeup() : undefined
       if (wake !== undefined) this.clock.advance(wake - this.clock.now())
     }

@@ -1,5 +1,5 @@
 // The simulated clock: frozen at speed 0 and moved only by advance(); sleepers wake when their time
-// comes; a stepped driver learns at once that someone started to sleep (nextSleep) and when the
+// comes; a stepped driver learns at once that someone started to sleep (onNextSleep) and when the
 // earliest sleeper wants to wake (nextWakeup).
 import t from 'tap'
 import { SimClock } from '../../src/clock/sim-clock.js'
@@ -25,19 +25,22 @@ t.test('a frozen clock moves only by advance, never back, and wakes sleepers in 
   t.pass('a time already past does not sleep')
 })
 
-t.test('nextSleep resolves when someone next starts to sleep, once for every waiter', async (t) => {
+t.test('onNextSleep tells each listener once, when someone next starts to sleep; a listener can stop listening', async (t) => {
   const clock = new SimClock(0, 0)
-  let told = 0
-  const first = clock.nextSleep()
-  t.equal(clock.nextSleep(), first, 'one promise for the same sleep')
-  void first.then(() => told++)
+  const told: string[] = []
+  clock.onNextSleep(() => told.push('a'))
+  const stopB = clock.onNextSleep(() => told.push('b'))
+  stopB()
   void clock.sleepUntil(0)
-  await new Promise((r) => setImmediate(r))
-  t.equal(told, 0, 'a sleep that ends at once is no sleep')
+  t.same(told, [], 'a sleep that ends at once is no sleep')
   const sleeping = clock.sleepUntil(60_000)
-  await first
-  t.equal(told, 1)
-  t.not(clock.nextSleep(), first, 'the next sleep has its own promise')
+  t.same(told, ['a'], 'told at once; the listener that stopped is not')
+  const second = clock.sleepUntil(30_000)
+  t.same(told, ['a'], 'once: a listener is for the next sleep only')
+  clock.onNextSleep(() => told.push('c'))
   clock.advance(60_000)
-  await sleeping
+  await Promise.all([sleeping, second])
+  t.same(told, ['a'], 'waking is not sleeping')
+  void clock.sleepUntil(90_000)
+  t.same(told, ['a', 'c'])
 })
