@@ -23,7 +23,6 @@ import { MxTarget } from './delivery/mx-route.js'
 import { DeliveryQueue } from './delivery/spool/queue.js'
 import { NdrSender } from './delivery/ndr.js'
 import { createDnsResolver } from './delivery/mx.js'
-import { createHttpServer } from './http/server.js'
 import { TraceBus } from './events/trace-bus.js'
 import { EventedTraceStore } from './events/trace-events.js'
 import { createMetrics } from './metrics/metrics.js'
@@ -34,7 +33,6 @@ import { healthReport, WriteHealth, type HealthReport } from './health/health.js
 import { createLogger } from './log.js'
 import type { CaptureStore, LimitStore, TraceStore } from './ports.js'
 import { MemoryLimitStore } from './limits/memory-store.js'
-import { RedisLimitStore } from './limits/redis-store.js'
 import { FaultSet } from './faults/fault-set.js'
 import { Relay } from './relay/relay.js'
 import { sessionSlotTtl } from './relay/session.js'
@@ -116,6 +114,8 @@ function routeTarget(route: RouteConfig, deps: { capture: CaptureStore; replies:
  * until it answers, the relay refuses with 451 4.3.0 rather than send unlimited. */
 async function openLimitStore(spec: string, log: Logger): Promise<LimitStore> {
   if (spec === 'memory') return new MemoryLimitStore()
+  // loaded only when used: ioredis costs a tenth of a second at every start (experiments, tests)
+  const { RedisLimitStore } = await import('./limits/redis-store.js')
   const store = new RedisLimitStore(spec)
   await store.ready().catch((err: Error) => log.warn({ err: err.message, store: spec }, 'limit store not reachable yet: mail will be deferred (451 4.3.0) until it is'))
   return store
@@ -246,6 +246,8 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     if (submission) submissionPort = await listen(submission, o.submissionPort ?? config.submission.port, config.submission.host)
     // metrics exist exactly when the HTTP server is wanted (noHttp off)
     if (metrics) {
+      // loaded only when served: fastify and its plugins are a fifth of a second of start-up
+      const { createHttpServer } = await import('./http/server.js')
       http = createHttpServer({
         token: config.http.token,
         host: config.http.host, allowedHosts: config.http.allowedHosts,

@@ -3,7 +3,6 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import selfsigned from 'selfsigned'
 import { ConfigError } from '../errors.js'
 
 export interface TlsMaterial {
@@ -35,6 +34,8 @@ export async function loadTlsMaterial(tls: { cert?: string | undefined; key?: st
     return material
   }
   if (!existsSync(DEFAULT_CERT) || !existsSync(DEFAULT_KEY)) {
+    // loaded only to make the certificate, once: its X.509 code is a fifth of a second of start-up
+    const { default: selfsigned } = await import('selfsigned')
     const pems = await selfsigned.generate([{ name: 'commonName', value: hostname }], {
       keySize: 2048,
       algorithm: 'sha256',
