@@ -1,8 +1,13 @@
 // Reads the facts the policy needs from a message's header block: how many From fields there are
 // and which mailboxes the From field holds (a strict RFC 5322 reading, from-field.ts: an ill-formed
-// field names no mailbox), plus, with mailparser, the From display, Message-ID and Subject for
-// the trace. Only the header block is ever parsed (DESIGN.md: stream, parse headers only).
-import { simpleParser } from 'mailparser'
+// field names no mailbox), plus, as mailparser reads them, the From display, Message-ID and
+// Subject for the trace. Only the header block is ever parsed (DESIGN.md: stream, parse headers
+// only).
+//
+// Most applications write those three fields plainly (ASCII, one line each, no encoded words, a
+// bare or simply named mailbox). For such a block the three are read directly, which gives what
+// mailparser would (a property test holds the two readings equal) for a tenth of the cost;
+// anything else goes to mailparser, loaded on first need.
 import { fromFields, parseMailboxList } from '../core/from-field.js'
 
 export interface HeaderFacts {
@@ -53,6 +58,65 @@ function fromFacts(block: Buffer): { fromHeaders: number; fromAddresses: string[
 }
 
 export async function readHeaderFacts(headerBlock: Buffer): Promise<HeaderFacts> {
+  const plain = plainFields(headerBlock)
+  return { ...fromFacts(headerBlock), ...(plain ?? (await parsedFields(headerBlock))) }
+}
+
+type TraceFields = Pick<HeaderFacts, 'fromDisplay' | 'messageId' | 'subject'>
+
+const NOT_PLAIN = /[^\t\r\n\x20-\x7e]|=\?|\r(?!\n)|(?<!\r)\n/
+const FIELD_NAME = /^[!-9;-~]+$/
+const READ = new Set(['from', 'subject', 'message-id'])
+const ADDRESS = /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*$/
+const NAMED = /^(?:([A-Za-z0-9'_-]+(?: [A-Za-z0-9'_-]+)*)|"([A-Za-z0-9'_.,-]+(?: [A-Za-z0-9'_.,-]+)*)") ?<([^<>]*)>$/
+
+/**
+ * From display, Message-ID and Subject read directly, as mailparser gives them, when the block
+ * writes them plainly; undefined otherwise (mailparser must read it).
+ */
+export function plainFields(headerBlock: Buffer): TraceFields | undefined {
+  const text = headerBlock.toString('latin1')
+  if (NOT_PLAIN.test(text) || /^(?:From|POST) /i.test(text)) return undefined
+  let end = text.length
+  while (end >= 2 && text.startsWith('\r\n', end - 2)) end -= 2
+  const lines = text.slice(0, end).split('\r\n')
+  const values = new Map<string, string>()
+  let continuable = false
+  for (const line of lines) {
+    if (line === '') return undefined
+    if (line[0] === ' ' || line[0] === '\t') {
+      // a folded field is left to mailparser if it is one of the three
+      if (!continuable) return undefined
+      continue
+    }
+    const colon = line.indexOf(':')
+    const name = line.slice(0, colon)
+    if (colon <= 0 || !FIELD_NAME.test(name)) return undefined
+    const key = name.toLowerCase()
+    continuable = !READ.has(key)
+    if (continuable) continue
+    if (values.has(key)) return undefined
+    values.set(key, line.slice(colon + 1).trim())
+  }
+  const from = values.get('from')
+  let fromDisplay: string | undefined
+  if (from !== undefined) {
+    const named = NAMED.exec(from)
+    const address = named ? (named[3] as string) : from
+    // an internationalized domain mailparser would decode from punycode
+    if (!ADDRESS.test(address) || /(?:@|\.)xn--/i.test(address)) return undefined
+    const name = named?.[1] ?? named?.[2]
+    fromDisplay = name ? `"${name}" <${address}>` : address
+  }
+  const subject = values.get('subject')
+  const id = values.get('message-id')
+  const messageId = id ? `${id.startsWith('<') ? '' : '<'}${id}${id.endsWith('>') ? '' : '>'}` : undefined
+  return { ...(fromDisplay ? { fromDisplay } : {}), ...(messageId ? { messageId } : {}), ...(subject ? { subject } : {}) }
+}
+
+/** The same three fields as mailparser reads them. */
+export async function parsedFields(headerBlock: Buffer): Promise<TraceFields> {
+  const { simpleParser } = await import('mailparser')
   // A terminating blank line makes mailparser treat the block as complete headers.
   const terminated = headerBlock.subarray(-4).equals(BLANK_LINE) ? headerBlock : Buffer.concat([headerBlock, BLANK_LINE])
   const input = SKIPPED_FIRST_LINE.test(headerBlock.subarray(0, 5).toString('latin1')) ? Buffer.concat([NEUTRAL_FIRST_LINE, terminated]) : terminated
@@ -60,7 +124,6 @@ export async function readHeaderFacts(headerBlock: Buffer): Promise<HeaderFacts>
   const parsed = await simpleParser(input, options)
   const display = parsed.from && !Array.isArray(parsed.from) ? parsed.from.text : undefined
   return {
-    ...fromFacts(headerBlock),
     ...(display ? { fromDisplay: display } : {}),
     ...(parsed.messageId ? { messageId: parsed.messageId } : {}),
     ...(parsed.subject !== undefined ? { subject: parsed.subject } : {}),

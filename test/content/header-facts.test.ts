@@ -1,6 +1,6 @@
 // Header From extraction with mailparser, including the ambiguous forms attackers use.
 import t from 'tap'
-import { readHeaderFacts } from '../../src/content/header-facts.js'
+import { plainFields, readHeaderFacts } from '../../src/content/header-facts.js'
 
 const facts = (h: string) => readHeaderFacts(Buffer.from(h))
 
@@ -21,4 +21,19 @@ t.test('From fields and mailboxes', async (t) => {
   t.same((await facts('From: not an address\r\n\r\n')).fromAddresses, [''])
   t.match(await facts('Subject: none\r\n'), { fromHeaders: 0, fromAddresses: [] }, 'a block without its blank line')
   t.match(await facts(''), { fromHeaders: 0, fromAddresses: [] })
+})
+
+t.test('plain fields are read directly; anything else is left to mailparser', async (t) => {
+  const plain = Buffer.from('From: "Help Desk" <helpdesk@contoso.example>\r\nTo: a@contoso.example\r\nSubject: Ticket 42 updated\r\nMessage-ID: m1@contoso.example\r\nX-Long: a\r\n b\r\n\r\n')
+  t.same(plainFields(plain), { fromDisplay: '"Help Desk" <helpdesk@contoso.example>', messageId: '<m1@contoso.example>', subject: 'Ticket 42 updated' }, 'a TeamDynamix-like block: a folded field it does not read is fine')
+  for (const [why, block] of [
+    ['an encoded word', 'Subject: =?utf-8?B?SMOpbGxv?=\r\n'],
+    ['a folded subject', 'Subject: Ticket\r\n 42\r\n'],
+    ['8-bit text', 'Subject: Grüße\r\n'],
+    ['two subjects', 'Subject: a\r\nSubject: b\r\n'],
+    ['a punycode domain', 'From: a@xn--bcher-kva.example\r\n'],
+    ['a comment in From', 'From: a@contoso.example (Help Desk)\r\n'],
+    ['a bare LF', 'Subject: a\nFrom: a@contoso.example\r\n'],
+  ] as const) t.equal(plainFields(Buffer.from(block)), undefined, why)
+  t.equal((await facts('Subject: =?utf-8?B?SMOpbGxv?=\r\n\r\n')).subject, 'Héllo', 'mailparser decodes what the direct reading leaves')
 })

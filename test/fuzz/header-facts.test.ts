@@ -1,7 +1,7 @@
 // Property-based: header From extraction (src/content/header-facts.ts) on arbitrary header blocks.
 import fc from 'fast-check'
 import t from 'tap'
-import { readHeaderFacts, type HeaderFacts } from '../../src/content/header-facts.js'
+import { parsedFields, plainFields, readHeaderFacts, type HeaderFacts } from '../../src/content/header-facts.js'
 import { must, params, pieces } from '../helpers/fuzz.js'
 
 /** readHeaderFacts, failing instead of hanging when mailparser never settles. */
@@ -121,4 +121,35 @@ t.test('regression: many short header lines within the header size limit', async
   t.same(f.fromAddresses, ['a@contoso.example'])
   const big = await facts(Buffer.from(`From: a@contoso.example\r\nX: ${'y'.repeat(2 * 1024 * 1024)}\r\n\r\n`))
   t.equal(big.fromHeaders, 1, 'a 2 MB header line (maxHeaderSize may be set that high)')
+})
+
+// The direct reading of From display, Message-ID and Subject (plainFields) must give what mailparser
+// gives whenever it answers at all, and must answer for the plain blocks applications write.
+const PLAIN_PIECES = ['Help', 'Desk', ' ', '  ', '"', 'a', 'O\'Neil', 'Doe,', 'J.', '-', '_', '<', '>', '@', '.', 'contoso', 'example', 'xn--bcher-kva', '\t', '(x)', ':', ';', '\\', '=?utf-8?B?SGk=?=', 'ü', '+tag']
+const plainField = fc.record({
+  name: fc.oneof({ weight: 9, arbitrary: fc.constantFrom('From', 'from', 'Subject', 'SUBJECT', 'Message-ID', 'Message-Id', 'To', 'X-Mailer') }, { weight: 1, arbitrary: fc.constantFrom('From ', 'Subject\t') }),
+  value: fc.oneof(
+    { weight: 1, arbitrary: pieces(PLAIN_PIECES, 8) },
+    { weight: 3, arbitrary: fc.constantFrom(' helpdesk@contoso.example', ' "Help Desk" <helpdesk@contoso.example>', ' Help Desk <helpdesk@contoso.example>', ' Help Desk<a.b+c@mail.contoso.example>', ' <m1@contoso.example>', ' m2@contoso.example', ' <m3@x', '', ' ', ' Ticket 42 updated', ' "Doe, J." <j@contoso.example>') },
+  ),
+  fold: fc.nat(5).map((n) => n === 0),
+})
+const plainBlock = fc.record({ fields: fc.array(plainField, { maxLength: 4 }), blank: fc.boolean() }).map(({ fields, blank }) =>
+  Buffer.from(fields.map((f) => `${f.name}:${f.fold ? ' x\r\n' : ''}${f.value}\r\n`).join('') + (blank ? '\r\n' : ''), 'latin1'),
+)
+
+t.test('plainFields gives what mailparser gives, whenever it answers', async (t) => {
+  let answered = 0
+  const budget = params<[Buffer]>(t, 1500)
+  await fc.assert(
+    fc.asyncProperty(fc.oneof({ weight: 3, arbitrary: plainBlock }, { weight: 1, arbitrary: block.map((b) => Buffer.from(b.text)) }), async (b) => {
+      const plain = plainFields(b)
+      if (plain === undefined) return
+      answered++
+      const parsed = await parsedFields(b)
+      must(JSON.stringify(plain) === JSON.stringify(parsed), `plain ${JSON.stringify(plain)}, mailparser ${JSON.stringify(parsed)}`)
+    }),
+    budget,
+  )
+  t.ok(answered > (budget.numRuns ?? 0) / 10, `the direct reading answered for ${answered} of ${budget.numRuns} blocks`)
 })
