@@ -25,7 +25,6 @@ import { NdrSender } from './delivery/ndr.js'
 import { createDnsResolver } from './delivery/mx.js'
 import { TraceBus } from './events/trace-bus.js'
 import { EventedTraceStore } from './events/trace-events.js'
-import { createMetrics } from './metrics/metrics.js'
 import { capturePruner } from './trace/capture-pruner.js'
 import { Retention } from './trace/retention.js'
 import type { TraceSummarizer } from './trace/summary.js'
@@ -218,8 +217,9 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     Promise.all([smtp, submission].map((server) => server && new Promise<void>((resolve) => server.close(() => resolve()))))
   const routeTargets = Object.values(targets)
   const upstreamConnections = () => sumConnections(routeTargets.map((t) => t.connections?.()))
-  // the metrics are read only through the HTTP server: without it (an experiment) nobody counts
-  const metrics = o.noHttp ? undefined : createMetrics({
+  // the metrics are read only through the HTTP server: without it (an experiment) nobody counts,
+  // and prom-client is not even loaded
+  const metrics = o.noHttp ? undefined : (await import('./metrics/metrics.js')).createMetrics({
     bus: events,
     openSessions: () => relay.openSessions,
     openTransactions: () => relay.openTransactions,

@@ -111,7 +111,11 @@ export function plainFields(headerBlock: Buffer): TraceFields | undefined {
   const subject = values.get('subject')
   const id = values.get('message-id')
   const messageId = id ? `${id.startsWith('<') ? '' : '<'}${id}${id.endsWith('>') ? '' : '>'}` : undefined
-  return { ...(fromDisplay ? { fromDisplay } : {}), ...(messageId ? { messageId } : {}), ...(subject ? { subject } : {}) }
+  const fields: { -readonly [K in keyof TraceFields]: TraceFields[K] } = {}
+  if (fromDisplay) fields.fromDisplay = fromDisplay
+  if (messageId) fields.messageId = messageId
+  if (subject) fields.subject = subject
+  return fields
 }
 
 /** The same three fields as mailparser reads them. */

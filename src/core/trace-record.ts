@@ -8,7 +8,13 @@ import type { Reply } from './replies.js'
 export type TraceFacts = { [K in keyof Omit<TraceMessage, 'status'>]: TraceMessage[K] | undefined } & Pick<TraceMessage, 'id' | 'receivedAt' | 'sessionId' | 'clientIp' | 'mailFrom' | 'reply' | 'notes' | 'results' | 'recipients' | 'captured'>
 
 function compact<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
+  // a plain loop: Object.fromEntries(Object.entries(...)) built each record in dictionary mode
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(o)) {
+    const value = (o as Record<string, unknown>)[key]
+    if (value !== undefined) out[key] = value
+  }
+  return out as T
 }
 
 /** The record: its status is the recipients' when they agree, Mixed when not, None without any. */

@@ -79,7 +79,7 @@ export class Relay implements SmtpRelay {
     // the client reset its transaction (RSET, EHLO) since: the relay's record of it ends here
     if (!c.transaction.open) this.endTransaction(id, 'transaction reset by the client')
     if (c.verb === 'MAIL') s.mailRefused = false
-    const decision = decide(this.ctx.world, { ...s.facts(), counters: c.counters, transaction: c.transaction }, { stage: 'command', now, verb: c.verb })
+    const decision = decide(this.ctx.world, s.facts(c), { stage: 'command', now, verb: c.verb })
     const sessionLimit = decision.verdict === 'reject' && SESSION_LIMIT_RULE_IDS.has(decision.rule ?? '')
     if (sessionLimit && decision.reply) {
       this.ctx.log.info({ session: id, ip: s.ip, verb: c.verb, rule: decision.rule, counters: c.counters, reply: formatReply(decision.reply) }, `session limit ${decision.rule}`)

@@ -26,14 +26,18 @@ export class RelaySession {
     readonly connectionsFromIp: number,
   ) {}
 
-  facts(): SessionFacts {
+  /** The session as the rules see it; for a command, with what the SMTP adapter counted. */
+  facts(command?: Pick<SessionFacts, 'counters' | 'transaction'>): SessionFacts {
+    // one shape for every call (absent facts undefined, not left out): this runs for every command
     return {
       endpoint: this.endpoint,
       ip: this.ip,
       tls: this.tls !== undefined,
       certDomains: this.certDomains,
-      ...(this.authUser !== undefined ? { authUser: this.authUser } : {}),
+      authUser: this.authUser,
       connectionsFromIp: this.connectionsFromIp,
+      counters: command?.counters,
+      transaction: command?.transaction,
     }
   }
 }
