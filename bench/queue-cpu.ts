@@ -1,7 +1,7 @@
-// Queue mode against the stock Postfix relay, interleaved: delivered-through msg/s and CPU ms per
-// message (issue 12). relay365's CPU is its process's utime+stime; Postfix's is its master's own
+// Queue mode (or proxy mode, --mode proxy) against the stock Postfix relay, interleaved:
+// delivered-through msg/s and CPU ms per message (issue 12). relay365's CPU is its process's utime+stime; Postfix's is its master's own
 // and reaped children's time plus every live child's, so processes that exit mid-run still count.
-// Usage: nice -n 10 node --import tsx bench/queue-cpu.ts [--reps 3] [--sessions 1,20] [--messages 2000] [--relay-only]
+// Usage: nice -n 10 node --import tsx bench/queue-cpu.ts [--mode queue|proxy] [--reps 3] [--sessions 1,20] [--messages 2000] [--relay-only]
 //          [--baseline DIR]   (also another checkout's build, e.g. a worktree of main, in the same reps)
 import { readdirSync, readFileSync } from 'node:fs'
 import { startPostfix, source, startRelay365, WARM_UP, type RelayUnderTest } from './throughput.js'
@@ -11,6 +11,9 @@ const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`)
   return i >= 0 ? (process.argv[i + 1] as string) : dflt
 }
+const mode = arg('mode', 'queue')
+if (mode !== 'queue' && mode !== 'proxy') throw new Error(`--mode: queue or proxy, not ${mode}`)
+const delivery = mode === 'queue' ? { delivery: { mode: 'queue', concurrency: 50 } } : {}
 const reps = Number(arg('reps', '3'))
 const sessionList = arg('sessions', '1,20').split(',').map(Number)
 const messages = Number(arg('messages', '2000'))
@@ -89,8 +92,8 @@ async function main(): Promise<void> {
   try {
     for (let rep = 1; rep <= reps; rep++) {
       for (const sessions of sessionList) {
-        for (const [target, root] of [['relay365 queue', undefined], ...(baseline ? [['baseline queue', baseline]] : [])] as Array<[string, string | undefined]>) {
-          const relay = await startRelay365(sink.port, { delivery: { mode: 'queue', concurrency: 50 } }, root)
+        for (const [target, root] of [[`relay365 ${mode}`, undefined], ...(baseline ? [[`baseline ${mode}`, baseline]] : [])] as Array<[string, string | undefined]>) {
+          const relay = await startRelay365(sink.port, delivery, root)
           try {
             const m = await measure(relay, () => treeCpuMs(relay.pid as number), sessions)
             rows.push({ target, sessions, rep, ...m })
@@ -110,21 +113,21 @@ async function main(): Promise<void> {
     await postfix?.stop()
     await sink.stop()
   }
-  console.log('| sessions | relay365 queue msg/s | Postfix msg/s | ratio | relay365 CPU ms/msg | Postfix CPU ms/msg | CPU ratio |')
+  console.log(`| sessions | relay365 ${mode} msg/s | Postfix msg/s | ratio | relay365 CPU ms/msg | Postfix CPU ms/msg | CPU ratio |`)
   console.log('|---|---|---|---|---|---|---|')
   const med = (target: string, sessions: number, k: 'perSecond' | 'cpuMsPerMsg') => median(rows.filter((r) => r.target === target && r.sessions === sessions).map((r) => r[k]))
   for (const sessions of sessionList) {
     if (baseline) {
-      const q = med('baseline queue', sessions, 'perSecond')
-      const qc = med('baseline queue', sessions, 'cpuMsPerMsg')
+      const q = med(`baseline ${mode}`, sessions, 'perSecond')
+      const qc = med(`baseline ${mode}`, sessions, 'cpuMsPerMsg')
       const p = postfix ? med('Postfix', sessions, 'perSecond') : NaN
       const pc = postfix ? med('Postfix', sessions, 'cpuMsPerMsg') : NaN
       console.log(`| ${sessions} (baseline) | ${q} | ${p} | ${(q / p).toFixed(2)} | ${qc.toFixed(3)} | ${pc.toFixed(3)} | ${(qc / pc).toFixed(2)} |`)
     }
     const pick = (target: string, k: 'perSecond' | 'cpuMsPerMsg') => rows.filter((r) => r.target === target && r.sessions === sessions).map((r) => r[k])
-    const q = median(pick('relay365 queue', 'perSecond'))
+    const q = median(pick(`relay365 ${mode}`, 'perSecond'))
     const p = postfix ? median(pick('Postfix', 'perSecond')) : NaN
-    const qc = median(pick('relay365 queue', 'cpuMsPerMsg'))
+    const qc = median(pick(`relay365 ${mode}`, 'cpuMsPerMsg'))
     const pc = postfix ? median(pick('Postfix', 'cpuMsPerMsg')) : NaN
     console.log(`| ${sessions} | ${q} | ${p} | ${(q / p).toFixed(2)} | ${qc.toFixed(3)} | ${pc.toFixed(3)} | ${(qc / pc).toFixed(2)} |`)
   }

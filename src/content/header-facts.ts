@@ -68,7 +68,7 @@ const NOT_PLAIN = /[^\t\r\n\x20-\x7e]|=\?|\r(?!\n)|(?<!\r)\n/
 const FIELD_NAME = /^[!-9;-~]+$/
 const READ = new Set(['from', 'subject', 'message-id'])
 const ADDRESS = /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*$/
-const NAMED = /^(?:([A-Za-z0-9'_-]+(?: [A-Za-z0-9'_-]+)*)|"([A-Za-z0-9'_.,-]+(?: [A-Za-z0-9'_.,-]+)*)") ?<([^<>]*)>$/
+const NAMED = /^(?:(?:([A-Za-z0-9'_-]+(?: [A-Za-z0-9'_-]+)*)|"([A-Za-z0-9'_.,-]+(?: [A-Za-z0-9'_.,-]+)*)") ?)?<([^<>]*)>$/
 
 /**
  * From display, Message-ID and Subject read directly, as mailparser gives them, when the block

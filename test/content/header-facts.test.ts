@@ -26,6 +26,7 @@ t.test('From fields and mailboxes', async (t) => {
 t.test('plain fields are read directly; anything else is left to mailparser', async (t) => {
   const plain = Buffer.from('From: "Help Desk" <helpdesk@contoso.example>\r\nTo: a@contoso.example\r\nSubject: Ticket 42 updated\r\nMessage-ID: m1@contoso.example\r\nX-Long: a\r\n b\r\n\r\n')
   t.same(plainFields(plain), { fromDisplay: '"Help Desk" <helpdesk@contoso.example>', messageId: '<m1@contoso.example>', subject: 'Ticket 42 updated' }, 'a TeamDynamix-like block: a folded field it does not read is fine')
+  t.same(plainFields(Buffer.from('From: <helpdesk@contoso.example>\r\nMessage-Id: <1.2@host>\r\nSubject: smtp-source\r\n\r\n')), { fromDisplay: 'helpdesk@contoso.example', messageId: '<1.2@host>', subject: 'smtp-source' }, 'an address in angle brackets without a name (smtp-source)')
   for (const [why, block] of [
     ['an encoded word', 'Subject: =?utf-8?B?SMOpbGxv?=\r\n'],
     ['a folded subject', 'Subject: Ticket\r\n 42\r\n'],
