@@ -2,7 +2,7 @@
 import t from 'tap'
 import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { Dialogue, openTls } from '../helpers/dialogue.js'
-import { BIN, bannerPorts, runCli, runCliHere, spawnServe, stopChild } from '../helpers/cli.js'
+import { BIN, bannerPorts, runBin, runCli, runCliHere, spawnServe, stopChild } from '../helpers/cli.js'
 import { settled, startRelay, testConfigDoc } from '../helpers/relay.js'
 import { needs } from '../helpers/outside.js'
 
@@ -130,6 +130,28 @@ t.test('serve refuses an invalid config with exit 2 and a busy port with exit 1'
   const busy = await runCli(['serve', '--config', `${dir}/busy.json`], { cwd: dir })
   t.equal(busy.code, 1)
   t.match(busy.stderr, /EADDRINUSE/)
+})
+
+t.test('the built bin runs an experiment through its child Node and keeps the exit status', async (t) => {
+  const scenario = [
+    'name: tiny',
+    'start: 2026-06-01T00:00:00Z',
+    'duration: 2h',
+    'speed: max',
+    'bucket: 1h',
+    'relay: { tenant: { acceptedDomains: [contoso.example] } }',
+    'senders:',
+    '  - { name: App, lane: connector, from: app@contoso.example, recipients: 1, rates: [{ from: "00:00", to: "02:00", rate: 30/h }] }',
+  ].join('\n')
+  const dir = t.testdir({ 'tiny.yaml': scenario })
+  const ok = await runBin(['experiment', `${dir}/tiny.yaml`, '--out', `${dir}/out`], { cwd: dir })
+  t.equal(ok.code, 0, ok.stderr)
+  t.match(ok.stdout, /engine wire/)
+  t.match(ok.stdout, /60 accepted|accepted\s+60/)
+  t.ok(existsSync(`${dir}/out/report.json`), 'the files are written')
+  const bad = await runBin(['experiment', `${dir}/missing.yaml`], { cwd: dir })
+  t.equal(bad.code, 2, 'exit 2 from the child is the command\'s')
+  t.match(bad.stderr, 'cannot read scenario')
 })
 
 t.test('the embedded default: npx relay365 serve with no config, swaks accepted, trace and API show the rules', needs('swaks'), async (t) => {

@@ -54,6 +54,16 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
   })
 }
 
+/** The built bin/relay365.js run as an executable, its shebang's Node flags applied, as `npx relay365` runs it. */
+export function runBin(args: string[], options: { cwd?: string; timeout?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(BIN, args, { cwd: options.cwd, env: plainEnv(), timeout: options.timeout ?? 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
 /** Starts `relay365 serve ...` and resolves once it reports its listeners on stderr. */
 export async function spawnServe(args: string[], options: { cwd?: string; entry?: string } = {}): Promise<{ child: ChildProcess; banner: string }> {
   const entry = options.entry ?? MAIN
