@@ -69,7 +69,11 @@ export interface TracePage {
 }
 
 export interface TraceStore {
-  record(message: TraceMessage): void
+  /**
+   * Writes a record, or replaces the one with its id. `first`: the caller knows no record with this
+   * id exists (a transaction's own record), so nothing needs looking up before the write.
+   */
+  record(message: TraceMessage, first?: boolean): void
   /** Resolves once every record made so far is on disk (a 250 waits for its record). */
   written(): Promise<void>
   list(query: TraceQuery): TracePage

@@ -11,10 +11,11 @@ export class EventedTraceStore implements TraceStore, TraceSummarizer {
     readonly bus: TraceBus,
   ) {}
 
-  record(message: TraceMessage): void {
-    // A primary-key miss costs microseconds; only an update (queue mode) parses the old record,
-    // which metrics need to count status changes rather than records.
-    const previous = this.inner.get(message.id)
+  record(message: TraceMessage, first = false): void {
+    // Metrics count status changes rather than records, so an update (queue mode) needs the old
+    // record. A transaction's own record is known to be the first: the primary-key miss it would
+    // cost is about 2 % of the relay's CPU in proxy mode.
+    const previous = first ? undefined : this.inner.get(message.id)
     this.inner.record(message)
     this.bus.publish({ type: 'recorded', message, ...(previous ? { previous } : {}) })
   }

@@ -453,7 +453,8 @@ export class Transaction {
       ...(this.refusedVerb ? { refusedCommand: this.refusedVerb } : {}),
     })
     try {
-      this.ctx.trace.record(message)
+      // the transaction's id is its own and finish() runs once: this is the message's first record
+      this.ctx.trace.record(message, true)
     } catch (err) {
       this.ctx.log.error({ err, msg: this.id }, 'trace record failed')
     }
