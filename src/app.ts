@@ -14,6 +14,7 @@ import type { RouteName } from './core/trace.js'
 import type { World } from './core/types.js'
 import type { ReplyCatalogue } from './core/replies.js'
 import { SimClock } from './clock/sim-clock.js'
+import { warmHeaderParser } from './content/header-facts.js'
 import { CaptureTarget } from './delivery/capture.js'
 import { FileCaptureStore } from './delivery/capture-store.js'
 import { DropTarget } from './delivery/drop.js'
@@ -263,6 +264,8 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
       })
       await http.listen({ port: o.httpPort ?? config.http.port, host: config.http.host })
       httpPort = (http.server.address() as AddressInfo).port
+      // a served relay loads the full header parser now, not when the first unusual message waits
+      warmHeaderParser()
     }
   } catch (err) {
     await closeDoors()

@@ -118,9 +118,21 @@ export function plainFields(headerBlock: Buffer): TraceFields | undefined {
   return fields
 }
 
+let mailparser: Promise<typeof import('mailparser')> | undefined
+
+/**
+ * Starts loading mailparser in the background (a served relay, after it listens), so the first
+ * block the direct reading leaves to it does not wait a few hundred ms for the module.
+ */
+export function warmHeaderParser(): void {
+  mailparser ??= import('mailparser')
+  // a failure is reported to the message that needs the module, not as an unhandled rejection
+  mailparser.catch(() => undefined)
+}
+
 /** The same three fields as mailparser reads them. */
 export async function parsedFields(headerBlock: Buffer): Promise<TraceFields> {
-  const { simpleParser } = await import('mailparser')
+  const { simpleParser } = await (mailparser ??= import('mailparser'))
   // A terminating blank line makes mailparser treat the block as complete headers.
   const terminated = headerBlock.subarray(-4).equals(BLANK_LINE) ? headerBlock : Buffer.concat([headerBlock, BLANK_LINE])
   const input = SKIPPED_FIRST_LINE.test(headerBlock.subarray(0, 5).toString('latin1')) ? Buffer.concat([NEUTRAL_FIRST_LINE, terminated]) : terminated
