@@ -323,7 +323,7 @@ export class SpoolWriter {
   private handle: Promise<FileHandle> | undefined
   private pending: Buffer[] = []
   private pendingBytes = 0
-  /** CRC-32 of every byte written so far (the footer's check). */
+  /** CRC-32 of every message byte so far, taken as each chunk comes (the footer's check). */
   private crc = 0
   size = 0
   /** After commit: the message's bytes, when it was small enough to be written in one go. */
@@ -343,6 +343,7 @@ export class SpoolWriter {
     this.pending.push(chunk)
     this.pendingBytes += chunk.length
     this.size += chunk.length
+    this.crc = crc32(chunk, this.crc)
     if (this.pendingBytes >= WRITE_BUFFER) await this.flush()
   }
 
@@ -350,7 +351,6 @@ export class SpoolWriter {
     const chunks = this.pending
     this.pending = []
     this.pendingBytes = 0
-    for (const c of chunks) this.crc = crc32(c, this.crc)
     const file = await this.file()
     const total = chunks.reduce((n, c) => n + c.length, 0)
     let written = (await file.writev(chunks)).bytesWritten
@@ -370,14 +370,14 @@ export class SpoolWriter {
       const state = Buffer.from(JSON.stringify(full), 'utf8')
       // nothing written yet: the whole message is here, one copy of it saves reading it back
       const whole = this.handle === undefined ? Buffer.concat(this.pending, this.size) : undefined
-      this.pending.push(state)
-      const crc = this.pending.reduce((c, chunk) => crc32(chunk, c), this.crc)
-      this.pending.push(Buffer.from(footer(this.size, state.length, crc), 'latin1'))
+      this.pending.push(state, Buffer.from(footer(this.size, state.length, crc32(state, this.crc)), 'latin1'))
       await this.flush()
       await this.store.commitFile(full, await this.file())
       this.whole = whole
     } catch (err) {
-      // not acknowledged: whatever already reached queue/ must not be delivered
+      // not acknowledged: the file is closed (a failed write left it open) and whatever already
+      // reached queue/ must not be delivered
+      await this.handle?.then((h) => h.close()).catch(() => undefined)
       await this.store.remove(this.id).catch(() => undefined)
       throw err
     }
