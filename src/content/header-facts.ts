@@ -8,7 +8,7 @@
 // bare or simply named mailbox). For such a block the three are read directly, which gives what
 // mailparser would (a property test holds the two readings equal) for a tenth of the cost;
 // anything else goes to mailparser, loaded on first need.
-import { fromFields, parseMailboxList } from '../core/from-field.js'
+import { FIELD_NAME, fromFields, parseMailboxList } from '../core/from-field.js'
 
 export interface HeaderFacts {
   readonly fromHeaders: number
@@ -65,7 +65,6 @@ export async function readHeaderFacts(headerBlock: Buffer): Promise<HeaderFacts>
 type TraceFields = Pick<HeaderFacts, 'fromDisplay' | 'messageId' | 'subject'>
 
 const NOT_PLAIN = /[^\t\r\n\x20-\x7e]|=\?|\r(?!\n)|(?<!\r)\n/
-const FIELD_NAME = /^[!-9;-~]+$/
 const READ = new Set(['from', 'subject', 'message-id'])
 const ADDRESS = /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*$/
 const NAMED = /^(?:(?:([A-Za-z0-9'_-]+(?: [A-Za-z0-9'_-]+)*)|"([A-Za-z0-9'_.,-]+(?: [A-Za-z0-9'_.,-]+)*)") ?)?<([^<>]*)>$/
@@ -76,7 +75,7 @@ const NAMED = /^(?:(?:([A-Za-z0-9'_-]+(?: [A-Za-z0-9'_-]+)*)|"([A-Za-z0-9'_.,-]+
  */
 export function plainFields(headerBlock: Buffer): TraceFields | undefined {
   const text = headerBlock.toString('latin1')
-  if (NOT_PLAIN.test(text) || /^(?:From|POST) /i.test(text)) return undefined
+  if (NOT_PLAIN.test(text) || SKIPPED_FIRST_LINE.test(text)) return undefined
   let end = text.length
   while (end >= 2 && text.startsWith('\r\n', end - 2)) end -= 2
   const lines = text.slice(0, end).split('\r\n')

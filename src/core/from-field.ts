@@ -13,8 +13,8 @@ export interface FromFields {
 }
 
 const WSP = new Set([' ', '\t'])
-// RFC 5322 §3.6.8: a field name is printable US-ASCII except ':'.
-const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/
+/** A header field name (RFC 5322 §3.6.8 ftext): printable US-ASCII except the colon. */
+export const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/
 
 /**
  * The From fields of a header block. A line starting with whitespace continues the field before
