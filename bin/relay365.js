@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
-// Entry point for `npx relay365`: runs the compiled CLI (built by `npm ci` through `prepare`).
+// Entry point for `npx relay365`: runs the compiled CLI, bundled (scripts/bundle.mjs; built by
+// `npm ci` through `prepare`).
 // The small young generation (--max-semi-space-size=2, MB) keeps memory flat while large messages
 // stream through; the figures are in BENCHMARKS.md.
 //
@@ -20,5 +21,5 @@ if (process.argv[2] === 'experiment' && small) {
     } else process.exit(code ?? 1)
   })
 } else {
-  await import('../dist/main.js')
+  await import('../dist/bin/main.js')
 }

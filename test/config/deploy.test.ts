@@ -82,7 +82,9 @@ t.test('Dockerfile: Node 20, the compiled CLI and the dashboard files in the ima
   const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8')
   t.match(dockerfile, /FROM node:20-bookworm-slim/)
   t.match(dockerfile, /COPY --from=build \/app\/dist \.\/dist/)
-  // src/http/routes/dashboard.ts reads them from dist/http/routes/../../../src/http/ui
+  // npm ci's prepare bundles dist/ for the bin (package.json "build")
+  t.match(dockerfile, /COPY scripts\/bundle\.mjs \.\/scripts\//)
+  // src/http/routes/dashboard.ts reads them from dist/bin/../../src/http/ui
   t.match(dockerfile, /COPY --from=build \/app\/src\/http\/ui \.\/src\/http\/ui/)
   t.match(dockerfile, /EXPOSE 2525 2587 8025/)
 })

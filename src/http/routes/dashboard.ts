@@ -16,9 +16,12 @@ const TYPES: Record<string, string> = {
 /** Only the page's own files, scripts and styles: message content shown in it can never run. */
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
-/** src/http/ui beside this module (tsx, tests), else from dist/http/routes back to src/http/ui (npm start, the image). */
+/**
+ * src/http/ui beside this module (tsx, tests), else back to src/http/ui from dist/bin (the bundle
+ * the bin runs: npm start, the image) or from dist/http/routes (the compiled module).
+ */
 export function uiDir(): string {
-  const candidates = [new URL('../ui/', import.meta.url), new URL('../../../src/http/ui/', import.meta.url)].map((u) => fileURLToPath(u))
+  const candidates = [new URL('../ui/', import.meta.url), new URL('../../src/http/ui/', import.meta.url), new URL('../../../src/http/ui/', import.meta.url)].map((u) => fileURLToPath(u))
   const found = candidates.find((d) => existsSync(join(d, 'index.html')))
   if (!found) throw new Error(`dashboard files not found (looked in ${candidates.join(', ')})`)
   return found
