@@ -173,6 +173,10 @@ t.test('the embedded default: npx relay365 serve with no config, swaks accepted,
   const api = (await (await fetch('http://127.0.0.1:8025/api/v1/messages')).json()) as { total: number; messages: Array<{ id: string; status: string; results: Array<{ rule: string }> }> }
   t.equal(api.total, 1)
   t.equal(api.messages[0]?.status, 'Captured')
+  // the bin runs the bundle in dist/bin: the dashboard's files are found from there
+  const page = await fetch('http://127.0.0.1:8025/')
+  t.equal(page.status, 200)
+  t.match(await page.text(), /<html/i)
   const detail = (await (await fetch(`http://127.0.0.1:8025/api/v1/messages/${api.messages[0]?.id}`)).json()) as {
     recipients: Array<{ results: Array<{ rule: string; outcome: string }> }>
     raw: string
