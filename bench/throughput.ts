@@ -1,25 +1,36 @@
 // Relay throughput as applications send: Postfix's smtp-source, one 2 KB message per connection,
-// through a relay to Postfix's smtp-sink, at 1, 20 and 50 sessions — relay365 (built, as users run
-// it), a stock Postfix relay started by ../shared/bench/postfix-relay.sh in the same run, and
-// smtp-source straight to the sink. Also 10 MB messages, and relay365's peak RSS.
+// through a relay to Postfix's smtp-sink, at 1, 20 and 50 sessions — relay365 in proxy and queue
+// mode (built, as users run it), a stock Postfix relay started by ../shared/bench/postfix-relay.sh,
+// smtp-server alone, Haraka (bench/haraka.ts) and smtp-source straight to the sink — interleaved: every rep measures every
+// target at a session count one after the other, so that the machine's drifts (its speed moves by
+// a third within the hour) fall on all of them alike and their ratios within a rep hold. Each
+// relay's CPU time per message is counted too. Also 10 MB messages, and relay365's peak RSS.
 import { execFile } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { mergeConfig } from '../src/config/merge.js'
+import { treeCpuMs, type CpuMs } from './cpu.js'
+import { startHaraka } from './haraka.js'
 import { freePort, peakRssMb, startService, startSink, waitForPort, type Service } from './services.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const POSTFIX_SCRIPT = fileURLToPath(new URL('../../shared/bench/postfix-relay.sh', import.meta.url))
+/** The script's queue_directory. */
+const POSTFIX_QUEUE = '/var/tmp/postfix-relay/queue'
 
+/** One measurement: a target at a session count and message size, in one rep. */
 export interface Run {
   readonly target: string
   readonly sessions: number
   readonly size: number
+  readonly rep: number
   readonly messages: number
   readonly seconds: number
   readonly perSecond: number
+  /** The target's CPU time per message (ms): its process, or Postfix's processes; none for the sink alone. */
+  readonly cpuMsPerMsg?: number | undefined
   readonly peakRssMb?: number | undefined
   readonly note?: string
 }
@@ -43,6 +54,8 @@ export interface RelayUnderTest {
   readonly name: string
   readonly port: number
   readonly pid?: number | undefined
+  /** CPU used so far by the target's processes. */
+  cpu?(): CpuMs
   /** Resolves once every accepted message has left (queue mode); at once otherwise. */
   drained?(): Promise<void>
   stop(): Promise<void>
@@ -80,6 +93,7 @@ export async function startRelay365(sinkPort: number, extra: Record<string, unkn
     name: queue ? 'relay365 queue' : 'relay365 proxy',
     port,
     pid: svc.child.pid,
+    cpu: () => treeCpuMs(svc.child.pid as number),
     drained: async () => {
       for (let i = 0; queue && i < 6000; i++) {
         const health = (await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json()) as { spoolDepth?: number }
@@ -104,6 +118,7 @@ export async function startPostfix(sinkPort: number): Promise<RelayUnderTest | u
   return {
     name: 'Postfix relay (stock)',
     port,
+    cpu: () => treeCpuMs(Number(readFileSync(`${POSTFIX_QUEUE}/pid/master.pid`, 'utf8').trim())),
     drained,
     stop: async () => {
       await drained()
@@ -121,68 +136,92 @@ const BIG = 10_000_000
 export interface ThroughputOptions {
   readonly sessions: readonly number[]
   readonly messages: number
+  readonly reps: number
   readonly bigMessages: number
   readonly postfix: boolean
+  /** Haraka as a peer row (bench/haraka.ts installs it). */
+  readonly haraka: boolean
+}
+
+/**
+ * A target measured once: warmed up with WARM_UP untimed messages (relays run for days, and a Node
+ * process measured cold would be timing its JIT compiler), then `messages` timed, to an empty queue
+ * where it has one (the rate is then messages delivered through to the sink, not acknowledged).
+ */
+export async function measure(target: RelayUnderTest, sessions: number, size: number, messages: number, rep: number): Promise<Run> {
+  await source(target.port, 5, 2048, WARM_UP)
+  await target.drained?.()
+  const cpu0 = target.cpu?.()
+  const started = performance.now()
+  const r = await source(target.port, sessions, size, messages)
+  await target.drained?.()
+  const seconds = (performance.now() - started) / 1000
+  const cpu1 = target.cpu?.()
+  return {
+    target: target.name,
+    sessions,
+    size,
+    rep,
+    messages,
+    seconds: Math.round(seconds * 100) / 100,
+    perSecond: Math.round(messages / seconds),
+    cpuMsPerMsg: cpu0 && cpu1 ? Math.round(((cpu1.total - cpu0.total) / messages) * 1000) / 1000 : undefined,
+    peakRssMb: peakRssMb(target.pid),
+    ...(r.ok ? {} : { note: `smtp-source: ${r.out.slice(0, 120)}` }),
+  }
+}
+
+/** The targets of a rep in the order they run: rotated by one each rep, so none always goes first. */
+function rotate<T>(xs: readonly T[], by: number): T[] {
+  const k = by % xs.length
+  return [...xs.slice(k), ...xs.slice(0, k)]
 }
 
 export async function benchThroughput(o: ThroughputOptions, log: (line: string) => void): Promise<Run[]> {
   const runs: Run[] = []
   const sink: Service = await startSink()
+  const report = (run: Run) => {
+    const cpu = run.cpuMsPerMsg === undefined ? '' : `, ${run.cpuMsPerMsg} CPU ms/msg`
+    log(`  rep ${run.rep} ${run.target.padEnd(28)} ${String(run.sessions).padStart(2)} sessions ${String(run.size).padStart(8)} B: ${run.perSecond} msg/s${cpu}${run.peakRssMb ? `, peak RSS ${run.peakRssMb} MB` : ''}${run.note ? ` (${run.note})` : ''}`)
+    runs.push(run)
+  }
+  // the floor: what smtp-server alone costs, before any decision, trace or upstream connection
+  const barePort = await freePort()
+  const bareService = await startService(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/bare-smtp-server.ts'), String(barePort)], barePort)
+  const bare: RelayUnderTest = { name: 'bare smtp-server (discards)', port: barePort, pid: bareService.child.pid, cpu: () => treeCpuMs(bareService.child.pid as number), stop: () => bareService.stop() }
+  const postfix = o.postfix ? await startPostfix(sink.port) : undefined
+  if (o.postfix && !postfix) log('  Postfix relay could not be started: skipped')
+  const haraka = o.haraka ? await startHaraka(sink.port, log).catch((err: Error) => log(`  Haraka skipped: ${err.message}`)) : undefined
   try {
-    const measure = async (target: string, port: number, sessions: number, size: number, messages: number, pid?: number, drained?: () => Promise<void>) => {
-      // Every target is warmed up alike before it is timed: relays run for days, and a Node
-      // process measured cold would be timing its JIT compiler.
-      await source(port, 5, 2048, WARM_UP)
-      await drained?.()
-      const started = performance.now()
-      const r = await source(port, sessions, size, messages)
-      // queue mode: the rate is messages delivered through to the sink, not just acknowledged
-      if (drained) {
-        await drained()
-        r.seconds = (performance.now() - started) / 1000
+    // a fresh relay365 for each measurement, so that its peak RSS belongs to that load
+    const fresh = (extra: Record<string, unknown>) => async (sessions: number, rep: number) => {
+      const relay = await startRelay365(sink.port, extra)
+      try {
+        return await measure(relay, sessions, 2048, o.messages, rep)
+      } finally {
+        await relay.stop()
       }
-      const run: Run = {
-        target,
-        sessions,
-        size,
-        messages,
-        seconds: Math.round(r.seconds * 100) / 100,
-        perSecond: Math.round(messages / r.seconds),
-        peakRssMb: peakRssMb(pid),
-        ...(r.ok ? {} : { note: `smtp-source: ${r.out.slice(0, 120)}` }),
+    }
+    const kept = (target: RelayUnderTest) => (sessions: number, rep: number) => measure(target, sessions, 2048, o.messages, rep)
+    const direct: RelayUnderTest = { name: 'direct to smtp-sink', port: sink.port, stop: async () => undefined }
+    const targets = [kept(direct), kept(bare), fresh({}), fresh({ delivery: { mode: 'queue', concurrency: 50 } }), ...(postfix ? [kept(postfix)] : []), ...(haraka ? [kept(haraka)] : [])]
+    for (let rep = 1; rep <= o.reps; rep++) {
+      for (const sessions of o.sessions) {
+        for (const run of rotate(targets, rep - 1)) report(await run(sessions, rep))
       }
-      log(`  ${target.padEnd(24)} ${String(sessions).padStart(2)} sessions ${String(size).padStart(8)} B: ${run.perSecond} msg/s${run.peakRssMb ? `, peak RSS ${run.peakRssMb} MB` : ''}${run.note ? ` (${run.note})` : ''}`)
-      runs.push(run)
     }
-    for (const sessions of o.sessions) await measure('direct to smtp-sink', sink.port, sessions, 2048, o.messages)
-    // the floor: what smtp-server alone costs, before any decision, trace or upstream connection
-    const barePort = await freePort()
-    const bare = await startService(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/bare-smtp-server.ts'), String(barePort)], barePort)
-    for (const sessions of o.sessions) await measure('bare smtp-server (discards)', barePort, sessions, 2048, o.messages, bare.child.pid)
-    await bare.stop()
-    // A fresh relay per measurement, so its peak RSS belongs to that load.
-    for (const sessions of o.sessions) {
-      const relay = await startRelay365(sink.port)
-      await measure(relay.name, relay.port, sessions, 2048, o.messages, relay.pid)
-      await relay.stop()
-    }
-    for (const sessions of o.sessions) {
-      const relay = await startRelay365(sink.port, { delivery: { mode: 'queue', concurrency: 50 } })
-      await measure(relay.name, relay.port, sessions, 2048, o.messages, relay.pid, relay.drained)
-      await relay.stop()
-    }
+    // large messages: one pair, relay365 then Postfix
     const big = await startRelay365(sink.port)
-    await measure(big.name, big.port, 5, BIG, o.bigMessages, big.pid)
-    await big.stop()
-    if (o.postfix) {
-      const postfix = await startPostfix(sink.port)
-      if (postfix) {
-        for (const sessions of o.sessions) await measure(postfix.name, postfix.port, sessions, 2048, o.messages, undefined, postfix.drained)
-        await measure(postfix.name, postfix.port, 5, BIG, o.bigMessages, undefined, postfix.drained)
-        await postfix.stop()
-      } else log('  Postfix relay could not be started: skipped')
+    try {
+      report(await measure(big, 5, BIG, o.bigMessages, 1))
+    } finally {
+      await big.stop()
     }
+    if (postfix) report(await measure(postfix, 5, BIG, o.bigMessages, 1))
   } finally {
+    await haraka?.stop()
+    await postfix?.stop()
+    await bare.stop()
     await sink.stop()
   }
   return runs

@@ -1,0 +1,72 @@
+// CPU time of a process tree from /proc, and the statistics the benchmarks report. A relay's CPU
+// per message is what it costs whatever the machine's noise: relay365's is its process's
+// utime+stime; Postfix's is its master's own and reaped children's time plus every live
+// descendant's, so processes that exit mid-run still count.
+import { readdirSync, readFileSync } from 'node:fs'
+
+const TICK = 100 // USER_HZ
+
+interface ProcStat {
+  readonly ppid: number
+  /** utime+stime, and the same for reaped children (ticks). */
+  readonly own: number
+  readonly children: number
+  readonly ownSys: number
+  readonly childSys: number
+}
+
+function stat(pid: number): ProcStat | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
+    // fields after comm: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+    return { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]), ownSys: Number(f[12]), childSys: Number(f[14]) }
+  } catch {
+    return undefined
+  }
+}
+
+export interface CpuMs {
+  readonly total: number
+  readonly sys: number
+}
+
+/** CPU ms of a process tree so far: the root's own and reaped children's time, plus its live descendants'. */
+export function treeCpuMs(root: number): CpuMs {
+  const all = new Map<number, ProcStat>()
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    const s = stat(Number(d))
+    if (s) all.set(Number(d), s)
+  }
+  const r = all.get(root)
+  if (!r) return { total: NaN, sys: NaN }
+  let ticks = r.own + r.children
+  let sys = r.ownSys + r.childSys
+  const inTree = new Set([root])
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const [pid, s] of all) {
+      if (inTree.has(pid) || !inTree.has(s.ppid)) continue
+      inTree.add(pid)
+      ticks += s.own
+      sys += s.ownSys
+      grew = true
+    }
+  }
+  return { total: (ticks * 1000) / TICK, sys: (sys * 1000) / TICK }
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  if (s.length === 0) return NaN
+  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2
+}
+
+/** "median (min–max)", or the one value. */
+export function spread(xs: readonly number[], digits = 0): string {
+  const f = (x: number) => x.toFixed(digits)
+  if (xs.length === 0) return '—'
+  if (xs.length === 1) return f(xs[0] as number)
+  return `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`
+}

@@ -1,0 +1,56 @@
+// Haraka, the Node.js MTA users would pick instead of relay365, as a peer row: `smtp_forward` to the
+// same sink (it answers the client with the next hop's reply, as relay365's proxy mode does), the
+// recipient domain in host_list, one process (Haraka's default; relay365 is one process too), logs
+// at warn. Installed by the bench into a directory of its own, never a dependency of the relay.
+import { execFile } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { treeCpuMs } from './cpu.js'
+import { freePort, startService } from './services.js'
+import type { RelayUnderTest } from './throughput.js'
+
+export const HARAKA_VERSION = '3.3.4'
+const HOME = join(tmpdir(), `relay365-bench-haraka-${HARAKA_VERSION}`)
+const BIN = join(HOME, 'node_modules/.bin/haraka')
+
+function run(command: string, args: string[], cwd: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(command, args, { cwd, timeout: 600_000, maxBuffer: 10 * 1024 * 1024 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` })
+    })
+  })
+}
+
+/** Installs Haraka from npm once (kept for later runs); the reason when it cannot be. */
+async function install(): Promise<string | undefined> {
+  if (existsSync(BIN)) return undefined
+  mkdirSync(HOME, { recursive: true })
+  writeFileSync(join(HOME, 'package.json'), JSON.stringify({ name: 'relay365-bench-haraka', private: true }))
+  const r = await run('npm', ['install', '--no-audit', '--no-fund', `Haraka@${HARAKA_VERSION}`], HOME)
+  return r.code === 0 && existsSync(BIN) ? undefined : `npm install Haraka@${HARAKA_VERSION} failed: ${r.out.slice(-300)}`
+}
+
+export async function startHaraka(sinkPort: number, log: (line: string) => void): Promise<RelayUnderTest | undefined> {
+  const failed = await install()
+  if (failed) {
+    log(`  Haraka skipped: ${failed}`)
+    return undefined
+  }
+  const port = await freePort()
+  const dir = join(HOME, `instance-${port}`)
+  const made = await run(process.execPath, [BIN, '-i', dir], HOME)
+  if (made.code !== 0) {
+    log(`  Haraka skipped: haraka -i failed: ${made.out.slice(-300)}`)
+    return undefined
+  }
+  const config = (name: string, text: string) => writeFileSync(join(dir, 'config', name), text)
+  config('smtp.ini', `listen=127.0.0.1:${port}\n`)
+  config('plugins', 'rcpt_to.in_host_list\nqueue/smtp_forward\n')
+  config('host_list', 'example.org\n')
+  config('smtp_forward.ini', `host=127.0.0.1\nport=${sinkPort}\n`)
+  config('log.ini', '[main]\nlevel=warn\ntimestamps=false\nformat=default\n')
+  const svc = await startService(process.execPath, [BIN, '-c', dir], port)
+  const pid = svc.child.pid as number
+  return { name: `Haraka ${HARAKA_VERSION} (smtp_forward)`, port, pid, cpu: () => treeCpuMs(pid), stop: () => svc.stop() }
+}
