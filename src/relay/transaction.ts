@@ -276,6 +276,17 @@ export class Transaction {
       return false
     })
     const outcomes = await Promise.all(live.map((g) => g.sink.commit()))
+    try {
+      return await this.answer(live, outcomes, opened, decision, limits)
+    } catch (err) {
+      // committed, but no 250 goes out: the spooled copy must not be delivered too
+      await this.ctx.queue?.discard(this.id).catch((e: Error) => this.ctx.log.error({ err: e.message, msg: this.id }, 'could not discard a spooled message the client was not given a 250 for'))
+      throw err
+    }
+  }
+
+  /** The reply to a message its routes have taken (or refused), once its trace record is written. */
+  private async answer(live: readonly RouteGroup[], outcomes: readonly DeliveryOutcome[], opened: number, decision: Decision, limits: LimitDecision): Promise<Reply> {
     const deliveryMs = Math.round(performance.now() - opened)
     live.forEach((g, i) => {
       const outcome = outcomes[i] as DeliveryOutcome
@@ -298,7 +309,7 @@ export class Transaction {
     if (this.finalReply.code < 400) {
       this.ctx.queue?.release(this.id)
       this.sendNdr()
-    }
+    } else await this.ctx.queue?.discard(this.id)
     // SMTP AUTH throttling: the message is through, the reply waits for its slot (Exchange delays).
     if (limits.verdict === 'delay' && limits.until !== undefined && this.finalReply.code < 400) await this.ctx.clock.sleepUntil(limits.until)
     return this.finalReply

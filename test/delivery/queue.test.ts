@@ -149,6 +149,21 @@ t.test('a message larger than the space left is refused at end of data, nothing 
   t.same(readdirSync(`${spool}/queue`), [], 'from queue/ too')
 })
 
+t.test('a transaction that fails after its commit gives no 250 and leaves nothing in the spool to deliver', async (t) => {
+  const { upstream, relay, spool } = await queued(t, {})
+  // the one step between the spool's commit and the 250: the trace record on disk
+  const written = relay.trace.written.bind(relay.trace)
+  relay.trace.written = () => Promise.reject(new Error('trace disk gone'))
+  const r = await sendOne(relay, ['someone@example.org'], undefined, 'no 250')
+  relay.trace.written = written
+  t.match(r, /^451 4\.3\.0 .*trace disk gone/)
+  t.equal(relay.queue?.depth, 0, 'nothing held')
+  t.same(readdirSync(`${spool}/queue`), [], 'the committed file was removed: a restart would deliver what the client sends again')
+  t.match(await sendOne(relay, ['someone@example.org'], undefined, 'next'), /^250 /, 'the next message is queued')
+  await until('delivery', () => upstream.received.length === 1)
+  t.equal(upstream.received.length, 1, 'only the message that got its 250 was delivered')
+})
+
 t.test('a new relay on the same spool delivers what the old one acknowledged', async (t) => {
   const upstream = await startFakeUpstream(t)
   const dir = t.testdir({})

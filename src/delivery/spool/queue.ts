@@ -223,6 +223,19 @@ export class DeliveryQueue {
     return body
   }
 
+  /**
+   * A committed message whose client never got its 250 (the transaction failed between the commit
+   * and the reply): its spool file goes, or a restart would deliver what the client sends again.
+   */
+  async discard(id: string): Promise<void> {
+    const e = this.held.get(id)
+    if (!e) return
+    this.held.delete(id)
+    this.bytes -= e.size
+    this.takeKept(id)
+    await this.store.remove(id)
+  }
+
   /** Starts delivering a committed message once its trace record exists. */
   release(id: string): void {
     const e = this.held.get(id)
