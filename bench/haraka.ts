@@ -2,32 +2,23 @@
 // same sink (it answers the client with the next hop's reply, as relay365's proxy mode does), the
 // recipient domain in host_list, one process (Haraka's default; relay365 is one process too), logs
 // at warn. Installed by the bench into a directory of its own, never a dependency of the relay.
-import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { treeCpuMs } from './cpu.js'
-import { freePort, startService } from './services.js'
+import { freePort, sh, startService } from './services.js'
 import type { RelayUnderTest } from './throughput.js'
 
 export const HARAKA_VERSION = '3.3.4'
 const HOME = join(tmpdir(), `relay365-bench-haraka-${HARAKA_VERSION}`)
 const BIN = join(HOME, 'node_modules/.bin/haraka')
 
-function run(command: string, args: string[], cwd: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(command, args, { cwd, timeout: 600_000, maxBuffer: 10 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` })
-    })
-  })
-}
-
 /** Installs Haraka from npm once (kept for later runs); the reason when it cannot be. */
 async function install(): Promise<string | undefined> {
   if (existsSync(BIN)) return undefined
   mkdirSync(HOME, { recursive: true })
   writeFileSync(join(HOME, 'package.json'), JSON.stringify({ name: 'relay365-bench-haraka', private: true }))
-  const r = await run('npm', ['install', '--no-audit', '--no-fund', `Haraka@${HARAKA_VERSION}`], HOME)
+  const r = await sh('npm', ['install', '--no-audit', '--no-fund', `Haraka@${HARAKA_VERSION}`], 600_000, HOME)
   return r.code === 0 && existsSync(BIN) ? undefined : `npm install Haraka@${HARAKA_VERSION} failed: ${r.out.slice(-300)}`
 }
 
@@ -39,7 +30,7 @@ export async function startHaraka(sinkPort: number, log: (line: string) => void)
   }
   const port = await freePort()
   const dir = join(HOME, `instance-${port}`)
-  const made = await run(process.execPath, [BIN, '-i', dir], HOME)
+  const made = await sh(process.execPath, [BIN, '-i', dir], 60_000, HOME)
   if (made.code !== 0) {
     log(`  Haraka skipped: haraka -i failed: ${made.out.slice(-300)}`)
     return undefined

@@ -1,6 +1,6 @@
 // Processes the benchmarks run beside relay365, each on a free loopback port and stopped by PID:
 // redis-server, Postfix's smtp-sink, and the shared stock Postfix relay script.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
 import { freePort } from '../test/helpers/ports.js'
 
@@ -21,6 +21,15 @@ export async function waitForPort(port: number, timeoutMs = 15_000): Promise<voi
     if (Date.now() > until) throw new Error(`nothing listens on ${port}`)
     await new Promise((r) => setTimeout(r, 50))
   }
+}
+
+/** Runs a command to its end: its exit code (1 for a kill or a timeout) and its output. */
+export function sh(command: string, args: string[], timeoutMs: number, cwd?: string): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(command, args, { timeout: timeoutMs, maxBuffer: 10 * 1024 * 1024, cwd }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` })
+    })
+  })
 }
 
 export function has(command: string): boolean {

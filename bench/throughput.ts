@@ -5,7 +5,6 @@
 // target at a session count one after the other, so that the machine's drifts (its speed moves by
 // a third within the hour) fall on all of them alike and their ratios within a rep hold. Each
 // relay's CPU time per message is counted too. Also 10 MB messages, and relay365's peak RSS.
-import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { mergeConfig } from '../src/config/merge.js'
 import { treeCpuMs, type CpuMs } from './cpu.js'
 import { startHaraka } from './haraka.js'
-import { freePort, peakRssMb, startService, startSink, waitForPort, type Service } from './services.js'
+import { freePort, peakRssMb, sh, startService, startSink, waitForPort, type Service } from './services.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const POSTFIX_SCRIPT = fileURLToPath(new URL('../../shared/bench/postfix-relay.sh', import.meta.url))
@@ -33,14 +32,6 @@ export interface Run {
   readonly cpuMsPerMsg?: number | undefined
   readonly peakRssMb?: number | undefined
   readonly note?: string
-}
-
-function sh(command: string, args: string[], timeoutMs: number): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(command, args, { timeout: timeoutMs, maxBuffer: 10 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` })
-    })
-  })
 }
 
 /** smtp-source: `messages` messages of `size` bytes over `sessions` parallel sessions. */
