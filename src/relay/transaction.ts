@@ -279,9 +279,16 @@ export class Transaction {
     try {
       return await this.answer(live, outcomes, opened, decision, limits)
     } catch (err) {
-      // committed, but no 250 goes out: the spooled copy must not be delivered too
+      // Taken, but no 250 goes out: the client will send the message again. The spooled copy must
+      // not be delivered too, what it counted goes back, and its record says what the client heard.
+      const why = (err as Error).message
       await this.ctx.queue?.discard(this.id).catch((e: Error) => this.ctx.log.error({ err: e.message, msg: this.id }, 'could not discard a spooled message the client was not given a 250 for'))
-      throw err
+      const failed = reply(world.replies, 'local-error', { detail: why })
+      for (const g of live) for (const r of g.recipients) if (!r.ndr) r.outcome = { ok: false, status: 'Failed', reply: failed }
+      this.finalReply = failed
+      this.recorded = false
+      this.finish(`the message was taken, then the transaction failed before its reply (${why}): no 250 given, nothing kept`, false)
+      return failed
     }
   }
 
@@ -309,7 +316,7 @@ export class Transaction {
     if (this.finalReply.code < 400) {
       this.ctx.queue?.release(this.id)
       this.sendNdr()
-    } else await this.ctx.queue?.discard(this.id)
+    }
     // SMTP AUTH throttling: the message is through, the reply waits for its slot (Exchange delays).
     if (limits.verdict === 'delay' && limits.until !== undefined && this.finalReply.code < 400) await this.ctx.clock.sleepUntil(limits.until)
     return this.finalReply
@@ -407,7 +414,8 @@ export class Transaction {
   }
 
   /** Writes the trace record; called once, at end of data or when the transaction is abandoned. */
-  finish(note?: string): void {
+  /** Records the transaction once; `first` false: an earlier record of it exists and is replaced. */
+  finish(note?: string, first = true): void {
     if (this.recorded) return
     this.recorded = true
     // not accepted after all (refused, abandoned, the next hop said no): what it counted goes back
@@ -464,8 +472,8 @@ export class Transaction {
       ...(this.refusedVerb ? { refusedCommand: this.refusedVerb } : {}),
     })
     try {
-      // the transaction's id is its own and finish() runs once: this is the message's first record
-      this.ctx.trace.record(message, true)
+      // the transaction's id is its own: finish()'s first record is the message's first
+      this.ctx.trace.record(message, first)
     } catch (err) {
       this.ctx.log.error({ err, msg: this.id }, 'trace record failed')
     }

@@ -157,6 +157,7 @@ t.test('a transaction that fails after its commit gives no 250 and leaves nothin
   const r = await sendOne(relay, ['someone@example.org'], undefined, 'no 250')
   relay.trace.written = written
   t.match(r, /^451 4\.3\.0 .*trace disk gone/)
+  t.match(status(relay, 'no 250'), { status: 'Failed', reply: /^451 /, notes: [/no 250 given, nothing kept/] }, 'the record says what the client heard')
   t.equal(relay.queue?.depth, 0, 'nothing held')
   t.same(readdirSync(`${spool}/queue`), [], 'the committed file was removed: a restart would deliver what the client sends again')
   t.match(await sendOne(relay, ['someone@example.org'], undefined, 'next'), /^250 /, 'the next message is queued')
