@@ -1,7 +1,7 @@
 // CPU time of a process tree from /proc, and the statistics the benchmarks report. A relay's CPU
 // per message is what it costs whatever the machine's noise: relay365's is its process's
-// utime+stime; Postfix's is its master's own and reaped children's time plus every live
-// descendant's, so processes that exit mid-run still count.
+// utime+stime; Postfix's is every process of the instance, each live one's own time and that of
+// the children it reaped, so processes that exit mid-run still count.
 import { readdirSync, readFileSync } from 'node:fs'
 
 const TICK = 100 // USER_HZ
@@ -31,7 +31,7 @@ export interface CpuMs {
   readonly sys: number
 }
 
-/** CPU ms of a process tree so far: the root's own and reaped children's time, plus its live descendants'. */
+/** CPU ms of a process tree so far: every live process's own time and its reaped children's. */
 export function treeCpuMs(root: number): CpuMs {
   const all = new Map<number, ProcStat>()
   for (const d of readdirSync('/proc')) {
@@ -49,8 +49,8 @@ export function treeCpuMs(root: number): CpuMs {
     for (const [pid, s] of all) {
       if (inTree.has(pid) || !inTree.has(s.ppid)) continue
       inTree.add(pid)
-      ticks += s.own
-      sys += s.ownSys
+      ticks += s.own + s.children
+      sys += s.ownSys + s.childSys
       grew = true
     }
   }

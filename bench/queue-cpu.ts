@@ -25,7 +25,11 @@ async function main(): Promise<void> {
   const rows: Run[] = []
   const postfix = relayOnly ? undefined : await startPostfix(sink.port)
   if (!relayOnly && !postfix) throw new Error('Postfix relay could not be started')
-  const say = (r: Run) => process.stderr.write(`rep ${r.rep} ${r.target} ${r.sessions}: ${r.perSecond} msg/s ${r.cpuMsPerMsg} CPU ms/msg\n`)
+  const say = (r: Run) => {
+    // a failed run would read as a fast one
+    if (r.note) throw new Error(`rep ${r.rep} ${r.target} ${r.sessions}: ${r.note}`)
+    process.stderr.write(`rep ${r.rep} ${r.target} ${r.sessions}: ${r.perSecond} msg/s ${r.cpuMsPerMsg} CPU ms/msg\n`)
+  }
   try {
     for (let rep = 1; rep <= reps; rep++) {
       for (const sessions of sessionList) {

@@ -62,8 +62,8 @@ function cells(runs: readonly Run[]): Array<{ target: string; sessions: number; 
 function ratioToPostfix(runs: readonly Run[], target: string, sessions: number, bytes: number, k: 'perSecond' | 'cpuMsPerMsg'): number | undefined {
   const ratios: number[] = []
   for (const mine of runs) {
-    if (mine.target !== target || mine.sessions !== sessions || mine.size !== bytes) continue
-    const theirs = runs.find((r) => r.target === POSTFIX && r.sessions === sessions && r.size === bytes && r.rep === mine.rep)
+    if (mine.target !== target || mine.sessions !== sessions || mine.size !== bytes || mine.note) continue
+    const theirs = runs.find((r) => r.target === POSTFIX && r.sessions === sessions && r.size === bytes && r.rep === mine.rep && !r.note)
     const a = mine[k]
     const b = theirs?.[k]
     if (a !== undefined && b) ratios.push(a / b)
@@ -77,11 +77,14 @@ function runsTable(runs: readonly Run[]): string {
     '| target | message | sessions | reps | msg/s: median (min–max) | × Postfix | CPU ms/msg: median (min–max) | × Postfix\'s CPU | peak RSS |',
     '|---|---|---|---|---|---|---|---|---|',
     ...cells(runs).map((c) => {
-      const cpu = c.runs.flatMap((r) => (r.cpuMsPerMsg === undefined ? [] : [r.cpuMsPerMsg]))
-      const rss = c.runs.flatMap((r) => (r.peakRssMb === undefined ? [] : [r.peakRssMb]))
+      // a run smtp-source failed is shown by its note, never counted
+      const ok = c.runs.filter((r) => !r.note)
+      const cpu = ok.flatMap((r) => (r.cpuMsPerMsg === undefined ? [] : [r.cpuMsPerMsg]))
+      const rss = ok.flatMap((r) => (r.peakRssMb === undefined ? [] : [r.peakRssMb]))
       const mine = c.target !== POSTFIX
-      const notes = c.runs.flatMap((r) => (r.note ? [r.note] : []))
-      return `| ${c.target} | ${size(c.size)} | ${c.sessions} | ${c.runs.length} | ${spread(c.runs.map((r) => r.perSecond))} | ${mine ? x(ratioToPostfix(runs, c.target, c.sessions, c.size, 'perSecond')) : ''} | ${cpu.length ? spread(cpu, 2) : '—'} | ${mine ? x(cpu.length ? ratioToPostfix(runs, c.target, c.sessions, c.size, 'cpuMsPerMsg') : undefined) : ''} | ${rss.length ? `${Math.max(...rss)} MB` : '—'} |${notes.length ? ` ${notes[0]}` : ''}`
+      const notes = c.runs.flatMap((r) => (r.note ? [`rep ${r.rep} failed, ${r.note}`] : []))
+      const reps = ok.length === c.runs.length ? String(ok.length) : `${ok.length} of ${c.runs.length}`
+      return `| ${c.target} | ${size(c.size)} | ${c.sessions} | ${reps} | ${spread(ok.map((r) => r.perSecond))} | ${mine ? x(ratioToPostfix(runs, c.target, c.sessions, c.size, 'perSecond')) : ''} | ${cpu.length ? spread(cpu, 2) : '—'} | ${mine ? x(cpu.length ? ratioToPostfix(runs, c.target, c.sessions, c.size, 'cpuMsPerMsg') : undefined) : ''} | ${rss.length ? `${Math.max(...rss)} MB` : '—'} |${notes.length ? ` ${notes[0]}` : ''}`
     }),
   ].join('\n')
 }

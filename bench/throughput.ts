@@ -5,7 +5,7 @@
 // target at a session count one after the other, so that the machine's drifts (its speed moves by
 // a third within the hour) fall on all of them alike and their ratios within a rep hold. Each
 // relay's CPU time per message is counted too. Also 10 MB messages, and relay365's peak RSS.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -31,6 +31,7 @@ export interface Run {
   /** The target's CPU time per message (ms): its process, or Postfix's processes; none for the sink alone. */
   readonly cpuMsPerMsg?: number | undefined
   readonly peakRssMb?: number | undefined
+  /** smtp-source failed: the run is shown, never counted in a median or a ratio. */
   readonly note?: string
 }
 
@@ -92,7 +93,10 @@ export async function startRelay365(sinkPort: number, extra: Record<string, unkn
         await new Promise((r) => setTimeout(r, 50))
       }
     },
-    stop: () => svc.stop(),
+    stop: async () => {
+      await svc.stop()
+      rmSync(dir, { recursive: true, force: true })
+    },
   }
 }
 
@@ -156,7 +160,8 @@ export async function measure(target: RelayUnderTest, sessions: number, size: nu
     messages,
     seconds: Math.round(seconds * 100) / 100,
     perSecond: Math.round(messages / seconds),
-    cpuMsPerMsg: cpu0 && cpu1 ? Math.round(((cpu1.total - cpu0.total) / messages) * 1000) / 1000 : undefined,
+    // NaN: the process had gone
+    cpuMsPerMsg: cpu0 && cpu1 && Number.isFinite(cpu1.total - cpu0.total) ? Math.round(((cpu1.total - cpu0.total) / messages) * 1000) / 1000 : undefined,
     peakRssMb: peakRssMb(target.pid),
     ...(r.ok ? {} : { note: `smtp-source: ${r.out.slice(0, 120)}` }),
   }
@@ -170,20 +175,26 @@ function rotate<T>(xs: readonly T[], by: number): T[] {
 
 export async function benchThroughput(o: ThroughputOptions, log: (line: string) => void): Promise<Run[]> {
   const runs: Run[] = []
-  const sink: Service = await startSink()
   const report = (run: Run) => {
     const cpu = run.cpuMsPerMsg === undefined ? '' : `, ${run.cpuMsPerMsg} CPU ms/msg`
     log(`  rep ${run.rep} ${run.target.padEnd(28)} ${String(run.sessions).padStart(2)} sessions ${String(run.size).padStart(8)} B: ${run.perSecond} msg/s${cpu}${run.peakRssMb ? `, peak RSS ${run.peakRssMb} MB` : ''}${run.note ? ` (${run.note})` : ''}`)
     runs.push(run)
   }
-  // the floor: what smtp-server alone costs, before any decision, trace or upstream connection
-  const barePort = await freePort()
-  const bareService = await startService(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/bare-smtp-server.ts'), String(barePort)], barePort)
-  const bare: RelayUnderTest = { name: 'bare smtp-server (discards)', port: barePort, pid: bareService.child.pid, cpu: () => treeCpuMs(bareService.child.pid as number), stop: () => bareService.stop() }
-  const postfix = o.postfix ? await startPostfix(sink.port) : undefined
-  if (o.postfix && !postfix) log('  Postfix relay could not be started: skipped')
-  const haraka = o.haraka ? await startHaraka(sink.port, log).catch((err: Error) => log(`  Haraka skipped: ${err.message}`)) : undefined
+  // everything started is stopped, latest first, however the run ends
+  const started: Array<{ stop(): Promise<void> }> = []
+  const keep = <T extends { stop(): Promise<void> } | undefined>(x: T): T => {
+    if (x) started.unshift(x)
+    return x
+  }
   try {
+    const sink = keep(await startSink())
+    // the floor: what smtp-server alone costs, before any decision, trace or upstream connection
+    const barePort = await freePort()
+    const bareService = keep(await startService(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/bare-smtp-server.ts'), String(barePort)], barePort))
+    const bare: RelayUnderTest = { name: 'bare smtp-server (discards)', port: barePort, pid: bareService.child.pid, cpu: () => treeCpuMs(bareService.child.pid as number), stop: () => bareService.stop() }
+    const postfix = o.postfix ? keep(await startPostfix(sink.port)) : undefined
+    if (o.postfix && !postfix) log('  Postfix relay could not be started: skipped')
+    const haraka = o.haraka ? keep(await startHaraka(sink.port, log).catch((err: Error) => void log(`  Haraka skipped: ${err.message}`))) : undefined
     // a fresh relay365 for each measurement, so that its peak RSS belongs to that load
     const fresh = (extra: Record<string, unknown>) => async (sessions: number, rep: number) => {
       const relay = await startRelay365(sink.port, extra)
@@ -210,10 +221,7 @@ export async function benchThroughput(o: ThroughputOptions, log: (line: string) 
     }
     if (postfix) report(await measure(postfix, 5, BIG, o.bigMessages, 1))
   } finally {
-    await haraka?.stop()
-    await postfix?.stop()
-    await bare.stop()
-    await sink.stop()
+    for (const x of started) await x.stop()
   }
   return runs
 }
