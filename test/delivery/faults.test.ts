@@ -4,7 +4,7 @@
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import nodemailer from 'nodemailer'
-import { bannerPorts, spawnServe, stopChild } from '../helpers/cli.js'
+import { BIN, MAIN, bannerPorts, spawnServe, stopChild } from '../helpers/cli.js'
 import { startFakeUpstream, type Received } from '../helpers/fake-upstream.js'
 import { startRelay, testConfigDoc } from '../helpers/relay.js'
 
@@ -14,7 +14,8 @@ function transport(port: number) {
   return nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: 5, connectionTimeout: 3000, socketTimeout: 5000 })
 }
 
-t.test('kill -9 during a load in queue mode: nothing acknowledged is lost', async (t) => {
+// Through the TypeScript entry, and through the built bin as users run it (the bundle in dist/bin).
+for (const [how, entry] of [['the TypeScript entry', MAIN], ['the built bin', BIN]] as const) t.test(`kill -9 during a load in queue mode, ${how}: nothing acknowledged is lost`, async (t) => {
   const upstream = await startFakeUpstream(t)
   const dir = t.testdir({})
   const doc = testConfigDoc(dir, {
@@ -26,7 +27,7 @@ t.test('kill -9 during a load in queue mode: nothing acknowledged is lost', asyn
     log: { level: 'warn' },
   })
   writeFileSync(`${dir}/relay.json`, JSON.stringify(doc))
-  const first = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir })
+  const first = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir, entry })
   t.teardown(() => stopChild(first.child))
   const port = bannerPorts(first.banner).smtp
 
@@ -54,7 +55,7 @@ t.test('kill -9 during a load in queue mode: nothing acknowledged is lost', asyn
   t.ok(killed, 'the relay was killed mid-load')
   t.ok(acked.size >= KILL_AFTER && acked.size < N, `${acked.size} of ${N} messages acknowledged before the kill`)
 
-  const second = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir })
+  const second = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir, entry })
   t.teardown(() => stopChild(second.child))
   const deadline = Date.now() + 30_000
   const arrived = () => new Set(upstream.received.map(idOf))
