@@ -8,11 +8,8 @@ const TICK = 100 // USER_HZ
 
 interface ProcStat {
   readonly ppid: number
-  /** utime+stime, and the same for reaped children (ticks). */
-  readonly own: number
-  readonly children: number
-  readonly ownSys: number
-  readonly childSys: number
+  /** utime+stime of the process and of the children it reaped (ticks). */
+  readonly ticks: number
 }
 
 function stat(pid: number): ProcStat | undefined {
@@ -20,19 +17,14 @@ function stat(pid: number): ProcStat | undefined {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
     // fields after comm: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
-    return { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]), ownSys: Number(f[12]), childSys: Number(f[14]) }
+    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) }
   } catch {
     return undefined
   }
 }
 
-export interface CpuMs {
-  readonly total: number
-  readonly sys: number
-}
-
-/** CPU ms of a process tree so far: every live process's own time and its reaped children's. */
-export function treeCpuMs(root: number): CpuMs {
+/** CPU ms of a process tree so far: every live process's own time and its reaped children's; NaN once the root has gone. */
+export function treeCpuMs(root: number): number {
   const all = new Map<number, ProcStat>()
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue
@@ -40,21 +32,19 @@ export function treeCpuMs(root: number): CpuMs {
     if (s) all.set(Number(d), s)
   }
   const r = all.get(root)
-  if (!r) return { total: NaN, sys: NaN }
-  let ticks = r.own + r.children
-  let sys = r.ownSys + r.childSys
+  if (!r) return NaN
+  let ticks = r.ticks
   const inTree = new Set([root])
   for (let grew = true; grew; ) {
     grew = false
     for (const [pid, s] of all) {
       if (inTree.has(pid) || !inTree.has(s.ppid)) continue
       inTree.add(pid)
-      ticks += s.own + s.children
-      sys += s.ownSys + s.childSys
+      ticks += s.ticks
       grew = true
     }
   }
-  return { total: (ticks * 1000) / TICK, sys: (sys * 1000) / TICK }
+  return (ticks * 1000) / TICK
 }
 
 export function median(xs: readonly number[]): number {

@@ -1,16 +1,17 @@
 // Relay throughput as applications send: Postfix's smtp-source, one 2 KB message per connection,
 // through a relay to Postfix's smtp-sink, at 1, 20 and 50 sessions — relay365 in proxy and queue
 // mode (built, as users run it), a stock Postfix relay started by ../shared/bench/postfix-relay.sh,
-// smtp-server alone, Haraka (bench/haraka.ts) and smtp-source straight to the sink — interleaved: every rep measures every
-// target at a session count one after the other, so that the machine's drifts (its speed moves by
-// a third within the hour) fall on all of them alike and their ratios within a rep hold. Each
-// relay's CPU time per message is counted too. Also 10 MB messages, and relay365's peak RSS.
+// smtp-server alone, Haraka (bench/haraka.ts) and smtp-source straight to the sink — interleaved:
+// every rep measures every target at a session count one after the other, so that the machine's
+// drifts (its speed moves by a third within the hour) fall on all of them alike and their ratios
+// within a rep hold. Each relay's CPU time per message is counted too. Also 10 MB messages, and
+// relay365's peak RSS.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { mergeConfig } from '../src/config/merge.js'
-import { treeCpuMs, type CpuMs } from './cpu.js'
+import { treeCpuMs } from './cpu.js'
 import { startHaraka } from './haraka.js'
 import { freePort, peakRssMb, sh, startService, startSink, waitForPort, type Service } from './services.js'
 
@@ -46,8 +47,8 @@ export interface RelayUnderTest {
   readonly name: string
   readonly port: number
   readonly pid?: number | undefined
-  /** CPU used so far by the target's processes. */
-  cpu?(): CpuMs
+  /** CPU ms used so far by the target's processes. */
+  cpu?(): number
   /** Resolves once every accepted message has left (queue mode); at once otherwise. */
   drained?(): Promise<void>
   stop(): Promise<void>
@@ -161,7 +162,7 @@ export async function measure(target: RelayUnderTest, sessions: number, size: nu
     seconds: Math.round(seconds * 100) / 100,
     perSecond: Math.round(messages / seconds),
     // NaN: the process had gone
-    cpuMsPerMsg: cpu0 && cpu1 && Number.isFinite(cpu1.total - cpu0.total) ? Math.round(((cpu1.total - cpu0.total) / messages) * 1000) / 1000 : undefined,
+    cpuMsPerMsg: cpu0 !== undefined && cpu1 !== undefined && Number.isFinite(cpu1 - cpu0) ? Math.round(((cpu1 - cpu0) / messages) * 1000) / 1000 : undefined,
     peakRssMb: peakRssMb(target.pid),
     ...(r.ok ? {} : { note: `smtp-source: ${r.out.slice(0, 120)}` }),
   }

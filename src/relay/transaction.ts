@@ -413,8 +413,10 @@ export class Transaction {
     return reply(this.ctx.world.replies, 'queued', { messageId: echoed })
   }
 
-  /** Writes the trace record; called once, at end of data or when the transaction is abandoned. */
-  /** Records the transaction once; `first` false: an earlier record of it exists and is replaced. */
+  /**
+   * Writes the trace record, once: at end of data or when the transaction is abandoned. `first`
+   * false: an earlier record of it may exist and is replaced (a failure after the first record).
+   */
   finish(note?: string, first = true): void {
     if (this.recorded) return
     this.recorded = true
