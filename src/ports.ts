@@ -6,6 +6,7 @@ import type { LimitOutcome, LimitRequest } from './core/limits.js'
 import type { Reply } from './core/replies.js'
 import type { AuthMethod, Endpoint, FaultDraw, FaultStage, SessionCounters, TransactionState } from './core/types.js'
 import type { TraceMessage, TraceStatus } from './core/trace.js'
+import type { AttemptResult } from './core/trace-record.js'
 
 export type { LimitOutcome, LimitRequest }
 
@@ -68,13 +69,29 @@ export interface TracePage {
   readonly messages: readonly TraceMessage[]
 }
 
-export interface TraceStore {
+/** What the relay, the queue and the NDR sender need of a trace: writes (a worker's go to the primary). */
+export interface TraceWriter {
   /**
    * Writes a record, or replaces the one with its id. `first`: the caller knows no record with this
    * id exists (a transaction's own record), so nothing needs looking up before the write.
    */
   record(message: TraceMessage, first?: boolean): void
   /** Resolves once every record made so far is on disk (a 250 waits for its record). */
+  written(): Promise<void>
+  /**
+   * A queue attempt on a recorded message, applied by whoever owns the records (with several
+   * workers, the primary): the change is data, so no worker reads a record to rewrite it.
+   */
+  recordAttempt(id: string, attempt: number, results: readonly AttemptResult[]): void
+}
+
+export interface TraceStore {
+  /**
+   * Writes a record, or replaces the one with its id. `first`: the caller knows no record with this
+   * id exists (a transaction's own record), so nothing needs looking up before the write.
+   */
+  record(message: TraceMessage, first?: boolean): void
+  /** Resolves once every record made so far is on disk. */
   written(): Promise<void>
   list(query: TraceQuery): TracePage
   get(id: string): TraceMessage | undefined

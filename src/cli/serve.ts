@@ -1,14 +1,25 @@
-// `relay365 serve [--config FILE]`: run the relay until SIGINT/SIGTERM.
+// `relay365 serve [--config FILE] [--workers N]`: run the relay until SIGINT/SIGTERM. One process,
+// or (smtp.workers / --workers above 1) a primary and N workers on the same ports (src/cluster/).
+import cluster from 'node:cluster'
 import { startApp } from '../app.js'
 import { resolveConfig } from '../config/load.js'
+import { adoptOrphanPartitions } from '../delivery/spool/partitions.js'
 
-export async function serve(args: { config?: string | undefined }): Promise<void> {
+export async function serve(args: { config?: string | undefined; workers?: number | undefined }): Promise<void> {
   const { config, source } = resolveConfig(args.config)
-  const app = await startApp({ config })
+  const workers = args.workers ?? config.smtp.workers
+  if (cluster.isWorker) {
+    const { runWorker } = await import('../cluster/worker.js')
+    return runWorker(config)
+  }
+  // what workers that no longer exist left in the spool is worker 1's (or this process's) now
+  if (config.delivery.mode === 'queue') adoptOrphanPartitions(config.delivery.spoolDir, workers)
+  const app = workers > 1 ? await (await import('../cluster/primary.js')).runPrimary(config, workers) : await startApp({ config })
   process.stderr.write(
     `relay365: SMTP on ${config.smtp.host}:${app.smtpPort}` +
       (app.submissionPort ? `, submission (SMTP AUTH) on ${config.submission.host}:${app.submissionPort}` : '') +
       (app.httpPort ? `, UI and API on http://${config.http.host}:${app.httpPort}/` : '') +
+      (workers > 1 ? `, ${workers} workers` : '') +
       ` (config: ${source})\n`,
   )
   await new Promise<void>((resolve) => {

@@ -88,7 +88,10 @@ const smtpSchema = z
     hostname: z.string().regex(/^[A-Za-z0-9.-]+$/, 'expected a host name').default('relay365.local'),
     /** relay365 policy: 530 5.7.0 before STARTTLS. Off as Exchange's MX is opportunistic (a connector's requireTls refuses at RCPT). */
     requireTls: z.boolean().default(false),
+    /** Connections open at once, over all workers (each worker takes its share). */
     maxConnections: z.number().int().positive().default(1000),
+    /** Relay processes taking mail on the same ports (`serve --workers N`); 1 is a single process. */
+    workers: z.number().int().min(1).max(64).default(1),
     maxConnectionsPerIP: z.number().int().positive().default(50),
     // 0 would mean smtp-server's default idle timeout, or a session that ends as it starts.
     socketTimeout: duration('60s', TIMER_MAX).refine((ms) => ms >= 100, { error: 'expected at least 100ms' }),

@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import { buildDsn, type DsnFailure } from '../core/dsn.js'
 import { formatReply, reply, type ReplyCatalogue } from '../core/replies.js'
 import { buildTrace } from '../core/trace-record.js'
-import type { Clock, TraceStore } from '../ports.js'
+import type { Clock, TraceWriter } from '../ports.js'
 import type { DeliveryOutcome, RouteTarget } from './sink.js'
 import type { DeliveryQueue } from './spool/queue.js'
 
@@ -29,7 +29,7 @@ export interface NdrRequest {
 export interface NdrOptions {
   readonly upstream: RouteTarget
   readonly queue?: DeliveryQueue
-  readonly trace: TraceStore
+  readonly trace: TraceWriter
   readonly clock: Clock
   readonly hostname: string
   readonly replies: ReplyCatalogue

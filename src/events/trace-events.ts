@@ -1,11 +1,12 @@
 // A TraceStore decorator that publishes every record and clear on a TraceBus once the inner
 // store has written it, so live views (SSE) and metrics see exactly what the trace holds.
 import type { TraceMessage } from '../core/trace.js'
-import type { TracePage, TraceQuery, TraceStore } from '../ports.js'
+import { traceAttempt, type AttemptResult } from '../core/trace-record.js'
+import type { TracePage, TraceQuery, TraceStore, TraceWriter } from '../ports.js'
 import type { SummaryQuery, TraceSummarizer, TraceSummary } from '../trace/summary.js'
 import type { TraceBus } from './trace-bus.js'
 
-export class EventedTraceStore implements TraceStore, TraceSummarizer {
+export class EventedTraceStore implements TraceStore, TraceWriter, TraceSummarizer {
   constructor(
     private readonly inner: TraceStore & TraceSummarizer,
     readonly bus: TraceBus,
@@ -22,6 +23,11 @@ export class EventedTraceStore implements TraceStore, TraceSummarizer {
 
   written(): Promise<void> {
     return this.inner.written()
+  }
+
+  recordAttempt(id: string, attempt: number, results: readonly AttemptResult[]): void {
+    const t = this.inner.get(id)
+    if (t) this.record(traceAttempt(t, attempt, results))
   }
 
   list(query: TraceQuery): TracePage {

@@ -1,7 +1,9 @@
 // The faults armed in one relay (SPEC §2 "Injected failures"): seeded from config `faults`,
 // changed at run time through /api/v1/faults. It owns the random draw, so the policy core gets
 // faults and rolls as plain input and stays pure; a test or an experiment can pass a seeded
-// random. One per relay (app.ts), never shared: two relays in one process arm their own.
+// random. One per relay (app.ts), never shared: two relays in one process arm their own. With
+// `serve --workers N` the primary's set is the one the API changes; each worker holds a copy it
+// replaces when told (src/cluster/).
 import { parseFaultEntry } from '../config/load.js'
 import type { FaultConfig } from '../config/schema.js'
 import { compileFault } from '../config/world.js'
@@ -20,6 +22,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 export class FaultSet implements FaultSource {
   private armed: readonly Armed[]
+  private readonly listeners = new Set<(entries: readonly FaultConfig[]) => void>()
 
   constructor(
     initial: readonly FaultConfig[] = [],
@@ -33,6 +36,28 @@ export class FaultSet implements FaultSource {
     return this.armed.map(({ entry }) => ({ ...entry, from: iso(entry.from), until: iso(entry.until) }))
   }
 
+  /** The entries as validated (times in ms): what a worker's copy is made from. */
+  entries(): readonly FaultConfig[] {
+    return this.armed.map((a) => a.entry)
+  }
+
+  /** Arms exactly these entries (already validated: the primary's). */
+  replace(entries: readonly FaultConfig[]): void {
+    this.armed = entries.map((entry) => ({ entry, fault: compileFault(entry) }))
+    this.changed()
+  }
+
+  /** Calls `listener` with the entries after every change; returns the way to stop. */
+  onChange(listener: (entries: readonly FaultConfig[]) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  private changed(): void {
+    const entries = this.entries()
+    for (const l of this.listeners) l(entries)
+  }
+
   get size(): number {
     return this.armed.length
   }
@@ -42,6 +67,7 @@ export class FaultSet implements FaultSource {
     const entry = parseFaultEntry(doc)
     // a new array: a draw in progress keeps the list it started with
     this.armed = [...this.armed, { entry, fault: compileFault(entry) }]
+    this.changed()
     return { ...entry, from: iso(entry.from), until: iso(entry.until) }
   }
 
@@ -49,6 +75,7 @@ export class FaultSet implements FaultSource {
   remove(id: string): number {
     const before = this.armed.length
     this.armed = this.armed.filter((a) => a.entry.id !== id)
+    if (this.armed.length !== before) this.changed()
     return before - this.armed.length
   }
 

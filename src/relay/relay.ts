@@ -22,6 +22,9 @@ export class Relay implements SmtpRelay {
   /** DATA phases in progress: each ends with its trace record written (or handed to the store). */
   private readonly inData = new Set<Promise<Reply>>()
 
+  /** Connections this relay was handed since it started (with several workers: how they share them). */
+  connections = 0
+
   constructor(readonly ctx: RelayContext) {}
 
   greeting(): Reply {
@@ -30,6 +33,7 @@ export class Relay implements SmtpRelay {
 
   /** A new connection; a reply means refuse it. */
   connect(info: ConnectInfo): Reply | undefined {
+    this.connections++
     const count = (this.perIp.get(info.ip) ?? 0) + 1
     this.perIp.set(info.ip, count)
     const session = new RelaySession(info.id, info.endpoint, info.ip, this.ctx.clock.now(), count)

@@ -19,7 +19,7 @@ import { wantsNoFailureDsn, type MessageDsn, type RecipientDsn } from '../core/d
 import type { LimitDecision, LimitRequest } from '../core/limits.js'
 import type { DeliveryOutcome, Envelope, RouteTarget, Sink } from '../delivery/sink.js'
 import type { DeliveryQueue } from '../delivery/spool/queue.js'
-import type { Clock, DataTransfer, FaultSource, LimitStore, TraceStore } from '../ports.js'
+import type { Clock, DataTransfer, FaultSource, LimitStore, TraceWriter } from '../ports.js'
 import { ContentInspector } from '../content/content-inspector.js'
 import { readHeaderFacts, type HeaderFacts } from '../content/header-facts.js'
 import type { Credentials } from './credentials.js'
@@ -30,7 +30,7 @@ export interface RelayContext {
   readonly world: World
   readonly clock: Clock
   readonly log: Logger
-  readonly trace: TraceStore
+  readonly trace: TraceWriter
   readonly limits: LimitStore
   readonly targets: Readonly<Record<RouteName, RouteTarget>>
   /** Checks AUTH passwords and tokens (the secrets never reach the core). */

@@ -14,12 +14,33 @@ function transport(port: number) {
   return nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: 5, connectionTimeout: 3000, socketTimeout: 5000 })
 }
 
-// Through the TypeScript entry, and through the built bin as users run it (the bundle in dist/bin).
-for (const [how, entry] of [['the TypeScript entry', MAIN], ['the built bin', BIN]] as const) t.test(`kill -9 during a load in queue mode, ${how}: nothing acknowledged is lost`, async (t) => {
+interface KillCase {
+  readonly how: string
+  readonly entry: string
+  /** serve --workers */
+  readonly workers: number
+  /** What is killed: the relay (its only process, or the primary and so every worker), or one worker. */
+  readonly victim: 'relay' | 'worker'
+}
+
+const CASES: readonly KillCase[] = [
+  // through the TypeScript entry, and through the built bin as users run it (the bundle in dist/bin)
+  { how: 'the TypeScript entry, one process', entry: MAIN, workers: 1, victim: 'relay' },
+  { how: 'the built bin, one process', entry: BIN, workers: 1, victim: 'relay' },
+  { how: 'two workers, the primary killed', entry: MAIN, workers: 2, victim: 'relay' },
+  { how: 'two workers, one worker killed', entry: MAIN, workers: 2, victim: 'worker' },
+]
+
+async function healthOf(port: number): Promise<{ workers?: Array<{ index: number; pid: number | null; running: boolean; restarts: number }> }> {
+  return (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as never
+}
+
+for (const c of CASES) t.test(`kill -9 during a load in queue mode, ${c.how}: nothing acknowledged is lost`, async (t) => {
   const upstream = await startFakeUpstream(t)
   const dir = t.testdir({})
   const doc = testConfigDoc(dir, {
-    smtp: { port: 0, requireTls: false, maxConnectionsPerIP: 100 },
+    smtp: { port: 0, requireTls: false, maxConnectionsPerIP: 100, workers: c.workers },
+    submission: { enabled: false },
     http: { port: 0 },
     connectors: [{ name: 'TDX', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
     delivery: { mode: 'queue', spoolDir: `${dir}/spool`, retry: { initial: '1s', max: '2s' } },
@@ -27,9 +48,12 @@ for (const [how, entry] of [['the TypeScript entry', MAIN], ['the built bin', BI
     log: { level: 'warn' },
   })
   writeFileSync(`${dir}/relay.json`, JSON.stringify(doc))
-  const first = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir, entry })
+  const first = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir, entry: c.entry })
   t.teardown(() => stopChild(first.child))
-  const port = bannerPorts(first.banner).smtp
+  const { smtp: port, http } = bannerPorts(first.banner)
+  // the worker to kill, while the load runs
+  const victimPid = c.victim === 'worker' ? (await healthOf(http as number)).workers?.[1]?.pid : first.child.pid
+  t.ok(victimPid, `the process to kill: ${c.victim === 'worker' ? 'worker 2' : 'the relay'} (pid ${victimPid})`)
 
   const N = 300
   const KILL_AFTER = 120
@@ -47,16 +71,20 @@ for (const [how, entry] of [['the TypeScript entry', MAIN], ['the built bin', BI
       }
       if (!killed && acked.size >= KILL_AFTER) {
         killed = true
-        first.child.kill('SIGKILL')
+        process.kill(victimPid as number, 'SIGKILL')
       }
     }),
   )
   mail.close()
-  t.ok(killed, 'the relay was killed mid-load')
-  t.ok(acked.size >= KILL_AFTER && acked.size < N, `${acked.size} of ${N} messages acknowledged before the kill`)
+  t.ok(killed, `the ${c.victim} was killed mid-load`)
+  t.ok(acked.size >= KILL_AFTER && acked.size <= N, `${acked.size} of ${N} messages acknowledged`)
 
-  const second = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir, entry })
-  t.teardown(() => stopChild(second.child))
+  let second: Awaited<ReturnType<typeof spawnServe>> | undefined
+  if (c.victim === 'relay') {
+    second = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir, entry: c.entry })
+    const again = second
+    t.teardown(() => stopChild(again.child))
+  }
   const deadline = Date.now() + 30_000
   const arrived = () => new Set(upstream.received.map(idOf))
   while ([...acked].some((id) => !arrived().has(id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
@@ -65,7 +93,18 @@ for (const [how, entry] of [['the TypeScript entry', MAIN], ['the built bin', BI
   const duplicates = seen.length - new Set(seen).size
   t.same(lost, [], 'no acknowledged message lost')
   t.comment(`N=${N} sent, ${acked.size} acknowledged, ${new Set(seen).size} distinct delivered, losses ${lost.length}, duplicates ${duplicates}`)
-  await stopChild(second.child)
+  if (c.victim === 'worker') {
+    // the primary started the killed worker again, and it delivered what its partition held
+    const workers = (await healthOf(http as number)).workers ?? []
+    t.same(workers.map((w) => [w.index, w.running, w.restarts]), [[1, true, 0], [2, true, 1]], 'worker 2 was started again; worker 1 ran on')
+    t.not(workers[1]?.pid, victimPid, 'a new process')
+    // load after the restart lands on both workers, as before
+    const after = transport(port)
+    const infos = await Promise.all(Array.from({ length: 10 }, (_, i) => after.sendMail({ from: 'helpdesk@contoso.example', to: 'someone@example.org', subject: `after${i}`, text: 'x' })))
+    after.close()
+    t.ok(infos.every((i) => /^250 /.test(i.response)), 'every message after the restart acknowledged')
+  }
+  await stopChild(second?.child ?? first.child)
 })
 
 t.test('proxy mode against a failing upstream: a 250 always means the upstream took it', async (t) => {

@@ -12,8 +12,8 @@ import { wantsNoFailureDsn, type MessageDsn, type RecipientDsn } from '../../cor
 import { formatReply, reply, type Reply, type ReplyCatalogue } from '../../core/replies.js'
 import { judgeAttempt, type RetryPolicy } from '../../core/retry.js'
 import type { RouteName, TraceStatus } from '../../core/trace.js'
-import { buildTrace, traceAttempt } from '../../core/trace-record.js'
-import type { Clock, TraceStore } from '../../ports.js'
+import { buildTrace } from '../../core/trace-record.js'
+import type { Clock, TraceWriter } from '../../ports.js'
 import type { DeliveryOutcome, RouteTarget, Sink } from '../sink.js'
 import { SpoolStore, type SpoolEntry, type SpoolRecipient } from './spool-store.js'
 
@@ -25,7 +25,7 @@ export interface QueueOptions {
   readonly concurrency: number
   readonly maxSpoolSize: number
   readonly hostname: string
-  readonly trace: TraceStore
+  readonly trace: TraceWriter
   readonly replies: ReplyCatalogue
   readonly log: Logger
   readonly random?: () => number
@@ -347,15 +347,12 @@ export class DeliveryQueue {
 
   /** The trace shows each attempt: per-recipient status and the next hop's last reply. */
   private updateTrace(e: SpoolEntry, results: ReadonlyArray<{ r: SpoolRecipient; status: TraceStatus; reply: Reply; ms: number }>): void {
-    const t = this.o.trace.get(e.id)
-    if (!t) return
-    const updated = traceAttempt(
-      t,
-      e.attempts,
-      results.map((x) => ({ address: x.r.address, status: x.status, reply: formatReply(x.reply), ms: x.ms })),
-    )
     try {
-      this.o.trace.record(updated)
+      this.o.trace.recordAttempt(
+        e.id,
+        e.attempts,
+        results.map((x) => ({ address: x.r.address, status: x.status, reply: formatReply(x.reply), ms: x.ms })),
+      )
     } catch (err) {
       this.o.log.error({ err: (err as Error).message, id: e.id }, 'trace update failed')
     }

@@ -1,0 +1,217 @@
+// The primary of `serve --workers N`: it owns what a relay has one of (services.ts: the limit
+// budget, the trace writer, the faults, the clock) and the HTTP side, and runs N workers that
+// take the mail (worker.ts). The owners, by name:
+//   - limit budget: this process's store; the workers ask it (or Redis, when store.limits is one);
+//   - trace: this process writes every record; a worker's 250 waits for its records here;
+//   - spool: worker k owns partition k (delivery/spool/partitions.ts), never two at a time: a
+//     worker that dies is replaced, under the same k, only after it has exited.
+// A worker that exits unasked is started again. SIGTERM/SIGINT stop the workers (each drains its
+// sessions), then the HTTP side and the stores.
+import cluster, { type Worker } from 'node:cluster'
+import type { Config } from '../config/schema.js'
+import { SimClock } from '../clock/sim-clock.js'
+import type { DoorState } from '../doors.js'
+import { sumConnections } from '../delivery/sink.js'
+import { spoolPartition } from '../delivery/spool/partitions.js'
+import { startFront, type RunningFront } from '../front.js'
+import type { LimitRequest } from '../ports.js'
+import { openServices, type Services } from '../services.js'
+import { loadTlsMaterial } from '../smtp/tls.js'
+import { serveWorker, type Note } from './channel.js'
+import type { WorkerInit } from './worker.js'
+import type { AttemptResult } from '../core/trace-record.js'
+import type { TraceMessage } from '../core/trace.js'
+
+/** A worker that ran less than this before it died waits this long before it is started again. */
+const RESTART_DELAY_MS = 1000
+
+interface Slot {
+  readonly index: number
+  worker: Worker | undefined
+  state: DoorState | undefined
+  startedAt: number
+  exits: number
+  lastExit: string | undefined
+}
+
+export interface RunningPrimary {
+  readonly smtpPort: number
+  readonly submissionPort: number | undefined
+  readonly httpPort: number
+  readonly tlsSource: string
+  stop(): Promise<void>
+}
+
+const idle: DoorState = { sessions: 0, connections: 0, transactions: 0, upstream: { active: 0, idle: 0, waiting: 0 }, problems: [] }
+
+/** Clock advances (POST /api/v1/clock/advance) reach every worker's clock too. */
+class SharedClock extends SimClock {
+  constructor(
+    speed: number,
+    private readonly told: (ms: number) => void,
+  ) {
+    super(speed)
+  }
+
+  override advance(ms: number): void {
+    super.advance(ms)
+    if (ms > 0) this.told(ms)
+  }
+}
+
+export async function runPrimary(config: Config, workers: number): Promise<RunningPrimary> {
+  const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ index: i + 1, worker: undefined, state: undefined, startedAt: 0, exits: 0, lastExit: undefined }))
+  const broadcast = (note: Note) => {
+    for (const s of slots) {
+      try {
+        if (s.worker?.isConnected()) s.worker.send(note)
+      } catch {
+        // a worker on its way out: its successor gets the state in its init
+      }
+    }
+  }
+  const clock = new SharedClock(config.clock.speed, (ms) => broadcast({ r365: 'note', kind: 'clock.advance', body: ms }))
+  const services: Services = await openServices({ config, clock })
+  const { log, trace, limits, faults } = services
+  faults.onChange((entries) => broadcast({ r365: 'note', kind: 'faults', body: entries }))
+  // made once here (a self-signed certificate when none is configured), so workers read one
+  let tlsSource: string
+  try {
+    tlsSource = (await loadTlsMaterial(config.tls, services.world.hostname)).source
+  } catch (err) {
+    await services.close()
+    throw err
+  }
+
+  cluster.setupPrimary({ serialization: 'advanced' })
+  let stopping = false
+  let firstReady: (ports: { smtpPort: number; submissionPort: number | undefined }) => void
+  let firstFailed: (err: Error) => void
+  const ready = new Promise<{ smtpPort: number; submissionPort: number | undefined }>((resolve, reject) => {
+    firstReady = resolve
+    firstFailed = reject
+  })
+  let everReady = false
+
+  const start = (slot: Slot) => {
+    const worker = cluster.fork({ RELAY365_WORKER: String(slot.index) })
+    slot.worker = worker
+    slot.state = undefined
+    slot.startedAt = Date.now()
+    serveWorker(
+      worker,
+      {
+        init: (): WorkerInit => ({
+          index: slot.index,
+          workers,
+          clock: { now: clock.now(), real: Date.now() },
+          faults: faults.entries(),
+          captureDir: services.captureDir,
+          spool: { dir: spoolPartition(config.delivery.spoolDir, slot.index), maxSize: Math.floor(config.delivery.maxSpoolSize / workers) },
+        }),
+        'limits.consume': (requests: readonly LimitRequest[], now: number, holder?: string) => limits.consume(requests, now, holder),
+        'limits.refund': (requests: readonly LimitRequest[], holder: string) => limits.refund(requests, holder),
+        'limits.acquire': (key: string, holder: string, limit: number, now: number, ttl: number) => limits.acquire(key, holder, limit, now, ttl),
+        'limits.release': (key: string, holder: string) => limits.release(key, holder),
+        'limits.hit': (key: string, now: number, windowMs: number) => limits.hit(key, now, windowMs),
+        'limits.usage': (now: number) => limits.usage(now),
+        'limits.reset': () => limits.reset(),
+        'trace.written': () => trace.written(),
+      },
+      {
+        'trace.record': ([message, first]: [TraceMessage, boolean]) => trace.record(message, first),
+        'trace.attempt': ([id, attempt, results]: [string, number, AttemptResult[]]) => trace.recordAttempt(id, attempt, results),
+        state: (state: DoorState) => {
+          if (slot.worker === worker) slot.state = state
+        },
+        ready: (ports: { smtpPort: number; submissionPort: number | undefined }) => {
+          everReady = true
+          firstReady(ports)
+        },
+      },
+    )
+    worker.on('exit', (code, signal) => {
+      if (slot.worker === worker) {
+        slot.worker = undefined
+        slot.state = undefined
+      }
+      if (stopping) return
+      slot.exits++
+      slot.lastExit = `exited ${signal ? `on ${signal}` : `with code ${code}`} at ${new Date().toISOString()}`
+      if (!everReady) {
+        firstFailed(new Error(`worker ${slot.index} ${slot.lastExit} before it took mail (its log says why)`))
+        return
+      }
+      log.error({ worker: slot.index, code, signal }, 'a worker exited: starting it again')
+      // a worker that dies at once (a full disk, a bad partition) is not restarted in a tight loop
+      const delay = Date.now() - slot.startedAt < RESTART_DELAY_MS ? RESTART_DELAY_MS : 0
+      setTimeout(() => {
+        if (!stopping && slot.worker === undefined) start(slot)
+      }, delay)
+    })
+  }
+  for (const slot of slots) start(slot)
+
+  const stopWorkers = async () => {
+    stopping = true
+    const exits = slots.flatMap((s) => (s.worker ? [new Promise<void>((resolve) => s.worker?.once('exit', () => resolve()))] : []))
+    broadcast({ r365: 'note', kind: 'stop' })
+    // a worker drains for at most one next-hop timeout and its sessions' close; then it is cut
+    const hopTimeout = Math.max(1000, ...[config.routes.upstream, config.routes.fallback].map((r) => ('timeout' in r ? r.timeout : 0)))
+    const cut = setTimeout(() => {
+      for (const s of slots) s.worker?.process.kill('SIGKILL')
+    }, hopTimeout + 15_000)
+    await Promise.all(exits)
+    clearTimeout(cut)
+  }
+
+  let ports: { smtpPort: number; submissionPort: number | undefined }
+  try {
+    ports = await ready
+  } catch (err) {
+    await stopWorkers()
+    await services.close()
+    throw err
+  }
+
+  const doors = (): DoorState => {
+    const states = slots.map((s) => s.state ?? idle)
+    const depth = states.some((s) => s.spoolDepth !== undefined)
+    return {
+      sessions: states.reduce((n, s) => n + s.sessions, 0),
+      connections: states.reduce((n, s) => n + s.connections, 0),
+      transactions: states.reduce((n, s) => n + s.transactions, 0),
+      upstream: sumConnections(states.map((s) => s.upstream)),
+      ...(depth ? { spoolDepth: states.reduce((n, s) => n + (s.spoolDepth ?? 0), 0), spoolBytes: states.reduce((n, s) => n + (s.spoolBytes ?? 0), 0) } : {}),
+      problems: slots.flatMap((s) => [
+        ...(s.worker ? [] : [`worker ${s.index} is not running (${s.lastExit ?? 'not started'}); it is being started again`]),
+        ...(s.state?.problems ?? []).map((p) => `worker ${s.index}: ${p}`),
+      ]),
+    }
+  }
+  let front: RunningFront
+  try {
+    front = await startFront({
+      services,
+      doors,
+      ...ports,
+      health: () => ({ workers: slots.map((s) => ({ index: s.index, pid: s.worker?.process.pid ?? null, running: s.worker !== undefined, restarts: s.exits, sessions: s.state?.sessions ?? 0, connections: s.state?.connections ?? 0 })) }),
+    })
+  } catch (err) {
+    await stopWorkers()
+    await services.close()
+    throw err
+  }
+  log.info({ smtp: `${config.smtp.host}:${ports.smtpPort}`, workers, http: `${config.http.host}:${front.httpPort}`, tls: tlsSource }, 'relay365 listening')
+  if (faults.size > 0) log.warn({ faults: faults.list().map((f) => `${f.id}@${f.stage}`) }, `${faults.size} injected fault(s) armed from the config: matching mail is refused on purpose`)
+  return {
+    ...ports,
+    httpPort: front.httpPort,
+    tlsSource,
+    async stop() {
+      await stopWorkers()
+      await front.close()
+      await services.close()
+    },
+  }
+}

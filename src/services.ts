@@ -1,0 +1,126 @@
+// What a relay has exactly one of, however many processes take its mail: the trace store (and
+// its event bus), the capture directory, the limit budget, the armed faults, the clock. A single
+// process (app.ts) opens them beside its doors; with `serve --workers N` the primary opens them
+// and serves them to the workers (src/cluster/).
+import { dirname, join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { mkdtempSync } from 'node:fs'
+import type { Logger } from 'pino'
+import type { Config } from './config/schema.js'
+import { compileWorld } from './config/world.js'
+import type { World } from './core/types.js'
+import { SimClock } from './clock/sim-clock.js'
+import { FileCaptureStore } from './delivery/capture-store.js'
+import { TraceBus } from './events/trace-bus.js'
+import { EventedTraceStore } from './events/trace-events.js'
+import { capturePruner } from './trace/capture-pruner.js'
+import { Retention } from './trace/retention.js'
+import type { TraceSummarizer } from './trace/summary.js'
+import { WriteHealth } from './health/health.js'
+import { createLogger } from './log.js'
+import type { CaptureStore, LimitStore, TraceStore } from './ports.js'
+import { MemoryLimitStore } from './limits/memory-store.js'
+import { FaultSet } from './faults/fault-set.js'
+import { MemoryTraceStore } from './trace/memory-store.js'
+import { SqliteTraceStore } from './trace/sqlite-store.js'
+
+export interface ServicesOptions {
+  readonly config: Config
+  readonly clock?: SimClock
+  readonly log?: Logger
+  /** Where the faults' rolls come from (0 <= x < 1); Math.random unless a run must repeat. */
+  readonly random?: () => number
+}
+
+export interface Services {
+  readonly config: Config
+  readonly world: World
+  readonly log: Logger
+  readonly clock: SimClock
+  readonly trace: EventedTraceStore
+  /** Every trace record as it is written (the live view, the metrics, an experiment's counts). */
+  readonly events: TraceBus
+  readonly capture: CaptureStore
+  /** Where captured sources are kept: beside the trace database. */
+  readonly captureDir: string
+  readonly limits: LimitStore
+  /** The injected failures armed now: config `faults`, then /api/v1/faults. */
+  readonly faults: FaultSet
+  /** Why the trace cannot be written now, if it cannot. */
+  traceProblem(): string | undefined
+  /** After the doors: the limit store, then the trace once its last record is written. */
+  close(): Promise<void>
+}
+
+/** "sqlite:data/trace.db" -> the store, and the capture directory beside it; `retention` gets that directory. */
+export function openTraceStore(
+  spec: string,
+  retention?: (captureDir: string) => Retention,
+  writes?: { failed(err: Error): void; succeeded(): void },
+): { trace: TraceStore & TraceSummarizer; captureDir: string } {
+  if (spec === 'memory') {
+    const captureDir = mkdtempSync(join(tmpdir(), 'relay365-capture-'))
+    return { trace: new MemoryTraceStore(retention?.(captureDir)), captureDir }
+  }
+  const file = spec.slice('sqlite:'.length)
+  const captureDir = join(dirname(file), 'capture')
+  const hooks = writes ? { onError: (err: Error) => writes.failed(err), onWritten: () => writes.succeeded() } : {}
+  return { trace: new SqliteTraceStore(file, { ...(retention ? { retention: retention(captureDir) } : {}), ...hooks }), captureDir }
+}
+
+/** store.limits: "memory" or a Redis URL. A Redis that is down at start is reported, not fatal:
+ * until it answers, the relay refuses with 451 4.3.0 rather than send unlimited. */
+export async function openLimitStore(spec: string, log: Logger): Promise<LimitStore> {
+  if (spec === 'memory') return new MemoryLimitStore()
+  // loaded only when used: ioredis costs a tenth of a second at every start (experiments, tests)
+  const { RedisLimitStore } = await import('./limits/redis-store.js')
+  const store = new RedisLimitStore(spec)
+  await store.ready().catch((err: Error) => log.warn({ err: err.message, store: spec }, 'limit store not reachable yet: mail will be deferred (451 4.3.0) until it is'))
+  return store
+}
+
+export async function openServices(o: ServicesOptions): Promise<Services> {
+  const config = o.config
+  const log = o.log ?? createLogger(config.log.level)
+  const clock = o.clock ?? new SimClock(config.clock.speed)
+  const world = compileWorld(config)
+  // store.traceRetention: pruned records take their captured sources with them
+  const retention = (dir: string) =>
+    new Retention(config.store.traceRetention, () => clock.now(), capturePruner(new FileCaptureStore(dir), (err) => log.warn({ err: err.message }, 'could not remove a pruned capture')))
+  const traceWrites = new WriteHealth('trace store')
+  const opened = openTraceStore(config.store.trace, retention, {
+    failed: (err) => {
+      log.error({ err: err.message }, 'trace write failed')
+      traceWrites.failed(err)
+    },
+    succeeded: () => traceWrites.succeeded(),
+  })
+  // every trace write is announced on the bus: the live event stream and the metrics follow it
+  const events = new TraceBus((err) => log.error({ err: err.message }, 'trace event listener failed'))
+  const trace = new EventedTraceStore(opened.trace, events)
+  let limits: LimitStore
+  try {
+    limits = await openLimitStore(config.store.limits, log)
+  } catch (err) {
+    trace.close()
+    throw err
+  }
+  return {
+    config,
+    world,
+    log,
+    clock,
+    trace,
+    events,
+    capture: new FileCaptureStore(opened.captureDir),
+    captureDir: opened.captureDir,
+    limits,
+    faults: new FaultSet(config.faults, o.random),
+    traceProblem: () => traceWrites.problem(),
+    async close() {
+      await limits.close()
+      await trace.written()
+      trace.close()
+    },
+  }
+}

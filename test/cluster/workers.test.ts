@@ -1,0 +1,122 @@
+// `serve --workers N`: N processes take the mail on the same ports, and a relay still has one of
+// each thing it must have one of: one limit budget (not N), one trace and one metrics view, one
+// set of faults and one clock the API changes for every worker. Kill -9 of a worker or of the
+// primary under load is in test/delivery/faults.test.ts, 120 MB messages in large-message.test.ts.
+import t, { type Test } from 'tap'
+import { writeFileSync } from 'node:fs'
+import nodemailer from 'nodemailer'
+import { bannerPorts, runCliHere, spawnServe, stopChild } from '../helpers/cli.js'
+import { testConfigDoc } from '../helpers/relay.js'
+
+type Doc = Record<string, unknown>
+
+async function serveWorkers(t: Test, doc: Doc, workers = 2) {
+  const dir = t.testdir({})
+  writeFileSync(
+    `${dir}/relay.json`,
+    JSON.stringify(
+      testConfigDoc(dir, {
+        smtp: { port: 0, requireTls: false },
+        submission: { enabled: false },
+        http: { port: 0 },
+        connectors: [{ name: 'TDX', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
+        log: { level: 'warn' },
+        ...doc,
+      }),
+    ),
+  )
+  const { child, banner } = await spawnServe(['--config', `${dir}/relay.json`, '--workers', String(workers)], { cwd: dir })
+  t.teardown(() => stopChild(child))
+  const ports = bannerPorts(banner)
+  const api = async (method: string, path: string, body?: unknown) => {
+    // the API's guard wants JSON on every changing request, a body or not
+    const res = await fetch(`http://127.0.0.1:${ports.http}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+    return { status: res.status, body: (await res.json()) as Record<string, never> }
+  }
+  return { child, banner, smtp: ports.smtp, http: ports.http, api }
+}
+
+/** One message on a connection of its own (as TeamDynamix sends): its final reply, or the refusal. */
+async function sendOne(port: number, i: number): Promise<string> {
+  const mail = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, connectionTimeout: 5000, socketTimeout: 10_000 })
+  try {
+    const info = await mail.sendMail({ from: 'helpdesk@contoso.example', to: 'someone@example.org', subject: `n${i}`, text: 'x', messageId: `<w${i}@contoso.example>` })
+    return info.response
+  } catch (err) {
+    return (err as { response?: string }).response ?? String(err)
+  } finally {
+    mail.close()
+  }
+}
+
+async function sendMany(port: number, n: number, from = 0): Promise<string[]> {
+  const replies: string[] = []
+  // four at a time: the connections spread over the workers
+  for (let i = 0; i < n; i += 4) replies.push(...(await Promise.all(Array.from({ length: Math.min(4, n - i) }, (_, k) => sendOne(port, from + i + k)))))
+  return replies
+}
+
+interface WorkerView {
+  index: number
+  pid: number
+  running: boolean
+  restarts: number
+  connections: number
+}
+
+t.test('two workers share one limit budget, one trace and one metrics view', async (t) => {
+  const relay = await serveWorkers(t, { limits: { connector: { messagesPerMinute: 10 } } })
+  t.match(relay.banner, /, 2 workers \(config: /, 'the banner says how many workers')
+  const replies = await sendMany(relay.smtp, 16)
+  const accepted = replies.filter((r) => /^250 /.test(r))
+  t.equal(accepted.length, 10, 'messagesPerMinute 10 across both workers: ten accepted, not ten per worker')
+  t.ok(replies.filter((r) => !/^250 /.test(r)).every((r) => /^4\d\d /.test(r)), `the rest refused for the limit: ${replies.find((r) => !/^250 /.test(r))}`)
+
+  // the workers report every 200 ms: wait until both reports count the 16 connections
+  let health = { status: '', workers: [] as WorkerView[] }
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    health = (await relay.api('GET', '/healthz')).body as unknown as typeof health
+    if (health.workers.reduce((n, w) => n + w.connections, 0) >= 16) break
+  }
+  t.equal(health.status, 'ok')
+  t.same(health.workers.map((w) => [w.index, w.running]), [[1, true], [2, true]])
+  t.ok(health.workers.every((w) => w.connections > 0), `both workers took connections: ${health.workers.map((w) => w.connections).join(' and ')}`)
+
+  const list = (await relay.api('GET', '/api/v1/messages?limit=100')).body as unknown as { total: number; messages: Array<{ status: string }> }
+  t.equal(list.total, 16, 'every message of both workers in the one trace')
+  t.equal(list.messages.filter((m) => m.status === 'Captured').length, 10)
+  const metrics = await (await fetch(`http://127.0.0.1:${relay.http}/metrics`)).text()
+  const counted = [...metrics.matchAll(/^relay365_messages_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0)
+  t.equal(counted, 16, 'the metrics count both workers')
+  const limits = (await relay.api('GET', '/api/v1/limits')).body as unknown as { limits: Array<{ key: string; used: number }> }
+  t.match(JSON.stringify(limits), /"used":10/, 'the limit view shows the one budget used up')
+  t.equal(await stopChild(relay.child), 0, 'SIGTERM stops the primary and its workers, exit 0')
+})
+
+t.test('faults and the clock changed through the API reach every worker', async (t) => {
+  const relay = await serveWorkers(t, {})
+  const armed = await relay.api('POST', '/api/v1/faults', { id: 'server-busy', match: { recipient: '@example.org' } })
+  t.equal(armed.status, 201)
+  const busy = await sendMany(relay.smtp, 8)
+  t.same(busy.filter((r) => !/^451 4\.7\.500 Server busy/.test(r)), [], 'armed: every connection, on either worker, refused')
+  t.equal((await relay.api('DELETE', '/api/v1/faults/server-busy')).status, 200)
+  const again = await sendMany(relay.smtp, 8, 100)
+  t.same(again.filter((r) => !/^250 /.test(r)), [], 'disarmed: every worker accepts again')
+
+  const before = Date.now()
+  t.equal((await relay.api('POST', '/api/v1/clock/advance', { seconds: 86_400 })).status, 200)
+  await sendMany(relay.smtp, 8, 200)
+  const list = (await relay.api('GET', '/api/v1/messages?limit=8')).body as unknown as { messages: Array<{ receivedAt: number }> }
+  t.equal(list.messages.length, 8)
+  t.ok(list.messages.every((m) => m.receivedAt >= before + 86_400_000), 'every worker\'s clock moved a day')
+  const health = (await relay.api('GET', '/healthz')).body as unknown as { workers: WorkerView[] }
+  t.ok(health.workers.every((w) => w.connections > 0), 'both workers took part')
+})
+
+t.test('--workers takes a whole number from 1 to 64', async (t) => {
+  for (const bad of ['0', '65', '1.5']) {
+    const r = await runCliHere(['serve', '--workers', bad])
+    t.equal(r.code, 2, `--workers ${bad}: usage error`)
+    t.match(r.stderr, /--workers: expected a whole number from 1 to 64/)
+  }
+})
