@@ -3,15 +3,15 @@
 // set of faults and one clock the API changes for every worker. Kill -9 of a worker or of the
 // primary under load is in test/delivery/faults.test.ts, 120 MB messages in large-message.test.ts.
 import t, { type Test } from 'tap'
-import { writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import nodemailer from 'nodemailer'
 import { bannerPorts, runCliHere, spawnServe, stopChild } from '../helpers/cli.js'
+import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { testConfigDoc } from '../helpers/relay.js'
 
 type Doc = Record<string, unknown>
 
-async function serveWorkers(t: Test, doc: Doc, workers = 2) {
-  const dir = t.testdir({})
+async function serveWorkers(t: Test, doc: Doc, workers = 2, dir = t.testdir({})) {
   writeFileSync(
     `${dir}/relay.json`,
     JSON.stringify(
@@ -33,7 +33,7 @@ async function serveWorkers(t: Test, doc: Doc, workers = 2) {
     const res = await fetch(`http://127.0.0.1:${ports.http}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
     return { status: res.status, body: (await res.json()) as Record<string, never> }
   }
-  return { child, banner, smtp: ports.smtp, http: ports.http, api }
+  return { child, banner, dir, smtp: ports.smtp, http: ports.http, api }
 }
 
 /** One message on a connection of its own (as TeamDynamix sends): its final reply, or the refusal. */
@@ -111,6 +111,32 @@ t.test('faults and the clock changed through the API reach every worker', async 
   t.ok(list.messages.every((m) => m.receivedAt >= before + 86_400_000), 'every worker\'s clock moved a day')
   const health = (await relay.api('GET', '/healthz')).body as unknown as { workers: WorkerView[] }
   t.ok(health.workers.every((w) => w.connections > 0), 'both workers took part')
+})
+
+t.test('queue mode: each worker spools into its own partition; fewer workers later deliver what every partition held', async (t) => {
+  let open = false
+  const upstream = await startFakeUpstream(t, { data: () => (open ? undefined : { code: 451, text: '4.3.0 Not now' }) })
+  const doc = {
+    delivery: { mode: 'queue', spoolDir: 'spool', retry: { initial: '1s', max: '2s' } },
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '3s' } },
+  }
+  const two = await serveWorkers(t, doc, 2)
+  const replies = await sendMany(two.smtp, 12)
+  t.same(replies.filter((r) => !/^250 /.test(r)), [], 'all twelve queued while the next hop says "not now"')
+  const spool = `${two.dir}/spool`
+  const queued = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.entry')).length : 0)
+  t.ok(queued(`${spool}/queue`) > 0 && queued(`${spool}/worker-2/queue`) > 0, `worker 1 spooled ${queued(`${spool}/queue`)}, worker 2 ${queued(`${spool}/worker-2/queue`)}`)
+  t.equal(queued(`${spool}/queue`) + queued(`${spool}/worker-2/queue`), 12)
+  t.equal(await stopChild(two.child), 0)
+
+  open = true
+  const one = await serveWorkers(t, doc, 1, two.dir)
+  const deadline = Date.now() + 20_000
+  const delivered = () => new Set(upstream.received.filter((m) => /Subject: n\d+/.test(m.data.toString())).map((m) => /^Message-ID: <([^>]+)>/im.exec(m.data.toString())?.[1]))
+  while (delivered().size < 12 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+  t.equal(delivered().size, 12, 'one process delivered every message, worker 2\'s partition included')
+  t.notOk(existsSync(`${spool}/worker-2`), 'the orphaned partition was adopted and removed')
+  t.equal(await stopChild(one.child), 0)
 })
 
 t.test('--workers takes a whole number from 1 to 64', async (t) => {

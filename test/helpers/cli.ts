@@ -65,9 +65,17 @@ export function runBin(args: string[], options: { cwd?: string; timeout?: number
 }
 
 /** Starts `relay365 serve ...` and resolves once it reports its listeners on stderr. */
-export async function spawnServe(args: string[], options: { cwd?: string; entry?: string } = {}): Promise<{ child: ChildProcess; banner: string }> {
+/**
+ * `bare`: the built bin without tap's process-tracking loader, which tap adds to every child a
+ * test starts (NODE_OPTIONS, even when the spawn's env has none) and which about doubles a
+ * relay's resident memory: for tests that measure it.
+ */
+export async function spawnServe(args: string[], options: { cwd?: string; entry?: string; bare?: boolean } = {}): Promise<{ child: ChildProcess; banner: string }> {
   const entry = options.entry ?? MAIN
-  const child = spawn(process.execPath, entry === MAIN ? [...process.execArgv, MAIN, 'serve', ...args] : [entry, 'serve', ...args], {
+  // the built bin runs as an executable, its shebang's Node flags applied, as `npx relay365` runs it
+  const [command, argv] =
+    entry === MAIN ? [process.execPath, [...process.execArgv, MAIN, 'serve', ...args]] : options.bare ? ['/usr/bin/env', ['-u', 'NODE_OPTIONS', entry, 'serve', ...args]] : [entry, ['serve', ...args]]
+  const child = spawn(command, argv, {
     cwd: options.cwd,
     env: entry === MAIN ? process.env : plainEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
