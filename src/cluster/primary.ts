@@ -30,6 +30,8 @@ interface Slot {
   worker: Worker | undefined
   state: DoorState | undefined
   startedAt: number
+  /** Concurrency slots its sessions hold ("key\0holder"): given back if it dies holding them. */
+  readonly held: Set<string>
   exits: number
   lastExit: string | undefined
 }
@@ -60,7 +62,7 @@ class SharedClock extends SimClock {
 }
 
 export async function runPrimary(config: Config, workers: number): Promise<RunningPrimary> {
-  const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ index: i + 1, worker: undefined, state: undefined, startedAt: 0, exits: 0, lastExit: undefined }))
+  const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ index: i + 1, worker: undefined, state: undefined, startedAt: 0, held: new Set<string>(), exits: 0, lastExit: undefined }))
   const broadcast = (note: Note) => {
     for (const s of slots) {
       try {
@@ -111,8 +113,15 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
         }),
         'limits.consume': (requests: readonly LimitRequest[], now: number, holder?: string) => limits.consume(requests, now, holder),
         'limits.refund': (requests: readonly LimitRequest[], holder: string) => limits.refund(requests, holder),
-        'limits.acquire': (key: string, holder: string, limit: number, now: number, ttl: number) => limits.acquire(key, holder, limit, now, ttl),
-        'limits.release': (key: string, holder: string) => limits.release(key, holder),
+        'limits.acquire': async (key: string, holder: string, limit: number, now: number, ttl: number) => {
+          const taken = await limits.acquire(key, holder, limit, now, ttl)
+          if (taken) slot.held.add(`${key}\0${holder}`)
+          return taken
+        },
+        'limits.release': (key: string, holder: string) => {
+          slot.held.delete(`${key}\0${holder}`)
+          return limits.release(key, holder)
+        },
         'limits.hit': (key: string, now: number, windowMs: number) => limits.hit(key, now, windowMs),
         'limits.usage': (now: number) => limits.usage(now),
         'limits.reset': () => limits.reset(),
@@ -135,6 +144,12 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
         slot.worker = undefined
         slot.state = undefined
       }
+      // the sessions of a worker that died (kill -9) never released their slots: they are gone
+      for (const k of slot.held) {
+        const [key, holder] = k.split('\0') as [string, string]
+        limits.release(key, holder).catch((err: Error) => log.warn({ err: err.message, key }, 'could not release a dead worker\'s session slot'))
+      }
+      slot.held.clear()
       if (stopping) return
       slot.exits++
       slot.lastExit = `exited ${signal ? `on ${signal}` : `with code ${code}`} at ${new Date().toISOString()}`

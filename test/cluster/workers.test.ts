@@ -6,6 +6,7 @@ import t, { type Test } from 'tap'
 import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import nodemailer from 'nodemailer'
 import { bannerPorts, runCliHere, spawnServe, stopChild } from '../helpers/cli.js'
+import { openTls, type Dialogue } from '../helpers/dialogue.js'
 import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { testConfigDoc } from '../helpers/relay.js'
 
@@ -137,6 +138,39 @@ t.test('queue mode: each worker spools into its own partition; fewer workers lat
   t.equal(delivered().size, 12, 'one process delivered every message, worker 2\'s partition included')
   t.notOk(existsSync(`${spool}/worker-2`), 'the orphaned partition was adopted and removed')
   t.equal(await stopChild(one.child), 0)
+})
+
+t.test('a worker killed with SMTP AUTH sessions open: their concurrency slots are given back', async (t) => {
+  const relay = await serveWorkers(t, {
+    submission: { enabled: true, port: 0 },
+    smtpAuth: { users: [{ user: 'app@contoso.example', password: 'secret' }] },
+    limits: { smtpAuth: { concurrentConnections: 3 } },
+  })
+  const port = bannerPorts(relay.banner).submission as number
+  const plain = Buffer.from('\0app@contoso.example\0secret').toString('base64')
+  const open: Dialogue[] = []
+  t.teardown(() => open.forEach((d) => d.close()))
+  const login = async () => {
+    const d = await openTls(port)
+    open.push(d)
+    await d.send('EHLO app.example')
+    return d.send(`AUTH PLAIN ${plain}`)
+  }
+  for (let i = 0; i < 3; i++) t.match(await login(), /^235 /, `session ${i + 1} of 3 authenticated`)
+  t.match(await login(), /^432 4\.3\.2 /, 'a fourth is over the mailbox\'s limit of 3')
+  // which worker holds sessions: its report comes every 200 ms
+  let workers: WorkerView[] = []
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    workers = ((await relay.api('GET', '/healthz')).body as unknown as { workers: Array<WorkerView & { sessions: number }> }).workers
+    if (workers.reduce((n, w) => n + (w as WorkerView & { sessions: number }).sessions, 0) >= 3) break
+  }
+  const victim = workers.find((w) => (w as WorkerView & { sessions: number }).sessions > 0) as WorkerView
+  process.kill(victim.pid, 'SIGKILL')
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    const now = ((await relay.api('GET', '/healthz')).body as unknown as { workers: WorkerView[] }).workers
+    if (now.find((w) => w.index === victim.index)?.restarts === 1) break
+  }
+  t.match(await login(), /^235 /, `worker ${victim.index} killed: the slots its sessions held are free again`)
 })
 
 t.test('--workers takes a whole number from 1 to 64', async (t) => {
