@@ -34,6 +34,8 @@ interface Slot {
   readonly held: Set<string>
   exits: number
   lastExit: string | undefined
+  /** Why its last start failed, as the worker said. */
+  failure: string | undefined
 }
 
 export interface RunningPrimary {
@@ -62,7 +64,7 @@ class SharedClock extends SimClock {
 }
 
 export async function runPrimary(config: Config, workers: number): Promise<RunningPrimary> {
-  const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ index: i + 1, worker: undefined, state: undefined, startedAt: 0, held: new Set<string>(), exits: 0, lastExit: undefined }))
+  const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ index: i + 1, worker: undefined, state: undefined, startedAt: 0, held: new Set<string>(), exits: 0, lastExit: undefined, failure: undefined }))
   const broadcast = (note: Note) => {
     for (const s of slots) {
       try {
@@ -126,6 +128,9 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
         'limits.usage': (now: number) => limits.usage(now),
         'limits.reset': () => limits.reset(),
         'trace.written': () => trace.written(),
+        failed: (message: string) => {
+          slot.failure = message
+        },
       },
       {
         'trace.record': ([message, first]: [TraceMessage, boolean]) => trace.record(message, first),
@@ -152,12 +157,13 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
       slot.held.clear()
       if (stopping) return
       slot.exits++
-      slot.lastExit = `exited ${signal ? `on ${signal}` : `with code ${code}`} at ${new Date().toISOString()}`
+      slot.lastExit = slot.failure ? `could not start: ${slot.failure}` : `exited ${signal ? `on ${signal}` : `with code ${code}`} at ${new Date().toISOString()}`
+      slot.failure = undefined
       if (!everReady) {
-        firstFailed(new Error(`worker ${slot.index} ${slot.lastExit} before it took mail (its log says why)`))
+        firstFailed(new Error(`worker ${slot.index} ${slot.lastExit}`))
         return
       }
-      log.error({ worker: slot.index, code, signal }, 'a worker exited: starting it again')
+      log.error({ worker: slot.index, code, signal, why: slot.lastExit }, 'a worker exited: starting it again')
       // a worker that dies at once (a full disk, a bad partition) is not restarted in a tight loop
       const delay = Date.now() - slot.startedAt < RESTART_DELAY_MS ? RESTART_DELAY_MS : 0
       setTimeout(() => {

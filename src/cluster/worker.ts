@@ -10,7 +10,7 @@ import { compileWorld } from '../config/world.js'
 import { SimClock } from '../clock/sim-clock.js'
 import { warmHeaderParser } from '../content/header-facts.js'
 import { FileCaptureStore } from '../delivery/capture-store.js'
-import { startDoors } from '../doors.js'
+import { startDoors, type RunningDoors } from '../doors.js'
 import { FaultSet } from '../faults/fault-set.js'
 import { createLogger } from '../log.js'
 import { openLimitStore } from '../services.js'
@@ -51,17 +51,24 @@ export async function runWorker(resolved: Config): Promise<void> {
   const faults = new FaultSet(init.faults)
   link.on('faults', (entries) => faults.replace(entries as FaultConfig[]))
   const limits = config.store.limits === 'memory' ? new RemoteLimitStore(link) : await openLimitStore(config.store.limits, log)
-  const doors = await startDoors({
-    config,
-    world: compileWorld(config),
-    log,
-    clock,
-    trace: new RemoteTraceWriter(link),
-    capture: new FileCaptureStore(init.captureDir),
-    limits,
-    faults,
-    spool: init.spool,
-  })
+  let doors: RunningDoors
+  try {
+    doors = await startDoors({
+      config,
+      world: compileWorld(config),
+      log,
+      clock,
+      trace: new RemoteTraceWriter(link),
+      capture: new FileCaptureStore(init.captureDir),
+      limits,
+      faults,
+      spool: init.spool,
+    })
+  } catch (err) {
+    // the primary says why (once, not once per worker), and this process ends
+    await link.call('failed', (err as Error).message).catch(() => undefined)
+    process.exit(1)
+  }
   warmHeaderParser()
   let last = ''
   const report = () => {

@@ -5,7 +5,8 @@
 import t, { type Test } from 'tap'
 import { existsSync, readdirSync, writeFileSync } from 'node:fs'
 import nodemailer from 'nodemailer'
-import { bannerPorts, runCliHere, spawnServe, stopChild } from '../helpers/cli.js'
+import net from 'node:net'
+import { bannerPorts, runCli, runCliHere, spawnServe, stopChild } from '../helpers/cli.js'
 import { openTls, type Dialogue } from '../helpers/dialogue.js'
 import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { testConfigDoc } from '../helpers/relay.js'
@@ -171,6 +172,18 @@ t.test('a worker killed with SMTP AUTH sessions open: their concurrency slots ar
     if (now.find((w) => w.index === victim.index)?.restarts === 1) break
   }
   t.match(await login(), /^235 /, `worker ${victim.index} killed: the slots its sessions held are free again`)
+})
+
+t.test('workers that cannot take the port: the primary says why, once, and exits 1', async (t) => {
+  const taken = net.createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())))
+  const port = (taken.address() as net.AddressInfo).port
+  const dir = t.testdir({})
+  writeFileSync(`${dir}/relay.json`, JSON.stringify(testConfigDoc(dir, { smtp: { port, workers: 2 }, submission: { enabled: false }, http: { port: 0 } })))
+  const r = await runCli(['serve', '--config', `${dir}/relay.json`], { cwd: dir })
+  t.equal(r.code, 1)
+  t.match(r.stderr, new RegExp(`^relay365: worker \\d could not start: bind EADDRINUSE 127\\.0\\.0\\.1:${port}\\n$`), r.stderr)
 })
 
 t.test('--workers takes a whole number from 1 to 64', async (t) => {
