@@ -82,8 +82,9 @@ export async function startRelay365(sinkPort: number, extra: Record<string, unkn
   const svc = flags?.length
     ? await startService(process.execPath, [...flags, '--max-semi-space-size=2', join(root, 'bin/relay365.js'), ...args], port, env)
     : await startService(join(root, 'bin/relay365.js'), args, port, env)
+  const workers = (config.smtp as { workers?: number }).workers ?? 1
   return {
-    name: queue ? 'relay365 queue' : 'relay365 proxy',
+    name: `relay365 ${queue ? 'queue' : 'proxy'}${workers > 1 ? `, ${workers} workers` : ''}`,
     port,
     pid: svc.child.pid,
     cpu: () => treeCpuMs(svc.child.pid as number),

@@ -2,6 +2,9 @@
 // (structured clone: cluster.setupPrimary({ serialization: 'advanced' })). Calls are answered;
 // notes are one-way and handled as they arrive. The channel is ordered, so a call sent after
 // some notes finds them handled (trace.written after its records).
+// What one end sends in one event-loop turn goes as one batch: under load a worker has several
+// sessions' limit calls and trace records to send at once, and each IPC message costs a
+// serialization and a system call on both ends.
 
 /** Worker -> primary, answered. */
 export interface Call {
@@ -29,13 +32,46 @@ export interface Note {
 
 export type ClusterMessage = Call | Answer | Note
 
-export function isClusterMessage(m: unknown): m is ClusterMessage {
+/** Several messages sent in one turn, in order. */
+interface Batch {
+  readonly r365: 'batch'
+  readonly items: readonly ClusterMessage[]
+}
+
+function isWire(m: unknown): m is ClusterMessage | Batch {
   return typeof m === 'object' && m !== null && 'r365' in m
 }
 
-/** What a process can send on: `process` in a worker, a `cluster.Worker` in the primary. */
-export interface Port {
-  send(message: ClusterMessage): unknown
+/** Every message of what arrived, batch or single, in order. */
+function unpack(m: unknown): readonly ClusterMessage[] {
+  if (!isWire(m)) return []
+  return m.r365 === 'batch' ? m.items : [m]
+}
+
+/**
+ * Queues what is sent in this turn and sends it as one IPC message (or the message itself when it
+ * is alone). `send` returns false once the channel is closed; what was queued then is dropped:
+ * nobody is left to read it.
+ */
+export class Outbox {
+  private queued: ClusterMessage[] = []
+
+  constructor(private readonly send: (m: ClusterMessage | Batch) => void) {}
+
+  push(m: ClusterMessage): void {
+    if (this.queued.push(m) === 1) setImmediate(() => this.flush())
+  }
+
+  flush(): void {
+    const items = this.queued
+    if (items.length === 0) return
+    this.queued = []
+    try {
+      this.send(items.length === 1 ? (items[0] as ClusterMessage) : { r365: 'batch', items })
+    } catch {
+      // the channel closed under us: the 'disconnect' handlers tell whoever waits
+    }
+  }
 }
 
 /**
@@ -46,18 +82,21 @@ export class PrimaryLink {
   private next = 1
   private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>()
   private readonly handlers = new Map<string, (body: unknown) => void>()
+  private readonly outbox: Outbox
   private gone: Error | undefined
 
-  constructor(private readonly port: NodeJS.Process) {
-    port.on('message', (m: unknown) => {
-      if (!isClusterMessage(m)) return
-      if (m.r365 === 'answer') {
-        const w = this.waiting.get(m.id)
-        if (!w) return
-        this.waiting.delete(m.id)
-        if (m.ok) w.resolve(m.value)
-        else w.reject(new Error(m.error ?? 'the primary failed'))
-      } else if (m.r365 === 'note') this.handlers.get(m.kind)?.(m.body)
+  constructor(port: NodeJS.Process) {
+    this.outbox = new Outbox((m) => port.send?.(m))
+    port.on('message', (wire: unknown) => {
+      for (const m of unpack(wire)) {
+        if (m.r365 === 'answer') {
+          const w = this.waiting.get(m.id)
+          if (!w) continue
+          this.waiting.delete(m.id)
+          if (m.ok) w.resolve(m.value)
+          else w.reject(new Error(m.error ?? 'the primary failed'))
+        } else if (m.r365 === 'note') this.handlers.get(m.kind)?.(m.body)
+      }
     })
     port.once('disconnect', () => {
       this.gone = new Error('the primary process is gone')
@@ -71,25 +110,12 @@ export class PrimaryLink {
     const id = this.next++
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject })
-      if (!this.send({ r365: 'call', id, method, args } satisfies Call)) {
-        this.waiting.delete(id)
-        reject(this.gone ?? new Error('the primary process is gone'))
-      }
+      this.outbox.push({ r365: 'call', id, method, args })
     })
   }
 
   note(kind: string, body?: unknown): void {
-    if (!this.gone) this.send({ r365: 'note', kind, body } satisfies Note)
-  }
-
-  private send(m: ClusterMessage): boolean {
-    try {
-      this.port.send?.(m)
-      return true
-    } catch {
-      // the channel closed under us: the 'disconnect' handler says why to whoever waits
-      return false
-    }
+    if (!this.gone) this.outbox.push({ r365: 'note', kind, body })
   }
 
   on(kind: string, handler: (body: unknown) => void): void {
@@ -97,36 +123,45 @@ export class PrimaryLink {
   }
 }
 
-/** The primary's end for one worker: its calls answered by `methods`, its notes to `notes`. */
+/** What the primary holds of a worker: `cluster.Worker`. */
+export interface WorkerPort {
+  send(message: unknown): unknown
+  isConnected(): boolean
+  on(event: 'message', listener: (m: unknown) => void): unknown
+}
+
+/**
+ * The primary's end for one worker: its calls answered by `methods`, its notes to `notes`.
+ * Returns the way to send it notes (in order with the answers).
+ */
 export function serveWorker(
-  port: Port & { on(event: 'message', listener: (m: unknown) => void): unknown },
+  port: WorkerPort,
   methods: Readonly<Record<string, (...args: never[]) => unknown>>,
   notes: Readonly<Record<string, (body: never) => void>>,
-): void {
-  port.on('message', (m: unknown) => {
-    if (!isClusterMessage(m)) return
-    if (m.r365 === 'note') {
-      notes[m.kind]?.(m.body as never)
-      return
-    }
-    if (m.r365 !== 'call') return
-    const answer = (a: Omit<Answer, 'r365' | 'id'>) => {
-      try {
-        port.send({ r365: 'answer', id: m.id, ...a })
-      } catch {
-        // the worker is gone: nobody waits for this answer
-      }
-    }
-    const method = methods[m.method]
-    if (!method) {
-      answer({ ok: false, error: `no method ${m.method}` })
-      return
-    }
-    Promise.resolve()
-      .then(() => method(...(m.args as never[])))
-      .then(
-        (value) => answer({ ok: true, value }),
-        (err: unknown) => answer({ ok: false, error: err instanceof Error ? err.message : String(err) }),
-      )
+): (note: Note) => void {
+  const outbox = new Outbox((m) => {
+    if (port.isConnected()) port.send(m)
   })
+  port.on('message', (wire: unknown) => {
+    for (const m of unpack(wire)) {
+      if (m.r365 === 'note') {
+        notes[m.kind]?.(m.body as never)
+        continue
+      }
+      if (m.r365 !== 'call') continue
+      const answer = (a: Omit<Answer, 'r365' | 'id'>) => outbox.push({ r365: 'answer', id: m.id, ...a })
+      const method = methods[m.method]
+      if (!method) {
+        answer({ ok: false, error: `no method ${m.method}` })
+        continue
+      }
+      Promise.resolve()
+        .then(() => method(...(m.args as never[])))
+        .then(
+          (value) => answer({ ok: true, value }),
+          (err: unknown) => answer({ ok: false, error: err instanceof Error ? err.message : String(err) }),
+        )
+    }
+  })
+  return (note) => outbox.push(note)
 }

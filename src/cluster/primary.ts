@@ -28,6 +28,8 @@ const RESTART_DELAY_MS = 1000
 interface Slot {
   readonly index: number
   worker: Worker | undefined
+  /** Sends the running worker a note, in order with its answers. */
+  tell: ((note: Note) => void) | undefined
   state: DoorState | undefined
   startedAt: number
   /** Concurrency slots its sessions hold ("key\0holder"): given back if it dies holding them. */
@@ -64,16 +66,9 @@ class SharedClock extends SimClock {
 }
 
 export async function runPrimary(config: Config, workers: number): Promise<RunningPrimary> {
-  const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ index: i + 1, worker: undefined, state: undefined, startedAt: 0, held: new Set<string>(), exits: 0, lastExit: undefined, failure: undefined }))
-  const broadcast = (note: Note) => {
-    for (const s of slots) {
-      try {
-        if (s.worker?.isConnected()) s.worker.send(note)
-      } catch {
-        // a worker on its way out: its successor gets the state in its init
-      }
-    }
-  }
+  const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ index: i + 1, worker: undefined, tell: undefined, state: undefined, startedAt: 0, held: new Set<string>(), exits: 0, lastExit: undefined, failure: undefined }))
+  // a worker on its way out misses what follows: its successor gets the state in its init
+  const broadcast = (note: Note) => slots.forEach((s) => s.tell?.(note))
   const clock = new SharedClock(config.clock.speed, (ms) => broadcast({ r365: 'note', kind: 'clock.advance', body: ms }))
   const services: Services = await openServices({ config, clock })
   const { log, trace, limits, faults } = services
@@ -87,6 +82,10 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
     throw err
   }
 
+  // The kernel hands each new connection to a worker waiting in accept() (SCHED_NONE), unless
+  // NODE_CLUSTER_SCHED_POLICY says otherwise ("rr": this process accepts every connection and
+  // deals them out in turn, evenly, at 25-35 % more CPU per message here: BENCHMARKS.md).
+  if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE
   cluster.setupPrimary({ serialization: 'advanced' })
   let stopping = false
   let firstReady: (ports: { smtpPort: number; submissionPort: number | undefined }) => void
@@ -102,7 +101,7 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
     slot.worker = worker
     slot.state = undefined
     slot.startedAt = Date.now()
-    serveWorker(
+    slot.tell = serveWorker(
       worker,
       {
         init: (): WorkerInit => ({
@@ -147,6 +146,7 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
     worker.on('exit', (code, signal) => {
       if (slot.worker === worker) {
         slot.worker = undefined
+        slot.tell = undefined
         slot.state = undefined
       }
       // the sessions of a worker that died (kill -9) never released their slots: they are gone

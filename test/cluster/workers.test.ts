@@ -13,7 +13,13 @@ import { testConfigDoc } from '../helpers/relay.js'
 
 type Doc = Record<string, unknown>
 
-async function serveWorkers(t: Test, doc: Doc, workers = 2, dir = t.testdir({})) {
+/**
+ * `evenly`: the primary deals connections out in turn (NODE_CLUSTER_SCHED_POLICY=rr), for the
+ * tests that need both workers to take some; by default the kernel picks a worker.
+ */
+async function serveWorkers(t: Test, doc: Doc, o: { workers?: number; dir?: string; evenly?: boolean } = {}) {
+  const workers = o.workers ?? 2
+  const dir = o.dir ?? t.testdir({})
   writeFileSync(
     `${dir}/relay.json`,
     JSON.stringify(
@@ -27,7 +33,7 @@ async function serveWorkers(t: Test, doc: Doc, workers = 2, dir = t.testdir({}))
       }),
     ),
   )
-  const { child, banner } = await spawnServe(['--config', `${dir}/relay.json`, '--workers', String(workers)], { cwd: dir })
+  const { child, banner } = await spawnServe(['--config', `${dir}/relay.json`, '--workers', String(workers)], { cwd: dir, ...(o.evenly ? { env: { NODE_CLUSTER_SCHED_POLICY: 'rr' } } : {}) })
   t.teardown(() => stopChild(child))
   const ports = bannerPorts(banner)
   const api = async (method: string, path: string, body?: unknown) => {
@@ -67,7 +73,7 @@ interface WorkerView {
 }
 
 t.test('two workers share one limit budget, one trace and one metrics view', async (t) => {
-  const relay = await serveWorkers(t, { limits: { connector: { messagesPerMinute: 10 } } })
+  const relay = await serveWorkers(t, { limits: { connector: { messagesPerMinute: 10 } } }, { evenly: true })
   t.match(relay.banner, /, 2 workers \(config: /, 'the banner says how many workers')
   const replies = await sendMany(relay.smtp, 16)
   const accepted = replies.filter((r) => /^250 /.test(r))
@@ -96,7 +102,7 @@ t.test('two workers share one limit budget, one trace and one metrics view', asy
 })
 
 t.test('faults and the clock changed through the API reach every worker', async (t) => {
-  const relay = await serveWorkers(t, {})
+  const relay = await serveWorkers(t, {}, { evenly: true })
   const armed = await relay.api('POST', '/api/v1/faults', { id: 'server-busy', match: { recipient: '@example.org' } })
   t.equal(armed.status, 201)
   const busy = await sendMany(relay.smtp, 8)
@@ -122,7 +128,7 @@ t.test('queue mode: each worker spools into its own partition; fewer workers lat
     delivery: { mode: 'queue', spoolDir: 'spool', retry: { initial: '1s', max: '2s' } },
     routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '3s' } },
   }
-  const two = await serveWorkers(t, doc, 2)
+  const two = await serveWorkers(t, doc, { evenly: true })
   const replies = await sendMany(two.smtp, 12)
   t.same(replies.filter((r) => !/^250 /.test(r)), [], 'all twelve queued while the next hop says "not now"')
   const spool = `${two.dir}/spool`
@@ -132,7 +138,7 @@ t.test('queue mode: each worker spools into its own partition; fewer workers lat
   t.equal(await stopChild(two.child), 0)
 
   open = true
-  const one = await serveWorkers(t, doc, 1, two.dir)
+  const one = await serveWorkers(t, doc, { workers: 1, dir: two.dir })
   const deadline = Date.now() + 20_000
   const delivered = () => new Set(upstream.received.filter((m) => /Subject: n\d+/.test(m.data.toString())).map((m) => /^Message-ID: <([^>]+)>/im.exec(m.data.toString())?.[1]))
   while (delivered().size < 12 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))

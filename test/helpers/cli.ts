@@ -70,14 +70,14 @@ export function runBin(args: string[], options: { cwd?: string; timeout?: number
  * test starts (NODE_OPTIONS, even when the spawn's env has none) and which about doubles a
  * relay's resident memory: for tests that measure it.
  */
-export async function spawnServe(args: string[], options: { cwd?: string; entry?: string; bare?: boolean } = {}): Promise<{ child: ChildProcess; banner: string }> {
+export async function spawnServe(args: string[], options: { cwd?: string; entry?: string; bare?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<{ child: ChildProcess; banner: string }> {
   const entry = options.entry ?? MAIN
   // the built bin runs as an executable, its shebang's Node flags applied, as `npx relay365` runs it
   const [command, argv] =
     entry === MAIN ? [process.execPath, [...process.execArgv, MAIN, 'serve', ...args]] : options.bare ? ['/usr/bin/env', ['-u', 'NODE_OPTIONS', entry, 'serve', ...args]] : [entry, ['serve', ...args]]
   const child = spawn(command, argv, {
     cwd: options.cwd,
-    env: entry === MAIN ? process.env : plainEnv(),
+    env: { ...(entry === MAIN ? process.env : plainEnv()), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   child.stdout?.resume()
