@@ -23,8 +23,8 @@ function stat(pid: number): ProcStat | undefined {
   }
 }
 
-/** CPU ms of a process tree so far: every live process's own time and its reaped children's; NaN once the root has gone. */
-export function treeCpuMs(root: number): number {
+/** Every live process of a tree: the root first (none if it has gone), with their stats. */
+function tree(root: number): Map<number, ProcStat> {
   const all = new Map<number, ProcStat>()
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue
@@ -32,18 +32,31 @@ export function treeCpuMs(root: number): number {
     if (s) all.set(Number(d), s)
   }
   const r = all.get(root)
-  if (!r) return NaN
-  let ticks = r.ticks
-  const inTree = new Set([root])
+  const inTree = new Map<number, ProcStat>()
+  if (!r) return inTree
+  inTree.set(root, r)
   for (let grew = true; grew; ) {
     grew = false
     for (const [pid, s] of all) {
       if (inTree.has(pid) || !inTree.has(s.ppid)) continue
-      inTree.add(pid)
-      ticks += s.ticks
+      inTree.set(pid, s)
       grew = true
     }
   }
+  return inTree
+}
+
+/** The pids of a process tree now (a relay and its workers). */
+export function treePids(root: number): number[] {
+  return [...tree(root).keys()]
+}
+
+/** CPU ms of a process tree so far: every live process's own time and its reaped children's; NaN once the root has gone. */
+export function treeCpuMs(root: number): number {
+  const procs = tree(root)
+  if (procs.size === 0) return NaN
+  let ticks = 0
+  for (const s of procs.values()) ticks += s.ticks
   return (ticks * 1000) / TICK
 }
 

@@ -56,14 +56,15 @@ function cells(runs: readonly Run[]): Array<{ target: string; sessions: number; 
 }
 
 /**
- * A target against Postfix at one session count and size: the median over reps of the ratio
- * within each rep (the two measured minutes apart, under the same machine), not a ratio of medians.
+ * A target against Postfix (or another `reference`) at one session count and size: the median
+ * over reps of the ratio within each rep (the two measured minutes apart, under the same
+ * machine), not a ratio of medians.
  */
-function ratioToPostfix(runs: readonly Run[], target: string, sessions: number, bytes: number, k: 'perSecond' | 'cpuMsPerMsg'): number | undefined {
+function ratioToPostfix(runs: readonly Run[], target: string, sessions: number, bytes: number, k: 'perSecond' | 'cpuMsPerMsg', reference = POSTFIX): number | undefined {
   const ratios: number[] = []
   for (const mine of runs) {
     if (mine.target !== target || mine.sessions !== sessions || mine.size !== bytes || mine.note) continue
-    const theirs = runs.find((r) => r.target === POSTFIX && r.sessions === sessions && r.size === bytes && r.rep === mine.rep && !r.note)
+    const theirs = runs.find((r) => r.target === reference && r.sessions === sessions && r.size === bytes && r.rep === mine.rep && !r.note)
     const a = mine[k]
     const b = theirs?.[k]
     if (a !== undefined && b) ratios.push(a / b)
@@ -110,7 +111,10 @@ function judgeTargets(runs: readonly Run[], memory: readonly MemoryRow[]): Targe
   for (const m of memory) {
     out.push({ target: `peak RSS, ${m.load}`, required: '< 150 MB', measured: m.peakRssMb === undefined ? 'not measured' : `${m.peakRssMb} MB`, met: m.peakRssMb === undefined ? undefined : m.peakRssMb < 150 })
   }
-  out.push({ target: '2 workers against 1, 50 sessions', required: '≥ 1.4 ×', measured: 'not measured: `serve --workers` is not built yet', met: undefined })
+  for (const mode of ['proxy', 'queue']) {
+    const r = ratioToPostfix(runs, `relay365 ${mode}, 2 workers`, 50, 2048, 'perSecond', `relay365 ${mode}`)
+    out.push({ target: `${mode}, 2 workers against 1, 50 sessions`, required: '≥ 1.4 ×', measured: r === undefined ? 'not measured' : `${r.toFixed(2)} ×`, met: r === undefined ? undefined : r >= 1.4 })
+  }
   return out
 }
 

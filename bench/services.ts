@@ -1,7 +1,9 @@
 // Processes the benchmarks run beside relay365, each on a free loopback port and stopped by PID:
 // redis-server, Postfix's smtp-sink, and the shared stock Postfix relay script.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
+import { treePids } from './cpu.js'
 import { freePort } from '../test/helpers/ports.js'
 
 export { freePort }
@@ -81,14 +83,16 @@ export async function startSink(): Promise<Service> {
   return startService('smtp-sink', [...user, `127.0.0.1:${port}`, '1000'], port)
 }
 
-/** Peak resident memory of a process so far (VmHWM), in MB. */
+/** Peak resident memory of a process so far (VmHWM), in MB; of a relay with workers, the sum over its processes. */
 export function peakRssMb(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined
-  try {
-    const status = execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' })
-    const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1])
-    return Number.isFinite(kb) ? Math.round(kb / 1024) : undefined
-  } catch {
-    return undefined
+  let kb = 0
+  for (const p of treePids(pid)) {
+    try {
+      kb += Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? NaN)
+    } catch {
+      // gone since the tree was read
+    }
   }
+  return Number.isFinite(kb) && kb > 0 ? Math.round(kb / 1024) : undefined
 }

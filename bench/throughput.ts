@@ -208,7 +208,18 @@ export async function benchThroughput(o: ThroughputOptions, log: (line: string) 
     }
     const kept = (target: RelayUnderTest) => (sessions: number, rep: number) => measure(target, sessions, 2048, o.messages, rep)
     const direct: RelayUnderTest = { name: 'direct to smtp-sink', port: sink.port, stop: async () => undefined }
-    const targets = [kept(direct), kept(bare), fresh({}), fresh({ delivery: { mode: 'queue', concurrency: 50 } }), ...(postfix ? [kept(postfix)] : []), ...(haraka ? [kept(haraka)] : [])]
+    const queue = { delivery: { mode: 'queue', concurrency: 50 } }
+    const twoWorkers = { smtp: { workers: 2 } }
+    const targets = [
+      kept(direct),
+      kept(bare),
+      fresh({}),
+      fresh(queue),
+      fresh(twoWorkers),
+      fresh({ ...twoWorkers, ...queue }),
+      ...(postfix ? [kept(postfix)] : []),
+      ...(haraka ? [kept(haraka)] : []),
+    ]
     for (let rep = 1; rep <= o.reps; rep++) {
       for (const sessions of o.sessions) {
         for (const run of rotate(targets, rep - 1)) report(await run(sessions, rep))
