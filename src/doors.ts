@@ -84,6 +84,11 @@ function routeTarget(route: RouteConfig, deps: { capture: CaptureStore; replies:
   }
 }
 
+/** The longest a transaction waits for its next hop's reply: what a stop gives open transactions. */
+export function hopTimeout(config: Config): number {
+  return Math.max(1000, ...[config.routes.upstream, config.routes.fallback].map((r) => ('timeout' in r ? r.timeout : 0)))
+}
+
 function listen(server: SMTPServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.server.once('error', reject)
@@ -200,9 +205,7 @@ export async function startDoors(o: DoorsOptions): Promise<RunningDoors> {
     // records over; then the NDRs, the spool and the routes.
     async stop() {
       await closeDoors()
-      // a transaction waits at most one next-hop timeout for its reply
-      const hopTimeout = Math.max(1000, ...[config.routes.upstream, config.routes.fallback].map((r) => ('timeout' in r ? r.timeout : 0)))
-      if (!(await relay.drain(hopTimeout + 1000))) log.warn({ sessions: relay.openSessions, transactions: relay.openTransactions }, 'stopping with transactions still open')
+      if (!(await relay.drain(hopTimeout(config) + 1000))) log.warn({ sessions: relay.openSessions, transactions: relay.openTransactions }, 'stopping with transactions still open')
       // NDRs of the last transactions go out (or into the spool) before routes and spool close
       await ndr.drain()
       await closeRoutes()

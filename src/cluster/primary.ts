@@ -10,7 +10,7 @@
 import cluster, { type Worker } from 'node:cluster'
 import type { Config } from '../config/schema.js'
 import { SimClock } from '../clock/sim-clock.js'
-import type { DoorState } from '../doors.js'
+import { hopTimeout, type DoorState } from '../doors.js'
 import { sumConnections } from '../delivery/sink.js'
 import { spoolPartition } from '../delivery/spool/partitions.js'
 import { startFront, type RunningFront } from '../front.js'
@@ -88,16 +88,18 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
   if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE
   cluster.setupPrimary({ serialization: 'advanced' })
   let stopping = false
-  let firstReady: (ports: { smtpPort: number; submissionPort: number | undefined }) => void
-  let firstFailed: (err: Error) => void
+  // the relay is listening once every worker is: or it did not start, and says which worker failed
+  let allReady: (ports: { smtpPort: number; submissionPort: number | undefined }) => void
+  let startFailed: (err: Error) => void
   const ready = new Promise<{ smtpPort: number; submissionPort: number | undefined }>((resolve, reject) => {
-    firstReady = resolve
-    firstFailed = reject
+    allReady = resolve
+    startFailed = reject
   })
+  const readySlots = new Set<number>()
   let everReady = false
 
   const start = (slot: Slot) => {
-    const worker = cluster.fork({ RELAY365_WORKER: String(slot.index) })
+    const worker = cluster.fork()
     slot.worker = worker
     slot.state = undefined
     slot.startedAt = Date.now()
@@ -138,8 +140,11 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
           if (slot.worker === worker) slot.state = state
         },
         ready: (ports: { smtpPort: number; submissionPort: number | undefined }) => {
-          everReady = true
-          firstReady(ports)
+          readySlots.add(slot.index)
+          if (!everReady && readySlots.size === workers) {
+            everReady = true
+            allReady(ports)
+          }
         },
       },
     )
@@ -160,7 +165,7 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
       slot.lastExit = slot.failure ? `could not start: ${slot.failure}` : `exited ${signal ? `on ${signal}` : `with code ${code}`} at ${new Date().toISOString()}`
       slot.failure = undefined
       if (!everReady) {
-        firstFailed(new Error(`worker ${slot.index} ${slot.lastExit}`))
+        startFailed(new Error(`worker ${slot.index} ${slot.lastExit}`))
         return
       }
       log.error({ worker: slot.index, code, signal, why: slot.lastExit }, 'a worker exited: starting it again')
@@ -178,10 +183,9 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
     const exits = slots.flatMap((s) => (s.worker ? [new Promise<void>((resolve) => s.worker?.once('exit', () => resolve()))] : []))
     broadcast({ r365: 'note', kind: 'stop' })
     // a worker drains for at most one next-hop timeout and its sessions' close; then it is cut
-    const hopTimeout = Math.max(1000, ...[config.routes.upstream, config.routes.fallback].map((r) => ('timeout' in r ? r.timeout : 0)))
     const cut = setTimeout(() => {
       for (const s of slots) s.worker?.process.kill('SIGKILL')
-    }, hopTimeout + 15_000)
+    }, hopTimeout(config) + 15_000)
     await Promise.all(exits)
     clearTimeout(cut)
   }

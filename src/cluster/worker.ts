@@ -42,6 +42,12 @@ export async function runWorker(resolved: Config): Promise<void> {
   let stopping: Promise<void> | undefined
   // the primary gone (killed): leave now; every 250 given is on disk or upstream already
   process.once('disconnect', () => process.exit(stopping ? 0 : 1))
+  // told to stop (or SIGTERM) before the doors are open: nothing was taken yet, so just leave
+  let stop: () => unknown = () => process.exit(0)
+  link.on('stop', () => void stop())
+  process.once('SIGTERM', () => void stop())
+  // a terminal's Ctrl-C reaches every process of the group: the primary stops the workers in order
+  process.on('SIGINT', () => undefined)
   const init = await link.call<WorkerInit>('init')
   const config = workerShare(resolved, init.workers)
   const log = createLogger(config.log.level).child({ worker: init.index })
@@ -80,9 +86,10 @@ export async function runWorker(resolved: Config): Promise<void> {
   const reporting = setInterval(report, STATE_INTERVAL_MS)
   reporting.unref()
   link.note('ready', { smtpPort: doors.smtpPort, submissionPort: doors.submissionPort, tlsSource: doors.tlsSource })
-  const stop = () =>
+  const open = doors
+  stop = () =>
     (stopping ??= (async () => {
-      await doors.stop()
+      await open.stop()
       await limits.close()
       clearInterval(reporting)
       report()
@@ -90,8 +97,4 @@ export async function runWorker(resolved: Config): Promise<void> {
       await link.call('trace.written').catch(() => undefined)
       process.disconnect?.()
     })())
-  link.on('stop', () => void stop())
-  // a terminal's Ctrl-C reaches every process of the group: the primary stops the workers in order
-  process.on('SIGINT', () => undefined)
-  process.once('SIGTERM', () => void stop())
 }
