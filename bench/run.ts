@@ -182,7 +182,7 @@ reps of the ratio within each rep. A relay365 is started fresh for each measurem
 VmHWM, is that load's); every target first gets 300 untimed messages (5 sessions) to warm up, as a
 long-running relay is. CPU per message is the target's processes' utime+stime from /proc
 (Postfix: master, its reaped children and its live ones; bench/cpu.ts). The "2 workers" rows are
-`serve --workers 2` (`smtp.workers: 2`): their CPU and peak RSS are the primary's and both
+\`serve --workers 2\` (\`smtp.workers: 2\`): their CPU and peak RSS are the primary's and both
 workers' together.
 
 ${runs.length ? runsTable(runs) : '_not measured: smtp-source/smtp-sink missing_'}
