@@ -6,12 +6,17 @@ import { resolveConfig } from '../config/load.js'
 import { adoptOrphanPartitions } from '../delivery/spool/partitions.js'
 
 export async function serve(args: { config?: string | undefined; workers?: number | undefined }): Promise<void> {
+  if (cluster.isWorker) {
+    // a worker runs the primary's config, not the file as it is now; one that cannot start ends
+    // (its IPC channel would keep it alive)
+    const { runWorker } = await import('../cluster/worker.js')
+    return runWorker().catch((err: Error) => {
+      process.stderr.write(`relay365: worker: ${err.message}\n`)
+      process.exit(1)
+    })
+  }
   const { config, source } = resolveConfig(args.config)
   const workers = args.workers ?? config.smtp.workers
-  if (cluster.isWorker) {
-    const { runWorker } = await import('../cluster/worker.js')
-    return runWorker(config)
-  }
   // what workers that no longer exist left in the spool is worker 1's (or this process's) now
   if (config.delivery.mode === 'queue') adoptOrphanPartitions(config.delivery.spoolDir, workers)
   const app = workers > 1 ? await (await import('../cluster/primary.js')).runPrimary(config, workers) : await startApp({ config })

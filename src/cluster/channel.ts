@@ -48,15 +48,21 @@ function unpack(m: unknown): readonly ClusterMessage[] {
   return m.r365 === 'batch' ? m.items : [m]
 }
 
+/** How one end sends: `done` is told whether the message left (Node's IPC send callback). */
+type Send = (m: ClusterMessage | Batch, done: (err: Error | null) => void) => void
+
 /**
  * Queues what is sent in this turn and sends it as one IPC message (or the message itself when it
- * is alone). `send` returns false once the channel is closed; what was queued then is dropped:
- * nobody is left to read it.
+ * is alone). A send that fails (the other process died, the channel closed) is reported to
+ * `failed` with what it carried, never thrown: an unheard EPIPE would end the process.
  */
 export class Outbox {
   private queued: ClusterMessage[] = []
 
-  constructor(private readonly send: (m: ClusterMessage | Batch) => void) {}
+  constructor(
+    private readonly send: Send,
+    private readonly failed: (items: readonly ClusterMessage[], err: Error) => void = () => undefined,
+  ) {}
 
   push(m: ClusterMessage): void {
     if (this.queued.push(m) === 1) setImmediate(() => this.flush())
@@ -66,10 +72,13 @@ export class Outbox {
     const items = this.queued
     if (items.length === 0) return
     this.queued = []
+    const done = (err: Error | null) => {
+      if (err) this.failed(items, err)
+    }
     try {
-      this.send(items.length === 1 ? (items[0] as ClusterMessage) : { r365: 'batch', items })
-    } catch {
-      // the channel closed under us: the 'disconnect' handlers tell whoever waits
+      this.send(items.length === 1 ? (items[0] as ClusterMessage) : { r365: 'batch', items }, done)
+    } catch (err) {
+      done(err as Error)
     }
   }
 }
@@ -86,7 +95,16 @@ export class PrimaryLink {
   private gone: Error | undefined
 
   constructor(port: NodeJS.Process) {
-    this.outbox = new Outbox((m) => port.send?.(m))
+    this.outbox = new Outbox(
+      (m, done) => {
+        if (!port.send) done(new Error('no IPC channel: not a worker'))
+        else port.send(m, undefined, undefined, done)
+      },
+      // what did not leave will not be answered
+      (items, err) => {
+        for (const m of items) if (m.r365 === 'call') this.settle(m.id, err)
+      },
+    )
     port.on('message', (wire: unknown) => {
       for (const m of unpack(wire)) {
         if (m.r365 === 'answer') {
@@ -103,6 +121,11 @@ export class PrimaryLink {
       for (const w of this.waiting.values()) w.reject(this.gone)
       this.waiting.clear()
     })
+  }
+
+  private settle(id: number, err: Error): void {
+    this.waiting.get(id)?.reject(err)
+    this.waiting.delete(id)
   }
 
   call<T>(method: string, ...args: unknown[]): Promise<T> {
@@ -123,29 +146,69 @@ export class PrimaryLink {
   }
 }
 
+/** A clock or fault change the primary broadcasts, numbered. */
+export interface Change {
+  readonly seq: number
+  readonly value: unknown
+}
+
+/**
+ * A worker's view of the primary's changes. Some may arrive before the answer to its init (and be
+ * in it already), some in the same read right after it: they wait until `start`, which gives how
+ * many changes init included; each later one is applied once, in order.
+ */
+export class ChangeFollower {
+  private apply: ((kind: string, value: unknown) => void) | undefined
+  private readonly early: Array<{ kind: string; change: Change }> = []
+  private applied = 0
+
+  arrived(kind: string, change: Change): void {
+    if (!this.apply) this.early.push({ kind, change })
+    else if (change.seq > this.applied) {
+      this.applied = change.seq
+      this.apply(kind, change.value)
+    }
+  }
+
+  start(included: number, apply: (kind: string, value: unknown) => void): void {
+    this.applied = included
+    this.apply = apply
+    for (const e of this.early.splice(0)) this.arrived(e.kind, e.change)
+  }
+}
+
 /** What the primary holds of a worker: `cluster.Worker`. */
 export interface WorkerPort {
-  send(message: unknown): unknown
+  send(message: unknown, sendHandle: undefined, options: undefined, callback: (err: Error | null) => void): unknown
   isConnected(): boolean
   on(event: 'message', listener: (m: unknown) => void): unknown
 }
 
 /**
- * The primary's end for one worker: its calls answered by `methods`, its notes to `notes`.
+ * The primary's end for one worker: its calls answered by `methods`, its notes to `notes`. A
+ * handler that throws is reported to `failed` and the rest of the batch is still handled, so one
+ * bad record cannot end the primary (and with it every worker).
  * Returns the way to send it notes (in order with the answers).
  */
 export function serveWorker(
   port: WorkerPort,
   methods: Readonly<Record<string, (...args: never[]) => unknown>>,
   notes: Readonly<Record<string, (body: never) => void>>,
+  failed: (what: string, err: Error) => void,
 ): (note: Note) => void {
-  const outbox = new Outbox((m) => {
-    if (port.isConnected()) port.send(m)
+  // a worker that died: what it was sent is lost with it, and its successor starts from init
+  const outbox = new Outbox((m, done) => {
+    if (port.isConnected()) port.send(m, undefined, undefined, done)
+    else done(null)
   })
   port.on('message', (wire: unknown) => {
     for (const m of unpack(wire)) {
       if (m.r365 === 'note') {
-        notes[m.kind]?.(m.body as never)
+        try {
+          notes[m.kind]?.(m.body as never)
+        } catch (err) {
+          failed(m.kind, err as Error)
+        }
         continue
       }
       if (m.r365 !== 'call') continue

@@ -28,6 +28,8 @@ const RESTART_DELAY_MS = 1000
 interface Slot {
   readonly index: number
   worker: Worker | undefined
+  /** The running worker has opened its listeners. */
+  ready: boolean
   /** Sends the running worker a note, in order with its answers. */
   tell: ((note: Note) => void) | undefined
   state: DoorState | undefined
@@ -66,13 +68,18 @@ class SharedClock extends SimClock {
 }
 
 export async function runPrimary(config: Config, workers: number): Promise<RunningPrimary> {
-  const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ index: i + 1, worker: undefined, tell: undefined, state: undefined, startedAt: 0, held: new Set<string>(), exits: 0, lastExit: undefined, failure: undefined }))
-  // a worker on its way out misses what follows: its successor gets the state in its init
-  const broadcast = (note: Note) => slots.forEach((s) => s.tell?.(note))
-  const clock = new SharedClock(config.clock.speed, (ms) => broadcast({ r365: 'note', kind: 'clock.advance', body: ms }))
+  const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ index: i + 1, worker: undefined, ready: false, tell: undefined, state: undefined, startedAt: 0, held: new Set<string>(), exits: 0, lastExit: undefined, failure: undefined }))
+  // Numbered, so that a worker starting now applies exactly the changes its init did not include.
+  // A worker on its way out misses what follows: its successor gets the state in its init.
+  let changes = 0
+  const broadcast = (kind: string, value: unknown) => {
+    const note: Note = { r365: 'note', kind, body: { seq: ++changes, value } }
+    for (const s of slots) s.tell?.(note)
+  }
+  const clock = new SharedClock(config.clock.speed, (ms) => broadcast('clock.advance', ms))
   const services: Services = await openServices({ config, clock })
   const { log, trace, limits, faults } = services
-  faults.onChange((entries) => broadcast({ r365: 'note', kind: 'faults', body: entries }))
+  faults.onChange((entries) => broadcast('faults', entries))
   // made once here (a self-signed certificate when none is configured), so workers read one
   let tlsSource: string
   try {
@@ -101,14 +108,17 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
   const start = (slot: Slot) => {
     const worker = cluster.fork()
     slot.worker = worker
+    slot.ready = false
     slot.state = undefined
     slot.startedAt = Date.now()
     slot.tell = serveWorker(
       worker,
       {
         init: (): WorkerInit => ({
+          config,
           index: slot.index,
           workers,
+          changes,
           clock: { now: clock.now(), real: Date.now() },
           faults: faults.entries(),
           captureDir: services.captureDir,
@@ -118,7 +128,9 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
         'limits.refund': (requests: readonly LimitRequest[], holder: string) => limits.refund(requests, holder),
         'limits.acquire': async (key: string, holder: string, limit: number, now: number, ttl: number) => {
           const taken = await limits.acquire(key, holder, limit, now, ttl)
-          if (taken) slot.held.add(`${key}\0${holder}`)
+          // a worker that died while this was being decided will never release it
+          if (taken && slot.worker !== worker) await limits.release(key, holder)
+          else if (taken) slot.held.add(`${key}\0${holder}`)
           return taken
         },
         'limits.release': (key: string, holder: string) => {
@@ -140,6 +152,7 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
           if (slot.worker === worker) slot.state = state
         },
         ready: (ports: { smtpPort: number; submissionPort: number | undefined }) => {
+          if (slot.worker === worker) slot.ready = true
           readySlots.add(slot.index)
           if (!everReady && readySlots.size === workers) {
             everReady = true
@@ -147,10 +160,14 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
           }
         },
       },
+      (what, err) => log.error({ worker: slot.index, err: err.message }, `a worker's ${what} failed in the primary`),
     )
+    // what the primary sends a worker that just died fails in the send's callback; anything else is said here
+    worker.on('error', (err) => log.warn({ worker: slot.index, err: err.message }, 'worker channel error'))
     worker.on('exit', (code, signal) => {
       if (slot.worker === worker) {
         slot.worker = undefined
+        slot.ready = false
         slot.tell = undefined
         slot.state = undefined
       }
@@ -181,11 +198,14 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
   const stopWorkers = async () => {
     stopping = true
     const exits = slots.flatMap((s) => (s.worker ? [new Promise<void>((resolve) => s.worker?.once('exit', () => resolve()))] : []))
-    broadcast({ r365: 'note', kind: 'stop' })
-    // a worker drains for at most one next-hop timeout and its sessions' close; then it is cut
+    // SIGTERM, not a message: a worker still loading has no handler yet, and then simply ends
+    for (const s of slots) s.worker?.process.kill('SIGTERM')
+    // A worker drains as a single process does: its sessions' close (5 s), a next-hop timeout for
+    // the last transactions, their NDRs, the deliveries in flight. One still running after twice
+    // that and half a minute is cut (what it acknowledged is in its spool or upstream already).
     const cut = setTimeout(() => {
       for (const s of slots) s.worker?.process.kill('SIGKILL')
-    }, hopTimeout(config) + 15_000)
+    }, 2 * hopTimeout(config) + 30_000)
     await Promise.all(exits)
     clearTimeout(cut)
   }
@@ -220,7 +240,7 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
       services,
       doors,
       ...ports,
-      health: () => ({ workers: slots.map((s) => ({ index: s.index, pid: s.worker?.process.pid ?? null, running: s.worker !== undefined, restarts: s.exits, sessions: s.state?.sessions ?? 0, connections: s.state?.connections ?? 0 })) }),
+      health: () => ({ workers: slots.map((s) => ({ index: s.index, pid: s.worker?.process.pid ?? null, running: s.ready, restarts: s.exits, sessions: s.state?.sessions ?? 0, connections: s.state?.connections ?? 0 })) }),
     })
   } catch (err) {
     await stopWorkers()

@@ -1,11 +1,10 @@
 // One worker of `serve --workers N`: the SMTP doors, on the ports every worker shares (Node's
 // cluster hands each new connection to one of them), with the primary's one-of-each things:
 // its limit budget (or Redis, asked directly), its trace writer, its faults and its clock. It
-// owns one partition of the spool. It reports its state to the primary, stops when told (or on
-// SIGTERM), and leaves at once if the primary is gone: nothing it holds is acknowledged and not
-// durable (its spool partition is recovered by the next worker that owns it).
-import type { Config } from '../config/schema.js'
-import type { FaultConfig } from '../config/schema.js'
+// owns one partition of the spool. It reports its state to the primary, stops on SIGTERM (how
+// the primary stops it), and leaves at once if the primary is gone: nothing it holds is
+// acknowledged and not durable (its spool partition is recovered by the next worker that owns it).
+import type { Config, FaultConfig } from '../config/schema.js'
 import { compileWorld } from '../config/world.js'
 import { SimClock } from '../clock/sim-clock.js'
 import { warmHeaderParser } from '../content/header-facts.js'
@@ -14,13 +13,17 @@ import { startDoors, type RunningDoors } from '../doors.js'
 import { FaultSet } from '../faults/fault-set.js'
 import { createLogger } from '../log.js'
 import { openLimitStore } from '../services.js'
-import { PrimaryLink } from './channel.js'
+import { ChangeFollower, PrimaryLink, type Change } from './channel.js'
 import { RemoteLimitStore, RemoteTraceWriter } from './remote-stores.js'
 
 /** What the primary tells a worker when it starts. */
 export interface WorkerInit {
+  /** The primary's config, as it resolved it: a worker restarted later runs the same one. */
+  readonly config: Config
   readonly index: number
   readonly workers: number
+  /** How many clock and fault changes the state below includes. */
+  readonly changes: number
   /** The primary's clock: its reading, and the wall time it was read at. */
   readonly clock: { readonly now: number; readonly real: number }
   readonly faults: readonly FaultConfig[]
@@ -37,25 +40,27 @@ export function workerShare(config: Config, workers: number): Config {
   return { ...config, smtp: { ...config.smtp, maxConnections: share(config.smtp.maxConnections), maxConnectionsPerIP: share(config.smtp.maxConnectionsPerIP) } }
 }
 
-export async function runWorker(resolved: Config): Promise<void> {
+export async function runWorker(): Promise<void> {
+  // (When the primary is gone, Node's cluster ends this process at once: every 250 it gave is on
+  // disk or upstream already.)
   const link = new PrimaryLink(process)
   let stopping: Promise<void> | undefined
-  // the primary gone (killed): leave now; every 250 given is on disk or upstream already
-  process.once('disconnect', () => process.exit(stopping ? 0 : 1))
-  // told to stop (or SIGTERM) before the doors are open: nothing was taken yet, so just leave
+  // SIGTERM is how the primary stops a worker. Before the doors are open nothing was taken yet,
+  // so the worker just leaves.
   let stop: () => unknown = () => process.exit(0)
-  link.on('stop', () => void stop())
   process.once('SIGTERM', () => void stop())
-  // a terminal's Ctrl-C reaches every process of the group: the primary stops the workers in order
+  // a terminal's Ctrl-C reaches every process of the group: the primary stops the workers
   process.on('SIGINT', () => undefined)
+  const changes = new ChangeFollower()
+  link.on('clock.advance', (body) => changes.arrived('clock.advance', body as Change))
+  link.on('faults', (body) => changes.arrived('faults', body as Change))
   const init = await link.call<WorkerInit>('init')
-  const config = workerShare(resolved, init.workers)
+  const config = workerShare(init.config, init.workers)
   const log = createLogger(config.log.level).child({ worker: init.index })
   const speed = config.clock.speed
   const clock = new SimClock(speed, init.clock.now + (Date.now() - init.clock.real) * speed)
-  link.on('clock.advance', (ms) => clock.advance(ms as number))
   const faults = new FaultSet(init.faults)
-  link.on('faults', (entries) => faults.replace(entries as FaultConfig[]))
+  changes.start(init.changes, (kind, value) => (kind === 'faults' ? faults.replace(value as FaultConfig[]) : clock.advance(value as number)))
   const limits = config.store.limits === 'memory' ? new RemoteLimitStore(link) : await openLimitStore(config.store.limits, log)
   let doors: RunningDoors
   try {
