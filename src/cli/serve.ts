@@ -4,6 +4,7 @@ import cluster from 'node:cluster'
 import { startApp } from '../app.js'
 import { resolveConfig } from '../config/load.js'
 import { adoptOrphanPartitions } from '../delivery/spool/partitions.js'
+import { claimSpool } from '../delivery/spool/spool-lock.js'
 
 export async function serve(args: { config?: string | undefined; workers?: number | undefined }): Promise<void> {
   if (cluster.isWorker) {
@@ -17,9 +18,18 @@ export async function serve(args: { config?: string | undefined; workers?: numbe
   }
   const { config, source } = resolveConfig(args.config)
   const workers = args.workers ?? config.smtp.workers
-  // what workers that no longer exist left in the spool is worker 1's (or this process's) now
-  if (config.delivery.mode === 'queue') adoptOrphanPartitions(config.delivery.spoolDir, workers)
-  const app = workers > 1 ? await (await import('../cluster/primary.js')).runPrimary(config, workers) : await startApp({ config })
+  // one relay per spool, claimed before anything in it is read or moved; then what workers that
+  // no longer exist left in it is worker 1's (or this process's)
+  const spool = config.delivery.mode === 'queue' ? claimSpool(config.delivery.spoolDir) : undefined
+  if (spool?.unclaimed) process.stderr.write(`relay365: warning: the spool is not locked against a second relay (${spool.unclaimed})\n`)
+  let app
+  try {
+    if (config.delivery.mode === 'queue') adoptOrphanPartitions(config.delivery.spoolDir, workers)
+    app = workers > 1 ? await (await import('../cluster/primary.js')).runPrimary(config, workers) : await startApp({ config })
+  } catch (err) {
+    spool?.release()
+    throw err
+  }
   process.stderr.write(
     `relay365: SMTP on ${config.smtp.host}:${app.smtpPort}` +
       (app.submissionPort ? `, submission (SMTP AUTH) on ${config.submission.host}:${app.submissionPort}` : '') +
@@ -33,4 +43,5 @@ export async function serve(args: { config?: string | undefined; workers?: numbe
     process.once('SIGTERM', stop)
   })
   await app.stop()
+  spool?.release()
 }

@@ -140,6 +140,13 @@ t.test('queue mode: each worker spools into its own partition; fewer workers lat
   const queued = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.entry')).length : 0)
   t.ok(queued(`${spool}/queue`) > 0 && queued(`${spool}/worker-2/queue`) > 0, `worker 1 spooled ${queued(`${spool}/queue`)}, worker 2 ${queued(`${spool}/worker-2/queue`)}`)
   t.equal(queued(`${spool}/queue`) + queued(`${spool}/worker-2/queue`), 12)
+  // a second relay started by mistake on this spool, with one worker: refused before it reads or
+  // moves anything (it would adopt worker 2's live partition)
+  const held = [queued(`${spool}/queue`), queued(`${spool}/worker-2/queue`)]
+  const second = await runCli(['serve', '--config', `${two.dir}/relay.json`, '--workers', '1'], { cwd: two.dir })
+  t.equal(second.code, 1)
+  t.match(second.stderr, new RegExp(`^relay365: delivery.spoolDir spool is in use by relay365 process ${two.child.pid}: `), 'the running relay is named')
+  t.same([queued(`${spool}/queue`), queued(`${spool}/worker-2/queue`)], held, 'both partitions as they were')
   t.equal(await stopChild(two.child), 0)
 
   open = true
