@@ -16,7 +16,7 @@ import { startFront, type RunningFront } from './front.js'
 import type { CaptureStore, LimitStore, TraceStore } from './ports.js'
 import type { FaultSet } from './faults/fault-set.js'
 import type { Relay } from './relay/relay.js'
-import { openServices } from './services.js'
+import { openServices, warnArmedFaults } from './services.js'
 
 export { openTraceStore } from './services.js'
 
@@ -82,8 +82,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
   }
   const { smtpPort, submissionPort } = running
   log.info({ smtp: `${config.smtp.host}:${smtpPort}`, submission: submissionPort ? `${config.submission.host}:${submissionPort}` : 'off', http: front ? `${config.http.host}:${front.httpPort}` : 'off', tls: running.tlsSource }, 'relay365 listening')
-  // a relay that refuses mail on purpose says so where an operator looks first
-  if (faults.size > 0) log.warn({ faults: faults.list().map((f) => `${f.id}@${f.stage}`) }, `${faults.size} injected fault(s) armed from the config: matching mail is refused on purpose`)
+  warnArmedFaults(services)
   return {
     smtpPort,
     submissionPort,

@@ -69,8 +69,8 @@ export interface TracePage {
   readonly messages: readonly TraceMessage[]
 }
 
-/** What the relay, the queue and the NDR sender need of a trace: writes (a worker's go to the primary). */
-export interface TraceWriter {
+/** Writing trace records: what every trace (a store, or a worker's line to the primary's) does. */
+interface TraceRecording {
   /**
    * Writes a record, or replaces the one with its id. `first`: the caller knows no record with this
    * id exists (a transaction's own record), so nothing needs looking up before the write.
@@ -78,6 +78,10 @@ export interface TraceWriter {
   record(message: TraceMessage, first?: boolean): void
   /** Resolves once every record made so far is on disk (a 250 waits for its record). */
   written(): Promise<void>
+}
+
+/** What the relay, the queue and the NDR sender need of a trace: writes (a worker's go to the primary). */
+export interface TraceWriter extends TraceRecording {
   /**
    * A queue attempt on a recorded message, applied by whoever owns the records (with several
    * workers, the primary): the change is data, so no worker reads a record to rewrite it.
@@ -85,14 +89,7 @@ export interface TraceWriter {
   recordAttempt(id: string, attempt: number, results: readonly AttemptResult[]): void
 }
 
-export interface TraceStore {
-  /**
-   * Writes a record, or replaces the one with its id. `first`: the caller knows no record with this
-   * id exists (a transaction's own record), so nothing needs looking up before the write.
-   */
-  record(message: TraceMessage, first?: boolean): void
-  /** Resolves once every record made so far is on disk. */
-  written(): Promise<void>
+export interface TraceStore extends TraceRecording {
   list(query: TraceQuery): TracePage
   get(id: string): TraceMessage | undefined
   clear(): number

@@ -79,6 +79,12 @@ export async function openLimitStore(spec: string, log: Logger): Promise<LimitSt
   return store
 }
 
+/** A relay that refuses mail on purpose says so where an operator looks first. */
+export function warnArmedFaults(s: Pick<Services, 'faults' | 'log'>): void {
+  const { faults } = s
+  if (faults.size > 0) s.log.warn({ faults: faults.list().map((f) => `${f.id}@${f.stage}`) }, `${faults.size} injected fault(s) armed from the config: matching mail is refused on purpose`)
+}
+
 export async function openServices(o: ServicesOptions): Promise<Services> {
   const config = o.config
   const log = o.log ?? createLogger(config.log.level)

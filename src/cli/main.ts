@@ -20,11 +20,7 @@ export async function main(argv: string[]): Promise<number> {
       (y) =>
         y
           .option('config', { type: 'string', describe: 'config file (YAML or JSON); default $RELAY365_CONFIG' })
-          .option('workers', { type: 'number', describe: 'relay processes on the same ports (default smtp.workers, 1)' })
-          .check((a) => {
-            if (a.workers !== undefined && !(Number.isInteger(a.workers) && a.workers >= 1 && a.workers <= 64)) throw new UsageError(`--workers: expected a whole number from 1 to 64, got ${String(a.workers)}`)
-            return true
-          }),
+          .option('workers', { type: 'number', describe: 'relay processes on the same ports (default smtp.workers, 1)' }),
       async (a) => (await import('./serve.js')).serve({ config: a.config, workers: a.workers }),
     )
     .command(

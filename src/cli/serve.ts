@@ -3,6 +3,8 @@
 import cluster from 'node:cluster'
 import { startApp } from '../app.js'
 import { resolveConfig } from '../config/load.js'
+import { MAX_WORKERS } from '../config/schema.js'
+import { UsageError } from '../errors.js'
 import { adoptOrphanPartitions } from '../delivery/spool/partitions.js'
 import { claimSpool } from '../delivery/spool/spool-lock.js'
 
@@ -15,6 +17,10 @@ export async function serve(args: { config?: string | undefined; workers?: numbe
       process.stderr.write(`relay365: worker: ${err.message}\n`)
       process.exit(1)
     })
+  }
+  // the bound smtp.workers has in the config schema
+  if (args.workers !== undefined && !(Number.isInteger(args.workers) && args.workers >= 1 && args.workers <= MAX_WORKERS)) {
+    throw new UsageError(`--workers: expected a whole number from 1 to ${MAX_WORKERS}, got ${String(args.workers)}`)
   }
   const { config, source } = resolveConfig(args.config)
   const workers = args.workers ?? config.smtp.workers

@@ -15,7 +15,7 @@ import { sumConnections } from '../delivery/sink.js'
 import { spoolPartition } from '../delivery/spool/partitions.js'
 import { startFront, type RunningFront } from '../front.js'
 import type { LimitRequest } from '../ports.js'
-import { openServices, type Services } from '../services.js'
+import { openServices, warnArmedFaults, type Services } from '../services.js'
 import { loadTlsMaterial } from '../smtp/tls.js'
 import { serveWorker, type Note } from './channel.js'
 import type { WorkerInit } from './worker.js'
@@ -102,7 +102,6 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
     allReady = resolve
     startFailed = reject
   })
-  const readySlots = new Set<number>()
   let everReady = false
 
   const start = (slot: Slot) => {
@@ -153,8 +152,8 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
         },
         ready: (ports: { smtpPort: number; submissionPort: number | undefined }) => {
           if (slot.worker === worker) slot.ready = true
-          readySlots.add(slot.index)
-          if (!everReady && readySlots.size === workers) {
+          // (before everReady a worker that exits ends the start: none is started again)
+          if (!everReady && slots.every((s) => s.ready)) {
             everReady = true
             allReady(ports)
           }
@@ -190,7 +189,7 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
       const delay = Date.now() - slot.startedAt < RESTART_DELAY_MS ? RESTART_DELAY_MS : 0
       setTimeout(() => {
         if (!stopping && slot.worker === undefined) start(slot)
-      }, delay)
+      }, delay).unref()
     })
   }
   for (const slot of slots) start(slot)
@@ -248,7 +247,7 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
     throw err
   }
   log.info({ smtp: `${config.smtp.host}:${ports.smtpPort}`, workers, http: `${config.http.host}:${front.httpPort}`, tls: tlsSource }, 'relay365 listening')
-  if (faults.size > 0) log.warn({ faults: faults.list().map((f) => `${f.id}@${f.stage}`) }, `${faults.size} injected fault(s) armed from the config: matching mail is refused on purpose`)
+  warnArmedFaults(services)
   return {
     ...ports,
     httpPort: front.httpPort,

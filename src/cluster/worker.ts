@@ -90,7 +90,7 @@ export async function runWorker(): Promise<void> {
   }
   const reporting = setInterval(report, STATE_INTERVAL_MS)
   reporting.unref()
-  link.note('ready', { smtpPort: doors.smtpPort, submissionPort: doors.submissionPort, tlsSource: doors.tlsSource })
+  link.note('ready', { smtpPort: doors.smtpPort, submissionPort: doors.submissionPort })
   const open = doors
   stop = () =>
     (stopping ??= (async () => {

@@ -76,6 +76,9 @@ const timestamp = z
 
 const port = z.number().int().min(0).max(65535)
 
+/** `smtp.workers` and `serve --workers`: at most this many relay processes. */
+export const MAX_WORKERS = 64
+
 /** 127.0.0.0/8, ::1 and localhost: where the HTTP API may run without a token (SPEC §5). */
 export function isLoopbackHost(host: string): boolean {
   return /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host)
@@ -91,7 +94,7 @@ const smtpSchema = z
     /** Connections open at once, over all workers (each worker takes its share). */
     maxConnections: z.number().int().positive().default(1000),
     /** Relay processes taking mail on the same ports (`serve --workers N`); 1 is a single process. */
-    workers: z.number().int().min(1).max(64).default(1),
+    workers: z.number().int().min(1).max(MAX_WORKERS).default(1),
     maxConnectionsPerIP: z.number().int().positive().default(50),
     // 0 would mean smtp-server's default idle timeout, or a session that ends as it starts.
     socketTimeout: duration('60s', TIMER_MAX).refine((ms) => ms >= 100, { error: 'expected at least 100ms' }),
