@@ -101,7 +101,9 @@ function listen(server: SMTPServer, port: number, host: string): Promise<number>
 
 export async function startDoors(o: DoorsOptions): Promise<RunningDoors> {
   const { config, world, log, clock, trace } = o
-  const spoolWrites = new WriteHealth('spool')
+  // a spool write that failed is tried again every second, so /healthz clears once the disk has
+  // room without waiting for a message (a balancer that took the relay out sends none)
+  const spoolWrites = new WriteHealth('spool', { probe: (): Promise<void> | undefined => queue?.probeWrite() })
   const deps = { capture: o.capture, replies: world.replies, hostname: world.hostname, log }
   const targets: Record<RouteName, RouteTarget> = {
     upstream: routeTarget(config.routes.upstream, deps),
@@ -144,6 +146,7 @@ export async function startDoors(o: DoorsOptions): Promise<RunningDoors> {
   })
   const routeTargets = Object.values(targets)
   const closeRoutes = async () => {
+    spoolWrites.close()
     await queue?.stop()
     await Promise.all(routeTargets.map((t) => t.close()))
   }

@@ -46,7 +46,7 @@ export interface Services {
   readonly limits: LimitStore
   /** The injected failures armed now: config `faults`, then /api/v1/faults. */
   readonly faults: FaultSet
-  /** Why the trace cannot be written now, if it cannot. */
+  /** Why the trace cannot be written now, if it cannot (re-checked every second while it lasts). */
   traceProblem(): string | undefined
   /** After the doors: the limit store, then the trace once its last record is written. */
   close(): Promise<void>
@@ -57,7 +57,7 @@ export function openTraceStore(
   spec: string,
   retention?: (captureDir: string) => Retention,
   writes?: { failed(err: Error): void; succeeded(): void },
-): { trace: TraceStore & TraceSummarizer; captureDir: string } {
+): { trace: TraceStore & TraceSummarizer; captureDir: string; probeWrite?: () => void } {
   if (spec === 'memory') {
     const captureDir = mkdtempSync(join(tmpdir(), 'relay365-capture-'))
     return { trace: new MemoryTraceStore(retention?.(captureDir)), captureDir }
@@ -65,7 +65,8 @@ export function openTraceStore(
   const file = spec.slice('sqlite:'.length)
   const captureDir = join(dirname(file), 'capture')
   const hooks = writes ? { onError: (err: Error) => writes.failed(err), onWritten: () => writes.succeeded() } : {}
-  return { trace: new SqliteTraceStore(file, { ...(retention ? { retention: retention(captureDir) } : {}), ...hooks }), captureDir }
+  const trace = new SqliteTraceStore(file, { ...(retention ? { retention: retention(captureDir) } : {}), ...hooks })
+  return { trace, captureDir, probeWrite: () => trace.probeWrite() }
 }
 
 /** store.limits: "memory" or a Redis URL. A Redis that is down at start is reported, not fatal:
@@ -93,7 +94,8 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
   // store.traceRetention: pruned records take their captured sources with them
   const retention = (dir: string) =>
     new Retention(config.store.traceRetention, () => clock.now(), capturePruner(new FileCaptureStore(dir), (err) => log.warn({ err: err.message }, 'could not remove a pruned capture')))
-  const traceWrites = new WriteHealth('trace store')
+  // a trace that failed is tried again every second: /healthz clears once a record can be written
+  const traceWrites = new WriteHealth('trace store', { probe: () => opened.probeWrite?.() })
   const opened = openTraceStore(config.store.trace, retention, {
     failed: (err) => {
       log.error({ err: err.message }, 'trace write failed')
@@ -108,6 +110,7 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
   try {
     limits = await openLimitStore(config.store.limits, log)
   } catch (err) {
+    traceWrites.close()
     trace.close()
     throw err
   }
@@ -126,6 +129,7 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
     async close() {
       await limits.close()
       await trace.written()
+      traceWrites.close()
       trace.close()
     },
   }

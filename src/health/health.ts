@@ -1,23 +1,71 @@
 // What GET /healthz answers: `ok`, or `unhealthy` (HTTP 503) with every reason. A probe that
 // restarts or drains an unhealthy relay acts on facts: a store that cannot be written, an upstream
-// pool that has had transactions waiting for longer than the upstream timeout.
+// pool that has had transactions waiting for longer than the upstream timeout. A problem is
+// re-checked while it stands, never just remembered: a load balancer that takes the relay out on
+// 503 sends no mail whose write could clear it.
 
-/** Remembers whether the last write of a store failed; any later success clears it. */
+/** How often a write that failed is tried again by its probe while the failure stands (ms). */
+export const RECHECK_INTERVAL_MS = 1000
+
+export interface WriteHealthOptions {
+  /** A write like the failed ones, undone again: resolves (or returns) when it worked. */
+  readonly probe: () => Promise<void> | void
+  readonly intervalMs?: number
+}
+
+/**
+ * Whether a store can be written: its last write failed and no write (its own or the probe's,
+ * run every intervalMs while the failure stands) has worked since. close() stops the probe.
+ */
 export class WriteHealth {
-  private failure: { readonly message: string; readonly at: number } | undefined
+  private failure: { readonly message: string; readonly since: number } | undefined
+  /** Counts failures, so a probe that started before the latest one does not clear it. */
+  private failures = 0
+  private timer: NodeJS.Timeout | undefined
+  private probing = false
+  private closed = false
 
-  constructor(private readonly what: string) {}
+  constructor(
+    private readonly what: string,
+    private readonly recheck?: WriteHealthOptions,
+  ) {}
 
   failed(err: Error): void {
-    this.failure = { message: err.message, at: Date.now() }
+    this.failures++
+    this.failure = { message: err.message, since: this.failure?.since ?? Date.now() }
+    if (this.recheck && !this.timer && !this.closed) this.timer = setInterval(() => void this.probe(), this.recheck.intervalMs ?? RECHECK_INTERVAL_MS).unref()
   }
 
   succeeded(): void {
     this.failure = undefined
+    clearInterval(this.timer)
+    this.timer = undefined
   }
 
   problem(): string | undefined {
-    return this.failure ? `${this.what} cannot be written since ${new Date(this.failure.at).toISOString()}: ${this.failure.message}` : undefined
+    return this.failure ? `${this.what} cannot be written since ${new Date(this.failure.since).toISOString()}: ${this.failure.message}` : undefined
+  }
+
+  /** Stops re-checking (shutdown); what was last found stands. */
+  close(): void {
+    this.closed = true
+    clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  private async probe(): Promise<void> {
+    if (this.probing || !this.failure || !this.recheck) return
+    this.probing = true
+    const seen = this.failures
+    try {
+      await this.recheck.probe()
+      if (seen === this.failures && !this.closed) this.succeeded()
+    } catch (err) {
+      // the reason now, which may not be the first one's
+      if (seen === this.failures && this.failure) this.failure = { ...this.failure, message: (err as Error).message }
+    } finally {
+      this.probing = false
+    }
   }
 }
 

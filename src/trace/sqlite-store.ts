@@ -64,6 +64,10 @@ const MIGRATIONS: Migration[] = [
 /** How many written records get() answers from memory: about the spool depth of a busy relay (a few MB). */
 const RECENT_RECORDS = 1000
 
+/** probeWrite's record: the size of a typical one, under an id no message has. */
+const PROBE_ID = 'relay365-write-probe'
+const PROBE_DOC = JSON.stringify({ probe: 'x'.repeat(2000) })
+
 export interface SqliteTraceOptions {
   readonly readonly?: boolean
   readonly retention?: Retention
@@ -87,6 +91,8 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
   private batchDone: { promise: Promise<void>; resolve: () => void } | undefined
   private readonly onError: (err: Error) => void
   private readonly onWritten: () => void
+  /** A record's write, undone in the same transaction (probeWrite). */
+  private readonly probe: () => void
   /**
    * The records last written, by id, oldest first: queue mode reads a message's record back when
    * its delivery attempt ends, usually moments after the 250, and so does EventedTraceStore on
@@ -106,6 +112,7 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
         throw new Error('trace store opened read-only')
       }
       this.retention = undefined
+      this.probe = () => this.insertAll([])
       return
     }
     this.db.pragma('journal_mode = WAL')
@@ -131,6 +138,11 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
         deleteOutcomes.run(m.id)
         for (const o of ruleOutcomes(m)) insertOutcome.run(m.id, o.rule, o.outcome, o.count)
       }
+    })
+    const deleteMessage = this.db.prepare('DELETE FROM messages WHERE id = ?')
+    this.probe = this.db.transaction(() => {
+      insertMessage.run(PROBE_ID, 0, 'Pending', '', null, PROBE_DOC, null)
+      deleteMessage.run(PROBE_ID)
     })
     this.retention = options.retention
     this.retention?.prune(this)
@@ -166,6 +178,15 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
 
   written(): Promise<void> {
     return this.batchDone?.promise ?? Promise.resolve()
+  }
+
+  /**
+   * Writes a record and takes it out again, committed (so it reaches the WAL on disk): throws
+   * what a record would meet now (SQLITE_FULL, ...). Readers never see it. WriteHealth runs it
+   * while the trace cannot be written, so /healthz clears once it can, without waiting for mail.
+   */
+  probeWrite(): void {
+    this.probe()
   }
 
   /** Writes what is pending in one transaction. */

@@ -13,6 +13,7 @@ import { formatReply, reply, type Reply, type ReplyCatalogue } from '../../core/
 import { judgeAttempt, type RetryPolicy } from '../../core/retry.js'
 import type { RouteName, TraceStatus } from '../../core/trace.js'
 import { buildTrace } from '../../core/trace-record.js'
+import { probeDirectory } from '../../health/write-probe.js'
 import type { Clock, TraceWriter } from '../../ports.js'
 import type { DeliveryOutcome, RouteTarget, Sink } from '../sink.js'
 import { SpoolStore, type SpoolEntry, type SpoolRecipient } from './spool-store.js'
@@ -92,6 +93,11 @@ export class DeliveryQueue {
   problem(): string | undefined {
     const free = this.freeSpace()
     return free <= 0 ? `spool ${this.o.spoolDir} is full: ${Math.max(0, this.o.maxSpoolSize - this.bytes)} bytes left of delivery.maxSpoolSize, ${Math.max(0, this.diskFree)} on its disk` : undefined
+  }
+
+  /** A write in the spool's tmp/ (which a start clears), undone: how a failed spool write is re-checked. */
+  probeWrite(): Promise<void> {
+    return probeDirectory(this.store.tmp)
   }
 
   /** Reads the disk's free space in the background. */

@@ -1,0 +1,68 @@
+// `serve --workers N`: the primary's /healthz shows the workers' problems (sent every 200 ms) and
+// its own, and they clear there as they clear where they are re-checked: a worker's spool once its
+// disk has room. No mail is sent to clear them.
+import t, { type Test } from 'tap'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { bannerPorts, spawnServe, stopChild } from '../helpers/cli.js'
+import { Dialogue } from '../helpers/dialogue.js'
+import { healthTurns } from '../helpers/health.js'
+import { testConfigDoc } from '../helpers/relay.js'
+import { fill, mountTmpfs, noTmpfs } from '../helpers/tmpfs.js'
+
+async function serveWorkers(t: Test, doc: Record<string, unknown>): Promise<{ smtp: number; http: number }> {
+  const dir = t.testdir({})
+  const config = testConfigDoc(dir, {
+    smtp: { port: 0, requireTls: false },
+    submission: { enabled: false },
+    http: { port: 0 },
+    connectors: [{ name: 'TDX', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
+    log: { level: 'warn' },
+    ...doc,
+  })
+  writeFileSync(`${dir}/relay.json`, JSON.stringify(config))
+  const { child, banner } = await spawnServe(['--config', `${dir}/relay.json`, '--workers', '2'], { cwd: dir })
+  t.teardown(() => stopChild(child))
+  const ports = bannerPorts(banner)
+  return { smtp: ports.smtp, http: ports.http as number }
+}
+
+/** A message's last reply. */
+async function send(port: number, bodyBytes: number): Promise<string | undefined> {
+  const d = await Dialogue.open(port)
+  try {
+    await d.send('EHLO client.test')
+    const replies = [await d.send('MAIL FROM:<helpdesk@contoso.example>')]
+    if (replies[0]?.startsWith('250')) {
+      replies.push(await d.send('RCPT TO:<someone@example.org>'))
+      replies.push(await d.send('DATA'))
+      d.write(`From: helpdesk@contoso.example\r\nSubject: disk\r\n\r\n${`${'z'.repeat(998)}\r\n`.repeat(Math.ceil(bodyBytes / 1000))}.\r\n`)
+      replies.push(await d.read(10_000))
+    }
+    await d.send('QUIT')
+    return replies.at(-1)
+  } finally {
+    d.close()
+  }
+}
+
+t.test('two workers, a spool disk full then freed: the primary /healthz clears within seconds, with no mail', async (t) => {
+  const disk = mountTmpfs(t, '4m')
+  if (!disk) return noTmpfs(t)
+  const spoolDir = join(disk, 'spool')
+  mkdirSync(spoolDir)
+  const relay = await serveWorkers(t, { delivery: { mode: 'queue', spoolDir } })
+  t.equal((await healthTurns(relay.http, 200)).status, 200)
+
+  const filler = fill(disk, 20_000)
+  t.match(await send(relay.smtp, 300_000), /^452 4\.3\.1 /, 'a worker met ENOSPC in DATA')
+  const sick = await healthTurns(relay.http, 503, 2000)
+  t.equal(sick.status, 503)
+  t.match(sick.body.problems.join('\n'), /^worker \d: spool cannot be written since .*ENOSPC/m, 'the worker says so through the primary')
+
+  rmSync(filler)
+  const well = await healthTurns(relay.http, 200)
+  t.equal(well.status, 200, `healthy again ${Math.round(well.after)} ms after the filler was removed`)
+  t.same(well.body.problems, [])
+  t.comment(`two workers, spool on a full 4 MB tmpfs: primary /healthz 200 ${Math.round(well.after)} ms after the filler was removed, no mail sent`)
+})
