@@ -40,7 +40,7 @@ export async function startFront(o: FrontOptions): Promise<RunningFront> {
   const health = (): HealthReport & Record<string, unknown> => {
     const d = doors()
     return {
-      ...healthReport([s.traceProblem(), ...d.problems]),
+      ...healthReport([...s.problems(), ...d.problems]),
       sessions: d.sessions,
       transactions: d.transactions,
       upstreamConnections: d.upstream,

@@ -41,6 +41,8 @@ export interface LimitStore {
   hit(key: string, now: number, windowMs: number): Promise<number>
   usage(now: number): Promise<LimitUsage[]>
   reset(): Promise<void>
+  /** Resolves once a store outside this process answers (GET /healthz); in-process stores have none. */
+  ping?(): Promise<void>
   close(): Promise<void>
 }
 

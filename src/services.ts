@@ -17,6 +17,7 @@ import { capturePruner } from './trace/capture-pruner.js'
 import { Retention } from './trace/retention.js'
 import type { TraceSummarizer } from './trace/summary.js'
 import { WriteHealth } from './health/health.js'
+import { LimitStoreHealth, storeName } from './health/limit-store-health.js'
 import { createLogger } from './log.js'
 import type { CaptureStore, LimitStore, TraceStore } from './ports.js'
 import { MemoryLimitStore } from './limits/memory-store.js'
@@ -46,9 +47,9 @@ export interface Services {
   readonly limits: LimitStore
   /** The injected failures armed now: config `faults`, then /api/v1/faults. */
   readonly faults: FaultSet
-  /** Why the trace cannot be written now, if it cannot (re-checked every second while it lasts). */
-  traceProblem(): string | undefined
-  /** After the doors: the limit store, then the trace once its last record is written. */
+  /** Why these cannot serve now, re-checked while it lasts: the trace cannot be written, the limit store does not answer. */
+  problems(): string[]
+  /** After the doors: the health checks, the limit store, then the trace once its last record is written. */
   close(): Promise<void>
 }
 
@@ -114,6 +115,9 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
     trace.close()
     throw err
   }
+  // a store outside this process (Redis) is pinged in the background: /healthz never waits on it
+  const ping = limits.ping?.bind(limits)
+  const limitsHealth = ping ? new LimitStoreHealth(storeName(config.store.limits), { ping }) : undefined
   return {
     config,
     world,
@@ -125,8 +129,9 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
     captureDir: opened.captureDir,
     limits,
     faults: new FaultSet(config.faults, o.random),
-    traceProblem: () => traceWrites.problem(),
+    problems: () => [traceWrites.problem(), limitsHealth?.problem()].filter((p): p is string => p !== undefined),
     async close() {
+      limitsHealth?.close()
       await limits.close()
       await trace.written()
       traceWrites.close()

@@ -1,8 +1,8 @@
 // What GET /healthz answers: `ok`, or `unhealthy` (HTTP 503) with every reason. A probe that
 // restarts or drains an unhealthy relay acts on facts: a store that cannot be written, an upstream
-// pool that has had transactions waiting for longer than the upstream timeout. A problem is
-// re-checked while it stands, never just remembered: a load balancer that takes the relay out on
-// 503 sends no mail whose write could clear it.
+// pool that has had transactions waiting for longer than the upstream timeout, a limit store that
+// does not answer. A problem is re-checked while it stands, never just remembered: a load balancer
+// that takes the relay out on 503 sends no mail whose write could clear it.
 
 /** How often a write that failed is tried again by its probe while the failure stands (ms). */
 export const RECHECK_INTERVAL_MS = 1000

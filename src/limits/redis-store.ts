@@ -109,6 +109,8 @@ type RedisWithScripts = Redis & {
 
 export class RedisLimitStore implements LimitStore {
   private readonly redis: RedisWithScripts
+  /** What the connection last failed with (ECONNREFUSED while Redis is down): ping() says it. */
+  private lastError: string | undefined
 
   constructor(url: string) {
     const redis = new Redis(url, {
@@ -118,7 +120,12 @@ export class RedisLimitStore implements LimitStore {
       commandTimeout: 2000,
       retryStrategy: (times) => Math.min(times * 200, 2000),
     })
-    redis.on('error', () => undefined)
+    redis.on('error', (err: Error) => {
+      this.lastError = err.message
+    })
+    redis.on('ready', () => {
+      this.lastError = undefined
+    })
     redis.defineCommand('relayConsume', { lua: CONSUME })
     redis.defineCommand('relayAcquire', { lua: ACQUIRE, numberOfKeys: 2 })
     redis.defineCommand('relayHit', { lua: HIT, numberOfKeys: 2 })
@@ -136,6 +143,13 @@ export class RedisLimitStore implements LimitStore {
         resolve()
       })
     })
+  }
+
+  /** Resolves once Redis answers a PING (GET /healthz asks every second, limit-store-health.ts). */
+  async ping(): Promise<void> {
+    // not connected: the reason, rather than the offline queue's "Stream isn't writeable"
+    if (this.redis.status !== 'ready') throw new Error(`not connected: ${this.redis.status}${this.lastError ? `, ${this.lastError}` : ''}`)
+    await this.redis.ping()
   }
 
   async consume(requests: readonly LimitRequest[], now: number, holder?: string): Promise<LimitOutcome[]> {

@@ -1,12 +1,14 @@
 // `serve --workers N`: the primary's /healthz shows the workers' problems (sent every 200 ms) and
 // its own, and they clear there as they clear where they are re-checked: a worker's spool once its
-// disk has room. No mail is sent to clear them.
+// disk has room, the limit store once Redis answers. No mail is sent to clear them.
 import t, { type Test } from 'tap'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { bannerPorts, spawnServe, stopChild } from '../helpers/cli.js'
 import { Dialogue } from '../helpers/dialogue.js'
-import { healthTurns } from '../helpers/health.js'
+import { health, healthTurns } from '../helpers/health.js'
+import { needs } from '../helpers/outside.js'
+import { startRedis } from '../helpers/redis.js'
 import { testConfigDoc } from '../helpers/relay.js'
 import { fill, mountTmpfs, noTmpfs } from '../helpers/tmpfs.js'
 
@@ -65,4 +67,21 @@ t.test('two workers, a spool disk full then freed: the primary /healthz clears w
   t.equal(well.status, 200, `healthy again ${Math.round(well.after)} ms after the filler was removed`)
   t.same(well.body.problems, [])
   t.comment(`two workers, spool on a full 4 MB tmpfs: primary /healthz 200 ${Math.round(well.after)} ms after the filler was removed, no mail sent`)
+})
+
+t.test('two workers on Redis: the primary /healthz says when it is gone, and clears when it is back', needs('redis-server'), async (t) => {
+  const redis = await startRedis(t)
+  const relay = await serveWorkers(t, { store: { limits: redis.url, trace: 'memory' } })
+  t.equal((await healthTurns(relay.http, 200)).status, 200)
+
+  await redis.stop()
+  const down = await healthTurns(relay.http, 503)
+  t.equal(down.status, 503, `503 ${Math.round(down.after)} ms after Redis was killed`)
+  t.match(down.body.problems.join('\n'), new RegExp(`limit store redis://127\\.0\\.0\\.1:${redis.port}: not answering`))
+  t.ok((await health(relay.http)).took < 1000, 'answered promptly')
+
+  await startRedis(t, { port: redis.port })
+  const up = await healthTurns(relay.http, 200)
+  t.equal(up.status, 200, `200 again ${Math.round(up.after)} ms after Redis was back, no mail sent`)
+  t.comment(`two workers, Redis killed: 503 after ${Math.round(down.after)} ms; restarted: 200 after ${Math.round(up.after)} ms`)
 })

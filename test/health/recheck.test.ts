@@ -1,10 +1,11 @@
-// The health checks re-check what they report: a failed write is probed until it works, and is
-// not remembered once the fact changed.
+// The health checks re-check what they report: a failed write is probed until it works, the
+// limit store is pinged with a timeout, and neither is remembered once the fact changed.
 import t from 'tap'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { WriteHealth } from '../../src/health/health.js'
+import { LimitStoreHealth, storeName } from '../../src/health/limit-store-health.js'
 import { probeDirectory } from '../../src/health/write-probe.js'
 import { SqliteTraceStore } from '../../src/trace/sqlite-store.js'
 
@@ -99,4 +100,32 @@ t.test('the trace probe writes a record and takes it out again; a read-only stor
   const reader = new SqliteTraceStore(join(dir, 'trace.db'), { readonly: true })
   t.throws(() => reader.probeWrite(), /read-only/)
   reader.close()
+})
+
+t.test('the limit store: a ping that does not come back in time is a problem; /healthz never waits for it', async (t) => {
+  let answer: 'yes' | 'hang' | 'refuse' = 'yes'
+  const h = new LimitStoreHealth('redis://127.0.0.1:6399', {
+    ping: () => (answer === 'yes' ? Promise.resolve() : answer === 'refuse' ? Promise.reject(new Error('not connected: reconnecting')) : new Promise<void>(() => undefined)),
+  }, { intervalMs: 10, timeoutMs: 50 })
+  t.teardown(() => h.close())
+  await tick(20)
+  t.equal(h.problem(), undefined)
+  answer = 'hang'
+  t.ok(await until(() => h.problem() !== undefined), 'a frozen store is found')
+  t.match(h.problem(), /^limit store redis:\/\/127\.0\.0\.1:6399: not answering since \S+ \(no answer within 50 ms\)$/)
+  answer = 'refuse'
+  t.ok(await until(() => /reconnecting/.test(h.problem() ?? '')), 'says why now')
+  answer = 'yes'
+  t.ok(await until(() => h.problem() === undefined), 'a store that answers again clears it')
+  h.close()
+  answer = 'refuse'
+  await tick(40)
+  t.equal(h.problem(), undefined, 'no pings after close')
+})
+
+t.test('storeName shows no credentials: /healthz is public', async (t) => {
+  t.equal(storeName('redis://127.0.0.1:6379'), 'redis://127.0.0.1:6379')
+  t.equal(storeName('redis://:s3cret@redis.internal:6379/2'), 'redis://redis.internal:6379/2')
+  t.equal(storeName('rediss://relay:s3cret@redis.internal/0?password=x'), 'rediss://redis.internal/0')
+  t.equal(storeName('not a url'), '(a URL that does not parse)')
 })

@@ -1,4 +1,5 @@
-// A real redis-server (Debian package) on a free loopback port for one test; stopped by PID.
+// A real redis-server (Debian package) on a free loopback port for one test (or a given one: the
+// same Redis started again); stopped, frozen and thawed by the PID of the process started here.
 import { spawn } from 'node:child_process'
 import net from 'node:net'
 import type { Test } from 'tap'
@@ -8,6 +9,10 @@ export interface TestRedis {
   readonly url: string
   readonly port: number
   stop(): Promise<void>
+  /** SIGSTOP: its connections stay open and nothing is answered, as on a hung host. */
+  freeze(): void
+  /** SIGCONT after freeze(). */
+  thaw(): void
 }
 
 function ping(port: number): Promise<boolean> {
@@ -22,8 +27,8 @@ function ping(port: number): Promise<boolean> {
   })
 }
 
-export async function startRedis(t: Test): Promise<TestRedis> {
-  const port = await freePort()
+export async function startRedis(t: Test, options: { port?: number } = {}): Promise<TestRedis> {
+  const port = options.port ?? (await freePort())
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   child.once('error', (err) => t.fail(`redis-server did not start: ${err.message}`))
@@ -32,12 +37,25 @@ export async function startRedis(t: Test): Promise<TestRedis> {
     if (Date.now() > until || child.exitCode !== null) throw new Error('redis-server did not start (is the redis-server package installed?)')
     await new Promise((r) => setTimeout(r, 50))
   }
+  let frozen = false
   const stop = async () => {
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
+      // a stopped process acts on SIGTERM only once it runs again
+      if (frozen) child.kill('SIGCONT')
       child.kill('SIGTERM')
       await exited
     }
   }
   t.teardown(stop)
-  return { url: `redis://127.0.0.1:${port}`, port, stop }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop,
+    freeze: () => {
+      frozen = child.kill('SIGSTOP') || frozen
+    },
+    thaw: () => {
+      if (child.kill('SIGCONT')) frozen = false
+    },
+  }
 }
