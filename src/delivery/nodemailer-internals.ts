@@ -1,6 +1,9 @@
-// The two places relay365 reads nodemailer's SMTPConnection private state, held in one module.
-// package.json pins nodemailer exactly and test/delivery/library-pins.test.ts fails when the
-// installed version differs, so a release that moves these fields is noticed, not guessed at.
+// Every place relay365 reads or hooks nodemailer's SMTPConnection private state, held in one
+// module. package.json pins nodemailer exactly and test/deps/library-pins.test.ts fails when the
+// installed version differs or a member listed here is gone, so a release that moves these fields
+// is noticed, not guessed at. Members: _envelope, _responseQueue, _remainder, _responseActions,
+// _currentDataStream, _pendingSend, lastServerResponse, _recipientQueue, _supportedExtensions,
+// _getDsnRcptToArgs, _onData.
 import type SMTPConnection from 'nodemailer/lib/smtp-connection'
 
 type Conn = InstanceType<typeof SMTPConnection>
@@ -58,6 +61,27 @@ export function unreadReplies(conn: Conn): boolean {
 export function dataGoAhead(conn: Conn): string {
   const last = internals(conn).lastServerResponse
   return typeof last === 'string' ? last : ''
+}
+
+/**
+ * Hands `listener` every chunk the server writes, decrypted, before nodemailer reads it (as a
+ * latin1 string: one character per byte). nodemailer's socket listener calls `this._onData` at
+ * each chunk, on the plain socket and on the TLS one after STARTTLS alike.
+ */
+export function onServerData(conn: Conn, listener: (data: string) => void): void {
+  const c = conn as unknown as { _onData?: (chunk: Buffer) => unknown }
+  const read = c._onData
+  if (typeof read !== 'function') throw new Error('nodemailer SMTPConnection has no _onData: re-read src/delivery/nodemailer-internals.ts')
+  c._onData = function (this: unknown, chunk: Buffer) {
+    if (chunk && chunk.length) listener(chunk.toString('latin1'))
+    return read.call(this, chunk)
+  }
+}
+
+/** Whether the server's EHLO reply listed `keyword` (upper case, e.g. PIPELINING). */
+export function advertises(conn: Conn, keyword: string): boolean {
+  const supported = (conn as unknown as RcptInternals)._supportedExtensions
+  return Array.isArray(supported) && supported.includes(keyword)
 }
 
 interface RcptInternals {

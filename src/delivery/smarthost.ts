@@ -7,10 +7,17 @@
 // nodemailer a stream of its own and connects the source to it only after the upstream's DATA
 // go-ahead. A retry on a fresh connection is made only while the source is untouched, so the
 // upstream never gets a message whose start an earlier attempt consumed.
+//
+// A reply is believed only as the strict reader of upstream-pool.ts read it, and the answer to the
+// final dot only once the RSET sent behind it is answered (end-of-data.ts): a next hop that says
+// two different things to one dot, writes something that is not SMTP, or answers while the body is
+// still being written puts the session out of step, and the message gets 451 4.4.0, never a 250.
 import { PassThrough, type Readable, type Writable } from 'node:stream'
 import type { Logger } from 'pino'
 import { parseServerReply, reply, type Reply, type ReplyCatalogue } from '../core/replies.js'
-import { dataGoAhead, refusedRecipients, unreadReplies, type SendError, recipientDsnArgs } from './nodemailer-internals.js'
+import { advertises, dataGoAhead, refusedRecipients, unreadReplies, type SendError, recipientDsnArgs } from './nodemailer-internals.js'
+import { judgeEndOfData, type EndOfDataReading } from './end-of-data.js'
+import type { ReplyReader } from './reply-reader.js'
 import { rcptDsnArgs } from '../core/dsn-params.js'
 import type { ConnectionCounts, DeliveryOutcome, Envelope, Refusal, RouteTarget, Sink } from './sink.js'
 import { settleOnce, UpstreamPool, type Conn, type ConnectOptions, type Lease, type PoolStats } from './upstream-pool.js'
@@ -74,6 +81,11 @@ export class SmarthostTarget implements RouteTarget {
   }
 }
 
+/** The session is out of step with the next hop: `451 4.4.0`, never reused, retried in queue mode. */
+function outOfStepError(why: string): SendError {
+  return Object.assign(new Error(`upstream ${why}: out of step`), { code: 'EPROTOCOL' })
+}
+
 /** nodemailer refused the message itself, before a command left (a SIZE= over the upstream's EHLO SIZE): the connection is untouched. */
 function refusedLocally(err: SendError): boolean {
   return !err.response && (err.code === 'EMESSAGE' || err.code === 'EENVELOPE') && (err.command === 'MAIL FROM' || err.command === 'API')
@@ -84,11 +96,13 @@ interface Attempt {
   bodyStarted: boolean
   /** The DATA stream ended: the terminating dot was handed to the socket. */
   bodyComplete: boolean
-  /** relay365 closed the connection itself (a refused recipient, an abort). */
+  /** relay365 closed the connection itself (a refused recipient, an abort, a session out of step). */
   torn: boolean
+  /** The transaction ended in step and the RSET behind its dot was answered: the session may carry another. */
+  clean: boolean
 }
 
-type SendResult = { kind: 'sent'; response: string; refused?: SendError[] } | { kind: 'failed'; error: SendError; attempt: Attempt }
+type SendResult = { kind: 'sent'; response: string; refused?: SendError[]; attempt: Attempt } | { kind: 'failed'; error: SendError; attempt: Attempt }
 
 class SmarthostSink implements Sink {
   private readonly source = new PassThrough()
@@ -127,7 +141,7 @@ class SmarthostSink implements Sink {
       }
       let result: SendResult | undefined
       try {
-        result = this.aborted ? undefined : await this.send(lease.conn)
+        result = this.aborted ? undefined : await this.send(lease.conn, lease.replies)
       } finally {
         lease.release(result === undefined ? 'closed' : this.howItEnded(result))
       }
@@ -152,29 +166,54 @@ class SmarthostSink implements Sink {
   /** How the session's transaction ended, for the pool (which still checks it is clean). */
   private howItEnded(result: SendResult): 'closed' | 'ended' | 'refused' {
     if (this.aborted) return 'closed'
-    if (result.kind === 'sent') return 'ended'
+    const a = result.attempt
+    // the RSET behind the dot was answered in step: nothing left to reset
+    if (a.clean) return 'ended'
+    if (result.kind === 'sent') return 'closed'
     // nodemailer refused it before a command left: the session is as it was
     if (refusedLocally(result.error)) return 'ended'
-    const a = result.attempt
-    // refused with a 4xx/5xx reply, and not stopped halfway through the body; a 2xx or 3xx inside
-    // an error is a reply to something else: the connection is out of step
+    // refused with a 4xx/5xx reply before the body; a 2xx or 3xx inside an error is a reply to
+    // something else, and a transaction past its body that is not clean is out of step
     const code = Number(/^\d{3}/.exec(result.error.response ?? '')?.[0] ?? 0)
-    return !a.torn && code >= 400 && (!a.bodyStarted || a.bodyComplete) ? 'refused' : 'closed'
+    return !a.torn && code >= 400 && !a.bodyStarted ? 'refused' : 'closed'
   }
 
   private refusals(errors: readonly SendError[] | undefined): Refusal[] {
     return (errors ?? []).filter((e) => e.recipient).map((e) => ({ recipient: e.recipient as string, reply: this.target.failureReply(e, 'transaction') }))
   }
 
-  private send(conn: Conn): Promise<SendResult> {
+  private send(conn: Conn, replies: ReplyReader): Promise<SendResult> {
     return new Promise((resolve) => {
-      const attempt: Attempt = { bodyStarted: false, bodyComplete: false, torn: false }
+      const attempt: Attempt = { bodyStarted: false, bodyComplete: false, torn: false, clean: false }
       const e = this.envelope
       const env = { from: e.from, to: [...e.to], ...(e.size ? { size: e.size } : {}), ...(e.dsn ? { dsn: { ...e.dsn } } : {}) }
       // the client's NOTIFY/ORCPT per recipient, where nodemailer would give all the same
       const restoreDsn = e.rcptDsn ? recipientDsnArgs(conn, (to) => rcptDsnArgs(e.rcptDsn?.[to])) : () => undefined
       let fail: (error: SendError) => void = () => undefined
       let settled = false
+      /** The answer to the dot as nodemailer took it; judged once the RSET behind it is answered. */
+      let eod: { response: string; refused?: SendError[] } | { error: SendError } | undefined
+      let duringBody = 0
+      let timedOut = false
+      const onError = (err: SendError) => {
+        if (err.code === 'ETIMEDOUT') timedOut = true
+      }
+      conn.on('error', onError)
+      const judge = (ended: EndOfDataReading['ended']): SendResult => {
+        const v = judgeEndOfData({ fault: replies.fault, duringBody, afterDot: replies.since(), pending: replies.pending, ended })
+        if (eod && v.kind === 'taken' && 'response' in eod) {
+          attempt.clean = v.clean
+          return { kind: 'sent', response: eod.response, ...(eod.refused ? { refused: eod.refused } : {}), attempt }
+        }
+        if (eod && v.kind === 'refused' && 'error' in eod) {
+          attempt.clean = v.clean
+          return { kind: 'failed', error: eod.error, attempt }
+        }
+        attempt.torn = true
+        conn.close()
+        const why = v.kind === 'out-of-step' ? v.why : 'nodemailer and the reply reader disagree on the answer to the end of data'
+        return { kind: 'failed', error: outOfStepError(why), attempt }
+      }
       const cancelThis = () => {
         attempt.torn = true
         fail(Object.assign(new Error('transaction aborted'), { code: 'EABORT' }))
@@ -184,23 +223,46 @@ class SmarthostSink implements Sink {
         conn,
         (done) => {
           fail = (error) => done({ kind: 'failed', error, attempt })
-          const handle = this.attemptBody(conn, attempt, fail)
+          let rsetSent = false
+          // The RSET that shows what the next hop said after the dot: behind the dot where the
+          // next hop pipelines, else once the dot is answered. RFC 2920 lets a group start with
+          // the message content and end with RSET.
+          const confirm = () => {
+            if (rsetSent) return
+            rsetSent = true
+            conn.reset((err) => done(judge(!err || (err as SendError).response ? 'rset-answered' : timedOut ? 'timed-out' : 'connection-closed')))
+          }
+          const bodyEnded = () => {
+            duringBody = replies.since().length
+            replies.mark()
+            if (replies.fault !== undefined || duringBody > 0 || replies.pending) return false
+            if (advertises(conn, 'PIPELINING')) confirm()
+            return true
+          }
+          const handle = this.attemptBody(conn, attempt, replies, fail, bodyEnded)
           conn.send(env, handle, (err, info) => {
-            if (err) return fail(err as SendError)
+            if (attempt.torn) return
             if (!attempt.bodyComplete) {
-              // a 2xx before the terminating dot left: not a reply to this message
+              // before the body nodemailer's error is the refusal or the failure; once the body
+              // is under way, any reply before the dot left answers no command of this message
+              if (err && (!attempt.bodyStarted || !(err as SendError).response)) return fail(err as SendError)
               attempt.torn = true
-              fail(Object.assign(new Error(`upstream answered before the end of the message: ${info.response}`), { code: 'EPROTOCOL' }))
+              fail(outOfStepError(`answered before the end of the message: ${JSON.stringify((err ? (err as SendError).response : info.response)?.slice(0, 80))}`))
               return conn.close()
             }
-            done({ kind: 'sent', response: info.response, ...(info.rejectedErrors ? { refused: info.rejectedErrors as SendError[] } : {}) })
+            // no reply at all (a timeout, the connection lost): nothing to judge
+            if (err && !(err as SendError).response) return fail(err as SendError)
+            eod = err ? { error: err as SendError } : { response: info.response, ...(info.rejectedErrors ? { refused: info.rejectedErrors as SendError[] } : {}) }
+            confirm()
           })
         },
         (result) => {
           settled = true
+          conn.off('error', onError)
           restoreDsn()
           if (this.cancel === cancelThis) this.cancel = undefined
-          resolve(result ?? { kind: 'failed', error: Object.assign(new Error('upstream connection closed'), { code: 'ECONNECTION' }), attempt })
+          // the connection ended while the RSET was outstanding: judge what was read
+          resolve(result ?? (eod ? judge(timedOut ? 'timed-out' : 'connection-closed') : { kind: 'failed', error: Object.assign(new Error('upstream connection closed'), { code: 'ECONNECTION' }), attempt }))
         },
       )
       // nodemailer may have answered already (a connection found closed)
@@ -213,8 +275,9 @@ class SmarthostSink implements Sink {
    * at that moment a refused recipient is known, and relaying the rest would deliver to some
    * recipients while the client, already answered 250 per recipient, cannot learn of the others:
    * such a transaction is torn down instead (unless the envelope allows partial delivery).
+   * `bodyEnded` is told when the dot has left, and says whether the session is still in step.
    */
-  private attemptBody(conn: Conn, attempt: Attempt, fail: (error: SendError) => void): Readable {
+  private attemptBody(conn: Conn, attempt: Attempt, replies: ReplyReader, fail: (error: SendError) => void, bodyEnded: () => boolean): Readable {
     const handle = new PassThrough()
     handle.pipe = (<T extends Writable>(dest: T): T => {
       const refused = this.envelope.partial ? [] : refusedRecipients(conn)
@@ -230,20 +293,25 @@ class SmarthostSink implements Sink {
       const goAhead = dataGoAhead(conn)
       const outOfStep = (why: string) => {
         attempt.torn = true
-        fail(Object.assign(new Error(`upstream ${why}: out of step`), { code: 'EPROTOCOL' }))
+        fail(outOfStepError(why))
         conn.close()
       }
+      if (replies.fault !== undefined) {
+        outOfStep(`garbled reply: ${replies.fault}`)
+        return dest
+      }
       // after 354 the upstream has nothing to say until the final dot: anything already read is unasked
-      if (!/^3\d\d/.test(goAhead) || unreadReplies(conn)) {
+      if (!/^3\d\d/.test(goAhead) || unreadReplies(conn) || replies.pending) {
         outOfStep(/^3\d\d/.test(goAhead) ? 'sent a reply right behind its 354' : `answered DATA with ${JSON.stringify(goAhead.slice(0, 80))}, not 354`)
         return dest
       }
+      replies.mark()
       attempt.bodyStarted = true
       this.sourceTaken = true
       dest.once('end', () => {
         attempt.bodyComplete = true
         // the dot just left: a reply read before it cannot be this message's
-        if (unreadReplies(conn)) outOfStep('answered before the end of the message')
+        if (!bodyEnded()) outOfStep(replies.fault !== undefined ? `garbled reply: ${replies.fault}` : 'answered before the end of the message')
       })
       // nodemailer destroys the stream it was given when the connection goes: detach the source too
       handle.once('close', () => this.source.unpipe(dest))

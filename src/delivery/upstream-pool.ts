@@ -5,10 +5,12 @@
 // RSET answered 2xx (after a refusal). Anything else is closed. A reply the upstream sends unasked
 // after that check reaches the next transaction before its DATA go-ahead (TCP keeps the order),
 // where smarthost.ts refuses to send a body after anything but a 3xx: the session is dropped
-// before a byte of the next message moves.
+// before a byte of the next message moves. Each connection has a ReplyReader from its first byte:
+// one that read a reply not in SMTP's form is never reused.
 import SMTPConnection from 'nodemailer/lib/smtp-connection'
 import type { Logger } from 'pino'
-import { outOfStep } from './nodemailer-internals.js'
+import { onServerData, outOfStep } from './nodemailer-internals.js'
+import { ReplyReader } from './reply-reader.js'
 
 export type Conn = InstanceType<typeof SMTPConnection>
 
@@ -56,6 +58,8 @@ export class Lease {
     readonly conn: Conn,
     /** The connection carried an earlier transaction (it may have died since). */
     readonly reused: boolean,
+    /** Everything the server wrote on the connection, read strictly. */
+    readonly replies: ReplyReader,
   ) {}
 
   /**
@@ -72,6 +76,7 @@ export class Lease {
 
 export class UpstreamPool {
   private readonly idle = new Map<Conn, NodeJS.Timeout>()
+  private readonly readers = new WeakMap<Conn, ReplyReader>()
   /** Connections being set up or checked after a transaction: close() ends them too. */
   private readonly unsettled = new Set<Conn>()
   private readonly waiters: Waiter[] = []
@@ -94,15 +99,28 @@ export class UpstreamPool {
     for (const [conn, timer] of this.idle) {
       clearTimeout(timer)
       this.idle.delete(conn)
-      if (!conn.destroyed && !outOfStep(conn)) return new Lease(this, conn, true)
+      if (!conn.destroyed && this.inStep(conn)) return new Lease(this, conn, true, this.readerOf(conn))
       conn.close()
     }
     try {
-      return new Lease(this, await this.connect(signal), false)
+      const conn = await this.connect(signal)
+      return new Lease(this, conn, false, this.readerOf(conn))
     } catch (err) {
       this.freeSlot()
       throw err
     }
+  }
+
+  private readerOf(conn: Conn): ReplyReader {
+    let reader = this.readers.get(conn)
+    if (!reader) this.readers.set(conn, (reader = new ReplyReader()))
+    return reader
+  }
+
+  /** Nothing unasked buffered, no command waiting, and every reply read so far well formed. */
+  private inStep(conn: Conn): boolean {
+    const reader = this.readers.get(conn)
+    return !outOfStep(conn) && reader !== undefined && reader.fault === undefined && !reader.pending
   }
 
   private slot(signal: AbortSignal): Promise<void> {
@@ -164,6 +182,8 @@ export class UpstreamPool {
       logger: false,
       tls: { rejectUnauthorized: o.rejectUnauthorized, minVersion: 'TLSv1.2', servername: o.host },
     })
+    const reader = this.readerOf(conn)
+    onServerData(conn, (data) => reader.feed(data))
     // an error after connect is also reported to the transaction that owns the connection
     conn.on('error', (err: Error) => this.log.debug({ err: err.message }, 'upstream connection error'))
     conn.once('end', () => this.forget(conn))
@@ -205,7 +225,7 @@ export class UpstreamPool {
 
   /** Lease.release(): check the connection, park or close it, then free the slot. */
   giveBack(conn: Conn, how: 'closed' | 'ended' | 'refused'): void {
-    if (how === 'closed' || this.closed || conn.destroyed || outOfStep(conn)) {
+    if (how === 'closed' || this.closed || conn.destroyed || !this.inStep(conn)) {
       conn.close()
       this.freeSlot()
       return
@@ -215,7 +235,7 @@ export class UpstreamPool {
       // a reply the upstream sent unasked, right behind the last one it was asked for, lands in this turn
       setImmediate(() => {
         this.unsettled.delete(conn)
-        if (ok && !this.closed && !conn.destroyed && !outOfStep(conn)) this.park(conn)
+        if (ok && !this.closed && !conn.destroyed && this.inStep(conn)) this.park(conn)
         else conn.close()
         this.freeSlot()
       })
