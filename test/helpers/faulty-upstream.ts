@@ -31,6 +31,19 @@ export type Fault =
   | 'early-250'
   /** end of data answered 250, then at once in a write of its own an unasked `250 late`. */
   | 'late-250'
+  /** end of data answered `250-2.0.0 Ok queued\r\n554 5.0.0 actually no`: one multiline reply of two codes. */
+  | 'mixed-multiline'
+  /** end of data answered `2500 ok`: four digits, not SMTP. */
+  | 'code-2500'
+  /** end of data answered `250ok`: no space after the code. */
+  | 'code-250ok'
+  /** end of data answered with an empty line, then `250 ok`. */
+  | 'empty-line-250'
+  /** end of data answered `250 ok` ended by a bare LF. */
+  | 'bare-lf-250'
+  /** an unasked `250` as soon as part of the body arrived, then `554` for the message after its dot. */
+  | 'mid-body-250'
+
 
 export interface UpstreamMessage {
   readonly from: string
@@ -44,7 +57,7 @@ export interface FaultyUpstream {
   readonly port: number
   /** Messages answered 250 (the first reply at end of data was 250). */
   readonly accepted: UpstreamMessage[]
-  /** Transactions that reached end of data and were refused (4xx/5xx). */
+  /** Transactions that reached end of data and were refused (4xx/5xx), or answered in a form that is not SMTP. */
   readonly refused: UpstreamMessage[]
   /** Connections accepted so far, and open now. */
   readonly connections: { total: number; open: number }
@@ -80,6 +93,8 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
     let buffer = Buffer.alloc(0)
     let inData = false
     let fault: Fault = 'ok'
+    /** mid-body-250: the unasked 250 of this transaction was written. */
+    let midBodySaid = false
     /** The sender of the transaction in progress; undefined between transactions. */
     let from: string | undefined
     let to: string[] = []
@@ -101,6 +116,28 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
         case 'eod-554':
           refused.push(message)
           return say(`554 5.6.0 Content refused <${id}>\r\n`)
+        case 'mid-body-250':
+          refused.push(message)
+          return say(`554 5.6.0 refused after the dot <${id}>\r\n`)
+        case 'mixed-multiline':
+          refused.push(message)
+          return say(`250-2.0.0 Ok queued as S1 <${id}>\r\n554 5.0.0 actually no\r\n`)
+        case 'code-2500':
+          refused.push(message)
+          return say(`2500 ok <${id}>\r\n`)
+        case 'code-250ok':
+          refused.push(message)
+          return say(`250ok <${id}>\r\n`)
+        case 'empty-line-250':
+          refused.push(message)
+          return say(`\r\n250 ok <${id}>\r\n`)
+        case 'bare-lf-250':
+          refused.push(message)
+          return say(`250 ok <${id}>\n`)
+        case 'double-reply':
+          // which of the two is the message's own cannot be known: not a clean acknowledgement
+          refused.push(message)
+          break
         default:
           accepted.push(message)
       }
@@ -143,6 +180,7 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
       if (verb === 'DATA') {
         if (fault === 'refuse-data' || to.length === 0) return say('554 5.5.1 No valid recipients\r\n')
         inData = true
+        midBodySaid = false
         say(fault === 'early-250' ? '354 Go ahead\r\n250 2.0.0 early\r\n' : '354 Go ahead\r\n')
         if (fault === 'slow-read') {
           socket.pause()
@@ -161,6 +199,10 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
           if (fault === 'reset-mid-data' && buffer.length > 64) {
             socket.resetAndDestroy()
             return
+          }
+          if (fault === 'mid-body-250' && !midBodySaid && buffer.length > 0) {
+            midBodySaid = true
+            say('250 2.0.0 Ok, unasked, in the middle of the body\r\n')
           }
           if (end < 0) return
           const raw = start === 0 ? Buffer.alloc(0) : buffer.subarray(0, end + 2)

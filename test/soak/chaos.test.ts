@@ -43,6 +43,15 @@ const FAULTS: ReadonlyArray<[Fault, number]> = [
   ['double-250', 4],
   ['close-421', 3],
   ['hang-at-eod', 1],
+  // answers to the final dot that are no clean acknowledgement (issue 21): never a 250, never Delivered
+  ['mixed-multiline', 2],
+  ['code-2500', 1],
+  ['code-250ok', 1],
+  ['empty-line-250', 1],
+  ['bare-lf-250', 1],
+  ['mid-body-250', 2],
+  ['early-250', 1],
+  ['late-250', 1],
 ]
 
 function weighted<T>(random: () => number, table: ReadonlyArray<[T, number]>): T {
@@ -228,6 +237,12 @@ t.test(`chaos soak, queue mode (seed ${SEED + 1})`, async (t) => {
     lost.slice(0, 5).map((a) => a.id),
     [],
     `nothing acknowledged was lost (${acks.length} acknowledged, ${new Set(upstream.accepted.map((u) => u.messageId)).size} distinct delivered)`,
+  )
+  const taken = new Set(upstream.accepted.map((u) => `<${u.messageId}>`))
+  t.same(
+    [...traced.values()].filter((m) => m.status === 'Delivered' && !taken.has(m.messageId ?? '')).map((m) => m.messageId).slice(0, 5),
+    [],
+    'no Delivered record for a message the upstream never acknowledged cleanly',
   )
   await afterwards(t, relay, upstream, before)
 })
