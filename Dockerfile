@@ -16,6 +16,9 @@ COPY --from=build /app/dist ./dist
 # the dashboard's plain HTML/CSS/JS, read at start from src/http/ui (tsc copies only .ts output)
 COPY --from=build /app/src/http/ui ./src/http/ui
 COPY bin ./bin
+# what `serve` runs without --config (src/config/example.ts); loopback only, so inside a container
+# it is a smoke test at most: the compose file and CMD give a config of their own
+COPY examples/sample-tenant.yaml ./examples/
 COPY package.json ./
 # data/ (trace, captured mail) and certs/ (TLS identity) are volumes; the config names them.
 RUN mkdir -p /app/data /app/certs && chown -R node:node /app/data /app/certs

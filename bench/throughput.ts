@@ -64,6 +64,8 @@ export async function startRelay365(sinkPort: number, extra: Record<string, unkn
     http: { port: await freePort() },
     // the MX door is what is measured; several relays run at once
     submission: { enabled: false },
+    // a config file names its tenant (the sample one is the example config's, never a file's)
+    tenant: { acceptedDomains: ['contoso.example'] },
     connectors: [{ name: 'TDX', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
     routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: sinkPort, tls: 'none', maxConnections: 50 } },
     store: { trace: `sqlite:${dir}/trace.db` },

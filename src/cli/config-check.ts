@@ -1,6 +1,7 @@
-// `relay365 config check FILE [--rules]`: validate a config file; print what it sets up.
-import { loadConfigFile, parseConfig } from '../config/load.js'
-import type { FaultConfig } from '../config/schema.js'
+// `relay365 config check FILE [--rules]`: validate a config file; print what it sets up. Without
+// FILE, the example config serve runs then.
+import { EXAMPLE_SOURCE, loadConfigFile, parseExampleConfig } from '../config/load.js'
+import type { Config, FaultConfig } from '../config/schema.js'
 import { formatDuration, formatSize } from '../core/units.js'
 import { LIMITS } from '../core/limits.js'
 import { RULES } from '../core/rules/index.js'
@@ -12,9 +13,9 @@ export function listRules(): string {
 }
 
 export function configCheck(args: { file?: string | undefined; rules?: boolean | undefined }): string {
-  const config = args.file ? loadConfigFile(args.file) : parseConfig({})
+  const config = args.file ? loadConfigFile(args.file) : parseExampleConfig()
   const lines = [
-    `${args.file ?? 'embedded default'}: OK`,
+    `${args.file ?? EXAMPLE_SOURCE}: OK`,
     `  smtp        ${config.smtp.host}:${config.smtp.port} as ${config.smtp.hostname}, requireTls ${config.smtp.requireTls}, session ${formatDuration(config.smtp.maxSessionDuration)}`,
     `  tenant      accepted domains: ${config.tenant.acceptedDomains.join(', ')}${config.tenant.rejectDirectSend ? '; rejectDirectSend' : ''}${config.tenant.recipients.length ? `; ${config.tenant.recipients.length} known recipients` : ''}`,
     ...config.connectors.map(
@@ -22,7 +23,8 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
         `  connector   ${c.name} (${c.type}${c.enabled ? '' : ', disabled'}) ${[...c.senderIPs, ...(c.certificateDomain ? [`cert ${c.certificateDomain}`] : []), ...c.senderDomains.map((d) => `domain ${d}`)].join(' ')}${c.requireTls ? ', TLS required' : ''}`,
     ),
     `  limits      ${formatSize(config.limits.maxMessageSize)} per message, ${config.limits.recipientsPerMessage} recipients per message; over a limit: ${config.limits.onExceeded}; store ${config.store.limits}`,
-    `  submission  ${config.submission.enabled ? `${config.submission.host}:${config.submission.port}, SMTP AUTH ${config.smtpAuth.tenantEnabled ? 'on' : 'off for the tenant'}, basic auth ${config.smtpAuth.basicAuth}${config.smtpAuth.oauth ? ', XOAUTH2 JWTs' : ''}, ${config.smtpAuth.users.length} mailbox(es)` : 'off'}; clock speed ${config.clock.speed}`,
+    `  submission  ${config.submission.enabled ? `${config.submission.host}:${config.submission.port}, SMTP AUTH ${config.smtpAuth.tenantEnabled ? 'on' : 'off for the tenant'}, basic auth ${config.smtpAuth.basicAuth}${config.smtpAuth.oauth ? ', XOAUTH2 JWTs' : ''}${config.smtpAuth.users.length ? '' : ', no mailbox'}` : 'off'}; clock speed ${config.clock.speed}`,
+    ...config.smtpAuth.users.map((u) => `  mailbox     ${describeMailbox(u, config.smtpAuth.oauth !== undefined)}`),
     `  routes      upstream ${describeRoute(config.routes.upstream)}, fallback ${describeRoute(config.routes.fallback)}`,
     `  trace       ${config.store.trace}; HTTP ${config.http.host}:${config.http.port}`,
     // armed faults change what every matching sender gets: a config left with one must show it
@@ -35,6 +37,13 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
     lines.push(...LIMITS.map((l) => `  ${l.id.padEnd(30)} ${l.summary}`))
   }
   return lines.join('\n')
+}
+
+/** The mailbox and how it signs in: a password is marked, as basic auth's days are numbered. */
+function describeMailbox(u: Config['smtpAuth']['users'][number], oauth: boolean): string {
+  const how = [...(u.password !== undefined ? ['password'] : []), ...(u.tokens.length ? [`${u.tokens.length} token${u.tokens.length > 1 ? 's' : ''}`] : [])]
+  const extra = [...(u.smtpAuth ? [] : ['SMTP AUTH off']), ...(u.sendAs.length ? [`sends as ${u.sendAs.join(', ')}`] : [])]
+  return `${u.user} (${how.length ? how.join(', ') : oauth ? 'XOAUTH2 JWTs only' : 'no password or token'})${extra.length ? `, ${extra.join(', ')}` : ''}`
 }
 
 function describeFault(f: FaultConfig): string {

@@ -30,7 +30,7 @@ export async function doctorCommand(a: DoctorArgs, env: NodeJS.ProcessEnv = proc
     if (isIP(ip) === 0) throw new UsageError(`--ip: expected an IPv4 or IPv6 address, got "${ip}"`)
     return ip
   })
-  // Like every other command: --config, else $RELAY365_CONFIG; the embedded default is not checked.
+  // Like every other command: --config, else $RELAY365_CONFIG; the example config is not checked.
   const configPath = a.config ?? env.RELAY365_CONFIG
   const config = configPath ? { source: configPath, config: loadConfigFile(configPath) } : undefined
   const resolver = createDnsResolver({ servers, ...(a.timeout ? { timeout: a.timeout } : {}) })

@@ -16,7 +16,7 @@ export async function main(argv: string[]): Promise<number> {
     .usage('$0 <command> [options]\n\nAn SMTP relay that decides like a Microsoft 365 inbound connector.')
     .command(
       'serve',
-      'run the relay (no config: the embedded default on 127.0.0.1:2525)',
+      'run the relay (no config: the example config, examples/sample-tenant.yaml, on 127.0.0.1:2525)',
       (y) =>
         y
           .option('config', { type: 'string', describe: 'config file (YAML or JSON); default $RELAY365_CONFIG' })
@@ -140,7 +140,7 @@ export async function main(argv: string[]): Promise<number> {
       y
         .command(
           'check [file]',
-          'validate a config file (none: the embedded default) and print what it sets up',
+          'validate a config file (none: the example config) and print what it sets up',
           (z) => z.positional('file', { type: 'string' }).option('rules', { type: 'boolean', describe: 'list the policy rules in evaluation order' }),
           async (a) => print((await import('./config-check.js')).configCheck({ file: a.file, rules: a.rules })),
         )

@@ -22,7 +22,7 @@ export interface SendArgs {
   readonly oauth?: string | undefined
 }
 
-/** The embedded default's doors: the MX door, or the submission door for an authenticating client. */
+/** The default doors (the example config's): the MX door, or the submission door for an authenticating client. */
 export function defaultServer(authenticating: boolean): string {
   return authenticating ? '127.0.0.1:2587' : '127.0.0.1:2525'
 }

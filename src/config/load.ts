@@ -1,9 +1,13 @@
 // Reads a config file (YAML; JSON is YAML too), validates it against the schema and freezes it.
-// Errors name the key path ("connectors[0].type: expected onPremises | partner").
+// Errors name the key path ("connectors[0].type: expected onPremises | partner"). A config file
+// starts from the schema's defaults; only a run without one (and experiments, and tests) starts
+// from the example config (SPEC §4: examples are not defaults).
 import { readFileSync, statSync } from 'node:fs'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import type { z } from 'zod'
 import { ConfigError } from '../errors.js'
+import { EXAMPLE_CONFIG_NAME, exampleConfigDoc } from './example.js'
+import { mergeConfig, type ConfigDoc } from './merge.js'
 import { configSchema, faultEntrySchema, type Config, type FaultConfig } from './schema.js'
 
 /** "connectors", 0, "type" -> "connectors[0].type"; an empty key shows as "" */
@@ -62,7 +66,10 @@ function deepFreeze<T>(value: T): T {
   return value
 }
 
-/** Validates an already-parsed document; throws ConfigError naming the first bad key. */
+/**
+ * Validates an already-parsed document over the schema's defaults (no accepted domain, no
+ * connector, no mailbox); throws ConfigError naming the first bad key.
+ */
 export function parseConfig(doc: unknown): Config {
   if (doc !== null && doc !== undefined && !isPlainMapping(doc)) throw new ConfigError('', 'expected a mapping of settings at the top level')
   assertPlain(doc, [])
@@ -90,6 +97,28 @@ export function parseFaultEntry(doc: unknown): FaultConfig {
   return deepFreeze(result.data)
 }
 
+/**
+ * The example config with `over` laid on it (mappings merge, lists replace): what serve runs
+ * without a config file, and the base of experiments and of the tests' relays.
+ */
+export function parseExampleConfig(over: ConfigDoc = {}): Config {
+  return parseConfig(mergeConfig(exampleConfigDoc(), over))
+}
+
+/**
+ * A config file names its tenant: one written before examples stopped being defaults had
+ * contoso.example accepted without saying so, and would now run accepting nothing.
+ */
+function requireAcceptedDomains(doc: unknown): void {
+  const tenant = isPlainMapping(doc) ? doc.tenant : undefined
+  if (isPlainMapping(tenant) && tenant.acceptedDomains !== undefined) return
+  throw new ConfigError(
+    'tenant.acceptedDomains',
+    `required in a config file: your tenant's accepted domains, like [contoso.edu] (the sample contoso.example is ${EXAMPLE_CONFIG_NAME}'s, used only when no config file is given)`,
+  )
+}
+
+/** A config file's text: YAML or JSON, validated over the schema's defaults; it must name tenant.acceptedDomains. */
 export function parseConfigText(text: string, source = 'config'): Config {
   let doc: unknown
   try {
@@ -99,7 +128,9 @@ export function parseConfigText(text: string, source = 'config'): Config {
     throw new ConfigError('', `${source}: not valid YAML or JSON: ${detail}`)
   }
   try {
-    return parseConfig(doc)
+    const config = parseConfig(doc)
+    requireAcceptedDomains(doc)
+    return config
   } catch (err) {
     if (err instanceof ConfigError && err.path === '') throw new ConfigError('', `${source}: ${err.detail}`)
     throw err
@@ -122,9 +153,12 @@ export function loadConfigFile(file: string): Config {
   return parseConfigText(text, file)
 }
 
-/** --config FILE, else $RELAY365_CONFIG, else the embedded default. */
-export function resolveConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): { config: Config; source: string } {
+/** How the banner and config check name a run without a config file. */
+export const EXAMPLE_SOURCE = `example config ${EXAMPLE_CONFIG_NAME}`
+
+/** --config FILE, else $RELAY365_CONFIG, else the example config (`example` says which). */
+export function resolveConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): { config: Config; source: string; example: boolean } {
   const path = file ?? env.RELAY365_CONFIG
-  if (path) return { config: loadConfigFile(path), source: path }
-  return { config: parseConfig({}), source: 'embedded default' }
+  if (path) return { config: loadConfigFile(path), source: path, example: false }
+  return { config: parseExampleConfig(), source: EXAMPLE_SOURCE, example: true }
 }

@@ -1,5 +1,7 @@
 // The config contract of SPEC §4 as one zod schema: types, defaults and validation in one place.
-// The embedded default is `parseConfig({})`. Unknown keys are errors that name the key.
+// Examples are not defaults: the schema's defaults have no accepted domain, no connector and no
+// mailbox; the sample tenant lives in the example config (src/config/example.ts). Unknown keys
+// are errors that name the key.
 import IPCIDR from 'ip-cidr'
 import { z } from 'zod'
 import { checkAddress } from '../core/address.js'
@@ -124,7 +126,8 @@ const tlsSchema = z
 
 const tenantSchema = z
   .object({
-    acceptedDomains: z.array(domain).min(1).default(['contoso.example']),
+    // none by default; a config file must name them (load.ts), the example config has contoso.example
+    acceptedDomains: z.array(domain).min(1).default([]),
     recipients: z
       .array(
         z.string().refine((a) => checkAddress(a).ok, {
@@ -164,10 +167,6 @@ const connectorSchema = z
       ctx.addIssue({ code: 'custom', path: ['senderDomains'], message: 'senderDomains applies to partner connectors only' })
     }
   })
-
-const defaultConnectors = [
-  { name: 'TeamDynamix', type: 'onPremises' as const, senderIPs: ['127.0.0.0/8', '::1/128'], requireTls: true, createdAt: '2026-01-01T00:00:00Z', propagation: '0s' },
-]
 
 const throttleSchema = z
   .union([
@@ -248,7 +247,7 @@ const smtpAuthSchema = z
           })
           .strict(),
       )
-      .default([{ user: 'app@contoso.example', password: 'secret', smtpAuth: true, tokens: [], sendAs: [] }]),
+      .default([]),
   })
   .strict()
 
@@ -473,7 +472,7 @@ export const configSchema = z
     smtp: smtpSchema.prefault({}),
     tls: tlsSchema.prefault({}),
     tenant: tenantSchema.prefault({}),
-    connectors: z.array(connectorSchema).prefault(defaultConnectors),
+    connectors: z.array(connectorSchema).default([]),
     policy: policySchema.prefault({}),
     submission: submissionSchema.prefault({}),
     smtpAuth: smtpAuthSchema.prefault({}),

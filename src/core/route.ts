@@ -1,5 +1,5 @@
 // Pure: where an accepted recipient goes. Policy drops go to `drop`; everything else accepted goes
-// to `upstream` (the tenant, or capture in the embedded default), or to `fallback` when the limits
+// to `upstream` (the tenant, or capture by default), or to `fallback` when the limits
 // say so (limits.onExceeded: fallback).
 import type { RouteName } from './trace.js'
 import type { LimitDecision } from './limits.js'

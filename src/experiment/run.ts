@@ -4,7 +4,7 @@
 // and each limit's use against its ceiling.
 import { ConfigError } from '../errors.js'
 import { SimClock } from '../clock/sim-clock.js'
-import { parseConfig } from '../config/load.js'
+import { parseExampleConfig } from '../config/load.js'
 import { mergeConfig } from '../config/merge.js'
 import type { EngineName, Engine } from './engine.js'
 import { CoreEngine } from './engine-core.js'
@@ -31,7 +31,11 @@ export interface ExperimentResult {
   readonly refusedCommands: { readonly count: number; readonly first: CommandRefusal | undefined }
 }
 
-/** The relay for an experiment: drop routes (nothing leaves), memory stores, the senders' mailboxes. */
+/**
+ * The relay for an experiment: the example config (its sample tenant and loopback connector: a
+ * scenario runs on loopback and never reaches a real next hop) with drop routes (nothing leaves),
+ * memory stores and the senders' mailboxes.
+ */
 export function experimentConfig(s: Scenario) {
   const authUsers = s.senders.filter((x) => x.lane === 'smtpAuth').map((x) => ({ user: x.from, password: x.password }))
   const base: Record<string, unknown> = {
@@ -46,7 +50,7 @@ export function experimentConfig(s: Scenario) {
     log: { level: 'silent' },
     ...(authUsers.length ? { smtpAuth: { users: authUsers } } : {}),
   }
-  return parseConfig(mergeConfig(base, s.relay))
+  return parseExampleConfig(mergeConfig(base, s.relay))
 }
 
 /**

@@ -6,7 +6,7 @@ import { BIN, bannerPorts, runBin, runCli, runCliHere, spawnServe, stopChild } f
 import { settled, startRelay, testConfigDoc } from '../helpers/relay.js'
 import { needs } from '../helpers/outside.js'
 
-t.test('config check: valid, invalid (names the key, exit 2), JSON, rules, embedded default', async (t) => {
+t.test('config check: valid, invalid (names the key, exit 2), JSON, rules, the example config', async (t) => {
   const dir = t.testdir({
     'good.yaml': 'tenant:\n  acceptedDomains: [contoso.edu]\nconnectors:\n  - name: TDX\n    type: onPremises\n    senderIPs: [198.51.100.0/24]\n',
     'bad.yaml': 'connectors:\n  - name: TDX\n    type: inbound\n    senderIPs: [198.51.100.0/24]\n',
@@ -33,7 +33,8 @@ t.test('config check: valid, invalid (names the key, exit 2), JSON, rules, embed
   t.match(json.stdout, /10MB per message/)
   const rules = await runCliHere(['config', 'check', '--rules'])
   t.equal(rules.code, 0)
-  t.match(rules.stdout, /embedded default: OK/)
+  t.match(rules.stdout, /^example config examples\/sample-tenant\.yaml: OK\n/)
+  t.match(rules.stdout, /\n {2}mailbox {5}app@contoso\.example \(password\)\n/, 'the test mailbox, marked as using a password')
   t.match(rules.stdout, /rcpt\s+tenant-attribution\s+external recipients need an onPremises connector/)
   t.match(rules.stdout, /connector\s+TeamDynamix \(onPremises\) 127\.0\.0\.0\/8 ::1\/128, TLS required/)
 })
@@ -154,11 +155,11 @@ t.test('the built bin runs an experiment through its child Node and keeps the ex
   t.match(bad.stderr, 'cannot read scenario')
 })
 
-t.test('the embedded default: npx relay365 serve with no config, swaks accepted, trace and API show the rules', needs('swaks'), async (t) => {
+t.test('the example config: npx relay365 serve with no config, swaks accepted, trace and API show the rules', needs('swaks'), async (t) => {
   const dir = t.testdir({})
   const { child, banner } = await spawnServe([], { cwd: dir, entry: BIN })
   t.teardown(() => stopChild(child))
-  t.match(banner, 'SMTP on 127.0.0.1:2525, submission (SMTP AUTH) on 127.0.0.1:2587, UI and API on http://127.0.0.1:8025/ (config: embedded default)')
+  t.match(banner, 'SMTP on 127.0.0.1:2525, submission (SMTP AUTH) on 127.0.0.1:2587, UI and API on http://127.0.0.1:8025/ (config: example config examples/sample-tenant.yaml)')
   t.ok(existsSync(`${dir}/certs/server.crt`) && existsSync(`${dir}/certs/server.key`), 'a self-signed certificate was made in certs/ on first start')
   t.equal(statSync(`${dir}/certs/server.key`).mode & 0o777, 0o600, 'the key is private')
   const { execFile } = await import('node:child_process')

@@ -33,6 +33,8 @@ connectors:
   - name: Partner
     type: partner
     senderIPs: [192.0.2.0/24]
+smtpAuth:
+  users: [{ user: app@contoso.example, password: a-password-of-its-own }]
 `
 
 t.test('Exchange Online MX: smart host, SPF pass, TeamDynamix block, exit 0', async (t) => {
@@ -138,11 +140,11 @@ t.test('config: accepted domain missing, IP-only onPremises connectors warn', as
   t.match(r.output, /WARN {2}connector TeamDynamix recognises the sender by senderIPs only \(198\.51\.100\.0\/24\): Microsoft's MC1226222 \(Feb 2026\) favours a certificate connector/)
   t.match(r.output, /WARN {2}connector Old TDX \(disabled\) recognises the sender by senderIPs only/)
   t.notMatch(r.output, /connector Certified|connector Partner/, 'certificate and partner connectors are not flagged')
-  t.match(r.output, /WARN {2}smtpAuth\.users\[0\] app@contoso\.example relies on basic SMTP AUTH \(a password\)/, 'the default mailbox sends with a password')
+  t.match(r.output, /WARN {2}smtpAuth\.users\[0\] app@contoso\.example relies on basic SMTP AUTH \(a password\)/, 'a mailbox that sends with a password')
   t.match(r.output, /Result: OK, 4 warning\(s\)/)
   const accepted = await doctor({ domain: 'fabrikam.example' }, { RELAY365_CONFIG: `${dir}/relay.yaml` })
   t.match(accepted.output, /ok {4}fabrikam\.example is an accepted domain/, '$RELAY365_CONFIG is read like --config')
-  t.notMatch((await doctor({ domain: 'contoso.edu' })).output, /Config \(/, 'no config: the embedded default is not checked')
+  t.notMatch((await doctor({ domain: 'contoso.edu' })).output, /Config \(/, 'no config: the example config is not checked')
   await t.rejects(doctor({ domain: 'contoso.edu', config: `${dir}/bad.yaml` }), ConfigError)
 })
 

@@ -72,6 +72,7 @@ t.test('configs: valid, on the volumes, sharing the Redis limit store, deciding 
     t.ok(config.http.token, `${file}: listening beyond loopback, the API has a token`)
     t.ok(config.store.traceRetention.maxMessages, `${file}: the trace is bounded`)
   }
+  for (const { file, config } of [a, b]) t.same(config.smtpAuth.users, [], `${file}: no sample mailbox on the public submission door`)
   t.equal(a.config.store.limits, b.config.store.limits, 'both relays count in one Redis')
   t.not(a.config.smtp.hostname, b.config.smtp.hostname, 'the trace and Received fields tell the relays apart')
   const policy = (c: Config) => ({ ...c, smtp: { ...c.smtp, hostname: '' } })
@@ -87,6 +88,8 @@ t.test('Dockerfile: Node 20, the compiled CLI and the dashboard files in the ima
   // src/http/routes/dashboard.ts reads them from dist/bin/../../src/http/ui
   t.match(dockerfile, /COPY --from=build \/app\/src\/http\/ui \.\/src\/http\/ui/)
   t.match(dockerfile, /EXPOSE 2525 2587 8025/)
+  // src/config/example.ts reads it from dist/bin/../../examples when serve is given no config
+  t.match(dockerfile, /COPY examples\/sample-tenant\.yaml \.\/examples\//)
 })
 
 

@@ -18,6 +18,7 @@ const errorOf = (fn: () => unknown) => {
 t.test('the default is no fault; entries take reply and stage from the catalogue', async (t) => {
   t.same(parseConfig({}).faults, [])
   const c = parseConfigText(`
+tenant: { acceptedDomains: [contoso.example] }
 faults:
   - { id: banned-ip, match: { ip: 198.51.100.7 }, probability: 1, from: null, until: null }
   - id: temporary-error
@@ -68,11 +69,11 @@ t.test('bad entries name the field', async (t) => {
 
 t.test('config check lists the armed faults and the fault rule at each of its stages', async (t) => {
   const dir = t.testdir({
-    'relay.yaml': 'faults:\n  - { id: banned-ip, match: { ip: 198.51.100.7 } }\n  - { id: temporary-error, probability: 0.5, from: 2026-06-01T10:00:00Z, until: 2026-06-01T12:00:00Z }\n',
+    'relay.yaml': 'tenant: { acceptedDomains: [contoso.edu] }\nfaults:\n  - { id: banned-ip, match: { ip: 198.51.100.7 } }\n  - { id: temporary-error, probability: 0.5, from: 2026-06-01T10:00:00Z, until: 2026-06-01T12:00:00Z }\n',
   })
   const out = configCheck({ file: `${dir}/relay.yaml`, rules: true })
   t.match(out, /\n {2}fault {7}banned-ip at rcpt, ip 198\.51\.100\.7\n/)
   t.match(out, /\n {2}fault {7}temporary-error at eom, probability 0\.5, from 2026-06-01T10:00:00\.000Z, until 2026-06-01T12:00:00\.000Z\n/)
   for (const stage of ['connect', 'mail', 'rcpt', 'eom']) t.match(out, new RegExp(`\n${stage}\\s+fault\\s+an armed fault of this stage`), `fault at ${stage}`)
-  t.notMatch(configCheck({}), /fault {7}/, 'none in the embedded default')
+  t.notMatch(configCheck({}), /fault {7}/, 'none in the example config')
 })

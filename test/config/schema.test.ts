@@ -1,7 +1,7 @@
-// The config contract (SPEC §4): the embedded default, units, domains, and errors that name the
-// key path and what was expected.
+// The config contract (SPEC §4): the defaults and the example config (examples are not defaults),
+// units, domains, and errors that name the key path and what was expected.
 import t from 'tap'
-import { formatPath, parseConfig, parseConfigText, resolveConfig } from '../../src/config/load.js'
+import { EXAMPLE_SOURCE, formatPath, parseConfig, parseConfigText, parseExampleConfig, resolveConfig } from '../../src/config/load.js'
 import { ConfigError, exitCodeFor, UsageError } from '../../src/errors.js'
 
 const errorOf = (doc: unknown) => {
@@ -14,16 +14,15 @@ const errorOf = (doc: unknown) => {
   return 'no error'
 }
 
-t.test('the embedded default is exactly SPEC §4', async (t) => {
+t.test('the defaults are SPEC §4 without the examples: no accepted domain, no connector, no mailbox', async (t) => {
   const c = parseConfig({})
   t.match(c, {
     smtp: { host: '127.0.0.1', port: 2525, hostname: 'relay365.local', requireTls: false, maxConnections: 1000, maxConnectionsPerIP: 50, socketTimeout: 60_000, maxSessionDuration: 600_000 },
     tls: { minVersion: 'TLSv1.2' },
-    tenant: { acceptedDomains: ['contoso.example'], recipients: [], rejectDirectSend: false, trial: false, licences: 1 },
-    connectors: [{ name: 'TeamDynamix', type: 'onPremises', enabled: true, senderIPs: ['127.0.0.0/8', '::1/128'], requireTls: true, createdAt: Date.parse('2026-01-01T00:00:00Z'), propagation: 0 }],
+    tenant: { recipients: [], rejectDirectSend: false, trial: false, licences: 1 },
     policy: { headerFrom: 'warn', partnerExternal: 'reject', ndr: 'exchange' },
     submission: { enabled: true, host: '127.0.0.1', port: 2587 },
-    smtpAuth: { tenantEnabled: true, basicAuth: 'enabled', users: [{ user: 'app@contoso.example', password: 'secret', smtpAuth: true, tokens: [], sendAs: [] }] },
+    smtpAuth: { tenantEnabled: true, basicAuth: 'enabled' },
     limits: { maxMessageSize: 35 * 1024 * 1024, recipientMaxSize: 36 * 1024 * 1024, recipientsPerMessage: 500 },
     routes: { upstream: { type: 'capture' }, fallback: { type: 'capture' } },
     delivery: { mode: 'proxy' },
@@ -31,8 +30,39 @@ t.test('the embedded default is exactly SPEC §4', async (t) => {
     http: { host: '127.0.0.1', port: 8025, token: null, allowedHosts: [] },
     log: { level: 'info' },
   })
+  t.same(c.tenant.acceptedDomains, [], 'no sample tenant')
+  t.same(c.connectors, [], 'no loopback connector')
+  t.same(c.smtpAuth.users, [], 'no test mailbox')
+  t.ok(Object.isFrozen(c.smtp), 'frozen all the way down')
+})
+
+t.test('the example config holds the sample tenant, its loopback connector and the test mailbox; serve runs it without a config file', async (t) => {
+  const c = parseExampleConfig()
+  t.match(c, {
+    tenant: { acceptedDomains: ['contoso.example'] },
+    connectors: [{ name: 'TeamDynamix', type: 'onPremises', enabled: true, senderIPs: ['127.0.0.0/8', '::1/128'], requireTls: true, createdAt: Date.parse('2026-01-01T00:00:00Z'), propagation: 0 }],
+    smtpAuth: { users: [{ user: 'app@contoso.example', password: 'secret', smtpAuth: true, tokens: [], sendAs: [] }] },
+  })
+  t.equal(c.connectors.length, 1)
+  t.same({ ...c, tenant: { ...c.tenant, acceptedDomains: [] }, connectors: [], smtpAuth: { ...c.smtpAuth, users: [] } }, parseConfig({}), 'the rest is the defaults')
   t.ok(Object.isFrozen(c.connectors[0]), 'frozen all the way down')
-  t.equal(resolveConfig(undefined, {}).source, 'embedded default')
+  t.same(parseExampleConfig({ smtpAuth: { users: [] } }).smtpAuth.users, [], 'lists laid over it replace')
+  const resolved = resolveConfig(undefined, {})
+  t.match(resolved, { source: EXAMPLE_SOURCE, example: true })
+  t.match(EXAMPLE_SOURCE, /examples\/sample-tenant\.yaml/)
+  t.same(resolved.config, c)
+})
+
+t.test('a config file starts from the defaults: it names tenant.acceptedDomains, and has no mailbox or connector it did not write', async (t) => {
+  const c = parseConfigText('tenant: {acceptedDomains: [contoso.edu]}\nsubmission: {port: 587}\n')
+  t.same(c.smtpAuth.users, [], 'no smtpAuth section, no mailbox')
+  t.same(c.connectors, [], 'no connectors section, no connector')
+  t.same(c.tenant.acceptedDomains, ['contoso.edu'])
+  for (const text of ['', 'smtp: {port: 25}\n', 'tenant: {licences: 5}\n', 'tenant: {}\n']) {
+    t.throws(() => parseConfigText(text, 'relay.yaml'), { name: 'ConfigError', path: 'tenant.acceptedDomains', message: /^tenant\.acceptedDomains: required in a config file/ }, JSON.stringify(text))
+  }
+  t.throws(() => parseConfigText('tenant: {acceptedDomains: []}\n'), { name: 'ConfigError', path: 'tenant.acceptedDomains' }, 'an empty list is no tenant either')
+  t.throws(() => parseConfigText('smtp: {prot: 25}\n'), { name: 'ConfigError', path: 'smtp.prot' }, 'a wrong key is named before the missing tenant')
 })
 
 t.test('errors name the key and what was expected', async (t) => {
@@ -78,8 +108,7 @@ t.test('units, domains and YAML/JSON text', async (t) => {
   t.same(c.connectors[0]?.senderDomains, ['*.fabrikam.example'])
   t.equal(c.connectors[0]?.propagation, 86_400_000)
   t.equal(c.connectors[0]?.createdAt, Date.parse('2026-03-01T00:00:00Z'))
-  t.same(parseConfigText('{"smtp": {"port": 25}}').smtp.port, 25, 'JSON is YAML')
-  t.same(parseConfigText('').smtp.port, 2525, 'an empty file is the default')
+  t.same(parseConfigText('{"smtp": {"port": 25}, "tenant": {"acceptedDomains": ["contoso.edu"]}}').smtp.port, 25, 'JSON is YAML')
   t.throws(() => parseConfigText('- a\n- b\n'), /expected a mapping of settings at the top level/)
   t.equal(formatPath(['connectors', 0, 'type']), 'connectors[0].type')
   t.equal(formatPath([]), '')

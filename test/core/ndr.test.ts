@@ -2,7 +2,7 @@
 // not a fallback) with policy.ndr: exchange, the recipient-size rule in both modes, which
 // recipients an NDR covers, the report's RFC 3464 shape and the ndr outcome category.
 import t from 'tap'
-import { parseConfig } from '../../src/config/load.js'
+import { parseExampleConfig } from '../../src/config/load.js'
 import { compileWorld } from '../../src/config/world.js'
 import { decide } from '../../src/core/decide.js'
 import { buildDsn } from '../../src/core/dsn.js'
@@ -17,8 +17,9 @@ import type { ContentFacts, RecipientFacts, SessionFacts, TransactionFacts, Worl
 const NOW = Date.parse('2026-06-01T12:00:00Z')
 const TERRL = "550 5.7.233 Your message can't be sent because your tenant exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit)."
 
+/** The example config's tenant: helpdesk@contoso.example sends from loopback through its connector. */
 function world(over: Record<string, unknown> = {}): World {
-  return compileWorld(parseConfig({ tenant: { acceptedDomains: ['contoso.example'] }, ...over }))
+  return compileWorld(parseExampleConfig(over))
 }
 
 const session: SessionFacts = { endpoint: 'mx', ip: '127.0.0.1', tls: true, certDomains: [], connectionsFromIp: 1 }

@@ -24,9 +24,9 @@ t.test('IPv6 and ranges wider than /24 are named; /24 to /32 and loopback are no
   t.match(found[1]?.message, /^connectors\[0\]\.senderIPs\[2\] 2001:db8::\/48: Exchange connectors take IPv4 only/)
 })
 
-t.test('config check prints them; the embedded default (loopback) has none', async (t) => {
+t.test('config check prints them; the example config (loopback) has none', async (t) => {
   const dir = t.testdir({})
-  writeFileSync(`${dir}/wide.yaml`, 'connectors:\n  - name: TDX\n    type: onPremises\n    senderIPs: [10.0.0.0/8, 2001:db8::1]\n')
+  writeFileSync(`${dir}/wide.yaml`, 'tenant: {acceptedDomains: [contoso.edu]}\nconnectors:\n  - name: TDX\n    type: onPremises\n    senderIPs: [10.0.0.0/8, 2001:db8::1]\n')
   const wide = await runCliHere(['config', 'check', `${dir}/wide.yaml`])
   t.equal(wide.code, 0, 'a warning, not an error: relay365 can still emulate it')
   t.match(wide.stdout, /warning {5}connectors\[0\]\.senderIPs\[0\] 10\.0\.0\.0\/8: wider than \/24/)

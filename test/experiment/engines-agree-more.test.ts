@@ -4,6 +4,7 @@
 // in every bucket. Every shipped scenario is covered by this file or engines-agree-days.
 import t from 'tap'
 import { readdirSync } from 'node:fs'
+import { EXAMPLE_CONFIG_NAME } from '../../src/config/example.js'
 import { enginesAgree } from '../helpers/engines.js'
 
 const DAYS = ['smtp-auth-day', 'connector-day', 'terrl-day', 'trial-tenant-day']
@@ -11,7 +12,8 @@ const MORE = ['faults-server-busy', 'faults-temporary-error', 'service-desk-mont
 const SHORTENED = { 'month-300k-core': 12 * 3_600_000 }
 
 t.test('every shipped scenario is compared', async (t) => {
-  const shipped = readdirSync('examples').filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort()
+  // the example config beside them is a relay config, not a scenario
+  const shipped = readdirSync('examples').filter((f) => f.endsWith('.yaml') && `examples/${f}` !== EXAMPLE_CONFIG_NAME).map((f) => f.slice(0, -5)).sort()
   t.same(shipped, [...DAYS, ...MORE, ...Object.keys(SHORTENED)].sort())
 })
 

@@ -27,7 +27,9 @@ function judge(run: () => unknown, doc: () => unknown, text: boolean): 'ok' | 'e
     if (err.path !== '') {
       must(err.message.startsWith(`${err.path}: `), `message ${JSON.stringify(err.message)} does not start with its path`)
       const shown = (k: string) => (k === '' ? '""' : k)
-      must(isMapping(d) && Object.keys(d).some((k) => err.path === shown(k) || err.path.startsWith(`${shown(k)}.`) || err.path.startsWith(`${shown(k)}[`)), `path ${err.path} names no key of the document`)
+      // a config file must name its tenant's accepted domains: the error names the key it lacks
+      const required = text && err.path === 'tenant.acceptedDomains'
+      must(required || (isMapping(d) && Object.keys(d).some((k) => err.path === shown(k) || err.path.startsWith(`${shown(k)}.`) || err.path.startsWith(`${shown(k)}[`))), `path ${err.path} names no key of the document`)
     } else if (text) {
       must(err.message.startsWith(`${SOURCE}: `), `file-level message ${JSON.stringify(err.message)} does not name the file`)
     } else {
@@ -107,6 +109,9 @@ const YAML_PIECES = [
 const texts = fc.oneof(
   { weight: 3, arbitrary: pieces(YAML_PIECES, 30) },
   { weight: 2, arbitrary: shaped.map((d) => JSON.stringify(d)) },
+  // as every valid config file does, naming its tenant: without, only errors would be reached
+  { weight: 2, arbitrary: pieces(YAML_PIECES, 30).map((p) => `tenant: {acceptedDomains: [contoso.example]}\n${p}`) },
+  { weight: 1, arbitrary: shaped.map((d) => JSON.stringify({ ...d, tenant: { acceptedDomains: ['contoso.example'] } })) },
   { weight: 1, arbitrary: shaped.map((d) => JSON.stringify(d, null, 1).replace(/[{},"]/g, '')) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
 )

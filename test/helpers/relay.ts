@@ -1,11 +1,14 @@
 // Starts a real relay365 on free loopback ports for a test, with the test TLS certificate, a
-// trace store in the test's own directory and silent logs; closed by t.teardown.
+// trace store in the test's own directory and silent logs; closed by t.teardown. The tests' relay
+// is the example config's (sample tenant, loopback connector, test mailbox), spelled out in the
+// document so that a test writing it to a file serves the same relay.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { startApp, type RunningApp } from '../../src/app.js'
 import { parseConfig } from '../../src/config/load.js'
+import { exampleConfigDoc } from '../../src/config/example.js'
 import { mergeConfig, type ConfigDoc } from '../../src/config/merge.js'
 import type { Config } from '../../src/config/schema.js'
 import { createLogger } from '../../src/log.js'
@@ -19,6 +22,7 @@ type Doc = ConfigDoc
 export function testConfigDoc(dir: string, doc: Doc = {}): Doc {
   return mergeConfig(
     {
+      ...exampleConfigDoc(),
       tls: { cert: `${TLS_DIR}server.crt`, key: `${TLS_DIR}server.key` },
       // a free port: parallel tests must not meet on 2587
       submission: { port: 0 },

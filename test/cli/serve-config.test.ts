@@ -1,0 +1,69 @@
+// serve and a config file (SPEC §4, issue 21): examples are not defaults. A config file has no
+// sample tenant, connector or mailbox — the README's "Exchange side" runs as written, and the
+// sample password opens nothing; it must name tenant.acceptedDomains.
+import t from 'tap'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { parse } from 'yaml'
+import { mergeConfig, type ConfigDoc } from '../../src/config/merge.js'
+import { openTls } from '../helpers/dialogue.js'
+import { bannerPorts, runCli, runCliHere, spawnServe, stopChild } from '../helpers/cli.js'
+import { TLS_DIR } from '../helpers/fixtures.js'
+
+const plain = (user: string, pass: string) => Buffer.from(`\0${user}\0${pass}`).toString('base64')
+
+/** A config file for a test: its own ports, trace and certificate, nothing of the example config. */
+function writeConfig(dir: string, doc: ConfigDoc): string {
+  const base = {
+    smtp: { host: '127.0.0.1', port: 0 },
+    submission: { port: 0 },
+    http: { port: 0 },
+    tls: { cert: `${TLS_DIR}server.crt`, key: `${TLS_DIR}server.key` },
+    store: { trace: `sqlite:${dir}/trace.db` },
+    log: { level: 'warn' },
+  }
+  writeFileSync(`${dir}/relay.json`, JSON.stringify(mergeConfig(mergeConfig(base, doc), { smtp: { host: '127.0.0.1', port: 0 } })))
+  return `${dir}/relay.json`
+}
+
+/** The README's "Exchange side" YAML block, as a user copies it into a file. */
+function readmeExchangeSide(): string {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  const block = /The Exchange side, as a relay365 config file[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1]
+  if (!block) throw new Error('README.md has no "Exchange side" YAML block')
+  return block
+}
+
+t.test('a config file from the README\'s Exchange side: no mailbox, no loopback connector, no sample tenant', async (t) => {
+  const dir = t.testdir({})
+  writeFileSync(`${dir}/as-written.yaml`, readmeExchangeSide())
+  const check = await runCliHere(['config', 'check', `${dir}/as-written.yaml`])
+  t.equal(check.code, 0, check.stderr)
+  t.match(check.stdout, /tenant {6}accepted domains: contoso\.edu\n/)
+  t.match(check.stdout, /basic auth enabled, no mailbox;/, 'no smtpAuth section, no mailbox')
+  t.notMatch(check.stdout, /mailbox {5}/)
+  t.notMatch(check.stdout, /contoso\.example|127\.0\.0\.0|warning/)
+
+  // served as written but for local ports and a capture route: nothing may leave a test
+  const file = writeConfig(dir, { ...(parse(readmeExchangeSide()) as ConfigDoc), routes: { upstream: { type: 'capture' } } })
+  const { child, banner } = await spawnServe(['--config', file], { cwd: dir })
+  t.teardown(() => stopChild(child))
+  const { smtp, submission } = bannerPorts(banner)
+  const d = await openTls(submission as number)
+  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '535 5.7.3 Authentication unsuccessful [relay365.local]', 'the sample mailbox is not there')
+  d.close()
+  const mx = await openTls(smtp)
+  await mx.send('MAIL FROM:<helpdesk@contoso.example>')
+  t.equal(await mx.send('RCPT TO:<someone@example.org>'), '550 5.7.64 TenantAttribution; Relay Access Denied', 'loopback is no connector, contoso.example no accepted domain')
+  mx.close()
+  t.equal(await stopChild(child), 0)
+})
+
+t.test('a config file without tenant.acceptedDomains: exit 2 naming the key', async (t) => {
+  const dir = t.testdir({ 'old.yaml': 'smtp:\n  port: 0\nconnectors:\n  - { name: TDX, type: onPremises, senderIPs: [198.51.100.0/24] }\n' })
+  const r = await runCli(['serve', '--config', `${dir}/old.yaml`], { cwd: dir })
+  t.equal(r.code, 2)
+  t.match(r.stderr, /^relay365: tenant\.acceptedDomains: required in a config file: your tenant's accepted domains/m)
+  const check = await runCliHere(['config', 'check', `${dir}/old.yaml`])
+  t.equal(check.code, 2)
+  t.match(check.stderr, 'tenant.acceptedDomains: required in a config file')
+})
