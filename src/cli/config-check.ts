@@ -1,6 +1,8 @@
 // `relay365 config check FILE [--rules]`: validate a config file; print what it sets up. Without
-// FILE, the example config serve runs then.
+// FILE, the example config serve runs then. What serve would refuse (a printed password on a
+// public door) is refused here too.
 import { EXAMPLE_SOURCE, loadConfigFile, parseExampleConfig } from '../config/load.js'
+import { refusePrintedSecrets } from '../config/printed-secrets.js'
 import type { Config, FaultConfig } from '../config/schema.js'
 import { formatDuration, formatSize } from '../core/units.js'
 import { LIMITS } from '../core/limits.js'
@@ -14,6 +16,7 @@ export function listRules(): string {
 
 export function configCheck(args: { file?: string | undefined; rules?: boolean | undefined }): string {
   const config = args.file ? loadConfigFile(args.file) : parseExampleConfig()
+  refusePrintedSecrets(config)
   const lines = [
     `${args.file ?? EXAMPLE_SOURCE}: OK`,
     `  smtp        ${config.smtp.host}:${config.smtp.port} as ${config.smtp.hostname}, requireTls ${config.smtp.requireTls}, session ${formatDuration(config.smtp.maxSessionDuration)}`,

@@ -3,6 +3,7 @@
 import cluster from 'node:cluster'
 import { startApp } from '../app.js'
 import { resolveConfig } from '../config/load.js'
+import { refusePrintedSecrets } from '../config/printed-secrets.js'
 import { MAX_WORKERS } from '../config/schema.js'
 import { UsageError } from '../errors.js'
 import { adoptOrphanPartitions } from '../delivery/spool/partitions.js'
@@ -23,6 +24,8 @@ export async function serve(args: { config?: string | undefined; workers?: numbe
     throw new UsageError(`--workers: expected a whole number from 1 to ${MAX_WORKERS}, got ${String(args.workers)}`)
   }
   const { config, source } = resolveConfig(args.config)
+  // a password or token relay365's pages print never opens a door other hosts can reach
+  refusePrintedSecrets(config)
   const workers = args.workers ?? config.smtp.workers
   // one relay per spool, claimed before anything in it is read or moved; then what workers that
   // no longer exist left in it is worker 1's (or this process's)

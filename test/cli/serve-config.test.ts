@@ -1,6 +1,7 @@
 // serve and a config file (SPEC §4, issue 21): examples are not defaults. A config file has no
 // sample tenant, connector or mailbox — the README's "Exchange side" runs as written, and the
-// sample password opens nothing; it must name tenant.acceptedDomains.
+// sample password opens nothing; it must name tenant.acceptedDomains; a password or token the
+// docs print never opens a door off loopback.
 import t from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parse } from 'yaml'
@@ -66,4 +67,25 @@ t.test('a config file without tenant.acceptedDomains: exit 2 naming the key', as
   const check = await runCliHere(['config', 'check', `${dir}/old.yaml`])
   t.equal(check.code, 2)
   t.match(check.stderr, 'tenant.acceptedDomains: required in a config file')
+})
+
+t.test('a printed password or token on a door off loopback stops serve with exit 2 naming the key; loopback is allowed', async (t) => {
+  const dir = t.testdir({})
+  const tenant = { acceptedDomains: ['contoso.edu'] }
+  const users = [{ user: 'app@contoso.edu', password: 'secret' }]
+  const submission = await runCli(['serve', '--config', writeConfig(dir, { tenant, submission: { host: '0.0.0.0' }, smtpAuth: { users } })], { cwd: dir })
+  t.equal(submission.code, 2)
+  t.match(submission.stderr, /smtpAuth\.users\[0\]\.password: "secret" \(mailbox app@contoso\.edu\) is printed in relay365's README, docs or examples, and the submission door on 0\.0\.0\.0 is not loopback/)
+  const http = await runCli(['serve', '--config', writeConfig(dir, { tenant, http: { host: '0.0.0.0', token: 'change-me' } })], { cwd: dir })
+  t.equal(http.code, 2)
+  t.match(http.stderr, /http\.token: "change-me" \(the HTTP API token\) is printed .* the HTTP API on 0\.0\.0\.0 is not loopback/)
+  t.equal((await runCliHere(['config', 'check', `${dir}/relay.json`])).code, 2, 'config check refuses what serve refuses')
+
+  // on loopback the examples' own password and token work, as the README shows them
+  const { child, banner } = await spawnServe(['--config', writeConfig(dir, { tenant, smtpAuth: { users }, http: { token: 'change-me' } })], { cwd: dir })
+  t.teardown(() => stopChild(child))
+  const d = await openTls(bannerPorts(banner).submission as number)
+  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.edu', 'secret')}`), '235 2.7.0 Authentication successful')
+  d.close()
+  t.equal(await stopChild(child), 0)
 })

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { loadConfigFile } from '../../src/config/load.js'
+import { printedSecretsInReach } from '../../src/config/printed-secrets.js'
 import type { Config } from '../../src/config/schema.js'
 import { needs } from '../helpers/outside.js'
 
@@ -72,7 +73,11 @@ t.test('configs: valid, on the volumes, sharing the Redis limit store, deciding 
     t.ok(config.http.token, `${file}: listening beyond loopback, the API has a token`)
     t.ok(config.store.traceRetention.maxMessages, `${file}: the trace is bounded`)
   }
-  for (const { file, config } of [a, b]) t.same(config.smtpAuth.users, [], `${file}: no sample mailbox on the public submission door`)
+  for (const { file, config } of [a, b]) {
+    // printed in the file, so as shipped serve refuses it until it is changed
+    t.same(printedSecretsInReach(config).map((p) => p.path), ['http.token'], `${file}: serve refuses the printed token`)
+    t.same(config.smtpAuth.users, [], `${file}: no sample mailbox on the public submission door`)
+  }
   t.equal(a.config.store.limits, b.config.store.limits, 'both relays count in one Redis')
   t.not(a.config.smtp.hostname, b.config.smtp.hostname, 'the trace and Received fields tell the relays apart')
   const policy = (c: Config) => ({ ...c, smtp: { ...c.smtp, hostname: '' } })
