@@ -7,7 +7,7 @@ import type { Config, FaultConfig } from '../config/schema.js'
 import { formatDuration, formatSize } from '../core/units.js'
 import { LIMITS } from '../core/limits.js'
 import { RULES } from '../core/rules/index.js'
-import { connectorIpFindings } from '../doctor/findings.js'
+import { connectorNotes } from './connector-notes.js'
 
 export function listRules(): string {
   const width = Math.max(...RULES.map((r) => r.id.length))
@@ -33,8 +33,8 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
     // armed faults change what every matching sender gets: a config left with one must show it
     ...config.faults.map((f) => `  fault       ${describeFault(f)}`),
   ]
-  // what Exchange would not take, although relay365 can emulate it
-  for (const f of connectorIpFindings(config)) lines.push(`  warning     ${f.message}`)
+  // what Exchange would not take, although relay365 can emulate it (serve says the same at start)
+  for (const note of connectorNotes(config, !args.file)) lines.push(`  ${note.level === 'warning' ? 'warning' : 'note   '}     ${note.message}`)
   if (args.rules) {
     lines.push('', 'Rules, in the order they are evaluated:', listRules(), '', 'Limits, judged when DATA starts:')
     lines.push(...LIMITS.map((l) => `  ${l.id.padEnd(30)} ${l.summary}`))

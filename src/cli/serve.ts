@@ -8,6 +8,7 @@ import { MAX_WORKERS } from '../config/schema.js'
 import { UsageError } from '../errors.js'
 import { adoptOrphanPartitions } from '../delivery/spool/partitions.js'
 import { claimSpool } from '../delivery/spool/spool-lock.js'
+import { connectorNotes } from './connector-notes.js'
 
 export async function serve(args: { config?: string | undefined; workers?: number | undefined }): Promise<void> {
   if (cluster.isWorker) {
@@ -23,9 +24,10 @@ export async function serve(args: { config?: string | undefined; workers?: numbe
   if (args.workers !== undefined && !(Number.isInteger(args.workers) && args.workers >= 1 && args.workers <= MAX_WORKERS)) {
     throw new UsageError(`--workers: expected a whole number from 1 to ${MAX_WORKERS}, got ${String(args.workers)}`)
   }
-  const { config, source } = resolveConfig(args.config)
+  const { config, source, example } = resolveConfig(args.config)
   // a password or token relay365's pages print never opens a door other hosts can reach
   refusePrintedSecrets(config)
+  for (const note of connectorNotes(config, example)) process.stderr.write(`relay365: ${note.level === 'warning' ? 'warning: ' : ''}${note.message}\n`)
   const workers = args.workers ?? config.smtp.workers
   // one relay per spool, claimed before anything in it is read or moved; then what workers that
   // no longer exist left in it is worker 1's (or this process's)

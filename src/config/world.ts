@@ -3,6 +3,7 @@
 import IPCIDR from 'ip-cidr'
 import type { Config, ConnectorConfig, FaultConfig } from './schema.js'
 import { checkAddress } from '../core/address.js'
+import { senderIpRefusal } from '../core/connector-ips.js'
 import { tenantExternalLimit } from '../core/limits.js'
 import { FAULT_CATALOGUE, isFaultId } from '../core/faults.js'
 import { buildCatalogue, parseReplyLine } from '../core/replies.js'
@@ -14,11 +15,16 @@ function toCidr(text: string): IPCIDR {
 }
 
 export function compileConnector(c: ConnectorConfig): CompiledConnector {
+  const senderIPs = c.senderIPs.map(toCidr)
   return {
     name: c.name,
     type: c.type,
     enabled: c.enabled,
-    senderIPs: c.senderIPs.map(toCidr),
+    senderIPs,
+    refusedSenderIPs: c.senderIPs.flatMap((entry, i) => {
+      const refusal = senderIpRefusal(entry)
+      return refusal ? [{ cidr: senderIPs[i] as IPCIDR, entry, refusal }] : []
+    }),
     ...(c.certificateDomain !== undefined ? { certificateDomain: c.certificateDomain } : {}),
     requireTls: c.requireTls,
     visibleFrom: c.createdAt + c.propagation,

@@ -2,6 +2,7 @@
 // to, as Exchange Online attributes relayed mail: certificate domain first, then sending IP
 // (MC1226222; o365-facts.md §3). Disabled and still-propagating connectors are invisible.
 import type { Mailbox } from './address.js'
+import { exchangeMissNote } from './connector-ips.js'
 import { domainMatches } from './domains.js'
 import type { Attribution, CompiledConnector, SessionFacts, World } from './types.js'
 
@@ -56,6 +57,19 @@ function findMatch(visible: readonly CompiledConnector[], session: SessionFacts,
   return undefined
 }
 
+/**
+ * A match by IP made only through entries Exchange would not take (IPv6, wider than /24): the
+ * trace must not pass it off as what Exchange would do, where the mail would be direct send.
+ */
+function exchangeMiss(connector: CompiledConnector, ip: string): string | undefined {
+  const refused = connector.refusedSenderIPs
+  if (refused.length === 0) return undefined
+  const through = refused.find((r) => r.cidr.contains(ip))
+  if (!through) return undefined
+  const alsoAccepted = connector.senderIPs.some((cidr) => cidr.contains(ip) && !refused.some((r) => r.cidr === cidr))
+  return alsoAccepted ? undefined : exchangeMissNote(through.entry, through.refusal)
+}
+
 export function attribute(world: World, session: SessionFacts, sender: Mailbox | null, now: number): Attribution {
   const { visible, hidden } = visibleConnectors(world, now)
   const accepted = world.tenant.acceptedDomains
@@ -75,13 +89,14 @@ export function attribute(world: World, session: SessionFacts, sender: Mailbox |
   const match = findMatch(visible, session, sender)
   if (match) {
     const how = match.by === 'ip' ? `sending IP ${session.ip}` : match.by === 'certificate' ? 'client certificate domain' : 'sender domain'
+    const miss = match.by === 'ip' ? exchangeMiss(match.connector, session.ip) : undefined
     return {
       ...base,
       lane: 'connector',
       connector: match.connector,
       matchedBy: match.by,
       ...(restrictedBy ? { restrictedBy } : {}),
-      note: `attributed to ${match.connector.type} connector ${match.connector.name} by ${how}${hiddenNote}`,
+      note: `attributed to ${match.connector.type} connector ${match.connector.name} by ${how}${hiddenNote}${miss ? `; ${miss}` : ''}`,
     }
   }
   return {

@@ -2,6 +2,7 @@
 // decisions go out (Decision with every RuleResult). No I/O, no clock: `now` arrives in events.
 import type IPCIDR from 'ip-cidr'
 import type { Mailbox } from './address.js'
+import type { SenderIpRefusal } from './connector-ips.js'
 import type { Reply, ReplyCatalogue, ReplyId, ReplyTemplate } from './replies.js'
 
 /**
@@ -55,6 +56,11 @@ export interface CompiledConnector {
   readonly type: ConnectorType
   readonly enabled: boolean
   readonly senderIPs: readonly IPCIDR[]
+  /**
+   * The senderIPs entries Exchange would not take in a connector (IPv6, wider than /24), as
+   * written: a match through these alone is one Exchange would not have made. Usually empty.
+   */
+  readonly refusedSenderIPs: readonly { readonly cidr: IPCIDR; readonly entry: string; readonly refusal: SenderIpRefusal }[]
   /** Normalized pattern, may start with "*.". */
   readonly certificateDomain?: string
   readonly requireTls: boolean

@@ -1,7 +1,7 @@
 // Pure: what `relay365 doctor` concludes from an MX lookup, SPF data and a config — one finding
 // per check, `fail` makes the exit code 1, `warn` is advice only.
-import { isIPv4, isIPv6 } from 'node:net'
 import type { Config } from '../config/schema.js'
+import { describeSenderIpRefusal, senderIpRefusal } from '../core/connector-ips.js'
 import type { SmartHostLookup } from '../delivery/mx.js'
 import { MICROSOFT_SPF_INCLUDES, SPF_LOOKUP_LIMIT, type SpfFetch, type SpfIpResult, type SpfLookupCount, type SpfResultCode } from './spf.js'
 
@@ -126,30 +126,24 @@ export function configFindings(domain: string, config: DoctorConfig): Finding[] 
   return out
 }
 
-/** Loopback stands in for the sender in local tests: Exchange's constraints do not apply to it. */
-function isLoopback(address: string, prefix: number): boolean {
-  return isIPv4(address) ? address.startsWith('127.') && prefix >= 8 : address === '::1' && prefix === 128
-}
-
 /**
  * senderIPs Exchange would not take in a connector (o365-facts §5, S23): IPv4 only, a single
  * address or a CIDR from /24 to /32. Such an entry describes a connector that cannot exist, so the
- * mail it would attribute is direct send in production.
+ * mail it would attribute is direct send in production. Loopback entries too: they belong to the
+ * example config (serve says so there), and in a config file they are a stand-in Exchange never sees.
  */
 export function connectorIpFindings(config: Pick<Config, 'connectors'>): Finding[] {
   const out: Finding[] = []
   config.connectors.forEach((c, i) =>
     c.senderIPs.forEach((entry, j) => {
-      const [address = '', bits] = entry.split('/')
-      const v6 = isIPv6(address)
-      const prefix = bits === undefined ? (v6 ? 128 : 32) : Number(bits)
-      if (isLoopback(address, prefix)) return
+      const refusal = senderIpRefusal(entry)
+      if (refusal === undefined) return
       const key = `connectors[${i}].senderIPs[${j}] ${entry}`
-      if (v6) {
-        out.push({ section: 'config', check: 'connector-ip-ipv6', level: 'warn', message: `${key}: Exchange connectors take IPv4 only; from this address the mail would be direct send` })
-      } else if (prefix < 24) {
-        out.push({ section: 'config', check: 'connector-ip-range', level: 'warn', message: `${key}: wider than /24; Exchange takes a single address or a CIDR from /24 to /32 in a connector` })
-      }
+      out.push(
+        refusal === 'ipv6'
+          ? { section: 'config', check: 'connector-ip-ipv6', level: 'warn', message: `${key}: ${describeSenderIpRefusal(refusal)}; from this address the mail would be direct send` }
+          : { section: 'config', check: 'connector-ip-range', level: 'warn', message: `${key}: ${describeSenderIpRefusal(refusal)}` },
+      )
     }),
   )
   return out

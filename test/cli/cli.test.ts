@@ -160,6 +160,9 @@ t.test('the example config: npx relay365 serve with no config, swaks accepted, t
   const { child, banner } = await spawnServe([], { cwd: dir, entry: BIN })
   t.teardown(() => stopChild(child))
   t.match(banner, 'SMTP on 127.0.0.1:2525, submission (SMTP AUTH) on 127.0.0.1:2587, UI and API on http://127.0.0.1:8025/ (config: example config examples/sample-tenant.yaml)')
+  // the bin runs the bundle in dist/bin: the example config is found from there
+  t.match(banner, /^relay365: connector TeamDynamix is the example config's: 127\.0\.0\.0\/8, ::1\/128 stand in for the application's sending IPs/m)
+  t.notMatch(banner, /warning/)
   t.ok(existsSync(`${dir}/certs/server.crt`) && existsSync(`${dir}/certs/server.key`), 'a self-signed certificate was made in certs/ on first start')
   t.equal(statSync(`${dir}/certs/server.key`).mode & 0o777, 0o600, 'the key is private')
   const { execFile } = await import('node:child_process')

@@ -1,7 +1,7 @@
 // serve and a config file (SPEC §4, issue 21): examples are not defaults. A config file has no
 // sample tenant, connector or mailbox — the README's "Exchange side" runs as written, and the
 // sample password opens nothing; it must name tenant.acceptedDomains; a password or token the
-// docs print never opens a door off loopback.
+// docs print never opens a door off loopback; connectors Exchange would refuse are said at start.
 import t from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parse } from 'yaml'
@@ -48,6 +48,7 @@ t.test('a config file from the README\'s Exchange side: no mailbox, no loopback 
   const file = writeConfig(dir, { ...(parse(readmeExchangeSide()) as ConfigDoc), routes: { upstream: { type: 'capture' } } })
   const { child, banner } = await spawnServe(['--config', file], { cwd: dir })
   t.teardown(() => stopChild(child))
+  t.notMatch(banner, /warning|example/, 'a connector Exchange would take: nothing to warn about')
   const { smtp, submission } = bannerPorts(banner)
   const d = await openTls(submission as number)
   t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '535 5.7.3 Authentication unsuccessful [relay365.local]', 'the sample mailbox is not there')
@@ -87,5 +88,18 @@ t.test('a printed password or token on a door off loopback stops serve with exit
   const d = await openTls(bannerPorts(banner).submission as number)
   t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.edu', 'secret')}`), '235 2.7.0 Authentication successful')
   d.close()
+  t.equal(await stopChild(child), 0)
+})
+
+t.test('serve prints the warnings about connectors Exchange would not accept, one line each', async (t) => {
+  const dir = t.testdir({})
+  const connectors = [{ name: 'TDX', type: 'onPremises', senderIPs: ['::1/128', '10.0.0.0/8', '198.51.100.0/24'] }]
+  const { child, banner } = await spawnServe(['--config', writeConfig(dir, { tenant: { acceptedDomains: ['contoso.edu'] }, connectors })], { cwd: dir })
+  t.teardown(() => stopChild(child))
+  const warnings = banner.split('\n').filter((l) => l.startsWith('relay365: warning'))
+  t.same(warnings, [
+    'relay365: warning: connectors[0].senderIPs[0] ::1/128: Exchange connectors take IPv4 only; from this address the mail would be direct send',
+    'relay365: warning: connectors[0].senderIPs[1] 10.0.0.0/8: wider than /24; Exchange takes a single address or a CIDR from /24 to /32 in a connector',
+  ])
   t.equal(await stopChild(child), 0)
 })

@@ -1,6 +1,6 @@
 // senderIPs Exchange would not take in a connector (IPv4 only, /24 to /32; o365-facts §5): a
-// warning naming the entry from doctor and from config check; loopback, the local stand-in, is
-// excepted.
+// warning naming the entry from doctor and from config check, loopback entries in a config file
+// included; the example config's loopback connector gets one note saying it is the example's.
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { parseConfig } from '../../src/config/load.js'
@@ -9,8 +9,13 @@ import { runCliHere } from '../helpers/cli.js'
 
 const connectors = (senderIPs: string[]) => parseConfig({ connectors: [{ name: 'TDX', type: 'onPremises', senderIPs }] })
 
-t.test('IPv6 and ranges wider than /24 are named; /24 to /32 and loopback are not', async (t) => {
-  t.same(connectorIpFindings(connectors(['198.51.100.0/24', '203.0.113.7', '203.0.113.8/32', '127.0.0.0/8', '::1', '::1/128'])), [])
+t.test('IPv6 and ranges wider than /24 are named, loopback ones too; /24 to /32 are not', async (t) => {
+  t.same(connectorIpFindings(connectors(['198.51.100.0/24', '203.0.113.7', '203.0.113.8/32', '127.0.0.1', '127.0.0.0/24'])), [])
+  t.same(
+    connectorIpFindings(connectors(['127.0.0.0/8', '::1', '::1/128'])).map((f) => f.check),
+    ['connector-ip-range', 'connector-ip-ipv6', 'connector-ip-ipv6'],
+    'a loopback stand-in in a config file is a connector Exchange would not take either',
+  )
   const found = connectorIpFindings(connectors(['198.51.100.7', '198.51.0.0/16', '2001:db8::/48', '2001:db8::25']))
   t.same(
     found.map((f) => [f.check, f.level]),
@@ -24,14 +29,17 @@ t.test('IPv6 and ranges wider than /24 are named; /24 to /32 and loopback are no
   t.match(found[1]?.message, /^connectors\[0\]\.senderIPs\[2\] 2001:db8::\/48: Exchange connectors take IPv4 only/)
 })
 
-t.test('config check prints them; the example config (loopback) has none', async (t) => {
+t.test('config check prints them; the example config gets one note for its loopback connector instead', async (t) => {
   const dir = t.testdir({})
   writeFileSync(`${dir}/wide.yaml`, 'tenant: {acceptedDomains: [contoso.edu]}\nconnectors:\n  - name: TDX\n    type: onPremises\n    senderIPs: [10.0.0.0/8, 2001:db8::1]\n')
   const wide = await runCliHere(['config', 'check', `${dir}/wide.yaml`])
   t.equal(wide.code, 0, 'a warning, not an error: relay365 can still emulate it')
   t.match(wide.stdout, /warning {5}connectors\[0\]\.senderIPs\[0\] 10\.0\.0\.0\/8: wider than \/24/)
   t.match(wide.stdout, /warning {5}connectors\[0\]\.senderIPs\[1\] 2001:db8::1: Exchange connectors take IPv4 only/)
-  t.notMatch((await runCliHere(['config', 'check'])).stdout, /warning/)
+  const example = (await runCliHere(['config', 'check'])).stdout
+  t.notMatch(example, /warning/)
+  t.match(example, /\n {2}note {8}connector TeamDynamix is the example config's: 127\.0\.0\.0\/8, ::1\/128 stand in for the application's sending IPs/)
+  t.equal(example.match(/\n {2}note /g)?.length, 1, 'one line')
 })
 
 t.test('doctor warns about every mailbox that sends with a password while basic auth is still on', async (t) => {

@@ -1,7 +1,8 @@
-// Connector attribution on a running relay: client certificates (certificate connectors) and a
-// partner connector whose external mail is accepted and dropped.
+// Connector attribution on a running relay: client certificates (certificate connectors), a
+// partner connector whose external mail is accepted and dropped, and a match Exchange would not
+// have made (IPv6, wider than /24) said so in the trace.
 import t from 'tap'
-import { openTls } from '../helpers/dialogue.js'
+import { Dialogue, openTls } from '../helpers/dialogue.js'
 import { fixture, TLS_DIR } from '../helpers/fixtures.js'
 import { settled, startRelay } from '../helpers/relay.js'
 
@@ -50,4 +51,24 @@ t.test('partner connector with partnerExternal: drop accepts external mail and n
     { address: 'someone@example.org', status: 'Dropped', route: 'drop', routeTarget: 'drop', rule: 'partner-external' },
     { address: 'staff@contoso.example', status: 'Captured', route: 'upstream' },
   ])
+})
+
+t.test('a match through senderIPs Exchange would not take: the trace says Exchange would not have matched it', async (t) => {
+  const attributionNote = async (relay: Awaited<ReturnType<typeof startRelay>>, host = '127.0.0.1') => {
+    const d = await Dialogue.open(relay.smtpPort, host)
+    await d.send('EHLO client.test')
+    await d.send('MAIL FROM:<helpdesk@contoso.example>')
+    await d.send('RCPT TO:<staff@contoso.example>')
+    await d.send('QUIT')
+    await settled(relay)
+    return relay.trace.list({ limit: 1 }).messages[0]?.results.find((r) => r.rule === 'connector-attribution')?.note
+  }
+  // the example config's loopback connector: 127.0.0.0/8 and ::1/128
+  const example = await startRelay(t)
+  t.match(await attributionNote(example), /^attributed to onPremises connector TeamDynamix by sending IP 127\.0\.0\.1; Exchange would not have matched it \(senderIPs 127\.0\.0\.0\/8: wider than the \/24 Exchange allows\); there the mail would be direct send$/)
+  const v6 = await startRelay(t, { smtp: { host: '::1' }, connectors: [{ name: 'V6', type: 'onPremises', senderIPs: ['::1/128'], requireTls: false }] })
+  t.match(await attributionNote(v6, '::1'), /^attributed to onPremises connector V6 by sending IP ::1; Exchange would not have matched it \(senderIPs ::1\/128: an IPv6 entry, and Exchange connectors take IPv4 only\)/)
+  // an entry Exchange takes matches too: Exchange would have matched it through that one
+  const both = await startRelay(t, { connectors: [{ name: 'Both', type: 'onPremises', senderIPs: ['127.0.0.0/8', '127.0.0.1'], requireTls: false }] })
+  t.equal(await attributionNote(both), 'attributed to onPremises connector Both by sending IP 127.0.0.1')
 })

@@ -1,0 +1,25 @@
+// Pure: which senderIPs entries Exchange would take in an inbound connector (o365-facts §5, S23:
+// IPv4 only, a single address or a CIDR from /24 to /32). relay365 can still emulate a wider or
+// IPv6 entry, but the connector it describes cannot exist in a tenant: the mail it attributes
+// would be direct send there. Config check, doctor and serve warn; the trace says so at a match.
+import { isIPv6 } from 'node:net'
+
+export type SenderIpRefusal = 'ipv6' | 'range'
+
+/** Why Exchange would not take this senderIPs entry ("::1/128", "10.0.0.0/8"), or undefined when it would. */
+export function senderIpRefusal(entry: string): SenderIpRefusal | undefined {
+  const [address = '', bits] = entry.split('/')
+  if (isIPv6(address)) return 'ipv6'
+  return bits !== undefined && Number(bits) < 24 ? 'range' : undefined
+}
+
+/** The reason in words, for warnings and trace notes. */
+export function describeSenderIpRefusal(refusal: SenderIpRefusal): string {
+  return refusal === 'ipv6' ? 'Exchange connectors take IPv4 only' : 'wider than /24; Exchange takes a single address or a CIDR from /24 to /32 in a connector'
+}
+
+/** For the trace: a connector matched through such an entry alone. */
+export function exchangeMissNote(entry: string, refusal: SenderIpRefusal): string {
+  const why = refusal === 'ipv6' ? 'an IPv6 entry, and Exchange connectors take IPv4 only' : 'wider than the /24 Exchange allows'
+  return `Exchange would not have matched it (senderIPs ${entry}: ${why}); there the mail would be direct send`
+}
