@@ -77,7 +77,7 @@ export async function openLimitStore(spec: string, log: Logger): Promise<LimitSt
   // loaded only when used: ioredis costs a tenth of a second at every start (experiments, tests)
   const { RedisLimitStore } = await import('./limits/redis-store.js')
   const store = new RedisLimitStore(spec)
-  await store.ready().catch((err: Error) => log.warn({ err: err.message, store: spec }, 'limit store not reachable yet: mail will be deferred (451 4.3.0) until it is'))
+  await store.ready().catch((err: Error) => log.warn({ err: err.message, store: storeName(spec) }, 'limit store not reachable yet: mail will be deferred (451 4.3.0) until it is'))
   return store
 }
 
