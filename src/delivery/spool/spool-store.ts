@@ -7,9 +7,7 @@
 // so recovery tells it from an acknowledged message and removes it. A later state (after a
 // failed attempt) is <id>.json beside it, written aside, fsynced and renamed over; it wins over
 // the trailer.
-// Spools written before this format (<id>.msg body + <id>.json state) are still recovered,
-// delivered and removed as they were.
-import { closeSync, createReadStream, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs'
+import { closeSync, createReadStream, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs'
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -60,9 +58,8 @@ function footer(bodyBytes: number, stateBytes: number, crc: number): string {
 /** Small messages are written in one go at commit; larger ones in slices of this size as they come. */
 const WRITE_BUFFER = 64 * 1024
 
-/** How a message in queue/ is stored: one file (legacy: body and state apart), and whether a newer state file exists. */
+/** What is known of a message in queue/: whether a newer state file is beside it, and its body's length. */
 interface Stored {
-  readonly legacy: boolean
   state: boolean
   readonly size: number
 }
@@ -89,7 +86,7 @@ export class SpoolStore {
     await this.queueSync.close()
   }
 
-  private path(dir: string, id: string, ext: 'entry' | 'msg' | 'json'): string {
+  private path(dir: string, id: string, ext: 'entry' | 'json'): string {
     if (!SAFE_ID.test(id)) throw new Error(`invalid spool id ${JSON.stringify(id)}`)
     return join(dir, `${id}.${ext}`)
   }
@@ -108,7 +105,7 @@ export class SpoolStore {
    */
   async commitFile(entry: SpoolEntry, file: FileHandle): Promise<void> {
     await settledAll([file.datasync().finally(() => file.close()), this.queueSync.sync()])
-    this.stored.set(entry.id, { legacy: false, state: false, size: entry.size })
+    this.stored.set(entry.id, { state: false, size: entry.size })
   }
 
   /** Replaces a message's state atomically (written aside, fsynced, renamed over). */
@@ -120,20 +117,16 @@ export class SpoolStore {
     if (s) s.state = true
   }
 
-  private bodyPath(id: string): string {
-    return this.path(this.queue, id, this.stored.get(id)?.legacy ? 'msg' : 'entry')
-  }
-
   /** The message's bytes, without the trailer. */
   body(id: string): Readable {
     const size = this.stored.get(id)?.size
     if (size === 0) return Readable.from([])
-    return createReadStream(this.bodyPath(id), size === undefined ? {} : { end: size - 1 })
+    return createReadStream(this.path(this.queue, id, 'entry'), size === undefined ? {} : { end: size - 1 })
   }
 
   /** The first bytes of the body, for the headers a DSN returns. */
   head(id: string, bytes: number): Buffer {
-    const fd = openSync(this.bodyPath(id), 'r')
+    const fd = openSync(this.path(this.queue, id, 'entry'), 'r')
     try {
       const buf = Buffer.alloc(Math.min(bytes, this.stored.get(id)?.size ?? bytes))
       return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0))
@@ -145,17 +138,10 @@ export class SpoolStore {
   async remove(id: string): Promise<void> {
     const s = this.stored.get(id)
     this.stored.delete(id)
-    const state = this.path(this.queue, id, 'json')
-    if (s?.legacy) {
-      // state first: a body without state is garbage that recovery removes
-      await unlink(state).catch(ignoreMissing)
-      await unlink(this.path(this.queue, id, 'msg')).catch(ignoreMissing)
-      return
-    }
     // the message first: a state file without its message is garbage that recovery removes, while
     // the message without its newer state would be delivered again from the trailer's
     await unlink(this.path(this.queue, id, 'entry')).catch(ignoreMissing)
-    if (s === undefined || s.state) await unlink(state).catch(ignoreMissing)
+    if (s === undefined || s.state) await unlink(this.path(this.queue, id, 'json')).catch(ignoreMissing)
   }
 
   /** After a crash: every acknowledged message, and unfinished writes cleared away. */
@@ -184,26 +170,10 @@ export class SpoolStore {
           }
         }
         entry.size = trailer.size
-        this.stored.set(id, { legacy: false, state: hasState, size: trailer.size })
+        this.stored.set(id, { state: hasState, size: trailer.size })
         entries.push(entry)
-      } else if (name.endsWith('.json')) {
-        const id = name.slice(0, -5)
-        if (names.has(`${id}.entry`)) continue
-        if (!names.has(`${id}.msg`)) {
-          remove(name)
-          continue
-        }
-        // a message of the two-file format this spool used before
-        try {
-          const entry = JSON.parse(readFileSync(join(this.queue, name), 'utf8')) as SpoolEntry
-          entry.size = statSync(join(this.queue, `${id}.msg`)).size
-          this.stored.set(id, { legacy: true, state: true, size: entry.size })
-          entries.push(entry)
-        } catch {
-          // a state file that does not parse was never acknowledged (renames are atomic)
-          remove(name)
-        }
-      } else if (name.endsWith('.msg') && !names.has(`${name.slice(0, -4)}.json`)) {
+      } else if (name.endsWith('.json') && !names.has(`${name.slice(0, -5)}.entry`)) {
+        // a removal the crash cut short: the message went first, its state is garbage
         remove(name)
       }
     }
