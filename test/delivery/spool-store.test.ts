@@ -5,7 +5,8 @@ import t from 'tap'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { text } from 'node:stream/consumers'
-import { DirSync, SpoolStore, type SpoolEntry } from '../../src/delivery/spool/spool-store.js'
+import { DirSync } from '../../src/delivery/spool/dir-sync.js'
+import { SpoolStore, type SpoolEntry } from '../../src/delivery/spool/spool-store.js'
 
 const entry = (id: string): Omit<SpoolEntry, 'size'> => ({
   id,

@@ -14,6 +14,7 @@ import { Readable } from 'node:stream'
 import { crc32 } from 'node:zlib'
 import type { MessageDsn, RecipientDsn } from '../../core/dsn-params.js'
 import type { RouteName } from '../../core/trace.js'
+import { DirSync } from './dir-sync.js'
 
 export interface SpoolRecipient {
   readonly address: string
@@ -218,60 +219,6 @@ function readTrailer(path: string): { entry: SpoolEntry; size: number } | undefi
 async function settledAll(steps: ReadonlyArray<Promise<unknown>>): Promise<void> {
   const failed = (await Promise.allSettled(steps)).find((r): r is PromiseRejectedResult => r.status === 'rejected')
   if (failed) throw failed.reason
-}
-
-/**
- * fsync of one directory, shared: callers that arrive while an fsync runs wait for the next one,
- * which covers all of them (group commit: at 50 sessions one fsync acknowledges many messages).
- */
-export class DirSync {
-  private handle: Promise<FileHandle> | undefined
-  private running: Promise<void> | undefined
-  private next: Promise<void> | undefined
-  private closed = false
-
-  constructor(private readonly dir: string) {}
-
-  sync(): Promise<void> {
-    // a commit after shutdown is not acknowledged (and opens no handle nobody closes)
-    if (this.closed) return Promise.reject(new Error(`spool ${this.dir} is closed`))
-    if (!this.running) return this.start()
-    const start = () => this.start()
-    this.next ??= this.running.then(start, start)
-    return this.next
-  }
-
-  private start(): Promise<void> {
-    this.next = undefined
-    const run = (async () => {
-      try {
-        await (await (this.handle ??= open(this.dir, 'r'))).sync()
-      } catch (err) {
-        // a handle that failed once is not trusted again
-        await this.dropHandle()
-        throw err
-      }
-    })()
-    this.running = run
-    const clear = () => {
-      if (this.running === run) this.running = undefined
-    }
-    void run.then(clear, clear)
-    return run
-  }
-
-  async close(): Promise<void> {
-    this.closed = true
-    await this.next?.catch(() => undefined)
-    await this.running?.catch(() => undefined)
-    await this.dropHandle()
-  }
-
-  private async dropHandle(): Promise<void> {
-    const h = this.handle
-    this.handle = undefined
-    await h?.then((x) => x.close()).catch(() => undefined)
-  }
 }
 
 async function writeDurable(path: string, text: string): Promise<void> {
