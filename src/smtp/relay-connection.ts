@@ -2,15 +2,15 @@
 // "Things we learned"): no 100 ms greeting delay, SPEC replies through the reply shim, a session
 // deadline and a minimum data rate that trickled bytes cannot defeat, RFC 5321 line lengths,
 // command lines refused when they carry a bare CR, a bare LF or a NUL, unadvertised MAIL/RCPT
-// parameters refused, the session counters the session-limit rules judge, and BDAT (RFC 3030),
-// which smtp-server lacks. Nothing here decides policy: refusals come from the hooks as catalogue
-// replies; BDAT is only framing, its chunks reach the relay as one stream, as DATA's bytes do.
-import { PassThrough } from 'node:stream'
+// parameters refused, the session counters the session-limit rules judge, and BDAT (RFC 3030,
+// bdat.ts), which smtp-server lacks. Nothing here decides policy: refusals come from the hooks as
+// catalogue replies.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection'
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream'
-import type { SMTPServer, SMTPServerDataStream } from 'smtp-server'
+import type { SMTPServer } from 'smtp-server'
 import { reply, replyText, type ReplyCatalogue, type Reply } from '../core/replies.js'
 import type { CommandInfo } from '../ports.js'
+import { CHUNKING_FEATURES, ChunkedReceiver, parseBdat } from './bdat.js'
 import { mailParamsRefusal, rcptParamsRefusal } from './command-params.js'
 import { DataRateWatch } from './data-rate-watch.js'
 import { CR, GuardedSMTPStream } from './guarded-stream.js'
@@ -47,34 +47,6 @@ export interface ConnectionHooks {
 export const COMMAND_LINE_MAX = 512 - 2
 export const AUTH_LINE_MAX = 12288 - 2
 
-/**
- * What EHLO adds to smtp-server's list because this connection implements it: BDAT (RFC 3030)
- * and BODY=BINARYMIME, which is only valid with BDAT. Exchange advertises both (SPEC §2).
- */
-export const CHUNKING_FEATURES = ['BINARYMIME', 'CHUNKING']
-
-/** RFC 3030 §2: `BDAT <chunk-size> [LAST]`, chunk-size 1*DIGIT. */
-export function parseBdat(line: string): { size: number; last: boolean } | undefined {
-  const m = /^BDAT +(\d{1,15})( +LAST)? *$/i.exec(line)
-  return m ? { size: Number(m[1]), last: m[2] !== undefined } : undefined
-}
-
-const CHUNKED = Symbol('relay365.chunked')
-
-/** The message stream came by BDAT chunks (the relay's trace says so), not by DATA. */
-export function isChunked(stream: object): boolean {
-  return (stream as { [CHUNKED]?: boolean })[CHUNKED] === true
-}
-
-/** One message arriving in BDAT chunks: the stream the relay reads, and its answer once given. */
-interface ChunkedMessage {
-  readonly stream: SMTPServerDataStream
-  /** The LAST chunk has been read: only the relay's answer is awaited. */
-  last: boolean
-  result?: { readonly err: (Error & { responseCode?: number }) | null | undefined; readonly message: unknown }
-  answered?: () => void
-}
-
 /** Session-limit refusals that end the session even when a config override changed their code. */
 export const CLOSING: ReadonlySet<Reply['id']> = new Set<Reply['id']>(['too-many-errors', 'too-many-commands', 'session-recipient-limit'])
 
@@ -86,8 +58,22 @@ export class RelayConnection extends SMTPConnection {
   private dataRate: DataRateWatch | undefined
   /** The MAIL line being handled, for the SMTPUTF8 check of its parameters. */
   private mailLine: Buffer | undefined
-  /** The message of the open transaction, once its first BDAT chunk came. */
-  private chunked: ChunkedMessage | undefined
+  /** The message of the open transaction, when it comes by BDAT chunks. */
+  private readonly chunks = new ChunkedReceiver({
+    parser: () => this._parser as GuardedSMTPStream | false,
+    recipients: () => this.session.envelope.rcptTo.length,
+    replies: () => this.hooks.replies,
+    send: (code, text, context) => this.send(code, text, context),
+    deliver: (stream, answered) => this._server.onData(stream, this.session, answered),
+    awaiting: (stream) => {
+      this._dataStream = stream
+    },
+    finished: () => {
+      this._transactionCounter++
+      this._unrecognizedCommands = 0
+      this._resetSession()
+    },
+  })
 
   private get hooks(): ConnectionHooks {
     return (this._server as SMTPServer & { relayHooks: ConnectionHooks }).relayHooks
@@ -132,8 +118,8 @@ export class RelayConnection extends SMTPConnection {
   private hangUp(r: Reply, why: string): void {
     // DATA in flight, or a BDAT message before its LAST chunk is in (between chunks too)
     const receivingData = !!this._dataStream && !!this._parser && this._parser._dataMode
-    const stream = receivingData ? this._dataStream : this.chunked && !this.chunked.last ? this.chunked.stream : undefined
-    this.chunked = undefined
+    const unfinished = this.chunks.cut()
+    const stream = receivingData ? this._dataStream : unfinished
     this.send(r.code, replyText(r))
     if (r.code !== 421) this.close()
     if (stream && !stream.destroyed) {
@@ -149,23 +135,15 @@ export class RelayConnection extends SMTPConnection {
   override _onClose(): void {
     clearTimeout(this.deadline)
     this.dataRate?.ended()
-    // smtp-server fails only DATA's stream when the client goes; a BDAT message before its LAST
-    // chunk must fail too, or the relay would wait on it for ever (and its upstream with it)
-    const m = this.chunked
-    this.chunked = undefined
-    if (m && !m.last) fail(m.stream, Object.assign(new Error('Connection closed before the message was received in full'), { code: 'ECONNECTION' }))
+    // smtp-server fails only DATA's stream when the client goes
+    this.chunks.abandon(Object.assign(new Error('Connection closed before the message was received in full'), { code: 'ECONNECTION' }))
     super._onClose()
   }
 
   // RSET, EHLO, HELO and STARTTLS reset the transaction (RFC 3030 §2: RSET clears a BDAT
   // transaction); the relay learns of it through its stream, which fails.
   override _resetSession(): void {
-    const m = this.chunked
-    if (m && !m.last) {
-      this.chunked = undefined
-      if (this._parser) (this._parser as GuardedSMTPStream).endChunks()
-      fail(m.stream, Object.assign(new Error('the client reset the transaction before the LAST chunk'), { code: 'ERESET' }))
-    }
+    this.chunks.abandon(Object.assign(new Error('the client reset the transaction before the LAST chunk'), { code: 'ERESET' }))
     super._resetSession()
   }
 
@@ -245,20 +223,14 @@ export class RelayConnection extends SMTPConnection {
         return
       }
       const envelope = this.session.envelope
-      const transaction = { open: !!envelope?.mailFrom, recipients: envelope?.rcptTo?.length ?? 0, chunked: !!this.chunked, binaryMime: envelope?.bodyType === 'binarymime' }
+      const transaction = { open: !!envelope?.mailFrom, recipients: envelope?.rcptTo?.length ?? 0, chunked: this.chunks.open, binaryMime: envelope?.bodyType === 'binarymime' }
       const refusal = this.hooks.command(this.id, { verb, line, counters: this.counter.snapshot(), transaction, lineTooLong: command.length > COMMAND_LINE_MAX && verb !== 'AUTH' })
       // Counted whatever the answer: a refused command is still one that delivered nothing.
       this.counter.command(verb)
       if (refusal) {
         const closing = refusal.code === 421 || CLOSING.has(refusal.id)
         if (bdat && !closing) {
-          // RFC 3030 §2: a refused BDAT's chunk is still read (and dropped), so the next command
-          // is found where the client put it; the message, if one was open, is refused with it
-          this.abortChunks('BDAT refused')
-          this.consume(bdat.size, undefined, (resume) => {
-            this.send(refusal.code, replyText(refusal))
-            resume()
-          }, callback ?? (() => undefined))
+          this.chunks.refuse(bdat.size, refusal, callback ?? (() => undefined))
           return
         }
         this.send(refusal.code, replyText(refusal))
@@ -272,82 +244,9 @@ export class RelayConnection extends SMTPConnection {
     super._onCommand(command, callback)
   }
 
-  /**
-   * RFC 3030 BDAT: the first chunk opens the message's stream and hands it to the server's onData,
-   * as handler_DATA does; each chunk is read into it; a chunk before LAST is answered with 250 once
-   * read, LAST with the relay's final reply. The relay's answer may come before LAST (it refused
-   * without reading): the stream is then drained and the answer given at LAST.
-   */
+  // smtp-server runs the method named handler_<VERB> for a command it has no handler of its own for
   handler_BDAT(command: Buffer, callback: () => void): void {
-    const bdat = parseBdat(command.toString('latin1'))
-    const parser = this._parser as GuardedSMTPStream | false
-    if (!bdat || !parser) return callback()
-    if (!this.session.envelope.rcptTo.length) {
-      // the bad-sequence rule refuses this in the command hook; here so no message ever opens without
-      this.consume(bdat.size, undefined, (resume) => {
-        this.send(503, 'Error: need RCPT command')
-        resume()
-      }, callback)
-      return
-    }
-    const m = this.chunked ?? this.openChunks(parser)
-    this.consume(bdat.size, m.stream, (resume) => {
-      if (this.chunked !== m) return resume() // reset or cut while the chunk was read
-      if (!bdat.last) {
-        const r = reply(this.hooks.replies, 'chunk-received', { size: String(bdat.size) })
-        this.send(r.code, replyText(r), 'BDAT_CHUNK_OK')
-        return resume()
-      }
-      m.last = true
-      parser.endChunks()
-      // the message is in: the idle timeout and the deadline wait for the relay's answer, as after DATA
-      this._dataStream = m.stream
-      m.stream.end()
-      const answer = () => {
-        const { err, message } = m.result ?? { err: null, message: undefined }
-        this.chunked = undefined
-        this._dataStream = false
-        if (err) this.send(err.responseCode || 450, err.message)
-        else this.send(250, typeof message === 'string' ? message : 'OK: message queued', 'DATA_OK')
-        this._transactionCounter++
-        this._unrecognizedCommands = 0
-        this._resetSession()
-        resume()
-      }
-      if (m.result) answer()
-      else m.answered = answer
-    }, callback)
-  }
-
-  private openChunks(parser: GuardedSMTPStream): ChunkedMessage {
-    const stream = Object.assign(new PassThrough(), { byteLength: 0, sizeExceeded: false, [CHUNKED]: true }) as SMTPServerDataStream
-    const m: ChunkedMessage = { stream, last: false }
-    this.chunked = m
-    parser.startChunks()
-    this._server.onData(stream, this.session, (err, message) => {
-      m.result = { err, message }
-      // an answer before the whole message was read: the rest of it is drained, not left to block the chunks
-      if (!stream.destroyed) stream.resume()
-      m.answered?.()
-    })
-    return m
-  }
-
-  /** Reads `size` octets into `sink` (none: dropped), then `then`; `callback` lets the parser go on. */
-  private consume(size: number, sink: PassThrough | undefined, then: (resume: () => void) => void, callback: () => void): void {
-    const parser = this._parser as GuardedSMTPStream | false
-    if (size === 0 || !parser) return then(callback)
-    parser.readChunk(size, sink, then)
-    callback()
-  }
-
-  /** The open BDAT message is refused: its stream fails, so the relay records and ends it. */
-  private abortChunks(why: string): void {
-    const m = this.chunked
-    if (!m || m.last) return
-    this.chunked = undefined
-    if (this._parser) (this._parser as GuardedSMTPStream).endChunks()
-    fail(m.stream, Object.assign(new Error(why), { code: 'EABORT' }))
+    this.chunks.receive(command, callback)
   }
 
   override handler_MAIL(command: Buffer, callback: () => void): void {
@@ -389,12 +288,4 @@ export class RelayConnection extends SMTPConnection {
     const kept = typeof size === 'string' && /^\d{1,20}$/.test(size) ? rest : { ...rest, ...(size !== undefined ? { SIZE: size } : {}) }
     return super._validateMailParams({ ...parsed, args: kept })
   }
-}
-
-function fail(stream: PassThrough, err: Error): void {
-  if (stream.destroyed || stream.writableEnded) return
-  // the relay may not be reading yet: the error waits on the stream; the listener only keeps it
-  // from being thrown as unhandled
-  if (!stream.listenerCount('error')) stream.on('error', () => undefined)
-  stream.destroy(err)
 }

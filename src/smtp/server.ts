@@ -12,7 +12,8 @@ import { messageDsn, recipientDsn } from '../core/dsn-params.js'
 import type { Endpoint } from '../core/types.js'
 import { certificateNames } from './certificate-names.js'
 import { EXCHANGE_SIZE, exchangeFeatures } from './ehlo.js'
-import { isChunked, RelayConnection, type ConnectionHooks } from './relay-connection.js'
+import { isChunked } from './bdat.js'
+import { RelayConnection, type ConnectionHooks } from './relay-connection.js'
 import type { TlsMaterial } from './tls.js'
 
 export interface SmtpServerOptions {
