@@ -4,7 +4,7 @@
 // command lines refused when they carry a bare CR, a bare LF or a NUL, unadvertised MAIL/RCPT
 // parameters refused, the session counters the session-limit rules judge, and BDAT (RFC 3030,
 // bdat.ts), which smtp-server lacks. Nothing here decides policy: refusals come from the hooks as
-// catalogue replies.
+// catalogue replies. The library's members used here are listed in smtp-server-internals.ts.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection'
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream'
 import type { SMTPServer } from 'smtp-server'
