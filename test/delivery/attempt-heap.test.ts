@@ -1,7 +1,7 @@
 // The delivery loop's deferred entries come out earliest first, whatever order they went in.
 import t from 'tap'
 import fc from 'fast-check'
-import { AttemptHeap } from '../../src/delivery/spool/queue.js'
+import { AttemptHeap } from '../../src/delivery/spool/attempt-heap.js'
 import type { SpoolEntry } from '../../src/delivery/spool/spool-store.js'
 
 const entry = (id: string, nextAttempt: number): SpoolEntry => ({ id, from: '', queuedAt: 0, attempts: 1, nextAttempt, recipients: [], size: 0 })
