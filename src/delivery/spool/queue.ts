@@ -4,8 +4,6 @@
 // on 4xx or no reply until giveUpAfter, then failed with a DSN to the sender. Recovers the spool
 // at start, so a crash loses nothing that was acknowledged (at-least-once).
 import { randomUUID } from 'node:crypto'
-import { statfsSync } from 'node:fs'
-import { statfs } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import { buildDsn, type DsnFailure } from '../../core/dsn.js'
 import { wantsNoFailureDsn, type MessageDsn, type RecipientDsn } from '../../core/dsn-params.js'
@@ -17,6 +15,8 @@ import { probeDirectory } from '../../health/write-probe.js'
 import type { Clock, TraceWriter } from '../../ports.js'
 import type { DeliveryOutcome, RouteTarget, Sink } from '../sink.js'
 import { AttemptHeap } from './attempt-heap.js'
+import { KeptBodies } from './kept-bodies.js'
+import { isDiskFull, SpoolSpace } from './spool-space.js'
 import { SpoolStore, type SpoolEntry, type SpoolRecipient } from './spool-store.js'
 
 export interface QueueOptions {
@@ -35,18 +35,6 @@ export interface QueueOptions {
   readonly writes?: { failed(err: Error): void; succeeded(): void }
 }
 
-/**
- * Bytes of small messages kept in memory from their commit to their first attempt, which then
- * needs no read of the spool (the file on disk stays the durable copy, read on later attempts).
- */
-const KEPT_BODIES_MAX = 16 * 1024 * 1024
-
-/** How often the spool disk's free space is read (ms): MAIL never waits for a statfs. */
-const DISK_FREE_MAX_AGE = 1000
-
-/** The disk is full: what the client hears is 452 4.3.1, not a local error. */
-const isDiskFull = (err: unknown) => ['ENOSPC', 'EDQUOT'].includes((err as NodeJS.ErrnoException).code ?? '')
-
 const FALLBACK_FIELD = Buffer.from('X-Relay365-Route: fallback\r\n')
 
 export class DeliveryQueue {
@@ -59,21 +47,16 @@ export class DeliveryQueue {
   private readonly ready = new Set<SpoolEntry>()
   /** Entries waiting for their next attempt, earliest first. */
   private readonly later = new AttemptHeap()
-  private bytes = 0
-  /** Message bytes kept for the first attempt, by id (KEPT_BODIES_MAX in all). */
-  private readonly kept = new Map<string, Buffer>()
-  private keptBytes = 0
+  private readonly space: SpoolSpace
+  private readonly kept = new KeptBodies()
   private wakeUp: (() => void) | undefined
   private stopped = false
   private running: Promise<void> | undefined
   private readonly inFlight = new Set<Promise<void>>()
-  /** Bytes the spool's file system has left for us, read every DISK_FREE_MAX_AGE ms. */
-  private diskFree = Number.POSITIVE_INFINITY
-  private diskCheck: Promise<void> | undefined
-  private diskTimer: NodeJS.Timeout | undefined
 
   constructor(private readonly o: QueueOptions) {
     this.store = new SpoolStore(o.spoolDir)
+    this.space = new SpoolSpace(o.spoolDir, o.maxSpoolSize)
   }
 
   /** Messages waiting for delivery (spool depth). */
@@ -82,18 +65,17 @@ export class DeliveryQueue {
   }
 
   get spoolBytes(): number {
-    return this.bytes
+    return this.space.used
   }
 
   /** What the spool can still take: delivery.maxSpoolSize, or the disk's free space if less. */
   freeSpace(): number {
-    return Math.min(this.o.maxSpoolSize - this.bytes, this.diskFree)
+    return this.space.free()
   }
 
   /** Why the spool cannot take mail now, or undefined (GET /healthz). */
   problem(): string | undefined {
-    const free = this.freeSpace()
-    return free <= 0 ? `spool ${this.o.spoolDir} is full: ${Math.max(0, this.o.maxSpoolSize - this.bytes)} bytes left of delivery.maxSpoolSize, ${Math.max(0, this.diskFree)} on its disk` : undefined
+    return this.space.problem()
   }
 
   /** A write in the spool's tmp/ (which a start clears), undone: how a failed spool write is re-checked. */
@@ -101,44 +83,27 @@ export class DeliveryQueue {
     return probeDirectory(this.store.tmp)
   }
 
-  /** Reads the disk's free space in the background. */
-  private checkDisk(): void {
-    this.diskCheck ??= statfs(this.o.spoolDir)
-      .then(
-        (fs) => {
-          this.diskFree = fs.bavail * fs.bsize
-        },
-        () => undefined,
-      )
-      .finally(() => {
-        this.diskCheck = undefined
-      })
-  }
-
   private writeFailed(err: unknown): DeliveryOutcome {
     this.o.writes?.failed(err as Error)
     if (isDiskFull(err)) {
-      // the next MAIL must know at once
-      this.diskFree = 0
+      this.space.diskFilled()
       return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'spool-full') }
     }
     return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `spool write failed: ${(err as Error).message}` }) }
   }
 
   start(): void {
-    const fs = statfsSync(this.o.spoolDir)
-    this.diskFree = fs.bavail * fs.bsize
-    this.diskTimer = setInterval(() => this.checkDisk(), DISK_FREE_MAX_AGE).unref()
+    this.space.start()
     // A restart usually follows a fix or a crash: recovered mail is tried again at once.
     const now = this.o.clock.now()
     for (const e of this.store.recover()) this.add({ ...e, nextAttempt: Math.min(e.nextAttempt, now) })
-    if (this.entries.size) this.o.log.info({ messages: this.entries.size, bytes: this.bytes }, 'spool recovered')
+    if (this.entries.size) this.o.log.info({ messages: this.entries.size, bytes: this.space.used }, 'spool recovered')
     this.running = this.loop()
   }
 
   async stop(): Promise<void> {
     this.stopped = true
-    clearInterval(this.diskTimer)
+    this.space.stop()
     this.wakeUp?.()
     await this.running
     await Promise.all(this.inFlight)
@@ -147,7 +112,7 @@ export class DeliveryQueue {
 
   private add(e: SpoolEntry): void {
     this.entries.set(e.id, e)
-    this.bytes += e.size
+    this.space.take(e.size)
     this.schedule(e)
   }
 
@@ -171,7 +136,7 @@ export class DeliveryQueue {
     return {
       write: async (chunk) => {
         if (full || aborted || writeError !== undefined) return
-        if (this.bytes + writer.size + chunk.length > this.o.maxSpoolSize) {
+        if (this.space.exceedsMax(writer.size + chunk.length)) {
           full = true
           return
         }
@@ -198,8 +163,8 @@ export class DeliveryQueue {
             ...(mailDsn ? { mailDsn } : {}),
           })
           this.held.set(id, entry)
-          this.keep(id, writer.whole)
-          this.bytes += entry.size
+          this.kept.keep(id, writer.whole)
+          this.space.take(entry.size)
           this.o.writes?.succeeded()
           return { ok: true, status: 'Pending' }
         } catch (err) {
@@ -215,21 +180,6 @@ export class DeliveryQueue {
     }
   }
 
-  private keep(id: string, body: Buffer | undefined): void {
-    if (body === undefined || this.keptBytes + body.length > KEPT_BODIES_MAX) return
-    this.kept.set(id, body)
-    this.keptBytes += body.length
-  }
-
-  /** The kept bytes of a message, handed out once. */
-  private takeKept(id: string): Buffer | undefined {
-    const body = this.kept.get(id)
-    if (body === undefined) return undefined
-    this.kept.delete(id)
-    this.keptBytes -= body.length
-    return body
-  }
-
   /**
    * A committed message whose client never got its 250 (the transaction failed between the commit
    * and the reply): its spool file goes, or a restart would deliver what the client sends again.
@@ -238,8 +188,8 @@ export class DeliveryQueue {
     const e = this.held.get(id)
     if (!e) return
     this.held.delete(id)
-    this.bytes -= e.size
-    this.takeKept(id)
+    this.space.give(e.size)
+    this.kept.take(id)
     await this.store.remove(id)
   }
 
@@ -248,7 +198,7 @@ export class DeliveryQueue {
     const e = this.held.get(id)
     if (!e) return
     this.held.delete(id)
-    this.bytes -= e.size
+    this.space.give(e.size)
     this.add(e)
   }
 
@@ -279,7 +229,7 @@ export class DeliveryQueue {
 
   private async attempt(e: SpoolEntry): Promise<void> {
     // routes share the kept bytes of this first attempt; later attempts read the spool
-    const kept = this.takeKept(e.id)
+    const kept = this.kept.take(e.id)
     const pending = e.recipients.filter((r) => r.state === 'pending')
     const byRoute = new Map<RouteName, SpoolRecipient[]>()
     for (const r of pending) byRoute.set(r.route, [...(byRoute.get(r.route) ?? []), r])
@@ -326,7 +276,7 @@ export class DeliveryQueue {
       await this.store.save(e)
     } else {
       this.entries.delete(e.id)
-      this.bytes -= e.size
+      this.space.give(e.size)
       await this.store.remove(e.id)
     }
   }
@@ -397,7 +347,7 @@ export class DeliveryQueue {
     const writer = this.store.create(r.id)
     await writer.write(Buffer.from(r.text, 'utf8'))
     const entry = await writer.commit({ id: r.id, from: '', queuedAt: now, attempts: 0, nextAttempt: now, recipients: [{ address: r.to, route: 'upstream', state: 'pending' }], dsn: true })
-    this.keep(r.id, writer.whole)
+    this.kept.keep(r.id, writer.whole)
     const rcptReply = formatReply(reply(this.o.replies, 'recipient-ok'))
     this.o.trace.record(buildTrace({
       id: r.id,
