@@ -2,7 +2,7 @@
 // closes last), the clients hear 421, and the process exits 0.
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
-import { RawClient } from '../security/clients.js'
+import { Dialogue } from '../helpers/dialogue.js'
 import { bannerPorts, spawnServe, stopChild } from '../helpers/cli.js'
 import { startFaultyUpstream } from '../helpers/faulty-upstream.js'
 import { testConfigDoc } from '../helpers/relay.js'
@@ -25,9 +25,9 @@ t.test('SIGTERM with sessions mid-DATA and mid-envelope: a trace record for ever
 
   const MID_DATA = 8
   const MID_ENVELOPE = 4
-  const clients: RawClient[] = []
+  const clients: Dialogue[] = []
   for (let i = 0; i < MID_DATA + MID_ENVELOPE; i++) {
-    const { client } = await RawClient.open(port)
+    const client = await Dialogue.open(port)
     clients.push(client)
     await client.send('EHLO client.test')
     t.match(await client.send(`MAIL FROM:<cut${i}@contoso.example>`), /^250 /)
@@ -38,7 +38,7 @@ t.test('SIGTERM with sessions mid-DATA and mid-envelope: a trace record for ever
     }
   }
   // a delivered message, so the trace has one that was not cut
-  const { client: whole } = await RawClient.open(port)
+  const whole = await Dialogue.open(port)
   await whole.send('EHLO client.test')
   await whole.send('MAIL FROM:<whole@contoso.example>')
   await whole.send('RCPT TO:<someone@example.org>')

@@ -3,7 +3,7 @@
 // another; a transaction that ends any way at all gives its upstream slot back.
 import t, { type Test } from 'tap'
 import nodemailer from 'nodemailer'
-import { RawClient } from '../security/clients.js'
+import { Dialogue } from '../helpers/dialogue.js'
 import { prng } from '../helpers/prng.js'
 import { startFaultyUpstream, type Fault } from '../helpers/faulty-upstream.js'
 import { settled, startRelay } from '../helpers/relay.js'
@@ -51,8 +51,8 @@ t.test('a seeded mix of every upstream fault: never a false 250, never a crossed
 })
 
 /** A raw client with a transaction open up to DATA's go-ahead. */
-async function atData(port: number): Promise<RawClient> {
-  const { client } = await RawClient.open(port)
+async function atData(port: number): Promise<Dialogue> {
+  const client = await Dialogue.open(port)
   for (const line of ['EHLO client.test', 'MAIL FROM:<helpdesk@contoso.example>', 'RCPT TO:<someone@example.org>', 'DATA']) await client.send(line)
   return client
 }

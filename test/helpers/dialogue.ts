@@ -1,42 +1,52 @@
-// A raw SMTP client for transcript tests: send a line, get the complete (multi-line) reply.
-// Can upgrade to TLS after STARTTLS and write arbitrary bytes, so tests read like transcripts.
+// The raw SMTP client of the tests: send a line, get the complete (multi-line) reply, so tests read
+// like transcripts. It writes arbitrary bytes, connects from any loopback address (the relay counts
+// connections per address), upgrades to TLS after STARTTLS and keeps the plain TCP socket
+// reachable afterwards, so a test can reset it under TLS or speak TLS by hand.
 import net from 'node:net'
 import tls from 'node:tls'
 import type { Test } from 'tap'
+
+const REPLY = /^(?:\d{3}-[^\r\n]*\r\n)*\d{3}(?: [^\r\n]*)?\r\n/
+
+export interface DialOptions {
+  /** Where the relay listens; 127.0.0.1 unless said. */
+  readonly host?: string
+  /** The address to connect from (any of 127.0.0.0/8). */
+  readonly localAddress?: string
+  /** How long to wait for the greeting: a relay under a connection flood greets late. */
+  readonly timeoutMs?: number
+}
 
 export class Dialogue {
   private buffer = ''
   private waiting: Array<(reply: string) => void> = []
   private replies: string[] = []
-  private socket: net.Socket | tls.TLSSocket
+  private secure: tls.TLSSocket | undefined
   readonly closed: Promise<void>
   greeting = ''
 
-  private constructor(socket: net.Socket) {
-    this.socket = socket
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()))
-    this.listen(socket)
+  private constructor(readonly plain: net.Socket) {
+    this.closed = new Promise((resolve) => plain.once('close', () => resolve()))
+    this.listen(plain)
   }
 
-  static async open(port: number, host = '127.0.0.1'): Promise<Dialogue> {
-    const socket = net.connect(port, host)
+  static async open(port: number, { host = '127.0.0.1', localAddress, timeoutMs = 10_000 }: DialOptions = {}): Promise<Dialogue> {
+    const socket = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) })
     socket.on('error', () => undefined)
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve)
       socket.once('error', reject)
     })
     const d = new Dialogue(socket)
-    d.greeting = await d.read()
+    d.greeting = await d.read(timeoutMs)
     return d
   }
 
   private listen(socket: net.Socket | tls.TLSSocket): void {
-    socket.setEncoding('latin1')
-    socket.on('data', (chunk: string) => {
-      this.buffer += chunk
-      for (;;) {
-        const m = /^(?:\d{3}-[^\r\n]*\r\n)*\d{3}(?: [^\r\n]*)?\r\n/.exec(this.buffer)
-        if (!m) break
+    // Buffers, not setEncoding: the plain socket may be handed to tls.connect by a test.
+    socket.on('data', (chunk: Buffer) => {
+      this.buffer += chunk.toString('latin1')
+      for (let m = REPLY.exec(this.buffer); m; m = REPLY.exec(this.buffer)) {
         this.buffer = this.buffer.slice(m[0].length)
         const reply = m[0].replace(/\r\n$/, '')
         const waiter = this.waiting.shift()
@@ -71,12 +81,14 @@ export class Dialogue {
     })
   }
 
+  /** Raw bytes; a string is sent as latin1, so 8-bit octets go out as they are. */
   write(raw: string | Buffer): void {
-    this.socket.write(typeof raw === 'string' ? Buffer.from(raw, 'latin1') : raw)
+    ;(this.secure ?? this.plain).write(typeof raw === 'string' ? Buffer.from(raw, 'latin1') : raw)
   }
 
-  async send(line: string): Promise<string> {
-    this.write(`${line}\r\n`)
+  /** One command line (CRLF added) and its reply; a Buffer line keeps UTF-8 as it is. */
+  async send(line: string | Buffer): Promise<string> {
+    this.write(typeof line === 'string' ? `${line}\r\n` : Buffer.concat([line, Buffer.from('\r\n')]))
     return this.read()
   }
 
@@ -88,34 +100,40 @@ export class Dialogue {
     return reply
   }
 
+  /** EHLO, STARTTLS, EHLO again: the opening TeamDynamix makes. */
+  async ehloTls(options: tls.ConnectionOptions = {}): Promise<void> {
+    await this.send('EHLO client.test')
+    await this.starttls(options)
+    await this.send('EHLO client.test')
+  }
+
   async upgrade(options: tls.ConnectionOptions = {}): Promise<void> {
-    const plain = this.socket as net.Socket
-    plain.removeAllListeners('data')
-    const secure = tls.connect({ socket: plain, rejectUnauthorized: false, ...options })
+    this.plain.removeAllListeners('data')
+    const secure = tls.connect({ socket: this.plain, rejectUnauthorized: false, ...options })
     secure.on('error', () => undefined)
     await new Promise<void>((resolve, reject) => {
       secure.once('secureConnect', resolve)
       secure.once('error', reject)
     })
-    this.socket = secure
+    this.secure = secure
     this.listen(secure)
   }
 
   get tlsSocket(): tls.TLSSocket {
-    return this.socket as tls.TLSSocket
+    if (!this.secure) throw new Error('no TLS on this dialogue yet')
+    return this.secure
   }
 
   close(): void {
-    this.socket.destroy()
+    this.secure?.destroy()
+    this.plain.destroy()
   }
 }
 
-/** EHLO, STARTTLS, EHLO again: the opening TeamDynamix makes. */
+/** A dialogue after EHLO, STARTTLS, EHLO. */
 export async function openTls(port: number, options: tls.ConnectionOptions = {}): Promise<Dialogue> {
   const d = await Dialogue.open(port)
-  await d.send('EHLO client.test')
-  await d.starttls(options)
-  await d.send('EHLO client.test')
+  await d.ehloTls(options)
   return d
 }
 

@@ -3,9 +3,9 @@
 // sessions from one address are refused past smtp.maxConnectionsPerIP while another loopback
 // address still gets a whole transaction through. Every loop is bounded in count and time.
 import t from 'tap'
+import { Dialogue, openTls } from '../helpers/dialogue.js'
 import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { settled, startRelay } from '../helpers/relay.js'
-import { RawClient } from './clients.js'
 
 const DEADLINE = '421 4.4.2 Session time limit exceeded, closing transmission channel'
 
@@ -19,8 +19,8 @@ t.test('slowloris at 1 byte a second is cut off at maxSessionDuration (2s)', asy
 
   const inCommands = async () => {
     const started = Date.now()
-    const { client, greeting } = await RawClient.open(relay.smtpPort)
-    t.match(greeting, /^220 /)
+    const client = await Dialogue.open(relay.smtpPort)
+    t.match(client.greeting, /^220 /)
     const bytes = 'EHLO slow.client.test\r\n'
     let i = 0
     const timer = setInterval(() => client.write(bytes[i++ % bytes.length] as string), 1000)
@@ -33,8 +33,7 @@ t.test('slowloris at 1 byte a second is cut off at maxSessionDuration (2s)', asy
 
   const inData = async () => {
     const started = Date.now()
-    const { client } = await RawClient.open(relay.smtpPort)
-    await client.startTls()
+    const client = await openTls(relay.smtpPort)
     await client.send('MAIL FROM:<helpdesk@contoso.example>')
     await client.send('RCPT TO:<someone@example.org>')
     const go = await client.send('DATA')
@@ -69,15 +68,15 @@ t.test('500 sessions from one address: refused past the per-IP cap; 127.0.0.2 st
   const cap = relay.config.smtp.maxConnectionsPerIP
   t.equal(cap, 50)
   const opened = await Promise.all(
-    Array.from({ length: 500 }, () => RawClient.open(relay.smtpPort, '127.0.0.1', 15_000).catch((err: Error) => ({ client: undefined, greeting: `error: ${err.message}` }))),
+    Array.from({ length: 500 }, () => Dialogue.open(relay.smtpPort, { timeoutMs: 15_000 }).catch((err: Error) => err)),
   )
-  const greetings = opened.map((o) => o.greeting)
+  const greetings = opened.map((o) => (o instanceof Error ? `error: ${o.message}` : o.greeting))
   t.equal(greetings.filter((g) => g.startsWith('220 ')).length, cap, `${cap} sessions greeted`)
   t.equal(greetings.filter((g) => g === '421 4.7.0 Too many connections from your host').length, 500 - cap, 'every other one refused')
 
-  const { client: other, greeting } = await RawClient.open(relay.smtpPort, '127.0.0.2')
-  t.match(greeting, /^220 relay365\.local /, 'another loopback address is not held back')
-  await other.startTls()
+  const other = await Dialogue.open(relay.smtpPort, { localAddress: '127.0.0.2' })
+  t.match(other.greeting, /^220 relay365\.local /, 'another loopback address is not held back')
+  await other.ehloTls()
   t.equal(await other.send('MAIL FROM:<helpdesk@contoso.example>'), '250 2.1.0 Sender OK')
   t.equal(await other.send('RCPT TO:<someone@example.org>'), '250 2.1.5 Recipient OK')
   t.equal(await other.send('DATA'), '354 Start mail input; end with <CRLF>.<CRLF>')
@@ -85,10 +84,10 @@ t.test('500 sessions from one address: refused past the per-IP cap; 127.0.0.2 st
   t.match(await other.read(), /^250 2\.6\.0 /)
   t.equal(await other.send('QUIT'), '221 2.0.0 Service closing transmission channel')
 
-  for (const o of opened) o.client?.close()
+  for (const o of opened) if (!(o instanceof Error)) o.close()
   await settled(relay, 10_000)
-  const { client: again, greeting: back } = await RawClient.open(relay.smtpPort)
-  t.match(back, /^220 /, 'the freed slots serve 127.0.0.1 again')
+  const again = await Dialogue.open(relay.smtpPort)
+  t.match(again.greeting, /^220 /, 'the freed slots serve 127.0.0.1 again')
   again.close()
   const m = relay.trace.list({}).messages[0]
   t.match(m, { clientIp: '127.0.0.2', subject: 'from 127.0.0.2', status: 'Captured' })

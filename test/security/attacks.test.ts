@@ -6,10 +6,31 @@ import { checkAddress } from '../../src/core/address.js'
 import { Dialogue, openTls } from '../helpers/dialogue.js'
 import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { settled, startRelay } from '../helpers/relay.js'
-import { transact } from './clients.js'
 
 const FROM_INVALID = '550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant'
 const BODY = '\r\n\r\nhello'
+
+/** One message over STARTTLS, `mail` and each of `rcpts` as whole command lines (a Buffer keeps UTF-8 as is); every reply. */
+async function transact(port: number, message: Buffer | string, mail: string | Buffer = 'MAIL FROM:<helpdesk@contoso.example>', rcpts: readonly (string | Buffer)[] = ['RCPT TO:<someone@example.org>']): Promise<{ replies: string[]; ms: number }> {
+  const d = await openTls(port)
+  const replies = [await d.send(mail)]
+  for (const r of rcpts) replies.push(await d.send(r))
+  let ms = 0
+  if (replies.some((r) => r.startsWith('250 2.1.5'))) {
+    const go = await d.send('DATA')
+    replies.push(go)
+    if (go.startsWith('354')) {
+      // Timed from the first byte of the message: the header rules run as soon as its header ends.
+      const started = performance.now()
+      d.write(message)
+      d.write('\r\n.\r\n')
+      replies.push(await d.read(10_000))
+      ms = performance.now() - started
+    }
+  }
+  d.close()
+  return { replies, ms }
+}
 
 async function relayWithUpstream(t: Test, doc: Record<string, unknown> = {}) {
   const upstream = await startFakeUpstream(t)

@@ -6,10 +6,11 @@ import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
 import tls from 'node:tls'
+import { Duplex } from 'node:stream'
 import nodemailer from 'nodemailer'
+import { Dialogue } from '../helpers/dialogue.js'
 import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { settled, startRelay } from '../helpers/relay.js'
-import { captureClientHello, RawClient } from './clients.js'
 
 const problems: unknown[] = []
 const record = (what: string) => (err: unknown) => problems.push({ what, err })
@@ -24,6 +25,22 @@ t.teardown(() => {
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** The first flight a TLS client sends (its ClientHello), captured without a server. */
+function captureClientHello(): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const wire = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        resolve(chunk)
+        callback()
+        queueMicrotask(() => client.destroy())
+      },
+    })
+    const client = tls.connect({ socket: wire, rejectUnauthorized: false, servername: 'relay365.test' })
+    client.on('error', () => undefined)
+  })
+}
+
 t.test('every socket and TLS error stays with its connection', async (t) => {
   const upstream = await startFakeUpstream(t)
   const relay = await startRelay(t, { routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '5s' } } })
@@ -32,7 +49,7 @@ t.test('every socket and TLS error stays with its connection', async (t) => {
   t.ok(hello.length > 100 && hello[0] === 0x16, 'a real ClientHello record')
 
   await t.test('a TLS handshake killed half-way: half a ClientHello, then a reset', async (t) => {
-    const { client } = await RawClient.open(port)
+    const client = await Dialogue.open(port)
     await client.send('EHLO client.test')
     t.equal(await client.send('STARTTLS'), '220 2.0.0 SMTP server ready')
     client.plain.write(hello.subarray(0, hello.length >> 1))
@@ -42,7 +59,7 @@ t.test('every socket and TLS error stays with its connection', async (t) => {
   })
 
   await t.test('a TLS handshake killed after the server answered it', async (t) => {
-    const { client } = await RawClient.open(port)
+    const client = await Dialogue.open(port)
     await client.send('EHLO client.test')
     t.equal(await client.send('STARTTLS'), '220 2.0.0 SMTP server ready')
     client.plain.removeAllListeners('data')
@@ -57,7 +74,7 @@ t.test('every socket and TLS error stays with its connection', async (t) => {
 
   await t.test('garbage instead of a ClientHello after STARTTLS', async (t) => {
     for (const garbage of [randomBytes(600), Buffer.from('EHLO plaintext.example\r\nMAIL FROM:<evil@example.com>\r\n'), Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff, 0x01])]) {
-      const { client } = await RawClient.open(port)
+      const client = await Dialogue.open(port)
       await client.send('EHLO client.test')
       t.equal(await client.send('STARTTLS'), '220 2.0.0 SMTP server ready')
       client.plain.write(garbage)
@@ -67,8 +84,8 @@ t.test('every socket and TLS error stays with its connection', async (t) => {
   })
 
   await t.test('a connection reset in the middle of DATA aborts the upstream transaction', async (t) => {
-    const { client } = await RawClient.open(port)
-    await client.startTls()
+    const client = await Dialogue.open(port)
+    await client.ehloTls()
     t.equal(await client.send('MAIL FROM:<helpdesk@contoso.example>'), '250 2.1.0 Sender OK')
     t.equal(await client.send('RCPT TO:<someone@example.org>'), '250 2.1.5 Recipient OK')
     t.equal(await client.send('DATA'), '354 Start mail input; end with <CRLF>.<CRLF>')
@@ -84,16 +101,16 @@ t.test('every socket and TLS error stays with its connection', async (t) => {
   })
 
   await t.test('HTTP spoken to the SMTP port', async (t) => {
-    const get = await RawClient.open(port)
-    get.client.write('GET / HTTP/1.1\r\nHost: relay.example\r\n\r\n')
-    t.equal(await get.client.read(), '421 4.7.0 HTTP requests not allowed, closing transmission channel')
-    await get.client.closed
+    const get = await Dialogue.open(port)
+    get.write('GET / HTTP/1.1\r\nHost: relay.example\r\n\r\n')
+    t.equal(await get.read(), '421 4.7.0 HTTP requests not allowed, closing transmission channel')
+    await get.closed
     // a browser made to POST SMTP commands (cross-protocol attack): nothing after the request line runs
-    const post = await RawClient.open(port)
-    post.client.write('POST /x HTTP/1.1\r\nHost: relay.example\r\nContent-Length: 80\r\n\r\nEHLO x\r\nMAIL FROM:<helpdesk@contoso.example>\r\nRCPT TO:<evil@example.org>\r\n')
-    t.equal(await post.client.read(), '421 4.7.0 HTTP requests not allowed, closing transmission channel')
-    t.equal(await post.client.read(), '', 'no further reply')
-    await post.client.closed
+    const post = await Dialogue.open(port)
+    post.write('POST /x HTTP/1.1\r\nHost: relay.example\r\nContent-Length: 80\r\n\r\nEHLO x\r\nMAIL FROM:<helpdesk@contoso.example>\r\nRCPT TO:<evil@example.org>\r\n')
+    t.equal(await post.read(), '421 4.7.0 HTTP requests not allowed, closing transmission channel')
+    t.equal(await post.read(), '', 'no further reply')
+    await post.closed
   })
 
   await t.test('implicit TLS on the plain port, scanners and half-open clients', async (t) => {
@@ -108,11 +125,11 @@ t.test('every socket and TLS error stays with its connection', async (t) => {
       if (i % 2) s.resetAndDestroy()
       else s.end()
     }
-    const raw = await RawClient.open(port)
-    raw.client.write(hello)
+    const raw = await Dialogue.open(port)
+    raw.write(hello)
     await pause(100)
-    raw.client.close()
-    await raw.client.closed
+    raw.close()
+    await raw.closed
   })
 
   await t.test('after all of it the relay serves a normal message', async (t) => {

@@ -55,7 +55,7 @@ t.test('partner connector with partnerExternal: drop accepts external mail and n
 
 t.test('a match through senderIPs Exchange would not take: the trace says Exchange would not have matched it', async (t) => {
   const attributionNote = async (relay: Awaited<ReturnType<typeof startRelay>>, host = '127.0.0.1') => {
-    const d = await Dialogue.open(relay.smtpPort, host)
+    const d = await Dialogue.open(relay.smtpPort, { host })
     await d.send('EHLO client.test')
     await d.send('MAIL FROM:<helpdesk@contoso.example>')
     await d.send('RCPT TO:<staff@contoso.example>')

@@ -5,7 +5,7 @@
 // Bounded in count and time. Reproduce a run with CHAOS_SEED=<seed printed below>.
 import t, { type Test } from 'tap'
 import { readdirSync, readlinkSync } from 'node:fs'
-import { RawClient } from '../security/clients.js'
+import { Dialogue } from '../helpers/dialogue.js'
 import { prng } from '../helpers/prng.js'
 import { startFaultyUpstream, type Fault, type FaultyUpstream } from '../helpers/faulty-upstream.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
@@ -77,9 +77,9 @@ interface Ack {
 /** One client session doing `behaviour`; returns what a 250 acknowledged. */
 async function session(port: number, behaviour: Behaviour, n: number, random: () => number): Promise<Ack[]> {
   const acks: Ack[] = []
-  let client: RawClient | undefined
+  let client: Dialogue | undefined
   try {
-    client = (await RawClient.open(port, '127.0.0.1', 5000)).client
+    client = await Dialogue.open(port, { timeoutMs: 5000 })
     await client.send('EHLO chaos.test')
     if (behaviour === 'quit-early') {
       await client.send('MAIL FROM:<helpdesk@contoso.example>')
