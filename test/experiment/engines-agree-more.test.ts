@@ -6,6 +6,7 @@ import t from 'tap'
 import { readdirSync } from 'node:fs'
 import { EXAMPLE_CONFIG_NAME } from '../../src/config/example.js'
 import { enginesAgree } from '../helpers/engines.js'
+import { ensureSampleTrace } from '../../scripts/sample-trace.js'
 
 const DAYS = ['smtp-auth-day', 'connector-day', 'terrl-day', 'trial-tenant-day']
 const MORE = ['faults-server-busy', 'faults-temporary-error', 'service-desk-month-smtp-auth', 'service-desk-month-connector']
@@ -17,5 +18,6 @@ t.test('every shipped scenario is compared', async (t) => {
   t.same(shipped, [...DAYS, ...MORE, ...Object.keys(SHORTENED)].sort())
 })
 
+ensureSampleTrace() // the service-desk-month scenarios replay it
 for (const name of MORE) t.test(`examples/${name}.yaml: wire and core agree`, (t) => enginesAgree(t, `examples/${name}.yaml`))
 for (const [name, ms] of Object.entries(SHORTENED)) t.test(`examples/${name}.yaml, first ${ms / 3_600_000} h: wire and core agree`, (t) => enginesAgree(t, `examples/${name}.yaml`, ms))

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { loadScenario, parseScenario, type Scenario } from '../../src/experiment/scenario.js'
 import { insertSend, planSends, recipientsFor } from '../../src/experiment/schedule.js'
 import { runCliHere } from '../helpers/cli.js'
+import { ensureSampleTrace } from '../../scripts/sample-trace.js'
 
 const SCENARIO = `
 name: quota test
@@ -149,6 +150,7 @@ t.test('scenario errors name the key; the CLI exits 2', async (t) => {
 })
 
 t.test('the shipped examples are valid scenarios', async (t) => {
+  ensureSampleTrace() // the service-desk-month scenarios replay it
   const names = ['smtp-auth-day', 'connector-day', 'terrl-day', 'faults-server-busy', 'faults-temporary-error', 'trial-tenant-day', 'service-desk-month-smtp-auth', 'service-desk-month-connector', 'month-300k-core']
   for (const name of names) {
     const s = loadScenario(fileURLToPath(new URL(`../../examples/${name}.yaml`, import.meta.url)))

@@ -2,13 +2,15 @@
 // (rows grouped by MessageId, bad rows reported with their line), scaled, and replayed through a
 // real relay by the experiment runner at the trace's own times.
 import t from 'tap'
-import { writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { experimentCommand } from '../../src/cli/experiment.js'
 import { ConfigError } from '../../src/errors.js'
 import { loadScenario } from '../../src/experiment/scenario.js'
 import { planSends, recipientsFor } from '../../src/experiment/schedule.js'
 import { loadTrace, parseTrace, scaleTraffic } from '../../src/experiment/traffic.js'
+import { ensureSampleTrace, sampleTrace } from '../../scripts/sample-trace.js'
 
 const HEADER = 'Received,SenderAddress,RecipientAddress,Subject,Status,ToIP,FromIP,Size,MessageId,MessageTraceId'
 const CSV = [
@@ -65,7 +67,7 @@ t.test('scale: whole copies and an even share of the fraction', async (t) => {
 })
 
 t.test('the shipped sample: a month of a service desk, two broken rows reported', async (t) => {
-  const trace = loadTrace(fileURLToPath(new URL('../../examples/traces/service-desk-month.csv', import.meta.url)))
+  const trace = loadTrace(ensureSampleTrace())
   t.equal(trace.messages.length, 4800)
   t.same(trace.skipped, [
     { where: 'line 11', reason: 'Received "not a date" is not a date' },
@@ -74,7 +76,14 @@ t.test('the shipped sample: a month of a service desk, two broken rows reported'
   t.throws(() => loadTrace('/nonexistent/trace.csv'), ConfigError)
 })
 
+t.test('the sample trace is the same bytes on every machine: the documented month figures come from it', async (t) => {
+  // the sha256 of the file as it was kept in git until it was generated on demand
+  t.equal(createHash('sha256').update(sampleTrace().csv).digest('hex'), '77ff9477a2f80266ccfe5c1092af1d03fbb4977bcde40133c585a8818d6f1375')
+  t.equal(readFileSync(ensureSampleTrace(), 'utf8'), sampleTrace().csv)
+})
+
 t.test('a replay keeps each message time, recipient count and internal/external split', async (t) => {
+  ensureSampleTrace()
   const s = loadScenario(fileURLToPath(new URL('../../examples/service-desk-month-connector.yaml', import.meta.url)))
   const plan = planSends(s)
   t.equal(plan.length, 4800)
