@@ -1,5 +1,6 @@
-// Interfaces between the core and the edges: time, trace storage. Implementations are injected by
-// the composition root (app.ts), so two relays in one process never share state.
+// Interfaces between the core and the edges: the clock, limit counting, trace and capture storage,
+// and the SMTP adapter's calls into the relay. Implementations are made per relay (services.ts,
+// doors.ts) and passed down, so two relays in one process never share state.
 import type { Readable } from 'node:stream'
 import type { MessageDsn, RecipientDsn } from './core/dsn-params.js'
 import type { LimitOutcome, LimitRequest } from './core/limits.js'
@@ -160,7 +161,7 @@ export interface CommandInfo {
 
 /**
  * What the SMTP adapter (src/smtp) asks of the relay (src/relay), one hook per SMTP stage; the
- * relay answers with a catalogue reply, or undefined for "go on". app.ts connects the two, so
+ * relay answers with a catalogue reply, or undefined for "go on". doors.ts connects the two, so
  * neither imports the other.
  */
 export interface SmtpRelay {

@@ -1,7 +1,7 @@
 // The faults armed in one relay (SPEC §2 "Injected failures"): seeded from config `faults`,
 // changed at run time through /api/v1/faults. It owns the random draw, so the policy core gets
 // faults and rolls as plain input and stays pure; a test or an experiment can pass a seeded
-// random. One per relay (app.ts), never shared: two relays in one process arm their own. With
+// random. One per relay (services.ts), never shared: two relays in one process arm their own. With
 // `serve --workers N` the primary's set is the one the API changes; each worker holds a copy it
 // replaces when told (src/cluster/).
 import { parseFaultEntry } from '../config/load.js'
