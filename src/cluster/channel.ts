@@ -5,6 +5,26 @@
 // What one end sends in one event-loop turn goes as one batch: under load a worker has several
 // sessions' limit calls and trace records to send at once, and each IPC message costs a
 // serialization and a system call on both ends.
+// What may be called and noted each way is a table of method signatures (call-table.ts holds the
+// relay's): a name that is not in the table, or arguments that do not fit it, fail to compile.
+
+/** Method name -> signature: what one end may call or note on the other. */
+export type Table<T> = { readonly [K in keyof T]: (...args: never[]) => unknown }
+
+/** The arguments of `T[K]`. */
+export type Args<T, K extends keyof T> = T[K] extends (...args: infer A) => unknown ? A : never
+
+/** What a call of `T[K]` resolves to. */
+export type Result<T, K extends keyof T> = T[K] extends (...args: never[]) => infer R ? Awaited<R> : never
+
+/** How one end answers the calls in `T`: a value, or a promise of one. */
+export type CallHandlers<T> = { readonly [K in keyof T]: (...args: Args<T, K>) => Result<T, K> | Promise<Result<T, K>> }
+
+/** How one end takes the notes in `T`. */
+export type NoteHandlers<T> = { readonly [K in keyof T]: (...args: Args<T, K>) => void }
+
+/** Sends the other end a note of `T`. */
+export type Tell<T> = <K extends keyof T & string>(kind: K, ...args: Args<T, K>) => void
 
 /** Worker -> primary, answered. */
 export interface Call {
@@ -27,7 +47,7 @@ export interface Answer {
 export interface Note {
   readonly r365: 'note'
   readonly kind: string
-  readonly body?: unknown
+  readonly args: readonly unknown[]
 }
 
 export type ClusterMessage = Call | Answer | Note
@@ -84,13 +104,14 @@ export class Outbox {
 }
 
 /**
- * A worker's end: calls with their answers, notes both ways. When the primary is gone every call
- * waiting and every later call rejects, so nothing waits for an answer that cannot come.
+ * A worker's end: the calls of `Calls` with their answers, the notes of `Up` to the primary, those
+ * of `Down` from it. When the primary is gone every call waiting and every later call rejects, so
+ * nothing waits for an answer that cannot come.
  */
-export class PrimaryLink {
+export class PrimaryLink<Calls extends Table<Calls>, Up extends Table<Up>, Down extends Table<Down>> {
   private next = 1
   private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>()
-  private readonly handlers = new Map<string, (body: unknown) => void>()
+  private readonly handlers = new Map<string, (...args: readonly unknown[]) => void>()
   private readonly outbox: Outbox
   private gone: Error | undefined
 
@@ -113,7 +134,7 @@ export class PrimaryLink {
           this.waiting.delete(m.id)
           if (m.ok) w.resolve(m.value)
           else w.reject(new Error(m.error ?? 'the primary failed'))
-        } else if (m.r365 === 'note') this.handlers.get(m.kind)?.(m.body)
+        } else if (m.r365 === 'note') this.handlers.get(m.kind)?.(...m.args)
       }
     })
     port.once('disconnect', () => {
@@ -128,21 +149,21 @@ export class PrimaryLink {
     this.waiting.delete(id)
   }
 
-  call<T>(method: string, ...args: unknown[]): Promise<T> {
+  call<K extends keyof Calls & string>(method: K, ...args: Args<Calls, K>): Promise<Result<Calls, K>> {
     if (this.gone) return Promise.reject(this.gone)
     const id = this.next++
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<Result<Calls, K>>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject })
       this.outbox.push({ r365: 'call', id, method, args })
     })
   }
 
-  note(kind: string, body?: unknown): void {
-    if (!this.gone) this.outbox.push({ r365: 'note', kind, body })
+  note<K extends keyof Up & string>(kind: K, ...args: Args<Up, K>): void {
+    if (!this.gone) this.outbox.push({ r365: 'note', kind, args })
   }
 
-  on(kind: string, handler: (body: unknown) => void): void {
-    this.handlers.set(kind, handler)
+  on<K extends keyof Down & string>(kind: K, handler: (...args: Args<Down, K>) => void): void {
+    this.handlers.set(kind, handler as (...args: readonly unknown[]) => void)
   }
 }
 
@@ -190,12 +211,15 @@ export interface WorkerPort {
  * bad record cannot end the primary (and with it every worker).
  * Returns the way to send it notes (in order with the answers).
  */
-export function serveWorker(
+export function serveWorker<Calls extends Table<Calls>, Up extends Table<Up>, Down extends Table<Down>>(
   port: WorkerPort,
-  methods: Readonly<Record<string, (...args: never[]) => unknown>>,
-  notes: Readonly<Record<string, (body: never) => void>>,
+  methods: CallHandlers<Calls>,
+  notes: NoteHandlers<Up>,
   failed: (what: string, err: Error) => void,
-): (note: Note) => void {
+): Tell<Down> {
+  // the tables' types end here: what arrives is looked up by name, and an unknown name answered
+  const called = methods as Readonly<Record<string, ((...args: readonly unknown[]) => unknown) | undefined>>
+  const noted = notes as Readonly<Record<string, ((...args: readonly unknown[]) => void) | undefined>>
   // a worker that died: what it was sent is lost with it, and its successor starts from init
   const outbox = new Outbox((m, done) => {
     if (port.isConnected()) port.send(m, undefined, undefined, done)
@@ -205,7 +229,7 @@ export function serveWorker(
     for (const m of unpack(wire)) {
       if (m.r365 === 'note') {
         try {
-          notes[m.kind]?.(m.body as never)
+          noted[m.kind]?.(...m.args)
         } catch (err) {
           failed(m.kind, err as Error)
         }
@@ -213,18 +237,18 @@ export function serveWorker(
       }
       if (m.r365 !== 'call') continue
       const answer = (a: Omit<Answer, 'r365' | 'id'>) => outbox.push({ r365: 'answer', id: m.id, ...a })
-      const method = methods[m.method]
+      const method = called[m.method]
       if (!method) {
         answer({ ok: false, error: `no method ${m.method}` })
         continue
       }
       Promise.resolve()
-        .then(() => method(...(m.args as never[])))
+        .then(() => method(...m.args))
         .then(
           (value) => answer({ ok: true, value }),
           (err: unknown) => answer({ ok: false, error: err instanceof Error ? err.message : String(err) }),
         )
     }
   })
-  return (note) => outbox.push(note)
+  return (kind, ...args) => outbox.push({ r365: 'note', kind, args })
 }

@@ -14,13 +14,10 @@ import { hopTimeout, type DoorState } from '../doors.js'
 import { sumConnections } from '../delivery/sink.js'
 import { spoolPartition } from '../delivery/spool/partitions.js'
 import { startFront, type RunningFront } from '../front.js'
-import type { LimitRequest } from '../ports.js'
 import { openServices, warnArmedFaults, type Services } from '../services.js'
 import { loadTlsMaterial } from '../smtp/tls.js'
-import { serveWorker, type Note } from './channel.js'
-import type { WorkerInit } from './worker.js'
-import type { AttemptResult } from '../core/trace-record.js'
-import type { TraceMessage } from '../core/trace.js'
+import type { PrimaryCalls, PrimaryNotes, WorkerNotes, WorkerPorts } from './call-table.js'
+import { serveWorker, type Tell } from './channel.js'
 
 /** A worker that ran less than this before it died waits this long before it is started again. */
 const RESTART_DELAY_MS = 1000
@@ -31,7 +28,7 @@ interface Slot {
   /** The running worker has opened its listeners. */
   ready: boolean
   /** Sends the running worker a note, in order with its answers. */
-  tell: ((note: Note) => void) | undefined
+  tell: Tell<PrimaryNotes> | undefined
   state: DoorState | undefined
   startedAt: number
   /** Concurrency slots its sessions hold ("key\0holder"): given back if it dies holding them. */
@@ -72,9 +69,9 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
   // Numbered, so that a worker starting now applies exactly the changes its init did not include.
   // A worker on its way out misses what follows: its successor gets the state in its init.
   let changes = 0
-  const broadcast = (kind: string, value: unknown) => {
-    const note: Note = { r365: 'note', kind, body: { seq: ++changes, value } }
-    for (const s of slots) s.tell?.(note)
+  const broadcast = (kind: keyof PrimaryNotes, value: unknown) => {
+    const change = { seq: ++changes, value }
+    for (const s of slots) s.tell?.(kind, change)
   }
   const clock = new SharedClock(config.clock.speed, (ms) => broadcast('clock.advance', ms))
   const services: Services = await openServices({ config, clock })
@@ -96,9 +93,9 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
   cluster.setupPrimary({ serialization: 'advanced' })
   let stopping = false
   // the relay is listening once every worker is: or it did not start, and says which worker failed
-  let allReady: (ports: { smtpPort: number; submissionPort: number | undefined }) => void
+  let allReady: (ports: WorkerPorts) => void
   let startFailed: (err: Error) => void
-  const ready = new Promise<{ smtpPort: number; submissionPort: number | undefined }>((resolve, reject) => {
+  const ready = new Promise<WorkerPorts>((resolve, reject) => {
     allReady = resolve
     startFailed = reject
   })
@@ -110,10 +107,10 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
     slot.ready = false
     slot.state = undefined
     slot.startedAt = Date.now()
-    slot.tell = serveWorker(
+    slot.tell = serveWorker<PrimaryCalls, WorkerNotes, PrimaryNotes>(
       worker,
       {
-        init: (): WorkerInit => ({
+        init: () => ({
           config,
           index: slot.index,
           workers,
@@ -123,34 +120,34 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
           captureDir: services.captureDir,
           spool: { dir: spoolPartition(config.delivery.spoolDir, slot.index), maxSize: Math.floor(config.delivery.maxSpoolSize / workers) },
         }),
-        'limits.consume': (requests: readonly LimitRequest[], now: number, holder?: string) => limits.consume(requests, now, holder),
-        'limits.refund': (requests: readonly LimitRequest[], holder: string) => limits.refund(requests, holder),
-        'limits.acquire': async (key: string, holder: string, limit: number, now: number, ttl: number) => {
+        'limits.consume': (requests, now, holder) => limits.consume(requests, now, holder),
+        'limits.refund': (requests, holder) => limits.refund(requests, holder),
+        'limits.acquire': async (key, holder, limit, now, ttl) => {
           const taken = await limits.acquire(key, holder, limit, now, ttl)
           // a worker that died while this was being decided will never release it
           if (taken && slot.worker !== worker) await limits.release(key, holder)
           else if (taken) slot.held.add(`${key}\0${holder}`)
           return taken
         },
-        'limits.release': (key: string, holder: string) => {
+        'limits.release': (key, holder) => {
           slot.held.delete(`${key}\0${holder}`)
           return limits.release(key, holder)
         },
-        'limits.hit': (key: string, now: number, windowMs: number) => limits.hit(key, now, windowMs),
-        'limits.usage': (now: number) => limits.usage(now),
+        'limits.hit': (key, now, windowMs) => limits.hit(key, now, windowMs),
+        'limits.usage': (now) => limits.usage(now),
         'limits.reset': () => limits.reset(),
         'trace.written': () => trace.written(),
-        failed: (message: string) => {
+        failed: (message) => {
           slot.failure = message
         },
       },
       {
-        'trace.record': ([message, first]: [TraceMessage, boolean]) => trace.record(message, first),
-        'trace.attempt': ([id, attempt, results]: [string, number, AttemptResult[]]) => trace.recordAttempt(id, attempt, results),
-        state: (state: DoorState) => {
+        'trace.record': (message, first) => trace.record(message, first),
+        'trace.recordAttempt': (id, attempt, results) => trace.recordAttempt(id, attempt, results),
+        state: (state) => {
           if (slot.worker === worker) slot.state = state
         },
-        ready: (ports: { smtpPort: number; submissionPort: number | undefined }) => {
+        ready: (ports) => {
           if (slot.worker === worker) slot.ready = true
           // (before everReady a worker that exits ends the start: none is started again)
           if (!everReady && slots.every((s) => s.ready)) {
@@ -209,7 +206,7 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
     clearTimeout(cut)
   }
 
-  let ports: { smtpPort: number; submissionPort: number | undefined }
+  let ports: WorkerPorts
   try {
     ports = await ready
   } catch (err) {

@@ -13,23 +13,9 @@ import { startDoors, type RunningDoors } from '../doors.js'
 import { FaultSet } from '../faults/fault-set.js'
 import { createLogger } from '../log.js'
 import { openLimitStore } from '../services.js'
-import { ChangeFollower, PrimaryLink, type Change } from './channel.js'
+import type { WorkerLink } from './call-table.js'
+import { ChangeFollower, PrimaryLink } from './channel.js'
 import { RemoteLimitStore, RemoteTraceWriter } from './remote-stores.js'
-
-/** What the primary tells a worker when it starts. */
-export interface WorkerInit {
-  /** The primary's config, as it resolved it: a worker restarted later runs the same one. */
-  readonly config: Config
-  readonly index: number
-  readonly workers: number
-  /** How many clock and fault changes the state below includes. */
-  readonly changes: number
-  /** The primary's clock: its reading, and the wall time it was read at. */
-  readonly clock: { readonly now: number; readonly real: number }
-  readonly faults: readonly FaultConfig[]
-  readonly captureDir: string
-  readonly spool: { readonly dir: string; readonly maxSize: number }
-}
 
 /** How often a worker tells the primary its gauges (sessions, spool depth, problems). */
 export const STATE_INTERVAL_MS = 200
@@ -43,7 +29,7 @@ export function workerShare(config: Config, workers: number): Config {
 export async function runWorker(): Promise<void> {
   // (When the primary is gone, Node's cluster ends this process at once: every 250 it gave is on
   // disk or upstream already.)
-  const link = new PrimaryLink(process)
+  const link: WorkerLink = new PrimaryLink(process)
   let stopping: Promise<void> | undefined
   // SIGTERM is how the primary stops a worker. Before the doors are open nothing was taken yet,
   // so the worker just leaves.
@@ -52,9 +38,9 @@ export async function runWorker(): Promise<void> {
   // a terminal's Ctrl-C reaches every process of the group: the primary stops the workers
   process.on('SIGINT', () => undefined)
   const changes = new ChangeFollower()
-  link.on('clock.advance', (body) => changes.arrived('clock.advance', body as Change))
-  link.on('faults', (body) => changes.arrived('faults', body as Change))
-  const init = await link.call<WorkerInit>('init')
+  link.on('clock.advance', (change) => changes.arrived('clock.advance', change))
+  link.on('faults', (change) => changes.arrived('faults', change))
+  const init = await link.call('init')
   const config = workerShare(init.config, init.workers)
   const log = createLogger(config.log.level).child({ worker: init.index })
   const speed = config.clock.speed

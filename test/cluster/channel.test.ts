@@ -1,10 +1,12 @@
 // The primary-worker channel of `serve --workers N`, both ends in one process over a pair of
 // ports that pass structured clones as Node's IPC does: the worker's remote limit store answers
 // exactly as the primary's memory store does, trace writes arrive in order before the
-// `written()` that follows them, a failing handler or send loses nothing else, and changes that
-// arrive around a worker's init are applied once each.
+// `written()` that follows them, a failing handler or send loses nothing else, the primary's
+// notes reach a worker's handlers with their arguments, and changes that arrive around a worker's
+// init are applied once each.
 import t from 'tap'
 import { EventEmitter } from 'node:events'
+import type { PrimaryCalls, PrimaryNotes, WorkerLink, WorkerNotes } from '../../src/cluster/call-table.js'
 import { ChangeFollower, PrimaryLink, serveWorker, type WorkerPort } from '../../src/cluster/channel.js'
 import { RemoteLimitStore, RemoteTraceWriter } from '../../src/cluster/remote-stores.js'
 import { MemoryLimitStore } from '../../src/limits/memory-store.js'
@@ -68,23 +70,26 @@ function wire(): Wire {
   }
 }
 
+/** The part of a table whose names start with `prefix`. */
+type Part<T, P extends string> = Pick<T, Extract<keyof T, `${P}${string}`>>
+
 function servedLimits(store: MemoryLimitStore, failed: string[] = []) {
   const pipe = wire()
-  serveWorker(
+  serveWorker<Part<PrimaryCalls, 'limits.'>, object, object>(
     pipe.primary,
     {
-      'limits.consume': (r: readonly LimitRequest[], now: number, holder?: string) => store.consume(r, now, holder),
-      'limits.refund': (r: readonly LimitRequest[], holder: string) => store.refund(r, holder),
-      'limits.acquire': (key: string, holder: string, limit: number, now: number, ttl: number) => store.acquire(key, holder, limit, now, ttl),
-      'limits.release': (key: string, holder: string) => store.release(key, holder),
-      'limits.hit': (key: string, now: number, windowMs: number) => store.hit(key, now, windowMs),
-      'limits.usage': (now: number) => store.usage(now),
+      'limits.consume': (r, now, holder) => store.consume(r, now, holder),
+      'limits.refund': (r, holder) => store.refund(r, holder),
+      'limits.acquire': (key, holder, limit, now, ttl) => store.acquire(key, holder, limit, now, ttl),
+      'limits.release': (key, holder) => store.release(key, holder),
+      'limits.hit': (key, now, windowMs) => store.hit(key, now, windowMs),
+      'limits.usage': (now) => store.usage(now),
       'limits.reset': () => store.reset(),
     },
     {},
     (what) => failed.push(what),
   )
-  const link = new PrimaryLink(pipe.worker)
+  const link: WorkerLink = new PrimaryLink(pipe.worker)
   return { pipe, link, limits: new RemoteLimitStore(link) }
 }
 
@@ -119,19 +124,26 @@ t.test('trace writes reach the primary in order, and written() answers after the
   const pipe = wire()
   const seen: string[] = []
   const failed: string[] = []
-  serveWorker(
+  serveWorker<Part<PrimaryCalls, 'trace.'>, Part<WorkerNotes, 'trace.'>, object>(
     pipe.primary,
-    { 'trace.written': () => seen.push('written') },
     {
-      'trace.record': ([m, first]: [{ id: string }, boolean]) => {
+      'trace.written': () => {
+        seen.push('written')
+      },
+    },
+    {
+      'trace.record': (m, first) => {
         if (m.id === 'bad') throw new Error('SQLITE_FULL')
         seen.push(`record ${m.id}${first ? ' (first)' : ''}`)
       },
-      'trace.attempt': ([id, attempt]: [string, number]) => seen.push(`attempt ${id} #${attempt}`),
+      'trace.recordAttempt': (id, attempt) => {
+        seen.push(`attempt ${id} #${attempt}`)
+      },
     },
     (what, err) => failed.push(`${what}: ${err.message}`),
   )
-  const trace = new RemoteTraceWriter(new PrimaryLink(pipe.worker))
+  const link: WorkerLink = new PrimaryLink(pipe.worker)
+  const trace = new RemoteTraceWriter(link)
   trace.record({ id: 'm1' } as never, true)
   trace.record({ id: 'bad' } as never)
   trace.recordAttempt('m1', 1, [])
@@ -146,13 +158,32 @@ t.test('a send that fails or a primary that goes: the waiting calls reject, noth
   pipe.failNext()
   await t.rejects(limits.hit('k', 0, 1000), /EPIPE/, 'the call that did not leave is rejected')
   t.equal(await limits.hit('k', 0, 1000), 1, 'the channel works on')
-  await t.rejects(link.call('no-such-method'), /no method no-such-method/)
+  // a name outside the table (a worker of another build) is answered, with an error
+  await t.rejects((link as unknown as { call(method: string): Promise<unknown> }).call('no-such-method'), /no method no-such-method/)
   const waiting = limits.hit('k', 0, 1000)
   pipe.disconnect()
   await t.rejects(waiting, /the primary process is gone/, 'waiting when the primary went')
   await t.rejects(limits.hit('k', 0, 1000), /the primary process is gone/, 'and every later call')
-  link.note('state', {})
+  link.note('state', {} as never)
   t.pass('a note after the primary went is dropped quietly')
+})
+
+t.test('the primary\'s notes reach the worker\'s handlers with their arguments, in order', async (t) => {
+  const pipe = wire()
+  const tell = serveWorker<object, object, PrimaryNotes>(pipe.primary, {}, {}, () => undefined)
+  const link: WorkerLink = new PrimaryLink(pipe.worker)
+  const got: string[] = []
+  const arrived = new Promise<void>((resolve) => {
+    link.on('clock.advance', (change) => got.push(`clock ${change.seq}: ${String(change.value)}`))
+    link.on('faults', (change) => {
+      got.push(`faults ${change.seq}: ${JSON.stringify(change.value)}`)
+      resolve()
+    })
+  })
+  tell('clock.advance', { seq: 1, value: 60_000 })
+  tell('faults', { seq: 2, value: [] })
+  await arrived
+  t.same(got, ['clock 1: 60000', 'faults 2: []'])
 })
 
 t.test('changes around a worker\'s init are applied once each, in order', async (t) => {
