@@ -1,12 +1,12 @@
 // What a relay has exactly one of, however many processes take its mail: the trace store (and
 // its event bus), the capture directory, the limit budget, the armed faults, the clock. A single
 // process (app.ts) opens them beside its doors; with `serve --workers N` the primary opens them
-// and serves them to the workers (src/cluster/).
+// and serves them to the workers (src/cluster/), and each worker opens its view of them.
 import { dirname, join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { mkdtempSync } from 'node:fs'
 import type { Logger } from 'pino'
-import type { Config } from './config/schema.js'
+import type { Config, FaultConfig } from './config/schema.js'
 import { compileWorld } from './config/world.js'
 import type { World } from './core/types.js'
 import { SimClock } from './clock/sim-clock.js'
@@ -19,11 +19,15 @@ import type { TraceSummarizer } from './trace/summary.js'
 import { WriteHealth } from './health/health.js'
 import { LimitStoreHealth, storeName } from './health/limit-store-health.js'
 import { createLogger } from './log.js'
-import type { CaptureStore, LimitStore, TraceStore } from './ports.js'
+import type { CaptureStore, LimitStore, TraceStore, TraceWriter } from './ports.js'
 import { MemoryLimitStore } from './limits/memory-store.js'
 import { FaultSet } from './faults/fault-set.js'
 import { MemoryTraceStore } from './trace/memory-store.js'
 import { SqliteTraceStore } from './trace/sqlite-store.js'
+import type { WorkerLink } from './cluster/call-table.js'
+import { ChangeFollower } from './cluster/channel.js'
+import { RemoteLimitStore, RemoteTraceWriter } from './cluster/remote-stores.js'
+import { workerShare } from './cluster/worker-share.js'
 
 export interface ServicesOptions {
   readonly config: Config
@@ -137,5 +141,56 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
       traceWrites.close()
       trace.close()
     },
+  }
+}
+
+/** A worker's view of the relay's one-of-each (`serve --workers N`): the primary's, over its link. */
+export interface WorkerServices {
+  /** Which worker this is, 1 to N. */
+  readonly index: number
+  /** The primary's config, with this worker's share of the connection caps. */
+  readonly config: Config
+  readonly world: World
+  readonly log: Logger
+  /** The primary's clock, and its advances as they come. */
+  readonly clock: SimClock
+  /** Writes go to the primary, which owns the trace. */
+  readonly trace: TraceWriter
+  readonly capture: CaptureStore
+  /** The primary's memory store, asked over the link; a Redis store is asked directly. */
+  readonly limits: LimitStore
+  /** The primary's faults, replaced as it changes them. */
+  readonly faults: FaultSet
+  /** This worker's partition of the spool. */
+  readonly spool: { readonly dir: string; readonly maxSize: number }
+  /** Closes what is the worker's own (a Redis connection); the primary's stores are the primary's. */
+  close(): Promise<void>
+}
+
+export async function openWorkerServices(link: WorkerLink): Promise<WorkerServices> {
+  // changes may arrive before the answer to init, already in it or not: the follower sorts them
+  const changes = new ChangeFollower()
+  link.on('clock.advance', (change) => changes.arrived('clock.advance', change))
+  link.on('faults', (change) => changes.arrived('faults', change))
+  const init = await link.call('init')
+  const config = workerShare(init.config, init.workers)
+  const log = createLogger(config.log.level).child({ worker: init.index })
+  const speed = config.clock.speed
+  const clock = new SimClock(speed, init.clock.now + (Date.now() - init.clock.real) * speed)
+  const faults = new FaultSet(init.faults)
+  changes.start(init.changes, (kind, value) => (kind === 'faults' ? faults.replace(value as FaultConfig[]) : clock.advance(value as number)))
+  const limits = config.store.limits === 'memory' ? new RemoteLimitStore(link) : await openLimitStore(config.store.limits, log)
+  return {
+    index: init.index,
+    config,
+    world: compileWorld(config),
+    log,
+    clock,
+    trace: new RemoteTraceWriter(link),
+    capture: new FileCaptureStore(init.captureDir),
+    limits,
+    faults,
+    spool: init.spool,
+    close: () => limits.close(),
   }
 }
