@@ -1,12 +1,13 @@
 // Engine core: the scenario through the policy core and the limit engine in this process, no
 // sockets, no message bytes. Each sender is one SMTP session as the wire engine's application
-// holds it (STARTTLS, AUTH on the submission door), and each message takes the steps the relay
-// takes for it (src/relay/relay.ts, transaction.ts) in the same order: the command-stage rules,
-// MAIL, each RCPT, the limits (countLimits, shared with the relay), end of data, the routes, the
-// refund of a message not accepted, the throttled reply's wait. Faults are drawn in the same
-// order as on the wire, so a seed refuses the same messages. What it leaves out is what the
-// experiment base config leaves out (drop routes, no spool) and the trace records themselves:
-// each message is kept only as its outcome, so months of traffic fit in memory.
+// holds it (STARTTLS, AUTH on the submission door), and each message is the relay's transaction
+// model (core/transaction.ts, which src/relay/transaction.ts drives too) taken through the same
+// steps in the same order: the command-stage rules, MAIL, each RCPT, the limits (countLimits,
+// shared with the relay), end of data, the routes, the refund of a message not accepted, the
+// throttled reply's wait. Faults are drawn in the same order as on the wire, so a seed refuses
+// the same messages. What it leaves out is what the experiment base config leaves out (drop
+// routes, no spool); each message's trace record is reduced to its outcome at once, as the
+// timeline reads a record on the wire, so months of traffic fit in memory.
 import { randomUUID } from 'node:crypto'
 import type { SimClock } from '../clock/sim-clock.js'
 import type { Config } from '../config/schema.js'
@@ -15,13 +16,24 @@ import { decide } from '../core/decide.js'
 import { SESSION_LIMIT_RULE_IDS } from '../core/rules/index.js'
 import { smtpAuthSessionsKey, type LimitDecision, type LimitRequest } from '../core/limits.js'
 import { parseMailboxList } from '../core/from-field.js'
-import { ndrFor } from '../core/ndr.js'
-import { categoryOf } from '../core/outcome.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
-import { chooseRoute, routeAfterLimits } from '../core/route.js'
-import { finalReply, recipientStatus } from '../core/trace-record.js'
-import type { RouteName } from '../core/trace.js'
-import type { Decision, Endpoint, RecipientFacts, RuleResult, SessionFacts, TransactionFacts, World } from '../core/types.js'
+import {
+  acceptedCount,
+  addRecipient,
+  answerClient,
+  applyLimits,
+  close,
+  endOfData,
+  judgeContent,
+  limitRecipients,
+  openTransaction,
+  refuseCommand,
+  routeGroups,
+  routesTook,
+  traceRecord,
+  type TransactionState,
+} from '../core/transaction.js'
+import type { Decision, Endpoint, SessionFacts, TransactionFacts, World } from '../core/types.js'
 import { ConfigError } from '../errors.js'
 import { FaultSet } from '../faults/fault-set.js'
 import { MemoryLimitStore } from '../limits/memory-store.js'
@@ -35,7 +47,7 @@ import { SessionCounter } from '../smtp/session-counter.js'
 import type { Engine, Submission } from './engine.js'
 import type { ScenarioSender } from './scenario.js'
 import type { PlannedSend } from './schedule.js'
-import type { CommandRefusal, MessageOutcome } from './timeline.js'
+import { messageOutcome, type CommandRefusal, type MessageOutcome } from './timeline.js'
 
 /** The client's IP on the wire engine's loopback, which the connectors of a scenario match. */
 const CLIENT_IP = '127.0.0.1'
@@ -49,12 +61,8 @@ interface Session {
   ready?: SessionFacts
 }
 
-interface Recipient {
-  readonly decision: Decision
-  readonly rcptReply: Reply
-  route: RouteName | undefined
-  ndr?: RuleResult | undefined
-}
+/** What a drop route makes of a message: the experiment's routes all drop. */
+const DROPPED = { ok: true, status: 'Dropped' } as const
 
 export class CoreEngine implements Engine {
   readonly name = 'core' as const
@@ -100,7 +108,7 @@ export class CoreEngine implements Engine {
     const connect = decide(this.world, this.facts(s, false), { stage: 'connect', now, ...(faults.length ? { faults } : {}) })
     if (connect.verdict === 'reject' && connect.reply) {
       // the relay traces an injected refusal at connect as a message (relay.ts connect)
-      if (connect.rule === 'fault') this.record(now, connect.reply, [...connect.results], [], connect.rule)
+      if (connect.rule === 'fault') this.record(openTransaction(connect, now, ''))
       return formatReply(connect.reply)
     }
     if (sender.lane === 'smtpAuth') {
@@ -155,89 +163,78 @@ export class CoreEngine implements Engine {
     const mailCommand = this.command(s, 'MAIL', false, 0)
     if (mailCommand.verdict === 'reject' && mailCommand.reply) {
       // the relay keeps no record of a session limit's refusal, only a log line (relay.ts command)
-      if (!sessionLimit(mailCommand)) this.record(this.clock.now(), mailCommand.reply, [...mailCommand.results], [], mailCommand.rule)
+      if (!sessionLimit(mailCommand)) this.record(openTransaction(mailCommand, this.clock.now(), m.from))
       return this.answered(s, sender, mailCommand.reply)
     }
     const ipAttempts = world.policy.throttleNewIPs > 0 ? await this.limits.hit(`newip:${CLIENT_IP}`, this.clock.now(), this.newIpMemory) : undefined
     const receivedAt = this.clock.now()
     const mailFaults = this.faults.draw('mail')
     const mail = decide(world, this.facts(s), { stage: 'mail', now: receivedAt, from: m.from, ...(mailFaults.length ? { faults: mailFaults } : {}) })
+    let t = openTransaction(mail, receivedAt, m.from)
     if (mail.verdict === 'reject' && mail.reply) {
-      this.record(receivedAt, mail.reply, [...mail.results], [], mail.rule)
+      this.record(t)
       return this.answered(s, sender, mail.reply)
     }
     s.counter.reply(250, undefined)
-    const txn = mail.txn as TransactionFacts
-    const recipients: Recipient[] = []
-    const commandResults: RuleResult[] = []
     let firstRefusal: string | undefined
     for (const to of m.to) {
-      const accepted = recipients.filter((r) => r.route !== undefined).length
-      const rcptCommand = this.command(s, 'RCPT', true, accepted)
+      const rcptCommand = this.command(s, 'RCPT', true, acceptedCount(t))
       if (rcptCommand.verdict === 'reject' && rcptCommand.reply) {
-        if (!sessionLimit(rcptCommand)) commandResults.push(...rcptCommand.results.filter((r) => r.outcome !== 'skip'))
+        if (!sessionLimit(rcptCommand)) t = refuseCommand(t, 'RCPT', rcptCommand)
         firstRefusal ??= this.answered(s, sender, rcptCommand.reply)
-        if (!this.sessions.has(sender)) return this.finishRefused(receivedAt, mail, commandResults, recipients, firstRefusal)
+        if (!this.sessions.has(sender)) return this.ended(t, firstRefusal)
         continue
       }
       const faults = this.faults.draw('rcpt')
-      const event = { stage: 'rcpt' as const, now: this.clock.now(), to, acceptedSoFar: accepted, txn, ...(ipAttempts !== undefined ? { ipAttempts } : {}), ...(faults.length ? { faults } : {}) }
-      const decision = decide(world, this.facts(s), event)
-      const rcptReply = decision.reply ?? reply(world.replies, 'recipient-ok')
-      recipients.push({ decision, rcptReply, route: chooseRoute(decision) })
-      if (decision.verdict === 'reject') {
+      const added = addRecipient(world, this.facts(s), t, { to, now: this.clock.now(), faults, ipAttempts })
+      t = added.state
+      const rcptReply = added.recipient.rcptReply
+      if (added.recipient.decision.verdict === 'reject') {
         firstRefusal ??= this.answered(s, sender, rcptReply)
-        if (!this.sessions.has(sender)) return this.finishRefused(receivedAt, mail, commandResults, recipients, firstRefusal)
+        if (!this.sessions.has(sender)) return this.ended(t, firstRefusal)
       } else {
         s.counter.reply(rcptReply.code, 'RCPT_TO_OK')
       }
     }
     // nodemailer sends DATA only when a recipient was accepted; else it resets and reports the refusal
-    if (!recipients.some((r) => r.route !== undefined)) {
+    if (acceptedCount(t) === 0) {
       s.counter.command('RSET')
-      return this.finishRefused(receivedAt, mail, commandResults, recipients, firstRefusal ?? '')
+      return this.ended(t, firstRefusal ?? '')
     }
-    const dataCommand = this.command(s, 'DATA', true, recipients.filter((r) => r.route !== undefined).length)
+    const dataCommand = this.command(s, 'DATA', true, acceptedCount(t))
     if (dataCommand.verdict === 'reject' && dataCommand.reply) {
-      if (!sessionLimit(dataCommand)) commandResults.push(...dataCommand.results.filter((r) => r.outcome !== 'skip'))
+      if (!sessionLimit(dataCommand)) t = refuseCommand(t, 'DATA', dataCommand)
       const said = this.answered(s, sender, dataCommand.reply)
-      return this.finishRefused(receivedAt, mail, commandResults, recipients, firstRefusal ?? said)
+      return this.ended(t, firstRefusal ?? said)
     }
     const id = randomUUID()
-    const limits = await this.judgeLimits(s, txn, recipients, id)
-    // what the wire engine's application sends, octet for octet
-    const size = Buffer.byteLength(plainMessage(m))
-    const results = (eom?: Decision) => [...mail.results, ...commandResults, ...limits.decision.results, ...(eom?.results ?? [])]
+    const limits = await this.judgeLimits(s, t, id)
+    t = applyLimits(t, limits.decision)
     if (limits.decision.verdict === 'reject') {
-      const r = limits.decision.reply as Reply
-      this.record(receivedAt, r, results(), this.fates(recipients, true, undefined), limits.decision.rule)
+      this.record(t)
       // the message failed as a whole: that is the error the application gets
-      return this.answered(s, sender, r, 'DATA_OK')
-    }
-    for (const r of recipients) {
-      r.route = routeAfterLimits(r.route, limits.decision)
-      r.ndr = ndrFor(limits.decision.results, { route: r.route, class: r.decision.recipient?.class })
+      return this.answered(s, sender, limits.decision.reply as Reply, 'DATA_OK')
     }
     const eomFaults = this.faults.draw('eom')
-    // the From field nodemailer writes: the sender's address, read as the relay reads it
+    // what the wire engine's application sends, octet for octet; the From field nodemailer
+    // writes: the sender's address, read as the relay reads it
+    const size = Buffer.byteLength(plainMessage(m))
     const from = parseMailboxList(m.from)
     const content = { size, lineEnding: 'ok' as const, headerTooLarge: false, fromHeaders: 1, fromAddresses: from.ok ? [...from.mailboxes] : [''] }
-    const eom = decide(world, this.facts(s), { stage: 'eom', now: this.clock.now(), content, txn, ...(eomFaults.length ? { faults: eomFaults } : {}) })
-    const rule = mail.rule ?? limits.decision.rule ?? eom.rule
+    const eom = judgeContent(world, this.facts(s), t, { now: this.clock.now(), content, faults: eomFaults })
+    t = endOfData(t, eom)
     if (eom.verdict === 'reject' && eom.reply) {
       await this.refund(limits.counted, id)
-      this.record(receivedAt, eom.reply, results(eom), this.fates(recipients, true, undefined), rule)
+      this.record(t)
       return this.answered(s, sender, eom.reply, 'DATA_OK')
     }
-    for (const r of recipients) r.ndr ??= ndrFor(eom.results, { route: r.route, class: r.decision.recipient?.class })
     // drop routes take every group that is not wholly refused by NDR
-    const live = [...new Set(recipients.filter((r) => r.route !== undefined && !r.ndr).map((r) => r.route as RouteName))]
-    const outcome = { ok: true, status: 'Dropped' as const }
+    const taken = routeGroups(t).map((g) => ({ ...g, outcome: DROPPED }))
+    t = routesTook(t, taken)
     // relay365's 250 names the message by the Message-ID the application gave it
-    const final = finalReply(live.map((route) => ({ route, ...outcome })), () => reply(world.replies, 'queued', { messageId: `<${m.messageId ?? `${id}@${world.hostname}`}>` }))
-    const ndr = recipients.find((r) => r.ndr)?.ndr
-    this.record(receivedAt, final, results(eom), this.fates(recipients, false, outcome), rule ?? ndr?.rule)
-    const said = this.answered(s, sender, final, 'DATA_OK')
+    t = answerClient(t, taken, () => reply(world.replies, 'queued', { messageId: `<${m.messageId ?? `${id}@${world.hostname}`}>` }))
+    this.record(t)
+    const said = this.answered(s, sender, t.reply as Reply, 'DATA_OK')
     // a partial acceptance: the application is told of the refused recipients (load/client.ts)
     // SMTP AUTH throttling: the reply waits for its slot, and the application with it
     const until = limits.decision.until
@@ -246,10 +243,9 @@ export class CoreEngine implements Engine {
   }
 
   /** As Transaction.judgeLimits: the recipients routed upstream, counted; a store error refuses (451 4.3.0). */
-  private async judgeLimits(s: Session, txn: TransactionFacts, recipients: readonly Recipient[], id: string): Promise<{ decision: LimitDecision; counted: readonly LimitRequest[] | undefined }> {
-    const upstream = recipients.filter((r) => r.route === 'upstream' && r.decision.recipient).map((r) => r.decision.recipient as RecipientFacts)
+  private async judgeLimits(s: Session, t: TransactionState, id: string): Promise<{ decision: LimitDecision; counted: readonly LimitRequest[] | undefined }> {
     try {
-      return await countLimits(this.world, this.limits, { txn, recipients: upstream, authUser: s.authUser }, this.clock.now(), id)
+      return await countLimits(this.world, this.limits, { txn: t.mail.txn as TransactionFacts, recipients: limitRecipients(t), authUser: s.authUser }, this.clock.now(), id)
     } catch (err) {
       return { decision: limitStoreDown(this.world, err as Error), counted: undefined }
     }
@@ -260,23 +256,15 @@ export class CoreEngine implements Engine {
   }
 
   /** A transaction that ended before DATA: no final reply; its recipients' replies decide. */
-  private finishRefused(receivedAt: number, mail: Decision, commandResults: readonly RuleResult[], recipients: readonly Recipient[], said: string): string {
-    this.done.push(outcome(receivedAt, undefined, [...mail.results, ...commandResults], this.fates(recipients, false, undefined), mail.rule))
+  private ended(t: TransactionState, said: string): string {
+    this.record(t)
     return said
   }
 
-  private fates(recipients: readonly Recipient[], messageRefused: boolean, delivered: { ok: boolean; status: 'Dropped' } | undefined) {
-    return recipients.map((r) => ({
-      route: r.route,
-      status: recipientStatus({ route: r.route, messageRefused, outcome: r.route !== undefined && !r.ndr ? delivered : undefined, ndr: !messageRefused && delivered !== undefined && r.ndr !== undefined }),
-      rcptReply: formatReply(r.rcptReply),
-      ...(!messageRefused && delivered !== undefined && r.ndr ? { ndr: true } : {}),
-      rule: r.decision.rule || r.ndr?.rule,
-    }))
-  }
-
-  private record(at: number, final: Reply | undefined, results: readonly RuleResult[], recipients: ReturnType<CoreEngine['fates']>, rule: string | undefined): void {
-    this.done.push(outcome(at, final, results, recipients, rule))
+  /** The message kept as the timeline counts its trace record on the wire (timeline.ts messageOutcome). */
+  private record(t: TransactionState): void {
+    const outcome = messageOutcome(traceRecord(close(t), { id: '', sessionId: '', clientIp: CLIENT_IP, messageId: '' }))
+    if (outcome) this.done.push(outcome)
   }
 
   async waitForOne(pending: ReadonlySet<Promise<unknown>>): Promise<void> {
@@ -303,10 +291,4 @@ export class CoreEngine implements Engine {
 /** A session limit refused the command (smtp.maxCommands, maxErrors, maxRecipientsPerSession). */
 function sessionLimit(d: Decision): boolean {
   return SESSION_LIMIT_RULE_IDS.has(d.rule ?? '')
-}
-
-function outcome(at: number, final: Reply | undefined, results: readonly RuleResult[], recipients: ReturnType<CoreEngine['fates']>, rule: string | undefined): MessageOutcome {
-  const replyText = final ? formatReply(final) : ''
-  const category = categoryOf({ reply: replyText, results, recipients }) ?? 'rejected'
-  return { receivedAt: at, category, recipients: recipients.length, rule: rule || recipients.find((r) => r.rule)?.rule || undefined, reply: replyText }
 }
