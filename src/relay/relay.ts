@@ -10,7 +10,8 @@ import type { MessageDsn, RecipientDsn } from '../core/dsn-params.js'
 import type { Decision } from '../core/types.js'
 import type { AuthAttempt, CommandInfo, ConnectInfo, DataTransfer, SmtpRelay, TlsInfo } from '../ports.js'
 import { RelaySession } from './session.js'
-import { Transaction, type RelayContext } from './transaction.js'
+import type { RelayContext } from './context.js'
+import { Transaction } from './transaction.js'
 
 export class Relay implements SmtpRelay {
   private readonly sessions = new Map<string, RelaySession>()

@@ -40,4 +40,9 @@ export class RelaySession {
       transaction: command?.transaction,
     }
   }
+
+  /** Who a trace record names: the session, its client, what it said and how it connected. */
+  recordFacts(): { sessionId: string; clientIp: string; helo: string | undefined; tls: RelaySession['tls'] } {
+    return { sessionId: this.id, clientIp: this.ip, helo: this.helo || undefined, tls: this.tls }
+  }
 }

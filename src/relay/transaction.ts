@@ -1,71 +1,45 @@
-// One mail transaction, MAIL FROM to end of data: decide -> route -> deliver -> trace. The only
-// place that mixes the policy core with I/O. Data streams from the client through the content
-// inspector into one sink per route; the client's final reply is the next hop's reply. What
-// Exchange refuses after its 250 (policy.ndr: exchange, core/ndr.ts) never reaches a route: those
-// recipients fail, the client still gets 250, and an NDR goes to P1 after the reply.
+// One mail transaction, MAIL FROM to end of data, as the relay lives it: the policy's steps are
+// core/transaction.ts's, and this is where they meet I/O — the limit store, the fault draws, the
+// clock, the routes' sinks, the trace store and the NDR sender. Data streams from the client
+// through the content inspector into one sink per route; the client's final reply is the next hop's
+// reply. What Exchange refuses after its 250 (policy.ndr: exchange, core/ndr.ts) never reaches a
+// route: those recipients fail, the client still gets 250, and an NDR goes to P1 after the reply.
 import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import type { Logger } from 'pino'
-import { decide } from '../core/decide.js'
-import { traceFields } from '../core/headers.js'
-import { formatReply, reply, type Reply } from '../core/replies.js'
-import { chooseRoute, routeAfterLimits } from '../core/route.js'
-import { buildTrace, finalReply, recipientStatus } from '../core/trace-record.js'
-import type { RouteName, TraceRecipient } from '../core/trace.js'
-import type { ContentFacts, Decision, FaultDraw, RecipientFacts, RuleResult, TransactionFacts, World } from '../core/types.js'
-import { ndrFor, ndrSender } from '../core/ndr.js'
-import type { NdrSender } from '../delivery/ndr.js'
 import { wantsNoFailureDsn, type MessageDsn, type RecipientDsn } from '../core/dsn-params.js'
 import type { LimitDecision, LimitRequest } from '../core/limits.js'
-import type { DeliveryOutcome, Envelope, RouteTarget, Sink } from '../delivery/sink.js'
-import type { DeliveryQueue } from '../delivery/spool/queue.js'
-import type { Clock, DataTransfer, FaultSource, LimitStore, TraceWriter } from '../ports.js'
-import { ContentInspector } from '../content/content-inspector.js'
+import { traceFields } from '../core/headers.js'
+import { ndrSender } from '../core/ndr.js'
+import { formatReply, reply, type Reply } from '../core/replies.js'
+import {
+  addRecipient,
+  answerClient,
+  applyLimits,
+  close,
+  endOfData,
+  failedAfterTaken,
+  isAccepted,
+  isLive,
+  judgeContent,
+  limitRecipients,
+  openTransaction,
+  refuseAtNextHop,
+  refuseCommand,
+  routesTook,
+  traceRecord,
+  withNote,
+  type TransactionState,
+} from '../core/transaction.js'
+import type { Decision, FaultDraw, TransactionFacts } from '../core/types.js'
+import { ContentInspector, type InspectionFacts } from '../content/content-inspector.js'
 import { readHeaderFacts, type HeaderFacts } from '../content/header-facts.js'
-import type { Credentials } from './credentials.js'
+import type { DeliveryOutcome } from '../delivery/sink.js'
+import type { DataTransfer } from '../ports.js'
+import type { RelayContext } from './context.js'
 import { countLimits, limitStoreDown } from './limit-count.js'
+import { openRouteSinks, type OpenGroup } from './route-sinks.js'
 import type { RelaySession } from './session.js'
-
-export interface RelayContext {
-  readonly world: World
-  readonly clock: Clock
-  readonly log: Logger
-  readonly trace: TraceWriter
-  readonly limits: LimitStore
-  readonly targets: Readonly<Record<RouteName, RouteTarget>>
-  /** Checks AUTH passwords and tokens (the secrets never reach the core). */
-  readonly credentials: Credentials
-  /** How long a concurrency slot is held without renewal (simulated ms): a session's life. */
-  readonly sessionTtl: number
-  /** policy.throttleNewIPs.forgetAfter (ms) */
-  readonly newIpMemory: number
-  /** Queue mode: messages go to the spool and are delivered from there. */
-  readonly queue?: DeliveryQueue
-  /** Sends Exchange's NDRs after the 250 (policy.ndr: exchange); without it they are only traced. */
-  readonly ndr?: NdrSender
-  /** Injected failures armed now (config `faults`, /api/v1/faults); none when absent. */
-  readonly faults?: FaultSource
-}
-
-interface RecipientEntry {
-  readonly address: string
-  /** NOTIFY and ORCPT as the client gave them, for the next hop. */
-  readonly dsn?: RecipientDsn
-  readonly decision: Decision
-  readonly rcptReply: Reply
-  route?: RouteName
-  /** Exchange's refusal after its 250: this recipient is never handed to its route. */
-  ndr?: RuleResult
-  outcome?: DeliveryOutcome
-  /** Wall-clock ms from opening the route to its final reply (a measurement, not policy). */
-  deliveryMs?: number
-}
-
-interface RouteGroup {
-  readonly route: RouteName
-  readonly recipients: RecipientEntry[]
-  readonly sink: Sink
-}
+import { logDecision, writeTrace } from './trace-out.js'
 
 /** The longest client Message-ID echoed in `250 2.6.0 <id> Queued mail for delivery`. */
 const MAX_ECHOED_MESSAGE_ID = 256
@@ -75,16 +49,9 @@ const NDR_HEADER_BYTES = 64 * 1024
 
 export class Transaction {
   readonly id = randomUUID()
-  private readonly recipients: RecipientEntry[] = []
-  private readonly notes: string[] = []
-  /** Results of commands refused inside the transaction (refusedCommand). */
-  private readonly commandResults: RuleResult[] = []
-  private eomDecision: Decision | undefined
-  private limitDecision: LimitDecision | undefined
+  private state: TransactionState
   private header: HeaderFacts | undefined
   private size: number | undefined
-  private finalReply: Reply | undefined
-  private captured = false
   private recorded = false
   /** What judgeLimits counted against the lane's limits; given back if the message is not accepted. */
   private counted: LimitRequest[] | undefined
@@ -97,91 +64,64 @@ export class Transaction {
    */
   private eomFaults: { readonly now: number; readonly faults: readonly FaultDraw[] } | undefined
 
-  constructor(
-    private readonly ctx: RelayContext,
-    private readonly session: RelaySession,
-    readonly receivedAt: number,
-    readonly mailFrom: string,
-    readonly mailDecision: Decision,
-    /** Transactions seen from this IP (new-IP throttling), when that policy is on. */
-    private readonly ipAttempts?: number,
-  ) {
-    this.log(mailDecision.stage, mailDecision, mailDecision.reply)
-    if (mailDecision.verdict === 'reject') this.finalReply = mailDecision.reply
-  }
-
   /** RET and ENVID as the client gave them on MAIL, for the next hop. */
   dsn: MessageDsn | undefined
   /** Set when this record stands for a command refused outside any transaction, not a message. */
   refusedVerb: string | undefined
 
-  private get facts(): TransactionFacts | undefined {
-    return this.mailDecision.txn
+  constructor(
+    private readonly ctx: RelayContext,
+    private readonly session: RelaySession,
+    receivedAt: number,
+    mailFrom: string,
+    mail: Decision,
+    /** Transactions seen from this IP (new-IP throttling), when that policy is on. */
+    private readonly ipAttempts?: number,
+  ) {
+    this.state = openTransaction(mail, receivedAt, mailFrom)
+    this.log(mail.stage, mail, mail.reply)
   }
 
   private log(stage: string, d: { verdict: string; rule?: string | undefined }, r: Reply | undefined, extra: Record<string, unknown> = {}): void {
-    this.ctx.log.info(
-      { session: this.session.id, msg: this.id, stage, verdict: d.verdict, rule: d.rule, reply: r ? formatReply(r) : undefined, ...extra },
-      `${stage} ${d.verdict}${d.rule ? ` by ${d.rule}` : ''}`,
-    )
+    logDecision(this.ctx.log, { session: this.session.id, msg: this.id }, stage, d, r, extra)
   }
 
   /** A command refused inside this transaction (DATA without a recipient): its rule joins the record. */
   refusedCommand(verb: string, decision: Decision): void {
-    this.commandResults.push(...decision.results.filter((r) => r.outcome !== 'skip'))
-    this.notes.push(`${verb} refused: ${decision.reply ? formatReply(decision.reply) : decision.verdict} (${decision.rule ?? 'no rule'})`)
+    this.state = refuseCommand(this.state, verb, decision)
     this.log('command', decision, decision.reply, { verb })
   }
 
   /** RCPT TO: the reject reply, or undefined when the recipient is accepted. */
   rcpt(address: string, dsn?: RecipientDsn): Reply | undefined {
-    const txn = this.facts
-    if (!txn) return reply(this.ctx.world.replies, 'bad-sequence')
-    const accepted = this.recipients.filter((r) => r.route !== undefined).length
+    if (!this.state.mail.txn) return reply(this.ctx.world.replies, 'bad-sequence')
     const faults = this.ctx.faults?.draw('rcpt') ?? []
-    const event = {
-      stage: 'rcpt' as const,
-      now: this.ctx.clock.now(),
-      to: address,
-      acceptedSoFar: accepted,
-      txn,
-      ...(this.ipAttempts !== undefined ? { ipAttempts: this.ipAttempts } : {}),
-      ...(faults.length ? { faults } : {}),
-    }
-    const decision = decide(this.ctx.world, this.session.facts(), event)
-    const route = chooseRoute(decision)
-    const rcptReply = decision.reply ?? reply(this.ctx.world.replies, 'recipient-ok')
-    this.recipients.push({ address, decision, rcptReply, ...(route ? { route } : {}), ...(dsn ? { dsn } : {}) })
-    this.log('rcpt', decision, rcptReply, { to: address, route })
-    return decision.verdict === 'reject' ? rcptReply : undefined
+    const event = { to: address, now: this.ctx.clock.now(), dsn, faults, ipAttempts: this.ipAttempts }
+    const { state, recipient } = addRecipient(this.ctx.world, this.session.facts(), this.state, event)
+    this.state = state
+    this.log('rcpt', recipient.decision, recipient.rcptReply, { to: address, route: recipient.route })
+    return recipient.decision.verdict === 'reject' ? recipient.rcptReply : undefined
   }
 
   /** DATA or BDAT: streams the message to its routes and returns the reply for the client. */
   async data(stream: Readable, how: DataTransfer = { body: '7bit', chunked: false }): Promise<Reply> {
-    const txn = this.facts as TransactionFacts
     const world = this.ctx.world
-    if (how.chunked || how.body === 'binarymime') this.notes.push(`message data by ${how.chunked ? 'BDAT chunks (RFC 3030)' : 'DATA'}, BODY=${how.body.toUpperCase()}`)
-    const limits = await this.judgeLimits(txn)
-    this.limitDecision = limits
+    if (how.chunked || how.body === 'binarymime') this.state = withNote(this.state, `message data by ${how.chunked ? 'BDAT chunks (RFC 3030)' : 'DATA'}, BODY=${how.body.toUpperCase()}`)
+    const limits = await this.judgeLimits()
+    this.state = applyLimits(this.state, limits)
     if (limits.verdict === 'reject') {
       // Refused before a byte moves; the message is read to its end so the reply can be given.
       for await (const chunk of stream as AsyncIterable<Buffer>) this.size = (this.size ?? 0) + chunk.length
-      this.finalReply = limits.reply
       this.log('data', limits, limits.reply)
       this.finish()
       return limits.reply as Reply
-    }
-    for (const r of this.recipients) {
-      r.route = routeAfterLimits(r.route, limits)
-      // TERRL: the external recipients are reported by NDR, never sent (o365-facts §1b)
-      r.ndr = ndrFor(limits.results, { route: r.route, class: r.decision.recipient?.class })
     }
     const ndrMode = world.policy.ndr === 'exchange'
     const opened = performance.now()
     // BINARYMIME may carry bare CR and LF in its body, which DATA cannot (RFC 3030 §3); relay365
     // forwards with DATA (nodemailer has no BDAT), so a route that does is never given a byte of it
-    const dataOnly = how.body === 'binarymime' ? this.recipients.find((r) => r.route !== undefined && !r.ndr && !this.ctx.targets[r.route].binaryMime) : undefined
-    const groups = this.ctx.queue ? this.spoolGroup(this.ctx.queue) : this.openSinks()
+    const dataOnly = how.body === 'binarymime' ? this.state.recipients.find((r) => r.route !== undefined && !r.ndr && !this.ctx.targets[r.route].binaryMime) : undefined
+    const groups = openRouteSinks(this.ctx, this.id, () => this.state, this.dsn)
     const inspector = new ContentInspector(world.limits.maxMessageSize, world.limits.maxHeaderSize, how.body === 'binarymime')
     let aborted = false
     const abort = (why: string) => {
@@ -195,9 +135,9 @@ export class Transaction {
     }
     const onHeader = async (block: Buffer) => {
       this.header = await readHeaderFacts(block)
-      if (ndrMode && ndrSender(this.mailFrom)) this.originalHeaders = block.subarray(0, NDR_HEADER_BYTES).toString('latin1')
+      if (ndrMode && ndrSender(this.state.mailFrom)) this.originalHeaders = block.subarray(0, NDR_HEADER_BYTES).toString('latin1')
       // The header rules can be judged now: on a refusal no byte of the message goes out.
-      if (this.decideContent(inspector.preview(), txn).verdict === 'reject') return abort('header rejected')
+      if (this.decideContent(inspector.preview()).verdict === 'reject') return abort('header rejected')
       const now = this.ctx.clock.now()
       for (const g of groups) {
         const fields = traceFields({
@@ -234,22 +174,18 @@ export class Transaction {
       }
     } catch (err) {
       abort('client disconnected')
-      const cut = (err as { relayCut?: boolean }).relayCut === true
-      const code = (err as { code?: string }).code
-      // ERESET/EABORT: the client reset a BDAT transaction, or a refused BDAT ended it (smtp/relay-connection.ts)
-      const why = cut ? 'relay365 ended the session during DATA' : code === 'ERESET' ? 'transaction reset before the last BDAT chunk' : code === 'EABORT' ? 'transaction ended before the last BDAT chunk' : 'client disconnected during DATA'
-      this.notes.push(`${why}: ${(err as Error).message}`)
+      this.state = withNote(this.state, `${howDataEnded(err)}: ${(err as Error).message}`)
       this.finish()
       throw err
     }
     const end = inspector.finish()
     if (end.header) await onHeader(end.header)
-    this.size = end.facts.size
-    const decision = this.decideContent(end.facts, txn)
-    this.eomDecision = decision
+    const facts = end.facts
+    this.size = facts.size
+    const decision = this.decideContent(facts)
     if (decision.verdict === 'reject') {
       abort(decision.rule ?? 'rejected')
-      this.finalReply = decision.reply
+      this.state = endOfData(this.state, decision)
       this.log('eom', decision, decision.reply)
       this.finish()
       return decision.reply as Reply
@@ -259,19 +195,17 @@ export class Transaction {
       const upstream = this.ctx.targets[dataOnly.route].description
       const r = reply(world.replies, 'binarymime-next-hop', { upstream })
       const note = `BODY=BINARYMIME and route ${dataOnly.route} (${upstream}) forwards with DATA, which cannot carry bare CR/LF; nothing was sent (docs/delivery.md)`
-      const refusal: RuleResult = { rule: 'binarymime-next-hop', stage: 'eom', outcome: 'reject', basis: 'relay365', reply: r, note }
-      this.eomDecision = { ...decision, verdict: 'reject', rule: refusal.rule, reply: r, results: [...decision.results, refusal] }
-      this.finalReply = r
-      this.log('eom', this.eomDecision, r)
+      this.state = refuseAtNextHop(this.state, decision, { rule: 'binarymime-next-hop', stage: 'eom', outcome: 'reject', basis: 'relay365', reply: r, note })
+      this.log('eom', this.state.eom as Decision, r)
       this.finish()
       return r
     }
-    for (const r of this.recipients) r.ndr ??= ndrFor(decision.results, { route: r.route, class: r.decision.recipient?.class })
+    this.state = endOfData(this.state, decision)
     // A group whose every recipient is NDR'd is never committed: nothing of it is delivered. A
     // proxy group holds one route, and an NDR at end of data covers all of the upstream's; the
-    // spool's one group leaves the NDR'd out of what it commits (spoolGroup).
+    // spool's one group leaves the NDR'd out of what it commits (route-sinks.ts).
     const live = groups.filter((g) => {
-      if (g.recipients.some((r) => !r.ndr)) return true
+      if (isLive(this.state, g)) return true
       g.sink.abort('every recipient refused by NDR')
       return false
     })
@@ -284,8 +218,7 @@ export class Transaction {
       const why = (err as Error).message
       await this.ctx.queue?.discard(this.id).catch((e: Error) => this.ctx.log.error({ err: e.message, msg: this.id }, 'could not discard a spooled message the client was not given a 250 for'))
       const failed = reply(world.replies, 'local-error', { detail: why })
-      for (const g of live) for (const r of g.recipients) if (!r.ndr) r.outcome = { ok: false, status: 'Failed', reply: failed }
-      this.finalReply = failed
+      this.state = failedAfterTaken(this.state, failed)
       this.recorded = false
       this.finish(`the message was taken, then the transaction failed before its reply (${why}): no 250 given, nothing kept`, false)
       return failed
@@ -293,40 +226,32 @@ export class Transaction {
   }
 
   /** The reply to a message its routes have taken (or refused), once its trace record is written. */
-  private async answer(live: readonly RouteGroup[], outcomes: readonly DeliveryOutcome[], opened: number, decision: Decision, limits: LimitDecision): Promise<Reply> {
+  private async answer(live: readonly OpenGroup[], outcomes: readonly DeliveryOutcome[], opened: number, decision: Decision, limits: LimitDecision): Promise<Reply> {
     const deliveryMs = Math.round(performance.now() - opened)
-    live.forEach((g, i) => {
-      const outcome = outcomes[i] as DeliveryOutcome
-      for (const r of g.recipients) {
-        if (r.ndr) continue
-        r.outcome = outcome
-        if (!this.ctx.queue) r.deliveryMs = deliveryMs
-      }
-      if (outcome.ok && outcome.status === 'Captured') this.captured = true
-    })
-    this.finalReply = finalReply(
-      live.map((g, i) => ({ route: g.route, ...(outcomes[i] as DeliveryOutcome) })),
-      () => this.queuedReply(),
-    )
-    this.log('eom', decision, this.finalReply, { size: this.size, limits: limits.verdict })
+    const taken = live.map((g, i) => ({ route: g.route, members: g.members, outcome: outcomes[i] as DeliveryOutcome }))
+    // queue mode: the route's reply is the spool's; delivery is timed by each attempt
+    this.state = routesTook(this.state, taken, this.ctx.queue ? undefined : deliveryMs)
+    this.state = answerClient(this.state, taken, () => this.queuedReply())
+    const final = this.state.reply as Reply
+    this.log('eom', decision, final, { size: this.size, limits: limits.verdict })
     this.finish()
     // The record is on disk before the reply: after a crash, mail that got its 250 has a trace
     // (queue mode delivers it on restart and updates that record).
     await this.ctx.trace.written()
-    if (this.finalReply.code < 400) {
+    if (final.code < 400) {
       this.ctx.queue?.release(this.id)
       this.sendNdr()
     }
     // SMTP AUTH throttling: the message is through, the reply waits for its slot (Exchange delays).
-    if (limits.verdict === 'delay' && limits.until !== undefined && this.finalReply.code < 400) await this.ctx.clock.sleepUntil(limits.until)
-    return this.finalReply
+    if (limits.verdict === 'delay' && limits.until !== undefined && final.code < 400) await this.ctx.clock.sleepUntil(limits.until)
+    return final
   }
 
   /** Counts the message against the lane's limits; a store that cannot answer refuses it (4xx). */
-  private async judgeLimits(txn: TransactionFacts): Promise<LimitDecision> {
-    const recipients = this.recipients.filter((r) => r.route === 'upstream' && r.decision.recipient).map((r) => r.decision.recipient as RecipientFacts)
+  private async judgeLimits(): Promise<LimitDecision> {
+    const m = { txn: this.state.mail.txn as TransactionFacts, recipients: limitRecipients(this.state), authUser: this.session.authUser }
     try {
-      const { decision, counted } = await countLimits(this.ctx.world, this.ctx.limits, { txn, recipients, authUser: this.session.authUser }, this.ctx.clock.now(), this.id)
+      const { decision, counted } = await countLimits(this.ctx.world, this.ctx.limits, m, this.ctx.clock.now(), this.id)
       if (counted) this.counted = [...counted]
       return decision
     } catch (err) {
@@ -342,8 +267,8 @@ export class Transaction {
     this.ctx.limits.refund(counted, this.id).catch((err: Error) => this.ctx.log.warn({ err: err.message, msg: this.id }, 'could not refund a limit count'))
   }
 
-  private decideContent(facts: { size: number; lineEnding: ContentFacts['lineEnding']; headerTooLarge: boolean }, txn: TransactionFacts): Decision {
-    const content: ContentFacts = {
+  private decideContent(facts: Pick<InspectionFacts, 'size' | 'lineEnding' | 'headerTooLarge'>): Decision {
+    const content = {
       size: facts.size,
       lineEnding: facts.lineEnding,
       headerTooLarge: facts.headerTooLarge,
@@ -351,53 +276,23 @@ export class Transaction {
       fromAddresses: this.header?.fromAddresses ?? [],
     }
     this.eomFaults ??= { now: this.ctx.clock.now(), faults: this.ctx.faults?.draw('eom') ?? [] }
-    const { now, faults } = this.eomFaults
-    return decide(this.ctx.world, this.session.facts(), { stage: 'eom', now, content, txn, ...(faults.length ? { faults } : {}) })
+    return judgeContent(this.ctx.world, this.session.facts(), this.state, { content, ...this.eomFaults })
   }
 
   private messageId(): string {
     return this.header?.messageId ?? `<${this.id}@${this.ctx.world.hostname}>`
   }
 
-  private openSinks(): RouteGroup[] {
-    const byRoute = new Map<RouteName, RecipientEntry[]>()
-    for (const r of this.recipients) {
-      if (r.route === undefined || r.ndr) continue
-      const list = byRoute.get(r.route) ?? []
-      list.push(r)
-      byRoute.set(r.route, list)
-    }
-    return [...byRoute].map(([route, recipients]) => ({
-      route,
-      recipients,
-      sink: this.ctx.targets[route].open(this.id, { from: this.mailFrom, to: recipients.map((r) => r.address), ...dsnEnvelope(this.dsn, recipients) }),
-    }))
-  }
-
-  /** Queue mode: one sink, the spool, for every routed recipient; each keeps its route. */
-  private spoolGroup(queue: DeliveryQueue): RouteGroup[] {
-    const recipients = this.recipients.filter((r) => r.route !== undefined && !r.ndr)
-    if (recipients.length === 0) return []
-    // read at commit: an NDR found at end of data takes its recipients out of the spool entry
-    const sink = queue.open(
-      this.id,
-      this.mailFrom,
-      () => recipients.filter((r) => !r.ndr).map((r) => ({ address: r.address, route: r.route as RouteName, ...(r.dsn ? { dsn: r.dsn } : {}) })),
-      this.dsn,
-    )
-    return [{ route: 'upstream', recipients, sink }]
-  }
-
   /** Exchange's NDR to P1 for the recipients it refused after its 250; the reply does not wait. */
   private sendNdr(): void {
     // NOTIFY without FAILURE: the client asked for no failure report on that recipient (RFC 3461 §4.1)
-    const refused = this.recipients.filter((r) => r.ndr && !wantsNoFailureDsn(r.dsn))
-    const sender = ndrSender(this.mailFrom)
+    const refused = this.state.recipients.filter((r) => r.ndr && !wantsNoFailureDsn(r.dsn))
+    const sender = ndrSender(this.state.mailFrom)
     if (refused.length === 0 || !sender || !this.ctx.ndr) return
     this.ctx.ndr.send({
       about: this.id,
       sender,
-      arrivedAt: this.receivedAt,
+      arrivedAt: this.state.receivedAt,
       failures: refused.map((r) => ({ recipient: r.address, reply: formatReply(r.ndr?.reply as Reply), expired: false, ...(r.dsn?.orcpt ? { orcpt: r.dsn.orcpt } : {}) })),
       originalHeaders: this.originalHeaders ?? '',
       ...(this.dsn?.envid ? { envid: this.dsn.envid } : {}),
@@ -421,69 +316,20 @@ export class Transaction {
     if (this.recorded) return
     this.recorded = true
     // not accepted after all (refused, abandoned, the next hop said no): what it counted goes back
-    if (this.finalReply === undefined || this.finalReply.code >= 400) this.refund()
-    if (note) this.notes.push(note)
-    // an NDR follows only a 250: a client told to retry or refused was never accepted
-    const accepted = this.finalReply !== undefined && this.finalReply.code < 400
-    const ndrOf = (r: RecipientEntry) => (accepted ? r.ndr : undefined)
-    const firstNdr = this.recipients.map(ndrOf).find((n) => n !== undefined)
-    const messageRule = this.mailDecision.rule ?? this.limitDecision?.rule ?? this.eomDecision?.rule
-    const messageRefused = this.eomDecision?.verdict === 'reject' || this.limitDecision?.verdict === 'reject'
-    if (firstNdr) {
-      const n = this.recipients.filter((r) => ndrOf(r)).length
-      this.notes.push(`250 given; ${n} recipient${n === 1 ? '' : 's'} refused after it by ${firstNdr.rule} (${firstNdr.basis}): NDR ${formatReply(firstNdr.reply as Reply)} to ${ndrSender(this.mailFrom) ?? 'nobody (null sender)'} (policy.ndr: exchange)`)
-    }
-    const recipients: TraceRecipient[] = this.recipients.map((r) => {
-      const ndr = ndrOf(r)
-      return {
-        address: r.address,
-        class: r.decision.recipient?.class,
-        status: recipientStatus({ route: r.route, messageRefused, outcome: r.outcome, ndr: ndr !== undefined }),
-        rule: r.decision.rule || ndr?.rule || messageRule || undefined,
-        rcptReply: formatReply(r.rcptReply),
-        route: r.route,
-        routeTarget: r.route ? this.ctx.targets[r.route].description : undefined,
-        deliveryReply: ndr?.reply ? formatReply(ndr.reply) : r.outcome?.reply ? formatReply(r.outcome.reply) : undefined,
-        deliveryMs: r.deliveryMs,
-        ndr: ndr ? true : undefined,
-        results: r.decision.results,
-      }
-    })
-    if (this.finalReply === undefined && this.mailDecision.verdict !== 'reject') this.notes.push('transaction ended before end of data')
-    const attribution = this.facts?.attribution
-    const message = buildTrace({
-      id: this.id,
-      receivedAt: this.receivedAt,
-      sessionId: this.session.id,
-      clientIp: this.session.ip,
-      helo: this.session.helo || undefined,
-      tls: this.session.tls,
-      lane: attribution?.lane,
-      connector: attribution?.connector?.name,
-      mailFrom: this.mailFrom,
-      headerFrom: this.header?.fromDisplay || undefined,
-      subject: this.header?.subject,
-      messageId: this.messageId(),
-      size: this.size,
-      rule: messageRule || firstNdr?.rule || undefined,
-      reply: this.finalReply ? formatReply(this.finalReply) : '',
-      notes: this.notes,
-      results: [...this.mailDecision.results, ...this.commandResults, ...(this.limitDecision?.results ?? []), ...(this.eomDecision?.results ?? [])],
-      recipients,
-      captured: this.captured,
-      ...(this.refusedVerb ? { refusedCommand: this.refusedVerb } : {}),
-    })
-    try {
-      // the transaction's id is its own: finish()'s first record is the message's first
-      this.ctx.trace.record(message, first)
-    } catch (err) {
-      this.ctx.log.error({ err, msg: this.id }, 'trace record failed')
-    }
+    if (!isAccepted(this.state)) this.refund()
+    this.state = close(this.state, note)
+    const message = { headerFrom: this.header?.fromDisplay || undefined, subject: this.header?.subject, messageId: this.messageId(), size: this.size }
+    // the transaction's id is its own: finish()'s first record is the message's first
+    writeTrace(this.ctx, traceRecord(this.state, { id: this.id, ...this.session.recordFacts(), ...message, targets: this.ctx.targets, refusedCommand: this.refusedVerb }), first)
   }
 }
 
-/** The DSN parameters of a group of recipients, as the sink envelope carries them. */
-function dsnEnvelope(dsn: MessageDsn | undefined, recipients: readonly RecipientEntry[]): Pick<Envelope, 'dsn' | 'rcptDsn'> {
-  const rcptDsn = Object.fromEntries(recipients.flatMap((r) => (r.dsn ? [[r.address, r.dsn]] : [])))
-  return { ...(dsn ? { dsn } : {}), ...(Object.keys(rcptDsn).length ? { rcptDsn } : {}) }
+/** What the note of a message cut short says about how its data ended. */
+function howDataEnded(err: unknown): string {
+  if ((err as { relayCut?: boolean }).relayCut === true) return 'relay365 ended the session during DATA'
+  const code = (err as { code?: string }).code
+  // ERESET/EABORT: the client reset a BDAT transaction, or a refused BDAT ended it (smtp/relay-connection.ts)
+  if (code === 'ERESET') return 'transaction reset before the last BDAT chunk'
+  if (code === 'EABORT') return 'transaction ended before the last BDAT chunk'
+  return 'client disconnected during DATA'
 }
