@@ -83,7 +83,8 @@ export async function spawnServe(args: string[], options: { cwd?: string; entry?
   child.stdout?.resume()
   let stderr = ''
   const banner = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000)
+    // generous: two workers on a loaded 2-core machine have taken over 20 s to listen
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 60_000)
     child.stderr?.on('data', (c: Buffer) => {
       stderr += c.toString()
       if (stderr.includes('relay365: SMTP on')) {
