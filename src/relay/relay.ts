@@ -11,6 +11,7 @@ import type { Decision } from '../core/types.js'
 import type { AuthAttempt, CommandInfo, ConnectInfo, DataTransfer, SmtpRelay, TlsInfo } from '../ports.js'
 import { RelaySession } from './session.js'
 import type { RelayContext } from './context.js'
+import { recordRefusal } from './refusal-record.js'
 import { Transaction } from './transaction.js'
 
 export class Relay implements SmtpRelay {
@@ -45,7 +46,7 @@ export class Relay implements SmtpRelay {
       this.ctx.log.info({ session: info.id, ip: info.ip, rule: decision.rule, reply: decision.reply && formatReply(decision.reply) }, 'connect refused')
       // An injected refusal is there to be seen (SPEC §2): it gets a trace record though no
       // transaction began. A connection limit does not: a flood would fill the trace.
-      if (decision.rule === 'fault') new Transaction(this.ctx, session, session.connectedAt, '', decision).finish('connection refused when it opened: no transaction began')
+      if (decision.rule === 'fault') recordRefusal(this.ctx, session, { now: session.connectedAt, decision, note: 'connection refused when it opened: no transaction began' })
       return decision.reply
     }
     return undefined
@@ -100,11 +101,11 @@ export class Relay implements SmtpRelay {
     if (c.verb === 'MAIL') {
       this.endTransaction(id)
       s.mailRefused = true
-      new Transaction(this.ctx, s, now, senderOf(c.line), decision).finish()
+      recordRefusal(this.ctx, s, { now, decision, mailFrom: senderOf(c.line) })
     } else if (txn) {
       txn.refusedCommand(c.verb, decision)
     } else if (!(s.mailRefused && (c.verb === 'RCPT' || c.verb === 'DATA' || c.verb === 'BDAT'))) {
-      this.traceRefusal(s, c.verb, now, decision, `${c.verb} refused outside a transaction; no message was sent`)
+      recordRefusal(this.ctx, s, { now, decision, verb: c.verb, note: `${c.verb} refused outside a transaction; no message was sent` })
     }
     return decision.reply
   }
@@ -126,7 +127,7 @@ export class Relay implements SmtpRelay {
     const now = this.ctx.clock.now()
     const decision = decide(this.ctx.world, s.facts(), { stage: 'auth', now, method: a.method, user, credentials })
     if (decision.verdict === 'reject' && decision.reply) {
-      this.traceRefusal(s, 'AUTH', now, decision, `AUTH ${a.method} as ${user} refused; no message was sent`)
+      recordRefusal(this.ctx, s, { now, decision, verb: 'AUTH', note: `AUTH ${a.method} as ${user} refused; no message was sent` })
       return decision.reply
     }
     const limit = this.ctx.world.limits.smtpAuth.concurrentConnections
@@ -144,18 +145,12 @@ export class Relay implements SmtpRelay {
     if (!slot) {
       const r = reply(replies, 'thread-limit')
       const result = { rule: 'smtpauth-concurrency', stage: 'auth' as const, outcome: 'reject' as const, basis: 'documented' as const, reply: r, note: `${user} already has ${limit} authenticated sessions (limits.smtpAuth.concurrentConnections)` }
-      this.traceRefusal(s, 'AUTH', now, { stage: 'auth', verdict: 'reject', rule: result.rule, reply: r, results: [...decision.results, result] }, `AUTH ${a.method} as ${user} refused; no message was sent`)
+      const refusal: Decision = { stage: 'auth', verdict: 'reject', rule: result.rule, reply: r, results: [...decision.results, result] }
+      recordRefusal(this.ctx, s, { now, decision: refusal, verb: 'AUTH', note: `AUTH ${a.method} as ${user} refused; no message was sent` })
       return r
     }
     s.authUser = user
     return reply(replies, 'auth-ok')
-  }
-
-  /** A refusal outside any transaction (AUTH) still gets a trace record: "why was I refused". */
-  private traceRefusal(s: RelaySession, verb: string, now: number, decision: Decision, note: string): void {
-    const record = new Transaction(this.ctx, s, now, '', decision)
-    record.refusedVerb = verb
-    record.finish(note)
   }
 
   async mailFrom(id: string, from: string, declaredSize: number | undefined, dsn?: MessageDsn): Promise<Reply | undefined> {
@@ -180,13 +175,13 @@ export class Relay implements SmtpRelay {
       ...(declaredSize !== undefined ? { declaredSize } : {}),
       ...(spoolFree !== undefined ? { spoolFree } : {}),
     })
-    const txn = new Transaction(this.ctx, s, now, from, decision, ipAttempts)
-    if (dsn) txn.dsn = dsn
     s.mailRefused = decision.verdict === 'reject'
     if (decision.verdict === 'reject') {
-      txn.finish()
+      recordRefusal(this.ctx, s, { now, decision, mailFrom: from })
       return decision.reply
     }
+    const txn = new Transaction(this.ctx, s, now, from, decision, ipAttempts)
+    if (dsn) txn.dsn = dsn
     // the client may have gone while the limit store answered: nothing is open then
     if (this.sessions.has(id)) this.txns.set(id, txn)
     return undefined

@@ -66,8 +66,7 @@ export class Transaction {
 
   /** RET and ENVID as the client gave them on MAIL, for the next hop. */
   dsn: MessageDsn | undefined
-  /** Set when this record stands for a command refused outside any transaction, not a message. */
-  refusedVerb: string | undefined
+  /** `mail` accepted the sender: a refused MAIL is a refusal record (refusal-record.ts), not a transaction. */
 
   constructor(
     private readonly ctx: RelayContext,
@@ -320,7 +319,7 @@ export class Transaction {
     this.state = close(this.state, note)
     const message = { headerFrom: this.header?.fromDisplay || undefined, subject: this.header?.subject, messageId: this.messageId(), size: this.size }
     // the transaction's id is its own: finish()'s first record is the message's first
-    writeTrace(this.ctx, traceRecord(this.state, { id: this.id, ...this.session.recordFacts(), ...message, targets: this.ctx.targets, refusedCommand: this.refusedVerb }), first)
+    writeTrace(this.ctx, traceRecord(this.state, { id: this.id, ...this.session.recordFacts(), ...message, targets: this.ctx.targets }), first)
   }
 }
 
