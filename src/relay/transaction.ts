@@ -1,14 +1,13 @@
 // One mail transaction, MAIL FROM to end of data, as the relay lives it: the policy's steps are
 // core/transaction.ts's, and this is where they meet I/O — the limit store, the fault draws, the
 // clock, the routes' sinks, the trace store and the NDR sender. Data streams from the client
-// through the content inspector into one sink per route; the client's final reply is the next hop's
+// through a MessageStream into one sink per route; the client's final reply is the next hop's
 // reply. What Exchange refuses after its 250 (policy.ndr: exchange, core/ndr.ts) never reaches a
 // route: those recipients fail, the client still gets 250, and an NDR goes to P1 after the reply.
 import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { wantsNoFailureDsn, type MessageDsn, type RecipientDsn } from '../core/dsn-params.js'
 import type { LimitDecision, LimitRequest } from '../core/limits.js'
-import { traceFields } from '../core/headers.js'
 import { ndrSender } from '../core/ndr.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
 import {
@@ -31,12 +30,13 @@ import {
   type TransactionState,
 } from '../core/transaction.js'
 import type { Decision, FaultDraw, TransactionFacts } from '../core/types.js'
-import { ContentInspector, type InspectionFacts } from '../content/content-inspector.js'
-import { readHeaderFacts, type HeaderFacts } from '../content/header-facts.js'
+import type { InspectionFacts } from '../content/content-inspector.js'
+import type { HeaderFacts } from '../content/header-facts.js'
 import type { DeliveryOutcome } from '../delivery/sink.js'
 import type { DataTransfer } from '../ports.js'
 import type { RelayContext } from './context.js'
 import { countLimits, limitStoreDown } from './limit-count.js'
+import { drain, MessageStream, type ReceivedStamp, type StreamPolicy } from './message-stream.js'
 import { openRouteSinks, type OpenGroup } from './route-sinks.js'
 import type { RelaySession } from './session.js'
 import { logDecision, writeTrace } from './trace-out.js'
@@ -66,8 +66,8 @@ export class Transaction {
 
   /** RET and ENVID as the client gave them on MAIL, for the next hop. */
   dsn: MessageDsn | undefined
-  /** `mail` accepted the sender: a refused MAIL is a refusal record (refusal-record.ts), not a transaction. */
 
+  /** `mail` accepted the sender: a refused MAIL is a refusal record (refusal-record.ts), not a transaction. */
   constructor(
     private readonly ctx: RelayContext,
     private readonly session: RelaySession,
@@ -110,80 +110,30 @@ export class Transaction {
     this.state = applyLimits(this.state, limits)
     if (limits.verdict === 'reject') {
       // Refused before a byte moves; the message is read to its end so the reply can be given.
-      for await (const chunk of stream as AsyncIterable<Buffer>) this.size = (this.size ?? 0) + chunk.length
+      this.size = await drain(stream)
       this.log('data', limits, limits.reply)
       this.finish()
       return limits.reply as Reply
     }
-    const ndrMode = world.policy.ndr === 'exchange'
     const opened = performance.now()
     // BINARYMIME may carry bare CR and LF in its body, which DATA cannot (RFC 3030 §3); relay365
     // forwards with DATA (nodemailer has no BDAT), so a route that does is never given a byte of it
     const dataOnly = how.body === 'binarymime' ? this.state.recipients.find((r) => r.route !== undefined && !r.ndr && !this.ctx.targets[r.route].binaryMime) : undefined
     const groups = openRouteSinks(this.ctx, this.id, () => this.state, this.dsn)
-    const inspector = new ContentInspector(world.limits.maxMessageSize, world.limits.maxHeaderSize, how.body === 'binarymime')
-    let aborted = false
-    const abort = (why: string) => {
-      if (aborted) return
-      aborted = true
-      for (const g of groups) g.sink.abort(why)
-    }
-    if (dataOnly) abort('BINARYMIME content and a next hop that takes DATA only')
-    const writeAll = async (buf: Buffer) => {
-      if (!aborted) await Promise.all(groups.map((g) => g.sink.write(buf)))
-    }
-    const onHeader = async (block: Buffer) => {
-      this.header = await readHeaderFacts(block)
-      if (ndrMode && ndrSender(this.state.mailFrom)) this.originalHeaders = block.subarray(0, NDR_HEADER_BYTES).toString('latin1')
-      // The header rules can be judged now: on a refusal no byte of the message goes out.
-      if (this.decideContent(inspector.preview()).verdict === 'reject') return abort('header rejected')
-      const now = this.ctx.clock.now()
-      for (const g of groups) {
-        const fields = traceFields({
-          hostname: world.hostname,
-          ...(this.session.helo ? { helo: this.session.helo } : {}),
-          ip: this.session.ip,
-          ...(this.session.tls ? { tls: this.session.tls } : {}),
-          authenticated: this.session.authUser !== undefined,
-          id: this.id,
-          now,
-          ...(this.header.messageId ? {} : { messageId: this.messageId() }),
-          fallback: g.route === 'fallback',
-        })
-        if (!aborted) await g.sink.write(Buffer.from(fields))
-      }
-      await writeAll(block)
-    }
-    // Past the recipient size limit Exchange will NDR every tenant recipient: the upstream stops
-    // here, its transaction is never committed, so no byte more goes out (proxy mode). With
-    // policy.ndr: smtp the whole message will be refused at end of data: every route stops.
-    let overRecipientSize = false
-    const passedRecipientSize = () => {
-      overRecipientSize = true
-      if (!ndrMode) return abort('over limits.recipientMaxSize')
-      for (const g of groups) if (g.route === 'upstream' && !this.ctx.queue) g.sink.abort('over limits.recipientMaxSize')
-    }
+    const message = new MessageStream(groups, this.streamPolicy(how), this.receivedStamp(), this.ctx.clock, (block, header, preview) => this.headerArrived(block, header, preview))
+    if (dataOnly) message.abort('BINARYMIME content and a next hop that takes DATA only')
+    let facts: InspectionFacts
     try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        const pushed = inspector.push(chunk)
-        if (inspector.stopped) abort('content refused')
-        if (!overRecipientSize && inspector.preview().size > world.limits.recipientMaxSize) passedRecipientSize()
-        if (pushed.header) await onHeader(pushed.header)
-        if (pushed.body) await writeAll(pushed.body)
-      }
+      facts = await message.read(stream)
     } catch (err) {
-      abort('client disconnected')
       this.state = withNote(this.state, `${howDataEnded(err)}: ${(err as Error).message}`)
       this.finish()
       throw err
     }
-    const end = inspector.finish()
-    if (end.header) await onHeader(end.header)
-    const facts = end.facts
     this.size = facts.size
     const decision = this.decideContent(facts)
     if (decision.verdict === 'reject') {
-      abort(decision.rule ?? 'rejected')
+      message.abort(decision.rule ?? 'rejected')
       this.state = endOfData(this.state, decision)
       this.log('eom', decision, decision.reply)
       this.finish()
@@ -266,6 +216,13 @@ export class Transaction {
     this.ctx.limits.refund(counted, this.id).catch((err: Error) => this.ctx.log.warn({ err: err.message, msg: this.id }, 'could not refund a limit count'))
   }
 
+  /** The header block arrived: kept for an NDR's quote if one may follow; true when its rules refuse the message. */
+  private headerArrived(block: Buffer, header: HeaderFacts, preview: InspectionFacts): boolean {
+    this.header = header
+    if (this.ctx.world.policy.ndr === 'exchange' && ndrSender(this.state.mailFrom)) this.originalHeaders = block.subarray(0, NDR_HEADER_BYTES).toString('latin1')
+    return this.decideContent(preview).verdict === 'reject'
+  }
+
   private decideContent(facts: Pick<InspectionFacts, 'size' | 'lineEnding' | 'headerTooLarge'>): Decision {
     const content = {
       size: facts.size,
@@ -276,6 +233,31 @@ export class Transaction {
     }
     this.eomFaults ??= { now: this.ctx.clock.now(), faults: this.ctx.faults?.draw('eom') ?? [] }
     return judgeContent(this.ctx.world, this.session.facts(), this.state, { content, ...this.eomFaults })
+  }
+
+  private streamPolicy(how: DataTransfer): StreamPolicy {
+    const { limits, policy } = this.ctx.world
+    return {
+      maxMessageSize: limits.maxMessageSize,
+      maxHeaderSize: limits.maxHeaderSize,
+      recipientMaxSize: limits.recipientMaxSize,
+      binaryBody: how.body === 'binarymime',
+      ndrMode: policy.ndr === 'exchange',
+      spooled: this.ctx.queue !== undefined,
+    }
+  }
+
+  private receivedStamp(): ReceivedStamp {
+    const s = this.session
+    return {
+      hostname: this.ctx.world.hostname,
+      ...(s.helo ? { helo: s.helo } : {}),
+      ip: s.ip,
+      ...(s.tls ? { tls: s.tls } : {}),
+      authenticated: s.authUser !== undefined,
+      id: this.id,
+      ownMessageId: this.messageId(),
+    }
   }
 
   private messageId(): string {
