@@ -84,7 +84,11 @@ export async function spawnServe(args: string[], options: { cwd?: string; entry?
   let stderr = ''
   const banner = await new Promise<string>((resolve, reject) => {
     // generous: two workers on a loaded 2-core machine have taken over 20 s to listen
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 60_000)
+    const timer = setTimeout(() => {
+      // the relay (and any workers) must not outlive a start the test gave up on
+      child.kill('SIGKILL')
+      reject(new Error(`serve did not start: ${stderr}`))
+    }, 60_000)
     child.stderr?.on('data', (c: Buffer) => {
       stderr += c.toString()
       if (stderr.includes('relay365: SMTP on')) {
