@@ -35,7 +35,7 @@ function tree(root: number): Map<number, ProcStat> {
   const inTree = new Map<number, ProcStat>()
   if (!r) return inTree
   inTree.set(root, r)
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false
     for (const [pid, s] of all) {
       if (inTree.has(pid) || !inTree.has(s.ppid)) continue
@@ -63,7 +63,9 @@ export function treeCpuMs(root: number): number {
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   if (s.length === 0) return NaN
-  return s.length % 2 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2
+  return s.length % 2
+    ? (s[(s.length - 1) / 2] as number)
+    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2
 }
 
 /** "median (min–max)", or the one value. */

@@ -22,7 +22,13 @@ export interface LimitBenchRow {
   readonly usPerDecision: number
 }
 
-async function measure(store: LimitStore, name: string, prefill: number, decisions: number, t0: number): Promise<LimitBenchRow> {
+async function measure(
+  store: LimitStore,
+  name: string,
+  prefill: number,
+  decisions: number,
+  t0: number,
+): Promise<LimitBenchRow> {
   await store.reset()
   for (let i = 0; i < prefill; i++) await store.consume(requests(), t0 + i)
   const start = performance.now()

@@ -38,7 +38,12 @@ profile.samples.forEach((id, i) => {
   self.set(key, (self.get(key) ?? 0) + dt)
 })
 const idle = self.get('(idle)') ?? 0
-process.stdout.write(`profiled ${(total / 1e6).toFixed(1)} s, busy ${((total - idle) / 1e6).toFixed(1)} s\n| where | busy ms | share of busy |\n|---|---|---|\n`)
-for (const [key, us] of [...self].filter(([k]) => k !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+process.stdout.write(
+  `profiled ${(total / 1e6).toFixed(1)} s, busy ${((total - idle) / 1e6).toFixed(1)} s\n| where | busy ms | share of busy |\n|---|---|---|\n`,
+)
+for (const [key, us] of [...self]
+  .filter(([k]) => k !== '(idle)')
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, 25)) {
   process.stdout.write(`| ${key} | ${Math.round(us / 1000)} | ${((100 * us) / (total - idle)).toFixed(1)}% |\n`)
 }

@@ -37,7 +37,10 @@ async function main(): Promise<void> {
     if (!relayOnly && !postfix) throw new Error('Postfix relay could not be started')
     for (let rep = 1; rep <= reps; rep++) {
       for (const sessions of sessionList) {
-        for (const [target, root] of [[`relay365 ${mode}`, undefined], ...(baseline ? [[`baseline ${mode}`, baseline]] : [])] as Array<[string, string | undefined]>) {
+        for (const [target, root] of [
+          [`relay365 ${mode}`, undefined],
+          ...(baseline ? [[`baseline ${mode}`, baseline]] : []),
+        ] as Array<[string, string | undefined]>) {
           const relay = await startRelay365(sink.port, delivery, root)
           try {
             measured({ ...(await measure(relay, sessions, 2048, messages, rep)), target })
@@ -52,13 +55,20 @@ async function main(): Promise<void> {
     await postfix?.stop()
     await sink?.stop()
   }
-  console.log(`| sessions | relay365 ${mode} msg/s | Postfix msg/s | ratio | relay365 CPU ms/msg | Postfix CPU ms/msg | CPU ratio |`)
+  console.log(
+    `| sessions | relay365 ${mode} msg/s | Postfix msg/s | ratio | relay365 CPU ms/msg | Postfix CPU ms/msg | CPU ratio |`,
+  )
   console.log('|---|---|---|---|---|---|---|')
-  const med = (target: string, sessions: number, k: 'perSecond' | 'cpuMsPerMsg') => median(rows.filter((r) => r.target === target && r.sessions === sessions).map((r) => r[k] ?? NaN))
+  const med = (target: string, sessions: number, k: 'perSecond' | 'cpuMsPerMsg') =>
+    median(rows.filter((r) => r.target === target && r.sessions === sessions).map((r) => r[k] ?? NaN))
   const line = (label: string, target: string, sessions: number) => {
     const [q, qc] = [med(target, sessions, 'perSecond'), med(target, sessions, 'cpuMsPerMsg')]
-    const [p, pc] = postfix ? [med('Postfix', sessions, 'perSecond'), med('Postfix', sessions, 'cpuMsPerMsg')] : [NaN, NaN]
-    console.log(`| ${label} | ${q} | ${p} | ${(q / p).toFixed(2)} | ${qc.toFixed(3)} | ${pc.toFixed(3)} | ${(qc / pc).toFixed(2)} |`)
+    const [p, pc] = postfix
+      ? [med('Postfix', sessions, 'perSecond'), med('Postfix', sessions, 'cpuMsPerMsg')]
+      : [NaN, NaN]
+    console.log(
+      `| ${label} | ${q} | ${p} | ${(q / p).toFixed(2)} | ${qc.toFixed(3)} | ${pc.toFixed(3)} | ${(qc / pc).toFixed(2)} |`,
+    )
   }
   for (const sessions of sessionList) {
     if (baseline) line(`${sessions} (baseline)`, `baseline ${mode}`, sessions)

@@ -60,11 +60,20 @@ function cells(runs: readonly Run[]): Array<{ target: string; sessions: number; 
  * over reps of the ratio within each rep (the two measured minutes apart, under the same
  * machine), not a ratio of medians.
  */
-function ratioToPostfix(runs: readonly Run[], target: string, sessions: number, bytes: number, k: 'perSecond' | 'cpuMsPerMsg', reference = POSTFIX): number | undefined {
+function ratioToPostfix(
+  runs: readonly Run[],
+  target: string,
+  sessions: number,
+  bytes: number,
+  k: 'perSecond' | 'cpuMsPerMsg',
+  reference = POSTFIX,
+): number | undefined {
   const ratios: number[] = []
   for (const mine of runs) {
     if (mine.target !== target || mine.sessions !== sessions || mine.size !== bytes || mine.note) continue
-    const theirs = runs.find((r) => r.target === reference && r.sessions === sessions && r.size === bytes && r.rep === mine.rep && !r.note)
+    const theirs = runs.find(
+      (r) => r.target === reference && r.sessions === sessions && r.size === bytes && r.rep === mine.rep && !r.note,
+    )
     const a = mine[k]
     const b = theirs?.[k]
     if (a !== undefined && b) ratios.push(a / b)
@@ -75,7 +84,7 @@ function ratioToPostfix(runs: readonly Run[], target: string, sessions: number, 
 function runsTable(runs: readonly Run[]): string {
   const x = (v: number | undefined) => (v === undefined ? '—' : `${v.toFixed(2)} ×`)
   return [
-    '| target | message | sessions | reps | msg/s: median (min–max) | × Postfix | CPU ms/msg: median (min–max) | × Postfix\'s CPU | peak RSS |',
+    "| target | message | sessions | reps | msg/s: median (min–max) | × Postfix | CPU ms/msg: median (min–max) | × Postfix's CPU | peak RSS |",
     '|---|---|---|---|---|---|---|---|---|',
     ...cells(runs).map((c) => {
       // a run smtp-source failed is shown by its note, never counted
@@ -102,18 +111,38 @@ function judgeTargets(runs: readonly Run[], memory: readonly MemoryRow[]): Targe
   const out: Target[] = []
   const vs = (name: string, target: string, sessions: number, rate: number, cpu: number) => {
     const r = ratioToPostfix(runs, target, sessions, 2048, 'perSecond')
-    out.push({ target: `${name}, ${sessions} session${sessions > 1 ? 's' : ''}: rate`, required: `≥ ${rate} × Postfix`, measured: r === undefined ? 'not measured' : `${r.toFixed(2)} ×`, met: r === undefined ? undefined : r >= rate })
+    out.push({
+      target: `${name}, ${sessions} session${sessions > 1 ? 's' : ''}: rate`,
+      required: `≥ ${rate} × Postfix`,
+      measured: r === undefined ? 'not measured' : `${r.toFixed(2)} ×`,
+      met: r === undefined ? undefined : r >= rate,
+    })
     const c = ratioToPostfix(runs, target, sessions, 2048, 'cpuMsPerMsg')
-    out.push({ target: `${name}, ${sessions} session${sessions > 1 ? 's' : ''}: CPU per message`, required: `≤ ${cpu} × Postfix's`, measured: c === undefined ? 'not measured' : `${c.toFixed(2)} ×`, met: c === undefined ? undefined : c <= cpu })
+    out.push({
+      target: `${name}, ${sessions} session${sessions > 1 ? 's' : ''}: CPU per message`,
+      required: `≤ ${cpu} × Postfix's`,
+      measured: c === undefined ? 'not measured' : `${c.toFixed(2)} ×`,
+      met: c === undefined ? undefined : c <= cpu,
+    })
   }
   for (const sessions of [1, 20, 50]) vs('queue (delivered-through)', 'relay365 queue', sessions, 1.2, 0.6)
   for (const sessions of [1, 20, 50]) vs('proxy', 'relay365 proxy', sessions, sessions === 1 ? 1.5 : 2, 0.35)
   for (const m of memory) {
-    out.push({ target: `peak RSS, ${m.load}`, required: '< 150 MB', measured: m.peakRssMb === undefined ? 'not measured' : `${m.peakRssMb} MB`, met: m.peakRssMb === undefined ? undefined : m.peakRssMb < 150 })
+    out.push({
+      target: `peak RSS, ${m.load}`,
+      required: '< 150 MB',
+      measured: m.peakRssMb === undefined ? 'not measured' : `${m.peakRssMb} MB`,
+      met: m.peakRssMb === undefined ? undefined : m.peakRssMb < 150,
+    })
   }
   for (const mode of ['proxy', 'queue']) {
     const r = ratioToPostfix(runs, `relay365 ${mode}, 2 workers`, 50, 2048, 'perSecond', `relay365 ${mode}`)
-    out.push({ target: `${mode}, 2 workers against 1, 50 sessions`, required: '≥ 1.4 ×', measured: r === undefined ? 'not measured' : `${r.toFixed(2)} ×`, met: r === undefined ? undefined : r >= 1.4 })
+    out.push({
+      target: `${mode}, 2 workers against 1, 50 sessions`,
+      required: '≥ 1.4 ×',
+      measured: r === undefined ? 'not measured' : `${r.toFixed(2)} ×`,
+      met: r === undefined ? undefined : r >= 1.4,
+    })
   }
   return out
 }
@@ -122,7 +151,10 @@ function targetsTable(targets: readonly Target[]): string {
   return [
     '| target | required | measured | |',
     '|---|---|---|---|',
-    ...targets.map((t) => `| ${t.target} | ${t.required} | ${t.measured} | ${t.met === undefined ? '—' : t.met ? 'met' : '**not met**'} |`),
+    ...targets.map(
+      (t) =>
+        `| ${t.target} | ${t.required} | ${t.measured} | ${t.met === undefined ? '—' : t.met ? 'met' : '**not met**'} |`,
+    ),
   ].join('\n')
 }
 
@@ -141,7 +173,17 @@ async function main(): Promise<void> {
   let runs: Run[] = []
   if (has('smtp-source') && has('smtp-sink')) {
     log('throughput (smtp-source -> relay -> smtp-sink)')
-    runs = await benchThroughput({ sessions: [1, 20, 50], messages: quick ? 500 : 2000, reps: quick ? 1 : 3, bigMessages: quick ? 5 : 20, postfix: !quick && has('postfix'), haraka: !quick }, log)
+    runs = await benchThroughput(
+      {
+        sessions: [1, 20, 50],
+        messages: quick ? 500 : 2000,
+        reps: quick ? 1 : 3,
+        bigMessages: quick ? 5 : 20,
+        postfix: !quick && has('postfix'),
+        haraka: !quick,
+      },
+      log,
+    )
   } else log('smtp-source/smtp-sink not installed (Debian package postfix): throughput skipped')
 
   let memory: MemoryRow[] = []

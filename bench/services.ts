@@ -26,7 +26,12 @@ export async function waitForPort(port: number, timeoutMs = 15_000): Promise<voi
 }
 
 /** Runs a command to its end: its exit code (1 for a kill or a timeout) and its output. */
-export function sh(command: string, args: string[], timeoutMs: number, cwd?: string): Promise<{ code: number; out: string }> {
+export function sh(
+  command: string,
+  args: string[],
+  timeoutMs: number,
+  cwd?: string,
+): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile(command, args, { timeout: timeoutMs, maxBuffer: 10 * 1024 * 1024, cwd }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: `${stdout}${stderr}` })
@@ -49,7 +54,12 @@ export interface Service {
   stop(): Promise<void>
 }
 
-export async function startService(command: string, args: string[], port: number, env: NodeJS.ProcessEnv = process.env): Promise<Service> {
+export async function startService(
+  command: string,
+  args: string[],
+  port: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Service> {
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env })
   let stderr = ''
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
@@ -73,7 +83,11 @@ export async function startService(command: string, args: string[], port: number
 
 export async function startRedis(): Promise<Service> {
   const port = await freePort()
-  return startService('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], port)
+  return startService(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    port,
+  )
 }
 
 /** Postfix's smtp-sink: accepts and discards (-u: it refuses to run as root otherwise). */

@@ -37,9 +37,30 @@ export interface Run {
 }
 
 /** smtp-source: `messages` messages of `size` bytes over `sessions` parallel sessions. */
-export async function source(port: number, sessions: number, size: number, messages: number): Promise<{ seconds: number; readonly ok: boolean; readonly out: string }> {
+export async function source(
+  port: number,
+  sessions: number,
+  size: number,
+  messages: number,
+): Promise<{ seconds: number; readonly ok: boolean; readonly out: string }> {
   const started = performance.now()
-  const r = await sh('smtp-source', ['-s', String(sessions), '-l', String(size), '-m', String(messages), '-f', 'helpdesk@contoso.example', '-t', 'someone@example.org', `127.0.0.1:${port}`], 600_000)
+  const r = await sh(
+    'smtp-source',
+    [
+      '-s',
+      String(sessions),
+      '-l',
+      String(size),
+      '-m',
+      String(messages),
+      '-f',
+      'helpdesk@contoso.example',
+      '-t',
+      'someone@example.org',
+      `127.0.0.1:${port}`,
+    ],
+    600_000,
+  )
   return { seconds: (performance.now() - started) / 1000, ok: r.code === 0, out: r.out.trim() }
 }
 
@@ -56,23 +77,30 @@ export interface RelayUnderTest {
 
 /** relay365 as a user runs it (node bin/relay365.js serve) in front of the sink. */
 /** `root`: another checkout's build of relay365 (bench/queue-cpu.ts --baseline), this one by default. */
-export async function startRelay365(sinkPort: number, extra: Record<string, unknown> = {}, root = ROOT): Promise<RelayUnderTest> {
+export async function startRelay365(
+  sinkPort: number,
+  extra: Record<string, unknown> = {},
+  root = ROOT,
+): Promise<RelayUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'relay365-bench-'))
   const port = await freePort()
-  const config = mergeConfig({
-    smtp: { port, requireTls: false, maxConnectionsPerIP: 1000, maxConnections: 2000 },
-    http: { port: await freePort() },
-    // the MX door is what is measured; several relays run at once
-    submission: { enabled: false },
-    // a config file names its tenant (the sample one is the example config's, never a file's)
-    tenant: { acceptedDomains: ['contoso.example'] },
-    connectors: [{ name: 'TDX', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
-    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: sinkPort, tls: 'none', maxConnections: 50 } },
-    store: { trace: `sqlite:${dir}/trace.db` },
-    delivery: { spoolDir: join(dir, 'spool') },
-    tls: { cert: join(ROOT, 'test/fixtures/tls/server.crt'), key: join(ROOT, 'test/fixtures/tls/server.key') },
-    log: { level: 'warn' },
-  }, extra)
+  const config = mergeConfig(
+    {
+      smtp: { port, requireTls: false, maxConnectionsPerIP: 1000, maxConnections: 2000 },
+      http: { port: await freePort() },
+      // the MX door is what is measured; several relays run at once
+      submission: { enabled: false },
+      // a config file names its tenant (the sample one is the example config's, never a file's)
+      tenant: { acceptedDomains: ['contoso.example'] },
+      connectors: [{ name: 'TDX', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
+      routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: sinkPort, tls: 'none', maxConnections: 50 } },
+      store: { trace: `sqlite:${dir}/trace.db` },
+      delivery: { spoolDir: join(dir, 'spool') },
+      tls: { cert: join(ROOT, 'test/fixtures/tls/server.crt'), key: join(ROOT, 'test/fixtures/tls/server.key') },
+      log: { level: 'warn' },
+    },
+    extra,
+  )
   writeFileSync(join(dir, 'relay.json'), JSON.stringify(config))
   const httpPort = (config.http as { port: number }).port
   const queue = (config.delivery as { mode?: string } | undefined)?.mode === 'queue'
@@ -82,7 +110,12 @@ export async function startRelay365(sinkPort: number, extra: Record<string, unkn
   const args = ['serve', '--config', join(dir, 'relay.json')]
   const env = { ...process.env, NODE_OPTIONS: '' }
   const svc = flags?.length
-    ? await startService(process.execPath, [...flags, '--max-semi-space-size=2', join(root, 'bin/relay365.js'), ...args], port, env)
+    ? await startService(
+        process.execPath,
+        [...flags, '--max-semi-space-size=2', join(root, 'bin/relay365.js'), ...args],
+        port,
+        env,
+      )
     : await startService(join(root, 'bin/relay365.js'), args, port, env)
   const workers = (config.smtp as { workers?: number }).workers ?? 1
   return {
@@ -112,7 +145,8 @@ export async function startPostfix(sinkPort: number): Promise<RelayUnderTest | u
   // Postfix answers 250 once a message is in its queue and delivers after: its rate is the
   // delivered-through rate, measured to an empty queue, like relay365's queue mode.
   const drained = async () => {
-    for (let i = 0; i < 3000 && (await sh('bash', [POSTFIX_SCRIPT, 'drained'], 10_000)).code !== 0; i++) await new Promise((res) => setTimeout(res, 50))
+    for (let i = 0; i < 3000 && (await sh('bash', [POSTFIX_SCRIPT, 'drained'], 10_000)).code !== 0; i++)
+      await new Promise((res) => setTimeout(res, 50))
   }
   return {
     name: 'Postfix relay (stock)',
@@ -147,7 +181,13 @@ export interface ThroughputOptions {
  * process measured cold would be timing its JIT compiler), then `messages` timed, to an empty queue
  * where it has one (the rate is then messages delivered through to the sink, not acknowledged).
  */
-export async function measure(target: RelayUnderTest, sessions: number, size: number, messages: number, rep: number): Promise<Run> {
+export async function measure(
+  target: RelayUnderTest,
+  sessions: number,
+  size: number,
+  messages: number,
+  rep: number,
+): Promise<Run> {
   await source(target.port, 5, 2048, WARM_UP)
   await target.drained?.()
   const cpu0 = target.cpu?.()
@@ -165,7 +205,10 @@ export async function measure(target: RelayUnderTest, sessions: number, size: nu
     seconds: Math.round(seconds * 100) / 100,
     perSecond: Math.round(messages / seconds),
     // NaN: the process had gone
-    cpuMsPerMsg: cpu0 !== undefined && cpu1 !== undefined && Number.isFinite(cpu1 - cpu0) ? Math.round(((cpu1 - cpu0) / messages) * 1000) / 1000 : undefined,
+    cpuMsPerMsg:
+      cpu0 !== undefined && cpu1 !== undefined && Number.isFinite(cpu1 - cpu0)
+        ? Math.round(((cpu1 - cpu0) / messages) * 1000) / 1000
+        : undefined,
     peakRssMb: peakRssMb(target.pid),
     ...(r.ok ? {} : { note: `smtp-source: ${r.out.slice(0, 120)}` }),
   }
@@ -181,7 +224,9 @@ export async function benchThroughput(o: ThroughputOptions, log: (line: string) 
   const runs: Run[] = []
   const report = (run: Run) => {
     const cpu = run.cpuMsPerMsg === undefined ? '' : `, ${run.cpuMsPerMsg} CPU ms/msg`
-    log(`  rep ${run.rep} ${run.target.padEnd(28)} ${String(run.sessions).padStart(2)} sessions ${String(run.size).padStart(8)} B: ${run.perSecond} msg/s${cpu}${run.peakRssMb ? `, peak RSS ${run.peakRssMb} MB` : ''}${run.note ? ` (${run.note})` : ''}`)
+    log(
+      `  rep ${run.rep} ${run.target.padEnd(28)} ${String(run.sessions).padStart(2)} sessions ${String(run.size).padStart(8)} B: ${run.perSecond} msg/s${cpu}${run.peakRssMb ? `, peak RSS ${run.peakRssMb} MB` : ''}${run.note ? ` (${run.note})` : ''}`,
+    )
     runs.push(run)
   }
   // everything started is stopped, latest first, however the run ends
@@ -194,11 +239,25 @@ export async function benchThroughput(o: ThroughputOptions, log: (line: string) 
     const sink = keep(await startSink())
     // the floor: what smtp-server alone costs, before any decision, trace or upstream connection
     const barePort = await freePort()
-    const bareService = keep(await startService(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/bare-smtp-server.ts'), String(barePort)], barePort))
-    const bare: RelayUnderTest = { name: 'bare smtp-server (discards)', port: barePort, pid: bareService.child.pid, cpu: () => treeCpuMs(bareService.child.pid as number), stop: () => bareService.stop() }
+    const bareService = keep(
+      await startService(
+        process.execPath,
+        ['--import', 'tsx', join(ROOT, 'bench/bare-smtp-server.ts'), String(barePort)],
+        barePort,
+      ),
+    )
+    const bare: RelayUnderTest = {
+      name: 'bare smtp-server (discards)',
+      port: barePort,
+      pid: bareService.child.pid,
+      cpu: () => treeCpuMs(bareService.child.pid as number),
+      stop: () => bareService.stop(),
+    }
     const postfix = o.postfix ? keep(await startPostfix(sink.port)) : undefined
     if (o.postfix && !postfix) log('  Postfix relay could not be started: skipped')
-    const haraka = o.haraka ? keep(await startHaraka(sink.port, log).catch((err: Error) => void log(`  Haraka skipped: ${err.message}`))) : undefined
+    const haraka = o.haraka
+      ? keep(await startHaraka(sink.port, log).catch((err: Error) => void log(`  Haraka skipped: ${err.message}`)))
+      : undefined
     // a fresh relay365 for each measurement, so that its peak RSS belongs to that load
     const fresh = (extra: Record<string, unknown>) => async (sessions: number, rep: number) => {
       const relay = await startRelay365(sink.port, extra)
@@ -208,7 +267,8 @@ export async function benchThroughput(o: ThroughputOptions, log: (line: string) 
         await relay.stop()
       }
     }
-    const kept = (target: RelayUnderTest) => (sessions: number, rep: number) => measure(target, sessions, 2048, o.messages, rep)
+    const kept = (target: RelayUnderTest) => (sessions: number, rep: number) =>
+      measure(target, sessions, 2048, o.messages, rep)
     const direct: RelayUnderTest = { name: 'direct to smtp-sink', port: sink.port, stop: async () => undefined }
     const queue = { delivery: { mode: 'queue', concurrency: 50 } }
     const twoWorkers = { smtp: { workers: 2 } }

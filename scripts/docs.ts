@@ -9,7 +9,9 @@ import { generatedBlocks, regenerate } from '../src/docs/tables.js'
 
 const docs = fileURLToPath(new URL('../docs/', import.meta.url))
 
-for (const name of readdirSync(docs).filter((f) => f.endsWith('.md')).sort()) {
+for (const name of readdirSync(docs)
+  .filter((f) => f.endsWith('.md'))
+  .sort()) {
   const file = join(docs, name)
   const before = readFileSync(file, 'utf8')
   const tables = generatedBlocks(before).map((b) => b.name)

@@ -23,7 +23,9 @@ export function sampleTrace(): { csv: string; messages: number; rows: number } {
   }
 
   const START = Date.parse('2026-11-01T00:00:00Z')
-  const rows: string[] = ['Received,SenderAddress,RecipientAddress,Subject,Status,ToIP,FromIP,Size,MessageId,MessageTraceId']
+  const rows: string[] = [
+    'Received,SenderAddress,RecipientAddress,Subject,Status,ToIP,FromIP,Size,MessageId,MessageTraceId',
+  ]
   let n = 0
   for (let day = 0; day < 30; day++) {
     const date = new Date(START + day * 86_400_000)
@@ -32,10 +34,25 @@ export function sampleTrace(): { csv: string; messages: number; rows: number } {
     const message = (at: Date, size: number, to: string[]) => {
       const id = `<tdx-${++n}@contoso.edu>`
       const traceId = `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`
-      for (const r of to) rows.push([at.toISOString().replace('T', ' ').slice(0, 19), 'notifications@contoso.edu', r, `"Ticket ${n} updated"`, 'Delivered', '', '203.0.113.25', size, id, traceId].join(','))
+      for (const r of to)
+        rows.push(
+          [
+            at.toISOString().replace('T', ' ').slice(0, 19),
+            'notifications@contoso.edu',
+            r,
+            `"Ticket ${n} updated"`,
+            'Delivered',
+            '',
+            '203.0.113.25',
+            size,
+            id,
+            traceId,
+          ].join(','),
+        )
     }
     if (!weekend) {
-      for (let i = 0; i < 120; i++) message(new Date(START + day * 86_400_000 + 7 * 3_600_000 + i * 500), 6_000, [`staff${i}@contoso.edu`])
+      for (let i = 0; i < 120; i++)
+        message(new Date(START + day * 86_400_000 + 7 * 3_600_000 + i * 500), 6_000, [`staff${i}@contoso.edu`])
     }
     for (let i = 0; i < count; i++) {
       // office hours get 80 % of the day's mail
@@ -43,13 +60,25 @@ export function sampleTrace(): { csv: string; messages: number; rows: number } {
       const at = new Date(START + day * 86_400_000 + Math.floor(hour * 3_600_000))
       const size = 8_000 + Math.floor(random() * 52_000)
       const recipients = 1 + Math.floor(random() * 4)
-      const to = Array.from({ length: recipients }, () => (random() < 0.6 ? `customer${Math.floor(random() * 900)}@example.org` : `staff${Math.floor(random() * 200)}@contoso.edu`))
+      const to = Array.from({ length: recipients }, () =>
+        random() < 0.6
+          ? `customer${Math.floor(random() * 900)}@example.org`
+          : `staff${Math.floor(random() * 200)}@contoso.edu`,
+      )
       message(at, size, to)
     }
   }
   // the two broken rows (index 10 and 20 of the file: lines 11 and 21)
-  rows.splice(10, 0, 'not a date,notifications@contoso.edu,staff1@contoso.edu,"Broken",Delivered,,203.0.113.25,9000,<broken-1@contoso.edu>,x')
-  rows.splice(20, 0, '2026-11-01 09:00:00,notifications@contoso.edu,,"Broken",Delivered,,203.0.113.25,9000,<broken-2@contoso.edu>,y')
+  rows.splice(
+    10,
+    0,
+    'not a date,notifications@contoso.edu,staff1@contoso.edu,"Broken",Delivered,,203.0.113.25,9000,<broken-1@contoso.edu>,x',
+  )
+  rows.splice(
+    20,
+    0,
+    '2026-11-01 09:00:00,notifications@contoso.edu,,"Broken",Delivered,,203.0.113.25,9000,<broken-2@contoso.edu>,y',
+  )
   return { csv: rows.join('\r\n') + '\r\n', messages: n, rows: rows.length - 1 }
 }
 

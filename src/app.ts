@@ -60,7 +60,11 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
   const { config, log, faults } = services
   let doors
   try {
-    doors = await startDoors({ ...services, ...(o.smtpPort !== undefined ? { smtpPort: o.smtpPort } : {}), ...(o.submissionPort !== undefined ? { submissionPort: o.submissionPort } : {}) })
+    doors = await startDoors({
+      ...services,
+      ...(o.smtpPort !== undefined ? { smtpPort: o.smtpPort } : {}),
+      ...(o.submissionPort !== undefined ? { submissionPort: o.submissionPort } : {}),
+    })
   } catch (err) {
     await services.close()
     throw err
@@ -71,7 +75,13 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
   let front: RunningFront | undefined
   if (!o.noHttp) {
     try {
-      front = await startFront({ services, doors: () => running.state(), smtpPort: running.smtpPort, submissionPort: running.submissionPort, ...(o.httpPort !== undefined ? { httpPort: o.httpPort } : {}) })
+      front = await startFront({
+        services,
+        doors: () => running.state(),
+        smtpPort: running.smtpPort,
+        submissionPort: running.submissionPort,
+        ...(o.httpPort !== undefined ? { httpPort: o.httpPort } : {}),
+      })
     } catch (err) {
       await running.stop()
       await services.close()
@@ -81,7 +91,15 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     warmHeaderParser()
   }
   const { smtpPort, submissionPort } = running
-  log.info({ smtp: `${config.smtp.host}:${smtpPort}`, submission: submissionPort ? `${config.submission.host}:${submissionPort}` : 'off', http: front ? `${config.http.host}:${front.httpPort}` : 'off', tls: running.tlsSource }, 'relay365 listening')
+  log.info(
+    {
+      smtp: `${config.smtp.host}:${smtpPort}`,
+      submission: submissionPort ? `${config.submission.host}:${submissionPort}` : 'off',
+      http: front ? `${config.http.host}:${front.httpPort}` : 'off',
+      tls: running.tlsSource,
+    },
+    'relay365 listening',
+  )
   warnArmedFaults(services)
   return {
     smtpPort,

@@ -68,7 +68,10 @@ export interface RunningDoors {
   stop(): Promise<void>
 }
 
-function routeTarget(route: RouteConfig, deps: { capture: CaptureStore; replies: ReplyCatalogue; hostname: string; log: Logger }): RouteTarget {
+function routeTarget(
+  route: RouteConfig,
+  deps: { capture: CaptureStore; replies: ReplyCatalogue; hostname: string; log: Logger },
+): RouteTarget {
   switch (route.type) {
     case 'capture':
       return new CaptureTarget(deps.capture, deps.replies)
@@ -76,17 +79,32 @@ function routeTarget(route: RouteConfig, deps: { capture: CaptureStore; replies:
       return new DropTarget()
     case 'smarthost':
     case 'mx': {
-      const hop = { port: route.port, tls: route.tls, rejectUnauthorized: route.rejectUnauthorized, timeout: route.timeout, maxConnections: route.maxConnections, name: deps.hostname }
+      const hop = {
+        port: route.port,
+        tls: route.tls,
+        rejectUnauthorized: route.rejectUnauthorized,
+        timeout: route.timeout,
+        maxConnections: route.maxConnections,
+        name: deps.hostname,
+      }
       const log = deps.log.child({ sub: 'upstream' })
       if (route.type === 'smarthost') return new SmarthostTarget({ ...hop, host: route.host }, deps.replies, log)
-      return new MxTarget({ ...hop, domain: route.domain, ttl: route.ttl }, createDnsResolver({ servers: route.resolvers }), deps.replies, log)
+      return new MxTarget(
+        { ...hop, domain: route.domain, ttl: route.ttl },
+        createDnsResolver({ servers: route.resolvers }),
+        deps.replies,
+        log,
+      )
     }
   }
 }
 
 /** The longest a transaction waits for its next hop's reply: what a stop gives open transactions. */
 export function hopTimeout(config: Config): number {
-  return Math.max(1000, ...[config.routes.upstream, config.routes.fallback].map((r) => ('timeout' in r ? r.timeout : 0)))
+  return Math.max(
+    1000,
+    ...[config.routes.upstream, config.routes.fallback].map((r) => ('timeout' in r ? r.timeout : 0)),
+  )
 }
 
 function listen(server: SMTPServer, port: number, host: string): Promise<number> {
@@ -128,7 +146,15 @@ export async function startDoors(o: DoorsOptions): Promise<RunningDoors> {
         })
       : undefined
   queue?.start()
-  const ndr = new NdrSender({ upstream: targets.upstream, ...(queue ? { queue } : {}), trace, clock, hostname: world.hostname, replies: world.replies, log: log.child({ sub: 'ndr' }) })
+  const ndr = new NdrSender({
+    upstream: targets.upstream,
+    ...(queue ? { queue } : {}),
+    trace,
+    clock,
+    hostname: world.hostname,
+    replies: world.replies,
+    log: log.child({ sub: 'ndr' }),
+  })
   const relay = new Relay({
     world,
     clock,
@@ -177,12 +203,15 @@ export async function startDoors(o: DoorsOptions): Promise<RunningDoors> {
   const smtp = door('mx')
   const submission = config.submission.enabled ? door('submission') : undefined
   const closeDoors = () =>
-    Promise.all([smtp, submission].map((server) => server && new Promise<void>((resolve) => server.close(() => resolve()))))
+    Promise.all(
+      [smtp, submission].map((server) => server && new Promise<void>((resolve) => server.close(() => resolve()))),
+    )
   let smtpPort: number
   let submissionPort: number | undefined
   try {
     smtpPort = await listen(smtp, o.smtpPort ?? config.smtp.port, config.smtp.host)
-    if (submission) submissionPort = await listen(submission, o.submissionPort ?? config.submission.port, config.submission.host)
+    if (submission)
+      submissionPort = await listen(submission, o.submissionPort ?? config.submission.port, config.submission.host)
   } catch (err) {
     await closeDoors()
     await closeRoutes()
@@ -201,14 +230,20 @@ export async function startDoors(o: DoorsOptions): Promise<RunningDoors> {
       transactions: relay.openTransactions,
       upstream: sumConnections(routeTargets.map((t) => t.connections?.())),
       ...(queue ? { spoolDepth: queue.depth, spoolBytes: queue.spoolBytes } : {}),
-      problems: [spoolWrites.problem(), queue?.problem(), ...routeTargets.map((t) => t.problem?.())].filter((p): p is string => p !== undefined),
+      problems: [spoolWrites.problem(), queue?.problem(), ...routeTargets.map((t) => t.problem?.())].filter(
+        (p): p is string => p !== undefined,
+      ),
     }),
     // In the order the data flows: no new sessions; the open ones end (smtp-server cuts what is
     // left after its closeTimeout with 421); their transactions finish and hand their trace
     // records over; then the NDRs, the spool and the routes.
     async stop() {
       await closeDoors()
-      if (!(await relay.drain(hopTimeout(config) + 1000))) log.warn({ sessions: relay.openSessions, transactions: relay.openTransactions }, 'stopping with transactions still open')
+      if (!(await relay.drain(hopTimeout(config) + 1000)))
+        log.warn(
+          { sessions: relay.openSessions, transactions: relay.openTransactions },
+          'stopping with transactions still open',
+        )
       // NDRs of the last transactions go out (or into the spool) before routes and spool close
       await ndr.drain()
       await closeRoutes()

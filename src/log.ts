@@ -2,5 +2,8 @@
 import { pino, type Logger } from 'pino'
 
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  return pino({ level, base: { app: 'relay365' }, timestamp: pino.stdTimeFunctions.isoTime }, destination ?? process.stdout)
+  return pino(
+    { level, base: { app: 'relay365' }, timestamp: pino.stdTimeFunctions.isoTime },
+    destination ?? process.stdout,
+  )
 }

@@ -81,14 +81,25 @@ export async function openLimitStore(spec: string, log: Logger): Promise<LimitSt
   // loaded only when used: ioredis costs a tenth of a second at every start (experiments, tests)
   const { RedisLimitStore } = await import('./limits/redis-store.js')
   const store = new RedisLimitStore(spec)
-  await store.ready().catch((err: Error) => log.warn({ err: err.message, store: storeName(spec) }, 'limit store not reachable yet: mail will be deferred (451 4.3.0) until it is'))
+  await store
+    .ready()
+    .catch((err: Error) =>
+      log.warn(
+        { err: err.message, store: storeName(spec) },
+        'limit store not reachable yet: mail will be deferred (451 4.3.0) until it is',
+      ),
+    )
   return store
 }
 
 /** A relay that refuses mail on purpose says so where an operator looks first. */
 export function warnArmedFaults(s: Pick<Services, 'faults' | 'log'>): void {
   const { faults } = s
-  if (faults.size > 0) s.log.warn({ faults: faults.list().map((f) => `${f.id}@${f.stage}`) }, `${faults.size} injected fault(s) armed from the config: matching mail is refused on purpose`)
+  if (faults.size > 0)
+    s.log.warn(
+      { faults: faults.list().map((f) => `${f.id}@${f.stage}`) },
+      `${faults.size} injected fault(s) armed from the config: matching mail is refused on purpose`,
+    )
 }
 
 export async function openServices(o: ServicesOptions): Promise<Services> {
@@ -98,7 +109,13 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
   const world = compileWorld(config)
   // store.traceRetention: pruned records take their captured sources with them
   const retention = (dir: string) =>
-    new Retention(config.store.traceRetention, () => clock.now(), capturePruner(new FileCaptureStore(dir), (err) => log.warn({ err: err.message }, 'could not remove a pruned capture')))
+    new Retention(
+      config.store.traceRetention,
+      () => clock.now(),
+      capturePruner(new FileCaptureStore(dir), (err) =>
+        log.warn({ err: err.message }, 'could not remove a pruned capture'),
+      ),
+    )
   // a trace that failed is tried again every second: /healthz clears once a record can be written
   const traceWrites = new WriteHealth('trace store', { probe: () => opened.probeWrite?.() })
   const opened = openTraceStore(config.store.trace, retention, {
@@ -178,8 +195,11 @@ export async function openWorkerServices(link: WorkerLink): Promise<WorkerServic
   const speed = config.clock.speed
   const clock = new SimClock(speed, init.clock.now + (Date.now() - init.clock.real) * speed)
   const faults = new FaultSet(init.faults)
-  changes.start(init.changes, (kind, value) => (kind === 'faults' ? faults.replace(value as FaultConfig[]) : clock.advance(value as number)))
-  const limits = config.store.limits === 'memory' ? new RemoteLimitStore(link) : await openLimitStore(config.store.limits, log)
+  changes.start(init.changes, (kind, value) =>
+    kind === 'faults' ? faults.replace(value as FaultConfig[]) : clock.advance(value as number),
+  )
+  const limits =
+    config.store.limits === 'memory' ? new RemoteLimitStore(link) : await openLimitStore(config.store.limits, log)
   return {
     index: init.index,
     config,

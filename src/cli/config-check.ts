@@ -34,7 +34,8 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
     ...config.faults.map((f) => `  fault       ${describeFault(f)}`),
   ]
   // what Exchange would not take, although relay365 can emulate it (serve says the same at start)
-  for (const note of connectorNotes(config, !args.file)) lines.push(`  ${note.level === 'warning' ? 'warning' : 'note   '}     ${note.message}`)
+  for (const note of connectorNotes(config, !args.file))
+    lines.push(`  ${note.level === 'warning' ? 'warning' : 'note   '}     ${note.message}`)
   if (args.rules) {
     lines.push('', 'Rules, in the order they are evaluated:', listRules(), '', 'Limits, judged when DATA starts:')
     lines.push(...LIMITS.map((l) => `  ${l.id.padEnd(30)} ${l.summary}`))
@@ -44,15 +45,29 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
 
 /** The mailbox and how it signs in: a password is marked, as basic auth's days are numbered. */
 function describeMailbox(u: Config['smtpAuth']['users'][number], oauth: boolean): string {
-  const how = [...(u.password !== undefined ? ['password'] : []), ...(u.tokens.length ? [`${u.tokens.length} token${u.tokens.length > 1 ? 's' : ''}`] : [])]
-  const extra = [...(u.smtpAuth ? [] : ['SMTP AUTH off']), ...(u.sendAs.length ? [`sends as ${u.sendAs.join(', ')}`] : [])]
+  const how = [
+    ...(u.password !== undefined ? ['password'] : []),
+    ...(u.tokens.length ? [`${u.tokens.length} token${u.tokens.length > 1 ? 's' : ''}`] : []),
+  ]
+  const extra = [
+    ...(u.smtpAuth ? [] : ['SMTP AUTH off']),
+    ...(u.sendAs.length ? [`sends as ${u.sendAs.join(', ')}`] : []),
+  ]
   return `${u.user} (${how.length ? how.join(', ') : oauth ? 'XOAUTH2 JWTs only' : 'no password or token'})${extra.length ? `, ${extra.join(', ')}` : ''}`
 }
 
 function describeFault(f: FaultConfig): string {
   const match = Object.entries(f.match).map(([k, v]) => `${k} ${v}`)
-  const window = [f.from !== null ? `from ${new Date(f.from).toISOString()}` : '', f.until !== null ? `until ${new Date(f.until).toISOString()}` : ''].filter(Boolean)
-  return [`${f.id} at ${f.stage}${f.reply ? ` (${f.reply})` : ''}`, ...match, ...(f.probability < 1 ? [`probability ${f.probability}`] : []), ...window].join(', ')
+  const window = [
+    f.from !== null ? `from ${new Date(f.from).toISOString()}` : '',
+    f.until !== null ? `until ${new Date(f.until).toISOString()}` : '',
+  ].filter(Boolean)
+  return [
+    `${f.id} at ${f.stage}${f.reply ? ` (${f.reply})` : ''}`,
+    ...match,
+    ...(f.probability < 1 ? [`probability ${f.probability}`] : []),
+    ...window,
+  ].join(', ')
 }
 
 function describeRoute(r: { type: string; host?: string; port?: number }): string {

@@ -17,6 +17,11 @@ export function connectorNotes(config: Pick<Config, 'connectors'>, example: bool
     const standIns = c.senderIPs.filter((entry) => senderIpRefusal(entry) !== undefined)
     return standIns.length === 0
       ? []
-      : [{ level: 'info' as const, message: `connector ${c.name} is the example config's: ${standIns.join(', ')} stand in for the application's sending IPs, which Exchange would not take in a connector (IPv4, /24 to /32); a config file names your own` }]
+      : [
+          {
+            level: 'info' as const,
+            message: `connector ${c.name} is the example config's: ${standIns.join(', ')} stand in for the application's sending IPs, which Exchange would not take in a connector (IPv4, /24 to /32); a config file names your own`,
+          },
+        ]
   })
 }

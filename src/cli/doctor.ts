@@ -19,11 +19,15 @@ export interface DoctorArgs {
   readonly timeout?: number | undefined
 }
 
-export async function doctorCommand(a: DoctorArgs, env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; output: string }> {
+export async function doctorCommand(
+  a: DoctorArgs,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number; output: string }> {
   const domain = normalizeDomain(a.domain)
   if (domain === undefined) throw new UsageError(`--domain: expected a domain name, got "${a.domain}"`)
   const servers = (a.resolver ?? []).map((s) => {
-    if (parseDnsServer(s) === undefined) throw new UsageError(`--resolver: expected IP or IP:PORT (e.g. 127.0.0.1:5353), got "${s}"`)
+    if (parseDnsServer(s) === undefined)
+      throw new UsageError(`--resolver: expected IP or IP:PORT (e.g. 127.0.0.1:5353), got "${s}"`)
     return s
   })
   const ips = (a.ip ?? []).map((ip) => {

@@ -26,14 +26,26 @@ export interface ExperimentArgs {
 /** `--speed`: "max" or simulated seconds per real second, as a scenario's `speed`. */
 export function parseSpeed(text: string): Scenario['speed'] {
   const parsed = scenarioSchema.shape.speed.safeParse(text === 'max' ? 'max' : Number(text))
-  if (!parsed.success) throw new ConfigError('speed', `--speed: expected max or a number of simulated seconds per real second up to 100000, got "${text}"`)
+  if (!parsed.success)
+    throw new ConfigError(
+      'speed',
+      `--speed: expected max or a number of simulated seconds per real second up to 100000, got "${text}"`,
+    )
   return parsed.data
 }
 
 /** A progress bar on a terminal: simulated time, messages, and the ETA from the pace so far. */
 function progressBar(progress: NodeJS.WriteStream): { update: ProgressListener; stop(): void } {
   if (!progress.isTTY) return { update: () => undefined, stop: () => undefined }
-  const bar = new SingleBar({ stream: progress, format: ' {bar} {sim} | {value}/{total} messages | {eta_formatted} left', hideCursor: true, etaBuffer: 200 }, Presets.shades_classic)
+  const bar = new SingleBar(
+    {
+      stream: progress,
+      format: ' {bar} {sim} | {value}/{total} messages | {eta_formatted} left',
+      hideCursor: true,
+      etaBuffer: 200,
+    },
+    Presets.shades_classic,
+  )
   let started = false
   return {
     update: (simNow, sent, total) => {
@@ -47,9 +59,16 @@ function progressBar(progress: NodeJS.WriteStream): { update: ProgressListener; 
   }
 }
 
-export async function experimentCommand(a: ExperimentArgs, progress: NodeJS.WriteStream = process.stderr): Promise<{ output: string; result: ExperimentResult; files: string[] }> {
+export async function experimentCommand(
+  a: ExperimentArgs,
+  progress: NodeJS.WriteStream = process.stderr,
+): Promise<{ output: string; result: ExperimentResult; files: string[] }> {
   const loaded = loadScenario(a.file, a.traffic)
-  const scenario = { ...loaded, ...(a.engine ? { engine: a.engine } : {}), ...(a.speed !== undefined ? { speed: a.speed } : {}) }
+  const scenario = {
+    ...loaded,
+    ...(a.engine ? { engine: a.engine } : {}),
+    ...(a.speed !== undefined ? { speed: a.speed } : {}),
+  }
   const out = a.out ?? join('experiments', slug(scenario.name))
   const bar = progressBar(progress)
   let result: ExperimentResult
@@ -81,20 +100,36 @@ export async function experimentCommand(a: ExperimentArgs, progress: NodeJS.Writ
   return { output: `${formatReport(result)}\n\nwrote ${files.join(', ')}`, result, files }
 }
 
-const slug = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')
+const slug = (name: string) =>
+  name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
 
 /**
  * `relay365 experiment A.yaml B.yaml ...`: each scenario run in turn (with --traffic, all on the
  * same trace), then one comparison: report.md with the charts beside it, and report.html with
  * them inline. Each run also writes its own files in a directory of its name.
  */
-export async function compareCommand(a: Omit<ExperimentArgs, 'file'> & { readonly files: readonly string[] }, progress: NodeJS.WriteStream = process.stderr): Promise<{ output: string; runs: ComparedRun[]; files: string[] }> {
+export async function compareCommand(
+  a: Omit<ExperimentArgs, 'file'> & { readonly files: readonly string[] },
+  progress: NodeJS.WriteStream = process.stderr,
+): Promise<{ output: string; runs: ComparedRun[]; files: string[] }> {
   const scenarios = a.files.map((f) => loadScenario(f, a.traffic))
   const out = a.out ?? join('experiments', `compare-${scenarios.map((s) => slug(s.name)).join('-vs-')}`.slice(0, 120))
   const runs: ComparedRun[] = []
   const files: string[] = []
   for (const [i, file] of a.files.entries()) {
-    const one = await experimentCommand({ file, out: join(out, `${i + 1}-${slug((scenarios[i] as Scenario).name)}`), traffic: a.traffic, engine: a.engine, speed: a.speed }, progress)
+    const one = await experimentCommand(
+      {
+        file,
+        out: join(out, `${i + 1}-${slug((scenarios[i] as Scenario).name)}`),
+        traffic: a.traffic,
+        engine: a.engine,
+        speed: a.speed,
+      },
+      progress,
+    )
     runs.push({ label: (scenarios[i] as Scenario).name, result: one.result })
     files.push(...one.files)
   }
@@ -107,6 +142,10 @@ export async function compareCommand(a: Omit<ExperimentArgs, 'file'> & { readonl
   writeFileSync(md, compareMarkdown(runs, charts))
   writeFileSync(html, compareHtml(runs))
   files.push(md, html)
-  return { output: `${readFileSync(md, 'utf8')}
-wrote ${md}, ${html}`, runs, files }
+  return {
+    output: `${readFileSync(md, 'utf8')}
+wrote ${md}, ${html}`,
+    runs,
+    files,
+  }
 }

@@ -27,7 +27,8 @@ export interface LoadArgs {
 }
 
 function positive(name: string, n: number, max: number): number {
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`--${name}: expected a whole number from 1 to ${max}, got ${n}`)
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new UsageError(`--${name}: expected a whole number from 1 to ${max}, got ${n}`)
   return n
 }
 
@@ -67,13 +68,23 @@ async function fallbackCount(api: string, since: number): Promise<number | undef
   }
 }
 
-export async function loadCommand(a: LoadArgs, out: NodeJS.WriteStream = process.stderr): Promise<{ output: string; summary: Summary }> {
+export async function loadCommand(
+  a: LoadArgs,
+  out: NodeJS.WriteStream = process.stderr,
+): Promise<{ output: string; summary: Summary }> {
   const { host, port } = parseServer(a.server ?? defaultServer(a.auth !== undefined))
   const rate = a.rate === 'max' ? Infinity : parseRate(a.rate)
-  if (rate === undefined) throw new UsageError(`--rate: expected a rate like "60/m", "5/s", "250/h" or "max", got "${a.rate}"`)
+  if (rate === undefined)
+    throw new UsageError(`--rate: expected a rate like "60/m", "5/s", "250/h" or "max", got "${a.rate}"`)
   const auth = a.auth !== undefined ? parseAuth(a.auth) : undefined
   const startedAt = await relayNow(a.api)
-  const bar = out.isTTY && !a.json ? new SingleBar({ format: ' {bar} {value}/{total} messages | {eta_formatted} left | last: {last}', hideCursor: true }, Presets.shades_classic) : undefined
+  const bar =
+    out.isTTY && !a.json
+      ? new SingleBar(
+          { format: ' {bar} {value}/{total} messages | {eta_formatted} left | last: {last}', hideCursor: true },
+          Presets.shades_classic,
+        )
+      : undefined
   bar?.start(a.count, 0, { last: '' })
   const summary = await runLoad(
     {
@@ -96,6 +107,8 @@ export async function loadCommand(a: LoadArgs, out: NodeJS.WriteStream = process
   )
   bar?.stop()
   const fallback = a.api ? await fallbackCount(a.api, startedAt) : undefined
-  const output = a.json ? JSON.stringify({ ...summary, ...(fallback !== undefined ? { fallback } : {}) }, null, 2) : formatSummary(summary, fallback)
+  const output = a.json
+    ? JSON.stringify({ ...summary, ...(fallback !== undefined ? { fallback } : {}) }, null, 2)
+    : formatSummary(summary, fallback)
   return { output, summary }
 }

@@ -20,7 +20,10 @@ export async function main(argv: string[]): Promise<number> {
       (y) =>
         y
           .option('config', { type: 'string', describe: 'config file (YAML or JSON); default $RELAY365_CONFIG' })
-          .option('workers', { type: 'number', describe: 'relay processes on the same ports (default smtp.workers, 1)' }),
+          .option('workers', {
+            type: 'number',
+            describe: 'relay processes on the same ports (default smtp.workers, 1)',
+          }),
       async (a) => (await import('./serve.js')).serve({ config: a.config, workers: a.workers }),
     )
     .command(
@@ -28,8 +31,15 @@ export async function main(argv: string[]): Promise<number> {
       'send one message the way TeamDynamix does (STARTTLS, certificate not validated; AUTH only with --auth/--oauth)',
       (y) =>
         y
-          .option('server', { type: 'string', describe: 'HOST:PORT (default 127.0.0.1:2525, the MX door; with --auth or --oauth 127.0.0.1:2587, the submission door)' })
-          .option('auth', { type: 'string', describe: 'MAILBOX:PASSWORD: "Use SMTP Authentication" checked (basic AUTH on the submission door)' })
+          .option('server', {
+            type: 'string',
+            describe:
+              'HOST:PORT (default 127.0.0.1:2525, the MX door; with --auth or --oauth 127.0.0.1:2587, the submission door)',
+          })
+          .option('auth', {
+            type: 'string',
+            describe: 'MAILBOX:PASSWORD: "Use SMTP Authentication" checked (basic AUTH on the submission door)',
+          })
           .option('oauth', { type: 'string', describe: 'TOKEN: XOAUTH2 as the --from mailbox on the submission door' })
           .conflicts('auth', 'oauth')
           .option('from', { type: 'string', demandOption: true, describe: 'envelope sender (P1)' })
@@ -39,7 +49,11 @@ export async function main(argv: string[]): Promise<number> {
           .option('subject', { type: 'string' })
           .option('body', { type: 'string' })
           .option('profile', { choices: ['teamdynamix'] as const, default: 'teamdynamix' as const })
-          .option('security', { choices: ['explicit', 'none'] as const, default: 'explicit' as const, describe: 'TeamDynamix "Security": Explicit (STARTTLS) or None' })
+          .option('security', {
+            choices: ['explicit', 'none'] as const,
+            default: 'explicit' as const,
+            describe: 'TeamDynamix "Security": Explicit (STARTTLS) or None',
+          })
           .option('helo', { type: 'string' })
           .option('verbose', { type: 'boolean', alias: 'v', describe: 'print the SMTP dialogue' }),
       async (a) => {
@@ -67,7 +81,10 @@ export async function main(argv: string[]): Promise<number> {
       'a bounded load with a summary by reply code and latency percentiles',
       (y) =>
         y
-          .option('server', { type: 'string', describe: 'HOST:PORT (default 127.0.0.1:2525; with --auth 127.0.0.1:2587, the submission door)' })
+          .option('server', {
+            type: 'string',
+            describe: 'HOST:PORT (default 127.0.0.1:2525; with --auth 127.0.0.1:2587, the submission door)',
+          })
           .option('rate', { type: 'string', default: '60/m', describe: 'messages per time: 60/m, 5/s, 250/h, or max' })
           .option('count', { type: 'number', default: 100, describe: 'messages to send' })
           .option('recipients', { type: 'number', default: 1, describe: 'recipients per message' })
@@ -77,8 +94,15 @@ export async function main(argv: string[]): Promise<number> {
           .option('size', { type: 'number', default: 2048, describe: 'approximate message size, bytes' })
           .option('auth', { type: 'string', describe: 'MAILBOX:PASSWORD: submit on the SMTP AUTH lane' })
           .option('security', { choices: ['explicit', 'none'] as const, default: 'explicit' as const })
-          .option('timeout', { type: 'number', default: 600, describe: 'stop after this many seconds whatever happens' })
-          .option('api', { type: 'string', describe: "relay365's HTTP API (http://127.0.0.1:8025), to count fallback deliveries" })
+          .option('timeout', {
+            type: 'number',
+            default: 600,
+            describe: 'stop after this many seconds whatever happens',
+          })
+          .option('api', {
+            type: 'string',
+            describe: "relay365's HTTP API (http://127.0.0.1:8025), to count fallback deliveries",
+          })
           .option('json', { type: 'boolean' }),
       async (a) => {
         const { loadCommand } = await import('./load.js')
@@ -95,15 +119,40 @@ export async function main(argv: string[]): Promise<number> {
           .positional('file', { type: 'string', demandOption: true, describe: 'scenario YAML (see examples/)' })
           .positional('more', { type: 'string', array: true, describe: 'more scenarios to compare with the first' })
           .option('out', { type: 'string', describe: 'output directory (default experiments/<scenario name>)' })
-          .option('traffic', { type: 'string', describe: 'a message trace export (Get-MessageTraceV2 CSV or Graph JSON) for the scenario\'s traffic sender' })
-          .option('engine', { choices: ['wire', 'core'] as const, describe: 'wire: real SMTP through a real relay; core: the policy core alone, no sockets (default: the scenario\'s, else wire)' })
-          .option('speed', { type: 'string', describe: 'simulated seconds per real second, or max: time jumps from send to send (default: the scenario\'s)' }),
+          .option('traffic', {
+            type: 'string',
+            describe: "a message trace export (Get-MessageTraceV2 CSV or Graph JSON) for the scenario's traffic sender",
+          })
+          .option('engine', {
+            choices: ['wire', 'core'] as const,
+            describe:
+              "wire: real SMTP through a real relay; core: the policy core alone, no sockets (default: the scenario's, else wire)",
+          })
+          .option('speed', {
+            type: 'string',
+            describe:
+              "simulated seconds per real second, or max: time jumps from send to send (default: the scenario's)",
+          }),
       async (a) => {
         const { compareCommand, experimentCommand, parseSpeed } = await import('./experiment.js')
         const more = (a.more ?? []).map(String)
         const speed = a.speed === undefined ? undefined : parseSpeed(a.speed)
-        if (more.length) print((await compareCommand({ files: [a.file, ...more], out: a.out, traffic: a.traffic, engine: a.engine, speed })).output)
-        else print((await experimentCommand({ file: a.file, out: a.out, traffic: a.traffic, engine: a.engine, speed })).output)
+        if (more.length)
+          print(
+            (
+              await compareCommand({
+                files: [a.file, ...more],
+                out: a.out,
+                traffic: a.traffic,
+                engine: a.engine,
+                speed,
+              })
+            ).output,
+          )
+        else
+          print(
+            (await experimentCommand({ file: a.file, out: a.out, traffic: a.traffic, engine: a.engine, speed })).output,
+          )
       },
     )
     .command(
@@ -112,26 +161,60 @@ export async function main(argv: string[]): Promise<number> {
       (y) =>
         y
           .option('config', { type: 'string', describe: 'config file naming store.trace' })
-          .option('status', { type: 'string', describe: 'Delivered | Failed | None | Fallback | Captured | Dropped | Pending | Mixed' })
+          .option('status', {
+            type: 'string',
+            describe: 'Delivered | Failed | None | Fallback | Captured | Dropped | Pending | Mixed',
+          })
           .option('since', { type: 'string', describe: 'a duration ago ("1h") or an ISO time' })
           .option('limit', { type: 'number', default: 20 })
           .option('id', { type: 'string', describe: 'one message, with every rule evaluated' })
           .option('json', { type: 'boolean' }),
-      async (a) => print((await import('./trace.js')).traceCommand({ config: a.config, status: a.status, since: a.since, limit: a.limit, id: a.id, json: a.json })),
+      async (a) =>
+        print(
+          (await import('./trace.js')).traceCommand({
+            config: a.config,
+            status: a.status,
+            since: a.since,
+            limit: a.limit,
+            id: a.id,
+            json: a.json,
+          }),
+        ),
     )
     .command(
       'doctor',
       'check a domain for a TeamDynamix connector setup: MX -> smart host, SPF of the sending IPs, config; print the TeamDynamix settings',
       (y) =>
         y
-          .option('domain', { type: 'string', demandOption: true, describe: 'the sender domain (an accepted domain of the tenant)' })
-          .option('ip', { type: 'array', string: true, describe: 'sending IPs to check against SPF (TeamDynamix egress)' })
-          .option('resolver', { type: 'array', string: true, describe: 'DNS servers, IP or IP:PORT (default: the system resolvers)' })
-          .option('config', { type: 'string', describe: 'config file to check (accepted domains, connectors); default $RELAY365_CONFIG' })
+          .option('domain', {
+            type: 'string',
+            demandOption: true,
+            describe: 'the sender domain (an accepted domain of the tenant)',
+          })
+          .option('ip', {
+            type: 'array',
+            string: true,
+            describe: 'sending IPs to check against SPF (TeamDynamix egress)',
+          })
+          .option('resolver', {
+            type: 'array',
+            string: true,
+            describe: 'DNS servers, IP or IP:PORT (default: the system resolvers)',
+          })
+          .option('config', {
+            type: 'string',
+            describe: 'config file to check (accepted domains, connectors); default $RELAY365_CONFIG',
+          })
           .option('json', { type: 'boolean', describe: 'print the report as JSON' }),
       async (a) => {
         const { doctorCommand } = await import('./doctor.js')
-        const result = await doctorCommand({ domain: a.domain, ip: a.ip, resolver: a.resolver, config: a.config, json: a.json })
+        const result = await doctorCommand({
+          domain: a.domain,
+          ip: a.ip,
+          resolver: a.resolver,
+          config: a.config,
+          json: a.json,
+        })
         print(result.output)
         code = result.code
       },
@@ -141,7 +224,10 @@ export async function main(argv: string[]): Promise<number> {
         .command(
           'check [file]',
           'validate a config file (none: the example config) and print what it sets up',
-          (z) => z.positional('file', { type: 'string' }).option('rules', { type: 'boolean', describe: 'list the policy rules in evaluation order' }),
+          (z) =>
+            z
+              .positional('file', { type: 'string' })
+              .option('rules', { type: 'boolean', describe: 'list the policy rules in evaluation order' }),
           async (a) => print((await import('./config-check.js')).configCheck({ file: a.file, rules: a.rules })),
         )
         .demandCommand(1, 'name a config subcommand: check'),
@@ -162,4 +248,3 @@ export async function main(argv: string[]): Promise<number> {
   }
   return code
 }
-

@@ -42,7 +42,8 @@ export interface SendResult {
 export function parseServer(server: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(server)
   const port = Number(m?.[2] ?? 25)
-  if (!m?.[1] || !Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--server: expected HOST:PORT, got "${server}"`)
+  if (!m?.[1] || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new UsageError(`--server: expected HOST:PORT, got "${server}"`)
   return { host: m[1], port }
 }
 
@@ -72,7 +73,12 @@ function transcriptLogger(lines: string[]) {
 export async function send(a: SendArgs): Promise<SendResult> {
   const authenticating = a.auth !== undefined || a.oauth !== undefined
   const { host, port } = parseServer(a.server ?? defaultServer(authenticating))
-  const auth = a.auth !== undefined ? parseAuth(a.auth) : a.oauth !== undefined ? { type: 'OAuth2', user: a.from, accessToken: a.oauth } : undefined
+  const auth =
+    a.auth !== undefined
+      ? parseAuth(a.auth)
+      : a.oauth !== undefined
+        ? { type: 'OAuth2', user: a.from, accessToken: a.oauth }
+        : undefined
   const lines: string[] = []
   const transport = nodemailer.createTransport({
     host,
@@ -100,7 +106,8 @@ export async function send(a: SendArgs): Promise<SendResult> {
       text: a.body ?? 'Sent by relay365 send, the way TeamDynamix sends notifications.',
     })
     const sent = info as { accepted?: unknown[]; rejected?: unknown[]; response?: string; rejectedErrors?: SendError[] }
-    for (const r of sent.rejectedErrors ?? []) lines.push(`rejected ${(r as { recipient?: string }).recipient ?? ''}: ${r.response ?? r.message}`)
+    for (const r of sent.rejectedErrors ?? [])
+      lines.push(`rejected ${(r as { recipient?: string }).recipient ?? ''}: ${r.response ?? r.message}`)
     lines.push(`accepted: ${(sent.accepted ?? []).join(', ') || '(none)'}`)
     lines.push(`server: ${sent.response ?? ''}`)
     return { ok: (sent.rejected ?? []).length === 0, lines }

@@ -21,22 +21,30 @@ export async function serve(args: { config?: string | undefined; workers?: numbe
     })
   }
   // the bound smtp.workers has in the config schema
-  if (args.workers !== undefined && !(Number.isInteger(args.workers) && args.workers >= 1 && args.workers <= MAX_WORKERS)) {
+  if (
+    args.workers !== undefined &&
+    !(Number.isInteger(args.workers) && args.workers >= 1 && args.workers <= MAX_WORKERS)
+  ) {
     throw new UsageError(`--workers: expected a whole number from 1 to ${MAX_WORKERS}, got ${String(args.workers)}`)
   }
   const { config, source, example } = resolveConfig(args.config)
   // a password or token relay365's pages print never opens a door other hosts can reach
   refusePrintedSecrets(config)
-  for (const note of connectorNotes(config, example)) process.stderr.write(`relay365: ${note.level === 'warning' ? 'warning: ' : ''}${note.message}\n`)
+  for (const note of connectorNotes(config, example))
+    process.stderr.write(`relay365: ${note.level === 'warning' ? 'warning: ' : ''}${note.message}\n`)
   const workers = args.workers ?? config.smtp.workers
   // one relay per spool, claimed before anything in it is read or moved; then what workers that
   // no longer exist left in it is worker 1's (or this process's)
   const spool = config.delivery.mode === 'queue' ? claimSpool(config.delivery.spoolDir) : undefined
-  if (spool?.unclaimed) process.stderr.write(`relay365: warning: the spool is not locked against a second relay (${spool.unclaimed})\n`)
+  if (spool?.unclaimed)
+    process.stderr.write(`relay365: warning: the spool is not locked against a second relay (${spool.unclaimed})\n`)
   let app
   try {
     if (config.delivery.mode === 'queue') adoptOrphanPartitions(config.delivery.spoolDir, workers)
-    app = workers > 1 ? await (await import('../cluster/primary.js')).runPrimary(config, workers) : await startApp({ config })
+    app =
+      workers > 1
+        ? await (await import('../cluster/primary.js')).runPrimary(config, workers)
+        : await startApp({ config })
   } catch (err) {
     spool?.release()
     throw err

@@ -32,19 +32,25 @@ function describeMessage(m: TraceMessage): string {
     m.subject !== undefined ? `  subject ${m.subject}` : '',
     `  reply ${m.reply || '-'}`,
     ...m.notes.map((n) => `  note ${n}`),
-    ...m.results.map((r) => `    ${r.stage.padEnd(5)} ${r.rule.padEnd(22)} ${r.outcome.padEnd(6)} [${r.basis}] ${r.note}`),
+    ...m.results.map(
+      (r) => `    ${r.stage.padEnd(5)} ${r.rule.padEnd(22)} ${r.outcome.padEnd(6)} [${r.basis}] ${r.note}`,
+    ),
   ]
   for (const r of m.recipients) {
-    lines.push(`  to ${r.address}${r.class ? ` (${r.class})` : ''}: ${r.status}${r.route ? ` via ${r.route} (${r.routeTarget ?? ''})` : ''}`)
+    lines.push(
+      `  to ${r.address}${r.class ? ` (${r.class})` : ''}: ${r.status}${r.route ? ` via ${r.route} (${r.routeTarget ?? ''})` : ''}`,
+    )
     lines.push(`    RCPT reply ${r.rcptReply}${r.deliveryReply ? `; delivery ${r.deliveryReply}` : ''}`)
-    for (const x of r.results) lines.push(`    ${x.stage.padEnd(5)} ${x.rule.padEnd(22)} ${x.outcome.padEnd(6)} [${x.basis}] ${x.note}`)
+    for (const x of r.results)
+      lines.push(`    ${x.stage.padEnd(5)} ${x.rule.padEnd(22)} ${x.outcome.padEnd(6)} [${x.basis}] ${x.note}`)
   }
   return lines.filter((l) => l !== '').join('\n')
 }
 
 export function traceCommand(a: TraceArgs, now = Date.now()): string {
   const { config } = resolveConfig(a.config)
-  if (config.store.trace === 'memory') throw new UsageError('store.trace is "memory": the trace lives only inside the running relay (use the HTTP API)')
+  if (config.store.trace === 'memory')
+    throw new UsageError('store.trace is "memory": the trace lives only inside the running relay (use the HTTP API)')
   if (a.status !== undefined && !(TRACE_STATUSES as readonly string[]).includes(a.status) && a.status !== 'Mixed') {
     throw new UsageError(`--status: expected one of ${[...TRACE_STATUSES, 'Mixed'].join(', ')}`)
   }
@@ -72,4 +78,3 @@ export function traceCommand(a: TraceArgs, now = Date.now()): string {
     store.close()
   }
 }
-

@@ -47,7 +47,13 @@ export interface RunningPrimary {
   stop(): Promise<void>
 }
 
-const idle: DoorState = { sessions: 0, connections: 0, transactions: 0, upstream: { active: 0, idle: 0, waiting: 0 }, problems: [] }
+const idle: DoorState = {
+  sessions: 0,
+  connections: 0,
+  transactions: 0,
+  upstream: { active: 0, idle: 0, waiting: 0 },
+  problems: [],
+}
 
 /** Clock advances (POST /api/v1/clock/advance) reach every worker's clock too. */
 class SharedClock extends SimClock {
@@ -65,7 +71,18 @@ class SharedClock extends SimClock {
 }
 
 export async function runPrimary(config: Config, workers: number): Promise<RunningPrimary> {
-  const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({ index: i + 1, worker: undefined, ready: false, tell: undefined, state: undefined, startedAt: 0, held: new Set<string>(), exits: 0, lastExit: undefined, failure: undefined }))
+  const slots: Slot[] = Array.from({ length: workers }, (_, i) => ({
+    index: i + 1,
+    worker: undefined,
+    ready: false,
+    tell: undefined,
+    state: undefined,
+    startedAt: 0,
+    held: new Set<string>(),
+    exits: 0,
+    lastExit: undefined,
+    failure: undefined,
+  }))
   // Numbered, so that a worker starting now applies exactly the changes its init did not include.
   // A worker on its way out misses what follows: its successor gets the state in its init.
   let changes = 0
@@ -118,7 +135,10 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
           clock: { now: clock.now(), real: Date.now() },
           faults: faults.entries(),
           captureDir: services.captureDir,
-          spool: { dir: spoolPartition(config.delivery.spoolDir, slot.index), maxSize: Math.floor(config.delivery.maxSpoolSize / workers) },
+          spool: {
+            dir: spoolPartition(config.delivery.spoolDir, slot.index),
+            maxSize: Math.floor(config.delivery.maxSpoolSize / workers),
+          },
         }),
         'limits.consume': (requests, now, holder) => limits.consume(requests, now, holder),
         'limits.refund': (requests, holder) => limits.refund(requests, holder),
@@ -170,12 +190,16 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
       // the sessions of a worker that died (kill -9) never released their slots: they are gone
       for (const k of slot.held) {
         const [key, holder] = k.split('\0') as [string, string]
-        limits.release(key, holder).catch((err: Error) => log.warn({ err: err.message, key }, 'could not release a dead worker\'s session slot'))
+        limits
+          .release(key, holder)
+          .catch((err: Error) => log.warn({ err: err.message, key }, "could not release a dead worker's session slot"))
       }
       slot.held.clear()
       if (stopping) return
       slot.exits++
-      slot.lastExit = slot.failure ? `could not start: ${slot.failure}` : `exited ${signal ? `on ${signal}` : `with code ${code}`} at ${new Date().toISOString()}`
+      slot.lastExit = slot.failure
+        ? `could not start: ${slot.failure}`
+        : `exited ${signal ? `on ${signal}` : `with code ${code}`} at ${new Date().toISOString()}`
       slot.failure = undefined
       if (!everReady) {
         startFailed(new Error(`worker ${slot.index} ${slot.lastExit}`))
@@ -193,15 +217,20 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
 
   const stopWorkers = async () => {
     stopping = true
-    const exits = slots.flatMap((s) => (s.worker ? [new Promise<void>((resolve) => s.worker?.once('exit', () => resolve()))] : []))
+    const exits = slots.flatMap((s) =>
+      s.worker ? [new Promise<void>((resolve) => s.worker?.once('exit', () => resolve()))] : [],
+    )
     // SIGTERM, not a message: a worker still loading has no handler yet, and then simply ends
     for (const s of slots) s.worker?.process.kill('SIGTERM')
     // A worker drains as a single process does: its sessions' close (5 s), a next-hop timeout for
     // the last transactions, their NDRs, the deliveries in flight. One still running after twice
     // that and half a minute is cut (what it acknowledged is in its spool or upstream already).
-    const cut = setTimeout(() => {
-      for (const s of slots) s.worker?.process.kill('SIGKILL')
-    }, 2 * hopTimeout(config) + 30_000)
+    const cut = setTimeout(
+      () => {
+        for (const s of slots) s.worker?.process.kill('SIGKILL')
+      },
+      2 * hopTimeout(config) + 30_000,
+    )
     await Promise.all(exits)
     clearTimeout(cut)
   }
@@ -223,9 +252,16 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
       connections: states.reduce((n, s) => n + s.connections, 0),
       transactions: states.reduce((n, s) => n + s.transactions, 0),
       upstream: sumConnections(states.map((s) => s.upstream)),
-      ...(depth ? { spoolDepth: states.reduce((n, s) => n + (s.spoolDepth ?? 0), 0), spoolBytes: states.reduce((n, s) => n + (s.spoolBytes ?? 0), 0) } : {}),
+      ...(depth
+        ? {
+            spoolDepth: states.reduce((n, s) => n + (s.spoolDepth ?? 0), 0),
+            spoolBytes: states.reduce((n, s) => n + (s.spoolBytes ?? 0), 0),
+          }
+        : {}),
       problems: slots.flatMap((s) => [
-        ...(s.worker ? [] : [`worker ${s.index} is not running (${s.lastExit ?? 'not started'}); it is being started again`]),
+        ...(s.worker
+          ? []
+          : [`worker ${s.index} is not running (${s.lastExit ?? 'not started'}); it is being started again`]),
         ...(s.state?.problems ?? []).map((p) => `worker ${s.index}: ${p}`),
       ]),
     }
@@ -236,14 +272,31 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
       services,
       doors,
       ...ports,
-      health: () => ({ workers: slots.map((s) => ({ index: s.index, pid: s.worker?.process.pid ?? null, running: s.ready, restarts: s.exits, sessions: s.state?.sessions ?? 0, connections: s.state?.connections ?? 0 })) }),
+      health: () => ({
+        workers: slots.map((s) => ({
+          index: s.index,
+          pid: s.worker?.process.pid ?? null,
+          running: s.ready,
+          restarts: s.exits,
+          sessions: s.state?.sessions ?? 0,
+          connections: s.state?.connections ?? 0,
+        })),
+      }),
     })
   } catch (err) {
     await stopWorkers()
     await services.close()
     throw err
   }
-  log.info({ smtp: `${config.smtp.host}:${ports.smtpPort}`, workers, http: `${config.http.host}:${front.httpPort}`, tls: tlsSource }, 'relay365 listening')
+  log.info(
+    {
+      smtp: `${config.smtp.host}:${ports.smtpPort}`,
+      workers,
+      http: `${config.http.host}:${front.httpPort}`,
+      tls: tlsSource,
+    },
+    'relay365 listening',
+  )
   warnArmedFaults(services)
   return {
     ...ports,

@@ -4,5 +4,12 @@ import type { Config } from '../config/schema.js'
 
 export function workerShare(config: Config, workers: number): Config {
   const share = (n: number) => Math.max(1, Math.ceil(n / workers))
-  return { ...config, smtp: { ...config.smtp, maxConnections: share(config.smtp.maxConnections), maxConnectionsPerIP: share(config.smtp.maxConnectionsPerIP) } }
+  return {
+    ...config,
+    smtp: {
+      ...config.smtp,
+      maxConnections: share(config.smtp.maxConnections),
+      maxConnectionsPerIP: share(config.smtp.maxConnectionsPerIP),
+    },
+  }
 }

@@ -25,7 +25,10 @@ export function exampleConfigDoc(): ConfigDoc {
   if (cached) return cached
   const path = exampleConfigPath()
   // a package installed without examples/: say which file, and what to do instead
-  if (!existsSync(path)) throw new Error(`the example config ${EXAMPLE_CONFIG_NAME} is missing (looked for ${path}): give a config file with --config`)
+  if (!existsSync(path))
+    throw new Error(
+      `the example config ${EXAMPLE_CONFIG_NAME} is missing (looked for ${path}): give a config file with --config`,
+    )
   // frozen: every caller lays its settings over this one document
   cached = freeze(parseYaml(readFileSync(path, 'utf8')) as ConfigDoc)
   return cached

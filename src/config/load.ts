@@ -38,7 +38,10 @@ function assertPlain(value: unknown, path: PropertyKey[]): void {
   }
   if (value instanceof Date) return
   if (!isPlainMapping(value)) {
-    throw new ConfigError(formatPath(path), `expected a mapping, a list or a value, got ${(value as object).constructor?.name ?? 'an object'}`)
+    throw new ConfigError(
+      formatPath(path),
+      `expected a mapping, a list or a value, got ${(value as object).constructor?.name ?? 'an object'}`,
+    )
   }
   for (const [k, v] of Object.entries(value)) assertPlain(v, [...path, k])
 }
@@ -47,14 +50,20 @@ function describeIssue(issue: z.core.$ZodIssue): { path: string; detail: string 
   switch (issue.code) {
     case 'unrecognized_keys': {
       const key = issue.keys[0] ?? ''
-      return { path: formatPath([...issue.path, key]), detail: `unknown key${issue.keys.length > 1 ? ` (also: ${issue.keys.slice(1).join(', ')})` : ''}` }
+      return {
+        path: formatPath([...issue.path, key]),
+        detail: `unknown key${issue.keys.length > 1 ? ` (also: ${issue.keys.slice(1).join(', ')})` : ''}`,
+      }
     }
     case 'invalid_value':
       return { path: formatPath(issue.path), detail: `expected ${issue.values.map(String).join(' | ')}` }
     case 'invalid_union':
       return { path: formatPath(issue.path), detail: issue.message }
     default:
-      return { path: formatPath(issue.path), detail: issue.message.replace(/^Invalid input: /, '').replace(/, received undefined$/, ' (missing)') }
+      return {
+        path: formatPath(issue.path),
+        detail: issue.message.replace(/^Invalid input: /, '').replace(/, received undefined$/, ' (missing)'),
+      }
   }
 }
 
@@ -71,7 +80,8 @@ function deepFreeze<T>(value: T): T {
  * connector, no mailbox); throws ConfigError naming the first bad key.
  */
 export function parseConfig(doc: unknown): Config {
-  if (doc !== null && doc !== undefined && !isPlainMapping(doc)) throw new ConfigError('', 'expected a mapping of settings at the top level')
+  if (doc !== null && doc !== undefined && !isPlainMapping(doc))
+    throw new ConfigError('', 'expected a mapping of settings at the top level')
   assertPlain(doc, [])
   const result = configSchema.safeParse(doc ?? {})
   if (!result.success) {
@@ -124,7 +134,7 @@ export function parseConfigText(text: string, source = 'config'): Config {
   try {
     doc = parseYaml(text, { prettyErrors: true })
   } catch (err) {
-    const detail = err instanceof YAMLParseError ? err.message.split('\n')[0] ?? err.message : String(err)
+    const detail = err instanceof YAMLParseError ? (err.message.split('\n')[0] ?? err.message) : String(err)
     throw new ConfigError('', `${source}: not valid YAML or JSON: ${detail}`)
   }
   try {
@@ -144,7 +154,8 @@ export function loadConfigFile(file: string): Config {
   let text: string
   try {
     const size = statSync(file).size
-    if (size > MAX_CONFIG_BYTES) throw new ConfigError('', `config file ${file} is ${size} bytes; the limit is ${MAX_CONFIG_BYTES} (1 MiB)`)
+    if (size > MAX_CONFIG_BYTES)
+      throw new ConfigError('', `config file ${file} is ${size} bytes; the limit is ${MAX_CONFIG_BYTES} (1 MiB)`)
     text = readFileSync(file, 'utf8')
   } catch (err) {
     if (err instanceof ConfigError) throw err
@@ -157,7 +168,10 @@ export function loadConfigFile(file: string): Config {
 export const EXAMPLE_SOURCE = `example config ${EXAMPLE_CONFIG_NAME}`
 
 /** --config FILE, else $RELAY365_CONFIG, else the example config (`example` says which). */
-export function resolveConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): { config: Config; source: string; example: boolean } {
+export function resolveConfig(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): { config: Config; source: string; example: boolean } {
   const path = file ?? env.RELAY365_CONFIG
   if (path) return { config: loadConfigFile(path), source: path, example: false }
   return { config: parseExampleConfig(), source: EXAMPLE_SOURCE, example: true }

@@ -27,13 +27,15 @@ export function printedSecretsInReach(config: Pick<Config, 'submission' | 'smtpA
   const door = `the submission door on ${submission.host}`
   if (submission.enabled && !isLoopbackHost(submission.host)) {
     smtpAuth.users.forEach((u, i) => {
-      if (u.password !== undefined && printed.has(u.password)) out.push(found(`smtpAuth.users[${i}].password`, u.password, `mailbox ${u.user}`, door))
+      if (u.password !== undefined && printed.has(u.password))
+        out.push(found(`smtpAuth.users[${i}].password`, u.password, `mailbox ${u.user}`, door))
       u.tokens.forEach((token, j) => {
         if (printed.has(token)) out.push(found(`smtpAuth.users[${i}].tokens[${j}]`, token, `mailbox ${u.user}`, door))
       })
     })
     const key = smtpAuth.oauth?.secret
-    if (key !== undefined && printed.has(key)) out.push(found('smtpAuth.oauth.secret', key, 'the XOAUTH2 signing key', door))
+    if (key !== undefined && printed.has(key))
+      out.push(found('smtpAuth.oauth.secret', key, 'the XOAUTH2 signing key', door))
   }
   if (http.token !== null && !isLoopbackHost(http.host) && printed.has(http.token)) {
     out.push(found('http.token', http.token, 'the HTTP API token', `the HTTP API on ${http.host}`))
@@ -42,7 +44,10 @@ export function printedSecretsInReach(config: Pick<Config, 'submission' | 'smtpA
 }
 
 function found(path: string, value: string, what: string, where: string): PrintedSecret {
-  return { path, detail: `"${value}" (${what}) is printed in relay365's README, docs or examples, and ${where} is not loopback: set one of your own` }
+  return {
+    path,
+    detail: `"${value}" (${what}) is printed in relay365's README, docs or examples, and ${where} is not loopback: set one of your own`,
+  }
 }
 
 /** serve and config check: the first printed secret in reach, as an invalid config (exit 2). */

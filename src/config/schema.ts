@@ -37,7 +37,10 @@ const size = (fallback: string) =>
     .transform((text, ctx) => {
       const bytes = parseSize(text)
       if (bytes === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a size like "35MB", "1KB" or a number of bytes, got "${text}"` })
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a size like "35MB", "1KB" or a number of bytes, got "${text}"`,
+        })
         return z.NEVER
       }
       return bytes
@@ -65,16 +68,17 @@ const cidr = z.string().refine((s) => IPCIDR.isValidCIDR(s) || IPCIDR.isValidAdd
   error: (issue) => `expected an IPv4/IPv6 address or CIDR like "203.0.113.0/24", got ${JSON.stringify(issue.input)}`,
 })
 
-const timestamp = z
-  .union([z.string(), z.date()])
-  .transform((value, ctx) => {
-    const ms = value instanceof Date ? value.getTime() : Date.parse(value)
-    if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 time like "2026-01-01T00:00:00Z", got "${String(value)}"` })
-      return z.NEVER
-    }
-    return ms
-  })
+const timestamp = z.union([z.string(), z.date()]).transform((value, ctx) => {
+  const ms = value instanceof Date ? value.getTime() : Date.parse(value)
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected an ISO 8601 time like "2026-01-01T00:00:00Z", got "${String(value)}"`,
+    })
+    return z.NEVER
+  }
+  return ms
+})
 
 const port = z.number().int().min(0).max(65535)
 
@@ -90,7 +94,10 @@ const smtpSchema = z
   .object({
     host: z.string().default('127.0.0.1'),
     port: port.default(2525),
-    hostname: z.string().regex(/^[A-Za-z0-9.-]+$/, 'expected a host name').default('relay365.local'),
+    hostname: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+$/, 'expected a host name')
+      .default('relay365.local'),
     /** relay365 policy: 530 5.7.0 before STARTTLS. Off as Exchange's MX is opportunistic (a connector's requireTls refuses at RCPT). */
     requireTls: z.boolean().default(false),
     /** Connections open at once, over all workers (each worker takes its share). */
@@ -122,7 +129,10 @@ const tlsSchema = z
     minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
   })
   .strict()
-  .refine((t) => (t.cert === undefined) === (t.key === undefined), { error: 'tls.cert and tls.key go together', path: ['cert'] })
+  .refine((t) => (t.cert === undefined) === (t.key === undefined), {
+    error: 'tls.cert and tls.key go together',
+    path: ['cert'],
+  })
 
 const tenantSchema = z
   .object({
@@ -131,7 +141,8 @@ const tenantSchema = z
     recipients: z
       .array(
         z.string().refine((a) => checkAddress(a).ok, {
-          error: (issue) => `expected a mailbox address like "helpdesk@contoso.example", got ${JSON.stringify(issue.input)}`,
+          error: (issue) =>
+            `expected a mailbox address like "helpdesk@contoso.example", got ${JSON.stringify(issue.input)}`,
         }),
       )
       .default([]),
@@ -156,15 +167,30 @@ const connectorSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    const recognisable = c.senderIPs.length > 0 || c.certificateDomain !== undefined || (c.type === 'partner' && c.senderDomains.length > 0)
+    const recognisable =
+      c.senderIPs.length > 0 ||
+      c.certificateDomain !== undefined ||
+      (c.type === 'partner' && c.senderDomains.length > 0)
     if (!recognisable) {
-      ctx.addIssue({ code: 'custom', path: ['senderIPs'], message: 'a connector needs senderIPs or certificateDomain (a partner connector may use senderDomains)' })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['senderIPs'],
+        message: 'a connector needs senderIPs or certificateDomain (a partner connector may use senderDomains)',
+      })
     }
     if (c.restrictToSenderIPs && (c.type !== 'partner' || c.senderIPs.length === 0 || c.senderDomains.length === 0)) {
-      ctx.addIssue({ code: 'custom', path: ['restrictToSenderIPs'], message: 'restrictToSenderIPs needs a partner connector with senderIPs and senderDomains' })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['restrictToSenderIPs'],
+        message: 'restrictToSenderIPs needs a partner connector with senderIPs and senderDomains',
+      })
     }
     if (c.type === 'onPremises' && c.senderDomains.length > 0) {
-      ctx.addIssue({ code: 'custom', path: ['senderDomains'], message: 'senderDomains applies to partner connectors only' })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['senderDomains'],
+        message: 'senderDomains applies to partner connectors only',
+      })
     }
   })
 
@@ -179,7 +205,9 @@ const throttleSchema = z
       .strict(),
   ])
   .default(false)
-  .transform((v) => (v === false ? { attempts: 0, forgetAfter: 86_400_000 } : v === true ? { attempts: 2, forgetAfter: 86_400_000 } : v))
+  .transform((v) =>
+    v === false ? { attempts: 0, forgetAfter: 86_400_000 } : v === true ? { attempts: 2, forgetAfter: 86_400_000 } : v,
+  )
 
 const policySchema = z
   .object({
@@ -195,7 +223,9 @@ const policySchema = z
   })
   .strict()
 
-const mailboxAddress = z.string().refine((a) => checkAddress(a).ok, { error: 'expected the mailbox address, like "app@contoso.example"' })
+const mailboxAddress = z
+  .string()
+  .refine((a) => checkAddress(a).ok, { error: 'expected the mailbox address, like "app@contoso.example"' })
 
 /** The client-submission door, like smtp.office365.com:587 (SPEC §1). */
 const submissionSchema = z
@@ -213,7 +243,12 @@ const smtpAuthSchema = z
       .unknown()
       .optional()
       .superRefine((v, ctx) => {
-        if (v !== undefined) ctx.addIssue({ code: 'custom', message: 'smtpAuth.enabled is gone: SMTP AUTH is the submission door now (submission.enabled, 127.0.0.1:2587 by default)' })
+        if (v !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              'smtpAuth.enabled is gone: SMTP AUTH is the submission door now (submission.enabled, 127.0.0.1:2587 by default)',
+          })
       }),
     /** The organisation's SMTP AUTH switch (Set-TransportConfig -SmtpClientAuthenticationDisabled, inverted). */
     tenantEnabled: z.boolean().default(true),
@@ -230,7 +265,10 @@ const smtpAuthSchema = z
         mailboxClaims: z.array(z.string().min(1)).min(1).default(['upn', 'unique_name', 'preferred_username', 'email']),
       })
       .strict()
-      .refine((o) => (o.secret === undefined) !== (o.publicKey === undefined), { error: 'exactly one of secret and publicKey', path: ['secret'] })
+      .refine((o) => (o.secret === undefined) !== (o.publicKey === undefined), {
+        error: 'exactly one of secret and publicKey',
+        path: ['secret'],
+      })
       .optional(),
     users: z
       .array(
@@ -281,7 +319,12 @@ const limitsSchema = z
   })
   .strict()
 
-const dnsServer = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9.]+|[0-9a-fA-F:]+)(:\d{1,5})?$/, 'expected a DNS server address like "127.0.0.1:5353"')
+const dnsServer = z
+  .string()
+  .regex(
+    /^(\[[0-9a-fA-F:]+\]|[0-9.]+|[0-9a-fA-F:]+)(:\d{1,5})?$/,
+    'expected a DNS server address like "127.0.0.1:5353"',
+  )
 
 /** What every SMTP next hop (smarthost, mx) shares. */
 const nextHop = {
@@ -383,8 +426,16 @@ const httpSchema = z
       .array(
         z
           .string()
-          .regex(/^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[A-Za-z0-9_.-]+)$/, 'expected a host name or address without scheme or port, like "relay.contoso.example"')
-          .transform((h) => h.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '')),
+          .regex(
+            /^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[A-Za-z0-9_.-]+)$/,
+            'expected a host name or address without scheme or port, like "relay.contoso.example"',
+          )
+          .transform((h) =>
+            h
+              .toLowerCase()
+              .replace(/^\[(.*)\]$/, '$1')
+              .replace(/\.$/, ''),
+          ),
       )
       .default([]),
   })
@@ -399,7 +450,8 @@ const logSchema = z
 const repliesSchema = z.record(z.string(), z.string()).superRefine((entries, ctx) => {
   for (const [id, line] of Object.entries(entries)) {
     if (!isReplyId(id)) ctx.addIssue({ code: 'custom', path: [id], message: `unknown reply id "${id}"` })
-    else if (!parseReplyLine(line)) ctx.addIssue({ code: 'custom', path: [id], message: 'expected a reply line like "550 5.7.64 Text"' })
+    else if (!parseReplyLine(line))
+      ctx.addIssue({ code: 'custom', path: [id], message: 'expected a reply line like "550 5.7.64 Text"' })
   }
 })
 
@@ -414,13 +466,18 @@ const addressPattern = z.string().transform((text, ctx) => {
     // compared case-insensitively: local parts are, in practice, at Exchange
     if (check.ok) return `${check.mailbox.local.toLowerCase()}@${check.mailbox.domain}`
   }
-  ctx.addIssue({ code: 'custom', message: `expected an address like "app@contoso.example" or a domain like "@contoso.example", got ${JSON.stringify(text)}` })
+  ctx.addIssue({
+    code: 'custom',
+    message: `expected an address like "app@contoso.example" or a domain like "@contoso.example", got ${JSON.stringify(text)}`,
+  })
   return z.NEVER
 })
 
-const faultReplyLine = z.string().refine((line) => parseReplyLine(line) !== undefined && Number(line.slice(0, 3)) >= 400, {
-  error: (issue) => `expected a 4xx or 5xx reply line like "550 5.7.1 Some text", got ${JSON.stringify(issue.input)}`,
-})
+const faultReplyLine = z
+  .string()
+  .refine((line) => parseReplyLine(line) !== undefined && Number(line.slice(0, 3)) >= 400, {
+    error: (issue) => `expected a 4xx or 5xx reply line like "550 5.7.1 Some text", got ${JSON.stringify(issue.input)}`,
+  })
 
 /**
  * One injected failure (SPEC §2, §4 `faults`): a catalogue id (reply and stage from the
@@ -430,7 +487,10 @@ export const faultEntrySchema = z
   .object({
     id: z
       .string({ error: `expected a fault id: one of ${FAULT_IDS.join(', ')}, or a name of your own with a reply` })
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a fault id of letters, digits, ".", "_" and "-" (at most 64)'),
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+        'expected a fault id of letters, digits, ".", "_" and "-" (at most 64)',
+      ),
     reply: faultReplyLine.optional(),
     stage: z.enum(FAULT_STAGES as [string, ...string[]]).optional(),
     match: z
@@ -450,22 +510,38 @@ export const faultEntrySchema = z
   .strict()
   .superRefine((f, ctx) => {
     if (!isFaultId(f.id) && f.reply === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['reply'], message: `required for a fault outside the catalogue (${FAULT_IDS.join(', ')})` })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['reply'],
+        message: `required for a fault outside the catalogue (${FAULT_IDS.join(', ')})`,
+      })
     }
     if (f.from !== null && f.until !== null && f.until <= f.from) {
       ctx.addIssue({ code: 'custom', path: ['until'], message: 'expected a time after `from`' })
     }
     const stage = f.stage ?? (isFaultId(f.id) ? FAULT_CATALOGUE[f.id].stage : 'rcpt')
     if (f.match.recipient !== undefined && stage !== 'rcpt') {
-      ctx.addIssue({ code: 'custom', path: ['match', 'recipient'], message: `a recipient is known at the rcpt stage only, not at ${stage}` })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['match', 'recipient'],
+        message: `a recipient is known at the rcpt stage only, not at ${stage}`,
+      })
     }
     if (stage === 'connect') {
       for (const key of ['lane', 'connector', 'sender'] as const) {
-        if (f.match[key] !== undefined) ctx.addIssue({ code: 'custom', path: ['match', key], message: `not known when a connection opens (stage connect); match on ip, or use a later stage` })
+        if (f.match[key] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['match', key],
+            message: `not known when a connection opens (stage connect); match on ip, or use a later stage`,
+          })
       }
     }
   })
-  .transform((f) => ({ ...f, stage: (f.stage ?? (isFaultId(f.id) ? FAULT_CATALOGUE[f.id].stage : 'rcpt')) as (typeof FAULT_STAGES)[number] }))
+  .transform((f) => ({
+    ...f,
+    stage: (f.stage ?? (isFaultId(f.id) ? FAULT_CATALOGUE[f.id].stage : 'rcpt')) as (typeof FAULT_STAGES)[number],
+  }))
 
 export const configSchema = z
   .object({
@@ -489,11 +565,20 @@ export const configSchema = z
   .strict()
   .superRefine((c, ctx) => {
     if (!c.http.token && !isLoopbackHost(c.http.host)) {
-      ctx.addIssue({ code: 'custom', path: ['http', 'token'], message: `required when http.host (${c.http.host}) is not a loopback address` })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['http', 'token'],
+        message: `required when http.host (${c.http.host}) is not a loopback address`,
+      })
     }
     const seen = new Set<string>()
     c.connectors.forEach((conn, i) => {
-      if (seen.has(conn.name)) ctx.addIssue({ code: 'custom', path: ['connectors', i, 'name'], message: `duplicate connector name "${conn.name}"` })
+      if (seen.has(conn.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['connectors', i, 'name'],
+          message: `duplicate connector name "${conn.name}"`,
+        })
       seen.add(conn.name)
     })
   })

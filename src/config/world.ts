@@ -69,12 +69,20 @@ export function compileWorld(config: Config): World {
       rejectDirectSend: config.tenant.rejectDirectSend,
     },
     connectors: config.connectors.map(compileConnector),
-    policy: { headerFrom: config.policy.headerFrom, partnerExternal: config.policy.partnerExternal, throttleNewIPs: config.policy.throttleNewIPs.attempts, ndr: config.policy.ndr },
+    policy: {
+      headerFrom: config.policy.headerFrom,
+      partnerExternal: config.policy.partnerExternal,
+      throttleNewIPs: config.policy.throttleNewIPs.attempts,
+      ndr: config.policy.ndr,
+    },
     smtpAuth: {
       tenantEnabled: config.smtpAuth.tenantEnabled,
       basicAuth: config.smtpAuth.basicAuth,
       mailboxes: new Map(
-        config.smtpAuth.users.map((u) => [u.user.toLowerCase(), { smtpAuth: u.smtpAuth, sendAs: new Set(u.sendAs.map((a) => a.toLowerCase())) }]),
+        config.smtpAuth.users.map((u) => [
+          u.user.toLowerCase(),
+          { smtpAuth: u.smtpAuth, sendAs: new Set(u.sendAs.map((a) => a.toLowerCase())) },
+        ]),
       ),
     },
     smtp: {
@@ -94,7 +102,8 @@ export function compileWorld(config: Config): World {
       onExceeded: config.limits.onExceeded,
       smtpAuth: config.limits.smtpAuth,
       connector: config.limits.connector,
-      tenantExternalPerDay: config.limits.tenantExternalPerDay ?? tenantExternalLimit(config.tenant.licences, config.tenant.trial),
+      tenantExternalPerDay:
+        config.limits.tenantExternalPerDay ?? tenantExternalLimit(config.tenant.licences, config.tenant.trial),
       trial: config.tenant.trial,
     },
     replies: buildCatalogue(config.replies),

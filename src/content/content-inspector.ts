@@ -118,7 +118,12 @@ export class ContentInspector {
 
   /** The facts so far, for judging the header rules before the rest of the message arrives. */
   preview(): InspectionFacts {
-    return { size: this.size, lineEnding: this.fault ?? 'ok', headerTooLarge: this.headerTooLarge, oversized: this.oversized }
+    return {
+      size: this.size,
+      lineEnding: this.fault ?? 'ok',
+      headerTooLarge: this.headerTooLarge,
+      oversized: this.oversized,
+    }
   }
 
   /** End of data: the facts, and a header block that never met its blank line (no body). */

@@ -67,7 +67,8 @@ type TraceFields = Pick<HeaderFacts, 'fromDisplay' | 'messageId' | 'subject'>
 const NOT_PLAIN = /[^\t\r\n\x20-\x7e]|=\?|\r(?!\n)|(?<!\r)\n/
 const READ = new Set(['from', 'subject', 'message-id'])
 const ADDRESS = /^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*$/
-const NAMED = /^(?:(?:([A-Za-z0-9'_-]+(?: [A-Za-z0-9'_-]+)*)|"([A-Za-z0-9'_.,-]+(?: [A-Za-z0-9'_.,-]+)*)") ?)?<([^<>]*)>$/
+const NAMED =
+  /^(?:(?:([A-Za-z0-9'_-]+(?: [A-Za-z0-9'_-]+)*)|"([A-Za-z0-9'_.,-]+(?: [A-Za-z0-9'_.,-]+)*)") ?)?<([^<>]*)>$/
 
 /**
  * From display, Message-ID and Subject read directly, as mailparser gives them, when the block
@@ -133,8 +134,12 @@ export function warmHeaderParser(): void {
 export async function parsedFields(headerBlock: Buffer): Promise<TraceFields> {
   const { simpleParser } = await (mailparser ??= import('mailparser'))
   // A terminating blank line makes mailparser treat the block as complete headers.
-  const terminated = headerBlock.subarray(-4).equals(BLANK_LINE) ? headerBlock : Buffer.concat([headerBlock, BLANK_LINE])
-  const input = SKIPPED_FIRST_LINE.test(headerBlock.subarray(0, 5).toString('latin1')) ? Buffer.concat([NEUTRAL_FIRST_LINE, terminated]) : terminated
+  const terminated = headerBlock.subarray(-4).equals(BLANK_LINE)
+    ? headerBlock
+    : Buffer.concat([headerBlock, BLANK_LINE])
+  const input = SKIPPED_FIRST_LINE.test(headerBlock.subarray(0, 5).toString('latin1'))
+    ? Buffer.concat([NEUTRAL_FIRST_LINE, terminated])
+    : terminated
   const options = { ...PARSE_OPTIONS, maxHeadSize: Math.max(1024 * 1024, HEADER_LINE_MIN_COST * input.length) }
   const parsed = await simpleParser(input, options)
   const display = parsed.from && !Array.isArray(parsed.from) ? parsed.from.text : undefined

@@ -27,20 +27,29 @@ export function visibleConnectors(world: World, now: number): { visible: Compile
   const hidden: string[] = []
   for (const c of world.connectors) {
     if (!c.enabled) hidden.push(`${c.name} is disabled`)
-    else if (now < c.visibleFrom) hidden.push(`${c.name} is still propagating until ${new Date(c.visibleFrom).toISOString()}`)
+    else if (now < c.visibleFrom)
+      hidden.push(`${c.name} is still propagating until ${new Date(c.visibleFrom).toISOString()}`)
     else visible.push(c)
   }
   return { visible, hidden }
 }
 
-function findMatch(visible: readonly CompiledConnector[], session: SessionFacts, sender: Mailbox | null): Match | undefined {
+function findMatch(
+  visible: readonly CompiledConnector[],
+  session: SessionFacts,
+  sender: Mailbox | null,
+): Match | undefined {
   // A partner connector scoped by SenderDomains applies only to those sender domains.
-  const scoped = (c: CompiledConnector) => c.type === 'onPremises' || c.senderDomains.length === 0 || senderDomainListed(c, sender)
+  const scoped = (c: CompiledConnector) =>
+    c.type === 'onPremises' || c.senderDomains.length === 0 || senderDomainListed(c, sender)
   const order: Array<(c: CompiledConnector) => Match | undefined> = [
     (c) => (certMatches(c, session) && scoped(c) ? { connector: c, by: 'certificate' } : undefined),
     (c) => (ipMatches(c, session.ip) && scoped(c) ? { connector: c, by: 'ip' } : undefined),
     (c) =>
-      c.type === 'partner' && c.senderIPs.length === 0 && c.certificateDomain === undefined && senderDomainListed(c, sender)
+      c.type === 'partner' &&
+      c.senderIPs.length === 0 &&
+      c.certificateDomain === undefined &&
+      senderDomainListed(c, sender)
         ? { connector: c, by: 'senderDomain' }
         : undefined,
   ]
@@ -81,14 +90,28 @@ export function attribute(world: World, session: SessionFacts, sender: Mailbox |
   const base = { onPremisesExists, senderAccepted, certAccepted }
 
   if (session.authUser !== undefined) {
-    return { ...base, lane: 'smtpAuth', note: `authenticated as ${session.authUser}: SMTP AUTH lane, connectors bypassed` }
+    return {
+      ...base,
+      lane: 'smtpAuth',
+      note: `authenticated as ${session.authUser}: SMTP AUTH lane, connectors bypassed`,
+    }
   }
   const restrictedBy = visible.find(
-    (c) => c.type === 'partner' && c.restrictToSenderIPs && senderDomainListed(c, sender) && !ipMatches(c, session.ip) && !certMatches(c, session),
+    (c) =>
+      c.type === 'partner' &&
+      c.restrictToSenderIPs &&
+      senderDomainListed(c, sender) &&
+      !ipMatches(c, session.ip) &&
+      !certMatches(c, session),
   )
   const match = findMatch(visible, session, sender)
   if (match) {
-    const how = match.by === 'ip' ? `sending IP ${session.ip}` : match.by === 'certificate' ? 'client certificate domain' : 'sender domain'
+    const how =
+      match.by === 'ip'
+        ? `sending IP ${session.ip}`
+        : match.by === 'certificate'
+          ? 'client certificate domain'
+          : 'sender domain'
     const miss = match.by === 'ip' ? exchangeMiss(match.connector, session.ip) : undefined
     return {
       ...base,

@@ -15,11 +15,14 @@ export function senderIpRefusal(entry: string): SenderIpRefusal | undefined {
 
 /** The reason in words, for warnings and trace notes. */
 export function describeSenderIpRefusal(refusal: SenderIpRefusal): string {
-  return refusal === 'ipv6' ? 'Exchange connectors take IPv4 only' : 'wider than /24; Exchange takes a single address or a CIDR from /24 to /32 in a connector'
+  return refusal === 'ipv6'
+    ? 'Exchange connectors take IPv4 only'
+    : 'wider than /24; Exchange takes a single address or a CIDR from /24 to /32 in a connector'
 }
 
 /** For the trace: a connector matched through such an entry alone. */
 export function exchangeMissNote(entry: string, refusal: SenderIpRefusal): string {
-  const why = refusal === 'ipv6' ? 'an IPv6 entry, and Exchange connectors take IPv4 only' : 'wider than the /24 Exchange allows'
+  const why =
+    refusal === 'ipv6' ? 'an IPv6 entry, and Exchange connectors take IPv4 only' : 'wider than the /24 Exchange allows'
   return `Exchange would not have matched it (senderIPs ${entry}: ${why}); there the mail would be direct send`
 }

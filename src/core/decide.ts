@@ -6,12 +6,26 @@
 import { checkAddress } from './address.js'
 import { attribute } from './attribution.js'
 import { RULES } from './rules/index.js'
-import type { AnyRule, Decision, RecipientFacts, RuleContext, RuleResult, SessionFacts, Stage, StageEvent, TransactionFacts, World } from './types.js'
+import type {
+  AnyRule,
+  Decision,
+  RecipientFacts,
+  RuleContext,
+  RuleResult,
+  SessionFacts,
+  Stage,
+  StageEvent,
+  TransactionFacts,
+  World,
+} from './types.js'
 
 function recipientFacts(world: World, to: string): RecipientFacts | undefined {
   const check = checkAddress(to)
   if (!check.ok) return undefined
-  return { mailbox: check.mailbox, class: world.tenant.acceptedDomains.has(check.mailbox.domain) ? 'internal' : 'external' }
+  return {
+    mailbox: check.mailbox,
+    class: world.tenant.acceptedDomains.has(check.mailbox.domain) ? 'internal' : 'external',
+  }
 }
 
 interface Derived {
@@ -53,11 +67,19 @@ function stageRules(rules: readonly AnyRule[], stage: Stage): readonly AnyRule[]
   return map.get(stage) ?? []
 }
 
-export function decide(world: World, session: SessionFacts, event: StageEvent, rules: readonly AnyRule[] = RULES): Decision {
+export function decide(
+  world: World,
+  session: SessionFacts,
+  event: StageEvent,
+  rules: readonly AnyRule[] = RULES,
+): Decision {
   const derived = derive(world, session, event)
   // The context matches the event's stage by construction: derive() switched on it.
   const ctx = { world, session, event, ...derived } as RuleContext<Stage> as never
-  const extras = { ...(derived.txn && event.stage === 'mail' ? { txn: derived.txn } : {}), ...(derived.recipient ? { recipient: derived.recipient } : {}) }
+  const extras = {
+    ...(derived.txn && event.stage === 'mail' ? { txn: derived.txn } : {}),
+    ...(derived.recipient ? { recipient: derived.recipient } : {}),
+  }
   const results: RuleResult[] = []
   let drop: RuleResult | undefined
   for (const rule of stageRules(rules, event.stage)) {

@@ -25,7 +25,10 @@ const recentDomains = new Map<string, string | undefined>()
 
 function toNormalForm(domain: string): string | undefined {
   // U+3002 (ideographic full stop, and NFKC of U+FF61) is a dot in IDNA: a trailing one too.
-  let d = domain.normalize('NFKC').toLowerCase().replace(/\u3002/g, '.')
+  let d = domain
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/\u3002/g, '.')
   if (d.endsWith('.')) d = d.slice(0, -1)
   if (d.length === 0) return undefined
   // Punycode's encoder is quadratic in a label's length, and an A-label name is never shorter

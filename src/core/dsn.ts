@@ -45,9 +45,20 @@ const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ')
 
 export function buildDsn(d: DsnInput): string {
   const date = rfc5322Date(d.now)
-  const human = d.failures.map((f) => `  ${f.recipient}\r\n    ${oneLine(f.reply)}${f.expired ? ' (gave up retrying)' : ''}`).join('\r\n')
+  const human = d.failures
+    .map((f) => `  ${f.recipient}\r\n    ${oneLine(f.reply)}${f.expired ? ' (gave up retrying)' : ''}`)
+    .join('\r\n')
   const perRecipient = d.failures
-    .map((f) => [...(f.orcpt ? [`Original-Recipient: ${oneLine(f.orcpt.replace(';', '; '))}`] : []), `Final-Recipient: rfc822; ${f.recipient}`, 'Action: failed', `Status: ${dsnStatus(f)}`, `Diagnostic-Code: smtp; ${oneLine(f.reply)}`, `Last-Attempt-Date: ${date}`].join('\r\n'))
+    .map((f) =>
+      [
+        ...(f.orcpt ? [`Original-Recipient: ${oneLine(f.orcpt.replace(';', '; '))}`] : []),
+        `Final-Recipient: rfc822; ${f.recipient}`,
+        'Action: failed',
+        `Status: ${dsnStatus(f)}`,
+        `Diagnostic-Code: smtp; ${oneLine(f.reply)}`,
+        `Last-Attempt-Date: ${date}`,
+      ].join('\r\n'),
+    )
     .join('\r\n\r\n')
   const subject = d.originalSubject ? `Undeliverable: ${oneLine(d.originalSubject)}` : 'Undeliverable message'
   const lines = [
@@ -63,7 +74,9 @@ export function buildDsn(d: DsnInput): string {
     `--${d.boundary}`,
     'Content-Type: text/plain; charset=utf-8',
     '',
-    d.kind === 'ndr' ? EXCHANGE_NDR_INTRO : `relay365 at ${d.hostname} could not deliver your message to these recipients:`,
+    d.kind === 'ndr'
+      ? EXCHANGE_NDR_INTRO
+      : `relay365 at ${d.hostname} could not deliver your message to these recipients:`,
     '',
     human,
     '',

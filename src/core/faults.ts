@@ -14,7 +14,7 @@ export const FAULT_CATALOGUE = {
   'server-busy': { reply: 'fault-server-busy', stage: 'rcpt' },
   'wrong-region': { reply: 'fault-wrong-region', stage: 'rcpt' },
   'banned-ip': { reply: 'fault-banned-ip', stage: 'rcpt' },
-  'blocklist': { reply: 'fault-blocklist', stage: 'rcpt' },
+  blocklist: { reply: 'fault-blocklist', stage: 'rcpt' },
   'unregistered-domains': { reply: 'fault-unregistered-domains', stage: 'rcpt' },
   'tenant-threshold': { reply: 'fault-tenant-threshold', stage: 'rcpt' },
   'low-reputation-ip': { reply: 'fault-low-reputation-ip', stage: 'rcpt' },
@@ -44,7 +44,8 @@ export interface FaultSubject {
   readonly recipient?: string
 }
 
-export type FaultVerdict = { readonly fires: true; readonly why: string } | { readonly fires: false; readonly why: string }
+export type FaultVerdict =
+  { readonly fires: true; readonly why: string } | { readonly fires: false; readonly why: string }
 
 /** "a@b" matches that address; "@b" every address at b. */
 function addressMatches(pattern: string, address: string): boolean {
@@ -75,18 +76,24 @@ export function judgeFault(fault: Fault, roll: number, s: FaultSubject): FaultVe
     matched.push(`client ${s.session.ip} in ${m.ipText ?? 'the range'}`)
   }
   if (m.sender !== undefined) {
-    if (s.sender === undefined || !addressMatches(m.sender, s.sender)) return miss(`sender ${s.sender === undefined ? 'not known yet' : s.sender || '<>'} is not ${m.sender}`)
+    if (s.sender === undefined || !addressMatches(m.sender, s.sender))
+      return miss(`sender ${s.sender === undefined ? 'not known yet' : s.sender || '<>'} is not ${m.sender}`)
     matched.push(`sender ${s.sender}`)
   }
   if (m.recipient !== undefined) {
-    if (s.recipient === undefined || !addressMatches(m.recipient, s.recipient)) return miss(`recipient ${s.recipient ?? 'not known at this stage'} is not ${m.recipient}`)
+    if (s.recipient === undefined || !addressMatches(m.recipient, s.recipient))
+      return miss(`recipient ${s.recipient ?? 'not known at this stage'} is not ${m.recipient}`)
     matched.push(`recipient ${s.recipient}`)
   }
   // roll < probability: 0 never fires, 1 always does (rolls are below 1)
   const chance = fault.probability >= 1 ? '' : `, roll ${roll.toFixed(3)} < ${fault.probability}`
-  if (!(roll < fault.probability)) return miss(`matched, but roll ${roll.toFixed(3)} >= probability ${fault.probability}`)
+  if (!(roll < fault.probability))
+    return miss(`matched, but roll ${roll.toFixed(3)} >= probability ${fault.probability}`)
   const window = fault.from !== null || fault.until !== null ? ', in its window' : ''
-  return { fires: true, why: `${fault.id} injected (${matched.length ? matched.join(', ') : 'matches everything'}${window}${chance})` }
+  return {
+    fires: true,
+    why: `${fault.id} injected (${matched.length ? matched.join(', ') : 'matches everything'}${window}${chance})`,
+  }
 }
 
 /** A mailbox as fault patterns compare it. */

@@ -5,7 +5,8 @@
 // differently; header From spoofing lives in that gap, so an ill-formed field names no mailbox.
 // Linear in the input: a hand-written tokenizer, no backtracking regular expressions.
 
-export type MailboxList = { readonly ok: true; readonly mailboxes: readonly string[] } | { readonly ok: false; readonly reason: string }
+export type MailboxList =
+  { readonly ok: true; readonly mailboxes: readonly string[] } | { readonly ok: false; readonly reason: string }
 
 export interface FromFields {
   /** Every From field's unfolded body, in order. */

@@ -61,7 +61,13 @@ export const LIMITS: readonly LimitDefinition[] = [
     basis: 'documented',
     onExceeded: 'delay',
     reply: () => 'ok',
-    request: (ctx) => ({ key: `smtpauth:${mailbox(ctx)}:messages`, kind: 'schedule', amount: 1, limit: ctx.world.limits.smtpAuth.messagesPerMinute, windowMs: MINUTE }),
+    request: (ctx) => ({
+      key: `smtpauth:${mailbox(ctx)}:messages`,
+      kind: 'schedule',
+      amount: 1,
+      limit: ctx.world.limits.smtpAuth.messagesPerMinute,
+      windowMs: MINUTE,
+    }),
   },
   {
     id: 'smtpauth-recipients-per-day',
@@ -70,7 +76,13 @@ export const LIMITS: readonly LimitDefinition[] = [
     basis: 'documented',
     onExceeded: 'policy',
     reply: () => 'submission-quota',
-    request: (ctx) => ({ key: `smtpauth:${mailbox(ctx)}:recipients`, kind: 'window', amount: ctx.recipients.length, limit: ctx.world.limits.smtpAuth.recipientsPerDay, windowMs: DAY }),
+    request: (ctx) => ({
+      key: `smtpauth:${mailbox(ctx)}:recipients`,
+      kind: 'window',
+      amount: ctx.recipients.length,
+      limit: ctx.world.limits.smtpAuth.recipientsPerDay,
+      windowMs: DAY,
+    }),
   },
   {
     id: 'tenant-external-recipients',
@@ -85,7 +97,15 @@ export const LIMITS: readonly LimitDefinition[] = [
     reply: (world) => (world.limits.trial ? 'tenant-external-limit-trial' : 'tenant-external-limit'),
     request: (ctx) => {
       const n = externals(ctx)
-      return n === 0 ? undefined : { key: 'tenant:external-recipients', kind: 'window', amount: n, limit: ctx.world.limits.tenantExternalPerDay, windowMs: DAY }
+      return n === 0
+        ? undefined
+        : {
+            key: 'tenant:external-recipients',
+            kind: 'window',
+            amount: n,
+            limit: ctx.world.limits.tenantExternalPerDay,
+            windowMs: DAY,
+          }
     },
   },
   {
@@ -98,7 +118,9 @@ export const LIMITS: readonly LimitDefinition[] = [
     request: (ctx) => {
       const limit = ctx.world.limits.connector.messagesPerMinute
       const name = ctx.txn.attribution.connector?.name
-      return limit === null || !name ? undefined : { key: `connector:${name}:messages`, kind: 'window', amount: 1, limit, windowMs: MINUTE }
+      return limit === null || !name
+        ? undefined
+        : { key: `connector:${name}:messages`, kind: 'window', amount: 1, limit, windowMs: MINUTE }
     },
   },
   {
@@ -111,7 +133,9 @@ export const LIMITS: readonly LimitDefinition[] = [
     request: (ctx) => {
       const limit = ctx.world.limits.connector.recipientsPerDay
       const name = ctx.txn.attribution.connector?.name
-      return limit === null || !name ? undefined : { key: `connector:${name}:recipients`, kind: 'window', amount: ctx.recipients.length, limit, windowMs: DAY }
+      return limit === null || !name
+        ? undefined
+        : { key: `connector:${name}:recipients`, kind: 'window', amount: ctx.recipients.length, limit, windowMs: DAY }
     },
   },
 ]
@@ -166,11 +190,17 @@ function describe(req: LimitRequest, out: LimitOutcome): string {
  * carries `ndr` and the verdict is the other limits'. Another limit refusing outright wins: that
  * refusal is an SMTP reply, which Exchange gives before it ever accepts.
  */
-export function judgeLimits(world: World, plan: LimitPlan, outcomes: readonly LimitOutcome[], now: number): LimitDecision {
+export function judgeLimits(
+  world: World,
+  plan: LimitPlan,
+  outcomes: readonly LimitOutcome[],
+  now: number,
+): LimitDecision {
   const results: RuleResult[] = []
   let until = now
   const exceeded = plan.definitions.filter((_, i) => (outcomes[i] as LimitOutcome).ok === false)
-  const byNdr = (def: LimitDefinition) => def.onExceeded === 'policy' && def.ndr !== undefined && world.policy.ndr === 'exchange'
+  const byNdr = (def: LimitDefinition) =>
+    def.onExceeded === 'policy' && def.ndr !== undefined && world.policy.ndr === 'exchange'
   const refused = exceeded.find((def) => def.onExceeded === 'policy' && !byNdr(def))
   plan.definitions.forEach((def, i) => {
     const req = plan.requests[i] as LimitRequest
@@ -179,15 +209,29 @@ export function judgeLimits(world: World, plan: LimitPlan, outcomes: readonly Li
     if (def.onExceeded === 'delay') {
       const at = out.at ?? now
       until = Math.max(until, at)
-      const note = at > now ? `${describe(req, out)}: throttled, reply delayed ${Math.ceil((at - now) / 1000)} s` : describe(req, out)
+      const note =
+        at > now
+          ? `${describe(req, out)}: throttled, reply delayed ${Math.ceil((at - now) / 1000)} s`
+          : describe(req, out)
       results.push({ ...base, outcome: at > now ? 'warn' : 'pass', note })
     } else if (out.ok) {
       results.push({ ...base, outcome: 'pass', note: describe(req, out) })
     } else if (byNdr(def) && !refused) {
       const note = `${describe(req, out)}: limit exceeded; 250, then an NDR to the sender for the ${def.ndr} recipients (policy.ndr: exchange)`
-      results.push({ ...base, outcome: 'reject', note, reply: reply(world.replies, def.reply(world)), ndr: def.ndr as 'external' | 'all' })
+      results.push({
+        ...base,
+        outcome: 'reject',
+        note,
+        reply: reply(world.replies, def.reply(world)),
+        ndr: def.ndr as 'external' | 'all',
+      })
     } else {
-      results.push({ ...base, outcome: 'reject', note: `${describe(req, out)}: limit exceeded`, reply: reply(world.replies, def.reply(world)) })
+      results.push({
+        ...base,
+        outcome: 'reject',
+        note: `${describe(req, out)}: limit exceeded`,
+        reply: reply(world.replies, def.reply(world)),
+      })
     }
   })
   if (refused) {

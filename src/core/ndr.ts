@@ -5,9 +5,17 @@ import type { RouteName } from './trace.js'
 import type { RecipientClass, RuleResult } from './types.js'
 
 /** The NDR a recipient gets, if any: only mail routed to the tenant meets Exchange's refusals. */
-export function ndrFor(results: readonly RuleResult[], recipient: { readonly route?: RouteName | undefined; readonly class?: RecipientClass | undefined }): RuleResult | undefined {
+export function ndrFor(
+  results: readonly RuleResult[],
+  recipient: { readonly route?: RouteName | undefined; readonly class?: RecipientClass | undefined },
+): RuleResult | undefined {
   if (recipient.route !== 'upstream') return undefined
-  return results.find((r) => r.outcome === 'reject' && r.reply !== undefined && (r.ndr === 'all' || (r.ndr === 'external' && recipient.class === 'external')))
+  return results.find(
+    (r) =>
+      r.outcome === 'reject' &&
+      r.reply !== undefined &&
+      (r.ndr === 'all' || (r.ndr === 'external' && recipient.class === 'external')),
+  )
 }
 
 /** Whom to report to: never the null sender (RFC 5321 §4.5.5: no notification to <>, so reports cannot loop). */

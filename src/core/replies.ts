@@ -19,19 +19,19 @@ export interface Reply extends ReplyTemplate {
 
 export const REPLY_CATALOGUE = {
   // session
-  'greeting': { code: 220, enhanced: '', text: '{hostname} Microsoft ESMTP MAIL Service ready at {date}' },
+  greeting: { code: 220, enhanced: '', text: '{hostname} Microsoft ESMTP MAIL Service ready at {date}' },
   'starttls-ready': { code: 220, enhanced: '2.0.0', text: 'SMTP server ready' },
-  'quit': { code: 221, enhanced: '2.0.0', text: 'Service closing transmission channel' },
-  'ok': { code: 250, enhanced: '2.0.0', text: 'OK' },
-  'reset': { code: 250, enhanced: '2.0.0', text: 'Resetting' },
-  'help': { code: 214, enhanced: '2.0.0', text: 'See RFC 5321' },
-  'vrfy': { code: 252, enhanced: '2.1.5', text: 'Cannot VRFY user, but will accept message and attempt delivery' },
+  quit: { code: 221, enhanced: '2.0.0', text: 'Service closing transmission channel' },
+  ok: { code: 250, enhanced: '2.0.0', text: 'OK' },
+  reset: { code: 250, enhanced: '2.0.0', text: 'Resetting' },
+  help: { code: 214, enhanced: '2.0.0', text: 'See RFC 5321' },
+  vrfy: { code: 252, enhanced: '2.1.5', text: 'Cannot VRFY user, but will accept message and attempt delivery' },
   'sender-ok': { code: 250, enhanced: '2.1.0', text: 'Sender OK' },
   'recipient-ok': { code: 250, enhanced: '2.1.5', text: 'Recipient OK' },
   'data-go-ahead': { code: 354, enhanced: '', text: 'Start mail input; end with <CRLF>.<CRLF>' },
   // a BDAT chunk before LAST, read in full (RFC 3030 §2; Exchange's wording unconfirmed: assumed)
   'chunk-received': { code: 250, enhanced: '2.0.0', text: '{size} octets received' },
-  'queued': { code: 250, enhanced: '2.6.0', text: '{messageId} Queued mail for delivery' },
+  queued: { code: 250, enhanced: '2.6.0', text: '{messageId} Queued mail for delivery' },
   // protocol errors (RFC 5321 texts; smtp-server's own texts are translated to these)
   'hello-first': { code: 503, enhanced: '5.5.2', text: 'Send hello first' },
   'bad-sequence': { code: 503, enhanced: '5.5.1', text: 'Bad sequence of commands' },
@@ -43,23 +43,59 @@ export const REPLY_CATALOGUE = {
   'tls-already-active': { code: 503, enhanced: '5.5.1', text: 'TLS already active' },
   'bad-sender-syntax': { code: 501, enhanced: '5.1.7', text: 'Invalid address' },
   'bad-recipient-syntax': { code: 501, enhanced: '5.1.3', text: 'Invalid address' },
-  'bare-line-ending-command': { code: 521, enhanced: '5.5.2', text: 'Syntax error, bare CR, bare LF or NUL received; closing connection' },
+  'bare-line-ending-command': {
+    code: 521,
+    enhanced: '5.5.2',
+    text: 'Syntax error, bare CR, bare LF or NUL received; closing connection',
+  },
   'auth-unavailable': { code: 504, enhanced: '5.7.4', text: 'Unrecognized authentication type' },
   'require-tls': { code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first' },
-  'too-many-errors': { code: 421, enhanced: '4.7.0', text: 'Too many errors on this connection, closing transmission channel' },
-  'too-many-connections': { code: 421, enhanced: '4.3.2', text: 'The maximum number of concurrent server connections has exceeded a limit, closing transmission channel' },
+  'too-many-errors': {
+    code: 421,
+    enhanced: '4.7.0',
+    text: 'Too many errors on this connection, closing transmission channel',
+  },
+  'too-many-connections': {
+    code: 421,
+    enhanced: '4.3.2',
+    text: 'The maximum number of concurrent server connections has exceeded a limit, closing transmission channel',
+  },
   'too-many-connections-ip': { code: 421, enhanced: '4.7.0', text: 'Too many connections from your host' },
-  'idle-timeout': { code: 421, enhanced: '4.4.2', text: 'Timeout waiting for client input, closing transmission channel' },
-  'session-deadline': { code: 421, enhanced: '4.4.2', text: 'Session time limit exceeded, closing transmission channel' },
+  'idle-timeout': {
+    code: 421,
+    enhanced: '4.4.2',
+    text: 'Timeout waiting for client input, closing transmission channel',
+  },
+  'session-deadline': {
+    code: 421,
+    enhanced: '4.4.2',
+    text: 'Session time limit exceeded, closing transmission channel',
+  },
   'shutting-down': { code: 421, enhanced: '4.3.2', text: 'Service shutting down, closing transmission channel' },
-  'command-too-long': { code: 421, enhanced: '4.5.2', text: 'Syntax error, command line too long; closing transmission channel' },
+  'command-too-long': {
+    code: 421,
+    enhanced: '4.5.2',
+    text: 'Syntax error, command line too long; closing transmission channel',
+  },
   // session limits and protocol hardening (smtp.* keys; docs/security.md)
   'line-too-long': { code: 500, enhanced: '5.5.2', text: 'Syntax error, command line too long' },
-  'too-many-commands': { code: 421, enhanced: '4.7.0', text: 'Too many commands without a delivered message, closing transmission channel' },
+  'too-many-commands': {
+    code: 421,
+    enhanced: '4.7.0',
+    text: 'Too many commands without a delivered message, closing transmission channel',
+  },
   'too-many-recipients-session': { code: 452, enhanced: '4.5.3', text: 'Too many recipients in this session' },
-  'session-recipient-limit': { code: 421, enhanced: '4.5.3', text: 'Recipient limit of this session reached, closing transmission channel' },
+  'session-recipient-limit': {
+    code: 421,
+    enhanced: '4.5.3',
+    text: 'Recipient limit of this session reached, closing transmission channel',
+  },
   'data-rate-too-low': { code: 421, enhanced: '4.4.2', text: 'Data rate too low, closing transmission channel' },
-  'unsupported-parameter': { code: 555, enhanced: '5.5.4', text: 'MAIL FROM/RCPT TO parameters not recognized or not implemented' },
+  'unsupported-parameter': {
+    code: 555,
+    enhanced: '5.5.4',
+    text: 'MAIL FROM/RCPT TO parameters not recognized or not implemented',
+  },
   'smtputf8-required': { code: 553, enhanced: '5.6.7', text: 'Non-ASCII addresses not permitted without SMTPUTF8' },
   // RFC 3461 §4.3/§4.4: RET is FULL or HDRS, ENVID is xtext of at most 100 characters
   'bad-dsn-parameter': { code: 501, enhanced: '5.5.4', text: 'Invalid RET or ENVID parameter' },
@@ -75,9 +111,21 @@ export const REPLY_CATALOGUE = {
   'header-size': { code: 552, enhanced: '5.3.4', text: 'Header size exceeds fixed maximum size' },
   'too-many-recipients': { code: 452, enhanced: '4.5.3', text: 'Too many recipients' },
   // relay365 forwards with DATA, which cannot carry the bare CR and LF BINARYMIME allows (docs/delivery.md)
-  'binarymime-next-hop': { code: 554, enhanced: '5.6.1', text: 'BINARYMIME content cannot be relayed: {upstream} takes the message by DATA' },
-  'bare-line-ending': { code: 550, enhanced: '5.6.0', text: 'Message contains bare CR, bare LF or NUL; lines must end with CRLF' },
-  'from-header-invalid': { code: 550, enhanced: '5.7.512', text: 'Access denied, message must be RFC 5322 section 3.6.2 compliant' },
+  'binarymime-next-hop': {
+    code: 554,
+    enhanced: '5.6.1',
+    text: 'BINARYMIME content cannot be relayed: {upstream} takes the message by DATA',
+  },
+  'bare-line-ending': {
+    code: 550,
+    enhanced: '5.6.0',
+    text: 'Message contains bare CR, bare LF or NUL; lines must end with CRLF',
+  },
+  'from-header-invalid': {
+    code: 550,
+    enhanced: '5.7.512',
+    text: 'Access denied, message must be RFC 5322 section 3.6.2 compliant',
+  },
   'header-from-domain': { code: 550, enhanced: '5.7.1', text: 'Header From domain is not an accepted domain' },
   // relay decision (o365-facts.md §2, §3)
   'connector-tls': { code: 454, enhanced: '4.7.0', text: 'Failed to establish appropriate TLS channel: Access Denied' },
@@ -87,14 +135,22 @@ export const REPLY_CATALOGUE = {
     enhanced: '5.7.51',
     text: "TenantInboundAttribution; There is a partner connector configured that matched the message's recipient domain. The connector had either the RestrictDomainsToIPAddresses or RestrictDomainsToCertificate set",
   },
-  'direct-send': { code: 550, enhanced: '5.7.68', text: 'TenantInboundAttribution; Direct Send not allowed for this organization from unauthorized sources' },
+  'direct-send': {
+    code: 550,
+    enhanced: '5.7.68',
+    text: 'TenantInboundAttribution; Direct Send not allowed for this organization from unauthorized sources',
+  },
   'unknown-recipient': { code: 550, enhanced: '5.4.1', text: 'Recipient address rejected: Access denied' },
   // SMTP AUTH lane and limits (o365-facts.md §1)
   'auth-ok': { code: 235, enhanced: '2.7.0', text: 'Authentication successful' },
   'auth-failed': { code: 535, enhanced: '5.7.3', text: 'Authentication unsuccessful [{hostname}]' },
   // the submission door (smtp.office365.com:587; observed transcripts, o365-facts §9)
   'submission-tls': { code: 451, enhanced: '5.7.3', text: 'STARTTLS is required to send mail [{hostname}]' },
-  'submission-auth-required': { code: 530, enhanced: '5.7.57', text: 'Client not authenticated to send mail. [{hostname}]' },
+  'submission-auth-required': {
+    code: 530,
+    enhanced: '5.7.57',
+    text: 'Client not authenticated to send mail. [{hostname}]',
+  },
   'auth-tenant-disabled': {
     code: 535,
     enhanced: '5.7.139',
@@ -105,15 +161,27 @@ export const REPLY_CATALOGUE = {
     enhanced: '5.7.139',
     text: 'Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator. [{hostname}]',
   },
-  'auth-basic-disabled': { code: 535, enhanced: '5.7.139', text: 'Authentication unsuccessful, basic authentication is disabled. [{hostname}]' },
-  'auth-basic-retired': { code: 550, enhanced: '5.7.30', text: 'Basic authentication is not supported for Client Submission.' },
+  'auth-basic-disabled': {
+    code: 535,
+    enhanced: '5.7.139',
+    text: 'Authentication unsuccessful, basic authentication is disabled. [{hostname}]',
+  },
+  'auth-basic-retired': {
+    code: 550,
+    enhanced: '5.7.30',
+    text: 'Basic authentication is not supported for Client Submission.',
+  },
   'send-as-denied': {
     code: 554,
     enhanced: '5.2.252',
     text: 'SendAsDenied; {mailbox} not allowed to send as {sender}; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception',
   },
   'thread-limit': { code: 432, enhanced: '4.3.2', text: 'Concurrent connections limit exceeded.' },
-  'submission-quota': { code: 554, enhanced: '5.2.0', text: 'STOREDRV.Submission.Exception:SubmissionQuotaExceededException' },
+  'submission-quota': {
+    code: 554,
+    enhanced: '5.2.0',
+    text: 'STOREDRV.Submission.Exception:SubmissionQuotaExceededException',
+  },
   'tenant-external-limit': {
     code: 550,
     enhanced: '5.7.233',
@@ -125,21 +193,41 @@ export const REPLY_CATALOGUE = {
     text: "Your message can't be sent because your trial tenant has exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit).",
   },
   // the tenant's per-recipient receive limit, reported after Exchange's 250 (o365-facts §1c, observed)
-  'recipient-size-limit': { code: 550, enhanced: '5.2.3', text: 'RESOLVER.RST.RecipSizeLimit; message too large for this recipient' },
+  'recipient-size-limit': {
+    code: 550,
+    enhanced: '5.2.3',
+    text: 'RESOLVER.RST.RecipSizeLimit; message too large for this recipient',
+  },
   'connector-limit': { code: 451, enhanced: '4.7.0', text: 'Connector limit exceeded, try again later' },
-  'new-ip-throttle': { code: 451, enhanced: '4.7.500', text: 'Server busy. Please try again later from [{ip}]. (AS843)' },
+  'new-ip-throttle': {
+    code: 451,
+    enhanced: '4.7.500',
+    text: 'Server busy. Please try again later from [{ip}]. (AS843)',
+  },
   'spool-full': { code: 452, enhanced: '4.3.1', text: 'Insufficient system storage' },
-  'limits-unavailable': { code: 451, enhanced: '4.3.0', text: 'Temporary server error: limit store unavailable, try again later' },
+  'limits-unavailable': {
+    code: 451,
+    enhanced: '4.3.0',
+    text: 'Temporary server error: limit store unavailable, try again later',
+  },
   // delivery
   'upstream-unavailable': { code: 451, enhanced: '4.4.1', text: 'Upstream {upstream} not reachable: {detail}' },
   'upstream-mx': { code: 451, enhanced: '4.4.3', text: 'Upstream MX of {domain} not usable: {detail}' },
   'upstream-tls': { code: 451, enhanced: '4.7.5', text: 'Upstream {upstream} TLS failed: {detail}' },
   'upstream-protocol': { code: 451, enhanced: '4.4.0', text: 'Upstream {upstream} failed: {detail}' },
   // the next hop's EHLO SIZE is below the message's: its answer, given in advance, and final
-  'upstream-size': { code: 552, enhanced: '5.3.4', text: 'Message size exceeds the fixed maximum message size of {upstream} ({detail})' },
+  'upstream-size': {
+    code: 552,
+    enhanced: '5.3.4',
+    text: 'Message size exceeds the fixed maximum message size of {upstream} ({detail})',
+  },
   'local-error': { code: 451, enhanced: '4.3.0', text: 'Local error in processing: {detail}' },
   // injected failures (`faults`, SPEC §2): Exchange's refusals, switched on to test a sender
-  'fault-server-busy': { code: 451, enhanced: '4.7.500', text: 'Server busy. Please try again later from [{ip}]. (AS843)' },
+  'fault-server-busy': {
+    code: 451,
+    enhanced: '4.7.500',
+    text: 'Server busy. Please try again later from [{ip}]. (AS843)',
+  },
   'fault-wrong-region': { code: 451, enhanced: '4.4.62', text: 'Mail sent to the wrong Office 365 region. ATTR35.' },
   'fault-banned-ip': {
     code: 550,
@@ -151,12 +239,24 @@ export const REPLY_CATALOGUE = {
     enhanced: '5.7.1',
     text: 'Service unavailable; Client host [{ip}] blocked using Blocklist 1; To request removal from this list please forward this message to delist@messaging.microsoft.com',
   },
-  'fault-unregistered-domains': { code: 550, enhanced: '5.7.750', text: 'Service unavailable. Client blocked from sending from unregistered domains' },
+  'fault-unregistered-domains': {
+    code: 550,
+    enhanced: '5.7.750',
+    text: 'Service unavailable. Client blocked from sending from unregistered domains',
+  },
   'fault-tenant-threshold': { code: 550, enhanced: '5.7.705', text: 'Access denied, tenant has exceeded threshold' },
-  'fault-low-reputation-ip': { code: 550, enhanced: '5.7.708', text: 'Access denied, traffic not accepted from this IP' },
+  'fault-low-reputation-ip': {
+    code: 550,
+    enhanced: '5.7.708',
+    text: 'Access denied, traffic not accepted from this IP',
+  },
   'fault-bad-outbound-sender': { code: 550, enhanced: '5.1.8', text: 'Access denied, bad outbound sender' },
   'fault-temporary-error': { code: 451, enhanced: '4.7.0', text: 'Temporary server error. Please try again later.' },
-  'fault-service-unavailable': { code: 421, enhanced: '4.3.2', text: 'Service not available, closing transmission channel' },
+  'fault-service-unavailable': {
+    code: 421,
+    enhanced: '4.3.2',
+    text: 'Service not available, closing transmission channel',
+  },
 } as const satisfies Record<string, ReplyTemplate>
 
 export type ReplyId = keyof typeof REPLY_CATALOGUE
@@ -187,7 +287,11 @@ export function buildCatalogue(overrides: Readonly<Record<string, string>> = {})
 }
 
 /** Builds a reply, filling {placeholders}. Values are stripped of line breaks. */
-export function reply(catalogue: ReplyCatalogue, id: ReplyId, vars: Readonly<Record<string, string | number>> = {}): Reply {
+export function reply(
+  catalogue: ReplyCatalogue,
+  id: ReplyId,
+  vars: Readonly<Record<string, string | number>> = {},
+): Reply {
   return fill(id, catalogue[id], vars)
 }
 

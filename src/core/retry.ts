@@ -16,17 +16,28 @@ export function retryDelay(attempt: number, policy: RetryPolicy, random: number)
   return Math.round(base * (0.8 + 0.4 * random))
 }
 
-export type Fate = { readonly kind: 'delivered' } | { readonly kind: 'failed'; readonly why: string } | { readonly kind: 'retry'; readonly at: number }
+export type Fate =
+  | { readonly kind: 'delivered' }
+  | { readonly kind: 'failed'; readonly why: string }
+  | { readonly kind: 'retry'; readonly at: number }
 
 /**
  * code: the next hop's reply code for this recipient (undefined: no reply — connection refused,
  * timeout, TLS failure). 2xx delivered; 5xx failed at once; 4xx and no reply retried until the
  * message is older than giveUpAfter.
  */
-export function judgeAttempt(code: number | undefined, attempt: number, queuedAt: number, now: number, policy: RetryPolicy, random: number): Fate {
+export function judgeAttempt(
+  code: number | undefined,
+  attempt: number,
+  queuedAt: number,
+  now: number,
+  policy: RetryPolicy,
+  random: number,
+): Fate {
   if (code !== undefined && code >= 200 && code < 300) return { kind: 'delivered' }
   if (code !== undefined && code >= 500) return { kind: 'failed', why: 'permanent refusal' }
   const at = now + retryDelay(attempt, policy, random)
-  if (at - queuedAt > policy.giveUpAfter) return { kind: 'failed', why: `not delivered within ${Math.round(policy.giveUpAfter / 3_600_000)} h` }
+  if (at - queuedAt > policy.giveUpAfter)
+    return { kind: 'failed', why: `not delivered within ${Math.round(policy.giveUpAfter / 3_600_000)} h` }
   return { kind: 'retry', at }
 }

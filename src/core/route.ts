@@ -17,6 +17,9 @@ export function chooseRoute(decision: Decision): RouteName | undefined {
 }
 
 /** After the limits: with limits.onExceeded fallback, what would have gone upstream goes to `fallback`. */
-export function routeAfterLimits(route: RouteName | undefined, limits: Pick<LimitDecision, 'verdict'>): RouteName | undefined {
+export function routeAfterLimits(
+  route: RouteName | undefined,
+  limits: Pick<LimitDecision, 'verdict'>,
+): RouteName | undefined {
   return route === 'upstream' && limits.verdict === 'fallback' ? 'fallback' : route
 }

@@ -5,7 +5,19 @@ import { aggregateStatus, type TraceMessage, type TraceRecipient, type TraceStat
 import type { Reply } from './replies.js'
 
 /** Everything a record says; optional facts that are undefined are left out of the record. */
-export type TraceFacts = { [K in keyof Omit<TraceMessage, 'status'>]: TraceMessage[K] | undefined } & Pick<TraceMessage, 'id' | 'receivedAt' | 'sessionId' | 'clientIp' | 'mailFrom' | 'reply' | 'notes' | 'results' | 'recipients' | 'captured'>
+export type TraceFacts = { [K in keyof Omit<TraceMessage, 'status'>]: TraceMessage[K] | undefined } & Pick<
+  TraceMessage,
+  | 'id'
+  | 'receivedAt'
+  | 'sessionId'
+  | 'clientIp'
+  | 'mailFrom'
+  | 'reply'
+  | 'notes'
+  | 'results'
+  | 'recipients'
+  | 'captured'
+>
 
 function compact<T extends object>(o: T): T {
   // a plain loop: Object.fromEntries(Object.entries(...)) built each record in dictionary mode
@@ -40,7 +52,12 @@ export function traceAttempt(t: TraceMessage, attempt: number, results: readonly
   })
   const note = `attempt ${attempt}: ${results.map((x) => `${x.address} ${x.status} (${x.reply})`).join('; ')}`
   const { status: _previous, ...facts } = t
-  return buildTrace({ ...facts, recipients, notes: [...t.notes, note], captured: t.captured || results.some((x) => x.status === 'Captured') })
+  return buildTrace({
+    ...facts,
+    recipients,
+    notes: [...t.notes, note],
+    captured: t.captured || results.some((x) => x.status === 'Captured'),
+  })
 }
 
 /** What the transaction knows of one accepted or refused recipient when its record is written. */
@@ -69,7 +86,10 @@ export function recipientStatus(f: RecipientFate): TraceStatus {
  * sender retries rather than bounces. All took it: the upstream's own 250 when a next hop
  * delivered, else `own` (relay365's 250 2.6.0).
  */
-export function finalReply(outcomes: ReadonlyArray<{ readonly route: string; readonly ok: boolean; readonly reply?: Reply | undefined }>, own: () => Reply): Reply {
+export function finalReply(
+  outcomes: ReadonlyArray<{ readonly route: string; readonly ok: boolean; readonly reply?: Reply | undefined }>,
+  own: () => Reply,
+): Reply {
   const failures = outcomes.filter((o) => !o.ok)
   if (failures.length) {
     const chosen = failures.find((o) => o.reply && o.reply.code < 500) ?? failures.find((o) => o.reply)

@@ -5,7 +5,15 @@ import type { Lane, RecipientClass, RuleResult } from './types.js'
 
 export type TraceStatus = 'Delivered' | 'Pending' | 'Failed' | 'None' | 'Fallback' | 'Captured' | 'Dropped'
 
-export const TRACE_STATUSES: readonly TraceStatus[] = ['Delivered', 'Pending', 'Failed', 'None', 'Fallback', 'Captured', 'Dropped']
+export const TRACE_STATUSES: readonly TraceStatus[] = [
+  'Delivered',
+  'Pending',
+  'Failed',
+  'None',
+  'Fallback',
+  'Captured',
+  'Dropped',
+]
 
 export type RouteName = 'upstream' | 'fallback' | 'drop'
 

@@ -68,7 +68,17 @@ export interface RouteGroup {
 
 export function openTransaction(mail: Decision, receivedAt: number, mailFrom: string): TransactionState {
   const reply = mail.verdict === 'reject' ? mail.reply : undefined
-  return { receivedAt, mailFrom, mail, recipients: [], commandResults: [], notes: [], taken: [], captured: false, reply }
+  return {
+    receivedAt,
+    mailFrom,
+    mail,
+    recipients: [],
+    commandResults: [],
+    notes: [],
+    taken: [],
+    captured: false,
+    reply,
+  }
 }
 
 export function withNote(s: TransactionState, note: string): TransactionState {
@@ -99,7 +109,12 @@ export interface RcptEvent {
 }
 
 /** RCPT TO: the recipient judged and routed; its reply is the client's. */
-export function addRecipient(world: World, session: SessionFacts, s: TransactionState, e: RcptEvent): { state: TransactionState; recipient: TransactionRecipient } {
+export function addRecipient(
+  world: World,
+  session: SessionFacts,
+  s: TransactionState,
+  e: RcptEvent,
+): { state: TransactionState; recipient: TransactionRecipient } {
   const txn = s.mail.txn
   if (!txn) throw new Error('RCPT in a transaction whose MAIL was refused')
   const faults = e.faults ?? []
@@ -120,7 +135,9 @@ export function addRecipient(world: World, session: SessionFacts, s: Transaction
 
 /** The recipients the lane's limits count: those routed to the tenant. */
 export function limitRecipients(s: TransactionState): RecipientFacts[] {
-  return s.recipients.filter((r) => r.route === 'upstream' && r.decision.recipient).map((r) => r.decision.recipient as RecipientFacts)
+  return s.recipients
+    .filter((r) => r.route === 'upstream' && r.decision.recipient)
+    .map((r) => r.decision.recipient as RecipientFacts)
 }
 
 /**
@@ -148,7 +165,13 @@ export function judgeContent(world: World, session: SessionFacts, s: Transaction
   const txn = s.mail.txn
   if (!txn) throw new Error('end of data in a transaction whose MAIL was refused')
   const faults = e.faults ?? []
-  return decide(world, session, { stage: 'eom', now: e.now, content: e.content, txn, ...(faults.length ? { faults } : {}) })
+  return decide(world, session, {
+    stage: 'eom',
+    now: e.now,
+    content: e.content,
+    txn,
+    ...(faults.length ? { faults } : {}),
+  })
 }
 
 /** End of data: a reject is the final reply; else what Exchange refuses after its 250 marks its recipients. */
@@ -162,8 +185,16 @@ export function endOfData(s: TransactionState, eom: Decision): TransactionState 
 }
 
 /** Every rule accepted the message, and a next hop refuses it for good (BINARYMIME to a DATA-only route). */
-export function refuseAtNextHop(s: TransactionState, eom: Decision, refusal: RuleResult & { readonly reply: Reply }): TransactionState {
-  return { ...s, eom: { ...eom, verdict: 'reject', rule: refusal.rule, reply: refusal.reply, results: [...eom.results, refusal] }, reply: refusal.reply }
+export function refuseAtNextHop(
+  s: TransactionState,
+  eom: Decision,
+  refusal: RuleResult & { readonly reply: Reply },
+): TransactionState {
+  return {
+    ...s,
+    eom: { ...eom, verdict: 'reject', rule: refusal.rule, reply: refusal.reply, results: [...eom.results, refusal] },
+    reply: refusal.reply,
+  }
 }
 
 /**
@@ -194,8 +225,18 @@ export function routesTook(s: TransactionState, taken: readonly RouteTaken[], de
 }
 
 /** The client's reply once the routes answered (trace-record.ts finalReply); throws when a route failed without a reply. */
-export function answerClient(s: TransactionState, taken: ReadonlyArray<{ readonly route: RouteName; readonly outcome: RouteOutcome }>, own: () => Reply): TransactionState {
-  return { ...s, reply: finalReply(taken.map((g) => ({ route: g.route, ...g.outcome })), own) }
+export function answerClient(
+  s: TransactionState,
+  taken: ReadonlyArray<{ readonly route: RouteName; readonly outcome: RouteOutcome }>,
+  own: () => Reply,
+): TransactionState {
+  return {
+    ...s,
+    reply: finalReply(
+      taken.map((g) => ({ route: g.route, ...g.outcome })),
+      own,
+    ),
+  }
 }
 
 /** Taken, but no 250 went out (the reply could not be given): the routes' recipients failed with `failed`. */
@@ -229,7 +270,9 @@ export function close(s: TransactionState, note?: string): TransactionState {
   if (first) {
     const n = refused.length
     const to = ndrSender(s.mailFrom) ?? 'nobody (null sender)'
-    notes.push(`250 given; ${n} recipient${n === 1 ? '' : 's'} refused after it by ${first.rule} (${first.basis}): NDR ${formatReply(first.reply as Reply)} to ${to} (policy.ndr: exchange)`)
+    notes.push(
+      `250 given; ${n} recipient${n === 1 ? '' : 's'} refused after it by ${first.rule} (${first.basis}): NDR ${formatReply(first.reply as Reply)} to ${to} (policy.ndr: exchange)`,
+    )
   }
   if (s.reply === undefined && s.mail.verdict !== 'reject') notes.push('transaction ended before end of data')
   return { ...s, notes }

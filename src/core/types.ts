@@ -60,7 +60,11 @@ export interface CompiledConnector {
    * The senderIPs entries Exchange would not take in a connector (IPv6, wider than /24), as
    * written: a match through these alone is one Exchange would not have made. Usually empty.
    */
-  readonly refusedSenderIPs: readonly { readonly cidr: IPCIDR; readonly entry: string; readonly refusal: SenderIpRefusal }[]
+  readonly refusedSenderIPs: readonly {
+    readonly cidr: IPCIDR
+    readonly entry: string
+    readonly refusal: SenderIpRefusal
+  }[]
   /** Normalized pattern, may start with "*.". */
   readonly certificateDomain?: string
   readonly requireTls: boolean
@@ -116,7 +120,11 @@ export interface World {
     readonly recipientMaxSize: number
     readonly recipientsPerMessage: number
     readonly onExceeded: 'reject' | 'fallback'
-    readonly smtpAuth: { readonly messagesPerMinute: number; readonly recipientsPerDay: number; readonly concurrentConnections: number }
+    readonly smtpAuth: {
+      readonly messagesPerMinute: number
+      readonly recipientsPerDay: number
+      readonly concurrentConnections: number
+    }
     readonly connector: { readonly messagesPerMinute: number | null; readonly recipientsPerDay: number | null }
     readonly tenantExternalPerDay: number
     readonly trial: boolean
@@ -268,7 +276,12 @@ export type StageEvent =
       readonly ipAttempts?: number
     } & FaultInput)
   | { readonly stage: 'data'; readonly now: number; readonly txn: TransactionFacts }
-  | ({ readonly stage: 'eom'; readonly now: number; readonly content: ContentFacts; readonly txn: TransactionFacts } & FaultInput)
+  | ({
+      readonly stage: 'eom'
+      readonly now: number
+      readonly content: ContentFacts
+      readonly txn: TransactionFacts
+    } & FaultInput)
 
 export interface RecipientFacts {
   readonly mailbox: Mailbox

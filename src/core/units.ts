@@ -39,7 +39,11 @@ export function parseSize(text: string | number): number | undefined {
 
 /** 36700160 -> "35MB", for messages and `config check` output. */
 export function formatSize(bytes: number): string {
-  for (const [unit, factor] of [['GB', 1024 ** 3], ['MB', 1024 ** 2], ['KB', 1024]] as const) {
+  for (const [unit, factor] of [
+    ['GB', 1024 ** 3],
+    ['MB', 1024 ** 2],
+    ['KB', 1024],
+  ] as const) {
     if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${unit}`
   }
   return `${bytes}B`
@@ -47,7 +51,12 @@ export function formatSize(bytes: number): string {
 
 /** 86400000 -> "24h", the inverse of parseDuration for whole units. */
 export function formatDuration(ms: number): string {
-  for (const [unit, factor] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, factor] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (ms >= factor && ms % factor === 0) return `${ms / factor}${unit}`
   }
   return `${ms}ms`

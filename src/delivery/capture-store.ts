@@ -69,6 +69,7 @@ export class FileCaptureStore implements CaptureStore {
   }
 
   clear(): void {
-    for (const name of readdirSync(this.dir)) if (name.endsWith('.eml') || name.endsWith('.eml.tmp')) rmSync(join(this.dir, name), { force: true })
+    for (const name of readdirSync(this.dir))
+      if (name.endsWith('.eml') || name.endsWith('.eml.tmp')) rmSync(join(this.dir, name), { force: true })
   }
 }

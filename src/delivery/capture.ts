@@ -35,7 +35,11 @@ export class CaptureTarget implements RouteTarget {
           }
         }
         await writer.discard().catch(() => undefined)
-        return { ok: false, status: 'Failed', reply: reply(this.replies, 'local-error', { detail: `capture failed: ${failed.message}` }) }
+        return {
+          ok: false,
+          status: 'Failed',
+          reply: reply(this.replies, 'local-error', { detail: `capture failed: ${failed.message}` }),
+        }
       },
       abort: () => {
         if (aborted) return

@@ -37,20 +37,28 @@ const positive = (code: number) => code >= 200 && code < 300
 
 export function judgeEndOfData(r: EndOfDataReading): EndOfDataVerdict {
   if (r.fault !== undefined) return { kind: 'out-of-step', why: `garbled reply: ${r.fault}` }
-  if (r.duringBody > 0) return { kind: 'out-of-step', why: `answered ${r.duringBody} time(s) before the end of the message` }
+  if (r.duringBody > 0)
+    return { kind: 'out-of-step', why: `answered ${r.duringBody} time(s) before the end of the message` }
   const [first, ...rest] = r.afterDot
   if (first === undefined) return { kind: 'out-of-step', why: 'no reply to the end of the message' }
   if (r.pending) return { kind: 'out-of-step', why: 'a reply left unfinished after the end of the message' }
   // one of the dot and the RSET went unanswered, and which one is unknown: a next hop that
   // swallowed the dot and answered the RSET would otherwise have its RSET reply read as the dot's
-  if (r.ended === 'timed-out') return { kind: 'out-of-step', why: `stopped answering after ${r.afterDot.join(', ')} to the end of the message and the RSET behind it` }
+  if (r.ended === 'timed-out')
+    return {
+      kind: 'out-of-step',
+      why: `stopped answering after ${r.afterDot.join(', ')} to the end of the message and the RSET behind it`,
+    }
   // the dot and the RSET: exactly two replies when the RSET was answered, one when the session ended
   const expected = r.ended === 'rset-answered' ? 2 : 1
   const clean = r.afterDot.length === expected && rest.every(positive)
   if (positive(first)) {
     // every reply read by now could be the dot's own: all of them must say yes
     if (rest.every(positive)) return { kind: 'taken', clean }
-    return { kind: 'out-of-step', why: `end of data answered ${r.afterDot.join(', ')}: which is the message's is unknown` }
+    return {
+      kind: 'out-of-step',
+      why: `end of data answered ${r.afterDot.join(', ')}: which is the message's is unknown`,
+    }
   }
   if (first >= 400 && clean) return { kind: 'refused', clean }
   return { kind: 'out-of-step', why: `end of data answered ${r.afterDot.join(', ')}` }

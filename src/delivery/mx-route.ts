@@ -5,7 +5,14 @@
 import type { Logger } from 'pino'
 import { reply, type ReplyCatalogue } from '../core/replies.js'
 import { lookupSmartHost, type DnsResolver } from './mx.js'
-import { sumConnections, type ConnectionCounts, type DeliveryOutcome, type Envelope, type RouteTarget, type Sink } from './sink.js'
+import {
+  sumConnections,
+  type ConnectionCounts,
+  type DeliveryOutcome,
+  type Envelope,
+  type RouteTarget,
+  type Sink,
+} from './sink.js'
 import { SmarthostTarget, type SmarthostOptions } from './smarthost.js'
 
 export interface MxRouteOptions extends Omit<SmarthostOptions, 'host'> {
@@ -55,10 +62,18 @@ export class MxTarget implements RouteTarget {
     // The MX host's address comes from the same resolver, so a configured one answers for both.
     const address = await this.address(found.host)
     if ('error' in address) return address
-    if (!found.microsoft365) this.log.warn({ domain: this.o.domain, host: found.host }, 'MX is not an Exchange Online host (*.mail.protection.outlook.com, *.mx.microsoft)')
+    if (!found.microsoft365)
+      this.log.warn(
+        { domain: this.o.domain, host: found.host },
+        'MX is not an Exchange Online host (*.mail.protection.outlook.com, *.mx.microsoft)',
+      )
     const tls = found.microsoft365 ? 'required' : this.o.tls
     if (this.closed) return { error: 'relay shutting down' }
-    const target = new SmarthostTarget({ ...this.o, host: found.host, address: address.ip, tls }, this.replies, this.log)
+    const target = new SmarthostTarget(
+      { ...this.o, host: found.host, address: address.ip, tls },
+      this.replies,
+      this.log,
+    )
     if (this.resolved) this.retired.push(this.resolved.target)
     this.resolved = { host: found.host, target, until: this.now() + this.o.ttl }
     return target
@@ -82,7 +97,12 @@ export class MxTarget implements RouteTarget {
       },
       commit: async (): Promise<DeliveryOutcome> => {
         const sink = await inner
-        if ('error' in sink) return { ok: false, status: 'Failed', reply: reply(this.replies, 'upstream-mx', { domain: this.o.domain, detail: sink.error }) }
+        if ('error' in sink)
+          return {
+            ok: false,
+            status: 'Failed',
+            reply: reply(this.replies, 'upstream-mx', { domain: this.o.domain, detail: sink.error }),
+          }
         return sink.commit()
       },
       abort: (why) => {

@@ -112,8 +112,20 @@ export function chooseSmartHost(domain: string, records: readonly MxRecord[]): S
   const best = sorted[0]
   if (best === undefined) return { ok: false, domain, error: { code: 'no-mx', message: `${domain} has no MX record` } }
   // RFC 7505 null MX ("MX 0 ."): the domain declares that it accepts no mail at all.
-  if (best.exchange === '') return { ok: false, domain, error: { code: 'null-mx', message: `${domain} has a null MX (RFC 7505): it accepts no mail` } }
-  return { ok: true, domain, host: best.exchange, preference: best.priority, microsoft365: isMicrosoft365Host(best.exchange), records: sorted }
+  if (best.exchange === '')
+    return {
+      ok: false,
+      domain,
+      error: { code: 'null-mx', message: `${domain} has a null MX (RFC 7505): it accepts no mail` },
+    }
+  return {
+    ok: true,
+    domain,
+    host: best.exchange,
+    preference: best.priority,
+    microsoft365: isMicrosoft365Host(best.exchange),
+    records: sorted,
+  }
 }
 
 /** Pure: node's DNS error code ("ETIMEOUT"), else the message, for a rejected query. */
@@ -124,9 +136,23 @@ export function dnsErrorDetail(err: unknown): string {
 /** Pure: a rejected MX query -> the lookup error it means. */
 export function classifyMxError(domain: string, err: unknown): SmartHostLookup {
   const code = (err as NodeJS.ErrnoException | undefined)?.code
-  if (code === 'ENODATA') return { ok: false, domain, error: { code: 'no-mx', message: `${domain} has no MX record`, dnsCode: code } }
-  if (code === 'ENOTFOUND') return { ok: false, domain, error: { code: 'nxdomain', message: `${domain} does not exist in DNS (NXDOMAIN)`, dnsCode: code } }
-  return { ok: false, domain, error: { code: 'lookup-failed', message: `MX lookup for ${domain} failed: ${dnsErrorDetail(err)}`, ...(code ? { dnsCode: code } : {}) } }
+  if (code === 'ENODATA')
+    return { ok: false, domain, error: { code: 'no-mx', message: `${domain} has no MX record`, dnsCode: code } }
+  if (code === 'ENOTFOUND')
+    return {
+      ok: false,
+      domain,
+      error: { code: 'nxdomain', message: `${domain} does not exist in DNS (NXDOMAIN)`, dnsCode: code },
+    }
+  return {
+    ok: false,
+    domain,
+    error: {
+      code: 'lookup-failed',
+      message: `MX lookup for ${domain} failed: ${dnsErrorDetail(err)}`,
+      ...(code ? { dnsCode: code } : {}),
+    },
+  }
 }
 
 /** The smart host for `domain`: never throws; a missing MX or a failed query is an error value. */

@@ -75,7 +75,11 @@ export class NdrSender {
       try {
         await this.o.queue.enqueueReport({ id, text, to: r.sender, reportFor: r.about, note })
       } catch (err) {
-        this.record(id, now, text, r, note, { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `NDR not spooled: ${(err as Error).message}` }) })
+        this.record(id, now, text, r, note, {
+          ok: false,
+          status: 'Failed',
+          reply: reply(this.o.replies, 'local-error', { detail: `NDR not spooled: ${(err as Error).message}` }),
+        })
         throw err
       }
       return
@@ -88,10 +92,15 @@ export class NdrSender {
       outcome = await sink.commit()
     } catch (err) {
       sink.abort('NDR failed')
-      outcome = { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `NDR not sent: ${(err as Error).message}` }) }
+      outcome = {
+        ok: false,
+        status: 'Failed',
+        reply: reply(this.o.replies, 'local-error', { detail: `NDR not sent: ${(err as Error).message}` }),
+      }
     }
     this.record(id, now, text, r, note, outcome)
-    if (!outcome.ok) this.o.log.warn({ about: r.about, to: r.sender, reply: formatReply(outcome.reply) }, 'NDR not delivered')
+    if (!outcome.ok)
+      this.o.log.warn({ about: r.about, to: r.sender, reply: formatReply(outcome.reply) }, 'NDR not delivered')
   }
 
   private record(id: string, now: number, text: string, r: NdrRequest, note: string, outcome: DeliveryOutcome): void {

@@ -42,7 +42,8 @@ export function refusedRecipients(conn: Conn): SendError[] {
  */
 export function outOfStep(conn: Conn): boolean {
   const i = internals(conn)
-  if (!Array.isArray(i._responseQueue) || typeof i._remainder !== 'string' || !Array.isArray(i._responseActions)) return true
+  if (!Array.isArray(i._responseQueue) || typeof i._remainder !== 'string' || !Array.isArray(i._responseActions))
+    return true
   // a message still streaming (the upstream answered before its end) or a send still pending
   return !!i._currentDataStream || !!i._pendingSend || i._responseActions.length > 0 || unreadReplies(conn)
 }
@@ -50,7 +51,10 @@ export function outOfStep(conn: Conn): boolean {
 /** A reply (or part of one) read from the upstream and not yet consumed by a command. */
 export function unreadReplies(conn: Conn): boolean {
   const i = internals(conn)
-  return (Array.isArray(i._responseQueue) && i._responseQueue.length > 0) || (typeof i._remainder === 'string' && i._remainder.length > 0)
+  return (
+    (Array.isArray(i._responseQueue) && i._responseQueue.length > 0) ||
+    (typeof i._remainder === 'string' && i._remainder.length > 0)
+  )
 }
 
 /**
@@ -71,7 +75,8 @@ export function dataGoAhead(conn: Conn): string {
 export function onServerData(conn: Conn, listener: (data: string) => void): void {
   const c = conn as unknown as { _onData?: (chunk: Buffer) => unknown }
   const read = c._onData
-  if (typeof read !== 'function') throw new Error('nodemailer SMTPConnection has no _onData: re-read src/delivery/nodemailer-internals.ts')
+  if (typeof read !== 'function')
+    throw new Error('nodemailer SMTPConnection has no _onData: re-read src/delivery/nodemailer-internals.ts')
   c._onData = function (this: unknown, chunk: Buffer) {
     if (chunk && chunk.length) listener(chunk.toString('latin1'))
     return read.call(this, chunk)

@@ -59,7 +59,8 @@ export class ReplyReader {
     const m = LINE.exec(line)
     if (!m) return this.fail(line === '' ? 'an empty line where a reply was due' : `not a reply line: ${show(line)}`)
     const code = m[1] as string
-    if (this.continuing !== undefined && code !== this.continuing) return this.fail(`a multiline reply of ${this.continuing} continued with ${code}: ${show(line)}`)
+    if (this.continuing !== undefined && code !== this.continuing)
+      return this.fail(`a multiline reply of ${this.continuing} continued with ${code}: ${show(line)}`)
     if (m[2] === '-') {
       this.continuing = code
       return

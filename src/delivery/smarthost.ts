@@ -15,12 +15,26 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream'
 import type { Logger } from 'pino'
 import { parseServerReply, reply, type Reply, type ReplyCatalogue } from '../core/replies.js'
-import { advertises, dataGoAhead, refusedRecipients, unreadReplies, type SendError, recipientDsnArgs } from './nodemailer-internals.js'
+import {
+  advertises,
+  dataGoAhead,
+  refusedRecipients,
+  unreadReplies,
+  type SendError,
+  recipientDsnArgs,
+} from './nodemailer-internals.js'
 import { judgeEndOfData, type EndOfDataReading } from './end-of-data.js'
 import type { ReplyReader } from './reply-reader.js'
 import { rcptDsnArgs } from '../core/dsn-params.js'
 import type { ConnectionCounts, DeliveryOutcome, Envelope, Refusal, RouteTarget, Sink } from './sink.js'
-import { settleOnce, UpstreamPool, type Conn, type ConnectOptions, type Lease, type PoolStats } from './upstream-pool.js'
+import {
+  settleOnce,
+  UpstreamPool,
+  type Conn,
+  type ConnectOptions,
+  type Lease,
+  type PoolStats,
+} from './upstream-pool.js'
 
 export type SmarthostOptions = ConnectOptions
 
@@ -64,14 +78,23 @@ export class SmarthostTarget implements RouteTarget {
     const upstream = `${this.options.host}:${this.options.port}`
     const detail = [err.code, err.message].filter(Boolean).join(' ')
     // TLS toward the next hop is relay365's own setup, not the message's fault: always transient.
-    const tlsFailure = err.code === 'ETLS' || err.code === 'EREQUIRETLS' || err.command === 'STARTTLS' || (!err.response && /certificate|SSL|TLS/.test(err.message))
+    const tlsFailure =
+      err.code === 'ETLS' ||
+      err.code === 'EREQUIRETLS' ||
+      err.command === 'STARTTLS' ||
+      (!err.response && /certificate|SSL|TLS/.test(err.message))
     if (tlsFailure) return reply(this.replies, 'upstream-tls', { upstream, detail })
-    if (refusedLocally(err) && err.code === 'EMESSAGE') return reply(this.replies, 'upstream-size', { upstream, detail: err.message })
+    if (refusedLocally(err) && err.code === 'EMESSAGE')
+      return reply(this.replies, 'upstream-size', { upstream, detail: err.message })
     const parsed = err.response ? parseServerReply(err.response) : undefined
     // An upstream "success" inside an error can not be passed on as success (smtpd_proxy.c rule).
     if (parsed && parsed.code >= 400) return parsed
     // Once a session was up, a reset, a stall or a garbled reply is the upstream failing, not being unreachable.
-    return stage === 'transaction' || err.response || err.code === 'EPROTOCOL' || err.code === 'EENVELOPE' || err.code === 'EMESSAGE'
+    return stage === 'transaction' ||
+      err.response ||
+      err.code === 'EPROTOCOL' ||
+      err.code === 'EENVELOPE' ||
+      err.code === 'EMESSAGE'
       ? reply(this.replies, 'upstream-protocol', { upstream, detail })
       : reply(this.replies, 'upstream-unavailable', { upstream, detail })
   }
@@ -88,7 +111,11 @@ function outOfStepError(why: string): SendError {
 
 /** nodemailer refused the message itself, before a command left (a SIZE= over the upstream's EHLO SIZE): the connection is untouched. */
 function refusedLocally(err: SendError): boolean {
-  return !err.response && (err.code === 'EMESSAGE' || err.code === 'EENVELOPE') && (err.command === 'MAIL FROM' || err.command === 'API')
+  return (
+    !err.response &&
+    (err.code === 'EMESSAGE' || err.code === 'EENVELOPE') &&
+    (err.command === 'MAIL FROM' || err.command === 'API')
+  )
 }
 
 interface Attempt {
@@ -102,7 +129,9 @@ interface Attempt {
   clean: boolean
 }
 
-type SendResult = { kind: 'sent'; response: string; refused?: SendError[]; attempt: Attempt } | { kind: 'failed'; error: SendError; attempt: Attempt }
+type SendResult =
+  | { kind: 'sent'; response: string; refused?: SendError[]; attempt: Attempt }
+  | { kind: 'failed'; error: SendError; attempt: Attempt }
 
 class SmarthostSink implements Sink {
   private readonly source = new PassThrough()
@@ -145,21 +174,44 @@ class SmarthostSink implements Sink {
       } finally {
         lease.release(result === undefined ? 'closed' : this.howItEnded(result))
       }
-      if (result === undefined) return { ok: false, status: 'Failed', reply: this.target.failureReply(new Error('transaction aborted'), 'transaction') }
+      if (result === undefined)
+        return {
+          ok: false,
+          status: 'Failed',
+          reply: this.target.failureReply(new Error('transaction aborted'), 'transaction'),
+        }
       if (result.kind === 'sent') {
         const refused = this.refusals(result.refused)
         return {
           ok: true,
           status: 'Delivered',
-          reply: parseServerReply(result.response) ?? this.target.failureReply({ name: 'Error', message: 'unparseable reply', response: result.response }, 'transaction'),
+          reply:
+            parseServerReply(result.response) ??
+            this.target.failureReply(
+              { name: 'Error', message: 'unparseable reply', response: result.response },
+              'transaction',
+            ),
           ...(refused.length ? { refused } : {}),
         }
       }
       const err = result.error
       // A pooled connection that died while idle: try the next one, the body is still whole.
-      if (!err.response && !refusedLocally(err) && lease.reused && !this.sourceTaken && !this.aborted && attempt < maxAttempts) continue
+      if (
+        !err.response &&
+        !refusedLocally(err) &&
+        lease.reused &&
+        !this.sourceTaken &&
+        !this.aborted &&
+        attempt < maxAttempts
+      )
+        continue
       const refused = this.refusals(err.rejectedErrors)
-      return { ok: false, status: 'Failed', reply: this.target.failureReply(err, 'transaction'), ...(refused.length ? { refused } : {}) }
+      return {
+        ok: false,
+        status: 'Failed',
+        reply: this.target.failureReply(err, 'transaction'),
+        ...(refused.length ? { refused } : {}),
+      }
     }
   }
 
@@ -179,14 +231,21 @@ class SmarthostSink implements Sink {
   }
 
   private refusals(errors: readonly SendError[] | undefined): Refusal[] {
-    return (errors ?? []).filter((e) => e.recipient).map((e) => ({ recipient: e.recipient as string, reply: this.target.failureReply(e, 'transaction') }))
+    return (errors ?? [])
+      .filter((e) => e.recipient)
+      .map((e) => ({ recipient: e.recipient as string, reply: this.target.failureReply(e, 'transaction') }))
   }
 
   private send(conn: Conn, replies: ReplyReader): Promise<SendResult> {
     return new Promise((resolve) => {
       const attempt: Attempt = { bodyStarted: false, bodyComplete: false, torn: false, clean: false }
       const e = this.envelope
-      const env = { from: e.from, to: [...e.to], ...(e.size ? { size: e.size } : {}), ...(e.dsn ? { dsn: { ...e.dsn } } : {}) }
+      const env = {
+        from: e.from,
+        to: [...e.to],
+        ...(e.size ? { size: e.size } : {}),
+        ...(e.dsn ? { dsn: { ...e.dsn } } : {}),
+      }
       // the client's NOTIFY/ORCPT per recipient, where nodemailer would give all the same
       const restoreDsn = e.rcptDsn ? recipientDsnArgs(conn, (to) => rcptDsnArgs(e.rcptDsn?.[to])) : () => undefined
       let fail: (error: SendError) => void = () => undefined
@@ -200,7 +259,13 @@ class SmarthostSink implements Sink {
       }
       conn.on('error', onError)
       const judge = (ended: EndOfDataReading['ended']): SendResult => {
-        const v = judgeEndOfData({ fault: replies.fault, duringBody, afterDot: replies.since(), pending: replies.pending, ended })
+        const v = judgeEndOfData({
+          fault: replies.fault,
+          duringBody,
+          afterDot: replies.since(),
+          pending: replies.pending,
+          ended,
+        })
         if (eod && v.kind === 'taken' && 'response' in eod) {
           attempt.clean = v.clean
           return { kind: 'sent', response: eod.response, ...(eod.refused ? { refused: eod.refused } : {}), attempt }
@@ -211,7 +276,8 @@ class SmarthostSink implements Sink {
         }
         attempt.torn = true
         conn.close()
-        const why = v.kind === 'out-of-step' ? v.why : 'nodemailer and the reply reader disagree on the answer to the end of data'
+        const why =
+          v.kind === 'out-of-step' ? v.why : 'nodemailer and the reply reader disagree on the answer to the end of data'
         return { kind: 'failed', error: outOfStepError(why), attempt }
       }
       const cancelThis = () => {
@@ -230,7 +296,13 @@ class SmarthostSink implements Sink {
           const confirm = () => {
             if (rsetSent) return
             rsetSent = true
-            conn.reset((err) => done(judge(!err || (err as SendError).response ? 'rset-answered' : timedOut ? 'timed-out' : 'connection-closed')))
+            conn.reset((err) =>
+              done(
+                judge(
+                  !err || (err as SendError).response ? 'rset-answered' : timedOut ? 'timed-out' : 'connection-closed',
+                ),
+              ),
+            )
           }
           const bodyEnded = () => {
             duringBody = replies.since().length
@@ -247,12 +319,21 @@ class SmarthostSink implements Sink {
               // is under way, any reply before the dot left answers no command of this message
               if (err && (!attempt.bodyStarted || !(err as SendError).response)) return fail(err as SendError)
               attempt.torn = true
-              fail(outOfStepError(`answered before the end of the message: ${JSON.stringify((err ? (err as SendError).response : info.response)?.slice(0, 80))}`))
+              fail(
+                outOfStepError(
+                  `answered before the end of the message: ${JSON.stringify((err ? (err as SendError).response : info.response)?.slice(0, 80))}`,
+                ),
+              )
               return conn.close()
             }
             // no reply at all (a timeout, the connection lost): nothing to judge
             if (err && !(err as SendError).response) return fail(err as SendError)
-            eod = err ? { error: err as SendError } : { response: info.response, ...(info.rejectedErrors ? { refused: info.rejectedErrors as SendError[] } : {}) }
+            eod = err
+              ? { error: err as SendError }
+              : {
+                  response: info.response,
+                  ...(info.rejectedErrors ? { refused: info.rejectedErrors as SendError[] } : {}),
+                }
             confirm()
           })
         },
@@ -262,7 +343,16 @@ class SmarthostSink implements Sink {
           restoreDsn()
           if (this.cancel === cancelThis) this.cancel = undefined
           // the connection ended while the RSET was outstanding: judge what was read
-          resolve(result ?? (eod ? judge(timedOut ? 'timed-out' : 'connection-closed') : { kind: 'failed', error: Object.assign(new Error('upstream connection closed'), { code: 'ECONNECTION' }), attempt }))
+          resolve(
+            result ??
+              (eod
+                ? judge(timedOut ? 'timed-out' : 'connection-closed')
+                : {
+                    kind: 'failed',
+                    error: Object.assign(new Error('upstream connection closed'), { code: 'ECONNECTION' }),
+                    attempt,
+                  }),
+          )
         },
       )
       // nodemailer may have answered already (a connection found closed)
@@ -277,7 +367,13 @@ class SmarthostSink implements Sink {
    * such a transaction is torn down instead (unless the envelope allows partial delivery).
    * `bodyEnded` is told when the dot has left, and says whether the session is still in step.
    */
-  private attemptBody(conn: Conn, attempt: Attempt, replies: ReplyReader, fail: (error: SendError) => void, bodyEnded: () => boolean): Readable {
+  private attemptBody(
+    conn: Conn,
+    attempt: Attempt,
+    replies: ReplyReader,
+    fail: (error: SendError) => void,
+    bodyEnded: () => boolean,
+  ): Readable {
     const handle = new PassThrough()
     handle.pipe = (<T extends Writable>(dest: T): T => {
       const refused = this.envelope.partial ? [] : refusedRecipients(conn)
@@ -285,7 +381,12 @@ class SmarthostSink implements Sink {
         // a transient refusal first: the client should retry rather than bounce
         const first = refused.find((e) => (e.responseCode ?? 500) < 500) ?? refused[0]
         attempt.torn = true
-        fail(Object.assign(new Error('upstream refused a recipient'), { code: 'EENVELOPE', response: first?.response ?? '' }))
+        fail(
+          Object.assign(new Error('upstream refused a recipient'), {
+            code: 'EENVELOPE',
+            response: first?.response ?? '',
+          }),
+        )
         conn.close()
         return dest
       }
@@ -302,7 +403,11 @@ class SmarthostSink implements Sink {
       }
       // after 354 the upstream has nothing to say until the final dot: anything already read is unasked
       if (!/^3\d\d/.test(goAhead) || unreadReplies(conn) || replies.pending) {
-        outOfStep(/^3\d\d/.test(goAhead) ? 'sent a reply right behind its 354' : `answered DATA with ${JSON.stringify(goAhead.slice(0, 80))}, not 354`)
+        outOfStep(
+          /^3\d\d/.test(goAhead)
+            ? 'sent a reply right behind its 354'
+            : `answered DATA with ${JSON.stringify(goAhead.slice(0, 80))}, not 354`,
+        )
         return dest
       }
       replies.mark()
@@ -311,7 +416,10 @@ class SmarthostSink implements Sink {
       dest.once('end', () => {
         attempt.bodyComplete = true
         // the dot just left: a reply read before it cannot be this message's
-        if (!bodyEnded()) outOfStep(replies.fault !== undefined ? `garbled reply: ${replies.fault}` : 'answered before the end of the message')
+        if (!bodyEnded())
+          outOfStep(
+            replies.fault !== undefined ? `garbled reply: ${replies.fault}` : 'answered before the end of the message',
+          )
       })
       // nodemailer destroys the stream it was given when the connection goes: detach the source too
       handle.once('close', () => this.source.unpipe(dest))

@@ -90,7 +90,12 @@ export class UpstreamPool {
   ) {}
 
   get stats(): PoolStats {
-    return { active: this.held, idle: this.idle.size, waiting: this.waiters.length, starvedMs: this.starvedSince === undefined ? 0 : Date.now() - this.starvedSince }
+    return {
+      active: this.held,
+      idle: this.idle.size,
+      waiting: this.waiters.length,
+      starvedMs: this.starvedSince === undefined ? 0 : Date.now() - this.starvedSince,
+    }
   }
 
   /** A slot and a connected session, pooled or new. Rejects on `signal`, after `timeout` without a free slot, or when connecting fails. */
@@ -150,7 +155,15 @@ export class UpstreamPool {
         },
       }
       const onAbort = () => waiter.reject(new PoolError('aborted'))
-      const timer = setTimeout(() => waiter.reject(new PoolError(`no upstream connection free within ${this.o.timeout} ms (maxConnections ${this.o.maxConnections})`)), this.o.timeout)
+      const timer = setTimeout(
+        () =>
+          waiter.reject(
+            new PoolError(
+              `no upstream connection free within ${this.o.timeout} ms (maxConnections ${this.o.maxConnections})`,
+            ),
+          ),
+        this.o.timeout,
+      )
       signal.addEventListener('abort', onAbort, { once: true })
       this.starvedSince ??= Date.now()
       this.waiters.push(waiter)
@@ -268,7 +281,11 @@ export class UpstreamPool {
  * Runs a nodemailer call and reports its outcome exactly once: nodemailer drops a command's
  * callback when the connection closes under it, so the connection's end settles it too.
  */
-export function settleOnce<T>(conn: Conn, call: (done: (value: T) => void) => void, onSettled: (value: T | undefined) => void): void {
+export function settleOnce<T>(
+  conn: Conn,
+  call: (done: (value: T) => void) => void,
+  onSettled: (value: T | undefined) => void,
+): void {
   let settled = false
   const done = (value: T | undefined) => {
     if (settled) return

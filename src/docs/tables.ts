@@ -37,7 +37,16 @@ export function repliesTable(): string {
 export function limitsTable(): string {
   return table(
     ['limit', 'lanes', 'what it counts', 'on exceeding'],
-    LIMITS.map((l) => [`\`${l.id}\``, l.lanes.join(', '), cell(l.summary), l.onExceeded === 'delay' ? 'delay' : l.ndr ? `250, then an NDR to the ${l.ndr} recipients (policy.ndr: exchange); policy.ndr: smtp: limits.onExceeded` : 'limits.onExceeded']),
+    LIMITS.map((l) => [
+      `\`${l.id}\``,
+      l.lanes.join(', '),
+      cell(l.summary),
+      l.onExceeded === 'delay'
+        ? 'delay'
+        : l.ndr
+          ? `250, then an NDR to the ${l.ndr} recipients (policy.ndr: exchange); policy.ndr: smtp: limits.onExceeded`
+          : 'limits.onExceeded',
+    ]),
   )
 }
 
@@ -67,7 +76,8 @@ export function generatedBlocks(page: string): GeneratedBlock[] {
   const open = /<!-- generated: ([\w-]+) \(npm run docs\) -->/g
   for (let m = open.exec(page); m; m = open.exec(page)) {
     const name = m[1] as string
-    if (!Object.hasOwn(GENERATED_TABLES, name)) throw new Error(`unknown generated table "${name}" (known: ${Object.keys(GENERATED_TABLES).join(', ')})`)
+    if (!Object.hasOwn(GENERATED_TABLES, name))
+      throw new Error(`unknown generated table "${name}" (known: ${Object.keys(GENERATED_TABLES).join(', ')})`)
     const start = m.index + m[0].length
     const end = page.indexOf(closeMarker(name), start)
     if (end < 0) throw new Error(`"${openMarker(name)}" has no "${closeMarker(name)}" after it`)

@@ -3,7 +3,14 @@
 import type { Config } from '../config/schema.js'
 import { describeSenderIpRefusal, senderIpRefusal } from '../core/connector-ips.js'
 import type { SmartHostLookup } from '../delivery/mx.js'
-import { MICROSOFT_SPF_INCLUDES, SPF_LOOKUP_LIMIT, type SpfFetch, type SpfIpResult, type SpfLookupCount, type SpfResultCode } from './spf.js'
+import {
+  MICROSOFT_SPF_INCLUDES,
+  SPF_LOOKUP_LIMIT,
+  type SpfFetch,
+  type SpfIpResult,
+  type SpfLookupCount,
+  type SpfResultCode,
+} from './spf.js'
 
 export type Level = 'ok' | 'warn' | 'fail'
 export type Section = 'mx' | 'spf' | 'config'
@@ -23,7 +30,12 @@ export function mxFindings(mx: SmartHostLookup): Finding[] {
   }
   const out: Finding[] = []
   if (mx.microsoft365) {
-    out.push({ section: 'mx', check: 'mx-host', level: 'ok', message: `${mx.host} (preference ${mx.preference}) is a Microsoft 365 host` })
+    out.push({
+      section: 'mx',
+      check: 'mx-host',
+      level: 'ok',
+      message: `${mx.host} (preference ${mx.preference}) is a Microsoft 365 host`,
+    })
   } else {
     out.push({
       section: 'mx',
@@ -37,7 +49,12 @@ export function mxFindings(mx: SmartHostLookup): Finding[] {
   }
   if (mx.records.length > 1) {
     // o365-facts §4: Microsoft recommends a single MX; DANE for Exchange Online requires no secondary.
-    out.push({ section: 'mx', check: 'mx-count', level: 'warn', message: `${mx.records.length} MX records: Microsoft recommends exactly one for a domain in Exchange Online` })
+    out.push({
+      section: 'mx',
+      check: 'mx-count',
+      level: 'warn',
+      message: `${mx.records.length} MX records: Microsoft recommends exactly one for a domain in Exchange Online`,
+    })
   }
   return out
 }
@@ -63,9 +80,19 @@ export function spfFindings(domain: string, spf: SpfData, mx: SmartHostLookup): 
   const { fetch, lookups } = spf
   if (fetch.error) out.push({ section: 'spf', check: 'spf-record', level: 'fail', message: fetch.error })
   else if (fetch.records.length === 0) {
-    out.push({ section: 'spf', check: 'spf-record', level: 'warn', message: `${domain} has no SPF record (TXT "v=spf1 ..."): receivers cannot tell which hosts may send as ${domain}` })
+    out.push({
+      section: 'spf',
+      check: 'spf-record',
+      level: 'warn',
+      message: `${domain} has no SPF record (TXT "v=spf1 ..."): receivers cannot tell which hosts may send as ${domain}`,
+    })
   } else if (fetch.records.length > 1) {
-    out.push({ section: 'spf', check: 'spf-record', level: 'warn', message: `${domain} has ${fetch.records.length} SPF records: only one is allowed, every evaluation is a permerror (RFC 7208 §4.5)` })
+    out.push({
+      section: 'spf',
+      check: 'spf-record',
+      level: 'warn',
+      message: `${domain} has ${fetch.records.length} SPF records: only one is allowed, every evaluation is a permerror (RFC 7208 §4.5)`,
+    })
   }
   if (lookups) {
     if (lookups.count > SPF_LOOKUP_LIMIT) {
@@ -76,20 +103,31 @@ export function spfFindings(domain: string, spf: SpfData, mx: SmartHostLookup): 
         message: `the record needs ${lookups.count} DNS lookups, more than the ${SPF_LOOKUP_LIMIT} RFC 7208 §4.6.4 allows: a sender not matched before the limit gets permerror`,
       })
     }
-    for (const problem of lookups.problems) out.push({ section: 'spf', check: 'spf-include', level: 'warn', message: problem })
-    if (mx.ok && mx.microsoft365 && !lookups.reached.some((d) => (MICROSOFT_SPF_INCLUDES as readonly string[]).includes(d))) {
+    for (const problem of lookups.problems)
+      out.push({ section: 'spf', check: 'spf-include', level: 'warn', message: problem })
+    if (
+      mx.ok &&
+      mx.microsoft365 &&
+      !lookups.reached.some((d) => (MICROSOFT_SPF_INCLUDES as readonly string[]).includes(d))
+    ) {
       out.push({
         section: 'spf',
         check: 'spf-microsoft',
         level: 'warn',
-        message: 'the record does not include spf.protection.outlook.com: mail relayed through Exchange Online leaves from Microsoft\'s IPs and would not pass SPF',
+        message:
+          "the record does not include spf.protection.outlook.com: mail relayed through Exchange Online leaves from Microsoft's IPs and would not pass SPF",
       })
     }
   }
   for (const r of spf.results) {
     // For errors the evaluator's own words say which term or lookup broke.
     const detail = r.result === 'permerror' || r.result === 'temperror' ? `: ${r.comment}` : ''
-    out.push({ section: 'spf', check: 'spf-ip', level: r.result === 'pass' ? 'ok' : 'fail', message: `${r.ip}: ${r.result} — ${RESULT_MEANING[r.result]}${detail}` })
+    out.push({
+      section: 'spf',
+      check: 'spf-ip',
+      level: r.result === 'pass' ? 'ok' : 'fail',
+      message: `${r.ip}: ${r.result} — ${RESULT_MEANING[r.result]}${detail}`,
+    })
   }
   return out
 }
@@ -141,8 +179,18 @@ export function connectorIpFindings(config: Pick<Config, 'connectors'>): Finding
       const key = `connectors[${i}].senderIPs[${j}] ${entry}`
       out.push(
         refusal === 'ipv6'
-          ? { section: 'config', check: 'connector-ip-ipv6', level: 'warn', message: `${key}: ${describeSenderIpRefusal(refusal)}; from this address the mail would be direct send` }
-          : { section: 'config', check: 'connector-ip-range', level: 'warn', message: `${key}: ${describeSenderIpRefusal(refusal)}` },
+          ? {
+              section: 'config',
+              check: 'connector-ip-ipv6',
+              level: 'warn',
+              message: `${key}: ${describeSenderIpRefusal(refusal)}; from this address the mail would be direct send`,
+            }
+          : {
+              section: 'config',
+              check: 'connector-ip-range',
+              level: 'warn',
+              message: `${key}: ${describeSenderIpRefusal(refusal)}`,
+            },
       )
     }),
   )

@@ -34,11 +34,14 @@ export function formatReport(r: DoctorReport): string {
   for (const record of r.spf.fetch.records) lines.push(`  record   ${record}`)
   if (r.spf.lookups) lines.push(`  lookups  ${r.spf.lookups.count} of ${SPF_LOOKUP_LIMIT}`)
   lines.push(...findingLines(r.findings, 'spf'))
-  if (r.spf.fetch.records.length > 0 && r.spf.results.length === 0) lines.push('  (no --ip given: no sending IP evaluated)')
+  if (r.spf.fetch.records.length > 0 && r.spf.results.length === 0)
+    lines.push('  (no --ip given: no sending IP evaluated)')
   if (r.config) lines.push('', `Config (${r.config.source})`, ...findingLines(r.findings, 'config'))
   lines.push('', ...formatTeamDynamix(r.teamDynamix), '')
   const failed = r.findings.filter((f) => f.level === 'fail').length
   const warnings = r.findings.filter((f) => f.level === 'warn').length
-  lines.push(failed > 0 ? `Result: ${failed} check(s) failed, ${warnings} warning(s)` : `Result: OK, ${warnings} warning(s)`)
+  lines.push(
+    failed > 0 ? `Result: ${failed} check(s) failed, ${warnings} warning(s)` : `Result: OK, ${warnings} warning(s)`,
+  )
   return lines.join('\n')
 }

@@ -59,7 +59,11 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
   const results = []
   for (const ip of input.ips) results.push(await evaluateSpf(domain, ip, resolver))
   const spf = { fetch, record, results, ...(lookups ? { lookups } : {}) }
-  const findings = [...mxFindings(mx), ...spfFindings(domain, spf, mx), ...(input.config ? configFindings(domain, input.config.config) : [])]
+  const findings = [
+    ...mxFindings(mx),
+    ...spfFindings(domain, spf, mx),
+    ...(input.config ? configFindings(domain, input.config.config) : []),
+  ]
   return {
     domain,
     ok: findings.every((f) => f.level !== 'fail'),

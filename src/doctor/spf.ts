@@ -8,7 +8,11 @@ import { dnsErrorDetail, type DnsResolver } from '../delivery/mx.js'
 export const SPF_LOOKUP_LIMIT = 10
 
 /** Hosts whose include authorizes Exchange Online's outbound IPs (worldwide, GCC High/DoD, 21Vianet). */
-export const MICROSOFT_SPF_INCLUDES = ['spf.protection.outlook.com', 'spf.protection.office365.us', 'spf.protection.partner.outlook.cn'] as const
+export const MICROSOFT_SPF_INCLUDES = [
+  'spf.protection.outlook.com',
+  'spf.protection.office365.us',
+  'spf.protection.partner.outlook.cn',
+] as const
 
 export type SpfResultCode = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'permerror' | 'temperror'
 
@@ -120,8 +124,10 @@ export async function countSpfLookups(domain: string, record: string, resolver: 
       let fetched = cache.get(target)
       if (!fetched) cache.set(target, (fetched = await fetchSpfRecords(target, resolver)))
       if (fetched.error) problems.add(fetched.error)
-      else if (fetched.records.length === 0) problems.add(`${target} has no SPF record (an include or redirect of it is a permerror)`)
-      else if (fetched.records.length > 1) problems.add(`${target} has ${fetched.records.length} SPF records (permerror)`)
+      else if (fetched.records.length === 0)
+        problems.add(`${target} has no SPF record (an include or redirect of it is a permerror)`)
+      else if (fetched.records.length > 1)
+        problems.add(`${target} has ${fetched.records.length} SPF records (permerror)`)
       else await walk(fetched.records[0]!, [...path, target])
     }
   }
@@ -151,13 +157,24 @@ export function mailauthResolver(resolver: DnsResolver): MailauthResolver {
   }
   return (name, rrtype) => {
     const query = byType[rrtype]
-    if (!query) return Promise.reject(Object.assign(new Error(`query type ${rrtype} not supported`), { code: 'ENOTIMP' }))
+    if (!query)
+      return Promise.reject(Object.assign(new Error(`query type ${rrtype} not supported`), { code: 'ENOTIMP' }))
     return query(name) as ReturnType<MailauthResolver>
   }
 }
 
 /** SPF check_host() for `ip` sending as postmaster@domain (the P1 domain is what SPF checks). */
 export async function evaluateSpf(domain: string, ip: string, resolver: DnsResolver): Promise<SpfIpResult> {
-  const res = await mailauthSpf({ sender: `postmaster@${domain}`, ip, mta: 'relay365', resolver: mailauthResolver(resolver) })
-  return { ip, result: res.status.result as SpfResultCode, comment: (res.status.comment ?? '').replace(/^relay365: /, ''), lookups: res.lookups?.count ?? 0 }
+  const res = await mailauthSpf({
+    sender: `postmaster@${domain}`,
+    ip,
+    mta: 'relay365',
+    resolver: mailauthResolver(resolver),
+  })
+  return {
+    ip,
+    result: res.status.result as SpfResultCode,
+    comment: (res.status.comment ?? '').replace(/^relay365: /, ''),
+    lookups: res.lookups?.count ?? 0,
+  }
 }

@@ -15,28 +15,63 @@ export interface ComparedRun {
 const when = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ')
 
 /** A Markdown table with a column per run: `rows` are [first cell, one cell per run]. */
-function runTable(runs: readonly ComparedRun[], first: string, rows: ReadonlyArray<readonly [string, readonly (string | number)[]]>, align: '---' | '---:' = '---'): string[] {
-  return [`| ${first} | ${runs.map((r) => r.label).join(' | ')} |`, `|---|${runs.map(() => align).join('|')}|`, ...rows.map(([name, cells]) => `| ${name} | ${cells.join(' | ')} |`)]
+function runTable(
+  runs: readonly ComparedRun[],
+  first: string,
+  rows: ReadonlyArray<readonly [string, readonly (string | number)[]]>,
+  align: '---' | '---:' = '---',
+): string[] {
+  return [
+    `| ${first} | ${runs.map((r) => r.label).join(' | ')} |`,
+    `|---|${runs.map(() => align).join('|')}|`,
+    ...rows.map(([name, cells]) => `| ${name} | ${cells.join(' | ')} |`),
+  ]
 }
 
 function totalsTable(runs: readonly ComparedRun[]): string[] {
-  const rows = CATEGORIES.map((c) => [`${c} (messages / recipients)`, runs.map((r) => `${r.result.timeline.totals[c]} / ${r.result.timeline.recipientTotals[c]}`)] as const)
+  const rows = CATEGORIES.map(
+    (c) =>
+      [
+        `${c} (messages / recipients)`,
+        runs.map((r) => `${r.result.timeline.totals[c]} / ${r.result.timeline.recipientTotals[c]}`),
+      ] as const,
+  )
   const delayed = (r: ComparedRun) => {
     const d = r.result.delays
-    return d.delayed === 0 ? '0' : `${d.delayed} (mean ${duration(d.totalMs / d.delayed)}, longest ${duration(d.maxMs)})`
+    return d.delayed === 0
+      ? '0'
+      : `${d.delayed} (mean ${duration(d.totalMs / d.delayed)}, longest ${duration(d.maxMs)})`
   }
-  const refused = runs.some((r) => r.result.refusedCommands.count > 0) ? [['refused before a message began (AUTH)', runs.map((r) => r.result.refusedCommands.count)] as const] : []
-  return runTable(runs, 'outcome', [...rows, ['sends with a late reply (delay)', runs.map(delayed)], ...refused, ['messages sent', runs.map((r) => r.result.messages)]], '---:')
+  const refused = runs.some((r) => r.result.refusedCommands.count > 0)
+    ? [['refused before a message began (AUTH)', runs.map((r) => r.result.refusedCommands.count)] as const]
+    : []
+  return runTable(
+    runs,
+    'outcome',
+    [
+      ...rows,
+      ['sends with a late reply (delay)', runs.map(delayed)],
+      ...refused,
+      ['messages sent', runs.map((r) => r.result.messages)],
+    ],
+    '---:',
+  )
 }
 
 function firstsTable(runs: readonly ComparedRun[]): string[] {
-  const cats = CATEGORIES.filter((c) => c !== 'accepted' && runs.some((r) => r.result.timeline.firsts.some((f) => f.category === c)))
+  const cats = CATEGORIES.filter(
+    (c) => c !== 'accepted' && runs.some((r) => r.result.timeline.firsts.some((f) => f.category === c)),
+  )
   if (cats.length === 0) return ['No limit bit in any run: every message was accepted.']
   const cell = (r: ComparedRun, c: Category) => {
     const f = r.result.timeline.firsts.find((x) => x.category === c)
     return f ? `${when(f.at)}${f.rule ? ` (${f.rule})` : ''}` : '—'
   }
-  return runTable(runs, 'first', cats.map((c) => [c, runs.map((r) => cell(r, c))]))
+  return runTable(
+    runs,
+    'first',
+    cats.map((c) => [c, runs.map((r) => cell(r, c))]),
+  )
 }
 
 /** Each limit any run used: its ceiling and each run's peak use over its window, and when. */
@@ -49,7 +84,11 @@ function limitsTable(runs: readonly ComparedRun[]): string[] {
     const pct = l.limit > 0 ? Math.round((l.peak / l.limit) * 100) : 0
     return `${l.peak} of ${l.limit} (${pct} %)${l.peakAt !== undefined ? ` at ${when(l.peakAt)}` : ''}`
   }
-  return runTable(runs, 'limit (peak use over its window)', keys.map((l) => [limitLabel(l.key, l.windowMs), runs.map((r) => cell(r, l.key))]))
+  return runTable(
+    runs,
+    'limit (peak use over its window)',
+    keys.map((l) => [limitLabel(l.key, l.windowMs), runs.map((r) => cell(r, l.key))]),
+  )
 }
 
 /** Buckets where the runs differ, with each run's non-zero outcomes. */
@@ -60,7 +99,9 @@ function bucketTable(runs: readonly ComparedRun[]): string[] {
     const b = r.result.timeline.buckets[i]
     const late = r.result.delays.buckets[i]
     const delay = late && late.delayed > 0 ? [`${late.delayed} late (up to ${duration(late.maxMs)})`] : []
-    return b ? [...CATEGORIES.filter((c) => b.counts[c] > 0).map((c) => `${c} ${b.counts[c]}`), ...delay].join(', ') || '—' : '—'
+    return b
+      ? [...CATEGORIES.filter((c) => b.counts[c] > 0).map((c) => `${c} ${b.counts[c]}`), ...delay].join(', ') || '—'
+      : '—'
   }
   const rows: Array<readonly [string, string[]]> = []
   first.buckets.forEach((b, i) => {
@@ -82,7 +123,13 @@ export interface RunCharts {
 }
 
 export function limitChart(r: ComparedRun): string {
-  return renderLimitChart(r.result.limits, r.result.timeline.buckets.map((b) => b.start), r.result.timeline.bucketMs, `${r.label}: limits against their ceilings`, r.result.scenario.name)
+  return renderLimitChart(
+    r.result.limits,
+    r.result.timeline.buckets.map((b) => b.start),
+    r.result.timeline.bucketMs,
+    `${r.label}: limits against their ceilings`,
+    r.result.scenario.name,
+  )
 }
 
 export function compareMarkdown(runs: readonly ComparedRun[], chartFiles: readonly RunCharts[]): string {
@@ -111,7 +158,12 @@ export function compareMarkdown(runs: readonly ComparedRun[], chartFiles: readon
     '',
     '## Charts',
     '',
-    ...runs.flatMap((r, i) => [`![${r.label}: outcomes](${chartFiles[i]?.outcomes ?? ''})`, '', `![${r.label}: limits](${chartFiles[i]?.limits ?? ''})`, '']),
+    ...runs.flatMap((r, i) => [
+      `![${r.label}: outcomes](${chartFiles[i]?.outcomes ?? ''})`,
+      '',
+      `![${r.label}: limits](${chartFiles[i]?.limits ?? ''})`,
+      '',
+    ]),
   ].join('\n')
 }
 
@@ -121,11 +173,29 @@ const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').rep
 export function compareHtml(runs: readonly ComparedRun[]): string {
   const table = (lines: readonly string[]) => {
     if (lines.length < 2 || !lines[0]?.startsWith('|')) return `<p>${escape(lines.join(' '))}</p>`
-    const cells = (l: string) => l.split('|').slice(1, -1).map((c) => escape(c.trim()))
+    const cells = (l: string) =>
+      l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => escape(c.trim()))
     const [head, , ...rows] = lines
-    return `<table><thead><tr>${cells(head as string).map((c) => `<th>${c}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${cells(r).map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`
+    return `<table><thead><tr>${cells(head as string)
+      .map((c) => `<th>${c}</th>`)
+      .join('')}</tr></thead><tbody>${rows
+      .map(
+        (r) =>
+          `<tr>${cells(r)
+            .map((c) => `<td>${c}</td>`)
+            .join('')}</tr>`,
+      )
+      .join('')}</tbody></table>`
   }
-  const charts = runs.map((r) => `<figure>${renderChart(r.result.timeline, r.label, r.result.scenario.name)}</figure>\n<figure>${limitChart(r)}</figure>`).join('\n')
+  const charts = runs
+    .map(
+      (r) =>
+        `<figure>${renderChart(r.result.timeline, r.label, r.result.scenario.name)}</figure>\n<figure>${limitChart(r)}</figure>`,
+    )
+    .join('\n')
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(runs.map((r) => r.label).join(' vs '))}</title>
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}figure{margin:1em 0}</style></head>

@@ -82,8 +82,13 @@ export class CoreEngine implements Engine {
     random: () => number,
   ) {
     const routes = [config.routes.upstream, config.routes.fallback]
-    if (routes.some((r) => r.type !== 'drop')) throw new ConfigError('relay.routes', 'engine core sends nothing anywhere: its routes must be drop (use engine wire to deliver to a next hop)')
-    if (config.delivery.mode !== 'proxy') throw new ConfigError('relay.delivery.mode', 'engine core has no spool: use delivery.mode proxy, or engine wire')
+    if (routes.some((r) => r.type !== 'drop'))
+      throw new ConfigError(
+        'relay.routes',
+        'engine core sends nothing anywhere: its routes must be drop (use engine wire to deliver to a next hop)',
+      )
+    if (config.delivery.mode !== 'proxy')
+      throw new ConfigError('relay.delivery.mode', 'engine core has no spool: use delivery.mode proxy, or engine wire')
     this.world = compileWorld(config)
     this.faults = new FaultSet(config.faults, random)
     this.credentials = new Credentials(config.smtpAuth)
@@ -102,10 +107,18 @@ export class CoreEngine implements Engine {
   private async session(sender: ScenarioSender): Promise<Session | string> {
     const existing = this.sessions.get(sender)
     if (existing) return existing
-    const s: Session = { id: randomUUID(), endpoint: sender.lane === 'smtpAuth' ? 'submission' : 'mx', counter: new SessionCounter() }
+    const s: Session = {
+      id: randomUUID(),
+      endpoint: sender.lane === 'smtpAuth' ? 'submission' : 'mx',
+      counter: new SessionCounter(),
+    }
     const now = this.clock.now()
     const faults = this.faults.draw('connect')
-    const connect = decide(this.world, this.facts(s, false), { stage: 'connect', now, ...(faults.length ? { faults } : {}) })
+    const connect = decide(this.world, this.facts(s, false), {
+      stage: 'connect',
+      now,
+      ...(faults.length ? { faults } : {}),
+    })
     if (connect.verdict === 'reject' && connect.reply) {
       // the relay traces an injected refusal at connect as a message (relay.ts connect)
       if (connect.rule === 'fault') this.record(openTransaction(connect, now, ''))
@@ -115,10 +128,17 @@ export class CoreEngine implements Engine {
       // nodemailer takes LOGIN, the first method the submission door offers
       const user = sender.from.toLowerCase()
       const credentials = await this.credentials.check('LOGIN', user, sender.password)
-      const auth = decide(this.world, this.facts(s, true), { stage: 'auth', now: this.clock.now(), method: 'LOGIN', user, credentials })
+      const auth = decide(this.world, this.facts(s, true), {
+        stage: 'auth',
+        now: this.clock.now(),
+        method: 'LOGIN',
+        user,
+        credentials,
+      })
       if (auth.verdict === 'reject' && auth.reply) return this.refused('AUTH', auth.reply)
       const limit = this.world.limits.smtpAuth.concurrentConnections
-      if (!(await this.limits.acquire(smtpAuthSessionsKey(user), s.id, limit, this.clock.now(), this.sessionTtl))) return this.refused('AUTH', reply(this.world.replies, 'thread-limit'))
+      if (!(await this.limits.acquire(smtpAuthSessionsKey(user), s.id, limit, this.clock.now(), this.sessionTtl)))
+        return this.refused('AUTH', reply(this.world.replies, 'thread-limit'))
       s.authUser = user
     }
     s.ready = this.facts(s)
@@ -135,12 +155,23 @@ export class CoreEngine implements Engine {
 
   private facts(s: Session, tls = true): SessionFacts {
     if (s.ready) return s.ready
-    return { endpoint: s.endpoint, ip: CLIENT_IP, tls, certDomains: [], ...(s.authUser !== undefined ? { authUser: s.authUser } : {}), connectionsFromIp: 1 }
+    return {
+      endpoint: s.endpoint,
+      ip: CLIENT_IP,
+      tls,
+      certDomains: [],
+      ...(s.authUser !== undefined ? { authUser: s.authUser } : {}),
+      connectionsFromIp: 1,
+    }
   }
 
   /** A command-stage refusal (session limits, sequence, TLS, AUTH on the submission door), counted as the connection counts it. */
   private command(s: Session, verb: string, open: boolean, recipients: number): Decision {
-    const decision = decide(this.world, { ...this.facts(s), counters: s.counter.snapshot(), transaction: { open, recipients } }, { stage: 'command', now: this.clock.now(), verb })
+    const decision = decide(
+      this.world,
+      { ...this.facts(s), counters: s.counter.snapshot(), transaction: { open, recipients } },
+      { stage: 'command', now: this.clock.now(), verb },
+    )
     s.counter.command(verb)
     return decision
   }
@@ -166,10 +197,18 @@ export class CoreEngine implements Engine {
       if (!sessionLimit(mailCommand)) this.record(openTransaction(mailCommand, this.clock.now(), m.from))
       return this.answered(s, sender, mailCommand.reply)
     }
-    const ipAttempts = world.policy.throttleNewIPs > 0 ? await this.limits.hit(`newip:${CLIENT_IP}`, this.clock.now(), this.newIpMemory) : undefined
+    const ipAttempts =
+      world.policy.throttleNewIPs > 0
+        ? await this.limits.hit(`newip:${CLIENT_IP}`, this.clock.now(), this.newIpMemory)
+        : undefined
     const receivedAt = this.clock.now()
     const mailFaults = this.faults.draw('mail')
-    const mail = decide(world, this.facts(s), { stage: 'mail', now: receivedAt, from: m.from, ...(mailFaults.length ? { faults: mailFaults } : {}) })
+    const mail = decide(world, this.facts(s), {
+      stage: 'mail',
+      now: receivedAt,
+      from: m.from,
+      ...(mailFaults.length ? { faults: mailFaults } : {}),
+    })
     let t = openTransaction(mail, receivedAt, m.from)
     if (mail.verdict === 'reject' && mail.reply) {
       this.record(t)
@@ -220,7 +259,13 @@ export class CoreEngine implements Engine {
     // writes: the sender's address, read as the relay reads it
     const size = Buffer.byteLength(plainMessage(m))
     const from = parseMailboxList(m.from)
-    const content = { size, lineEnding: 'ok' as const, headerTooLarge: false, fromHeaders: 1, fromAddresses: from.ok ? [...from.mailboxes] : [''] }
+    const content = {
+      size,
+      lineEnding: 'ok' as const,
+      headerTooLarge: false,
+      fromHeaders: 1,
+      fromAddresses: from.ok ? [...from.mailboxes] : [''],
+    }
     const eom = judgeContent(world, this.facts(s), t, { now: this.clock.now(), content, faults: eomFaults })
     t = endOfData(t, eom)
     if (eom.verdict === 'reject' && eom.reply) {
@@ -232,20 +277,33 @@ export class CoreEngine implements Engine {
     const taken = routeGroups(t).map((g) => ({ ...g, outcome: DROPPED }))
     t = routesTook(t, taken)
     // relay365's 250 names the message by the Message-ID the application gave it
-    t = answerClient(t, taken, () => reply(world.replies, 'queued', { messageId: `<${m.messageId ?? `${id}@${world.hostname}`}>` }))
+    t = answerClient(t, taken, () =>
+      reply(world.replies, 'queued', { messageId: `<${m.messageId ?? `${id}@${world.hostname}`}>` }),
+    )
     this.record(t)
     const said = this.answered(s, sender, t.reply as Reply, 'DATA_OK')
     // a partial acceptance: the application is told of the refused recipients (load/client.ts)
     // SMTP AUTH throttling: the reply waits for its slot, and the application with it
     const until = limits.decision.until
-    if (limits.decision.verdict === 'delay' && until !== undefined && until > this.clock.now()) this.clock.advance(until - this.clock.now())
+    if (limits.decision.verdict === 'delay' && until !== undefined && until > this.clock.now())
+      this.clock.advance(until - this.clock.now())
     return firstRefusal ?? said
   }
 
   /** As Transaction.judgeLimits: the recipients routed upstream, counted; a store error refuses (451 4.3.0). */
-  private async judgeLimits(s: Session, t: TransactionState, id: string): Promise<{ decision: LimitDecision; counted: readonly LimitRequest[] | undefined }> {
+  private async judgeLimits(
+    s: Session,
+    t: TransactionState,
+    id: string,
+  ): Promise<{ decision: LimitDecision; counted: readonly LimitRequest[] | undefined }> {
     try {
-      return await countLimits(this.world, this.limits, { txn: t.mail.txn as TransactionFacts, recipients: limitRecipients(t), authUser: s.authUser }, this.clock.now(), id)
+      return await countLimits(
+        this.world,
+        this.limits,
+        { txn: t.mail.txn as TransactionFacts, recipients: limitRecipients(t), authUser: s.authUser },
+        this.clock.now(),
+        id,
+      )
     } catch (err) {
       return { decision: limitStoreDown(this.world, err as Error), counted: undefined }
     }

@@ -36,16 +36,37 @@ export class WireEngine implements Engine {
     })
   }
 
-  static async start(config: Config, clock: SimClock, senders: readonly ScenarioSender[], random: () => number, stepped: boolean): Promise<WireEngine> {
-    const app = await startApp({ config, clock, smtpPort: 0, submissionPort: 0, noHttp: true, log: createLogger('silent'), random })
+  static async start(
+    config: Config,
+    clock: SimClock,
+    senders: readonly ScenarioSender[],
+    random: () => number,
+    stepped: boolean,
+  ): Promise<WireEngine> {
+    const app = await startApp({
+      config,
+      clock,
+      smtpPort: 0,
+      submissionPort: 0,
+      noHttp: true,
+      log: createLogger('silent'),
+      random,
+    })
     const engine = new WireEngine(app, clock, stepped)
     try {
       for (const sender of senders) {
         // "Use SMTP Authentication" checked: the application talks to the submission door
         const port = sender.lane === 'smtpAuth' ? app.submissionPort : app.smtpPort
-        if (port === undefined) throw new ConfigError('relay.submission.enabled', `false, but sender ${sender.name} is on the smtpAuth lane (the submission door)`)
+        if (port === undefined)
+          throw new ConfigError(
+            'relay.submission.enabled',
+            `false, but sender ${sender.name} is on the smtpAuth lane (the submission door)`,
+          )
         const auth = sender.lane === 'smtpAuth' ? { auth: { user: sender.from, pass: sender.password } } : {}
-        engine.clients.set(sender, new LoadClient({ host: '127.0.0.1', port, connections: sender.connections, security: 'explicit', ...auth }))
+        engine.clients.set(
+          sender,
+          new LoadClient({ host: '127.0.0.1', port, connections: sender.connections, security: 'explicit', ...auth }),
+        )
       }
     } catch (err) {
       await engine.close()
@@ -101,4 +122,3 @@ export class WireEngine implements Engine {
     this.unsubscribe()
   }
 }
-

@@ -10,12 +10,21 @@ const when = (t: number, start: number) => {
   return `${day > 0 ? `day ${day + 1} ` : ''}${new Date(t).toISOString().slice(11, 16)}`
 }
 
-export const duration = (ms: number): string => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 3_600_000).toFixed(1)} h`)
+export const duration = (ms: number): string =>
+  ms < 60_000
+    ? `${Math.round(ms / 1000)} s`
+    : ms < 3_600_000
+      ? `${(ms / 60_000).toFixed(1)} min`
+      : `${(ms / 3_600_000).toFixed(1)} h`
 
 /** "1,234 sends got their reply late: mean 40 s, longest 12.5 min", or that none did. */
 export function delaySummary(d: Delays): string {
-  if (d.delayed === 0) return `no send got its reply late${d.thresholdMs > 1000 ? ` (by ${duration(d.thresholdMs)} or more)` : ''}`
-  const over = d.thresholdMs > 1000 ? ` (late: ${duration(d.thresholdMs)} or more after it was due, 100 ms of real time at this speed)` : ''
+  if (d.delayed === 0)
+    return `no send got its reply late${d.thresholdMs > 1000 ? ` (by ${duration(d.thresholdMs)} or more)` : ''}`
+  const over =
+    d.thresholdMs > 1000
+      ? ` (late: ${duration(d.thresholdMs)} or more after it was due, 100 ms of real time at this speed)`
+      : ''
   return `${d.delayed} sends got their reply late (throttled, or waiting behind a throttled one)${over}: mean ${duration(d.totalMs / d.delayed)}, longest ${duration(d.maxMs)}`
 }
 
@@ -28,12 +37,18 @@ export function limitSummary(l: LimitSeries, start: number): string {
 /** How the run went: engine, real time, the speed achieved, and any lag behind the schedule. */
 export function runSummary(r: ExperimentResult): string {
   const s = r.scenario
-  const engine = r.engine === 'core' ? 'engine core: the policy core and limit engine in-process, no sockets' : 'engine wire: real SMTP through a real relay'
-  const speed = s.speed === 'max' || r.engine === 'core' ? 'speed max: time jumps from send to send' : `speed ${s.speed}`
-  const lag = s.speed === 'max' || r.engine === 'core' ? '' : `; sends ran at most ${duration(r.maxLagMs)} simulated behind schedule`
+  const engine =
+    r.engine === 'core'
+      ? 'engine core: the policy core and limit engine in-process, no sockets'
+      : 'engine wire: real SMTP through a real relay'
+  const speed =
+    s.speed === 'max' || r.engine === 'core' ? 'speed max: time jumps from send to send' : `speed ${s.speed}`
+  const lag =
+    s.speed === 'max' || r.engine === 'core'
+      ? ''
+      : `; sends ran at most ${duration(r.maxLagMs)} simulated behind schedule`
   return `simulated ${new Date(s.start).toISOString().slice(0, 16).replace('T', ' ')} + ${s.duration / 3_600_000} h in ${(r.realMs / 1000).toFixed(1)} s real (${speed}; ${engine}; ${Math.round(s.duration / Math.max(r.realMs, 1))}x real time achieved${lag})`
 }
-
 
 export function formatReport(r: ExperimentResult): string {
   const s = r.scenario
@@ -47,17 +62,30 @@ export function formatReport(r: ExperimentResult): string {
     `recipients: ${CATEGORIES.map((c) => `${c} ${t.recipientTotals[c]}`).join(', ')}`,
     ...(r.retries > 0 ? [`${r.retries} of the messages were senders' retries of deferred ones (sender retry)`] : []),
   ]
-  if (r.refusedCommands.first) lines.push(`${r.refusedCommands.count} ${r.refusedCommands.first.verb} commands refused before any message began, first at ${when(r.refusedCommands.first.at, s.start)}: ${r.refusedCommands.first.reply}`)
+  if (r.refusedCommands.first)
+    lines.push(
+      `${r.refusedCommands.count} ${r.refusedCommands.first.verb} commands refused before any message began, first at ${when(r.refusedCommands.first.at, s.start)}: ${r.refusedCommands.first.reply}`,
+    )
   lines.push(delaySummary(r.delays))
   for (const l of r.limits) lines.push(`limit ${limitSummary(l, s.start)}`)
-  if (t.totals.ndr > 0) lines.push(`ndr: ${t.totals.ndr} messages got 250 and then an NDR (policy.ndr: exchange): the application saw success and did not fall back; that mail is lost to it`)
+  if (t.totals.ndr > 0)
+    lines.push(
+      `ndr: ${t.totals.ndr} messages got 250 and then an NDR (policy.ndr: exchange): the application saw success and did not fall back; that mail is lost to it`,
+    )
   for (const tr of s.traffic) {
-    lines.push(`traffic for ${tr.sender}: ${tr.file} (${tr.format}), ${tr.rows} rows -> ${tr.messages} messages${tr.skipped.length ? `; ${tr.skipped.length} rows skipped:` : ''}`)
+    lines.push(
+      `traffic for ${tr.sender}: ${tr.file} (${tr.format}), ${tr.rows} rows -> ${tr.messages} messages${tr.skipped.length ? `; ${tr.skipped.length} rows skipped:` : ''}`,
+    )
     for (const k of tr.skipped.slice(0, 20)) lines.push(`  ${k.where}: ${k.reason}`)
     if (tr.skipped.length > 20) lines.push(`  ... and ${tr.skipped.length - 20} more`)
   }
-  for (const f of t.firsts) lines.push(`first ${f.category} at ${when(f.at, s.start)}${f.rule ? ` (${f.rule})` : ''}: ${f.reply}`)
-  if (t.recoveredAt !== undefined) lines.push(`accepted again from ${when(t.recoveredAt, s.start)} (the rolling window freed budget)`)
-  if (s.speed !== 'max' && r.engine === 'wire' && r.maxLagMs > Math.max(60_000, s.bucket / 2)) lines.push(`note: the relay could not keep up: sends ran up to ${Math.round(r.maxLagMs / 60_000)} simulated min behind schedule, which skews what the limits saw; lower the speed or use speed: max for exact timing`)
+  for (const f of t.firsts)
+    lines.push(`first ${f.category} at ${when(f.at, s.start)}${f.rule ? ` (${f.rule})` : ''}: ${f.reply}`)
+  if (t.recoveredAt !== undefined)
+    lines.push(`accepted again from ${when(t.recoveredAt, s.start)} (the rolling window freed budget)`)
+  if (s.speed !== 'max' && r.engine === 'wire' && r.maxLagMs > Math.max(60_000, s.bucket / 2))
+    lines.push(
+      `note: the relay could not keep up: sends ran up to ${Math.round(r.maxLagMs / 60_000)} simulated min behind schedule, which skews what the limits saw; lower the speed or use speed: max for exact timing`,
+    )
   return lines.join('\n')
 }

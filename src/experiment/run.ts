@@ -11,7 +11,16 @@ import { CoreEngine } from './engine-core.js'
 import { WireEngine } from './engine-wire.js'
 import type { Scenario } from './scenario.js'
 import { insertSend, planSends, recipientsFor, type PlannedSend } from './schedule.js'
-import { buildDelays, buildTimeline, delayThreshold, type Delays, type LimitSeries, type SendTiming, type Timeline, type CommandRefusal } from './timeline.js'
+import {
+  buildDelays,
+  buildTimeline,
+  delayThreshold,
+  type Delays,
+  type LimitSeries,
+  type SendTiming,
+  type Timeline,
+  type CommandRefusal,
+} from './timeline.js'
 
 export interface ExperimentResult {
   readonly scenario: Scenario
@@ -70,14 +79,20 @@ export function seededRandom(seed: number): () => number {
 
 export type ProgressListener = (simNow: number, sent: number, total: number) => void
 
-export async function runExperiment(s: Scenario, onProgress: ProgressListener = () => undefined): Promise<ExperimentResult> {
+export async function runExperiment(
+  s: Scenario,
+  onProgress: ProgressListener = () => undefined,
+): Promise<ExperimentResult> {
   const config = experimentConfig(s)
   // speed "max" (and always on engine core): the clock stands still and jumps to each send's
   // time, so every send happens exactly on schedule and the run takes as long as the work.
   const stepped = s.speed === 'max' || s.engine === 'core'
   const clock = new SimClock(stepped ? 0 : (s.speed as number), s.start)
   const random = seededRandom(s.seed)
-  const engine: Engine = s.engine === 'core' ? new CoreEngine(config, clock, random) : await WireEngine.start(config, clock, s.senders, random, stepped)
+  const engine: Engine =
+    s.engine === 'core'
+      ? new CoreEngine(config, clock, random)
+      : await WireEngine.start(config, clock, s.senders, random, stepped)
   const started = performance.now()
   const domain = config.tenant.acceptedDomains[0] as string
   const accepted = new Set(config.tenant.acceptedDomains)
@@ -185,9 +200,19 @@ class LimitSampler {
   async upTo(t: number, engine: Engine): Promise<void> {
     while (this.index < this.buckets && this.next <= t) {
       for (const u of await engine.usage(this.next)) {
-        if (u.limit === null || u.windowMs === null || u.windowMs < this.bucketMs || (u.kind !== 'window' && u.kind !== 'schedule')) continue
+        if (
+          u.limit === null ||
+          u.windowMs === null ||
+          u.windowMs < this.bucketMs ||
+          (u.kind !== 'window' && u.kind !== 'schedule')
+        )
+          continue
         let series = this.byKey.get(u.key)
-        if (!series) this.byKey.set(u.key, (series = { limit: u.limit, windowMs: u.windowMs, used: new Array<number>(this.buckets).fill(0) }))
+        if (!series)
+          this.byKey.set(
+            u.key,
+            (series = { limit: u.limit, windowMs: u.windowMs, used: new Array<number>(this.buckets).fill(0) }),
+          )
         series.used[this.index] = u.used
       }
       this.index++
@@ -200,7 +225,14 @@ class LimitSampler {
       // a month in 1-minute buckets is 43,200 samples: too many to spread into Math.max
       const peak = x.used.reduce((a, b) => Math.max(a, b), 0)
       const i = x.used.indexOf(peak)
-      return { key, limit: x.limit, windowMs: x.windowMs, used: x.used, peak, peakAt: peak > 0 ? this.start + (i + 1) * this.bucketMs : undefined }
+      return {
+        key,
+        limit: x.limit,
+        windowMs: x.windowMs,
+        used: x.used,
+        peak,
+        peakAt: peak > 0 ? this.start + (i + 1) * this.bucketMs : undefined,
+      }
     })
   }
 }

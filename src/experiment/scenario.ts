@@ -70,10 +70,16 @@ const senderSchema = z
      * JSON, path relative to the scenario file), replayed at their own times through this sender's
      * lane and mailbox; `scale` multiplies the volume.
      */
-    traffic: z.object({ file: z.string().min(1), scale: z.number().positive().max(100).default(1) }).strict().optional(),
+    traffic: z
+      .object({ file: z.string().min(1), scale: z.number().positive().max(100).default(1) })
+      .strict()
+      .optional(),
   })
   .strict()
-  .refine((s) => (s.rates === undefined) !== (s.traffic === undefined), { error: 'a sender needs rates or traffic (not both)', path: ['rates'] })
+  .refine((s) => (s.rates === undefined) !== (s.traffic === undefined), {
+    error: 'a sender needs rates or traffic (not both)',
+    path: ['rates'],
+  })
 
 export const scenarioSchema = z
   .object({
@@ -102,7 +108,12 @@ export const scenarioSchema = z
     /** relay365 config for the run, over the experiment base (drop routes, memory stores); `faults` included */
     relay: z.record(z.string(), z.unknown()).default({}),
     /** Seeds the rolls of faults with a probability below 1: with speed max (one send at a time) the same seed gives the same run. */
-    seed: z.number().int().min(0).max(2 ** 32 - 1).default(1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(1),
     senders: z.array(senderSchema).min(1),
   })
   .strict()
@@ -122,7 +133,10 @@ export interface TrafficSummary {
   readonly skipped: readonly SkippedRow[]
 }
 
-export type Scenario = Omit<ParsedScenario, 'senders'> & { readonly senders: readonly ScenarioSender[]; readonly traffic: readonly TrafficSummary[] }
+export type Scenario = Omit<ParsedScenario, 'senders'> & {
+  readonly senders: readonly ScenarioSender[]
+  readonly traffic: readonly TrafficSummary[]
+}
 
 /**
  * `baseDir`: where traffic files are found (the scenario file's directory); `trafficFile` (the
@@ -139,10 +153,21 @@ export function parseScenario(doc: unknown, source = 'scenario', baseDir = '.', 
     if (!sender.traffic) return sender
     const file = trafficFile ?? resolve(baseDir, sender.traffic.file)
     const trace = loadTrace(file)
-    traffic.push({ sender: sender.name, file, format: trace.format, rows: trace.rows, messages: trace.messages.length, skipped: trace.skipped })
+    traffic.push({
+      sender: sender.name,
+      file,
+      format: trace.format,
+      rows: trace.rows,
+      messages: trace.messages.length,
+      skipped: trace.skipped,
+    })
     return { ...sender, replay: scaleTraffic(trace.messages, sender.traffic.scale) }
   })
-  if (trafficFile !== undefined && traffic.length === 0) throw new ConfigError('traffic', `${source}: --traffic needs a sender with traffic: in the scenario (its lane and mailbox replay it)`)
+  if (trafficFile !== undefined && traffic.length === 0)
+    throw new ConfigError(
+      'traffic',
+      `${source}: --traffic needs a sender with traffic: in the scenario (its lane and mailbox replay it)`,
+    )
   return { ...result.data, senders, traffic }
 }
 

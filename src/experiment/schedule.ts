@@ -38,7 +38,8 @@ export function planSends(s: Scenario): PlannedSend[] {
     let seq = 0
     if (sender.replay) {
       // a trace replays at its own times; what falls outside the run is not sent
-      for (const message of sender.replay) if (message.at >= s.start && message.at < end) out.push({ at: message.at, sender, seq: seq++, message })
+      for (const message of sender.replay)
+        if (message.at >= s.start && message.at < end) out.push({ at: message.at, sender, seq: seq++, message })
       continue
     }
     const times: number[] = []
@@ -46,7 +47,8 @@ export function planSends(s: Scenario): PlannedSend[] {
     for (let day = firstDay; day < end; day += DAY) {
       for (const seg of sender.rates ?? []) {
         const interval = 1 / seg.rate
-        for (let t = day + seg.from + interval / 2; t < day + seg.to; t += interval) if (t >= s.start && t < end) times.push(Math.round(t))
+        for (let t = day + seg.from + interval / 2; t < day + seg.to; t += interval)
+          if (t >= s.start && t < end) times.push(Math.round(t))
       }
     }
     times.sort((a, b) => a - b)
@@ -59,11 +61,21 @@ export function planSends(s: Scenario): PlannedSend[] {
  * user<n>@<domain>: `external` of them outside the tenant, the rest inside. A replayed message
  * keeps its recipient count and its internal/external split (by the relay's accepted domains).
  */
-export function recipientsFor(send: PlannedSend, internalDomain: string, accepted: ReadonlySet<string> = new Set([internalDomain])): string[] {
+export function recipientsFor(
+  send: PlannedSend,
+  internalDomain: string,
+  accepted: ReadonlySet<string> = new Set([internalDomain]),
+): string[] {
   if (send.message) {
-    return send.message.recipients.map((r, i) => `user${(send.seq * 7 + i) % 50_000}@${accepted.has(r.slice(r.lastIndexOf('@') + 1)) ? internalDomain : 'example.org'}`)
+    return send.message.recipients.map(
+      (r, i) =>
+        `user${(send.seq * 7 + i) % 50_000}@${accepted.has(r.slice(r.lastIndexOf('@') + 1)) ? internalDomain : 'example.org'}`,
+    )
   }
   const { recipients, external } = send.sender
   const ext = Math.round(recipients * external)
-  return Array.from({ length: recipients }, (_, i) => `user${(send.seq * recipients + i) % 50_000}@${i < ext ? 'example.org' : internalDomain}`)
+  return Array.from(
+    { length: recipients },
+    (_, i) => `user${(send.seq * recipients + i) % 50_000}@${i < ext ? 'example.org' : internalDomain}`,
+  )
 }

@@ -24,14 +24,24 @@ export interface CommandRefusal {
 }
 
 export function commandRefusal(m: TraceMessage): CommandRefusal | undefined {
-  return m.refusedCommand !== undefined && m.reportFor === undefined ? { at: m.receivedAt, verb: m.refusedCommand, reply: m.reply } : undefined
+  return m.refusedCommand !== undefined && m.reportFor === undefined
+    ? { at: m.receivedAt, verb: m.refusedCommand, reply: m.reply }
+    : undefined
 }
 
 /** A trace record as the timeline counts it; none for relay365's own reports and refused commands. */
 export function messageOutcome(m: TraceMessage): MessageOutcome | undefined {
   const category = categoryOf(m)
   // a message refused recipient by recipient has no rule of its own: its first refused recipient's
-  return category && { receivedAt: m.receivedAt, category, recipients: m.recipients.length, rule: m.rule ?? m.recipients.find((r) => r.rule)?.rule, reply: m.reply }
+  return (
+    category && {
+      receivedAt: m.receivedAt,
+      category,
+      recipients: m.recipients.length,
+      rule: m.rule ?? m.recipients.find((r) => r.rule)?.rule,
+      reply: m.reply,
+    }
+  )
 }
 
 export interface Bucket {
@@ -46,14 +56,31 @@ export interface Timeline {
   readonly totals: Record<Category, number>
   readonly recipientTotals: Record<Category, number>
   /** First message of each category other than accepted, and the rule behind it. */
-  readonly firsts: ReadonlyArray<{ readonly category: Category; readonly at: number; readonly rule: string | undefined; readonly reply: string }>
+  readonly firsts: ReadonlyArray<{
+    readonly category: Category
+    readonly at: number
+    readonly rule: string | undefined
+    readonly reply: string
+  }>
   /** When mail was accepted again after the last fallback/rejection/NDR began, if it was. */
   readonly recoveredAt: number | undefined
 }
 
-const zero = (): Record<Category, number> => ({ accepted: 0, throttled: 0, fallback: 0, deferred: 0, rejected: 0, ndr: 0 })
+const zero = (): Record<Category, number> => ({
+  accepted: 0,
+  throttled: 0,
+  fallback: 0,
+  deferred: 0,
+  rejected: 0,
+  ndr: 0,
+})
 
-export function buildTimeline(messages: readonly MessageOutcome[], start: number, end: number, bucketMs: number): Timeline {
+export function buildTimeline(
+  messages: readonly MessageOutcome[],
+  start: number,
+  end: number,
+  bucketMs: number,
+): Timeline {
   const buckets: Bucket[] = []
   for (let t = start; t < end; t += bucketMs) buckets.push({ start: t, counts: zero(), recipients: zero() })
   const totals = zero()
@@ -73,7 +100,13 @@ export function buildTimeline(messages: readonly MessageOutcome[], start: number
     totals[c]++
     recipientTotals[c] += n
     // a throttled message has no refusing rule: the limit that delayed its reply
-    if (c !== 'accepted' && !firsts.has(c)) firsts.set(c, { category: c, at: m.receivedAt, rule: m.rule ?? (c === 'throttled' ? THROTTLE_RULE : undefined), reply: m.reply })
+    if (c !== 'accepted' && !firsts.has(c))
+      firsts.set(c, {
+        category: c,
+        at: m.receivedAt,
+        rule: m.rule ?? (c === 'throttled' ? THROTTLE_RULE : undefined),
+        reply: m.reply,
+      })
     if (c === 'fallback' || c === 'rejected' || c === 'ndr') {
       blockedSince ??= m.receivedAt
       recoveredAt = undefined
@@ -81,7 +114,14 @@ export function buildTimeline(messages: readonly MessageOutcome[], start: number
       recoveredAt = m.receivedAt
     }
   }
-  return { bucketMs, buckets, totals, recipientTotals, firsts: [...firsts.values()].sort((a, b) => a.at - b.at), recoveredAt }
+  return {
+    bucketMs,
+    buckets,
+    totals,
+    recipientTotals,
+    firsts: [...firsts.values()].sort((a, b) => a.at - b.at),
+    recoveredAt,
+  }
 }
 
 /** One send of the application's: when it was due and when its final reply came (simulated ms). */
@@ -116,7 +156,13 @@ export function delayThreshold(speed: number | 'max'): number {
   return speed === 'max' ? 1000 : Math.max(1000, speed * 100)
 }
 
-export function buildDelays(sends: readonly SendTiming[], start: number, end: number, bucketMs: number, thresholdMs = 1000): Delays {
+export function buildDelays(
+  sends: readonly SendTiming[],
+  start: number,
+  end: number,
+  bucketMs: number,
+  thresholdMs = 1000,
+): Delays {
   const buckets: Array<{ start: number; delayed: number; totalMs: number; maxMs: number }> = []
   for (let t = start; t < end; t += bucketMs) buckets.push({ start: t, delayed: 0, totalMs: 0, maxMs: 0 })
   let delayed = 0
@@ -152,6 +198,12 @@ export interface LimitSeries {
 
 export function timelineCsv(t: Timeline): string {
   const header = ['bucket_start', ...CATEGORIES, ...CATEGORIES.map((c) => `${c}_recipients`)].join(',')
-  const rows = t.buckets.map((b) => [new Date(b.start).toISOString(), ...CATEGORIES.map((c) => b.counts[c]), ...CATEGORIES.map((c) => b.recipients[c])].join(','))
+  const rows = t.buckets.map((b) =>
+    [
+      new Date(b.start).toISOString(),
+      ...CATEGORIES.map((c) => b.counts[c]),
+      ...CATEGORIES.map((c) => b.recipients[c]),
+    ].join(','),
+  )
   return [header, ...rows].join('\n') + '\n'
 }

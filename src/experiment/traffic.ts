@@ -54,7 +54,10 @@ export function loadTrace(file: string): Traffic {
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
-    throw new ConfigError('traffic', `cannot read the message trace ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+    throw new ConfigError(
+      'traffic',
+      `cannot read the message trace ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    )
   }
   try {
     return parseTrace(text)
@@ -68,10 +71,20 @@ function csvRows(text: string): Row[] {
   const typeLine = /^#TYPE[^\n]*\n/.exec(text)
   const csv = typeLine ? text.slice(typeLine[0].length) : text
   const offset = typeLine ? 1 : 0
-  const records = parse(csv, { columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), skip_empty_lines: true, relax_column_count: true, info: true }) as Array<{ record: Record<string, string>; info: { lines: number } }>
+  const records = parse(csv, {
+    columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
+    skip_empty_lines: true,
+    relax_column_count: true,
+    info: true,
+  }) as Array<{ record: Record<string, string>; info: { lines: number } }>
   const first = records[0]?.record
-  if (first && !('received' in first && 'senderaddress' in first && 'recipientaddress' in first && 'messageid' in first)) {
-    throw new Error('expected the columns of Get-MessageTraceV2 | Export-Csv: Received, SenderAddress, RecipientAddress, Size, MessageId')
+  if (
+    first &&
+    !('received' in first && 'senderaddress' in first && 'recipientaddress' in first && 'messageid' in first)
+  ) {
+    throw new Error(
+      'expected the columns of Get-MessageTraceV2 | Export-Csv: Received, SenderAddress, RecipientAddress, Size, MessageId',
+    )
   }
   return records.map(({ record, info }) => ({
     where: `line ${info.lines + offset}`,
@@ -87,7 +100,8 @@ function csvRows(text: string): Row[] {
 function jsonRows(text: string): Row[] {
   const doc = JSON.parse(text) as unknown
   const list = Array.isArray(doc) ? doc : (doc as { value?: unknown }).value
-  if (!Array.isArray(list)) throw new Error('expected Graph exchangeMessageTrace JSON: an array, or an object with "value"')
+  if (!Array.isArray(list))
+    throw new Error('expected Graph exchangeMessageTrace JSON: an array, or an object with "value"')
   return list.map((item: Record<string, unknown>, i) => ({
     where: `value[${i}]`,
     received: item?.receivedDateTime,
@@ -104,10 +118,18 @@ function group(rows: readonly Row[]): { messages: TrafficMessage[]; skipped: Ski
   const skipped: SkippedRow[] = []
   const byId = new Map<string, { at: number; sender: string; recipients: Set<string>; size: number }>()
   for (const r of rows) {
-    const at = typeof r.received === 'string' ? Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(r.received.trim()) ? r.received : `${r.received.trim()} UTC`) : NaN
+    const at =
+      typeof r.received === 'string'
+        ? Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(r.received.trim()) ? r.received : `${r.received.trim()} UTC`)
+        : NaN
     const sender = typeof r.sender === 'string' ? r.sender.trim().toLowerCase() : ''
     const recipient = typeof r.recipient === 'string' ? r.recipient.trim().toLowerCase() : ''
-    const idText = typeof r.messageId === 'string' && r.messageId.trim() ? r.messageId.trim() : typeof r.traceId === 'string' ? r.traceId.trim() : ''
+    const idText =
+      typeof r.messageId === 'string' && r.messageId.trim()
+        ? r.messageId.trim()
+        : typeof r.traceId === 'string'
+          ? r.traceId.trim()
+          : ''
     const size = r.size === undefined || r.size === '' ? 0 : Number(r.size)
     const reason = Number.isNaN(at)
       ? `Received ${JSON.stringify(r.received ?? '')} is not a date`
@@ -135,7 +157,9 @@ function group(rows: readonly Row[]): { messages: TrafficMessage[]; skipped: Ski
       byId.set(idText, { at, sender, recipients: new Set([recipient]), size })
     }
   }
-  const messages = [...byId.values()].map((m) => ({ at: m.at, sender: m.sender, recipients: [...m.recipients], size: m.size })).sort((a, b) => a.at - b.at)
+  const messages = [...byId.values()]
+    .map((m) => ({ at: m.at, sender: m.sender, recipients: [...m.recipients], size: m.size }))
+    .sort((a, b) => a.at - b.at)
   return { messages, skipped }
 }
 

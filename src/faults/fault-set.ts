@@ -11,7 +11,10 @@ import type { Fault, FaultDraw, FaultStage } from '../core/types.js'
 import type { FaultSource } from '../ports.js'
 
 /** A fault as the API shows it: the entry as validated, times as ISO strings. */
-export type FaultView = Omit<FaultConfig, 'from' | 'until'> & { readonly from: string | null; readonly until: string | null }
+export type FaultView = Omit<FaultConfig, 'from' | 'until'> & {
+  readonly from: string | null
+  readonly until: string | null
+}
 
 interface Armed {
   readonly entry: FaultConfig

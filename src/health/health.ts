@@ -33,7 +33,8 @@ export class WriteHealth {
   failed(err: Error): void {
     this.failures++
     this.failure = { message: err.message, since: this.failure?.since ?? Date.now() }
-    if (this.recheck && !this.timer && !this.closed) this.timer = setInterval(() => void this.probe(), this.recheck.intervalMs ?? RECHECK_INTERVAL_MS).unref()
+    if (this.recheck && !this.timer && !this.closed)
+      this.timer = setInterval(() => void this.probe(), this.recheck.intervalMs ?? RECHECK_INTERVAL_MS).unref()
   }
 
   succeeded(): void {
@@ -43,7 +44,9 @@ export class WriteHealth {
   }
 
   problem(): string | undefined {
-    return this.failure ? `${this.what} cannot be written since ${new Date(this.failure.since).toISOString()}: ${this.failure.message}` : undefined
+    return this.failure
+      ? `${this.what} cannot be written since ${new Date(this.failure.since).toISOString()}: ${this.failure.message}`
+      : undefined
   }
 
   /** Stops re-checking (shutdown); what was last found stands. */

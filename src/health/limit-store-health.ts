@@ -30,7 +30,9 @@ export class LimitStoreHealth {
   }
 
   problem(): string | undefined {
-    return this.failure ? `limit store ${this.name}: not answering since ${new Date(this.failure.since).toISOString()} (${this.failure.message})` : undefined
+    return this.failure
+      ? `limit store ${this.name}: not answering since ${new Date(this.failure.since).toISOString()} (${this.failure.message})`
+      : undefined
   }
 
   /** Stops pinging (shutdown), before the store closes. */

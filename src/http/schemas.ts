@@ -28,11 +28,18 @@ const ruleResultSchema = {
     note: str,
     basis: { type: 'string', enum: ['documented', 'observed', 'assumed', 'relay365', 'injected'] },
     reply: replySchema,
-    ndr: { type: 'string', enum: ['external', 'all'], description: 'Exchange refuses these recipients by NDR after its 250 (policy.ndr: exchange)' },
+    ndr: {
+      type: 'string',
+      enum: ['external', 'all'],
+      description: 'Exchange refuses these recipients by NDR after its 250 (policy.ndr: exchange)',
+    },
   },
 } as const
 
-const traceStatus = { type: 'string', enum: ['Delivered', 'Pending', 'Failed', 'None', 'Fallback', 'Captured', 'Dropped', 'Mixed'] } as const
+const traceStatus = {
+  type: 'string',
+  enum: ['Delivered', 'Pending', 'Failed', 'None', 'Fallback', 'Captured', 'Dropped', 'Mixed'],
+} as const
 
 const recipientSchema = {
   type: 'object',
@@ -55,7 +62,10 @@ const recipientSchema = {
 
 const messageProperties = {
   id: str,
-  receivedAt: { type: 'integer', description: 'ms since the epoch on the relay clock (simulated when clock.speed != 1)' },
+  receivedAt: {
+    type: 'integer',
+    description: 'ms since the epoch on the relay clock (simulated when clock.speed != 1)',
+  },
   sessionId: str,
   clientIp: str,
   helo: str,
@@ -75,10 +85,26 @@ const messageProperties = {
   recipients: { type: 'array', items: recipientSchema },
   captured: bool,
   reportFor: { type: 'string', description: "set on relay365's own NDR or DSN: the id of the message it reports on" },
-  refusedCommand: { type: 'string', description: 'set when the record is not a message but a command refused outside a transaction (AUTH, RCPT before MAIL): its verb' },
+  refusedCommand: {
+    type: 'string',
+    description:
+      'set when the record is not a message but a command refused outside a transaction (AUTH, RCPT before MAIL): its verb',
+  },
 } as const
 
-const messageRequired = ['id', 'receivedAt', 'sessionId', 'clientIp', 'mailFrom', 'status', 'reply', 'notes', 'results', 'recipients', 'captured'] as const
+const messageRequired = [
+  'id',
+  'receivedAt',
+  'sessionId',
+  'clientIp',
+  'mailFrom',
+  'status',
+  'reply',
+  'notes',
+  'results',
+  'recipients',
+  'captured',
+] as const
 
 export const traceMessageSchema = {
   type: 'object',
@@ -182,7 +208,13 @@ const faultSchema = {
     stage: { type: 'string', enum: ['connect', 'mail', 'rcpt', 'eom'] },
     match: {
       type: 'object',
-      properties: { lane: { type: 'string', enum: ['connector', 'directSend', 'smtpAuth'] }, connector: str, ip: str, sender: str, recipient: str },
+      properties: {
+        lane: { type: 'string', enum: ['connector', 'directSend', 'smtpAuth'] },
+        connector: str,
+        ip: str,
+        sender: str,
+        recipient: str,
+      },
     },
     probability: num,
     from: isoOrNull,

@@ -88,7 +88,8 @@ export function allowedHostNames(host: string, allowedHosts: readonly string[]):
   const names = new Set([...LOOPBACK_NAMES, ...allowedHosts].map(normalizeHostName))
   const listening = normalizeHostName(host)
   if (WILDCARD_HOSTS.has(listening)) {
-    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) names.add(normalizeHostName(a.address))
+    for (const list of Object.values(networkInterfaces()))
+      for (const a of list ?? []) names.add(normalizeHostName(a.address))
   } else names.add(listening)
   return names
 }
@@ -111,7 +112,9 @@ export function createHttpServer(o: HttpOptions): FastifyInstance {
   // with no body (DELETE, POST /limits/reset) that is no error.
   const json = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => (body === '' ? done(null, undefined) : json(req, body as string, done)))
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) =>
+    body === '' ? done(null, undefined) : json(req, body as string, done),
+  )
 
   const hosts = allowedHostNames(o.host, o.allowedHosts)
   // constant-time, also in the token's length: the API may face a network (a token is required off loopback)
@@ -128,11 +131,13 @@ export function createHttpServer(o: HttpOptions): FastifyInstance {
     // DNS rebinding: a page of another name, resolved to this relay, sends that name in Host
     const hostHeader = req.headers.host
     const host = hostHeader === undefined ? undefined : hostOf(hostHeader)
-    if (host === undefined || !hosts.has(host)) return forbidden(reply, `Host ${quote(hostHeader ?? '')} is not this relay (see http.allowedHosts)`)
+    if (host === undefined || !hosts.has(host))
+      return forbidden(reply, `Host ${quote(hostHeader ?? '')} is not this relay (see http.allowedHosts)`)
     const absolute = /^https?:\/\/([^/?#]*)/i.exec(req.url)
     if (absolute) {
       const target = hostOf(absolute[1] as string)
-      if (target === undefined || !hosts.has(target)) return forbidden(reply, `request target host ${quote(absolute[1] as string)} is not this relay`)
+      if (target === undefined || !hosts.has(target))
+        return forbidden(reply, `request target host ${quote(absolute[1] as string)} is not this relay`)
     }
 
     // the route the router matched decides; no route (404) is not public

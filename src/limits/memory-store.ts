@@ -150,12 +150,33 @@ export class MemoryLimitStore implements LimitStore {
 
   async usage(now: number): Promise<LimitUsage[]> {
     const out: LimitUsage[] = []
-    for (const [key, w] of this.windows) out.push({ key, kind: 'window', used: w.q.sumAfter(now - w.windowMs).sum, limit: w.limit, windowMs: w.windowMs })
-    for (const [key, s] of this.schedules) out.push({ key, kind: 'schedule', used: s.q.sumAfter(now - s.windowMs, now).count, limit: s.limit, windowMs: s.windowMs })
+    for (const [key, w] of this.windows)
+      out.push({ key, kind: 'window', used: w.q.sumAfter(now - w.windowMs).sum, limit: w.limit, windowMs: w.windowMs })
+    for (const [key, s] of this.schedules)
+      out.push({
+        key,
+        kind: 'schedule',
+        used: s.q.sumAfter(now - s.windowMs, now).count,
+        limit: s.limit,
+        windowMs: s.windowMs,
+      })
     for (const [key, h] of this.holders) {
-      out.push({ key, kind: 'concurrency', used: [...h.until.values()].filter((u) => u > now).length, limit: h.limit, windowMs: null })
+      out.push({
+        key,
+        kind: 'concurrency',
+        used: [...h.until.values()].filter((u) => u > now).length,
+        limit: h.limit,
+        windowMs: null,
+      })
     }
-    for (const [key, h] of this.hits) out.push({ key, kind: 'hits', used: h.times.filter((t) => t > now - h.windowMs).length, limit: null, windowMs: h.windowMs })
+    for (const [key, h] of this.hits)
+      out.push({
+        key,
+        kind: 'hits',
+        used: h.times.filter((t) => t > now - h.windowMs).length,
+        limit: null,
+        windowMs: h.windowMs,
+      })
     return out.sort((a, b) => a.key.localeCompare(b.key))
   }
 

@@ -148,7 +148,8 @@ export class RedisLimitStore implements LimitStore {
   /** Resolves once Redis answers a PING (GET /healthz asks every second, limit-store-health.ts). */
   async ping(): Promise<void> {
     // not connected: the reason, rather than the offline queue's "Stream isn't writeable"
-    if (this.redis.status !== 'ready') throw new Error(`not connected: ${this.redis.status}${this.lastError ? `, ${this.lastError}` : ''}`)
+    if (this.redis.status !== 'ready')
+      throw new Error(`not connected: ${this.redis.status}${this.lastError ? `, ${this.lastError}` : ''}`)
     await this.redis.ping()
   }
 
@@ -157,14 +158,31 @@ export class RedisLimitStore implements LimitStore {
     const keys = requests.map((r) => PREFIX + r.key)
     const sums = keys.map((k) => `${k}:sum`)
     const args = requests.flatMap((r) => [r.kind, r.amount, r.limit, r.windowMs])
-    const res = await this.redis.relayConsume(2 * keys.length + 1, ...keys, ...sums, META, now, requests.length, holder ?? randomUUID(), ...args)
-    return res.map(([ok, used, at], i) => (requests[i]?.kind === 'schedule' ? { ok: ok === 1, used, at } : { ok: ok === 1, used }))
+    const res = await this.redis.relayConsume(
+      2 * keys.length + 1,
+      ...keys,
+      ...sums,
+      META,
+      now,
+      requests.length,
+      holder ?? randomUUID(),
+      ...args,
+    )
+    return res.map(([ok, used, at], i) =>
+      requests[i]?.kind === 'schedule' ? { ok: ok === 1, used, at } : { ok: ok === 1, used },
+    )
   }
 
   async refund(requests: readonly LimitRequest[], holder: string): Promise<void> {
     if (requests.length === 0) return
     const keys = requests.map((r) => PREFIX + r.key)
-    await this.redis.relayRefund(2 * keys.length, ...keys, ...keys.map((k) => `${k}:sum`), holder, ...requests.flatMap((r) => [r.kind, r.amount]))
+    await this.redis.relayRefund(
+      2 * keys.length,
+      ...keys,
+      ...keys.map((k) => `${k}:sum`),
+      holder,
+      ...requests.flatMap((r) => [r.kind, r.amount]),
+    )
   }
 
   async acquire(key: string, holder: string, limit: number, now: number, ttlMs: number): Promise<boolean> {
@@ -192,11 +210,29 @@ export class RedisLimitStore implements LimitStore {
         const used = members.reduce((s, m) => s + Number(m.slice(m.lastIndexOf(':') + 1)), 0)
         out.push({ key, kind: 'window', used, limit, windowMs })
       } else if (kind === 'schedule') {
-        out.push({ key, kind: 'schedule', used: await this.redis.zcount(fullKey, now - windowMs + 1, now), limit, windowMs })
+        out.push({
+          key,
+          kind: 'schedule',
+          used: await this.redis.zcount(fullKey, now - windowMs + 1, now),
+          limit,
+          windowMs,
+        })
       } else if (kind === 'concurrency') {
-        out.push({ key, kind: 'concurrency', used: await this.redis.zcount(fullKey, now + 1, '+inf'), limit, windowMs: null })
+        out.push({
+          key,
+          kind: 'concurrency',
+          used: await this.redis.zcount(fullKey, now + 1, '+inf'),
+          limit,
+          windowMs: null,
+        })
       } else {
-        out.push({ key, kind: 'hits', used: await this.redis.zcount(fullKey, now - windowMs + 1, '+inf'), limit: null, windowMs })
+        out.push({
+          key,
+          kind: 'hits',
+          used: await this.redis.zcount(fullKey, now - windowMs + 1, '+inf'),
+          limit: null,
+          windowMs,
+        })
       }
     }
     return out.sort((a, b) => a.key.localeCompare(b.key))

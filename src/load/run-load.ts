@@ -16,7 +16,10 @@ export interface LoadOptions extends ClientOptions {
   readonly maxDurationMs: number
 }
 
-export async function runLoad(o: LoadOptions, onProgress: (done: number, sample: Sample) => void = () => undefined): Promise<Summary> {
+export async function runLoad(
+  o: LoadOptions,
+  onProgress: (done: number, sample: Sample) => void = () => undefined,
+): Promise<Summary> {
   const client = new LoadClient(o)
   const samples: Sample[] = []
   const started = performance.now()

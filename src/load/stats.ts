@@ -52,7 +52,9 @@ export function summarize(samples: readonly Sample[], durationMs: number): Summa
     durationMs,
     perSecond: durationMs > 0 ? Math.round((samples.length / durationMs) * 1000 * 10) / 10 : 0,
     outcomes,
-    replies: [...byKey].map(([reply, v]) => ({ reply, example: v.example, count: v.count })).sort((a, b) => b.count - a.count),
+    replies: [...byKey]
+      .map(([reply, v]) => ({ reply, example: v.example, count: v.count }))
+      .sort((a, b) => b.count - a.count),
     latencyMs: { p50: percentile(lat, 50), p90: percentile(lat, 90), p99: percentile(lat, 99), max: lat.at(-1) ?? 0 },
   }
 }

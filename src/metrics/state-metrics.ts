@@ -95,7 +95,8 @@ export function registerStateMetrics(registry: Registry, s: StateSources): void 
     registers,
     async collect() {
       this.reset()
-      for (const u of (await usage()) ?? []) if (keyed(u) && u.limit !== null) this.set({ key: u.key, kind: u.kind }, u.limit)
+      for (const u of (await usage()) ?? [])
+        if (keyed(u) && u.limit !== null) this.set({ key: u.key, kind: u.kind }, u.limit)
     },
   })
   new Gauge({

@@ -16,7 +16,10 @@ export function replyLabels(line: string): { code: string; enhanced: string } | 
  * inc() through the labelled child of each label combination, kept: prom-client hashes a label
  * object (its keys sorted) on every inc(), some sixty times a message for the rule evaluations.
  */
-function counting<T extends string>(counter: Counter<T>, names: readonly T[]): (labels: Record<T, string>, by?: number) => void {
+function counting<T extends string>(
+  counter: Counter<T>,
+  names: readonly T[],
+): (labels: Record<T, string>, by?: number) => void {
   const kept = new Map<string, { inc(by?: number): void }>()
   return (labels, by = 1) => {
     const values = names.map((n) => labels[n])

@@ -25,35 +25,61 @@ export class Credentials {
   private readonly oauth: (OAuth & { key: Uint8Array | KeyObject }) | undefined
 
   constructor(smtpAuth: Config['smtpAuth']) {
-    this.mailboxes = new Map(smtpAuth.users.map((u) => [u.user.toLowerCase(), { password: u.password, tokens: u.tokens }]))
+    this.mailboxes = new Map(
+      smtpAuth.users.map((u) => [u.user.toLowerCase(), { password: u.password, tokens: u.tokens }]),
+    )
     const o = smtpAuth.oauth
-    this.oauth = o && { ...o, key: o.secret !== undefined ? new TextEncoder().encode(o.secret) : createPublicKey(readFileSync(o.publicKey as string)) }
+    this.oauth = o && {
+      ...o,
+      key:
+        o.secret !== undefined
+          ? new TextEncoder().encode(o.secret)
+          : createPublicKey(readFileSync(o.publicKey as string)),
+    }
   }
 
   async check(method: AuthMethod, user: string, secret: string): Promise<CredentialVerdict> {
     const mailbox = this.mailboxes.get(user)
     if (method !== 'XOAUTH2') {
       if (mailbox === undefined) return { valid: false, note: `AUTH ${method}: no mailbox ${user} in smtpAuth.users` }
-      if (mailbox.password === undefined) return { valid: false, note: `AUTH ${method}: ${user} has no password (OAuth only)` }
+      if (mailbox.password === undefined)
+        return { valid: false, note: `AUTH ${method}: ${user} has no password (OAuth only)` }
       return sameSecret(mailbox.password, secret)
         ? { valid: true, note: `AUTH ${method}: password of ${user} matches` }
         : { valid: false, note: `AUTH ${method}: wrong password for ${user}` }
     }
     // every token compared, so the time taken does not say which one matched
-    if (mailbox && mailbox.tokens.map((t) => sameSecret(t, secret)).includes(true)) return { valid: true, note: `AUTH XOAUTH2: static token of ${user}` }
+    if (mailbox && mailbox.tokens.map((t) => sameSecret(t, secret)).includes(true))
+      return { valid: true, note: `AUTH XOAUTH2: static token of ${user}` }
     if (this.oauth === undefined || secret.split('.').length !== 3) {
-      return { valid: false, note: `AUTH XOAUTH2: the token is not one of ${user}'s static tokens${this.oauth ? ' and not a JWT' : ' (smtpAuth.oauth not set: no JWTs)'}` }
+      return {
+        valid: false,
+        note: `AUTH XOAUTH2: the token is not one of ${user}'s static tokens${this.oauth ? ' and not a JWT' : ' (smtpAuth.oauth not set: no JWTs)'}`,
+      }
     }
     return this.checkJwt(user, secret, this.oauth)
   }
 
-  private async checkJwt(user: string, token: string, oauth: NonNullable<Credentials['oauth']>): Promise<CredentialVerdict> {
+  private async checkJwt(
+    user: string,
+    token: string,
+    oauth: NonNullable<Credentials['oauth']>,
+  ): Promise<CredentialVerdict> {
     try {
       // exp required: jose checks it only when present, and a token that never expires is not Entra's
-      const { payload } = await jwtVerify(token, oauth.key, { issuer: oauth.issuer, audience: oauth.audience, clockTolerance: 60, requiredClaims: ['exp'] })
+      const { payload } = await jwtVerify(token, oauth.key, {
+        issuer: oauth.issuer,
+        audience: oauth.audience,
+        clockTolerance: 60,
+        requiredClaims: ['exp'],
+      })
       const claim = oauth.mailboxClaims.find((c) => typeof payload[c] === 'string')
       const named = claim === undefined ? undefined : String(payload[claim]).toLowerCase()
-      if (named === undefined) return { valid: false, note: `AUTH XOAUTH2: the JWT names no mailbox (none of ${oauth.mailboxClaims.join(', ')})` }
+      if (named === undefined)
+        return {
+          valid: false,
+          note: `AUTH XOAUTH2: the JWT names no mailbox (none of ${oauth.mailboxClaims.join(', ')})`,
+        }
       if (named !== user) return { valid: false, note: `AUTH XOAUTH2: the JWT is for ${named} (${claim}), not ${user}` }
       return { valid: true, note: `AUTH XOAUTH2: JWT from ${oauth.issuer} for ${user} (${claim})` }
     } catch (err) {

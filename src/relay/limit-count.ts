@@ -18,7 +18,11 @@ export interface LimitCount {
 export async function countLimits(
   world: World,
   store: LimitStore,
-  m: { readonly txn: TransactionFacts; readonly recipients: readonly RecipientFacts[]; readonly authUser?: string | undefined },
+  m: {
+    readonly txn: TransactionFacts
+    readonly recipients: readonly RecipientFacts[]
+    readonly authUser?: string | undefined
+  },
   now: number,
   holder: string,
 ): Promise<LimitCount> {
@@ -28,7 +32,8 @@ export async function countLimits(
   let counted = outcomes.every((o) => o.ok) ? [...plan.requests] : undefined
   const first = judgeLimits(world, plan, outcomes, now)
   const ndr = first.results.filter((r) => r.ndr)
-  if (ndr.length === 0 || first.verdict === 'reject' || first.verdict === 'fallback') return { decision: first, counted }
+  if (ndr.length === 0 || first.verdict === 'reject' || first.verdict === 'fallback')
+    return { decision: first, counted }
   // the store counted nothing on the refusal: take the limits for the recipients kept
   const kept = m.recipients.filter((r) => !ndrFor(ndr, { route: 'upstream', class: r.class }))
   const again = planLimits({ ...ctx, recipients: kept })
@@ -36,12 +41,23 @@ export async function countLimits(
   if (outcomes2.every((o) => o.ok)) counted = [...again.requests]
   const second = judgeLimits(world, again, outcomes2, now)
   const judged = new Set(second.results.map((r) => r.rule))
-  return { decision: { ...second, results: [...ndr, ...second.results, ...first.results.filter((r) => !r.ndr && !judged.has(r.rule))] }, counted }
+  return {
+    decision: {
+      ...second,
+      results: [...ndr, ...second.results, ...first.results.filter((r) => !r.ndr && !judged.has(r.rule))],
+    },
+    counted,
+  }
 }
 
 /** The limit store did not answer: the message is refused with 451 4.3.0 rather than sent unlimited. */
 export function limitStoreDown(world: World, err: Error): LimitDecision {
   const r = reply(world.replies, 'limits-unavailable')
   const note = `limit store did not answer: ${err.message}`
-  return { verdict: 'reject', rule: 'limit-store', reply: r, results: [{ rule: 'limit-store', stage: 'data', outcome: 'reject', note, basis: 'relay365', reply: r }] }
+  return {
+    verdict: 'reject',
+    rule: 'limit-store',
+    reply: r,
+    results: [{ rule: 'limit-store', stage: 'data', outcome: 'reject', note, basis: 'relay365', reply: r }],
+  }
 }

@@ -69,7 +69,8 @@ export class MessageStream {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         const pushed = this.inspector.push(chunk)
         if (this.inspector.stopped) this.abort('content refused')
-        if (!this.overRecipientSize && this.inspector.preview().size > this.policy.recipientMaxSize) this.passedRecipientSize()
+        if (!this.overRecipientSize && this.inspector.preview().size > this.policy.recipientMaxSize)
+          this.passedRecipientSize()
         if (pushed.header) await this.header(pushed.header)
         if (pushed.body) await this.writeAll(pushed.body)
       }
@@ -90,7 +91,8 @@ export class MessageStream {
   private passedRecipientSize(): void {
     this.overRecipientSize = true
     if (!this.policy.ndrMode) return this.abort('over limits.recipientMaxSize')
-    for (const g of this.groups) if (g.route === 'upstream' && !this.policy.spooled) g.sink.abort('over limits.recipientMaxSize')
+    for (const g of this.groups)
+      if (g.route === 'upstream' && !this.policy.spooled) g.sink.abort('over limits.recipientMaxSize')
   }
 
   private async header(block: Buffer): Promise<void> {
@@ -100,7 +102,12 @@ export class MessageStream {
     const { ownMessageId, ...stamp } = this.stamp
     const now = this.clock.now()
     for (const g of this.groups) {
-      const fields = traceFields({ ...stamp, now, ...(header.messageId ? {} : { messageId: ownMessageId }), fallback: g.route === 'fallback' })
+      const fields = traceFields({
+        ...stamp,
+        now,
+        ...(header.messageId ? {} : { messageId: ownMessageId }),
+        fallback: g.route === 'fallback',
+      })
       if (!this.aborted) await g.sink.write(Buffer.from(fields))
     }
     await this.writeAll(block)

@@ -23,6 +23,12 @@ export function recordRefusal(ctx: RelayContext, session: RelaySession, r: Refus
   const id = randomUUID()
   logDecision(ctx.log, { session: session.id, msg: id }, r.decision.stage, r.decision, r.decision.reply)
   const state = close(openTransaction(r.decision, r.now, r.mailFrom ?? ''), r.note)
-  const facts = { id, ...session.recordFacts(), messageId: `<${id}@${ctx.world.hostname}>`, targets: ctx.targets, refusedCommand: r.verb }
+  const facts = {
+    id,
+    ...session.recordFacts(),
+    messageId: `<${id}@${ctx.world.hostname}>`,
+    targets: ctx.targets,
+    refusedCommand: r.verb,
+  }
   writeTrace(ctx, traceRecord(state, facts), true)
 }

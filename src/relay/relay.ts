@@ -30,7 +30,10 @@ export class Relay implements SmtpRelay {
   constructor(readonly ctx: RelayContext) {}
 
   greeting(): Reply {
-    return reply(this.ctx.world.replies, 'greeting', { hostname: this.ctx.world.hostname, date: rfc5322Date(this.ctx.clock.now()) })
+    return reply(this.ctx.world.replies, 'greeting', {
+      hostname: this.ctx.world.hostname,
+      date: rfc5322Date(this.ctx.clock.now()),
+    })
   }
 
   /** A new connection; a reply means refuse it. */
@@ -41,12 +44,24 @@ export class Relay implements SmtpRelay {
     const session = new RelaySession(info.id, info.endpoint, info.ip, this.ctx.clock.now(), count)
     this.sessions.set(info.id, session)
     const faults = this.ctx.faults?.draw('connect') ?? []
-    const decision = decide(this.ctx.world, session.facts(), { stage: 'connect', now: session.connectedAt, ...(faults.length ? { faults } : {}) })
+    const decision = decide(this.ctx.world, session.facts(), {
+      stage: 'connect',
+      now: session.connectedAt,
+      ...(faults.length ? { faults } : {}),
+    })
     if (decision.verdict === 'reject') {
-      this.ctx.log.info({ session: info.id, ip: info.ip, rule: decision.rule, reply: decision.reply && formatReply(decision.reply) }, 'connect refused')
+      this.ctx.log.info(
+        { session: info.id, ip: info.ip, rule: decision.rule, reply: decision.reply && formatReply(decision.reply) },
+        'connect refused',
+      )
       // An injected refusal is there to be seen (SPEC §2): it gets a trace record though no
       // transaction began. A connection limit does not: a flood would fill the trace.
-      if (decision.rule === 'fault') recordRefusal(this.ctx, session, { now: session.connectedAt, decision, note: 'connection refused when it opened: no transaction began' })
+      if (decision.rule === 'fault')
+        recordRefusal(this.ctx, session, {
+          now: session.connectedAt,
+          decision,
+          note: 'connection refused when it opened: no transaction began',
+        })
       return decision.reply
     }
     return undefined
@@ -88,7 +103,17 @@ export class Relay implements SmtpRelay {
     const decision = decide(this.ctx.world, s.facts(c), { stage: 'command', now, verb: c.verb })
     const sessionLimit = decision.verdict === 'reject' && SESSION_LIMIT_RULE_IDS.has(decision.rule ?? '')
     if (sessionLimit && decision.reply) {
-      this.ctx.log.info({ session: id, ip: s.ip, verb: c.verb, rule: decision.rule, counters: c.counters, reply: formatReply(decision.reply) }, `session limit ${decision.rule}`)
+      this.ctx.log.info(
+        {
+          session: id,
+          ip: s.ip,
+          verb: c.verb,
+          rule: decision.rule,
+          counters: c.counters,
+          reply: formatReply(decision.reply),
+        },
+        `session limit ${decision.rule}`,
+      )
       return decision.reply
     }
     if (c.lineTooLong) return reply(this.ctx.world.replies, 'line-too-long')
@@ -105,7 +130,12 @@ export class Relay implements SmtpRelay {
     } else if (txn) {
       txn.refusedCommand(c.verb, decision)
     } else if (!(s.mailRefused && (c.verb === 'RCPT' || c.verb === 'DATA' || c.verb === 'BDAT'))) {
-      recordRefusal(this.ctx, s, { now, decision, verb: c.verb, note: `${c.verb} refused outside a transaction; no message was sent` })
+      recordRefusal(this.ctx, s, {
+        now,
+        decision,
+        verb: c.verb,
+        note: `${c.verb} refused outside a transaction; no message was sent`,
+      })
     }
     return decision.reply
   }
@@ -127,13 +157,24 @@ export class Relay implements SmtpRelay {
     const now = this.ctx.clock.now()
     const decision = decide(this.ctx.world, s.facts(), { stage: 'auth', now, method: a.method, user, credentials })
     if (decision.verdict === 'reject' && decision.reply) {
-      recordRefusal(this.ctx, s, { now, decision, verb: 'AUTH', note: `AUTH ${a.method} as ${user} refused; no message was sent` })
+      recordRefusal(this.ctx, s, {
+        now,
+        decision,
+        verb: 'AUTH',
+        note: `AUTH ${a.method} as ${user} refused; no message was sent`,
+      })
       return decision.reply
     }
     const limit = this.ctx.world.limits.smtpAuth.concurrentConnections
     let slot: boolean
     try {
-      slot = await this.ctx.limits.acquire(smtpAuthSessionsKey(user), id, limit, this.ctx.clock.now(), this.ctx.sessionTtl)
+      slot = await this.ctx.limits.acquire(
+        smtpAuthSessionsKey(user),
+        id,
+        limit,
+        this.ctx.clock.now(),
+        this.ctx.sessionTtl,
+      )
     } catch {
       return reply(replies, 'limits-unavailable')
     }
@@ -144,16 +185,39 @@ export class Relay implements SmtpRelay {
     }
     if (!slot) {
       const r = reply(replies, 'thread-limit')
-      const result = { rule: 'smtpauth-concurrency', stage: 'auth' as const, outcome: 'reject' as const, basis: 'documented' as const, reply: r, note: `${user} already has ${limit} authenticated sessions (limits.smtpAuth.concurrentConnections)` }
-      const refusal: Decision = { stage: 'auth', verdict: 'reject', rule: result.rule, reply: r, results: [...decision.results, result] }
-      recordRefusal(this.ctx, s, { now, decision: refusal, verb: 'AUTH', note: `AUTH ${a.method} as ${user} refused; no message was sent` })
+      const result = {
+        rule: 'smtpauth-concurrency',
+        stage: 'auth' as const,
+        outcome: 'reject' as const,
+        basis: 'documented' as const,
+        reply: r,
+        note: `${user} already has ${limit} authenticated sessions (limits.smtpAuth.concurrentConnections)`,
+      }
+      const refusal: Decision = {
+        stage: 'auth',
+        verdict: 'reject',
+        rule: result.rule,
+        reply: r,
+        results: [...decision.results, result],
+      }
+      recordRefusal(this.ctx, s, {
+        now,
+        decision: refusal,
+        verb: 'AUTH',
+        note: `AUTH ${a.method} as ${user} refused; no message was sent`,
+      })
       return r
     }
     s.authUser = user
     return reply(replies, 'auth-ok')
   }
 
-  async mailFrom(id: string, from: string, declaredSize: number | undefined, dsn?: MessageDsn): Promise<Reply | undefined> {
+  async mailFrom(
+    id: string,
+    from: string,
+    declaredSize: number | undefined,
+    dsn?: MessageDsn,
+  ): Promise<Reply | undefined> {
     const s = this.session(id)
     this.endTransaction(id)
     let ipAttempts: number | undefined
@@ -216,7 +280,9 @@ export class Relay implements SmtpRelay {
     this.sessions.delete(id)
     this.endTransaction(id, 'connection closed')
     if (s.authUser !== undefined) {
-      this.ctx.limits.release(smtpAuthSessionsKey(s.authUser), id).catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'could not release an SMTP AUTH session slot'))
+      this.ctx.limits
+        .release(smtpAuthSessionsKey(s.authUser), id)
+        .catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'could not release an SMTP AUTH session slot'))
     }
     const left = (this.perIp.get(s.ip) ?? 1) - 1
     if (left > 0) this.perIp.set(s.ip, left)
@@ -250,4 +316,3 @@ export class Relay implements SmtpRelay {
 function senderOf(line: string): string {
   return /^MAIL\s+FROM:\s*<([^>]*)>/i.exec(line)?.[1] ?? ''
 }
-

@@ -16,7 +16,12 @@ export interface OpenGroup extends RouteGroup {
  * Opens the sinks for the recipients routed and not refused by NDR. `state` is read again when
  * the spool commits: an NDR found at end of data takes its recipients out of the spool entry.
  */
-export function openRouteSinks(ctx: Pick<RelayContext, 'targets' | 'queue'>, id: string, state: () => TransactionState, dsn: MessageDsn | undefined): OpenGroup[] {
+export function openRouteSinks(
+  ctx: Pick<RelayContext, 'targets' | 'queue'>,
+  id: string,
+  state: () => TransactionState,
+  dsn: MessageDsn | undefined,
+): OpenGroup[] {
   const s = state()
   const at = (i: number) => state().recipients[i] as TransactionRecipient
   const queue = ctx.queue
@@ -38,7 +43,10 @@ export function openRouteSinks(ctx: Pick<RelayContext, 'targets' | 'queue'>, id:
 }
 
 /** The DSN parameters of a group of recipients, as the sink envelope carries them. */
-function dsnEnvelope(dsn: MessageDsn | undefined, recipients: readonly TransactionRecipient[]): Pick<Envelope, 'dsn' | 'rcptDsn'> {
+function dsnEnvelope(
+  dsn: MessageDsn | undefined,
+  recipients: readonly TransactionRecipient[],
+): Pick<Envelope, 'dsn' | 'rcptDsn'> {
   const rcptDsn = Object.fromEntries(recipients.flatMap((r) => (r.dsn ? [[r.address, r.dsn]] : [])))
   return { ...(dsn ? { dsn } : {}), ...(Object.keys(rcptDsn).length ? { rcptDsn } : {}) }
 }

@@ -15,11 +15,18 @@ export function logDecision(
   r: Reply | undefined,
   extra: Record<string, unknown> = {},
 ): void {
-  log.info({ ...ids, stage, verdict: d.verdict, rule: d.rule, reply: r ? formatReply(r) : undefined, ...extra }, `${stage} ${d.verdict}${d.rule ? ` by ${d.rule}` : ''}`)
+  log.info(
+    { ...ids, stage, verdict: d.verdict, rule: d.rule, reply: r ? formatReply(r) : undefined, ...extra },
+    `${stage} ${d.verdict}${d.rule ? ` by ${d.rule}` : ''}`,
+  )
 }
 
 /** `first` false: an earlier record with this id may exist and is replaced. */
-export function writeTrace(out: { readonly trace: TraceWriter; readonly log: Logger }, message: TraceMessage, first: boolean): void {
+export function writeTrace(
+  out: { readonly trace: TraceWriter; readonly log: Logger },
+  message: TraceMessage,
+  first: boolean,
+): void {
   try {
     out.trace.record(message, first)
   } catch (err) {

@@ -81,7 +81,12 @@ export class Transaction {
     this.log(mail.stage, mail, mail.reply)
   }
 
-  private log(stage: string, d: { verdict: string; rule?: string | undefined }, r: Reply | undefined, extra: Record<string, unknown> = {}): void {
+  private log(
+    stage: string,
+    d: { verdict: string; rule?: string | undefined },
+    r: Reply | undefined,
+    extra: Record<string, unknown> = {},
+  ): void {
     logDecision(this.ctx.log, { session: this.session.id, msg: this.id }, stage, d, r, extra)
   }
 
@@ -105,7 +110,11 @@ export class Transaction {
   /** DATA or BDAT: streams the message to its routes and returns the reply for the client. */
   async data(stream: Readable, how: DataTransfer = { body: '7bit', chunked: false }): Promise<Reply> {
     const world = this.ctx.world
-    if (how.chunked || how.body === 'binarymime') this.state = withNote(this.state, `message data by ${how.chunked ? 'BDAT chunks (RFC 3030)' : 'DATA'}, BODY=${how.body.toUpperCase()}`)
+    if (how.chunked || how.body === 'binarymime')
+      this.state = withNote(
+        this.state,
+        `message data by ${how.chunked ? 'BDAT chunks (RFC 3030)' : 'DATA'}, BODY=${how.body.toUpperCase()}`,
+      )
     const limits = await this.judgeLimits()
     this.state = applyLimits(this.state, limits)
     if (limits.verdict === 'reject') {
@@ -118,9 +127,18 @@ export class Transaction {
     const opened = performance.now()
     // BINARYMIME may carry bare CR and LF in its body, which DATA cannot (RFC 3030 §3); relay365
     // forwards with DATA (nodemailer has no BDAT), so a route that does is never given a byte of it
-    const dataOnly = how.body === 'binarymime' ? this.state.recipients.find((r) => r.route !== undefined && !r.ndr && !this.ctx.targets[r.route].binaryMime) : undefined
+    const dataOnly =
+      how.body === 'binarymime'
+        ? this.state.recipients.find((r) => r.route !== undefined && !r.ndr && !this.ctx.targets[r.route].binaryMime)
+        : undefined
     const groups = openRouteSinks(this.ctx, this.id, () => this.state, this.dsn)
-    const message = new MessageStream(groups, this.streamPolicy(how), this.receivedStamp(), this.ctx.clock, (block, header, preview) => this.headerArrived(block, header, preview))
+    const message = new MessageStream(
+      groups,
+      this.streamPolicy(how),
+      this.receivedStamp(),
+      this.ctx.clock,
+      (block, header, preview) => this.headerArrived(block, header, preview),
+    )
     if (dataOnly) message.abort('BINARYMIME content and a next hop that takes DATA only')
     let facts: InspectionFacts
     try {
@@ -144,7 +162,14 @@ export class Transaction {
       const upstream = this.ctx.targets[dataOnly.route].description
       const r = reply(world.replies, 'binarymime-next-hop', { upstream })
       const note = `BODY=BINARYMIME and route ${dataOnly.route} (${upstream}) forwards with DATA, which cannot carry bare CR/LF; nothing was sent (docs/delivery.md)`
-      this.state = refuseAtNextHop(this.state, decision, { rule: 'binarymime-next-hop', stage: 'eom', outcome: 'reject', basis: 'relay365', reply: r, note })
+      this.state = refuseAtNextHop(this.state, decision, {
+        rule: 'binarymime-next-hop',
+        stage: 'eom',
+        outcome: 'reject',
+        basis: 'relay365',
+        reply: r,
+        note,
+      })
       this.log('eom', this.state.eom as Decision, r)
       this.finish()
       return r
@@ -165,17 +190,33 @@ export class Transaction {
       // Taken, but no 250 goes out: the client will send the message again. The spooled copy must
       // not be delivered too, what it counted goes back, and its record says what the client heard.
       const why = (err as Error).message
-      await this.ctx.queue?.discard(this.id).catch((e: Error) => this.ctx.log.error({ err: e.message, msg: this.id }, 'could not discard a spooled message the client was not given a 250 for'))
+      await this.ctx.queue
+        ?.discard(this.id)
+        .catch((e: Error) =>
+          this.ctx.log.error(
+            { err: e.message, msg: this.id },
+            'could not discard a spooled message the client was not given a 250 for',
+          ),
+        )
       const failed = reply(world.replies, 'local-error', { detail: why })
       this.state = failedAfterTaken(this.state, failed)
       this.recorded = false
-      this.finish(`the message was taken, then the transaction failed before its reply (${why}): no 250 given, nothing kept`, false)
+      this.finish(
+        `the message was taken, then the transaction failed before its reply (${why}): no 250 given, nothing kept`,
+        false,
+      )
       return failed
     }
   }
 
   /** The reply to a message its routes have taken (or refused), once its trace record is written. */
-  private async answer(live: readonly OpenGroup[], outcomes: readonly DeliveryOutcome[], opened: number, decision: Decision, limits: LimitDecision): Promise<Reply> {
+  private async answer(
+    live: readonly OpenGroup[],
+    outcomes: readonly DeliveryOutcome[],
+    opened: number,
+    decision: Decision,
+    limits: LimitDecision,
+  ): Promise<Reply> {
     const deliveryMs = Math.round(performance.now() - opened)
     const taken = live.map((g, i) => ({ route: g.route, members: g.members, outcome: outcomes[i] as DeliveryOutcome }))
     // queue mode: the route's reply is the spool's; delivery is timed by each attempt
@@ -192,13 +233,18 @@ export class Transaction {
       this.sendNdr()
     }
     // SMTP AUTH throttling: the message is through, the reply waits for its slot (Exchange delays).
-    if (limits.verdict === 'delay' && limits.until !== undefined && final.code < 400) await this.ctx.clock.sleepUntil(limits.until)
+    if (limits.verdict === 'delay' && limits.until !== undefined && final.code < 400)
+      await this.ctx.clock.sleepUntil(limits.until)
     return final
   }
 
   /** Counts the message against the lane's limits; a store that cannot answer refuses it (4xx). */
   private async judgeLimits(): Promise<LimitDecision> {
-    const m = { txn: this.state.mail.txn as TransactionFacts, recipients: limitRecipients(this.state), authUser: this.session.authUser }
+    const m = {
+      txn: this.state.mail.txn as TransactionFacts,
+      recipients: limitRecipients(this.state),
+      authUser: this.session.authUser,
+    }
     try {
       const { decision, counted } = await countLimits(this.ctx.world, this.ctx.limits, m, this.ctx.clock.now(), this.id)
       if (counted) this.counted = [...counted]
@@ -213,13 +259,16 @@ export class Transaction {
     const counted = this.counted
     if (!counted) return
     this.counted = undefined
-    this.ctx.limits.refund(counted, this.id).catch((err: Error) => this.ctx.log.warn({ err: err.message, msg: this.id }, 'could not refund a limit count'))
+    this.ctx.limits
+      .refund(counted, this.id)
+      .catch((err: Error) => this.ctx.log.warn({ err: err.message, msg: this.id }, 'could not refund a limit count'))
   }
 
   /** The header block arrived: kept for an NDR's quote if one may follow; true when its rules refuse the message. */
   private headerArrived(block: Buffer, header: HeaderFacts, preview: InspectionFacts): boolean {
     this.header = header
-    if (this.ctx.world.policy.ndr === 'exchange' && ndrSender(this.state.mailFrom)) this.originalHeaders = block.subarray(0, NDR_HEADER_BYTES).toString('latin1')
+    if (this.ctx.world.policy.ndr === 'exchange' && ndrSender(this.state.mailFrom))
+      this.originalHeaders = block.subarray(0, NDR_HEADER_BYTES).toString('latin1')
     return this.decideContent(preview).verdict === 'reject'
   }
 
@@ -274,7 +323,12 @@ export class Transaction {
       about: this.id,
       sender,
       arrivedAt: this.state.receivedAt,
-      failures: refused.map((r) => ({ recipient: r.address, reply: formatReply(r.ndr?.reply as Reply), expired: false, ...(r.dsn?.orcpt ? { orcpt: r.dsn.orcpt } : {}) })),
+      failures: refused.map((r) => ({
+        recipient: r.address,
+        reply: formatReply(r.ndr?.reply as Reply),
+        expired: false,
+        ...(r.dsn?.orcpt ? { orcpt: r.dsn.orcpt } : {}),
+      })),
       originalHeaders: this.originalHeaders ?? '',
       ...(this.dsn?.envid ? { envid: this.dsn.envid } : {}),
       ...(this.header?.subject ? { originalSubject: this.header.subject } : {}),
@@ -285,7 +339,10 @@ export class Transaction {
   private queuedReply(): Reply {
     // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets; a client sent 5 KB of Message-ID.
     const own = this.messageId()
-    const echoed = own.length <= MAX_ECHOED_MESSAGE_ID && /^[\x21-\x7e]+$/.test(own) ? own : `<${this.id}@${this.ctx.world.hostname}>`
+    const echoed =
+      own.length <= MAX_ECHOED_MESSAGE_ID && /^[\x21-\x7e]+$/.test(own)
+        ? own
+        : `<${this.id}@${this.ctx.world.hostname}>`
     return reply(this.ctx.world.replies, 'queued', { messageId: echoed })
   }
 
@@ -299,9 +356,18 @@ export class Transaction {
     // not accepted after all (refused, abandoned, the next hop said no): what it counted goes back
     if (!isAccepted(this.state)) this.refund()
     this.state = close(this.state, note)
-    const message = { headerFrom: this.header?.fromDisplay || undefined, subject: this.header?.subject, messageId: this.messageId(), size: this.size }
+    const message = {
+      headerFrom: this.header?.fromDisplay || undefined,
+      subject: this.header?.subject,
+      messageId: this.messageId(),
+      size: this.size,
+    }
     // the transaction's id is its own: finish()'s first record is the message's first
-    writeTrace(this.ctx, traceRecord(this.state, { id: this.id, ...this.session.recordFacts(), ...message, targets: this.ctx.targets }), first)
+    writeTrace(
+      this.ctx,
+      traceRecord(this.state, { id: this.id, ...this.session.recordFacts(), ...message, targets: this.ctx.targets }),
+      first,
+    )
   }
 }
 

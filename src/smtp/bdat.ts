@@ -76,37 +76,47 @@ export class ChunkedReceiver {
     if (!bdat || !parser) return callback()
     if (!this.host.recipients()) {
       // the bad-sequence rule refuses this in the command hook; here so no message ever opens without
-      this.consume(bdat.size, undefined, (resume) => {
-        this.host.send(503, 'Error: need RCPT command')
-        resume()
-      }, callback)
+      this.consume(
+        bdat.size,
+        undefined,
+        (resume) => {
+          this.host.send(503, 'Error: need RCPT command')
+          resume()
+        },
+        callback,
+      )
       return
     }
     const m = this.current ?? this.openMessage(parser)
-    this.consume(bdat.size, m.stream, (resume) => {
-      if (this.current !== m) return resume() // reset or cut while the chunk was read
-      if (!bdat.last) {
-        const r = reply(this.host.replies(), 'chunk-received', { size: String(bdat.size) })
-        this.host.send(r.code, replyText(r), 'BDAT_CHUNK_OK')
-        return resume()
-      }
-      m.last = true
-      parser.endChunks()
-      // the message is in: the idle timeout and the deadline wait for the relay's answer, as after DATA
-      this.host.awaiting(m.stream)
-      m.stream.end()
-      const answer = () => {
-        const { err, message } = m.result ?? { err: null, message: undefined }
-        this.current = undefined
-        this.host.awaiting(false)
-        if (err) this.host.send(err.responseCode || 450, err.message)
-        else this.host.send(250, typeof message === 'string' ? message : 'OK: message queued', 'DATA_OK')
-        this.host.finished()
-        resume()
-      }
-      if (m.result) answer()
-      else m.answered = answer
-    }, callback)
+    this.consume(
+      bdat.size,
+      m.stream,
+      (resume) => {
+        if (this.current !== m) return resume() // reset or cut while the chunk was read
+        if (!bdat.last) {
+          const r = reply(this.host.replies(), 'chunk-received', { size: String(bdat.size) })
+          this.host.send(r.code, replyText(r), 'BDAT_CHUNK_OK')
+          return resume()
+        }
+        m.last = true
+        parser.endChunks()
+        // the message is in: the idle timeout and the deadline wait for the relay's answer, as after DATA
+        this.host.awaiting(m.stream)
+        m.stream.end()
+        const answer = () => {
+          const { err, message } = m.result ?? { err: null, message: undefined }
+          this.current = undefined
+          this.host.awaiting(false)
+          if (err) this.host.send(err.responseCode || 450, err.message)
+          else this.host.send(250, typeof message === 'string' ? message : 'OK: message queued', 'DATA_OK')
+          this.host.finished()
+          resume()
+        }
+        if (m.result) answer()
+        else m.answered = answer
+      },
+      callback,
+    )
   }
 
   /**
@@ -115,10 +125,15 @@ export class ChunkedReceiver {
    */
   refuse(size: number, refusal: Reply, callback: () => void): void {
     this.abandon(Object.assign(new Error('BDAT refused'), { code: 'EABORT' }))
-    this.consume(size, undefined, (resume) => {
-      this.host.send(refusal.code, replyText(refusal))
-      resume()
-    }, callback)
+    this.consume(
+      size,
+      undefined,
+      (resume) => {
+        this.host.send(refusal.code, replyText(refusal))
+        resume()
+      },
+      callback,
+    )
   }
 
   /**
@@ -146,7 +161,11 @@ export class ChunkedReceiver {
   }
 
   private openMessage(parser: GuardedSMTPStream): ChunkedMessage {
-    const stream = Object.assign(new PassThrough(), { byteLength: 0, sizeExceeded: false, [CHUNKED]: true }) as SMTPServerDataStream
+    const stream = Object.assign(new PassThrough(), {
+      byteLength: 0,
+      sizeExceeded: false,
+      [CHUNKED]: true,
+    }) as SMTPServerDataStream
     const m: ChunkedMessage = { stream, last: false }
     this.current = m
     parser.startChunks()
@@ -160,7 +179,12 @@ export class ChunkedReceiver {
   }
 
   /** Reads `size` octets into `sink` (none: dropped), then `then`; `callback` lets the parser go on. */
-  private consume(size: number, sink: PassThrough | undefined, then: (resume: () => void) => void, callback: () => void): void {
+  private consume(
+    size: number,
+    sink: PassThrough | undefined,
+    then: (resume: () => void) => void,
+    callback: () => void,
+  ): void {
     const parser = this.host.parser()
     if (size === 0 || !parser) return then(callback)
     parser.readChunk(size, sink, then)

@@ -9,6 +9,7 @@ export function certificateNames(socket: TLSSocket): string[] {
   const names = new Set<string>()
   const cn = cert.subject.CN
   if (typeof cn === 'string') names.add(cn.toLowerCase())
-  for (const part of (cert.subjectaltname ?? '').split(/,\s*/)) if (part.startsWith('DNS:')) names.add(part.slice(4).toLowerCase())
+  for (const part of (cert.subjectaltname ?? '').split(/,\s*/))
+    if (part.startsWith('DNS:')) names.add(part.slice(4).toLowerCase())
   return [...names]
 }

@@ -18,18 +18,27 @@ export function hasNonAscii(line: Buffer): boolean {
   return false
 }
 
-export function mailParamsRefusal(args: Readonly<Record<string, unknown>> | false | undefined, line: Buffer, authOffered: boolean): ReplyId | undefined {
+export function mailParamsRefusal(
+  args: Readonly<Record<string, unknown>> | false | undefined,
+  line: Buffer,
+  authOffered: boolean,
+): ReplyId | undefined {
   const keys = Object.keys(args || {})
   if (keys.some((k) => !MAIL_PARAMS.has(k) && !(k === 'AUTH' && authOffered))) return 'unsupported-parameter'
   if (!keys.includes('SMTPUTF8') && hasNonAscii(line)) return 'smtputf8-required'
   const a = args || {}
-  if (('RET' in a || 'ENVID' in a) && messageDsn(a.RET, a.ENVID, rawParam(line, 'ENVID')) === undefined) return 'bad-dsn-parameter'
+  if (('RET' in a || 'ENVID' in a) && messageDsn(a.RET, a.ENVID, rawParam(line, 'ENVID')) === undefined)
+    return 'bad-dsn-parameter'
   const body = a.BODY
   if (typeof body === 'string' && !BODY_VALUES.has(body.toUpperCase())) return 'bad-body'
   return undefined
 }
 
-export function rcptParamsRefusal(args: Readonly<Record<string, unknown>> | false | undefined, line: Buffer, smtpUtf8: boolean): ReplyId | undefined {
+export function rcptParamsRefusal(
+  args: Readonly<Record<string, unknown>> | false | undefined,
+  line: Buffer,
+  smtpUtf8: boolean,
+): ReplyId | undefined {
   if (Object.keys(args || {}).some((k) => !RCPT_PARAMS.has(k))) return 'unsupported-parameter'
   if (!smtpUtf8 && hasNonAscii(line)) return 'smtputf8-required'
   return undefined

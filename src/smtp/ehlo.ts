@@ -2,7 +2,18 @@
 // builds the capability list from its options, this puts it in Exchange's shape — the SIZE
 // Exchange advertises, AUTH as `AUTH LOGIN XOAUTH2` (PLAIN works but is not advertised).
 // AUTH takes STARTTLS's place once TLS is up (smtp.office365.com:587 transcripts)
-const ORDER = ['SIZE', 'PIPELINING', 'DSN', 'ENHANCEDSTATUSCODES', 'STARTTLS', 'AUTH', '8BITMIME', 'BINARYMIME', 'CHUNKING', 'SMTPUTF8']
+const ORDER = [
+  'SIZE',
+  'PIPELINING',
+  'DSN',
+  'ENHANCEDSTATUSCODES',
+  'STARTTLS',
+  'AUTH',
+  '8BITMIME',
+  'BINARYMIME',
+  'CHUNKING',
+  'SMTPUTF8',
+]
 
 /** What Exchange advertises as SIZE on both doors; a larger limits.maxMessageSize is advertised as it is. */
 export const EXCHANGE_SIZE = 157_286_400

@@ -110,7 +110,10 @@ export class GuardedSMTPStream extends SMTPStream {
     // and then the bare LF is message data, which must reach the message as sent (a NUL put into
     // a BDAT chunk would shift every octet count after it). _write decides again in the mode the
     // parser is in by then.
-    if (first > 0) return super._write(chunk.subarray(0, first), encoding, (err) => (err ? next(err) : this._write(chunk.subarray(first), encoding, next)))
+    if (first > 0)
+      return super._write(chunk.subarray(0, first), encoding, (err) =>
+        err ? next(err) : this._write(chunk.subarray(first), encoding, next),
+      )
     // Still a command line: mark this bare LF and every one after it. The marked line closes the
     // session, so where the rest would have been framed no longer matters.
     let prevCR = false
@@ -131,7 +134,6 @@ export class GuardedSMTPStream extends SMTPStream {
     return super._write(out, encoding, next)
   }
 }
-
 
 /** Index of the first LF not preceded by CR (`prevCR`: the byte before the chunk was a CR), or -1. */
 function firstBareLf(chunk: Buffer, prevCR: boolean): number {

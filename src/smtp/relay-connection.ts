@@ -48,7 +48,11 @@ export const COMMAND_LINE_MAX = 512 - 2
 export const AUTH_LINE_MAX = 12288 - 2
 
 /** Session-limit refusals that end the session even when a config override changed their code. */
-export const CLOSING: ReadonlySet<Reply['id']> = new Set<Reply['id']>(['too-many-errors', 'too-many-commands', 'session-recipient-limit'])
+export const CLOSING: ReadonlySet<Reply['id']> = new Set<Reply['id']>([
+  'too-many-errors',
+  'too-many-commands',
+  'session-recipient-limit',
+])
 
 export class RelayConnection extends SMTPConnection {
   private deadline: NodeJS.Timeout | undefined
@@ -136,14 +140,18 @@ export class RelayConnection extends SMTPConnection {
     clearTimeout(this.deadline)
     this.dataRate?.ended()
     // smtp-server fails only DATA's stream when the client goes
-    this.chunks.abandon(Object.assign(new Error('Connection closed before the message was received in full'), { code: 'ECONNECTION' }))
+    this.chunks.abandon(
+      Object.assign(new Error('Connection closed before the message was received in full'), { code: 'ECONNECTION' }),
+    )
     super._onClose()
   }
 
   // RSET, EHLO, HELO and STARTTLS reset the transaction (RFC 3030 §2: RSET clears a BDAT
   // transaction); the relay learns of it through its stream, which fails.
   override _resetSession(): void {
-    this.chunks.abandon(Object.assign(new Error('the client reset the transaction before the LAST chunk'), { code: 'ERESET' }))
+    this.chunks.abandon(
+      Object.assign(new Error('the client reset the transaction before the LAST chunk'), { code: 'ERESET' }),
+    )
     super._resetSession()
   }
 
@@ -158,7 +166,10 @@ export class RelayConnection extends SMTPConnection {
     if (Array.isArray(data) || own || data === undefined || data === null) {
       this.counter.reply(code, context)
       // the only multi-line reply smtp-server sends is its EHLO
-      const lines = Array.isArray(data) && code === 250 ? [data[0] ?? '', ...this.hooks.ehloFeatures([...data.slice(1), ...CHUNKING_FEATURES])] : data
+      const lines =
+        Array.isArray(data) && code === 250
+          ? [data[0] ?? '', ...this.hooks.ehloFeatures([...data.slice(1), ...CHUNKING_FEATURES])]
+          : data
       super.send(code, lines, false)
     } else {
       const shimmed = shimReply(this.hooks.replies, code, data, context || undefined)
@@ -223,8 +234,19 @@ export class RelayConnection extends SMTPConnection {
         return
       }
       const envelope = this.session.envelope
-      const transaction = { open: !!envelope?.mailFrom, recipients: envelope?.rcptTo?.length ?? 0, chunked: this.chunks.open, binaryMime: envelope?.bodyType === 'binarymime' }
-      const refusal = this.hooks.command(this.id, { verb, line, counters: this.counter.snapshot(), transaction, lineTooLong: command.length > COMMAND_LINE_MAX && verb !== 'AUTH' })
+      const transaction = {
+        open: !!envelope?.mailFrom,
+        recipients: envelope?.rcptTo?.length ?? 0,
+        chunked: this.chunks.open,
+        binaryMime: envelope?.bodyType === 'binarymime',
+      }
+      const refusal = this.hooks.command(this.id, {
+        verb,
+        line,
+        counters: this.counter.snapshot(),
+        transaction,
+        lineTooLong: command.length > COMMAND_LINE_MAX && verb !== 'AUTH',
+      })
       // Counted whatever the answer: a refused command is still one that delivered nothing.
       this.counter.command(verb)
       if (refusal) {
@@ -274,7 +296,9 @@ export class RelayConnection extends SMTPConnection {
 
   // SIZE= is checked by the policy engine (rule declared-size), so the trace shows it; only its
   // syntax is left to the library. Parameters EHLO did not offer are refused here.
-  override _validateMailParams(parsed: Parameters<SMTPConnection['_validateMailParams']>[0]): ReturnType<SMTPConnection['_validateMailParams']> {
+  override _validateMailParams(
+    parsed: Parameters<SMTPConnection['_validateMailParams']>[0],
+  ): ReturnType<SMTPConnection['_validateMailParams']> {
     const refusal = mailParamsRefusal(parsed.args, this.mailLine ?? Buffer.alloc(0), this._isSupported('AUTH'))
     if (refusal) {
       const r = reply(this.hooks.replies, refusal)
@@ -285,7 +309,10 @@ export class RelayConnection extends SMTPConnection {
     // smtp-server knows BODY=7BIT and 8BITMIME only; BINARYMIME is valid here since BDAT is
     // (mailParamsRefusal checked the value). It is still applied to the envelope as given.
     const { SIZE: size, BODY: _body, ...rest } = args
-    const kept = typeof size === 'string' && /^\d{1,20}$/.test(size) ? rest : { ...rest, ...(size !== undefined ? { SIZE: size } : {}) }
+    const kept =
+      typeof size === 'string' && /^\d{1,20}$/.test(size)
+        ? rest
+        : { ...rest, ...(size !== undefined ? { SIZE: size } : {}) }
     return super._validateMailParams({ ...parsed, args: kept })
   }
 }

@@ -54,7 +54,14 @@ const TRANSLATIONS: readonly Translation[] = [
 
 const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /
 
-const FALLBACK_ENHANCED: Readonly<Record<number, string>> = { 500: '5.5.2', 501: '5.5.4', 502: '5.5.1', 503: '5.5.1', 504: '5.5.4', 555: '5.5.4' }
+const FALLBACK_ENHANCED: Readonly<Record<number, string>> = {
+  500: '5.5.2',
+  501: '5.5.4',
+  502: '5.5.1',
+  503: '5.5.1',
+  504: '5.5.4',
+  555: '5.5.4',
+}
 
 export interface ShimmedReply {
   readonly code: number
@@ -66,9 +73,16 @@ export interface ShimmedReply {
  * Turns what smtp-server wants to send into what relay365 sends. Texts that already carry an
  * enhanced code come from relay365 (hook errors, DATA replies) and pass unchanged.
  */
-export function shimReply(catalogue: ReplyCatalogue, code: number, text: string, context: string | undefined): ShimmedReply {
+export function shimReply(
+  catalogue: ReplyCatalogue,
+  code: number,
+  text: string,
+  context: string | undefined,
+): ShimmedReply {
   if (ENHANCED.test(text)) return { code, text }
-  const t = TRANSLATIONS.find((x) => x.code === code && x.text.test(text) && (x.context === undefined || x.context === context))
+  const t = TRANSLATIONS.find(
+    (x) => x.code === code && x.text.test(text) && (x.context === undefined || x.context === context),
+  )
   if (t) {
     // smtp-server's context for an unknown command is the command's name
     const r = reply(catalogue, t.reply, { verb: context ?? '' })

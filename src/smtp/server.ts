@@ -68,7 +68,9 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     key: o.tls.key,
     cert: o.tls.cert,
     minVersion: o.minTlsVersion,
-    ...(o.requestClientCert ? { requestCert: true, rejectUnauthorized: false, ...(o.tls.clientCa ? { ca: o.tls.clientCa } : {}) } : {}),
+    ...(o.requestClientCert
+      ? { requestCert: true, rejectUnauthorized: false, ...(o.tls.clientCa ? { ca: o.tls.clientCa } : {}) }
+      : {}),
     // The content inspector enforces limits.maxMessageSize; the library only needs a ceiling at least as high.
     size: Math.max(o.maxMessageSize, EXCHANGE_SIZE),
     hideENHANCEDSTATUSCODES: false,
@@ -91,7 +93,11 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
       if (o.endpoint === 'submission') session.disabledCommands = NEVER
       const tls = socket as TLSSocket
       const cipher = tls.getCipher()
-      relay.secure(session.id, { protocol: tls.getProtocol() ?? 'unknown', cipher: cipher?.name ?? 'unknown', certDomains: certificateNames(tls) })
+      relay.secure(session.id, {
+        protocol: tls.getProtocol() ?? 'unknown',
+        cipher: cipher?.name ?? 'unknown',
+        certDomains: certificateNames(tls),
+      })
       callback()
     },
     onAuth(auth, session, callback) {
@@ -116,11 +122,18 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     },
     onRcptTo(address, session, callback) {
       const parsed = address as typeof address & { dsn?: { notify?: string[]; orcpt?: string } }
-      const refusal = relay.rcptTo(session.id, address.address, parsed.dsn ? recipientDsn(parsed.dsn.notify, parsed.dsn.orcpt) : undefined)
+      const refusal = relay.rcptTo(
+        session.id,
+        address.address,
+        parsed.dsn ? recipientDsn(parsed.dsn.notify, parsed.dsn.orcpt) : undefined,
+      )
       callback(refusal ? smtpError(refusal) : null)
     },
     onData(stream, session, callback) {
-      const body = session.envelope.bodyType === 'binarymime' || session.envelope.bodyType === '8bitmime' ? session.envelope.bodyType : '7bit'
+      const body =
+        session.envelope.bodyType === 'binarymime' || session.envelope.bodyType === '8bitmime'
+          ? session.envelope.bodyType
+          : '7bit'
       relay.data(session.id, stream, { body, chunked: isChunked(stream) }).then(
         (r) => (r.code < 400 ? callback(null, replyText(r)) : callback(smtpError(r))),
         (err: Error) => callback(smtpError(reply(o.replies, 'local-error', { detail: err.message }))),
@@ -140,8 +153,11 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     bareLineEndingReply: () => reply(o.replies, 'bare-line-ending-command'),
     command: (id, command) => relay.command(id, command),
     ehloFeatures: (features) => exchangeFeatures(features, Math.max(o.maxMessageSize, EXCHANGE_SIZE)),
-    onCutOff: (id, why) => o.log.info({ session: id, reply: formatReply(reply(o.replies, why)) }, `session cut off: ${why}`),
+    onCutOff: (id, why) =>
+      o.log.info({ session: id, reply: formatReply(reply(o.replies, why)) }, `session cut off: ${why}`),
   }
-  server.on('error', (err: Error & { code?: string }) => o.log.debug({ err: err.message, code: err.code }, 'smtp connection error'))
+  server.on('error', (err: Error & { code?: string }) =>
+    o.log.debug({ err: err.message, code: err.code }, 'smtp connection error'),
+  )
   return server
 }

@@ -24,7 +24,10 @@ function read(path: string, key: string): string {
   }
 }
 
-export async function loadTlsMaterial(tls: { cert?: string | undefined; key?: string | undefined; clientCa?: string | undefined }, hostname: string): Promise<TlsMaterial> {
+export async function loadTlsMaterial(
+  tls: { cert?: string | undefined; key?: string | undefined; clientCa?: string | undefined },
+  hostname: string,
+): Promise<TlsMaterial> {
   const clientCa = tls.clientCa ? read(tls.clientCa, 'tls.clientCa') : undefined
   const extra = clientCa ? { clientCa } : {}
   if (tls.cert && tls.key) {
@@ -40,14 +43,28 @@ export async function loadTlsMaterial(tls: { cert?: string | undefined; key?: st
       keySize: 2048,
       algorithm: 'sha256',
       notAfterDate: new Date(Date.now() + 2 * 365 * 86_400_000),
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: hostname }, { type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+      extensions: [
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: hostname },
+            { type: 2, value: 'localhost' },
+            { type: 7, ip: '127.0.0.1' },
+          ],
+        },
+      ],
     })
     mkdirSync(dirname(DEFAULT_CERT), { recursive: true })
     writeFileSync(DEFAULT_KEY, pems.private, { mode: 0o600 })
     chmodSync(DEFAULT_KEY, 0o600)
     writeFileSync(DEFAULT_CERT, pems.cert)
   }
-  return { key: readFileSync(DEFAULT_KEY, 'utf8'), cert: readFileSync(DEFAULT_CERT, 'utf8'), source: `${DEFAULT_CERT} (self-signed)`, ...extra }
+  return {
+    key: readFileSync(DEFAULT_KEY, 'utf8'),
+    cert: readFileSync(DEFAULT_CERT, 'utf8'),
+    source: `${DEFAULT_CERT} (self-signed)`,
+    ...extra,
+  }
 }
 
 function certificate(pem: string, key: string, path: string): X509Certificate {
@@ -66,5 +83,6 @@ function checkPair(m: { key: string; cert: string }, certPath: string, keyPath: 
   } catch (err) {
     throw new ConfigError('tls.key', `${keyPath} is not a PEM private key: ${(err as Error).message}`)
   }
-  if (!certificate(m.cert, 'tls.cert', certPath).checkPrivateKey(key)) throw new ConfigError('tls.cert', `${certPath} does not match the private key in ${keyPath}`)
+  if (!certificate(m.cert, 'tls.cert', certPath).checkPrivateKey(key))
+    throw new ConfigError('tls.cert', `${certPath} does not match the private key in ${keyPath}`)
 }

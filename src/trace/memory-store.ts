@@ -30,7 +30,8 @@ export class MemoryTraceStore implements TraceStore, TraceSummarizer, Prunable {
   list(q: TraceQuery): TracePage {
     const has = (s: string | undefined, part: string) => (s ?? '').toLowerCase().includes(part.toLowerCase())
     const matches = (m: TraceMessage) =>
-      (q.status === undefined || (q.status === 'Mixed' ? m.status === 'Mixed' : m.recipients.some((r) => r.status === q.status))) &&
+      (q.status === undefined ||
+        (q.status === 'Mixed' ? m.status === 'Mixed' : m.recipients.some((r) => r.status === q.status))) &&
       (q.sender === undefined || has(m.mailFrom, q.sender)) &&
       (q.recipient === undefined || m.recipients.some((r) => has(r.address, q.recipient ?? ''))) &&
       (q.rule === undefined || m.rule === q.rule || m.recipients.some((r) => r.rule === q.rule)) &&
@@ -49,7 +50,8 @@ export class MemoryTraceStore implements TraceStore, TraceSummarizer, Prunable {
 
   extent(): { oldest: number; newest: number } | undefined {
     let e: { oldest: number; newest: number } | undefined
-    for (const { receivedAt: t } of this.messages.values()) e = e ? { oldest: Math.min(e.oldest, t), newest: Math.max(e.newest, t) } : { oldest: t, newest: t }
+    for (const { receivedAt: t } of this.messages.values())
+      e = e ? { oldest: Math.min(e.oldest, t), newest: Math.max(e.newest, t) } : { oldest: t, newest: t }
     return e
   }
 
@@ -59,7 +61,8 @@ export class MemoryTraceStore implements TraceStore, TraceSummarizer, Prunable {
       this.messages.delete(m.id)
       removed.push({ id: m.id, captured: m.captured })
     }
-    if (bounds.olderThan !== undefined) for (const m of this.messages.values()) if (m.receivedAt < bounds.olderThan) remove(m)
+    if (bounds.olderThan !== undefined)
+      for (const m of this.messages.values()) if (m.receivedAt < bounds.olderThan) remove(m)
     if (bounds.keepNewest !== undefined && this.messages.size > bounds.keepNewest) {
       // newest first, later-recorded first among equals: the order list() shows
       const byAge = [...this.messages.values()].reverse().sort((a, b) => b.receivedAt - a.receivedAt)

@@ -40,7 +40,8 @@ export class Retention {
     private readonly now: () => number,
     private readonly onPruned: (removed: readonly PrunedMessage[]) => void = () => undefined,
   ) {
-    this.every = config.maxMessages === null ? MAX_EVERY : Math.min(MAX_EVERY, Math.max(1, Math.ceil(config.maxMessages / 100)))
+    this.every =
+      config.maxMessages === null ? MAX_EVERY : Math.min(MAX_EVERY, Math.max(1, Math.ceil(config.maxMessages / 100)))
     this.ageStep = config.maxAge === null ? Number.POSITIVE_INFINITY : Math.max(1000, config.maxAge / 100)
   }
 

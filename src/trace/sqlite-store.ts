@@ -9,7 +9,13 @@ import type { TraceMessage } from '../core/trace.js'
 import type { TracePage, TraceQuery, TraceStore } from '../ports.js'
 import { categoryOf, ruleOutcomes, type Category, type RuleOutcomeCount } from '../core/outcome.js'
 import type { Prunable, PruneBounds, PrunedMessage, Retention } from './retention.js'
-import { assembleSummary, type CategoryRow, type SummaryQuery, type TraceSummarizer, type TraceSummary } from './summary.js'
+import {
+  assembleSummary,
+  type CategoryRow,
+  type SummaryQuery,
+  type TraceSummarizer,
+  type TraceSummary,
+} from './summary.js'
 
 type Migration = string | ((db: Database.Database) => void)
 
@@ -48,7 +54,7 @@ const MIGRATIONS: Migration[] = [
     const addOutcome = db.prepare('INSERT INTO rule_outcomes (message_id, rule, outcome, n) VALUES (?, ?, ?, ?)')
     // in pages: better-sqlite3 cannot write while a read is iterating, and a whole trace may not fit in memory
     const page = db.prepare('SELECT rowid AS r, doc FROM messages WHERE rowid > ? ORDER BY rowid LIMIT 500')
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       const rows = page.all(after) as Array<{ r: number; doc: string }>
       if (rows.length === 0) break
       for (const row of rows) {
@@ -130,11 +136,23 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
     )
     // A message recorded again (queue mode updates its status) replaces its rule rows.
     const deleteOutcomes = this.db.prepare('DELETE FROM rule_outcomes WHERE message_id = ?')
-    const insertOutcome = this.db.prepare('INSERT INTO rule_outcomes (message_id, rule, outcome, n) VALUES (?, ?, ?, ?)')
+    const insertOutcome = this.db.prepare(
+      'INSERT INTO rule_outcomes (message_id, rule, outcome, n) VALUES (?, ?, ?, ?)',
+    )
     this.insertAll = this.db.transaction((batch: readonly TraceMessage[]) => {
       for (const m of batch) {
-        insertMessage.run(m.id, m.receivedAt, m.status, m.mailFrom.toLowerCase(), m.rule ?? null, JSON.stringify(m), categoryOf(m) ?? null)
-        m.recipients.forEach((r, i) => insertRecipient.run(m.id, i, r.address.toLowerCase(), r.status, r.rule ?? null, r.route ?? null))
+        insertMessage.run(
+          m.id,
+          m.receivedAt,
+          m.status,
+          m.mailFrom.toLowerCase(),
+          m.rule ?? null,
+          JSON.stringify(m),
+          categoryOf(m) ?? null,
+        )
+        m.recipients.forEach((r, i) =>
+          insertRecipient.run(m.id, i, r.address.toLowerCase(), r.status, r.rule ?? null, r.route ?? null),
+        )
         deleteOutcomes.run(m.id)
         for (const o of ruleOutcomes(m)) insertOutcome.run(m.id, o.rule, o.outcome, o.count)
       }
@@ -206,7 +224,9 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
   private writeBatch(batch: readonly TraceMessage[]): void {
     if (batch.length === 0) return
     if (!this.db.open) {
-      this.onError(new Error(`trace closed: ${batch.length} record(s) not written (${batch.map((m) => m.id).join(', ')})`))
+      this.onError(
+        new Error(`trace closed: ${batch.length} record(s) not written (${batch.map((m) => m.id).join(', ')})`),
+      )
       return
     }
     try {
@@ -238,7 +258,9 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
 
   extent(): { oldest: number; newest: number } | undefined {
     this.flush()
-    const row = this.db.prepare('SELECT min(received_at) AS oldest, max(received_at) AS newest FROM messages').get() as { oldest: number | null; newest: number | null }
+    const row = this.db
+      .prepare('SELECT min(received_at) AS oldest, max(received_at) AS newest FROM messages')
+      .get() as { oldest: number | null; newest: number | null }
     return row.oldest === null || row.newest === null ? undefined : { oldest: row.oldest, newest: row.newest }
   }
 
@@ -256,18 +278,24 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
          WHERE m.received_at >= ? AND m.received_at < ? GROUP BY o.rule, o.outcome`,
       )
       .all(q.since, q.until) as RuleOutcomeCount[]
-    return assembleSummary(q, rows.filter((r): r is CategoryRow => r.category !== null), rules)
+    return assembleSummary(
+      q,
+      rows.filter((r): r is CategoryRow => r.category !== null),
+      rules,
+    )
   }
 
   prune(bounds: PruneBounds): PrunedMessage[] {
     this.flush()
     const removed: PrunedMessage[] = []
     const collect = (rows: unknown[]) => {
-      for (const r of rows as Array<{ id: string; captured: number | null }>) removed.push({ id: r.id, captured: r.captured === 1 })
+      for (const r of rows as Array<{ id: string; captured: number | null }>)
+        removed.push({ id: r.id, captured: r.captured === 1 })
     }
     const returning = "RETURNING id, json_extract(doc, '$.captured') AS captured"
     this.db.transaction(() => {
-      if (bounds.olderThan !== undefined) collect(this.db.prepare(`DELETE FROM messages WHERE received_at < ? ${returning}`).all(bounds.olderThan))
+      if (bounds.olderThan !== undefined)
+        collect(this.db.prepare(`DELETE FROM messages WHERE received_at < ? ${returning}`).all(bounds.olderThan))
       if (bounds.keepNewest !== undefined) {
         // the order list() shows: newest first, later-recorded first among equals
         const sql = `DELETE FROM messages WHERE rowid IN

@@ -44,7 +44,11 @@ export const zeroCounts = (): CategoryCounts => Object.fromEntries(CATEGORIES.ma
 /** At most this many buckets, whatever the query asks: the chart is drawn, not scrolled. */
 export const MAX_BUCKETS = 500
 
-export function assembleSummary(q: SummaryQuery, rows: readonly CategoryRow[], rules: readonly RuleOutcomeCount[]): TraceSummary {
+export function assembleSummary(
+  q: SummaryQuery,
+  rows: readonly CategoryRow[],
+  rules: readonly RuleOutcomeCount[],
+): TraceSummary {
   const n = Math.min(MAX_BUCKETS, Math.max(1, Math.ceil((q.until - q.since) / q.bucketMs)))
   const buckets = Array.from({ length: n }, (_, i) => ({ start: q.since + i * q.bucketMs, counts: zeroCounts() }))
   const totals = zeroCounts()
@@ -53,7 +57,9 @@ export function assembleSummary(q: SummaryQuery, rows: readonly CategoryRow[], r
     if (b) b.counts[r.category] += r.count
     totals[r.category] += r.count
   }
-  const sorted = [...rules].sort((a, b) => b.count - a.count || a.rule.localeCompare(b.rule) || a.outcome.localeCompare(b.outcome))
+  const sorted = [...rules].sort(
+    (a, b) => b.count - a.count || a.rule.localeCompare(b.rule) || a.outcome.localeCompare(b.outcome),
+  )
   return { totals, buckets, rules: sorted }
 }
 

@@ -46,7 +46,10 @@ t.test('Exchange Online MX: smart host, SPF pass, TeamDynamix block, exit 0', as
   t.notMatch(r.output, /MS=ms12345678/, 'a TXT that is not SPF is not shown as one')
   t.match(r.output, 'lookups  1 of 10')
   t.match(r.output, /ok {4}198\.51\.100\.7: pass/)
-  t.match(r.output, /TeamDynamix → Admin → Email settings\n {2}SMTP Server +contoso-edu\.mail\.protection\.outlook\.com\n {2}Port +25\n {2}Security +Explicit\n {2}Validate certificate +unchecked \(certificate validation disabled\)\n {2}Domain +contoso\.edu\n {2}Use SMTP Authentication +unchecked\n {2}Username +\(blank\)/)
+  t.match(
+    r.output,
+    /TeamDynamix → Admin → Email settings\n {2}SMTP Server +contoso-edu\.mail\.protection\.outlook\.com\n {2}Port +25\n {2}Security +Explicit\n {2}Validate certificate +unchecked \(certificate validation disabled\)\n {2}Domain +contoso\.edu\n {2}Use SMTP Authentication +unchecked\n {2}Username +\(blank\)/,
+  )
   t.match(r.output, /Result: OK, 0 warning\(s\)$/)
 })
 
@@ -75,7 +78,11 @@ t.test('a non-Microsoft MX is a warning, not a failure', async (t) => {
   t.match(r.output, /WARN {2}2 MX records: Microsoft recommends exactly one/)
   t.match(r.output, /SMTP Server +mx1\.gateway\.example/, 'the lowest preference wins, normalized')
   t.match(r.output, /Result: OK, 2 warning\(s\)/)
-  t.notMatch(r.output, /spf\.protection\.outlook\.com/, 'no Microsoft include is expected of a domain outside Exchange Online')
+  t.notMatch(
+    r.output,
+    /spf\.protection\.outlook\.com/,
+    'no Microsoft include is expected of a domain outside Exchange Online',
+  )
 })
 
 t.test('the DANE form <domain>.<x>-v1.mx.microsoft is Exchange Online too', async (t) => {
@@ -108,7 +115,11 @@ t.test('SPF over the 10-lookup limit: warning, permerror unless matched early', 
   t.match(r.output, 'lookups  11 of 10')
   t.match(r.output, /WARN {2}the record needs 11 DNS lookups, more than the 10 RFC 7208 §4\.6\.4 allows/)
   t.match(r.output, /ok {4}192\.0\.2\.1: pass/, 'a:h1 matches before the limit is reached')
-  t.match(r.output, /FAIL {2}203\.0\.113\.9: permerror — the record cannot be evaluated: .*Too many DNS requests/, 'its ip4 term comes after 11 lookups')
+  t.match(
+    r.output,
+    /FAIL {2}203\.0\.113\.9: permerror — the record cannot be evaluated: .*Too many DNS requests/,
+    'its ip4 term comes after 11 lookups',
+  )
   t.match(r.output, /WARN {2}the record does not include spf\.protection\.outlook\.com/)
 })
 
@@ -132,25 +143,47 @@ t.test('two SPF records, none, broken includes', async (t) => {
 })
 
 t.test('config: accepted domain missing, IP-only onPremises connectors warn', async (t) => {
-  const dir = t.testdir({ 'relay.yaml': CONFIG, 'bad.yaml': 'connectors:\n  - name: X\n    type: inbound\n    senderIPs: [192.0.2.1]\n' })
+  const dir = t.testdir({
+    'relay.yaml': CONFIG,
+    'bad.yaml': 'connectors:\n  - name: X\n    type: inbound\n    senderIPs: [192.0.2.1]\n',
+  })
   const r = await doctor({ domain: 'contoso.edu', ip: ['198.51.100.7'], config: `${dir}/relay.yaml` })
   t.equal(r.code, 0, 'warnings alone do not fail')
   t.match(r.output, `Config (${dir}/relay.yaml)`)
-  t.match(r.output, /WARN {2}contoso\.edu is not in tenant\.acceptedDomains \(fabrikam\.example\): relay for a sender in it is refused with 550 5\.7\.64/)
-  t.match(r.output, /WARN {2}connector TeamDynamix recognises the sender by senderIPs only \(198\.51\.100\.0\/24\): Microsoft's MC1226222 \(Feb 2026\) favours a certificate connector/)
+  t.match(
+    r.output,
+    /WARN {2}contoso\.edu is not in tenant\.acceptedDomains \(fabrikam\.example\): relay for a sender in it is refused with 550 5\.7\.64/,
+  )
+  t.match(
+    r.output,
+    /WARN {2}connector TeamDynamix recognises the sender by senderIPs only \(198\.51\.100\.0\/24\): Microsoft's MC1226222 \(Feb 2026\) favours a certificate connector/,
+  )
   t.match(r.output, /WARN {2}connector Old TDX \(disabled\) recognises the sender by senderIPs only/)
   t.notMatch(r.output, /connector Certified|connector Partner/, 'certificate and partner connectors are not flagged')
-  t.match(r.output, /WARN {2}smtpAuth\.users\[0\] app@contoso\.example relies on basic SMTP AUTH \(a password\)/, 'a mailbox that sends with a password')
+  t.match(
+    r.output,
+    /WARN {2}smtpAuth\.users\[0\] app@contoso\.example relies on basic SMTP AUTH \(a password\)/,
+    'a mailbox that sends with a password',
+  )
   t.match(r.output, /Result: OK, 4 warning\(s\)/)
   const accepted = await doctor({ domain: 'fabrikam.example' }, { RELAY365_CONFIG: `${dir}/relay.yaml` })
   t.match(accepted.output, /ok {4}fabrikam\.example is an accepted domain/, '$RELAY365_CONFIG is read like --config')
-  t.notMatch((await doctor({ domain: 'contoso.edu' })).output, /Config \(/, 'no config: the example config is not checked')
+  t.notMatch(
+    (await doctor({ domain: 'contoso.edu' })).output,
+    /Config \(/,
+    'no config: the example config is not checked',
+  )
   await t.rejects(doctor({ domain: 'contoso.edu', config: `${dir}/bad.yaml` }), ConfigError)
 })
 
 t.test('--json: the whole report', async (t) => {
   const dir = t.testdir({ 'relay.yaml': CONFIG })
-  const r = await doctor({ domain: 'contoso.edu', ip: ['198.51.100.7', '203.0.113.9'], config: `${dir}/relay.yaml`, json: true })
+  const r = await doctor({
+    domain: 'contoso.edu',
+    ip: ['198.51.100.7', '203.0.113.9'],
+    config: `${dir}/relay.yaml`,
+    json: true,
+  })
   t.equal(r.code, 1)
   const report = JSON.parse(r.output) as Record<string, unknown>
   t.match(report, {
@@ -179,28 +212,64 @@ t.test('--json: the whole report', async (t) => {
   const findings = report.findings as Array<{ check: string; level: string }>
   t.same(
     findings.map((f) => `${f.check} ${f.level}`),
-    ['mx-host ok', 'spf-ip ok', 'spf-ip fail', 'accepted-domain warn', 'smtp-auth-basic warn', 'connector-ip-only warn', 'connector-ip-only warn'],
+    [
+      'mx-host ok',
+      'spf-ip ok',
+      'spf-ip fail',
+      'accepted-domain warn',
+      'smtp-auth-basic warn',
+      'connector-ip-only warn',
+      'connector-ip-only warn',
+    ],
   )
   const noMx = JSON.parse((await doctor({ domain: 'nomx.example', json: true })).output)
-  t.match(noMx, { ok: false, mx: { ok: false, error: { code: 'no-mx', dnsCode: 'ENODATA' } }, teamDynamix: { server: null } })
+  t.match(noMx, {
+    ok: false,
+    mx: { ok: false, error: { code: 'no-mx', dnsCode: 'ENODATA' } },
+    teamDynamix: { server: null },
+  })
 })
 
 t.test('bad usage is a UsageError (exit 2)', async (t) => {
-  await t.rejects(doctor({ domain: 'not a domain' }), new UsageError('--domain: expected a domain name, got "not a domain"'))
-  await t.rejects(doctor({ domain: 'contoso.edu', ip: ['198.51.100.300'] }), new UsageError('--ip: expected an IPv4 or IPv6 address, got "198.51.100.300"'))
-  await t.rejects(doctorCommand({ domain: 'contoso.edu', resolver: ['127.0.0.1:99999'] }, {}), new UsageError('--resolver: expected IP or IP:PORT (e.g. 127.0.0.1:5353), got "127.0.0.1:99999"'))
+  await t.rejects(
+    doctor({ domain: 'not a domain' }),
+    new UsageError('--domain: expected a domain name, got "not a domain"'),
+  )
+  await t.rejects(
+    doctor({ domain: 'contoso.edu', ip: ['198.51.100.300'] }),
+    new UsageError('--ip: expected an IPv4 or IPv6 address, got "198.51.100.300"'),
+  )
+  await t.rejects(
+    doctorCommand({ domain: 'contoso.edu', resolver: ['127.0.0.1:99999'] }, {}),
+    new UsageError('--resolver: expected IP or IP:PORT (e.g. 127.0.0.1:5353), got "127.0.0.1:99999"'),
+  )
   // No --resolver: the system resolvers, but the bad --ip is refused before any query.
   await t.rejects(doctorCommand({ domain: 'contoso.edu', ip: ['nope'] }, {}), UsageError)
 })
 
 t.test('as a user runs it: relay365 doctor in a child process', async (t) => {
   const dir = t.testdir({ 'relay.yaml': CONFIG })
-  const ok = await runCli(['doctor', '--domain', 'contoso.edu', '--resolver', dns.address, '--ip', '198.51.100.7', '--config', `${dir}/relay.yaml`], { env: { RELAY365_CONFIG: '' } })
+  const ok = await runCli(
+    [
+      'doctor',
+      '--domain',
+      'contoso.edu',
+      '--resolver',
+      dns.address,
+      '--ip',
+      '198.51.100.7',
+      '--config',
+      `${dir}/relay.yaml`,
+    ],
+    { env: { RELAY365_CONFIG: '' } },
+  )
   t.equal(ok.code, 0, ok.stderr)
   t.match(ok.stdout, /SMTP Server +contoso-edu\.mail\.protection\.outlook\.com/)
   t.match(ok.stdout, /WARN {2}connector TeamDynamix recognises the sender by senderIPs only/)
   t.match(ok.stdout, /Result: OK, 4 warning\(s\)/)
-  const failed = await runCli(['doctor', '--domain', 'nomx.example', '--resolver', dns.address, '--json'], { env: { RELAY365_CONFIG: '' } })
+  const failed = await runCli(['doctor', '--domain', 'nomx.example', '--resolver', dns.address, '--json'], {
+    env: { RELAY365_CONFIG: '' },
+  })
   t.equal(failed.code, 1)
   t.match(JSON.parse(failed.stdout), { ok: false, mx: { error: { code: 'no-mx' } } })
   const usage = await runCliHere(['doctor', '--resolver', dns.address])

@@ -62,7 +62,11 @@ t.test('SIGTERM with sessions mid-DATA and mid-envelope: a trace record for ever
   const senders = new Set(messages.map((m) => m.mailFrom))
   const missing = clients.map((_, i) => `cut${i}@contoso.example`).filter((s) => !senders.has(s))
   t.same(missing, [], `a trace record for each of the ${clients.length} cut sessions`)
-  t.match(messages.find((m) => m.mailFrom === 'whole@contoso.example'), { status: 'Delivered' })
-  for (const m of messages.filter((m) => m.mailFrom.startsWith('cut'))) t.notMatch(m.status, /Delivered|Captured|Pending/, `${m.mailFrom}: ${m.status}, ${m.notes.join('; ')}`)
+  t.match(
+    messages.find((m) => m.mailFrom === 'whole@contoso.example'),
+    { status: 'Delivered' },
+  )
+  for (const m of messages.filter((m) => m.mailFrom.startsWith('cut')))
+    t.notMatch(m.status, /Delivered|Captured|Pending/, `${m.mailFrom}: ${m.status}, ${m.notes.join('; ')}`)
   t.equal(upstream.accepted.length, 1, 'nothing cut reached the upstream')
 })

@@ -25,22 +25,25 @@ t.test('a frozen clock moves only by advance, never back, and wakes sleepers in 
   t.pass('a time already past does not sleep')
 })
 
-t.test('onNextSleep tells each listener once, when someone next starts to sleep; a listener can stop listening', async (t) => {
-  const clock = new SimClock(0, 0)
-  const told: string[] = []
-  clock.onNextSleep(() => told.push('a'))
-  const stopB = clock.onNextSleep(() => told.push('b'))
-  stopB()
-  void clock.sleepUntil(0)
-  t.same(told, [], 'a sleep that ends at once is no sleep')
-  const sleeping = clock.sleepUntil(60_000)
-  t.same(told, ['a'], 'told at once; the listener that stopped is not')
-  const second = clock.sleepUntil(30_000)
-  t.same(told, ['a'], 'once: a listener is for the next sleep only')
-  clock.onNextSleep(() => told.push('c'))
-  clock.advance(60_000)
-  await Promise.all([sleeping, second])
-  t.same(told, ['a'], 'waking is not sleeping')
-  void clock.sleepUntil(90_000)
-  t.same(told, ['a', 'c'])
-})
+t.test(
+  'onNextSleep tells each listener once, when someone next starts to sleep; a listener can stop listening',
+  async (t) => {
+    const clock = new SimClock(0, 0)
+    const told: string[] = []
+    clock.onNextSleep(() => told.push('a'))
+    const stopB = clock.onNextSleep(() => told.push('b'))
+    stopB()
+    void clock.sleepUntil(0)
+    t.same(told, [], 'a sleep that ends at once is no sleep')
+    const sleeping = clock.sleepUntil(60_000)
+    t.same(told, ['a'], 'told at once; the listener that stopped is not')
+    const second = clock.sleepUntil(30_000)
+    t.same(told, ['a'], 'once: a listener is for the next sleep only')
+    clock.onNextSleep(() => told.push('c'))
+    clock.advance(60_000)
+    await Promise.all([sleeping, second])
+    t.same(told, ['a'], 'waking is not sleeping')
+    void clock.sleepUntil(90_000)
+    t.same(told, ['a', 'c'])
+  },
+)

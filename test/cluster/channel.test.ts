@@ -93,16 +93,36 @@ function servedLimits(store: MemoryLimitStore, failed: string[] = []) {
   return { pipe, link, limits: new RemoteLimitStore(link) }
 }
 
-t.test('a worker\'s limit store is the primary\'s memory store, call for call', async (t) => {
+t.test("a worker's limit store is the primary's memory store, call for call", async (t) => {
   const store = new MemoryLimitStore()
   const { limits, pipe } = servedLimits(store)
   const now = Date.parse('2026-12-02T10:00:00Z')
-  const perMinute: LimitRequest = { kind: 'window', key: 'connector:TDX:messages', limit: 2, windowMs: 60_000, amount: 1 }
-  t.same((await limits.consume([perMinute], now, 'a')).map((o) => o.ok), [true])
-  t.same((await limits.consume([perMinute], now, 'b')).map((o) => o.ok), [true])
-  t.same((await limits.consume([perMinute], now, 'c')).map((o) => o.ok), [false], 'the third in the minute does not fit')
+  const perMinute: LimitRequest = {
+    kind: 'window',
+    key: 'connector:TDX:messages',
+    limit: 2,
+    windowMs: 60_000,
+    amount: 1,
+  }
+  t.same(
+    (await limits.consume([perMinute], now, 'a')).map((o) => o.ok),
+    [true],
+  )
+  t.same(
+    (await limits.consume([perMinute], now, 'b')).map((o) => o.ok),
+    [true],
+  )
+  t.same(
+    (await limits.consume([perMinute], now, 'c')).map((o) => o.ok),
+    [false],
+    'the third in the minute does not fit',
+  )
   await limits.refund([perMinute], 'b')
-  t.same((await limits.consume([perMinute], now, 'c')).map((o) => o.ok), [true], 'a refund gives its place back')
+  t.same(
+    (await limits.consume([perMinute], now, 'c')).map((o) => o.ok),
+    [true],
+    'a refund gives its place back',
+  )
   t.equal(await limits.acquire('auth:app', 's1', 1, now, 60_000), true)
   t.equal(await limits.acquire('auth:app', 's2', 1, now, 60_000), false, 'one slot')
   await limits.release('auth:app', 's1')
@@ -113,7 +133,7 @@ t.test('a worker\'s limit store is the primary\'s memory store, call for call', 
   await limits.reset()
   t.same(await store.usage(now), [], 'reset reached the store')
   await limits.close()
-  t.ok((await limits.consume([perMinute], now, 'd'))[0]?.ok, 'close leaves the primary\'s store to the primary')
+  t.ok((await limits.consume([perMinute], now, 'd'))[0]?.ok, "close leaves the primary's store to the primary")
   // concurrent calls of one turn go as one message
   const before = pipe.sent.toPrimary
   await Promise.all(Array.from({ length: 10 }, (_, i) => limits.hit(`k${i}`, now, 1000)))
@@ -149,7 +169,11 @@ t.test('trace writes reach the primary in order, and written() answers after the
   trace.recordAttempt('m1', 1, [])
   trace.record({ id: 'm2' } as never)
   await trace.written()
-  t.same(seen, ['record m1 (first)', 'attempt m1 #1', 'record m2', 'written'], 'in order; the failing record does not stop the batch')
+  t.same(
+    seen,
+    ['record m1 (first)', 'attempt m1 #1', 'record m2', 'written'],
+    'in order; the failing record does not stop the batch',
+  )
   t.same(failed, ['trace.record: SQLITE_FULL'], 'and is reported')
 })
 
@@ -159,7 +183,10 @@ t.test('a send that fails or a primary that goes: the waiting calls reject, noth
   await t.rejects(limits.hit('k', 0, 1000), /EPIPE/, 'the call that did not leave is rejected')
   t.equal(await limits.hit('k', 0, 1000), 1, 'the channel works on')
   // a name outside the table (a worker of another build) is answered, with an error
-  await t.rejects((link as unknown as { call(method: string): Promise<unknown> }).call('no-such-method'), /no method no-such-method/)
+  await t.rejects(
+    (link as unknown as { call(method: string): Promise<unknown> }).call('no-such-method'),
+    /no method no-such-method/,
+  )
   const waiting = limits.hit('k', 0, 1000)
   pipe.disconnect()
   await t.rejects(waiting, /the primary process is gone/, 'waiting when the primary went')
@@ -168,7 +195,7 @@ t.test('a send that fails or a primary that goes: the waiting calls reject, noth
   t.pass('a note after the primary went is dropped quietly')
 })
 
-t.test('the primary\'s notes reach the worker\'s handlers with their arguments, in order', async (t) => {
+t.test("the primary's notes reach the worker's handlers with their arguments, in order", async (t) => {
   const pipe = wire()
   const tell = serveWorker<object, object, PrimaryNotes>(pipe.primary, {}, {}, () => undefined)
   const link: WorkerLink = new PrimaryLink(pipe.worker)
@@ -186,7 +213,7 @@ t.test('the primary\'s notes reach the worker\'s handlers with their arguments, 
   t.same(got, ['clock 1: 60000', 'faults 2: []'])
 })
 
-t.test('changes around a worker\'s init are applied once each, in order', async (t) => {
+t.test("changes around a worker's init are applied once each, in order", async (t) => {
   const applied: string[] = []
   const changes = new ChangeFollower()
   changes.arrived('faults', { seq: 1, value: 'f1' })

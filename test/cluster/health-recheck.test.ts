@@ -38,7 +38,9 @@ async function send(port: number, bodyBytes: number): Promise<string | undefined
     if (replies[0]?.startsWith('250')) {
       replies.push(await d.send('RCPT TO:<someone@example.org>'))
       replies.push(await d.send('DATA'))
-      d.write(`From: helpdesk@contoso.example\r\nSubject: disk\r\n\r\n${`${'z'.repeat(998)}\r\n`.repeat(Math.ceil(bodyBytes / 1000))}.\r\n`)
+      d.write(
+        `From: helpdesk@contoso.example\r\nSubject: disk\r\n\r\n${`${'z'.repeat(998)}\r\n`.repeat(Math.ceil(bodyBytes / 1000))}.\r\n`,
+      )
       replies.push(await d.read(10_000))
     }
     await d.send('QUIT')
@@ -48,40 +50,58 @@ async function send(port: number, bodyBytes: number): Promise<string | undefined
   }
 }
 
-t.test('two workers, a spool disk full then freed: the primary /healthz clears within seconds, with no mail', async (t) => {
-  const disk = mountTmpfs(t, '4m')
-  if (!disk) return noTmpfs(t)
-  const spoolDir = join(disk, 'spool')
-  mkdirSync(spoolDir)
-  const relay = await serveWorkers(t, { delivery: { mode: 'queue', spoolDir } })
-  t.equal((await healthTurns(relay.http, 200)).status, 200)
+t.test(
+  'two workers, a spool disk full then freed: the primary /healthz clears within seconds, with no mail',
+  async (t) => {
+    const disk = mountTmpfs(t, '4m')
+    if (!disk) return noTmpfs(t)
+    const spoolDir = join(disk, 'spool')
+    mkdirSync(spoolDir)
+    const relay = await serveWorkers(t, { delivery: { mode: 'queue', spoolDir } })
+    t.equal((await healthTurns(relay.http, 200)).status, 200)
 
-  const filler = fill(disk, 20_000)
-  t.match(await send(relay.smtp, 300_000), /^452 4\.3\.1 /, 'a worker met ENOSPC in DATA')
-  const sick = await healthTurns(relay.http, 503, 2000)
-  t.equal(sick.status, 503)
-  t.match(sick.body.problems.join('\n'), /^worker \d: spool cannot be written since .*ENOSPC/m, 'the worker says so through the primary')
+    const filler = fill(disk, 20_000)
+    t.match(await send(relay.smtp, 300_000), /^452 4\.3\.1 /, 'a worker met ENOSPC in DATA')
+    const sick = await healthTurns(relay.http, 503, 2000)
+    t.equal(sick.status, 503)
+    t.match(
+      sick.body.problems.join('\n'),
+      /^worker \d: spool cannot be written since .*ENOSPC/m,
+      'the worker says so through the primary',
+    )
 
-  rmSync(filler)
-  const well = await healthTurns(relay.http, 200)
-  t.equal(well.status, 200, `healthy again ${Math.round(well.after)} ms after the filler was removed`)
-  t.same(well.body.problems, [])
-  t.comment(`two workers, spool on a full 4 MB tmpfs: primary /healthz 200 ${Math.round(well.after)} ms after the filler was removed, no mail sent`)
-})
+    rmSync(filler)
+    const well = await healthTurns(relay.http, 200)
+    t.equal(well.status, 200, `healthy again ${Math.round(well.after)} ms after the filler was removed`)
+    t.same(well.body.problems, [])
+    t.comment(
+      `two workers, spool on a full 4 MB tmpfs: primary /healthz 200 ${Math.round(well.after)} ms after the filler was removed, no mail sent`,
+    )
+  },
+)
 
-t.test('two workers on Redis: the primary /healthz says when it is gone, and clears when it is back', needs('redis-server'), async (t) => {
-  const redis = await startRedis(t)
-  const relay = await serveWorkers(t, { store: { limits: redis.url, trace: 'memory' } })
-  t.equal((await healthTurns(relay.http, 200)).status, 200)
+t.test(
+  'two workers on Redis: the primary /healthz says when it is gone, and clears when it is back',
+  needs('redis-server'),
+  async (t) => {
+    const redis = await startRedis(t)
+    const relay = await serveWorkers(t, { store: { limits: redis.url, trace: 'memory' } })
+    t.equal((await healthTurns(relay.http, 200)).status, 200)
 
-  await redis.stop()
-  const down = await healthTurns(relay.http, 503)
-  t.equal(down.status, 503, `503 ${Math.round(down.after)} ms after Redis was killed`)
-  t.match(down.body.problems.join('\n'), new RegExp(`limit store redis://127\\.0\\.0\\.1:${redis.port}: not answering`))
-  t.ok((await health(relay.http)).took < 1000, 'answered promptly')
+    await redis.stop()
+    const down = await healthTurns(relay.http, 503)
+    t.equal(down.status, 503, `503 ${Math.round(down.after)} ms after Redis was killed`)
+    t.match(
+      down.body.problems.join('\n'),
+      new RegExp(`limit store redis://127\\.0\\.0\\.1:${redis.port}: not answering`),
+    )
+    t.ok((await health(relay.http)).took < 1000, 'answered promptly')
 
-  await startRedis(t, { port: redis.port })
-  const up = await healthTurns(relay.http, 200)
-  t.equal(up.status, 200, `200 again ${Math.round(up.after)} ms after Redis was back, no mail sent`)
-  t.comment(`two workers, Redis killed: 503 after ${Math.round(down.after)} ms; restarted: 200 after ${Math.round(up.after)} ms`)
-})
+    await startRedis(t, { port: redis.port })
+    const up = await healthTurns(relay.http, 200)
+    t.equal(up.status, 200, `200 again ${Math.round(up.after)} ms after Redis was back, no mail sent`)
+    t.comment(
+      `two workers, Redis killed: 503 after ${Math.round(down.after)} ms; restarted: 200 after ${Math.round(up.after)} ms`,
+    )
+  },
+)

@@ -33,12 +33,19 @@ async function serveWorkers(t: Test, doc: Doc, o: { workers?: number; dir?: stri
       }),
     ),
   )
-  const { child, banner } = await spawnServe(['--config', `${dir}/relay.json`, '--workers', String(workers)], { cwd: dir, ...(o.evenly ? { env: { NODE_CLUSTER_SCHED_POLICY: 'rr' } } : {}) })
+  const { child, banner } = await spawnServe(['--config', `${dir}/relay.json`, '--workers', String(workers)], {
+    cwd: dir,
+    ...(o.evenly ? { env: { NODE_CLUSTER_SCHED_POLICY: 'rr' } } : {}),
+  })
   t.teardown(() => stopChild(child))
   const ports = bannerPorts(banner)
   const api = async (method: string, path: string, body?: unknown) => {
     // the API's guard wants JSON on every changing request, a body or not
-    const res = await fetch(`http://127.0.0.1:${ports.http}${path}`, { method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+    const res = await fetch(`http://127.0.0.1:${ports.http}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    })
     return { status: res.status, body: (await res.json()) as Record<string, never> }
   }
   return { child, banner, dir, smtp: ports.smtp, http: ports.http, api }
@@ -46,9 +53,22 @@ async function serveWorkers(t: Test, doc: Doc, o: { workers?: number; dir?: stri
 
 /** One message on a connection of its own (as TeamDynamix sends): its final reply, or the refusal. */
 async function sendOne(port: number, i: number): Promise<string> {
-  const mail = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, connectionTimeout: 5000, socketTimeout: 10_000 })
+  const mail = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    ignoreTLS: true,
+    connectionTimeout: 5000,
+    socketTimeout: 10_000,
+  })
   try {
-    const info = await mail.sendMail({ from: 'helpdesk@contoso.example', to: 'someone@example.org', subject: `n${i}`, text: 'x', messageId: `<w${i}@contoso.example>` })
+    const info = await mail.sendMail({
+      from: 'helpdesk@contoso.example',
+      to: 'someone@example.org',
+      subject: `n${i}`,
+      text: 'x',
+      messageId: `<w${i}@contoso.example>`,
+    })
     return info.response
   } catch (err) {
     return (err as { response?: string }).response ?? String(err)
@@ -60,7 +80,10 @@ async function sendOne(port: number, i: number): Promise<string> {
 async function sendMany(port: number, n: number, from = 0): Promise<string[]> {
   const replies: string[] = []
   // four at a time: the connections spread over the workers
-  for (let i = 0; i < n; i += 4) replies.push(...(await Promise.all(Array.from({ length: Math.min(4, n - i) }, (_, k) => sendOne(port, from + i + k)))))
+  for (let i = 0; i < n; i += 4)
+    replies.push(
+      ...(await Promise.all(Array.from({ length: Math.min(4, n - i) }, (_, k) => sendOne(port, from + i + k)))),
+    )
   return replies
 }
 
@@ -78,7 +101,10 @@ t.test('two workers share one limit budget, one trace and one metrics view', asy
   const replies = await sendMany(relay.smtp, 16)
   const accepted = replies.filter((r) => /^250 /.test(r))
   t.equal(accepted.length, 10, 'messagesPerMinute 10 across both workers: ten accepted, not ten per worker')
-  t.ok(replies.filter((r) => !/^250 /.test(r)).every((r) => /^4\d\d /.test(r)), `the rest refused for the limit: ${replies.find((r) => !/^250 /.test(r))}`)
+  t.ok(
+    replies.filter((r) => !/^250 /.test(r)).every((r) => /^4\d\d /.test(r)),
+    `the rest refused for the limit: ${replies.find((r) => !/^250 /.test(r))}`,
+  )
 
   // the workers report every 200 ms: wait until both reports count the 16 connections
   let health = { status: '', workers: [] as WorkerView[] }
@@ -87,16 +113,33 @@ t.test('two workers share one limit budget, one trace and one metrics view', asy
     if (health.workers.reduce((n, w) => n + w.connections, 0) >= 16) break
   }
   t.equal(health.status, 'ok')
-  t.same(health.workers.map((w) => [w.index, w.running]), [[1, true], [2, true]])
-  t.ok(health.workers.every((w) => w.connections > 0), `both workers took connections: ${health.workers.map((w) => w.connections).join(' and ')}`)
+  t.same(
+    health.workers.map((w) => [w.index, w.running]),
+    [
+      [1, true],
+      [2, true],
+    ],
+  )
+  t.ok(
+    health.workers.every((w) => w.connections > 0),
+    `both workers took connections: ${health.workers.map((w) => w.connections).join(' and ')}`,
+  )
 
-  const list = (await relay.api('GET', '/api/v1/messages?limit=100')).body as unknown as { total: number; messages: Array<{ status: string }> }
+  const list = (await relay.api('GET', '/api/v1/messages?limit=100')).body as unknown as {
+    total: number
+    messages: Array<{ status: string }>
+  }
   t.equal(list.total, 16, 'every message of both workers in the one trace')
   t.equal(list.messages.filter((m) => m.status === 'Captured').length, 10)
   const metrics = await (await fetch(`http://127.0.0.1:${relay.http}/metrics`)).text()
-  const counted = [...metrics.matchAll(/^relay365_messages_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0)
+  const counted = [...metrics.matchAll(/^relay365_messages_total\{[^}]*\} (\d+)$/gm)].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  )
   t.equal(counted, 16, 'the metrics count both workers')
-  const limits = (await relay.api('GET', '/api/v1/limits')).body as unknown as { limits: Array<{ key: string; used: number }> }
+  const limits = (await relay.api('GET', '/api/v1/limits')).body as unknown as {
+    limits: Array<{ key: string; used: number }>
+  }
   t.match(JSON.stringify(limits), /"used":10/, 'the limit view shows the one budget used up')
   t.equal(await stopChild(relay.child), 0, 'SIGTERM stops the primary and its workers, exit 0')
 })
@@ -106,59 +149,105 @@ t.test('faults and the clock changed through the API reach every worker', async 
   const armed = await relay.api('POST', '/api/v1/faults', { id: 'server-busy', match: { recipient: '@example.org' } })
   t.equal(armed.status, 201)
   const busy = await sendMany(relay.smtp, 8)
-  t.same(busy.filter((r) => !/^451 4\.7\.500 Server busy/.test(r)), [], 'armed: every connection, on either worker, refused')
+  t.same(
+    busy.filter((r) => !/^451 4\.7\.500 Server busy/.test(r)),
+    [],
+    'armed: every connection, on either worker, refused',
+  )
   t.equal((await relay.api('DELETE', '/api/v1/faults/server-busy')).status, 200)
   const again = await sendMany(relay.smtp, 8, 100)
-  t.same(again.filter((r) => !/^250 /.test(r)), [], 'disarmed: every worker accepts again')
+  t.same(
+    again.filter((r) => !/^250 /.test(r)),
+    [],
+    'disarmed: every worker accepts again',
+  )
 
-  const taken = async () => ((await relay.api('GET', '/healthz')).body as unknown as { workers: WorkerView[] }).workers.map((w) => w.connections)
+  const taken = async () =>
+    ((await relay.api('GET', '/healthz')).body as unknown as { workers: WorkerView[] }).workers.map(
+      (w) => w.connections,
+    )
   // the reports come every 200 ms: wait for the 16 connections so far to be counted
-  for (const deadline = Date.now() + 5000; (await taken()).reduce((a, b) => a + b, 0) < 16 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100))
+  for (const deadline = Date.now() + 5000; (await taken()).reduce((a, b) => a + b, 0) < 16 && Date.now() < deadline;)
+    await new Promise((r) => setTimeout(r, 100))
   const counted = await taken()
   const before = Date.now()
   t.equal((await relay.api('POST', '/api/v1/clock/advance', { seconds: 86_400 })).status, 200)
   await sendMany(relay.smtp, 8, 200)
-  const list = (await relay.api('GET', '/api/v1/messages?limit=8')).body as unknown as { messages: Array<{ receivedAt: number }> }
-  t.equal(list.messages.length, 8)
-  t.ok(list.messages.every((m) => m.receivedAt >= before + 86_400_000), 'every worker\'s clock moved a day')
-  let now = counted
-  for (const deadline = Date.now() + 5000; now.reduce((a, b) => a + b, 0) < 24 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) now = await taken()
-  t.ok(now.every((n, i) => n > (counted[i] as number)), `both workers took part after the clock moved: ${now.map((n, i) => n - (counted[i] as number)).join(' and ')} connections`)
-})
-
-t.test('queue mode: each worker spools into its own partition; fewer workers later deliver what every partition held', async (t) => {
-  let open = false
-  const upstream = await startFakeUpstream(t, { data: () => (open ? undefined : { code: 451, text: '4.3.0 Not now' }) })
-  const doc = {
-    delivery: { mode: 'queue', spoolDir: 'spool', retry: { initial: '1s', max: '2s' } },
-    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '3s' } },
+  const list = (await relay.api('GET', '/api/v1/messages?limit=8')).body as unknown as {
+    messages: Array<{ receivedAt: number }>
   }
-  const two = await serveWorkers(t, doc, { evenly: true })
-  const replies = await sendMany(two.smtp, 12)
-  t.same(replies.filter((r) => !/^250 /.test(r)), [], 'all twelve queued while the next hop says "not now"')
-  const spool = `${two.dir}/spool`
-  const queued = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.entry')).length : 0)
-  t.ok(queued(`${spool}/queue`) > 0 && queued(`${spool}/worker-2/queue`) > 0, `worker 1 spooled ${queued(`${spool}/queue`)}, worker 2 ${queued(`${spool}/worker-2/queue`)}`)
-  t.equal(queued(`${spool}/queue`) + queued(`${spool}/worker-2/queue`), 12)
-  // a second relay started by mistake on this spool, with one worker: refused before it reads or
-  // moves anything (it would adopt worker 2's live partition)
-  const held = [queued(`${spool}/queue`), queued(`${spool}/worker-2/queue`)]
-  const second = await runCli(['serve', '--config', `${two.dir}/relay.json`, '--workers', '1'], { cwd: two.dir })
-  t.equal(second.code, 1)
-  // after the warnings serve prints at start about the tests' loopback connector
-  t.match(second.stderr, new RegExp(`^relay365: delivery.spoolDir spool is in use by relay365 process ${two.child.pid}: `, 'm'), 'the running relay is named')
-  t.same([queued(`${spool}/queue`), queued(`${spool}/worker-2/queue`)], held, 'both partitions as they were')
-  t.equal(await stopChild(two.child), 0)
-
-  open = true
-  const one = await serveWorkers(t, doc, { workers: 1, dir: two.dir })
-  const deadline = Date.now() + 20_000
-  const delivered = () => new Set(upstream.received.filter((m) => /Subject: n\d+/.test(m.data.toString())).map((m) => /^Message-ID: <([^>]+)>/im.exec(m.data.toString())?.[1]))
-  while (delivered().size < 12 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
-  t.equal(delivered().size, 12, 'one process delivered every message, worker 2\'s partition included')
-  t.notOk(existsSync(`${spool}/worker-2`), 'the orphaned partition was adopted and removed')
-  t.equal(await stopChild(one.child), 0)
+  t.equal(list.messages.length, 8)
+  t.ok(
+    list.messages.every((m) => m.receivedAt >= before + 86_400_000),
+    "every worker's clock moved a day",
+  )
+  let now = counted
+  for (
+    const deadline = Date.now() + 5000;
+    now.reduce((a, b) => a + b, 0) < 24 && Date.now() < deadline;
+    await new Promise((r) => setTimeout(r, 100))
+  )
+    now = await taken()
+  t.ok(
+    now.every((n, i) => n > (counted[i] as number)),
+    `both workers took part after the clock moved: ${now.map((n, i) => n - (counted[i] as number)).join(' and ')} connections`,
+  )
 })
+
+t.test(
+  'queue mode: each worker spools into its own partition; fewer workers later deliver what every partition held',
+  async (t) => {
+    let open = false
+    const upstream = await startFakeUpstream(t, {
+      data: () => (open ? undefined : { code: 451, text: '4.3.0 Not now' }),
+    })
+    const doc = {
+      delivery: { mode: 'queue', spoolDir: 'spool', retry: { initial: '1s', max: '2s' } },
+      routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '3s' } },
+    }
+    const two = await serveWorkers(t, doc, { evenly: true })
+    const replies = await sendMany(two.smtp, 12)
+    t.same(
+      replies.filter((r) => !/^250 /.test(r)),
+      [],
+      'all twelve queued while the next hop says "not now"',
+    )
+    const spool = `${two.dir}/spool`
+    const queued = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.entry')).length : 0)
+    t.ok(
+      queued(`${spool}/queue`) > 0 && queued(`${spool}/worker-2/queue`) > 0,
+      `worker 1 spooled ${queued(`${spool}/queue`)}, worker 2 ${queued(`${spool}/worker-2/queue`)}`,
+    )
+    t.equal(queued(`${spool}/queue`) + queued(`${spool}/worker-2/queue`), 12)
+    // a second relay started by mistake on this spool, with one worker: refused before it reads or
+    // moves anything (it would adopt worker 2's live partition)
+    const held = [queued(`${spool}/queue`), queued(`${spool}/worker-2/queue`)]
+    const second = await runCli(['serve', '--config', `${two.dir}/relay.json`, '--workers', '1'], { cwd: two.dir })
+    t.equal(second.code, 1)
+    // after the warnings serve prints at start about the tests' loopback connector
+    t.match(
+      second.stderr,
+      new RegExp(`^relay365: delivery.spoolDir spool is in use by relay365 process ${two.child.pid}: `, 'm'),
+      'the running relay is named',
+    )
+    t.same([queued(`${spool}/queue`), queued(`${spool}/worker-2/queue`)], held, 'both partitions as they were')
+    t.equal(await stopChild(two.child), 0)
+
+    open = true
+    const one = await serveWorkers(t, doc, { workers: 1, dir: two.dir })
+    const deadline = Date.now() + 20_000
+    const delivered = () =>
+      new Set(
+        upstream.received
+          .filter((m) => /Subject: n\d+/.test(m.data.toString()))
+          .map((m) => /^Message-ID: <([^>]+)>/im.exec(m.data.toString())?.[1]),
+      )
+    while (delivered().size < 12 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+    t.equal(delivered().size, 12, "one process delivered every message, worker 2's partition included")
+    t.notOk(existsSync(`${spool}/worker-2`), 'the orphaned partition was adopted and removed')
+    t.equal(await stopChild(one.child), 0)
+  },
+)
 
 t.test('a worker killed with SMTP AUTH sessions open: their concurrency slots are given back', async (t) => {
   const relay = await serveWorkers(t, {
@@ -177,11 +266,13 @@ t.test('a worker killed with SMTP AUTH sessions open: their concurrency slots ar
     return d.send(`AUTH PLAIN ${plain}`)
   }
   for (let i = 0; i < 3; i++) t.match(await login(), /^235 /, `session ${i + 1} of 3 authenticated`)
-  t.match(await login(), /^432 4\.3\.2 /, 'a fourth is over the mailbox\'s limit of 3')
+  t.match(await login(), /^432 4\.3\.2 /, "a fourth is over the mailbox's limit of 3")
   // which worker holds sessions: its report comes every 200 ms
   let workers: WorkerView[] = []
   for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
-    workers = ((await relay.api('GET', '/healthz')).body as unknown as { workers: Array<WorkerView & { sessions: number }> }).workers
+    workers = (
+      (await relay.api('GET', '/healthz')).body as unknown as { workers: Array<WorkerView & { sessions: number }> }
+    ).workers
     if (workers.reduce((n, w) => n + (w as WorkerView & { sessions: number }).sessions, 0) >= 3) break
   }
   const victim = workers.find((w) => (w as WorkerView & { sessions: number }).sessions > 0) as WorkerView
@@ -190,7 +281,9 @@ t.test('a worker killed with SMTP AUTH sessions open: their concurrency slots ar
   process.kill(victim.pid, 'SIGKILL')
   let again: WorkerView | undefined
   for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
-    again = ((await relay.api('GET', '/healthz')).body as unknown as { workers: WorkerView[] }).workers.find((w) => w.index === victim.index)
+    again = ((await relay.api('GET', '/healthz')).body as unknown as { workers: WorkerView[] }).workers.find(
+      (w) => w.index === victim.index,
+    )
     if (again?.restarts === 1 && again.running) break
   }
   t.match(again, { restarts: 1, running: true }, `worker ${victim.index} started again, with the primary's config`)
@@ -203,12 +296,21 @@ t.test('workers that cannot take the port: the primary says why, once, and exits
   t.teardown(() => new Promise<void>((resolve) => taken.close(() => resolve())))
   const port = (taken.address() as net.AddressInfo).port
   const dir = t.testdir({})
-  writeFileSync(`${dir}/relay.json`, JSON.stringify(testConfigDoc(dir, { smtp: { port, workers: 2 }, submission: { enabled: false }, http: { port: 0 } })))
+  writeFileSync(
+    `${dir}/relay.json`,
+    JSON.stringify(
+      testConfigDoc(dir, { smtp: { port, workers: 2 }, submission: { enabled: false }, http: { port: 0 } }),
+    ),
+  )
   const r = await runCli(['serve', '--config', `${dir}/relay.json`], { cwd: dir })
   t.equal(r.code, 1)
   // once, after the warnings serve prints at start about the tests' loopback connector
   const said = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('relay365: warning: '))
-  t.match(said, [new RegExp(`^relay365: worker \\d could not start: bind EADDRINUSE 127\\.0\\.0\\.1:${port}$`)], r.stderr)
+  t.match(
+    said,
+    [new RegExp(`^relay365: worker \\d could not start: bind EADDRINUSE 127\\.0\\.0\\.1:${port}$`)],
+    r.stderr,
+  )
   t.equal(said.length, 1, r.stderr)
 })
 

@@ -23,7 +23,10 @@ interface Service {
   healthcheck?: { test: string[] }
 }
 
-const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8')) as { services: Record<string, Service>; volumes: Record<string, unknown> }
+const compose = parse(readFileSync(new URL('docker-compose.yml', root), 'utf8')) as {
+  services: Record<string, Service>
+  volumes: Record<string, unknown>
+}
 
 /** The config a relay service mounts at /etc/relay365/relay365.yaml, loaded with the project's loader. */
 function mountedConfig(service: Service): { file: string; config: Config } {
@@ -75,7 +78,11 @@ t.test('configs: valid, on the volumes, sharing the Redis limit store, deciding 
   }
   for (const { file, config } of [a, b]) {
     // printed in the file, so as shipped serve refuses it until it is changed
-    t.same(printedSecretsInReach(config).map((p) => p.path), ['http.token'], `${file}: serve refuses the printed token`)
+    t.same(
+      printedSecretsInReach(config).map((p) => p.path),
+      ['http.token'],
+      `${file}: serve refuses the printed token`,
+    )
     t.same(config.smtpAuth.users, [], `${file}: no sample mailbox on the public submission door`)
   }
   t.equal(a.config.store.limits, b.config.store.limits, 'both relays count in one Redis')
@@ -97,11 +104,20 @@ t.test('Dockerfile: Node 20, the compiled CLI and the dashboard files in the ima
   t.match(dockerfile, /COPY examples\/sample-tenant\.yaml \.\/examples\//)
 })
 
-
-t.test('docker-compose config resolves the file (Debian docker-compose, no engine needed)', needs('docker-compose'), async (t) => {
-  const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '--services'], { cwd: root, encoding: 'utf8' })
-  t.equal(r.status, 0, r.stderr)
-  t.same(r.stdout.trim().split('\n').sort(), ['redis', 'relay365', 'relay365-b'])
-  const volumes = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '--volumes'], { cwd: root, encoding: 'utf8' })
-  t.same(volumes.stdout.trim().split('\n').sort(), Object.keys(compose.volumes).sort())
-})
+t.test(
+  'docker-compose config resolves the file (Debian docker-compose, no engine needed)',
+  needs('docker-compose'),
+  async (t) => {
+    const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '--services'], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+    t.equal(r.status, 0, r.stderr)
+    t.same(r.stdout.trim().split('\n').sort(), ['redis', 'relay365', 'relay365-b'])
+    const volumes = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '--volumes'], {
+      cwd: root,
+      encoding: 'utf8',
+    })
+    t.same(volumes.stdout.trim().split('\n').sort(), Object.keys(compose.volumes).sort())
+  },
+)

@@ -29,11 +29,25 @@ faults:
 `)
   t.match(c.faults, [
     { id: 'banned-ip', stage: 'rcpt', probability: 1, from: null, until: null, match: { ip: '198.51.100.7' } },
-    { id: 'temporary-error', stage: 'eom', probability: 1, from: Date.parse('2026-06-01T08:00:00Z'), until: Date.parse('2026-06-01T09:00:00Z') },
+    {
+      id: 'temporary-error',
+      stage: 'eom',
+      probability: 1,
+      from: Date.parse('2026-06-01T08:00:00Z'),
+      until: Date.parse('2026-06-01T09:00:00Z'),
+    },
     { id: 'mailbox-full', stage: 'rcpt', reply: '452 4.2.2 Mailbox full' },
-    { id: 'server-busy', stage: 'mail', probability: 0.3, match: { sender: '@contoso.example', lane: 'connector', connector: 'TeamDynamix' } },
+    {
+      id: 'server-busy',
+      stage: 'mail',
+      probability: 0.3,
+      match: { sender: '@contoso.example', lane: 'connector', connector: 'TeamDynamix' },
+    },
   ])
-  t.equal(parseFaultEntry({ id: 'x', reply: '550 5.7.1 No', match: { recipient: 'Staff@Contoso.Example' } }).match.recipient, 'staff@contoso.example')
+  t.equal(
+    parseFaultEntry({ id: 'x', reply: '550 5.7.1 No', match: { recipient: 'Staff@Contoso.Example' } }).match.recipient,
+    'staff@contoso.example',
+  )
   t.equal(parseFaultEntry({ id: 'service-unavailable' }).stage, 'connect')
 })
 
@@ -45,35 +59,73 @@ t.test('bad entries name the field', async (t) => {
     [{ id: 'banned-ip', stage: 'data' }, /^faults\[0\]\.stage: expected connect \| mail \| rcpt \| eom/],
     [{ id: 'banned-ip', probability: 1.5 }, /^faults\[0\]\.probability: /],
     [{ id: 'banned-ip', probability: '0.5' }, /^faults\[0\]\.probability: /],
-    [{ id: 'banned-ip', match: { ip: '300.1.1.1' } }, /^faults\[0\]\.match\.ip: expected an IPv4\/IPv6 address or CIDR/],
-    [{ id: 'banned-ip', match: { lane: 'pigeon' } }, /^faults\[0\]\.match\.lane: expected connector \| directSend \| smtpAuth/],
+    [
+      { id: 'banned-ip', match: { ip: '300.1.1.1' } },
+      /^faults\[0\]\.match\.ip: expected an IPv4\/IPv6 address or CIDR/,
+    ],
+    [
+      { id: 'banned-ip', match: { lane: 'pigeon' } },
+      /^faults\[0\]\.match\.lane: expected connector \| directSend \| smtpAuth/,
+    ],
     [{ id: 'banned-ip', match: { sender: 'not an address@' } }, /^faults\[0\]\.match\.sender: expected an address/],
     [{ id: 'banned-ip', match: { helo: 'x' } }, /^faults\[0\]\.match\.helo: unknown key/],
     [{ id: 'banned-ip', colour: 'red' }, /^faults\[0\]\.colour: unknown key/],
     [{ id: 'banned-ip', from: 'yesterday' }, /^faults\[0\]\.from: expected an ISO 8601 time/],
-    [{ id: 'banned-ip', from: '2026-06-01T10:00:00Z', until: '2026-06-01T09:00:00Z' }, /^faults\[0\]\.until: expected a time after `from`/],
-    [{ id: 'bad-outbound-sender', match: { recipient: '@example.org' } }, /^faults\[0\]\.match\.recipient: a recipient is known at the rcpt stage only, not at mail/],
-    [{ id: 'service-unavailable', match: { sender: '@contoso.example' } }, /^faults\[0\]\.match\.sender: not known when a connection opens/],
+    [
+      { id: 'banned-ip', from: '2026-06-01T10:00:00Z', until: '2026-06-01T09:00:00Z' },
+      /^faults\[0\]\.until: expected a time after `from`/,
+    ],
+    [
+      { id: 'bad-outbound-sender', match: { recipient: '@example.org' } },
+      /^faults\[0\]\.match\.recipient: a recipient is known at the rcpt stage only, not at mail/,
+    ],
+    [
+      { id: 'service-unavailable', match: { sender: '@contoso.example' } },
+      /^faults\[0\]\.match\.sender: not known when a connection opens/,
+    ],
     [{ id: '' }, /^faults\[0\]\.id: expected a fault id/],
     [{ probability: 1 }, /^faults\[0\]\.id: /],
   ]
   for (const [entry, expected] of cases) {
-    t.match(errorOf(() => parseConfig({ faults: [entry] })), expected, JSON.stringify(entry))
+    t.match(
+      errorOf(() => parseConfig({ faults: [entry] })),
+      expected,
+      JSON.stringify(entry),
+    )
     // the API's entry names the same field, without the list around it
-    t.match(errorOf(() => parseFaultEntry(entry)), new RegExp(expected.source.replace('^faults\\[0\\]\\.', '^')), `API: ${JSON.stringify(entry)}`)
+    t.match(
+      errorOf(() => parseFaultEntry(entry)),
+      new RegExp(expected.source.replace('^faults\\[0\\]\\.', '^')),
+      `API: ${JSON.stringify(entry)}`,
+    )
   }
-  t.match(errorOf(() => parseConfig({ faults: { id: 'banned-ip' } })), /^faults: /, 'a list')
-  t.match(errorOf(() => parseFaultEntry(['banned-ip'])), /expected one fault/)
-  t.match(errorOf(() => parseFaultEntry(undefined)), /expected one fault/)
+  t.match(
+    errorOf(() => parseConfig({ faults: { id: 'banned-ip' } })),
+    /^faults: /,
+    'a list',
+  )
+  t.match(
+    errorOf(() => parseFaultEntry(['banned-ip'])),
+    /expected one fault/,
+  )
+  t.match(
+    errorOf(() => parseFaultEntry(undefined)),
+    /expected one fault/,
+  )
 })
 
 t.test('config check lists the armed faults and the fault rule at each of its stages', async (t) => {
   const dir = t.testdir({
-    'relay.yaml': 'tenant: { acceptedDomains: [contoso.edu] }\nfaults:\n  - { id: banned-ip, match: { ip: 198.51.100.7 } }\n  - { id: temporary-error, probability: 0.5, from: 2026-06-01T10:00:00Z, until: 2026-06-01T12:00:00Z }\n',
+    'relay.yaml':
+      'tenant: { acceptedDomains: [contoso.edu] }\nfaults:\n  - { id: banned-ip, match: { ip: 198.51.100.7 } }\n  - { id: temporary-error, probability: 0.5, from: 2026-06-01T10:00:00Z, until: 2026-06-01T12:00:00Z }\n',
   })
   const out = configCheck({ file: `${dir}/relay.yaml`, rules: true })
   t.match(out, /\n {2}fault {7}banned-ip at rcpt, ip 198\.51\.100\.7\n/)
-  t.match(out, /\n {2}fault {7}temporary-error at eom, probability 0\.5, from 2026-06-01T10:00:00\.000Z, until 2026-06-01T12:00:00\.000Z\n/)
-  for (const stage of ['connect', 'mail', 'rcpt', 'eom']) t.match(out, new RegExp(`\n${stage}\\s+fault\\s+an armed fault of this stage`), `fault at ${stage}`)
+  t.match(
+    out,
+    /\n {2}fault {7}temporary-error at eom, probability 0\.5, from 2026-06-01T10:00:00\.000Z, until 2026-06-01T12:00:00\.000Z\n/,
+  )
+  for (const stage of ['connect', 'mail', 'rcpt', 'eom'])
+    t.match(out, new RegExp(`\n${stage}\\s+fault\\s+an armed fault of this stage`), `fault at ${stage}`)
   t.notMatch(configCheck({}), /fault {7}/, 'none in the example config')
 })

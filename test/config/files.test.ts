@@ -25,10 +25,21 @@ t.test('TLS material: mismatched pair, non-PEM key, non-PEM certificate, bad cli
   t.equal(mismatch.path, 'tls.cert')
   t.match(mismatch.message, /server\.crt does not match the private key in .*upstream\.key/)
   t.equal(exitCodeFor(mismatch), 2)
-  t.match(await tlsError({ cert: `${TLS_DIR}server.crt`, key: `${dir}/junk.pem` }), { path: 'tls.key', message: /junk\.pem is not a PEM private key/ })
-  t.match(await tlsError({ cert: `${dir}/junk.pem`, key: `${TLS_DIR}server.key` }), { path: 'tls.cert', message: /junk\.pem is not a PEM certificate/ })
-  t.match(await tlsError({ cert: `${TLS_DIR}server.crt`, key: `${TLS_DIR}server.key`, clientCa: `${dir}/junk.pem` }), { path: 'tls.clientCa' })
-  const good = await loadTlsMaterial({ cert: `${TLS_DIR}server.crt`, key: `${TLS_DIR}server.key`, clientCa: `${TLS_DIR}ca.crt` }, 'relay365.test')
+  t.match(await tlsError({ cert: `${TLS_DIR}server.crt`, key: `${dir}/junk.pem` }), {
+    path: 'tls.key',
+    message: /junk\.pem is not a PEM private key/,
+  })
+  t.match(await tlsError({ cert: `${dir}/junk.pem`, key: `${TLS_DIR}server.key` }), {
+    path: 'tls.cert',
+    message: /junk\.pem is not a PEM certificate/,
+  })
+  t.match(await tlsError({ cert: `${TLS_DIR}server.crt`, key: `${TLS_DIR}server.key`, clientCa: `${dir}/junk.pem` }), {
+    path: 'tls.clientCa',
+  })
+  const good = await loadTlsMaterial(
+    { cert: `${TLS_DIR}server.crt`, key: `${TLS_DIR}server.key`, clientCa: `${TLS_DIR}ca.crt` },
+    'relay365.test',
+  )
   t.equal(good.source, `${TLS_DIR}server.crt`)
 })
 
@@ -37,13 +48,25 @@ t.test('a config file over 1 MiB is refused at once, naming its size', async (t)
   const file = `${dir}/huge.yaml`
   writeFileSync(file, `# padding\n${'x: 1\n'.repeat(Math.ceil(MAX_CONFIG_BYTES / 5) + 10)}`)
   const started = Date.now()
-  t.throws(() => loadConfigFile(file), { name: 'ConfigError', message: /huge\.yaml is \d+ bytes; the limit is 1048576 \(1 MiB\)/ })
+  t.throws(() => loadConfigFile(file), {
+    name: 'ConfigError',
+    message: /huge\.yaml is \d+ bytes; the limit is 1048576 \(1 MiB\)/,
+  })
   t.ok(Date.now() - started < 1000, 'without parsing it')
 })
 
 t.test('serve with a certificate that does not match its key exits 2 and names tls.cert', async (t) => {
   const dir = t.testdir({})
-  writeFileSync(`${dir}/relay.json`, JSON.stringify(testConfigDoc(dir, { smtp: { port: 0 }, http: { port: 0 }, tls: { cert: `${TLS_DIR}server.crt`, key: `${TLS_DIR}upstream.key` } })))
+  writeFileSync(
+    `${dir}/relay.json`,
+    JSON.stringify(
+      testConfigDoc(dir, {
+        smtp: { port: 0 },
+        http: { port: 0 },
+        tls: { cert: `${TLS_DIR}server.crt`, key: `${TLS_DIR}upstream.key` },
+      }),
+    ),
+  )
   const run = await runCli(['serve', '--config', `${dir}/relay.json`], { cwd: dir })
   t.equal(run.code, 2)
   t.match(run.stderr, /tls\.cert: .*server\.crt does not match the private key/)

@@ -13,7 +13,13 @@ const filesIn = (dir: string) =>
   readdirSync(join(root, dir))
     .map((f) => join(dir, f))
     .filter((f) => statSync(join(root, f)).isFile())
-const SOURCES = ['README.md', 'docker-compose.yml', ...filesIn('docs').filter((f) => f.endsWith('.md')), ...filesIn('examples'), ...filesIn('deploy')]
+const SOURCES = [
+  'README.md',
+  'docker-compose.yml',
+  ...filesIn('docs').filter((f) => f.endsWith('.md')),
+  ...filesIn('examples'),
+  ...filesIn('deploy'),
+]
 
 /** Where a password or token is written: a key (YAML, JSON), a command line option, a header, a signing key. */
 const PATTERNS = [
@@ -48,13 +54,28 @@ function printed(): Array<{ value: string; where: string }> {
   return out
 }
 
-t.test('every password and token the README, docs, examples and deploy files print is in PRINTED_SECRETS', async (t) => {
-  const found = printed()
-  for (const { value, where } of found) t.ok(PRINTED_SECRETS.includes(value), `${where}: "${value}" is in PRINTED_SECRETS (src/config/printed-secrets.ts)`)
-  // the scan itself works: it finds what is known to be printed
-  for (const known of ['secret', 'static-test-token', 'change-me', 'a-shared-test-key-of-16+-chars']) t.ok(found.some((f) => f.value === known), `found "${known}"`)
-  t.ok(SOURCES.includes('README.md') && SOURCES.some((f) => f.startsWith('deploy/')) && SOURCES.some((f) => f.startsWith('examples/')))
-})
+t.test(
+  'every password and token the README, docs, examples and deploy files print is in PRINTED_SECRETS',
+  async (t) => {
+    const found = printed()
+    for (const { value, where } of found)
+      t.ok(
+        PRINTED_SECRETS.includes(value),
+        `${where}: "${value}" is in PRINTED_SECRETS (src/config/printed-secrets.ts)`,
+      )
+    // the scan itself works: it finds what is known to be printed
+    for (const known of ['secret', 'static-test-token', 'change-me', 'a-shared-test-key-of-16+-chars'])
+      t.ok(
+        found.some((f) => f.value === known),
+        `found "${known}"`,
+      )
+    t.ok(
+      SOURCES.includes('README.md') &&
+        SOURCES.some((f) => f.startsWith('deploy/')) &&
+        SOURCES.some((f) => f.startsWith('examples/')),
+    )
+  },
+)
 
 const tenant = { acceptedDomains: ['contoso.edu'] }
 
@@ -70,18 +91,45 @@ t.test('the submission door off loopback: printed passwords, tokens and signing 
     printedSecretsInReach(open).map((p) => p.path),
     ['smtpAuth.users[1].password', 'smtpAuth.users[2].tokens[1]', 'smtpAuth.oauth.secret'],
   )
-  t.match(printedSecretsInReach(open)[0]?.detail, /^"secret" \(mailbox app@contoso\.edu\) is printed in relay365's README, docs or examples, and the submission door on 0\.0\.0\.0 is not loopback/)
+  t.match(
+    printedSecretsInReach(open)[0]?.detail,
+    /^"secret" \(mailbox app@contoso\.edu\) is printed in relay365's README, docs or examples, and the submission door on 0\.0\.0\.0 is not loopback/,
+  )
   t.throws(() => refusePrintedSecrets(open), { name: 'ConfigError', path: 'smtpAuth.users[1].password' })
   for (const host of ['127.0.0.1', '127.0.0.2', '::1', 'localhost']) {
-    t.same(printedSecretsInReach(parseConfig({ tenant, submission: { host }, smtpAuth: { users, oauth } })), [], `${host}: loopback is allowed`)
+    t.same(
+      printedSecretsInReach(parseConfig({ tenant, submission: { host }, smtpAuth: { users, oauth } })),
+      [],
+      `${host}: loopback is allowed`,
+    )
   }
-  t.same(printedSecretsInReach(parseConfig({ tenant, submission: { host: '::', enabled: false }, smtpAuth: { users, oauth } })), [], 'no submission door, nothing to try them on')
-  t.same(printedSecretsInReach(parseConfig({ tenant, submission: { host: '::' }, smtpAuth: { users: [users[0]] } })), [], 'a password of its own')
+  t.same(
+    printedSecretsInReach(
+      parseConfig({ tenant, submission: { host: '::', enabled: false }, smtpAuth: { users, oauth } }),
+    ),
+    [],
+    'no submission door, nothing to try them on',
+  )
+  t.same(
+    printedSecretsInReach(parseConfig({ tenant, submission: { host: '::' }, smtpAuth: { users: [users[0]] } })),
+    [],
+    'a password of its own',
+  )
 })
 
 t.test('the HTTP API off loopback: a printed token is named', async (t) => {
-  t.same(printedSecretsInReach(parseConfig({ tenant, http: { host: '0.0.0.0', token: 'change-me' } })).map((p) => p.path), ['http.token'])
-  t.match(printedSecretsInReach(parseConfig({ tenant, http: { host: '10.0.0.5', token: 'secret' } }))[0]?.detail, /the HTTP API on 10\.0\.0\.5 is not loopback/)
+  t.same(
+    printedSecretsInReach(parseConfig({ tenant, http: { host: '0.0.0.0', token: 'change-me' } })).map((p) => p.path),
+    ['http.token'],
+  )
+  t.match(
+    printedSecretsInReach(parseConfig({ tenant, http: { host: '10.0.0.5', token: 'secret' } }))[0]?.detail,
+    /the HTTP API on 10\.0\.0\.5 is not loopback/,
+  )
   t.same(printedSecretsInReach(parseConfig({ tenant, http: { host: '0.0.0.0', token: 'a long random token' } })), [])
-  t.same(printedSecretsInReach(parseConfig({ tenant, http: { host: '127.0.0.1', token: 'change-me' } })), [], 'loopback is allowed')
+  t.same(
+    printedSecretsInReach(parseConfig({ tenant, http: { host: '127.0.0.1', token: 'change-me' } })),
+    [],
+    'loopback is allowed',
+  )
 })

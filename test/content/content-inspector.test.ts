@@ -13,14 +13,19 @@ function run(chunks: string[], maxSize = 1024 * 1024, maxHeader = 1024, binary =
     if (r.body) body.push(r.body)
   }
   const end = ins.finish()
-  return { header: (end.header ?? header)?.toString('latin1'), body: Buffer.concat(body).toString('latin1'), facts: end.facts }
+  return {
+    header: (end.header ?? header)?.toString('latin1'),
+    body: Buffer.concat(body).toString('latin1'),
+    facts: end.facts,
+  }
 }
 
 t.test('header block split from the body at any chunk boundary', async (t) => {
   const msg = 'From: a@contoso.example\r\nSubject: hi\r\n\r\nbody line\r\n'
   for (let i = 0; i <= msg.length; i++) {
     const r = run([msg.slice(0, i), msg.slice(i)])
-    if (r.header !== 'From: a@contoso.example\r\nSubject: hi\r\n\r\n' || r.body !== 'body line\r\n') t.fail(`split at ${i}: ${JSON.stringify(r)}`)
+    if (r.header !== 'From: a@contoso.example\r\nSubject: hi\r\n\r\n' || r.body !== 'body line\r\n')
+      t.fail(`split at ${i}: ${JSON.stringify(r)}`)
   }
   t.pass('every split')
   t.match(run([msg]).facts, { size: msg.length, lineEnding: 'ok', headerTooLarge: false, oversized: false })
@@ -41,7 +46,11 @@ t.test('limits and faults stop forwarding', async (t) => {
   const longHeader = run(['X-Long: ' + 'h'.repeat(2000) + '\r\n\r\nbody\r\n'], 1024 * 1024, 1024)
   t.equal(longHeader.facts.headerTooLarge, true)
   t.equal(longHeader.header, undefined)
-  const creeping = run(['X-A: ' + 'a'.repeat(600) + '\r\n', 'X-B: ' + 'b'.repeat(600) + '\r\n', '\r\nbody\r\n'], 1024 * 1024, 1024)
+  const creeping = run(
+    ['X-A: ' + 'a'.repeat(600) + '\r\n', 'X-B: ' + 'b'.repeat(600) + '\r\n', '\r\nbody\r\n'],
+    1024 * 1024,
+    1024,
+  )
   t.equal(creeping.facts.headerTooLarge, true, 'a header block growing over several chunks')
   const lateBlank = run(['X-A: ' + 'a'.repeat(1100) + '\r\n\r\nbody\r\n'], 1024 * 1024, 1024)
   t.equal(lateBlank.facts.headerTooLarge, true, 'the blank line arrives after the limit')
@@ -63,15 +72,24 @@ t.test('BODY=BINARYMIME: bare CR, LF and NUL are content in the body, never in t
   for (let i = 0; i <= msg.length; i++) {
     for (let j = i; j <= msg.length; j++) {
       const r = run([msg.slice(0, i), msg.slice(i, j), msg.slice(j)], 1024 * 1024, 1024, true)
-      if (r.header !== head || r.body !== msg.slice(head.length) || r.facts.lineEnding !== 'ok') t.fail(`split at ${i}/${j}: ${JSON.stringify(r)}`)
+      if (r.header !== head || r.body !== msg.slice(head.length) || r.facts.lineEnding !== 'ok')
+        t.fail(`split at ${i}/${j}: ${JSON.stringify(r)}`)
     }
   }
   t.pass('every split into three')
   t.equal(run(['\r\n\x00\n'], 1024, 1024, true).facts.lineEnding, 'ok', 'no header block, binary body')
-  for (const bad of ['From: a@contoso.example\nSubject: x\r\n\r\nbody', 'From: a@contoso.example\r\nSubject: x\r\r\n\r\nbody', 'From: a\x00@contoso.example\r\n\r\nbody']) {
+  for (const bad of [
+    'From: a@contoso.example\nSubject: x\r\n\r\nbody',
+    'From: a@contoso.example\r\nSubject: x\r\r\n\r\nbody',
+    'From: a\x00@contoso.example\r\n\r\nbody',
+  ]) {
     const r = run([bad], 1024, 1024, true)
     t.not(r.facts.lineEnding, 'ok', JSON.stringify(bad))
     t.equal(r.body, '', 'nothing forwarded')
   }
-  t.equal(run([`${head}\n`], 1024, 1024, false).facts.lineEnding, 'bare-lf', 'without BINARYMIME the same body is refused')
+  t.equal(
+    run([`${head}\n`], 1024, 1024, false).facts.lineEnding,
+    'bare-lf',
+    'without BINARYMIME the same body is refused',
+  )
 })

@@ -15,7 +15,11 @@ const RULE_BASIS: Record<string, [string, string, string]> = {
   'auth-unavailable': ['command', 'assumed', 'emulation table: AUTH on MX unconfirmed'],
   'require-tls': ['command', 'relay365', 'smtp.requireTls is relay365 policy; Exchange MX is opportunistic'],
   'submission-auth': ['command', 'observed', 'facts §9 / emulation table: 530 5.7.57 (S43, S19)'],
-  'bad-sequence': ['command', 'assumed', 'RCPT before MAIL: RFC text, Exchange text unconfirmed; DATA: observed (per result)'],
+  'bad-sequence': [
+    'command',
+    'assumed',
+    'RCPT before MAIL: RFC text, Exchange text unconfirmed; DATA: observed (per result)',
+  ],
   'basic-auth-retired': ['auth', 'documented', '550 5.7.30 (S36a)'],
   'basic-auth-disabled': ['auth', 'observed', '535 5.7.139 family (S47)'],
   'auth-credentials': ['auth', 'documented', '535 5.7.3 (Microsoft SMTP AUTH troubleshooting)'],
@@ -55,15 +59,15 @@ const LIMIT_BASIS: Record<string, [string, Record<string, string>]> = {
 const FAULT_STAGES = ['connect', 'mail', 'rcpt', 'eom']
 
 t.test('every rule: stage and basis as the facts file has them', async (t) => {
-  const expected = [...FAULT_STAGES.map((stage) => `fault ${stage} injected`), ...Object.entries(RULE_BASIS).map(([id, [stage, basis]]) => `${id} ${stage} ${basis}`)]
+  const expected = [
+    ...FAULT_STAGES.map((stage) => `fault ${stage} injected`),
+    ...Object.entries(RULE_BASIS).map(([id, [stage, basis]]) => `${id} ${stage} ${basis}`),
+  ]
   t.same(RULES.map((r) => `${r.id} ${r.stage} ${r.basis}`).sort(), expected.sort())
 })
 
 t.test('every limit: basis, and where it differs by lane', async (t) => {
-  t.same(
-    Object.fromEntries(LIMITS.map((l) => [l.id, [l.basis, l.laneBasis ?? {}]])),
-    LIMIT_BASIS,
-  )
+  t.same(Object.fromEntries(LIMITS.map((l) => [l.id, [l.basis, l.laneBasis ?? {}]])), LIMIT_BASIS)
 })
 
 t.test('where one rule covers cases of different certainty, each result says which', async (t) => {
@@ -76,24 +80,63 @@ t.test('where one rule covers cases of different certainty, each result says whi
       connectors: [
         { name: 'OnPrem', type: 'onPremises', senderIPs: ['192.0.2.0/24'], requireTls: true },
         { name: 'Partner', type: 'partner', senderIPs: ['198.51.100.0/24'], requireTls: true },
-        { name: 'New', type: 'onPremises', senderIPs: ['203.0.113.0/24'], createdAt: '2026-06-01T11:00:00Z', propagation: '24h' },
+        {
+          name: 'New',
+          type: 'onPremises',
+          senderIPs: ['203.0.113.0/24'],
+          createdAt: '2026-06-01T11:00:00Z',
+          propagation: '24h',
+        },
       ],
     }),
   )
   const session = (ip: string) => ({ endpoint: 'mx' as const, ip, tls: false, certDomains: [], connectionsFromIp: 1 })
   const basisAt = (ip: string, rule: string) => {
     const mail = decide(world, session(ip), { stage: 'mail', now: NOW, from: 'helpdesk@contoso.example' })
-    const rcpt = decide(world, session(ip), { stage: 'rcpt', now: NOW, to: 'staff@contoso.example', acceptedSoFar: 0, txn: mail.txn! })
+    const rcpt = decide(world, session(ip), {
+      stage: 'rcpt',
+      now: NOW,
+      to: 'staff@contoso.example',
+      acceptedSoFar: 0,
+      txn: mail.txn!,
+    })
     return [...mail.results, ...rcpt.results].find((r) => r.rule === rule)?.basis
   }
   t.equal(basisAt('192.0.2.1', 'connector-tls'), 'assumed', 'onPremises connector requiring TLS: unconfirmed')
   t.equal(basisAt('198.51.100.1', 'connector-tls'), 'observed', 'partner connector requiring TLS: observed')
-  t.equal(basisAt('192.0.2.1', 'connector-attribution'), 'assumed', 'a connector is propagating: its absence is assumed')
-  const settled = decide(world, session('192.0.2.1'), { stage: 'mail', now: NOW + 2 * 86_400_000, from: 'helpdesk@contoso.example' })
-  t.equal(settled.results.find((r) => r.rule === 'connector-attribution')?.basis, 'documented', 'nothing propagating: documented')
-  const data = decide(world, { ...session('192.0.2.1'), transaction: { open: true, recipients: 0 } }, { stage: 'command', now: NOW, verb: 'DATA' })
-  t.match(data, { verdict: 'reject', rule: 'bad-sequence', reply: { code: 503, enhanced: '5.5.2', text: 'Need rcpt command' } })
+  t.equal(
+    basisAt('192.0.2.1', 'connector-attribution'),
+    'assumed',
+    'a connector is propagating: its absence is assumed',
+  )
+  const settled = decide(world, session('192.0.2.1'), {
+    stage: 'mail',
+    now: NOW + 2 * 86_400_000,
+    from: 'helpdesk@contoso.example',
+  })
+  t.equal(
+    settled.results.find((r) => r.rule === 'connector-attribution')?.basis,
+    'documented',
+    'nothing propagating: documented',
+  )
+  const data = decide(
+    world,
+    { ...session('192.0.2.1'), transaction: { open: true, recipients: 0 } },
+    { stage: 'command', now: NOW, verb: 'DATA' },
+  )
+  t.match(data, {
+    verdict: 'reject',
+    rule: 'bad-sequence',
+    reply: { code: 503, enhanced: '5.5.2', text: 'Need rcpt command' },
+  })
   t.equal(data.results.find((r) => r.rule === 'bad-sequence')?.basis, 'observed')
-  const rcpt = decide(world, { ...session('192.0.2.1'), transaction: { open: false, recipients: 0 } }, { stage: 'command', now: NOW, verb: 'RCPT' })
-  t.match(rcpt.results.find((r) => r.rule === 'bad-sequence'), { basis: 'assumed', reply: { code: 503, enhanced: '5.5.1' } })
+  const rcpt = decide(
+    world,
+    { ...session('192.0.2.1'), transaction: { open: false, recipients: 0 } },
+    { stage: 'command', now: NOW, verb: 'RCPT' },
+  )
+  t.match(
+    rcpt.results.find((r) => r.rule === 'bad-sequence'),
+    { basis: 'assumed', reply: { code: 503, enhanced: '5.5.1' } },
+  )
 })

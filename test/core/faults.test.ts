@@ -22,9 +22,22 @@ const WORLD: World = compileWorld(
   }),
 )
 
-const session = (over: Partial<SessionFacts> = {}): SessionFacts => ({ endpoint: over.authUser !== undefined ? 'submission' : 'mx', ip: '203.0.113.7', tls: true, certDomains: [], connectionsFromIp: 1, ...over })
+const session = (over: Partial<SessionFacts> = {}): SessionFacts => ({
+  endpoint: over.authUser !== undefined ? 'submission' : 'mx',
+  ip: '203.0.113.7',
+  tls: true,
+  certDomains: [],
+  connectionsFromIp: 1,
+  ...over,
+})
 
-const CONTENT: ContentFacts = { size: 100, lineEnding: 'ok', headerTooLarge: false, fromHeaders: 1, fromAddresses: ['helpdesk@contoso.example'] }
+const CONTENT: ContentFacts = {
+  size: 100,
+  lineEnding: 'ok',
+  headerTooLarge: false,
+  fromHeaders: 1,
+  fromAddresses: ['helpdesk@contoso.example'],
+}
 
 function draws(entries: readonly unknown[], roll = 0.5): FaultDraw[] {
   return entries.map((e) => ({ fault: compileFault(parseFaultEntry(e)), roll }))
@@ -48,7 +61,15 @@ function at(stage: FaultStage, faults: FaultDraw[], r: Run = {}): Decision {
   const mail = decide(w, s, { stage: 'mail', now, from: r.from ?? 'helpdesk@contoso.example', ...mine('mail') })
   if (stage === 'mail') return mail
   if (!mail.txn) throw new Error('MAIL refused')
-  if (stage === 'rcpt') return decide(w, s, { stage: 'rcpt', now, to: r.to ?? 'someone@example.org', acceptedSoFar: 0, txn: mail.txn, ...mine('rcpt') })
+  if (stage === 'rcpt')
+    return decide(w, s, {
+      stage: 'rcpt',
+      now,
+      to: r.to ?? 'someone@example.org',
+      acceptedSoFar: 0,
+      txn: mail.txn,
+      ...mine('rcpt'),
+    })
   return decide(w, s, { stage: 'eom', now, content: CONTENT, txn: mail.txn, ...mine('eom') })
 }
 
@@ -57,9 +78,18 @@ const fired = (d: Decision) => d.verdict === 'reject' && d.rule === 'fault'
 const EXPECTED: Record<string, [string, FaultStage]> = {
   'server-busy': ['451 4.7.500 Server busy. Please try again later from [203.0.113.7]. (AS843)', 'rcpt'],
   'wrong-region': ['451 4.4.62 Mail sent to the wrong Office 365 region. ATTR35.', 'rcpt'],
-  'banned-ip': ['550 5.7.606 Access denied, banned sending IP [203.0.113.7]. To request removal from this list please visit https://sender.office.com/ and follow the directions.', 'rcpt'],
-  'blocklist': ['550 5.7.1 Service unavailable; Client host [203.0.113.7] blocked using Blocklist 1; To request removal from this list please forward this message to delist@messaging.microsoft.com', 'rcpt'],
-  'unregistered-domains': ['550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains', 'rcpt'],
+  'banned-ip': [
+    '550 5.7.606 Access denied, banned sending IP [203.0.113.7]. To request removal from this list please visit https://sender.office.com/ and follow the directions.',
+    'rcpt',
+  ],
+  blocklist: [
+    '550 5.7.1 Service unavailable; Client host [203.0.113.7] blocked using Blocklist 1; To request removal from this list please forward this message to delist@messaging.microsoft.com',
+    'rcpt',
+  ],
+  'unregistered-domains': [
+    '550 5.7.750 Service unavailable. Client blocked from sending from unregistered domains',
+    'rcpt',
+  ],
   'tenant-threshold': ['550 5.7.705 Access denied, tenant has exceeded threshold', 'rcpt'],
   'low-reputation-ip': ['550 5.7.708 Access denied, traffic not accepted from this IP', 'rcpt'],
   'bad-outbound-sender': ['550 5.1.8 Access denied, bad outbound sender', 'mail'],
@@ -93,8 +123,14 @@ t.test('the fault rule runs first at its stages, and only at its own stage', asy
   // a rcpt fault is not judged at eom
   t.equal(at('eom', draws([{ id: 'server-busy' }])).verdict, 'accept')
   // nothing armed: no result at all, so an ordinary trace is not cluttered with the test tool
-  t.notOk(at('rcpt', []).results.some((r) => r.rule === 'fault'), 'no result when nothing is armed')
-  t.notOk(at('mail', draws([{ id: 'server-busy' }])).results.some((r) => r.rule === 'fault'), 'nor when only another stage has a fault')
+  t.notOk(
+    at('rcpt', []).results.some((r) => r.rule === 'fault'),
+    'no result when nothing is armed',
+  )
+  t.notOk(
+    at('mail', draws([{ id: 'server-busy' }])).results.some((r) => r.rule === 'fault'),
+    'nor when only another stage has a fault',
+  )
 })
 
 t.test('a stage moved by the entry, and a fault of your own with its reply', async (t) => {
@@ -104,34 +140,108 @@ t.test('a stage moved by the entry, and a fault of your own with its reply', asy
   const own = at('rcpt', draws([{ id: 'mailbox-full', reply: '552 5.2.2 Mailbox full for [{ip}]' }]))
   t.equal(own.reply && formatReply(own.reply), '552 5.2.2 Mailbox full for [203.0.113.7]')
   t.equal(own.reply?.id, 'fault')
-  const overridden = compileWorld(parseConfig({ replies: { 'fault-tenant-threshold': '550 5.7.705 Worded by config' } }))
-  t.equal(at('rcpt', draws([{ id: 'tenant-threshold' }]), { world: overridden, s: session({ ip: '127.0.0.1' }) }).reply?.text, 'Worded by config', 'config `replies` rewords a catalogue fault')
+  const overridden = compileWorld(
+    parseConfig({ replies: { 'fault-tenant-threshold': '550 5.7.705 Worded by config' } }),
+  )
+  t.equal(
+    at('rcpt', draws([{ id: 'tenant-threshold' }]), { world: overridden, s: session({ ip: '127.0.0.1' }) }).reply?.text,
+    'Worded by config',
+    'config `replies` rewords a catalogue fault',
+  )
 })
 
 t.test('match: each field', async (t) => {
   const cases: Array<{ name: string; entry: Record<string, unknown>; run?: Run; stage?: FaultStage; hit: boolean }> = [
     { name: 'lane connector', entry: { id: 'server-busy', match: { lane: 'connector' } }, hit: true },
-    { name: 'lane directSend, sender on a connector', entry: { id: 'server-busy', match: { lane: 'directSend' } }, hit: false },
-    { name: 'lane directSend from an unknown IP', entry: { id: 'server-busy', match: { lane: 'directSend' } }, run: { s: session({ ip: '198.18.0.1' }), to: 'staff@contoso.example' }, hit: true },
+    {
+      name: 'lane directSend, sender on a connector',
+      entry: { id: 'server-busy', match: { lane: 'directSend' } },
+      hit: false,
+    },
+    {
+      name: 'lane directSend from an unknown IP',
+      entry: { id: 'server-busy', match: { lane: 'directSend' } },
+      run: { s: session({ ip: '198.18.0.1' }), to: 'staff@contoso.example' },
+      hit: true,
+    },
     { name: 'connector by name', entry: { id: 'server-busy', match: { connector: 'TDX' } }, hit: true },
     { name: 'another connector', entry: { id: 'server-busy', match: { connector: 'Other' } }, hit: false },
     { name: 'ip exact', entry: { id: 'server-busy', match: { ip: '203.0.113.7' } }, hit: true },
     { name: 'ip in CIDR', entry: { id: 'server-busy', match: { ip: '203.0.113.0/28' } }, hit: true },
     { name: 'ip outside', entry: { id: 'server-busy', match: { ip: '203.0.113.8' } }, hit: false },
-    { name: 'ip at connect', entry: { id: 'service-unavailable', match: { ip: '203.0.113.0/24' } }, stage: 'connect', hit: true },
-    { name: 'ip at connect, outside', entry: { id: 'service-unavailable', match: { ip: '192.0.2.0/24' } }, stage: 'connect', hit: false },
-    { name: 'sender address, any case', entry: { id: 'server-busy', match: { sender: 'HelpDesk@Contoso.Example' } }, hit: true },
+    {
+      name: 'ip at connect',
+      entry: { id: 'service-unavailable', match: { ip: '203.0.113.0/24' } },
+      stage: 'connect',
+      hit: true,
+    },
+    {
+      name: 'ip at connect, outside',
+      entry: { id: 'service-unavailable', match: { ip: '192.0.2.0/24' } },
+      stage: 'connect',
+      hit: false,
+    },
+    {
+      name: 'sender address, any case',
+      entry: { id: 'server-busy', match: { sender: 'HelpDesk@Contoso.Example' } },
+      hit: true,
+    },
     { name: 'sender @domain', entry: { id: 'server-busy', match: { sender: '@contoso.example' } }, hit: true },
     { name: 'sender bare domain', entry: { id: 'server-busy', match: { sender: 'CONTOSO.example' } }, hit: true },
-    { name: 'sender other address', entry: { id: 'server-busy', match: { sender: 'noreply@contoso.example' } }, hit: false },
-    { name: 'sender subdomain is not the domain', entry: { id: 'server-busy', match: { sender: '@contoso.example' } }, run: { from: 'a@mail.contoso.example' }, hit: false },
-    { name: 'sender at mail stage', entry: { id: 'bad-outbound-sender', match: { sender: '@contoso.example' } }, stage: 'mail', hit: true },
-    { name: 'null sender never matches a sender', entry: { id: 'server-busy', match: { sender: '@contoso.example' } }, run: { from: '' }, hit: false },
+    {
+      name: 'sender other address',
+      entry: { id: 'server-busy', match: { sender: 'noreply@contoso.example' } },
+      hit: false,
+    },
+    {
+      name: 'sender subdomain is not the domain',
+      entry: { id: 'server-busy', match: { sender: '@contoso.example' } },
+      run: { from: 'a@mail.contoso.example' },
+      hit: false,
+    },
+    {
+      name: 'sender at mail stage',
+      entry: { id: 'bad-outbound-sender', match: { sender: '@contoso.example' } },
+      stage: 'mail',
+      hit: true,
+    },
+    {
+      name: 'null sender never matches a sender',
+      entry: { id: 'server-busy', match: { sender: '@contoso.example' } },
+      run: { from: '' },
+      hit: false,
+    },
     { name: 'recipient address', entry: { id: 'server-busy', match: { recipient: 'Someone@example.org' } }, hit: true },
     { name: 'recipient domain', entry: { id: 'server-busy', match: { recipient: '@example.org' } }, hit: true },
     { name: 'recipient other', entry: { id: 'server-busy', match: { recipient: '@example.net' } }, hit: false },
-    { name: 'all fields together', entry: { id: 'server-busy', match: { lane: 'connector', connector: 'TDX', ip: '203.0.113.0/24', sender: '@contoso.example', recipient: '@example.org' } }, hit: true },
-    { name: 'all fields but one', entry: { id: 'server-busy', match: { lane: 'connector', connector: 'TDX', ip: '203.0.113.0/24', sender: '@contoso.example', recipient: '@example.net' } }, hit: false },
+    {
+      name: 'all fields together',
+      entry: {
+        id: 'server-busy',
+        match: {
+          lane: 'connector',
+          connector: 'TDX',
+          ip: '203.0.113.0/24',
+          sender: '@contoso.example',
+          recipient: '@example.org',
+        },
+      },
+      hit: true,
+    },
+    {
+      name: 'all fields but one',
+      entry: {
+        id: 'server-busy',
+        match: {
+          lane: 'connector',
+          connector: 'TDX',
+          ip: '203.0.113.0/24',
+          sender: '@contoso.example',
+          recipient: '@example.net',
+        },
+      },
+      hit: false,
+    },
   ]
   for (const c of cases) {
     const stage = c.stage ?? 'rcpt'
@@ -139,7 +249,12 @@ t.test('match: each field', async (t) => {
     t.equal(fired(d), c.hit, c.name)
     const note = d.results.find((r) => r.rule === 'fault')?.note ?? ''
     if (c.hit) t.match(note, /injected \(/, `${c.name}: the note says why it matched`)
-    else t.match(note, /^no fault fired: server-busy|^no fault fired: service-unavailable|^no fault fired: bad-outbound-sender/, `${c.name}: the note says why not`)
+    else
+      t.match(
+        note,
+        /^no fault fired: server-busy|^no fault fired: service-unavailable|^no fault fired: bad-outbound-sender/,
+        `${c.name}: the note says why not`,
+      )
   }
   const d = at('rcpt', draws([{ id: 'server-busy', match: { ip: '203.0.113.0/24', recipient: '@example.org' } }]))
   t.match(d.results[0]?.note, 'client 203.0.113.7 in 203.0.113.0/24, recipient someone@example.org')
@@ -165,15 +280,34 @@ t.test('window: [from, until) on the event time', async (t) => {
   t.ok(when('2026-06-01T12:00:00Z'), 'at from')
   t.ok(when('2026-06-01T12:59:59.999Z'), 'inside')
   t.notOk(when('2026-06-01T13:00:00Z'), 'at until: ended')
-  t.ok(fired(at('eom', draws([{ id: 'temporary-error', from: '2026-06-01T12:00:00Z' }]), { now: Date.parse('2030-01-01T00:00:00Z') })), 'open end')
+  t.ok(
+    fired(
+      at('eom', draws([{ id: 'temporary-error', from: '2026-06-01T12:00:00Z' }]), {
+        now: Date.parse('2030-01-01T00:00:00Z'),
+      }),
+    ),
+    'open end',
+  )
   t.ok(fired(at('eom', draws([{ id: 'temporary-error', until: '2026-06-01T12:00:01Z' }]))), 'open start')
 })
 
 t.test('several faults: the first that fires decides; the others are named when none does', async (t) => {
-  const d = at('rcpt', draws([{ id: 'server-busy', match: { ip: '192.0.2.1' } }, { id: 'banned-ip' }, { id: 'blocklist' }]))
+  const d = at(
+    'rcpt',
+    draws([{ id: 'server-busy', match: { ip: '192.0.2.1' } }, { id: 'banned-ip' }, { id: 'blocklist' }]),
+  )
   t.equal(d.reply?.id, 'fault-banned-ip')
-  const none = at('rcpt', draws([{ id: 'server-busy', match: { ip: '192.0.2.1' } }, { id: 'blocklist', probability: 0 }]))
+  const none = at(
+    'rcpt',
+    draws([
+      { id: 'server-busy', match: { ip: '192.0.2.1' } },
+      { id: 'blocklist', probability: 0 },
+    ]),
+  )
   t.equal(none.verdict, 'accept')
   t.match(none.results[0], { outcome: 'pass', basis: 'injected' })
-  t.match(none.results[0]?.note, /server-busy: client 203\.0\.113\.7 is not in 192\.0\.2\.1; blocklist: matched, but roll/)
+  t.match(
+    none.results[0]?.note,
+    /server-busy: client 203\.0\.113\.7 is not in 192\.0\.2\.1; blocklist: matched, but roll/,
+  )
 })

@@ -65,7 +65,8 @@ const ILL_FORMED: ReadonlyArray<readonly [string, RegExp]> = [
 ]
 
 t.test('well-formed From fields name their mailboxes', async (t) => {
-  for (const [value, mailboxes] of WELL_FORMED) t.same(parseMailboxList(value), { ok: true, mailboxes }, JSON.stringify(value))
+  for (const [value, mailboxes] of WELL_FORMED)
+    t.same(parseMailboxList(value), { ok: true, mailboxes }, JSON.stringify(value))
 })
 
 t.test('ill-formed From fields name none, with the reason', async (t) => {
@@ -78,11 +79,31 @@ t.test('ill-formed From fields name none, with the reason', async (t) => {
 
 t.test('From fields of a header block: folding, case, obsolete spacing, stray lines', async (t) => {
   t.same(fromFields('Subject: x\r\nFrom: a@contoso.example\r\n').values, [' a@contoso.example'])
-  t.same(fromFields('FROM: a@x.example\r\nfrom : b@x.example\r\n').values, [' a@x.example', ' b@x.example'], 'any case; space before the colon')
-  t.same(fromFields('From:\r\n a@contoso.example\r\n\t(comment)\r\n').values, [' a@contoso.example\t(comment)'], 'unfolded')
-  t.same(fromFields('Subject: x\r\n From: evil@example.com\r\n').values, [], 'a folded line belongs to the field before it')
-  t.same(fromFields(' From: evil@example.com\r\nSubject: x\r\n').values, [' evil@example.com'], 'a stray first line is read as a field, as mailparser does')
-  t.same(fromFields('Subject: x\r\ngarbage\r\nFrom: a@x.example\r\n').values, [' a@x.example'], 'a line without a colon is no field')
+  t.same(
+    fromFields('FROM: a@x.example\r\nfrom : b@x.example\r\n').values,
+    [' a@x.example', ' b@x.example'],
+    'any case; space before the colon',
+  )
+  t.same(
+    fromFields('From:\r\n a@contoso.example\r\n\t(comment)\r\n').values,
+    [' a@contoso.example\t(comment)'],
+    'unfolded',
+  )
+  t.same(
+    fromFields('Subject: x\r\n From: evil@example.com\r\n').values,
+    [],
+    'a folded line belongs to the field before it',
+  )
+  t.same(
+    fromFields(' From: evil@example.com\r\nSubject: x\r\n').values,
+    [' evil@example.com'],
+    'a stray first line is read as a field, as mailparser does',
+  )
+  t.same(
+    fromFields('Subject: x\r\ngarbage\r\nFrom: a@x.example\r\n').values,
+    [' a@x.example'],
+    'a line without a colon is no field',
+  )
   t.same(fromFields('From-Alias: a@x.example\r\nX-From: b@x.example\r\nResent-From: c@x.example\r\n').values, [])
   t.same(fromFields('Fr om: a@x.example\r\n').values, [], 'a field name has no spaces')
 })

@@ -43,7 +43,8 @@ t.test('every split position of every case', async (t) => {
         const r = feed([input.subarray(0, i), input.subarray(i, j), input.subarray(j)])
         if (r.fault !== expected) t.fail(`${name}: split at ${i},${j} found ${r.fault}, expected ${expected}`)
         const passed = r.out.toString('latin1')
-        if (/[^\r]\n|^\n|\r(?!\n)|\x00/.test(passed)) t.fail(`${name}: split at ${i},${j} passed on ${JSON.stringify(passed)}`)
+        if (/[^\r]\n|^\n|\r(?!\n)|\x00/.test(passed))
+          t.fail(`${name}: split at ${i},${j} passed on ${JSON.stringify(passed)}`)
         if (expected === undefined && !r.out.equals(input)) t.fail(`${name}: split at ${i},${j} lost bytes`)
       }
     }

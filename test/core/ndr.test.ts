@@ -15,7 +15,8 @@ import { recipientStatus } from '../../src/core/trace-record.js'
 import type { ContentFacts, RecipientFacts, SessionFacts, TransactionFacts, World } from '../../src/core/types.js'
 
 const NOW = Date.parse('2026-06-01T12:00:00Z')
-const TERRL = "550 5.7.233 Your message can't be sent because your tenant exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit)."
+const TERRL =
+  "550 5.7.233 Your message can't be sent because your tenant exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit)."
 
 /** The example config's tenant: helpdesk@contoso.example sends from loopback through its connector. */
 function world(over: Record<string, unknown> = {}): World {
@@ -44,27 +45,42 @@ function judge(w: World, ok: (key: string) => boolean) {
   return judgeLimits(w, plan, outcomes, NOW)
 }
 
-t.test('TERRL over the limit with policy.ndr: exchange is an NDR for the external recipients, whatever onExceeded says', async (t) => {
-  for (const onExceeded of ['reject', 'fallback'] as const) {
-    const d = judge(world({ limits: { tenantExternalPerDay: 1, onExceeded } }), (key) => key !== 'tenant:external-recipients')
-    t.equal(d.verdict, 'accept', `onExceeded ${onExceeded}: the message is accepted`)
-    t.equal(d.rule, undefined)
-    const r = d.results.find((x) => x.rule === 'tenant-external-recipients')
-    // TERRL is documented; its stage for relayed (connector-lane) mail is not: assumed
-    t.match(r, { outcome: 'reject', ndr: 'external', basis: 'assumed', stage: 'data' })
-    t.equal(formatReply(r!.reply!), TERRL)
-    t.match(r!.note, /policy\.ndr: exchange/)
-  }
-  const trial = judge(world({ tenant: { acceptedDomains: ['contoso.example'], trial: true }, limits: { tenantExternalPerDay: 1 } }), (key) => key !== 'tenant:external-recipients')
-  t.match(formatReply(trial.results.find((x) => x.ndr)!.reply!), /^550 5\.7\.232 /)
-})
+t.test(
+  'TERRL over the limit with policy.ndr: exchange is an NDR for the external recipients, whatever onExceeded says',
+  async (t) => {
+    for (const onExceeded of ['reject', 'fallback'] as const) {
+      const d = judge(
+        world({ limits: { tenantExternalPerDay: 1, onExceeded } }),
+        (key) => key !== 'tenant:external-recipients',
+      )
+      t.equal(d.verdict, 'accept', `onExceeded ${onExceeded}: the message is accepted`)
+      t.equal(d.rule, undefined)
+      const r = d.results.find((x) => x.rule === 'tenant-external-recipients')
+      // TERRL is documented; its stage for relayed (connector-lane) mail is not: assumed
+      t.match(r, { outcome: 'reject', ndr: 'external', basis: 'assumed', stage: 'data' })
+      t.equal(formatReply(r!.reply!), TERRL)
+      t.match(r!.note, /policy\.ndr: exchange/)
+    }
+    const trial = judge(
+      world({ tenant: { acceptedDomains: ['contoso.example'], trial: true }, limits: { tenantExternalPerDay: 1 } }),
+      (key) => key !== 'tenant:external-recipients',
+    )
+    t.match(formatReply(trial.results.find((x) => x.ndr)!.reply!), /^550 5\.7\.232 /)
+  },
+)
 
 t.test('TERRL with policy.ndr: smtp refuses or falls back as limits.onExceeded says', async (t) => {
-  const refuse = judge(world({ policy: { ndr: 'smtp' }, limits: { tenantExternalPerDay: 1 } }), (key) => key !== 'tenant:external-recipients')
+  const refuse = judge(
+    world({ policy: { ndr: 'smtp' }, limits: { tenantExternalPerDay: 1 } }),
+    (key) => key !== 'tenant:external-recipients',
+  )
   t.match(refuse, { verdict: 'reject', rule: 'tenant-external-recipients' })
   t.equal(formatReply(refuse.reply!), TERRL)
   t.notOk(refuse.results.some((r) => r.ndr))
-  const fallback = judge(world({ policy: { ndr: 'smtp' }, limits: { tenantExternalPerDay: 1, onExceeded: 'fallback' } }), (key) => key !== 'tenant:external-recipients')
+  const fallback = judge(
+    world({ policy: { ndr: 'smtp' }, limits: { tenantExternalPerDay: 1, onExceeded: 'fallback' } }),
+    (key) => key !== 'tenant:external-recipients',
+  )
   t.match(fallback, { verdict: 'fallback', rule: 'tenant-external-recipients' })
 })
 
@@ -72,11 +88,17 @@ t.test('another limit refusing outright wins over the NDR: Exchange refuses befo
   const w = world({ limits: { tenantExternalPerDay: 1, connector: { recipientsPerDay: 1 } } })
   const d = judge(w, () => false)
   t.match(d, { verdict: 'reject', rule: 'connector-recipients-per-day' })
-  t.notOk(d.results.some((r) => r.ndr), 'no NDR promised for a message that was refused')
+  t.notOk(
+    d.results.some((r) => r.ndr),
+    'no NDR promised for a message that was refused',
+  )
 })
 
 t.test('ndrFor: TERRL covers the external recipients routed to the tenant, the size limit all of them', async (t) => {
-  const terrl = judge(world({ limits: { tenantExternalPerDay: 1 } }), (key) => key !== 'tenant:external-recipients').results
+  const terrl = judge(
+    world({ limits: { tenantExternalPerDay: 1 } }),
+    (key) => key !== 'tenant:external-recipients',
+  ).results
   t.equal(ndrFor(terrl, { route: 'upstream', class: 'external' })?.rule, 'tenant-external-recipients')
   t.equal(ndrFor(terrl, { route: 'upstream', class: 'internal' }), undefined, 'internal recipients are still delivered')
   t.equal(ndrFor(terrl, { route: 'fallback', class: 'external' }), undefined, 'not Exchange: no NDR')
@@ -89,7 +111,13 @@ t.test('ndrFor: TERRL covers the external recipients routed to the tenant, the s
   t.equal(ndrSender('helpdesk@contoso.example'), 'helpdesk@contoso.example')
 })
 
-const CONTENT: ContentFacts = { size: 0, lineEnding: 'ok', headerTooLarge: false, fromHeaders: 1, fromAddresses: ['helpdesk@contoso.example'] }
+const CONTENT: ContentFacts = {
+  size: 0,
+  lineEnding: 'ok',
+  headerTooLarge: false,
+  fromHeaders: 1,
+  fromAddresses: ['helpdesk@contoso.example'],
+}
 
 function eom(w: World, size: number) {
   return decide(w, session, { stage: 'eom', now: NOW, content: { ...CONTENT, size }, txn: txn(w) })
@@ -100,13 +128,24 @@ t.test('recipient-size: 250 and an NDR with policy.ndr: exchange, 550 5.2.3 at e
   t.match(eom(w, 1024), { verdict: 'accept' })
   const over = eom(w, 1025)
   t.equal(over.verdict, 'accept', 'exchange: the message is accepted')
-  t.match(over.results.find((r) => r.rule === 'recipient-size'), { outcome: 'reject', ndr: 'all', basis: 'observed' })
-  t.match(over.results.map((r) => r.rule), ['line-endings', 'header-size', 'message-size', 'recipient-size', 'from-header', 'send-as', 'header-from-domain'], 'the later rules still run')
+  t.match(
+    over.results.find((r) => r.rule === 'recipient-size'),
+    { outcome: 'reject', ndr: 'all', basis: 'observed' },
+  )
+  t.match(
+    over.results.map((r) => r.rule),
+    ['line-endings', 'header-size', 'message-size', 'recipient-size', 'from-header', 'send-as', 'header-from-domain'],
+    'the later rules still run',
+  )
   const sync = eom(world({ policy: { ndr: 'smtp' }, limits: { recipientMaxSize: '1KB' } }), 1025)
   t.match(sync, { verdict: 'reject', rule: 'recipient-size' })
   t.equal(formatReply(sync.reply!), '550 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient')
   const d = world()
-  t.equal(d.limits.recipientMaxSize, 36 * 1024 * 1024, 'default 36MB, above maxMessageSize: it bites only when that is raised')
+  t.equal(
+    d.limits.recipientMaxSize,
+    36 * 1024 * 1024,
+    'default 36MB, above maxMessageSize: it bites only when that is raised',
+  )
   t.equal(d.policy.ndr, 'exchange', 'the default is what Exchange does')
   const tooBig = eom(world({ limits: { maxMessageSize: '1KB', recipientMaxSize: '1KB' } }), 2048)
   t.match(tooBig, { verdict: 'reject', rule: 'message-size' }, 'over the SMTP size limit the 552 comes first')
@@ -114,7 +153,11 @@ t.test('recipient-size: 250 and an NDR with policy.ndr: exchange, 550 5.2.3 at e
 
 t.test('an NDR recipient is Failed; a message with one is category ndr, its report none', async (t) => {
   t.equal(recipientStatus({ route: 'upstream', messageRefused: false, outcome: undefined, ndr: true }), 'Failed')
-  t.equal(recipientStatus({ route: 'upstream', messageRefused: true, outcome: undefined, ndr: true }), 'None', 'a refused message NDRs nobody')
+  t.equal(
+    recipientStatus({ route: 'upstream', messageRefused: true, outcome: undefined, ndr: true }),
+    'None',
+    'a refused message NDRs nobody',
+  )
   const base: TraceMessage = {
     id: 'm',
     receivedAt: NOW,
@@ -126,8 +169,21 @@ t.test('an NDR recipient is Failed; a message with one is category ndr, its repo
     notes: [],
     results: [],
     recipients: [
-      { address: 'a@example.org', status: 'Failed', rcptReply: '250 2.1.5 Recipient OK', route: 'upstream', ndr: true, results: [] },
-      { address: 'staff@contoso.example', status: 'Captured', rcptReply: '250 2.1.5 Recipient OK', route: 'upstream', results: [] },
+      {
+        address: 'a@example.org',
+        status: 'Failed',
+        rcptReply: '250 2.1.5 Recipient OK',
+        route: 'upstream',
+        ndr: true,
+        results: [],
+      },
+      {
+        address: 'staff@contoso.example',
+        status: 'Captured',
+        rcptReply: '250 2.1.5 Recipient OK',
+        route: 'upstream',
+        results: [],
+      },
     ],
     captured: true,
   }
@@ -149,10 +205,19 @@ t.test('the NDR is an RFC 3464 report in Exchange words, built by the same DSN c
     boundary: 'B',
     kind: 'ndr',
   })
-  t.match(text, /^From: Mail Delivery System <MAILER-DAEMON@relay365\.local>\r\nTo: <helpdesk@contoso\.example>\r\nSubject: Undeliverable: Hi\r\n/)
+  t.match(
+    text,
+    /^From: Mail Delivery System <MAILER-DAEMON@relay365\.local>\r\nTo: <helpdesk@contoso\.example>\r\nSubject: Undeliverable: Hi\r\n/,
+  )
   t.match(text, /Content-Type: multipart\/report; report-type=delivery-status; boundary="B"/)
   t.match(text, /Delivery has failed to these recipients or groups:\r\n\r\n {2}a@example\.org\r\n {4}550 5\.7\.233 /)
-  t.match(text, /Final-Recipient: rfc822; a@example\.org\r\nAction: failed\r\nStatus: 5\.7\.233\r\nDiagnostic-Code: smtp; 550 5\.7\.233 /)
-  t.match(text, /Content-Type: text\/rfc822-headers\r\n\r\nFrom: helpdesk@contoso\.example\r\nSubject: Hi\r\n\r\n--B--\r\n$/)
+  t.match(
+    text,
+    /Final-Recipient: rfc822; a@example\.org\r\nAction: failed\r\nStatus: 5\.7\.233\r\nDiagnostic-Code: smtp; 550 5\.7\.233 /,
+  )
+  t.match(
+    text,
+    /Content-Type: text\/rfc822-headers\r\n\r\nFrom: helpdesk@contoso\.example\r\nSubject: Hi\r\n\r\n--B--\r\n$/,
+  )
   t.notMatch(text, /gave up retrying/)
 })

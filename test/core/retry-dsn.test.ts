@@ -19,8 +19,16 @@ t.test('the fate of a recipient after an attempt', async (t) => {
   t.same(judgeAttempt(250, 1, q, 1000, policy, 0.5), { kind: 'delivered' })
   t.match(judgeAttempt(550, 1, q, 1000, policy, 0.5), { kind: 'failed', why: 'permanent refusal' })
   t.same(judgeAttempt(451, 1, q, 1000, policy, 0.5), { kind: 'retry', at: 61_000 })
-  t.same(judgeAttempt(undefined, 2, q, 1000, policy, 0.5), { kind: 'retry', at: 121_000 }, 'no reply at all is transient')
-  t.match(judgeAttempt(451, 5, q, 3_500_000, policy, 0.5), { kind: 'failed', why: 'not delivered within 1 h' }, 'the next try would be past giveUpAfter')
+  t.same(
+    judgeAttempt(undefined, 2, q, 1000, policy, 0.5),
+    { kind: 'retry', at: 121_000 },
+    'no reply at all is transient',
+  )
+  t.match(
+    judgeAttempt(451, 5, q, 3_500_000, policy, 0.5),
+    { kind: 'failed', why: 'not delivered within 1 h' },
+    'the next try would be past giveUpAfter',
+  )
 })
 
 t.test('DSN: RFC 3464 multipart/report', async (t) => {
@@ -38,9 +46,21 @@ t.test('DSN: RFC 3464 multipart/report', async (t) => {
     originalSubject: 'Ticket 9',
     boundary: 'B',
   })
-  t.match(text, /^From: Mail Delivery System <MAILER-DAEMON@relay365\.local>\r\nTo: <helpdesk@contoso\.example>\r\nSubject: Undeliverable: Ticket 9\r\n/)
-  t.match(text, /Content-Type: multipart\/report; report-type=delivery-status; boundary="B"\r\n\r\n--B\r\nContent-Type: text\/plain/)
-  t.match(text, /--B\r\nContent-Type: message\/delivery-status\r\n\r\nReporting-MTA: dns; relay365\.local\r\nX-Relay365-Queue-ID: q1\r\nArrival-Date: Mon, 01 Jun 2026 09:00:00 \+0000\r\n\r\nFinal-Recipient: rfc822; gone@example\.org\r\nAction: failed\r\nStatus: 5\.1\.1\r\nDiagnostic-Code: smtp; 550 5\.1\.1 User unknown\r\nLast-Attempt-Date: Tue, 02 Jun 2026 09:00:00 \+0000/)
-  t.match(text, /--B\r\nContent-Type: text\/rfc822-headers\r\n\r\nFrom: helpdesk@contoso\.example\r\nSubject: Ticket 9\r\n\r\n--B--\r\n$/)
+  t.match(
+    text,
+    /^From: Mail Delivery System <MAILER-DAEMON@relay365\.local>\r\nTo: <helpdesk@contoso\.example>\r\nSubject: Undeliverable: Ticket 9\r\n/,
+  )
+  t.match(
+    text,
+    /Content-Type: multipart\/report; report-type=delivery-status; boundary="B"\r\n\r\n--B\r\nContent-Type: text\/plain/,
+  )
+  t.match(
+    text,
+    /--B\r\nContent-Type: message\/delivery-status\r\n\r\nReporting-MTA: dns; relay365\.local\r\nX-Relay365-Queue-ID: q1\r\nArrival-Date: Mon, 01 Jun 2026 09:00:00 \+0000\r\n\r\nFinal-Recipient: rfc822; gone@example\.org\r\nAction: failed\r\nStatus: 5\.1\.1\r\nDiagnostic-Code: smtp; 550 5\.1\.1 User unknown\r\nLast-Attempt-Date: Tue, 02 Jun 2026 09:00:00 \+0000/,
+  )
+  t.match(
+    text,
+    /--B\r\nContent-Type: text\/rfc822-headers\r\n\r\nFrom: helpdesk@contoso\.example\r\nSubject: Ticket 9\r\n\r\n--B--\r\n$/,
+  )
   t.notMatch(text, /[^\r]\n/, 'CRLF only')
 })

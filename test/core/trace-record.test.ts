@@ -6,7 +6,12 @@ import { routeAfterLimits } from '../../src/core/route.js'
 import { buildTrace, finalReply, recipientStatus, traceAttempt } from '../../src/core/trace-record.js'
 
 const replies = buildCatalogue()
-const r = (code: number, text: string): Reply => ({ id: 'upstream', code, enhanced: `${Math.floor(code / 100)}.0.0`, text })
+const r = (code: number, text: string): Reply => ({
+  id: 'upstream',
+  code,
+  enhanced: `${Math.floor(code / 100)}.0.0`,
+  text,
+})
 const own = () => reply(replies, 'queued', { messageId: '<m@x>' })
 
 t.test('recipientStatus', async (t) => {
@@ -25,13 +30,39 @@ t.test('recipientStatus', async (t) => {
 })
 
 t.test('finalReply: a transient failure first, else the upstream 250, else relay365 own', async (t) => {
-  t.same(finalReply([{ route: 'upstream', ok: false, reply: r(550, 'no') }, { route: 'drop', ok: false, reply: r(451, 'later') }], own), r(451, 'later'))
+  t.same(
+    finalReply(
+      [
+        { route: 'upstream', ok: false, reply: r(550, 'no') },
+        { route: 'drop', ok: false, reply: r(451, 'later') },
+      ],
+      own,
+    ),
+    r(451, 'later'),
+  )
   t.same(finalReply([{ route: 'upstream', ok: false, reply: r(550, 'no') }], own), r(550, 'no'))
-  t.same(finalReply([{ route: 'upstream', ok: true, reply: r(250, 'queued as X') }, { route: 'drop', ok: true }], own), r(250, 'queued as X'))
-  t.same(finalReply([{ route: 'fallback', ok: true, reply: r(250, 'fallback host') }], own), own(), 'a fallback 250 is not the tenant upstream')
+  t.same(
+    finalReply(
+      [
+        { route: 'upstream', ok: true, reply: r(250, 'queued as X') },
+        { route: 'drop', ok: true },
+      ],
+      own,
+    ),
+    r(250, 'queued as X'),
+  )
+  t.same(
+    finalReply([{ route: 'fallback', ok: true, reply: r(250, 'fallback host') }], own),
+    own(),
+    'a fallback 250 is not the tenant upstream',
+  )
   t.same(finalReply([{ route: 'upstream', ok: true }], own), own(), 'capture: no upstream reply')
   t.same(finalReply([], own), own())
-  t.throws(() => finalReply([{ route: 'upstream', ok: false }], own), /failed without a reply/, 'a failure without a reply fails closed, never a 250')
+  t.throws(
+    () => finalReply([{ route: 'upstream', ok: false }], own),
+    /failed without a reply/,
+    'a failure without a reply fails closed, never a 250',
+  )
 })
 
 t.test('routeAfterLimits', async (t) => {
@@ -54,8 +85,19 @@ t.test('buildTrace and traceAttempt', async (t) => {
     results: [],
     captured: false,
   }
-  t.same(buildTrace({ ...base, recipients: [] }), { ...Object.fromEntries(Object.entries(base).filter(([, v]) => v !== undefined)), recipients: [], status: 'None' }, 'no recipient: None; undefined facts left out')
-  const rec = { address: 'x@example.org', status: 'Pending' as const, rcptReply: '250', route: 'upstream' as const, results: [], deliveryMs: undefined }
+  t.same(
+    buildTrace({ ...base, recipients: [] }),
+    { ...Object.fromEntries(Object.entries(base).filter(([, v]) => v !== undefined)), recipients: [], status: 'None' },
+    'no recipient: None; undefined facts left out',
+  )
+  const rec = {
+    address: 'x@example.org',
+    status: 'Pending' as const,
+    rcptReply: '250',
+    route: 'upstream' as const,
+    results: [],
+    deliveryMs: undefined,
+  }
   const t1 = buildTrace({ ...base, recipients: [rec, { ...rec, address: 'y@example.org' }] })
   t.equal(t1.status, 'Pending')
   t.notOk('deliveryMs' in (t1.recipients[0] ?? {}), 'undefined recipient facts left out')

@@ -4,7 +4,15 @@ import fc from 'fast-check'
 import { AttemptHeap } from '../../src/delivery/spool/attempt-heap.js'
 import type { SpoolEntry } from '../../src/delivery/spool/spool-store.js'
 
-const entry = (id: string, nextAttempt: number): SpoolEntry => ({ id, from: '', queuedAt: 0, attempts: 1, nextAttempt, recipients: [], size: 0 })
+const entry = (id: string, nextAttempt: number): SpoolEntry => ({
+  id,
+  from: '',
+  queuedAt: 0,
+  attempts: 1,
+  nextAttempt,
+  recipients: [],
+  size: 0,
+})
 
 t.test('pops in nextAttempt order, interleaved with pushes', async (t) => {
   fc.assert(

@@ -88,47 +88,68 @@ function rssMb(pid: number): number {
 
 for (const workers of [1, 2])
   for (const mode of ['proxy', 'queue'] as const)
-    t.test(`a 120 MB message, ${mode} mode, ${workers === 1 ? 'one process' : `${workers} workers`}: whole, and streamed`, async (t) => {
-      const sink = await startHashingSink(t)
-      const dir = t.testdir({})
-      const doc = testConfigDoc(dir, {
-        smtp: { port: 0, requireTls: false, workers },
-        submission: { enabled: false },
-        http: { port: 0 },
-        connectors: [{ name: 'TDX', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
-        limits: { maxMessageSize: '200MB', recipientMaxSize: '200MB' },
-        delivery: { mode, spoolDir: `${dir}/spool` },
-        routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: sink.port, tls: 'none', timeout: '60s' } },
-        log: { level: 'warn' },
-      })
-      writeFileSync(`${dir}/relay.json`, JSON.stringify(doc))
-      const relay = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir, entry: BIN, bare: true })
-      t.teardown(() => stopChild(relay.child))
-      const ports = bannerPorts(relay.banner)
-      const health = async () => (await (await fetch(`http://127.0.0.1:${ports.http}/healthz`)).json()) as { workers?: Array<{ pid: number; connections: number }> }
-      // the processes that may carry the message: the relay, or each worker
-      const pids = workers === 1 ? [relay.child.pid as number] : ((await health()).workers ?? []).map((w) => w.pid)
-      t.equal(pids.length, workers)
-      // RSS sampled while the message goes through, against the RSS just before it
-      const before = Math.max(...pids.map(rssMb))
-      let peak = before
-      const sampling = setInterval(() => (peak = Math.max(peak, ...pids.map(rssMb))), 20)
-      t.teardown(() => clearInterval(sampling))
+    t.test(
+      `a 120 MB message, ${mode} mode, ${workers === 1 ? 'one process' : `${workers} workers`}: whole, and streamed`,
+      async (t) => {
+        const sink = await startHashingSink(t)
+        const dir = t.testdir({})
+        const doc = testConfigDoc(dir, {
+          smtp: { port: 0, requireTls: false, workers },
+          submission: { enabled: false },
+          http: { port: 0 },
+          connectors: [{ name: 'TDX', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
+          limits: { maxMessageSize: '200MB', recipientMaxSize: '200MB' },
+          delivery: { mode, spoolDir: `${dir}/spool` },
+          routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: sink.port, tls: 'none', timeout: '60s' } },
+          log: { level: 'warn' },
+        })
+        writeFileSync(`${dir}/relay.json`, JSON.stringify(doc))
+        const relay = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir, entry: BIN, bare: true })
+        t.teardown(() => stopChild(relay.child))
+        const ports = bannerPorts(relay.banner)
+        const health = async () =>
+          (await (await fetch(`http://127.0.0.1:${ports.http}/healthz`)).json()) as {
+            workers?: Array<{ pid: number; connections: number }>
+          }
+        // the processes that may carry the message: the relay, or each worker
+        const pids = workers === 1 ? [relay.child.pid as number] : ((await health()).workers ?? []).map((w) => w.pid)
+        t.equal(pids.length, workers)
+        // RSS sampled while the message goes through, against the RSS just before it
+        const before = Math.max(...pids.map(rssMb))
+        let peak = before
+        const sampling = setInterval(() => (peak = Math.max(peak, ...pids.map(rssMb))), 20)
+        t.teardown(() => clearInterval(sampling))
 
-      const mail = nodemailer.createTransport({ host: '127.0.0.1', port: ports.smtp, secure: false, ignoreTLS: true, socketTimeout: 120_000 })
-      const head = 'From: helpdesk@contoso.example\r\nTo: someone@example.org\r\nSubject: large\r\nMessage-ID: <large@contoso.example>\r\n\r\n'
-      const raw = Readable.from((async function* () {
-        yield Buffer.from(head)
-        yield* body()
-      })())
-      const info = await mail.sendMail({ envelope: { from: 'helpdesk@contoso.example', to: ['someone@example.org'] }, raw })
-      mail.close()
-      t.match(info.response, /^250 /, `accepted: ${info.response}`)
-      const deadline = Date.now() + 60_000
-      while (sink.bodies.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
-      clearInterval(sampling)
-      t.same(sink.bodies, [{ bytes: SIZE, sha256: expected }], 'the next hop got the body whole, byte for byte')
-      t.ok(peak < PEAK_LIMIT_MB, `RSS of the relay processes ${before.toFixed(0)} MB before, at most ${peak.toFixed(0)} MB while the message went through: under ${PEAK_LIMIT_MB} MB`)
-      t.comment(`${mode}, ${workers} process(es): RSS ${before.toFixed(0)} -> ${peak.toFixed(0)} MB`)
-      t.equal(await stopChild(relay.child), 0)
-    })
+        const mail = nodemailer.createTransport({
+          host: '127.0.0.1',
+          port: ports.smtp,
+          secure: false,
+          ignoreTLS: true,
+          socketTimeout: 120_000,
+        })
+        const head =
+          'From: helpdesk@contoso.example\r\nTo: someone@example.org\r\nSubject: large\r\nMessage-ID: <large@contoso.example>\r\n\r\n'
+        const raw = Readable.from(
+          (async function* () {
+            yield Buffer.from(head)
+            yield* body()
+          })(),
+        )
+        const info = await mail.sendMail({
+          envelope: { from: 'helpdesk@contoso.example', to: ['someone@example.org'] },
+          raw,
+        })
+        mail.close()
+        t.match(info.response, /^250 /, `accepted: ${info.response}`)
+        const deadline = Date.now() + 60_000
+        while (sink.bodies.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+        clearInterval(sampling)
+        t.same(sink.bodies, [{ bytes: SIZE, sha256: expected }], 'the next hop got the body whole, byte for byte')
+        t.ok(
+          peak < PEAK_LIMIT_MB,
+          `RSS of the relay processes ${before.toFixed(0)} MB before, at most ${peak.toFixed(0)} MB while the message went through: under ${PEAK_LIMIT_MB} MB`,
+        )
+        t.comment(`${mode}, ${workers} process(es): RSS ${before.toFixed(0)} -> ${peak.toFixed(0)} MB`)
+        t.equal(await stopChild(relay.child), 0)
+      },
+    )

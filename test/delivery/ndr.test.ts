@@ -12,7 +12,8 @@ import { transactTls } from '../helpers/dialogue.js'
 import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 
-const TERRL = "550 5.7.233 Your message can't be sent because your tenant exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit)."
+const TERRL =
+  "550 5.7.233 Your message can't be sent because your tenant exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit)."
 const SIZE_NDR = '550 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient'
 
 function message(subject: string, body = 'Your ticket was updated.\r\n'): string {
@@ -43,54 +44,112 @@ async function readAll(r: Readable): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
-t.test('TERRL over the limit: 250, externals Failed 5.7.233, the internal delivered, an NDR captured for P1', async (t) => {
-  const relay = await startRelay(t, { limits: { tenantExternalPerDay: 2, onExceeded: 'fallback' } })
-  const first = await transact(relay.smtpPort, 'helpdesk@contoso.example', ['a@example.org', 'b@example.org'], message('Within budget'))
-  t.match(first.at(-1), /^250 2\.6\.0 /)
-  const replies = await transact(relay.smtpPort, 'helpdesk@contoso.example', ['c@example.org', 'staff@contoso.example', 'd@example.net'], message('Over budget'))
-  t.match(replies.at(-1), /^250 2\.6\.0 <Overbudget@contoso\.example> Queued mail for delivery$/, 'the client hears 250: it will never fall back')
-  await settled(relay)
-  const m = original(relay, 'Over budget')
-  t.equal(m.status, 'Mixed')
-  t.equal(m.rule, 'tenant-external-recipients', 'the rule behind the NDR is the message rule')
-  const by = new Map(m.recipients.map((r) => [r.address, r]))
-  t.match(by.get('c@example.org'), { status: 'Failed', ndr: true, rule: 'tenant-external-recipients', route: 'upstream', deliveryReply: TERRL })
-  t.match(by.get('d@example.net'), { status: 'Failed', ndr: true, deliveryReply: TERRL })
-  t.match(by.get('staff@contoso.example'), { status: 'Captured', route: 'upstream' })
-  t.notOk(by.get('staff@contoso.example')?.ndr)
-  t.notOk(m.recipients.some((r) => r.status === 'Fallback'), 'onExceeded: fallback does not apply to what Exchange NDRs')
-  t.match(m.results.find((r) => r.rule === 'tenant-external-recipients'), { outcome: 'reject', basis: 'assumed', ndr: 'external' }, 'TERRL on the connector lane: its stage is unconfirmed')
-  t.match(m.notes.join('\n'), /250 given; 2 recipients refused after it by tenant-external-recipients \(assumed\): NDR 550 5\.7\.233/)
-  // the capture holds the internal recipient's copy only: the externals were never routed
-  const source = (await readAll(relay.capture.read(m.id) as Readable)).toString()
-  t.match(source, /Subject: Over budget/)
+t.test(
+  'TERRL over the limit: 250, externals Failed 5.7.233, the internal delivered, an NDR captured for P1',
+  async (t) => {
+    const relay = await startRelay(t, { limits: { tenantExternalPerDay: 2, onExceeded: 'fallback' } })
+    const first = await transact(
+      relay.smtpPort,
+      'helpdesk@contoso.example',
+      ['a@example.org', 'b@example.org'],
+      message('Within budget'),
+    )
+    t.match(first.at(-1), /^250 2\.6\.0 /)
+    const replies = await transact(
+      relay.smtpPort,
+      'helpdesk@contoso.example',
+      ['c@example.org', 'staff@contoso.example', 'd@example.net'],
+      message('Over budget'),
+    )
+    t.match(
+      replies.at(-1),
+      /^250 2\.6\.0 <Overbudget@contoso\.example> Queued mail for delivery$/,
+      'the client hears 250: it will never fall back',
+    )
+    await settled(relay)
+    const m = original(relay, 'Over budget')
+    t.equal(m.status, 'Mixed')
+    t.equal(m.rule, 'tenant-external-recipients', 'the rule behind the NDR is the message rule')
+    const by = new Map(m.recipients.map((r) => [r.address, r]))
+    t.match(by.get('c@example.org'), {
+      status: 'Failed',
+      ndr: true,
+      rule: 'tenant-external-recipients',
+      route: 'upstream',
+      deliveryReply: TERRL,
+    })
+    t.match(by.get('d@example.net'), { status: 'Failed', ndr: true, deliveryReply: TERRL })
+    t.match(by.get('staff@contoso.example'), { status: 'Captured', route: 'upstream' })
+    t.notOk(by.get('staff@contoso.example')?.ndr)
+    t.notOk(
+      m.recipients.some((r) => r.status === 'Fallback'),
+      'onExceeded: fallback does not apply to what Exchange NDRs',
+    )
+    t.match(
+      m.results.find((r) => r.rule === 'tenant-external-recipients'),
+      { outcome: 'reject', basis: 'assumed', ndr: 'external' },
+      'TERRL on the connector lane: its stage is unconfirmed',
+    )
+    t.match(
+      m.notes.join('\n'),
+      /250 given; 2 recipients refused after it by tenant-external-recipients \(assumed\): NDR 550 5\.7\.233/,
+    )
+    // the capture holds the internal recipient's copy only: the externals were never routed
+    const source = (await readAll(relay.capture.read(m.id) as Readable)).toString()
+    t.match(source, /Subject: Over budget/)
 
-  const ndr = await ndrAbout(relay, m.id)
-  t.match(ndr, { mailFrom: '', status: 'Captured', captured: true, sessionId: 'ndr', subject: 'Undeliverable: Over budget' })
-  t.match(ndr.recipients, [{ address: 'helpdesk@contoso.example', status: 'Captured', route: 'upstream' }])
-  t.match(ndr.notes[0], /^NDR \(policy\.ndr: exchange\) for /)
-  const raw = await readAll(relay.capture.read(ndr.id) as Readable)
-  const parsed = await simpleParser(raw)
-  t.match(parsed.headers.get('content-type'), { value: 'multipart/report', params: { 'report-type': 'delivery-status' } })
-  t.match(parsed.to, { text: 'helpdesk@contoso.example' })
-  t.match(parsed.text, /Delivery has failed to these recipients or groups:/)
-  t.match(parsed.text, /c@example\.org/)
-  const text = raw.toString()
-  t.match(text, /Content-Type: message\/delivery-status\r\n\r\nReporting-MTA: dns; relay365\.local\r\n/)
-  for (const rcpt of ['c@example.org', 'd@example.net']) {
-    t.match(text, new RegExp(`Final-Recipient: rfc822; ${rcpt.replace('.', '\\.')}\\r\\nAction: failed\\r\\nStatus: 5\\.7\\.233\\r\\nDiagnostic-Code: smtp; 550 5\\.7\\.233 `))
-  }
-  t.notMatch(text, /Final-Recipient: rfc822; staff@contoso\.example/, 'the delivered recipient is not in the report')
-  t.match(text, /Content-Type: text\/rfc822-headers\r\n\r\nFrom: Help Desk <helpdesk@contoso\.example>\r\nTo: someone@example\.org\r\nSubject: Over budget\r\n/)
+    const ndr = await ndrAbout(relay, m.id)
+    t.match(ndr, {
+      mailFrom: '',
+      status: 'Captured',
+      captured: true,
+      sessionId: 'ndr',
+      subject: 'Undeliverable: Over budget',
+    })
+    t.match(ndr.recipients, [{ address: 'helpdesk@contoso.example', status: 'Captured', route: 'upstream' }])
+    t.match(ndr.notes[0], /^NDR \(policy\.ndr: exchange\) for /)
+    const raw = await readAll(relay.capture.read(ndr.id) as Readable)
+    const parsed = await simpleParser(raw)
+    t.match(parsed.headers.get('content-type'), {
+      value: 'multipart/report',
+      params: { 'report-type': 'delivery-status' },
+    })
+    t.match(parsed.to, { text: 'helpdesk@contoso.example' })
+    t.match(parsed.text, /Delivery has failed to these recipients or groups:/)
+    t.match(parsed.text, /c@example\.org/)
+    const text = raw.toString()
+    t.match(text, /Content-Type: message\/delivery-status\r\n\r\nReporting-MTA: dns; relay365\.local\r\n/)
+    for (const rcpt of ['c@example.org', 'd@example.net']) {
+      t.match(
+        text,
+        new RegExp(
+          `Final-Recipient: rfc822; ${rcpt.replace('.', '\\.')}\\r\\nAction: failed\\r\\nStatus: 5\\.7\\.233\\r\\nDiagnostic-Code: smtp; 550 5\\.7\\.233 `,
+        ),
+      )
+    }
+    t.notMatch(text, /Final-Recipient: rfc822; staff@contoso\.example/, 'the delivered recipient is not in the report')
+    t.match(
+      text,
+      /Content-Type: text\/rfc822-headers\r\n\r\nFrom: Help Desk <helpdesk@contoso\.example>\r\nTo: someone@example\.org\r\nSubject: Over budget\r\n/,
+    )
 
-  // the NDR'd recipients were not counted: the budget is still full at 2 (not 4)
-  const usage = await relay.limits.usage(relay.clock.now())
-  t.match(usage.find((u) => u.key === 'tenant:external-recipients'), { used: 2 })
-})
+    // the NDR'd recipients were not counted: the budget is still full at 2 (not 4)
+    const usage = await relay.limits.usage(relay.clock.now())
+    t.match(
+      usage.find((u) => u.key === 'tenant:external-recipients'),
+      { used: 2 },
+    )
+  },
+)
 
-t.test('every recipient NDR\'d: still 250 and nothing delivered; the null sender gets no NDR', async (t) => {
+t.test("every recipient NDR'd: still 250 and nothing delivered; the null sender gets no NDR", async (t) => {
   const relay = await startRelay(t, { limits: { tenantExternalPerDay: 1, recipientMaxSize: '2KB' } })
-  const replies = await transact(relay.smtpPort, 'helpdesk@contoso.example', ['a@example.org', 'b@example.org'], message('All external'))
+  const replies = await transact(
+    relay.smtpPort,
+    'helpdesk@contoso.example',
+    ['a@example.org', 'b@example.org'],
+    message('All external'),
+  )
   t.match(replies.at(-1), /^250 2\.6\.0 /)
   await settled(relay)
   const m = original(relay, 'All external')
@@ -98,45 +157,80 @@ t.test('every recipient NDR\'d: still 250 and nothing delivered; the null sender
   t.equal(relay.capture.size(m.id), undefined, 'no copy kept: nothing was routed')
   await ndrAbout(relay, m.id)
   // the null sender reaches only tenant mailboxes through the connector: the size NDR it is
-  const bounce = await transact(relay.smtpPort, '', ['staff@contoso.example'], message('From nobody', `${'x'.repeat(76)}\r\n`.repeat(100)))
+  const bounce = await transact(
+    relay.smtpPort,
+    '',
+    ['staff@contoso.example'],
+    message('From nobody', `${'x'.repeat(76)}\r\n`.repeat(100)),
+  )
   t.match(bounce.at(-1), /^250 /)
   await settled(relay)
   await relay.ndr.drain()
   const n = original(relay, 'From nobody')
   t.match(n.recipients, [{ status: 'Failed', ndr: true }])
-  t.equal(relay.trace.list({ limit: 1000 }).messages.filter((x) => x.reportFor === n.id).length, 0, 'no report about a message from <>')
+  t.equal(
+    relay.trace.list({ limit: 1000 }).messages.filter((x) => x.reportFor === n.id).length,
+    0,
+    'no report about a message from <>',
+  )
 })
 
-t.test('over limits.recipientMaxSize: 250, every recipient Failed 5.2.3, NDR; proxy: nothing reaches the upstream', async (t) => {
-  const upstream = await startFakeUpstream(t)
-  const relay = await startRelay(t, { limits: { recipientMaxSize: '2KB' }, routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } } })
-  const big = message('Large attachment', `${'x'.repeat(76)}\r\n`.repeat(100))
-  // sent by nodemailer, as an application would
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: relay.smtpPort, secure: false, requireTLS: true, tls: { rejectUnauthorized: false } })
-  t.teardown(() => transport.close())
-  const info = await transport.sendMail({ envelope: { from: 'helpdesk@contoso.example', to: ['staff@contoso.example', 'someone@example.org'] }, raw: big })
-  t.match(info.response, /^250 2\.6\.0 /, 'the application sees success')
-  const m = original(relay, 'Large attachment')
-  t.match(m, { status: 'Failed', rule: 'recipient-size' })
-  t.match(m.recipients, [
-    { address: 'staff@contoso.example', status: 'Failed', ndr: true, deliveryReply: SIZE_NDR },
-    { address: 'someone@example.org', status: 'Failed', ndr: true, deliveryReply: SIZE_NDR },
-  ])
-  t.match(m.results.find((r) => r.rule === 'recipient-size'), { outcome: 'reject', basis: 'observed', ndr: 'all' })
-  const ndr = await ndrAbout(relay, m.id)
-  t.match(ndr, { status: 'Delivered', mailFrom: '' })
-  t.equal(upstream.received.length, 1, 'the upstream got the NDR and nothing else')
-  const got = upstream.received[0]!
-  t.equal(got.from, '', 'from the null sender')
-  t.same(got.to, ['helpdesk@contoso.example'])
-  t.match(got.data.toString(), /Status: 5\.2\.3\r\nDiagnostic-Code: smtp; 550 5\.2\.3 RESOLVER\.RST\.RecipSizeLimit/)
-  t.notMatch(got.data.toString(), /x{76}/, 'no byte of the body travels in the report')
-})
+t.test(
+  'over limits.recipientMaxSize: 250, every recipient Failed 5.2.3, NDR; proxy: nothing reaches the upstream',
+  async (t) => {
+    const upstream = await startFakeUpstream(t)
+    const relay = await startRelay(t, {
+      limits: { recipientMaxSize: '2KB' },
+      routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } },
+    })
+    const big = message('Large attachment', `${'x'.repeat(76)}\r\n`.repeat(100))
+    // sent by nodemailer, as an application would
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: relay.smtpPort,
+      secure: false,
+      requireTLS: true,
+      tls: { rejectUnauthorized: false },
+    })
+    t.teardown(() => transport.close())
+    const info = await transport.sendMail({
+      envelope: { from: 'helpdesk@contoso.example', to: ['staff@contoso.example', 'someone@example.org'] },
+      raw: big,
+    })
+    t.match(info.response, /^250 2\.6\.0 /, 'the application sees success')
+    const m = original(relay, 'Large attachment')
+    t.match(m, { status: 'Failed', rule: 'recipient-size' })
+    t.match(m.recipients, [
+      { address: 'staff@contoso.example', status: 'Failed', ndr: true, deliveryReply: SIZE_NDR },
+      { address: 'someone@example.org', status: 'Failed', ndr: true, deliveryReply: SIZE_NDR },
+    ])
+    t.match(
+      m.results.find((r) => r.rule === 'recipient-size'),
+      { outcome: 'reject', basis: 'observed', ndr: 'all' },
+    )
+    const ndr = await ndrAbout(relay, m.id)
+    t.match(ndr, { status: 'Delivered', mailFrom: '' })
+    t.equal(upstream.received.length, 1, 'the upstream got the NDR and nothing else')
+    const got = upstream.received[0]!
+    t.equal(got.from, '', 'from the null sender')
+    t.same(got.to, ['helpdesk@contoso.example'])
+    t.match(got.data.toString(), /Status: 5\.2\.3\r\nDiagnostic-Code: smtp; 550 5\.2\.3 RESOLVER\.RST\.RecipSizeLimit/)
+    t.notMatch(got.data.toString(), /x{76}/, 'no byte of the body travels in the report')
+  },
+)
 
 t.test('a small message under the recipient limit still goes upstream', async (t) => {
   const upstream = await startFakeUpstream(t)
-  const relay = await startRelay(t, { limits: { recipientMaxSize: '2KB' }, routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } } })
-  const replies = await transact(relay.smtpPort, 'helpdesk@contoso.example', ['staff@contoso.example'], message('Small'))
+  const relay = await startRelay(t, {
+    limits: { recipientMaxSize: '2KB' },
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } },
+  })
+  const replies = await transact(
+    relay.smtpPort,
+    'helpdesk@contoso.example',
+    ['staff@contoso.example'],
+    message('Small'),
+  )
   t.match(replies.at(-1), /^250 2\.0\.0 Ok: queued as FAKE/)
   t.equal(upstream.received.length, 1)
 })
@@ -147,9 +241,19 @@ async function syncMode(t: Test) {
 
 t.test('policy.ndr: smtp refuses at end of data instead, and sends no NDR', async (t) => {
   const relay = await syncMode(t)
-  const big = await transact(relay.smtpPort, 'helpdesk@contoso.example', ['staff@contoso.example'], message('Large', `${'x'.repeat(76)}\r\n`.repeat(100)))
+  const big = await transact(
+    relay.smtpPort,
+    'helpdesk@contoso.example',
+    ['staff@contoso.example'],
+    message('Large', `${'x'.repeat(76)}\r\n`.repeat(100)),
+  )
   t.equal(big.at(-1), SIZE_NDR)
-  const terrl = await transact(relay.smtpPort, 'helpdesk@contoso.example', ['a@example.org', 'b@example.org', 'staff@contoso.example'], message('Too many'))
+  const terrl = await transact(
+    relay.smtpPort,
+    'helpdesk@contoso.example',
+    ['a@example.org', 'b@example.org', 'staff@contoso.example'],
+    message('Too many'),
+  )
   t.equal(terrl.at(-1), TERRL)
   await settled(relay)
   await relay.ndr.drain()
@@ -157,17 +261,25 @@ t.test('policy.ndr: smtp refuses at end of data instead, and sends no NDR', asyn
   t.equal(all.filter((m) => m.reportFor !== undefined).length, 0, 'no NDRs')
   t.match(original(relay, 'Large'), { status: 'None', rule: 'recipient-size' })
   // refused when DATA starts: the header was never read, the record is found by its reply
-  t.match(all.find((m) => m.reply === TERRL), { status: 'None', rule: 'tenant-external-recipients' })
+  t.match(
+    all.find((m) => m.reply === TERRL),
+    { status: 'None', rule: 'tenant-external-recipients' },
+  )
 })
 
-t.test('queue mode: the NDR\'d recipients stay out of the spool, the NDR is spooled and delivered', async (t) => {
+t.test("queue mode: the NDR'd recipients stay out of the spool, the NDR is spooled and delivered", async (t) => {
   const upstream = await startFakeUpstream(t)
   const relay = await startRelay(t, {
     delivery: { mode: 'queue' },
     limits: { tenantExternalPerDay: 1 },
     routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } },
   })
-  const replies = await transact(relay.smtpPort, 'helpdesk@contoso.example', ['a@example.org', 'b@example.org', 'staff@contoso.example'], message('Queued over budget'))
+  const replies = await transact(
+    relay.smtpPort,
+    'helpdesk@contoso.example',
+    ['a@example.org', 'b@example.org', 'staff@contoso.example'],
+    message('Queued over budget'),
+  )
   t.match(replies.at(-1), /^250 2\.6\.0 /)
   const until = Date.now() + 5000
   while (upstream.received.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
@@ -177,7 +289,13 @@ t.test('queue mode: the NDR\'d recipients stay out of the spool, the NDR is spoo
   const report = upstream.received.find((x) => x.from === '')
   t.same(report?.to, ['helpdesk@contoso.example'])
   t.match(report?.data.toString(), /Status: 5\.7\.233/)
-  t.match(relay.trace.get(m.id)?.recipients.filter((r) => r.ndr).map((r) => r.address), ['a@example.org', 'b@example.org'])
+  t.match(
+    relay.trace
+      .get(m.id)
+      ?.recipients.filter((r) => r.ndr)
+      .map((r) => r.address),
+    ['a@example.org', 'b@example.org'],
+  )
 })
 
 t.test('queue mode, over the recipient size: no spool entry for the message, only its NDR goes out', async (t) => {
@@ -187,7 +305,12 @@ t.test('queue mode, over the recipient size: no spool entry for the message, onl
     limits: { recipientMaxSize: '2KB' },
     routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } },
   })
-  const replies = await transact(relay.smtpPort, 'helpdesk@contoso.example', ['staff@contoso.example'], message('Queued large', `${'x'.repeat(76)}\r\n`.repeat(100)))
+  const replies = await transact(
+    relay.smtpPort,
+    'helpdesk@contoso.example',
+    ['staff@contoso.example'],
+    message('Queued large', `${'x'.repeat(76)}\r\n`.repeat(100)),
+  )
   t.match(replies.at(-1), /^250 2\.6\.0 /)
   const until = Date.now() + 5000
   while (upstream.received.length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
@@ -200,20 +323,42 @@ t.test('queue mode, over the recipient size: no spool entry for the message, onl
   t.equal(relay.queue?.depth, 0, 'the spool holds nothing for it')
 })
 
-t.test('policy.ndr: smtp in proxy mode: past the recipient size the upstream transaction is abandoned, 550 5.2.3', async (t) => {
-  const upstream = await startFakeUpstream(t)
-  const relay = await startRelay(t, { policy: { ndr: 'smtp' }, limits: { recipientMaxSize: '2KB' }, routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } } })
-  const replies = await transact(relay.smtpPort, 'helpdesk@contoso.example', ['staff@contoso.example'], message('Large sync', `${'x'.repeat(76)}\r\n`.repeat(100)))
-  t.equal(replies.at(-1), SIZE_NDR)
-  await settled(relay)
-  await relay.ndr.drain()
-  t.equal(upstream.received.length, 0, 'nothing delivered, no NDR')
-})
+t.test(
+  'policy.ndr: smtp in proxy mode: past the recipient size the upstream transaction is abandoned, 550 5.2.3',
+  async (t) => {
+    const upstream = await startFakeUpstream(t)
+    const relay = await startRelay(t, {
+      policy: { ndr: 'smtp' },
+      limits: { recipientMaxSize: '2KB' },
+      routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } },
+    })
+    const replies = await transact(
+      relay.smtpPort,
+      'helpdesk@contoso.example',
+      ['staff@contoso.example'],
+      message('Large sync', `${'x'.repeat(76)}\r\n`.repeat(100)),
+    )
+    t.equal(replies.at(-1), SIZE_NDR)
+    await settled(relay)
+    await relay.ndr.drain()
+    t.equal(upstream.received.length, 0, 'nothing delivered, no NDR')
+  },
+)
 
 t.test('an NDR the upstream refuses: the client still had its 250, the failure is traced on the report', async (t) => {
-  const upstream = await startFakeUpstream(t, { mail: (address) => (address === '' ? { code: 550, text: '5.7.1 No bounces here' } : undefined) })
-  const relay = await startRelay(t, { limits: { recipientMaxSize: '2KB' }, routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } } })
-  const replies = await transact(relay.smtpPort, 'helpdesk@contoso.example', ['staff@contoso.example'], message('Refused report', `${'x'.repeat(76)}\r\n`.repeat(100)))
+  const upstream = await startFakeUpstream(t, {
+    mail: (address) => (address === '' ? { code: 550, text: '5.7.1 No bounces here' } : undefined),
+  })
+  const relay = await startRelay(t, {
+    limits: { recipientMaxSize: '2KB' },
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } },
+  })
+  const replies = await transact(
+    relay.smtpPort,
+    'helpdesk@contoso.example',
+    ['staff@contoso.example'],
+    message('Refused report', `${'x'.repeat(76)}\r\n`.repeat(100)),
+  )
   t.match(replies.at(-1), /^250 2\.6\.0 /)
   const ndr = await ndrAbout(relay, original(relay, 'Refused report').id)
   t.match(ndr, { status: 'Failed', mailFrom: '' })

@@ -15,7 +15,7 @@ t.test('worker 1 owns the spool directory itself; worker k its worker-k', async 
   t.equal(spoolPartition('/s', 3), join('/s', 'worker-3'))
 })
 
-t.test('going from 3 workers to 2: worker 3\'s queue moves into worker 1\'s, worker 2\'s stays', async (t) => {
+t.test("going from 3 workers to 2: worker 3's queue moves into worker 1's, worker 2's stays", async (t) => {
   const spool = t.testdir({})
   const queue = (k: number) => join(spoolPartition(spool, k), 'queue')
   for (const k of [1, 2, 3]) mkdirSync(queue(k), { recursive: true })
@@ -38,7 +38,11 @@ t.test('each worker takes its share of the connection caps, rounded up', async (
   const share = workerShare(config, 3)
   t.equal(share.smtp.maxConnections, 334)
   t.equal(share.smtp.maxConnectionsPerIP, 2)
-  t.equal(workerShare(parseConfig({ smtp: { maxConnectionsPerIP: 1 } }), 4).smtp.maxConnectionsPerIP, 1, 'never below one')
+  t.equal(
+    workerShare(parseConfig({ smtp: { maxConnectionsPerIP: 1 } }), 4).smtp.maxConnectionsPerIP,
+    1,
+    'never below one',
+  )
   t.equal(config.smtp.maxConnections, 1000, 'the config itself is unchanged')
 })
 
@@ -54,9 +58,13 @@ t.test('one relay per spool: a live owner refuses a second, a dead or reused pid
   const stat = readFileSync(`/proc/${other.pid}/stat`, 'utf8')
   const started = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19])
   writeFileSync(join(spool, 'owner'), JSON.stringify({ pid: other.pid, started }))
-  t.throws(() => claimSpool(spool), new RegExp(`delivery.spoolDir .* is in use by relay365 process ${other.pid}`), 'a live owner: refused')
+  t.throws(
+    () => claimSpool(spool),
+    new RegExp(`delivery.spoolDir .* is in use by relay365 process ${other.pid}`),
+    'a live owner: refused',
+  )
   mine.release()
-  t.equal(owner().pid, other.pid, 'release leaves another owner\'s claim alone')
+  t.equal(owner().pid, other.pid, "release leaves another owner's claim alone")
   writeFileSync(join(spool, 'owner'), JSON.stringify({ pid: other.pid, started: started + 1 }))
   claimSpool(spool)
   t.equal(owner().pid, process.pid, 'the pid lives, but another process has it now: taken over')

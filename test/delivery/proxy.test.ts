@@ -7,11 +7,16 @@ import { startFakeUpstream, type FakeBehaviour } from '../helpers/fake-upstream.
 import { fixture } from '../helpers/fixtures.js'
 import { settled, startRelay } from '../helpers/relay.js'
 
-const MESSAGE = 'From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\nSubject: Ticket 42\r\nMessage-ID: <t42@contoso.example>\r\n\r\nYour ticket was updated.\r\n'
+const MESSAGE =
+  'From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\nSubject: Ticket 42\r\nMessage-ID: <t42@contoso.example>\r\n\r\nYour ticket was updated.\r\n'
 
 async function relayTo(t: Test, behaviour: FakeBehaviour = {}, route: Record<string, unknown> = {}) {
   const upstream = await startFakeUpstream(t, behaviour)
-  const relay = await startRelay(t, { routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s', ...route } } })
+  const relay = await startRelay(t, {
+    routes: {
+      upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s', ...route },
+    },
+  })
   return { upstream, relay }
 }
 
@@ -30,16 +35,32 @@ t.test('the 250 at end of data is the upstream 250; the message arrives with tra
   t.equal(got.from, 'helpdesk@contoso.example')
   t.same(got.to, ['someone@example.org', 'staff@contoso.example'])
   const text = got.data.toString()
-  t.match(text, /^Received: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby relay365\.local \(relay365\) with ESMTPS id [0-9a-f-]+\r\n\t\(version=TLSv1\.3 cipher=\S+\);\r\n\t\w{3}, /)
+  t.match(
+    text,
+    /^Received: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby relay365\.local \(relay365\) with ESMTPS id [0-9a-f-]+\r\n\t\(version=TLSv1\.3 cipher=\S+\);\r\n\t\w{3}, /,
+  )
   t.ok(text.endsWith(MESSAGE), 'the message itself is relayed unchanged after the trace fields')
   const m = relay.trace.list({}).messages[0]!
-  t.match(m, { status: 'Delivered', reply: '250 2.0.0 Ok: queued as FAKE1', lane: 'connector', connector: 'TeamDynamix', subject: 'Ticket 42', messageId: '<t42@contoso.example>' })
-  t.match(m.recipients[0], { status: 'Delivered', route: 'upstream', routeTarget: `smarthost 127.0.0.1:${upstream.port}`, deliveryReply: '250 2.0.0 Ok: queued as FAKE1' })
+  t.match(m, {
+    status: 'Delivered',
+    reply: '250 2.0.0 Ok: queued as FAKE1',
+    lane: 'connector',
+    connector: 'TeamDynamix',
+    subject: 'Ticket 42',
+    messageId: '<t42@contoso.example>',
+  })
+  t.match(m.recipients[0], {
+    status: 'Delivered',
+    route: 'upstream',
+    routeTarget: `smarthost 127.0.0.1:${upstream.port}`,
+    deliveryReply: '250 2.0.0 Ok: queued as FAKE1',
+  })
 })
 
 t.test('pooled upstream connections are reused', async (t) => {
   const { upstream, relay } = await relayTo(t)
-  for (let i = 0; i < 5; i++) t.equal((await transact(relay.smtpPort, ['someone@example.org'])).at(-1)?.slice(0, 3), '250')
+  for (let i = 0; i < 5; i++)
+    t.equal((await transact(relay.smtpPort, ['someone@example.org'])).at(-1)?.slice(0, 3), '250')
   t.equal(upstream.received.length, 5)
   t.equal(upstream.connections, 1, 'five messages, one upstream connection')
 })
@@ -48,27 +69,52 @@ t.test('upstream rejections and failures come back as 4xx/5xx, never 250', async
   await t.test('5xx at end of data', async (t) => {
     const { relay } = await relayTo(t, { data: () => ({ code: 550, text: '5.7.1 Message rejected as spam' }) })
     t.equal((await transact(relay.smtpPort, ['someone@example.org'])).at(-1), '550 5.7.1 Message rejected as spam')
-    t.match(relay.trace.list({}).messages[0], { status: 'Failed', recipients: [{ status: 'Failed', deliveryReply: '550 5.7.1 Message rejected as spam' }] })
+    t.match(relay.trace.list({}).messages[0], {
+      status: 'Failed',
+      recipients: [{ status: 'Failed', deliveryReply: '550 5.7.1 Message rejected as spam' }],
+    })
   })
   await t.test('4xx at end of data', async (t) => {
-    const { relay } = await relayTo(t, { data: () => ({ code: 451, text: '4.7.500 Server busy. Please try again later' }) })
-    t.equal((await transact(relay.smtpPort, ['someone@example.org'])).at(-1), '451 4.7.500 Server busy. Please try again later')
+    const { relay } = await relayTo(t, {
+      data: () => ({ code: 451, text: '4.7.500 Server busy. Please try again later' }),
+    })
+    t.equal(
+      (await transact(relay.smtpPort, ['someone@example.org'])).at(-1),
+      '451 4.7.500 Server busy. Please try again later',
+    )
   })
   await t.test('every recipient refused upstream', async (t) => {
-    const { upstream, relay } = await relayTo(t, { rcpt: () => ({ code: 550, text: '5.4.1 Recipient address rejected: Access denied' }) })
-    t.equal((await transact(relay.smtpPort, ['someone@example.org'])).at(-1), '550 5.4.1 Recipient address rejected: Access denied')
+    const { upstream, relay } = await relayTo(t, {
+      rcpt: () => ({ code: 550, text: '5.4.1 Recipient address rejected: Access denied' }),
+    })
+    t.equal(
+      (await transact(relay.smtpPort, ['someone@example.org'])).at(-1),
+      '550 5.4.1 Recipient address rejected: Access denied',
+    )
     t.equal(upstream.received.length, 0)
   })
   await t.test('one of two recipients refused upstream: nothing is delivered, the refusal is returned', async (t) => {
-    const { upstream, relay } = await relayTo(t, { rcpt: (a) => (a.startsWith('gone') ? { code: 550, text: '5.1.1 User unknown' } : undefined) })
+    const { upstream, relay } = await relayTo(t, {
+      rcpt: (a) => (a.startsWith('gone') ? { code: 550, text: '5.1.1 User unknown' } : undefined),
+    })
     const replies = await transact(relay.smtpPort, ['someone@example.org', 'gone@example.org'])
     t.equal(replies.at(-1), '550 5.1.1 User unknown')
     await new Promise((r) => setTimeout(r, 100))
     t.equal(upstream.received.length, 0, 'no partial delivery the client could not learn of')
   })
   await t.test('a transient refusal wins over a permanent one', async (t) => {
-    const { relay } = await relayTo(t, { rcpt: (a) => (a.startsWith('gone') ? { code: 550, text: '5.1.1 User unknown' } : a.startsWith('busy') ? { code: 452, text: '4.2.2 Mailbox full' } : undefined) })
-    t.equal((await transact(relay.smtpPort, ['gone@example.org', 'busy@example.org', 'ok@example.org'])).at(-1), '452 4.2.2 Mailbox full')
+    const { relay } = await relayTo(t, {
+      rcpt: (a) =>
+        a.startsWith('gone')
+          ? { code: 550, text: '5.1.1 User unknown' }
+          : a.startsWith('busy')
+            ? { code: 452, text: '4.2.2 Mailbox full' }
+            : undefined,
+    })
+    t.equal(
+      (await transact(relay.smtpPort, ['gone@example.org', 'busy@example.org', 'ok@example.org'])).at(-1),
+      '452 4.2.2 Mailbox full',
+    )
   })
   await t.test('connection refused', async (t) => {
     const { upstream, relay } = await relayTo(t)
@@ -87,20 +133,55 @@ t.test('upstream TLS: required, certificate verified unless told otherwise', asy
   await t.test('required and verifiable against the configured trust', async (t) => {
     const upstream = await startFakeUpstream(t)
     process.env.NODE_EXTRA_CA_CERTS = undefined
-    const relay = await startRelay(t, { routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'required', rejectUnauthorized: false } } })
+    const relay = await startRelay(t, {
+      routes: {
+        upstream: {
+          type: 'smarthost',
+          host: '127.0.0.1',
+          port: upstream.port,
+          tls: 'required',
+          rejectUnauthorized: false,
+        },
+      },
+    })
     t.equal((await transact(relay.smtpPort, ['someone@example.org'])).at(-1), '250 2.0.0 Ok: queued as FAKE1')
-    t.equal(upstream.raw[0]?.map((b) => b.toString('latin1')).join('').includes('MAIL FROM'), false, 'the envelope went inside TLS')
+    t.equal(
+      upstream.raw[0]
+        ?.map((b) => b.toString('latin1'))
+        .join('')
+        .includes('MAIL FROM'),
+      false,
+      'the envelope went inside TLS',
+    )
   })
   await t.test('certificate not trusted: the handshake fails and the client gets 4xx', async (t) => {
     const upstream = await startFakeUpstream(t)
-    const relay = await startRelay(t, { routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'required' } } })
-    t.match((await transact(relay.smtpPort, ['someone@example.org'])).at(-1), /^451 4\.7\.5 Upstream 127\.0\.0\.1:\d+ TLS failed: .*unable to verify the first certificate/)
+    const relay = await startRelay(t, {
+      routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'required' } },
+    })
+    t.match(
+      (await transact(relay.smtpPort, ['someone@example.org'])).at(-1),
+      /^451 4\.7\.5 Upstream 127\.0\.0\.1:\d+ TLS failed: .*unable to verify the first certificate/,
+    )
     t.equal(upstream.received.length, 0)
   })
   await t.test('tls required but the upstream offers no STARTTLS', async (t) => {
     const upstream = await startFakeUpstream(t, { noTls: true })
-    const relay = await startRelay(t, { routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'required', rejectUnauthorized: false } } })
-    t.match((await transact(relay.smtpPort, ['someone@example.org'])).at(-1), /^451 4\.7\.5 Upstream 127\.0\.0\.1:\d+ TLS failed: /)
+    const relay = await startRelay(t, {
+      routes: {
+        upstream: {
+          type: 'smarthost',
+          host: '127.0.0.1',
+          port: upstream.port,
+          tls: 'required',
+          rejectUnauthorized: false,
+        },
+      },
+    })
+    t.match(
+      (await transact(relay.smtpPort, ['someone@example.org'])).at(-1),
+      /^451 4\.7\.5 Upstream 127\.0\.0\.1:\d+ TLS failed: /,
+    )
     t.equal(upstream.received.length, 0)
   })
 })
@@ -108,7 +189,8 @@ t.test('upstream TLS: required, certificate verified unless told otherwise', asy
 t.test('smuggling: bare CR/LF/NUL in DATA reject the whole message and nothing malformed leaves', async (t) => {
   const { upstream, relay } = await relayTo(t)
   const head = 'From: helpdesk@contoso.example\r\nSubject: s\r\n\r\n'
-  const smuggled = 'MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\nFrom: evil@example.com\r\n\r\nspoofed\r\n.\r\n'
+  const smuggled =
+    'MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\nFrom: evil@example.com\r\n\r\nspoofed\r\n.\r\n'
   // Each payload is all the client sends after DATA, up to and including the one real CRLF.CRLF.
   const variants: Array<[string, string]> = [
     ['\\n.\\n', `${head}hello\n.\n${smuggled}`],
@@ -144,34 +226,76 @@ t.test('smuggling: bare CR/LF/NUL in DATA reject the whole message and nothing m
 t.test('header From rules at end of data', async (t) => {
   const { upstream, relay } = await relayTo(t)
   const two = 'From: helpdesk@contoso.example\r\nFrom: evil@example.com\r\nSubject: x\r\n\r\nbody\r\n'
-  t.equal((await transact(relay.smtpPort, ['someone@example.org'], two)).at(-1), '550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant')
+  t.equal(
+    (await transact(relay.smtpPort, ['someone@example.org'], two)).at(-1),
+    '550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant',
+  )
   const none = 'Subject: x\r\n\r\nbody\r\n'
-  t.equal((await transact(relay.smtpPort, ['someone@example.org'], none)).at(-1), '550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant')
+  t.equal(
+    (await transact(relay.smtpPort, ['someone@example.org'], none)).at(-1),
+    '550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant',
+  )
   const spoof = 'From: "helpdesk@contoso.example" <evil@example.com>\r\nSubject: x\r\n\r\nbody\r\n'
-  t.equal((await transact(relay.smtpPort, ['someone@example.org'], spoof)).at(-1), '250 2.0.0 Ok: queued as FAKE1', 'warn by default')
+  t.equal(
+    (await transact(relay.smtpPort, ['someone@example.org'], spoof)).at(-1),
+    '250 2.0.0 Ok: queued as FAKE1',
+    'warn by default',
+  )
   const warned = relay.trace.list({}).messages[0]!
-  t.match(warned.results.find((r) => r.rule === 'header-from-domain'), { outcome: 'warn', note: /example\.com is not an accepted domain/ })
+  t.match(
+    warned.results.find((r) => r.rule === 'header-from-domain'),
+    { outcome: 'warn', note: /example\.com is not an accepted domain/ },
+  )
   t.equal(upstream.received.length, 1)
 })
 
 t.test('policy rejections never reach the upstream', async (t) => {
   const { upstream, relay } = await relayTo(t)
   const replies = await transact(relay.smtpPort, ['someone@example.org'], MESSAGE, 'app@vendor.example')
-  t.same(replies, ['250 2.1.0 Sender OK', '550 5.7.64 TenantAttribution; Relay Access Denied', '503 5.5.2 Need rcpt command'])
+  t.same(replies, [
+    '250 2.1.0 Sender OK',
+    '550 5.7.64 TenantAttribution; Relay Access Denied',
+    '503 5.5.2 Need rcpt command',
+  ])
   t.equal(upstream.connections, 0)
   await settled(relay)
   const m = relay.trace.list({}).messages[0]!
-  t.match(m, { status: 'None', recipients: [{ address: 'someone@example.org', status: 'None', rule: 'tenant-attribution', rcptReply: '550 5.7.64 TenantAttribution; Relay Access Denied' }] })
+  t.match(m, {
+    status: 'None',
+    recipients: [
+      {
+        address: 'someone@example.org',
+        status: 'None',
+        rule: 'tenant-attribution',
+        rcptReply: '550 5.7.64 TenantAttribution; Relay Access Denied',
+      },
+    ],
+  })
   t.match(m.notes.join('; '), /transaction ended before end of data/)
 })
 
 t.test('nodemailer as the client, over STARTTLS without certificate validation', async (t) => {
   const { upstream, relay } = await relayTo(t)
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: relay.smtpPort, secure: false, requireTLS: true, tls: { rejectUnauthorized: false, ca: fixture('ca.crt') } })
-  const info = await transport.sendMail({ from: 'Help Desk <helpdesk@contoso.example>', to: 'someone@example.org', subject: 'Hi', text: 'line one\n.\nline three' })
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: relay.smtpPort,
+    secure: false,
+    requireTLS: true,
+    tls: { rejectUnauthorized: false, ca: fixture('ca.crt') },
+  })
+  const info = await transport.sendMail({
+    from: 'Help Desk <helpdesk@contoso.example>',
+    to: 'someone@example.org',
+    subject: 'Hi',
+    text: 'line one\n.\nline three',
+  })
   transport.close()
   t.equal(info.response, '250 2.0.0 Ok: queued as FAKE1')
-  t.match(upstream.received[0]?.data.toString(), /line one\r\n\.\r\nline three/, 'a lone dot line survives dot-stuffing both ways')
+  t.match(
+    upstream.received[0]?.data.toString(),
+    /line one\r\n\.\r\nline three/,
+    'a lone dot line survives dot-stuffing both ways',
+  )
 })
 
 t.test('a client that disconnects mid-DATA aborts the upstream transaction at once', async (t) => {

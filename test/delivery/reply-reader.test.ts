@@ -38,7 +38,11 @@ t.test('what is not SMTP is the fault of the connection, for good', async (t) =>
     ['no space after the code', '250ok\r\n', /not a reply line: "250ok"/],
     ['an empty line', '\r\n250 ok\r\n', /an empty line/],
     ['a bare LF', '250 ok\n', /bare LF/],
-    ['mixed codes in one multiline reply', '250-2.0.0 Ok queued as S1\r\n554 5.0.0 actually no\r\n', /multiline reply of 250 continued with 554/],
+    [
+      'mixed codes in one multiline reply',
+      '250-2.0.0 Ok queued as S1\r\n554 5.0.0 actually no\r\n',
+      /multiline reply of 250 continued with 554/,
+    ],
     ['a 1xx code', '150 ok\r\n', /not a reply line/],
     ['a 6xx code', '650 ok\r\n', /not a reply line/],
     ['a bare CR inside the text', '250 o\rk\r\n', /not a reply line/],
@@ -75,12 +79,23 @@ t.test('mark() starts the window since() reports', async (t) => {
 })
 
 t.test('the verdict on the answer to a final dot', async (t) => {
-  const base: EndOfDataReading = { fault: undefined, duringBody: 0, afterDot: [250, 250], pending: false, ended: 'rset-answered' }
+  const base: EndOfDataReading = {
+    fault: undefined,
+    duringBody: 0,
+    afterDot: [250, 250],
+    pending: false,
+    ended: 'rset-answered',
+  }
   const cases: Array<[string, Partial<EndOfDataReading>, string, RegExp | boolean]> = [
     ['250, RSET 250', {}, 'taken', true],
     ['250, then the connection closed', { afterDot: [250], ended: 'connection-closed' }, 'taken', true],
     ['250, an unasked 250, RSET 250', { afterDot: [250, 250, 250] }, 'taken', false],
-    ['250 then 554 (as the RSET reply)', { afterDot: [250, 554] }, 'out-of-step', /250, 554: which is the message's is unknown/],
+    [
+      '250 then 554 (as the RSET reply)',
+      { afterDot: [250, 554] },
+      'out-of-step',
+      /250, 554: which is the message's is unknown/,
+    ],
     ['250, 250, then 554', { afterDot: [250, 250, 554] }, 'out-of-step', /unknown/],
     ['554, RSET 250', { afterDot: [554, 250] }, 'refused', true],
     ['451, then closed', { afterDot: [451], ended: 'connection-closed' }, 'refused', true],
@@ -91,7 +106,12 @@ t.test('the verdict on the answer to a final dot', async (t) => {
     ['a garbled reply', { fault: 'not a reply line: "2500 ok"' }, 'out-of-step', /garbled reply: not a reply line/],
     ['part of a reply left', { pending: true }, 'out-of-step', /unfinished/],
     ['nothing, then closed', { afterDot: [], ended: 'connection-closed' }, 'out-of-step', /no reply/],
-    ['250 and then silence until the timeout', { afterDot: [250], ended: 'timed-out' }, 'out-of-step', /stopped answering after 250/],
+    [
+      '250 and then silence until the timeout',
+      { afterDot: [250], ended: 'timed-out' },
+      'out-of-step',
+      /stopped answering after 250/,
+    ],
   ]
   for (const [name, over, kind, detail] of cases) {
     const v = judgeEndOfData({ ...base, ...over })

@@ -29,27 +29,54 @@ for (const [shape] of SHAPES) {
       smtp: { requireTls: false, maxConnectionsPerIP: 200 },
       connectors: [{ name: 'TeamDynamix', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
       delivery: { mode: 'queue', spoolDir: `${dir}/spool`, retry: { initial: '200ms', max: '1s' }, concurrency: 8 },
-      routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s', maxConnections: 5 } },
+      routes: {
+        upstream: {
+          type: 'smarthost',
+          host: '127.0.0.1',
+          port: upstream.port,
+          tls: 'none',
+          timeout: '2s',
+          maxConnections: 5,
+        },
+      },
     })
     const sent = await load(relay.smtpPort, 20261207, 5, 100)
-    t.equal(sent.filter((s) => /^250 2\.6\.0 /.test(s.reply)).length, 500, 'every message spooled (the relay\'s own 250)')
+    t.equal(
+      sent.filter((s) => /^250 2\.6\.0 /.test(s.reply)).length,
+      500,
+      "every message spooled (the relay's own 250)",
+    )
     await settled(relay)
     const ids = new Set(sent.map((s) => `<${s.id}>`))
     const records = () => relay.trace.list({ limit: 10_000 }).messages.filter((m) => ids.has(m.messageId ?? ''))
     // every message tried at least once against the shape
-    await until('an attempt at every message', () => new Set(upstream.refused.map((m) => m.messageId)).size >= 500, 60_000)
+    await until(
+      'an attempt at every message',
+      () => new Set(upstream.refused.map((m) => m.messageId)).size >= 500,
+      60_000,
+    )
     const during = records()
     const delivered = during.filter((m) => m.status === 'Delivered')
     const failed = during.filter((m) => m.status === 'Failed')
-    t.comment(`${shape}: ${upstream.refused.length} attempts answered that way; trace ${JSON.stringify(Object.fromEntries([...new Set(during.map((m) => m.status))].map((s) => [s, during.filter((m) => m.status === s).length])))}`)
+    t.comment(
+      `${shape}: ${upstream.refused.length} attempts answered that way; trace ${JSON.stringify(Object.fromEntries([...new Set(during.map((m) => m.status))].map((s) => [s, during.filter((m) => m.status === s).length])))}`,
+    )
     t.equal(delivered.length, 0, 'no message traced Delivered')
     t.equal(failed.length, 0, 'none bounced: a retry, not a permanent failure')
     t.equal(upstream.accepted.length, 0, 'the next hop took nothing cleanly')
     shaping = false
     await until('the spool to drain', () => (relay.queue?.depth ?? 0) === 0, 60_000)
     const after = records()
-    t.equal(after.filter((m) => m.status === 'Delivered').length, 500, 'every message delivered once the next hop answers cleanly')
+    t.equal(
+      after.filter((m) => m.status === 'Delivered').length,
+      500,
+      'every message delivered once the next hop answers cleanly',
+    )
     const accepted = new Set(upstream.accepted.map((m) => `<${m.messageId}>`))
-    t.same(after.filter((m) => m.status === 'Delivered' && !accepted.has(m.messageId ?? '')).map((m) => m.messageId), [], 'each Delivered record is a message the next hop took')
+    t.same(
+      after.filter((m) => m.status === 'Delivered' && !accepted.has(m.messageId ?? '')).map((m) => m.messageId),
+      [],
+      'each Delivered record is a message the next hop took',
+    )
   })
 }

@@ -37,7 +37,10 @@ t.test('fifty commits at once: one file each in queue/, all recovered with their
   t.teardown(() => again.close())
   const recovered = again.recover()
   t.equal(recovered.length, 50)
-  t.match(recovered.find((e) => e.id === 'm7'), { ...entry('m7'), size: body.length })
+  t.match(
+    recovered.find((e) => e.id === 'm7'),
+    { ...entry('m7'), size: body.length },
+  )
   t.equal(await text(again.body('m7')), body.toString(), 'and so after recovery')
   t.equal(again.head('m7', 64 * 1024).toString(), body.toString(), 'the head for a DSN stops at the body too')
 })
@@ -68,35 +71,40 @@ t.test('a later state beside the message wins over its trailer; removal leaves n
   t.same(readdirSync(store.queue).sort(), ['m1.entry', 'm1.json'])
   const again = new SpoolStore(dir)
   t.teardown(() => again.close())
-  t.match(again.recover(), [{ id: 'm1', attempts: 1, nextAttempt: 60_000, size: 3, recipients: [{ lastReply: '451 4.3.0 later' }] }])
+  t.match(again.recover(), [
+    { id: 'm1', attempts: 1, nextAttempt: 60_000, size: 3, recipients: [{ lastReply: '451 4.3.0 later' }] },
+  ])
   await again.remove('m1')
   t.same(readdirSync(store.queue), [])
 })
 
-t.test('writes a crash cut short are removed, not delivered; a bad later state falls back to the trailer', async (t) => {
-  const dir = t.testdir({})
-  const store = new SpoolStore(dir)
-  t.teardown(() => store.close())
-  for (const id of ['good', 'flipped', 'cut']) {
-    const w = store.create(id)
-    await w.write(Buffer.from('From: a@contoso.example\r\n\r\nbody\r\n'))
-    await w.commit(entry(id))
-  }
-  writeFileSync(join(store.queue, 'good.json'), '{"not json')
-  const flipped = readFileSync(join(store.queue, 'flipped.entry'))
-  flipped[27] = 0x21 // one byte of the body, as a half-written block would
-  writeFileSync(join(store.queue, 'flipped.entry'), flipped)
-  const cut = readFileSync(join(store.queue, 'cut.entry'))
-  writeFileSync(join(store.queue, 'cut.entry'), cut.subarray(0, cut.length - 3))
-  writeFileSync(join(store.queue, 'half.entry'), 'x\r\n{"id":"half"')
-  writeFileSync(join(store.queue, 'tiny.entry'), 'x')
-  // a removal the crash cut short: the message went first, its state was left behind
-  writeFileSync(join(store.queue, 'gone.json'), JSON.stringify(entry('gone')))
-  const again = new SpoolStore(dir)
-  t.teardown(() => again.close())
-  t.match(again.recover(), [{ id: 'good', attempts: 0, size: 33 }])
-  t.same(readdirSync(store.queue).sort(), ['good.entry', 'good.json'])
-})
+t.test(
+  'writes a crash cut short are removed, not delivered; a bad later state falls back to the trailer',
+  async (t) => {
+    const dir = t.testdir({})
+    const store = new SpoolStore(dir)
+    t.teardown(() => store.close())
+    for (const id of ['good', 'flipped', 'cut']) {
+      const w = store.create(id)
+      await w.write(Buffer.from('From: a@contoso.example\r\n\r\nbody\r\n'))
+      await w.commit(entry(id))
+    }
+    writeFileSync(join(store.queue, 'good.json'), '{"not json')
+    const flipped = readFileSync(join(store.queue, 'flipped.entry'))
+    flipped[27] = 0x21 // one byte of the body, as a half-written block would
+    writeFileSync(join(store.queue, 'flipped.entry'), flipped)
+    const cut = readFileSync(join(store.queue, 'cut.entry'))
+    writeFileSync(join(store.queue, 'cut.entry'), cut.subarray(0, cut.length - 3))
+    writeFileSync(join(store.queue, 'half.entry'), 'x\r\n{"id":"half"')
+    writeFileSync(join(store.queue, 'tiny.entry'), 'x')
+    // a removal the crash cut short: the message went first, its state was left behind
+    writeFileSync(join(store.queue, 'gone.json'), JSON.stringify(entry('gone')))
+    const again = new SpoolStore(dir)
+    t.teardown(() => again.close())
+    t.match(again.recover(), [{ id: 'good', attempts: 0, size: 33 }])
+    t.same(readdirSync(store.queue).sort(), ['good.entry', 'good.json'])
+  },
+)
 
 t.test('a message being written is in queue/ but not delivered after a crash; discard removes it', async (t) => {
   const dir = t.testdir({})
@@ -113,25 +121,28 @@ t.test('a message being written is in queue/ but not delivered after a crash; di
   t.same(readdirSync(store.queue), [])
 })
 
-t.test('DirSync: callers during an fsync share the next one; a failed fsync is reported and the next retried', async (t) => {
-  const dir = t.testdir({})
-  const sync = new DirSync(dir)
-  const first = sync.sync()
-  const second = sync.sync()
-  const third = sync.sync()
-  t.not(first, second, 'the running fsync may predate the second caller\'s rename')
-  t.equal(second, third, 'the second and third caller share one fsync')
-  await Promise.all([first, second, third])
-  const after = sync.sync()
-  t.not(after, second, 'a caller after both gets a fresh fsync')
-  await after
-  await sync.close()
-  await t.rejects(sync.sync(), /is closed/, 'after close no commit is acknowledged')
-  const gone = new DirSync(join(dir, 'missing'))
-  await t.rejects(gone.sync(), { code: 'ENOENT' })
-  await t.rejects(gone.sync(), { code: 'ENOENT' }, 'not stuck on the failed handle')
-  await gone.close()
-})
+t.test(
+  'DirSync: callers during an fsync share the next one; a failed fsync is reported and the next retried',
+  async (t) => {
+    const dir = t.testdir({})
+    const sync = new DirSync(dir)
+    const first = sync.sync()
+    const second = sync.sync()
+    const third = sync.sync()
+    t.not(first, second, "the running fsync may predate the second caller's rename")
+    t.equal(second, third, 'the second and third caller share one fsync')
+    await Promise.all([first, second, third])
+    const after = sync.sync()
+    t.not(after, second, 'a caller after both gets a fresh fsync')
+    await after
+    await sync.close()
+    await t.rejects(sync.sync(), /is closed/, 'after close no commit is acknowledged')
+    const gone = new DirSync(join(dir, 'missing'))
+    await t.rejects(gone.sync(), { code: 'ENOENT' })
+    await t.rejects(gone.sync(), { code: 'ENOENT' }, 'not stuck on the failed handle')
+    await gone.close()
+  },
+)
 
 t.test('a commit that cannot finish leaves nothing to deliver', async (t) => {
   const dir = t.testdir({})

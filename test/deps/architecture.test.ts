@@ -15,17 +15,41 @@ t.test('src/ keeps the house rules of .dependency-cruiser.cjs', async (t) => {
   let result: IReporterOutput
   try {
     // the parsed tsconfig lets it resolve './x.js' imports to the './x.ts' files
-    result = await cruise(['src'], { ...config.options, validate: true, ruleSet: { forbidden: config.forbidden } } as never, {}, { tsConfig: extractTSConfig('tsconfig.json') })
+    result = await cruise(
+      ['src'],
+      { ...config.options, validate: true, ruleSet: { forbidden: config.forbidden } } as never,
+      {},
+      { tsConfig: extractTSConfig('tsconfig.json') },
+    )
   } finally {
     process.chdir(cwd)
   }
-  const output = result.output as { summary: { violations: Array<{ rule: { name: string }; from: string; to: string; cycle?: Array<{ name: string }> }>; totalCruised: number } }
-  const modules = (result.output as { modules: Array<{ source: string; dependencies: Array<{ couldNotResolve: boolean; module: string; dependencyTypes: string[] }> }> }).modules
+  const output = result.output as {
+    summary: {
+      violations: Array<{ rule: { name: string }; from: string; to: string; cycle?: Array<{ name: string }> }>
+      totalCruised: number
+    }
+  }
+  const modules = (
+    result.output as {
+      modules: Array<{
+        source: string
+        dependencies: Array<{ couldNotResolve: boolean; module: string; dependencyTypes: string[] }>
+      }>
+    }
+  ).modules
   t.ok(modules.filter((m) => m.source.startsWith('src/')).length > 80, `${modules.length} modules read`)
-  const unresolved = modules.flatMap((m) => m.dependencies.filter((d) => d.couldNotResolve && d.dependencyTypes.includes('local')).map((d) => `${m.source}: ${d.module}`))
+  const unresolved = modules.flatMap((m) =>
+    m.dependencies
+      .filter((d) => d.couldNotResolve && d.dependencyTypes.includes('local'))
+      .map((d) => `${m.source}: ${d.module}`),
+  )
   t.same(unresolved, [], 'every local import resolved (else a rule could not see it)')
   t.same(
-    output.summary.violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}${v.cycle ? ` (cycle ${v.cycle.map((c) => c.name).join(' -> ')})` : ''}`),
+    output.summary.violations.map(
+      (v) =>
+        `${v.rule.name}: ${v.from} -> ${v.to}${v.cycle ? ` (cycle ${v.cycle.map((c) => c.name).join(' -> ')})` : ''}`,
+    ),
     [],
     'no violation',
   )

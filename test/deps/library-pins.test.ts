@@ -10,19 +10,28 @@ import { createRequire } from 'node:module'
 import net from 'node:net'
 
 const require = createRequire(import.meta.url)
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> }
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  dependencies: Record<string, string>
+}
 
 const WHY: Record<string, string> = {
-  nodemailer: 'src/delivery/nodemailer-internals.ts reads and hooks private members of SMTPConnection (the list in its header)',
-  'smtp-server': 'src/smtp/ subclasses SMTPConnection, SMTPStream and SMTPServer (the members listed in src/smtp/smtp-server-internals.ts) and src/smtp/reply-shim.ts matches its reply texts',
+  nodemailer:
+    'src/delivery/nodemailer-internals.ts reads and hooks private members of SMTPConnection (the list in its header)',
+  'smtp-server':
+    'src/smtp/ subclasses SMTPConnection, SMTPStream and SMTPServer (the members listed in src/smtp/smtp-server-internals.ts) and src/smtp/reply-shim.ts matches its reply texts',
 }
 
 for (const [name, why] of Object.entries(WHY)) {
   t.test(`${name} is pinned exactly and installed at the pin`, async (t) => {
     const pin = pkg.dependencies[name] ?? ''
     t.match(pin, /^\d+\.\d+\.\d+$/, `package.json pins ${name} to one version (${pin}): ${why}`)
-    const installed = (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version
-    t.equal(installed, pin, `${name} ${installed} is installed but ${pin} is pinned: re-read what ${why}, then move the pin`)
+    const installed = (JSON.parse(readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string })
+      .version
+    t.equal(
+      installed,
+      pin,
+      `${name} ${installed} is installed but ${pin} is pinned: re-read what ${why}, then move the pin`,
+    )
   })
 }
 
@@ -46,7 +55,8 @@ t.test('every nodemailer internal relay365 reads or hooks is where it reads it',
     _onData: (v) => typeof v === 'function',
   }
   t.same([...listed].sort(), Object.keys(shapes).sort(), 'the header lists exactly the members checked here')
-  for (const [member, shape] of Object.entries(shapes)) t.ok(member in conn && shape(conn[member]), `${member} is there, of the shape read`)
+  for (const [member, shape] of Object.entries(shapes))
+    t.ok(member in conn && shape(conn[member]), `${member} is there, of the shape read`)
 })
 
 t.test('every smtp-server member relay365 overrides, calls or reads is there, of the shape relied on', async (t) => {
@@ -82,17 +92,32 @@ t.test('every smtp-server member relay365 overrides, calls or reads is there, of
     options: (v) => typeof v === 'object' && v !== null,
     connections: (v) => v instanceof Set,
   }
-  const listedFields = classes.flatMap((c) => Object.entries(c.members).filter(([, use]) => use === 'field').map(([m]) => m))
+  const listedFields = classes.flatMap((c) =>
+    Object.entries(c.members)
+      .filter(([, use]) => use === 'field')
+      .map(([m]) => m),
+  )
   t.same(listedFields.sort(), Object.keys(fields).sort(), 'the lists name exactly the fields checked here')
   for (const c of classes) {
     for (const [member, use] of Object.entries(c.members) as Array<[string, string]>) {
       const where = `${c.name}.${member} (${use})`
-      if (use === 'field') t.ok(member in c.built && fields[member]?.(Reflect.get(c.built, member)), `${where} is set by the constructor, of the shape read`)
+      if (use === 'field')
+        t.ok(
+          member in c.built && fields[member]?.(Reflect.get(c.built, member)),
+          `${where} is set by the constructor, of the shape read`,
+        )
       else t.equal(typeof Reflect.get(c.proto, member), 'function', `${where} is a method of ${c.name}.prototype`)
     }
   }
   const handler = () => undefined
-  t.equal(SMTPConnection.prototype._getHandler.call(Object.assign(Object.create(conn) as object, { handler_BDAT: handler }) as never, 'BDAT'), handler, 'a command is dispatched to the method named handler_<VERB>, as BDAT is')
+  t.equal(
+    SMTPConnection.prototype._getHandler.call(
+      Object.assign(Object.create(conn) as object, { handler_BDAT: handler }) as never,
+      'BDAT',
+    ),
+    handler,
+    'a command is dispatched to the method named handler_<VERB>, as BDAT is',
+  )
 })
 
 t.test('relay365 overrides exactly the smtp-server methods listed as overridden', async (t) => {
@@ -101,10 +126,19 @@ t.test('relay365 overrides exactly the smtp-server methods listed as overridden'
   const { CONNECTION_MEMBERS, STREAM_MEMBERS } = await import('../../src/smtp/smtp-server-internals.js')
   const { RelayConnection } = await import('../../src/smtp/relay-connection.js')
   const { GuardedSMTPStream } = await import('../../src/smtp/guarded-stream.js')
-  const overridden = (sub: object, base: object) => Object.getOwnPropertyNames(sub).filter((n) => n !== 'constructor' && n in base)
+  const overridden = (sub: object, base: object) =>
+    Object.getOwnPropertyNames(sub).filter((n) => n !== 'constructor' && n in base)
   const listed = (members: Record<string, string>) => Object.keys(members).filter((m) => members[m] === 'overrides')
-  t.same(overridden(RelayConnection.prototype, SMTPConnection.prototype).sort(), listed(CONNECTION_MEMBERS).sort(), 'RelayConnection')
-  t.same(overridden(GuardedSMTPStream.prototype, SMTPStream.prototype).sort(), listed(STREAM_MEMBERS).sort(), 'GuardedSMTPStream')
+  t.same(
+    overridden(RelayConnection.prototype, SMTPConnection.prototype).sort(),
+    listed(CONNECTION_MEMBERS).sort(),
+    'RelayConnection',
+  )
+  t.same(
+    overridden(GuardedSMTPStream.prototype, SMTPStream.prototype).sort(),
+    listed(STREAM_MEMBERS).sort(),
+    'GuardedSMTPStream',
+  )
 })
 
 t.test('src/smtp/ uses no smtp-server member the list does not name, and every member listed is used', async (t) => {
@@ -113,14 +147,28 @@ t.test('src/smtp/ uses no smtp-server member the list does not name, and every m
   // the code without its comments: a comment may name a member it does not use
   const code = readdirSync(dir)
     .filter((f) => f.endsWith('.ts') && f !== 'smtp-server-internals.ts')
-    .map((f) => readFileSync(new URL(f, dir), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, ''))
+    .map((f) =>
+      readFileSync(new URL(f, dir), 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/\/\/.*$/gm, ''),
+    )
     .join('\n')
   const all: Record<string, string> = { ...CONNECTION_MEMBERS, ...STREAM_MEMBERS, ...SERVER_MEMBERS }
   // relay365's own members carry no underscore: one that does belongs to smtp-server
-  const underscored = new Set([...code.matchAll(/\.(_[A-Za-z]\w*)\b/g), ...code.matchAll(/^\s*override (_\w+)\(/gm)].map((m) => m[1] as string))
-  t.same([...underscored].filter((m) => !(m in all)), [], `every underscore member src/smtp/ touches is listed (${underscored.size})`)
+  const underscored = new Set(
+    [...code.matchAll(/\.(_[A-Za-z]\w*)\b/g), ...code.matchAll(/^\s*override (_\w+)\(/gm)].map((m) => m[1] as string),
+  )
+  t.same(
+    [...underscored].filter((m) => !(m in all)),
+    [],
+    `every underscore member src/smtp/ touches is listed (${underscored.size})`,
+  )
   const overrides = new Set([...code.matchAll(/^\s*override (\w+)\(/gm)].map((m) => m[1] as string))
-  t.same([...overrides].filter((m) => all[m] !== 'overrides').sort(), [], 'every method src/smtp/ overrides is listed as overridden')
+  t.same(
+    [...overrides].filter((m) => all[m] !== 'overrides').sort(),
+    [],
+    'every method src/smtp/ overrides is listed as overridden',
+  )
   const added = [...code.matchAll(/^\s*(handler_[A-Z]+)\(/gm)].map((m) => m[1])
   t.same(added, ['handler_BDAT'], 'the one command handler relay365 adds, found by _getHandler')
   const used: Record<string, (m: string) => boolean> = {
@@ -130,5 +178,11 @@ t.test('src/smtp/ uses no smtp-server member the list does not name, and every m
     dispatches: () => added.length > 0,
     field: (m) => new RegExp(`\\.${m}\\b`).test(code),
   }
-  t.same(Object.entries(all).filter(([m, use]) => !used[use]?.(m)).map(([m, use]) => `${m} (${use})`), [], 'every member listed is used as listed')
+  t.same(
+    Object.entries(all)
+      .filter(([m, use]) => !used[use]?.(m))
+      .map(([m, use]) => `${m} (${use})`),
+    [],
+    'every member listed is used as listed',
+  )
 })

@@ -25,37 +25,83 @@ function scenario(name: string, lane: 'smtpAuth' | 'connector'): string {
   ].join('\n')
 }
 
-t.test('two lanes on one trace: totals, the first limit that bit, the buckets that differ, charts inline', async (t) => {
-  const rows = [HEADER]
-  for (let i = 0; i < 12; i++) {
-    const at = new Date(Date.parse('2026-11-02T01:00:00Z') + i * 10 * 60_000).toISOString().replace('T', ' ').slice(0, 19)
-    for (const r of ['x@example.org', 'y@example.net']) rows.push(`${at},notifications@contoso.edu,${r},"T${i}",Delivered,,203.0.113.25,2000,<c${i}@contoso.edu>,t${i}`)
-  }
-  const dir = t.testdir({ 'trace.csv': rows.join('\r\n'), 'auth.yaml': scenario('Through SMTP AUTH', 'smtpAuth'), 'connector.yaml': scenario('Through a connector', 'connector') })
-  const { runs, files } = await compareCommand({ files: [`${dir}/auth.yaml`, `${dir}/connector.yaml`], out: `${dir}/out` })
-  t.match(runs[0]?.result.timeline.totals, { accepted: 5, fallback: 7 }, 'SMTP AUTH: 10 recipients a day, then the fallback')
-  t.match(runs[1]?.result.timeline.totals, { accepted: 12, fallback: 0 }, 'the connector: no mailbox limit')
-  const md = readFileSync(`${dir}/out/report.md`, 'utf8')
-  t.match(md, /^# Through SMTP AUTH vs Through a connector/)
-  t.match(md, /\| fallback \(messages \/ recipients\) \| 7 \/ 14 \| 0 \/ 0 \|/)
-  t.match(md, /\| fallback \| 2026-11-02 01:50 \(smtpauth-recipients-per-day\) \| — \|/, 'when the limit first bit, and which')
-  t.match(md, /\| 2026-11-02 01:00 \| accepted 5, fallback 1 \| accepted 6 \|/, 'the buckets where they differ')
-  t.match(md, /!\[Through a connector: outcomes\]\(2-through-a-connector\/chart\.svg\)/)
-  t.match(md, /!\[Through SMTP AUTH: limits\]\(1-through-smtp-auth\/limits\.svg\)/)
-  t.match(md, /\| SMTP AUTH notifications@contoso\.edu: recipients per 24 h \| 10 of 10 \(100 %\) at 2026-11-02 \d\d:\d\d \| — \|/, 'the limit that bit at its ceiling in one run, unused in the other')
-  t.match(md, /\| sends with a late reply \(delay\) \| 0 \| 0 \|/)
-  t.match(md, /engine wire: real SMTP through a real relay/)
-  const html = readFileSync(`${dir}/out/report.html`, 'utf8')
-  t.match(html, /^<!doctype html>/)
-  t.equal((html.match(/<svg/g) ?? []).length, 4, 'both runs\' outcome and limit charts inline')
-  t.match(html, /<h2>Limits against their ceilings<\/h2>/)
-  t.notMatch(html, /src="http|href="http/, 'no outside resources')
-  t.ok(files.includes(`${dir}/out/1-through-smtp-auth/chart.svg`))
-  writeFileSync(`${dir}/other.csv`, rows.slice(0, 5).join('\r\n'))
-  const cli = await runCliHere(['experiment', `${dir}/auth.yaml`, `${dir}/connector.yaml`, '--traffic', `${dir}/other.csv`, '--out', `${dir}/cli`])
-  t.equal(cli.code, 0, cli.stderr)
-  t.match(cli.stdout, /\| messages sent \| 2 \| 2 \|/, '--traffic replaces the trace of both')
-  const core = await compareCommand({ files: [`${dir}/auth.yaml`, `${dir}/connector.yaml`], out: `${dir}/core`, engine: 'core' })
-  t.same(core.runs.map((r) => r.result.engine), ['core', 'core'], '--engine core for every run')
-  t.same(core.runs.map((r) => r.result.timeline.totals), runs.map((r) => r.result.timeline.totals), 'the same outcomes as the wire')
-})
+t.test(
+  'two lanes on one trace: totals, the first limit that bit, the buckets that differ, charts inline',
+  async (t) => {
+    const rows = [HEADER]
+    for (let i = 0; i < 12; i++) {
+      const at = new Date(Date.parse('2026-11-02T01:00:00Z') + i * 10 * 60_000)
+        .toISOString()
+        .replace('T', ' ')
+        .slice(0, 19)
+      for (const r of ['x@example.org', 'y@example.net'])
+        rows.push(`${at},notifications@contoso.edu,${r},"T${i}",Delivered,,203.0.113.25,2000,<c${i}@contoso.edu>,t${i}`)
+    }
+    const dir = t.testdir({
+      'trace.csv': rows.join('\r\n'),
+      'auth.yaml': scenario('Through SMTP AUTH', 'smtpAuth'),
+      'connector.yaml': scenario('Through a connector', 'connector'),
+    })
+    const { runs, files } = await compareCommand({
+      files: [`${dir}/auth.yaml`, `${dir}/connector.yaml`],
+      out: `${dir}/out`,
+    })
+    t.match(
+      runs[0]?.result.timeline.totals,
+      { accepted: 5, fallback: 7 },
+      'SMTP AUTH: 10 recipients a day, then the fallback',
+    )
+    t.match(runs[1]?.result.timeline.totals, { accepted: 12, fallback: 0 }, 'the connector: no mailbox limit')
+    const md = readFileSync(`${dir}/out/report.md`, 'utf8')
+    t.match(md, /^# Through SMTP AUTH vs Through a connector/)
+    t.match(md, /\| fallback \(messages \/ recipients\) \| 7 \/ 14 \| 0 \/ 0 \|/)
+    t.match(
+      md,
+      /\| fallback \| 2026-11-02 01:50 \(smtpauth-recipients-per-day\) \| — \|/,
+      'when the limit first bit, and which',
+    )
+    t.match(md, /\| 2026-11-02 01:00 \| accepted 5, fallback 1 \| accepted 6 \|/, 'the buckets where they differ')
+    t.match(md, /!\[Through a connector: outcomes\]\(2-through-a-connector\/chart\.svg\)/)
+    t.match(md, /!\[Through SMTP AUTH: limits\]\(1-through-smtp-auth\/limits\.svg\)/)
+    t.match(
+      md,
+      /\| SMTP AUTH notifications@contoso\.edu: recipients per 24 h \| 10 of 10 \(100 %\) at 2026-11-02 \d\d:\d\d \| — \|/,
+      'the limit that bit at its ceiling in one run, unused in the other',
+    )
+    t.match(md, /\| sends with a late reply \(delay\) \| 0 \| 0 \|/)
+    t.match(md, /engine wire: real SMTP through a real relay/)
+    const html = readFileSync(`${dir}/out/report.html`, 'utf8')
+    t.match(html, /^<!doctype html>/)
+    t.equal((html.match(/<svg/g) ?? []).length, 4, "both runs' outcome and limit charts inline")
+    t.match(html, /<h2>Limits against their ceilings<\/h2>/)
+    t.notMatch(html, /src="http|href="http/, 'no outside resources')
+    t.ok(files.includes(`${dir}/out/1-through-smtp-auth/chart.svg`))
+    writeFileSync(`${dir}/other.csv`, rows.slice(0, 5).join('\r\n'))
+    const cli = await runCliHere([
+      'experiment',
+      `${dir}/auth.yaml`,
+      `${dir}/connector.yaml`,
+      '--traffic',
+      `${dir}/other.csv`,
+      '--out',
+      `${dir}/cli`,
+    ])
+    t.equal(cli.code, 0, cli.stderr)
+    t.match(cli.stdout, /\| messages sent \| 2 \| 2 \|/, '--traffic replaces the trace of both')
+    const core = await compareCommand({
+      files: [`${dir}/auth.yaml`, `${dir}/connector.yaml`],
+      out: `${dir}/core`,
+      engine: 'core',
+    })
+    t.same(
+      core.runs.map((r) => r.result.engine),
+      ['core', 'core'],
+      '--engine core for every run',
+    )
+    t.same(
+      core.runs.map((r) => r.result.timeline.totals),
+      runs.map((r) => r.result.timeline.totals),
+      'the same outcomes as the wire',
+    )
+  },
+)

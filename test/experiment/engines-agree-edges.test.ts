@@ -39,7 +39,10 @@ const CASES: Record<string, string> = {
     '    lane: connector',
   ),
   'a session limit': base('  smtp: { maxRecipientsPerSession: 20 }', '    lane: connector'),
-  'a wrong password': base('  smtpAuth: { users: [{ user: notifications@contoso.example, password: right }] }', '    lane: smtpAuth\n    password: wrong'),
+  'a wrong password': base(
+    '  smtpAuth: { users: [{ user: notifications@contoso.example, password: right }] }',
+    '    lane: smtpAuth\n    password: wrong',
+  ),
   'an hour of SMTP AUTH throttling': base('', '    lane: smtpAuth', '1h', '2400/h'),
 }
 
@@ -56,11 +59,23 @@ t.test('a sender refused at AUTH: no message began, and the report says so', asy
   const { runExperiment } = await import('../../src/experiment/run.js')
   const { formatReport } = await import('../../src/experiment/report.js')
   const { parse } = await import('yaml')
-  const s = parseScenario(parse(base('  smtpAuth: { users: [{ user: notifications@contoso.example, password: right }] }', '    lane: smtpAuth\n    password: wrong', '1h', '10/h')))
+  const s = parseScenario(
+    parse(
+      base(
+        '  smtpAuth: { users: [{ user: notifications@contoso.example, password: right }] }',
+        '    lane: smtpAuth\n    password: wrong',
+        '1h',
+        '10/h',
+      ),
+    ),
+  )
   for (const engine of ['wire', 'core'] as const) {
     const r = await runExperiment({ ...s, engine })
     t.equal(r.messages, 0, `${engine}: no message`)
     t.equal(r.refusedCommands.count, 10, `${engine}: every send refused at AUTH`)
-    t.match(formatReport(r), /10 AUTH commands refused before any message began, first at 00:03: 535 5\.7\.3 Authentication unsuccessful/)
+    t.match(
+      formatReport(r),
+      /10 AUTH commands refused before any message began, first at 00:03: 535 5\.7\.3 Authentication unsuccessful/,
+    )
   }
 })

@@ -9,15 +9,27 @@ import { enginesAgree } from '../helpers/engines.js'
 import { ensureSampleTrace } from '../../scripts/sample-trace.js'
 
 const DAYS = ['smtp-auth-day', 'connector-day', 'terrl-day', 'trial-tenant-day']
-const MORE = ['faults-server-busy', 'faults-temporary-error', 'service-desk-month-smtp-auth', 'service-desk-month-connector']
+const MORE = [
+  'faults-server-busy',
+  'faults-temporary-error',
+  'service-desk-month-smtp-auth',
+  'service-desk-month-connector',
+]
 const SHORTENED = { 'month-300k-core': 12 * 3_600_000 }
 
 t.test('every shipped scenario is compared', async (t) => {
   // the example config beside them is a relay config, not a scenario
-  const shipped = readdirSync('examples').filter((f) => f.endsWith('.yaml') && `examples/${f}` !== EXAMPLE_CONFIG_NAME).map((f) => f.slice(0, -5)).sort()
+  const shipped = readdirSync('examples')
+    .filter((f) => f.endsWith('.yaml') && `examples/${f}` !== EXAMPLE_CONFIG_NAME)
+    .map((f) => f.slice(0, -5))
+    .sort()
   t.same(shipped, [...DAYS, ...MORE, ...Object.keys(SHORTENED)].sort())
 })
 
 ensureSampleTrace() // the service-desk-month scenarios replay it
-for (const name of MORE) t.test(`examples/${name}.yaml: wire and core agree`, (t) => enginesAgree(t, `examples/${name}.yaml`))
-for (const [name, ms] of Object.entries(SHORTENED)) t.test(`examples/${name}.yaml, first ${ms / 3_600_000} h: wire and core agree`, (t) => enginesAgree(t, `examples/${name}.yaml`, ms))
+for (const name of MORE)
+  t.test(`examples/${name}.yaml: wire and core agree`, (t) => enginesAgree(t, `examples/${name}.yaml`))
+for (const [name, ms] of Object.entries(SHORTENED))
+  t.test(`examples/${name}.yaml, first ${ms / 3_600_000} h: wire and core agree`, (t) =>
+    enginesAgree(t, `examples/${name}.yaml`, ms),
+  )

@@ -43,25 +43,52 @@ t.test('the schedule is deterministic and evenly spaced', async (t) => {
 
 t.test('a simulated day: 100 recipients reached by message 50, fallback after, budget back next day', async (t) => {
   const dir = t.testdir({ 'quota.yaml': SCENARIO.replace('duration: 30h', 'duration: 34h') })
-  const { result, output, files } = await experimentCommand({ file: `${dir}/quota.yaml`, out: `${dir}/out` }, process.stderr)
+  const { result, output, files } = await experimentCommand(
+    { file: `${dir}/quota.yaml`, out: `${dir}/out` },
+    process.stderr,
+  )
   t.equal(result.messages, 80 + 40, 'day 1: 80 messages; day 2 08:00-10:00: 40')
   t.equal(result.timeline.totals.fallback, 30, 'messages 51-80 on day 1 fell back')
   const first = result.timeline.firsts.find((f) => f.category === 'fallback')
-  t.equal(new Date(first!.at).toISOString().slice(11, 16), '10:31', 'message 51 at 10:31:30 is the first over 100 recipients')
+  t.equal(
+    new Date(first!.at).toISOString().slice(11, 16),
+    '10:31',
+    'message 51 at 10:31:30 is the first over 100 recipients',
+  )
   t.equal(first!.rule, 'smtpauth-recipients-per-day')
-  t.equal(new Date(result.timeline.recoveredAt!).toISOString().slice(0, 16), '2026-06-02T08:01', 'the next morning the window has room again')
+  t.equal(
+    new Date(result.timeline.recoveredAt!).toISOString().slice(0, 16),
+    '2026-06-02T08:01',
+    'the next morning the window has room again',
+  )
   t.match(output, /first fallback at 10:31 \(smtpauth-recipients-per-day\)/)
   t.match(output, /accepted again from day 2 08:01/)
   const csv = readFileSync(files[0]!, 'utf8').split('\n')
-  t.equal(csv[0], 'bucket_start,accepted,throttled,fallback,deferred,rejected,ndr,accepted_recipients,throttled_recipients,fallback_recipients,deferred_recipients,rejected_recipients,ndr_recipients')
+  t.equal(
+    csv[0],
+    'bucket_start,accepted,throttled,fallback,deferred,rejected,ndr,accepted_recipients,throttled_recipients,fallback_recipients,deferred_recipients,rejected_recipients,ndr_recipients',
+  )
   t.equal(csv.length, 34 + 2, 'one row an hour, header, final newline')
   t.equal(csv[11], '2026-06-01T10:00:00.000Z,10,0,10,0,0,0,20,0,20,0,0,0', '10:00-11:00: half accepted, half fallback')
   const svg = readFileSync(files[1]!, 'utf8')
   t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
   t.match(svg, /fallback \(30\)/)
-  t.equal((svg.match(/<rect /g) ?? []).length, 1 + 6 + result.timeline.buckets.reduce((n, b) => n + Object.values(b.counts).filter((v) => v > 0).length, 0), 'a bar segment per non-empty category per bucket')
-  t.match(JSON.parse(readFileSync(files[3]!, 'utf8')), { messages: 120, engine: 'wire', totals: { fallback: 30 }, delays: { delayed: 0 } })
-  t.match(readFileSync(files[2]!, 'utf8'), /recipients per 24 h: peak 100 of 100 \(100 %\)/, 'limits.svg: the mailbox limit at its ceiling')
+  t.equal(
+    (svg.match(/<rect /g) ?? []).length,
+    1 + 6 + result.timeline.buckets.reduce((n, b) => n + Object.values(b.counts).filter((v) => v > 0).length, 0),
+    'a bar segment per non-empty category per bucket',
+  )
+  t.match(JSON.parse(readFileSync(files[3]!, 'utf8')), {
+    messages: 120,
+    engine: 'wire',
+    totals: { fallback: 30 },
+    delays: { delayed: 0 },
+  })
+  t.match(
+    readFileSync(files[2]!, 'utf8'),
+    /recipients per 24 h: peak 100 of 100 \(100 %\)/,
+    'limits.svg: the mailbox limit at its ceiling',
+  )
 })
 
 t.test('a burst over 30 messages a minute on the SMTP AUTH lane is throttled, not refused', async (t) => {
@@ -81,7 +108,11 @@ senders:
   const dir = t.testdir({ 'burst.yaml': burst })
   const { result } = await experimentCommand({ file: `${dir}/burst.yaml`, out: `${dir}/out` }, process.stderr)
   t.match(result.timeline.totals, { accepted: 30, throttled: 15, fallback: 0, rejected: 0 })
-  t.same(result.timeline.buckets.slice(0, 2).map((b) => b.counts.accepted + b.counts.throttled), [31, 14], 'the first throttled message waited into the next minute, holding up the ones behind it')
+  t.same(
+    result.timeline.buckets.slice(0, 2).map((b) => b.counts.accepted + b.counts.throttled),
+    [31, 14],
+    'the first throttled message waited into the next minute, holding up the ones behind it',
+  )
 })
 
 const TERRL_SCENARIO = `
@@ -102,18 +133,29 @@ senders:
       - { from: "01:00", to: "03:00", rate: 20/h }
 `
 
-t.test('TERRL reached: Exchange answers 250 and NDRs, so the app never falls back (policy.ndr: exchange)', async (t) => {
-  const dir = t.testdir({ 'terrl.yaml': TERRL_SCENARIO })
-  const { result, output } = await experimentCommand({ file: `${dir}/terrl.yaml`, out: `${dir}/out` }, process.stderr)
-  t.equal(result.messages, 40, "the NDRs relay365 sent are not counted as the application's messages")
-  t.match(result.timeline.totals, { accepted: 20, ndr: 20, fallback: 0, rejected: 0 }, 'one external recipient a message: 20 fit the budget')
-  const first = result.timeline.firsts.find((f) => f.category === 'ndr')
-  t.equal(first?.rule, 'tenant-external-recipients')
-  t.match(first?.reply, /^250 /, 'what the application saw: success')
-  t.equal(new Date(first!.at).toISOString().slice(11, 16), '02:01', 'message 21, the first over 20 external recipients')
-  t.match(output, /ndr 20/)
-  t.match(output, /ndr: 20 messages got 250 and then an NDR/)
-})
+t.test(
+  'TERRL reached: Exchange answers 250 and NDRs, so the app never falls back (policy.ndr: exchange)',
+  async (t) => {
+    const dir = t.testdir({ 'terrl.yaml': TERRL_SCENARIO })
+    const { result, output } = await experimentCommand({ file: `${dir}/terrl.yaml`, out: `${dir}/out` }, process.stderr)
+    t.equal(result.messages, 40, "the NDRs relay365 sent are not counted as the application's messages")
+    t.match(
+      result.timeline.totals,
+      { accepted: 20, ndr: 20, fallback: 0, rejected: 0 },
+      'one external recipient a message: 20 fit the budget',
+    )
+    const first = result.timeline.firsts.find((f) => f.category === 'ndr')
+    t.equal(first?.rule, 'tenant-external-recipients')
+    t.match(first?.reply, /^250 /, 'what the application saw: success')
+    t.equal(
+      new Date(first!.at).toISOString().slice(11, 16),
+      '02:01',
+      'message 21, the first over 20 external recipients',
+    )
+    t.match(output, /ndr 20/)
+    t.match(output, /ndr: 20 messages got 250 and then an NDR/)
+  },
+)
 
 t.test('the same scenario with policy.ndr: smtp: the refusal is synchronous and the app falls back', async (t) => {
   const dir = t.testdir({ 'terrl.yaml': TERRL_SCENARIO.replace('relay:\n', 'relay:\n  policy: { ndr: smtp }\n') })
@@ -134,15 +176,46 @@ t.test('a retry goes into the sends still to go, in time order', async (t) => {
   t.equal(plan[2], retry, 'after the planned send of the same time')
   insertSend(plan, 4, { ...plan[0]!, at: plan[0]!.at + 1, attempt: 2 })
   t.equal(plan[4]?.attempt, 2, 'never before the next send to go, though earlier in time')
-  t.throws(() => parseScenario(parse(SCENARIO.replace('connections: 2', 'connections: 2\n    retry: { after: soon }'))), /senders\[0\]\.retry\.after: .*expected a duration/)
-  t.throws(() => parseScenario(parse(SCENARIO.replace('connections: 2', 'connections: 2\n    retry: { after: 5m, tries: 2 }'))), /senders\[0\]\.retry.*tries/)
+  t.throws(
+    () => parseScenario(parse(SCENARIO.replace('connections: 2', 'connections: 2\n    retry: { after: soon }'))),
+    /senders\[0\]\.retry\.after: .*expected a duration/,
+  )
+  t.throws(
+    () =>
+      parseScenario(parse(SCENARIO.replace('connections: 2', 'connections: 2\n    retry: { after: 5m, tries: 2 }'))),
+    /senders\[0\]\.retry.*tries/,
+  )
 })
 
 t.test('scenario errors name the key; the CLI exits 2', async (t) => {
   t.throws(() => parseScenario(parse('name: x\nsenders: []')), /senders: .*(at least|>=1)/i)
-  t.throws(() => parseScenario(parse('name: x\nsenders: [{name: a, lane: pigeon, from: a@b.c, rates: [{from: "06:00", to: "07:00", rate: 1/h}]}]')), /senders\[0\]\.lane/)
-  t.throws(() => parseScenario(parse('name: x\nsenders: [{name: a, lane: connector, from: a@b.c, rates: [{from: "6am", to: "07:00", rate: 1/h}]}]')), /expected a time of day/)
-  t.throws(() => parseScenario(parse('name: x\nsenders: [{name: a, lane: connector, from: a@b.c, rates: [{from: "08:00", to: "07:00", rate: 1/h}]}]')), /from < to/)
+  t.throws(
+    () =>
+      parseScenario(
+        parse(
+          'name: x\nsenders: [{name: a, lane: pigeon, from: a@b.c, rates: [{from: "06:00", to: "07:00", rate: 1/h}]}]',
+        ),
+      ),
+    /senders\[0\]\.lane/,
+  )
+  t.throws(
+    () =>
+      parseScenario(
+        parse(
+          'name: x\nsenders: [{name: a, lane: connector, from: a@b.c, rates: [{from: "6am", to: "07:00", rate: 1/h}]}]',
+        ),
+      ),
+    /expected a time of day/,
+  )
+  t.throws(
+    () =>
+      parseScenario(
+        parse(
+          'name: x\nsenders: [{name: a, lane: connector, from: a@b.c, rates: [{from: "08:00", to: "07:00", rate: 1/h}]}]',
+        ),
+      ),
+    /from < to/,
+  )
   const dir = t.testdir({ 'bad.yaml': 'name: x\nspeed: -1\nsenders: []\n' })
   const res = await runCliHere(['experiment', `${dir}/bad.yaml`])
   t.equal(res.code, 2)
@@ -151,7 +224,17 @@ t.test('scenario errors name the key; the CLI exits 2', async (t) => {
 
 t.test('the shipped examples are valid scenarios', async (t) => {
   ensureSampleTrace() // the service-desk-month scenarios replay it
-  const names = ['smtp-auth-day', 'connector-day', 'terrl-day', 'faults-server-busy', 'faults-temporary-error', 'trial-tenant-day', 'service-desk-month-smtp-auth', 'service-desk-month-connector', 'month-300k-core']
+  const names = [
+    'smtp-auth-day',
+    'connector-day',
+    'terrl-day',
+    'faults-server-busy',
+    'faults-temporary-error',
+    'trial-tenant-day',
+    'service-desk-month-smtp-auth',
+    'service-desk-month-connector',
+    'month-300k-core',
+  ]
   for (const name of names) {
     const s = loadScenario(fileURLToPath(new URL(`../../examples/${name}.yaml`, import.meta.url)))
     t.ok(planSends(s).length > 1000, `${name} plans a day of traffic`)
@@ -166,25 +249,45 @@ function example(name: string, start: string, duration: number): Scenario {
 
 const H = 3_600_000
 
-t.test('the fault examples: server-busy defers about 3 in 10, the sender retries them, the same ones on every run', async (t) => {
-  const s = example('faults-server-busy', '2026-06-01T06:00:00Z', 2 * H)
-  const first = await runExperiment(s)
-  const planned = 500
-  t.equal(first.messages, planned + first.retries, 'every attempt is in the trace')
-  const deferred = first.timeline.totals.deferred
-  t.ok(deferred > first.messages * 0.2 && deferred < first.messages * 0.4, `${deferred} of ${first.messages} attempts deferred at probability 0.3`)
-  t.equal(first.timeline.totals.accepted + deferred, first.messages, 'the rest accepted')
-  t.ok(first.retries > 0.8 * deferred, `${first.retries} retries: every deferral but those too close to the end or past 3 attempts`)
-  t.ok(first.retries <= deferred)
-  t.match(formatReport(first), new RegExp(`${first.retries} of the messages were senders' retries of deferred ones`))
-  const again = await runExperiment(s)
-  t.same(again.timeline.buckets.map((b) => b.counts), first.timeline.buckets.map((b) => b.counts), 'the seed repeats the run')
-  const other = await runExperiment({ ...s, seed: 7 })
-  t.notSame(other.timeline.buckets.map((b) => b.counts), first.timeline.buckets.map((b) => b.counts), 'another seed, other refusals')
-  const never = await runExperiment({ ...s, senders: s.senders.map((x) => ({ ...x, retry: undefined })) as Scenario['senders'] })
-  t.equal(never.retries, 0)
-  t.equal(never.messages, planned, 'a sender without retry sends each message once')
-})
+t.test(
+  'the fault examples: server-busy defers about 3 in 10, the sender retries them, the same ones on every run',
+  async (t) => {
+    const s = example('faults-server-busy', '2026-06-01T06:00:00Z', 2 * H)
+    const first = await runExperiment(s)
+    const planned = 500
+    t.equal(first.messages, planned + first.retries, 'every attempt is in the trace')
+    const deferred = first.timeline.totals.deferred
+    t.ok(
+      deferred > first.messages * 0.2 && deferred < first.messages * 0.4,
+      `${deferred} of ${first.messages} attempts deferred at probability 0.3`,
+    )
+    t.equal(first.timeline.totals.accepted + deferred, first.messages, 'the rest accepted')
+    t.ok(
+      first.retries > 0.8 * deferred,
+      `${first.retries} retries: every deferral but those too close to the end or past 3 attempts`,
+    )
+    t.ok(first.retries <= deferred)
+    t.match(formatReport(first), new RegExp(`${first.retries} of the messages were senders' retries of deferred ones`))
+    const again = await runExperiment(s)
+    t.same(
+      again.timeline.buckets.map((b) => b.counts),
+      first.timeline.buckets.map((b) => b.counts),
+      'the seed repeats the run',
+    )
+    const other = await runExperiment({ ...s, seed: 7 })
+    t.notSame(
+      other.timeline.buckets.map((b) => b.counts),
+      first.timeline.buckets.map((b) => b.counts),
+      'another seed, other refusals',
+    )
+    const never = await runExperiment({
+      ...s,
+      senders: s.senders.map((x) => ({ ...x, retry: undefined })) as Scenario['senders'],
+    })
+    t.equal(never.retries, 0)
+    t.equal(never.messages, planned, 'a sender without retry sends each message once')
+  },
+)
 
 t.test('the fault examples: temporary-error defers everything in its window; the retries land after it', async (t) => {
   const s = example('faults-temporary-error', '2026-06-01T09:30:00Z', 3 * H)
@@ -196,35 +299,71 @@ t.test('the fault examples: temporary-error defers everything in its window; the
   t.match(at('2026-06-01T10:30:00Z'), { accepted: 0, deferred: 250 }, 'and the retries of the last half hour')
   t.match(at('2026-06-01T11:00:00Z'), { accepted: 0, deferred: 375 })
   t.match(at('2026-06-01T11:30:00Z'), { accepted: 0, deferred: 500 })
-  t.match(at('2026-06-01T12:00:00Z'), { accepted: 125 + 500, deferred: 0 }, 'after it: the usual traffic and all 500 messages of the incident')
+  t.match(
+    at('2026-06-01T12:00:00Z'),
+    { accepted: 125 + 500, deferred: 0 },
+    'after it: the usual traffic and all 500 messages of the incident',
+  )
   t.equal(r.retries, 125 * (4 + 3 + 2 + 1), 'the first half hour retried 4 times, the last once')
   t.equal(r.timeline.totals.accepted, 750, 'each of the 750 messages (3 h at 250/h) accepted in the end')
-  t.match(r.timeline.firsts, [{ category: 'deferred', rule: 'fault', reply: '451 4.7.0 Temporary server error. Please try again later.' }])
+  t.match(r.timeline.firsts, [
+    { category: 'deferred', rule: 'fault', reply: '451 4.7.0 Temporary server error. Please try again later.' },
+  ])
 })
 
-t.test('engine core: the month of 300,000 messages plans them all; the engine needs drop routes and proxy mode', async (t) => {
-  const month = loadScenario(fileURLToPath(new URL('../../examples/month-300k-core.yaml', import.meta.url)))
-  t.equal(month.engine, 'core')
-  t.equal(planSends(month).length, 300_000)
-  const s = parseScenario(parse(SCENARIO))
-  t.equal(s.engine, 'wire', 'wire unless the scenario says otherwise')
-  const core = { ...s, engine: 'core' as const }
-  await t.rejects(runExperiment({ ...core, relay: { ...core.relay, routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: 2 } } } }), /relay\.routes.*must be drop/)
-  await t.rejects(runExperiment({ ...core, relay: { ...core.relay, delivery: { mode: 'queue', spoolDir: t.testdir() } } }), /relay\.delivery\.mode.*no spool/)
-  const r = await runExperiment({ ...core, speed: 60 })
-  t.equal(r.engine, 'core')
-  t.match(formatReport(r), /speed max: time jumps from send to send; engine core: the policy core and limit engine in-process, no sockets/, 'the core engine always jumps the clock, and the report says so')
-  t.match(r.timeline.totals, { accepted: 50, fallback: 30 })
-})
+t.test(
+  'engine core: the month of 300,000 messages plans them all; the engine needs drop routes and proxy mode',
+  async (t) => {
+    const month = loadScenario(fileURLToPath(new URL('../../examples/month-300k-core.yaml', import.meta.url)))
+    t.equal(month.engine, 'core')
+    t.equal(planSends(month).length, 300_000)
+    const s = parseScenario(parse(SCENARIO))
+    t.equal(s.engine, 'wire', 'wire unless the scenario says otherwise')
+    const core = { ...s, engine: 'core' as const }
+    await t.rejects(
+      runExperiment({
+        ...core,
+        relay: { ...core.relay, routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: 2 } } },
+      }),
+      /relay\.routes.*must be drop/,
+    )
+    await t.rejects(
+      runExperiment({ ...core, relay: { ...core.relay, delivery: { mode: 'queue', spoolDir: t.testdir() } } }),
+      /relay\.delivery\.mode.*no spool/,
+    )
+    const r = await runExperiment({ ...core, speed: 60 })
+    t.equal(r.engine, 'core')
+    t.match(
+      formatReport(r),
+      /speed max: time jumps from send to send; engine core: the policy core and limit engine in-process, no sockets/,
+      'the core engine always jumps the clock, and the report says so',
+    )
+    t.match(r.timeline.totals, { accepted: 50, fallback: 30 })
+  },
+)
 
 t.test('a fixed speed: the report states the lag behind the schedule; a terminal gets a progress bar', async (t) => {
-  const dir = t.testdir({ 's.yaml': SCENARIO.replace('speed: max', 'speed: 36000').replace('duration: 30h', 'duration: 13h') })
-  const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 120, cursorTo: () => true, clearLine: () => true, moveCursor: () => true })
+  const dir = t.testdir({
+    's.yaml': SCENARIO.replace('speed: max', 'speed: 36000').replace('duration: 30h', 'duration: 13h'),
+  })
+  const tty = Object.assign(new PassThrough(), {
+    isTTY: true,
+    columns: 120,
+    cursorTo: () => true,
+    clearLine: () => true,
+    moveCursor: () => true,
+  })
   let shown = ''
   tty.on('data', (d: Buffer) => (shown += d.toString()))
-  const { result, output } = await experimentCommand({ file: `${dir}/s.yaml`, out: `${dir}/out` }, tty as unknown as NodeJS.WriteStream)
+  const { result, output } = await experimentCommand(
+    { file: `${dir}/s.yaml`, out: `${dir}/out` },
+    tty as unknown as NodeJS.WriteStream,
+  )
   t.equal(result.engine, 'wire')
-  t.match(output, /speed 36000; engine wire: real SMTP through a real relay; \d+x real time achieved; sends ran at most [\d.]+ (s|min|h) simulated behind schedule\)/)
+  t.match(
+    output,
+    /speed 36000; engine wire: real SMTP through a real relay; \d+x real time achieved; sends ran at most [\d.]+ (s|min|h) simulated behind schedule\)/,
+  )
   t.match(shown, /2026-06-01 \d\d:\d\d \| \d+\/80 messages/, 'simulated time and messages on the bar')
 })
 

@@ -21,7 +21,9 @@ function firstFault(b: Uint8Array): { at: number; fault: LineFault } | undefined
 
 // Bytes rich in CR, LF, NUL and dots (the smuggling alphabet), or anything at all.
 const messy = fc.oneof(
-  fc.array(fc.oneof(fc.constantFrom(CR, LF, 0, 0x2e, 0x41, 0x20), fc.integer({ min: 0, max: 255 })), { maxLength: 300 }).map((a) => Uint8Array.from(a)),
+  fc
+    .array(fc.oneof(fc.constantFrom(CR, LF, 0, 0x2e, 0x41, 0x20), fc.integer({ min: 0, max: 255 })), { maxLength: 300 })
+    .map((a) => Uint8Array.from(a)),
   fc.uint8Array({ maxLength: 300 }),
 )
 // Clean data: lines of any bytes but CR, LF and NUL, each ended by CRLF; a blank line likely.
@@ -31,10 +33,14 @@ const clean = fc.array(fc.oneof(cleanLine, fc.constant(new Uint8Array(0))), { ma
   for (const l of lines) parts.push(l, Uint8Array.of(CR, LF))
   return new Uint8Array(Buffer.concat(parts))
 })
-const data = fc.oneof(messy, clean, fc.tuple(clean, messy, fc.nat()).map(([c, m, at]) => {
-  const i = at % (c.length + 1)
-  return new Uint8Array(Buffer.concat([c.subarray(0, i), m.subarray(0, 3), c.subarray(i)]))
-}))
+const data = fc.oneof(
+  messy,
+  clean,
+  fc.tuple(clean, messy, fc.nat()).map(([c, m, at]) => {
+    const i = at % (c.length + 1)
+    return new Uint8Array(Buffer.concat([c.subarray(0, i), m.subarray(0, 3), c.subarray(i)]))
+  }),
+)
 
 /** Cuts b at the given positions (empty chunks included). */
 function split(b: Uint8Array, cuts: number[]): Uint8Array[] {
@@ -57,7 +63,10 @@ function scanAll(chunks: Uint8Array[]): { passed: Buffer; fault?: LineFault } {
     const s = scanLineEndings(held, chunk)
     must(s.safe >= 0 && s.safe <= chunk.length, `safe ${s.safe} outside the chunk`)
     must(!s.releaseHeldCR || held, 'released a CR that was not held')
-    must(!s.holdCR || (chunk.length === 0 ? held : !s.fault && chunk[chunk.length - 1] === CR), 'holds a CR the chunk does not end with')
+    must(
+      !s.holdCR || (chunk.length === 0 ? held : !s.fault && chunk[chunk.length - 1] === CR),
+      'holds a CR the chunk does not end with',
+    )
     if (s.releaseHeldCR) out.push(Buffer.of(CR))
     out.push(Buffer.from(chunk.subarray(0, s.safe)))
     if (s.fault) return { passed: Buffer.concat(out), fault: s.fault }
@@ -68,22 +77,28 @@ function scanAll(chunks: Uint8Array[]): { passed: Buffer; fault?: LineFault } {
 
 const cuts = fc.array(fc.nat(), { maxLength: 8 })
 
-t.test('scanLineEndings: any split finds the first fault of the whole buffer and passes exactly what precedes it', async (t) => {
-  fc.assert(
-    fc.property(data, cuts, (b, c) => {
-      const expected = firstFault(b)
-      const whole = scanAll([b])
-      const chunked = scanAll(split(b, c))
-      must(whole.fault === expected?.fault, `whole-buffer scan found ${whole.fault}, reference ${expected?.fault}`)
-      must(chunked.fault === whole.fault, `chunked scan found ${chunked.fault}, whole-buffer scan ${whole.fault}`)
-      const prefix = Buffer.from(b.subarray(0, expected ? expected.at : b.length))
-      must(chunked.passed.equals(prefix) && whole.passed.equals(prefix), 'passed bytes are not exactly those before the first fault')
-      must(firstFault(chunked.passed) === undefined, 'passed on a bare CR, bare LF or NUL')
-    }),
-    params(t, 5000),
-  )
-  t.pass('same fault, same bytes')
-})
+t.test(
+  'scanLineEndings: any split finds the first fault of the whole buffer and passes exactly what precedes it',
+  async (t) => {
+    fc.assert(
+      fc.property(data, cuts, (b, c) => {
+        const expected = firstFault(b)
+        const whole = scanAll([b])
+        const chunked = scanAll(split(b, c))
+        must(whole.fault === expected?.fault, `whole-buffer scan found ${whole.fault}, reference ${expected?.fault}`)
+        must(chunked.fault === whole.fault, `chunked scan found ${chunked.fault}, whole-buffer scan ${whole.fault}`)
+        const prefix = Buffer.from(b.subarray(0, expected ? expected.at : b.length))
+        must(
+          chunked.passed.equals(prefix) && whole.passed.equals(prefix),
+          'passed bytes are not exactly those before the first fault',
+        )
+        must(firstFault(chunked.passed) === undefined, 'passed on a bare CR, bare LF or NUL')
+      }),
+      params(t, 5000),
+    )
+    t.pass('same fault, same bytes')
+  },
+)
 
 /** Feeds the inspector; returns header + body as they would be forwarded, and the facts. */
 function inspect(chunks: Uint8Array[], maxSize: number, maxHeader: number) {
@@ -111,39 +126,61 @@ function inspect(chunks: Uint8Array[], maxSize: number, maxHeader: number) {
   return { forwarded: Buffer.concat(out), header, facts: end.facts }
 }
 
-t.test('ContentInspector: same fault for any split, never forwards a bare CR/LF/NUL, clean data byte-exact', async (t) => {
-  fc.assert(
-    fc.property(data, cuts, (b, c) => {
-      const expected = firstFault(b)
-      const r = inspect(split(b, c), 1 << 30, 1 << 30)
-      must(r.facts.size === b.length, 'size is not the byte count')
-      must(r.facts.lineEnding === (expected?.fault ?? 'ok'), `lineEnding ${r.facts.lineEnding}, reference ${expected?.fault ?? 'ok'}`)
-      must(firstFault(r.forwarded) === undefined, 'forwarded a bare CR, bare LF or NUL')
-      if (expected) {
-        must(Buffer.from(b.subarray(0, expected.at)).subarray(0, r.forwarded.length).equals(r.forwarded) && r.forwarded.length <= expected.at, 'forwarded bytes at or after the fault')
-        return
-      }
-      must(r.forwarded.equals(Buffer.from(b)), 'clean data not passed through byte-exact')
-      // The header block ends at the first blank line (or is empty when the data starts with one).
-      const blank = Buffer.from(b).indexOf('\r\n\r\n')
-      const end = b[0] === CR && b[1] === LF ? 2 : blank === -1 ? b.length : blank + 4
-      must(r.header?.equals(Buffer.from(b.subarray(0, end))), 'header block split at the wrong place')
-    }),
-    params(t, 5000),
-  )
-  t.pass('same fault, clean bytes only')
-})
+t.test(
+  'ContentInspector: same fault for any split, never forwards a bare CR/LF/NUL, clean data byte-exact',
+  async (t) => {
+    fc.assert(
+      fc.property(data, cuts, (b, c) => {
+        const expected = firstFault(b)
+        const r = inspect(split(b, c), 1 << 30, 1 << 30)
+        must(r.facts.size === b.length, 'size is not the byte count')
+        must(
+          r.facts.lineEnding === (expected?.fault ?? 'ok'),
+          `lineEnding ${r.facts.lineEnding}, reference ${expected?.fault ?? 'ok'}`,
+        )
+        must(firstFault(r.forwarded) === undefined, 'forwarded a bare CR, bare LF or NUL')
+        if (expected) {
+          must(
+            Buffer.from(b.subarray(0, expected.at)).subarray(0, r.forwarded.length).equals(r.forwarded) &&
+              r.forwarded.length <= expected.at,
+            'forwarded bytes at or after the fault',
+          )
+          return
+        }
+        must(r.forwarded.equals(Buffer.from(b)), 'clean data not passed through byte-exact')
+        // The header block ends at the first blank line (or is empty when the data starts with one).
+        const blank = Buffer.from(b).indexOf('\r\n\r\n')
+        const end = b[0] === CR && b[1] === LF ? 2 : blank === -1 ? b.length : blank + 4
+        must(r.header?.equals(Buffer.from(b.subarray(0, end))), 'header block split at the wrong place')
+      }),
+      params(t, 5000),
+    )
+    t.pass('same fault, clean bytes only')
+  },
+)
 
 t.test('ContentInspector with small limits still forwards only a clean prefix', async (t) => {
   fc.assert(
-    fc.property(data, cuts, fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: 200 }), (b, c, maxSize, maxHeader) => {
-      const r = inspect(split(b, c), maxSize, maxHeader)
-      must(Buffer.from(b).subarray(0, r.forwarded.length).equals(r.forwarded), 'forwarded bytes are not a prefix of the data')
-      must(firstFault(r.forwarded) === undefined, 'forwarded a bare CR, bare LF or NUL')
-      must(r.facts.oversized === b.length > maxSize, `oversized ${r.facts.oversized} for ${b.length} bytes, limit ${maxSize}`)
-      must(r.forwarded.length <= maxSize, 'forwarded past the size limit')
-      if (r.header) must(r.header.length <= maxHeader, 'forwarded a header block over the limit')
-    }),
+    fc.property(
+      data,
+      cuts,
+      fc.integer({ min: 0, max: 400 }),
+      fc.integer({ min: 0, max: 200 }),
+      (b, c, maxSize, maxHeader) => {
+        const r = inspect(split(b, c), maxSize, maxHeader)
+        must(
+          Buffer.from(b).subarray(0, r.forwarded.length).equals(r.forwarded),
+          'forwarded bytes are not a prefix of the data',
+        )
+        must(firstFault(r.forwarded) === undefined, 'forwarded a bare CR, bare LF or NUL')
+        must(
+          r.facts.oversized === b.length > maxSize,
+          `oversized ${r.facts.oversized} for ${b.length} bytes, limit ${maxSize}`,
+        )
+        must(r.forwarded.length <= maxSize, 'forwarded past the size limit')
+        if (r.header) must(r.header.length <= maxHeader, 'forwarded a header block over the limit')
+      },
+    ),
     params(t, 2000),
   )
   t.pass('clean prefix within limits')

@@ -102,26 +102,41 @@ t.test('the trace probe writes a record and takes it out again; a read-only stor
   reader.close()
 })
 
-t.test('the limit store: a ping that does not come back in time is a problem; /healthz never waits for it', async (t) => {
-  let answer: 'yes' | 'hang' | 'refuse' = 'yes'
-  const h = new LimitStoreHealth('redis://127.0.0.1:6399', {
-    ping: () => (answer === 'yes' ? Promise.resolve() : answer === 'refuse' ? Promise.reject(new Error('not connected: reconnecting')) : new Promise<void>(() => undefined)),
-  }, { intervalMs: 10, timeoutMs: 50 })
-  t.teardown(() => h.close())
-  await tick(20)
-  t.equal(h.problem(), undefined)
-  answer = 'hang'
-  t.ok(await until(() => h.problem() !== undefined), 'a frozen store is found')
-  t.match(h.problem(), /^limit store redis:\/\/127\.0\.0\.1:6399: not answering since \S+ \(no answer within 50 ms\)$/)
-  answer = 'refuse'
-  t.ok(await until(() => /reconnecting/.test(h.problem() ?? '')), 'says why now')
-  answer = 'yes'
-  t.ok(await until(() => h.problem() === undefined), 'a store that answers again clears it')
-  h.close()
-  answer = 'refuse'
-  await tick(40)
-  t.equal(h.problem(), undefined, 'no pings after close')
-})
+t.test(
+  'the limit store: a ping that does not come back in time is a problem; /healthz never waits for it',
+  async (t) => {
+    let answer: 'yes' | 'hang' | 'refuse' = 'yes'
+    const h = new LimitStoreHealth(
+      'redis://127.0.0.1:6399',
+      {
+        ping: () =>
+          answer === 'yes'
+            ? Promise.resolve()
+            : answer === 'refuse'
+              ? Promise.reject(new Error('not connected: reconnecting'))
+              : new Promise<void>(() => undefined),
+      },
+      { intervalMs: 10, timeoutMs: 50 },
+    )
+    t.teardown(() => h.close())
+    await tick(20)
+    t.equal(h.problem(), undefined)
+    answer = 'hang'
+    t.ok(await until(() => h.problem() !== undefined), 'a frozen store is found')
+    t.match(
+      h.problem(),
+      /^limit store redis:\/\/127\.0\.0\.1:6399: not answering since \S+ \(no answer within 50 ms\)$/,
+    )
+    answer = 'refuse'
+    t.ok(await until(() => /reconnecting/.test(h.problem() ?? '')), 'says why now')
+    answer = 'yes'
+    t.ok(await until(() => h.problem() === undefined), 'a store that answers again clears it')
+    h.close()
+    answer = 'refuse'
+    await tick(40)
+    t.equal(h.problem(), undefined, 'no pings after close')
+  },
+)
 
 t.test('storeName shows no credentials: /healthz is public', async (t) => {
   t.equal(storeName('redis://127.0.0.1:6379'), 'redis://127.0.0.1:6379')

@@ -25,10 +25,11 @@ export async function runCliHere(args: string[]): Promise<CliResult> {
   const err: string[] = []
   const stdout = process.stdout.write
   const stderr = process.stderr.write
-  const capture = (into: string[]) => ((chunk: string | Uint8Array) => {
-    into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString())
-    return true
-  }) as typeof process.stdout.write
+  const capture = (into: string[]) =>
+    ((chunk: string | Uint8Array) => {
+      into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString())
+      return true
+    }) as typeof process.stdout.write
   process.stdout.write = capture(out)
   process.stderr.write = capture(err)
   try {
@@ -40,7 +41,10 @@ export async function runCliHere(args: string[]): Promise<CliResult> {
   }
 }
 
-export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -57,10 +61,15 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
 /** The built bin/relay365.js run as an executable, its shebang's Node flags applied, as `npx relay365` runs it. */
 export function runBin(args: string[], options: { cwd?: string; timeout?: number } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(BIN, args, { cwd: options.cwd, env: plainEnv(), timeout: options.timeout ?? 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
-      resolve({ code, stdout, stderr })
-    })
+    execFile(
+      BIN,
+      args,
+      { cwd: options.cwd, env: plainEnv(), timeout: options.timeout ?? 60_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
+        resolve({ code, stdout, stderr })
+      },
+    )
   })
 }
 
@@ -70,11 +79,18 @@ export function runBin(args: string[], options: { cwd?: string; timeout?: number
  * test starts (NODE_OPTIONS, even when the spawn's env has none) and which about doubles a
  * relay's resident memory: for tests that measure it.
  */
-export async function spawnServe(args: string[], options: { cwd?: string; entry?: string; bare?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<{ child: ChildProcess; banner: string }> {
+export async function spawnServe(
+  args: string[],
+  options: { cwd?: string; entry?: string; bare?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ child: ChildProcess; banner: string }> {
   const entry = options.entry ?? MAIN
   // the built bin runs as an executable, its shebang's Node flags applied, as `npx relay365` runs it
   const [command, argv] =
-    entry === MAIN ? [process.execPath, [...process.execArgv, MAIN, 'serve', ...args]] : options.bare ? ['/usr/bin/env', ['-u', 'NODE_OPTIONS', entry, 'serve', ...args]] : [entry, ['serve', ...args]]
+    entry === MAIN
+      ? [process.execPath, [...process.execArgv, MAIN, 'serve', ...args]]
+      : options.bare
+        ? ['/usr/bin/env', ['-u', 'NODE_OPTIONS', entry, 'serve', ...args]]
+        : [entry, ['serve', ...args]]
   const child = spawn(command, argv, {
     cwd: options.cwd,
     env: { ...(entry === MAIN ? process.env : plainEnv()), ...options.env },
@@ -126,8 +142,15 @@ function plainEnv(): NodeJS.ProcessEnv {
  * The ports a `serve` banner reports. Tests configure port 0 and read the real ports here: a port
  * picked free beforehand can be taken by a parallel test before the relay binds it.
  */
-export function bannerPorts(banner: string): { smtp: number; submission: number | undefined; http: number | undefined } {
-  const m = /SMTP on [^\s,]+:(\d+)(?:, submission \(SMTP AUTH\) on [^\s,]+:(\d+))?(?:, UI and API on http:\/\/[^/]+:(\d+)\/)?/.exec(banner)
+export function bannerPorts(banner: string): {
+  smtp: number
+  submission: number | undefined
+  http: number | undefined
+} {
+  const m =
+    /SMTP on [^\s,]+:(\d+)(?:, submission \(SMTP AUTH\) on [^\s,]+:(\d+))?(?:, UI and API on http:\/\/[^/]+:(\d+)\/)?/.exec(
+      banner,
+    )
   if (!m) throw new Error(`no ports in banner: ${banner}`)
   return { smtp: Number(m[1]), submission: m[2] ? Number(m[2]) : undefined, http: m[3] ? Number(m[3]) : undefined }
 }

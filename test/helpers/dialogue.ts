@@ -30,7 +30,10 @@ export class Dialogue {
     this.listen(plain)
   }
 
-  static async open(port: number, { host = '127.0.0.1', localAddress, timeoutMs = 10_000 }: DialOptions = {}): Promise<Dialogue> {
+  static async open(
+    port: number,
+    { host = '127.0.0.1', localAddress, timeoutMs = 10_000 }: DialOptions = {},
+  ): Promise<Dialogue> {
     const socket = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) })
     socket.on('error', () => undefined)
     await new Promise<void>((resolve, reject) => {
@@ -138,7 +141,12 @@ export async function openTls(port: number, options: tls.ConnectionOptions = {})
 }
 
 /** One message over STARTTLS, MAIL to QUIT; returns every reply of the transaction. */
-export async function transactTls(port: number, from: string, rcpts: readonly string[], body: string): Promise<string[]> {
+export async function transactTls(
+  port: number,
+  from: string,
+  rcpts: readonly string[],
+  body: string,
+): Promise<string[]> {
   const d = await openTls(port)
   const replies = [await d.send(`MAIL FROM:<${from}>`)]
   for (const r of rcpts) replies.push(await d.send(`RCPT TO:<${r}>`))

@@ -55,7 +55,9 @@ function answersFor(name: string, type: string, records: ZoneRecords): dnsPacket
 }
 
 export async function startDnsServer(t: Teardown, zones: Zones): Promise<DnsServer> {
-  const byName = new Map(Object.entries(zones).map(([name, records]) => [name.toLowerCase().replace(/\.$/, ''), records]))
+  const byName = new Map(
+    Object.entries(zones).map(([name, records]) => [name.toLowerCase().replace(/\.$/, ''), records]),
+  )
   const socket = dgram.createSocket('udp4')
   const queries: string[] = []
   socket.on('message', (msg, rinfo) => {

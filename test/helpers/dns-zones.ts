@@ -48,7 +48,9 @@ export const ZONES: Zones = {
   // include of a name without SPF, a redirect ignored because of -all, a macro, and a loop back.
   'odd.example': {
     MX: [{ preference: 0, exchange: 'odd-example.mail.protection.outlook.com' }],
-    TXT: ['v=spf1 include:spf.protection.outlook.com include:nothing.example include:%{d}.spf.example include:loop.example -all'],
+    TXT: [
+      'v=spf1 include:spf.protection.outlook.com include:nothing.example include:%{d}.spf.example include:loop.example -all',
+    ],
   },
   'nothing.example': { A: ['192.0.2.99'] },
   'loop.example': { TXT: ['v=spf1 include:loop.example redirect=odd.example'] },

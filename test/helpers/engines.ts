@@ -6,12 +6,22 @@ import { runExperiment, type ExperimentResult } from '../../src/experiment/run.j
 import { loadScenario, type Scenario } from '../../src/experiment/scenario.js'
 
 const view = (r: ExperimentResult) => ({
-  buckets: r.timeline.buckets.map((b) => ({ start: new Date(b.start).toISOString(), counts: b.counts, recipients: b.recipients })),
+  buckets: r.timeline.buckets.map((b) => ({
+    start: new Date(b.start).toISOString(),
+    counts: b.counts,
+    recipients: b.recipients,
+  })),
   totals: r.timeline.totals,
   firsts: r.timeline.firsts.map((f) => ({ category: f.category, at: new Date(f.at).toISOString(), rule: f.rule })),
   delays: r.delays.buckets.map((d) => [d.delayed, d.totalMs, d.maxMs]),
   limits: r.limits.map((l) => ({ key: l.key, peak: l.peak, used: l.used })),
-  refusedCommands: { count: r.refusedCommands.count, first: r.refusedCommands.first && { ...r.refusedCommands.first, at: new Date(r.refusedCommands.first.at).toISOString() } },
+  refusedCommands: {
+    count: r.refusedCommands.count,
+    first: r.refusedCommands.first && {
+      ...r.refusedCommands.first,
+      at: new Date(r.refusedCommands.first.at).toISOString(),
+    },
+  },
 })
 
 /** `shorten`: run only this much of the scenario (simulated ms), for one too big for the wire in a test. */
@@ -22,7 +32,14 @@ export async function enginesAgree(t: Test, file: string, shorten?: number): Pro
   const core = await runExperiment({ ...s, engine: 'core' })
   t.equal(wire.engine, 'wire')
   t.equal(core.engine, 'core')
-  t.ok(wire.messages + wire.refusedCommands.count > 0, `${wire.messages} messages, ${wire.refusedCommands.count} refused commands`)
+  t.ok(
+    wire.messages + wire.refusedCommands.count > 0,
+    `${wire.messages} messages, ${wire.refusedCommands.count} refused commands`,
+  )
   t.equal(core.messages, wire.messages, 'as many messages')
-  t.same(view(core), view(wire), `${file}: the engines agree bucket by bucket (${JSON.stringify(wire.timeline.totals)})`)
+  t.same(
+    view(core),
+    view(wire),
+    `${file}: the engines agree bucket by bucket (${JSON.stringify(wire.timeline.totals)})`,
+  )
 }

@@ -44,7 +44,6 @@ export type Fault =
   /** an unasked `250` as soon as part of the body arrived, then `554` for the message after its dot. */
   | 'mid-body-250'
 
-
 export interface UpstreamMessage {
   readonly from: string
   readonly to: string[]
@@ -64,7 +63,8 @@ export interface FaultyUpstream {
   close(): Promise<void>
 }
 
-export const messageIdOf = (data: Buffer): string | undefined => /^Message-ID:\s*<([^>\r\n]+)>/im.exec(data.toString('latin1'))?.[1]
+export const messageIdOf = (data: Buffer): string | undefined =>
+  /^Message-ID:\s*<([^>\r\n]+)>/im.exec(data.toString('latin1'))?.[1]
 
 export interface FaultyOptions {
   /** Close a connection that sent nothing for this long (an upstream's idle timeout). */
@@ -75,7 +75,11 @@ export interface FaultyOptions {
   readonly greetingDelayMs?: number
 }
 
-export async function startFaultyUpstream(t: Test, faultFor: (transaction: number) => Fault, options: FaultyOptions = {}): Promise<FaultyUpstream> {
+export async function startFaultyUpstream(
+  t: Test,
+  faultFor: (transaction: number) => Fault,
+  options: FaultyOptions = {},
+): Promise<FaultyUpstream> {
   const accepted: UpstreamMessage[] = []
   const refused: UpstreamMessage[] = []
   const connections = { total: 0, open: 0 }
@@ -150,7 +154,8 @@ export async function startFaultyUpstream(t: Test, faultFor: (transaction: numbe
     }
     const command = (line: string) => {
       const verb = line.slice(0, 4).toUpperCase()
-      if (verb === 'EHLO') return say(`250-faulty.upstream\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE ${options.size ?? 157286400}\r\n`)
+      if (verb === 'EHLO')
+        return say(`250-faulty.upstream\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE ${options.size ?? 157286400}\r\n`)
       if (verb === 'HELO') return say('250 faulty.upstream\r\n')
       if (verb === 'RSET') {
         from = undefined

@@ -29,4 +29,5 @@ export const anyChar = fc.oneof(
 )
 
 /** Strings glued from interesting pieces: finds quoting and routing mistakes faster than noise. */
-export const pieces = (list: readonly string[], maxLength = 12) => fc.array(fc.constantFrom(...list), { maxLength }).map((p) => p.join(''))
+export const pieces = (list: readonly string[], maxLength = 12) =>
+  fc.array(fc.constantFrom(...list), { maxLength }).map((p) => p.join(''))

@@ -17,7 +17,11 @@ export async function health(httpPort: number): Promise<Health> {
  * Asks every 100 ms until /healthz answers `status` or `withinMs` has passed; the last answer,
  * how long it took to come (ms), and the slowest request on the way.
  */
-export async function healthTurns(httpPort: number, status: 200 | 503, withinMs = 10_000): Promise<Health & { after: number; slowest: number }> {
+export async function healthTurns(
+  httpPort: number,
+  status: 200 | 503,
+  withinMs = 10_000,
+): Promise<Health & { after: number; slowest: number }> {
   const started = performance.now()
   let slowest = 0
   for (;;) {

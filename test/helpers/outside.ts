@@ -25,9 +25,13 @@ function installed(program: Program): boolean {
   if (hidden.has(program)) return false
   let ok = found.get(program)
   if (ok === undefined) {
-    ok = program === 'chromium' ? existsSync('/usr/bin/chromium') : spawnSync('sh', ['-c', `command -v ${program}`]).status === 0
+    ok =
+      program === 'chromium'
+        ? existsSync('/usr/bin/chromium')
+        : spawnSync('sh', ['-c', `command -v ${program}`]).status === 0
     // swaks without the Perl TLS modules cannot do STARTTLS, which every swaks test uses
-    if (ok && program === 'swaks') ok = spawnSync('perl', ['-MNet::SSLeay', '-MIO::Socket::SSL', '-e', '1']).status === 0
+    if (ok && program === 'swaks')
+      ok = spawnSync('perl', ['-MNet::SSLeay', '-MIO::Socket::SSL', '-e', '1']).status === 0
     found.set(program, ok)
   }
   return ok

@@ -29,12 +29,17 @@ function ping(port: number): Promise<boolean> {
 
 export async function startRedis(t: Test, options: { port?: number } = {}): Promise<TestRedis> {
   const port = options.port ?? (await freePort())
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' })
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    { stdio: 'ignore' },
+  )
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   child.once('error', (err) => t.fail(`redis-server did not start: ${err.message}`))
   const until = Date.now() + 10_000
   while (!(await ping(port))) {
-    if (Date.now() > until || child.exitCode !== null) throw new Error('redis-server did not start (is the redis-server package installed?)')
+    if (Date.now() > until || child.exitCode !== null)
+      throw new Error('redis-server did not start (is the redis-server package installed?)')
     await new Promise((r) => setTimeout(r, 50))
   }
   let frozen = false

@@ -33,7 +33,11 @@ export function testConfigDoc(dir: string, doc: Doc = {}): Doc {
   )
 }
 
-export async function startRelay(t: Test, doc: Doc = {}, options: { clock?: SimClock; noHttp?: boolean } = {}): Promise<TestRelay> {
+export async function startRelay(
+  t: Test,
+  doc: Doc = {},
+  options: { clock?: SimClock; noHttp?: boolean } = {},
+): Promise<TestRelay> {
   // Not t.testdir(): that is one directory per test, wiped by each call, and the test's own files
   // (a spool two relays share) may live there.
   const dir = mkdtempSync(join(tmpdir(), 'relay365-test-'))

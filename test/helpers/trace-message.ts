@@ -14,7 +14,13 @@ export function traceMessage(id: string, receivedAt: number, over: Partial<Trace
     notes: [],
     results: [{ rule: 'header-from-domain', stage: 'eom', outcome: 'warn', note: 'not accepted', basis: 'relay365' }],
     recipients: [
-      { address: 'a@example.org', status: 'Captured', rcptReply: '250 2.1.5 Recipient OK', route: 'upstream', results: [] },
+      {
+        address: 'a@example.org',
+        status: 'Captured',
+        rcptReply: '250 2.1.5 Recipient OK',
+        route: 'upstream',
+        results: [],
+      },
       {
         address: 'b@example.org',
         status: 'None',

@@ -8,11 +8,25 @@ import type { Fault, FaultyUpstream } from './faulty-upstream.js'
 import { startRelay, type TestRelay } from './relay.js'
 import type { SmarthostTarget } from '../../src/delivery/smarthost.js'
 
-export async function relayTo(t: Test, upstream: FaultyUpstream, extra: Record<string, unknown> = {}): Promise<TestRelay> {
+export async function relayTo(
+  t: Test,
+  upstream: FaultyUpstream,
+  extra: Record<string, unknown> = {},
+): Promise<TestRelay> {
   return startRelay(t, {
     smtp: { requireTls: false, maxConnectionsPerIP: 200 },
     connectors: [{ name: 'TeamDynamix', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
-    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s', maxConnections: 5, ...extra } },
+    routes: {
+      upstream: {
+        type: 'smarthost',
+        host: '127.0.0.1',
+        port: upstream.port,
+        tls: 'none',
+        timeout: '2s',
+        maxConnections: 5,
+        ...extra,
+      },
+    },
   })
 }
 
@@ -35,13 +49,24 @@ export async function load(port: number, seed: number, clients: number, perClien
   const sent: Sent[] = []
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
-      const mail = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: 1, connectionTimeout: 5000, socketTimeout: 10_000 })
+      const mail = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port,
+        secure: false,
+        ignoreTLS: true,
+        pool: true,
+        maxConnections: 1,
+        connectionTimeout: 5000,
+        socketTimeout: 10_000,
+      })
       for (let i = 0; i < perClient; i++) {
         const id = `s${seed}-c${c}-m${i}@contoso.example`
         const raw = rawMessage(id, 200 + Math.floor(random() * 30_000))
         let reply: string
         try {
-          reply = (await mail.sendMail({ envelope: { from: 'helpdesk@contoso.example', to: ['someone@example.org'] }, raw })).response
+          reply = (
+            await mail.sendMail({ envelope: { from: 'helpdesk@contoso.example', to: ['someone@example.org'] }, raw })
+          ).response
         } catch (err) {
           reply = (err as { response?: string }).response ?? `error ${(err as Error).message}`
         }
@@ -59,13 +84,18 @@ export function checkNoFalse250(t: Test, sent: Sent[], upstream: FaultyUpstream)
   const problems: string[] = []
   for (const s of sent) {
     const named = /<([^>]+)>/.exec(s.reply)?.[1]
-    if (named && named !== s.id && named.includes('@contoso.example')) problems.push(`${s.id} got a reply for ${named}: ${s.reply}`)
+    if (named && named !== s.id && named.includes('@contoso.example'))
+      problems.push(`${s.id} got a reply for ${named}: ${s.reply}`)
     if (!s.reply.startsWith('250')) continue
     const got = byId.get(s.id)
     if (!got) problems.push(`${s.id}: 250 but the upstream never accepted it: ${s.reply}`)
-    else if (!got.data.toString('latin1').endsWith(s.raw)) problems.push(`${s.id}: 250 but the upstream got ${got.data.length} bytes that do not end with the ${s.raw.length} sent`)
+    else if (!got.data.toString('latin1').endsWith(s.raw))
+      problems.push(
+        `${s.id}: 250 but the upstream got ${got.data.length} bytes that do not end with the ${s.raw.length} sent`,
+      )
   }
-  for (const m of upstream.accepted) if (!m.messageId) problems.push(`the upstream accepted a message without a Message-ID (${m.data.length} bytes)`)
+  for (const m of upstream.accepted)
+    if (!m.messageId) problems.push(`the upstream accepted a message without a Message-ID (${m.data.length} bytes)`)
   t.same(problems.slice(0, 5), [], `no false 250, no crossed reply (${problems.length} problems)`)
 }
 

@@ -18,7 +18,11 @@ async function sendOne(relay: TestRelay, from: string, to: string[], subject = '
   await d.closed
 }
 
-async function get(relay: TestRelay, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+async function get(
+  relay: TestRelay,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`http://127.0.0.1:${relay.httpPort}${path}`, { headers })
   const text = await res.text()
   return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text }
@@ -34,7 +38,11 @@ t.test('list, filter, paginate, fetch one, raw source, delete', async (t) => {
   const all = await get(relay, '/api/v1/messages')
   t.equal(all.status, 200)
   t.equal(all.body.total, 3)
-  t.same(all.body.messages.map((m: { subject?: string }) => m.subject ?? null), ['mixed', null, 'first'], 'newest first')
+  t.same(
+    all.body.messages.map((m: { subject?: string }) => m.subject ?? null),
+    ['mixed', null, 'first'],
+    'newest first',
+  )
   t.equal((await get(relay, '/api/v1/messages?status=None')).body.total, 2, 'status matches any recipient')
   t.equal((await get(relay, '/api/v1/messages?status=Mixed')).body.total, 1)
   t.equal((await get(relay, '/api/v1/messages?sender=vendor')).body.total, 2)
@@ -55,7 +63,12 @@ t.test('list, filter, paginate, fetch one, raw source, delete', async (t) => {
     captured: true,
     recipients: [
       { address: 'staff@contoso.example', status: 'Captured', rcptReply: '250 2.1.5 Recipient OK' },
-      { address: 'someone@example.org', status: 'None', rule: 'tenant-attribution', rcptReply: '550 5.7.64 TenantAttribution; Relay Access Denied' },
+      {
+        address: 'someone@example.org',
+        status: 'None',
+        rule: 'tenant-attribution',
+        rcptReply: '550 5.7.64 TenantAttribution; Relay Access Denied',
+      },
     ],
   })
   t.match(mixed.body.raw, /Subject: mixed\r\n\r\nbody\r\n$/)
@@ -67,7 +80,10 @@ t.test('list, filter, paginate, fetch one, raw source, delete', async (t) => {
   t.equal((await get(relay, `/api/v1/messages/${refusedId}/raw`)).status, 404, 'a refused message has no raw source')
   t.equal((await get(relay, '/api/v1/messages/nope')).status, 404)
 
-  const del = await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages`, { method: 'DELETE', headers: { 'content-type': 'application/json' } })
+  const del = await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages`, {
+    method: 'DELETE',
+    headers: { 'content-type': 'application/json' },
+  })
   t.same(await del.json(), { deleted: 3 })
   t.equal((await get(relay, '/api/v1/messages')).body.total, 0)
   t.equal(relay.capture.size(mixedId), undefined, 'captured sources are deleted too')
@@ -99,9 +115,13 @@ t.test('memory trace store answers the same queries', async (t) => {
     ['since=2999-01-01T00:00:00Z', 0],
     ['until=2999-01-01T00:00:00Z', 2],
     ['limit=1&offset=1', 2],
-  ] as const) t.equal((await get(relay, `/api/v1/messages?${q}`)).body.total, n, q)
+  ] as const)
+    t.equal((await get(relay, `/api/v1/messages?${q}`)).body.total, n, q)
   const page = await get(relay, '/api/v1/messages?limit=1&offset=1')
   t.equal(page.body.messages[0].subject, 'one')
-  const del = await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages`, { method: 'DELETE', headers: { 'content-type': 'application/json' } })
+  const del = await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages`, {
+    method: 'DELETE',
+    headers: { 'content-type': 'application/json' },
+  })
   t.same(await del.json(), { deleted: 2 })
 })

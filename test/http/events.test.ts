@@ -24,10 +24,17 @@ t.test('new trace records arrive on the event stream as they are written', async
     connector: 'TeamDynamix',
     recipients: [
       { address: 'staff@contoso.example', status: 'Captured', route: 'upstream' },
-      { address: 'someone@example.org', status: 'None', rule: 'tenant-attribution', rcptReply: '550 5.7.64 TenantAttribution; Relay Access Denied' },
+      {
+        address: 'someone@example.org',
+        status: 'None',
+        rule: 'tenant-attribution',
+        rcptReply: '550 5.7.64 TenantAttribution; Relay Access Denied',
+      },
     ],
   })
-  const stored = await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages/${e.data.id}`).then((r) => r.json() as Promise<{ results: unknown }>)
+  const stored = await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages/${e.data.id}`).then(
+    (r) => r.json() as Promise<{ results: unknown }>,
+  )
   t.same(e.data.results, stored.results, 'the event carries the record the API serves')
 
   // a second client sees the next record too; the first is not disturbed
@@ -38,7 +45,10 @@ t.test('new trace records arrive on the event stream as they are written', async
   t.equal((await second.next('message')).data.subject, 'two')
 
   await settled(relay)
-  await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages`, { method: 'DELETE', headers: { 'content-type': 'application/json' } })
+  await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages`, {
+    method: 'DELETE',
+    headers: { 'content-type': 'application/json' },
+  })
   t.same((await live.next('cleared')).data, { deleted: 2 })
 })
 

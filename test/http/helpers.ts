@@ -5,7 +5,12 @@ import { openTls } from '../helpers/dialogue.js'
 import type { TestRelay } from '../helpers/relay.js'
 
 /** One transaction, TeamDynamix style; DATA only when a recipient was accepted. Returns the RCPT replies. */
-export async function sendOne(relay: Pick<TestRelay, 'smtpPort'>, from: string, to: string[], subject = 'hello'): Promise<string[]> {
+export async function sendOne(
+  relay: Pick<TestRelay, 'smtpPort'>,
+  from: string,
+  to: string[],
+  subject = 'hello',
+): Promise<string[]> {
   const d = await openTls(relay.smtpPort)
   await d.send(`MAIL FROM:<${from}>`)
   const replies: string[] = []
@@ -24,10 +29,18 @@ export function base(relay: Pick<TestRelay, 'httpPort'>): string {
   return `http://127.0.0.1:${relay.httpPort}`
 }
 
-export async function getJson(relay: Pick<TestRelay, 'httpPort'>, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+export async function getJson(
+  relay: Pick<TestRelay, 'httpPort'>,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(`${base(relay)}${path}`, { headers })
   const text = await res.text()
-  return { status: res.status, headers: res.headers, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text }
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text,
+  }
 }
 
 export interface SseEvent {
@@ -139,15 +152,28 @@ export function rawRequest(port: number, request: string, timeoutMs = 3000): Pro
     socket.on('data', (c) => chunks.push(c))
     socket.on('end', done)
     socket.on('close', done)
-    socket.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? done() : (clearTimeout(timer), reject(err))))
+    socket.on('error', (err) =>
+      (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? done() : (clearTimeout(timer), reject(err)),
+    )
     socket.write(request, 'latin1')
   })
 }
 
 /** A request as text: the request line exactly as given, then Host (unless given), the headers, Connection: close and the body. */
-export function httpRequest(method: string, target: string, port: number, headers: Record<string, string> = {}, body = ''): string {
-  const all: Record<string, string> = { ...('host' in headers ? {} : { host: `127.0.0.1:${port}` }), ...headers, connection: 'close' }
-  if (body !== '' || !['GET', 'HEAD', 'OPTIONS'].includes(method)) all['content-length'] = String(Buffer.byteLength(body, 'latin1'))
+export function httpRequest(
+  method: string,
+  target: string,
+  port: number,
+  headers: Record<string, string> = {},
+  body = '',
+): string {
+  const all: Record<string, string> = {
+    ...('host' in headers ? {} : { host: `127.0.0.1:${port}` }),
+    ...headers,
+    connection: 'close',
+  }
+  if (body !== '' || !['GET', 'HEAD', 'OPTIONS'].includes(method))
+    all['content-length'] = String(Buffer.byteLength(body, 'latin1'))
   return `${method} ${target} HTTP/1.1\r\n${Object.entries(all)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('')}\r\n${body}`

@@ -19,11 +19,19 @@ t.test('outcomes per bucket of relay time and every rule with its counts', async
 
   const all = await getJson(relay, '/api/v1/stats?buckets=7')
   t.equal(all.status, 200)
-  t.match(all.body, { oldest: START, newest: START + 30 * 60_000, bucketMs: 5 * 60_000, totals: { accepted: 2, rejected: 1, throttled: 0, fallback: 0, deferred: 0, ndr: 0 } })
+  t.match(all.body, {
+    oldest: START,
+    newest: START + 30 * 60_000,
+    bucketMs: 5 * 60_000,
+    totals: { accepted: 2, rejected: 1, throttled: 0, fallback: 0, deferred: 0, ndr: 0 },
+  })
   t.equal(all.body.since, START, 'from the oldest message, on a bucket boundary')
   t.equal(all.body.buckets[0].accepted, 1)
   t.equal(all.body.buckets.at(-1).accepted + all.body.buckets.at(-1).rejected, 2)
-  t.equal(all.body.buckets.reduce((n: number, b: { rejected: number }) => n + b.rejected, 0), 1)
+  t.equal(
+    all.body.buckets.reduce((n: number, b: { rejected: number }) => n + b.rejected, 0),
+    1,
+  )
   const rule = (id: string) => all.body.rules.find((r: { rule: string }) => r.rule === id)
   t.match(rule('tenant-attribution'), { stage: 'rcpt', reject: 2, drop: 0, warn: 0, summary: /550 5\.7\.64/ })
   t.match(rule('header-from-domain'), { stage: 'eom', warn: 1 })
@@ -61,7 +69,11 @@ t.test('the dashboard is served by the relay, with a strict CSP, and needs no to
     t.equal(res.status, 200, file)
     await res.arrayBuffer()
   }
-  t.equal((await getJson(relay, '/ui/../server.ts')).status, 401, 'fetch makes it /server.ts: no route, so not public (deny by default)')
+  t.equal(
+    (await getJson(relay, '/ui/../server.ts')).status,
+    401,
+    'fetch makes it /server.ts: no route, so not public (deny by default)',
+  )
   t.equal((await getJson(relay, '/ui/nope.js')).status, 404)
   t.equal((await getJson(relay, '/api/v1/stats')).status, 401, 'the data it reads is guarded')
 })
@@ -72,8 +84,16 @@ t.test('response schemas: every documented field goes out, a field added to the 
   await settled(relay)
   const list = await getJson(relay, '/api/v1/messages')
   const m = list.body.messages[0]
-  t.match(m, { tls: { protocol: /^TLSv1\.[23]$/ }, lane: 'connector', size: Number, results: [{ rule: 'sender-syntax', basis: 'relay365' }] })
-  t.match(m.recipients[1].results.find((r: { rule: string }) => r.rule === 'tenant-attribution'), { outcome: 'reject', reply: { code: 550, enhanced: '5.7.64' } })
+  t.match(m, {
+    tls: { protocol: /^TLSv1\.[23]$/ },
+    lane: 'connector',
+    size: Number,
+    results: [{ rule: 'sender-syntax', basis: 'relay365' }],
+  })
+  t.match(
+    m.recipients[1].results.find((r: { rule: string }) => r.rule === 'tenant-attribution'),
+    { outcome: 'reject', reply: { code: 550, enhanced: '5.7.64' } },
+  )
   // a record written by another component with a field this API version does not know
   relay.trace.record({ ...relay.trace.get(m.id)!, id: 'extra-field', extra: { kept: true } } as never)
   t.same((await getJson(relay, '/api/v1/messages/extra-field')).body.extra, { kept: true })

@@ -9,13 +9,24 @@ import { testConfigDoc } from '../helpers/relay.js'
 import { needs } from '../helpers/outside.js'
 
 async function sendMany(port: number, count: number): Promise<string[]> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, pool: true, maxConnections: 5 })
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    requireTLS: true,
+    tls: { rejectUnauthorized: false },
+    pool: true,
+    maxConnections: 5,
+  })
   try {
     return await Promise.all(
       Array.from({ length: count }, (_, i) =>
         transport
           .sendMail({ from: 'helpdesk@contoso.example', to: `user${i}@example.org`, subject: `n${i}`, text: 'hello' })
-          .then((info) => info.response, (err: { response?: string; message: string }) => err.response ?? err.message),
+          .then(
+            (info) => info.response,
+            (err: { response?: string; message: string }) => err.response ?? err.message,
+          ),
       ),
     )
   } finally {
@@ -44,9 +55,16 @@ t.test('two relays, one Redis, one limit', needs('redis-server'), async (t) => {
   const all = [...(a ?? []), ...(b ?? [])]
   t.equal(all.filter((r) => r.startsWith('250')).length, 40, 'exactly 40 recipients got through, across both relays')
   t.equal(all.filter((r) => r.startsWith('451 4.7.0 Connector limit exceeded')).length, 30, 'the other 30 were refused')
-  t.ok((a ?? []).some((r) => r.startsWith('250')) && (b ?? []).some((r) => r.startsWith('250')), 'both relays took part')
+  t.ok(
+    (a ?? []).some((r) => r.startsWith('250')) && (b ?? []).some((r) => r.startsWith('250')),
+    'both relays took part',
+  )
 
   await redis.stop()
   const [down] = await sendMany(relays[0]!.port, 1)
-  t.equal(down, '451 4.3.0 Temporary server error: limit store unavailable, try again later', 'no Redis: deferred, never unlimited')
+  t.equal(
+    down,
+    '451 4.3.0 Temporary server error: limit store unavailable, try again later',
+    'no Redis: deferred, never unlimited',
+  )
 })

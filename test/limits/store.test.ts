@@ -19,7 +19,11 @@ async function contract(t: Test, make: () => Promise<LimitStore>) {
     t.match(await s.consume(req(4), T0), [{ ok: true, used: 0 }])
     t.match(await s.consume(req(6), T0 + 1000), [{ ok: true, used: 4 }])
     t.match(await s.consume(req(1), T0 + 2000), [{ ok: false, used: 10 }], 'the 11th recipient is refused')
-    t.match(await s.consume(req(1), T0 + DAY - 1), [{ ok: false, used: 10 }], 'still refused 1 ms before the first entry leaves')
+    t.match(
+      await s.consume(req(1), T0 + DAY - 1),
+      [{ ok: false, used: 10 }],
+      'still refused 1 ms before the first entry leaves',
+    )
     t.match(await s.consume(req(4), T0 + DAY), [{ ok: true, used: 6 }], 'the first 4 left the window at exactly 24 h')
     t.match(await s.consume(req(1), T0 + DAY + 1), [{ ok: false, used: 10 }])
   })
@@ -53,13 +57,31 @@ async function contract(t: Test, make: () => Promise<LimitStore>) {
     t.equal(await s.hit('newip:192.0.2.1', T0, DAY), 1)
     t.equal(await s.hit('newip:192.0.2.1', T0 + 1, DAY), 2)
     t.equal(await s.hit('newip:192.0.2.1', T0 + DAY, DAY), 2, 'the first hit was forgotten, the second not yet')
-    await s.consume([{ key: 'w', kind: 'window', amount: 3, limit: 10, windowMs: DAY }, { key: 'q', kind: 'schedule', amount: 1, limit: 30, windowMs: MIN }], T0)
+    await s.consume(
+      [
+        { key: 'w', kind: 'window', amount: 3, limit: 10, windowMs: DAY },
+        { key: 'q', kind: 'schedule', amount: 1, limit: 30, windowMs: MIN },
+      ],
+      T0,
+    )
     await s.acquire('c', 'h', 3, T0, MIN)
     const usage = await s.usage(T0 + 10)
-    t.match(usage.find((u) => u.key === 'w'), { kind: 'window', used: 3, limit: 10, windowMs: DAY })
-    t.match(usage.find((u) => u.key === 'q'), { kind: 'schedule', used: 1, limit: 30 })
-    t.match(usage.find((u) => u.key === 'c'), { kind: 'concurrency', used: 1, limit: 3 })
-    t.match(usage.find((u) => u.key === 'newip:192.0.2.1'), { kind: 'hits', used: 2 })
+    t.match(
+      usage.find((u) => u.key === 'w'),
+      { kind: 'window', used: 3, limit: 10, windowMs: DAY },
+    )
+    t.match(
+      usage.find((u) => u.key === 'q'),
+      { kind: 'schedule', used: 1, limit: 30 },
+    )
+    t.match(
+      usage.find((u) => u.key === 'c'),
+      { kind: 'concurrency', used: 1, limit: 3 },
+    )
+    t.match(
+      usage.find((u) => u.key === 'newip:192.0.2.1'),
+      { kind: 'hits', used: 2 },
+    )
     await s.reset()
     t.same(await s.usage(T0 + 10), [])
   })
@@ -74,8 +96,15 @@ async function contract(t: Test, make: () => Promise<LimitStore>) {
     await s.refund([w, q], 'refunded')
     await s.refund([w, q], 'never-counted')
     t.match(await s.consume([w], T0 + 3, 'after'), [{ ok: true, used: 4 }], 'the refunded 4 are free again, once')
-    t.match(await s.consume([q], T0 + 4, 'slot'), [{ ok: true, used: 1, at: T0 + 4 }], 'the refunded slot is free: no delay')
-    t.match((await s.usage(T0 + 5)).find((u) => u.key === 'rw'), { used: 8 })
+    t.match(
+      await s.consume([q], T0 + 4, 'slot'),
+      [{ ok: true, used: 1, at: T0 + 4 }],
+      'the refunded slot is free: no delay',
+    )
+    t.match(
+      (await s.usage(T0 + 5)).find((u) => u.key === 'rw'),
+      { used: 8 },
+    )
     t.match(await s.consume([w], T0 + DAY + 1), [{ ok: true, used: 4 }], 'the kept count leaves the window on time')
   })
   await t.test('exact under concurrency: 200 parallel callers, limit 57', async (t) => {

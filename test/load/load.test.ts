@@ -7,7 +7,17 @@ import { classifyReply, percentile, replyKey, summarize } from '../../src/load/s
 import { runCliHere } from '../helpers/cli.js'
 import { startRelay } from '../helpers/relay.js'
 
-const base = { rate: 'max', count: 20, recipients: 1, concurrency: 4, from: 'helpdesk@contoso.example', toDomain: 'example.org', size: 2048, security: 'explicit' as const, timeout: 60 }
+const base = {
+  rate: 'max',
+  count: 20,
+  recipients: 1,
+  concurrency: 4,
+  from: 'helpdesk@contoso.example',
+  toDomain: 'example.org',
+  size: 2048,
+  security: 'explicit' as const,
+  timeout: 60,
+}
 
 t.test('rates, reply keys, percentiles', async (t) => {
   t.equal(parseRate('60/m'), 60 / 60_000)
@@ -23,20 +33,36 @@ t.test('rates, reply keys, percentiles', async (t) => {
   t.equal(classifyReply('(ECONNECTION: refused)'), 'failed')
   t.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90), 9)
   t.equal(percentile([], 50), 0)
-  t.match(summarize([{ reply: '250 a', ms: 1 }, { reply: '550 5.1.1 b', ms: 3 }, { reply: '250 c', ms: 2 }], 1000), {
-    sent: 3,
-    perSecond: 3,
-    outcomes: { accepted: 2, rejected: 1 },
-    replies: [{ reply: '250', count: 2 }, { reply: '550 5.1.1', count: 1 }],
-    latencyMs: { p50: 2, max: 3 },
-  })
+  t.match(
+    summarize(
+      [
+        { reply: '250 a', ms: 1 },
+        { reply: '550 5.1.1 b', ms: 3 },
+        { reply: '250 c', ms: 2 },
+      ],
+      1000,
+    ),
+    {
+      sent: 3,
+      perSecond: 3,
+      outcomes: { accepted: 2, rejected: 1 },
+      replies: [
+        { reply: '250', count: 2 },
+        { reply: '550 5.1.1', count: 1 },
+      ],
+      latencyMs: { p50: 2, max: 3 },
+    },
+  )
 })
 
 t.test('connector style: every message accepted, summary by reply code', async (t) => {
   const relay = await startRelay(t, { routes: { upstream: { type: 'drop' } } })
   const { summary, output } = await loadCommand({ ...base, server: `127.0.0.1:${relay.smtpPort}` })
   t.match(summary, { sent: 20, outcomes: { accepted: 20, deferred: 0, rejected: 0, failed: 0 } })
-  t.match(output, /^20 messages in [\d.]+ s \([\d.]+ msg\/s\)\naccepted 20, deferred 0, rejected 0, no reply 0\nlatency ms: p50 /)
+  t.match(
+    output,
+    /^20 messages in [\d.]+ s \([\d.]+ msg\/s\)\naccepted 20, deferred 0, rejected 0, no reply 0\nlatency ms: p50 /,
+  )
   t.match(output, /\s+20 {2}250 2\.6\.0 <[^>]+> Queued mail for delivery/)
 })
 
@@ -54,10 +80,24 @@ t.test('SMTP AUTH style, refused mail and fallback counted through the API', asy
     routes: { upstream: { type: 'drop' }, fallback: { type: 'drop' } },
   })
   // at most 3 connections: a 4th concurrent SMTP AUTH session would get 432 4.3.2
-  const auth = await loadCommand({ ...base, count: 12, concurrency: 3, recipients: 2, auth: 'app@contoso.example:secret', server: `127.0.0.1:${relay.submissionPort}`, api: `http://127.0.0.1:${relay.httpPort}` })
+  const auth = await loadCommand({
+    ...base,
+    count: 12,
+    concurrency: 3,
+    recipients: 2,
+    auth: 'app@contoso.example:secret',
+    server: `127.0.0.1:${relay.submissionPort}`,
+    api: `http://127.0.0.1:${relay.httpPort}`,
+  })
   t.equal(auth.summary.outcomes.accepted, 12)
   t.match(auth.output, /accepted 12 \(of which fallback 7\)/, '5 messages x 2 recipients fit the quota; 7 fell back')
-  const refused = await loadCommand({ ...base, count: 5, from: 'app@vendor.example', server: `127.0.0.1:${relay.smtpPort}`, json: true })
+  const refused = await loadCommand({
+    ...base,
+    count: 5,
+    from: 'app@vendor.example',
+    server: `127.0.0.1:${relay.smtpPort}`,
+    json: true,
+  })
   t.match(JSON.parse(refused.output), { outcomes: { rejected: 5 }, replies: [{ reply: '550 5.7.64', count: 5 }] })
 })
 

@@ -72,7 +72,11 @@ t.test('500 sessions from one address: refused past the per-IP cap; 127.0.0.2 st
   )
   const greetings = opened.map((o) => (o instanceof Error ? `error: ${o.message}` : o.greeting))
   t.equal(greetings.filter((g) => g.startsWith('220 ')).length, cap, `${cap} sessions greeted`)
-  t.equal(greetings.filter((g) => g === '421 4.7.0 Too many connections from your host').length, 500 - cap, 'every other one refused')
+  t.equal(
+    greetings.filter((g) => g === '421 4.7.0 Too many connections from your host').length,
+    500 - cap,
+    'every other one refused',
+  )
 
   const other = await Dialogue.open(relay.smtpPort, { localAddress: '127.0.0.2' })
   t.match(other.greeting, /^220 relay365\.local /, 'another loopback address is not held back')

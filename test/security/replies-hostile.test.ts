@@ -5,7 +5,10 @@ import t from 'tap'
 import { Dialogue } from '../helpers/dialogue.js'
 import { settled, startRelay } from '../helpers/relay.js'
 
-const plain = { smtp: { requireTls: false }, connectors: [{ name: 'TeamDynamix', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }] }
+const plain = {
+  smtp: { requireTls: false },
+  connectors: [{ name: 'TeamDynamix', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
+}
 
 t.test('a 5 KB Message-ID is not echoed in the 250: relay365 names the message by its own id', async (t) => {
   const relay = await startRelay(t, plain)
@@ -34,7 +37,11 @@ t.test('EHLO and HELO syntax errors come from the reply catalogue', async (t) =>
   t.equal(await d.send('EHLO'), '501 5.5.4 Invalid domain name')
   t.equal(await d.send('HELO'), '501 5.5.4 Invalid domain name')
   t.equal(await d.send('EHLO two names'), '501 5.5.4 Invalid domain name')
-  t.equal(await d.send(`EHLO ${'a'.repeat(300)}.example`), '501 5.5.4 Invalid domain name', 'a name longer than a domain can be')
+  t.equal(
+    await d.send(`EHLO ${'a'.repeat(300)}.example`),
+    '501 5.5.4 Invalid domain name',
+    'a name longer than a domain can be',
+  )
   t.match(await d.send('EHLO client.test'), /^250-/)
   d.close()
 })
@@ -46,11 +53,19 @@ t.test('% and ! forms are refused (501 5.1.7 / 501 5.1.3); a source route is dro
   for (const from of ['<helpdesk%other.example@contoso.example>', '<other.example!helpdesk@contoso.example>']) {
     t.match(await d.send(`MAIL FROM:${from}`), /^501 5\.1\.7 /, `MAIL FROM:${from}`)
   }
-  t.match(await d.send('MAIL FROM:<@relay.example,@b.example:helpdesk@contoso.example>'), /^250 /, 'a source-routed sender: the route is dropped')
+  t.match(
+    await d.send('MAIL FROM:<@relay.example,@b.example:helpdesk@contoso.example>'),
+    /^250 /,
+    'a source-routed sender: the route is dropped',
+  )
   for (const to of ['<someone%example.net@example.org>', '<example.net!someone@example.org>']) {
     t.match(await d.send(`RCPT TO:${to}`), /^501 5\.1\.3 /, `RCPT TO:${to}`)
   }
-  t.match(await d.send('RCPT TO:<@relay.example:someone@example.org>'), /^250 /, 'a source-routed recipient: the route is dropped')
+  t.match(
+    await d.send('RCPT TO:<@relay.example:someone@example.org>'),
+    /^250 /,
+    'a source-routed recipient: the route is dropped',
+  )
   await d.send('DATA')
   d.write('From: helpdesk@contoso.example\r\n\r\nbody\r\n.\r\n')
   t.match(await d.read(), /^250 /)

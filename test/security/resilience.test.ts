@@ -43,7 +43,9 @@ function captureClientHello(): Promise<Buffer> {
 
 t.test('every socket and TLS error stays with its connection', async (t) => {
   const upstream = await startFakeUpstream(t)
-  const relay = await startRelay(t, { routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '5s' } } })
+  const relay = await startRelay(t, {
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '5s' } },
+  })
   const port = relay.smtpPort
   const hello = await captureClientHello()
   t.ok(hello.length > 100 && hello[0] === 0x16, 'a real ClientHello record')
@@ -66,14 +68,21 @@ t.test('every socket and TLS error stays with its connection', async (t) => {
     const secure = tls.connect({ socket: client.plain, rejectUnauthorized: false })
     secure.on('error', () => undefined)
     // keys are derived once the ServerHello is in: the client vanishes before its Finished
-    const answered = await Promise.race([new Promise((resolve) => secure.once('keylog', () => resolve(true))), pause(3000).then(() => false)])
+    const answered = await Promise.race([
+      new Promise((resolve) => secure.once('keylog', () => resolve(true))),
+      pause(3000).then(() => false),
+    ])
     t.ok(answered, 'the relay answered the ClientHello')
     client.plain.resetAndDestroy()
     await client.closed
   })
 
   await t.test('garbage instead of a ClientHello after STARTTLS', async (t) => {
-    for (const garbage of [randomBytes(600), Buffer.from('EHLO plaintext.example\r\nMAIL FROM:<evil@example.com>\r\n'), Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff, 0x01])]) {
+    for (const garbage of [
+      randomBytes(600),
+      Buffer.from('EHLO plaintext.example\r\nMAIL FROM:<evil@example.com>\r\n'),
+      Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff, 0x01]),
+    ]) {
       const client = await Dialogue.open(port)
       await client.send('EHLO client.test')
       t.equal(await client.send('STARTTLS'), '220 2.0.0 SMTP server ready')
@@ -107,7 +116,9 @@ t.test('every socket and TLS error stays with its connection', async (t) => {
     await get.closed
     // a browser made to POST SMTP commands (cross-protocol attack): nothing after the request line runs
     const post = await Dialogue.open(port)
-    post.write('POST /x HTTP/1.1\r\nHost: relay.example\r\nContent-Length: 80\r\n\r\nEHLO x\r\nMAIL FROM:<helpdesk@contoso.example>\r\nRCPT TO:<evil@example.org>\r\n')
+    post.write(
+      'POST /x HTTP/1.1\r\nHost: relay.example\r\nContent-Length: 80\r\n\r\nEHLO x\r\nMAIL FROM:<helpdesk@contoso.example>\r\nRCPT TO:<evil@example.org>\r\n',
+    )
     t.equal(await post.read(), '421 4.7.0 HTTP requests not allowed, closing transmission channel')
     t.equal(await post.read(), '', 'no further reply')
     await post.closed
@@ -116,7 +127,11 @@ t.test('every socket and TLS error stays with its connection', async (t) => {
   await t.test('implicit TLS on the plain port, scanners and half-open clients', async (t) => {
     const implicit = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })
     const failed = await new Promise<Error>((resolve) => implicit.once('error', resolve))
-    t.match(failed.message, /wrong version number|packet length too long|ssl3_get_record/i, 'the TLS client meets a plaintext greeting')
+    t.match(
+      failed.message,
+      /wrong version number|packet length too long|ssl3_get_record/i,
+      'the TLS client meets a plaintext greeting',
+    )
     implicit.destroy()
     for (let i = 0; i < 20; i++) {
       const s = net.connect(port, '127.0.0.1')
@@ -133,8 +148,20 @@ t.test('every socket and TLS error stays with its connection', async (t) => {
   })
 
   await t.test('after all of it the relay serves a normal message', async (t) => {
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, name: 'app.client.test' })
-    const info = (await transport.sendMail({ from: 'Help Desk <helpdesk@contoso.example>', to: 'someone@example.org', subject: 'still here', text: 'hello' })) as { response: string }
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port,
+      secure: false,
+      requireTLS: true,
+      tls: { rejectUnauthorized: false },
+      name: 'app.client.test',
+    })
+    const info = (await transport.sendMail({
+      from: 'Help Desk <helpdesk@contoso.example>',
+      to: 'someone@example.org',
+      subject: 'still here',
+      text: 'hello',
+    })) as { response: string }
     t.equal(info.response, '250 2.0.0 Ok: queued as FAKE1')
     transport.close()
     await settled(relay)

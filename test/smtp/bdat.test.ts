@@ -11,11 +11,15 @@ import { Dialogue, openTls, trickleUntilCut } from '../helpers/dialogue.js'
 import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 
-const MESSAGE = 'From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\nSubject: Chunked\r\nMessage-ID: <chunked@contoso.example>\r\n\r\nfirst line\r\nsecond line\r\n'
+const MESSAGE =
+  'From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\nSubject: Chunked\r\nMessage-ID: <chunked@contoso.example>\r\n\r\nfirst line\r\nsecond line\r\n'
 
 async function relayWithUpstream(t: Test, doc: Record<string, unknown> = {}) {
   const upstream = await startFakeUpstream(t)
-  const relay = await startRelay(t, { routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '5s' } }, ...doc })
+  const relay = await startRelay(t, {
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '5s' } },
+    ...doc,
+  })
   return { upstream, relay }
 }
 
@@ -50,8 +54,21 @@ async function capturedSource(relay: TestRelay, id: string): Promise<Buffer> {
 t.test('EHLO advertises BINARYMIME and CHUNKING where Exchange does', async (t) => {
   const relay = await startRelay(t)
   const d = await Dialogue.open(relay.smtpPort)
-  const caps = (await d.send('EHLO client.test')).split('\r\n').slice(1).map((l) => l.slice(4))
-  t.same(caps, ['SIZE 157286400', 'PIPELINING', 'DSN', 'ENHANCEDSTATUSCODES', 'STARTTLS', '8BITMIME', 'BINARYMIME', 'CHUNKING', 'SMTPUTF8'])
+  const caps = (await d.send('EHLO client.test'))
+    .split('\r\n')
+    .slice(1)
+    .map((l) => l.slice(4))
+  t.same(caps, [
+    'SIZE 157286400',
+    'PIPELINING',
+    'DSN',
+    'ENHANCEDSTATUSCODES',
+    'STARTTLS',
+    '8BITMIME',
+    'BINARYMIME',
+    'CHUNKING',
+    'SMTPUTF8',
+  ])
   d.close()
 })
 
@@ -64,7 +81,10 @@ t.test('three chunks pipelined in one write arrive upstream as one message; LAST
   t.equal(await d.read(), `250 2.0.0 ${b.length} octets received`)
   t.equal(await d.read(10_000), '250 2.0.0 Ok: queued as FAKE1', "LAST gets the next hop's reply")
   t.equal(upstream.received.length, 1)
-  t.ok(upstream.received[0]!.data.toString('latin1').endsWith(MESSAGE), 'relayed whole and unchanged after the trace fields')
+  t.ok(
+    upstream.received[0]!.data.toString('latin1').endsWith(MESSAGE),
+    'relayed whole and unchanged after the trace fields',
+  )
   t.equal(await d.send('NOOP'), '250 2.0.0 OK', 'the session goes on in step')
   // a second transaction in the same session works as the first
   await d.send('MAIL FROM:<helpdesk@contoso.example>')
@@ -82,7 +102,11 @@ t.test('three chunks pipelined in one write arrive upstream as one message; LAST
 t.test('PIPELINING: MAIL, RCPT and BDAT LAST in one write, twice, behind one another', async (t) => {
   const { upstream, relay } = await relayWithUpstream(t)
   const d = await openTls(relay.smtpPort)
-  const one = Buffer.concat([Buffer.from('MAIL FROM:<helpdesk@contoso.example>\r\nRCPT TO:<someone@example.org>\r\n'), bdat(MESSAGE.slice(0, 20)), bdat(MESSAGE.slice(20), true)])
+  const one = Buffer.concat([
+    Buffer.from('MAIL FROM:<helpdesk@contoso.example>\r\nRCPT TO:<someone@example.org>\r\n'),
+    bdat(MESSAGE.slice(0, 20)),
+    bdat(MESSAGE.slice(20), true),
+  ])
   d.write(Buffer.concat([one, one, Buffer.from('QUIT\r\n')]))
   const replies: string[] = []
   for (let i = 0; i < 9; i++) replies.push(await d.read(10_000))
@@ -103,13 +127,21 @@ t.test('PIPELINING: MAIL, RCPT and BDAT LAST in one write, twice, behind one ano
 })
 
 t.test('the submission door: BDAT after AUTH, and refused like DATA before it', async (t) => {
-  const relay = await startRelay(t, { smtpAuth: { users: [{ user: 'app@contoso.example', password: 'secret', sendAs: ['helpdesk@contoso.example'] }] } })
+  const relay = await startRelay(t, {
+    smtpAuth: { users: [{ user: 'app@contoso.example', password: 'secret', sendAs: ['helpdesk@contoso.example'] }] },
+  })
   const d = await openTls(relay.submissionPort as number)
-  t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example>'), '530 5.7.57 Client not authenticated to send mail. [relay365.local]')
+  t.equal(
+    await d.send('MAIL FROM:<helpdesk@contoso.example>'),
+    '530 5.7.57 Client not authenticated to send mail. [relay365.local]',
+  )
   d.write('BDAT 4 LAST\r\nNOOPRSET\r\n')
   t.equal(await d.read(), '503 5.5.2 Need rcpt command')
   t.equal(await d.read(), '250 2.0.0 Resetting')
-  t.equal(await d.send(`AUTH PLAIN ${Buffer.from('\0app@contoso.example\0secret').toString('base64')}`), '235 2.7.0 Authentication successful')
+  t.equal(
+    await d.send(`AUTH PLAIN ${Buffer.from('\0app@contoso.example\0secret').toString('base64')}`),
+    '235 2.7.0 Authentication successful',
+  )
   await d.send('MAIL FROM:<helpdesk@contoso.example>')
   t.equal(await d.send('RCPT TO:<someone@example.org>'), '250 2.1.5 Recipient OK')
   d.write(Buffer.concat([bdat(MESSAGE.slice(0, 50)), bdat(MESSAGE.slice(50), true)]))
@@ -172,19 +204,32 @@ t.test('sequence: BDAT before RCPT, DATA after BDAT, BINARYMIME then DATA, BDAT 
   d.write('BDAT 4 LAST\r\nabcdNOOP\r\n')
   t.equal(await d.read(), '503 5.5.2 Need rcpt command', 'BDAT after LAST: the transaction is over')
   t.equal(await d.read(), '250 2.0.0 OK')
-  t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example> BODY=BASE64'), '501 5.5.4 Invalid BODY parameter; use 7BIT, 8BITMIME or BINARYMIME')
+  t.equal(
+    await d.send('MAIL FROM:<helpdesk@contoso.example> BODY=BASE64'),
+    '501 5.5.4 Invalid BODY parameter; use 7BIT, 8BITMIME or BINARYMIME',
+  )
   d.close()
   await settled(relay)
   t.equal(relay.relay.openTransactions, 0)
   const traces = relay.trace.list({}).messages
   const reset = traces.find((m) => m.notes.some((n) => /transaction reset before the last BDAT chunk/.test(n)))
   t.ok(reset, 'the RSET message is traced as reset')
-  t.ok(reset?.notes.includes('DATA refused: 503 5.5.1 Bad sequence of commands (bad-sequence)'), 'the DATA between its chunks joined its record')
+  t.ok(
+    reset?.notes.includes('DATA refused: 503 5.5.1 Bad sequence of commands (bad-sequence)'),
+    'the DATA between its chunks joined its record',
+  )
   t.ok(reset?.results.some((r) => r.rule === 'bad-sequence' && r.outcome === 'reject' && /RFC 3030 §2/.test(r.note)))
-  const binary = traces.find((m) => m.notes.some((n) => /BODY=BINARYMIME, which only BDAT can carry/.test(n)) || m.results.some((r) => /only BDAT can carry/.test(r.note)))
+  const binary = traces.find(
+    (m) =>
+      m.notes.some((n) => /BODY=BINARYMIME, which only BDAT can carry/.test(n)) ||
+      m.results.some((r) => /only BDAT can carry/.test(r.note)),
+  )
   t.ok(binary, 'DATA for BINARYMIME is traced on its transaction')
   t.equal(traces.filter((m) => m.status === 'Captured').length, 1, 'only the complete message was captured')
-  t.ok(traces.some((m) => m.rule === 'bad-sequence' && m.notes.some((n) => /^BDAT refused outside a transaction/.test(n))), 'BDAT before MAIL: the bad-sequence rule refused it, traced')
+  t.ok(
+    traces.some((m) => m.rule === 'bad-sequence' && m.notes.some((n) => /^BDAT refused outside a transaction/.test(n))),
+    'BDAT before MAIL: the bad-sequence rule refused it, traced',
+  )
 })
 
 t.test('a bad chunk size gets 501 5.5.4 and the session ends: the chunk cannot be found', async (t) => {
@@ -204,20 +249,36 @@ t.test('line endings: bare LF in a 7BIT/8BITMIME BDAT body is refused; in BINARY
   const { upstream, relay } = await relayWithUpstream(t)
   for (const body of ['', ' BODY=8BITMIME']) {
     const d = await transaction(relay, body)
-    d.write(Buffer.concat([bdat('From: helpdesk@contoso.example\r\n\r\nline\n'), bdat('.\r\nMAIL FROM:<x@evil.example>\r\n', true)]))
+    d.write(
+      Buffer.concat([
+        bdat('From: helpdesk@contoso.example\r\n\r\nline\n'),
+        bdat('.\r\nMAIL FROM:<x@evil.example>\r\n', true),
+      ]),
+    )
     t.match(await d.read(), /^250 2\.0\.0 \d+ octets received$/)
-    t.equal(await d.read(), '550 5.6.0 Message contains bare CR, bare LF or NUL; lines must end with CRLF', `bare LF${body}`)
+    t.equal(
+      await d.read(),
+      '550 5.6.0 Message contains bare CR, bare LF or NUL; lines must end with CRLF',
+      `bare LF${body}`,
+    )
     d.close()
   }
   // BINARYMIME: the header block is still held to CRLF
   const h = await transaction(relay, ' BODY=BINARYMIME')
   h.write(bdat('From: helpdesk@contoso.example\nSubject: x\r\n\r\nbody\r\n', true))
-  t.equal(await h.read(), '550 5.6.0 Message contains bare CR, bare LF or NUL; lines must end with CRLF', 'bare LF in a BINARYMIME header')
+  t.equal(
+    await h.read(),
+    '550 5.6.0 Message contains bare CR, bare LF or NUL; lines must end with CRLF',
+    'bare LF in a BINARYMIME header',
+  )
   h.close()
   // BINARYMIME through a smarthost: DATA cannot carry it, refused at LAST, nothing sent
   const s = await transaction(relay, ' BODY=BINARYMIME')
   s.write(bdat(Buffer.from('From: helpdesk@contoso.example\r\n\r\n\x00\x01\n\r\xff\r\n.\r\n', 'latin1'), true))
-  t.equal(await s.read(), `554 5.6.1 BINARYMIME content cannot be relayed: smarthost 127.0.0.1:${upstream.port} takes the message by DATA`)
+  t.equal(
+    await s.read(),
+    `554 5.6.1 BINARYMIME content cannot be relayed: smarthost 127.0.0.1:${upstream.port} takes the message by DATA`,
+  )
   s.close()
   await settled(relay)
   t.equal(upstream.received.length, 0, 'nothing reached the next hop')
@@ -227,7 +288,10 @@ t.test('line endings: bare LF in a 7BIT/8BITMIME BDAT body is refused; in BINARY
   // BINARYMIME into the capture store: bare CR, LF and NUL in the body kept octet for octet
   const cap = await startRelay(t)
   const c = await transaction(cap, ' BODY=BINARYMIME')
-  const binary = Buffer.concat([Buffer.from('From: helpdesk@contoso.example\r\nSubject: bin\r\n\r\n', 'latin1'), Buffer.from([0, 1, 10, 13, 255, 13, 10, 46, 13, 10, 13])])
+  const binary = Buffer.concat([
+    Buffer.from('From: helpdesk@contoso.example\r\nSubject: bin\r\n\r\n', 'latin1'),
+    Buffer.from([0, 1, 10, 13, 255, 13, 10, 46, 13, 10, 13]),
+  ])
   c.write(Buffer.concat([bdat(binary.subarray(0, 40)), bdat(binary.subarray(40), true)]))
   t.match(await c.read(), /^250 2\.0\.0 40 octets received$/)
   t.match(await c.read(), /^250 2\.6\.0 /)
@@ -241,7 +305,8 @@ t.test('line endings: bare LF in a 7BIT/8BITMIME BDAT body is refused; in BINARY
 t.test('smuggling through BDAT: an end-of-data sequence inside a chunk is content, dot-stuffed upstream', async (t) => {
   const { upstream, relay } = await relayWithUpstream(t)
   const d = await transaction(relay)
-  const payload = 'From: helpdesk@contoso.example\r\nSubject: s\r\n\r\nhello\r\n.\r\nMAIL FROM:<evil@evil.example>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\n\r\nspoofed\r\n'
+  const payload =
+    'From: helpdesk@contoso.example\r\nSubject: s\r\n\r\nhello\r\n.\r\nMAIL FROM:<evil@evil.example>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\n\r\nspoofed\r\n'
   d.write(bdat(payload, true))
   t.equal(await d.read(10_000), '250 2.0.0 Ok: queued as FAKE1')
   d.close()
@@ -304,29 +369,32 @@ t.test('a huge chunk declared and trickled is cut by the data-rate watch', async
   t.equal(last, '421 4.4.2 Data rate too low, closing transmission channel', 'one-octet chunks every 200 ms')
 })
 
-t.test('queue mode: a BDAT message is spooled and delivered; BINARYMIME for a smarthost is refused before the spool', async (t) => {
-  const upstream = await startFakeUpstream(t)
-  const dir = mkdtempSync(join(tmpdir(), 'relay365-bdat-spool-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const relay = await startRelay(t, {
-    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '5s' } },
-    delivery: { mode: 'queue', spoolDir: `${dir}/spool`, retry: { initial: '1s', max: '2s' } },
-  })
-  const d = await transaction(relay)
-  d.write(Buffer.concat([bdat(MESSAGE.slice(0, 30)), bdat(MESSAGE.slice(30), true)]))
-  t.equal(await d.read(), '250 2.0.0 30 octets received')
-  t.match(await d.read(10_000), /^250 2\.6\.0 <chunked@contoso\.example> Queued mail for delivery$/)
-  await d.send('MAIL FROM:<helpdesk@contoso.example> BODY=BINARYMIME')
-  await d.send('RCPT TO:<someone@example.org>')
-  d.write(bdat(MESSAGE, true))
-  t.match(await d.read(10_000), /^554 5\.6\.1 BINARYMIME content cannot be relayed/)
-  d.close()
-  const until = Date.now() + 10_000
-  while (upstream.received.length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
-  await new Promise((r) => setTimeout(r, 300))
-  t.equal(upstream.received.length, 1, 'the spooled message was delivered, the BINARYMIME one never')
-  t.ok(upstream.received[0]!.data.toString('latin1').endsWith(MESSAGE))
-})
+t.test(
+  'queue mode: a BDAT message is spooled and delivered; BINARYMIME for a smarthost is refused before the spool',
+  async (t) => {
+    const upstream = await startFakeUpstream(t)
+    const dir = mkdtempSync(join(tmpdir(), 'relay365-bdat-spool-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const relay = await startRelay(t, {
+      routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '5s' } },
+      delivery: { mode: 'queue', spoolDir: `${dir}/spool`, retry: { initial: '1s', max: '2s' } },
+    })
+    const d = await transaction(relay)
+    d.write(Buffer.concat([bdat(MESSAGE.slice(0, 30)), bdat(MESSAGE.slice(30), true)]))
+    t.equal(await d.read(), '250 2.0.0 30 octets received')
+    t.match(await d.read(10_000), /^250 2\.6\.0 <chunked@contoso\.example> Queued mail for delivery$/)
+    await d.send('MAIL FROM:<helpdesk@contoso.example> BODY=BINARYMIME')
+    await d.send('RCPT TO:<someone@example.org>')
+    d.write(bdat(MESSAGE, true))
+    t.match(await d.read(10_000), /^554 5\.6\.1 BINARYMIME content cannot be relayed/)
+    d.close()
+    const until = Date.now() + 10_000
+    while (upstream.received.length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+    await new Promise((r) => setTimeout(r, 300))
+    t.equal(upstream.received.length, 1, 'the spooled message was delivered, the BINARYMIME one never')
+    t.ok(upstream.received[0]!.data.toString('latin1').endsWith(MESSAGE))
+  },
+)
 
 t.test('the session deadline covers BDAT: mid-chunk and between chunks the message is ended by relay365', async (t) => {
   const relay = await startRelay(t, { smtp: { minDataRate: 0, maxSessionDuration: '1s', socketTimeout: '30s' } })

@@ -11,17 +11,32 @@ t.test('a certificate connector recognises a verified client certificate, not an
     tls: { clientCa: `${TLS_DIR}ca.crt` },
     connectors: [{ name: 'CertOnly', type: 'onPremises', certificateDomain: '*.contoso.example', requireTls: true }],
   })
-  const signed = await openTls(relay.smtpPort, { cert: fixture('client-contoso.crt'), key: fixture('client-contoso.key') })
+  const signed = await openTls(relay.smtpPort, {
+    cert: fixture('client-contoso.crt'),
+    key: fixture('client-contoso.key'),
+  })
   t.equal(await signed.send('MAIL FROM:<app@vendor.example>'), '250 2.1.0 Sender OK')
-  t.equal(await signed.send('RCPT TO:<someone@example.org>'), '250 2.1.5 Recipient OK', 'certificate domain below an accepted domain allows relay')
+  t.equal(
+    await signed.send('RCPT TO:<someone@example.org>'),
+    '250 2.1.5 Recipient OK',
+    'certificate domain below an accepted domain allows relay',
+  )
   signed.close()
   const untrusted = await openTls(relay.smtpPort, { cert: fixture('untrusted.crt'), key: fixture('untrusted.key') })
   await untrusted.send('MAIL FROM:<helpdesk@contoso.example>')
-  t.equal(await untrusted.send('RCPT TO:<someone@example.org>'), '550 5.7.64 TenantAttribution; Relay Access Denied', 'a certificate that does not verify names nobody')
+  t.equal(
+    await untrusted.send('RCPT TO:<someone@example.org>'),
+    '550 5.7.64 TenantAttribution; Relay Access Denied',
+    'a certificate that does not verify names nobody',
+  )
   untrusted.close()
   const other = await openTls(relay.smtpPort, { cert: fixture('client-other.crt'), key: fixture('client-other.key') })
   await other.send('MAIL FROM:<helpdesk@contoso.example>')
-  t.equal(await other.send('RCPT TO:<someone@example.org>'), '550 5.7.64 TenantAttribution; Relay Access Denied', 'a verified certificate for another domain')
+  t.equal(
+    await other.send('RCPT TO:<someone@example.org>'),
+    '550 5.7.64 TenantAttribution; Relay Access Denied',
+    'a verified certificate for another domain',
+  )
   other.close()
   await settled(relay)
   const [last, middle, first] = relay.trace.list({}).messages
@@ -53,22 +68,36 @@ t.test('partner connector with partnerExternal: drop accepts external mail and n
   ])
 })
 
-t.test('a match through senderIPs Exchange would not take: the trace says Exchange would not have matched it', async (t) => {
-  const attributionNote = async (relay: Awaited<ReturnType<typeof startRelay>>, host = '127.0.0.1') => {
-    const d = await Dialogue.open(relay.smtpPort, { host })
-    await d.send('EHLO client.test')
-    await d.send('MAIL FROM:<helpdesk@contoso.example>')
-    await d.send('RCPT TO:<staff@contoso.example>')
-    await d.send('QUIT')
-    await settled(relay)
-    return relay.trace.list({ limit: 1 }).messages[0]?.results.find((r) => r.rule === 'connector-attribution')?.note
-  }
-  // the example config's loopback connector: 127.0.0.0/8 and ::1/128
-  const example = await startRelay(t)
-  t.match(await attributionNote(example), /^attributed to onPremises connector TeamDynamix by sending IP 127\.0\.0\.1; Exchange would not have matched it \(senderIPs 127\.0\.0\.0\/8: wider than the \/24 Exchange allows\); there the mail would be direct send$/)
-  const v6 = await startRelay(t, { smtp: { host: '::1' }, connectors: [{ name: 'V6', type: 'onPremises', senderIPs: ['::1/128'], requireTls: false }] })
-  t.match(await attributionNote(v6, '::1'), /^attributed to onPremises connector V6 by sending IP ::1; Exchange would not have matched it \(senderIPs ::1\/128: an IPv6 entry, and Exchange connectors take IPv4 only\)/)
-  // an entry Exchange takes matches too: Exchange would have matched it through that one
-  const both = await startRelay(t, { connectors: [{ name: 'Both', type: 'onPremises', senderIPs: ['127.0.0.0/8', '127.0.0.1'], requireTls: false }] })
-  t.equal(await attributionNote(both), 'attributed to onPremises connector Both by sending IP 127.0.0.1')
-})
+t.test(
+  'a match through senderIPs Exchange would not take: the trace says Exchange would not have matched it',
+  async (t) => {
+    const attributionNote = async (relay: Awaited<ReturnType<typeof startRelay>>, host = '127.0.0.1') => {
+      const d = await Dialogue.open(relay.smtpPort, { host })
+      await d.send('EHLO client.test')
+      await d.send('MAIL FROM:<helpdesk@contoso.example>')
+      await d.send('RCPT TO:<staff@contoso.example>')
+      await d.send('QUIT')
+      await settled(relay)
+      return relay.trace.list({ limit: 1 }).messages[0]?.results.find((r) => r.rule === 'connector-attribution')?.note
+    }
+    // the example config's loopback connector: 127.0.0.0/8 and ::1/128
+    const example = await startRelay(t)
+    t.match(
+      await attributionNote(example),
+      /^attributed to onPremises connector TeamDynamix by sending IP 127\.0\.0\.1; Exchange would not have matched it \(senderIPs 127\.0\.0\.0\/8: wider than the \/24 Exchange allows\); there the mail would be direct send$/,
+    )
+    const v6 = await startRelay(t, {
+      smtp: { host: '::1' },
+      connectors: [{ name: 'V6', type: 'onPremises', senderIPs: ['::1/128'], requireTls: false }],
+    })
+    t.match(
+      await attributionNote(v6, '::1'),
+      /^attributed to onPremises connector V6 by sending IP ::1; Exchange would not have matched it \(senderIPs ::1\/128: an IPv6 entry, and Exchange connectors take IPv4 only\)/,
+    )
+    // an entry Exchange takes matches too: Exchange would have matched it through that one
+    const both = await startRelay(t, {
+      connectors: [{ name: 'Both', type: 'onPremises', senderIPs: ['127.0.0.0/8', '127.0.0.1'], requireTls: false }],
+    })
+    t.equal(await attributionNote(both), 'attributed to onPremises connector Both by sending IP 127.0.0.1')
+  },
+)

@@ -42,7 +42,7 @@ t.test('time the relay is busy (back-pressure) is not charged to the client', as
   // Busy for most of the window: the client cannot be judged at all.
   const held = new DataRateMeter(100, 1000, 0)
   held.received(1100, 1)
-  t.equal(held.rate(2000), undefined, 'still busy: 900 ms of the window are the relay\'s')
+  t.equal(held.rate(2000), undefined, "still busy: 900 ms of the window are the relay's")
   held.released(2000)
   t.equal(held.rate(2000), undefined)
   t.ok(held.rate(2700) !== undefined, 'judged again once the busy span slides out')

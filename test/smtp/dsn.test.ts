@@ -16,7 +16,10 @@ const MESSAGE = 'From: Help Desk <helpdesk@contoso.example>\r\nSubject: DSN\r\n\
 
 /** Every MAIL and RCPT line the upstream received, in order. */
 function envelopeLines(raw: Buffer[][]): string[] {
-  return Buffer.concat(raw.flat()).toString('latin1').split('\r\n').filter((l) => /^(MAIL|RCPT) /.test(l))
+  return Buffer.concat(raw.flat())
+    .toString('latin1')
+    .split('\r\n')
+    .filter((l) => /^(MAIL|RCPT) /.test(l))
 }
 
 async function send(port: number): Promise<string[]> {
@@ -50,25 +53,46 @@ t.test('xtext and the parameters, pure', async (t) => {
   t.equal(messageDsn(undefined, 'bad=value', 'bad=value'), undefined, 'a raw "=" is not xtext')
   t.equal(messageDsn('ALL', undefined), undefined)
   t.equal(messageDsn(undefined, 'x'.repeat(101)), undefined, 'ENVID is at most 100 characters')
-  t.same(recipientDsn(['success', 'delay'], 'rfc822;a+b@x.example'), { notify: ['SUCCESS', 'DELAY'], orcpt: 'rfc822;a+b@x.example' })
-  t.equal(rcptDsnArgs({ notify: ['NEVER'], orcpt: 'rfc822;a+b@x.example' }), ' NOTIFY=NEVER ORCPT=rfc822;a+2Bb@x.example')
+  t.same(recipientDsn(['success', 'delay'], 'rfc822;a+b@x.example'), {
+    notify: ['SUCCESS', 'DELAY'],
+    orcpt: 'rfc822;a+b@x.example',
+  })
+  t.equal(
+    rcptDsnArgs({ notify: ['NEVER'], orcpt: 'rfc822;a+b@x.example' }),
+    ' NOTIFY=NEVER ORCPT=rfc822;a+2Bb@x.example',
+  )
   t.equal(rcptDsnArgs(undefined), '')
-  const report = buildDsn({ hostname: 'h', queueId: 'q', sender: 's@x', arrivedAt: 0, now: 0, failures: [{ recipient: 'a@x', reply: '550 5.1.1 no', expired: false, orcpt: 'rfc822;o@x' }], originalHeaders: 'Subject: s', boundary: 'b', envid: 'ticket+42' })
+  const report = buildDsn({
+    hostname: 'h',
+    queueId: 'q',
+    sender: 's@x',
+    arrivedAt: 0,
+    now: 0,
+    failures: [{ recipient: 'a@x', reply: '550 5.1.1 no', expired: false, orcpt: 'rfc822;o@x' }],
+    originalHeaders: 'Subject: s',
+    boundary: 'b',
+    envid: 'ticket+42',
+  })
   t.match(report, /\r\nOriginal-Envelope-Id: ticket\+2B42\r\n/)
   t.match(report, /\r\nOriginal-Recipient: rfc822; o@x\r\nFinal-Recipient: rfc822; a@x\r\n/)
 })
 
-t.test('proxy mode: RET, ENVID, NOTIFY and ORCPT reach the next hop as the client gave them, per recipient', async (t) => {
-  const upstream = await startFakeUpstream(t, { dsn: true })
-  const relay = await startRelay(t, { routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } } })
-  const ehlo = await (await openTls(relay.smtpPort)).send('EHLO again.test')
-  t.match(ehlo, /\r\n250-DSN\r\n/, 'DSN is advertised')
-  const replies = await send(relay.smtpPort)
-  t.match(replies.at(-1), /^250 /)
-  const lines = envelopeLines(upstream.raw)
-  t.equal(lines.length, 4)
-  EXPECTED.forEach((re, i) => t.match(lines[i], re))
-})
+t.test(
+  'proxy mode: RET, ENVID, NOTIFY and ORCPT reach the next hop as the client gave them, per recipient',
+  async (t) => {
+    const upstream = await startFakeUpstream(t, { dsn: true })
+    const relay = await startRelay(t, {
+      routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } },
+    })
+    const ehlo = await (await openTls(relay.smtpPort)).send('EHLO again.test')
+    t.match(ehlo, /\r\n250-DSN\r\n/, 'DSN is advertised')
+    const replies = await send(relay.smtpPort)
+    t.match(replies.at(-1), /^250 /)
+    const lines = envelopeLines(upstream.raw)
+    t.equal(lines.length, 4)
+    EXPECTED.forEach((re, i) => t.match(lines[i], re))
+  },
+)
 
 t.test('queue mode: the parameters are spooled with the message and handed on when it is delivered', async (t) => {
   const upstream = await startFakeUpstream(t, { dsn: true })
@@ -87,20 +111,36 @@ t.test('queue mode: the parameters are spooled with the message and handed on wh
 
 t.test('a next hop that does not advertise DSN gets plain MAIL and RCPT lines', async (t) => {
   const upstream = await startFakeUpstream(t)
-  const relay = await startRelay(t, { routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } } })
+  const relay = await startRelay(t, {
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s' } },
+  })
   t.match((await send(relay.smtpPort)).at(-1), /^250 /)
-  t.same(envelopeLines(upstream.raw).map((l) => l.replace(/ SIZE=\d+$/, '')), ['MAIL FROM:<helpdesk@contoso.example>', 'RCPT TO:<a@example.org>', 'RCPT TO:<b@example.org>', 'RCPT TO:<c@example.org>'])
+  t.same(
+    envelopeLines(upstream.raw).map((l) => l.replace(/ SIZE=\d+$/, '')),
+    [
+      'MAIL FROM:<helpdesk@contoso.example>',
+      'RCPT TO:<a@example.org>',
+      'RCPT TO:<b@example.org>',
+      'RCPT TO:<c@example.org>',
+    ],
+  )
 })
 
 t.test('malformed DSN parameters get a reply naming them; other parameters are still refused', async (t) => {
   const relay = await startRelay(t)
   const d = await openTls(relay.smtpPort)
-  t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example> ENVID=bad=value'), '501 5.5.4 Invalid RET or ENVID parameter')
+  t.equal(
+    await d.send('MAIL FROM:<helpdesk@contoso.example> ENVID=bad=value'),
+    '501 5.5.4 Invalid RET or ENVID parameter',
+  )
   t.match(await d.send('MAIL FROM:<helpdesk@contoso.example> RET=ALL'), /^501 5\.5\.4 /)
   t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example> RET=FULL'), '250 2.1.0 Sender OK')
   t.match(await d.send('RCPT TO:<a@example.org> NOTIFY=SOMETIMES'), /^501 5\.5\.4 .*NOTIFY/)
   t.match(await d.send('RCPT TO:<a@example.org> ORCPT=nosemicolon'), /^501 5\.5\.4 /)
-  t.equal(await d.send('RCPT TO:<a@example.org> XYZ=1'), '555 5.5.4 MAIL FROM/RCPT TO parameters not recognized or not implemented')
+  t.equal(
+    await d.send('RCPT TO:<a@example.org> XYZ=1'),
+    '555 5.5.4 MAIL FROM/RCPT TO parameters not recognized or not implemented',
+  )
   t.equal(await d.send('RCPT TO:<a@example.org> NOTIFY=DELAY'), '250 2.1.5 Recipient OK')
   d.close()
   await settled(relay)

@@ -33,8 +33,10 @@ t.test('a chunk is exactly its octets, bare LF and dot lines included, at any se
     const got: Buffer[] = []
     sink.on('data', (b: Buffer) => got.push(b))
     const { p, commands } = parser(sink)
-    for (let i = 0; i < input.length; i += step) await new Promise<void>((r) => p.write(input.subarray(i, i + step), () => r()))
-    if (!Buffer.concat(got).equals(chunk) || commands.join('|') !== `BDAT ${chunk.length}|NOOP`) t.fail(`step ${step}: ${JSON.stringify(commands)} ${Buffer.concat(got).toString('latin1')}`)
+    for (let i = 0; i < input.length; i += step)
+      await new Promise<void>((r) => p.write(input.subarray(i, i + step), () => r()))
+    if (!Buffer.concat(got).equals(chunk) || commands.join('|') !== `BDAT ${chunk.length}|NOOP`)
+      t.fail(`step ${step}: ${JSON.stringify(commands)} ${Buffer.concat(got).toString('latin1')}`)
   }
   t.pass('every segmentation')
 })
@@ -71,5 +73,9 @@ t.test('a bare LF in a command line is marked; one in a chunk pipelined behind B
   const { p, commands } = parser(sink)
   await new Promise<void>((r) => p.write(Buffer.from('BDAT 3\r\na\nbNOOP\nRSET\r\n'), () => r()))
   t.equal(Buffer.concat(got).toString('latin1'), 'a\nb')
-  t.same(commands, ['BDAT 3', 'NOOP\x00', 'RSET'], 'the NOOP ended by a bare LF carries the mark the connection refuses')
+  t.same(
+    commands,
+    ['BDAT 3', 'NOOP\x00', 'RSET'],
+    'the NOOP ended by a bare LF carries the mark the connection refuses',
+  )
 })

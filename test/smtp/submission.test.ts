@@ -13,12 +13,18 @@ const HOST = 'relay365.local'
 const SECRET = 'a-test-signing-key-of-some-length'
 const ISSUER = 'https://login.microsoftonline.test/tenant/v2.0'
 const plain = (user: string, pass: string) => Buffer.from(`\0${user}\0${pass}`).toString('base64')
-const xoauth2 = (user: string, token: string) => Buffer.from(`user=${user}\x01auth=Bearer ${token}\x01\x01`).toString('base64')
+const xoauth2 = (user: string, token: string) =>
+  Buffer.from(`user=${user}\x01auth=Bearer ${token}\x01\x01`).toString('base64')
 
 const USERS = {
   smtpAuth: {
     users: [
-      { user: 'app@contoso.example', password: 'secret', tokens: ['static-token'], sendAs: ['helpdesk@contoso.example'] },
+      {
+        user: 'app@contoso.example',
+        password: 'secret',
+        tokens: ['static-token'],
+        sendAs: ['helpdesk@contoso.example'],
+      },
       { user: 'off@contoso.example', password: 'pw', smtpAuth: false },
       { user: 'other@contoso.example', password: 'pw2' },
     ],
@@ -26,7 +32,10 @@ const USERS = {
   },
 }
 
-function jwt(claims: Record<string, unknown>, o: { audience?: string; expires?: string; key?: string } = {}): Promise<string> {
+function jwt(
+  claims: Record<string, unknown>,
+  o: { audience?: string; expires?: string; key?: string } = {},
+): Promise<string> {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256' })
     .setIssuer(ISSUER)
@@ -41,17 +50,27 @@ async function submission(relay: TestRelay): Promise<Dialogue> {
 }
 
 /** The newest trace record whose deciding rule is `rule`, and that rule's result. */
-async function traced(t: Test, relay: TestRelay, rule: string): Promise<{ message: TraceMessage; stage: string; basis: string }> {
+async function traced(
+  t: Test,
+  relay: TestRelay,
+  rule: string,
+): Promise<{ message: TraceMessage; stage: string; basis: string }> {
   await settled(relay)
   const message = relay.trace.list({ rule, limit: 1 }).messages[0]
   if (!message) throw new Error(`no trace record for rule ${rule}`)
-  const result = [...message.results, ...message.recipients.flatMap((r) => r.results)].find((r) => r.rule === rule && r.outcome === 'reject')
+  const result = [...message.results, ...message.recipients.flatMap((r) => r.results)].find(
+    (r) => r.rule === rule && r.outcome === 'reject',
+  )
   t.ok(result, `the trace holds the ${rule} refusal`)
   return { message, stage: result?.stage ?? '', basis: result?.basis ?? '' }
 }
 
 async function message(d: Dialogue, from: string, headerFrom = from): Promise<string[]> {
-  const replies = [await d.send(`MAIL FROM:<${from}>`), await d.send('RCPT TO:<someone@example.org>'), await d.send('DATA')]
+  const replies = [
+    await d.send(`MAIL FROM:<${from}>`),
+    await d.send('RCPT TO:<someone@example.org>'),
+    await d.send('DATA'),
+  ]
   d.write(`From: ${headerFrom}\r\nSubject: ticket\r\n\r\nTicket updated.\r\n.\r\n`)
   replies.push(await d.read(10_000))
   return replies
@@ -63,13 +82,49 @@ t.test('EHLO before TLS: Exchange list, no AUTH; after TLS: AUTH LOGIN XOAUTH2, 
   t.match(d.greeting, /^220 relay365\.local Microsoft ESMTP MAIL Service ready at /)
   const before = (await d.send('EHLO client.test')).split('\r\n')
   t.equal(before[0], '250-relay365.local Hello [127.0.0.1]')
-  t.same(before.slice(1).map((l) => l.slice(4)), ['SIZE 157286400', 'PIPELINING', 'DSN', 'ENHANCEDSTATUSCODES', 'STARTTLS', '8BITMIME', 'BINARYMIME', 'CHUNKING', 'SMTPUTF8'])
+  t.same(
+    before.slice(1).map((l) => l.slice(4)),
+    [
+      'SIZE 157286400',
+      'PIPELINING',
+      'DSN',
+      'ENHANCEDSTATUSCODES',
+      'STARTTLS',
+      '8BITMIME',
+      'BINARYMIME',
+      'CHUNKING',
+      'SMTPUTF8',
+    ],
+  )
   await d.starttls()
-  const after = (await d.send('EHLO client.test')).split('\r\n').slice(1).map((l) => l.slice(4))
-  t.same(after, ['SIZE 157286400', 'PIPELINING', 'DSN', 'ENHANCEDSTATUSCODES', 'AUTH LOGIN XOAUTH2', '8BITMIME', 'BINARYMIME', 'CHUNKING', 'SMTPUTF8'])
-  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '235 2.7.0 Authentication successful', 'PLAIN works though Exchange does not advertise it')
-  const again = (await d.send('EHLO client.test')).split('\r\n').slice(1).map((l) => l.slice(4))
-  t.notOk(again.some((c) => c.startsWith('AUTH')), 'no AUTH once authenticated')
+  const after = (await d.send('EHLO client.test'))
+    .split('\r\n')
+    .slice(1)
+    .map((l) => l.slice(4))
+  t.same(after, [
+    'SIZE 157286400',
+    'PIPELINING',
+    'DSN',
+    'ENHANCEDSTATUSCODES',
+    'AUTH LOGIN XOAUTH2',
+    '8BITMIME',
+    'BINARYMIME',
+    'CHUNKING',
+    'SMTPUTF8',
+  ])
+  t.equal(
+    await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
+    '235 2.7.0 Authentication successful',
+    'PLAIN works though Exchange does not advertise it',
+  )
+  const again = (await d.send('EHLO client.test'))
+    .split('\r\n')
+    .slice(1)
+    .map((l) => l.slice(4))
+  t.notOk(
+    again.some((c) => c.startsWith('AUTH')),
+    'no AUTH once authenticated',
+  )
   d.close()
 })
 
@@ -78,15 +133,28 @@ t.test('MAIL, RCPT, DATA or AUTH before STARTTLS: 451 5.7.3 (observed)', async (
   const d = await Dialogue.open(relay.submissionPort as number)
   await d.send('EHLO client.test')
   const refusal = `451 5.7.3 STARTTLS is required to send mail [${HOST}]`
-  for (const line of [`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`, 'AUTH LOGIN', 'MAIL FROM:<app@contoso.example>', 'RCPT TO:<someone@example.org>', 'DATA']) {
+  for (const line of [
+    `AUTH PLAIN ${plain('app@contoso.example', 'secret')}`,
+    'AUTH LOGIN',
+    'MAIL FROM:<app@contoso.example>',
+    'RCPT TO:<someone@example.org>',
+    'DATA',
+  ]) {
     t.equal(await d.send(line), refusal, line.split(' ')[0] as string)
   }
   t.equal(await d.send('NOOP'), '250 2.0.0 OK', 'the session goes on')
   d.close()
   const { stage, basis } = await traced(t, relay, 'submission-tls')
   const records = relay.trace.list({ rule: 'submission-tls' }).messages
-  t.same(records.map((m) => m.refusedCommand ?? 'MAIL').sort(), ['AUTH', 'AUTH', 'MAIL'], 'each AUTH and the MAIL are traced; RCPT and DATA after the refused MAIL follow from it')
-  t.match(records.find((m) => m.mailFrom !== ''), { mailFrom: 'app@contoso.example', status: 'None', reply: refusal })
+  t.same(
+    records.map((m) => m.refusedCommand ?? 'MAIL').sort(),
+    ['AUTH', 'AUTH', 'MAIL'],
+    'each AUTH and the MAIL are traced; RCPT and DATA after the refused MAIL follow from it',
+  )
+  t.match(
+    records.find((m) => m.mailFrom !== ''),
+    { mailFrom: 'app@contoso.example', status: 'None', reply: refusal },
+  )
   t.equal(stage, 'command')
   t.equal(basis, 'observed')
 })
@@ -94,7 +162,10 @@ t.test('MAIL, RCPT, DATA or AUTH before STARTTLS: 451 5.7.3 (observed)', async (
 t.test('MAIL without AUTH: 530 5.7.57 (observed)', async (t) => {
   const relay = await startRelay(t, USERS)
   const d = await submission(relay)
-  t.equal(await d.send('MAIL FROM:<app@contoso.example>'), `530 5.7.57 Client not authenticated to send mail. [${HOST}]`)
+  t.equal(
+    await d.send('MAIL FROM:<app@contoso.example>'),
+    `530 5.7.57 Client not authenticated to send mail. [${HOST}]`,
+  )
   d.close()
   const { stage, basis } = await traced(t, relay, 'submission-auth')
   t.equal(stage, 'command')
@@ -107,7 +178,11 @@ t.test('AUTH with a wrong password, an unknown mailbox or a bad token: 535 5.7.3
   const refusal = `535 5.7.3 Authentication unsuccessful [${HOST}]`
   t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'wrong')}`), refusal, 'wrong password')
   t.equal(await d.send(`AUTH PLAIN ${plain('nobody@contoso.example', 'secret')}`), refusal, 'unknown mailbox')
-  t.equal(await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'not-a-token')}`), refusal, 'unknown static token')
+  t.equal(
+    await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'not-a-token')}`),
+    refusal,
+    'unknown static token',
+  )
   d.close()
   const { message, stage, basis } = await traced(t, relay, 'auth-credentials')
   t.equal(stage, 'auth')
@@ -119,86 +194,170 @@ t.test('AUTH with a wrong password, an unknown mailbox or a bad token: 535 5.7.3
   t.equal(categoryOf(message), undefined, 'the stats and experiments do not count it as a message')
 })
 
-t.test('XOAUTH2: static tokens and JWTs checked for issuer, audience, expiry, key and mailbox (documented)', async (t) => {
-  const relay = await startRelay(t, USERS)
-  const refusal = `535 5.7.3 Authentication unsuccessful [${HOST}]`
-  const auth = async (user: string, token: string) => {
+t.test(
+  'XOAUTH2: static tokens and JWTs checked for issuer, audience, expiry, key and mailbox (documented)',
+  async (t) => {
+    const relay = await startRelay(t, USERS)
+    const refusal = `535 5.7.3 Authentication unsuccessful [${HOST}]`
+    const auth = async (user: string, token: string) => {
+      const d = await submission(relay)
+      const r = await d.send(`AUTH XOAUTH2 ${xoauth2(user, token)}`)
+      d.close()
+      return r
+    }
+    t.equal(await auth('app@contoso.example', 'static-token'), '235 2.7.0 Authentication successful', 'a static token')
+    t.equal(
+      await auth('app@contoso.example', await jwt({ upn: 'App@Contoso.example' })),
+      '235 2.7.0 Authentication successful',
+      'a JWT for the mailbox (upn)',
+    )
+    t.equal(
+      await auth('other@contoso.example', await jwt({ preferred_username: 'other@contoso.example' })),
+      '235 2.7.0 Authentication successful',
+      'another claim',
+    )
+    t.equal(
+      await auth('app@contoso.example', await jwt({ upn: 'other@contoso.example' })),
+      refusal,
+      'a JWT for another mailbox',
+    )
+    t.equal(
+      await auth(
+        'app@contoso.example',
+        await jwt({ upn: 'app@contoso.example' }, { audience: 'https://graph.microsoft.com' }),
+      ),
+      refusal,
+      'the wrong audience',
+    )
+    t.equal(
+      await auth('app@contoso.example', await jwt({ upn: 'app@contoso.example' }, { expires: '-2h' })),
+      refusal,
+      'expired',
+    )
+    t.equal(
+      await auth(
+        'app@contoso.example',
+        await jwt({ upn: 'app@contoso.example' }, { key: 'someone-elses-key-of-some-length' }),
+      ),
+      refusal,
+      'signed with another key',
+    )
+    t.equal(await auth('app@contoso.example', await jwt({ sub: 'x' })), refusal, 'no mailbox claim')
+    const forever = await new SignJWT({ upn: 'app@contoso.example' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(ISSUER)
+      .setAudience('https://outlook.office.com')
+      .sign(new TextEncoder().encode(SECRET))
+    t.equal(await auth('app@contoso.example', forever), refusal, 'a token that never expires')
+    await settled(relay)
+    const notes = relay.trace.list({ rule: 'auth-credentials' }).messages.flatMap((m) => m.results.map((r) => r.note))
+    t.ok(
+      notes.some((n) => /the JWT is for other@contoso\.example \(upn\), not app@contoso\.example/.test(n)),
+      'the trace says why a JWT was refused',
+    )
+    t.ok(notes.some((n) => /ERR_JWT_EXPIRED/.test(n)))
+
+    t.test('a JWT signed with an RSA key checked against a PEM public key file', async (t) => {
+      const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      const dir = t.testdir({})
+      writeFileSync(`${dir}/entra.pem`, publicKey.export({ type: 'spki', format: 'pem' }))
+      const rsa = await startRelay(t, {
+        smtpAuth: {
+          users: [{ user: 'app@contoso.example' }],
+          oauth: { issuer: ISSUER, publicKey: `${dir}/entra.pem` },
+        },
+      })
+      const token = await new SignJWT({ upn: 'app@contoso.example' })
+        .setProtectedHeader({ alg: 'RS256' })
+        .setIssuer(ISSUER)
+        .setAudience('https://outlook.office.com')
+        .setExpirationTime('1h')
+        .sign(privateKey)
+      const d = await openTls(rsa.submissionPort as number)
+      t.equal(
+        await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'anything')}`),
+        refusal,
+        'a mailbox without a password cannot use basic AUTH',
+      )
+      t.equal(
+        await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', token)}`),
+        '235 2.7.0 Authentication successful',
+      )
+      d.close()
+    })
+  },
+)
+
+t.test(
+  'smtpAuth.tenantEnabled false: 535 5.7.139 SmtpClientAuthentication is disabled for the Tenant (observed)',
+  async (t) => {
+    const relay = await startRelay(t, { smtpAuth: { ...USERS.smtpAuth, tenantEnabled: false } })
     const d = await submission(relay)
-    const r = await d.send(`AUTH XOAUTH2 ${xoauth2(user, token)}`)
+    const refusal = `535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [${HOST}]`
+    t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), refusal)
+    t.equal(
+      await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'static-token')}`),
+      refusal,
+      'OAuth too: the switch is for SMTP AUTH as a whole',
+    )
     d.close()
-    return r
-  }
-  t.equal(await auth('app@contoso.example', 'static-token'), '235 2.7.0 Authentication successful', 'a static token')
-  t.equal(await auth('app@contoso.example', await jwt({ upn: 'App@Contoso.example' })), '235 2.7.0 Authentication successful', 'a JWT for the mailbox (upn)')
-  t.equal(await auth('other@contoso.example', await jwt({ preferred_username: 'other@contoso.example' })), '235 2.7.0 Authentication successful', 'another claim')
-  t.equal(await auth('app@contoso.example', await jwt({ upn: 'other@contoso.example' })), refusal, 'a JWT for another mailbox')
-  t.equal(await auth('app@contoso.example', await jwt({ upn: 'app@contoso.example' }, { audience: 'https://graph.microsoft.com' })), refusal, 'the wrong audience')
-  t.equal(await auth('app@contoso.example', await jwt({ upn: 'app@contoso.example' }, { expires: '-2h' })), refusal, 'expired')
-  t.equal(await auth('app@contoso.example', await jwt({ upn: 'app@contoso.example' }, { key: 'someone-elses-key-of-some-length' })), refusal, 'signed with another key')
-  t.equal(await auth('app@contoso.example', await jwt({ sub: 'x' })), refusal, 'no mailbox claim')
-  const forever = await new SignJWT({ upn: 'app@contoso.example' }).setProtectedHeader({ alg: 'HS256' }).setIssuer(ISSUER).setAudience('https://outlook.office.com').sign(new TextEncoder().encode(SECRET))
-  t.equal(await auth('app@contoso.example', forever), refusal, 'a token that never expires')
-  await settled(relay)
-  const notes = relay.trace.list({ rule: 'auth-credentials' }).messages.flatMap((m) => m.results.map((r) => r.note))
-  t.ok(notes.some((n) => /the JWT is for other@contoso\.example \(upn\), not app@contoso\.example/.test(n)), 'the trace says why a JWT was refused')
-  t.ok(notes.some((n) => /ERR_JWT_EXPIRED/.test(n)))
-
-  t.test('a JWT signed with an RSA key checked against a PEM public key file', async (t) => {
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
-    const dir = t.testdir({})
-    writeFileSync(`${dir}/entra.pem`, publicKey.export({ type: 'spki', format: 'pem' }))
-    const rsa = await startRelay(t, { smtpAuth: { users: [{ user: 'app@contoso.example' }], oauth: { issuer: ISSUER, publicKey: `${dir}/entra.pem` } } })
-    const token = await new SignJWT({ upn: 'app@contoso.example' }).setProtectedHeader({ alg: 'RS256' }).setIssuer(ISSUER).setAudience('https://outlook.office.com').setExpirationTime('1h').sign(privateKey)
-    const d = await openTls(rsa.submissionPort as number)
-    t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'anything')}`), refusal, 'a mailbox without a password cannot use basic AUTH')
-    t.equal(await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', token)}`), '235 2.7.0 Authentication successful')
-    d.close()
-  })
-})
-
-t.test('smtpAuth.tenantEnabled false: 535 5.7.139 SmtpClientAuthentication is disabled for the Tenant (observed)', async (t) => {
-  const relay = await startRelay(t, { smtpAuth: { ...USERS.smtpAuth, tenantEnabled: false } })
-  const d = await submission(relay)
-  const refusal = `535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [${HOST}]`
-  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), refusal)
-  t.equal(await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'static-token')}`), refusal, 'OAuth too: the switch is for SMTP AUTH as a whole')
-  d.close()
-  const { stage, basis } = await traced(t, relay, 'tenant-smtp-auth')
-  t.equal(stage, 'auth')
-  t.equal(basis, 'observed')
-})
+    const { stage, basis } = await traced(t, relay, 'tenant-smtp-auth')
+    t.equal(stage, 'auth')
+    t.equal(basis, 'observed')
+  },
+)
 
 t.test('users[].smtpAuth false: 535 5.7.139 the request did not meet the criteria (observed)', async (t) => {
   const relay = await startRelay(t, USERS)
   const d = await submission(relay)
-  t.equal(await d.send(`AUTH PLAIN ${plain('off@contoso.example', 'pw')}`), `535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator. [${HOST}]`)
-  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '235 2.7.0 Authentication successful', 'other mailboxes are not affected')
+  t.equal(
+    await d.send(`AUTH PLAIN ${plain('off@contoso.example', 'pw')}`),
+    `535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator. [${HOST}]`,
+  )
+  t.equal(
+    await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
+    '235 2.7.0 Authentication successful',
+    'other mailboxes are not affected',
+  )
   d.close()
   const { stage, basis } = await traced(t, relay, 'mailbox-smtp-auth')
   t.equal(stage, 'auth')
   t.equal(basis, 'observed')
 })
 
-t.test('smtpAuth.basicAuth disabled: LOGIN/PLAIN get 535 5.7.139 basic authentication is disabled, XOAUTH2 works (observed)', async (t) => {
-  const relay = await startRelay(t, { smtpAuth: { ...USERS.smtpAuth, basicAuth: 'disabled' } })
-  const d = await submission(relay)
-  const refusal = `535 5.7.139 Authentication unsuccessful, basic authentication is disabled. [${HOST}]`
-  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), refusal, 'PLAIN, right password')
-  t.equal(await d.send('AUTH LOGIN'), '334 VXNlcm5hbWU6')
-  t.equal(await d.send(Buffer.from('app@contoso.example').toString('base64')), '334 UGFzc3dvcmQ6')
-  t.equal(await d.send(Buffer.from('secret').toString('base64')), refusal, 'LOGIN')
-  t.equal(await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', await jwt({ upn: 'app@contoso.example' }))}`), '235 2.7.0 Authentication successful')
-  d.close()
-  const { stage, basis } = await traced(t, relay, 'basic-auth-disabled')
-  t.equal(stage, 'auth')
-  t.equal(basis, 'observed')
-})
+t.test(
+  'smtpAuth.basicAuth disabled: LOGIN/PLAIN get 535 5.7.139 basic authentication is disabled, XOAUTH2 works (observed)',
+  async (t) => {
+    const relay = await startRelay(t, { smtpAuth: { ...USERS.smtpAuth, basicAuth: 'disabled' } })
+    const d = await submission(relay)
+    const refusal = `535 5.7.139 Authentication unsuccessful, basic authentication is disabled. [${HOST}]`
+    t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), refusal, 'PLAIN, right password')
+    t.equal(await d.send('AUTH LOGIN'), '334 VXNlcm5hbWU6')
+    t.equal(await d.send(Buffer.from('app@contoso.example').toString('base64')), '334 UGFzc3dvcmQ6')
+    t.equal(await d.send(Buffer.from('secret').toString('base64')), refusal, 'LOGIN')
+    t.equal(
+      await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', await jwt({ upn: 'app@contoso.example' }))}`),
+      '235 2.7.0 Authentication successful',
+    )
+    d.close()
+    const { stage, basis } = await traced(t, relay, 'basic-auth-disabled')
+    t.equal(stage, 'auth')
+    t.equal(basis, 'observed')
+  },
+)
 
 t.test('smtpAuth.basicAuth retired: 550 5.7.30 Basic authentication is not supported (documented)', async (t) => {
   const relay = await startRelay(t, { smtpAuth: { ...USERS.smtpAuth, basicAuth: 'retired' } })
   const d = await submission(relay)
-  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '550 5.7.30 Basic authentication is not supported for Client Submission.')
-  t.equal(await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'static-token')}`), '235 2.7.0 Authentication successful', 'OAuth is the way on')
+  t.equal(
+    await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
+    '550 5.7.30 Basic authentication is not supported for Client Submission.',
+  )
+  t.equal(
+    await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'static-token')}`),
+    '235 2.7.0 Authentication successful',
+    'OAuth is the way on',
+  )
   d.close()
   const { stage, basis } = await traced(t, relay, 'basic-auth-retired')
   t.equal(stage, 'auth')
@@ -212,11 +371,23 @@ t.test('send-as at end of DATA: 554 5.2.252 SendAsDenied for P1 or P2, sendAs gr
   const denied = (sender: string) =>
     `554 5.2.252 SendAsDenied; app@contoso.example not allowed to send as ${sender}; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception`
   const p1 = await message(d, 'other@contoso.example')
-  t.same(p1.slice(0, 3), ['250 2.1.0 Sender OK', '250 2.1.5 Recipient OK', '354 Start mail input; end with <CRLF>.<CRLF>'], 'MAIL, RCPT and DATA pass: Exchange checks at submission')
+  t.same(
+    p1.slice(0, 3),
+    ['250 2.1.0 Sender OK', '250 2.1.5 Recipient OK', '354 Start mail input; end with <CRLF>.<CRLF>'],
+    'MAIL, RCPT and DATA pass: Exchange checks at submission',
+  )
   t.equal(p1[3], denied('other@contoso.example'), 'P1 not the mailbox')
-  t.equal((await message(d, 'app@contoso.example', 'other@contoso.example'))[3], denied('other@contoso.example'), 'P2 not the mailbox')
+  t.equal(
+    (await message(d, 'app@contoso.example', 'other@contoso.example'))[3],
+    denied('other@contoso.example'),
+    'P2 not the mailbox',
+  )
   t.match((await message(d, 'app@contoso.example'))[3], /^250 2\.6\.0 /, 'itself')
-  t.match((await message(d, 'helpdesk@contoso.example', 'Help Desk <HelpDesk@contoso.example>'))[3], /^250 2\.6\.0 /, 'an address in its sendAs, P1 and P2')
+  t.match(
+    (await message(d, 'helpdesk@contoso.example', 'Help Desk <HelpDesk@contoso.example>'))[3],
+    /^250 2\.6\.0 /,
+    'an address in its sendAs, P1 and P2',
+  )
   d.close()
   const { message: record, stage, basis } = await traced(t, relay, 'send-as')
   t.equal(stage, 'eom')
@@ -230,33 +401,57 @@ t.test('the 4th concurrent authenticated session of one mailbox: 432 4.3.2 (docu
   const open: Dialogue[] = []
   for (let i = 0; i < 3; i++) {
     const d = await submission(relay)
-    t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '235 2.7.0 Authentication successful', `session ${i + 1}`)
+    t.equal(
+      await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
+      '235 2.7.0 Authentication successful',
+      `session ${i + 1}`,
+    )
     open.push(d)
   }
   const fourth = await submission(relay)
-  t.equal(await fourth.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '432 4.3.2 Concurrent connections limit exceeded.')
-  t.equal(await fourth.send(`AUTH PLAIN ${plain('other@contoso.example', 'pw2')}`), '235 2.7.0 Authentication successful', 'the limit is per mailbox')
+  t.equal(
+    await fourth.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
+    '432 4.3.2 Concurrent connections limit exceeded.',
+  )
+  t.equal(
+    await fourth.send(`AUTH PLAIN ${plain('other@contoso.example', 'pw2')}`),
+    '235 2.7.0 Authentication successful',
+    'the limit is per mailbox',
+  )
   const first = open.shift() as Dialogue
   first.close()
   await first.closed
   await new Promise((r) => setTimeout(r, 50))
   const again = await submission(relay)
-  t.equal(await again.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '235 2.7.0 Authentication successful', 'a closed session frees its slot')
+  t.equal(
+    await again.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
+    '235 2.7.0 Authentication successful',
+    'a closed session frees its slot',
+  )
   for (const d of [...open, fourth, again]) d.close()
   const { stage, basis } = await traced(t, relay, 'smtpauth-concurrency')
   t.equal(stage, 'auth')
   t.equal(basis, 'documented')
 })
 
-t.test('the MX door never offers AUTH: 504 5.7.4 (assumed); authenticated mail goes through the submission door only', async (t) => {
-  const relay = await startRelay(t, USERS)
-  const d = await openTls(relay.smtpPort)
-  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '504 5.7.4 Unrecognized authentication type')
-  t.equal(await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'static-token')}`), '504 5.7.4 Unrecognized authentication type')
-  d.close()
-  const off = await startRelay(t, { submission: { enabled: false } })
-  t.equal(off.submissionPort, undefined, 'submission.enabled false: no second listener')
-})
+t.test(
+  'the MX door never offers AUTH: 504 5.7.4 (assumed); authenticated mail goes through the submission door only',
+  async (t) => {
+    const relay = await startRelay(t, USERS)
+    const d = await openTls(relay.smtpPort)
+    t.equal(
+      await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
+      '504 5.7.4 Unrecognized authentication type',
+    )
+    t.equal(
+      await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'static-token')}`),
+      '504 5.7.4 Unrecognized authentication type',
+    )
+    d.close()
+    const off = await startRelay(t, { submission: { enabled: false } })
+    t.equal(off.submissionPort, undefined, 'submission.enabled false: no second listener')
+  },
+)
 
 t.test('an authenticated message travels the smtpAuth lane with its limits, whatever the connectors say', async (t) => {
   const relay = await startRelay(t, { ...USERS, connectors: [] })
@@ -267,5 +462,8 @@ t.test('an authenticated message travels the smtpAuth lane with its limits, what
   await settled(relay)
   const record = relay.trace.list({ limit: 1 }).messages[0]
   t.match(record, { lane: 'smtpAuth', status: 'Captured' })
-  t.ok(record?.results.some((r) => r.rule === 'smtpauth-message-rate'), 'the SMTP AUTH limits were judged')
+  t.ok(
+    record?.results.some((r) => r.rule === 'smtpauth-message-rate'),
+    'the SMTP AUTH limits were judged',
+  )
 })

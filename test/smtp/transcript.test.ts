@@ -7,7 +7,8 @@ import tls from 'node:tls'
 import { Dialogue, openTls } from '../helpers/dialogue.js'
 import { settled, startRelay } from '../helpers/relay.js'
 
-const GREETING = /^220 relay365\.local Microsoft ESMTP MAIL Service ready at \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000$/
+const GREETING =
+  /^220 relay365\.local Microsoft ESMTP MAIL Service ready at \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000$/
 
 t.test('greeting, EHLO capabilities before and after STARTTLS', async (t) => {
   const relay = await startRelay(t)
@@ -17,46 +18,90 @@ t.test('greeting, EHLO capabilities before and after STARTTLS', async (t) => {
   t.equal(ehlo[0], '250-relay365.local Hello [127.0.0.1]')
   const caps = ehlo.slice(1).map((l) => l.slice(4))
   // Exchange's MX list, in its order (observed)
-  t.same(caps, ['SIZE 157286400', 'PIPELINING', 'DSN', 'ENHANCEDSTATUSCODES', 'STARTTLS', '8BITMIME', 'BINARYMIME', 'CHUNKING', 'SMTPUTF8'])
+  t.same(caps, [
+    'SIZE 157286400',
+    'PIPELINING',
+    'DSN',
+    'ENHANCEDSTATUSCODES',
+    'STARTTLS',
+    '8BITMIME',
+    'BINARYMIME',
+    'CHUNKING',
+    'SMTPUTF8',
+  ])
   t.equal(await d.send('STARTTLS'), '220 2.0.0 SMTP server ready')
   await d.upgrade()
   t.equal(d.tlsSocket.getProtocol(), 'TLSv1.3')
-  t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example>'), '503 5.5.2 Send hello first', 'state is reset after TLS')
-  const caps2 = (await d.send('EHLO client.test')).split('\r\n').slice(1).map((l) => l.slice(4))
+  t.equal(
+    await d.send('MAIL FROM:<helpdesk@contoso.example>'),
+    '503 5.5.2 Send hello first',
+    'state is reset after TLS',
+  )
+  const caps2 = (await d.send('EHLO client.test'))
+    .split('\r\n')
+    .slice(1)
+    .map((l) => l.slice(4))
   t.notOk(caps2.includes('STARTTLS'), 'no STARTTLS once TLS is up')
-  t.notOk(caps2.some((c) => c.startsWith('AUTH')), 'never AUTH on the MX door')
+  t.notOk(
+    caps2.some((c) => c.startsWith('AUTH')),
+    'never AUTH on the MX door',
+  )
   t.equal(await d.send('STARTTLS'), '503 5.5.1 TLS already active')
   t.equal(await d.send('AUTH PLAIN AGFwcEBjb250b3NvLmV4YW1wbGUAc2VjcmV0'), '504 5.7.4 Unrecognized authentication type')
   t.equal(await d.send('QUIT'), '221 2.0.0 Service closing transmission channel')
   await d.closed
 })
 
-t.test('the MX door is opportunistic: plaintext MAIL is accepted, the connector that requires TLS refuses at RCPT', async (t) => {
-  const relay = await startRelay(t)
-  const d = await Dialogue.open(relay.smtpPort)
-  await d.send('EHLO client.test')
-  t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example>'), '250 2.1.0 Sender OK')
-  t.equal(await d.send('RCPT TO:<someone@example.org>'), '454 4.7.0 Failed to establish appropriate TLS channel: Access Denied')
-  t.equal(await d.send('RCPT TO:<helpdesk@contoso.example>'), '454 4.7.0 Failed to establish appropriate TLS channel: Access Denied')
-  t.equal(await d.send('DATA'), '503 5.5.2 Need rcpt command')
-  d.close()
-})
+t.test(
+  'the MX door is opportunistic: plaintext MAIL is accepted, the connector that requires TLS refuses at RCPT',
+  async (t) => {
+    const relay = await startRelay(t)
+    const d = await Dialogue.open(relay.smtpPort)
+    await d.send('EHLO client.test')
+    t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example>'), '250 2.1.0 Sender OK')
+    t.equal(
+      await d.send('RCPT TO:<someone@example.org>'),
+      '454 4.7.0 Failed to establish appropriate TLS channel: Access Denied',
+    )
+    t.equal(
+      await d.send('RCPT TO:<helpdesk@contoso.example>'),
+      '454 4.7.0 Failed to establish appropriate TLS channel: Access Denied',
+    )
+    t.equal(await d.send('DATA'), '503 5.5.2 Need rcpt command')
+    d.close()
+  },
+)
 
-t.test('smtp.requireTls (relay365 policy, off by default): MAIL, RCPT and DATA before STARTTLS get 530 5.7.0', async (t) => {
-  const relay = await startRelay(t, { smtp: { requireTls: true } })
-  const d = await Dialogue.open(relay.smtpPort)
-  await d.send('EHLO client.test')
-  t.equal(await d.send('AUTH LOGIN'), '504 5.7.4 Unrecognized authentication type')
-  t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example>'), '530 5.7.0 Must issue a STARTTLS command first')
-  t.equal(await d.send('RCPT TO:<someone@example.org>'), '530 5.7.0 Must issue a STARTTLS command first')
-  t.equal(await d.send('DATA'), '530 5.7.0 Must issue a STARTTLS command first')
-  t.equal(await d.send('NOOP'), '250 2.0.0 OK')
-  d.close()
-  await settled(relay)
-  const page = relay.trace.list({})
-  t.same(page.messages.map((m) => m.rule), ['require-tls', 'auth-unavailable'], 'the refused MAIL and the AUTH are in the trace (RCPT and DATA follow from the refused MAIL)')
-  t.match(page.messages.find((m) => m.mailFrom !== ''), { mailFrom: 'helpdesk@contoso.example', status: 'None', rule: 'require-tls', reply: '530 5.7.0 Must issue a STARTTLS command first' })
-})
+t.test(
+  'smtp.requireTls (relay365 policy, off by default): MAIL, RCPT and DATA before STARTTLS get 530 5.7.0',
+  async (t) => {
+    const relay = await startRelay(t, { smtp: { requireTls: true } })
+    const d = await Dialogue.open(relay.smtpPort)
+    await d.send('EHLO client.test')
+    t.equal(await d.send('AUTH LOGIN'), '504 5.7.4 Unrecognized authentication type')
+    t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example>'), '530 5.7.0 Must issue a STARTTLS command first')
+    t.equal(await d.send('RCPT TO:<someone@example.org>'), '530 5.7.0 Must issue a STARTTLS command first')
+    t.equal(await d.send('DATA'), '530 5.7.0 Must issue a STARTTLS command first')
+    t.equal(await d.send('NOOP'), '250 2.0.0 OK')
+    d.close()
+    await settled(relay)
+    const page = relay.trace.list({})
+    t.same(
+      page.messages.map((m) => m.rule),
+      ['require-tls', 'auth-unavailable'],
+      'the refused MAIL and the AUTH are in the trace (RCPT and DATA follow from the refused MAIL)',
+    )
+    t.match(
+      page.messages.find((m) => m.mailFrom !== ''),
+      {
+        mailFrom: 'helpdesk@contoso.example',
+        status: 'None',
+        rule: 'require-tls',
+        reply: '530 5.7.0 Must issue a STARTTLS command first',
+      },
+    )
+  },
+)
 
 t.test('protocol replies: sequence errors, RSET, NOOP, HELP, VRFY, unknown commands', async (t) => {
   const relay = await startRelay(t)
@@ -82,7 +127,10 @@ t.test('protocol replies: sequence errors, RSET, NOOP, HELP, VRFY, unknown comma
 t.test('SIZE at MAIL and during DATA; recipients per message', async (t) => {
   const relay = await startRelay(t, { limits: { maxMessageSize: '4KB', recipientsPerMessage: 2 } })
   const d = await openTls(relay.smtpPort)
-  t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example> SIZE=5000'), '552 5.3.4 Message size exceeds fixed maximum message size')
+  t.equal(
+    await d.send('MAIL FROM:<helpdesk@contoso.example> SIZE=5000'),
+    '552 5.3.4 Message size exceeds fixed maximum message size',
+  )
   t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example> SIZE=1000'), '250 2.1.0 Sender OK')
   t.equal(await d.send('RCPT TO:<a@contoso.example>'), '250 2.1.5 Recipient OK')
   t.equal(await d.send('RCPT TO:<b@contoso.example>'), '250 2.1.5 Recipient OK')
@@ -121,7 +169,10 @@ t.test('smtp.maxConnections caps all sessions together', async (t) => {
   const relay = await startRelay(t, { smtp: { maxConnections: 1 } })
   const a = await Dialogue.open(relay.smtpPort)
   const b = await Dialogue.open(relay.smtpPort)
-  t.equal(b.greeting, '421 4.3.2 The maximum number of concurrent server connections has exceeded a limit, closing transmission channel')
+  t.equal(
+    b.greeting,
+    '421 4.3.2 The maximum number of concurrent server connections has exceeded a limit, closing transmission channel',
+  )
   await b.closed
   a.close()
 })
@@ -146,7 +197,10 @@ t.test('STARTTLS: TLS 1.2 minimum; plaintext pipelined behind STARTTLS is discar
   const old = await Dialogue.open(relay.smtpPort)
   await old.send('EHLO client.test')
   await old.send('STARTTLS')
-  await t.rejects(old.upgrade({ maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }), 'a TLS 1.1 client cannot complete the handshake')
+  await t.rejects(
+    old.upgrade({ maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }),
+    'a TLS 1.1 client cannot complete the handshake',
+  )
   old.close()
 
   const d = await Dialogue.open(relay.smtpPort)
@@ -156,10 +210,18 @@ t.test('STARTTLS: TLS 1.2 minimum; plaintext pipelined behind STARTTLS is discar
   await d.upgrade()
   const ehlo = await d.send('EHLO client.test')
   t.match(ehlo, /^250-relay365\.local Hello/, 'the first reply inside TLS answers our EHLO, not the injected MAIL')
-  t.equal(await d.send('RCPT TO:<someone@example.org>'), '503 5.5.1 Bad sequence of commands', 'no injected transaction exists')
+  t.equal(
+    await d.send('RCPT TO:<someone@example.org>'),
+    '503 5.5.1 Bad sequence of commands',
+    'no injected transaction exists',
+  )
   d.close()
   await settled(relay)
-  t.same(relay.trace.list({}).messages.map((m) => [m.mailFrom, m.rule]), [['', 'bad-sequence']], 'the injected MAIL never ran: only our RCPT out of sequence is traced')
+  t.same(
+    relay.trace.list({}).messages.map((m) => [m.mailFrom, m.rule]),
+    [['', 'bad-sequence']],
+    'the injected MAIL never ran: only our RCPT out of sequence is traced',
+  )
 })
 
 t.test('a bare LF, bare CR or NUL in a command line gets 521 and the connection is closed', async (t) => {
@@ -196,7 +258,9 @@ t.test('client certificates: asked for only when a certificate connector exists'
 t.test('a pipelining client whose MAIL is refused: one record, not one per command that followed', async (t) => {
   const relay = await startRelay(t)
   const d = await openTls(relay.smtpPort)
-  d.write('MAIL FROM:<app@vendor.example> SIZE=999999999999\r\nRCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n')
+  d.write(
+    'MAIL FROM:<app@vendor.example> SIZE=999999999999\r\nRCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n',
+  )
   t.match(await d.read(), /^552 5\.3\.4 /)
   t.equal(await d.read(), '503 5.5.1 Bad sequence of commands')
   t.equal(await d.read(), '503 5.5.1 Bad sequence of commands')
@@ -204,7 +268,11 @@ t.test('a pipelining client whose MAIL is refused: one record, not one per comma
   t.equal(await d.send('RCPT TO:<c@example.org>'), '503 5.5.1 Bad sequence of commands')
   d.close()
   await settled(relay)
-  t.same(relay.trace.list({}).messages.map((m) => m.rule), ['declared-size'], 'the refused MAIL is the record')
+  t.same(
+    relay.trace.list({}).messages.map((m) => m.rule),
+    ['declared-size'],
+    'the refused MAIL is the record',
+  )
 })
 
 t.test("RSET ends the relay's transaction: what follows is not added to it", async (t) => {

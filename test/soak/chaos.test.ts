@@ -16,7 +16,15 @@ const CONCURRENCY = 24
 /** Each phase stops starting transactions after this long, whatever the count. */
 const PHASE_MS = 25_000
 
-type Behaviour = 'clean' | 'abort-mid-data' | 'bare-lf' | 'oversize' | 'slowloris' | 'vanish-after-rcpt' | 'quit-early' | 'two-messages'
+type Behaviour =
+  | 'clean'
+  | 'abort-mid-data'
+  | 'bare-lf'
+  | 'oversize'
+  | 'slowloris'
+  | 'vanish-after-rcpt'
+  | 'quit-early'
+  | 'two-messages'
 
 const BEHAVIOURS: ReadonlyArray<[Behaviour, number]> = [
   ['clean', 40],
@@ -118,7 +126,11 @@ async function session(port: number, behaviour: Behaviour, n: number, random: ()
   return acks
 }
 
-async function runLoad(port: number, random: () => number, deadline: number): Promise<{ acks: Ack[]; started: number; byBehaviour: Record<string, number> }> {
+async function runLoad(
+  port: number,
+  random: () => number,
+  deadline: number,
+): Promise<{ acks: Ack[]; started: number; byBehaviour: Record<string, number> }> {
   const acks: Ack[] = []
   const byBehaviour: Record<string, number> = {}
   let next = 0
@@ -135,20 +147,24 @@ async function runLoad(port: number, random: () => number, deadline: number): Pr
   return { acks, started: next, byBehaviour }
 }
 
-const fdTargets = () => readdirSync('/proc/self/fd').map((fd) => {
-  try {
-    return readlinkSync(`/proc/self/fd/${fd}`)
-  } catch {
-    return 'gone'
-  }
-})
+const fdTargets = () =>
+  readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`)
+    } catch {
+      return 'gone'
+    }
+  })
 const openFds = () => fdTargets().length
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
 
 async function gauges(relay: TestRelay): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${relay.httpPort}/metrics`)).text()
   const out: Record<string, number> = {}
-  for (const m of text.matchAll(/^(relay365_(?:smtp_sessions_open|smtp_transactions_open|upstream_connections)(?:\{state="\w+"\})?) (\d+)/gm)) out[m[1] as string] = Number(m[2])
+  for (const m of text.matchAll(
+    /^(relay365_(?:smtp_sessions_open|smtp_transactions_open|upstream_connections)(?:\{state="\w+"\})?) (\d+)/gm,
+  ))
+    out[m[1] as string] = Number(m[2])
   return out
 }
 
@@ -158,13 +174,32 @@ function falseAcks(acks: readonly Ack[], upstream: FaultyUpstream): string[] {
   return acks.filter((a) => !got.get(a.id)?.endsWith(a.raw)).map((a) => `${a.id}: ${a.reply}`)
 }
 
-async function afterwards(t: Test, relay: TestRelay, upstream: FaultyUpstream, before: { fds: number; timers: number }): Promise<void> {
+async function afterwards(
+  t: Test,
+  relay: TestRelay,
+  upstream: FaultyUpstream,
+  before: { fds: number; timers: number },
+): Promise<void> {
   await settled(relay, 15_000)
   // traffic has stopped; the last connection checks (RSET) and queue attempts finish
   let g = await gauges(relay)
-  for (let until = Date.now() + 5000; (g['relay365_upstream_connections{state="active"}'] ?? 0) > 0 && Date.now() < until; g = await gauges(relay)) await sleep(50)
+  for (
+    let until = Date.now() + 5000;
+    (g['relay365_upstream_connections{state="active"}'] ?? 0) > 0 && Date.now() < until;
+    g = await gauges(relay)
+  )
+    await sleep(50)
   t.comment(`gauges after: ${JSON.stringify(g)}`)
-  t.match(g, { relay365_smtp_sessions_open: 0, relay365_smtp_transactions_open: 0, 'relay365_upstream_connections{state="active"}': 0, 'relay365_upstream_connections{state="waiting"}': 0 }, 'every gauge back to idle')
+  t.match(
+    g,
+    {
+      relay365_smtp_sessions_open: 0,
+      relay365_smtp_transactions_open: 0,
+      'relay365_upstream_connections{state="active"}': 0,
+      'relay365_upstream_connections{state="waiting"}': 0,
+    },
+    'every gauge back to idle',
+  )
   const idle = g['relay365_upstream_connections{state="idle"}'] ?? 0
   const fds = openFds()
   const leftTimers = timers()
@@ -192,12 +227,23 @@ t.test(`chaos soak, proxy mode (seed ${SEED})`, async (t) => {
     smtp: { requireTls: false, maxConnectionsPerIP: 200, maxErrors: 1000, maxCommands: 1000 },
     connectors: [{ name: 'TeamDynamix', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
     limits: { maxMessageSize: MAX_MESSAGE },
-    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '1s', maxConnections: 3 } },
+    routes: {
+      upstream: {
+        type: 'smarthost',
+        host: '127.0.0.1',
+        port: upstream.port,
+        tls: 'none',
+        timeout: '1s',
+        maxConnections: 3,
+      },
+    },
   })
   t.comment(`gauges before: ${JSON.stringify(await gauges(relay))}`)
   const before = { fds: openFds(), timers: timers() }
   const { acks, started, byBehaviour } = await runLoad(relay.smtpPort, random, Date.now() + PHASE_MS)
-  t.comment(`${started} sessions ${JSON.stringify(byBehaviour)}; ${acks.length} acknowledged; upstream accepted ${upstream.accepted.length}, refused ${upstream.refused.length}, ${upstream.connections.total} connections`)
+  t.comment(
+    `${started} sessions ${JSON.stringify(byBehaviour)}; ${acks.length} acknowledged; upstream accepted ${upstream.accepted.length}, refused ${upstream.refused.length}, ${upstream.connections.total} connections`,
+  )
   t.ok(started >= Math.min(TRANSACTIONS, 600), `${started} sessions in the time bound`)
   t.same(falseAcks(acks, upstream).slice(0, 5), [], 'no false 250: each reached the upstream whole')
   // the upstream recovers: the relay must not be wedged by what it went through
@@ -215,7 +261,16 @@ t.test(`chaos soak, queue mode (seed ${SEED + 1})`, async (t) => {
     connectors: [{ name: 'TeamDynamix', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
     limits: { maxMessageSize: MAX_MESSAGE },
     delivery: { mode: 'queue', spoolDir: `${dir}/spool`, retry: { initial: '200ms', max: '1s' }, concurrency: 4 },
-    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '1s', maxConnections: 3 } },
+    routes: {
+      upstream: {
+        type: 'smarthost',
+        host: '127.0.0.1',
+        port: upstream.port,
+        tls: 'none',
+        timeout: '1s',
+        maxConnections: 3,
+      },
+    },
   })
   t.comment(`gauges before: ${JSON.stringify(await gauges(relay))}`)
   const before = { fds: openFds(), timers: timers() }
@@ -240,7 +295,10 @@ t.test(`chaos soak, queue mode (seed ${SEED + 1})`, async (t) => {
   )
   const taken = new Set(upstream.accepted.map((u) => `<${u.messageId}>`))
   t.same(
-    [...traced.values()].filter((m) => m.status === 'Delivered' && !taken.has(m.messageId ?? '')).map((m) => m.messageId).slice(0, 5),
+    [...traced.values()]
+      .filter((m) => m.status === 'Delivered' && !taken.has(m.messageId ?? ''))
+      .map((m) => m.messageId)
+      .slice(0, 5),
     [],
     'no Delivered record for a message the upstream never acknowledged cleanly',
   )

@@ -11,7 +11,6 @@ import { openTls } from '../helpers/dialogue.js'
 import { startRelay } from '../helpers/relay.js'
 import { traceMessage as message } from '../helpers/trace-message.js'
 
-
 const turn = () => new Promise((resolve) => setImmediate(resolve))
 
 t.test('records of one turn land together; the store reads them before they do', async (t) => {
@@ -45,7 +44,10 @@ t.test('a record that cannot be written is reported and lost alone', async (t) =
   t.equal(errors.length, 1)
   t.match(errors[0]?.message, /BigInt/)
   t.same(
-    store.list({ limit: 10 }).messages.map((m) => m.id).sort(),
+    store
+      .list({ limit: 10 })
+      .messages.map((m) => m.id)
+      .sort(),
     ['good-1', 'good-2'],
   )
 })
@@ -60,24 +62,31 @@ t.test('close() writes what is pending', async (t) => {
   t.equal(reopened.get('last')?.id, 'last')
 })
 
-t.test('written() resolves once the batch is on disk; a record after close is reported, not dropped silently', async (t) => {
-  const file = join(t.testdir(), 'trace.db')
-  const errors: Error[] = []
-  const store = new SqliteTraceStore(file, { onError: (err) => errors.push(err) })
-  await store.written() // nothing pending: at once
-  const other = new Database(file, { readonly: true })
-  t.teardown(() => other.close())
-  store.record(message('w1', 1))
-  const written = store.written()
-  t.equal((other.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n, 0, 'not yet')
-  await written
-  t.equal((other.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n, 1, 'on disk when written() resolves')
-  store.close()
-  store.record(message('late', 2))
-  await store.written()
-  t.equal(errors.length, 1)
-  t.match(errors[0]?.message, /trace closed: 1 record\(s\) not written \(late\)/)
-})
+t.test(
+  'written() resolves once the batch is on disk; a record after close is reported, not dropped silently',
+  async (t) => {
+    const file = join(t.testdir(), 'trace.db')
+    const errors: Error[] = []
+    const store = new SqliteTraceStore(file, { onError: (err) => errors.push(err) })
+    await store.written() // nothing pending: at once
+    const other = new Database(file, { readonly: true })
+    t.teardown(() => other.close())
+    store.record(message('w1', 1))
+    const written = store.written()
+    t.equal((other.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n, 0, 'not yet')
+    await written
+    t.equal(
+      (other.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n,
+      1,
+      'on disk when written() resolves',
+    )
+    store.close()
+    store.record(message('late', 2))
+    await store.written()
+    t.equal(errors.length, 1)
+    t.match(errors[0]?.message, /trace closed: 1 record\(s\) not written \(late\)/)
+  },
+)
 
 t.test('the relay answers 250 only once the trace record is on disk', async (t) => {
   const relay = await startRelay(t)
@@ -98,7 +107,11 @@ t.test('the relay answers 250 only once the trace record is on disk', async (t) 
   // another connection, as `relay365 trace` or a restarted relay would read it
   const reader = new Database(file, { readonly: true })
   t.teardown(() => reader.close())
-  t.equal(reader.prepare("SELECT doc FROM messages WHERE doc LIKE '%durable trace%'").all().length, 1, 'the record is on disk')
+  t.equal(
+    reader.prepare("SELECT doc FROM messages WHERE doc LIKE '%durable trace%'").all().length,
+    1,
+    'the record is on disk',
+  )
   release()
   t.match(await d.read(10_000), /^250 2\.6\.0 /)
   await d.send('QUIT')

@@ -14,7 +14,15 @@ import { needs } from '../helpers/outside.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 // No first-run, sync, component updates or background fetches: the machine has no internet.
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+]
 
 async function browser(t: Test): Promise<BrowserContext> {
   // a fresh profile per browser (not t.testdir(): that would wipe the relay's directory)
@@ -58,75 +66,109 @@ async function open(t: Test, relay: TestRelay): Promise<{ page: Page; errors: st
   return { page, errors }
 }
 
-t.test('live list, message view with the deciding rule, counters, gauges, clock control', needs('chromium'), async (t) => {
-  const relay = await startRelay(t, { clock: { speed: 60 }, limits: { connector: { messagesPerMinute: 30 } } })
-  const { page, errors } = await open(t, relay)
-  t.equal(await page.locator('#messages tbody tr').count(), 0, 'an empty trace')
-  t.ok(await page.locator('#messages-empty').isVisible(), 'says how to send one')
-  await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42))
+t.test(
+  'live list, message view with the deciding rule, counters, gauges, clock control',
+  needs('chromium'),
+  async (t) => {
+    const relay = await startRelay(t, { clock: { speed: 60 }, limits: { connector: { messagesPerMinute: 30 } } })
+    const { page, errors } = await open(t, relay)
+    t.equal(await page.locator('#messages tbody tr').count(), 0, 'an empty trace')
+    t.ok(await page.locator('#messages-empty').isVisible(), 'says how to send one')
+    await page.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42))
 
-  const sent = Date.now()
-  const replies = await sendOne(relay, 'app@vendor.example', ['staff@contoso.example', 'someone@example.org'], 'Ticket 1042 updated')
-  t.same(replies, ['250 2.1.5 Recipient OK', '550 5.7.64 TenantAttribution; Relay Access Denied'])
-  const row = page.locator('#messages tbody tr', { hasText: 'app@vendor.example' })
-  await row.waitFor({ timeout: 1000 })
-  t.ok(Date.now() - sent < 1500, 'the row appeared within a second of the SMTP dialogue ending')
-  t.equal(await page.evaluate(() => (globalThis as unknown as { marker: number }).marker), 42, 'without a reload')
-  t.match(await row.innerText(), /Mixed[\s\S]*250 2\.6\.0[\s\S]*staff@contoso\.example[\s\S]*someone@example\.org[\s\S]*connector[\s\S]*TeamDynamix[\s\S]*upstream[\s\S]*tenant-attribution/)
+    const sent = Date.now()
+    const replies = await sendOne(
+      relay,
+      'app@vendor.example',
+      ['staff@contoso.example', 'someone@example.org'],
+      'Ticket 1042 updated',
+    )
+    t.same(replies, ['250 2.1.5 Recipient OK', '550 5.7.64 TenantAttribution; Relay Access Denied'])
+    const row = page.locator('#messages tbody tr', { hasText: 'app@vendor.example' })
+    await row.waitFor({ timeout: 1000 })
+    t.ok(Date.now() - sent < 1500, 'the row appeared within a second of the SMTP dialogue ending')
+    t.equal(await page.evaluate(() => (globalThis as unknown as { marker: number }).marker), 42, 'without a reload')
+    t.match(
+      await row.innerText(),
+      /Mixed[\s\S]*250 2\.6\.0[\s\S]*staff@contoso\.example[\s\S]*someone@example\.org[\s\S]*connector[\s\S]*TeamDynamix[\s\S]*upstream[\s\S]*tenant-attribution/,
+    )
 
-  await row.click()
-  const panel = page.locator('#detail')
-  await panel.locator('h2', { hasText: 'Ticket 1042 updated' }).waitFor()
-  t.match(page.url(), /#\/messages\/[0-9a-f-]{36}$/, 'the view has its own address')
-  const refused = panel.locator('section.recipient[data-recipient="someone@example.org"]')
-  const decided = refused.locator('tr[data-rule="tenant-attribution"]')
-  t.equal(await decided.getAttribute('data-outcome'), 'reject')
-  t.equal(await decided.getAttribute('class'), 'decided', 'highlighted as the rule that decided')
-  t.match(await decided.innerText(), /tenant-attribution\s+rcpt\s+reject\s+assumed\s+onPremises connector TeamDynamix matched[\s\S]*550 5\.7\.64 TenantAttribution; Relay Access Denied/)
-  t.match(await refused.locator('.replies').innerText(), /RCPT TO reply\s+550 5\.7\.64 TenantAttribution; Relay Access Denied/)
-  const accepted = panel.locator('section.recipient[data-recipient="staff@contoso.example"]')
-  t.match(await accepted.locator('.replies').innerText(), /RCPT TO reply\s+250 2\.1\.5 Recipient OK\s+Route\s+upstream → capture\s+Next hop replied\s+none: kept by relay365 \(capture route, no next hop\)/)
-  t.match(await panel.locator('.verdicts').innerText(), /someone@example\.org\s+decided by\s+tenant-attribution\s+550 5\.7\.64/)
-  t.match(await panel.locator('dl.envelope').innerText(), /MAIL FROM \(P1\)\s+app@vendor\.example[\s\S]*Lane\s+connector|Lane\s+connector[\s\S]*MAIL FROM \(P1\)\s+app@vendor\.example/)
-  t.match(await panel.locator('table.headers').innerText(), /Subject\s+Ticket 1042 updated/)
-  t.match(await panel.locator('pre.raw').innerText(), /Subject: Ticket 1042 updated/, 'the raw source of captured mail')
+    await row.click()
+    const panel = page.locator('#detail')
+    await panel.locator('h2', { hasText: 'Ticket 1042 updated' }).waitFor()
+    t.match(page.url(), /#\/messages\/[0-9a-f-]{36}$/, 'the view has its own address')
+    const refused = panel.locator('section.recipient[data-recipient="someone@example.org"]')
+    const decided = refused.locator('tr[data-rule="tenant-attribution"]')
+    t.equal(await decided.getAttribute('data-outcome'), 'reject')
+    t.equal(await decided.getAttribute('class'), 'decided', 'highlighted as the rule that decided')
+    t.match(
+      await decided.innerText(),
+      /tenant-attribution\s+rcpt\s+reject\s+assumed\s+onPremises connector TeamDynamix matched[\s\S]*550 5\.7\.64 TenantAttribution; Relay Access Denied/,
+    )
+    t.match(
+      await refused.locator('.replies').innerText(),
+      /RCPT TO reply\s+550 5\.7\.64 TenantAttribution; Relay Access Denied/,
+    )
+    const accepted = panel.locator('section.recipient[data-recipient="staff@contoso.example"]')
+    t.match(
+      await accepted.locator('.replies').innerText(),
+      /RCPT TO reply\s+250 2\.1\.5 Recipient OK\s+Route\s+upstream → capture\s+Next hop replied\s+none: kept by relay365 \(capture route, no next hop\)/,
+    )
+    t.match(
+      await panel.locator('.verdicts').innerText(),
+      /someone@example\.org\s+decided by\s+tenant-attribution\s+550 5\.7\.64/,
+    )
+    t.match(
+      await panel.locator('dl.envelope').innerText(),
+      /MAIL FROM \(P1\)\s+app@vendor\.example[\s\S]*Lane\s+connector|Lane\s+connector[\s\S]*MAIL FROM \(P1\)\s+app@vendor\.example/,
+    )
+    t.match(await panel.locator('table.headers').innerText(), /Subject\s+Ticket 1042 updated/)
+    t.match(
+      await panel.locator('pre.raw').innerText(),
+      /Subject: Ticket 1042 updated/,
+      'the raw source of captured mail',
+    )
 
-  // counters, gauges and chart follow shortly after the live record
-  const counter = page.locator('#rules tr[data-rule="tenant-attribution"] td.reject')
-  await page.locator('#rules tr[data-rule="tenant-attribution"] td.reject.pos').waitFor({ timeout: 3000 })
-  t.equal(await counter.innerText(), '1')
-  await page.locator('#gauges [data-key="connector:TeamDynamix:messages"]').waitFor({ timeout: 3000 })
-  t.match(await page.locator('#gauges [data-key="connector:TeamDynamix:messages"]').innerText(), /1 \/ 30/)
-  t.ok(await page.locator('#chart rect[data-category="accepted"]').count(), 'an accepted bar')
+    // counters, gauges and chart follow shortly after the live record
+    const counter = page.locator('#rules tr[data-rule="tenant-attribution"] td.reject')
+    await page.locator('#rules tr[data-rule="tenant-attribution"] td.reject.pos').waitFor({ timeout: 3000 })
+    t.equal(await counter.innerText(), '1')
+    await page.locator('#gauges [data-key="connector:TeamDynamix:messages"]').waitFor({ timeout: 3000 })
+    t.match(await page.locator('#gauges [data-key="connector:TeamDynamix:messages"]').innerText(), /1 \/ 30/)
+    t.ok(await page.locator('#chart rect[data-category="accepted"]').count(), 'an accepted bar')
 
-  // the simulated clock can be advanced from the page
-  t.match(await page.locator('#clock-speed').innerText(), /×60/)
-  const before = relay.clock.now()
-  await page.getByRole('button', { name: '+1 day' }).click()
-  const tomorrow = new Date(before + 86_400_000).toISOString().slice(0, 10)
-  await page.locator('#clock-now', { hasText: tomorrow }).waitFor()
-  t.ok(relay.clock.now() - before >= 86_400_000, 'the relay clock moved a day')
+    // the simulated clock can be advanced from the page
+    t.match(await page.locator('#clock-speed').innerText(), /×60/)
+    const before = relay.clock.now()
+    await page.getByRole('button', { name: '+1 day' }).click()
+    const tomorrow = new Date(before + 86_400_000).toISOString().slice(0, 10)
+    await page.locator('#clock-now', { hasText: tomorrow }).waitFor()
+    t.ok(relay.clock.now() - before >= 86_400_000, 'the relay clock moved a day')
 
-  // Escape closes the view; a rule counter filters the list
-  await page.keyboard.press('Escape')
-  await panel.waitFor({ state: 'hidden' })
-  await sendOne(relay, 'helpdesk@contoso.example', ['someone@example.org'], 'accepted one')
-  await page.locator('#messages tbody tr', { hasText: 'helpdesk@contoso.example' }).waitFor({ timeout: 1000 })
-  await page.locator('#rules tr[data-rule="tenant-attribution"]').click()
-  await page.locator('#messages tbody tr', { hasText: 'helpdesk@contoso.example' }).waitFor({ state: 'detached' })
-  t.equal(await page.locator('#messages tbody tr').count(), 1)
-  t.match(await page.locator('#messages tbody tr').innerText(), /app@vendor\.example/)
+    // Escape closes the view; a rule counter filters the list
+    await page.keyboard.press('Escape')
+    await panel.waitFor({ state: 'hidden' })
+    await sendOne(relay, 'helpdesk@contoso.example', ['someone@example.org'], 'accepted one')
+    await page.locator('#messages tbody tr', { hasText: 'helpdesk@contoso.example' }).waitFor({ timeout: 1000 })
+    await page.locator('#rules tr[data-rule="tenant-attribution"]').click()
+    await page.locator('#messages tbody tr', { hasText: 'helpdesk@contoso.example' }).waitFor({ state: 'detached' })
+    t.equal(await page.locator('#messages tbody tr').count(), 1)
+    t.match(await page.locator('#messages tbody tr').innerText(), /app@vendor\.example/)
 
-  // the page's own POST and DELETE pass the relay's CSRF rule (JSON, same origin) without a token
-  page.on('dialog', (d) => void d.accept())
-  await page.locator('#limits-reset').click()
-  await waitFor(async () => ((await (await fetch(`${base(relay)}/api/v1/limits`)).json()) as { limits: unknown[] }).limits.length === 0)
-  t.pass('limits reset from the page')
-  await page.locator('#clear-trace').click()
-  await page.locator('#messages tbody tr').first().waitFor({ state: 'detached' })
-  t.equal(relay.trace.list({ limit: 1, offset: 0 }).total, 0, 'trace cleared from the page')
-  t.same(errors, [], 'no script error, nothing fetched from elsewhere')
-})
+    // the page's own POST and DELETE pass the relay's CSRF rule (JSON, same origin) without a token
+    page.on('dialog', (d) => void d.accept())
+    await page.locator('#limits-reset').click()
+    await waitFor(
+      async () =>
+        ((await (await fetch(`${base(relay)}/api/v1/limits`)).json()) as { limits: unknown[] }).limits.length === 0,
+    )
+    t.pass('limits reset from the page')
+    await page.locator('#clear-trace').click()
+    await page.locator('#messages tbody tr').first().waitFor({ state: 'detached' })
+    t.equal(relay.trace.list({ limit: 1, offset: 0 }).total, 0, 'trace cleared from the page')
+    t.same(errors, [], 'no script error, nothing fetched from elsewhere')
+  },
+)
 
 t.test('a relay with a token: the page asks for it, then goes live', needs('chromium'), async (t) => {
   const relay = await startRelay(t, { http: { token: 's3cret' } })
@@ -143,37 +185,51 @@ t.test('a relay with a token: the page asks for it, then goes live', needs('chro
   t.pass('live behind a token')
 })
 
-t.test('the faults panel arms a catalogue fault, SMTP refuses with its reply, remove disarms it', needs('chromium'), async (t) => {
-  const relay = await startRelay(t)
-  const { page, errors } = await open(t, relay)
-  const panel = page.locator('.faults-card')
-  t.ok(await page.locator('#faults-empty').isVisible(), 'none armed')
-  t.equal(await panel.locator('select[name=id] option').count(), 10, 'the catalogue to choose from')
-  await panel.locator('select[name=id]').selectOption('banned-ip')
-  await panel.getByRole('button', { name: 'Arm' }).click()
-  const item = page.locator('#faults li[data-fault="banned-ip"]')
-  await item.waitFor({ timeout: 2000 })
-  t.match(await item.innerText(), /banned-ip[\s\S]*at rcpt[\s\S]*550 5\.7\.606 Access denied, banned sending IP/)
-  t.match(relay.faults.list(), [{ id: 'banned-ip', stage: 'rcpt', probability: 1 }], 'armed in the relay')
+t.test(
+  'the faults panel arms a catalogue fault, SMTP refuses with its reply, remove disarms it',
+  needs('chromium'),
+  async (t) => {
+    const relay = await startRelay(t)
+    const { page, errors } = await open(t, relay)
+    const panel = page.locator('.faults-card')
+    t.ok(await page.locator('#faults-empty').isVisible(), 'none armed')
+    t.equal(await panel.locator('select[name=id] option').count(), 10, 'the catalogue to choose from')
+    await panel.locator('select[name=id]').selectOption('banned-ip')
+    await panel.getByRole('button', { name: 'Arm' }).click()
+    const item = page.locator('#faults li[data-fault="banned-ip"]')
+    await item.waitFor({ timeout: 2000 })
+    t.match(await item.innerText(), /banned-ip[\s\S]*at rcpt[\s\S]*550 5\.7\.606 Access denied, banned sending IP/)
+    t.match(relay.faults.list(), [{ id: 'banned-ip', stage: 'rcpt', probability: 1 }], 'armed in the relay')
 
-  const replies = await sendOne(relay, 'helpdesk@contoso.example', ['someone@example.org'], 'Ticket 9')
-  t.same(replies, ['550 5.7.606 Access denied, banned sending IP [127.0.0.1]. To request removal from this list please visit https://sender.office.com/ and follow the directions.'])
-  const row = page.locator('#messages tbody tr', { hasText: 'helpdesk@contoso.example' })
-  await row.waitFor({ timeout: 2000 })
-  t.match(await row.innerText(), /fault/, 'the list names the rule')
+    const replies = await sendOne(relay, 'helpdesk@contoso.example', ['someone@example.org'], 'Ticket 9')
+    t.same(replies, [
+      '550 5.7.606 Access denied, banned sending IP [127.0.0.1]. To request removal from this list please visit https://sender.office.com/ and follow the directions.',
+    ])
+    const row = page.locator('#messages tbody tr', { hasText: 'helpdesk@contoso.example' })
+    await row.waitFor({ timeout: 2000 })
+    t.match(await row.innerText(), /fault/, 'the list names the rule')
 
-  await panel.locator('select[name=id]').selectOption('server-busy')
-  await panel.locator('input[name=probability]').fill('0')
-  await panel.getByRole('button', { name: 'Arm' }).click()
-  await page.locator('#faults li[data-fault="server-busy"]').waitFor({ timeout: 2000 })
-  t.match(await page.locator('#faults li[data-fault="server-busy"]').innerText(), /p 0/, 'the probability is shown')
+    await panel.locator('select[name=id]').selectOption('server-busy')
+    await panel.locator('input[name=probability]').fill('0')
+    await panel.getByRole('button', { name: 'Arm' }).click()
+    await page.locator('#faults li[data-fault="server-busy"]').waitFor({ timeout: 2000 })
+    t.match(await page.locator('#faults li[data-fault="server-busy"]').innerText(), /p 0/, 'the probability is shown')
 
-  await item.getByRole('button', { name: 'remove' }).click()
-  await item.waitFor({ state: 'detached', timeout: 2000 })
-  t.same(relay.faults.list().map((f) => f.id), ['server-busy'], 'disarmed in the relay')
-  t.same(await sendOne(relay, 'helpdesk@contoso.example', ['someone@example.org']), ['250 2.1.5 Recipient OK'], 'accepted again (server-busy at probability 0 never fires)')
-  t.same(errors, [], 'no script error, nothing fetched from elsewhere')
-})
+    await item.getByRole('button', { name: 'remove' }).click()
+    await item.waitFor({ state: 'detached', timeout: 2000 })
+    t.same(
+      relay.faults.list().map((f) => f.id),
+      ['server-busy'],
+      'disarmed in the relay',
+    )
+    t.same(
+      await sendOne(relay, 'helpdesk@contoso.example', ['someone@example.org']),
+      ['250 2.1.5 Recipient OK'],
+      'accepted again (server-busy at probability 0 never fires)',
+    )
+    t.same(errors, [], 'no script error, nothing fetched from elsewhere')
+  },
+)
 
 /** A busier relay for the README: several outcomes over an hour of simulated time. */
 t.test('screenshots', needs('chromium'), async (t) => {
@@ -191,7 +247,8 @@ t.test('screenshots', needs('chromium'), async (t) => {
   await plain.send('MAIL FROM:<noreply@teamdynamix.example>')
   plain.close()
   relay.clock.advance(5 * 60_000)
-  for (let i = 0; i < 6; i++) await send('helpdesk@contoso.example', [`user${i}@example.org`, 'staff@contoso.example'], `Survey ${i}`)
+  for (let i = 0; i < 6; i++)
+    await send('helpdesk@contoso.example', [`user${i}@example.org`, 'staff@contoso.example'], `Survey ${i}`)
   relay.clock.advance(6 * 60_000)
   await send('noreply@teamdynamix.example', ['someone@example.org'], 'Password reset')
   await send('app@vendor.example', ['staff@contoso.example', 'someone@example.org'], 'Ticket 1042 updated')
@@ -200,7 +257,8 @@ t.test('screenshots', needs('chromium'), async (t) => {
   const { page, errors } = await open(t, relay)
   await page.locator('#messages tbody tr:nth-child(14)').waitFor()
   await page.locator('#gauges [data-key]').first().waitFor()
-  const dir = process.env.RELAY365_SCREENSHOTS === '1' ? new URL('../../docs/', import.meta.url).pathname : t.testdir({})
+  const dir =
+    process.env.RELAY365_SCREENSHOTS === '1' ? new URL('../../docs/', import.meta.url).pathname : t.testdir({})
   mkdirSync(dir, { recursive: true })
   await page.screenshot({ path: `${dir}/dashboard.png`, fullPage: true })
   await page.locator('#messages tbody tr', { hasText: 'app@vendor.example' }).click()

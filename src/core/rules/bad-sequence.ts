@@ -11,7 +11,8 @@ const meta = { id: 'bad-sequence', basis: 'assumed' } as const
 export const badSequence: Rule<'command'> = {
   ...meta,
   stage: 'command',
-  summary: 'RCPT before MAIL (503 5.5.1), DATA or BDAT before an accepted RCPT (503 5.5.2 Need rcpt command), DATA after BDAT or with BODY=BINARYMIME (503 5.5.1)',
+  summary:
+    'RCPT before MAIL (503 5.5.1), DATA or BDAT before an accepted RCPT (503 5.5.2 Need rcpt command), DATA after BDAT or with BODY=BINARYMIME (503 5.5.1)',
   evaluate(ctx) {
     const state = ctx.session.transaction
     if (state === undefined) return outcome(meta, ctx, 'skip', 'no transaction state')
@@ -20,8 +21,10 @@ export const badSequence: Rule<'command'> = {
     if ((verb === 'DATA' || verb === 'BDAT') && state.recipients === 0) {
       return rejectWith(meta, ctx, 'need-rcpt', `${verb} without an accepted recipient`, 'observed')
     }
-    if (verb === 'DATA' && state.chunked) return rejectWith(meta, ctx, 'bad-sequence', 'DATA after BDAT in the same transaction (RFC 3030 §2)')
-    if (verb === 'DATA' && state.binaryMime) return rejectWith(meta, ctx, 'bad-sequence', 'DATA for BODY=BINARYMIME, which only BDAT can carry (RFC 3030 §3)')
+    if (verb === 'DATA' && state.chunked)
+      return rejectWith(meta, ctx, 'bad-sequence', 'DATA after BDAT in the same transaction (RFC 3030 §2)')
+    if (verb === 'DATA' && state.binaryMime)
+      return rejectWith(meta, ctx, 'bad-sequence', 'DATA for BODY=BINARYMIME, which only BDAT can carry (RFC 3030 §3)')
     return outcome(meta, ctx, 'skip', `${verb} is in sequence`)
   },
 }

@@ -12,9 +12,15 @@ export const directSend: Rule<'rcpt'> = {
   evaluate(ctx) {
     const a = ctx.txn.attribution
     if (a.lane !== 'directSend') return outcome(meta, ctx, 'skip', `lane is ${a.lane}, not direct send`)
-    if (!ctx.world.tenant.rejectDirectSend) return outcome(meta, ctx, 'pass', 'direct send allowed (tenant.rejectDirectSend off)')
+    if (!ctx.world.tenant.rejectDirectSend)
+      return outcome(meta, ctx, 'pass', 'direct send allowed (tenant.rejectDirectSend off)')
     return a.senderAccepted
-      ? rejectWith(meta, ctx, 'direct-send', 'direct send with an accepted P1 domain while tenant.rejectDirectSend is on')
+      ? rejectWith(
+          meta,
+          ctx,
+          'direct-send',
+          'direct send with an accepted P1 domain while tenant.rejectDirectSend is on',
+        )
       : outcome(meta, ctx, 'pass', 'P1 domain is not accepted: RejectDirectSend does not apply')
   },
 }

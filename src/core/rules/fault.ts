@@ -4,7 +4,16 @@
 // The rule table holds one rule per stage, so `fault` is four rule objects sharing one id.
 import { faultAddress, judgeFault, type FaultSubject } from '../faults.js'
 import { faultReply, reply } from '../replies.js'
-import type { Fault, FaultStage, RecipientFacts, Rule, RuleContext, RuleResult, TransactionFacts, World } from '../types.js'
+import type {
+  Fault,
+  FaultStage,
+  RecipientFacts,
+  Rule,
+  RuleContext,
+  RuleResult,
+  TransactionFacts,
+  World,
+} from '../types.js'
 import { outcome } from './result.js'
 
 const meta = { id: 'fault', basis: 'injected' } as const
@@ -30,7 +39,8 @@ function subjectOf(ctx: RuleContext<FaultStage>): FaultSubject {
   }
 }
 
-const drawsOf = (ctx: RuleContext<FaultStage>) => (ctx.event.faults ?? []).filter((d) => d.fault.stage === ctx.event.stage)
+const drawsOf = (ctx: RuleContext<FaultStage>) =>
+  (ctx.event.faults ?? []).filter((d) => d.fault.stage === ctx.event.stage)
 
 // With nothing armed the rule leaves no trace result: faults are a test tool, and four "no fault
 // armed" lines on every message of a production trace would only hide the rules that decided.
@@ -45,7 +55,8 @@ function evaluate(ctx: RuleContext<FaultStage>): RuleResult {
   const misses: string[] = []
   for (const { fault, roll } of draws) {
     const verdict = judgeFault(fault, roll, subject)
-    if (verdict.fires) return { ...outcome(meta, ctx, 'reject', verdict.why), reply: replyOf(ctx.world, fault, ctx.session.ip) }
+    if (verdict.fires)
+      return { ...outcome(meta, ctx, 'reject', verdict.why), reply: replyOf(ctx.world, fault, ctx.session.ip) }
     misses.push(verdict.why)
   }
   return outcome(meta, ctx, 'pass', `no fault fired: ${misses.join('; ')}`)

@@ -17,6 +17,8 @@ export const fromHeader: Rule<'eom'> = {
     if (fromAddresses.length !== 1) return fail(`From holds ${fromAddresses.length} mailboxes`)
     const address = fromAddresses[0] ?? ''
     const check = checkAddress(address)
-    return check.ok ? outcome(meta, ctx, 'pass', `From: ${address}`) : fail(`From ${JSON.stringify(address)}: ${check.reason}`)
+    return check.ok
+      ? outcome(meta, ctx, 'pass', `From: ${address}`)
+      : fail(`From ${JSON.stringify(address)}: ${check.reason}`)
   },
 }

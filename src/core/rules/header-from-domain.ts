@@ -15,7 +15,8 @@ export const headerFromDomain: Rule<'eom'> = {
     const check = checkAddress(ctx.event.content.fromAddresses[0] ?? '')
     if (!check.ok) return outcome(meta, ctx, 'skip', 'no valid From mailbox')
     const domain = check.mailbox.domain
-    if (ctx.world.tenant.acceptedDomains.has(domain)) return outcome(meta, ctx, 'pass', `header From domain ${domain} is accepted`)
+    if (ctx.world.tenant.acceptedDomains.has(domain))
+      return outcome(meta, ctx, 'pass', `header From domain ${domain} is accepted`)
     const note = `header From domain ${domain} is not an accepted domain`
     return ctx.world.policy.headerFrom === 'reject'
       ? rejectWith(meta, ctx, 'header-from-domain', note)

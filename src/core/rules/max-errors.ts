@@ -6,7 +6,8 @@ import { sessionLimitRule, skipQuit } from './session-limit.js'
 
 export const maxErrors = sessionLimitRule({
   id: 'max-errors',
-  summary: 'after smtp.maxErrors unknown or invalid commands without a delivered message the session is closed (421 4.7.0)',
+  summary:
+    'after smtp.maxErrors unknown or invalid commands without a delivered message the session is closed (421 4.7.0)',
   counter: 'errors',
   limit: 'maxErrors',
   skip: skipQuit,

@@ -15,7 +15,14 @@ export const newIpThrottle: Rule<'rcpt'> = {
     const n = ctx.event.ipAttempts
     if (attempts === 0 || n === undefined) return outcome(meta, ctx, 'skip', 'policy.throttleNewIPs is off')
     return n <= attempts
-      ? rejectWith(meta, ctx, 'new-ip-throttle', `transaction ${n} from new IP ${ctx.session.ip}; ${attempts} are deferred`, meta.basis, { ip: ctx.session.ip })
+      ? rejectWith(
+          meta,
+          ctx,
+          'new-ip-throttle',
+          `transaction ${n} from new IP ${ctx.session.ip}; ${attempts} are deferred`,
+          meta.basis,
+          { ip: ctx.session.ip },
+        )
       : outcome(meta, ctx, 'pass', `transaction ${n} from ${ctx.session.ip}: past the ${attempts} deferred`)
   },
 }

@@ -16,8 +16,18 @@ export const partnerExternal: Rule<'rcpt'> = {
     if (!c || c.type !== 'partner' || !r) return outcome(meta, ctx, 'skip', 'no partner connector matched')
     if (r.class === 'internal') return outcome(meta, ctx, 'pass', `partner connector ${c.name}, internal recipient`)
     if (ctx.world.policy.partnerExternal === 'drop') {
-      return outcome(meta, ctx, 'drop', `partner connector ${c.name} cannot relay to external ${r.mailbox.domain}: accepted and dropped (policy.partnerExternal: drop)`)
+      return outcome(
+        meta,
+        ctx,
+        'drop',
+        `partner connector ${c.name} cannot relay to external ${r.mailbox.domain}: accepted and dropped (policy.partnerExternal: drop)`,
+      )
     }
-    return rejectWith(meta, ctx, 'tenant-attribution', `partner connector ${c.name} cannot relay to external ${r.mailbox.domain}`)
+    return rejectWith(
+      meta,
+      ctx,
+      'tenant-attribution',
+      `partner connector ${c.name} cannot relay to external ${r.mailbox.domain}`,
+    )
   },
 }

@@ -14,7 +14,12 @@ export const partnerRestrict: Rule<'rcpt'> = {
   evaluate(ctx) {
     const restricted = ctx.txn.attribution.restrictedBy
     return restricted
-      ? rejectWith(meta, ctx, 'partner-restrict', `partner connector ${restricted.name} restricts its sender domains to its IPs; ${ctx.session.ip} is not one`)
+      ? rejectWith(
+          meta,
+          ctx,
+          'partner-restrict',
+          `partner connector ${restricted.name} restricts its sender domains to its IPs; ${ctx.session.ip} is not one`,
+        )
       : outcome(meta, ctx, 'pass', 'no restricting partner connector claims the sender domain')
   },
 }

@@ -10,13 +10,23 @@ const meta = { id: 'recipient-size', basis: 'observed' } as const
 export const recipientSize: Rule<'eom'> = {
   ...meta,
   stage: 'eom',
-  summary: 'a message larger than limits.recipientMaxSize: 250, then an NDR 550 5.2.3 RecipSizeLimit to P1 for every tenant recipient (policy.ndr: smtp refuses at end of data)',
+  summary:
+    'a message larger than limits.recipientMaxSize: 250, then an NDR 550 5.2.3 RecipSizeLimit to P1 for every tenant recipient (policy.ndr: smtp refuses at end of data)',
   evaluate(ctx) {
     const { size } = ctx.event.content
     const max = ctx.world.limits.recipientMaxSize
     if (size <= max) return outcome(meta, ctx, 'pass', `${size} bytes, recipient limit ${formatSize(max)}`)
     const over = `${size} bytes over the recipient limit ${formatSize(max)}`
-    if (ctx.world.policy.ndr === 'smtp') return rejectWith(meta, ctx, 'recipient-size-limit', `${over}: refused at end of data (policy.ndr: smtp)`)
-    return { ...rejectWith(meta, ctx, 'recipient-size-limit', `${over}: 250, then an NDR to the sender (policy.ndr: exchange)`), ndr: 'all' }
+    if (ctx.world.policy.ndr === 'smtp')
+      return rejectWith(meta, ctx, 'recipient-size-limit', `${over}: refused at end of data (policy.ndr: smtp)`)
+    return {
+      ...rejectWith(
+        meta,
+        ctx,
+        'recipient-size-limit',
+        `${over}: 250, then an NDR to the sender (policy.ndr: exchange)`,
+      ),
+      ndr: 'all',
+    }
   },
 }

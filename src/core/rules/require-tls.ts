@@ -14,7 +14,8 @@ export const requireTls: Rule<'command'> = {
   summary: 'with smtp.requireTls, MAIL, RCPT and DATA before STARTTLS on the MX door are refused (530 5.7.0)',
   evaluate(ctx) {
     if (ctx.session.endpoint !== 'mx') return outcome(meta, ctx, 'skip', 'submission door: rule submission-tls')
-    if (!TRANSACTION_VERBS.has(ctx.event.verb)) return outcome(meta, ctx, 'skip', `${ctx.event.verb} is allowed before STARTTLS`)
+    if (!TRANSACTION_VERBS.has(ctx.event.verb))
+      return outcome(meta, ctx, 'skip', `${ctx.event.verb} is allowed before STARTTLS`)
     if (!ctx.world.smtp.requireTls) return outcome(meta, ctx, 'skip', 'smtp.requireTls is off')
     return ctx.session.tls
       ? outcome(meta, ctx, 'pass', 'session is TLS')

@@ -7,7 +7,13 @@ export interface RuleMeta {
   readonly basis: Basis
 }
 
-export function outcome(meta: RuleMeta, ctx: { event: { stage: Stage } }, result: Outcome, note: string, basis: Basis = meta.basis): RuleResult {
+export function outcome(
+  meta: RuleMeta,
+  ctx: { event: { stage: Stage } },
+  result: Outcome,
+  note: string,
+  basis: Basis = meta.basis,
+): RuleResult {
   return { rule: meta.id, stage: ctx.event.stage, outcome: result, note, basis }
 }
 

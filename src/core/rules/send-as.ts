@@ -18,11 +18,21 @@ export const sendAs: Rule<'eom'> = {
     const allowed = (address: string) => address === user || granted.has(address)
     const sender = ctx.txn.sender
     const p1 = sender === null ? undefined : `${sender.local}@${sender.domain}`.toLowerCase()
-    const senders = [...(p1 !== undefined ? [p1] : []), ...ctx.event.content.fromAddresses.map((a) => a.toLowerCase()).filter((a) => a !== '')]
+    const senders = [
+      ...(p1 !== undefined ? [p1] : []),
+      ...ctx.event.content.fromAddresses.map((a) => a.toLowerCase()).filter((a) => a !== ''),
+    ]
     const denied = senders.find((a) => !allowed(a))
     if (denied !== undefined) {
       const which = denied === p1 ? 'MAIL FROM' : 'header From'
-      return rejectWith(meta, ctx, 'send-as-denied', `authenticated as ${user}; ${which} <${denied}> is neither the mailbox nor in its sendAs`, meta.basis, { mailbox: user, sender: denied })
+      return rejectWith(
+        meta,
+        ctx,
+        'send-as-denied',
+        `authenticated as ${user}; ${which} <${denied}> is neither the mailbox nor in its sendAs`,
+        meta.basis,
+        { mailbox: user, sender: denied },
+      )
     }
     return outcome(meta, ctx, 'pass', `${user} may send as ${[...new Set(senders)].join(', ') || 'itself'}`)
   },

@@ -29,7 +29,8 @@ export function sessionLimitRule(limit: SessionLimit): Rule<'command'> {
     summary: limit.summary,
     evaluate(ctx) {
       const counters = ctx.session.counters
-      if (!counters) return outcome(meta, ctx, 'skip', 'no session counters here: the SMTP adapter judges them before every command')
+      if (!counters)
+        return outcome(meta, ctx, 'skip', 'no session counters here: the SMTP adapter judges them before every command')
       const verb = ctx.event.verb
       const skipped = limit.skip(verb)
       if (skipped !== undefined) return outcome(meta, ctx, 'skip', skipped)

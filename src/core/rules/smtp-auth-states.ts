@@ -13,9 +13,15 @@ export const basicAuthRetired: Rule<'auth'> = {
   stage: 'auth',
   summary: 'smtpAuth.basicAuth retired: LOGIN/PLAIN refused for good (550 5.7.30)',
   evaluate(ctx) {
-    if (!isBasic(ctx.event.method)) return outcome(retiredMeta, ctx, 'skip', `${ctx.event.method} is not basic authentication`)
+    if (!isBasic(ctx.event.method))
+      return outcome(retiredMeta, ctx, 'skip', `${ctx.event.method} is not basic authentication`)
     return ctx.world.smtpAuth.basicAuth === 'retired'
-      ? rejectWith(retiredMeta, ctx, 'auth-basic-retired', `AUTH ${ctx.event.method}: basic authentication is retired for client submission`)
+      ? rejectWith(
+          retiredMeta,
+          ctx,
+          'auth-basic-retired',
+          `AUTH ${ctx.event.method}: basic authentication is retired for client submission`,
+        )
       : outcome(retiredMeta, ctx, 'pass', `basic authentication is ${ctx.world.smtpAuth.basicAuth}`)
   },
 }
@@ -26,9 +32,17 @@ export const basicAuthDisabled: Rule<'auth'> = {
   stage: 'auth',
   summary: 'smtpAuth.basicAuth disabled (authentication policy, security defaults): LOGIN/PLAIN refused (535 5.7.139)',
   evaluate(ctx) {
-    if (!isBasic(ctx.event.method)) return outcome(disabledMeta, ctx, 'skip', `${ctx.event.method} is not basic authentication`)
+    if (!isBasic(ctx.event.method))
+      return outcome(disabledMeta, ctx, 'skip', `${ctx.event.method} is not basic authentication`)
     return ctx.world.smtpAuth.basicAuth === 'disabled'
-      ? rejectWith(disabledMeta, ctx, 'auth-basic-disabled', `AUTH ${ctx.event.method}: basic authentication is disabled for the tenant`, disabledMeta.basis, { hostname: ctx.world.hostname })
+      ? rejectWith(
+          disabledMeta,
+          ctx,
+          'auth-basic-disabled',
+          `AUTH ${ctx.event.method}: basic authentication is disabled for the tenant`,
+          disabledMeta.basis,
+          { hostname: ctx.world.hostname },
+        )
       : outcome(disabledMeta, ctx, 'pass', `basic authentication is ${ctx.world.smtpAuth.basicAuth}`)
   },
 }
@@ -54,7 +68,14 @@ export const tenantSmtpAuth: Rule<'auth'> = {
   evaluate(ctx) {
     return ctx.world.smtpAuth.tenantEnabled
       ? outcome(tenantMeta, ctx, 'pass', 'SMTP AUTH is on for the tenant')
-      : rejectWith(tenantMeta, ctx, 'auth-tenant-disabled', 'SmtpClientAuthenticationDisabled is set for the tenant', tenantMeta.basis, { hostname: ctx.world.hostname })
+      : rejectWith(
+          tenantMeta,
+          ctx,
+          'auth-tenant-disabled',
+          'SmtpClientAuthenticationDisabled is set for the tenant',
+          tenantMeta.basis,
+          { hostname: ctx.world.hostname },
+        )
   },
 }
 
@@ -66,9 +87,22 @@ export const mailboxSmtpAuth: Rule<'auth'> = {
   evaluate(ctx) {
     const mailbox = ctx.world.smtpAuth.mailboxes.get(ctx.event.user)
     return mailbox?.smtpAuth === false
-      ? rejectWith(mailboxMeta, ctx, 'auth-mailbox-disabled', `SMTP AUTH is off for the mailbox ${ctx.event.user}`, mailboxMeta.basis, { hostname: ctx.world.hostname })
+      ? rejectWith(
+          mailboxMeta,
+          ctx,
+          'auth-mailbox-disabled',
+          `SMTP AUTH is off for the mailbox ${ctx.event.user}`,
+          mailboxMeta.basis,
+          { hostname: ctx.world.hostname },
+        )
       : outcome(mailboxMeta, ctx, 'pass', `SMTP AUTH is on for ${ctx.event.user}`)
   },
 }
 
-export const SMTP_AUTH_RULES = [basicAuthRetired, basicAuthDisabled, authCredentials, tenantSmtpAuth, mailboxSmtpAuth] as const
+export const SMTP_AUTH_RULES = [
+  basicAuthRetired,
+  basicAuthDisabled,
+  authCredentials,
+  tenantSmtpAuth,
+  mailboxSmtpAuth,
+] as const

@@ -14,6 +14,8 @@ export const submissionAuth: Rule<'command'> = {
     if (ctx.event.verb !== 'MAIL') return outcome(meta, ctx, 'skip', `${ctx.event.verb} needs no AUTH`)
     return ctx.session.authUser !== undefined
       ? outcome(meta, ctx, 'pass', `authenticated as ${ctx.session.authUser}`)
-      : rejectWith(meta, ctx, 'submission-auth-required', 'MAIL on the submission door without AUTH', meta.basis, { hostname: ctx.world.hostname })
+      : rejectWith(meta, ctx, 'submission-auth-required', 'MAIL on the submission door without AUTH', meta.basis, {
+          hostname: ctx.world.hostname,
+        })
   },
 }

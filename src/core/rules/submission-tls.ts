@@ -13,9 +13,17 @@ export const submissionTls: Rule<'command'> = {
   summary: 'submission door: MAIL, RCPT, DATA or AUTH before STARTTLS (451 5.7.3)',
   evaluate(ctx) {
     if (ctx.session.endpoint !== 'submission') return outcome(meta, ctx, 'skip', 'MX door: TLS is opportunistic')
-    if (!NEEDS_TLS.has(ctx.event.verb)) return outcome(meta, ctx, 'skip', `${ctx.event.verb} is allowed before STARTTLS`)
+    if (!NEEDS_TLS.has(ctx.event.verb))
+      return outcome(meta, ctx, 'skip', `${ctx.event.verb} is allowed before STARTTLS`)
     return ctx.session.tls
       ? outcome(meta, ctx, 'pass', 'session is TLS')
-      : rejectWith(meta, ctx, 'submission-tls', `${ctx.event.verb} before STARTTLS on the submission door`, meta.basis, { hostname: ctx.world.hostname })
+      : rejectWith(
+          meta,
+          ctx,
+          'submission-tls',
+          `${ctx.event.verb} before STARTTLS on the submission door`,
+          meta.basis,
+          { hostname: ctx.world.hostname },
+        )
   },
 }

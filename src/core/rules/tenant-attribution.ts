@@ -14,8 +14,10 @@ export const tenantAttribution: Rule<'rcpt'> = {
     const a = ctx.txn.attribution
     const r = ctx.recipient
     if (!r) return outcome(meta, ctx, 'skip', 'recipient address did not parse')
-    if (r.class === 'internal') return outcome(meta, ctx, 'pass', `${r.mailbox.domain} is an accepted domain: no relay needed`)
-    if (a.lane === 'smtpAuth') return outcome(meta, ctx, 'pass', 'authenticated submission may send to external recipients')
+    if (r.class === 'internal')
+      return outcome(meta, ctx, 'pass', `${r.mailbox.domain} is an accepted domain: no relay needed`)
+    if (a.lane === 'smtpAuth')
+      return outcome(meta, ctx, 'pass', 'authenticated submission may send to external recipients')
     const c = a.connector
     if (c?.type === 'partner') return outcome(meta, ctx, 'skip', `partner connector ${c.name}: see partner-external`)
     if (c?.type === 'onPremises') {
@@ -24,10 +26,28 @@ export const tenantAttribution: Rule<'rcpt'> = {
         return outcome(meta, ctx, 'pass', `onPremises connector ${c.name} and ${why}: relay allowed`)
       }
       // The rule is documented; the exact reply code for this case is assumed (SPEC §2).
-      return rejectWith(meta, ctx, 'tenant-attribution', `onPremises connector ${c.name} matched but neither the P1 domain nor a certificate domain is accepted`, 'assumed')
+      return rejectWith(
+        meta,
+        ctx,
+        'tenant-attribution',
+        `onPremises connector ${c.name} matched but neither the P1 domain nor a certificate domain is accepted`,
+        'assumed',
+      )
     }
     return a.onPremisesExists
-      ? rejectWith(meta, ctx, 'tenant-attribution', `no connector matched ${ctx.session.ip} and the recipient is external`, 'documented')
-      : rejectWith(meta, ctx, 'tenant-attribution', `direct send to an external recipient (no onPremises connector exists)`, 'assumed')
+      ? rejectWith(
+          meta,
+          ctx,
+          'tenant-attribution',
+          `no connector matched ${ctx.session.ip} and the recipient is external`,
+          'documented',
+        )
+      : rejectWith(
+          meta,
+          ctx,
+          'tenant-attribution',
+          `direct send to an external recipient (no onPremises connector exists)`,
+          'assumed',
+        )
   },
 }

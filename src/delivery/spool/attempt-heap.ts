@@ -13,7 +13,7 @@ export class AttemptHeap {
   push(e: SpoolEntry): void {
     const a = this.items
     a.push(e)
-    for (let i = a.length - 1; i > 0; ) {
+    for (let i = a.length - 1; i > 0;) {
       const up = (i - 1) >> 1
       if ((a[up] as SpoolEntry).nextAttempt <= e.nextAttempt) break
       a[i] = a[up] as SpoolEntry
@@ -28,7 +28,7 @@ export class AttemptHeap {
     const last = a.pop()
     if (a.length === 0 || last === undefined) return top
     a[0] = last
-    for (let i = 0; ; ) {
+    for (let i = 0; ;) {
       const l = 2 * i + 1
       const r = l + 1
       let least = i

@@ -55,7 +55,8 @@ export class DeliveryAgent {
    */
   async attempt(e: SpoolEntry, kept: Buffer | undefined): Promise<AttemptOutcome> {
     const byRoute = new Map<RouteName, SpoolRecipient[]>()
-    for (const r of e.recipients.filter((r) => r.state === 'pending')) byRoute.set(r.route, [...(byRoute.get(r.route) ?? []), r])
+    for (const r of e.recipients.filter((r) => r.state === 'pending'))
+      byRoute.set(r.route, [...(byRoute.get(r.route) ?? []), r])
     const random = this.o.random ?? Math.random
     const now = () => this.o.clock.now()
     const failed: FailedRecipient[] = []
@@ -76,7 +77,12 @@ export class DeliveryAgent {
           r.lastReply = formatReply(rep)
           if (fate.kind === 'delivered') {
             r.state = 'delivered'
-            results.push({ r, status: route === 'fallback' ? 'Fallback' : outcome.ok ? outcome.status : 'Delivered', reply: rep, ms })
+            results.push({
+              r,
+              status: route === 'fallback' ? 'Fallback' : outcome.ok ? outcome.status : 'Delivered',
+              reply: rep,
+              ms,
+            })
           } else if (fate.kind === 'failed') {
             r.state = 'failed'
             failed.push({ recipient: r, reply: r.lastReply, expired: code === undefined || code < 500 })
@@ -93,7 +99,12 @@ export class DeliveryAgent {
     return { failed, nextAttempt }
   }
 
-  private async deliver(e: SpoolEntry, route: RouteName, rcpts: readonly SpoolRecipient[], kept: Buffer | undefined): Promise<DeliveryOutcome> {
+  private async deliver(
+    e: SpoolEntry,
+    route: RouteName,
+    rcpts: readonly SpoolRecipient[],
+    kept: Buffer | undefined,
+  ): Promise<DeliveryOutcome> {
     const rcptDsn = Object.fromEntries(rcpts.flatMap((r) => (r.rcptDsn ? [[r.address, r.rcptDsn]] : [])))
     const sink = this.o.targets[route].open(e.id, {
       from: e.from,
@@ -109,7 +120,11 @@ export class DeliveryAgent {
       else for await (const chunk of this.o.store.body(e.id)) await sink.write(chunk as Buffer)
     } catch (err) {
       sink.abort('spool read failed')
-      return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `spool read failed: ${(err as Error).message}` }) }
+      return {
+        ok: false,
+        status: 'Failed',
+        reply: reply(this.o.replies, 'local-error', { detail: `spool read failed: ${(err as Error).message}` }),
+      }
     }
     return sink.commit()
   }

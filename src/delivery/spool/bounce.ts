@@ -46,7 +46,12 @@ export class Bounce {
   async notify(e: SpoolEntry, failed: readonly FailedRecipient[]): Promise<void> {
     const failures: DsnFailure[] = failed
       .filter((f) => !wantsNoFailureDsn(f.recipient.rcptDsn))
-      .map((f) => ({ recipient: f.recipient.address, reply: f.reply, expired: f.expired, ...(f.recipient.rcptDsn?.orcpt ? { orcpt: f.recipient.rcptDsn.orcpt } : {}) }))
+      .map((f) => ({
+        recipient: f.recipient.address,
+        reply: f.reply,
+        expired: f.expired,
+        ...(f.recipient.rcptDsn?.orcpt ? { orcpt: f.recipient.rcptDsn.orcpt } : {}),
+      }))
     if (failures.length === 0 || e.from === '' || e.dsn) return
     const head = this.o.store.head(e.id, HEAD_BYTES).toString('latin1')
     const end = head.indexOf('\r\n\r\n')
@@ -65,12 +70,22 @@ export class Bounce {
       ...(subject ? { originalSubject: subject } : {}),
       boundary: `relay365-dsn-${id}`,
     })
-    await this.enqueue({ id, text, to: e.from, reportFor: e.id, note: `delivery status notification for ${e.id}: ${failures.map((f) => f.recipient).join(', ')}` })
+    await this.enqueue({
+      id,
+      text,
+      to: e.from,
+      reportFor: e.id,
+      note: `delivery status notification for ${e.id}: ${failures.map((f) => f.recipient).join(', ')}`,
+    })
   }
 
   /** Spools a report, records it in the trace, then hands it to the scheduler. */
   async enqueue(r: Report): Promise<void> {
-    const entry = await this.o.intake.submit(r.id, Buffer.from(r.text, 'utf8'), { from: '', recipients: [{ address: r.to, route: 'upstream', state: 'pending' }], dsn: true })
+    const entry = await this.o.intake.submit(r.id, Buffer.from(r.text, 'utf8'), {
+      from: '',
+      recipients: [{ address: r.to, route: 'upstream', state: 'pending' }],
+      dsn: true,
+    })
     const rcptReply = formatReply(reply(this.o.replies, 'recipient-ok'))
     this.o.trace.record(
       buildTrace({
@@ -86,7 +101,16 @@ export class Bounce {
         reply: '',
         notes: [r.note],
         results: [],
-        recipients: [{ address: r.to, status: 'Pending', rcptReply, route: 'upstream', routeTarget: this.o.upstream.description, results: [] }],
+        recipients: [
+          {
+            address: r.to,
+            status: 'Pending',
+            rcptReply,
+            route: 'upstream',
+            routeTarget: this.o.upstream.description,
+            results: [],
+          },
+        ],
         captured: false,
         reportFor: r.reportFor,
       }),

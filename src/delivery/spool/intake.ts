@@ -74,7 +74,11 @@ export class Intake {
           return this.writeFailed(writeError)
         }
         try {
-          const spooled = recipients().map(({ dsn, ...r }) => ({ ...r, state: 'pending' as const, ...(dsn ? { rcptDsn: dsn } : {}) }))
+          const spooled = recipients().map(({ dsn, ...r }) => ({
+            ...r,
+            state: 'pending' as const,
+            ...(dsn ? { rcptDsn: dsn } : {}),
+          }))
           await this.commit(writer, { from, recipients: spooled, ...(mailDsn ? { mailDsn } : {}) })
           this.o.writes?.succeeded()
           return { ok: true, status: 'Pending' }
@@ -119,7 +123,15 @@ export class Intake {
   private async commit(writer: SpoolWriter, envelope: Envelope): Promise<SpoolEntry> {
     const now = this.o.clock.now()
     const { from, recipients, ...rest } = envelope
-    const entry = await writer.commit({ id: writer.id, from, queuedAt: now, attempts: 0, nextAttempt: now, recipients, ...rest })
+    const entry = await writer.commit({
+      id: writer.id,
+      from,
+      queuedAt: now,
+      attempts: 0,
+      nextAttempt: now,
+      recipients,
+      ...rest,
+    })
     this.held.set(entry.id, entry)
     this.o.kept.keep(entry.id, writer.whole)
     this.o.space.take(entry.size)
@@ -132,6 +144,10 @@ export class Intake {
       this.o.space.diskFilled()
       return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'spool-full') }
     }
-    return { ok: false, status: 'Failed', reply: reply(this.o.replies, 'local-error', { detail: `spool write failed: ${(err as Error).message}` }) }
+    return {
+      ok: false,
+      status: 'Failed',
+      reply: reply(this.o.replies, 'local-error', { detail: `spool write failed: ${(err as Error).message}` }),
+    }
   }
 }

@@ -53,10 +53,40 @@ export class DeliveryQueue {
     this.store = new SpoolStore(o.spoolDir)
     this.space = new SpoolSpace(o.spoolDir, o.maxSpoolSize)
     const { store, space, kept } = this
-    this.scheduler = new Scheduler({ clock: o.clock, concurrency: o.concurrency, log: o.log, attempt: (e) => this.attempt(e) })
-    this.intake = new Intake({ store, space, kept, clock: o.clock, replies: o.replies, writes: o.writes, released: (e) => this.scheduler.add(e) })
-    this.agent = new DeliveryAgent({ store, targets: o.targets, clock: o.clock, retry: o.retry, trace: o.trace, replies: o.replies, log: o.log, random: o.random })
-    this.bounce = new Bounce({ intake: this.intake, store, upstream: o.targets.upstream, clock: o.clock, hostname: o.hostname, trace: o.trace, replies: o.replies })
+    this.scheduler = new Scheduler({
+      clock: o.clock,
+      concurrency: o.concurrency,
+      log: o.log,
+      attempt: (e) => this.attempt(e),
+    })
+    this.intake = new Intake({
+      store,
+      space,
+      kept,
+      clock: o.clock,
+      replies: o.replies,
+      writes: o.writes,
+      released: (e) => this.scheduler.add(e),
+    })
+    this.agent = new DeliveryAgent({
+      store,
+      targets: o.targets,
+      clock: o.clock,
+      retry: o.retry,
+      trace: o.trace,
+      replies: o.replies,
+      log: o.log,
+      random: o.random,
+    })
+    this.bounce = new Bounce({
+      intake: this.intake,
+      store,
+      upstream: o.targets.upstream,
+      clock: o.clock,
+      hostname: o.hostname,
+      trace: o.trace,
+      replies: o.replies,
+    })
   }
 
   /** Messages waiting for delivery (spool depth). */
@@ -92,7 +122,8 @@ export class DeliveryQueue {
       this.space.take(e.size)
       this.scheduler.add({ ...e, nextAttempt: Math.min(e.nextAttempt, now) })
     }
-    if (this.scheduler.size) this.o.log.info({ messages: this.scheduler.size, bytes: this.space.used }, 'spool recovered')
+    if (this.scheduler.size)
+      this.o.log.info({ messages: this.scheduler.size, bytes: this.space.used }, 'spool recovered')
     this.scheduler.start()
   }
 

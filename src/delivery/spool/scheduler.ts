@@ -68,7 +68,8 @@ export class Scheduler {
   private async loop(): Promise<void> {
     while (!this.stopped) {
       const now = this.o.clock.now()
-      for (let e = this.later.peek(); e && e.nextAttempt <= now; e = this.later.peek()) this.ready.add(this.later.pop() as SpoolEntry)
+      for (let e = this.later.peek(); e && e.nextAttempt <= now; e = this.later.peek())
+        this.ready.add(this.later.pop() as SpoolEntry)
       for (const e of this.ready) {
         if (this.active.size >= this.o.concurrency) break
         this.ready.delete(e)

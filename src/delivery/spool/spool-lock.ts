@@ -52,7 +52,9 @@ export function claimSpool(spoolDir: string): { release(): void; readonly unclai
     // none, or a torn write: nobody owns it
   }
   if (current && alive(current)) {
-    throw new Error(`delivery.spoolDir ${spoolDir} is in use by relay365 process ${current.pid}: two relays must not deliver one spool (stop it, or give this one its own spoolDir)`)
+    throw new Error(
+      `delivery.spoolDir ${spoolDir} is in use by relay365 process ${current.pid}: two relays must not deliver one spool (stop it, or give this one its own spoolDir)`,
+    )
   }
   const mine: Owner = { pid: process.pid, started: startTicks(process.pid) ?? null }
   try {

@@ -48,7 +48,9 @@ export class SpoolSpace {
   /** Why the spool cannot take mail now, or undefined (GET /healthz). */
   problem(): string | undefined {
     const left = Math.max(0, this.maxSpoolSize - this.bytes)
-    return this.free() <= 0 ? `spool ${this.dir} is full: ${left} bytes left of delivery.maxSpoolSize, ${Math.max(0, this.diskFree)} on its disk` : undefined
+    return this.free() <= 0
+      ? `spool ${this.dir} is full: ${left} bytes left of delivery.maxSpoolSize, ${Math.max(0, this.diskFree)} on its disk`
+      : undefined
   }
 
   /** A write met a full disk: the next MAIL must know at once, not at the next reading. */

@@ -7,7 +7,17 @@
 // so recovery tells it from an acknowledged message and removes it. A later state (after a
 // failed attempt) is <id>.json beside it, written aside, fsynced and renamed over; it wins over
 // the trailer.
-import { closeSync, createReadStream, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs'
+import {
+  closeSync,
+  createReadStream,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+} from 'node:fs'
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -147,10 +157,15 @@ export class SpoolStore {
 
   /** After a crash: every acknowledged message, and unfinished writes cleared away. */
   recover(): SpoolEntry[] {
-    for (const d of readdirSync(this.tmp, { withFileTypes: true })) if (d.isFile()) rmSync(join(this.tmp, d.name), { force: true })
+    for (const d of readdirSync(this.tmp, { withFileTypes: true }))
+      if (d.isFile()) rmSync(join(this.tmp, d.name), { force: true })
     const entries: SpoolEntry[] = []
     // only files are spool entries: anything else someone put there is left alone
-    const names = new Set(readdirSync(this.queue, { withFileTypes: true }).filter((d) => d.isFile()).map((d) => d.name))
+    const names = new Set(
+      readdirSync(this.queue, { withFileTypes: true })
+        .filter((d) => d.isFile())
+        .map((d) => d.name),
+    )
     const remove = (name: string) => rmSync(join(this.queue, name), { force: true })
     for (const name of names) {
       if (name.endsWith('.entry')) {
@@ -198,7 +213,7 @@ function readTrailer(path: string): { entry: SpoolEntry; size: number } | undefi
     // every byte before the footer, read once at start: a file cut short or half written fails here
     let crc = 0
     const slice = Buffer.alloc(Math.min(size + stateBytes, 1024 * 1024))
-    for (let at = 0; at < size + stateBytes; ) {
+    for (let at = 0; at < size + stateBytes;) {
       const n = readSync(fd, slice, 0, Math.min(slice.length, size + stateBytes - at), at)
       if (n === 0) return undefined
       crc = crc32(slice.subarray(0, n), crc)

@@ -13,8 +13,12 @@ const advanceSchema = {
 export function registerClockRoutes(app: FastifyInstance, clock: SimClock): void {
   const describe = () => ({ now: new Date(clock.now()).toISOString(), epochMs: clock.now(), speed: clock.speed })
   app.get('/api/v1/clock', { schema: { response: { 200: clockSchema } } }, async () => describe())
-  app.post<{ Body: { seconds: number } }>('/api/v1/clock/advance', { schema: { body: advanceSchema, response: { 200: clockSchema } } }, async (req) => {
-    clock.advance(req.body.seconds * 1000)
-    return describe()
-  })
+  app.post<{ Body: { seconds: number } }>(
+    '/api/v1/clock/advance',
+    { schema: { body: advanceSchema, response: { 200: clockSchema } } },
+    async (req) => {
+      clock.advance(req.body.seconds * 1000)
+      return describe()
+    },
+  )
 }

@@ -14,14 +14,19 @@ const TYPES: Record<string, string> = {
 }
 
 /** Only the page's own files, scripts and styles: message content shown in it can never run. */
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /**
  * src/http/ui beside this module (tsx, tests), else back to src/http/ui from dist/bin (the bundle
  * the bin runs: npm start, the image) or from dist/http/routes (the compiled module).
  */
 export function uiDir(): string {
-  const candidates = [new URL('../ui/', import.meta.url), new URL('../../src/http/ui/', import.meta.url), new URL('../../../src/http/ui/', import.meta.url)].map((u) => fileURLToPath(u))
+  const candidates = [
+    new URL('../ui/', import.meta.url),
+    new URL('../../src/http/ui/', import.meta.url),
+    new URL('../../../src/http/ui/', import.meta.url),
+  ].map((u) => fileURLToPath(u))
   const found = candidates.find((d) => existsSync(join(d, 'index.html')))
   if (!found) throw new Error(`dashboard files not found (looked in ${candidates.join(', ')})`)
   return found
@@ -33,10 +38,17 @@ export function registerDashboardRoutes(app: FastifyInstance, dir = uiDir()): vo
     const type = TYPES[extname(name)]
     if (type) files.set(name, { type, body: readFileSync(join(dir, name)) })
   }
-  const headers = { 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', 'content-security-policy': CSP, 'referrer-policy': 'no-referrer' }
+  const headers = {
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': CSP,
+    'referrer-policy': 'no-referrer',
+  }
   const index = files.get('index.html') as { type: string; body: Buffer }
   // public: the only routes besides /healthz served without the bearer token (see server.ts)
-  app.get('/', { config: { public: true } }, async (_req, res) => res.headers(headers).type(index.type).send(index.body))
+  app.get('/', { config: { public: true } }, async (_req, res) =>
+    res.headers(headers).type(index.type).send(index.body),
+  )
   app.get<{ Params: { file: string } }>('/ui/:file', { config: { public: true } }, async (req, res) => {
     const f = files.get(req.params.file)
     if (!f) return res.code(404).send({ error: `no such file ${req.params.file}` })

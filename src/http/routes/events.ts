@@ -11,7 +11,9 @@ const HEARTBEAT_MS = 15_000
 const MAX_BUFFERED = 4 * 1024 * 1024
 
 function frame(e: TraceEvent): string {
-  return e.type === 'recorded' ? `event: message\ndata: ${JSON.stringify(e.message)}\n\n` : `event: cleared\ndata: ${JSON.stringify({ deleted: e.deleted })}\n\n`
+  return e.type === 'recorded'
+    ? `event: message\ndata: ${JSON.stringify(e.message)}\n\n`
+    : `event: cleared\ndata: ${JSON.stringify({ deleted: e.deleted })}\n\n`
 }
 
 export function registerEventRoutes(app: FastifyInstance, bus: TraceBus): void {
@@ -23,7 +25,9 @@ export function registerEventRoutes(app: FastifyInstance, bus: TraceBus): void {
 
   // HEAD would never answer (Node sends no headers for a hijacked HEAD until the stream ends) and
   // hold a subscription: it gets its own route that answers the headers at once.
-  app.head('/api/v1/events', async (_req, reply) => reply.code(200).header('cache-control', 'no-cache').type('text/event-stream; charset=utf-8').send())
+  app.head('/api/v1/events', async (_req, reply) =>
+    reply.code(200).header('cache-control', 'no-cache').type('text/event-stream; charset=utf-8').send(),
+  )
   app.get('/api/v1/events', { exposeHeadRoute: false }, (_req, reply) => {
     reply.hijack()
     const res = reply.raw

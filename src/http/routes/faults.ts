@@ -11,22 +11,37 @@ import { errorSchema, faultCreatedSchema, faultListSchema, faultRemovedSchema } 
 
 export function registerFaultRoutes(app: FastifyInstance, faults: FaultSet, replies: ReplyCatalogue): void {
   // the catalogue as this relay words it (config `replies` may override a fault's text)
-  const catalogue = FAULT_IDS.map((id) => ({ id, reply: formatReply(replies[FAULT_CATALOGUE[id].reply]), stage: FAULT_CATALOGUE[id].stage }))
+  const catalogue = FAULT_IDS.map((id) => ({
+    id,
+    reply: formatReply(replies[FAULT_CATALOGUE[id].reply]),
+    stage: FAULT_CATALOGUE[id].stage,
+  }))
 
-  app.get('/api/v1/faults', { schema: { response: { 200: faultListSchema } } }, async () => ({ faults: faults.list(), catalogue }))
+  app.get('/api/v1/faults', { schema: { response: { 200: faultListSchema } } }, async () => ({
+    faults: faults.list(),
+    catalogue,
+  }))
 
-  app.post('/api/v1/faults', { schema: { response: { 201: faultCreatedSchema, 400: errorSchema } } }, async (req, res) => {
-    try {
-      return res.code(201).send(faults.add(req.body))
-    } catch (err) {
-      if (err instanceof ConfigError) return res.code(400).send({ error: err.message })
-      throw err
-    }
-  })
+  app.post(
+    '/api/v1/faults',
+    { schema: { response: { 201: faultCreatedSchema, 400: errorSchema } } },
+    async (req, res) => {
+      try {
+        return res.code(201).send(faults.add(req.body))
+      } catch (err) {
+        if (err instanceof ConfigError) return res.code(400).send({ error: err.message })
+        throw err
+      }
+    },
+  )
 
-  app.delete<{ Params: { id: string } }>('/api/v1/faults/:id', { schema: { response: { 200: faultRemovedSchema, 404: errorSchema } } }, async (req, res) => {
-    const removed = faults.remove(req.params.id)
-    if (removed === 0) return res.code(404).send({ error: `no fault ${req.params.id} is armed` })
-    return { removed }
-  })
+  app.delete<{ Params: { id: string } }>(
+    '/api/v1/faults/:id',
+    { schema: { response: { 200: faultRemovedSchema, 404: errorSchema } } },
+    async (req, res) => {
+      const removed = faults.remove(req.params.id)
+      if (removed === 0) return res.code(404).send({ error: `no fault ${req.params.id} is armed` })
+      return { removed }
+    },
+  )
 }

@@ -6,8 +6,12 @@ import { healthSchema } from '../schemas.js'
 
 export function registerHealthRoutes(app: FastifyInstance, health: () => HealthReport & Record<string, unknown>): void {
   // public (no bearer token): probes need no secret, and the body names no message or address
-  app.get('/healthz', { config: { public: true }, schema: { response: { 200: healthSchema, 503: healthSchema } } }, async (_req, res) => {
-    const report = health()
-    return res.code(report.status === 'ok' ? 200 : 503).send(report)
-  })
+  app.get(
+    '/healthz',
+    { config: { public: true }, schema: { response: { 200: healthSchema, 503: healthSchema } } },
+    async (_req, res) => {
+      const report = health()
+      return res.code(report.status === 'ok' ? 200 : 503).send(report)
+    },
+  )
 }

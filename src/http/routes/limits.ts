@@ -12,12 +12,16 @@ export function registerLimitRoutes(app: FastifyInstance, limits: LimitStore, cl
       return res.code(503).send({ error: `limit store unavailable: ${(err as Error).message}` })
     }
   })
-  app.post('/api/v1/limits/reset', { schema: { response: { 200: resetSchema, 503: errorSchema } } }, async (_req, res) => {
-    try {
-      await limits.reset()
-      return { reset: true }
-    } catch (err) {
-      return res.code(503).send({ error: `limit store unavailable: ${(err as Error).message}` })
-    }
-  })
+  app.post(
+    '/api/v1/limits/reset',
+    { schema: { response: { 200: resetSchema, 503: errorSchema } } },
+    async (_req, res) => {
+      try {
+        await limits.reset()
+        return { reset: true }
+      } catch (err) {
+        return res.code(503).send({ error: `limit store unavailable: ${(err as Error).message}` })
+      }
+    },
+  )
 }

@@ -25,7 +25,30 @@ const S = 1000
 const M = 60 * S
 const H = 60 * M
 const D = 24 * H
-const STEPS = [S, 2 * S, 5 * S, 10 * S, 15 * S, 30 * S, M, 2 * M, 5 * M, 10 * M, 15 * M, 30 * M, H, 2 * H, 3 * H, 6 * H, 12 * H, D, 2 * D, 7 * D, 14 * D, 30 * D]
+const STEPS = [
+  S,
+  2 * S,
+  5 * S,
+  10 * S,
+  15 * S,
+  30 * S,
+  M,
+  2 * M,
+  5 * M,
+  10 * M,
+  15 * M,
+  30 * M,
+  H,
+  2 * H,
+  3 * H,
+  6 * H,
+  12 * H,
+  D,
+  2 * D,
+  7 * D,
+  14 * D,
+  30 * D,
+]
 
 /** The smallest round bucket that cuts `span` into at most `n` buckets. */
 export function bucketFor(span: number, n: number): number {
@@ -43,7 +66,17 @@ function catalogue(counts: readonly RuleOutcomeCount[]) {
     ...rules.map((r) => ({ rule: r.id, stage: r.stage as string, summary: r.summary })),
     ...LIMITS.map((l) => ({ rule: l.id, stage: 'data', summary: l.summary })),
   ]
-  for (const c of counts) if (!rows.some((r) => r.rule === c.rule)) rows.push(c.rule === 'limit-store' ? { rule: c.rule, stage: 'data', summary: 'the limit store (memory or Redis) did not answer: mail is deferred (451 4.3.0)' } : { rule: c.rule, stage: '', summary: '' })
+  for (const c of counts)
+    if (!rows.some((r) => r.rule === c.rule))
+      rows.push(
+        c.rule === 'limit-store'
+          ? {
+              rule: c.rule,
+              stage: 'data',
+              summary: 'the limit store (memory or Redis) did not answer: mail is deferred (451 4.3.0)',
+            }
+          : { rule: c.rule, stage: '', summary: '' },
+      )
   // stable: the rule table's own order within a stage
   rows.sort((a, b) => STAGE_ORDER.indexOf(a.stage) - STAGE_ORDER.indexOf(b.stage))
   return rows.map((r) => {
@@ -53,26 +86,30 @@ function catalogue(counts: readonly RuleOutcomeCount[]) {
 }
 
 export function registerStatsRoutes(app: FastifyInstance, trace: TraceSummarizer, clock: Clock): void {
-  app.get<{ Querystring: StatsQuery }>('/api/v1/stats', { schema: { querystring: querySchema, response: { 200: statsSchema, 400: errorSchema } } }, async (req, res) => {
-    const q = req.query
-    const extent = trace.extent()
-    // until is exclusive: +1 so a message received this very millisecond is in. A simulated
-    // clock restarts at wall time, so a kept trace may lie ahead of it: the window reaches it.
-    const until = q.until ? Date.parse(q.until) : Math.max(clock.now(), extent?.newest ?? 0) + 1
-    const from = q.since ? Date.parse(q.since) : Math.min(extent?.oldest ?? until - H, until - M)
-    if (!(from < until)) return res.code(400).send({ error: 'since must be before until' })
-    const bucketMs = bucketFor(until - from, q.buckets)
-    const since = Math.floor(from / bucketMs) * bucketMs
-    const summary = trace.summarize({ since, until, bucketMs })
-    return {
-      since,
-      until,
-      bucketMs,
-      oldest: extent?.oldest ?? null,
-      newest: extent?.newest ?? null,
-      totals: summary.totals,
-      buckets: summary.buckets.map((b) => ({ start: b.start, ...b.counts })),
-      rules: catalogue(summary.rules),
-    }
-  })
+  app.get<{ Querystring: StatsQuery }>(
+    '/api/v1/stats',
+    { schema: { querystring: querySchema, response: { 200: statsSchema, 400: errorSchema } } },
+    async (req, res) => {
+      const q = req.query
+      const extent = trace.extent()
+      // until is exclusive: +1 so a message received this very millisecond is in. A simulated
+      // clock restarts at wall time, so a kept trace may lie ahead of it: the window reaches it.
+      const until = q.until ? Date.parse(q.until) : Math.max(clock.now(), extent?.newest ?? 0) + 1
+      const from = q.since ? Date.parse(q.since) : Math.min(extent?.oldest ?? until - H, until - M)
+      if (!(from < until)) return res.code(400).send({ error: 'since must be before until' })
+      const bucketMs = bucketFor(until - from, q.buckets)
+      const since = Math.floor(from / bucketMs) * bucketMs
+      const summary = trace.summarize({ since, until, bucketMs })
+      return {
+        since,
+        until,
+        bucketMs,
+        oldest: extent?.oldest ?? null,
+        newest: extent?.newest ?? null,
+        totals: summary.totals,
+        buckets: summary.buckets.map((b) => ({ start: b.start, ...b.counts })),
+        rules: catalogue(summary.rules),
+      }
+    },
+  )
 }
