@@ -51,7 +51,10 @@ export function treePids(root: number): number[] {
   return [...tree(root).keys()]
 }
 
-/** CPU ms of a process tree so far: every live process's own time and its reaped children's; NaN once the root has gone. */
+/**
+ * CPU ms of a process tree so far: every live process's own time and its reaped children's; NaN
+ * once the root has gone.
+ */
 export function treeCpuMs(root: number): number {
   const procs = tree(root)
   if (procs.size === 0) return NaN

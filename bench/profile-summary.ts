@@ -39,7 +39,8 @@ profile.samples.forEach((id, i) => {
 })
 const idle = self.get('(idle)') ?? 0
 process.stdout.write(
-  `profiled ${(total / 1e6).toFixed(1)} s, busy ${((total - idle) / 1e6).toFixed(1)} s\n| where | busy ms | share of busy |\n|---|---|---|\n`,
+  `profiled ${(total / 1e6).toFixed(1)} s, busy ${((total - idle) / 1e6).toFixed(1)} s` +
+    `\n| where | busy ms | share of busy |\n|---|---|---|\n`,
 )
 for (const [key, us] of [...self]
   .filter(([k]) => k !== '(idle)')

@@ -1,7 +1,8 @@
 // Queue mode (or proxy mode, --mode proxy) against the stock Postfix relay, interleaved:
 // delivered-through msg/s and CPU ms per message (issue 12; bench/cpu.ts says how CPU is counted),
 // optionally beside another checkout's build: the before/after of one change, in the same reps.
-// Usage: nice -n 10 node --import tsx bench/queue-cpu.ts [--mode queue|proxy] [--reps 3] [--sessions 1,20] [--messages 2000] [--relay-only]
+// Usage: nice -n 10 node --import tsx bench/queue-cpu.ts [--mode queue|proxy] [--reps 3]
+// [--sessions 1,20] [--messages 2000] [--relay-only]
 //          [--baseline DIR]   (also another checkout's build, e.g. a worktree of main, in the same reps)
 import { median } from './cpu.js'
 import { measure, startPostfix, startRelay365, type RelayUnderTest, type Run } from './throughput.js'
@@ -56,7 +57,8 @@ async function main(): Promise<void> {
     await sink?.stop()
   }
   console.log(
-    `| sessions | relay365 ${mode} msg/s | Postfix msg/s | ratio | relay365 CPU ms/msg | Postfix CPU ms/msg | CPU ratio |`,
+    `| sessions | relay365 ${mode} msg/s | Postfix msg/s |` +
+      ` ratio | relay365 CPU ms/msg | Postfix CPU ms/msg | CPU ratio |`,
   )
   console.log('|---|---|---|---|---|---|---|')
   const med = (target: string, sessions: number, k: 'perSecond' | 'cpuMsPerMsg') =>
@@ -67,7 +69,8 @@ async function main(): Promise<void> {
       ? [med('Postfix', sessions, 'perSecond'), med('Postfix', sessions, 'cpuMsPerMsg')]
       : [NaN, NaN]
     console.log(
-      `| ${label} | ${q} | ${p} | ${(q / p).toFixed(2)} | ${qc.toFixed(3)} | ${pc.toFixed(3)} | ${(qc / pc).toFixed(2)} |`,
+      `| ${label} | ${q} | ${p} | ${(q / p).toFixed(2)} |` +
+        ` ${qc.toFixed(3)} | ${pc.toFixed(3)} | ${(qc / pc).toFixed(2)} |`,
     )
   }
   for (const sessions of sessionList) {

@@ -25,9 +25,14 @@ function machine(): string {
       return 'n/a'
     }
   }
+  const postfix = () =>
+    sw('postconf', ['-h', 'mail_version']) !== 'n/a'
+      ? `Postfix ${sw('postconf', ['-h', 'mail_version'])}`
+      : 'Postfix not installed'
   return [
-    `- machine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
-    `- node ${process.version}; ${sw('postconf', ['-h', 'mail_version']) !== 'n/a' ? `Postfix ${sw('postconf', ['-h', 'mail_version'])}` : 'Postfix not installed'}; ${sw('redis-server', ['--version'])}`,
+    `- machine: ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)}` +
+      ` GiB, ${os.type()} ${os.release()}`,
+    `- node ${process.version}; ${postfix()}; ${sw('redis-server', ['--version'])}`,
     `- date: ${new Date().toISOString()}`,
   ].join('\n')
 }
@@ -84,7 +89,8 @@ function ratioToPostfix(
 function runsTable(runs: readonly Run[]): string {
   const x = (v: number | undefined) => (v === undefined ? '—' : `${v.toFixed(2)} ×`)
   return [
-    "| target | message | sessions | reps | msg/s: median (min–max) | × Postfix | CPU ms/msg: median (min–max) | × Postfix's CPU | peak RSS |",
+    '| target | message | sessions | reps | msg/s: median (min–max) | × Postfix |' +
+      " CPU ms/msg: median (min–max) | × Postfix's CPU | peak RSS |",
     '|---|---|---|---|---|---|---|---|---|',
     ...cells(runs).map((c) => {
       // a run smtp-source failed is shown by its note, never counted
@@ -94,7 +100,18 @@ function runsTable(runs: readonly Run[]): string {
       const mine = c.target !== POSTFIX
       const notes = c.runs.flatMap((r) => (r.note ? [`rep ${r.rep} failed, ${r.note}`] : []))
       const reps = ok.length === c.runs.length ? String(ok.length) : `${ok.length} of ${c.runs.length}`
-      return `| ${c.target} | ${size(c.size)} | ${c.sessions} | ${reps} | ${spread(ok.map((r) => r.perSecond))} | ${mine ? x(ratioToPostfix(runs, c.target, c.sessions, c.size, 'perSecond')) : ''} | ${cpu.length ? spread(cpu, 2) : '—'} | ${mine ? x(cpu.length ? ratioToPostfix(runs, c.target, c.sessions, c.size, 'cpuMsPerMsg') : undefined) : ''} | ${rss.length ? `${Math.max(...rss)} MB` : '—'} |${notes.length ? ` ${notes[0]}` : ''}`
+      const cells = [
+        c.target,
+        size(c.size),
+        c.sessions,
+        reps,
+        spread(ok.map((r) => r.perSecond)),
+        mine ? x(ratioToPostfix(runs, c.target, c.sessions, c.size, 'perSecond')) : '',
+        cpu.length ? spread(cpu, 2) : '—',
+        mine ? x(cpu.length ? ratioToPostfix(runs, c.target, c.sessions, c.size, 'cpuMsPerMsg') : undefined) : '',
+        rss.length ? `${Math.max(...rss)} MB` : '—',
+      ]
+      return `| ${cells.join(' | ')} |${notes.length ? ` ${notes[0]}` : ''}`
     }),
   ].join('\n')
 }
@@ -153,7 +170,8 @@ function targetsTable(targets: readonly Target[]): string {
     '|---|---|---|---|',
     ...targets.map(
       (t) =>
-        `| ${t.target} | ${t.required} | ${t.measured} | ${t.met === undefined ? '—' : t.met ? 'met' : '**not met**'} |`,
+        `| ${t.target} | ${t.required} | ${t.measured} |` +
+        ` ${t.met === undefined ? '—' : t.met ? 'met' : '**not met**'} |`,
     ),
   ].join('\n')
 }
@@ -195,9 +213,16 @@ async function main(): Promise<void> {
 
   const targets = judgeTargets(runs, memory)
   const analysis = existsSync(ANALYSIS) ? `\n${readFileSync(ANALYSIS, 'utf8')}` : ''
+  const command = `node --import tsx bench/run.ts${quick ? ' --quick' : ''}`
+  const memoryRows = memory.map(
+    (m) => `| ${m.load} | ${m.peakRssMb ?? '—'} MB | ${m.baselineMb ?? '—'} MB | ${m.note} |`,
+  )
+  const memoryTable = memory.length
+    ? ['| load | peak RSS | at start | note |', '|---|---|---|---|', ...memoryRows].join('\n')
+    : '_not measured_'
   const md = `# Benchmarks
 
-Written by \`npm run bench\` (\`node --import tsx bench/run.ts\`${quick ? ' --quick' : ''}); every figure below comes from one run on:
+Written by \`npm run bench\` (\`${command}\`); every figure below comes from one run on:
 
 ${machine()}
 
@@ -234,7 +259,7 @@ ${runs.length ? runsTable(runs) : '_not measured: smtp-source/smtp-sink missing_
 Peak RSS (VmHWM) of the relay process for each load, on a relay started for it (RSS at start in
 brackets). Messages stream through: memory must not grow with message size.
 
-${memory.length ? ['| load | peak RSS | at start | note |', '|---|---|---|---|', ...memory.map((m) => `| ${m.load} | ${m.peakRssMb ?? '—'} MB | ${m.baselineMb ?? '—'} MB | ${m.note} |`)].join('\n') : '_not measured_'}
+${memoryTable}
 
 ## Targets
 

@@ -225,7 +225,10 @@ export async function benchThroughput(o: ThroughputOptions, log: (line: string) 
   const report = (run: Run) => {
     const cpu = run.cpuMsPerMsg === undefined ? '' : `, ${run.cpuMsPerMsg} CPU ms/msg`
     log(
-      `  rep ${run.rep} ${run.target.padEnd(28)} ${String(run.sessions).padStart(2)} sessions ${String(run.size).padStart(8)} B: ${run.perSecond} msg/s${cpu}${run.peakRssMb ? `, peak RSS ${run.peakRssMb} MB` : ''}${run.note ? ` (${run.note})` : ''}`,
+      `  rep ${run.rep} ${run.target.padEnd(28)} ${String(run.sessions).padStart(2)}` +
+        ` sessions ${String(run.size).padStart(8)}` +
+        ` B: ${run.perSecond} msg/s${cpu}` +
+        `${run.peakRssMb ? `, peak RSS ${run.peakRssMb} MB` : ''}${run.note ? ` (${run.note})` : ''}`,
     )
     runs.push(run)
   }

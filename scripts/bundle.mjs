@@ -30,7 +30,9 @@ await build({
   external: ['better-sqlite3'],
   // CommonJS dependencies call require() for Node's built-ins, which ESM does not define
   banner: {
-    js: "import { createRequire as relay365Require } from 'node:module'; const require = relay365Require(import.meta.url);",
+    js:
+      "import { createRequire as relay365Require } from 'node:module';" +
+      ' const require = relay365Require(import.meta.url);',
   },
   // mapped through dist/'s own maps back to src/: stack traces (with --enable-source-maps) and the
   // coverage of the tests that run the bin name the TypeScript sources

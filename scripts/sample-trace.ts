@@ -72,7 +72,8 @@ export function sampleTrace(): { csv: string; messages: number; rows: number } {
   rows.splice(
     10,
     0,
-    'not a date,notifications@contoso.edu,staff1@contoso.edu,"Broken",Delivered,,203.0.113.25,9000,<broken-1@contoso.edu>,x',
+    'not a date,notifications@contoso.edu,staff1@contoso.edu,"Broken",Delivered,,' +
+      '203.0.113.25,9000,<broken-1@contoso.edu>,x',
   )
   rows.splice(
     20,

@@ -51,7 +51,10 @@ export interface Services {
   readonly limits: LimitStore
   /** The injected failures armed now: config `faults`, then /api/v1/faults. */
   readonly faults: FaultSet
-  /** Why these cannot serve now, re-checked while it lasts: the trace cannot be written, the limit store does not answer. */
+  /**
+   * Why these cannot serve now, re-checked while it lasts: the trace cannot be written, the limit
+   * store does not answer.
+   */
   problems(): string[]
   /** After the doors: the health checks, the limit store, then the trace once its last record is written. */
   close(): Promise<void>

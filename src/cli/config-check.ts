@@ -17,18 +17,26 @@ export function listRules(): string {
 export function configCheck(args: { file?: string | undefined; rules?: boolean | undefined }): string {
   const config = args.file ? loadConfigFile(args.file) : parseExampleConfig()
   refusePrintedSecrets(config)
+  const knownRecipients = config.tenant.recipients.length ? `; ${config.tenant.recipients.length} known recipients` : ''
   const lines = [
     `${args.file ?? EXAMPLE_SOURCE}: OK`,
-    `  smtp        ${config.smtp.host}:${config.smtp.port} as ${config.smtp.hostname}, requireTls ${config.smtp.requireTls}, session ${formatDuration(config.smtp.maxSessionDuration)}`,
-    `  tenant      accepted domains: ${config.tenant.acceptedDomains.join(', ')}${config.tenant.rejectDirectSend ? '; rejectDirectSend' : ''}${config.tenant.recipients.length ? `; ${config.tenant.recipients.length} known recipients` : ''}`,
+    `  smtp        ${config.smtp.host}:${config.smtp.port} as ${config.smtp.hostname}, ` +
+      `requireTls ${config.smtp.requireTls}, session ${formatDuration(config.smtp.maxSessionDuration)}`,
+    `  tenant      accepted domains: ${config.tenant.acceptedDomains.join(', ')}` +
+      `${config.tenant.rejectDirectSend ? '; rejectDirectSend' : ''}${knownRecipients}`,
     ...config.connectors.map(
       (c) =>
-        `  connector   ${c.name} (${c.type}${c.enabled ? '' : ', disabled'}) ${[...c.senderIPs, ...(c.certificateDomain ? [`cert ${c.certificateDomain}`] : []), ...c.senderDomains.map((d) => `domain ${d}`)].join(' ')}${c.requireTls ? ', TLS required' : ''}`,
+        `  connector   ${c.name} (${c.type}${c.enabled ? '' : ', disabled'}) ${describeSenders(c)}` +
+        `${c.requireTls ? ', TLS required' : ''}`,
     ),
-    `  limits      ${formatSize(config.limits.maxMessageSize)} per message, ${config.limits.recipientsPerMessage} recipients per message; over a limit: ${config.limits.onExceeded}; store ${config.store.limits}`,
-    `  submission  ${config.submission.enabled ? `${config.submission.host}:${config.submission.port}, SMTP AUTH ${config.smtpAuth.tenantEnabled ? 'on' : 'off for the tenant'}, basic auth ${config.smtpAuth.basicAuth}${config.smtpAuth.oauth ? ', XOAUTH2 JWTs' : ''}${config.smtpAuth.users.length ? '' : ', no mailbox'}` : 'off'}; clock speed ${config.clock.speed}`,
+    `  limits      ${formatSize(config.limits.maxMessageSize)} per message, ` +
+      `${config.limits.recipientsPerMessage} recipients per message; ` +
+      `over a limit: ${config.limits.onExceeded}; store ${config.store.limits}`,
+    `  submission  ${config.submission.enabled ? describeSubmission(config) : 'off'}` +
+      `; clock speed ${config.clock.speed}`,
     ...config.smtpAuth.users.map((u) => `  mailbox     ${describeMailbox(u, config.smtpAuth.oauth !== undefined)}`),
-    `  routes      upstream ${describeRoute(config.routes.upstream)}, fallback ${describeRoute(config.routes.fallback)}`,
+    `  routes      upstream ${describeRoute(config.routes.upstream)}, ` +
+      `fallback ${describeRoute(config.routes.fallback)}`,
     `  trace       ${config.store.trace}; HTTP ${config.http.host}:${config.http.port}`,
     // armed faults change what every matching sender gets: a config left with one must show it
     ...config.faults.map((f) => `  fault       ${describeFault(f)}`),
@@ -53,7 +61,24 @@ function describeMailbox(u: Config['smtpAuth']['users'][number], oauth: boolean)
     ...(u.smtpAuth ? [] : ['SMTP AUTH off']),
     ...(u.sendAs.length ? [`sends as ${u.sendAs.join(', ')}`] : []),
   ]
-  return `${u.user} (${how.length ? how.join(', ') : oauth ? 'XOAUTH2 JWTs only' : 'no password or token'})${extra.length ? `, ${extra.join(', ')}` : ''}`
+  const signIn = how.length ? how.join(', ') : oauth ? 'XOAUTH2 JWTs only' : 'no password or token'
+  return `${u.user} (${signIn})${extra.length ? `, ${extra.join(', ')}` : ''}`
+}
+
+/** A connector's senders: its IPs, its certificate domain, its sender domains. */
+function describeSenders(c: Config['connectors'][number]): string {
+  const cert = c.certificateDomain ? [`cert ${c.certificateDomain}`] : []
+  return [...c.senderIPs, ...cert, ...c.senderDomains.map((d) => `domain ${d}`)].join(' ')
+}
+
+/** The submission door when it is on: where it listens and how SMTP AUTH is set. */
+function describeSubmission(config: Config): string {
+  const { smtpAuth } = config
+  return (
+    `${config.submission.host}:${config.submission.port}, ` +
+    `SMTP AUTH ${smtpAuth.tenantEnabled ? 'on' : 'off for the tenant'}, basic auth ${smtpAuth.basicAuth}` +
+    `${smtpAuth.oauth ? ', XOAUTH2 JWTs' : ''}${smtpAuth.users.length ? '' : ', no mailbox'}`
+  )
 }
 
 function describeFault(f: FaultConfig): string {

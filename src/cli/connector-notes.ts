@@ -20,7 +20,10 @@ export function connectorNotes(config: Pick<Config, 'connectors'>, example: bool
       : [
           {
             level: 'info' as const,
-            message: `connector ${c.name} is the example config's: ${standIns.join(', ')} stand in for the application's sending IPs, which Exchange would not take in a connector (IPv4, /24 to /32); a config file names your own`,
+            message:
+              `connector ${c.name} is the example config's: ${standIns.join(', ')}` +
+              ` stand in for the application's sending IPs,` +
+              ` which Exchange would not take in a connector (IPv4, /24 to /32); a config file names your own`,
           },
         ]
   })

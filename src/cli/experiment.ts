@@ -79,7 +79,9 @@ export async function experimentCommand(
   }
   mkdirSync(out, { recursive: true })
   const speed = scenario.speed === 'max' || result.engine === 'core' ? 'speed max' : `speed ${scenario.speed}`
-  const subtitle = `${new Date(scenario.start).toISOString().slice(0, 10)}, simulated ${scenario.duration / 3_600_000} h, engine ${result.engine}, ${speed}; ${result.messages} messages`
+  const subtitle =
+    `${new Date(scenario.start).toISOString().slice(0, 10)}, simulated ${scenario.duration / 3_600_000} h` +
+    `, engine ${result.engine}, ${speed}; ${result.messages} messages`
   const files = [join(out, 'timeline.csv'), join(out, 'chart.svg'), join(out, 'limits.svg'), join(out, 'report.json')]
   writeFileSync(files[0] as string, timelineCsv(result.timeline))
   writeFileSync(files[1] as string, renderChart(result.timeline, scenario.name, subtitle))

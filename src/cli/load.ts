@@ -35,8 +35,10 @@ function positive(name: string, n: number, max: number): number {
 export function formatSummary(s: Summary, fallback: number | undefined): string {
   const lines = [
     `${s.sent} messages in ${(s.durationMs / 1000).toFixed(1)} s (${s.perSecond} msg/s)`,
-    `accepted ${s.outcomes.accepted}${fallback !== undefined ? ` (of which fallback ${fallback})` : ''}, deferred ${s.outcomes.deferred}, rejected ${s.outcomes.rejected}, no reply ${s.outcomes.failed}`,
-    `latency ms: p50 ${s.latencyMs.p50.toFixed(1)}  p90 ${s.latencyMs.p90.toFixed(1)}  p99 ${s.latencyMs.p99.toFixed(1)}  max ${s.latencyMs.max.toFixed(1)}`,
+    `accepted ${s.outcomes.accepted}${fallback !== undefined ? ` (of which fallback ${fallback})` : ''}` +
+      `, deferred ${s.outcomes.deferred}, rejected ${s.outcomes.rejected}, no reply ${s.outcomes.failed}`,
+    `latency ms: p50 ${s.latencyMs.p50.toFixed(1)}  p90 ${s.latencyMs.p90.toFixed(1)}` +
+      `  p99 ${s.latencyMs.p99.toFixed(1)}  max ${s.latencyMs.max.toFixed(1)}`,
     '',
     'count  reply',
     ...s.replies.map((r) => `${String(r.count).padStart(5)}  ${r.example.slice(0, 110)}`),

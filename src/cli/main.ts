@@ -34,7 +34,8 @@ export async function main(argv: string[]): Promise<number> {
           .option('server', {
             type: 'string',
             describe:
-              'HOST:PORT (default 127.0.0.1:2525, the MX door; with --auth or --oauth 127.0.0.1:2587, the submission door)',
+              'HOST:PORT (default 127.0.0.1:2525, the MX door;' +
+              ' with --auth or --oauth 127.0.0.1:2587, the submission door)',
           })
           .option('auth', {
             type: 'string',
@@ -113,7 +114,8 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command(
       'experiment <file> [more..]',
-      'run a rate-limit scenario on a simulated clock: report, timeline.csv and chart.svg; with several, a side-by-side report.md and report.html',
+      'run a rate-limit scenario on a simulated clock: report, timeline.csv and chart.svg;' +
+        ' with several, a side-by-side report.md and report.html',
       (y) =>
         y
           .positional('file', { type: 'string', demandOption: true, describe: 'scenario YAML (see examples/)' })
@@ -126,7 +128,8 @@ export async function main(argv: string[]): Promise<number> {
           .option('engine', {
             choices: ['wire', 'core'] as const,
             describe:
-              "wire: real SMTP through a real relay; core: the policy core alone, no sockets (default: the scenario's, else wire)",
+              'wire: real SMTP through a real relay;' +
+              " core: the policy core alone, no sockets (default: the scenario's, else wire)",
           })
           .option('speed', {
             type: 'string',
@@ -183,7 +186,8 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command(
       'doctor',
-      'check a domain for a TeamDynamix connector setup: MX -> smart host, SPF of the sending IPs, config; print the TeamDynamix settings',
+      'check a domain for a TeamDynamix connector setup: MX -> smart host, SPF of the sending IPs' +
+        ', config; print the TeamDynamix settings',
       (y) =>
         y
           .option('domain', {

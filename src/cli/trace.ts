@@ -28,7 +28,9 @@ export function parseSince(since: string, now: number): number {
 function describeMessage(m: TraceMessage): string {
   const lines = [
     `${m.id}  ${new Date(m.receivedAt).toISOString()}  ${m.status}`,
-    `  from ${m.mailFrom || '<>'}${m.headerFrom ? ` (header From: ${m.headerFrom})` : ''}  client ${m.clientIp}${m.tls ? ` ${m.tls.protocol}` : ' plaintext'}  lane ${m.lane ?? '-'}${m.connector ? ` (${m.connector})` : ''}`,
+    `  from ${m.mailFrom || '<>'}${m.headerFrom ? ` (header From: ${m.headerFrom})` : ''}` +
+      `  client ${m.clientIp}${m.tls ? ` ${m.tls.protocol}` : ' plaintext'}` +
+      `  lane ${m.lane ?? '-'}${m.connector ? ` (${m.connector})` : ''}`,
     m.subject !== undefined ? `  subject ${m.subject}` : '',
     `  reply ${m.reply || '-'}`,
     ...m.notes.map((n) => `  note ${n}`),
@@ -38,7 +40,8 @@ function describeMessage(m: TraceMessage): string {
   ]
   for (const r of m.recipients) {
     lines.push(
-      `  to ${r.address}${r.class ? ` (${r.class})` : ''}: ${r.status}${r.route ? ` via ${r.route} (${r.routeTarget ?? ''})` : ''}`,
+      `  to ${r.address}${r.class ? ` (${r.class})` : ''}` +
+        `: ${r.status}${r.route ? ` via ${r.route} (${r.routeTarget ?? ''})` : ''}`,
     )
     lines.push(`    RCPT reply ${r.rcptReply}${r.deliveryReply ? `; delivery ${r.deliveryReply}` : ''}`)
     for (const x of r.results)

@@ -43,7 +43,10 @@ export type PrimaryCalls = Prefixed<'limits', RemoteLimits> &
     failed(message: string): void
   }
 
-/** Worker -> primary, one-way: trace writes (answered by the `trace.written` call after them) and the worker's state. */
+/**
+ * Worker -> primary, one-way: trace writes (answered by the `trace.written` call after them) and
+ * the worker's state.
+ */
 export type WorkerNotes = Prefixed<'trace', Omit<TraceWriter, 'written'>> & {
   state(state: DoorState): void
   ready(ports: WorkerPorts): void

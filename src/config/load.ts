@@ -124,7 +124,8 @@ function requireAcceptedDomains(doc: unknown): void {
   if (isPlainMapping(tenant) && tenant.acceptedDomains !== undefined) return
   throw new ConfigError(
     'tenant.acceptedDomains',
-    `required in a config file: your tenant's accepted domains, like [contoso.edu] (the sample contoso.example is ${EXAMPLE_CONFIG_NAME}'s, used only when no config file is given)`,
+    `required in a config file: your tenant's accepted domains, like [contoso.edu]` +
+      ` (the sample contoso.example is ${EXAMPLE_CONFIG_NAME}'s, used only when no config file is given)`,
   )
 }
 

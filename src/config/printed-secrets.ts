@@ -46,7 +46,9 @@ export function printedSecretsInReach(config: Pick<Config, 'submission' | 'smtpA
 function found(path: string, value: string, what: string, where: string): PrintedSecret {
   return {
     path,
-    detail: `"${value}" (${what}) is printed in relay365's README, docs or examples, and ${where} is not loopback: set one of your own`,
+    detail:
+      `"${value}" (${what}) is printed in relay365's README, docs or examples` +
+      `, and ${where} is not loopback: set one of your own`,
   }
 }
 

@@ -98,7 +98,10 @@ const smtpSchema = z
       .string()
       .regex(/^[A-Za-z0-9.-]+$/, 'expected a host name')
       .default('relay365.local'),
-    /** relay365 policy: 530 5.7.0 before STARTTLS. Off as Exchange's MX is opportunistic (a connector's requireTls refuses at RCPT). */
+    /**
+     * relay365 policy: 530 5.7.0 before STARTTLS. Off as Exchange's MX is opportunistic (a
+     * connector's requireTls refuses at RCPT).
+     */
     requireTls: z.boolean().default(false),
     /** Connections open at once, over all workers (each worker takes its share). */
     maxConnections: z.number().int().positive().default(1000),
@@ -247,7 +250,8 @@ const smtpAuthSchema = z
           ctx.addIssue({
             code: 'custom',
             message:
-              'smtpAuth.enabled is gone: SMTP AUTH is the submission door now (submission.enabled, 127.0.0.1:2587 by default)',
+              'smtpAuth.enabled is gone: SMTP AUTH is the submission door now' +
+              ' (submission.enabled, 127.0.0.1:2587 by default)',
           })
       }),
     /** The organisation's SMTP AUTH switch (Set-TransportConfig -SmtpClientAuthenticationDisabled, inverted). */
@@ -421,7 +425,10 @@ const httpSchema = z
     host: z.string().default('127.0.0.1'),
     port: port.default(8025),
     token: z.string().min(1).nullable().default(null),
-    /** Host names (no port) the API may be reached by besides http.host and loopback names; any other Host header gets 403 (DNS rebinding). */
+    /**
+     * Host names (no port) the API may be reached by besides http.host and loopback names; any
+     * other Host header gets 403 (DNS rebinding).
+     */
     allowedHosts: z
       .array(
         z
@@ -468,7 +475,9 @@ const addressPattern = z.string().transform((text, ctx) => {
   }
   ctx.addIssue({
     code: 'custom',
-    message: `expected an address like "app@contoso.example" or a domain like "@contoso.example", got ${JSON.stringify(text)}`,
+    message:
+      `expected an address like "app@contoso.example" or a domain like "@contoso.example"` +
+      `, got ${JSON.stringify(text)}`,
   })
   return z.NEVER
 })

@@ -119,7 +119,9 @@ export function attribute(world: World, session: SessionFacts, sender: Mailbox |
       connector: match.connector,
       matchedBy: match.by,
       ...(restrictedBy ? { restrictedBy } : {}),
-      note: `attributed to ${match.connector.type} connector ${match.connector.name} by ${how}${hiddenNote}${miss ? `; ${miss}` : ''}`,
+      note:
+        `attributed to ${match.connector.type} connector ${match.connector.name} by ${how}` +
+        `${hiddenNote}${miss ? `; ${miss}` : ''}`,
     }
   }
   return {

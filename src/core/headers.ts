@@ -27,7 +27,9 @@ export function traceFields(input: TraceFieldInput): string {
   const tls = input.tls ? `\r\n\t(version=${safe(input.tls.protocol)} cipher=${safe(input.tls.cipher)})` : ''
   const helo = input.helo ? safe(input.helo) : 'unknown'
   const lines = [
-    `Received: from ${helo} ([${input.ip}])\r\n\tby ${input.hostname} (relay365) with ${protocol} id ${input.id}${tls};\r\n\t${rfc5322Date(input.now)}`,
+    `Received: from ${helo} ([${input.ip}])\r\n\tby ${input.hostname} (relay365)` +
+      ` with ${protocol} id ${input.id}${tls};` +
+      `\r\n\t${rfc5322Date(input.now)}`,
   ]
   if (input.fallback) lines.push('X-Relay365-Route: fallback')
   if (input.messageId) lines.push(`Message-ID: ${input.messageId}`)

@@ -217,7 +217,9 @@ export function judgeLimits(
     } else if (out.ok) {
       results.push({ ...base, outcome: 'pass', note: describe(req, out) })
     } else if (byNdr(def) && !refused) {
-      const note = `${describe(req, out)}: limit exceeded; 250, then an NDR to the sender for the ${def.ndr} recipients (policy.ndr: exchange)`
+      const note =
+        `${describe(req, out)}: limit exceeded` +
+        `; 250, then an NDR to the sender for the ${def.ndr} recipients (policy.ndr: exchange)`
       results.push({
         ...base,
         outcome: 'reject',

@@ -133,7 +133,9 @@ export const REPLY_CATALOGUE = {
   'partner-restrict': {
     code: 550,
     enhanced: '5.7.51',
-    text: "TenantInboundAttribution; There is a partner connector configured that matched the message's recipient domain. The connector had either the RestrictDomainsToIPAddresses or RestrictDomainsToCertificate set",
+    text:
+      "TenantInboundAttribution; There is a partner connector configured that matched the message's recipient domain." +
+      ' The connector had either the RestrictDomainsToIPAddresses or RestrictDomainsToCertificate set',
   },
   'direct-send': {
     code: 550,
@@ -154,12 +156,16 @@ export const REPLY_CATALOGUE = {
   'auth-tenant-disabled': {
     code: 535,
     enhanced: '5.7.139',
-    text: 'Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [{hostname}]',
+    text:
+      'Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.' +
+      ' Visit https://aka.ms/smtp_auth_disabled for more information. [{hostname}]',
   },
   'auth-mailbox-disabled': {
     code: 535,
     enhanced: '5.7.139',
-    text: 'Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator. [{hostname}]',
+    text:
+      'Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully.' +
+      ' Contact your administrator. [{hostname}]',
   },
   'auth-basic-disabled': {
     code: 535,
@@ -174,7 +180,10 @@ export const REPLY_CATALOGUE = {
   'send-as-denied': {
     code: 554,
     enhanced: '5.2.252',
-    text: 'SendAsDenied; {mailbox} not allowed to send as {sender}; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception',
+    text:
+      'SendAsDenied; {mailbox} not allowed to send as {sender}' +
+      '; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied' +
+      '; Failed to process message due to a permanent exception',
   },
   'thread-limit': { code: 432, enhanced: '4.3.2', text: 'Concurrent connections limit exceeded.' },
   'submission-quota': {
@@ -185,12 +194,16 @@ export const REPLY_CATALOGUE = {
   'tenant-external-limit': {
     code: 550,
     enhanced: '5.7.233',
-    text: "Your message can't be sent because your tenant exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit).",
+    text:
+      "Your message can't be sent because your tenant exceeded its daily limit" +
+      ' for sending email to external recipients (tenant external recipient rate limit).',
   },
   'tenant-external-limit-trial': {
     code: 550,
     enhanced: '5.7.232',
-    text: "Your message can't be sent because your trial tenant has exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit).",
+    text:
+      "Your message can't be sent because your trial tenant has exceeded its daily limit" +
+      ' for sending email to external recipients (tenant external recipient rate limit).',
   },
   // the tenant's per-recipient receive limit, reported after Exchange's 250 (o365-facts §1c, observed)
   'recipient-size-limit': {
@@ -232,12 +245,16 @@ export const REPLY_CATALOGUE = {
   'fault-banned-ip': {
     code: 550,
     enhanced: '5.7.606',
-    text: 'Access denied, banned sending IP [{ip}]. To request removal from this list please visit https://sender.office.com/ and follow the directions.',
+    text:
+      'Access denied, banned sending IP [{ip}].' +
+      ' To request removal from this list please visit https://sender.office.com/ and follow the directions.',
   },
   'fault-blocklist': {
     code: 550,
     enhanced: '5.7.1',
-    text: 'Service unavailable; Client host [{ip}] blocked using Blocklist 1; To request removal from this list please forward this message to delist@messaging.microsoft.com',
+    text:
+      'Service unavailable; Client host [{ip}] blocked using Blocklist 1' +
+      '; To request removal from this list please forward this message to delist@messaging.microsoft.com',
   },
   'fault-unregistered-domains': {
     code: 550,
@@ -295,7 +312,7 @@ export function reply(
   return fill(id, catalogue[id], vars)
 }
 
-/** The reply line a `faults` entry brought (validated by parseReplyLine), {placeholders} filled like the catalogue's. */
+/** A `faults` entry's reply line (validated by parseReplyLine), {placeholders} filled like the catalogue's. */
 export function faultReply(t: ReplyTemplate, vars: Readonly<Record<string, string | number>> = {}): Reply {
   return fill('fault', t, vars)
 }
@@ -317,10 +334,8 @@ export function replyText(r: ReplyTemplate): string {
   return r.enhanced ? `${r.enhanced} ${r.text}` : r.text
 }
 
-/**
- * A reply another server gave (an upstream's), kept verbatim: "250 2.0.0 Ok: queued as X" ->
- * {code, enhanced, text}. Multi-line replies are joined with spaces.
- */
+/** A reply another server gave (an upstream's), kept verbatim: "250 2.0.0 Ok: queued as X" ->
+ * {code, enhanced, text}. Multi-line replies are joined with spaces. */
 export function parseServerReply(raw: string): Reply | undefined {
   const lines = raw.split(/\r?\n/).filter((l) => l.length > 0)
   const first = lines[0]

@@ -224,7 +224,10 @@ export function routesTook(s: TransactionState, taken: readonly RouteTaken[], de
   return { ...s, taken: taken.map((g) => ({ members: g.members, outcome: g.outcome })), deliveryMs, captured }
 }
 
-/** The client's reply once the routes answered (trace-record.ts finalReply); throws when a route failed without a reply. */
+/**
+ * The client's reply once the routes answered (trace-record.ts finalReply); throws when a route
+ * failed without a reply.
+ */
 export function answerClient(
   s: TransactionState,
   taken: ReadonlyArray<{ readonly route: RouteName; readonly outcome: RouteOutcome }>,
@@ -271,7 +274,8 @@ export function close(s: TransactionState, note?: string): TransactionState {
     const n = refused.length
     const to = ndrSender(s.mailFrom) ?? 'nobody (null sender)'
     notes.push(
-      `250 given; ${n} recipient${n === 1 ? '' : 's'} refused after it by ${first.rule} (${first.basis}): NDR ${formatReply(first.reply as Reply)} to ${to} (policy.ndr: exchange)`,
+      `250 given; ${n} recipient${n === 1 ? '' : 's'} refused after it by ${first.rule} (${first.basis})` +
+        `: NDR ${formatReply(first.reply as Reply)} to ${to} (policy.ndr: exchange)`,
     )
   }
   if (s.reply === undefined && s.mail.verdict !== 'reject') notes.push('transaction ended before end of data')

@@ -92,7 +92,10 @@ export interface World {
     readonly partnerExternal: 'reject' | 'drop'
     /** Attempts from a new IP that get 451 4.7.500 before one passes; 0 = off. */
     readonly throttleNewIPs: number
-    /** exchange: what Exchange refuses after its 250 is answered 250 and reported by NDR; smtp: refused at end of data. */
+    /**
+     * exchange: what Exchange refuses after its 250 is answered 250 and reported by NDR; smtp:
+     * refused at end of data.
+     */
     readonly ndr: 'exchange' | 'smtp'
   }
   readonly smtpAuth: {

@@ -1,12 +1,13 @@
-// What the next hop's answer to a message's final dot means, judged from every reply it wrote
-// after the dot (ReplyReader), not from the one nodemailer took. relay365 sends an RSET right
-// behind the dot (pipelined where the next hop offers PIPELINING, else once the dot is answered)
-// and decides only when that RSET is answered or the connection ends: an upstream that processes
-// commands in order answers the dot before the RSET, so the dot's true reply is among what was
-// read by then. A session that times out with one of the two unanswered is out of step too. A next hop that wrote a stray 250 mid-body and its 554 after the dot, or that
-// answered the dot twice with different codes, shows two replies where one was due, and the
-// message is not taken: 451 4.4.0 in proxy mode, a retry in queue mode. A duplicate the client
-// then sends is the price of never saying 250 for a message the next hop may have refused.
+// What the next hop's answer to a message's final dot means, judged from every reply it wrote after
+// the dot (ReplyReader), not from the one nodemailer took. relay365 sends an RSET right behind the
+// dot (pipelined where the next hop offers PIPELINING, else once the dot is answered) and decides
+// only when that RSET is answered or the connection ends: an upstream that processes commands in
+// order answers the dot before the RSET, so the dot's true reply is among what was read by then. A
+// session that times out with one of the two unanswered is out of step too. A next hop that wrote a
+// stray 250 mid-body and its 554 after the dot, or that answered the dot twice with different
+// codes, shows two replies where one was due, and the message is not taken: 451 4.4.0 in proxy
+// mode, a retry in queue mode. A duplicate the client then sends is the price of never saying 250
+// for a message the next hop may have refused.
 //
 // Pure: the caller hands in what the reader counted.
 

@@ -70,7 +70,8 @@ export class NdrSender {
       boundary: `relay365-ndr-${id}`,
       kind: 'ndr',
     })
-    const note = `NDR (policy.ndr: exchange) for ${r.about}: ${r.failures.map((f) => `${f.recipient} ${f.reply}`).join('; ')}`
+    const note =
+      `NDR (policy.ndr: exchange) for ${r.about}` + `: ${r.failures.map((f) => `${f.recipient} ${f.reply}`).join('; ')}`
     if (this.o.queue) {
       try {
         await this.o.queue.enqueueReport({ id, text, to: r.sender, reportFor: r.about, note })

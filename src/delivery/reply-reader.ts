@@ -10,7 +10,10 @@
 // said between two moments (while the body was being written; after the final dot).
 
 const LINE = /^([2-5]\d\d)(?:([ -])([^\r]*))?$/
-/** Longer than any reply line a server sends (RFC 5321 §4.5.3.1.5: 512 octets); nodemailer's cap on a whole reply is far above. */
+/**
+ * Longer than any reply line a server sends (RFC 5321 §4.5.3.1.5: 512 octets); nodemailer's cap on
+ * a whole reply is far above.
+ */
 const MAX_LINE = 64 * 1024
 
 export class ReplyReader {

@@ -98,7 +98,10 @@ export class UpstreamPool {
     }
   }
 
-  /** A slot and a connected session, pooled or new. Rejects on `signal`, after `timeout` without a free slot, or when connecting fails. */
+  /**
+   * A slot and a connected session, pooled or new. Rejects on `signal`, after `timeout` without a
+   * free slot, or when connecting fails.
+   */
   async lease(signal: AbortSignal): Promise<Lease> {
     await this.slot(signal)
     for (const [conn, timer] of this.idle) {

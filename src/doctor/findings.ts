@@ -42,9 +42,12 @@ export function mxFindings(mx: SmartHostLookup): Finding[] {
       check: 'mx-host',
       level: 'warn',
       message:
-        `${mx.host} (preference ${mx.preference}) is not a Microsoft 365 host: mail sent there does not reach an Exchange Online ` +
-        `inbound connector directly. If ${mx.domain} is hosted in Exchange Online behind a gateway, give TeamDynamix the tenant's ` +
-        `*.mail.protection.outlook.com host instead (Microsoft 365 admin center → Domains; do not derive it from the name)`,
+        `${mx.host} (preference ${mx.preference}) is not a Microsoft 365 host: ` +
+        `mail sent there does not reach an Exchange Online ` +
+        `inbound connector directly. If ${mx.domain} is hosted in Exchange Online behind a gateway, ` +
+        `give TeamDynamix the tenant's ` +
+        `*.mail.protection.outlook.com host instead ` +
+        `(Microsoft 365 admin center → Domains; do not derive it from the name)`,
     })
   }
   if (mx.records.length > 1) {
@@ -84,14 +87,17 @@ export function spfFindings(domain: string, spf: SpfData, mx: SmartHostLookup): 
       section: 'spf',
       check: 'spf-record',
       level: 'warn',
-      message: `${domain} has no SPF record (TXT "v=spf1 ..."): receivers cannot tell which hosts may send as ${domain}`,
+      message:
+        `${domain} has no SPF record (TXT "v=spf1 ...")` + `: receivers cannot tell which hosts may send as ${domain}`,
     })
   } else if (fetch.records.length > 1) {
     out.push({
       section: 'spf',
       check: 'spf-record',
       level: 'warn',
-      message: `${domain} has ${fetch.records.length} SPF records: only one is allowed, every evaluation is a permerror (RFC 7208 §4.5)`,
+      message:
+        `${domain} has ${fetch.records.length} SPF records` +
+        `: only one is allowed, every evaluation is a permerror (RFC 7208 §4.5)`,
     })
   }
   if (lookups) {
@@ -100,7 +106,9 @@ export function spfFindings(domain: string, spf: SpfData, mx: SmartHostLookup): 
         section: 'spf',
         check: 'spf-lookups',
         level: 'warn',
-        message: `the record needs ${lookups.count} DNS lookups, more than the ${SPF_LOOKUP_LIMIT} RFC 7208 §4.6.4 allows: a sender not matched before the limit gets permerror`,
+        message:
+          `the record needs ${lookups.count} DNS lookups, more than the ${SPF_LOOKUP_LIMIT} RFC 7208 §4.6.4 allows` +
+          `: a sender not matched before the limit gets permerror`,
       })
     }
     for (const problem of lookups.problems)
@@ -115,7 +123,8 @@ export function spfFindings(domain: string, spf: SpfData, mx: SmartHostLookup): 
         check: 'spf-microsoft',
         level: 'warn',
         message:
-          "the record does not include spf.protection.outlook.com: mail relayed through Exchange Online leaves from Microsoft's IPs and would not pass SPF",
+          'the record does not include spf.protection.outlook.com' +
+          ": mail relayed through Exchange Online leaves from Microsoft's IPs and would not pass SPF",
       })
     }
   }
@@ -145,7 +154,9 @@ export function configFindings(domain: string, config: DoctorConfig): Finding[] 
       section: 'config',
       check: 'accepted-domain',
       level: 'warn',
-      message: `${domain} is not in tenant.acceptedDomains (${accepted.join(', ')}): relay for a sender in it is refused with 550 5.7.64 unless a certificate connector's domain is accepted`,
+      message:
+        `${domain} is not in tenant.acceptedDomains (${accepted.join(', ')})` +
+        `: relay for a sender in it is refused with 550 5.7.64 unless a certificate connector's domain is accepted`,
     })
   }
   out.push(...connectorIpFindings(config), ...basicAuthFindings(config))
@@ -156,8 +167,11 @@ export function configFindings(domain: string, config: DoctorConfig): Finding[] 
       check: 'connector-ip-only',
       level: 'warn',
       message:
-        `connector ${c.name}${c.enabled ? '' : ' (disabled)'} recognises the sender by senderIPs only (${c.senderIPs.join(', ')}): Microsoft's ` +
-        'MC1226222 (Feb 2026) favours a certificate connector — a multi-tenant SaaS shares its egress IPs with other tenants, ' +
+        `connector ${c.name}${c.enabled ? '' : ' (disabled)'}` +
+        ` recognises the sender by senderIPs only (${c.senderIPs.join(', ')})` +
+        `: Microsoft's ` +
+        'MC1226222 (Feb 2026) favours a certificate connector — ' +
+        'a multi-tenant SaaS shares its egress IPs with other tenants, ' +
         'and IP-attributed OnPremises connectors "may unexpectedly stop working"',
     })
   }
@@ -213,8 +227,10 @@ export function basicAuthFindings(config: Pick<Config, 'submission' | 'smtpAuth'
             check: 'smtp-auth-basic',
             level: 'warn' as const,
             message:
-              `smtpAuth.users[${i}] ${u.user} relies on basic SMTP AUTH (a password): Microsoft disables basic authentication for SMTP AUTH ` +
-              'by default for existing tenants from the end of December 2026 (then 535 5.7.139, once retired 550 5.7.30). Move the ' +
+              `smtpAuth.users[${i}] ${u.user} relies on basic SMTP AUTH (a password)` +
+              `: Microsoft disables basic authentication for SMTP AUTH ` +
+              'by default for existing tenants from the end of December 2026 ' +
+              '(then 535 5.7.139, once retired 550 5.7.30). Move the ' +
               'application to OAuth (XOAUTH2) or to a connector; try it now with smtpAuth.basicAuth: disabled',
           },
         ],

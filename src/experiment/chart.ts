@@ -36,7 +36,8 @@ function frame(
   unit: string,
 ): string[] {
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}"` +
+      ` font-family="Helvetica, Arial, sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
     `<text x="${m.left}" y="24" font-size="16" font-weight="bold">${esc(title)}</text>`,
     `<text x="${m.left}" y="44" fill="#555">${esc(subtitle)}</text>`,
@@ -47,7 +48,8 @@ function frame(
       `<line x1="${m.left}" x2="${W - m.right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e0e0e0"/>`,
     )
     parts.push(
-      `<text x="${m.left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="#555">${Math.round(v)}${unit}</text>`,
+      `<text x="${m.left - 6}" y="${(y(v) + 4).toFixed(1)}"` +
+        ` text-anchor="end" fill="#555">${Math.round(v)}${unit}</text>`,
     )
   }
   return parts
@@ -71,7 +73,10 @@ export function renderChart(t: Timeline, title: string, subtitle: string): strin
       const v = b.counts[c]
       if (v === 0) continue
       parts.push(
-        `<rect x="${(x + 0.5).toFixed(1)}" y="${y(acc + v).toFixed(1)}" width="${Math.max(bw - 1, 0.5).toFixed(1)}" height="${(y(acc) - y(acc + v)).toFixed(1)}" fill="${COLORS[c]}"><title>${hhmm(b.start)} ${c}: ${v}</title></rect>`,
+        `<rect x="${(x + 0.5).toFixed(1)}" y="${y(acc + v).toFixed(1)}"` +
+          ` width="${Math.max(bw - 1, 0.5).toFixed(1)}" height="${(y(acc) - y(acc + v)).toFixed(1)}"` +
+          ` fill="${COLORS[c]}">` +
+          `<title>${hhmm(b.start)} ${c}: ${v}</title></rect>`,
       )
       acc += v
     }
@@ -85,17 +90,22 @@ export function renderChart(t: Timeline, title: string, subtitle: string): strin
     )
     const day = Math.floor((b.start - (t.buckets[0]?.start ?? 0)) / 86_400_000)
     parts.push(
-      `<text x="${x.toFixed(1)}" y="${m.top + ph + 18}" text-anchor="middle" fill="#555">${day > 0 ? `+${day}d ` : ''}${hhmm(b.start)}</text>`,
+      `<text x="${x.toFixed(1)}" y="${m.top + ph + 18}"` +
+        ` text-anchor="middle" fill="#555">${day > 0 ? `+${day}d ` : ''}${hhmm(b.start)}</text>`,
     )
   })
   parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${m.top + ph}" y2="${m.top + ph}" stroke="#555"/>`)
   parts.push(
-    `<text x="${m.left - 44}" y="${m.top + ph / 2}" transform="rotate(-90 ${m.left - 44} ${m.top + ph / 2})" text-anchor="middle" fill="#555">messages per ${Math.round(t.bucketMs / 60000)} min</text>`,
+    `<text x="${m.left - 44}" y="${m.top + ph / 2}"` +
+      ` transform="rotate(-90 ${m.left - 44} ${m.top + ph / 2})"` +
+      ` text-anchor="middle" fill="#555">` +
+      `messages per ${Math.round(t.bucketMs / 60000)} min</text>`,
   )
   let lx = m.left
   for (const c of CATEGORIES) {
     parts.push(
-      `<rect x="${lx}" y="${H - 24}" width="12" height="12" fill="${COLORS[c]}"/><text x="${lx + 16}" y="${H - 14}">${c} (${t.totals[c]})</text>`,
+      `<rect x="${lx}" y="${H - 24}" width="12" height="12" fill="${COLORS[c]}"/>` +
+        `<text x="${lx + 16}" y="${H - 14}">${c} (${t.totals[c]})</text>`,
     )
     lx += 145
   }
@@ -144,22 +154,29 @@ export function renderLimitChart(
   const y = (v: number) => m.top + ph - (Math.min(v, max) / max) * ph
   const parts = frame(W, H, m, title, subtitle, max, y, ' %')
   parts.push(
-    `<line x1="${m.left}" x2="${W - m.right}" y1="${y(100).toFixed(1)}" y2="${y(100).toFixed(1)}" stroke="#c62828" stroke-dasharray="6 4"/>`,
+    `<line x1="${m.left}" x2="${W - m.right}"` +
+      ` y1="${y(100).toFixed(1)}" y2="${y(100).toFixed(1)}" stroke="#c62828" stroke-dasharray="6 4"/>`,
   )
   parts.push(`<text x="${W - m.right}" y="${(y(100) - 4).toFixed(1)}" text-anchor="end" fill="#c62828">ceiling</text>`)
   series.forEach((s, k) => {
     const color = LINE_COLORS[k % LINE_COLORS.length] as string
     const points = s.used.map((u, i) => `${(m.left + (i + 1) * bw).toFixed(1)},${y(share(s, u)).toFixed(1)}`)
     parts.push(
-      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.join(' ')}"><title>${esc(limitLabel(s.key, s.windowMs))}</title></polyline>`,
+      `<polyline fill="none" stroke="${color}" stroke-width="2"` +
+        ` points="${points.join(' ')}">` +
+        `<title>${esc(limitLabel(s.key, s.windowMs))}</title></polyline>`,
     )
     parts.push(
-      `<rect x="${m.left}" y="${H - 18 * (series.length - k) - 10}" width="12" height="3" fill="${color}"/><text x="${m.left + 18}" y="${H - 18 * (series.length - k) - 4}">${esc(limitLabel(s.key, s.windowMs))}: peak ${s.peak} of ${s.limit} (${Math.round(share(s, s.peak))} %)</text>`,
+      `<rect x="${m.left}" y="${H - 18 * (series.length - k) - 10}"` +
+        ` width="12" height="3" fill="${color}"/>` +
+        `<text x="${m.left + 18}" y="${H - 18 * (series.length - k) - 4}">${esc(limitLabel(s.key, s.windowMs))}` +
+        `: peak ${s.peak} of ${s.limit} (${Math.round(share(s, s.peak))} %)</text>`,
     )
   })
   if (series.length === 0)
     parts.push(
-      `<text x="${m.left + pw / 2}" y="${m.top + ph / 2}" text-anchor="middle" fill="#555">no limit with a ceiling was used</text>`,
+      `<text x="${m.left + pw / 2}" y="${m.top + ph / 2}"` +
+        ` text-anchor="middle" fill="#555">no limit with a ceiling was used</text>`,
     )
   const labelEvery = Math.max(1, Math.ceil(n / 12))
   starts.forEach((start, i) => {
@@ -167,12 +184,16 @@ export function renderLimitChart(
     const x = m.left + i * bw
     const day = Math.floor((start - (starts[0] ?? 0)) / 86_400_000)
     parts.push(
-      `<text x="${x.toFixed(1)}" y="${m.top + ph + 18}" text-anchor="middle" fill="#555">${day > 0 ? `+${day}d ` : ''}${hhmm(start)}</text>`,
+      `<text x="${x.toFixed(1)}" y="${m.top + ph + 18}"` +
+        ` text-anchor="middle" fill="#555">${day > 0 ? `+${day}d ` : ''}${hhmm(start)}</text>`,
     )
   })
   parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${m.top + ph}" y2="${m.top + ph}" stroke="#555"/>`)
   parts.push(
-    `<text x="${m.left - 44}" y="${m.top + ph / 2}" transform="rotate(-90 ${m.left - 44} ${m.top + ph / 2})" text-anchor="middle" fill="#555">use of the ceiling, sampled every ${Math.round(bucketMs / 60000)} min</text>`,
+    `<text x="${m.left - 44}" y="${m.top + ph / 2}"` +
+      ` transform="rotate(-90 ${m.left - 44} ${m.top + ph / 2})"` +
+      ` text-anchor="middle" fill="#555">` +
+      `use of the ceiling, sampled every ${Math.round(bucketMs / 60000)} min</text>`,
   )
   parts.push('</svg>')
   return parts.join('\n') + '\n'

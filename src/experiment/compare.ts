@@ -167,6 +167,11 @@ export function compareMarkdown(runs: readonly ComparedRun[], chartFiles: readon
   ].join('\n')
 }
 
+/** The report page's whole stylesheet, inline so the page is one file. */
+const STYLE =
+  'body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}' +
+  'th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}figure{margin:1em 0}'
+
 const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
 /** The same report as one HTML file, the charts inline (SVG), no outside resources. */
@@ -193,12 +198,13 @@ export function compareHtml(runs: readonly ComparedRun[]): string {
   const charts = runs
     .map(
       (r) =>
-        `<figure>${renderChart(r.result.timeline, r.label, r.result.scenario.name)}</figure>\n<figure>${limitChart(r)}</figure>`,
+        `<figure>${renderChart(r.result.timeline, r.label, r.result.scenario.name)}</figure>` +
+        `\n<figure>${limitChart(r)}</figure>`,
     )
     .join('\n')
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(runs.map((r) => r.label).join(' vs '))}</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}figure{margin:1em 0}</style></head>
+<style>${STYLE}</style></head>
 <body><h1>${escape(runs.map((r) => r.label).join(' vs '))}</h1>
 <ul>${runs.map((r) => `<li>${escape(runLine(r).replace(/^- /, '').replace(/\*\*/g, ''))}</li>`).join('')}</ul>
 <p><code>ndr</code>: accepted by Exchange with 250, then refused by NDR — the application never hears of it.</p>

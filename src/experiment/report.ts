@@ -25,13 +25,19 @@ export function delaySummary(d: Delays): string {
     d.thresholdMs > 1000
       ? ` (late: ${duration(d.thresholdMs)} or more after it was due, 100 ms of real time at this speed)`
       : ''
-  return `${d.delayed} sends got their reply late (throttled, or waiting behind a throttled one)${over}: mean ${duration(d.totalMs / d.delayed)}, longest ${duration(d.maxMs)}`
+  return (
+    `${d.delayed} sends got their reply late (throttled, or waiting behind a throttled one)${over}` +
+    `: mean ${duration(d.totalMs / d.delayed)}, longest ${duration(d.maxMs)}`
+  )
 }
 
 /** "SMTP AUTH a@b: recipients per 24 h: peak 10000 of 10000 (100 %) at day 1 14:00" */
 export function limitSummary(l: LimitSeries, start: number): string {
   const pct = l.limit > 0 ? Math.round((l.peak / l.limit) * 100) : 0
-  return `${limitLabel(l.key, l.windowMs)}: peak ${l.peak} of ${l.limit} (${pct} %)${l.peakAt !== undefined ? ` at ${when(l.peakAt, start)}` : ''}`
+  return (
+    `${limitLabel(l.key, l.windowMs)}: peak ${l.peak} of ${l.limit} (${pct} %)` +
+    `${l.peakAt !== undefined ? ` at ${when(l.peakAt, start)}` : ''}`
+  )
 }
 
 /** How the run went: engine, real time, the speed achieved, and any lag behind the schedule. */
@@ -47,7 +53,11 @@ export function runSummary(r: ExperimentResult): string {
     s.speed === 'max' || r.engine === 'core'
       ? ''
       : `; sends ran at most ${duration(r.maxLagMs)} simulated behind schedule`
-  return `simulated ${new Date(s.start).toISOString().slice(0, 16).replace('T', ' ')} + ${s.duration / 3_600_000} h in ${(r.realMs / 1000).toFixed(1)} s real (${speed}; ${engine}; ${Math.round(s.duration / Math.max(r.realMs, 1))}x real time achieved${lag})`
+  return (
+    `simulated ${new Date(s.start).toISOString().slice(0, 16).replace('T', ' ')} + ${s.duration / 3_600_000} h` +
+    ` in ${(r.realMs / 1000).toFixed(1)} s real` +
+    ` (${speed}; ${engine}; ${Math.round(s.duration / Math.max(r.realMs, 1))}x real time achieved${lag})`
+  )
 }
 
 export function formatReport(r: ExperimentResult): string {
@@ -64,17 +74,21 @@ export function formatReport(r: ExperimentResult): string {
   ]
   if (r.refusedCommands.first)
     lines.push(
-      `${r.refusedCommands.count} ${r.refusedCommands.first.verb} commands refused before any message began, first at ${when(r.refusedCommands.first.at, s.start)}: ${r.refusedCommands.first.reply}`,
+      `${r.refusedCommands.count} ${r.refusedCommands.first.verb} commands refused before any message began` +
+        `, first at ${when(r.refusedCommands.first.at, s.start)}` +
+        `: ${r.refusedCommands.first.reply}`,
     )
   lines.push(delaySummary(r.delays))
   for (const l of r.limits) lines.push(`limit ${limitSummary(l, s.start)}`)
   if (t.totals.ndr > 0)
     lines.push(
-      `ndr: ${t.totals.ndr} messages got 250 and then an NDR (policy.ndr: exchange): the application saw success and did not fall back; that mail is lost to it`,
+      `ndr: ${t.totals.ndr} messages got 250 and then an NDR (policy.ndr: exchange)` +
+        `: the application saw success and did not fall back; that mail is lost to it`,
     )
   for (const tr of s.traffic) {
     lines.push(
-      `traffic for ${tr.sender}: ${tr.file} (${tr.format}), ${tr.rows} rows -> ${tr.messages} messages${tr.skipped.length ? `; ${tr.skipped.length} rows skipped:` : ''}`,
+      `traffic for ${tr.sender}: ${tr.file} (${tr.format}), ${tr.rows} rows -> ${tr.messages} messages` +
+        `${tr.skipped.length ? `; ${tr.skipped.length} rows skipped:` : ''}`,
     )
     for (const k of tr.skipped.slice(0, 20)) lines.push(`  ${k.where}: ${k.reason}`)
     if (tr.skipped.length > 20) lines.push(`  ... and ${tr.skipped.length - 20} more`)
@@ -85,7 +99,10 @@ export function formatReport(r: ExperimentResult): string {
     lines.push(`accepted again from ${when(t.recoveredAt, s.start)} (the rolling window freed budget)`)
   if (s.speed !== 'max' && r.engine === 'wire' && r.maxLagMs > Math.max(60_000, s.bucket / 2))
     lines.push(
-      `note: the relay could not keep up: sends ran up to ${Math.round(r.maxLagMs / 60_000)} simulated min behind schedule, which skews what the limits saw; lower the speed or use speed: max for exact timing`,
+      `note: the relay could not keep up: sends ran up to ${Math.round(r.maxLagMs / 60_000)}` +
+        ` simulated min behind schedule` +
+        `, which skews what the limits saw` +
+        `; lower the speed or use speed: max for exact timing`,
     )
   return lines.join('\n')
 }

@@ -144,7 +144,9 @@ export async function runExperiment(
         subject: `${send.sender.name} notification ${send.seq + 1}`,
         body: bodyOf(send),
         date: clock.now(),
-        messageId: `${send.sender.name.replace(/[^A-Za-z0-9.-]/g, '-')}.${send.seq}.${send.attempt ?? 0}@experiment.relay365.test`,
+        messageId:
+          `${send.sender.name.replace(/[^A-Za-z0-9.-]/g, '-')}.${send.seq}.${send.attempt ?? 0}` +
+          `@experiment.relay365.test`,
       }
       const p = engine.send(send, message).then((reply) => {
         timings.push({ at: send.at, repliedAt: clock.now() })

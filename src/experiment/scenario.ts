@@ -107,7 +107,10 @@ export const scenarioSchema = z
     bucket: duration.prefault('30m'),
     /** relay365 config for the run, over the experiment base (drop routes, memory stores); `faults` included */
     relay: z.record(z.string(), z.unknown()).default({}),
-    /** Seeds the rolls of faults with a probability below 1: with speed max (one send at a time) the same seed gives the same run. */
+    /**
+     * Seeds the rolls of faults with a probability below 1: with speed max (one send at a time) the
+     * same seed gives the same run.
+     */
     seed: z
       .number()
       .int()

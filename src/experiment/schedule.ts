@@ -69,7 +69,8 @@ export function recipientsFor(
   if (send.message) {
     return send.message.recipients.map(
       (r, i) =>
-        `user${(send.seq * 7 + i) % 50_000}@${accepted.has(r.slice(r.lastIndexOf('@') + 1)) ? internalDomain : 'example.org'}`,
+        `user${(send.seq * 7 + i) % 50_000}` +
+        `@${accepted.has(r.slice(r.lastIndexOf('@') + 1)) ? internalDomain : 'example.org'}`,
     )
   }
   const { recipients, external } = send.sender

@@ -7,7 +7,10 @@ import type { TraceMessage } from '../core/trace.js'
 
 export { CATEGORIES, type Category }
 
-/** One of the application's messages as the timeline counts it: from a trace record (engine wire) or the core engine. */
+/**
+ * One of the application's messages as the timeline counts it: from a trace record (engine wire) or
+ * the core engine.
+ */
 export interface MessageOutcome {
   readonly receivedAt: number
   readonly category: Category

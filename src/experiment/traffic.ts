@@ -83,7 +83,8 @@ function csvRows(text: string): Row[] {
     !('received' in first && 'senderaddress' in first && 'recipientaddress' in first && 'messageid' in first)
   ) {
     throw new Error(
-      'expected the columns of Get-MessageTraceV2 | Export-Csv: Received, SenderAddress, RecipientAddress, Size, MessageId',
+      'expected the columns of Get-MessageTraceV2 | Export-Csv' +
+        ': Received, SenderAddress, RecipientAddress, Size, MessageId',
     )
   }
   return records.map(({ record, info }) => ({

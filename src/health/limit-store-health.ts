@@ -31,7 +31,8 @@ export class LimitStoreHealth {
 
   problem(): string | undefined {
     return this.failure
-      ? `limit store ${this.name}: not answering since ${new Date(this.failure.since).toISOString()} (${this.failure.message})`
+      ? `limit store ${this.name}: not answering since ${new Date(this.failure.since).toISOString()}` +
+          ` (${this.failure.message})`
       : undefined
   }
 

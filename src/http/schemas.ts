@@ -88,7 +88,8 @@ const messageProperties = {
   refusedCommand: {
     type: 'string',
     description:
-      'set when the record is not a message but a command refused outside a transaction (AUTH, RCPT before MAIL): its verb',
+      'set when the record is not a message but a command refused outside a transaction' +
+      ' (AUTH, RCPT before MAIL): its verb',
   },
 } as const
 

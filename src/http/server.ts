@@ -83,7 +83,10 @@ export function hostOf(authority: string): string | undefined {
   return m ? normalizeHostName((m[1] ?? m[2]) as string) : undefined
 }
 
-/** The names a request may give in Host: the listening address (every local address for a wildcard), loopback names, allowedHosts. */
+/**
+ * The names a request may give in Host: the listening address (every local address for a wildcard),
+ * loopback names, allowedHosts.
+ */
 export function allowedHostNames(host: string, allowedHosts: readonly string[]): Set<string> {
   const names = new Set([...LOOPBACK_NAMES, ...allowedHosts].map(normalizeHostName))
   const listening = normalizeHostName(host)

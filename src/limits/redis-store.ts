@@ -72,7 +72,9 @@ local n = #KEYS / 2
 for i = 1, n do
   local kind, amount = ARGV[2 * i], ARGV[2 * i + 1]
   if kind == 'window' then
-    if redis.call('ZREM', KEYS[i], ARGV[1] .. ':' .. i .. ':' .. amount) == 1 then redis.call('DECRBY', KEYS[n + i], amount) end
+    if redis.call('ZREM', KEYS[i], ARGV[1] .. ':' .. i .. ':' .. amount) == 1 then
+      redis.call('DECRBY', KEYS[n + i], amount)
+    end
   else
     redis.call('ZREM', KEYS[i], ARGV[1] .. ':' .. i)
   end

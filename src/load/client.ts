@@ -156,7 +156,8 @@ export class LoadClient {
     conn.on('error', () => undefined)
     conn.once('end', () => this.forget(conn))
     return new Promise<Conn>((resolve, reject) => {
-      // nodemailer reports a failed connect (refused, bad greeting, TLS) as 'error' or 'end', not to connect()'s callback
+      // nodemailer reports a failed connect (refused, bad greeting, TLS) as 'error' or 'end', not
+      // to connect()'s callback
       const fail = (err: SendError) => {
         settle()
         this.drop(conn)

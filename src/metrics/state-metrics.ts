@@ -39,7 +39,9 @@ export function registerStateMetrics(registry: Registry, s: StateSources): void 
   })
   new Gauge({
     name: 'relay365_upstream_connections',
-    help: 'Connections to the next hops: active (carrying or checking a transaction), idle (pooled), waiting (transactions waiting for one)',
+    help:
+      'Connections to the next hops: active (carrying or checking a transaction)' +
+      ', idle (pooled), waiting (transactions waiting for one)',
     labelNames: ['state'] as const,
     registers,
     collect() {
@@ -80,7 +82,9 @@ export function registerStateMetrics(registry: Registry, s: StateSources): void 
   })
   new Gauge({
     name: 'relay365_limit_used',
-    help: 'Limit usage per key: counted in the rolling window (window, schedule) or slots held (concurrency), on the relay clock',
+    help:
+      'Limit usage per key: counted in the rolling window (window, schedule)' +
+      ' or slots held (concurrency), on the relay clock',
     labelNames: ['key', 'kind'] as const,
     registers,
     async collect() {

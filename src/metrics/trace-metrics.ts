@@ -37,13 +37,17 @@ export function registerTraceMetrics(registry: Registry, bus: TraceBus): () => v
   const registers = [registry]
   const messages = new Counter({
     name: 'relay365_messages_total',
-    help: 'Messages by trace status (each status a message reaches) and the rule that decided the message ("none": no message-level rule)',
+    help:
+      'Messages by trace status (each status a message reaches)' +
+      ' and the rule that decided the message ("none": no message-level rule)',
     labelNames: ['status', 'rule'] as const,
     registers,
   })
   const recipients = new Counter({
     name: 'relay365_recipients_total',
-    help: 'Recipients by trace status (each status a recipient reaches) and the rule that refused or dropped it ("none")',
+    help:
+      'Recipients by trace status (each status a recipient reaches)' +
+      ' and the rule that refused or dropped it ("none")',
     labelNames: ['status', 'rule'] as const,
     registers,
   })
@@ -55,7 +59,9 @@ export function registerTraceMetrics(registry: Registry, bus: TraceBus): () => v
   })
   const replies = new Counter({
     name: 'relay365_replies_total',
-    help: 'SMTP replies relay365 gave: to RCPT (stage rcpt) and the reply that ended the transaction (stage final), by code and enhanced code',
+    help:
+      'SMTP replies relay365 gave: to RCPT (stage rcpt)' +
+      ' and the reply that ended the transaction (stage final), by code and enhanced code',
     labelNames: ['stage', 'code', 'enhanced'] as const,
     registers,
   })

@@ -54,7 +54,9 @@ export class Credentials {
     if (this.oauth === undefined || secret.split('.').length !== 3) {
       return {
         valid: false,
-        note: `AUTH XOAUTH2: the token is not one of ${user}'s static tokens${this.oauth ? ' and not a JWT' : ' (smtpAuth.oauth not set: no JWTs)'}`,
+        note:
+          `AUTH XOAUTH2: the token is not one of ${user}'s static tokens` +
+          `${this.oauth ? ' and not a JWT' : ' (smtpAuth.oauth not set: no JWTs)'}`,
       }
     }
     return this.checkJwt(user, secret, this.oauth)

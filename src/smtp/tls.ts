@@ -75,7 +75,10 @@ function certificate(pem: string, key: string, path: string): X509Certificate {
   }
 }
 
-/** A key or certificate that is not PEM, or a pair that does not belong together, is a config error (exit 2), caught before the first STARTTLS. */
+/**
+ * A key or certificate that is not PEM, or a pair that does not belong together, is a config error
+ * (exit 2), caught before the first STARTTLS.
+ */
 function checkPair(m: { key: string; cert: string }, certPath: string, keyPath: string): void {
   let key: KeyObject
   try {

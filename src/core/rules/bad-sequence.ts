@@ -12,7 +12,8 @@ export const badSequence: Rule<'command'> = {
   ...meta,
   stage: 'command',
   summary:
-    'RCPT before MAIL (503 5.5.1), DATA or BDAT before an accepted RCPT (503 5.5.2 Need rcpt command), DATA after BDAT or with BODY=BINARYMIME (503 5.5.1)',
+    'RCPT before MAIL (503 5.5.1), DATA or BDAT before an accepted RCPT (503 5.5.2 Need rcpt command)' +
+    ', DATA after BDAT or with BODY=BINARYMIME (503 5.5.1)',
   evaluate(ctx) {
     const state = ctx.session.transaction
     if (state === undefined) return outcome(meta, ctx, 'skip', 'no transaction state')

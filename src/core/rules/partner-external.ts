@@ -20,7 +20,8 @@ export const partnerExternal: Rule<'rcpt'> = {
         meta,
         ctx,
         'drop',
-        `partner connector ${c.name} cannot relay to external ${r.mailbox.domain}: accepted and dropped (policy.partnerExternal: drop)`,
+        `partner connector ${c.name} cannot relay to external ${r.mailbox.domain}` +
+          `: accepted and dropped (policy.partnerExternal: drop)`,
       )
     }
     return rejectWith(

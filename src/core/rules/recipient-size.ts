@@ -11,7 +11,8 @@ export const recipientSize: Rule<'eom'> = {
   ...meta,
   stage: 'eom',
   summary:
-    'a message larger than limits.recipientMaxSize: 250, then an NDR 550 5.2.3 RecipSizeLimit to P1 for every tenant recipient (policy.ndr: smtp refuses at end of data)',
+    'a message larger than limits.recipientMaxSize: 250, then an NDR 550 5.2.3 RecipSizeLimit to P1' +
+    ' for every tenant recipient (policy.ndr: smtp refuses at end of data)',
   evaluate(ctx) {
     const { size } = ctx.event.content
     const max = ctx.world.limits.recipientMaxSize

@@ -10,7 +10,8 @@ export const recipientSyntax: Rule<'rcpt'> = {
   ...meta,
   stage: 'rcpt',
   summary:
-    'the recipient must be plain local@domain: no % or ! forms, no literals (501 5.1.3); a source route is dropped unread (RFC 5321 App. C)',
+    'the recipient must be plain local@domain: no % or ! forms, no literals (501 5.1.3)' +
+    '; a source route is dropped unread (RFC 5321 App. C)',
   evaluate(ctx) {
     const check = checkAddress(ctx.event.to)
     return check.ok

@@ -9,7 +9,8 @@ export const senderSyntax: Rule<'mail'> = {
   ...meta,
   stage: 'mail',
   summary:
-    'the envelope sender must be plain local@domain: no % or ! forms, no literals (501 5.1.7); a source route is dropped unread (RFC 5321 App. C)',
+    'the envelope sender must be plain local@domain: no % or ! forms, no literals (501 5.1.7)' +
+    '; a source route is dropped unread (RFC 5321 App. C)',
   evaluate(ctx) {
     const from = ctx.event.from
     if (from === '') return outcome(meta, ctx, 'pass', 'null sender <>')

@@ -53,7 +53,8 @@ export function claimSpool(spoolDir: string): { release(): void; readonly unclai
   }
   if (current && alive(current)) {
     throw new Error(
-      `delivery.spoolDir ${spoolDir} is in use by relay365 process ${current.pid}: two relays must not deliver one spool (stop it, or give this one its own spoolDir)`,
+      `delivery.spoolDir ${spoolDir} is in use by relay365 process ${current.pid}` +
+        `: two relays must not deliver one spool (stop it, or give this one its own spoolDir)`,
     )
   }
   const mine: Owner = { pid: process.pid, started: startTicks(process.pid) ?? null }

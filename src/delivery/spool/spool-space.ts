@@ -49,7 +49,8 @@ export class SpoolSpace {
   problem(): string | undefined {
     const left = Math.max(0, this.maxSpoolSize - this.bytes)
     return this.free() <= 0
-      ? `spool ${this.dir} is full: ${left} bytes left of delivery.maxSpoolSize, ${Math.max(0, this.diskFree)} on its disk`
+      ? `spool ${this.dir} is full: ${left} bytes left of delivery.maxSpoolSize` +
+          `, ${Math.max(0, this.diskFree)} on its disk`
       : undefined
   }
 

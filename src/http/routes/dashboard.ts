@@ -15,7 +15,9 @@ const TYPES: Record<string, string> = {
 
 /** Only the page's own files, scripts and styles: message content shown in it can never run. */
 const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+  "default-src 'none'; script-src 'self'; style-src 'self';" +
+  " img-src 'self' data:; connect-src 'self';" +
+  " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /**
  * src/http/ui beside this module (tsx, tests), else back to src/http/ui from dist/bin (the bundle

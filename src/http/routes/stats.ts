@@ -58,7 +58,10 @@ export function bucketFor(span: number, n: number): number {
 
 const STAGE_ORDER = ['connect', 'command', 'auth', 'mail', 'rcpt', 'data', 'eom', '']
 
-/** Every rule and limit in pipeline order (limits are judged at DATA), then rule ids the trace holds that neither lists (limit-store). */
+/**
+ * Every rule and limit in pipeline order (limits are judged at DATA), then rule ids the trace holds
+ * that neither lists (limit-store).
+ */
 function catalogue(counts: readonly RuleOutcomeCount[]) {
   // one row per rule id: `fault` is one rule object per stage, its counts are the rule's
   const rules = RULES.filter((r, i) => RULES.findIndex((o) => o.id === r.id) === i)
