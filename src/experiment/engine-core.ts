@@ -33,7 +33,7 @@ import {
   traceRecord,
   type TransactionState,
 } from '../core/transaction.js'
-import type { Decision, Endpoint, SessionFacts, TransactionFacts, World } from '../core/types.js'
+import type { Decision, SessionFacts, TransactionFacts, World } from '../core/types.js'
 import { ConfigError } from '../errors.js'
 import { FaultSet } from '../faults/fault-set.js'
 import { MemoryLimitStore } from '../limits/memory-store.js'
@@ -43,23 +43,11 @@ import { Credentials } from '../relay/credentials.js'
 import { countLimits, limitStoreDown } from '../relay/limit-count.js'
 import { sessionSlotTtl } from '../relay/session.js'
 import { CLOSING } from '../smtp/relay-connection.js'
-import { SessionCounter } from '../smtp/session-counter.js'
 import type { Engine, Submission } from './engine.js'
+import { CLIENT_IP, openSession, sessionFacts, type CoreSession, type SessionContext } from './engine-core-session.js'
 import type { ScenarioSender } from './scenario.js'
 import type { PlannedSend } from './schedule.js'
 import { messageOutcome, type CommandRefusal, type MessageOutcome } from './timeline.js'
-
-/** The client's IP on the wire engine's loopback, which the connectors of a scenario match. */
-const CLIENT_IP = '127.0.0.1'
-
-interface Session {
-  readonly id: string
-  readonly endpoint: Endpoint
-  readonly counter: SessionCounter
-  authUser?: string
-  /** Its facts once STARTTLS (and AUTH) are done: the same for every message of the session. */
-  ready?: SessionFacts
-}
 
 /** What a drop route makes of a message: the experiment's routes all drop. */
 const DROPPED = { ok: true, status: 'Dropped' } as const
@@ -70,11 +58,12 @@ export class CoreEngine implements Engine {
   private readonly limits = new MemoryLimitStore()
   private readonly faults: FaultSet
   private readonly credentials: Credentials
-  private readonly sessions = new Map<ScenarioSender, Session>()
+  private readonly sessions = new Map<ScenarioSender, CoreSession>()
   private readonly done: MessageOutcome[] = []
   private readonly refusedCommands: CommandRefusal[] = []
   private readonly sessionTtl: number
   private readonly newIpMemory: number
+  private readonly context: SessionContext
 
   constructor(
     config: Config,
@@ -95,6 +84,16 @@ export class CoreEngine implements Engine {
     // as the relay's: a session's slot outlives no session, on the stepped clock a minute
     this.sessionTtl = sessionSlotTtl(config.smtp.maxSessionDuration, clock.speed)
     this.newIpMemory = config.policy.throttleNewIPs.forgetAfter
+    this.context = {
+      world: this.world,
+      clock,
+      faults: this.faults,
+      credentials: this.credentials,
+      limits: this.limits,
+      sessionTtl: this.sessionTtl,
+      record: (t) => this.record(t),
+      refused: (verb, r) => this.refused(verb, r),
+    }
   }
 
   async send(send: PlannedSend, m: Submission): Promise<string> {
@@ -103,46 +102,12 @@ export class CoreEngine implements Engine {
     return this.transaction(open, send.sender, m)
   }
 
-  /** The sender's session, opened (connect, STARTTLS, AUTH) if it has none; a string: the refusal the application saw. */
-  private async session(sender: ScenarioSender): Promise<Session | string> {
+  /** The sender's session, opened if it has none; a string: the refusal the application saw. */
+  private async session(sender: ScenarioSender): Promise<CoreSession | string> {
     const existing = this.sessions.get(sender)
     if (existing) return existing
-    const s: Session = {
-      id: randomUUID(),
-      endpoint: sender.lane === 'smtpAuth' ? 'submission' : 'mx',
-      counter: new SessionCounter(),
-    }
-    const now = this.clock.now()
-    const faults = this.faults.draw('connect')
-    const connect = decide(this.world, this.facts(s, false), {
-      stage: 'connect',
-      now,
-      ...(faults.length ? { faults } : {}),
-    })
-    if (connect.verdict === 'reject' && connect.reply) {
-      // the relay traces an injected refusal at connect as a message (relay.ts connect)
-      if (connect.rule === 'fault') this.record(openTransaction(connect, now, ''))
-      return formatReply(connect.reply)
-    }
-    if (sender.lane === 'smtpAuth') {
-      // nodemailer takes LOGIN, the first method the submission door offers
-      const user = sender.from.toLowerCase()
-      const credentials = await this.credentials.check('LOGIN', user, sender.password)
-      const auth = decide(this.world, this.facts(s, true), {
-        stage: 'auth',
-        now: this.clock.now(),
-        method: 'LOGIN',
-        user,
-        credentials,
-      })
-      if (auth.verdict === 'reject' && auth.reply) return this.refused('AUTH', auth.reply)
-      const limit = this.world.limits.smtpAuth.concurrentConnections
-      if (!(await this.limits.acquire(smtpAuthSessionsKey(user), s.id, limit, this.clock.now(), this.sessionTtl)))
-        return this.refused('AUTH', reply(this.world.replies, 'thread-limit'))
-      s.authUser = user
-    }
-    s.ready = this.facts(s)
-    this.sessions.set(sender, s)
+    const s = await openSession(this.context, sender)
+    if (typeof s !== 'string') this.sessions.set(sender, s)
     return s
   }
 
@@ -153,20 +118,15 @@ export class CoreEngine implements Engine {
     return text
   }
 
-  private facts(s: Session, tls = true): SessionFacts {
-    if (s.ready) return s.ready
-    return {
-      endpoint: s.endpoint,
-      ip: CLIENT_IP,
-      tls,
-      certDomains: [],
-      ...(s.authUser !== undefined ? { authUser: s.authUser } : {}),
-      connectionsFromIp: 1,
-    }
+  private facts(s: CoreSession, tls = true): SessionFacts {
+    return sessionFacts(s, tls)
   }
 
-  /** A command-stage refusal (session limits, sequence, TLS, AUTH on the submission door), counted as the connection counts it. */
-  private command(s: Session, verb: string, open: boolean, recipients: number): Decision {
+  /**
+   * A command-stage refusal (session limits, sequence, TLS, AUTH on the submission door), counted
+   * as the connection counts it.
+   */
+  private command(s: CoreSession, verb: string, open: boolean, recipients: number): Decision {
     const decision = decide(
       this.world,
       { ...this.facts(s), counters: s.counter.snapshot(), transaction: { open, recipients } },
@@ -177,7 +137,7 @@ export class CoreEngine implements Engine {
   }
 
   /** A reply that ends the session (421, a session limit): the application's next message opens another. */
-  private answered(s: Session, sender: ScenarioSender, r: Reply, context?: string): string {
+  private answered(s: CoreSession, sender: ScenarioSender, r: Reply, context?: string): string {
     s.counter.reply(r.code, context)
     if (r.code === 421 || CLOSING.has(r.id)) this.end(sender)
     return formatReply(r)
@@ -189,7 +149,7 @@ export class CoreEngine implements Engine {
     if (s?.authUser !== undefined) void this.limits.release(smtpAuthSessionsKey(s.authUser), s.id)
   }
 
-  private async transaction(s: Session, sender: ScenarioSender, m: Submission): Promise<string> {
+  private async transaction(s: CoreSession, sender: ScenarioSender, m: Submission): Promise<string> {
     const world = this.world
     const mailCommand = this.command(s, 'MAIL', false, 0)
     if (mailCommand.verdict === 'reject' && mailCommand.reply) {
@@ -292,7 +252,7 @@ export class CoreEngine implements Engine {
 
   /** As Transaction.judgeLimits: the recipients routed upstream, counted; a store error refuses (451 4.3.0). */
   private async judgeLimits(
-    s: Session,
+    s: CoreSession,
     t: TransactionState,
     id: string,
   ): Promise<{ decision: LimitDecision; counted: readonly LimitRequest[] | undefined }> {
