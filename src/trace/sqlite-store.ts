@@ -8,6 +8,7 @@ import { dirname } from 'node:path'
 import type { TraceMessage } from '../core/trace.js'
 import type { TracePage, TraceQuery, TraceStore } from '../ports.js'
 import { categoryOf, ruleOutcomes, type Category, type RuleOutcomeCount } from '../core/outcome.js'
+import { migrate } from './sqlite-schema.js'
 import type { Prunable, PruneBounds, PrunedMessage, Retention } from './retention.js'
 import {
   assembleSummary,
@@ -16,56 +17,6 @@ import {
   type TraceSummarizer,
   type TraceSummary,
 } from './summary.js'
-
-type Migration = string | ((db: Database.Database) => void)
-
-const MIGRATIONS: Migration[] = [
-  `CREATE TABLE messages (
-     id TEXT PRIMARY KEY,
-     received_at INTEGER NOT NULL,
-     status TEXT NOT NULL,
-     mail_from TEXT NOT NULL,
-     rule TEXT,
-     doc TEXT NOT NULL
-   );
-   CREATE INDEX messages_received ON messages(received_at);
-   CREATE TABLE recipients (
-     message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
-     idx INTEGER NOT NULL,
-     address TEXT NOT NULL,
-     status TEXT NOT NULL,
-     rule TEXT,
-     route TEXT,
-     PRIMARY KEY (message_id, idx)
-   );
-   CREATE INDEX recipients_address ON recipients(address);
-   CREATE INDEX recipients_status ON recipients(status);`,
-  // v2: the dashboard's chart and per-rule counters, answered by GROUP BY instead of parsing JSON
-  (db) => {
-    db.exec(`ALTER TABLE messages ADD COLUMN category TEXT;
-      CREATE TABLE rule_outcomes (
-        message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
-        rule TEXT NOT NULL,
-        outcome TEXT NOT NULL,
-        n INTEGER NOT NULL,
-        PRIMARY KEY (message_id, rule, outcome)
-      );`)
-    const setCategory = db.prepare('UPDATE messages SET category = ? WHERE id = ?')
-    const addOutcome = db.prepare('INSERT INTO rule_outcomes (message_id, rule, outcome, n) VALUES (?, ?, ?, ?)')
-    // in pages: better-sqlite3 cannot write while a read is iterating, and a whole trace may not fit in memory
-    const page = db.prepare('SELECT rowid AS r, doc FROM messages WHERE rowid > ? ORDER BY rowid LIMIT 500')
-    for (let after = 0; ;) {
-      const rows = page.all(after) as Array<{ r: number; doc: string }>
-      if (rows.length === 0) break
-      for (const row of rows) {
-        const m = JSON.parse(row.doc) as TraceMessage
-        setCategory.run(categoryOf(m) ?? null, m.id)
-        for (const o of ruleOutcomes(m)) addOutcome.run(m.id, o.rule, o.outcome, o.count)
-      }
-      after = (rows[rows.length - 1] as { r: number }).r
-    }
-  },
-]
 
 /** How many written records get() answers from memory: about the spool depth of a busy relay (a few MB). */
 const RECENT_RECORDS = 1000
@@ -126,10 +77,11 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
     // process crashes, which is what matters here (mail durability is the spool's job).
     this.db.pragma('synchronous = NORMAL')
     this.db.pragma('foreign_keys = ON')
-    this.migrate()
+    migrate(this.db)
     this.selectOne = this.db.prepare('SELECT doc FROM messages WHERE id = ?')
     const insertMessage = this.db.prepare(
-      'INSERT OR REPLACE INTO messages (id, received_at, status, mail_from, rule, doc, category) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO messages (id, received_at, status, mail_from, rule, doc, category)' +
+        ' VALUES (?, ?, ?, ?, ?, ?, ?)',
     )
     const insertRecipient = this.db.prepare(
       'INSERT OR REPLACE INTO recipients (message_id, idx, address, status, rule, route) VALUES (?, ?, ?, ?, ?, ?)',
@@ -164,18 +116,6 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
     })
     this.retention = options.retention
     this.retention?.prune(this)
-  }
-
-  private migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      const step = MIGRATIONS[v] ?? ''
-      this.db.transaction(() => {
-        if (typeof step === 'string') this.db.exec(step)
-        else step(this.db)
-        this.db.pragma(`user_version = ${v + 1}`)
-      })()
-    }
   }
 
   record(message: TraceMessage): void {
@@ -274,7 +214,8 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
       .all(q.since, q.bucketMs, q.since, q.until) as Array<CategoryRow & { category: Category | null }>
     const rules = this.db
       .prepare(
-        `SELECT o.rule AS rule, o.outcome AS outcome, sum(o.n) AS count FROM rule_outcomes o JOIN messages m ON m.id = o.message_id
+        `SELECT o.rule AS rule, o.outcome AS outcome, sum(o.n) AS count
+         FROM rule_outcomes o JOIN messages m ON m.id = o.message_id
          WHERE m.received_at >= ? AND m.received_at < ? GROUP BY o.rule, o.outcome`,
       )
       .all(q.since, q.until) as RuleOutcomeCount[]
