@@ -6,10 +6,9 @@
 // route: those recipients fail, the client still gets 250, and an NDR goes to P1 after the reply.
 import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import { wantsNoFailureDsn, type MessageDsn, type RecipientDsn } from '../core/dsn-params.js'
+import type { MessageDsn, RecipientDsn } from '../core/dsn-params.js'
 import type { LimitDecision, LimitRequest } from '../core/limits.js'
-import { ndrSender } from '../core/ndr.js'
-import { formatReply, reply, type Reply } from '../core/replies.js'
+import { reply, type Reply } from '../core/replies.js'
 import {
   addRecipient,
   answerClient,
@@ -35,7 +34,9 @@ import type { HeaderFacts } from '../content/header-facts.js'
 import type { DeliveryOutcome } from '../delivery/sink.js'
 import type { DataTransfer } from '../ports.js'
 import type { RelayContext } from './context.js'
+import { binaryMimeRefusal, dataOnlyRecipient, howDataEnded, transferNote } from './data-transfer.js'
 import { countLimits, limitStoreDown } from './limit-count.js'
+import { headersToQuote, ndrRequest } from './ndr-request.js'
 import { drain, MessageStream, type ReceivedStamp, type StreamPolicy } from './message-stream.js'
 import { openRouteSinks, type OpenGroup } from './route-sinks.js'
 import type { RelaySession } from './session.js'
@@ -43,9 +44,6 @@ import { logDecision, writeTrace } from './trace-out.js'
 
 /** The longest client Message-ID echoed in `250 2.6.0 <id> Queued mail for delivery`. */
 const MAX_ECHOED_MESSAGE_ID = 256
-
-/** How much of the client's header block an NDR quotes (text/rfc822-headers), as the queue's DSN. */
-const NDR_HEADER_BYTES = 64 * 1024
 
 export class Transaction {
   readonly id = randomUUID()
@@ -110,11 +108,8 @@ export class Transaction {
   /** DATA or BDAT: streams the message to its routes and returns the reply for the client. */
   async data(stream: Readable, how: DataTransfer = { body: '7bit', chunked: false }): Promise<Reply> {
     const world = this.ctx.world
-    if (how.chunked || how.body === 'binarymime')
-      this.state = withNote(
-        this.state,
-        `message data by ${how.chunked ? 'BDAT chunks (RFC 3030)' : 'DATA'}, BODY=${how.body.toUpperCase()}`,
-      )
+    const transfer = transferNote(how)
+    if (transfer) this.state = withNote(this.state, transfer)
     const limits = await this.judgeLimits()
     this.state = applyLimits(this.state, limits)
     if (limits.verdict === 'reject') {
@@ -125,12 +120,8 @@ export class Transaction {
       return limits.reply as Reply
     }
     const opened = performance.now()
-    // BINARYMIME may carry bare CR and LF in its body, which DATA cannot (RFC 3030 §3); relay365
-    // forwards with DATA (nodemailer has no BDAT), so a route that does is never given a byte of it
-    const dataOnly =
-      how.body === 'binarymime'
-        ? this.state.recipients.find((r) => r.route !== undefined && !r.ndr && !this.ctx.targets[r.route].binaryMime)
-        : undefined
+    // a BINARYMIME message's DATA-only next hop is never given a byte of it (data-transfer.ts)
+    const dataOnly = dataOnlyRecipient(this.state, this.ctx.targets, how)
     const groups = openRouteSinks(this.ctx, this.id, () => this.state, this.dsn)
     const message = new MessageStream(
       groups,
@@ -159,17 +150,9 @@ export class Transaction {
     }
     if (dataOnly?.route) {
       // every rule accepted the message; the one next hop that cannot take it refuses it for good
-      const upstream = this.ctx.targets[dataOnly.route].description
-      const r = reply(world.replies, 'binarymime-next-hop', { upstream })
-      const note = `BODY=BINARYMIME and route ${dataOnly.route} (${upstream}) forwards with DATA, which cannot carry bare CR/LF; nothing was sent (docs/delivery.md)`
-      this.state = refuseAtNextHop(this.state, decision, {
-        rule: 'binarymime-next-hop',
-        stage: 'eom',
-        outcome: 'reject',
-        basis: 'relay365',
-        reply: r,
-        note,
-      })
+      const refusal = binaryMimeRefusal(world, this.ctx.targets, dataOnly.route)
+      const r = refusal.reply
+      this.state = refuseAtNextHop(this.state, decision, refusal)
       this.log('eom', this.state.eom as Decision, r)
       this.finish()
       return r
@@ -267,8 +250,8 @@ export class Transaction {
   /** The header block arrived: kept for an NDR's quote if one may follow; true when its rules refuse the message. */
   private headerArrived(block: Buffer, header: HeaderFacts, preview: InspectionFacts): boolean {
     this.header = header
-    if (this.ctx.world.policy.ndr === 'exchange' && ndrSender(this.state.mailFrom))
-      this.originalHeaders = block.subarray(0, NDR_HEADER_BYTES).toString('latin1')
+    const quote = headersToQuote(this.ctx.world, this.state, block)
+    if (quote !== undefined) this.originalHeaders = quote
     return this.decideContent(preview).verdict === 'reject'
   }
 
@@ -315,24 +298,10 @@ export class Transaction {
 
   /** Exchange's NDR to P1 for the recipients it refused after its 250; the reply does not wait. */
   private sendNdr(): void {
-    // NOTIFY without FAILURE: the client asked for no failure report on that recipient (RFC 3461 §4.1)
-    const refused = this.state.recipients.filter((r) => r.ndr && !wantsNoFailureDsn(r.dsn))
-    const sender = ndrSender(this.state.mailFrom)
-    if (refused.length === 0 || !sender || !this.ctx.ndr) return
-    this.ctx.ndr.send({
-      about: this.id,
-      sender,
-      arrivedAt: this.state.receivedAt,
-      failures: refused.map((r) => ({
-        recipient: r.address,
-        reply: formatReply(r.ndr?.reply as Reply),
-        expired: false,
-        ...(r.dsn?.orcpt ? { orcpt: r.dsn.orcpt } : {}),
-      })),
-      originalHeaders: this.originalHeaders ?? '',
-      ...(this.dsn?.envid ? { envid: this.dsn.envid } : {}),
-      ...(this.header?.subject ? { originalSubject: this.header.subject } : {}),
-    })
+    if (!this.ctx.ndr) return
+    const quoted = { headers: this.originalHeaders, dsn: this.dsn, header: this.header }
+    const request = ndrRequest(this.id, this.state, quoted)
+    if (request) this.ctx.ndr.send(request)
   }
 
   /** relay365's own 250 2.6.0, naming the message by its Message-ID when that fits a reply line. */
@@ -369,14 +338,4 @@ export class Transaction {
       first,
     )
   }
-}
-
-/** What the note of a message cut short says about how its data ended. */
-function howDataEnded(err: unknown): string {
-  if ((err as { relayCut?: boolean }).relayCut === true) return 'relay365 ended the session during DATA'
-  const code = (err as { code?: string }).code
-  // ERESET/EABORT: the client reset a BDAT transaction, or a refused BDAT ended it (smtp/relay-connection.ts)
-  if (code === 'ERESET') return 'transaction reset before the last BDAT chunk'
-  if (code === 'EABORT') return 'transaction ended before the last BDAT chunk'
-  return 'client disconnected during DATA'
 }
