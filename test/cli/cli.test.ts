@@ -9,7 +9,8 @@ import { needs } from '../helpers/outside.js'
 t.test('config check: valid, invalid (names the key, exit 2), JSON, rules, the example config', async (t) => {
   const dir = t.testdir({
     'good.yaml':
-      'tenant:\n  acceptedDomains: [contoso.edu]\nconnectors:\n  - name: TDX\n    type: onPremises\n    senderIPs: [198.51.100.0/24]\n',
+      'tenant:\n  acceptedDomains: [contoso.edu]\nconnectors:\n' +
+      '  - name: TDX\n    type: onPremises\n    senderIPs: [198.51.100.0/24]\n',
     'bad.yaml': 'connectors:\n  - name: TDX\n    type: inbound\n    senderIPs: [198.51.100.0/24]\n',
     'bad-duration.yaml': 'smtp:\n  socketTimeout: soon\n',
     'unknown.yaml': 'smtp:\n  prot: 25\n',
@@ -225,7 +226,10 @@ t.test('serve with a config file; trace reads the same store', async (t) => {
   t.match(trace.stdout, /subject CLI trace/)
   t.match(
     trace.stdout,
-    /rcpt\s+tenant-attribution\s+pass\s+\[documented\] onPremises connector TeamDynamix and P1 domain is accepted: relay allowed/,
+    new RegExp(
+      /rcpt\s+tenant-attribution\s+pass\s+\[documented\] onPremises /.source +
+        /connector TeamDynamix and P1 domain is accepted: relay allowed/.source,
+    ),
   )
   const json = JSON.parse((await runCliHere(['trace', '--config', `${dir}/relay.json`, '--json'])).stdout) as {
     messages: Array<{ id: string }>
@@ -263,7 +267,8 @@ t.test('the built bin runs an experiment through its child Node and keeps the ex
     'bucket: 1h',
     'relay: { tenant: { acceptedDomains: [contoso.example] } }',
     'senders:',
-    '  - { name: App, lane: connector, from: app@contoso.example, recipients: 1, rates: [{ from: "00:00", to: "02:00", rate: 30/h }] }',
+    '  - { name: App, lane: connector, from: app@contoso.example, ' +
+      'recipients: 1, rates: [{ from: "00:00", to: "02:00", rate: 30/h }] }',
   ].join('\n')
   const dir = t.testdir({ 'tiny.yaml': scenario })
   const ok = await runBin(['experiment', `${dir}/tiny.yaml`, '--out', `${dir}/out`], { cwd: dir })
@@ -285,12 +290,17 @@ t.test(
     t.teardown(() => stopChild(child))
     t.match(
       banner,
-      'SMTP on 127.0.0.1:2525, submission (SMTP AUTH) on 127.0.0.1:2587, UI and API on http://127.0.0.1:8025/ (config: example config examples/sample-tenant.yaml)',
+      'SMTP on 127.0.0.1:2525, submission (SMTP AUTH) on 127.0.0.1:2587, UI and API ' +
+        'on http://127.0.0.1:8025/ (config: example config examples/sample-tenant.yaml)',
     )
     // the bin runs the bundle in dist/bin: the example config is found from there
     t.match(
       banner,
-      /^relay365: connector TeamDynamix is the example config's: 127\.0\.0\.0\/8, ::1\/128 stand in for the application's sending IPs/m,
+      new RegExp(
+        /^relay365: connector TeamDynamix is the example config's: /.source +
+          /127\.0\.0\.0\/8, ::1\/128 stand in for the application's sending IPs/.source,
+        'm',
+      ),
     )
     t.notMatch(banner, /warning/)
     t.ok(

@@ -48,7 +48,12 @@ t.test('Exchange Online MX: smart host, SPF pass, TeamDynamix block, exit 0', as
   t.match(r.output, /ok {4}198\.51\.100\.7: pass/)
   t.match(
     r.output,
-    /TeamDynamix → Admin → Email settings\n {2}SMTP Server +contoso-edu\.mail\.protection\.outlook\.com\n {2}Port +25\n {2}Security +Explicit\n {2}Validate certificate +unchecked \(certificate validation disabled\)\n {2}Domain +contoso\.edu\n {2}Use SMTP Authentication +unchecked\n {2}Username +\(blank\)/,
+    new RegExp(
+      /TeamDynamix → Admin → Email settings\n/.source +
+        / {2}SMTP Server +contoso-edu\.mail\.protection\.outlook\.com\n {2}Port +25\n {2}Security +Explicit\n/.source +
+        / {2}Validate certificate +unchecked \(certificate validation disabled\)\n/.source +
+        / {2}Domain +contoso\.edu\n {2}Use SMTP Authentication +unchecked\n {2}Username +\(blank\)/.source,
+    ),
   )
   t.match(r.output, /Result: OK, 0 warning\(s\)$/)
 })
@@ -152,11 +157,17 @@ t.test('config: accepted domain missing, IP-only onPremises connectors warn', as
   t.match(r.output, `Config (${dir}/relay.yaml)`)
   t.match(
     r.output,
-    /WARN {2}contoso\.edu is not in tenant\.acceptedDomains \(fabrikam\.example\): relay for a sender in it is refused with 550 5\.7\.64/,
+    new RegExp(
+      /WARN {2}contoso\.edu is not in tenant\.acceptedDomains /.source +
+        /\(fabrikam\.example\): relay for a sender in it is refused with 550 5\.7\.64/.source,
+    ),
   )
   t.match(
     r.output,
-    /WARN {2}connector TeamDynamix recognises the sender by senderIPs only \(198\.51\.100\.0\/24\): Microsoft's MC1226222 \(Feb 2026\) favours a certificate connector/,
+    new RegExp(
+      /WARN {2}connector TeamDynamix recognises the sender by senderIPs only /.source +
+        /\(198\.51\.100\.0\/24\): Microsoft's MC1226222 \(Feb 2026\) favours a certificate connector/.source,
+    ),
   )
   t.match(r.output, /WARN {2}connector Old TDX \(disabled\) recognises the sender by senderIPs only/)
   t.notMatch(r.output, /connector Certified|connector Partner/, 'certificate and partner connectors are not flagged')

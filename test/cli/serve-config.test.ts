@@ -102,7 +102,10 @@ t.test(
     t.equal(submission.code, 2)
     t.match(
       submission.stderr,
-      /smtpAuth\.users\[0\]\.password: "secret" \(mailbox app@contoso\.edu\) is printed in relay365's README, docs or examples, and the submission door on 0\.0\.0\.0 is not loopback/,
+      new RegExp(
+        /smtpAuth\.users\[0\]\.password: "secret" \(mailbox app@contoso\.edu\) is printed in /.source +
+          /relay365's README, docs or examples, and the submission door on 0\.0\.0\.0 is not loopback/.source,
+      ),
     )
     const http = await runCli(
       ['serve', '--config', writeConfig(dir, { tenant, http: { host: '0.0.0.0', token: 'change-me' } })],
@@ -142,8 +145,10 @@ t.test('serve prints the warnings about connectors Exchange would not accept, on
   t.teardown(() => stopChild(child))
   const warnings = banner.split('\n').filter((l) => l.startsWith('relay365: warning'))
   t.same(warnings, [
-    'relay365: warning: connectors[0].senderIPs[0] ::1/128: Exchange connectors take IPv4 only; from this address the mail would be direct send',
-    'relay365: warning: connectors[0].senderIPs[1] 10.0.0.0/8: wider than /24; Exchange takes a single address or a CIDR from /24 to /32 in a connector',
+    'relay365: warning: connectors[0].senderIPs[0] ::1/128: Exchange ' +
+      'connectors take IPv4 only; from this address the mail would be direct send',
+    'relay365: warning: connectors[0].senderIPs[1] 10.0.0.0/8: wider than /24; ' +
+      'Exchange takes a single address or a CIDR from /24 to /32 in a connector',
   ])
   t.equal(await stopChild(child), 0)
 })

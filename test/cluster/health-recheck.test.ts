@@ -39,7 +39,9 @@ async function send(port: number, bodyBytes: number): Promise<string | undefined
       replies.push(await d.send('RCPT TO:<someone@example.org>'))
       replies.push(await d.send('DATA'))
       d.write(
-        `From: helpdesk@contoso.example\r\nSubject: disk\r\n\r\n${`${'z'.repeat(998)}\r\n`.repeat(Math.ceil(bodyBytes / 1000))}.\r\n`,
+        'From: helpdesk@contoso.example\r\nSubject: disk\r\n\r\n' +
+          `${'z'.repeat(998)}\r\n`.repeat(Math.ceil(bodyBytes / 1000)) +
+          '.\r\n',
       )
       replies.push(await d.read(10_000))
     }
@@ -75,7 +77,8 @@ t.test(
     t.equal(well.status, 200, `healthy again ${Math.round(well.after)} ms after the filler was removed`)
     t.same(well.body.problems, [])
     t.comment(
-      `two workers, spool on a full 4 MB tmpfs: primary /healthz 200 ${Math.round(well.after)} ms after the filler was removed, no mail sent`,
+      `two workers, spool on a full 4 MB tmpfs: primary /healthz 200 ${Math.round(well.after)} ms ` +
+        'after the filler was removed, no mail sent',
     )
   },
 )
@@ -101,7 +104,8 @@ t.test(
     const up = await healthTurns(relay.http, 200)
     t.equal(up.status, 200, `200 again ${Math.round(up.after)} ms after Redis was back, no mail sent`)
     t.comment(
-      `two workers, Redis killed: 503 after ${Math.round(down.after)} ms; restarted: 200 after ${Math.round(up.after)} ms`,
+      `two workers, Redis killed: 503 after ${Math.round(down.after)} ms; ` +
+        `restarted: 200 after ${Math.round(up.after)} ms`,
     )
   },
 )

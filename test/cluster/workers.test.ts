@@ -190,7 +190,8 @@ t.test('faults and the clock changed through the API reach every worker', async 
     now = await taken()
   t.ok(
     now.every((n, i) => n > (counted[i] as number)),
-    `both workers took part after the clock moved: ${now.map((n, i) => n - (counted[i] as number)).join(' and ')} connections`,
+    'both workers took part after the clock moved: ' +
+      `${now.map((n, i) => n - (counted[i] as number)).join(' and ')} connections`,
   )
 })
 

@@ -25,7 +25,8 @@ faults:
     from: 2026-06-01T08:00:00Z
     until: "2026-06-01T09:00:00Z"
   - { id: mailbox-full, reply: "452 4.2.2 Mailbox full" }
-  - { id: server-busy, stage: mail, probability: 0.3, match: { sender: "@Contoso.Example", lane: connector, connector: TeamDynamix } }
+  - { id: server-busy, stage: mail, probability: 0.3,
+      match: { sender: "@Contoso.Example", lane: connector, connector: TeamDynamix } }
 `)
   t.match(c.faults, [
     { id: 'banned-ip', stage: 'rcpt', probability: 1, from: null, until: null, match: { ip: '198.51.100.7' } },
@@ -117,13 +118,17 @@ t.test('bad entries name the field', async (t) => {
 t.test('config check lists the armed faults and the fault rule at each of its stages', async (t) => {
   const dir = t.testdir({
     'relay.yaml':
-      'tenant: { acceptedDomains: [contoso.edu] }\nfaults:\n  - { id: banned-ip, match: { ip: 198.51.100.7 } }\n  - { id: temporary-error, probability: 0.5, from: 2026-06-01T10:00:00Z, until: 2026-06-01T12:00:00Z }\n',
+      'tenant: { acceptedDomains: [contoso.edu] }\nfaults:\n  - { id: banned-ip, match: { ip: 198.51.100.7 } }\n' +
+      '  - { id: temporary-error, probability: 0.5, from: 2026-06-01T10:00:00Z, until: 2026-06-01T12:00:00Z }\n',
   })
   const out = configCheck({ file: `${dir}/relay.yaml`, rules: true })
   t.match(out, /\n {2}fault {7}banned-ip at rcpt, ip 198\.51\.100\.7\n/)
   t.match(
     out,
-    /\n {2}fault {7}temporary-error at eom, probability 0\.5, from 2026-06-01T10:00:00\.000Z, until 2026-06-01T12:00:00\.000Z\n/,
+    new RegExp(
+      /\n {2}fault {7}temporary-error at eom, probability 0\.5, from /.source +
+        /2026-06-01T10:00:00\.000Z, until 2026-06-01T12:00:00\.000Z\n/.source,
+    ),
   )
   for (const stage of ['connect', 'mail', 'rcpt', 'eom'])
     t.match(out, new RegExp(`\n${stage}\\s+fault\\s+an armed fault of this stage`), `fault at ${stage}`)

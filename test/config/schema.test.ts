@@ -53,7 +53,8 @@ t.test('the defaults are SPEC §4 without the examples: no accepted domain, no c
 })
 
 t.test(
-  'the example config holds the sample tenant, its loopback connector and the test mailbox; serve runs it without a config file',
+  'the example config holds the sample tenant, its loopback ' +
+    'connector and the test mailbox; serve runs it without a config file',
   async (t) => {
     const c = parseExampleConfig()
     t.match(c, {
@@ -89,7 +90,8 @@ t.test(
 )
 
 t.test(
-  'a config file starts from the defaults: it names tenant.acceptedDomains, and has no mailbox or connector it did not write',
+  'a config file starts from the defaults: it names ' +
+    'tenant.acceptedDomains, and has no mailbox or connector it did not write',
   async (t) => {
     const c = parseConfigText('tenant: {acceptedDomains: [contoso.edu]}\nsubmission: {port: 587}\n')
     t.same(c.smtpAuth.users, [], 'no smtpAuth section, no mailbox')
@@ -129,7 +131,8 @@ t.test('errors name the key and what was expected', async (t) => {
   t.equal(errorOf({ bogus: 1 }), 'bogus: unknown key')
   t.equal(
     errorOf({ smtpAuth: { enabled: true } }),
-    'smtpAuth.enabled: smtpAuth.enabled is gone: SMTP AUTH is the submission door now (submission.enabled, 127.0.0.1:2587 by default)',
+    'smtpAuth.enabled: smtpAuth.enabled is gone: SMTP AUTH is the ' +
+      'submission door now (submission.enabled, 127.0.0.1:2587 by default)',
   )
   t.equal(errorOf({ smtpAuth: { basicAuth: 'off' } }), 'smtpAuth.basicAuth: expected enabled | disabled | retired')
   t.equal(
@@ -165,7 +168,8 @@ t.test('errors name the key and what was expected', async (t) => {
   t.equal(errorOf({ routes: { upstream: { type: 'smarthost' } } }), 'routes.upstream.host: expected string (missing)')
   t.equal(
     errorOf({ connectors: [{ name: 'a', type: 'onPremises' }] }),
-    'connectors[0].senderIPs: a connector needs senderIPs or certificateDomain (a partner connector may use senderDomains)',
+    'connectors[0].senderIPs: a connector needs senderIPs or ' +
+      'certificateDomain (a partner connector may use senderDomains)',
   )
   t.equal(
     errorOf({ connectors: [{ name: 'a', type: 'onPremises', senderIPs: ['10.0.0.0/33'] }] }),
@@ -215,7 +219,10 @@ t.test('errors name the key and what was expected', async (t) => {
 
 t.test('units, domains and YAML/JSON text', async (t) => {
   const c = parseConfigText(
-    'smtp: {socketTimeout: 90s, maxSessionDuration: 1h}\nlimits: {maxMessageSize: 10MB}\ntenant: {acceptedDomains: ["Bücher.Example."], recipients: [Help@Bücher.example]}\nconnectors: [{name: P, type: partner, senderDomains: ["*.Fabrikam.example"], propagation: 24h, createdAt: 2026-03-01T00:00:00Z}]\n',
+    'smtp: {socketTimeout: 90s, maxSessionDuration: 1h}\nlimits: {maxMessageSize: 10MB}\n' +
+      'tenant: {acceptedDomains: ["Bücher.Example."], recipients: [Help@Bücher.example]}\n' +
+      'connectors: [{name: P, type: partner, senderDomains: ' +
+      '["*.Fabrikam.example"], propagation: 24h, createdAt: 2026-03-01T00:00:00Z}]\n',
   )
   t.equal(c.smtp.socketTimeout, 90_000)
   t.equal(c.smtp.maxSessionDuration, 3_600_000)

@@ -45,7 +45,8 @@ t.test('From fields and mailboxes', async (t) => {
 
 t.test('plain fields are read directly; anything else is left to mailparser', async (t) => {
   const plain = Buffer.from(
-    'From: "Help Desk" <helpdesk@contoso.example>\r\nTo: a@contoso.example\r\nSubject: Ticket 42 updated\r\nMessage-ID: m1@contoso.example\r\nX-Long: a\r\n b\r\n\r\n',
+    'From: "Help Desk" <helpdesk@contoso.example>\r\nTo: a@contoso.example\r\n' +
+      'Subject: Ticket 42 updated\r\nMessage-ID: m1@contoso.example\r\nX-Long: a\r\n b\r\n\r\n',
   )
   t.same(
     plainFields(plain),

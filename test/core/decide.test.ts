@@ -143,7 +143,9 @@ t.test('SPEC §2 relay decision rows', async (t) => {
       row: 'partner connector restricted to IPs claims the sender domain, IP not listed',
       d: () => rcpt(w, session({ ip: '198.51.100.9' }), 'billing@fabrikam.example', 'staff@contoso.example'),
       expect:
-        "550 5.7.51 TenantInboundAttribution; There is a partner connector configured that matched the message's recipient domain. The connector had either the RestrictDomainsToIPAddresses or RestrictDomainsToCertificate set",
+        '550 5.7.51 TenantInboundAttribution; There is a partner connector configured ' +
+        "that matched the message's recipient domain. The connector had either " +
+        'the RestrictDomainsToIPAddresses or RestrictDomainsToCertificate set',
       rule: 'partner-restrict',
     },
     {

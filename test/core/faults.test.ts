@@ -79,11 +79,13 @@ const EXPECTED: Record<string, [string, FaultStage]> = {
   'server-busy': ['451 4.7.500 Server busy. Please try again later from [203.0.113.7]. (AS843)', 'rcpt'],
   'wrong-region': ['451 4.4.62 Mail sent to the wrong Office 365 region. ATTR35.', 'rcpt'],
   'banned-ip': [
-    '550 5.7.606 Access denied, banned sending IP [203.0.113.7]. To request removal from this list please visit https://sender.office.com/ and follow the directions.',
+    '550 5.7.606 Access denied, banned sending IP [203.0.113.7]. To request removal ' +
+      'from this list please visit https://sender.office.com/ and follow the directions.',
     'rcpt',
   ],
   blocklist: [
-    '550 5.7.1 Service unavailable; Client host [203.0.113.7] blocked using Blocklist 1; To request removal from this list please forward this message to delist@messaging.microsoft.com',
+    '550 5.7.1 Service unavailable; Client host [203.0.113.7] blocked using Blocklist 1; To ' +
+      'request removal from this list please forward this message to delist@messaging.microsoft.com',
     'rcpt',
   ],
   'unregistered-domains': [

@@ -16,7 +16,8 @@ import type { ContentFacts, RecipientFacts, SessionFacts, TransactionFacts, Worl
 
 const NOW = Date.parse('2026-06-01T12:00:00Z')
 const TERRL =
-  "550 5.7.233 Your message can't be sent because your tenant exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit)."
+  "550 5.7.233 Your message can't be sent because your tenant exceeded its daily limit " +
+  'for sending email to external recipients (tenant external recipient rate limit).'
 
 /** The example config's tenant: helpdesk@contoso.example sends from loopback through its connector. */
 function world(over: Record<string, unknown> = {}): World {
@@ -207,13 +208,19 @@ t.test('the NDR is an RFC 3464 report in Exchange words, built by the same DSN c
   })
   t.match(
     text,
-    /^From: Mail Delivery System <MAILER-DAEMON@relay365\.local>\r\nTo: <helpdesk@contoso\.example>\r\nSubject: Undeliverable: Hi\r\n/,
+    new RegExp(
+      /^From: Mail Delivery System <MAILER-DAEMON@relay365\.local>\r\n/.source +
+        /To: <helpdesk@contoso\.example>\r\nSubject: Undeliverable: Hi\r\n/.source,
+    ),
   )
   t.match(text, /Content-Type: multipart\/report; report-type=delivery-status; boundary="B"/)
   t.match(text, /Delivery has failed to these recipients or groups:\r\n\r\n {2}a@example\.org\r\n {4}550 5\.7\.233 /)
   t.match(
     text,
-    /Final-Recipient: rfc822; a@example\.org\r\nAction: failed\r\nStatus: 5\.7\.233\r\nDiagnostic-Code: smtp; 550 5\.7\.233 /,
+    new RegExp(
+      /Final-Recipient: rfc822; a@example\.org\r\nAction: failed\r\n/.source +
+        /Status: 5\.7\.233\r\nDiagnostic-Code: smtp; 550 5\.7\.233 /.source,
+    ),
   )
   t.match(
     text,

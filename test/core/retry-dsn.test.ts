@@ -48,19 +48,34 @@ t.test('DSN: RFC 3464 multipart/report', async (t) => {
   })
   t.match(
     text,
-    /^From: Mail Delivery System <MAILER-DAEMON@relay365\.local>\r\nTo: <helpdesk@contoso\.example>\r\nSubject: Undeliverable: Ticket 9\r\n/,
+    new RegExp(
+      /^From: Mail Delivery System <MAILER-DAEMON@relay365\.local>\r\n/.source +
+        /To: <helpdesk@contoso\.example>\r\nSubject: Undeliverable: Ticket 9\r\n/.source,
+    ),
   )
   t.match(
     text,
-    /Content-Type: multipart\/report; report-type=delivery-status; boundary="B"\r\n\r\n--B\r\nContent-Type: text\/plain/,
+    new RegExp(
+      /Content-Type: multipart\/report; report-type=delivery-status; /.source +
+        /boundary="B"\r\n\r\n--B\r\nContent-Type: text\/plain/.source,
+    ),
   )
   t.match(
     text,
-    /--B\r\nContent-Type: message\/delivery-status\r\n\r\nReporting-MTA: dns; relay365\.local\r\nX-Relay365-Queue-ID: q1\r\nArrival-Date: Mon, 01 Jun 2026 09:00:00 \+0000\r\n\r\nFinal-Recipient: rfc822; gone@example\.org\r\nAction: failed\r\nStatus: 5\.1\.1\r\nDiagnostic-Code: smtp; 550 5\.1\.1 User unknown\r\nLast-Attempt-Date: Tue, 02 Jun 2026 09:00:00 \+0000/,
+    new RegExp(
+      /--B\r\nContent-Type: message\/delivery-status\r\n\r\nReporting-MTA: dns; relay365\.local\r\n/.source +
+        /X-Relay365-Queue-ID: q1\r\nArrival-Date: Mon, 01 Jun 2026 09:00:00 \+0000\r\n\r\n/.source +
+        /Final-Recipient: rfc822; gone@example\.org\r\nAction: failed\r\nStatus: 5\.1\.1\r\n/.source +
+        /Diagnostic-Code: smtp; 550 5\.1\.1 User unknown\r\nLast-Attempt-Date: Tue, 02 Jun 2026 /.source +
+        /09:00:00 \+0000/.source,
+    ),
   )
   t.match(
     text,
-    /--B\r\nContent-Type: text\/rfc822-headers\r\n\r\nFrom: helpdesk@contoso\.example\r\nSubject: Ticket 9\r\n\r\n--B--\r\n$/,
+    new RegExp(
+      /--B\r\nContent-Type: text\/rfc822-headers\r\n\r\n/.source +
+        /From: helpdesk@contoso\.example\r\nSubject: Ticket 9\r\n\r\n--B--\r\n$/.source,
+    ),
   )
   t.notMatch(text, /[^\r]\n/, 'CRLF only')
 })

@@ -269,7 +269,8 @@ const CASES: Case[] = [
       rule: terrl.rule,
       status: 'Mixed',
       notes: [
-        `250 given; 1 recipient refused after it by ${terrl.rule} (documented): NDR ${formatReply(terrl.reply as Reply)} to helpdesk@contoso.example (policy.ndr: exchange)`,
+        `250 given; 1 recipient refused after it by ${terrl.rule} (documented): ` +
+          `NDR ${formatReply(terrl.reply as Reply)} to helpdesk@contoso.example (policy.ndr: exchange)`,
       ],
       recipients: [
         { ndr: undefined },
@@ -360,7 +361,9 @@ const CASES: Case[] = [
     statuses: [],
   },
   {
-    name: 'taken, then no reply could be given: every route recipient failed with the local error, the capture stays said',
+    name:
+      'taken, then no reply could be given: every route recipient ' +
+      'failed with the local error, the capture stays said',
     run: () => {
       const s = delivered(eom(applyLimits(rcpts(mailFrom(), 'a@contoso.example'), limitsAccept)), {
         ok: true,

@@ -141,7 +141,8 @@ for (const c of CASES)
     const duplicates = seen.length - new Set(seen).size
     t.same(lost, [], 'no acknowledged message lost')
     t.comment(
-      `N=${N} sent, ${acked.size} acknowledged, ${new Set(seen).size} distinct delivered, losses ${lost.length}, duplicates ${duplicates}`,
+      `N=${N} sent, ${acked.size} acknowledged, ${new Set(seen).size} distinct delivered, ` +
+        `losses ${lost.length}, duplicates ${duplicates}`,
     )
     if (c.victim === 'worker') {
       // the primary started the killed worker again, and it delivered what its partition held

@@ -23,7 +23,9 @@ async function send(relay: TestRelay, bodyBytes: number): Promise<string[]> {
     replies.push(await d.send('RCPT TO:<someone@example.org>'))
     replies.push(await d.send('DATA'))
     d.write(
-      `From: helpdesk@contoso.example\r\nSubject: disk\r\n\r\n${`${'z'.repeat(998)}\r\n`.repeat(Math.ceil(bodyBytes / 1000))}.\r\n`,
+      'From: helpdesk@contoso.example\r\nSubject: disk\r\n\r\n' +
+        `${'z'.repeat(998)}\r\n`.repeat(Math.ceil(bodyBytes / 1000)) +
+        '.\r\n',
     )
     replies.push(await d.read(10_000))
   }
@@ -92,7 +94,8 @@ t.test('a trace store on a full disk: healthz 503 names it; healthy again once a
 })
 
 t.test(
-  'queue mode, spool and trace on one full 2 MB disk: healthz 200 again within seconds of the filler going, with no mail',
+  'queue mode, spool and trace on one full 2 MB disk: healthz ' +
+    '200 again within seconds of the filler going, with no mail',
   async (t) => {
     const disk = mountTmpfs(t, '2m')
     if (!disk) return noTmpfs(t)
@@ -138,7 +141,8 @@ t.test(
     t.same(well.body.problems, [])
     t.equal(relay.relay.connections, connections, 'without a single SMTP connection meanwhile')
     t.comment(
-      `spool and trace on a full 2 MB tmpfs: /healthz 200 ${Math.round(well.after)} ms after the filler was removed, no mail sent`,
+      `spool and trace on a full 2 MB tmpfs: /healthz 200 ${Math.round(well.after)} ms ` +
+        'after the filler was removed, no mail sent',
     )
     t.match((await send(relay, 2000)).at(-1), /^250 2\.6\.0 /, 'and the next message is taken')
   },

@@ -128,7 +128,8 @@ for (const workers of [1, 2])
           socketTimeout: 120_000,
         })
         const head =
-          'From: helpdesk@contoso.example\r\nTo: someone@example.org\r\nSubject: large\r\nMessage-ID: <large@contoso.example>\r\n\r\n'
+          'From: helpdesk@contoso.example\r\nTo: someone@example.org\r\n' +
+          'Subject: large\r\nMessage-ID: <large@contoso.example>\r\n\r\n'
         const raw = Readable.from(
           (async function* () {
             yield Buffer.from(head)
@@ -147,7 +148,8 @@ for (const workers of [1, 2])
         t.same(sink.bodies, [{ bytes: SIZE, sha256: expected }], 'the next hop got the body whole, byte for byte')
         t.ok(
           peak < PEAK_LIMIT_MB,
-          `RSS of the relay processes ${before.toFixed(0)} MB before, at most ${peak.toFixed(0)} MB while the message went through: under ${PEAK_LIMIT_MB} MB`,
+          `RSS of the relay processes ${before.toFixed(0)} MB before, at most ${peak.toFixed(0)} MB ` +
+            `while the message went through: under ${PEAK_LIMIT_MB} MB`,
         )
         t.comment(`${mode}, ${workers} process(es): RSS ${before.toFixed(0)} -> ${peak.toFixed(0)} MB`)
         t.equal(await stopChild(relay.child), 0)

@@ -23,7 +23,8 @@ for (const fault of ['close-after-250', 'double-250'] as const) {
       const sent = await load(relay.smtpPort, seed, 5, 100)
       const ok = sent.filter((s) => s.reply.startsWith('250')).length
       t.comment(
-        `seed ${seed}: ${ok} of ${sent.length} got 250; upstream accepted ${upstream.accepted.length} over ${upstream.connections.total} connections`,
+        `seed ${seed}: ${ok} of ${sent.length} got 250; ` +
+          `upstream accepted ${upstream.accepted.length} over ${upstream.connections.total} connections`,
       )
       checkNoFalse250(t, sent, upstream)
       t.equal(

@@ -8,7 +8,8 @@ import { fixture } from '../helpers/fixtures.js'
 import { settled, startRelay } from '../helpers/relay.js'
 
 const MESSAGE =
-  'From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\nSubject: Ticket 42\r\nMessage-ID: <t42@contoso.example>\r\n\r\nYour ticket was updated.\r\n'
+  'From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\n' +
+  'Subject: Ticket 42\r\nMessage-ID: <t42@contoso.example>\r\n\r\nYour ticket was updated.\r\n'
 
 async function relayTo(t: Test, behaviour: FakeBehaviour = {}, route: Record<string, unknown> = {}) {
   const upstream = await startFakeUpstream(t, behaviour)
@@ -37,7 +38,10 @@ t.test('the 250 at end of data is the upstream 250; the message arrives with tra
   const text = got.data.toString()
   t.match(
     text,
-    /^Received: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby relay365\.local \(relay365\) with ESMTPS id [0-9a-f-]+\r\n\t\(version=TLSv1\.3 cipher=\S+\);\r\n\t\w{3}, /,
+    new RegExp(
+      /^Received: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby relay365\.local \(relay365\) /.source +
+        /with ESMTPS id [0-9a-f-]+\r\n\t\(version=TLSv1\.3 cipher=\S+\);\r\n\t\w{3}, /.source,
+    ),
   )
   t.ok(text.endsWith(MESSAGE), 'the message itself is relayed unchanged after the trace fields')
   const m = relay.trace.list({}).messages[0]!
@@ -190,7 +194,8 @@ t.test('smuggling: bare CR/LF/NUL in DATA reject the whole message and nothing m
   const { upstream, relay } = await relayTo(t)
   const head = 'From: helpdesk@contoso.example\r\nSubject: s\r\n\r\n'
   const smuggled =
-    'MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\nFrom: evil@example.com\r\n\r\nspoofed\r\n.\r\n'
+    'MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.org>\r\n' +
+    'DATA\r\nFrom: evil@example.com\r\n\r\nspoofed\r\n.\r\n'
   // Each payload is all the client sends after DATA, up to and including the one real CRLF.CRLF.
   const variants: Array<[string, string]> = [
     ['\\n.\\n', `${head}hello\n.\n${smuggled}`],

@@ -58,9 +58,10 @@ for (const [shape] of SHAPES) {
     const during = records()
     const delivered = during.filter((m) => m.status === 'Delivered')
     const failed = during.filter((m) => m.status === 'Failed')
-    t.comment(
-      `${shape}: ${upstream.refused.length} attempts answered that way; trace ${JSON.stringify(Object.fromEntries([...new Set(during.map((m) => m.status))].map((s) => [s, during.filter((m) => m.status === s).length])))}`,
+    const byStatus = Object.fromEntries(
+      [...new Set(during.map((m) => m.status))].map((s) => [s, during.filter((m) => m.status === s).length]),
     )
+    t.comment(`${shape}: ${upstream.refused.length} attempts answered that way; trace ${JSON.stringify(byStatus)}`)
     t.equal(delivered.length, 0, 'no message traced Delivered')
     t.equal(failed.length, 0, 'none bounced: a retry, not a permanent failure')
     t.equal(upstream.accepted.length, 0, 'the next hop took nothing cleanly')

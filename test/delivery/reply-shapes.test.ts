@@ -15,7 +15,9 @@ for (const [shape, why] of SHAPES) {
     const sent = await load(relay.smtpPort, 20261207, 5, 100)
     const told250 = sent.filter((s) => s.reply.startsWith('250'))
     t.comment(
-      `${shape}: ${told250.length} of ${sent.length} told 250; the next hop saw ${upstream.refused.length} messages over ${upstream.connections.total} connections; first reply: ${sent[0]?.reply}`,
+      `${shape}: ${told250.length} of ${sent.length} told 250; ` +
+        `the next hop saw ${upstream.refused.length} messages over ${upstream.connections.total} connections; ` +
+        `first reply: ${sent[0]?.reply}`,
     )
     t.equal(told250.length, 0, 'no client told 250')
     checkNoFalse250(t, sent, upstream)

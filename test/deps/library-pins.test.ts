@@ -18,7 +18,8 @@ const WHY: Record<string, string> = {
   nodemailer:
     'src/delivery/nodemailer-internals.ts reads and hooks private members of SMTPConnection (the list in its header)',
   'smtp-server':
-    'src/smtp/ subclasses SMTPConnection, SMTPStream and SMTPServer (the members listed in src/smtp/smtp-server-internals.ts) and src/smtp/reply-shim.ts matches its reply texts',
+    'src/smtp/ subclasses SMTPConnection, SMTPStream and SMTPServer (the members listed in ' +
+    'src/smtp/smtp-server-internals.ts) and src/smtp/reply-shim.ts matches its reply texts',
 }
 
 for (const [name, why] of Object.entries(WHY)) {

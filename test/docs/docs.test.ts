@@ -65,7 +65,8 @@ t.test('the tables hold every rule, reply and limit', async (t) => {
   t.equal(limits.length, 2 + LIMITS.length)
   t.ok(
     limits.includes(
-      '| `smtpauth-message-rate` | smtpAuth | SMTP AUTH: 30 messages per minute per mailbox; the excess is delayed, not refused | delay |',
+      '| `smtpauth-message-rate` | smtpAuth | SMTP AUTH: 30 messages per ' +
+        'minute per mailbox; the excess is delayed, not refused | delay |',
     ),
   )
   t.ok(
@@ -81,11 +82,14 @@ t.test('the tables hold every rule, reply and limit', async (t) => {
 })
 
 t.test('markers: rewritten in place, unknown or unclosed ones refused', async (t) => {
-  const page = `# P\n\n${openMarker('rules')}\nstale\n${closeMarker('rules')}\n\ntext\n\n${openMarker('limits')}${closeMarker('limits')}\nend\n`
+  const page =
+    `# P\n\n${openMarker('rules')}\nstale\n${closeMarker('rules')}\n\n` +
+    `text\n\n${openMarker('limits')}${closeMarker('limits')}\nend\n`
   const fresh = regenerate(page)
   t.equal(
     fresh,
-    `# P\n\n${openMarker('rules')}${blockText('rules')}${closeMarker('rules')}\n\ntext\n\n${openMarker('limits')}${blockText('limits')}${closeMarker('limits')}\nend\n`,
+    `# P\n\n${openMarker('rules')}${blockText('rules')}${closeMarker('rules')}\n\n` +
+      `text\n\n${openMarker('limits')}${blockText('limits')}${closeMarker('limits')}\nend\n`,
   )
   t.equal(regenerate(fresh), fresh, 'a second run changes nothing')
   t.equal(regenerate('no markers'), 'no markers')

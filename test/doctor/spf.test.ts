@@ -153,7 +153,8 @@ t.test('findings are pure', async (t) => {
     {
       level: 'fail',
       message:
-        '192.0.2.1: neutral — not designated: the record makes no assertion (?all), receivers treat it as unauthenticated',
+        '192.0.2.1: neutral — not designated: the record makes no ' +
+        'assertion (?all), receivers treat it as unauthenticated',
     },
   ])
   const config = parseConfig({

@@ -35,7 +35,8 @@ const CASES: Record<string, string> = {
     `  faults:
     - { id: service-unavailable, probability: 0.2 }
     - { id: temporary-error, probability: 0.1 }
-    - { id: busy-at-mail, reply: '421 4.3.2 The system is not accepting network messages', stage: mail, probability: 0.1 }`,
+    - { id: busy-at-mail, reply: '421 4.3.2 The system is not accepting network messages',
+        stage: mail, probability: 0.1 }`,
     '    lane: connector',
   ),
   'a session limit': base('  smtp: { maxRecipientsPerSession: 20 }', '    lane: connector'),

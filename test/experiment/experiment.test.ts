@@ -66,7 +66,9 @@ t.test('a simulated day: 100 recipients reached by message 50, fallback after, b
   const csv = readFileSync(files[0]!, 'utf8').split('\n')
   t.equal(
     csv[0],
-    'bucket_start,accepted,throttled,fallback,deferred,rejected,ndr,accepted_recipients,throttled_recipients,fallback_recipients,deferred_recipients,rejected_recipients,ndr_recipients',
+    'bucket_start,accepted,throttled,fallback,deferred,rejected,ndr,' +
+      'accepted_recipients,throttled_recipients,fallback_recipients,' +
+      'deferred_recipients,rejected_recipients,ndr_recipients',
   )
   t.equal(csv.length, 34 + 2, 'one row an hour, header, final newline')
   t.equal(csv[11], '2026-06-01T10:00:00.000Z,10,0,10,0,0,0,20,0,20,0,0,0', '10:00-11:00: half accepted, half fallback')
@@ -162,7 +164,10 @@ t.test('the same scenario with policy.ndr: smtp: the refusal is synchronous and 
   const { result } = await experimentCommand({ file: `${dir}/terrl.yaml`, out: `${dir}/out` }, process.stderr)
   t.match(result.timeline.totals, { accepted: 20, fallback: 20, ndr: 0 })
   t.equal(result.timeline.firsts.find((f) => f.category === 'fallback')?.rule, 'tenant-external-recipients')
-  const reject = `${TERRL_SCENARIO.replace('relay:\n', 'relay:\n  policy: { ndr: smtp }\n').replace('onExceeded: fallback', 'onExceeded: reject')}`
+  const reject = TERRL_SCENARIO.replace('relay:\n', 'relay:\n  policy: { ndr: smtp }\n').replace(
+    'onExceeded: fallback',
+    'onExceeded: reject',
+  )
   const dir2 = t.testdir({ 'terrl.yaml': reject })
   const refused = await experimentCommand({ file: `${dir2}/terrl.yaml`, out: `${dir2}/out` }, process.stderr)
   t.match(refused.result.timeline.totals, { accepted: 20, rejected: 20, ndr: 0, fallback: 0 })
@@ -211,7 +216,8 @@ t.test('scenario errors name the key; the CLI exits 2', async (t) => {
     () =>
       parseScenario(
         parse(
-          'name: x\nsenders: [{name: a, lane: connector, from: a@b.c, rates: [{from: "08:00", to: "07:00", rate: 1/h}]}]',
+          'name: x\nsenders: [{name: a, lane: connector, from: ' +
+            'a@b.c, rates: [{from: "08:00", to: "07:00", rate: 1/h}]}]',
         ),
       ),
     /from < to/,
@@ -362,7 +368,10 @@ t.test('a fixed speed: the report states the lag behind the schedule; a terminal
   t.equal(result.engine, 'wire')
   t.match(
     output,
-    /speed 36000; engine wire: real SMTP through a real relay; \d+x real time achieved; sends ran at most [\d.]+ (s|min|h) simulated behind schedule\)/,
+    new RegExp(
+      /speed 36000; engine wire: real SMTP through a real relay; \d+x real time /.source +
+        /achieved; sends ran at most [\d.]+ (s|min|h) simulated behind schedule\)/.source,
+    ),
   )
   t.match(shown, /2026-06-01 \d\d:\d\d \| \d+\/80 messages/, 'simulated time and messages on the bar')
 })

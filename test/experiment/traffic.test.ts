@@ -16,12 +16,16 @@ const HEADER = 'Received,SenderAddress,RecipientAddress,Subject,Status,ToIP,From
 const CSV = [
   '#TYPE Deserialized.Microsoft.Exchange.Management.FfoReporting.MessageTraceV2',
   HEADER,
-  '2026-11-02 09:00:05,notifications@contoso.edu,a@example.org,"Ticket 1, updated",Delivered,,203.0.113.25,12000,<m1@contoso.edu>,t1',
-  '2026-11-02 09:00:04,notifications@contoso.edu,staff@contoso.edu,"Ticket 1, updated",Delivered,,203.0.113.25,12500,<m1@contoso.edu>,t1',
+  '2026-11-02 09:00:05,notifications@contoso.edu,a@example.org,"Ticket ' +
+    '1, updated",Delivered,,203.0.113.25,12000,<m1@contoso.edu>,t1',
+  '2026-11-02 09:00:04,notifications@contoso.edu,staff@contoso.edu,"Ticket ' +
+    '1, updated",Delivered,,203.0.113.25,12500,<m1@contoso.edu>,t1',
   '2026-11-02 09:30:00,Notifications@Contoso.edu,B@example.org,"Ticket 2",Delivered,,203.0.113.25,,<m2@contoso.edu>,t2',
   'yesterday,notifications@contoso.edu,c@example.org,"Ticket 3",Delivered,,203.0.113.25,100,<m3@contoso.edu>,t3',
-  '2026-11-02 10:00:00,notifications@contoso.edu,not-an-address,"Ticket 4",Delivered,,203.0.113.25,100,<m4@contoso.edu>,t4',
-  '2026-11-02 10:30:00,notifications@contoso.edu,d@example.org,"Ticket 5",Delivered,,203.0.113.25,lots,<m5@contoso.edu>,t5',
+  '2026-11-02 10:00:00,notifications@contoso.edu,not-an-address,"Ticket ' +
+    '4",Delivered,,203.0.113.25,100,<m4@contoso.edu>,t4',
+  '2026-11-02 10:30:00,notifications@contoso.edu,d@example.org,"Ticket ' +
+    '5",Delivered,,203.0.113.25,lots,<m5@contoso.edu>,t5',
   '2026-11-02T11:00:00Z,notifications@contoso.edu,e@example.org,"Ticket 6",Delivered,,203.0.113.25,100,,t6',
 ].join('\r\n')
 

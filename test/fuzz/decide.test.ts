@@ -327,7 +327,8 @@ t.test('decide() never throws and every refusal carries a 4xx/5xx reply with an 
 })
 
 t.test(
-  'open relay: an external recipient is accepted only on the SMTP AUTH lane or via onPremises + accepted P1/certificate domain',
+  'open relay: an external recipient is accepted only on the SMTP ' +
+    'AUTH lane or via onPremises + accepted P1/certificate domain',
   async (t) => {
     let externalAccepted = 0
     const transaction = fc.tuple(session, likely, likely, fc.nat(2))

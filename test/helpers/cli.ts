@@ -147,10 +147,10 @@ export function bannerPorts(banner: string): {
   submission: number | undefined
   http: number | undefined
 } {
-  const m =
-    /SMTP on [^\s,]+:(\d+)(?:, submission \(SMTP AUTH\) on [^\s,]+:(\d+))?(?:, UI and API on http:\/\/[^/]+:(\d+)\/)?/.exec(
-      banner,
-    )
+  const m = new RegExp(
+    /SMTP on [^\s,]+:(\d+)(?:, submission \(SMTP AUTH\) on [^\s,]+:(\d+))?/.source +
+      /(?:, UI and API on http:\/\/[^/]+:(\d+)\/)?/.source,
+  ).exec(banner)
   if (!m) throw new Error(`no ports in banner: ${banner}`)
   return { smtp: Number(m[1]), submission: m[2] ? Number(m[2]) : undefined, http: m[3] ? Number(m[3]) : undefined }
 }

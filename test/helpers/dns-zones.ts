@@ -49,7 +49,8 @@ export const ZONES: Zones = {
   'odd.example': {
     MX: [{ preference: 0, exchange: 'odd-example.mail.protection.outlook.com' }],
     TXT: [
-      'v=spf1 include:spf.protection.outlook.com include:nothing.example include:%{d}.spf.example include:loop.example -all',
+      'v=spf1 include:spf.protection.outlook.com include:nothing.example ' +
+        'include:%{d}.spf.example include:loop.example -all',
     ],
   },
   'nothing.example': { A: ['192.0.2.99'] },

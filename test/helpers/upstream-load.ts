@@ -34,7 +34,11 @@ export const upstreamOf = (relay: TestRelay) => relay.relay.ctx.targets.upstream
 
 export function rawMessage(id: string, size: number): string {
   const line = 'The quick brown fox jumps over the lazy dog 0123456789.\r\n'
-  return `From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\nSubject: ${id}\r\nMessage-ID: <${id}>\r\n\r\n${line.repeat(Math.max(1, Math.round(size / line.length)))}`
+  return (
+    'From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\n' +
+    `Subject: ${id}\r\nMessage-ID: <${id}>\r\n\r\n` +
+    line.repeat(Math.max(1, Math.round(size / line.length)))
+  )
 }
 
 export interface Sent {
@@ -99,7 +103,10 @@ export function checkNoFalse250(t: Test, sent: Sent[], upstream: FaultyUpstream)
   t.same(problems.slice(0, 5), [], `no false 250, no crossed reply (${problems.length} problems)`)
 }
 
-/** The answers to a final dot that are no clean acknowledgement, and why relay365 says the session is out of step (its 451 4.4.0). */
+/**
+ * The answers to a final dot that are no clean acknowledgement, and why relay365 says the session is out of step
+ * (its 451 4.4.0).
+ */
 export const SHAPES: ReadonlyArray<[Fault, RegExp]> = [
   ['mixed-multiline', /a multiline reply of 250 continued with 554/],
   ['code-2500', /not a reply line: "2500 ok/],

@@ -471,13 +471,15 @@ t.test(
     const host = `127.0.0.1:${port}`
     const pipelined = await rawRequest(
       port,
-      `GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\nGET /api/v1/messages HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      `GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n` +
+        `GET /api/v1/messages HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
     )
     t.equal(pipelined.status, 200, 'the public request first')
     t.match(pipelined.body, /HTTP\/1\.1 401/, 'then the protected one on the same connection: 401')
     t.notMatch(pipelined.body, /"total"/)
     for (const framing of [
-      `POST /healthz HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /api/v1/messages HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
+      `POST /healthz HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n` +
+        `GET /api/v1/messages HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
       `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 0\r\nContent-Length: 60\r\n\r\n`,
     ]) {
       const r = await rawRequest(port, framing)
@@ -491,7 +493,8 @@ t.test(
     t.equal(dupHost.status, 403, 'two Host headers: the first one counts')
     const dupAuth = await rawRequest(
       port,
-      `GET /api/v1/messages HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer wrong\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`,
+      `GET /api/v1/messages HTTP/1.1\r\nHost: ${host}\r\n` +
+        `Authorization: Bearer wrong\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`,
     )
     t.equal(dupAuth.status, 401, 'two Authorization headers: the first one counts')
     t.equal(

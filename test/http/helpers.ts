@@ -159,7 +159,10 @@ export function rawRequest(port: number, request: string, timeoutMs = 3000): Pro
   })
 }
 
-/** A request as text: the request line exactly as given, then Host (unless given), the headers, Connection: close and the body. */
+/**
+ * A request as text: the request line exactly as given, then Host (unless given), the headers, Connection: close and
+ * the body.
+ */
 export function httpRequest(
   method: string,
   target: string,

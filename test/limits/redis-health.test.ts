@@ -84,7 +84,8 @@ t.test(
     const up = await healthTurns(port, 200)
     t.equal(up.status, 200, `200 again ${Math.round(up.after)} ms after SIGCONT, no mail sent`)
     t.comment(
-      `Redis frozen: 503 after ${Math.round(down.after)} ms (slowest request ${Math.round(down.slowest)} ms); thawed: 200 after ${Math.round(up.after)} ms`,
+      `Redis frozen: 503 after ${Math.round(down.after)} ms (slowest request ${Math.round(down.slowest)} ms); ` +
+        `thawed: 200 after ${Math.round(up.after)} ms`,
     )
   },
 )

@@ -166,7 +166,8 @@ t.test('tenant external recipients (TERRL) and connector limits', async (t) => {
   t.match(await message(d, 'helpdesk@contoso.example', 4), /^250 /)
   t.equal(
     await message(d, 'helpdesk@contoso.example', 2),
-    "550 5.7.233 Your message can't be sent because your tenant exceeded its daily limit for sending email to external recipients (tenant external recipient rate limit).",
+    "550 5.7.233 Your message can't be sent because your tenant exceeded its daily limit " +
+      'for sending email to external recipients (tenant external recipient rate limit).',
   )
   t.match(
     await message(d, 'helpdesk@contoso.example', 3, 'contoso.example'),

@@ -10,7 +10,10 @@ import { settled, startRelay } from '../helpers/relay.js'
 const FROM_INVALID = '550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant'
 const BODY = '\r\n\r\nhello'
 
-/** One message over STARTTLS, `mail` and each of `rcpts` as whole command lines (a Buffer keeps UTF-8 as is); every reply. */
+/**
+ * One message over STARTTLS, `mail` and each of `rcpts` as whole command lines (a Buffer keeps UTF-8 as is); every
+ * reply.
+ */
 async function transact(
   port: number,
   message: Buffer | string,
@@ -87,7 +90,8 @@ t.test('ReDoS and parser-DoS shapes in envelope addresses: refused at once', asy
 })
 
 t.test(
-  'parser-DoS shapes in the From header (nodemailer CVE-2025-14874, GHSA-2x7j-588g-ccc2 and kin): 5.7.512 well under a second',
+  'parser-DoS shapes in the From header (nodemailer CVE-2025-14874, ' +
+    'GHSA-2x7j-588g-ccc2 and kin): 5.7.512 well under a second',
   async (t) => {
     const relay = await startRelay(t)
     const n = 200_000 // within limits.maxHeaderSize (256KB)
@@ -123,7 +127,9 @@ t.test('text lines over 1000 octets in DATA are accepted and relayed unchanged',
   // signatures and encodings; the next hop applies its own limit.
   const { upstream, relay } = await relayWithUpstream(t)
   const longHeader = `X-Long: ${'h'.repeat(3000)}`
-  const message = `From: helpdesk@contoso.example\r\n${longHeader}\r\nSubject: long\r\n\r\n${'b'.repeat(5000)}\r\n${'c'.repeat(100_000)}`
+  const message =
+    `From: helpdesk@contoso.example\r\n${longHeader}\r\nSubject: long\r\n\r\n` +
+    `${'b'.repeat(5000)}\r\n${'c'.repeat(100_000)}`
   const { replies } = await transact(relay.smtpPort, message)
   t.equal(replies.at(-1), '250 2.0.0 Ok: queued as FAKE1')
   t.ok(upstream.received[0]?.data.toString('latin1').endsWith(`${message}\r\n`), 'byte for byte after the trace fields')

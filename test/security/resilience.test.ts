@@ -117,7 +117,8 @@ t.test('every socket and TLS error stays with its connection', async (t) => {
     // a browser made to POST SMTP commands (cross-protocol attack): nothing after the request line runs
     const post = await Dialogue.open(port)
     post.write(
-      'POST /x HTTP/1.1\r\nHost: relay.example\r\nContent-Length: 80\r\n\r\nEHLO x\r\nMAIL FROM:<helpdesk@contoso.example>\r\nRCPT TO:<evil@example.org>\r\n',
+      'POST /x HTTP/1.1\r\nHost: relay.example\r\nContent-Length: 80\r\n\r\nEHLO x\r\n' +
+        'MAIL FROM:<helpdesk@contoso.example>\r\nRCPT TO:<evil@example.org>\r\n',
     )
     t.equal(await post.read(), '421 4.7.0 HTTP requests not allowed, closing transmission channel')
     t.equal(await post.read(), '', 'no further reply')

@@ -12,7 +12,8 @@ import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 
 const MESSAGE =
-  'From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\nSubject: Chunked\r\nMessage-ID: <chunked@contoso.example>\r\n\r\nfirst line\r\nsecond line\r\n'
+  'From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\nSubject: Chunked\r\n' +
+  'Message-ID: <chunked@contoso.example>\r\n\r\nfirst line\r\nsecond line\r\n'
 
 async function relayWithUpstream(t: Test, doc: Record<string, unknown> = {}) {
   const upstream = await startFakeUpstream(t)
@@ -306,7 +307,8 @@ t.test('smuggling through BDAT: an end-of-data sequence inside a chunk is conten
   const { upstream, relay } = await relayWithUpstream(t)
   const d = await transaction(relay)
   const payload =
-    'From: helpdesk@contoso.example\r\nSubject: s\r\n\r\nhello\r\n.\r\nMAIL FROM:<evil@evil.example>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\n\r\nspoofed\r\n'
+    'From: helpdesk@contoso.example\r\nSubject: s\r\n\r\nhello\r\n.\r\n' +
+    'MAIL FROM:<evil@evil.example>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\n\r\nspoofed\r\n'
   d.write(bdat(payload, true))
   t.equal(await d.read(10_000), '250 2.0.0 Ok: queued as FAKE1')
   d.close()

@@ -10,7 +10,8 @@ import { Dialogue, openTls } from '../helpers/dialogue.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 
 const BANNED =
-  '550 5.7.606 Access denied, banned sending IP [127.0.0.1]. To request removal from this list please visit https://sender.office.com/ and follow the directions.'
+  '550 5.7.606 Access denied, banned sending IP [127.0.0.1]. To request removal ' +
+  'from this list please visit https://sender.office.com/ and follow the directions.'
 
 function transport(relay: TestRelay) {
   return nodemailer.createTransport({
@@ -253,7 +254,8 @@ t.test('/api/v1/faults: POST arms, GET lists with the catalogue, DELETE disarms;
 })
 
 t.test(
-  'the fault routes keep the guard: a cross-site or non-JSON POST and DELETE are refused; the token is required when set',
+  'the fault routes keep the guard: a cross-site or non-JSON ' +
+    'POST and DELETE are refused; the token is required when set',
   async (t) => {
     const relay = await startRelay(t, { http: { token: 'sekrit' } })
     const url = `http://127.0.0.1:${relay.httpPort}/api/v1/faults`

@@ -293,7 +293,9 @@ t.test(
   async (t) => {
     const relay = await startRelay(t, { smtpAuth: { ...USERS.smtpAuth, tenantEnabled: false } })
     const d = await submission(relay)
-    const refusal = `535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information. [${HOST}]`
+    const refusal =
+      '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. ' +
+      `Visit https://aka.ms/smtp_auth_disabled for more information. [${HOST}]`
     t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), refusal)
     t.equal(
       await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'static-token')}`),
@@ -312,7 +314,9 @@ t.test('users[].smtpAuth false: 535 5.7.139 the request did not meet the criteri
   const d = await submission(relay)
   t.equal(
     await d.send(`AUTH PLAIN ${plain('off@contoso.example', 'pw')}`),
-    `535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator. [${HOST}]`,
+    '535 5.7.139 Authentication unsuccessful, ' +
+      'the request did not meet the criteria to be authenticated successfully. ' +
+      `Contact your administrator. [${HOST}]`,
   )
   t.equal(
     await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
@@ -369,7 +373,9 @@ t.test('send-as at end of DATA: 554 5.2.252 SendAsDenied for P1 or P2, sendAs gr
   const d = await submission(relay)
   t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '235 2.7.0 Authentication successful')
   const denied = (sender: string) =>
-    `554 5.2.252 SendAsDenied; app@contoso.example not allowed to send as ${sender}; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception`
+    `554 5.2.252 SendAsDenied; app@contoso.example not allowed to send as ${sender}; ` +
+    'STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; ' +
+    'Failed to process message due to a permanent exception'
   const p1 = await message(d, 'other@contoso.example')
   t.same(
     p1.slice(0, 3),

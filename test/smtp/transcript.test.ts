@@ -259,7 +259,8 @@ t.test('a pipelining client whose MAIL is refused: one record, not one per comma
   const relay = await startRelay(t)
   const d = await openTls(relay.smtpPort)
   d.write(
-    'MAIL FROM:<app@vendor.example> SIZE=999999999999\r\nRCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n',
+    'MAIL FROM:<app@vendor.example> SIZE=999999999999\r\n' +
+      'RCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n',
   )
   t.match(await d.read(), /^552 5\.3\.4 /)
   t.equal(await d.read(), '503 5.5.1 Bad sequence of commands')

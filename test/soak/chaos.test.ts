@@ -73,7 +73,11 @@ const MAX_MESSAGE = 64 * 1024
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function message(id: string, bytes: number): string {
-  return `From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\nSubject: ${id}\r\nMessage-ID: <${id}>\r\n\r\n${`${'c'.repeat(70)}\r\n`.repeat(Math.max(1, Math.round(bytes / 72)))}`
+  return (
+    'From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\n' +
+    `Subject: ${id}\r\nMessage-ID: <${id}>\r\n\r\n` +
+    `${'c'.repeat(70)}\r\n`.repeat(Math.max(1, Math.round(bytes / 72)))
+  )
 }
 
 interface Ack {
@@ -242,7 +246,9 @@ t.test(`chaos soak, proxy mode (seed ${SEED})`, async (t) => {
   const before = { fds: openFds(), timers: timers() }
   const { acks, started, byBehaviour } = await runLoad(relay.smtpPort, random, Date.now() + PHASE_MS)
   t.comment(
-    `${started} sessions ${JSON.stringify(byBehaviour)}; ${acks.length} acknowledged; upstream accepted ${upstream.accepted.length}, refused ${upstream.refused.length}, ${upstream.connections.total} connections`,
+    `${started} sessions ${JSON.stringify(byBehaviour)}; ${acks.length} acknowledged; ` +
+      `upstream accepted ${upstream.accepted.length}, refused ${upstream.refused.length}, ` +
+      `${upstream.connections.total} connections`,
   )
   t.ok(started >= Math.min(TRANSACTIONS, 600), `${started} sessions in the time bound`)
   t.same(falseAcks(acks, upstream).slice(0, 5), [], 'no false 250: each reached the upstream whole')
@@ -291,7 +297,8 @@ t.test(`chaos soak, queue mode (seed ${SEED + 1})`, async (t) => {
   t.same(
     lost.slice(0, 5).map((a) => a.id),
     [],
-    `nothing acknowledged was lost (${acks.length} acknowledged, ${new Set(upstream.accepted.map((u) => u.messageId)).size} distinct delivered)`,
+    `nothing acknowledged was lost (${acks.length} acknowledged, ` +
+      `${new Set(upstream.accepted.map((u) => u.messageId)).size} distinct delivered)`,
   )
   const taken = new Set(upstream.accepted.map((u) => `<${u.messageId}>`))
   t.same(

@@ -162,9 +162,11 @@ t.test(
   async (t) => {
     const file = join(t.testdir({}), 'trace.db')
     const v1 = new Database(file)
-    v1.exec(`CREATE TABLE messages (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL, status TEXT NOT NULL, mail_from TEXT NOT NULL, rule TEXT, doc TEXT NOT NULL);
+    v1.exec(`CREATE TABLE messages (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL, status TEXT NOT NULL,
+      mail_from TEXT NOT NULL, rule TEXT, doc TEXT NOT NULL);
     CREATE INDEX messages_received ON messages(received_at);
-    CREATE TABLE recipients (message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE, idx INTEGER NOT NULL, address TEXT NOT NULL, status TEXT NOT NULL, rule TEXT, route TEXT, PRIMARY KEY (message_id, idx));
+    CREATE TABLE recipients (message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE, idx INTEGER NOT NULL,
+      address TEXT NOT NULL, status TEXT NOT NULL, rule TEXT, route TEXT, PRIMARY KEY (message_id, idx));
     PRAGMA user_version = 1;`)
     const old = message('old', 1000)
     v1.prepare('INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)').run(

@@ -90,7 +90,10 @@ t.test(
     t.equal(await page.evaluate(() => (globalThis as unknown as { marker: number }).marker), 42, 'without a reload')
     t.match(
       await row.innerText(),
-      /Mixed[\s\S]*250 2\.6\.0[\s\S]*staff@contoso\.example[\s\S]*someone@example\.org[\s\S]*connector[\s\S]*TeamDynamix[\s\S]*upstream[\s\S]*tenant-attribution/,
+      new RegExp(
+        /Mixed[\s\S]*250 2\.6\.0[\s\S]*staff@contoso\.example[\s\S]*someone@example\.org/.source +
+          /[\s\S]*connector[\s\S]*TeamDynamix[\s\S]*upstream[\s\S]*tenant-attribution/.source,
+      ),
     )
 
     await row.click()
@@ -103,7 +106,10 @@ t.test(
     t.equal(await decided.getAttribute('class'), 'decided', 'highlighted as the rule that decided')
     t.match(
       await decided.innerText(),
-      /tenant-attribution\s+rcpt\s+reject\s+assumed\s+onPremises connector TeamDynamix matched[\s\S]*550 5\.7\.64 TenantAttribution; Relay Access Denied/,
+      new RegExp(
+        /tenant-attribution\s+rcpt\s+reject\s+assumed\s+onPremises connector /.source +
+          /TeamDynamix matched[\s\S]*550 5\.7\.64 TenantAttribution; Relay Access Denied/.source,
+      ),
     )
     t.match(
       await refused.locator('.replies').innerText(),
@@ -112,7 +118,10 @@ t.test(
     const accepted = panel.locator('section.recipient[data-recipient="staff@contoso.example"]')
     t.match(
       await accepted.locator('.replies').innerText(),
-      /RCPT TO reply\s+250 2\.1\.5 Recipient OK\s+Route\s+upstream → capture\s+Next hop replied\s+none: kept by relay365 \(capture route, no next hop\)/,
+      new RegExp(
+        /RCPT TO reply\s+250 2\.1\.5 Recipient OK\s+Route\s+upstream → capture\s+Next /.source +
+          /hop replied\s+none: kept by relay365 \(capture route, no next hop\)/.source,
+      ),
     )
     t.match(
       await panel.locator('.verdicts').innerText(),
@@ -120,7 +129,10 @@ t.test(
     )
     t.match(
       await panel.locator('dl.envelope').innerText(),
-      /MAIL FROM \(P1\)\s+app@vendor\.example[\s\S]*Lane\s+connector|Lane\s+connector[\s\S]*MAIL FROM \(P1\)\s+app@vendor\.example/,
+      new RegExp(
+        /MAIL FROM \(P1\)\s+app@vendor\.example[\s\S]*Lane\s+connector/.source +
+          /|Lane\s+connector[\s\S]*MAIL FROM \(P1\)\s+app@vendor\.example/.source,
+      ),
     )
     t.match(await panel.locator('table.headers').innerText(), /Subject\s+Ticket 1042 updated/)
     t.match(
@@ -203,7 +215,8 @@ t.test(
 
     const replies = await sendOne(relay, 'helpdesk@contoso.example', ['someone@example.org'], 'Ticket 9')
     t.same(replies, [
-      '550 5.7.606 Access denied, banned sending IP [127.0.0.1]. To request removal from this list please visit https://sender.office.com/ and follow the directions.',
+      '550 5.7.606 Access denied, banned sending IP [127.0.0.1]. To request removal ' +
+        'from this list please visit https://sender.office.com/ and follow the directions.',
     ])
     const row = page.locator('#messages tbody tr', { hasText: 'helpdesk@contoso.example' })
     await row.waitFor({ timeout: 2000 })
