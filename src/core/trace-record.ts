@@ -1,6 +1,6 @@
-// Pure: the one place a trace record is assembled — for a transaction in proxy and queue mode, for
-// each queue attempt, and for a delivery status notification — and the decisions the record
-// states: a recipient's status, the client's final reply given each route's outcome.
+// Pure: how a trace record is built from its facts (buildTrace) — core/transaction.ts gathers a
+// transaction's facts, the queue an attempt's, the bounce a notification's — and the decisions
+// the record states: a recipient's status, the client's final reply given each route's outcome.
 import { aggregateStatus, type TraceMessage, type TraceRecipient, type TraceStatus } from './trace.js'
 import type { Reply } from './replies.js'
 
