@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { bannerPorts, spawnServe, stopChild } from '../helpers/cli.js'
-import { Dialogue } from '../helpers/dialogue.js'
+import { sendOfSize } from '../helpers/dialogue.js'
 import { health, healthTurns } from '../helpers/health.js'
 import { needs } from '../helpers/outside.js'
 import { startRedis } from '../helpers/redis.js'
@@ -30,27 +30,7 @@ async function serveWorkers(t: Test, doc: Record<string, unknown>): Promise<{ sm
 }
 
 /** A message's last reply. */
-async function send(port: number, bodyBytes: number): Promise<string | undefined> {
-  const d = await Dialogue.open(port)
-  try {
-    await d.send('EHLO client.test')
-    const replies = [await d.send('MAIL FROM:<helpdesk@contoso.example>')]
-    if (replies[0]?.startsWith('250')) {
-      replies.push(await d.send('RCPT TO:<someone@example.org>'))
-      replies.push(await d.send('DATA'))
-      d.write(
-        'From: helpdesk@contoso.example\r\nSubject: disk\r\n\r\n' +
-          `${'z'.repeat(998)}\r\n`.repeat(Math.ceil(bodyBytes / 1000)) +
-          '.\r\n',
-      )
-      replies.push(await d.read(10_000))
-    }
-    await d.send('QUIT')
-    return replies.at(-1)
-  } finally {
-    d.close()
-  }
-}
+const send = async (port: number, bodyBytes: number) => (await sendOfSize(port, bodyBytes)).at(-1)
 
 t.test(
   'two workers, a spool disk full then freed: the primary /healthz clears within seconds, with no mail',

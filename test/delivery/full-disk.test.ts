@@ -5,7 +5,7 @@
 import t from 'tap'
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { Dialogue } from '../helpers/dialogue.js'
+import { sendOfSize } from '../helpers/dialogue.js'
 import { healthTurns } from '../helpers/health.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 import { fill, mountTmpfs, noTmpfs } from '../helpers/tmpfs.js'
@@ -15,24 +15,7 @@ const plain = {
   connectors: [{ name: 'TeamDynamix', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
 }
 
-async function send(relay: TestRelay, bodyBytes: number): Promise<string[]> {
-  const d = await Dialogue.open(relay.smtpPort)
-  await d.send('EHLO client.test')
-  const replies = [await d.send('MAIL FROM:<helpdesk@contoso.example>')]
-  if (replies[0]?.startsWith('250')) {
-    replies.push(await d.send('RCPT TO:<someone@example.org>'))
-    replies.push(await d.send('DATA'))
-    d.write(
-      'From: helpdesk@contoso.example\r\nSubject: disk\r\n\r\n' +
-        `${'z'.repeat(998)}\r\n`.repeat(Math.ceil(bodyBytes / 1000)) +
-        '.\r\n',
-    )
-    replies.push(await d.read(10_000))
-  }
-  await d.send('QUIT')
-  d.close()
-  return replies
-}
+const send = (relay: TestRelay, bodyBytes: number) => sendOfSize(relay.smtpPort, bodyBytes)
 
 async function health(relay: TestRelay): Promise<{ status: number; body: { status: string; problems: string[] } }> {
   const res = await fetch(`http://127.0.0.1:${relay.httpPort}/healthz`)

@@ -175,3 +175,29 @@ export async function trickleUntilCut(t: Test, d: Dialogue): Promise<void> {
   await d.closed
   t.ok(after >= 900 && after < 3000, `cut off after one window (${after} ms)`)
 }
+
+/**
+ * One message of about `bodyBytes` from helpdesk@contoso.example over a plain session, stopping at
+ * the first refusal of MAIL; every reply it got, in order (for disks filled by the message itself).
+ */
+export async function sendOfSize(port: number, bodyBytes: number): Promise<string[]> {
+  const d = await Dialogue.open(port)
+  try {
+    await d.send('EHLO client.test')
+    const replies = [await d.send('MAIL FROM:<helpdesk@contoso.example>')]
+    if (replies[0]?.startsWith('250')) {
+      replies.push(await d.send('RCPT TO:<someone@example.org>'))
+      replies.push(await d.send('DATA'))
+      d.write(
+        'From: helpdesk@contoso.example\r\nSubject: disk\r\n\r\n' +
+          `${'z'.repeat(998)}\r\n`.repeat(Math.ceil(bodyBytes / 1000)) +
+          '.\r\n',
+      )
+      replies.push(await d.read(10_000))
+    }
+    await d.send('QUIT')
+    return replies
+  } finally {
+    d.close()
+  }
+}
