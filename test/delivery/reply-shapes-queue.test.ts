@@ -4,8 +4,8 @@
 // the next hop answers cleanly, every acknowledged message is delivered.
 import t from 'tap'
 import { startFaultyUpstream } from '../helpers/faulty-upstream.js'
-import { settled, startRelay } from '../helpers/relay.js'
-import { load, SHAPES } from '../helpers/upstream-load.js'
+import { settled } from '../helpers/relay.js'
+import { load, relayTo, SHAPES } from '../helpers/upstream-load.js'
 
 // 7 shapes x 500 messages through the spool: about 2.5 min on a quiet 2-core machine
 t.setTimeout(600_000)
@@ -25,21 +25,12 @@ for (const [shape] of SHAPES) {
     let shaping = true
     const upstream = await startFaultyUpstream(t, () => (shaping ? shape : 'ok'))
     const dir = t.testdir({})
-    const relay = await startRelay(t, {
-      smtp: { requireTls: false, maxConnectionsPerIP: 200 },
-      connectors: [{ name: 'TeamDynamix', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
-      delivery: { mode: 'queue', spoolDir: `${dir}/spool`, retry: { initial: '200ms', max: '1s' }, concurrency: 8 },
-      routes: {
-        upstream: {
-          type: 'smarthost',
-          host: '127.0.0.1',
-          port: upstream.port,
-          tls: 'none',
-          timeout: '2s',
-          maxConnections: 5,
-        },
-      },
-    })
+    const relay = await relayTo(
+      t,
+      upstream,
+      {},
+      { delivery: { mode: 'queue', spoolDir: `${dir}/spool`, retry: { initial: '200ms', max: '1s' }, concurrency: 8 } },
+    )
     const sent = await load(relay.smtpPort, 20261207, 5, 100)
     t.equal(
       sent.filter((s) => /^250 2\.6\.0 /.test(s.reply)).length,

@@ -12,8 +12,11 @@ export async function relayTo(
   t: Test,
   upstream: FaultyUpstream,
   extra: Record<string, unknown> = {},
+  /** Settings of the relay beside its route (e.g. `delivery` for queue mode). */
+  relay: Record<string, unknown> = {},
 ): Promise<TestRelay> {
   return startRelay(t, {
+    ...relay,
     smtp: { requireTls: false, maxConnectionsPerIP: 200 },
     connectors: [{ name: 'TeamDynamix', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
     routes: {
