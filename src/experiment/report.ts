@@ -82,8 +82,9 @@ export function formatReport(r: ExperimentResult): string {
   for (const l of r.limits) lines.push(`limit ${limitSummary(l, s.start)}`)
   if (t.totals.ndr > 0)
     lines.push(
-      `ndr: ${t.totals.ndr} messages got 250 and then an NDR (policy.ndr: exchange)` +
-        `: the application saw success and did not fall back; that mail is lost to it`,
+      `ndr: ${t.totals.ndr} messages got 250 and then an NDR for ${t.recipientTotals.ndr} of their recipients` +
+        ` (policy.ndr: exchange): the application saw success and did not fall back; that mail is lost to it` +
+        ` (their other recipients were delivered)`,
     )
   for (const tr of s.traffic) {
     lines.push(

@@ -15,6 +15,11 @@ export interface MessageOutcome {
   readonly receivedAt: number
   readonly category: Category
   readonly recipients: number
+  /**
+   * Of an `ndr` message: how many of its recipients the NDR refused (TERRL refuses the external
+   * ones), and what the others, delivered, count as (accepted, or throttled).
+   */
+  readonly ndr?: { readonly recipients: number; readonly delivered: Category }
   readonly rule: string | undefined
   readonly reply: string
 }
@@ -35,12 +40,22 @@ export function commandRefusal(m: TraceMessage): CommandRefusal | undefined {
 /** A trace record as the timeline counts it; none for relay365's own reports and refused commands. */
 export function messageOutcome(m: TraceMessage): MessageOutcome | undefined {
   const category = categoryOf(m)
+  // the live relay delivers the recipients an NDR did not refuse: they are not lost mail
+  const delivered = m.recipients.filter((r) => !r.ndr)
+  const ndr =
+    category === 'ndr'
+      ? {
+          recipients: m.recipients.length - delivered.length,
+          delivered: categoryOf({ ...m, recipients: delivered }) ?? 'accepted',
+        }
+      : undefined
   // a message refused recipient by recipient has no rule of its own: its first refused recipient's
   return (
     category && {
       receivedAt: m.receivedAt,
       category,
       recipients: m.recipients.length,
+      ...(ndr ? { ndr } : {}),
       rule: m.rule ?? m.recipients.find((r) => r.rule)?.rule,
       reply: m.reply,
     }
@@ -95,13 +110,19 @@ export function buildTimeline(
     const c = m.category
     const i = Math.floor((m.receivedAt - start) / bucketMs)
     const b = buckets[Math.min(Math.max(i, 0), buckets.length - 1)]
-    const n = m.recipients
-    if (b) {
-      b.counts[c]++
-      b.recipients[c] += n
-    }
+    // an ndr message's recipients: those the NDR refused, and the others as they were delivered
+    const shares: Array<readonly [Category, number]> = m.ndr
+      ? [
+          ['ndr', m.ndr.recipients],
+          [m.ndr.delivered, m.recipients - m.ndr.recipients],
+        ]
+      : [[c, m.recipients]]
+    if (b) b.counts[c]++
     totals[c]++
-    recipientTotals[c] += n
+    for (const [category, n] of shares) {
+      if (b) b.recipients[category] += n
+      recipientTotals[category] += n
+    }
     // a throttled message has no refusing rule: the limit that delayed its reply
     if (c !== 'accepted' && !firsts.has(c))
       firsts.set(c, {

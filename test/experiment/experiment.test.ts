@@ -155,9 +155,38 @@ t.test(
       'message 21, the first over 20 external recipients',
     )
     t.match(output, /ndr 20/)
-    t.match(output, /ndr: 20 messages got 250 and then an NDR/)
+    t.match(output, /ndr: 20 messages got 250 and then an NDR for 20 of their recipients/)
   },
 )
+
+t.test("an NDR'd message's internal recipients are delivered, not counted as NDR'd: both engines", async (t) => {
+  for (const engine of ['wire', 'core'] as const) {
+    const dir = t.testdir({ 'terrl.yaml': TERRL_SCENARIO })
+    const { result } = await experimentCommand({ file: `${dir}/terrl.yaml`, out: `${dir}/out`, engine })
+    t.match(result.timeline.totals, { accepted: 20, ndr: 20 }, engine)
+    t.match(
+      result.timeline.recipientTotals,
+      { accepted: 60, ndr: 20 },
+      `${engine}: of the 20 NDR'd messages only the external recipient is refused; the internal one is delivered`,
+    )
+    const bucket = result.timeline.buckets[2]
+    t.match(bucket?.recipients, { accepted: 20, ndr: 20 }, `${engine}: per bucket too`)
+  }
+})
+
+t.test('examples/terrl-day.yaml: the NDR refuses the external recipients only (engine core)', async (t) => {
+  const { result } = await experimentCommand({
+    file: fileURLToPath(new URL('../../examples/terrl-day.yaml', import.meta.url)),
+    out: t.testdir(),
+    engine: 'core',
+  })
+  t.match(result.timeline.totals, { accepted: 4133, ndr: 3067 })
+  t.match(
+    result.timeline.recipientTotals,
+    { accepted: 26799, ndr: 9201 },
+    '3 external recipients of each NDRd message: 3067 x 3, its 2 internal ones delivered',
+  )
+})
 
 t.test('the same scenario with policy.ndr: smtp: the refusal is synchronous and the app falls back', async (t) => {
   const dir = t.testdir({ 'terrl.yaml': TERRL_SCENARIO.replace('relay:\n', 'relay:\n  policy: { ndr: smtp }\n') })
