@@ -97,6 +97,8 @@ export async function experimentCommand(
     recoveredAt: result.timeline.recoveredAt,
     delays: { delayed: result.delays.delayed, totalMs: result.delays.totalMs, maxMs: result.delays.maxMs },
     limits: result.limits.map(({ used: _used, ...l }) => l),
+    // every row a trace had that was not replayed, with its line and why
+    traffic: scenario.traffic,
   }
   writeFileSync(files[3] as string, JSON.stringify(json, null, 2))
   return { output: `${formatReport(result)}\n\nwrote ${files.join(', ')}`, result, files }

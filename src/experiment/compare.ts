@@ -3,7 +3,7 @@
 // first moment each outcome other than accepted began and which rule caused it, and each limit's
 // peak against its ceiling.
 import { limitLabel, renderChart, renderLimitChart } from './chart.js'
-import { duration, runSummary } from './report.js'
+import { duration, runSummary, trafficSummary } from './report.js'
 import type { ExperimentResult } from './run.js'
 import { CATEGORIES, type Category } from '../core/outcome.js'
 
@@ -112,6 +112,40 @@ function bucketTable(runs: readonly ComparedRun[]): string[] {
   return runTable(runs, 'bucket', rows)
 }
 
+/**
+ * Each run's traces: what each gave and the rows it skipped, with their lines and why (a run's
+ * own report would say so; side by side it is the only report). None when no run replays a trace.
+ */
+function trafficList(runs: readonly ComparedRun[]): Array<{ item: string; skipped: string[] }> {
+  return runs.flatMap((r) =>
+    r.result.scenario.traffic.map((tr) => {
+      const { summary, skipped } = trafficSummary(tr)
+      return { item: `${r.label}: ${summary}`, skipped }
+    }),
+  )
+}
+
+function trafficMarkdown(runs: readonly ComparedRun[]): string[] {
+  const list = trafficList(runs)
+  if (list.length === 0) return []
+  return [
+    '## Traces replayed, and the rows skipped',
+    '',
+    ...list.flatMap(({ item, skipped }) => [`- ${item}`, ...skipped.map((k) => `  - ${k}`)]),
+    '',
+  ]
+}
+
+function trafficHtml(runs: readonly ComparedRun[]): string {
+  const list = trafficList(runs)
+  if (list.length === 0) return ''
+  const li = (text: string) => `<li>${escape(text)}</li>`
+  const items = list.map(
+    ({ item, skipped }) => `<li>${escape(item)}${skipped.length ? `<ul>${skipped.map(li).join('')}</ul>` : ''}</li>`,
+  )
+  return `\n<h2>Traces replayed, and the rows skipped</h2><ul>${items.join('')}</ul>`
+}
+
 function runLine(r: ComparedRun): string {
   return `- **${r.label}**: ${r.result.messages} messages; ${runSummary(r.result)}`
 }
@@ -156,6 +190,7 @@ export function compareMarkdown(runs: readonly ComparedRun[], chartFiles: readon
     '',
     ...bucketTable(runs),
     '',
+    ...trafficMarkdown(runs),
     '## Charts',
     '',
     ...runs.flatMap((r, i) => [
@@ -211,7 +246,7 @@ export function compareHtml(runs: readonly ComparedRun[]): string {
 <h2>Totals</h2>${table(totalsTable(runs))}
 <h2>When each limit first bit</h2>${table(firstsTable(runs))}
 <h2>Limits against their ceilings</h2>${table(limitsTable(runs))}
-<h2>Where they differ, by bucket</h2>${table(bucketTable(runs))}
+<h2>Where they differ, by bucket</h2>${table(bucketTable(runs))}${trafficHtml(runs)}
 <h2>Charts</h2>${charts}
 </body></html>
 `

@@ -3,6 +3,7 @@
 // first fallback or refusal and why, recovery.
 import { limitLabel } from './chart.js'
 import type { ExperimentResult } from './run.js'
+import type { TrafficSummary } from './scenario.js'
 import { CATEGORIES, type Delays, type LimitSeries } from './timeline.js'
 
 const when = (t: number, start: number) => {
@@ -60,6 +61,26 @@ export function runSummary(r: ExperimentResult): string {
   )
 }
 
+/** Rows of a skipped list shown in a text report; report.json holds them all. */
+const SKIPPED_SHOWN = 20
+
+/**
+ * What a trace gave, and each row it skipped with its line (CSV) or index (JSON) and why: every
+ * report that replays a trace says so (the single run's and the side by side).
+ */
+export function trafficSummary(tr: TrafficSummary): { summary: string; skipped: string[] } {
+  const n = tr.skipped.length
+  return {
+    summary:
+      `traffic for ${tr.sender}: ${tr.file} (${tr.format}), ${tr.rows} rows -> ${tr.messages} messages` +
+      `${n ? `; ${n} rows skipped:` : '; no row skipped'}`,
+    skipped: [
+      ...tr.skipped.slice(0, SKIPPED_SHOWN).map((k) => `${k.where}: ${k.reason}`),
+      ...(n > SKIPPED_SHOWN ? [`... and ${n - SKIPPED_SHOWN} more (all in report.json)`] : []),
+    ],
+  }
+}
+
 export function formatReport(r: ExperimentResult): string {
   const s = r.scenario
   const t = r.timeline
@@ -87,12 +108,8 @@ export function formatReport(r: ExperimentResult): string {
         ` (their other recipients were delivered)`,
     )
   for (const tr of s.traffic) {
-    lines.push(
-      `traffic for ${tr.sender}: ${tr.file} (${tr.format}), ${tr.rows} rows -> ${tr.messages} messages` +
-        `${tr.skipped.length ? `; ${tr.skipped.length} rows skipped:` : ''}`,
-    )
-    for (const k of tr.skipped.slice(0, 20)) lines.push(`  ${k.where}: ${k.reason}`)
-    if (tr.skipped.length > 20) lines.push(`  ... and ${tr.skipped.length - 20} more`)
+    const { summary, skipped } = trafficSummary(tr)
+    lines.push(summary, ...skipped.map((k) => `  ${k}`))
   }
   for (const f of t.firsts)
     lines.push(`first ${f.category} at ${when(f.at, s.start)}${f.rule ? ` (${f.rule})` : ''}: ${f.reply}`)

@@ -3,6 +3,7 @@
 import t from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { compareCommand } from '../../src/cli/experiment.js'
+import { trafficSummary } from '../../src/experiment/report.js'
 import { runCliHere } from '../helpers/cli.js'
 
 const HEADER = 'Received,SenderAddress,RecipientAddress,Subject,Status,ToIP,FromIP,Size,MessageId,MessageTraceId'
@@ -108,3 +109,77 @@ t.test(
     )
   },
 )
+
+t.test('side by side: every run that replays a trace says which rows it skipped and why', async (t) => {
+  const good = (i: number) =>
+    `2026-11-02 01:0${i}:00,notifications@contoso.edu,x${i}@example.org,"T",Delivered,,,2000,<s${i}@contoso.edu>,t${i}`
+  const rows = [
+    HEADER,
+    good(1),
+    'not a date,notifications@contoso.edu,x@example.org,"T",Delivered,,,2000,<b@c>,b',
+    good(2),
+  ]
+  rows.push(`2026-11-02 01:05:00,notifications@contoso.edu,nobody,"T",Delivered,,,2000,<n@contoso.edu>,n`)
+  const dir = t.testdir({
+    'trace.csv': rows.join('\r\n'),
+    'auth.yaml': scenario('Through SMTP AUTH', 'smtpAuth'),
+    'connector.yaml': scenario('Through a connector', 'connector'),
+  })
+  const { runs } = await compareCommand({ files: [`${dir}/auth.yaml`, `${dir}/connector.yaml`], out: `${dir}/out` })
+  t.same(
+    runs.map((r) => r.result.messages),
+    [2, 2],
+  )
+  const md = readFileSync(`${dir}/out/report.md`, 'utf8')
+  t.match(md, /## Traces replayed, and the rows skipped/)
+  for (const label of ['Through SMTP AUTH', 'Through a connector'])
+    t.match(
+      md,
+      new RegExp(`- ${label}: traffic for TeamDynamix: .*trace\\.csv \\(csv\\), 4 rows -> 2 messages; 2 rows skipped:`),
+      label,
+    )
+  t.match(md, /  - line 3: Received "not a date" is not a date\n/)
+  t.match(md, /  - line 5: RecipientAddress "nobody" is not an address\n/)
+  const html = readFileSync(`${dir}/out/report.html`, 'utf8')
+  t.match(html, /<li>line 3: Received "not a date" is not a date<\/li>/)
+  const json = JSON.parse(readFileSync(`${dir}/out/1-through-smtp-auth/report.json`, 'utf8')) as {
+    traffic: Array<{ skipped: Array<{ where: string; reason: string }> }>
+  }
+  t.same(
+    json.traffic[0]?.skipped.map((k) => k.where),
+    ['line 3', 'line 5'],
+    "each run's report.json lists them all",
+  )
+})
+
+t.test('side by side without a trace: no traces section', async (t) => {
+  const plain = [
+    'name: plain',
+    'start: 2026-11-02T00:00:00Z',
+    'duration: 2h',
+    'speed: max',
+    'bucket: 1h',
+    'senders:',
+    '  - { name: app, lane: connector, from: a@contoso.example, rates: [{ from: "00:00", to: "01:00", rate: 2/h }] }',
+  ].join('\n')
+  const dir = t.testdir({ 'a.yaml': plain, 'b.yaml': plain.replace('name: plain', 'name: plain too') })
+  await compareCommand({ files: [`${dir}/a.yaml`, `${dir}/b.yaml`], out: `${dir}/out`, engine: 'core' })
+  t.notMatch(readFileSync(`${dir}/out/report.md`, 'utf8'), /Traces replayed/)
+  t.notMatch(readFileSync(`${dir}/out/report.html`, 'utf8'), /Traces replayed/)
+})
+
+t.test('a trace with many bad rows: the first 20 named, the count of the rest, all in report.json', async (t) => {
+  const skipped = Array.from({ length: 25 }, (_, i) => ({ where: `line ${i + 2}`, reason: 'no MessageId' }))
+  const { summary, skipped: shown } = trafficSummary({
+    sender: 'app',
+    file: 'trace.csv',
+    format: 'csv',
+    rows: 30,
+    messages: 5,
+    skipped,
+  })
+  t.match(summary, /30 rows -> 5 messages; 25 rows skipped:$/)
+  t.equal(shown.length, 21)
+  t.equal(shown[0], 'line 2: no MessageId')
+  t.equal(shown[20], '... and 5 more (all in report.json)')
+})
