@@ -6,7 +6,15 @@ import IPCIDR from 'ip-cidr'
 import { z } from 'zod'
 import { checkAddress } from '../core/address.js'
 import { normalizeDomain, normalizeDomainPattern } from '../core/domains.js'
-import { FAULT_CATALOGUE, FAULT_IDS, FAULT_STAGES, isFaultId } from '../core/faults.js'
+import {
+  FAULT_CATALOGUE,
+  FAULT_IDS,
+  FAULT_STAGES,
+  RESTRICTED_SENDER_VERDICTS,
+  isFaultId,
+  isRestrictedSenderVerdict,
+  type FaultKind,
+} from '../core/faults.js'
 import { isReplyId, parseReplyLine } from '../core/replies.js'
 import { parseDuration, parseSize } from '../core/units.js'
 
@@ -223,6 +231,12 @@ const policySchema = z
      * reported by NDR, as the application would see them; smtp: refused at end of data (fail fast).
      */
     ndr: z.enum(['exchange', 'smtp']).default('exchange'),
+    /**
+     * Postfix's smtpd_forbid_bare_newline: normalize (Exchange accepts bare LF) makes a bare LF a
+     * CRLF, only CRLF.CRLF ends data; reject refuses the message (550 5.6.0). Bare CR and NUL are
+     * refused either way.
+     */
+    bareLineFeeds: z.enum(['reject', 'normalize']).default('normalize'),
   })
   .strict()
 
@@ -256,7 +270,7 @@ const smtpAuthSchema = z
       }),
     /** The organisation's SMTP AUTH switch (Set-TransportConfig -SmtpClientAuthenticationDisabled, inverted). */
     tenantEnabled: z.boolean().default(true),
-    /** Basic authentication (LOGIN, PLAIN) for SMTP AUTH: allowed, disabled by policy, or retired by Microsoft. */
+    /** Basic authentication (AUTH LOGIN) for SMTP AUTH: allowed, disabled by policy, or retired by Microsoft. */
     basicAuth: z.enum(['enabled', 'disabled', 'retired']).default('enabled'),
     /** XOAUTH2 with JWTs: checked against this issuer, audience and key (a shared secret or a PEM public key file). */
     oauth: z
@@ -282,6 +296,8 @@ const smtpAuthSchema = z
             password: z.string().min(1).optional(),
             /** The mailbox's own SMTP AUTH switch (Set-CASMailbox -SmtpClientAuthenticationDisabled, inverted). */
             smtpAuth: z.boolean().default(true),
+            /** Entra ID refuses the mailbox's sign-in: a Conditional Access policy, or security defaults. */
+            blocked: z.enum(['conditionalAccess', 'securityDefaults']).nullable().default(null),
             /** XOAUTH2 bearer tokens accepted for this mailbox as they are (no JWT check). */
             tokens: z.array(z.string().min(1)).default([]),
             /** Addresses the mailbox may send as (envelope and header From) besides itself. */
@@ -297,7 +313,8 @@ const positive = z.number().int().positive()
 
 const limitsSchema = z
   .object({
-    maxMessageSize: size('35MB'),
+    /** Exchange's SMTP limit, the SIZE its EHLO advertises (157286400); recipientMaxSize bites first. */
+    maxMessageSize: size('150MB'),
     maxHeaderSize: size('256KB'),
     /** The tenant's receive limit per recipient (o365-facts §1c: 36 MB); over it, 5.2.3 by NDR. */
     recipientMaxSize: size('36MB'),
@@ -308,6 +325,11 @@ const limitsSchema = z
         messagesPerMinute: positive.default(30),
         recipientsPerDay: positive.default(10_000),
         concurrentConnections: positive.default(3),
+        /**
+         * Past messagesPerMinute, Exchange answers 250 and delivers late (delay-delivery,
+         * documented); hold-reply keeps the client waiting for its reply instead (assumed).
+         */
+        throttle: z.enum(['delay-delivery', 'hold-reply']).default('delay-delivery'),
       })
       .strict()
       .prefault({}),
@@ -315,6 +337,14 @@ const limitsSchema = z
       .object({
         messagesPerMinute: positive.nullable().default(null),
         recipientsPerDay: positive.nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    /** A tenant mailbox's hourly receive limits (5.2.122, and a third of it per sender: 5.2.121). */
+    receive: z
+      .object({
+        perRecipientPerHour: positive.default(3600),
+        perSenderPerRecipientPerHour: positive.default(1188),
       })
       .strict()
       .prefault({}),
@@ -502,8 +532,19 @@ export const faultEntrySchema = z
       ),
     reply: faultReplyLine.optional(),
     stage: z.enum(FAULT_STAGES as [string, ...string[]]).optional(),
+    /** restricted-sender only: what Exchange's outbound spam filter decided (default Suspend). */
+    verdict: z
+      .string()
+      .refine(isRestrictedSenderVerdict, {
+        error: (issue) =>
+          `expected ${RESTRICTED_SENDER_VERDICTS.join(', ')}, each maybe followed by ", ShowTierUpgrade"` +
+          `, got ${JSON.stringify(issue.input)}`,
+      })
+      .optional(),
     match: z
       .object({
+        /** The door the client knocked on: the MX door or the submission door. */
+        door: z.enum(['mx', 'submission']).optional(),
         lane: z.enum(['connector', 'directSend', 'smtpAuth']).optional(),
         connector: z.string().min(1).optional(),
         ip: cidr.optional(),
@@ -524,6 +565,9 @@ export const faultEntrySchema = z
         path: ['reply'],
         message: `required for a fault outside the catalogue (${FAULT_IDS.join(', ')})`,
       })
+    }
+    if (f.verdict !== undefined && f.id !== 'restricted-sender') {
+      ctx.addIssue({ code: 'custom', path: ['verdict'], message: 'only a restricted-sender fault has a verdict' })
     }
     if (f.from !== null && f.until !== null && f.until <= f.from) {
       ctx.addIssue({ code: 'custom', path: ['until'], message: 'expected a time after `from`' })
@@ -547,10 +591,17 @@ export const faultEntrySchema = z
       }
     }
   })
-  .transform((f) => ({
-    ...f,
-    stage: (f.stage ?? (isFaultId(f.id) ? FAULT_CATALOGUE[f.id].stage : 'rcpt')) as (typeof FAULT_STAGES)[number],
-  }))
+  .transform((f) => {
+    const kind: FaultKind | undefined = isFaultId(f.id) ? FAULT_CATALOGUE[f.id] : undefined
+    // a refusal Exchange gives on one door only is armed there unless the entry says otherwise
+    const door = f.match.door ?? kind?.door
+    return {
+      ...f,
+      stage: (f.stage ?? kind?.stage ?? 'rcpt') as (typeof FAULT_STAGES)[number],
+      ...(f.id === 'restricted-sender' ? { verdict: f.verdict ?? 'Suspend' } : {}),
+      match: { ...f.match, ...(door !== undefined ? { door } : {}) },
+    }
+  })
 
 export const configSchema = z
   .object({

@@ -42,7 +42,9 @@ export function compileFault(f: FaultConfig): Fault {
     id: f.id,
     stage: f.stage,
     reply: own ?? (isFaultId(f.id) ? FAULT_CATALOGUE[f.id].reply : 'local-error'),
+    ...(f.verdict !== undefined ? { verdict: f.verdict } : {}),
     match: {
+      ...(m.door !== undefined ? { door: m.door } : {}),
       ...(m.lane !== undefined ? { lane: m.lane } : {}),
       ...(m.connector !== undefined ? { connector: m.connector } : {}),
       ...(m.ip !== undefined ? { ip: toCidr(m.ip), ipText: m.ip } : {}),
@@ -74,6 +76,7 @@ export function compileWorld(config: Config): World {
       partnerExternal: config.policy.partnerExternal,
       throttleNewIPs: config.policy.throttleNewIPs.attempts,
       ndr: config.policy.ndr,
+      bareLineFeeds: config.policy.bareLineFeeds,
     },
     smtpAuth: {
       tenantEnabled: config.smtpAuth.tenantEnabled,
@@ -81,7 +84,7 @@ export function compileWorld(config: Config): World {
       mailboxes: new Map(
         config.smtpAuth.users.map((u) => [
           u.user.toLowerCase(),
-          { smtpAuth: u.smtpAuth, sendAs: new Set(u.sendAs.map((a) => a.toLowerCase())) },
+          { smtpAuth: u.smtpAuth, sendAs: new Set(u.sendAs.map((a) => a.toLowerCase())), blocked: u.blocked },
         ]),
       ),
     },
@@ -102,6 +105,7 @@ export function compileWorld(config: Config): World {
       onExceeded: config.limits.onExceeded,
       smtpAuth: config.limits.smtpAuth,
       connector: config.limits.connector,
+      receive: config.limits.receive,
       tenantExternalPerDay:
         config.limits.tenantExternalPerDay ?? tenantExternalLimit(config.tenant.licences, config.tenant.trial),
       trial: config.tenant.trial,

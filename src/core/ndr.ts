@@ -7,14 +7,22 @@ import type { RecipientClass, RuleResult } from './types.js'
 /** The NDR a recipient gets, if any: only mail routed to the tenant meets Exchange's refusals. */
 export function ndrFor(
   results: readonly RuleResult[],
-  recipient: { readonly route?: RouteName | undefined; readonly class?: RecipientClass | undefined },
+  recipient: {
+    readonly route?: RouteName | undefined
+    readonly class?: RecipientClass | undefined
+    /** The address, for a per-recipient limit's list (ndr: 'listed'). */
+    readonly address?: string | undefined
+  },
 ): RuleResult | undefined {
   if (recipient.route !== 'upstream') return undefined
+  const address = recipient.address?.toLowerCase()
   return results.find(
     (r) =>
       r.outcome === 'reject' &&
       r.reply !== undefined &&
-      (r.ndr === 'all' || (r.ndr === 'external' && recipient.class === 'external')),
+      (r.ndr === 'all' ||
+        (r.ndr === 'external' && recipient.class === 'external') ||
+        (r.ndr === 'listed' && address !== undefined && r.ndrRecipients?.includes(address) === true)),
   )
 }
 

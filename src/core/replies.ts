@@ -19,7 +19,8 @@ export interface Reply extends ReplyTemplate {
 
 export const REPLY_CATALOGUE = {
   // session
-  greeting: { code: 220, enhanced: '', text: '{hostname} Microsoft ESMTP MAIL Service ready at {date}' },
+  // {date} RFC 1123 with an unpadded day, {id} the session's (core/reply-vars.ts; observed)
+  greeting: { code: 220, enhanced: '', text: '{hostname} Microsoft ESMTP MAIL Service ready at {date} [{id}]' },
   'starttls-ready': { code: 220, enhanced: '2.0.0', text: 'SMTP server ready' },
   quit: { code: 221, enhanced: '2.0.0', text: 'Service closing transmission channel' },
   ok: { code: 250, enhanced: '2.0.0', text: 'OK' },
@@ -31,13 +32,25 @@ export const REPLY_CATALOGUE = {
   'data-go-ahead': { code: 354, enhanced: '', text: 'Start mail input; end with <CRLF>.<CRLF>' },
   // a BDAT chunk before LAST, read in full (RFC 3030 §2; Exchange's wording unconfirmed: assumed)
   'chunk-received': { code: 250, enhanced: '2.0.0', text: '{size} octets received' },
-  queued: { code: 250, enhanced: '2.6.0', text: '{messageId} Queued mail for delivery' },
+  // end of data on each door (observed); the figures come from core/reply-vars.ts queuedReplyOf
+  queued: {
+    code: 250,
+    enhanced: '2.6.0',
+    text:
+      '{messageId} [InternalId={internalId}, Hostname={hostname}] {size} bytes in {seconds}, {rate} KB/sec' +
+      ' Queued mail for delivery',
+  },
+  'queued-submission': { code: 250, enhanced: '2.0.0', text: 'OK {messageId} [Hostname={hostname}]' },
   // protocol errors (RFC 5321 texts; smtp-server's own texts are translated to these)
   'hello-first': { code: 503, enhanced: '5.5.2', text: 'Send hello first' },
   'bad-sequence': { code: 503, enhanced: '5.5.1', text: 'Bad sequence of commands' },
   'sender-already-specified': { code: 503, enhanced: '5.5.1', text: 'Sender already specified' },
   // Exchange's own wording (observed, o365-facts §9); {verb} is the command as the client sent it
-  'unrecognized-command': { code: 500, enhanced: '5.3.3', text: "Unrecognized command '{verb}'" },
+  'unrecognized-command': {
+    code: 500,
+    enhanced: '5.3.3',
+    text: "Unrecognized command '{verb}' [{hostname} {timestamp} {id}]",
+  },
   // DATA with no accepted recipient (observed, o365-facts §9)
   'need-rcpt': { code: 503, enhanced: '5.5.2', text: 'Need rcpt command' },
   'tls-already-active': { code: 503, enhanced: '5.5.1', text: 'TLS already active' },
@@ -49,6 +62,8 @@ export const REPLY_CATALOGUE = {
     text: 'Syntax error, bare CR, bare LF or NUL received; closing connection',
   },
   'auth-unavailable': { code: 504, enhanced: '5.7.4', text: 'Unrecognized authentication type' },
+  // the submission door offers LOGIN and XOAUTH2 only: PLAIN, CRAM-MD5, NTLM (observed on smtp.office365.com)
+  'auth-mechanism': { code: 504, enhanced: '5.7.4', text: 'Unrecognized authentication type [{hostname}]' },
   'require-tls': { code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first' },
   'too-many-errors': {
     code: 421,
@@ -109,7 +124,7 @@ export const REPLY_CATALOGUE = {
   // message content
   'message-size': { code: 552, enhanced: '5.3.4', text: 'Message size exceeds fixed maximum message size' },
   'header-size': { code: 552, enhanced: '5.3.4', text: 'Header size exceeds fixed maximum size' },
-  'too-many-recipients': { code: 452, enhanced: '4.5.3', text: 'Too many recipients' },
+  'too-many-recipients': { code: 452, enhanced: '4.5.3', text: 'Too many recipients (AS780090) [{hostname}]' },
   // relay365 forwards with DATA, which cannot carry the bare CR and LF BINARYMIME allows (docs/delivery.md)
   'binarymime-next-hop': {
     code: 554,
@@ -142,16 +157,24 @@ export const REPLY_CATALOGUE = {
     enhanced: '5.7.68',
     text: 'TenantInboundAttribution; Direct Send not allowed for this organization from unauthorized sources',
   },
-  'unknown-recipient': { code: 550, enhanced: '5.4.1', text: 'Recipient address rejected: Access denied' },
+  'unknown-recipient': {
+    code: 550,
+    enhanced: '5.4.1',
+    text: 'Recipient address rejected: Access denied. AS(201806281) [{hostname}]',
+  },
   // SMTP AUTH lane and limits (o365-facts.md §1)
   'auth-ok': { code: 235, enhanced: '2.7.0', text: 'Authentication successful' },
   'auth-failed': { code: 535, enhanced: '5.7.3', text: 'Authentication unsuccessful [{hostname}]' },
   // the submission door (smtp.office365.com:587; observed transcripts, o365-facts §9)
-  'submission-tls': { code: 451, enhanced: '5.7.3', text: 'STARTTLS is required to send mail [{hostname}]' },
+  'submission-tls': {
+    code: 451,
+    enhanced: '5.7.3',
+    text: 'STARTTLS is required to send mail [{hostname} {timestamp} {id}]',
+  },
   'submission-auth-required': {
     code: 530,
     enhanced: '5.7.57',
-    text: 'Client not authenticated to send mail. [{hostname}]',
+    text: 'Client not authenticated to send mail. [{hostname} {timestamp} {id}]',
   },
   'auth-tenant-disabled': {
     code: 535,
@@ -164,7 +187,22 @@ export const REPLY_CATALOGUE = {
     code: 535,
     enhanced: '5.7.139',
     text:
+      'Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.' +
+      ' Visit https://aka.ms/smtp_auth_disabled for more information. [{hostname}]',
+  },
+  // users[].blocked: the mailbox's sign-in refused by Entra ID (observed, docs/exchange.md §SMTP AUTH)
+  'auth-conditional-access': {
+    code: 535,
+    enhanced: '5.7.139',
+    text:
       'Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully.' +
+      ' Contact your administrator. [{hostname}]',
+  },
+  'auth-security-defaults': {
+    code: 535,
+    enhanced: '5.7.139',
+    text:
+      "Authentication unsuccessful, user is locked by your organization's security defaults policy." +
       ' Contact your administrator. [{hostname}]',
   },
   'auth-basic-disabled': {
@@ -185,7 +223,13 @@ export const REPLY_CATALOGUE = {
       '; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied' +
       '; Failed to process message due to a permanent exception',
   },
-  'thread-limit': { code: 432, enhanced: '4.3.2', text: 'Concurrent connections limit exceeded.' },
+  // the 4th concurrent session of a mailbox, at end of data (observed; the Learn page's own wording,
+  // "Concurrent connections limit exceeded.", is not what clients are seen to get)
+  'thread-limit': {
+    code: 432,
+    enhanced: '4.3.2',
+    text: 'STOREDRV.ClientSubmit; sender thread limit exceeded [Hostname={hostname}]',
+  },
   'submission-quota': {
     code: 554,
     enhanced: '5.2.0',
@@ -204,6 +248,17 @@ export const REPLY_CATALOGUE = {
     text:
       "Your message can't be sent because your trial tenant has exceeded its daily limit" +
       ' for sending email to external recipients (tenant external recipient rate limit).',
+  },
+  // a tenant mailbox's hourly receive limits, reported by NDR after Exchange's 250 (docs/exchange.md §limits)
+  'recipient-receive-limit': {
+    code: 550,
+    enhanced: '5.2.122',
+    text: "Recipient's per hour message receive limit exceeded",
+  },
+  'recipient-sender-receive-limit': {
+    code: 550,
+    enhanced: '5.2.121',
+    text: "Recipient's per hour message receive limit from specific sender exceeded",
   },
   // the tenant's per-recipient receive limit, reported after Exchange's 250 (o365-facts §1c, observed)
   'recipient-size-limit': {
@@ -247,7 +302,20 @@ export const REPLY_CATALOGUE = {
     enhanced: '5.7.606',
     text:
       'Access denied, banned sending IP [{ip}].' +
-      ' To request removal from this list please visit https://sender.office.com/ and follow the directions.',
+      ' To request removal from this list please visit https://sender.office.com/ and follow the directions.' +
+      ' For more information please go to http://go.microsoft.com/fwlink/?LinkID=526655 (AS16012609) [{hostname}]',
+  },
+  'fault-spamhaus': {
+    code: 550,
+    enhanced: '5.7.1',
+    text:
+      'Service unavailable, Client host [{ip}] blocked using Spamhaus.' +
+      ' To request removal from this list see https://www.spamhaus.org/query/ip/{ip} (AS16012611) [{hostname}]',
+  },
+  'fault-multiple-regions': {
+    code: 452,
+    enhanced: '4.5.3',
+    text: 'Recipients belong to multiple regions ATTR38 [{hostname} {timestamp} {id}]',
   },
   'fault-blocklist': {
     code: 550,
@@ -265,10 +333,32 @@ export const REPLY_CATALOGUE = {
   'fault-low-reputation-ip': {
     code: 550,
     enhanced: '5.7.708',
-    text: 'Access denied, traffic not accepted from this IP',
+    text:
+      'Service unavailable. Access denied, traffic not accepted from this IP.' +
+      ' For more information please go to http://go.microsoft.com/fwlink/?LinkId=526653 AS(7230) [{hostname}]',
   },
   'fault-bad-outbound-sender': { code: 550, enhanced: '5.1.8', text: 'Access denied, bad outbound sender' },
-  'fault-temporary-error': { code: 451, enhanced: '4.7.0', text: 'Temporary server error. Please try again later.' },
+  // PRX<n> names the front-end proxy stage that failed; 3 is one seen in public logs
+  'fault-temporary-error': {
+    code: 451,
+    enhanced: '4.7.0',
+    text: 'Temporary server error. Please try again later. PRX3',
+  },
+  // {verdict}: Suspend, RefuseQuota or HipNotify, maybe with ", ShowTierUpgrade" (the fault entry's `verdict`)
+  'fault-restricted-sender': {
+    code: 554,
+    enhanced: '5.2.0',
+    text:
+      'STOREDRV.Submission.Exception:OutboundSpamException; Failed to process message due to a permanent exception' +
+      ' with message [BeginDiagnosticData]WASCL UserAction verdict is not None. Actual verdict is {verdict}.' +
+      ' OutboundSpamException: WASCL UserAction verdict is not None. Actual verdict is {verdict}.',
+  },
+  // the documented text (Learn's SMTP AUTH page): the Sent Items copy cannot be stored
+  'fault-mailbox-full': {
+    code: 554,
+    enhanced: '5.2.2',
+    text: 'mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded',
+  },
   'fault-service-unavailable': {
     code: 421,
     enhanced: '4.3.2',

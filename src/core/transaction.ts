@@ -140,6 +140,11 @@ export function limitRecipients(s: TransactionState): RecipientFacts[] {
     .map((r) => r.decision.recipient as RecipientFacts)
 }
 
+/** What ndrFor needs to know of a recipient: its class, and its address as the limits counted it. */
+function ndrFacts(r: TransactionRecipient) {
+  return { class: r.decision.recipient?.class, address: r.decision.recipient?.mailbox.address ?? r.address }
+}
+
 /**
  * The limits' verdict before a byte moves: a reject is the final reply; else recipients over a
  * fallback limit change route, and those Exchange reports by NDR (TERRL, o365-facts §1b) are marked.
@@ -148,7 +153,7 @@ export function applyLimits(s: TransactionState, limits: LimitDecision): Transac
   if (limits.verdict === 'reject') return { ...s, limits, reply: limits.reply }
   const recipients = s.recipients.map((r) => {
     const route = routeAfterLimits(r.route, limits)
-    const ndr = ndrFor(limits.results, { route, class: r.decision.recipient?.class })
+    const ndr = ndrFor(limits.results, { route, ...ndrFacts(r) })
     return route === r.route && ndr === r.ndr ? r : { ...r, route, ndr }
   })
   return { ...s, limits, recipients }
@@ -178,7 +183,7 @@ export function judgeContent(world: World, session: SessionFacts, s: Transaction
 export function endOfData(s: TransactionState, eom: Decision): TransactionState {
   if (eom.verdict === 'reject') return { ...s, eom, reply: eom.reply }
   const recipients = s.recipients.map((r) => {
-    const ndr = r.ndr ?? ndrFor(eom.results, { route: r.route, class: r.decision.recipient?.class })
+    const ndr = r.ndr ?? ndrFor(eom.results, { route: r.route, ...ndrFacts(r) })
     return ndr === r.ndr ? r : { ...r, ndr }
   })
   return { ...s, eom, recipients }

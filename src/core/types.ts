@@ -14,14 +14,16 @@ export type Stage = 'connect' | 'command' | 'auth' | 'mail' | 'rcpt' | 'data' | 
 /** Exchange Online's two front doors (SPEC §1): the tenant's MX, and client submission (smtp.office365.com:587). */
 export type Endpoint = 'mx' | 'submission'
 
-/** SASL mechanisms; LOGIN and PLAIN are "basic" authentication. */
-export type AuthMethod = 'LOGIN' | 'PLAIN' | 'XOAUTH2'
+/** The SASL mechanisms the submission door takes, as smtp.office365.com does; LOGIN is "basic" authentication. */
+export type AuthMethod = 'LOGIN' | 'XOAUTH2'
 
 export interface SmtpAuthMailbox {
   /** users[].smtpAuth: the mailbox-level SmtpClientAuthenticationDisabled switch, inverted. */
   readonly smtpAuth: boolean
   /** Lower-case addresses this mailbox may send as besides itself (users[].sendAs). */
   readonly sendAs: ReadonlySet<string>
+  /** users[].blocked: Entra ID refuses the mailbox's sign-in (a Conditional Access policy, security defaults). */
+  readonly blocked: 'conditionalAccess' | 'securityDefaults' | null
 }
 
 /** How sure we are that Exchange Online behaves this way (o365-facts.md conventions). */
@@ -45,10 +47,12 @@ export interface RuleResult {
   readonly reply?: Reply
   /**
    * A refusal Exchange makes after its 250 (policy.ndr: exchange): the client still gets 250 and
-   * these recipients routed to the tenant get an NDR instead — the external ones, or all of them.
-   * decide() does not stop at such a reject.
+   * these recipients routed to the tenant get an NDR instead — the external ones, all of them, or
+   * those listed in ndrRecipients (a per-recipient limit). decide() does not stop at such a reject.
    */
-  readonly ndr?: 'external' | 'all'
+  readonly ndr?: 'external' | 'all' | 'listed'
+  /** ndr 'listed': the recipients refused, lower-case addresses. */
+  readonly ndrRecipients?: readonly string[]
 }
 
 export interface CompiledConnector {
@@ -97,6 +101,8 @@ export interface World {
      * refused at end of data.
      */
     readonly ndr: 'exchange' | 'smtp'
+    /** A bare LF in message data: refused whole (550 5.6.0), or made CRLF as Exchange accepts it. */
+    readonly bareLineFeeds: 'reject' | 'normalize'
   }
   readonly smtpAuth: {
     /** smtpAuth.tenantEnabled: the organisation's SmtpClientAuthenticationDisabled, inverted. */
@@ -127,8 +133,12 @@ export interface World {
       readonly messagesPerMinute: number
       readonly recipientsPerDay: number
       readonly concurrentConnections: number
+      /** Past messagesPerMinute: 250 now and a late delivery, or the reply held until the slot. */
+      readonly throttle: 'delay-delivery' | 'hold-reply'
     }
     readonly connector: { readonly messagesPerMinute: number | null; readonly recipientsPerDay: number | null }
+    /** What one tenant mailbox receives per hour, from everyone and from one sender (5.2.122 / 5.2.121). */
+    readonly receive: { readonly perRecipientPerHour: number; readonly perSenderPerRecipientPerHour: number }
     readonly tenantExternalPerDay: number
     readonly trial: boolean
   }
@@ -139,11 +149,18 @@ export interface SessionFacts {
   /** Which door the client knocked on. */
   readonly endpoint: Endpoint
   readonly ip: string
+  /** The id Exchange prints in the banner and reply trailers (core/reply-vars.ts exchangeSessionId). */
+  readonly exchangeId?: string | undefined
   readonly tls: boolean
   /** DNS names (subject CN and SANs) of a client certificate that verified. */
   readonly certDomains: readonly string[]
   /** Set once the client authenticated (SMTP AUTH lane). */
   readonly authUser?: string
+  /**
+   * SMTP AUTH: the session holds one of its mailbox's concurrent-session slots
+   * (limits.smtpAuth.concurrentConnections); false: all were taken when it last asked.
+   */
+  readonly authSlot?: boolean
   /** Open connections from this IP, this one included. */
   readonly connectionsFromIp: number
   /** What the session has done so far; supplied by the SMTP adapter, which counts commands. */
@@ -197,6 +214,8 @@ export interface TransactionFacts {
 export interface ContentFacts {
   readonly size: number
   readonly lineEnding: 'ok' | 'bare-lf' | 'bare-cr' | 'nul'
+  /** Bare LFs made CRLF under policy.bareLineFeeds: normalize (absent: none). */
+  readonly bareLineFeeds?: number
   readonly headerTooLarge: boolean
   /** Number of From header fields. */
   readonly fromHeaders: number
@@ -209,6 +228,8 @@ export type FaultStage = 'connect' | 'mail' | 'rcpt' | 'eom'
 
 /** What a fault applies to; every field given must match. */
 export interface FaultMatch {
+  /** The door the client knocked on. */
+  readonly door?: Endpoint
   readonly lane?: Lane
   readonly connector?: string
   /** An address or CIDR range of client IPs. */
@@ -226,6 +247,8 @@ export interface Fault {
   readonly stage: FaultStage
   /** A catalogue reply (config `replies` may reword it), or the entry's own reply line. */
   readonly reply: ReplyId | ReplyTemplate
+  /** `restricted-sender`'s {verdict}: "Suspend", "RefuseQuota", "HipNotify", maybe with ", ShowTierUpgrade". */
+  readonly verdict?: string
   readonly match: FaultMatch
   /** 0..1: the fault fires when the roll drawn for it is below this. */
   readonly probability: number
@@ -251,7 +274,13 @@ export interface FaultInput {
 export type StageEvent =
   | ({ readonly stage: 'connect'; readonly now: number } & FaultInput)
   /** A transaction command (MAIL, RCPT, DATA) before smtp-server parses it. */
-  | { readonly stage: 'command'; readonly now: number; readonly verb: string }
+  | {
+      readonly stage: 'command'
+      readonly now: number
+      readonly verb: string
+      /** AUTH: the SASL mechanism named, upper-cased. */
+      readonly mechanism?: string
+    }
   | {
       readonly stage: 'auth'
       readonly now: number

@@ -2,7 +2,7 @@
 // core. A limit Exchange reports by NDR (policy.ndr: exchange) does not refuse the message:
 // Exchange counts what it sends, so the limits are taken again for the recipients it keeps. The
 // relay's transactions and the experiment's core engine both count here, so they count alike.
-import { judgeLimits, planLimits, type LimitDecision, type LimitRequest } from '../core/limits.js'
+import { judgeLimits, planLimits, recipientKey, type LimitDecision, type LimitRequest } from '../core/limits.js'
 import { ndrFor } from '../core/ndr.js'
 import { reply } from '../core/replies.js'
 import type { RecipientFacts, TransactionFacts, World } from '../core/types.js'
@@ -35,7 +35,7 @@ export async function countLimits(
   if (ndr.length === 0 || first.verdict === 'reject' || first.verdict === 'fallback')
     return { decision: first, counted }
   // the store counted nothing on the refusal: take the limits for the recipients kept
-  const kept = m.recipients.filter((r) => !ndrFor(ndr, { route: 'upstream', class: r.class }))
+  const kept = m.recipients.filter((r) => !ndrFor(ndr, { route: 'upstream', class: r.class, address: recipientKey(r) }))
   const again = planLimits({ ...ctx, recipients: kept })
   const outcomes2 = await store.consume(again.requests, now, holder)
   if (outcomes2.every((o) => o.ok)) counted = [...again.requests]

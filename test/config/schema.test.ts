@@ -39,7 +39,12 @@ t.test('the defaults are SPEC §4 without the examples: no accepted domain, no c
     policy: { headerFrom: 'warn', partnerExternal: 'reject', ndr: 'exchange' },
     submission: { enabled: true, host: '127.0.0.1', port: 2587 },
     smtpAuth: { tenantEnabled: true, basicAuth: 'enabled' },
-    limits: { maxMessageSize: 35 * 1024 * 1024, recipientMaxSize: 36 * 1024 * 1024, recipientsPerMessage: 500 },
+    limits: {
+      maxMessageSize: 157_286_400,
+      recipientMaxSize: 36 * 1024 * 1024,
+      recipientsPerMessage: 500,
+      receive: { perRecipientPerHour: 3600, perSenderPerRecipientPerHour: 1188 },
+    },
     routes: { upstream: { type: 'capture' }, fallback: { type: 'capture' } },
     delivery: { mode: 'proxy' },
     store: { trace: 'sqlite:data/trace.db' },

@@ -369,7 +369,7 @@ t.test('connect, MAIL and address forms', async (t) => {
         stage: 'mail',
         now: NOW,
         from: 'helpdesk@contoso.example',
-        declaredSize: 36 * 1024 * 1024,
+        declaredSize: 157_286_400 + 1,
       }),
     ),
     '552 5.3.4 Message size exceeds fixed maximum message size',
@@ -428,7 +428,7 @@ t.test('end of data rules', async (t) => {
     '550 5.6.0 Message contains bare CR, bare LF or NUL; lines must end with CRLF',
   )
   t.equal(code(eom(w, { headerTooLarge: true })), '552 5.3.4 Header size exceeds fixed maximum size')
-  t.equal(code(eom(w, { size: 35 * 1024 * 1024 + 1 })), '552 5.3.4 Message size exceeds fixed maximum message size')
+  t.equal(code(eom(w, { size: 157_286_400 + 1 })), '552 5.3.4 Message size exceeds fixed maximum message size')
   const no3622 = '550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant'
   t.equal(code(eom(w, { fromHeaders: 0, fromAddresses: [] })), no3622, 'no From')
   t.equal(code(eom(w, { fromHeaders: 2 })), no3622, 'two From fields')

@@ -34,7 +34,7 @@ function txn(w: World): TransactionFacts {
 
 const rcpt = (address: string, cls: 'internal' | 'external'): RecipientFacts => {
   const [local, domain] = address.split('@') as [string, string]
-  return { mailbox: { local, domain }, class: cls } as unknown as RecipientFacts
+  return { mailbox: { address, local, domain }, class: cls } as unknown as RecipientFacts
 }
 
 const RECIPIENTS = [rcpt('a@example.org', 'external'), rcpt('staff@contoso.example', 'internal')]
@@ -110,6 +110,87 @@ t.test('ndrFor: TERRL covers the external recipients routed to the tenant, the s
   t.equal(ndrFor(size, { route: 'upstream', class: 'external' })?.rule, 'recipient-size')
   t.equal(ndrSender(''), undefined, 'no report to the null sender')
   t.equal(ndrSender('helpdesk@contoso.example'), 'helpdesk@contoso.example')
+})
+
+const R122 = "550 5.2.122 Recipient's per hour message receive limit exceeded"
+const R121 = "550 5.2.121 Recipient's per hour message receive limit from specific sender exceeded"
+
+t.test('receive limits: one request per internal recipient, an NDR listing only those over it', async (t) => {
+  const w = world()
+  const recipients = [
+    rcpt('staff@contoso.example', 'internal'),
+    rcpt('Boss@Contoso.example', 'internal'),
+    rcpt('staff@contoso.example', 'internal'),
+    rcpt('a@example.org', 'external'),
+  ]
+  const plan = planLimits({ world: w, txn: txn(w), recipients })
+  const receive = plan.requests.filter((r) => r.key.startsWith('receive:'))
+  t.same(
+    receive.map((r) => [r.key, r.limit, r.windowMs]),
+    [
+      ['receive:staff@contoso.example', 3600, 3_600_000],
+      ['receive:boss@contoso.example', 3600, 3_600_000],
+      ['receive:staff@contoso.example:from:helpdesk@contoso.example', 1188, 3_600_000],
+      ['receive:boss@contoso.example:from:helpdesk@contoso.example', 1188, 3_600_000],
+    ],
+    'internal recipients only, each once; the pair limit is keyed by P1',
+  )
+  const over = new Set(['receive:boss@contoso.example', 'receive:staff@contoso.example:from:helpdesk@contoso.example'])
+  const outcomes: LimitOutcome[] = plan.requests.map((r) => ({ ok: !over.has(r.key), used: r.limit }))
+  const d = judgeLimits(w, plan, outcomes, NOW)
+  t.equal(d.verdict, 'accept', 'policy.ndr: exchange: the message is accepted')
+  const all = d.results.find((r) => r.rule === 'recipient-receive-rate')
+  const pair = d.results.find((r) => r.rule === 'recipient-sender-receive-rate')
+  t.match(all, { outcome: 'reject', ndr: 'listed', ndrRecipients: ['boss@contoso.example'], basis: 'documented' })
+  t.match(pair, { outcome: 'reject', ndr: 'listed', ndrRecipients: ['staff@contoso.example'] })
+  t.equal(formatReply(all!.reply!), R122)
+  t.equal(formatReply(pair!.reply!), R121)
+  t.equal(d.results.filter((r) => r.rule === 'recipient-receive-rate').length, 1, 'one result per limit')
+  const results = d.results
+  t.equal(ndrFor(results, { route: 'upstream', class: 'internal', address: 'BOSS@contoso.example' })?.rule, all!.rule)
+  t.equal(ndrFor(results, { route: 'upstream', class: 'internal', address: 'staff@contoso.example' })?.rule, pair!.rule)
+  t.equal(ndrFor(results, { route: 'upstream', class: 'internal', address: 'other@contoso.example' }), undefined)
+  t.equal(ndrFor(results, { route: 'upstream', class: 'internal' }), undefined, 'no address: not listed')
+
+  const passed = judgeLimits(
+    w,
+    plan,
+    plan.requests.map((r) => ({ ok: true, used: 7 })),
+    NOW,
+  )
+  t.match(
+    passed.results.find((r) => r.rule === 'recipient-receive-rate'),
+    {
+      outcome: 'pass',
+      note: /^2 recipients, busiest receive:staff@contoso\.example: 7 used \+ 1 of 3600 per hour$/,
+    },
+  )
+  const one = planLimits({ world: w, txn: txn(w), recipients: [rcpt('staff@contoso.example', 'internal')] })
+  const oneJudged = judgeLimits(
+    w,
+    one,
+    one.requests.map(() => ({ ok: true, used: 0 })),
+    NOW,
+  )
+  t.match(oneJudged.results.find((r) => r.rule === 'recipient-receive-rate')?.note, /^1 recipient, /)
+})
+
+t.test('receive limits with policy.ndr: smtp refuse the whole message; another refusal wins', async (t) => {
+  const w = world({ policy: { ndr: 'smtp' }, limits: { receive: { perSenderPerRecipientPerHour: 5 } } })
+  const d = judge(w, (key) => !key.includes(':from:'))
+  t.match(d, { verdict: 'reject', rule: 'recipient-sender-receive-rate' })
+  t.equal(formatReply(d.reply!), R121)
+  t.notOk(d.results.some((r) => r.ndr))
+  t.match(d.results.find((r) => r.rule === 'recipient-sender-receive-rate')?.note, /limit exceeded for staff@/)
+  const both = judge(
+    world({ limits: { connector: { recipientsPerDay: 1 } } }),
+    (key) => !key.startsWith('receive:') && !key.startsWith('connector:'),
+  )
+  t.match(both, { verdict: 'reject', rule: 'connector-recipients-per-day' })
+  t.notOk(
+    both.results.some((r) => r.ndr),
+    'no NDR promised for a refused message',
+  )
 })
 
 const CONTENT: ContentFacts = {
