@@ -1,21 +1,13 @@
 // The tables of docs/ that are generated from the code, never kept by hand: the rule table (RULES),
-// the reply table (REPLY_CATALOGUE) and the limit table (LIMITS). In a docs page each one sits
-// between a pair of markers,
+// the reply table (REPLY_CATALOGUE) and the limit table (LIMITS), and those of docs/exchange.md
+// (exchange.ts). In a docs page each one sits between a pair of markers,
 //   <!-- generated: rules (npm run docs) -->  ...  <!-- /generated: rules -->
 // which `npm run docs` (scripts/docs.ts) rewrites and test/docs/docs.test.ts checks.
 import { LIMITS } from '../core/limits.js'
 import { formatReply, REPLY_CATALOGUE, REPLY_IDS } from '../core/replies.js'
 import { RULES } from '../core/rules/index.js'
-
-/** A Markdown table cell: a `|` would end the cell. */
-function cell(text: string): string {
-  return text.replaceAll('|', '\\|')
-}
-
-function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
-  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`
-  return [line(head), `|${head.map(() => '---').join('|')}|`, ...rows.map(line)].join('\n')
-}
+import { EXCHANGE_TABLES } from './exchange.js'
+import { cell, table } from './markdown.js'
 
 /** stage | rule | what it checks, in the order decide() evaluates the rules. */
 export function rulesTable(): string {
@@ -50,7 +42,12 @@ export function limitsTable(): string {
   )
 }
 
-export const GENERATED_TABLES = { rules: rulesTable, replies: repliesTable, limits: limitsTable } as const
+export const GENERATED_TABLES = {
+  rules: rulesTable,
+  replies: repliesTable,
+  limits: limitsTable,
+  ...EXCHANGE_TABLES,
+} as const
 
 export type TableName = keyof typeof GENERATED_TABLES
 
