@@ -1,5 +1,5 @@
 // Coded errors thrown by the adapters and the CLI. main.ts maps ConfigError and UsageError to
-// exit code 2 and everything else to 1 (SPEC §3). The policy core never throws for client input.
+// exit code 2 and everything else to 1 (docs/operations.md#cli). The policy core never throws for client input.
 
 export class RelayError extends Error {
   constructor(

@@ -1,4 +1,4 @@
-// The `relay365` command line (SPEC §3). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or
+// The `relay365` command line (docs/operations.md#cli). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or
 // invalid config (the message names the field). src/main.ts runs it; tests call main() in-process.
 import yargs from 'yargs'
 import { exitCodeFor, UsageError } from '../errors.js'

@@ -1,6 +1,6 @@
 // The relay's one clock. Simulated time runs `speed` times faster than real time (speed 1 is the
 // wall clock) and can be jumped forward with advance(); sleepers wake on whichever comes first.
-// Rules and limits read only this clock, so a day of traffic can run in seconds (SPEC §4 clock).
+// Rules and limits read only this clock, so a day of traffic can run in seconds (docs/configuration.md, clock).
 import type { Clock } from '../ports.js'
 
 interface Sleeper {

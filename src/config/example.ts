@@ -1,6 +1,6 @@
 // The example config, examples/sample-tenant.yaml: the sample tenant contoso.example, its loopback
 // connector and the test mailbox app@contoso.example / secret. `serve` runs it when no config file
-// is given, and experiments and the tests start from it; a config file never does (SPEC §4:
+// is given, and experiments and the tests start from it; a config file never does (docs/configuration.md:
 // examples are not defaults), so a publicly known password cannot reach a relay configured for real.
 import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'

@@ -1,7 +1,7 @@
 // Reads a config file (YAML; JSON is YAML too), validates it against the schema and freezes it.
 // Errors name the key path ("connectors[0].type: expected onPremises | partner"). A config file
 // starts from the schema's defaults; only a run without one (and experiments, and tests) starts
-// from the example config (SPEC §4: examples are not defaults).
+// from the example config (docs/configuration.md: examples are not defaults).
 import { readFileSync, statSync } from 'node:fs'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import type { z } from 'zod'

@@ -1,7 +1,7 @@
 // Passwords and tokens that relay365's own pages print — README.md, docs/, examples/, deploy/,
 // docker-compose.yml — in one list (test/config/printed-secrets.test.ts reads those files and
 // fails on one missing here). Anyone can read them, so serve refuses them wherever a stranger can
-// try them: the submission door or the HTTP API on an address other than loopback (SPEC §4).
+// try them: the submission door or the HTTP API on an address other than loopback (docs/configuration.md).
 import { ConfigError } from '../errors.js'
 import { isLoopbackHost, type Config } from './schema.js'
 

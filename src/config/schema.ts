@@ -1,4 +1,4 @@
-// The config contract of SPEC §4 as one zod schema: types, defaults and validation in one place.
+// The config contract of docs/configuration.md as one zod schema: types, defaults and validation in one place.
 // Examples are not defaults: the schema's defaults have no accepted domain, no connector and no
 // mailbox; the sample tenant lives in the example config (src/config/example.ts). Unknown keys
 // are errors that name the key.
@@ -93,7 +93,7 @@ const port = z.number().int().min(0).max(65535)
 /** `smtp.workers` and `serve --workers`: at most this many relay processes. */
 export const MAX_WORKERS = 64
 
-/** 127.0.0.0/8, ::1 and localhost: where the HTTP API may run without a token (SPEC §5). */
+/** 127.0.0.0/8, ::1 and localhost: where the HTTP API may run without a token (docs/operations.md#http-api). */
 export function isLoopbackHost(host: string): boolean {
   return /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host)
 }
@@ -244,7 +244,7 @@ const mailboxAddress = z
   .string()
   .refine((a) => checkAddress(a).ok, { error: 'expected the mailbox address, like "app@contoso.example"' })
 
-/** The client-submission door, like smtp.office365.com:587 (SPEC §1). */
+/** The client-submission door, like smtp.office365.com:587 (docs/exchange.md#the-two-doors). */
 const submissionSchema = z
   .object({
     enabled: z.boolean().default(true),
@@ -316,7 +316,7 @@ const limitsSchema = z
     /** Exchange's SMTP limit, the SIZE its EHLO advertises (157286400); recipientMaxSize bites first. */
     maxMessageSize: size('150MB'),
     maxHeaderSize: size('256KB'),
-    /** The tenant's receive limit per recipient (o365-facts §1c: 36 MB); over it, 5.2.3 by NDR. */
+    /** The tenant's receive limit per recipient (docs/exchange.md#limits: 36 MB); over it, 5.2.3 by NDR. */
     recipientMaxSize: size('36MB'),
     recipientsPerMessage: z.number().int().min(1).max(1000).default(500),
     onExceeded: z.enum(['reject', 'fallback']).default('reject'),
@@ -519,8 +519,9 @@ const faultReplyLine = z
   })
 
 /**
- * One injected failure (SPEC §2, §4 `faults`): a catalogue id (reply and stage from the
- * catalogue) or any other name with its own `reply`. The HTTP API validates POST bodies with it.
+ * One injected failure (docs/exchange.md#fault-catalogue; `faults` in docs/configuration.md): a
+ * catalogue id (reply and stage from the catalogue) or any other name with its own `reply`. The
+ * HTTP API validates POST bodies with it.
  */
 export const faultEntrySchema = z
   .object({

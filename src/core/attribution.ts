@@ -1,6 +1,6 @@
 // Pure: which lane a transaction travels in and which inbound connector (if any) it is attributed
 // to, as Exchange Online attributes relayed mail: certificate domain first, then sending IP
-// (MC1226222; o365-facts.md §3). Disabled and still-propagating connectors are invisible.
+// (MC1226222; docs/exchange.md#connectors-and-attribution). Disabled and still-propagating connectors are invisible.
 import type { Mailbox } from './address.js'
 import { exchangeMissNote } from './connector-ips.js'
 import { domainMatches } from './domains.js'

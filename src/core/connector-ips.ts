@@ -1,7 +1,8 @@
-// Pure: which senderIPs entries Exchange would take in an inbound connector (o365-facts §5, S23:
-// IPv4 only, a single address or a CIDR from /24 to /32). relay365 can still emulate a wider or
-// IPv6 entry, but the connector it describes cannot exist in a tenant: the mail it attributes
-// would be direct send there. Config check, doctor and serve warn; the trace says so at a match.
+// Pure: which senderIPs entries Exchange would take in an inbound connector
+// (docs/exchange.md#connectors-and-attribution: IPv4 only, a single address or a CIDR from /24 to
+// /32). relay365 can still emulate a wider or IPv6 entry, but the connector it describes cannot
+// exist in a tenant: the mail it attributes would be direct send there. Config check, doctor and
+// serve warn; the trace says so at a match.
 import { isIPv6 } from 'node:net'
 
 export type SenderIpRefusal = 'ipv6' | 'range'

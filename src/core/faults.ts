@@ -1,4 +1,4 @@
-// Pure: the fault catalogue of SPEC §2 ("Injected failures") and the test of one armed fault
+// Pure: the fault catalogue (docs/exchange.md#fault-catalogue) and the test of one armed fault
 // against an event. Which faults are armed, and the random roll for each, come in with the event
 // (StageEvent.faults): drawing and storing them is the edge's business.
 import type { ReplyId } from './replies.js'

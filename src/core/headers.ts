@@ -13,9 +13,9 @@ export interface TraceFieldInput {
   readonly authenticated: boolean
   readonly id: string
   readonly now: number
-  /** Add a Message-ID: the message had none (Exchange assigns one, o365-facts.md §7). */
+  /** Add a Message-ID: the message had none (Exchange assigns one, docs/exchange.md#message-trace). */
   readonly messageId?: string
-  /** Mark mail sent down the fallback route (SPEC §2 Limits). */
+  /** Mark mail sent down the fallback route (docs/exchange.md#limits). */
   readonly fallback?: boolean
 }
 

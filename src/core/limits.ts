@@ -1,4 +1,4 @@
-// Pure: Exchange Online's sending limits as data (o365-facts.md §1). planLimits() turns a message
+// Pure: Exchange Online's sending limits as data (docs/exchange.md#limits). planLimits() turns a message
 // into counter requests for the limit store; judgeLimits() turns the store's answers into a
 // verdict — accept, delay-delivery or delay (SMTP AUTH throttling: a late delivery, or a held
 // reply), reject with Exchange's reply, or fallback.
@@ -102,10 +102,10 @@ export const LIMITS: readonly LimitDefinition[] = [
     lanes: ['smtpAuth', 'connector'],
     summary: 'tenant: external recipients per rolling 24 h, 500 x licences^0.7 + 9500 (trial 5,000) (550 5.7.233)',
     basis: 'documented',
-    // o365-facts emulation table: TERRL's stage for relayed (connector) mail is unconfirmed
+    // docs/exchange.md#limits: that relayed (connector) mail counts toward TERRL is unconfirmed
     laneBasis: { connector: 'assumed' },
     onExceeded: 'policy',
-    // o365-facts §1b, §9: "Delivered as NDR"
+    // docs/exchange.md#after-the-250: "delivered as NDR"
     ndr: 'external',
     reply: (world) => (world.limits.trial ? 'tenant-external-limit-trial' : 'tenant-external-limit'),
     request: (ctx) => {
@@ -127,7 +127,7 @@ export const LIMITS: readonly LimitDefinition[] = [
     summary: 'tenant mailbox: 3,600 messages received per hour (550 5.2.122), by NDR after the 250',
     basis: 'documented',
     onExceeded: 'policy',
-    // o365-facts §1c, §10: reported by NDR to the sender, only for the recipients over the limit
+    // docs/exchange.md#after-the-250: reported by NDR to the sender, only for the recipients over the limit
     ndr: 'listed',
     reply: () => 'recipient-receive-limit',
     request: () => undefined,
@@ -199,7 +199,7 @@ export function smtpAuthSessionsKey(user: string): string {
   return `smtpauth:${user}:connections`
 }
 
-/** Exchange's tenant external recipient rate limit (TERRL, o365-facts.md §1b). */
+/** Exchange's tenant external recipient rate limit (TERRL, docs/exchange.md#limits). */
 export function tenantExternalLimit(licences: number, trial: boolean): number {
   return trial ? 5000 : Math.floor(500 * licences ** 0.7 + 9500)
 }

@@ -1,4 +1,4 @@
-// Pure: what Exchange refuses after its 250 (SPEC §2 "After the 250", o365-facts.md §9). With
+// Pure: what Exchange refuses after its 250 (docs/exchange.md#after-the-250). With
 // policy.ndr: exchange the client gets 250 and the recipients a rule marked (RuleResult.ndr) are
 // never sent to the tenant: they fail with an NDR to P1, which the application never sees.
 import type { RouteName } from './trace.js'

@@ -1,4 +1,4 @@
-// Pure: the reply catalogue of SPEC §2 and o365-facts.md. Every SMTP reply relay365 sends is built
+// Pure: the reply catalogue (docs/exchange.md#every-reply). Every SMTP reply relay365 sends is built
 // here; adapters never carry reply texts. Texts may hold {placeholders}; config `replies` may
 // override any entry by id ("550 5.7.64 My text").
 
@@ -45,13 +45,13 @@ export const REPLY_CATALOGUE = {
   'hello-first': { code: 503, enhanced: '5.5.2', text: 'Send hello first' },
   'bad-sequence': { code: 503, enhanced: '5.5.1', text: 'Bad sequence of commands' },
   'sender-already-specified': { code: 503, enhanced: '5.5.1', text: 'Sender already specified' },
-  // Exchange's own wording (observed, o365-facts §9); {verb} is the command as the client sent it
+  // Exchange's own wording (observed, docs/exchange.md#lenient-parsing); {verb} is the command as the client sent it
   'unrecognized-command': {
     code: 500,
     enhanced: '5.3.3',
     text: "Unrecognized command '{verb}' [{hostname} {timestamp} {id}]",
   },
-  // DATA with no accepted recipient (observed, o365-facts §9)
+  // DATA with no accepted recipient (observed, docs/exchange.md#lenient-parsing)
   'need-rcpt': { code: 503, enhanced: '5.5.2', text: 'Need rcpt command' },
   'tls-already-active': { code: 503, enhanced: '5.5.1', text: 'TLS already active' },
   'bad-sender-syntax': { code: 501, enhanced: '5.1.7', text: 'Invalid address' },
@@ -142,7 +142,7 @@ export const REPLY_CATALOGUE = {
     text: 'Access denied, message must be RFC 5322 section 3.6.2 compliant',
   },
   'header-from-domain': { code: 550, enhanced: '5.7.1', text: 'Header From domain is not an accepted domain' },
-  // relay decision (o365-facts.md §2, §3)
+  // relay decision (docs/exchange.md#connectors-and-attribution)
   'connector-tls': { code: 454, enhanced: '4.7.0', text: 'Failed to establish appropriate TLS channel: Access Denied' },
   'tenant-attribution': { code: 550, enhanced: '5.7.64', text: 'TenantAttribution; Relay Access Denied' },
   'partner-restrict': {
@@ -162,10 +162,10 @@ export const REPLY_CATALOGUE = {
     enhanced: '5.4.1',
     text: 'Recipient address rejected: Access denied. AS(201806281) [{hostname}]',
   },
-  // SMTP AUTH lane and limits (o365-facts.md §1)
+  // SMTP AUTH lane and limits (docs/exchange.md#smtp-auth-states, #limits)
   'auth-ok': { code: 235, enhanced: '2.7.0', text: 'Authentication successful' },
   'auth-failed': { code: 535, enhanced: '5.7.3', text: 'Authentication unsuccessful [{hostname}]' },
-  // the submission door (smtp.office365.com:587; observed transcripts, o365-facts §9)
+  // the submission door (smtp.office365.com:587; docs/exchange.md#the-two-doors)
   'submission-tls': {
     code: 451,
     enhanced: '5.7.3',
@@ -190,7 +190,7 @@ export const REPLY_CATALOGUE = {
       'Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox.' +
       ' Visit https://aka.ms/smtp_auth_disabled for more information. [{hostname}]',
   },
-  // users[].blocked: the mailbox's sign-in refused by Entra ID (observed, docs/exchange.md §SMTP AUTH)
+  // users[].blocked: the mailbox's sign-in refused by Entra ID (observed, docs/exchange.md#smtp-auth-states)
   'auth-conditional-access': {
     code: 535,
     enhanced: '5.7.139',
@@ -249,7 +249,7 @@ export const REPLY_CATALOGUE = {
       "Your message can't be sent because your trial tenant has exceeded its daily limit" +
       ' for sending email to external recipients (tenant external recipient rate limit).',
   },
-  // a tenant mailbox's hourly receive limits, reported by NDR after Exchange's 250 (docs/exchange.md §limits)
+  // a tenant mailbox's hourly receive limits, reported by NDR after Exchange's 250 (docs/exchange.md#after-the-250)
   'recipient-receive-limit': {
     code: 550,
     enhanced: '5.2.122',
@@ -260,7 +260,7 @@ export const REPLY_CATALOGUE = {
     enhanced: '5.2.121',
     text: "Recipient's per hour message receive limit from specific sender exceeded",
   },
-  // the tenant's per-recipient receive limit, reported after Exchange's 250 (o365-facts §1c, observed)
+  // the tenant's per-recipient receive limit, reported after Exchange's 250 (docs/exchange.md#after-the-250, observed)
   'recipient-size-limit': {
     code: 550,
     enhanced: '5.2.3',
@@ -290,7 +290,7 @@ export const REPLY_CATALOGUE = {
     text: 'Message size exceeds the fixed maximum message size of {upstream} ({detail})',
   },
   'local-error': { code: 451, enhanced: '4.3.0', text: 'Local error in processing: {detail}' },
-  // injected failures (`faults`, SPEC §2): Exchange's refusals, switched on to test a sender
+  // injected failures (`faults`, docs/exchange.md#fault-catalogue): Exchange's refusals, switched on to test a sender
   'fault-server-busy': {
     code: 451,
     enhanced: '4.7.500',

@@ -1,6 +1,6 @@
 // Pure: the trace record of one message — what the client asked, every rule evaluated, the reply
 // it got, where the message went and what the next hop said. Statuses follow Exchange message
-// trace (o365-facts.md §7) plus Fallback, Captured and Dropped (SPEC §1).
+// trace (docs/exchange.md#message-trace) plus Fallback, Captured and Dropped.
 import type { Lane, RecipientClass, RuleResult } from './types.js'
 
 export type TraceStatus = 'Delivered' | 'Pending' | 'Failed' | 'None' | 'Fallback' | 'Captured' | 'Dropped'

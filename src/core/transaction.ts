@@ -147,7 +147,7 @@ function ndrFacts(r: TransactionRecipient) {
 
 /**
  * The limits' verdict before a byte moves: a reject is the final reply; else recipients over a
- * fallback limit change route, and those Exchange reports by NDR (TERRL, o365-facts §1b) are marked.
+ * fallback limit change route, and those Exchange reports by NDR (TERRL, docs/exchange.md#after-the-250) are marked.
  */
 export function applyLimits(s: TransactionState, limits: LimitDecision): TransactionState {
   if (limits.verdict === 'reject') return { ...s, limits, reply: limits.reply }

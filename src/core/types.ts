@@ -11,7 +11,10 @@ import type { Reply, ReplyCatalogue, ReplyId, ReplyTemplate } from './replies.js
  */
 export type Stage = 'connect' | 'command' | 'auth' | 'mail' | 'rcpt' | 'data' | 'eom'
 
-/** Exchange Online's two front doors (SPEC §1): the tenant's MX, and client submission (smtp.office365.com:587). */
+/**
+ * Exchange Online's two front doors (docs/exchange.md#the-two-doors): the tenant's MX, and client
+ * submission (smtp.office365.com:587).
+ */
 export type Endpoint = 'mx' | 'submission'
 
 /** The SASL mechanisms the submission door takes, as smtp.office365.com does; LOGIN is "basic" authentication. */
@@ -26,7 +29,7 @@ export interface SmtpAuthMailbox {
   readonly blocked: 'conditionalAccess' | 'securityDefaults' | null
 }
 
-/** How sure we are that Exchange Online behaves this way (o365-facts.md conventions). */
+/** How sure we are that Exchange Online behaves this way (docs/exchange.md#how-to-read-this-page). */
 /** `injected`: a refusal switched on through `faults` to test the sender, not a decision of Exchange. */
 export type Basis = 'documented' | 'observed' | 'assumed' | 'relay365' | 'injected'
 
@@ -223,7 +226,7 @@ export interface ContentFacts {
   readonly fromAddresses: readonly string[]
 }
 
-/** Where an injected failure can strike (SPEC §2 "Injected failures"). */
+/** Where an injected failure can strike (docs/exchange.md#fault-catalogue). */
 export type FaultStage = 'connect' | 'mail' | 'rcpt' | 'eom'
 
 /** What a fault applies to; every field given must match. */

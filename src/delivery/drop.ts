@@ -1,5 +1,5 @@
 // Route target `drop`: accepted and discarded, recorded as Dropped — how a partner connector's
-// external mail "never arrives" (SPEC §1).
+// external mail "never arrives" (docs/exchange.md#connectors-and-attribution).
 import type { RouteTarget, Sink } from './sink.js'
 
 export class DropTarget implements RouteTarget {

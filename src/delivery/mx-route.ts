@@ -1,7 +1,7 @@
 // Route target `mx`: the tenant's inbound host found by an MX lookup of an accepted domain
 // (lowest preference), re-looked-up after `ttl`, delivered to like a smart host. Toward an
 // Exchange Online host (*.mail.protection.outlook.com, *.mx.microsoft) STARTTLS is required
-// whatever the route says (o365-facts.md §3-4).
+// whatever the route says (docs/exchange.md#tenant-mx-host).
 import type { Logger } from 'pino'
 import { reply, type ReplyCatalogue } from '../core/replies.js'
 import { lookupSmartHost, type DnsResolver } from './mx.js'

@@ -71,7 +71,7 @@ export function normalizeHost(host: string): string {
 
 /**
  * Exchange Online's inbound hosts: `<tenant>.mail.protection.outlook.com` and the DNSSEC/DANE form
- * `<tenant>.<x>-v1.mx.microsoft` (o365-facts §4). Anything else (a gateway, the legacy
+ * `<tenant>.<x>-v1.mx.microsoft` (docs/exchange.md#tenant-mx-host). Anything else (a gateway, the legacy
  * frontbridge/messaging hosts) is not an Exchange Online connector endpoint.
  */
 export function isMicrosoft365Host(host: string): boolean {

@@ -1,4 +1,4 @@
-// Exchange's non-delivery reports after its 250 (policy.ndr: exchange, SPEC §2 "After the 250"):
+// Exchange's non-delivery reports after its 250 (policy.ndr: exchange, docs/exchange.md#after-the-250):
 // an RFC 3464 report (core/dsn.ts) from the null sender to P1, through the upstream route — so in
 // the embedded default it is captured and shown like any message, with its own trace record. The
 // client's reply never waits for it: send() returns at once; a report that cannot be sent is

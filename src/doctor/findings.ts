@@ -51,7 +51,8 @@ export function mxFindings(mx: SmartHostLookup): Finding[] {
     })
   }
   if (mx.records.length > 1) {
-    // o365-facts §4: Microsoft recommends a single MX; DANE for Exchange Online requires no secondary.
+    // docs/exchange.md#tenant-mx-host: Microsoft recommends a single MX; DANE for Exchange Online
+    // requires no secondary.
     out.push({
       section: 'mx',
       check: 'mx-count',
@@ -179,7 +180,7 @@ export function configFindings(domain: string, config: DoctorConfig): Finding[] 
 }
 
 /**
- * senderIPs Exchange would not take in a connector (o365-facts §5, S23): IPv4 only, a single
+ * senderIPs Exchange would not take in a connector (docs/exchange.md#connectors-and-attribution): IPv4 only, a single
  * address or a CIDR from /24 to /32. Such an entry describes a connector that cannot exist, so the
  * mail it would attribute is direct send in production. Loopback entries too: they belong to the
  * example config (serve says so there), and in a config file they are a stand-in Exchange never sees.
@@ -212,7 +213,7 @@ export function connectorIpFindings(config: Pick<Config, 'connectors'>): Finding
 }
 
 /**
- * Mailboxes that send with a password on the submission door (o365-facts §9, S36b): Microsoft
+ * Mailboxes that send with a password on the submission door (docs/exchange.md#smtp-auth-states): Microsoft
  * disables basic authentication for SMTP AUTH by default for existing tenants from the end of
  * December 2026, after which such an application gets 535 5.7.139 and, once retired, 550 5.7.30.
  */

@@ -11,7 +11,10 @@ export interface TeamDynamixSettings {
   readonly port: 25
   /** STARTTLS: Exchange Online offers no implicit TLS (port 465). */
   readonly security: 'Explicit'
-  /** Off, as SPEC §3 prescribes; a relay365 host standing in for the tenant serves a self-signed one. */
+  /**
+   * Off, as TeamDynamix is set up (docs/operations.md#cli); a relay365 host standing in for the
+   * tenant serves a self-signed one.
+   */
   readonly validateCertificate: false
   readonly domain: string
   readonly useSmtpAuthentication: false

@@ -1,4 +1,4 @@
-// The faults armed in one relay (SPEC §2 "Injected failures"): seeded from config `faults`,
+// The faults armed in one relay (docs/exchange.md#fault-catalogue): seeded from config `faults`,
 // changed at run time through /api/v1/faults. It owns the random draw, so the policy core gets
 // faults and rolls as plain input and stays pure; a test or an experiment can pass a seeded
 // random. One per relay (services.ts), never shared: two relays in one process arm their own. With

@@ -1,4 +1,4 @@
-// JSON Schemas of the HTTP API's responses (SPEC §5): fastify serializes with them, so each
+// JSON Schemas of the HTTP API's responses (docs/operations.md#http-api): fastify serializes with them, so each
 // documents its route and nothing leaks that a route did not mean to send. Trace records keep
 // additionalProperties so a field added to the trace type is passed on, not silently dropped.
 const str = { type: 'string' } as const
@@ -199,7 +199,7 @@ export const statsSchema = {
 
 const isoOrNull = nullable(str)
 
-/** One armed fault as the API shows it: the config entry as validated (SPEC §4 `faults`). */
+/** One armed fault as the API shows it: the config entry as validated (`faults` in docs/configuration.md). */
 const faultSchema = {
   type: 'object',
   required: ['id', 'stage', 'match', 'probability', 'from', 'until'],

@@ -1,4 +1,4 @@
-// The HTTP edge (SPEC §5) on fastify: the dashboard, the trace API with its live event stream,
+// The HTTP edge (docs/operations.md#http-api) on fastify: the dashboard, the trace API with its live event stream,
 // stats, limits, clock, injected faults, Prometheus metrics and health.
 //
 // Access is decided in one onRequest hook, which fastify runs after routing, on the route the
@@ -55,7 +55,7 @@ export interface HttpOptions {
   /** Where recorded trace messages are announced (the live event stream). */
   readonly events: TraceBus
   readonly metrics: RelayMetrics
-  /** The relay's armed faults (SPEC §5 /api/v1/faults). */
+  /** The relay's armed faults (/api/v1/faults, docs/operations.md#http-api). */
   readonly faults: FaultSet
   /** The reply catalogue with config overrides: the fault catalogue is listed as worded here. */
   readonly replies: ReplyCatalogue

@@ -1,6 +1,6 @@
 // The one writer of trace records for refusals that no open transaction holds: a connection an
 // injected fault refused, a refused MAIL, a refused AUTH, a command refused outside a transaction.
-// "Why was I refused" is the question a record answers, though no message began (SPEC §2).
+// "Why was I refused" is the question a record answers, though no message began (docs/exchange.md#message-trace).
 import { randomUUID } from 'node:crypto'
 import { close, openTransaction, traceRecord } from '../core/transaction.js'
 import type { Decision } from '../core/types.js'

@@ -54,7 +54,7 @@ export class Relay implements SmtpRelay {
         { session: info.id, ip: info.ip, rule: decision.rule, reply: decision.reply && formatReply(decision.reply) },
         'connect refused',
       )
-      // An injected refusal is there to be seen (SPEC §2): it gets a trace record though no
+      // An injected refusal is there to be seen (docs/exchange.md#fault-catalogue): it gets a trace record though no
       // transaction began. A connection limit does not: a flood would fill the trace.
       if (decision.rule === 'fault')
         recordRefusal(this.ctx, session, {

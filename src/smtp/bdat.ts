@@ -9,7 +9,7 @@ import type { GuardedSMTPStream } from './guarded-stream.js'
 
 /**
  * What EHLO adds to smtp-server's list because this connection implements it: BDAT (RFC 3030)
- * and BODY=BINARYMIME, which is only valid with BDAT. Exchange advertises both (SPEC §2).
+ * and BODY=BINARYMIME, which is only valid with BDAT. Exchange advertises both (docs/exchange.md#the-two-doors).
  */
 export const CHUNKING_FEATURES = ['BINARYMIME', 'CHUNKING']
 

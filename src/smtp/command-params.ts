@@ -1,5 +1,5 @@
 // Pure: what relay365 accepts in MAIL and RCPT beyond the address, judged against what EHLO
-// advertised (SPEC §2): MAIL may carry SIZE, BODY, SMTPUTF8, the DSN parameters RET and ENVID
+// advertised (docs/exchange.md#the-two-doors): MAIL may carry SIZE, BODY, SMTPUTF8, the DSN parameters RET and ENVID
 // (and AUTH= while AUTH is offered); RCPT the DSN parameters NOTIFY and ORCPT. Anything else is
 // refused with 555 (RFC 5321 §4.1.1.11), so unadvertised parameters (REQUIRETLS ...) never
 // travel on.

@@ -1,4 +1,4 @@
-// Exchange Online's EHLO, in its order (observed on both doors; o365-facts.md §9): smtp-server
+// Exchange Online's EHLO, in its order (observed on both doors; docs/exchange.md#the-two-doors): smtp-server
 // builds the capability list from its options, this puts it in Exchange's shape — the SIZE
 // Exchange advertises, AUTH as `AUTH LOGIN XOAUTH2` (PLAIN works but is not advertised).
 // AUTH takes STARTTLS's place once TLS is up (smtp.office365.com:587 transcripts)

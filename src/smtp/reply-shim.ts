@@ -1,5 +1,5 @@
 // The one place that knows how smtp-server (pinned 3.21.x) words its own replies. Each of its
-// texts is translated to a catalogue reply (core/replies.ts), so clients see SPEC §2 replies and
+// texts is translated to a catalogue reply (core/replies.ts), so clients see the replies of docs/exchange.md and
 // never a doubled enhanced code. test/smtp/transcript.test.ts, test/security/attacks.test.ts and
 // test/core/replies.test.ts pin the rows with transcripts.
 import { reply, type ReplyCatalogue, type ReplyId } from '../core/replies.js'
@@ -34,7 +34,7 @@ const TRANSLATIONS: readonly Translation[] = [
   { code: 503, text: /^Error: need RCPT command$/, reply: 'need-rcpt' },
   { code: 503, text: /^Error: No identity changes permitted$/, reply: 'bad-sequence' },
   // AUTH is disabled on the MX door and before TLS; smtp-server then treats it as unknown.
-  // Exchange answers an unavailable mechanism with 504 5.7.4 (SPEC §2).
+  // Exchange answers an unavailable mechanism with 504 5.7.4 (docs/exchange.md#smtp-auth-states).
   { code: 500, text: /^Error: command not recognized$/, context: 'AUTH', reply: 'auth-unavailable' },
   { code: 504, text: /^Error: Unrecognized authentication type$/, reply: 'auth-unavailable' },
   { code: 500, text: /^Error: command not recognized$/, reply: 'unrecognized-command' },

@@ -32,8 +32,9 @@ export interface SmtpServerOptions {
   /** Ask clients for a certificate (a certificate connector is configured). */
   readonly requestClientCert: boolean
   /**
-   * Which door this listener is: `mx` never offers AUTH; `submission` offers AUTH LOGIN, PLAIN
-   * and XOAUTH2 once TLS is up (the policy core refuses the rest, SPEC §2).
+   * Which door this listener is: `mx` never offers AUTH; `submission` offers AUTH LOGIN and
+   * XOAUTH2 once TLS is up, as smtp.office365.com does (the core's auth-mechanism rule refuses
+   * the rest with 504 5.7.4, docs/exchange.md#smtp-auth-states).
    */
   readonly endpoint: Endpoint
   readonly log: Logger

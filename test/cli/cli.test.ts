@@ -1,4 +1,4 @@
-// The relay365 command line (SPEC §3): config check, send, serve, trace, and exit codes.
+// The relay365 command line (docs/operations.md#cli): config check, send, serve, trace, and exit codes.
 import t from 'tap'
 import { existsSync, statSync, writeFileSync } from 'node:fs'
 import { Dialogue, openTls } from '../helpers/dialogue.js'

@@ -1,4 +1,4 @@
-// `relay365 doctor` (SPEC §3) against a real DNS server on loopback: MX -> smart host, SPF of the
+// `relay365 doctor` (docs/operations.md#cli) against a real DNS server on loopback: MX -> smart host, SPF of the
 // sending IPs, config advice, the TeamDynamix settings, exit codes 0 / 1 / 2.
 import t from 'tap'
 import { doctorCommand } from '../../src/cli/doctor.js'

@@ -1,4 +1,4 @@
-// serve and a config file (SPEC §4, issue 21): examples are not defaults. A config file has no
+// serve and a config file (docs/configuration.md, issue 21): examples are not defaults. A config file has no
 // sample tenant, connector or mailbox — the README's "Exchange side" runs as written, and the
 // sample password opens nothing; it must name tenant.acceptedDomains; a password or token the
 // docs print never opens a door off loopback; connectors Exchange would refuse are said at start.

@@ -1,4 +1,4 @@
-// The `faults` key (SPEC §4): defaults from the catalogue, patterns normalized, and bad entries
+// The `faults` key (docs/configuration.md): defaults from the catalogue, patterns normalized, and bad entries
 // refused with an error that names the field, in the config file and in one API entry alike.
 import t from 'tap'
 import { parseConfig, parseConfigText, parseFaultEntry } from '../../src/config/load.js'

@@ -1,4 +1,4 @@
-// The config contract (SPEC §4): the defaults and the example config (examples are not defaults),
+// The config contract (docs/configuration.md): the defaults and the example config (examples are not defaults),
 // units, domains, and errors that name the key path and what was expected.
 import t from 'tap'
 import {
@@ -21,7 +21,7 @@ const errorOf = (doc: unknown) => {
   return 'no error'
 }
 
-t.test('the defaults are SPEC §4 without the examples: no accepted domain, no connector, no mailbox', async (t) => {
+t.test('the documented defaults without the examples: no accepted domain, no connector, no mailbox', async (t) => {
   const c = parseConfig({})
   t.match(c, {
     smtp: {

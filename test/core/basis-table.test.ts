@@ -1,5 +1,5 @@
 // Basis honesty (issue 11): every rule and limit says how sure we are that Exchange behaves this
-// way, and that must match o365-facts.md. This table holds the whole mapping so that a change of
+// way, and that must match docs/exchange.md. This table holds the whole mapping so that a change of
 // basis is a deliberate edit here, with its reason, and never a side effect.
 import t from 'tap'
 import { LIMITS } from '../../src/core/limits.js'

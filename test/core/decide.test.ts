@@ -1,4 +1,4 @@
-// The policy engine, table-driven: one case per SPEC §2 row, and every lane x recipient class.
+// The policy engine, table-driven: one case per relay decision of docs/exchange.md, and every lane x recipient class.
 // Pure: no sockets, no clock; `now` is passed in.
 import t from 'tap'
 import { parseConfig } from '../../src/config/load.js'
@@ -75,7 +75,7 @@ function eom(w: World, content: Partial<ContentFacts>, s = session()): Decision 
 
 const code = (d: Decision) => (d.reply ? formatReply(d.reply) : d.verdict)
 
-t.test('SPEC §2 relay decision rows', async (t) => {
+t.test('relay decision rows (docs/exchange.md#connectors-and-attribution)', async (t) => {
   const w = world()
   const rows: Array<{ row: string; d: () => Decision; expect: string; rule?: string }> = [
     {

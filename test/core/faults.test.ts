@@ -1,4 +1,4 @@
-// Injected failures in the pure core (SPEC §2 "Injected failures"): every catalogue id with its
+// Injected failures in the pure core (docs/exchange.md#fault-catalogue): every catalogue id with its
 // reply, stage and basis; each match field; probability and window. Faults and rolls are input.
 import t from 'tap'
 import { parseConfig, parseFaultEntry } from '../../src/config/load.js'
@@ -99,7 +99,7 @@ const EXPECTED: Record<string, [string, FaultStage]> = {
   'service-unavailable': ['421 4.3.2 Service not available, closing transmission channel', 'connect'],
 }
 
-t.test('every catalogue id: its reply (SPEC §2), its stage, rule fault, basis injected', async (t) => {
+t.test('every catalogue id: its reply (docs/exchange.md), its stage, rule fault, basis injected', async (t) => {
   t.same([...FAULT_IDS].sort(), Object.keys(EXPECTED).sort(), 'the catalogue is the SPEC table')
   for (const id of FAULT_IDS) {
     const [line, stage] = EXPECTED[id] as [string, FaultStage]

@@ -30,7 +30,7 @@ t.test('Microsoft 365 hosts: *.mail.protection.outlook.com and *.mx.microsoft', 
     'contoso.mail.protection.outlook.com.evil.example',
     'contoso-mail.protection.outlook.com',
     'contoso-com.mail.eo.outlook.com',
-    'mail.messaging.microsoft.com', // legacy: "never use" (o365-facts §4)
+    'mail.messaging.microsoft.com', // legacy: "never use" (docs/exchange.md#tenant-mx-host)
     'mail.global.frontbridge.com',
     'mx1.gateway.example',
     '',

@@ -1,4 +1,4 @@
-// What Exchange refuses after its 250 (policy.ndr, SPEC §2 "After the 250"), through the real
+// What Exchange refuses after its 250 (policy.ndr, docs/exchange.md#after-the-250), through the real
 // relay: TERRL and the recipient size limit answer 250, the trace shows the recipients Failed with
 // the NDR's status, an RFC 3464 report goes from <> to P1 through the upstream route (captured in
 // the embedded default), nothing goes upstream to an NDR'd recipient; policy.ndr: smtp refuses at

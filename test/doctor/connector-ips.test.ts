@@ -1,6 +1,7 @@
-// senderIPs Exchange would not take in a connector (IPv4 only, /24 to /32; o365-facts §5): a
-// warning naming the entry from doctor and from config check, loopback entries in a config file
-// included; the example config's loopback connector gets one note saying it is the example's.
+// senderIPs Exchange would not take in a connector (IPv4 only, /24 to /32;
+// docs/exchange.md#connectors-and-attribution): a warning naming the entry from doctor and from
+// config check, loopback entries in a config file included; the example config's loopback
+// connector gets one note saying it is the example's.
 import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { parseConfig } from '../../src/config/load.js'

@@ -1,4 +1,4 @@
-// The trace API (SPEC §5) on a running relay: filters, pagination, one message with its rules
+// The trace API (docs/operations.md#http-api) on a running relay: filters, pagination, one message with its rules
 // and raw source, delete, health, and the bearer token.
 import t from 'tap'
 import { openTls } from '../helpers/dialogue.js'

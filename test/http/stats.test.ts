@@ -1,5 +1,5 @@
 // GET /api/v1/stats (the dashboard's chart and per-rule counters), the dashboard's own files with
-// their CSP, and the response schemas of the API (SPEC §5).
+// their CSP, and the response schemas of the API (docs/operations.md#http-api).
 import t from 'tap'
 import { SimClock } from '../../src/clock/sim-clock.js'
 import { bucketFor } from '../../src/http/routes/stats.js'

@@ -1,4 +1,4 @@
-// Injected failures end to end (SPEC §2, §5): a real relay, real SMTP clients (nodemailer as the
+// Injected failures end to end (docs/exchange.md#fault-catalogue): a real relay, real SMTP clients (nodemailer as the
 // sending application, raw dialogues for the transcripts), the trace record of each injected
 // refusal, a 421 that ends the session at whatever stage, and the /api/v1/faults round trip.
 import t from 'tap'

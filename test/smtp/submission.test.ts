@@ -1,5 +1,5 @@
-// SPEC §2 "Submission endpoint", row by row, over real TLS against a running relay: each test
-// pins the reply, the stage it comes at and the basis the trace gives (o365-facts.md §9). A
+// The submission door (docs/exchange.md#smtp-auth-states), row by row, over real TLS against a running relay: each test
+// pins the reply, the stage it comes at and the basis the trace gives (docs/exchange.md). A
 // change to any of the three fails here.
 import t, { type Test } from 'tap'
 import { generateKeyPairSync } from 'node:crypto'

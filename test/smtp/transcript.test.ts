@@ -1,6 +1,6 @@
-// SPEC §2 session and transaction replies, over a real socket and a real TLS handshake against a
-// running relay. These transcripts also pin the reply shim: an smtp-server upgrade that rewords
-// a reply fails here.
+// The session and transaction replies of docs/exchange.md#the-two-doors, over a real socket and a
+// real TLS handshake against a running relay. These transcripts also pin the reply shim: an
+// smtp-server upgrade that rewords a reply fails here.
 import t from 'tap'
 import net from 'node:net'
 import tls from 'node:tls'

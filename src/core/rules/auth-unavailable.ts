@@ -1,5 +1,5 @@
 // Pure: the MX door never offers AUTH; a client that tries anyway gets 504 5.7.4 (assumed: Exchange's
-// MX does not advertise AUTH and no transcript of the command there is public; o365-facts.md).
+// MX does not advertise AUTH and no transcript of the command there is public; docs/exchange.md#smtp-auth-states).
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

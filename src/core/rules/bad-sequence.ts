@@ -1,7 +1,7 @@
 // Pure: commands out of order, judged on where the SMTP adapter says the transaction is. RCPT
 // before MAIL gets RFC 5321's 503 5.5.1 (Exchange's text unconfirmed: assumed); DATA or BDAT
 // without an accepted recipient gets Exchange's `503 5.5.2 Need rcpt command` (observed,
-// o365-facts §9). RFC 3030: DATA after a BDAT chunk of the same message (§2), or for a
+// docs/exchange.md#lenient-parsing). RFC 3030: DATA after a BDAT chunk of the same message (§2), or for a
 // BODY=BINARYMIME message (§3), is a bad sequence too (RFC text; Exchange's text assumed).
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'

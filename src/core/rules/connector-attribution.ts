@@ -1,4 +1,5 @@
-// Pure: records which lane and connector the transaction was attributed to (o365-facts.md §3).
+// Pure: records which lane and connector the transaction was attributed to
+// (docs/exchange.md#connectors-and-attribution).
 // It never rejects: the RCPT rules act on the attribution. Attribution by certificate, then IP, is
 // documented; that a propagating connector acts as absent is assumed ("may take some time").
 import type { Rule } from '../types.js'

@@ -1,6 +1,6 @@
 // Pure: a connector with requireTls refuses recipients of a plaintext session (454 4.7.0 at RCPT:
 // observed for partner connectors; for onPremises connectors Exchange's behaviour is
-// unconfirmed, so assumed; o365-facts.md §2 STARTTLS/TLS).
+// unconfirmed, so assumed; docs/exchange.md#tls).
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

@@ -1,4 +1,4 @@
-// Pure: MAIL FROM SIZE= over limits.maxMessageSize (RFC 1870 §6; o365-facts.md §1c). The limit
+// Pure: MAIL FROM SIZE= over limits.maxMessageSize (RFC 1870 §6; docs/exchange.md#limits). The limit
 // is documented; Exchange's reply text and stage for it are not (assumed: RFC 1870's 552 5.3.4).
 import { formatSize } from '../units.js'
 import type { Rule } from '../types.js'

@@ -1,5 +1,5 @@
 // Pure: Set-OrganizationConfig -RejectDirectSend $true — anonymous mail with an accepted P1
-// domain and no connector is refused (documented 550 5.7.68; o365-facts.md §3).
+// domain and no connector is refused (documented 550 5.7.68; docs/exchange.md#connectors-and-attribution).
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

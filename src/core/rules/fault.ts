@@ -1,4 +1,4 @@
-// Pure: injected failures (SPEC §2 "Injected failures"). Runs first at each stage a fault can
+// Pure: injected failures (docs/exchange.md#fault-catalogue). Runs first at each stage a fault can
 // strike, so the refusal is the one the sender sees whatever the other rules would say: the
 // point is to watch how the application copes with Exchange's refusal, not to model why.
 // The rule table holds one rule per stage, so `fault` is four rule objects sharing one id.

@@ -1,5 +1,5 @@
 // Pure: a message needs exactly one From field holding exactly one valid mailbox
-// (documented 550 5.7.512; RFC 5322 §3.6.2; o365-facts.md §2).
+// (documented 550 5.7.512; RFC 5322 §3.6.2; docs/exchange.md#message-content).
 import { checkAddress } from '../address.js'
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'

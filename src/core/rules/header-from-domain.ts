@@ -1,5 +1,5 @@
 // Pure: relay365 policy on the P2 (header From) domain. Exchange stopped using P2 for relay
-// attribution in Nov 2023 (o365-facts.md §3), but an app sending "as" the organisation wants to
+// attribution in Nov 2023 (docs/exchange.md#message-content), but an app sending "as" the organisation wants to
 // know: warn (trace note) by default, reject optionally (550 5.7.1).
 import { checkAddress } from '../address.js'
 import type { Rule } from '../types.js'

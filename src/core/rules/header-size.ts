@@ -1,4 +1,4 @@
-// Pure: Exchange limits the header block to 256 KB (o365-facts.md §1c).
+// Pure: Exchange limits the header block to 256 KB (docs/exchange.md#limits).
 import { formatSize } from '../units.js'
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'

@@ -1,5 +1,5 @@
 // Pure: Directory-Based Edge Blocking — an unknown mailbox in an accepted domain is refused at
-// RCPT when tenant.recipients lists the known ones (documented 550 5.4.1; o365-facts.md §2).
+// RCPT when tenant.recipients lists the known ones (documented 550 5.4.1; docs/exchange.md#connectors-and-attribution).
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

@@ -1,5 +1,8 @@
-// Pure: a bare CR, bare LF or NUL in DATA rejects the whole message, so that no SMTP smuggling
-// payload (e.g. "\n.\n", "\r.\r") is ever forwarded (RFC 5321 §2.3.8; SPEC §2).
+// Pure: a bare CR or NUL in DATA rejects the whole message, so that no SMTP smuggling payload
+// (e.g. "\r.\r", "\r\n\x00.\r\n") is ever forwarded (RFC 5321 §2.3.8; docs/exchange.md#bare-line-feeds). A bare LF is
+// refused the same way under policy.bareLineFeeds: reject; under normalize (Exchange accepts it)
+// the content inspector has already made it CRLF, and only CRLF.CRLF ended the data, so the
+// message passes and its record says how many were made CRLF.
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

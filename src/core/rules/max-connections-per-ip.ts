@@ -1,4 +1,4 @@
-// Pure: smtp.maxConnectionsPerIP, checked when a connection opens (SPEC §2).
+// Pure: smtp.maxConnectionsPerIP, checked when a connection opens (docs/exchange.md#limits).
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

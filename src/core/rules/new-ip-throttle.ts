@@ -1,6 +1,6 @@
 // Pure: Exchange throttles sources it has no history for (observed 451 4.7.500 ... (AS843) at
-// RCPT; o365-facts.md §2). With policy.throttleNewIPs, a new IP's first transactions are deferred
-// so a sender's retry logic can be tested.
+// RCPT; docs/exchange.md#connectors-and-attribution). With policy.throttleNewIPs, a new IP's
+// first transactions are deferred so a sender's retry logic can be tested.
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

@@ -1,6 +1,6 @@
 // Pure: partner connectors grant no relay; external recipients are refused, or with
 // policy.partnerExternal: drop accepted and silently discarded — the "never delivered, never in
-// message trace" behaviour people report (o365-facts.md §3; reply code assumed).
+// message trace" behaviour people report (docs/exchange.md#connectors-and-attribution; reply code assumed).
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

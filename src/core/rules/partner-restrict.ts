@@ -1,5 +1,5 @@
 // Pure: a partner connector with RestrictDomainsToIPAddresses claims the sender's domain, but the
-// message comes from an IP it does not list (observed 550 5.7.51 at RCPT; o365-facts.md §2).
+// message comes from an IP it does not list (observed 550 5.7.51 at RCPT; docs/exchange.md#connectors-and-attribution).
 // relay365 matches the connector's senderDomains against the P1 domain, as the Exchange
 // parameter's description ("reject mail from unknown IPs for the source domains") says.
 import type { Rule } from '../types.js'

@@ -1,5 +1,7 @@
-// Pure: limits.recipientsPerMessage (Exchange: 500 by default; o365-facts.md §1a, §1c). Assumed:
-// the limit is documented, but the 452 4.5.3 is only seen past 200 recipients of one domain.
+// Pure: Exchange's recipient limits per message: limits.recipientsPerMessage (500 by default,
+// documented; docs/exchange.md#limits) and 200 recipients of one domain (observed: the 201st of a
+// domain gets 452 4.5.3 ... (AS780090)). The reply is observed; where it is given past
+// recipientsPerMessage is assumed.
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

@@ -1,4 +1,4 @@
-// Pure: the tenant recipient's receive limit (o365-facts.md §1c: 36 MB by default), apart from the
+// Pure: the tenant recipient's receive limit (docs/exchange.md#after-the-250: 36 MB by default), apart from the
 // SMTP SIZE Exchange advertises. Exchange answers 250 and reports 5.2.3 RecipSizeLimit by NDR
 // (observed in bounce corpora); policy.ndr: smtp refuses at end of data instead (fail fast).
 import { formatSize } from '../units.js'

@@ -1,7 +1,7 @@
 // Pure: on the SMTP AUTH lane the envelope sender (P1) and the header From (P2) must be the
 // authenticated mailbox or an address it has send-as rights for (users[].sendAs). Exchange checks
 // this when the message is submitted, at end of DATA: 554 5.2.252 SendAsDenied (observed,
-// o365-facts.md §9; the older 5.7.60 wording is the NDR table's).
+// docs/exchange.md#smtp-auth-states; the older 5.7.60 wording is the NDR table's).
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

@@ -1,5 +1,5 @@
 // Pure: what Exchange answers an AUTH exchange on the submission door, given what the edge found
-// checking the credentials (o365-facts.md §9, SPEC §2 "Submission endpoint"). One rule per switch
+// checking the credentials (docs/exchange.md#smtp-auth-states). One rule per switch
 // an administrator can turn; the table order is the order the answers are assumed to come in:
 // policies that refuse basic authentication as such answer before the password is looked at.
 import type { Rule } from '../types.js'

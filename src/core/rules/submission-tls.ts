@@ -1,5 +1,5 @@
 // Pure: the submission door refuses MAIL, RCPT, DATA and AUTH before STARTTLS with
-// 451 5.7.3 (observed on smtp.office365.com:587; o365-facts.md §9).
+// 451 5.7.3 (observed on smtp.office365.com:587; docs/exchange.md#tls).
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 

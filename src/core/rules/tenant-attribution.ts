@@ -1,6 +1,7 @@
-// Pure: the relay rule of Exchange Online since Nov 2023 (o365-facts.md §3): mail to an external
-// recipient is relayed only when an onPremises connector matched AND the P1 domain or the
-// certificate domain is accepted. Partner connectors are handled by partner-external.
+// Pure: the relay rule of Exchange Online since Nov 2023
+// (docs/exchange.md#connectors-and-attribution): mail to an external recipient is relayed only when
+// an onPremises connector matched AND the P1 domain or the certificate domain is accepted. Partner
+// connectors are handled by partner-external.
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 
@@ -25,7 +26,8 @@ export const tenantAttribution: Rule<'rcpt'> = {
         const why = a.senderAccepted ? 'P1 domain is accepted' : 'certificate domain is accepted'
         return outcome(meta, ctx, 'pass', `onPremises connector ${c.name} and ${why}: relay allowed`)
       }
-      // The rule is documented; the exact reply code for this case is assumed (SPEC §2).
+      // The rule is documented; the exact reply code for this case is assumed
+      // (docs/exchange.md#connectors-and-attribution).
       return rejectWith(
         meta,
         ctx,

@@ -1,4 +1,4 @@
-// The relay's clock (SPEC §5): read it, or jump simulated time forward for tests and experiments.
+// The relay's clock (docs/operations.md#http-api): read it, or jump simulated time forward for tests and experiments.
 import type { FastifyInstance } from 'fastify'
 import type { SimClock } from '../../clock/sim-clock.js'
 import { clockSchema } from '../schemas.js'

@@ -1,4 +1,4 @@
-// Injected failures at run time (SPEC §5): list the armed faults with the catalogue, arm one (the
+// Injected failures at run time (docs/operations.md#http-api): list the armed faults with the catalogue, arm one (the
 // body is one `faults` entry, validated as in the config file), disarm every fault of an id.
 // POST and DELETE change how the relay answers mail: the guard in server.ts holds them to the
 // token, or to a JSON content type from the dashboard's own origin.

@@ -1,4 +1,4 @@
-// Limit usage per key (SPEC §5): GET /api/v1/limits, POST /api/v1/limits/reset.
+// Limit usage per key (docs/operations.md#http-api): GET /api/v1/limits, POST /api/v1/limits/reset.
 import type { FastifyInstance } from 'fastify'
 import type { Clock, LimitStore } from '../../ports.js'
 import { errorSchema, limitsSchema, resetSchema } from '../schemas.js'

@@ -1,4 +1,4 @@
-// The message trace API (SPEC §5): list with filters and pagination, one message with its rule
+// The message trace API (docs/operations.md#http-api): list with filters and pagination, one message with its rule
 // trace (and raw source when it was captured), and a delete of the whole trace.
 import type { FastifyInstance } from 'fastify'
 import { TRACE_STATUSES } from '../../core/trace.js'

@@ -1,4 +1,4 @@
-// The injected-faults panel (SPEC §5 /api/v1/faults): what is armed, a remove button for each,
+// The injected-faults panel (/api/v1/faults): what is armed, a remove button for each,
 // and a form that arms a catalogue fault with an optional probability. Matches and windows are
 // for the config file or the API; the panel covers the common "switch it on, watch, switch it
 // off" while a sender is being tested.
