@@ -83,7 +83,7 @@ export async function experimentCommand(
     `${new Date(scenario.start).toISOString().slice(0, 10)}, simulated ${scenario.duration / 3_600_000} h` +
     `, engine ${result.engine}, ${speed}; ${result.messages} messages`
   const files = [join(out, 'timeline.csv'), join(out, 'chart.svg'), join(out, 'limits.svg'), join(out, 'report.json')]
-  writeFileSync(files[0] as string, timelineCsv(result.timeline))
+  writeFileSync(files[0] as string, timelineCsv(result.timeline, result.clientFailures))
   writeFileSync(files[1] as string, renderChart(result.timeline, scenario.name, subtitle))
   writeFileSync(files[2] as string, limitChart({ label: scenario.name, result }))
   const json = {
@@ -96,6 +96,7 @@ export async function experimentCommand(
     firsts: result.timeline.firsts,
     recoveredAt: result.timeline.recoveredAt,
     delays: { delayed: result.delays.delayed, totalMs: result.delays.totalMs, maxMs: result.delays.maxMs },
+    clientFailures: { timeouts: result.clientFailures.timeouts, duplicates: result.clientFailures.duplicates },
     limits: result.limits.map(({ used: _used, ...l }) => l),
     // every row a trace had that was not replayed, with its line and why
     traffic: scenario.traffic,

@@ -45,12 +45,21 @@ function totalsTable(runs: readonly ComparedRun[]): string[] {
   const refused = runs.some((r) => r.result.refusedCommands.count > 0)
     ? [['refused before a message began (AUTH)', runs.map((r) => r.result.refusedCommands.count)] as const]
     : []
+  const timeouts = runs.some((r) => r.result.scenario.senders.some((x) => x.timeout !== undefined))
+    ? [
+        [
+          'client time-outs / duplicates',
+          runs.map((r) => `${r.result.clientFailures.timeouts} / ${r.result.clientFailures.duplicates}`),
+        ] as const,
+      ]
+    : []
   return runTable(
     runs,
     'outcome',
     [
       ...rows,
       ['sends with a late reply (delay)', runs.map(delayed)],
+      ...timeouts,
       ...refused,
       ['messages sent', runs.map((r) => r.result.messages)],
     ],

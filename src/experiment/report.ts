@@ -61,6 +61,18 @@ export function runSummary(r: ExperimentResult): string {
   )
 }
 
+/** The senders' client-side time-outs: how many replies came too late, and the duplicates that made. */
+export function timeoutSummary(r: ExperimentResult): string {
+  const c = r.clientFailures
+  const limits = r.scenario.senders
+    .flatMap((x) => (x.timeout !== undefined ? [`${x.name} ${x.timeout / 1000} s`] : []))
+    .join(', ')
+  return (
+    `client time-outs (${limits}): ${c.timeouts} sends got their reply too late and failed at the sender` +
+    `; ${c.duplicates} duplicates: a message the relay accepted again after accepting it once`
+  )
+}
+
 /** Rows of a skipped list shown in a text report; report.json holds them all. */
 const SKIPPED_SHOWN = 20
 
@@ -91,7 +103,12 @@ export function formatReport(r: ExperimentResult): string {
     runSummary(r),
     `${r.messages} messages: ${CATEGORIES.map((c) => `${c} ${t.totals[c]}`).join(', ')}`,
     `recipients: ${CATEGORIES.map((c) => `${c} ${t.recipientTotals[c]}`).join(', ')}`,
-    ...(r.retries > 0 ? [`${r.retries} of the messages were senders' retries of deferred ones (sender retry)`] : []),
+    ...(r.retries > 0
+      ? [
+          `${r.retries} of the messages were senders' retries of deferred ones` +
+            `${r.clientFailures.timeouts > 0 ? ' or of ones whose reply came past the time-out' : ''} (sender retry)`,
+        ]
+      : []),
   ]
   if (r.refusedCommands.first)
     lines.push(
@@ -100,6 +117,8 @@ export function formatReport(r: ExperimentResult): string {
         `: ${r.refusedCommands.first.reply}`,
     )
   lines.push(delaySummary(r.delays))
+  const timeouts = s.senders.filter((x) => x.timeout !== undefined)
+  if (timeouts.length > 0) lines.push(timeoutSummary(r))
   for (const l of r.limits) lines.push(`limit ${limitSummary(l, s.start)}`)
   if (t.totals.ndr > 0)
     lines.push(

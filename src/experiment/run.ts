@@ -10,6 +10,7 @@ import type { EngineName, Engine } from './engine.js'
 import { CoreEngine } from './engine-core.js'
 import { WireEngine } from './engine-wire.js'
 import type { Scenario } from './scenario.js'
+import { TimeoutCounter, type ClientFailures } from './timeouts.js'
 import { insertSend, planSends, recipientsFor, type PlannedSend } from './schedule.js'
 import {
   buildDelays,
@@ -38,6 +39,8 @@ export interface ExperimentResult {
   readonly retries: number
   /** Commands refused before any message began (AUTH): how many, and the first refusal. */
   readonly refusedCommands: { readonly count: number; readonly first: CommandRefusal | undefined }
+  /** Replies later than a sender's `timeout`, and the resends the relay accepted a second time. */
+  readonly clientFailures: ClientFailures
 }
 
 /**
@@ -100,6 +103,7 @@ export async function runExperiment(
   const end = s.start + s.duration
   const timings: SendTiming[] = []
   const sampler = new LimitSampler(s.start, end, s.bucket)
+  const clientTimeouts = new TimeoutCounter(s.start, end, s.bucket)
   let maxLagMs = 0
   let retries = 0
   let sent = 0
@@ -110,11 +114,13 @@ export async function runExperiment(
     // (the sender's retry, if it has one and the run lasts until then; one due after the end is
     // not sent and the report keeps it as deferred)
     let next = 0
-    const retryLater = (send: PlannedSend, reply: string) => {
+    // `timedOutAt`: the application gave up waiting then, so it failed whatever the relay said
+    const retryLater = (send: PlannedSend, reply: string, timedOutAt?: number) => {
       const retry = send.sender.retry
       const attempt = send.attempt ?? 0
-      if (!retry || !reply.startsWith('4') || attempt >= retry.attempts) return
-      const at = clock.now() + retry.after
+      if (!retry || (timedOutAt === undefined && !reply.startsWith('4')) || attempt >= retry.attempts) return
+      // the simulated clock cannot go back: no earlier than the late reply itself
+      const at = Math.max(clock.now(), (timedOutAt ?? clock.now()) + retry.after)
       if (at >= end) return
       insertSend(plan, next, { ...send, at, attempt: attempt + 1 })
       retries++
@@ -148,9 +154,11 @@ export async function runExperiment(
           `${send.sender.name.replace(/[^A-Za-z0-9.-]/g, '-')}.${send.seq}.${send.attempt ?? 0}` +
           `@experiment.relay365.test`,
       }
+      const sentAt = clock.now()
       const p = engine.send(send, message).then((reply) => {
         timings.push({ at: send.at, repliedAt: clock.now() })
-        retryLater(send, reply)
+        const timedOut = clientTimeouts.settle(send, sentAt, clock.now(), reply)
+        retryLater(send, reply, timedOut ? sentAt + (send.sender.timeout as number) : undefined)
       })
       const tracked: Promise<unknown> = p.finally(() => pending.delete(tracked))
       pending.add(tracked)
@@ -175,6 +183,7 @@ export async function runExperiment(
     maxLagMs,
     retries,
     refusedCommands: { count: refusals.length, first: refusals[0] },
+    clientFailures: clientTimeouts.result(),
   }
 }
 

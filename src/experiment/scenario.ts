@@ -60,6 +60,12 @@ const senderSchema = z
       .object({ after: duration, attempts: z.number().int().min(1).max(20).default(3) })
       .strict()
       .optional(),
+    /**
+     * The application's own time-out for a reply (.NET SmtpClient: 100 s): a reply later than this
+     * is a failure to it, sent again with `retry`, though the relay may have accepted it (a
+     * possible duplicate). Absent: it waits as long as the relay holds its reply.
+     */
+    timeout: duration.optional(),
     rates: z
       .array(z.object({ from: timeOfDay, to: timeOfDay, rate }).strict())
       .min(1)

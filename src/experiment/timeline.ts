@@ -4,6 +4,7 @@
 // not the application's messages and are left out.
 import { CATEGORIES, categoryOf, THROTTLE_RULE, type Category } from '../core/outcome.js'
 import type { TraceMessage } from '../core/trace.js'
+import type { ClientFailures } from './timeouts.js'
 
 export { CATEGORIES, type Category }
 
@@ -220,13 +221,25 @@ export interface LimitSeries {
   readonly peakAt: number | undefined
 }
 
-export function timelineCsv(t: Timeline): string {
-  const header = ['bucket_start', ...CATEGORIES, ...CATEGORIES.map((c) => `${c}_recipients`)].join(',')
-  const rows = t.buckets.map((b) =>
+/**
+ * One row a bucket; the senders' client time-outs and the duplicates they made are the last
+ * columns (0 without a `timeout:`), so the columns before keep their place.
+ */
+export function timelineCsv(t: Timeline, client?: ClientFailures): string {
+  const header = [
+    'bucket_start',
+    ...CATEGORIES,
+    ...CATEGORIES.map((c) => `${c}_recipients`),
+    'timeouts',
+    'duplicates',
+  ].join(',')
+  const rows = t.buckets.map((b, i) =>
     [
       new Date(b.start).toISOString(),
       ...CATEGORIES.map((c) => b.counts[c]),
       ...CATEGORIES.map((c) => b.recipients[c]),
+      client?.buckets[i]?.timeouts ?? 0,
+      client?.buckets[i]?.duplicates ?? 0,
     ].join(','),
   )
   return [header, ...rows].join('\n') + '\n'

@@ -68,10 +68,14 @@ t.test('a simulated day: 100 recipients reached by message 50, fallback after, b
     csv[0],
     'bucket_start,accepted,throttled,fallback,deferred,rejected,ndr,' +
       'accepted_recipients,throttled_recipients,fallback_recipients,' +
-      'deferred_recipients,rejected_recipients,ndr_recipients',
+      'deferred_recipients,rejected_recipients,ndr_recipients,timeouts,duplicates',
   )
   t.equal(csv.length, 34 + 2, 'one row an hour, header, final newline')
-  t.equal(csv[11], '2026-06-01T10:00:00.000Z,10,0,10,0,0,0,20,0,20,0,0,0', '10:00-11:00: half accepted, half fallback')
+  t.equal(
+    csv[11],
+    '2026-06-01T10:00:00.000Z,10,0,10,0,0,0,20,0,20,0,0,0,0,0',
+    '10:00-11:00: half accepted, half fallback',
+  )
   const svg = readFileSync(files[1]!, 'utf8')
   t.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/)
   t.match(svg, /fallback \(30\)/)
