@@ -242,7 +242,7 @@ into each target; one message per connection, as applications send. relay365 run
 (\`bin/relay365.js serve\`, every decision traced to SQLite, logs at warn) in front of
 \`smtp-sink\`: proxy mode answers once the sink has the message, queue mode once the message is
 fsynced to its spool, and its rate is counted to an empty spool (delivered through), as is the
-stock Postfix relay's (\`../shared/bench/postfix-relay.sh\`) to an empty queue. The targets are
+stock Postfix relay's (\`bench/postfix-relay.sh\`) to an empty queue. The targets are
 **interleaved**: each rep measures all of them at one session count one after the other, in an
 order rotated every rep, so the machine's drifts fall on all alike; "× Postfix" is the median over
 reps of the ratio within each rep. A relay365 is started fresh for each measurement (its peak RSS,

@@ -1,6 +1,6 @@
 // Relay throughput as applications send: Postfix's smtp-source, one 2 KB message per connection,
 // through a relay to Postfix's smtp-sink, at 1, 20 and 50 sessions — relay365 in proxy and queue
-// mode (built, as users run it), a stock Postfix relay started by ../shared/bench/postfix-relay.sh,
+// mode (built, as users run it), a stock Postfix relay started by bench/postfix-relay.sh,
 // smtp-server alone, Haraka (bench/haraka.ts) and smtp-source straight to the sink — interleaved:
 // every rep measures every target at a session count one after the other, so that the machine's
 // drifts (its speed moves by a third within the hour) fall on all of them alike and their ratios
@@ -16,7 +16,7 @@ import { startHaraka } from './haraka.js'
 import { freePort, peakRssMb, sh, startService, startSink, waitForPort, type Service } from './services.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const POSTFIX_SCRIPT = fileURLToPath(new URL('../../shared/bench/postfix-relay.sh', import.meta.url))
+const POSTFIX_SCRIPT = fileURLToPath(new URL('./postfix-relay.sh', import.meta.url))
 /** The script's queue_directory. */
 const POSTFIX_QUEUE = '/var/tmp/postfix-relay/queue'
 
