@@ -37,7 +37,8 @@ export const SOURCE = {
     'https://learn.microsoft.com/en-us/office365/servicedescriptions/exchange-online-service-description/' +
     'exchange-online-limits',
   ndrList:
-    'https://learn.microsoft.com/en-us/troubleshoot/exchange/email-delivery/ndr/non-delivery-reports-in-exchange-online',
+    'https://learn.microsoft.com/en-us/troubleshoot/exchange/email-delivery/ndr/' +
+    'non-delivery-reports-in-exchange-online',
   submissionQuota:
     'https://learn.microsoft.com/en-us/troubleshoot/exchange/email-delivery/ndr/' +
     'fix-error-for-submission-quota-exceeded-in-exchange-online',
@@ -51,7 +52,8 @@ export const SOURCE = {
     'https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/' +
     'fix-issues-with-printers-scanners-and-lob-applications-that-send-email-using-off',
   terrl:
-    'https://techcommunity.microsoft.com/blog/exchange/introducing-exchange-online-tenant-outbound-email-limits/4372797',
+    'https://techcommunity.microsoft.com/blog/exchange/' +
+    'introducing-exchange-online-tenant-outbound-email-limits/4372797',
   relayAccessDenied:
     'https://learn.microsoft.com/en-us/exchange/troubleshoot/email-delivery/ndr/relay-access-denied-smtp',
   wrongRegion: 'https://learn.microsoft.com/en-us/exchange/troubleshoot/connectors/wrong-office-365-region-exo',
@@ -61,15 +63,19 @@ export const SOURCE = {
     'https://learn.microsoft.com/en-us/troubleshoot/exchange/email-delivery/ndr/' +
     'fix-error-code-451-4-7-500-699-asxxx-in-exchange-online',
   ndr571:
-    'https://learn.microsoft.com/en-us/troubleshoot/exchange/email-delivery/ndr/fix-error-code-550-5-7-1-in-exchange-online',
+    'https://learn.microsoft.com/en-us/troubleshoot/exchange/email-delivery/ndr/' +
+    'fix-error-code-550-5-7-1-in-exchange-online',
   ndr541:
-    'https://learn.microsoft.com/en-us/troubleshoot/exchange/email-delivery/ndr/fix-error-code-550-5-4-1-in-exchange-online',
+    'https://learn.microsoft.com/en-us/troubleshoot/exchange/email-delivery/ndr/' +
+    'fix-error-code-550-5-4-1-in-exchange-online',
   ndr5757:
-    'https://learn.microsoft.com/en-us/troubleshoot/exchange/email-delivery/ndr/fix-error-code-5-7-57-in-exchange-online',
+    'https://learn.microsoft.com/en-us/troubleshoot/exchange/email-delivery/ndr/' +
+    'fix-error-code-5-7-57-in-exchange-online',
   relayRequirements:
     'https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/updated-requirements-smtp-relay',
   mc1226222:
-    'https://mwpro.co.uk/blog/2026/02/04/updated-prevent-fix-guidance-for-on-premises-connectors-configuration-mc1226222',
+    'https://mwpro.co.uk/blog/2026/02/04/' +
+    'updated-prevent-fix-guidance-for-on-premises-connectors-configuration-mc1226222',
   newInboundConnector: 'https://learn.microsoft.com/powershell/module/exchangepowershell/new-inboundconnector',
   hybridCertificates:
     'https://techcommunity.microsoft.com/blog/exchange/' +
@@ -92,7 +98,8 @@ export const SOURCE = {
     'https://techcommunity.microsoft.com/blog/exchange/' +
     'updated-exchange-online-smtp-auth-basic-authentication-deprecation-timeline/4489835',
   authenticatedSubmission:
-    'https://learn.microsoft.com/en-us/exchange/clients-and-mobile-in-exchange-online/authenticated-client-smtp-submission',
+    'https://learn.microsoft.com/en-us/exchange/clients-and-mobile-in-exchange-online/' +
+    'authenticated-client-smtp-submission',
   partnerTlsLog: 'https://github.com/catatnight/docker-postfix/issues/12',
   starttlsRequiredLog: 'https://github.com/apache/hertzbeat/issues/2365',
   noImplicitTls: 'https://github.com/wiggin77/mailrelay/issues/4',
@@ -116,6 +123,9 @@ export const SOURCE = {
   tooManyRecipientsLog: 'https://github.com/reacherhq/check-if-email-exists/issues/569',
   multipleRegionsLog: 'https://github.com/Mailu/Mailu/issues/3013',
   bareLfLog: 'https://github.com/notqmail/notqmail/issues/239',
+  spf: 'https://learn.microsoft.com/en-us/defender-office-365/email-authentication-spf-configure',
+  rfc7208: 'https://www.rfc-editor.org/rfc/rfc7208',
+  dane: 'https://learn.microsoft.com/powershell/module/exchange/enable-dnssecforverifieddomain',
 } as const
 
 type Source = (typeof SOURCE)[keyof typeof SOURCE]
