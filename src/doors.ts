@@ -1,7 +1,8 @@
-// The SMTP side of a relay: the routes, the spool (queue mode), the NDR sender, the relay and its
-// two listeners. It is given what must be one per relay (clock, trace writer, limit store,
-// faults, capture directory), so the same doors run in a single process (app.ts) and in each
-// worker of `serve --workers N` (src/cluster/worker.ts), where those are the primary's.
+// The SMTP side of a relay: the routes, the spool (queue mode, or in proxy mode for the messages
+// the SMTP AUTH throttle delays), the NDR sender, the relay and its two listeners. It is given
+// what must be one per relay (clock, trace writer, limit store, faults, capture directory), so
+// the same doors run in a single process (app.ts) and in each worker of `serve --workers N`
+// (src/cluster/worker.ts), where those are the primary's.
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import type { SMTPServer } from 'smtp-server'
@@ -107,6 +108,18 @@ export function hopTimeout(config: Config): number {
   )
 }
 
+/**
+ * The relay keeps a spool: queue mode, or proxy mode with the submission door open, where a
+ * message the SMTP AUTH per-minute limit carries over waits for its delivery slot
+ * (limits.smtpAuth.throttle: delay-delivery).
+ */
+export function usesSpool(config: Config): boolean {
+  return (
+    config.delivery.mode === 'queue' ||
+    (config.submission.enabled && config.limits.smtpAuth.throttle === 'delay-delivery')
+  )
+}
+
 function listen(server: SMTPServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.server.once('error', reject)
@@ -121,7 +134,7 @@ export async function startDoors(o: DoorsOptions): Promise<RunningDoors> {
   const { config, world, log, clock, trace } = o
   // a spool write that failed is tried again every second, so /healthz clears once the disk has
   // room without waiting for a message (a balancer that took the relay out sends none)
-  const spoolWrites = new WriteHealth('spool', { probe: (): Promise<void> | undefined => queue?.probeWrite() })
+  const spoolWrites = new WriteHealth('spool', { probe: (): Promise<void> | undefined => spooled?.probeWrite() })
   const deps = { capture: o.capture, replies: world.replies, hostname: world.hostname, log }
   const targets: Record<RouteName, RouteTarget> = {
     upstream: routeTarget(config.routes.upstream, deps),
@@ -129,29 +142,32 @@ export async function startDoors(o: DoorsOptions): Promise<RunningDoors> {
     drop: new DropTarget(),
   }
   const spool = o.spool ?? { dir: config.delivery.spoolDir, maxSize: config.delivery.maxSpoolSize }
-  const queue =
-    config.delivery.mode === 'queue'
-      ? new DeliveryQueue({
-          spoolDir: spool.dir,
-          targets,
-          clock,
-          retry: config.delivery.retry,
-          concurrency: config.delivery.concurrency,
-          maxSpoolSize: spool.maxSize,
-          hostname: world.hostname,
-          trace,
-          replies: world.replies,
-          log: log.child({ sub: 'queue' }),
-          writes: spoolWrites,
-        })
-      : undefined
-  queue?.start()
+  const spooled = usesSpool(config)
+    ? new DeliveryQueue({
+        spoolDir: spool.dir,
+        targets,
+        clock,
+        retry: config.delivery.retry,
+        concurrency: config.delivery.concurrency,
+        maxSpoolSize: spool.maxSize,
+        hostname: world.hostname,
+        trace,
+        replies: world.replies,
+        log: log.child({ sub: 'queue' }),
+        writes: spoolWrites,
+      })
+    : undefined
+  spooled?.start()
+  const queue = config.delivery.mode === 'queue' ? spooled : undefined
+  const throttleSpool = config.limits.smtpAuth.throttle === 'delay-delivery' ? spooled : undefined
   const ndr = new NdrSender({
     upstream: targets.upstream,
     ...(queue ? { queue } : {}),
     trace,
     clock,
     hostname: world.hostname,
+    // Exchange's NDR comes from the tenant's first accepted domain
+    ...(world.tenant.acceptedDomains.size ? { tenantDomain: [...world.tenant.acceptedDomains][0] as string } : {}),
     replies: world.replies,
     log: log.child({ sub: 'ndr' }),
   })
@@ -167,13 +183,14 @@ export async function startDoors(o: DoorsOptions): Promise<RunningDoors> {
     sessionTtl: sessionSlotTtl(config.smtp.maxSessionDuration, clock.speed),
     newIpMemory: config.policy.throttleNewIPs.forgetAfter,
     ...(queue ? { queue } : {}),
+    ...(throttleSpool ? { throttleSpool } : {}),
     ndr,
     faults: o.faults,
   })
   const routeTargets = Object.values(targets)
   const closeRoutes = async () => {
     spoolWrites.close()
-    await queue?.stop()
+    await spooled?.stop()
     await Promise.all(routeTargets.map((t) => t.close()))
   }
   let tls
@@ -229,8 +246,8 @@ export async function startDoors(o: DoorsOptions): Promise<RunningDoors> {
       connections: relay.connections,
       transactions: relay.openTransactions,
       upstream: sumConnections(routeTargets.map((t) => t.connections?.())),
-      ...(queue ? { spoolDepth: queue.depth, spoolBytes: queue.spoolBytes } : {}),
-      problems: [spoolWrites.problem(), queue?.problem(), ...routeTargets.map((t) => t.problem?.())].filter(
+      ...(spooled ? { spoolDepth: spooled.depth, spoolBytes: spooled.spoolBytes } : {}),
+      problems: [spoolWrites.problem(), spooled?.problem(), ...routeTargets.map((t) => t.problem?.())].filter(
         (p): p is string => p !== undefined,
       ),
     }),

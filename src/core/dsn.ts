@@ -1,6 +1,10 @@
 // Pure: a delivery status notification (RFC 3464) for recipients the queue gave up on, or the NDR
 // Exchange sends after its 250 (policy.ndr: exchange), from the null sender to the message's
-// envelope sender, with the original header block attached.
+// envelope sender. The queue's is relay365's own (MAILER-DAEMON, the header block attached); the
+// NDR is written as Exchange writes it (docs/exchange.md#after-the-250): from Microsoft Outlook at the
+// tenant's domain, reported by <host>.prod.outlook.com, the whole message attached unless the
+// client asked for headers only (RET=HDRS, RFC 3461 §4.3). The whole message is never a string
+// here: buildDsnParts gives the text around it and the caller streams the message in between.
 import { encodeXtext } from './dsn-params.js'
 import { rfc5322Date } from './headers.js'
 
@@ -29,6 +33,25 @@ export interface DsnInput {
   readonly envid?: string
   /** Who is speaking in the human part: relay365's queue (default) or Exchange after its 250. */
   readonly kind?: 'queue' | 'ndr'
+  /** kind 'ndr': the tenant's first accepted domain, where Exchange's NDR comes from (else hostname). */
+  readonly tenantDomain?: string
+}
+
+/** The mailbox Exchange Online's NDRs come from, at the tenant's domain (observed). */
+export const EXCHANGE_NDR_MAILBOX = 'MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e'
+
+/** The From of Exchange's NDR: "Microsoft Outlook <MicrosoftExchange…@tenant-domain>". */
+export function exchangeNdrFrom(tenantDomain: string): string {
+  return `Microsoft Outlook <${EXCHANGE_NDR_MAILBOX}@${tenantDomain}>`
+}
+
+/**
+ * Exchange reports as one of its servers, "<server>.prod.outlook.com"; relay365's server name is
+ * the first label of smtp.hostname (relay365.local -> relay365.prod.outlook.com).
+ */
+export function exchangeReportingHost(hostname: string): string {
+  if (/\.prod\.outlook\.com$/i.test(hostname)) return hostname
+  return `${hostname.split('.')[0] || hostname}.prod.outlook.com`
 }
 
 /** Exchange's NDR wording (the human part of its "Undeliverable" reports). */
@@ -43,7 +66,17 @@ export function dsnStatus(f: DsnFailure): string {
 
 const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ')
 
+/** The report with the original's header block attached (text/rfc822-headers). */
 export function buildDsn(d: DsnInput): string {
+  const { before, after } = buildDsnParts(d, 'headers')
+  return before + d.originalHeaders.replace(/\r?\n/g, '\r\n').replace(/(\r\n)+$/, '') + '\r\n' + after
+}
+
+/**
+ * The report's text before and after the returned content: the caller puts the header block
+ * (`headers`) or the whole message (`full`, message/rfc822, streamed) in between.
+ */
+export function buildDsnParts(d: DsnInput, returns: 'headers' | 'full'): { before: string; after: string } {
   const date = rfc5322Date(d.now)
   const human = d.failures
     .map((f) => `  ${f.recipient}\r\n    ${oneLine(f.reply)}${f.expired ? ' (gave up retrying)' : ''}`)
@@ -61,8 +94,11 @@ export function buildDsn(d: DsnInput): string {
     )
     .join('\r\n\r\n')
   const subject = d.originalSubject ? `Undeliverable: ${oneLine(d.originalSubject)}` : 'Undeliverable message'
+  const ndr = d.kind === 'ndr'
   const lines = [
-    `From: Mail Delivery System <MAILER-DAEMON@${d.hostname}>`,
+    ndr
+      ? `From: ${exchangeNdrFrom(d.tenantDomain ?? d.hostname)}`
+      : `From: Mail Delivery System <MAILER-DAEMON@${d.hostname}>`,
     `To: <${d.sender}>`,
     `Subject: ${subject}`,
     `Date: ${date}`,
@@ -84,19 +120,17 @@ export function buildDsn(d: DsnInput): string {
     'Content-Type: message/delivery-status',
     '',
     ...(d.envid ? [`Original-Envelope-Id: ${encodeXtext(d.envid)}`] : []),
-    `Reporting-MTA: dns; ${d.hostname}`,
+    `Reporting-MTA: dns; ${ndr ? exchangeReportingHost(d.hostname) : d.hostname}`,
     `X-Relay365-Queue-ID: ${d.queueId}`,
     `Arrival-Date: ${rfc5322Date(d.arrivedAt)}`,
     '',
     perRecipient,
     '',
     `--${d.boundary}`,
-    'Content-Type: text/rfc822-headers',
+    returns === 'full' ? 'Content-Type: message/rfc822' : 'Content-Type: text/rfc822-headers',
     '',
-    d.originalHeaders.replace(/\r?\n/g, '\r\n').replace(/(\r\n)+$/, ''),
-    '',
-    `--${d.boundary}--`,
     '',
   ]
-  return lines.join('\r\n')
+  // the returned content ends with its own line break; the boundary's CRLF comes after it
+  return { before: lines.join('\r\n'), after: `\r\n--${d.boundary}--\r\n` }
 }

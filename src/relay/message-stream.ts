@@ -23,6 +23,11 @@ export interface StreamPolicy {
   readonly recipientMaxSize: number
   /** BODY=BINARYMIME: only the header block is held to CRLF. */
   readonly binaryBody: boolean
+  /**
+   * policy.bareLineFeeds: normalize makes each bare LF a CRLF before the header parser, the size
+   * and the routes see the message, so all of them see what the next hop gets.
+   */
+  readonly bareLineFeeds: 'reject' | 'normalize'
   /** policy.ndr: exchange — a refusal after the 250 stops only the routes it concerns. */
   readonly ndrMode: boolean
   /** Queue mode: the one group is the spool, which leaves NDR'd recipients out when it commits. */
@@ -33,6 +38,11 @@ export interface StreamPolicy {
 export type ReceivedStamp = Omit<TraceFieldInput, 'now' | 'messageId' | 'fallback'> & {
   /** The Message-ID added to a message that has none. */
   readonly ownMessageId: string
+}
+
+/** Where the message is also written, as the upstream gets it, while an NDR may return it (ndr-original.ts). */
+export interface KeepCopy {
+  write(chunk: Buffer): Promise<void>
 }
 
 /** The header block is complete: true when the header rules refuse the message (nothing goes out). */
@@ -49,8 +59,14 @@ export class MessageStream {
     private readonly stamp: ReceivedStamp,
     private readonly clock: Clock,
     private readonly judgeHeader: HeaderJudge,
+    private readonly keep?: KeepCopy,
   ) {
-    this.inspector = new ContentInspector(policy.maxMessageSize, policy.maxHeaderSize, policy.binaryBody)
+    this.inspector = new ContentInspector(
+      policy.maxMessageSize,
+      policy.maxHeaderSize,
+      policy.binaryBody,
+      policy.bareLineFeeds,
+    )
   }
 
   /** Every route stops: nothing more is written, nothing will be delivered. Once is enough. */
@@ -110,11 +126,18 @@ export class MessageStream {
       })
       if (!this.aborted) await g.sink.write(Buffer.from(fields))
     }
+    if (this.keep && !this.aborted)
+      await this.keep.write(
+        Buffer.from(
+          traceFields({ ...stamp, now, ...(header.messageId ? {} : { messageId: ownMessageId }), fallback: false }),
+        ),
+      )
     await this.writeAll(block)
   }
 
   private async writeAll(buf: Buffer): Promise<void> {
-    if (!this.aborted) await Promise.all(this.groups.map((g) => g.sink.write(buf)))
+    if (this.aborted) return
+    await Promise.all([...this.groups.map((g) => g.sink.write(buf)), this.keep?.write(buf)])
   }
 }
 

@@ -4,11 +4,14 @@
 // through a MessageStream into one sink per route; the client's final reply is the next hop's
 // reply. What Exchange refuses after its 250 (policy.ndr: exchange, core/ndr.ts) never reaches a
 // route: those recipients fail, the client still gets 250, and an NDR goes to P1 after the reply.
+// A message the SMTP AUTH throttle carries over (limits.smtpAuth.throttle: delay-delivery) goes to
+// the spool in either mode and gets relay365's 250 at once; it is delivered at its slot.
 import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { MessageDsn, RecipientDsn } from '../core/dsn-params.js'
 import type { LimitDecision, LimitRequest } from '../core/limits.js'
 import { reply, type Reply } from '../core/replies.js'
+import { internalIdOf, queuedReplyOf } from '../core/reply-vars.js'
 import {
   addRecipient,
   answerClient,
@@ -32,11 +35,14 @@ import type { Decision, FaultDraw, TransactionFacts } from '../core/types.js'
 import type { InspectionFacts } from '../content/content-inspector.js'
 import type { HeaderFacts } from '../content/header-facts.js'
 import type { DeliveryOutcome } from '../delivery/sink.js'
+import type { DeliveryQueue } from '../delivery/spool/queue.js'
 import type { DataTransfer } from '../ports.js'
+import { claimAuthSlot } from './auth-slot.js'
 import type { RelayContext } from './context.js'
 import { binaryMimeRefusal, dataOnlyRecipient, howDataEnded, transferNote } from './data-transfer.js'
 import { countLimits, limitStoreDown } from './limit-count.js'
-import { headersToQuote, ndrRequest } from './ndr-request.js'
+import { NdrOriginal } from './ndr-original.js'
+import { headersToQuote, keepsOriginal, ndrRequest } from './ndr-request.js'
 import { drain, MessageStream, type ReceivedStamp, type StreamPolicy } from './message-stream.js'
 import { openRouteSinks, type OpenGroup } from './route-sinks.js'
 import type { RelaySession } from './session.js'
@@ -50,17 +56,23 @@ export class Transaction {
   private state: TransactionState
   private header: HeaderFacts | undefined
   private size: number | undefined
+  /** How long the message data took to arrive, ms (the "bytes in <t>" of the MX door's 250). */
+  private receivedMs = 0
   private recorded = false
   /** What judgeLimits counted against the lane's limits; given back if the message is not accepted. */
   private counted: LimitRequest[] | undefined
   /** The client's header block, kept (bounded) only while an NDR may have to quote it. */
   private originalHeaders: string | undefined
+  /** The whole message, kept while an NDR may have to return it; released once none will. */
+  private original: NdrOriginal | undefined
   /**
    * End-of-data faults and the time they are judged at, fixed at the first content decision: the
    * header preview and the final decision must agree, or a fault that fired on the preview (and
    * aborted the routes) could miss at the end and the aborted routes be committed.
    */
   private eomFaults: { readonly now: number; readonly faults: readonly FaultDraw[] } | undefined
+  /** Where this message is committed: queue mode's spool, or (throttled) the one that waits for its slot. */
+  private spool: DeliveryQueue | undefined
 
   /** RET and ENVID as the client gave them on MAIL, for the next hop. */
   dsn: MessageDsn | undefined
@@ -120,15 +132,21 @@ export class Transaction {
       return limits.reply as Reply
     }
     const opened = performance.now()
+    // SMTP AUTH throttling: past the minute's budget the message is spooled for its delivery slot
+    const slot = limits.verdict === 'delay-delivery' && this.ctx.throttleSpool ? limits.until : undefined
+    this.spool = slot !== undefined ? this.ctx.throttleSpool : this.ctx.queue
     // a BINARYMIME message's DATA-only next hop is never given a byte of it (data-transfer.ts)
     const dataOnly = dataOnlyRecipient(this.state, this.ctx.targets, how)
-    const groups = openRouteSinks(this.ctx, this.id, () => this.state, this.dsn)
+    const sinks = { targets: this.ctx.targets, ...(this.spool ? { queue: this.spool } : {}) }
+    const groups = openRouteSinks(sinks, this.id, () => this.state, this.dsn, slot)
+    if (keepsOriginal(world, this.state, this.dsn, how.body === 'binarymime')) this.original = new NdrOriginal(this.id)
     const message = new MessageStream(
       groups,
       this.streamPolicy(how),
       this.receivedStamp(),
       this.ctx.clock,
       (block, header, preview) => this.headerArrived(block, header, preview),
+      this.original,
     )
     if (dataOnly) message.abort('BINARYMIME content and a next hop that takes DATA only')
     let facts: InspectionFacts
@@ -140,6 +158,12 @@ export class Transaction {
       throw err
     }
     this.size = facts.size
+    this.receivedMs = performance.now() - opened
+    if (facts.bareLineFeeds > 0)
+      this.state = withNote(
+        this.state,
+        `${facts.bareLineFeeds} bare LF line end(s) made CRLF (policy.bareLineFeeds: normalize); size counted after`,
+      )
     const decision = this.decideContent(facts)
     if (decision.verdict === 'reject') {
       message.abort(decision.rule ?? 'rejected')
@@ -173,7 +197,7 @@ export class Transaction {
       // Taken, but no 250 goes out: the client will send the message again. The spooled copy must
       // not be delivered too, what it counted goes back, and its record says what the client heard.
       const why = (err as Error).message
-      await this.ctx.queue
+      await this.spool
         ?.discard(this.id)
         .catch((e: Error) =>
           this.ctx.log.error(
@@ -202,8 +226,8 @@ export class Transaction {
   ): Promise<Reply> {
     const deliveryMs = Math.round(performance.now() - opened)
     const taken = live.map((g, i) => ({ route: g.route, members: g.members, outcome: outcomes[i] as DeliveryOutcome }))
-    // queue mode: the route's reply is the spool's; delivery is timed by each attempt
-    this.state = routesTook(this.state, taken, this.ctx.queue ? undefined : deliveryMs)
+    // spooled: the route's reply is the spool's; delivery is timed by each attempt
+    this.state = routesTook(this.state, taken, this.spool ? undefined : deliveryMs)
     this.state = answerClient(this.state, taken, () => this.queuedReply())
     const final = this.state.reply as Reply
     this.log('eom', decision, final, { size: this.size, limits: limits.verdict })
@@ -212,23 +236,27 @@ export class Transaction {
     // (queue mode delivers it on restart and updates that record).
     await this.ctx.trace.written()
     if (final.code < 400) {
-      this.ctx.queue?.release(this.id)
+      this.spool?.release(this.id)
       this.sendNdr()
     }
-    // SMTP AUTH throttling: the message is through, the reply waits for its slot (Exchange delays).
-    if (limits.verdict === 'delay' && limits.until !== undefined && final.code < 400)
-      await this.ctx.clock.sleepUntil(limits.until)
+    // SMTP AUTH throttling, hold-reply (or no spool to wait in): the message is through, the reply
+    // waits for its slot
+    const held = limits.verdict === 'delay' || (limits.verdict === 'delay-delivery' && !this.ctx.throttleSpool)
+    if (held && limits.until !== undefined && final.code < 400) await this.ctx.clock.sleepUntil(limits.until)
     return final
   }
 
   /** Counts the message against the lane's limits; a store that cannot answer refuses it (4xx). */
   private async judgeLimits(): Promise<LimitDecision> {
+    const user = this.session.authUser
     const m = {
       txn: this.state.mail.txn as TransactionFacts,
       recipients: limitRecipients(this.state),
-      authUser: this.session.authUser,
+      authUser: user,
     }
     try {
+      // a session over its mailbox's concurrent sessions asks again: one may have ended since
+      if (user !== undefined && this.session.authSlot === false) await claimAuthSlot(this.ctx, this.session, user)
       const { decision, counted } = await countLimits(this.ctx.world, this.ctx.limits, m, this.ctx.clock.now(), this.id)
       if (counted) this.counted = [...counted]
       return decision
@@ -255,10 +283,13 @@ export class Transaction {
     return this.decideContent(preview).verdict === 'reject'
   }
 
-  private decideContent(facts: Pick<InspectionFacts, 'size' | 'lineEnding' | 'headerTooLarge'>): Decision {
+  private decideContent(
+    facts: Pick<InspectionFacts, 'size' | 'lineEnding' | 'bareLineFeeds' | 'headerTooLarge'>,
+  ): Decision {
     const content = {
       size: facts.size,
       lineEnding: facts.lineEnding,
+      bareLineFeeds: facts.bareLineFeeds,
       headerTooLarge: facts.headerTooLarge,
       fromHeaders: this.header?.fromHeaders ?? 0,
       fromAddresses: this.header?.fromAddresses ?? [],
@@ -274,8 +305,9 @@ export class Transaction {
       maxHeaderSize: limits.maxHeaderSize,
       recipientMaxSize: limits.recipientMaxSize,
       binaryBody: how.body === 'binarymime',
+      bareLineFeeds: policy.bareLineFeeds,
       ndrMode: policy.ndr === 'exchange',
-      spooled: this.ctx.queue !== undefined,
+      spooled: this.spool !== undefined,
     }
   }
 
@@ -298,13 +330,16 @@ export class Transaction {
 
   /** Exchange's NDR to P1 for the recipients it refused after its 250; the reply does not wait. */
   private sendNdr(): void {
-    if (!this.ctx.ndr) return
-    const quoted = { headers: this.originalHeaders, dsn: this.dsn, header: this.header }
-    const request = ndrRequest(this.id, this.state, quoted)
-    if (request) this.ctx.ndr.send(request)
+    const original = this.original
+    this.original = undefined
+    const quoted = { headers: this.originalHeaders, dsn: this.dsn, header: this.header, original }
+    const request = this.ctx.ndr ? ndrRequest(this.id, this.state, quoted) : undefined
+    // the NDR sender releases the kept copy once the report is out
+    if (request) this.ctx.ndr?.send(request)
+    else original?.release()
   }
 
-  /** relay365's own 250 2.6.0, naming the message by its Message-ID when that fits a reply line. */
+  /** relay365's own end-of-data 250 in the door's form, naming the message by its Message-ID when that fits. */
   private queuedReply(): Reply {
     // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets; a client sent 5 KB of Message-ID.
     const own = this.messageId()
@@ -312,7 +347,15 @@ export class Transaction {
       own.length <= MAX_ECHOED_MESSAGE_ID && /^[\x21-\x7e]+$/.test(own)
         ? own
         : `<${this.id}@${this.ctx.world.hostname}>`
-    return reply(this.ctx.world.replies, 'queued', { messageId: echoed })
+    const { id, vars } = queuedReplyOf({
+      endpoint: this.session.endpoint,
+      hostname: this.ctx.world.hostname,
+      messageId: echoed,
+      internalId: internalIdOf(this.id),
+      size: this.size ?? 0,
+      elapsedMs: this.receivedMs,
+    })
+    return reply(this.ctx.world.replies, id, vars)
   }
 
   /**
@@ -323,7 +366,10 @@ export class Transaction {
     if (this.recorded) return
     this.recorded = true
     // not accepted after all (refused, abandoned, the next hop said no): what it counted goes back
-    if (!isAccepted(this.state)) this.refund()
+    if (!isAccepted(this.state)) {
+      this.refund()
+      this.original?.release()
+    }
     this.state = close(this.state, note)
     const message = {
       headerFrom: this.header?.fromDisplay || undefined,

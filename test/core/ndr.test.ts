@@ -5,7 +5,7 @@ import t from 'tap'
 import { parseExampleConfig } from '../../src/config/load.js'
 import { compileWorld } from '../../src/config/world.js'
 import { decide } from '../../src/core/decide.js'
-import { buildDsn } from '../../src/core/dsn.js'
+import { buildDsn, buildDsnParts, exchangeReportingHost } from '../../src/core/dsn.js'
 import { judgeLimits, planLimits, type LimitOutcome } from '../../src/core/limits.js'
 import { ndrFor, ndrSender } from '../../src/core/ndr.js'
 import { categoryOf } from '../../src/core/outcome.js'
@@ -286,11 +286,12 @@ t.test('the NDR is an RFC 3464 report in Exchange words, built by the same DSN c
     originalSubject: 'Hi',
     boundary: 'B',
     kind: 'ndr',
+    tenantDomain: 'contoso.example',
   })
   t.match(
     text,
     new RegExp(
-      /^From: Mail Delivery System <MAILER-DAEMON@relay365\.local>\r\n/.source +
+      /^From: Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@contoso\.example>\r\n/.source +
         /To: <helpdesk@contoso\.example>\r\nSubject: Undeliverable: Hi\r\n/.source,
     ),
   )
@@ -308,4 +309,37 @@ t.test('the NDR is an RFC 3464 report in Exchange words, built by the same DSN c
     /Content-Type: text\/rfc822-headers\r\n\r\nFrom: helpdesk@contoso\.example\r\nSubject: Hi\r\n\r\n--B--\r\n$/,
   )
   t.notMatch(text, /gave up retrying/)
+  t.match(text, /\r\nReporting-MTA: dns; relay365\.prod\.outlook\.com\r\n/, "Exchange's server name")
+  t.equal(exchangeReportingHost('DM6PR02MB4010.namprd02.prod.outlook.com'), 'DM6PR02MB4010.namprd02.prod.outlook.com')
+  t.equal(exchangeReportingHost('mail'), 'mail.prod.outlook.com')
+  t.equal(exchangeReportingHost('.x'), '.x.prod.outlook.com', 'no first label: the name as it is')
+  const noTenant = buildDsn({
+    hostname: 'relay365.local',
+    queueId: 'abc',
+    sender: 'helpdesk@contoso.example',
+    arrivedAt: NOW,
+    now: NOW,
+    failures: [{ recipient: 'a@example.org', reply: TERRL, expired: false }],
+    originalHeaders: '',
+    boundary: 'B',
+    kind: 'ndr',
+  })
+  t.match(noTenant, /^From: Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@relay365\.local>\r\n/)
+  t.match(noTenant, /\r\nSubject: Undeliverable message\r\n/)
+  const { before, after } = buildDsnParts(
+    {
+      hostname: 'relay365.local',
+      queueId: 'abc',
+      sender: 'helpdesk@contoso.example',
+      arrivedAt: NOW,
+      now: NOW,
+      failures: [{ recipient: 'a@example.org', reply: TERRL, expired: false }],
+      originalHeaders: '',
+      boundary: 'B',
+      kind: 'ndr',
+    },
+    'full',
+  )
+  t.match(before, /\r\n--B\r\nContent-Type: message\/rfc822\r\n\r\n$/, 'the whole message follows')
+  t.equal(after, '\r\n--B--\r\n')
 })

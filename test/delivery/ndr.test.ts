@@ -16,6 +16,7 @@ const TERRL =
   "550 5.7.233 Your message can't be sent because your tenant exceeded its daily limit " +
   'for sending email to external recipients (tenant external recipient rate limit).'
 const SIZE_NDR = '550 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient'
+const EXCHANGE_NDR = 'MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e'
 
 function message(subject: string, body = 'Your ticket was updated.\r\n'): string {
   return (
@@ -67,7 +68,7 @@ t.test(
     )
     t.match(
       replies.at(-1),
-      /^250 2\.6\.0 <Overbudget@contoso\.example> Queued mail for delivery$/,
+      /^250 2\.6\.0 <Overbudget@contoso\.example> .*Queued mail for delivery$/,
       'the client hears 250: it will never fall back',
     )
     await settled(relay)
@@ -119,10 +120,12 @@ t.test(
       params: { 'report-type': 'delivery-status' },
     })
     t.match(parsed.to, { text: 'helpdesk@contoso.example' })
+    t.same(parsed.from?.value, [{ name: 'Microsoft Outlook', address: `${EXCHANGE_NDR}@contoso.example` }])
+    t.equal(parsed.subject, 'Undeliverable: Over budget')
     t.match(parsed.text, /Delivery has failed to these recipients or groups:/)
     t.match(parsed.text, /c@example\.org/)
     const text = raw.toString()
-    t.match(text, /Content-Type: message\/delivery-status\r\n\r\nReporting-MTA: dns; relay365\.local\r\n/)
+    t.match(text, /Content-Type: message\/delivery-status\r\n\r\nReporting-MTA: dns; relay365\.prod\.outlook\.com\r\n/)
     for (const rcpt of ['c@example.org', 'd@example.net']) {
       t.match(
         text,
@@ -133,13 +136,18 @@ t.test(
       )
     }
     t.notMatch(text, /Final-Recipient: rfc822; staff@contoso\.example/, 'the delivered recipient is not in the report')
+    // the whole original returned, as Exchange's NDR returns it
+    const returned = parsed.attachments.find((a) => a.contentType === 'message/rfc822')
+    t.ok(returned, 'the original attached as message/rfc822')
     t.match(
-      text,
+      returned?.content.toString(),
       new RegExp(
-        /Content-Type: text\/rfc822-headers\r\n\r\nFrom: Help Desk <helpdesk@contoso\.example>\r\n/.source +
-          /To: someone@example\.org\r\nSubject: Over budget\r\n/.source,
+        /^Received: from .*\r\n(?:[ \t].*\r\n)*(?:.*\r\n)*/.source +
+          /From: Help Desk <helpdesk@contoso\.example>\r\nTo: someone@example\.org\r\nSubject: Over budget\r\n/.source +
+          /(?:.*\r\n)*\r\nYour ticket was updated\.\r\n$/.source,
       ),
     )
+    t.notMatch(text, /text\/rfc822-headers/)
 
     // the NDR'd recipients were not counted: the budget is still full at 2 (not 4)
     const usage = await relay.limits.usage(relay.clock.now())
@@ -223,7 +231,13 @@ t.test(
     t.equal(got.from, '', 'from the null sender')
     t.same(got.to, ['helpdesk@contoso.example'])
     t.match(got.data.toString(), /Status: 5\.2\.3\r\nDiagnostic-Code: smtp; 550 5\.2\.3 RESOLVER\.RST\.RecipSizeLimit/)
-    t.notMatch(got.data.toString(), /x{76}/, 'no byte of the body travels in the report')
+    const parsed = await simpleParser(got.data)
+    const returned = parsed.attachments.find((a) => a.contentType === 'message/rfc822')
+    t.equal(
+      returned?.content.toString().split('\r\n\r\n').slice(1).join('\r\n\r\n'),
+      `${'x'.repeat(76)}\r\n`.repeat(100),
+      'the whole original, body included, returned in the report',
+    )
   },
 )
 

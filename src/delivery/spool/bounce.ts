@@ -29,7 +29,10 @@ export interface BounceOptions {
 /** A report relay365 composed, to be sent from the null sender to `to`. */
 export interface Report {
   readonly id: string
+  /** The report, or (with `body`) its beginning, enough for the trace's Subject and Message-ID. */
   readonly text: string
+  /** The whole report streamed (an NDR returning the whole message); `text` alone when absent. */
+  readonly body?: AsyncIterable<Buffer>
   readonly to: string
   /** The id of the message it reports on. */
   readonly reportFor: string
@@ -81,7 +84,7 @@ export class Bounce {
 
   /** Spools a report, records it in the trace, then hands it to the scheduler. */
   async enqueue(r: Report): Promise<void> {
-    const entry = await this.o.intake.submit(r.id, Buffer.from(r.text, 'utf8'), {
+    const entry = await this.o.intake.submit(r.id, r.body ?? Buffer.from(r.text, 'utf8'), {
       from: '',
       recipients: [{ address: r.to, route: 'upstream', state: 'pending' }],
       dsn: true,
@@ -94,7 +97,7 @@ export class Bounce {
         sessionId: 'queue',
         clientIp: '127.0.0.1',
         mailFrom: '',
-        headerFrom: `MAILER-DAEMON@${this.o.hostname}`,
+        headerFrom: /^From: .*<(.*)>$/m.exec(r.text)?.[1] ?? `MAILER-DAEMON@${this.o.hostname}`,
         subject: /^Subject: (.*)$/m.exec(r.text)?.[1] ?? 'Undeliverable',
         messageId: /^Message-ID: (.*)$/m.exec(r.text)?.[1] ?? `<${r.id}@${this.o.hostname}>`,
         size: entry.size,

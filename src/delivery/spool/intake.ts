@@ -32,7 +32,7 @@ export interface IntakeRecipient {
 }
 
 /** What a message brings besides its bytes; the times and attempts are the intake's. */
-type Envelope = Pick<SpoolEntry, 'from' | 'recipients' | 'mailDsn' | 'dsn'>
+type Envelope = Pick<SpoolEntry, 'from' | 'recipients' | 'mailDsn' | 'dsn' | 'notBefore'>
 
 export class Intake {
   /** Committed but not yet released (the trace record is being written). */
@@ -48,8 +48,15 @@ export class Intake {
   /**
    * The sink a transaction streams its message into; commit() answers once it is durable. The
    * recipients are read at commit: end of data may still take some out (an NDR after the 250).
+   * `notBefore`: the first attempt waits for it (a throttled message's delivery slot).
    */
-  open(id: string, from: string, recipients: () => readonly IntakeRecipient[], mailDsn?: MessageDsn): Sink {
+  open(
+    id: string,
+    from: string,
+    recipients: () => readonly IntakeRecipient[],
+    mailDsn?: MessageDsn,
+    notBefore?: number,
+  ): Sink {
     const writer = this.o.store.create(id)
     let full = false
     let aborted = false
@@ -79,7 +86,8 @@ export class Intake {
             state: 'pending' as const,
             ...(dsn ? { rcptDsn: dsn } : {}),
           }))
-          await this.commit(writer, { from, recipients: spooled, ...(mailDsn ? { mailDsn } : {}) })
+          const envelope = { from, recipients: spooled, ...(mailDsn ? { mailDsn } : {}) }
+          await this.commit(writer, { ...envelope, ...(notBefore !== undefined ? { notBefore } : {}) })
           this.o.writes?.succeeded()
           return { ok: true, status: 'Pending' }
         } catch (err) {
@@ -96,9 +104,16 @@ export class Intake {
   }
 
   /** A message relay365 composed (a report): spooled and held like any other, or the error thrown. */
-  async submit(id: string, bytes: Buffer, envelope: Envelope): Promise<SpoolEntry> {
+  async submit(id: string, bytes: Buffer | AsyncIterable<Buffer>, envelope: Envelope): Promise<SpoolEntry> {
     const writer = this.o.store.create(id)
-    await writer.write(bytes)
+    try {
+      // a report returning a whole message is streamed in, never held whole
+      if (Buffer.isBuffer(bytes)) await writer.write(bytes)
+      else for await (const chunk of bytes) await writer.write(chunk)
+    } catch (err) {
+      await writer.discard().catch(() => undefined)
+      throw err
+    }
     return this.commit(writer, envelope)
   }
 
@@ -128,7 +143,7 @@ export class Intake {
       from,
       queuedAt: now,
       attempts: 0,
-      nextAttempt: now,
+      nextAttempt: Math.max(now, envelope.notBefore ?? now),
       recipients,
       ...rest,
     })
