@@ -294,3 +294,45 @@ export const FAULT_SOURCES: Readonly<Record<string, readonly Source[]>> = {
   'mailbox-full': [S.submissionImprovements],
   'service-unavailable': [S.rfc5321],
 }
+
+/**
+ * The section explaining each reply that no rule, limit or fault gives (protocol answers and the
+ * replies of a door). Replies of delivery and of relay365's own failures have none.
+ */
+export const REPLY_TOPICS: Readonly<Record<string, Topic>> = {
+  greeting: 'doors',
+  quit: 'doors',
+  ok: 'doors',
+  reset: 'doors',
+  help: 'doors',
+  vrfy: 'doors',
+  'sender-ok': 'doors',
+  'recipient-ok': 'doors',
+  'data-go-ahead': 'doors',
+  'chunk-received': 'doors',
+  queued: 'doors',
+  'queued-submission': 'doors',
+  'starttls-ready': 'tls',
+  'hello-first': 'tls',
+  'tls-already-active': 'tls',
+  'starttls-syntax': 'tls',
+  'tls-version-unsupported': 'tls',
+  'auth-ok': 'smtpAuth',
+  'unrecognized-command': 'parsing',
+  'unrecognized-parameter': 'parsing',
+  'bad-hello': 'parsing',
+  'sender-already-specified': 'parsing',
+  'unsupported-parameter': 'parsing',
+  'bad-dsn-parameter': 'parsing',
+  'bad-body': 'parsing',
+  'bdat-syntax': 'parsing',
+  'smtputf8-required': 'parsing',
+  'line-too-long': 'parsing',
+  'bare-line-ending-command': 'bareLf',
+  'too-many-connections': 'limits',
+  'idle-timeout': 'limits',
+  'session-deadline': 'limits',
+  'command-too-long': 'limits',
+  'data-rate-too-low': 'limits',
+  'http-refused': 'limits',
+}

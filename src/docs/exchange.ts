@@ -7,7 +7,15 @@ import { FAULT_CATALOGUE, FAULT_IDS } from '../core/faults.js'
 import { LIMITS } from '../core/limits.js'
 import { formatReply, REPLY_CATALOGUE, REPLY_IDS, type ReplyId } from '../core/replies.js'
 import { RULES } from '../core/rules/index.js'
-import { FAULT_SOURCES, LIMIT_SOURCES, RULE_SOURCES, SOURCE, TOPICS, type Topic } from '../core/sources.js'
+import {
+  FAULT_SOURCES,
+  LIMIT_SOURCES,
+  REPLY_TOPICS,
+  RULE_SOURCES,
+  SOURCE,
+  TOPICS,
+  type Topic,
+} from '../core/sources.js'
 import type { Basis } from '../core/types.js'
 import { cell, table } from './markdown.js'
 
@@ -124,6 +132,8 @@ function replyTopics(id: ReplyId): Topic[] {
   for (const c of [...Object.values(RULE_SOURCES), ...Object.values(LIMIT_SOURCES)])
     if (c.replies.includes(id)) topics.add(c.topic)
   if (Object.values(FAULT_CATALOGUE).some((k) => k.reply === id)) topics.add('faults')
+  const own = REPLY_TOPICS[id]
+  if (own) topics.add(own)
   return [...topics]
 }
 

@@ -1,6 +1,6 @@
 // docs/exchange.md is the repository's own account of what it emulates (issue 23): every rule,
 // limit and fault has a citation there (src/core/sources.ts), the page shows each with the basis
-// the trace gives it, every `docs/exchange.md#section` cited anywhere leads to a section, and no
+// the trace gives it, every `docs/exchange.md#<section>` cited anywhere leads to a section, and no
 // tracked file points at the notes outside the repository that a clone cannot open.
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
@@ -10,7 +10,7 @@ import { FAULT_CATALOGUE, FAULT_IDS } from '../../src/core/faults.js'
 import { LIMITS } from '../../src/core/limits.js'
 import { REPLY_IDS } from '../../src/core/replies.js'
 import { RULES } from '../../src/core/rules/index.js'
-import { FAULT_SOURCES, LIMIT_SOURCES, RULE_SOURCES, SOURCE, TOPICS } from '../../src/core/sources.js'
+import { FAULT_SOURCES, LIMIT_SOURCES, REPLY_TOPICS, RULE_SOURCES, SOURCE, TOPICS } from '../../src/core/sources.js'
 import { faultBasis, faultStage, sourceLabel } from '../../src/docs/exchange.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
@@ -54,6 +54,7 @@ t.test('every rule, limit and fault has a citation, and every citation a rule, l
   t.same(Object.keys(LIMIT_SOURCES).sort(), LIMITS.map((l) => l.id).sort(), 'LIMIT_SOURCES: one per limit')
   t.same(Object.keys(FAULT_SOURCES).sort(), [...FAULT_IDS].sort(), 'FAULT_SOURCES: one per fault')
   for (const [id, sources] of Object.entries(FAULT_SOURCES)) t.ok(sources.length > 0, `fault ${id} has a source`)
+  for (const id of Object.keys(REPLY_TOPICS)) t.ok(REPLY_IDS.includes(id as never), `REPLY_TOPICS: ${id} is a reply`)
   for (const [id, c] of [...Object.entries(RULE_SOURCES), ...Object.entries(LIMIT_SOURCES)]) {
     for (const r of c.replies) t.ok(REPLY_IDS.includes(r), `${id}: reply ${r} is in the catalogue`)
   }
@@ -115,7 +116,7 @@ t.test('docs/exchange.md shows every rule, limit and fault with the basis the tr
   t.equal(faultStage({ stage: 'eom', door: 'submission', stageNote: 'assumed' }), 'eom, submission door (assumed)')
 })
 
-t.test('every docs/exchange.md#section cited in the repository exists', async (t) => {
+t.test('every docs/exchange.md#<section> cited in the repository exists', async (t) => {
   const anchors = new Set(
     page
       .split('\n')
