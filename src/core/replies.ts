@@ -63,7 +63,11 @@ export const REPLY_CATALOGUE = {
   },
   'auth-unavailable': { code: 504, enhanced: '5.7.4', text: 'Unrecognized authentication type' },
   // the submission door offers LOGIN and XOAUTH2 only: PLAIN, CRAM-MD5, NTLM (observed on smtp.office365.com)
-  'auth-mechanism': { code: 504, enhanced: '5.7.4', text: 'Unrecognized authentication type [{hostname}]' },
+  'auth-mechanism': {
+    code: 504,
+    enhanced: '5.7.4',
+    text: 'Unrecognized authentication type [{hostname} {timestamp} {id}]',
+  },
   'require-tls': { code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first' },
   'too-many-errors': {
     code: 421,
@@ -118,8 +122,18 @@ export const REPLY_CATALOGUE = {
   // RFC 3030 §2: without a valid chunk size the chunk's end is unknown, so the session ends
   'bdat-syntax': { code: 501, enhanced: '5.5.4', text: 'Syntax error in BDAT chunk size; closing connection' },
   'bad-body': { code: 501, enhanced: '5.5.4', text: 'Invalid BODY parameter; use 7BIT, 8BITMIME or BINARYMIME' },
-  // EHLO/HELO without a name or with one that is not a domain or address literal (Exchange's wording, assumed)
+  // EHLO without a name, or EHLO/HELO with more than one (Exchange's wording, assumed); a bare HELO is taken
   'bad-hello': { code: 501, enhanced: '5.5.4', text: 'Invalid domain name' },
+  // MAIL without its FROM: parameter, a bare MAIL included (observed, docs/exchange.md#lenient-parsing)
+  'unrecognized-parameter': { code: 501, enhanced: '5.5.4', text: 'Unrecognized parameter [{hostname}]' },
+  // a TLS 1.0 or 1.1 session on the submission door, once its handshake is done (observed, docs/exchange.md#tls)
+  'tls-version-unsupported': {
+    code: 421,
+    enhanced: '4.7.66',
+    text:
+      'TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to support TLS 1.2.' +
+      ' Visit https://aka.ms/smtp_auth_tls. [{hostname}]',
+  },
   'http-refused': { code: 421, enhanced: '4.7.0', text: 'HTTP requests not allowed, closing transmission channel' },
   // message content
   'message-size': { code: 552, enhanced: '5.3.4', text: 'Message size exceeds fixed maximum message size' },

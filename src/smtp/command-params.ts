@@ -4,7 +4,8 @@
 // refused with 555 (RFC 5321 §4.1.1.11), so unadvertised parameters (REQUIRETLS ...) never
 // travel on.
 // Non-ASCII in a command without SMTPUTF8 is refused with 553 5.6.7 (RFC 6531 §3.4). BODY takes
-// 7BIT, 8BITMIME (RFC 6152) and BINARYMIME (RFC 3030 §3, advertised with CHUNKING).
+// 7BIT, 8BITMIME (RFC 6152) and BINARYMIME (RFC 3030 §3, advertised with CHUNKING). MAIL is read
+// as leniently as Exchange reads it: the address may come without angle brackets.
 import { messageDsn } from '../core/dsn-params.js'
 import type { ReplyId } from '../core/replies.js'
 
@@ -42,6 +43,22 @@ export function rcptParamsRefusal(
   if (Object.keys(args || {}).some((k) => !RCPT_PARAMS.has(k))) return 'unsupported-parameter'
   if (!smtpUtf8 && hasNonAscii(line)) return 'smtputf8-required'
   return undefined
+}
+
+/**
+ * `MAIL FROM: a@b` or `MAIL FROM:a@b`: the address without its angle brackets, as printers and
+ * scripts send it and Exchange takes it (docs/exchange.md#lenient-parsing). Returns the line with
+ * the brackets put in, parameters kept; any other line as it came (a stray `<` or `>` stays an
+ * invalid address). RCPT TO is left strict: nothing public shows Exchange taking it bare.
+ */
+export function bracketMailAddress(line: Buffer): Buffer {
+  const m = /^(MAIL FROM:)[ \t]*([^\s<>]+)((?:[ \t].*)?)$/is.exec(line.toString('latin1'))
+  return m ? Buffer.from(`${m[1]}<${m[2]}>${m[3]}`, 'latin1') : line
+}
+
+/** MAIL without its FROM: parameter (a bare MAIL): Exchange's 501 5.5.4 Unrecognized parameter. */
+export function mailLacksFrom(line: Buffer): boolean {
+  return !/^MAIL\s+FROM\s*:/i.test(line.toString('latin1'))
 }
 
 /** A parameter's value as the client sent it, before smtp-server decoded its xtext. */

@@ -3,7 +3,8 @@
 // deadline and a minimum data rate that trickled bytes cannot defeat, RFC 5321 line lengths,
 // command lines refused when they carry a bare CR, a bare LF or a NUL, unadvertised MAIL/RCPT
 // parameters refused, the session counters the session-limit rules judge, and BDAT (RFC 3030,
-// bdat.ts), which smtp-server lacks. Nothing here decides policy: refusals come from the hooks as
+// bdat.ts), which smtp-server lacks, and commands read as leniently as Exchange reads them (a bare
+// HELO, MAIL FROM without angle brackets). Nothing here decides policy: refusals come from the hooks as
 // catalogue replies. The library's members used here are listed in smtp-server-internals.ts.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection'
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream'
@@ -11,7 +12,7 @@ import type { SMTPServer } from 'smtp-server'
 import { reply, replyText, type ReplyCatalogue, type Reply } from '../core/replies.js'
 import type { CommandInfo } from '../ports.js'
 import { CHUNKING_FEATURES, ChunkedReceiver, parseBdat } from './bdat.js'
-import { mailParamsRefusal, rcptParamsRefusal } from './command-params.js'
+import { bracketMailAddress, mailLacksFrom, mailParamsRefusal, rcptParamsRefusal } from './command-params.js'
 import { DataRateWatch } from './data-rate-watch.js'
 import { CR, GuardedSMTPStream } from './guarded-stream.js'
 import { shimReply } from './reply-shim.js'
@@ -20,7 +21,9 @@ import { SessionCounter } from './session-counter.js'
 /** What a RelayConnection needs from its server; set on the server as `relayHooks`. */
 export interface ConnectionHooks {
   readonly replies: ReplyCatalogue
-  greeting(): Reply
+  greeting(sessionId: string): Reply
+  /** The session's trailer values ({hostname}, {timestamp}, {id}) for the replies the shim words. */
+  replyVars(sessionId: string): Readonly<Record<string, string>>
   /** Total session deadline in ms, counted from accept, whatever the client sends. */
   readonly maxSessionDuration: number
   /** smtp.minDataRate (bytes/s, 0 = off) over smtp.dataRateWindow (ms). */
@@ -156,7 +159,7 @@ export class RelayConnection extends SMTPConnection {
   }
 
   override _sendGreeting(): void {
-    this.send(220, replyText(this.hooks.greeting()), false)
+    this.send(220, replyText(this.hooks.greeting(this.id)), false)
   }
 
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
@@ -172,7 +175,7 @@ export class RelayConnection extends SMTPConnection {
           : data
       super.send(code, lines, false)
     } else {
-      const shimmed = shimReply(this.hooks.replies, code, data, context || undefined)
+      const shimmed = shimReply(this.hooks.replies, code, data, context || undefined, this.hooks.replyVars(this.id))
       this.counter.reply(shimmed.code, context)
       super.send(shimmed.code, shimmed.text, false)
     }
@@ -220,6 +223,8 @@ export class RelayConnection extends SMTPConnection {
       return
     }
     if (!this._upgrading && this._ready && !this._nextHandler) {
+      // Before the relay sees the line: the trace records the sender however the client wrote it.
+      command = bracketMailAddress(command)
       const line = command.toString('latin1')
       const verb = (line.split(' ')[0] ?? '').toUpperCase()
       const bdat = verb === 'BDAT' ? parseBdat(line) : undefined
@@ -271,7 +276,21 @@ export class RelayConnection extends SMTPConnection {
     this.chunks.receive(command, callback)
   }
 
+  // A bare HELO is taken, as Exchange takes it (docs/exchange.md#lenient-parsing): the client is
+  // then known by its address literal, the name the 250 gives it. A bare EHLO is still refused.
+  override handler_HELO(command: Buffer, callback: () => void): void {
+    const bare = command.toString('latin1').trim().split(/\s+/).length === 1
+    super.handler_HELO(bare ? Buffer.from(`HELO ${this.clientHostname || ''}`, 'latin1') : command, callback)
+  }
+
   override handler_MAIL(command: Buffer, callback: () => void): void {
+    // smtp-server reads a MAIL without FROM: as a bad address; Exchange as a missing parameter
+    if (mailLacksFrom(command)) {
+      const r = reply(this.hooks.replies, 'unrecognized-parameter', this.hooks.replyVars(this.id))
+      this.send(r.code, replyText(r))
+      callback()
+      return
+    }
     this.mailLine = command
     try {
       super.handler_MAIL(command, callback)

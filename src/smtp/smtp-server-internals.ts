@@ -32,6 +32,7 @@ export const CONNECTION_MEMBERS = {
   _onClose: 'overrides',
   _resetSession: 'overrides',
   _validateMailParams: 'overrides',
+  handler_HELO: 'overrides',
   handler_MAIL: 'overrides',
   handler_RCPT: 'overrides',
   // the library runs `this['handler_' + verb]`: that is how BDAT reaches RelayConnection.handler_BDAT
@@ -42,6 +43,7 @@ export const CONNECTION_MEMBERS = {
   _parseAddressCommand: 'calls',
   _isSupported: 'calls',
   id: 'field',
+  clientHostname: 'field',
   session: 'field',
   _server: 'field',
   _socket: 'field',

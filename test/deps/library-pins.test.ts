@@ -77,6 +77,7 @@ t.test('every smtp-server member relay365 overrides, calls or reads is there, of
   // fields as the constructor leaves them
   const fields: Record<string, (v: unknown) => boolean> = {
     id: (v) => typeof v === 'string',
+    clientHostname: (v) => v === false,
     session: (v) => typeof v === 'object' && v !== null,
     _server: (v) => v === server,
     _socket: (v) => v === socket,

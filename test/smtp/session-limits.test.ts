@@ -10,6 +10,7 @@ import { compileWorld } from '../../src/config/world.js'
 import { Dialogue, openTls, trickleUntilCut } from '../helpers/dialogue.js'
 import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { settled, startRelay } from '../helpers/relay.js'
+import { unrecognized } from '../helpers/exchange-replies.js'
 
 const MESSAGE = 'From: helpdesk@contoso.example\r\nSubject: limits\r\n\r\nhello\r\n.\r\n'
 
@@ -79,14 +80,13 @@ t.test('the rules: counters before the command decide; without counters they ski
 t.test("maxErrors governs, not smtp-server's fixed 10; the 421 closes the session", async (t) => {
   const relay = await startRelay(t, { smtp: { maxErrors: 15 } })
   const d = await openTls(relay.smtpPort)
-  for (let i = 0; i < 15; i++)
-    t.equal(await d.send(`XYZZY${i}`), `500 5.3.3 Unrecognized command 'XYZZY${i}'`, `error ${i + 1}`)
+  for (let i = 0; i < 15; i++) t.match(await d.send(`XYZZY${i}`), unrecognized(`XYZZY${i}`), `error ${i + 1}`)
   t.equal(await d.send('NOOP'), '421 4.7.0 Too many errors on this connection, closing transmission channel')
   await d.closed
 
   const strict = await startRelay(t, { smtp: { maxErrors: 3 } })
   const e = await openTls(strict.smtpPort)
-  t.equal(await e.send('MAIL FROM:helpdesk@contoso.example'), '501 5.1.7 Invalid address')
+  t.equal(await e.send('MAIL FROM:<helpdesk@contoso.example'), '501 5.1.7 Invalid address')
   t.equal(await e.send('RCPT TO:<a@contoso.example>'), '503 5.5.1 Bad sequence of commands')
   t.equal(await e.send('VRFY'), '501 5.5.4 Syntax: VRFY address')
   t.equal(
@@ -104,7 +104,7 @@ t.test("maxErrors governs, not smtp-server's fixed 10; the 421 closes the sessio
 t.test('a delivered message starts the error and command counts over', async (t) => {
   const relay = await startRelay(t, { smtp: { maxErrors: 2, maxCommands: 8 } })
   const d = await openTls(relay.smtpPort) // EHLO, STARTTLS, EHLO: 3 commands
-  t.equal(await d.send('XYZZY'), "500 5.3.3 Unrecognized command 'XYZZY'")
+  t.match(await d.send('XYZZY'), unrecognized('XYZZY'))
   t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example>'), '250 2.1.0 Sender OK')
   for (let i = 0; i < 20; i++)
     t.equal(
@@ -115,7 +115,7 @@ t.test('a delivered message starts the error and command counts over', async (t)
   t.equal(await d.send('DATA'), '354 Start mail input; end with <CRLF>.<CRLF>')
   d.write(MESSAGE)
   t.match(await d.read(), /^250 2\.6\.0 /)
-  t.equal(await d.send('XYZZY'), "500 5.3.3 Unrecognized command 'XYZZY'", 'one error again, not two')
+  t.match(await d.send('XYZZY'), unrecognized('XYZZY'), 'one error again, not two')
   for (let i = 0; i < 7; i++) t.equal(await d.send('NOOP'), '250 2.0.0 OK')
   t.equal(
     await d.send('NOOP'),
@@ -136,7 +136,8 @@ t.test('maxCommands counts refused RCPTs: a harvest is cut off', async (t) => {
     if (!r.startsWith('550')) break
   }
   t.equal(
-    replies.filter((r) => r === '550 5.4.1 Recipient address rejected: Access denied').length,
+    replies.filter((r) => r === '550 5.4.1 Recipient address rejected: Access denied. AS(201806281) [relay365.local]')
+      .length,
     6,
     'commands 5-10 are refused RCPTs',
   )
@@ -250,11 +251,13 @@ t.test('failed AUTH attempts count as errors: password guessing is cut off', asy
     smtpAuth: { users: [{ user: 'app@contoso.example', password: 'secret' }] },
   })
   const d = await openTls(relay.submissionPort as number)
-  const plain = (pass: string) => Buffer.from(`\0app@contoso.example\0${pass}`).toString('base64')
-  for (const guess of ['123456', 'password', 'letmein'])
-    t.equal(await d.send(`AUTH PLAIN ${plain(guess)}`), '535 5.7.3 Authentication unsuccessful [relay365.local]', guess)
+  const b64 = (text: string) => Buffer.from(text).toString('base64')
+  for (const guess of ['123456', 'password', 'letmein']) {
+    t.equal(await d.send(`AUTH LOGIN ${b64('app@contoso.example')}`), '334 UGFzc3dvcmQ6')
+    t.equal(await d.send(b64(guess)), '535 5.7.3 Authentication unsuccessful [relay365.local]', guess)
+  }
   t.equal(
-    await d.send(`AUTH PLAIN ${plain('secret')}`),
+    await d.send(`AUTH LOGIN ${b64('app@contoso.example')}`),
     '421 4.7.0 Too many errors on this connection, closing transmission channel',
     'not even the right password gets another try',
   )
@@ -264,7 +267,7 @@ t.test('failed AUTH attempts count as errors: password guessing is cut off', asy
 t.test('a limit that closes the session still closes it when its reply is overridden', async (t) => {
   const relay = await startRelay(t, { smtp: { maxErrors: 1 }, replies: { 'too-many-errors': '554 5.7.0 Go away' } })
   const d = await openTls(relay.smtpPort)
-  t.equal(await d.send('XYZZY'), "500 5.3.3 Unrecognized command 'XYZZY'")
+  t.match(await d.send('XYZZY'), unrecognized('XYZZY'))
   t.equal(await d.send('NOOP'), '554 5.7.0 Go away')
   await d.closed
   t.pass('closed')

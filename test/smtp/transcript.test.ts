@@ -6,9 +6,11 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { Dialogue, openTls } from '../helpers/dialogue.js'
 import { settled, startRelay } from '../helpers/relay.js'
+import { unrecognized } from '../helpers/exchange-replies.js'
 
+// the day unpadded and the session's id after the date, as Exchange writes its banner (observed)
 const GREETING =
-  /^220 relay365\.local Microsoft ESMTP MAIL Service ready at \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000$/
+  /^220 relay365\.local Microsoft ESMTP MAIL Service ready at \w{3}, [1-9]\d? \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000 \[[0-9A-F]{16}\]$/
 
 t.test('greeting, EHLO capabilities before and after STARTTLS', async (t) => {
   const relay = await startRelay(t)
@@ -115,9 +117,9 @@ t.test('protocol replies: sequence errors, RSET, NOOP, HELP, VRFY, unknown comma
   t.equal(await d.send('NOOP'), '250 2.0.0 OK')
   t.equal(await d.send('HELP'), '214 2.0.0 See RFC 5321')
   t.equal(await d.send('VRFY someone'), '252 2.1.5 Cannot VRFY user, but will accept message and attempt delivery')
-  t.equal(await d.send('XYZZY'), "500 5.3.3 Unrecognized command 'XYZZY'", "Exchange's wording (observed)")
-  t.equal(await d.send('XCLIENT ADDR=1.2.3.4'), "500 5.3.3 Unrecognized command 'XCLIENT'", 'XCLIENT is not offered')
-  t.equal(await d.send('MAIL FROM:helpdesk@contoso.example'), '501 5.1.7 Invalid address')
+  t.match(await d.send('XYZZY'), unrecognized('XYZZY'), "Exchange's wording (observed)")
+  t.match(await d.send('XCLIENT ADDR=1.2.3.4'), unrecognized('XCLIENT'), 'XCLIENT is not offered')
+  t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example'), '501 5.1.7 Invalid address')
   t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example> SIZE=abc'), '501 5.5.4 Bad message size syntax')
   t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example>'), '250 2.1.0 Sender OK')
   t.equal(await d.send('RCPT TO:someone'), '501 5.1.3 Invalid address')
@@ -134,7 +136,7 @@ t.test('SIZE at MAIL and during DATA; recipients per message', async (t) => {
   t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example> SIZE=1000'), '250 2.1.0 Sender OK')
   t.equal(await d.send('RCPT TO:<a@contoso.example>'), '250 2.1.5 Recipient OK')
   t.equal(await d.send('RCPT TO:<b@contoso.example>'), '250 2.1.5 Recipient OK')
-  t.equal(await d.send('RCPT TO:<c@contoso.example>'), '452 4.5.3 Too many recipients')
+  t.equal(await d.send('RCPT TO:<c@contoso.example>'), '452 4.5.3 Too many recipients (AS780090) [relay365.local]')
   t.equal(await d.send('DATA'), '354 Start mail input; end with <CRLF>.<CRLF>')
   d.write(`From: helpdesk@contoso.example\r\nSubject: big\r\n\r\n${'x'.repeat(70)}\r\n`.repeat(80) + '.\r\n')
   t.equal(await d.read(), '552 5.3.4 Message size exceeds fixed maximum message size', 'the actual size is enforced')
