@@ -8,6 +8,7 @@ import { MAX_WORKERS } from '../config/schema.js'
 import { UsageError } from '../errors.js'
 import { adoptOrphanPartitions } from '../delivery/spool/partitions.js'
 import { claimSpool } from '../delivery/spool/spool-lock.js'
+import { usesSpool } from '../doors.js'
 import { connectorNotes } from './connector-notes.js'
 
 export async function serve(args: { config?: string | undefined; workers?: number | undefined }): Promise<void> {
@@ -35,12 +36,12 @@ export async function serve(args: { config?: string | undefined; workers?: numbe
   const workers = args.workers ?? config.smtp.workers
   // one relay per spool, claimed before anything in it is read or moved; then what workers that
   // no longer exist left in it is worker 1's (or this process's)
-  const spool = config.delivery.mode === 'queue' ? claimSpool(config.delivery.spoolDir) : undefined
+  const spool = usesSpool(config) ? claimSpool(config.delivery.spoolDir) : undefined
   if (spool?.unclaimed)
     process.stderr.write(`relay365: warning: the spool is not locked against a second relay (${spool.unclaimed})\n`)
   let app
   try {
-    if (config.delivery.mode === 'queue') adoptOrphanPartitions(config.delivery.spoolDir, workers)
+    if (usesSpool(config)) adoptOrphanPartitions(config.delivery.spoolDir, workers)
     app =
       workers > 1
         ? await (await import('../cluster/primary.js')).runPrimary(config, workers)

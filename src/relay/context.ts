@@ -24,6 +24,12 @@ export interface RelayContext {
   readonly newIpMemory: number
   /** Queue mode: messages go to the spool and are delivered from there. */
   readonly queue?: DeliveryQueue
+  /**
+   * Where a message the SMTP AUTH throttle carries over waits for its delivery slot
+   * (limits.smtpAuth.throttle: delay-delivery): the queue in queue mode, in proxy mode the spool
+   * opened for the submission door.
+   */
+  readonly throttleSpool?: DeliveryQueue
   /** Sends Exchange's NDRs after the 250 (policy.ndr: exchange); without it they are only traced. */
   readonly ndr?: NdrSender
   /** Injected failures armed now (config `faults`, /api/v1/faults); none when absent. */

@@ -1,6 +1,8 @@
 // Where a transaction's message goes once its recipients are routed: in proxy mode one sink per
 // route, each a next hop's transaction for that route's recipients; in queue mode one sink, the
-// spool, for every routed recipient, each keeping its route for the delivery attempts.
+// spool, for every routed recipient, each keeping its route for the delivery attempts. A message
+// the SMTP AUTH throttle delays (limits.smtpAuth.throttle: delay-delivery) goes to the spool in
+// either mode, not to be attempted before its delivery slot.
 import type { MessageDsn } from '../core/dsn-params.js'
 import type { RouteName } from '../core/trace.js'
 import { routeGroups, type RouteGroup, type TransactionRecipient, type TransactionState } from '../core/transaction.js'
@@ -15,12 +17,14 @@ export interface OpenGroup extends RouteGroup {
 /**
  * Opens the sinks for the recipients routed and not refused by NDR. `state` is read again when
  * the spool commits: an NDR found at end of data takes its recipients out of the spool entry.
+ * `notBefore`: the spooled message's delivery slot.
  */
 export function openRouteSinks(
   ctx: Pick<RelayContext, 'targets' | 'queue'>,
   id: string,
   state: () => TransactionState,
   dsn: MessageDsn | undefined,
+  notBefore?: number,
 ): OpenGroup[] {
   const s = state()
   const at = (i: number) => state().recipients[i] as TransactionRecipient
@@ -39,7 +43,7 @@ export function openRouteSinks(
       .map(at)
       .filter((r) => !r.ndr)
       .map((r) => ({ address: r.address, route: r.route as RouteName, ...(r.dsn ? { dsn: r.dsn } : {}) }))
-  return [{ route: 'upstream', members, sink: queue.open(id, s.mailFrom, committed, dsn) }]
+  return [{ route: 'upstream', members, sink: queue.open(id, s.mailFrom, committed, dsn, notBefore) }]
 }
 
 /** The DSN parameters of a group of recipients, as the sink envelope carries them. */

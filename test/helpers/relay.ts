@@ -27,6 +27,8 @@ export function testConfigDoc(dir: string, doc: Doc = {}): Doc {
       // a free port: parallel tests must not meet on 2587
       submission: { port: 0 },
       store: { trace: `sqlite:${dir}/trace.db` },
+      // the submission door's throttle keeps a spool in proxy mode too: each test its own
+      delivery: { spoolDir: `${dir}/spool` },
       log: { level: 'silent' },
     },
     doc,

@@ -115,12 +115,13 @@ export class DeliveryQueue {
 
   start(): void {
     this.space.start()
-    // A restart usually follows a fix or a crash: recovered mail is tried again at once.
+    // A restart usually follows a fix or a crash: recovered mail is tried again at once, but never
+    // before a throttled message's delivery slot.
     const now = this.o.clock.now()
     const recovered = this.store.recover()
     for (const e of recovered) {
       this.space.take(e.size)
-      this.scheduler.add({ ...e, nextAttempt: Math.min(e.nextAttempt, now) })
+      this.scheduler.add({ ...e, nextAttempt: Math.max(Math.min(e.nextAttempt, now), e.notBefore ?? -Infinity) })
     }
     if (this.scheduler.size)
       this.o.log.info({ messages: this.scheduler.size, bytes: this.space.used }, 'spool recovered')
@@ -136,9 +137,16 @@ export class DeliveryQueue {
   /**
    * The sink a transaction streams its message into; commit() answers once it is durable. The
    * recipients are read at commit: end of data may still take some out (an NDR after the 250).
+   * `notBefore`: a throttled message's delivery slot; no attempt before it.
    */
-  open(id: string, from: string, recipients: () => readonly IntakeRecipient[], mailDsn?: MessageDsn): Sink {
-    return this.intake.open(id, from, recipients, mailDsn)
+  open(
+    id: string,
+    from: string,
+    recipients: () => readonly IntakeRecipient[],
+    mailDsn?: MessageDsn,
+    notBefore?: number,
+  ): Sink {
+    return this.intake.open(id, from, recipients, mailDsn, notBefore)
   }
 
   /**

@@ -42,6 +42,11 @@ export interface SpoolEntry {
   readonly queuedAt: number
   attempts: number
   nextAttempt: number
+  /**
+   * The SMTP AUTH throttle's delivery slot (limits.smtpAuth.throttle: delay-delivery): no attempt
+   * before it, a restart included (the limit store that granted it may have forgotten it).
+   */
+  readonly notBefore?: number
   readonly recipients: SpoolRecipient[]
   /** Bytes of the message itself (the trailer not counted). */
   size: number
