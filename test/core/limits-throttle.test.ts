@@ -33,7 +33,9 @@ t.test('past it, by default: 250 now and the delivery at the slot (documented)',
       {
         outcome: 'warn',
         basis: 'documented',
-        note: 'smtpauth:app@contoso.example:messages: 30 used + 1 of 30 per minute: delivery delayed 33 s (slot at 07:01), 250 given now',
+        note:
+          'smtpauth:app@contoso.example:messages: 30 used + 1 of 30 per minute' +
+          ': delivery delayed 33 s (slot at 07:01), 250 given now',
       },
     ])
     t.notOk(d.reply, 'no refusal: nothing for onExceeded to act on')
