@@ -4,7 +4,7 @@
 // tracked file points at the notes outside the repository that a clone cannot open.
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { FAULT_CATALOGUE, FAULT_IDS } from '../../src/core/faults.js'
 import { LIMITS } from '../../src/core/limits.js'
@@ -57,6 +57,19 @@ t.test('every rule, limit and fault has a citation, and every citation a rule, l
   for (const id of Object.keys(REPLY_TOPICS)) t.ok(REPLY_IDS.includes(id as never), `REPLY_TOPICS: ${id} is a reply`)
   for (const [id, c] of [...Object.entries(RULE_SOURCES), ...Object.entries(LIMIT_SOURCES)]) {
     for (const r of c.replies) t.ok(REPLY_IDS.includes(r), `${id}: reply ${r} is in the catalogue`)
+  }
+})
+
+t.test("a rule's cited replies are replies its file gives", async (t) => {
+  const dir = `${root}src/core/rules/`
+  const files = new Map<string, string>()
+  for (const f of readdirSync(dir)) {
+    const text = readFileSync(dir + f, 'utf8')
+    for (const m of text.matchAll(/\bid: '([\w-]+)'/g))
+      files.set(m[1] as string, (files.get(m[1] as string) ?? '') + text)
+  }
+  for (const [id, c] of Object.entries(RULE_SOURCES)) {
+    for (const r of c.replies) t.ok(files.get(id)?.includes(`'${r}'`), `rule ${id} gives ${r}`)
   }
 })
 
