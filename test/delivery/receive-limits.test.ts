@@ -1,4 +1,4 @@
-// A tenant mailbox's hourly receive limits through the real relay (SPEC §2 "After the 250"):
+// A tenant mailbox's hourly receive limits through the real relay (docs/exchange.md#after-the-250):
 // over limits.receive.perRecipientPerHour or perSenderPerRecipientPerHour, the client still
 // gets 250, the recipients over the limit fail with 550 5.2.122 / 5.2.121 and are reported in
 // an NDR written as Exchange writes it (received by a fake upstream, parsed with mailparser), the

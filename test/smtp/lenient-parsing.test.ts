@@ -1,4 +1,4 @@
-// Commands read as leniently as Exchange reads them (SPEC §2, observed in a public transcript of
+// Commands read as leniently as Exchange reads them (observed in a public transcript of
 // the MX door: docs/exchange.md#lenient-parsing): a bare HELO, MAIL FROM without angle brackets,
 // a bare MAIL. Printers and scripts send these. RCPT TO without brackets stays refused: nothing
 // public shows what Exchange does with it.
