@@ -131,7 +131,7 @@ export interface ConnectInfo {
 export interface AuthAttempt {
   readonly method: AuthMethod
   readonly username: string
-  /** The password (LOGIN, PLAIN) or the bearer token (XOAUTH2). */
+  /** The password (LOGIN) or the bearer token (XOAUTH2). */
   readonly secret: string
 }
 
@@ -165,10 +165,14 @@ export interface CommandInfo {
  * neither imports the other.
  */
 export interface SmtpRelay {
-  greeting(): Reply
+  /** The banner of session `id` (its connect hook has run). */
+  greeting(id?: string): Reply
+  /** What the session's replies are filled with: the trailer's {hostname}, {timestamp} and {id}. */
+  replyVars(id: string): Readonly<Record<string, string>>
   /** A new connection; a reply refuses it. */
   connect(info: ConnectInfo): Reply | undefined
-  secure(id: string, tls: TlsInfo): void
+  /** The TLS handshake is done; a reply refuses the session before any command is read. */
+  secure(id: string, tls: TlsInfo): Reply | undefined
   /** Every command before smtp-server handles it. */
   command(id: string, command: CommandInfo): Reply | undefined
   authenticate(id: string, attempt: AuthAttempt): Promise<Reply>

@@ -2,13 +2,12 @@
 // Each returns a reply (or undefined for "go on"); nothing here knows smtp-server.
 import type { Readable } from 'node:stream'
 import { decide } from '../core/decide.js'
-import { smtpAuthSessionsKey } from '../core/limits.js'
 import { SESSION_LIMIT_RULE_IDS } from '../core/rules/index.js'
-import { rfc5322Date } from '../core/headers.js'
+import { bannerDate, exchangeSessionId, trailerVars, type TrailerVars } from '../core/reply-vars.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
 import type { MessageDsn, RecipientDsn } from '../core/dsn-params.js'
-import type { Decision } from '../core/types.js'
 import type { AuthAttempt, CommandInfo, ConnectInfo, DataTransfer, SmtpRelay, TlsInfo } from '../ports.js'
+import { claimAuthSlot, releaseAuthSlot } from './auth-slot.js'
 import { RelaySession } from './session.js'
 import type { RelayContext } from './context.js'
 import { recordRefusal } from './refusal-record.js'
@@ -29,11 +28,15 @@ export class Relay implements SmtpRelay {
 
   constructor(readonly ctx: RelayContext) {}
 
-  greeting(): Reply {
-    return reply(this.ctx.world.replies, 'greeting', {
-      hostname: this.ctx.world.hostname,
-      date: rfc5322Date(this.ctx.clock.now()),
-    })
+  greeting(id?: string): Reply {
+    const now = this.ctx.clock.now()
+    return reply(this.ctx.world.replies, 'greeting', { ...this.replyVars(id, now), date: bannerDate(now) })
+  }
+
+  /** The trailer values of a reply to this session now: {hostname}, {timestamp}, {id}. */
+  replyVars(id: string | undefined, now = this.ctx.clock.now()): TrailerVars {
+    const s = id === undefined ? undefined : this.sessions.get(id)
+    return trailerVars(this.ctx.world.hostname, now, s?.exchangeId)
   }
 
   /** A new connection; a reply means refuse it. */
@@ -41,7 +44,9 @@ export class Relay implements SmtpRelay {
     this.connections++
     const count = (this.perIp.get(info.ip) ?? 0) + 1
     this.perIp.set(info.ip, count)
-    const session = new RelaySession(info.id, info.endpoint, info.ip, this.ctx.clock.now(), count)
+    const now = this.ctx.clock.now()
+    const exchangeId = exchangeSessionId(now, this.connections)
+    const session = new RelaySession(info.id, info.endpoint, info.ip, now, count, exchangeId)
     this.sessions.set(info.id, session)
     const faults = this.ctx.faults?.draw('connect') ?? []
     const decision = decide(this.ctx.world, session.facts(), {
@@ -79,13 +84,24 @@ export class Relay implements SmtpRelay {
     return s
   }
 
-  secure(id: string, tls: TlsInfo): void {
+  /**
+   * The TLS handshake is done; a reply refuses the session before it is read from. A TLS 1.0 or
+   * 1.1 client on the submission door is told why, as smtp.office365.com tells it (observed,
+   * docs/exchange.md#tls); on the MX door such a client failed in the handshake.
+   */
+  secure(id: string, tls: TlsInfo): Reply | undefined {
     const s = this.session(id)
+    if (s.endpoint === 'submission' && (tls.protocol === 'TLSv1' || tls.protocol === 'TLSv1.1')) {
+      const refusal = reply(this.ctx.world.replies, 'tls-version-unsupported', this.replyVars(id))
+      this.ctx.log.info({ session: id, ip: s.ip, protocol: tls.protocol, reply: formatReply(refusal) }, 'TLS refused')
+      return refusal
+    }
     // RFC 3207 §4.2: what the client said before STARTTLS is forgotten, transaction included.
     this.endTransaction(id, 'STARTTLS reset the transaction')
     s.helo = undefined
     s.tls = { protocol: tls.protocol, cipher: tls.cipher }
     s.certDomains = tls.certDomains
+    return undefined
   }
 
   /**
@@ -100,7 +116,12 @@ export class Relay implements SmtpRelay {
     // the client reset its transaction (RSET, EHLO) since: the relay's record of it ends here
     if (!c.transaction.open) this.endTransaction(id, 'transaction reset by the client')
     if (c.verb === 'MAIL') s.mailRefused = false
-    const decision = decide(this.ctx.world, s.facts(c), { stage: 'command', now, verb: c.verb })
+    const decision = decide(this.ctx.world, s.facts(c), {
+      stage: 'command',
+      now,
+      verb: c.verb,
+      ...(c.verb === 'AUTH' ? { mechanism: (c.line.split(' ')[1] ?? '').toUpperCase() } : {}),
+    })
     const sessionLimit = decision.verdict === 'reject' && SESSION_LIMIT_RULE_IDS.has(decision.rule ?? '')
     if (sessionLimit && decision.reply) {
       this.ctx.log.info(
@@ -146,8 +167,10 @@ export class Relay implements SmtpRelay {
 
   /**
    * AUTH on the submission door: the edge checks the password or token, the core judges the
-   * tenant's and the mailbox's switches, then the mailbox's concurrent sessions are counted
-   * (432 4.3.2 past the limit). A refusal gets a trace record like a refused MAIL.
+   * tenant's and the mailbox's switches, then the session asks for one of the mailbox's
+   * concurrent-session slots (relay/auth-slot.ts). Without one it is still authenticated, as on
+   * Exchange; its messages are refused at end of data. A refusal gets a trace record like a
+   * refused MAIL.
    */
   async authenticate(id: string, a: AuthAttempt): Promise<Reply> {
     const s = this.session(id)
@@ -165,49 +188,18 @@ export class Relay implements SmtpRelay {
       })
       return decision.reply
     }
-    const limit = this.ctx.world.limits.smtpAuth.concurrentConnections
-    let slot: boolean
     try {
-      slot = await this.ctx.limits.acquire(
-        smtpAuthSessionsKey(user),
-        id,
-        limit,
-        this.ctx.clock.now(),
-        this.ctx.sessionTtl,
-      )
+      await claimAuthSlot(this.ctx, s, user)
     } catch {
       return reply(replies, 'limits-unavailable')
     }
-    if (!this.sessions.has(id)) {
-      // the client left while the store answered: the slot must not outlive it
-      if (slot) this.ctx.limits.release(smtpAuthSessionsKey(user), id).catch(() => undefined)
-      return reply(replies, 'auth-failed', { hostname: this.ctx.world.hostname })
-    }
-    if (!slot) {
-      const r = reply(replies, 'thread-limit')
-      const result = {
-        rule: 'smtpauth-concurrency',
-        stage: 'auth' as const,
-        outcome: 'reject' as const,
-        basis: 'documented' as const,
-        reply: r,
-        note: `${user} already has ${limit} authenticated sessions (limits.smtpAuth.concurrentConnections)`,
-      }
-      const refusal: Decision = {
-        stage: 'auth',
-        verdict: 'reject',
-        rule: result.rule,
-        reply: r,
-        results: [...decision.results, result],
-      }
-      recordRefusal(this.ctx, s, {
-        now,
-        decision: refusal,
-        verb: 'AUTH',
-        note: `AUTH ${a.method} as ${user} refused; no message was sent`,
-      })
-      return r
-    }
+    // the client left while the store answered (its slot, if any, went straight back)
+    if (s.closed) return reply(replies, 'auth-failed', this.replyVars(id))
+    if (!s.authSlot)
+      this.ctx.log.info(
+        { session: id, user, limit: this.ctx.world.limits.smtpAuth.concurrentConnections },
+        "SMTP AUTH session over the mailbox's concurrent sessions: its messages get 432 4.3.2 until a slot is free",
+      )
     s.authUser = user
     return reply(replies, 'auth-ok')
   }
@@ -279,11 +271,8 @@ export class Relay implements SmtpRelay {
     if (!s) return
     this.sessions.delete(id)
     this.endTransaction(id, 'connection closed')
-    if (s.authUser !== undefined) {
-      this.ctx.limits
-        .release(smtpAuthSessionsKey(s.authUser), id)
-        .catch((err: Error) => this.ctx.log.warn({ err: err.message }, 'could not release an SMTP AUTH session slot'))
-    }
+    s.closed = true
+    if (s.authUser !== undefined && s.authSlot) releaseAuthSlot(this.ctx, id, s.authUser)
     const left = (this.perIp.get(s.ip) ?? 1) - 1
     if (left > 0) this.perIp.set(s.ip, left)
     else this.perIp.delete(s.ip)

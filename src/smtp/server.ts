@@ -1,4 +1,4 @@
-// The SMTP adapter: smtp-server configured explicitly (TLS 1.2 minimum, own certificate, no
+// The SMTP adapter: smtp-server configured explicitly (TLS 1.2 minimum served, own certificate, no
 // reverse DNS, AUTH hidden while the smtpAuth lane is off) with its hooks forwarded to the Relay.
 // Nothing is decided here: every verdict comes back from the relay as a catalogue reply.
 import type { Socket } from 'node:net'
@@ -14,7 +14,7 @@ import { certificateNames } from './certificate-names.js'
 import { EXCHANGE_SIZE, exchangeFeatures } from './ehlo.js'
 import { isChunked } from './bdat.js'
 import { RelayConnection, type ConnectionHooks } from './relay-connection.js'
-import type { TlsMaterial } from './tls.js'
+import { doorTlsOptions, type TlsMaterial } from './tls.js'
 
 export interface SmtpServerOptions {
   readonly relay: SmtpRelay
@@ -68,7 +68,7 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     heloResponse: '%s Hello %s',
     key: o.tls.key,
     cert: o.tls.cert,
-    minVersion: o.minTlsVersion,
+    ...doorTlsOptions(o.endpoint, o.minTlsVersion),
     ...(o.requestClientCert
       ? { requestCert: true, rejectUnauthorized: false, ...(o.tls.clientCa ? { ca: o.tls.clientCa } : {}) }
       : {}),
@@ -78,7 +78,7 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
     hideDSN: false,
     hideREQUIRETLS: true,
     authOptional: true,
-    authMethods: o.endpoint === 'submission' ? ['LOGIN', 'PLAIN', 'XOAUTH2'] : [],
+    authMethods: o.endpoint === 'submission' ? ['LOGIN', 'XOAUTH2'] : [],
     disabledCommands: ALWAYS_DISABLED,
     disableReverseLookup: true,
     maxClients: o.maxConnections,
@@ -90,19 +90,22 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
       const refusal = relay.connect({ id: session.id, endpoint: o.endpoint, ip: session.remoteAddress })
       callback(refusal ? smtpError(refusal) : null)
     },
+    // Right after the handshake, before the TLS session is read from: a refusal here is the one
+    // thing the client gets (TLS 1.0 or 1.1 on the submission door), no command of its runs.
     onSecure(socket, session, callback) {
-      if (o.endpoint === 'submission') session.disabledCommands = NEVER
       const tls = socket as TLSSocket
       const cipher = tls.getCipher()
-      relay.secure(session.id, {
+      const refusal = relay.secure(session.id, {
         protocol: tls.getProtocol() ?? 'unknown',
         cipher: cipher?.name ?? 'unknown',
         certDomains: certificateNames(tls),
       })
+      if (refusal) return callback(smtpError(refusal))
+      if (o.endpoint === 'submission') session.disabledCommands = NEVER
       callback()
     },
     onAuth(auth, session, callback) {
-      const method = auth.method === 'XOAUTH2' ? 'XOAUTH2' : auth.method === 'PLAIN' ? 'PLAIN' : 'LOGIN'
+      const method = auth.method === 'XOAUTH2' ? 'XOAUTH2' : 'LOGIN'
       const secret = (method === 'XOAUTH2' ? auth.accessToken : auth.password) ?? ''
       relay.authenticate(session.id, { method, username: auth.username ?? '', secret }).then(
         (r) => (r.code === 235 ? callback(null, { user: auth.username }) : callback(smtpError(r))),
@@ -147,7 +150,8 @@ export function createSmtpServer(o: SmtpServerOptions): SMTPServer {
   const server = new RelaySmtpServer(options)
   server.relayHooks = {
     replies: o.replies,
-    greeting: () => relay.greeting(),
+    greeting: (id) => relay.greeting(id),
+    replyVars: (id) => relay.replyVars(id),
     maxSessionDuration: o.maxSessionDuration,
     minDataRate: o.minDataRate,
     dataRateWindow: o.dataRateWindow,

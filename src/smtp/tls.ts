@@ -1,9 +1,13 @@
 // The relay's TLS identity: the configured certificate, or a self-signed one made in certs/ on
-// first start (never committed). smtp-server's built-in demo certificate is never used.
+// first start (never committed). smtp-server's built-in demo certificate is never used. And the
+// versions each door negotiates: tls.minVersion and up, plus TLS 1.0 and 1.1 on the submission
+// door, only so that it can say why it refuses them.
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { DEFAULT_CIPHERS, type SecureVersion } from 'node:tls'
 import { ConfigError } from '../errors.js'
+import type { Endpoint } from '../core/types.js'
 
 export interface TlsMaterial {
   readonly key: string
@@ -88,4 +92,53 @@ function checkPair(m: { key: string; cert: string }, certPath: string, keyPath: 
   }
   if (!certificate(m.cert, 'tls.cert', certPath).checkPrivateKey(key))
     throw new ConfigError('tls.cert', `${certPath} does not match the private key in ${keyPath}`)
+}
+
+/**
+ * The signature algorithms OpenSSL allows at its default security level (SHA-1 is below it), named
+ * so that the level can drop for TLS 1.0 and 1.1 without TLS 1.2 taking a SHA-1 signature.
+ * test/smtp/legacy-tls.test.ts checks that both doors accept the same ones.
+ */
+export const SIGALGS = [
+  'ecdsa_secp256r1_sha256',
+  'ecdsa_secp384r1_sha384',
+  'ecdsa_secp521r1_sha512',
+  'ed25519',
+  'ed448',
+  'rsa_pss_pss_sha256',
+  'rsa_pss_pss_sha384',
+  'rsa_pss_pss_sha512',
+  'rsa_pss_rsae_sha256',
+  'rsa_pss_rsae_sha384',
+  'rsa_pss_rsae_sha512',
+  'rsa_pkcs1_sha256',
+  'rsa_pkcs1_sha384',
+  'rsa_pkcs1_sha512',
+  'ECDSA+SHA224',
+  'RSA+SHA224',
+  'DSA+SHA224',
+  'DSA+SHA256',
+  'DSA+SHA384',
+  'DSA+SHA512',
+].join(':')
+
+export interface DoorTlsOptions {
+  readonly minVersion: SecureVersion
+  readonly ciphers?: string
+  readonly sigalgs?: string
+}
+
+/**
+ * What a door's TLS context negotiates. The MX door: tls.minVersion and up, older clients fail in
+ * the handshake as at Exchange's MX. The submission door also completes a TLS 1.0 or 1.1 handshake,
+ * as smtp.office365.com does, so that its 421 4.7.66 can reach the client (docs/exchange.md#tls);
+ * nothing is read over such a session (server.ts onSecure). OpenSSL 3 negotiates those versions
+ * only at security level 0, which the cipher string sets; the cipher list itself and the signature
+ * algorithms stay what the MX door offers, so a TLS 1.2 or 1.3 client gets the same choice on
+ * either door. With tls.minVersion TLSv1.3 there is no such door: a version range has no gap, so
+ * taking TLS 1.0 would take TLS 1.2 too; then every older client fails in the handshake.
+ */
+export function doorTlsOptions(endpoint: Endpoint, minVersion: 'TLSv1.2' | 'TLSv1.3'): DoorTlsOptions {
+  if (endpoint !== 'submission' || minVersion !== 'TLSv1.2') return { minVersion }
+  return { minVersion: 'TLSv1', ciphers: `${DEFAULT_CIPHERS}:@SECLEVEL=0`, sigalgs: SIGALGS }
 }
