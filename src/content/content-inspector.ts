@@ -1,13 +1,20 @@
 // Watches message data as it streams: counts bytes, stops passing data on at the first bare CR,
 // bare LF or NUL, and holds the header block back until it is complete so the header rules are
 // decided before a byte reaches the next hop. Never buffers more than the header block.
+// policy.bareLineFeeds: normalize makes each bare LF a CRLF before anything else sees the bytes:
+// the header block, its end, the size and every route's copy are those of the normalised message,
+// the one the next hop gets. Bare CR and NUL still stop it.
 // BODY=BINARYMIME (RFC 3030 §3): the body is binary, bare CR, LF and NUL in it are content; the
-// header block is still RFC 5322 text and is held to CRLF exactly as for any message.
-import { scanLineEndings, type LineFault } from '../core/line-endings.js'
+// header block is still RFC 5322 text, held to the same line endings as any message.
+import { normalizeLineEndings, scanLineEndings, type LineFault } from '../core/line-endings.js'
 
 const CRLF = Buffer.from('\r\n')
 const BLANK_LINE = Buffer.from('\r\n\r\n')
 const CR = Buffer.from('\r')
+const LFLF = Buffer.from('\n\n')
+const LFCRLF = Buffer.from('\n\r\n')
+const LF = 0x0a
+const CR_BYTE = 0x0d
 
 export interface PushResult {
   /** The complete header block (blank line included), the first time it is known. */
@@ -17,8 +24,11 @@ export interface PushResult {
 }
 
 export interface InspectionFacts {
+  /** Octets of the message as it is forwarded: with bareLineFeeds normalize, after normalising. */
   readonly size: number
   readonly lineEnding: 'ok' | LineFault
+  /** Bare LFs made CRLF (policy.bareLineFeeds: normalize). */
+  readonly bareLineFeeds: number
   readonly headerTooLarge: boolean
   readonly oversized: boolean
 }
@@ -27,6 +37,7 @@ export class ContentInspector {
   private heldCR = false
   private size = 0
   private fault: LineFault | undefined
+  private normalized = 0
   private headerParts: Buffer[] = []
   private headerLength = 0
   private headerDone = false
@@ -42,6 +53,8 @@ export class ContentInspector {
     private readonly maxHeaderSize: number,
     /** BODY=BINARYMIME: only the header block is checked for line endings. */
     private readonly binaryBody = false,
+    /** policy.bareLineFeeds: refuse a bare LF, or make it CRLF. */
+    private readonly bareLineFeeds: 'reject' | 'normalize' = 'reject',
   ) {}
 
   /** Forwarding has stopped: the message will be refused, the rest is only counted. */
@@ -56,8 +69,11 @@ export class ContentInspector {
       this.oversized = true
       return {}
     }
-    if (this.binaryBody) return this.pushBinary(chunk)
-    return this.scanAndCollect(chunk)
+    const pushed = this.binaryBody ? this.pushBinary(chunk) : this.scanAndCollect(chunk)
+    // a normalised message may grow past the limit by its added CRs alone
+    if (this.size <= this.maxSize) return pushed
+    this.oversized = true
+    return {}
   }
 
   /** Finds where the header block ends on the raw octets; only what comes before it is scanned. */
@@ -66,12 +82,7 @@ export class ContentInspector {
     const tail = this.rawTail
     const joined = tail.length ? Buffer.concat([tail, chunk]) : chunk
     const seenBefore = this.rawSeen - tail.length
-    let end = -1
-    if (seenBefore === 0 && joined.length >= 2 && joined.subarray(0, 2).equals(CRLF)) end = 2
-    else {
-      const i = joined.indexOf(BLANK_LINE)
-      if (i !== -1) end = i + BLANK_LINE.length
-    }
+    const end = seenBefore === 0 ? (blankLineAtStart(joined) ?? blankLineEnd(joined)) : blankLineEnd(joined)
     this.rawSeen += chunk.length
     if (end === -1) {
       this.rawTail = joined.subarray(Math.max(0, joined.length - 3))
@@ -85,11 +96,24 @@ export class ContentInspector {
   }
 
   private scanAndCollect(chunk: Buffer): PushResult {
+    if (this.bareLineFeeds === 'normalize') return this.normalizeAndCollect(chunk)
     const scan = scanLineEndings(this.heldCR, chunk)
     this.heldCR = scan.holdCR
     if (scan.fault) this.fault = scan.fault
     const parts = scan.releaseHeldCR ? [CR, chunk.subarray(0, scan.safe)] : [chunk.subarray(0, scan.safe)]
     const clean = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts)
+    if (this.headerDone) return clean.length ? { body: clean } : {}
+    return this.collectHeader(clean)
+  }
+
+  private normalizeAndCollect(chunk: Buffer): PushResult {
+    const n = normalizeLineEndings(this.heldCR, chunk)
+    this.heldCR = n.holdCR
+    if (n.fault) this.fault = n.fault
+    this.normalized += n.normalized
+    // the CRs added are counted as the chunk's own octets were, in push()
+    this.size += n.normalized
+    const clean = Buffer.from(n.out.buffer, n.out.byteOffset, n.out.length)
     if (this.headerDone) return clean.length ? { body: clean } : {}
     return this.collectHeader(clean)
   }
@@ -121,6 +145,7 @@ export class ContentInspector {
     return {
       size: this.size,
       lineEnding: this.fault ?? 'ok',
+      bareLineFeeds: this.normalized,
       headerTooLarge: this.headerTooLarge,
       oversized: this.oversized,
     }
@@ -132,6 +157,7 @@ export class ContentInspector {
     const facts: InspectionFacts = {
       size: this.size,
       lineEnding: this.fault ?? 'ok',
+      bareLineFeeds: this.normalized,
       headerTooLarge: this.headerTooLarge,
       oversized: this.oversized || this.size > this.maxSize,
     }
@@ -141,6 +167,23 @@ export class ContentInspector {
     }
     return { facts }
   }
+}
+
+/** A message that opens with its blank line (no header fields): the octets of that line. */
+function blankLineAtStart(b: Buffer): number | undefined {
+  if (b[0] === LF) return 1
+  return b.length >= 2 && b[0] === CR_BYTE && b[1] === LF ? 2 : undefined
+}
+
+/**
+ * Where the first blank line ends, on raw octets, counting a bare LF as a line end: "\n\n" or
+ * "\n\r\n" (which "\r\n\r\n" contains). In reject mode a bare LF before it is refused anyway.
+ */
+function blankLineEnd(b: Buffer): number {
+  const lflf = b.indexOf(LFLF)
+  const lfcrlf = b.indexOf(LFCRLF)
+  if (lflf === -1) return lfcrlf === -1 ? -1 : lfcrlf + 3
+  return lfcrlf === -1 || lflf < lfcrlf ? lflf + 2 : lfcrlf + 3
 }
 
 function indexAfter(haystack: Buffer, needle: Buffer, from: number): number {

@@ -3,8 +3,14 @@
 import t from 'tap'
 import { ContentInspector } from '../../src/content/content-inspector.js'
 
-function run(chunks: string[], maxSize = 1024 * 1024, maxHeader = 1024, binary = false) {
-  const ins = new ContentInspector(maxSize, maxHeader, binary)
+function run(
+  chunks: string[],
+  maxSize = 1024 * 1024,
+  maxHeader = 1024,
+  binary = false,
+  lineFeeds: 'reject' | 'normalize' = 'reject',
+) {
+  const ins = new ContentInspector(maxSize, maxHeader, binary, lineFeeds)
   let header: Buffer | undefined
   const body: Buffer[] = []
   for (const c of chunks) {
@@ -92,4 +98,47 @@ t.test('BODY=BINARYMIME: bare CR, LF and NUL are content in the body, never in t
     'bare-lf',
     'without BINARYMIME the same body is refused',
   )
+})
+
+t.test('bareLineFeeds normalize: the header block, its end and the size are those of the CRLF message', async (t) => {
+  const norm = (chunks: string[], maxSize = 1024 * 1024, binary = false) =>
+    run(chunks, maxSize, 1024, binary, 'normalize')
+  // the header/body boundary in every spelling a bare LF allows
+  for (const [name, msg] of [
+    ['LF LF', 'From: a@contoso.example\nSubject: hi\n\nbody\nline\n'],
+    ['CRLF LF', 'From: a@contoso.example\r\nSubject: hi\r\n\nbody\nline\r\n'],
+    ['LF CRLF', 'From: a@contoso.example\nSubject: hi\n\r\nbody\r\nline\n'],
+  ] as const) {
+    for (let i = 0; i <= msg.length; i++) {
+      const r = norm([msg.slice(0, i), msg.slice(i)])
+      if (r.header !== 'From: a@contoso.example\r\nSubject: hi\r\n\r\n' || r.body !== 'body\r\nline\r\n')
+        t.fail(`${name}, split at ${i}: ${JSON.stringify(r)}`)
+    }
+    const whole = norm([msg])
+    const crlf = 'From: a@contoso.example\r\nSubject: hi\r\n\r\nbody\r\nline\r\n'
+    t.match(whole.facts, { lineEnding: 'ok', size: crlf.length }, `${name}: the normalised size`)
+    t.equal(whole.facts.bareLineFeeds, crlf.length - msg.length, `${name}: each bare LF counted`)
+  }
+  t.equal(norm(['\nbody\n']).header, '\r\n', 'no header fields: the blank line is a bare LF')
+  // bare CR and NUL are refused whatever the policy
+  const cr = norm(['From: a\n\nabc\rdef\n'])
+  t.equal(cr.facts.lineEnding, 'bare-cr')
+  t.equal(cr.body, 'abc', 'nothing from the fault on')
+  t.equal(norm(['From: a\n\nab\x00c\n']).facts.lineEnding, 'nul')
+  // the added CRs count towards the size limit: 13 octets sent, 17 after normalising
+  const grown = norm(['From: a\n\n', 'x\ny\n'], 15)
+  t.equal(grown.facts.oversized, true, 'over the limit by its added CRs')
+  t.equal(grown.body, '', 'nothing of the chunk that went over is passed on')
+  t.equal(norm(['From: a\n\nx\n'], 14).facts.oversized, false, '11 octets, 14 normalised, fit 14')
+  // BINARYMIME: the header block is normalised, the body stays binary
+  const bin = norm(['From: a@contoso.example\nSubject: b\n\n\x00\n\r'], 1024, true)
+  t.equal(bin.header, 'From: a@contoso.example\r\nSubject: b\r\n\r\n')
+  t.equal(bin.body, '\x00\n\r', 'the binary body octet for octet')
+  t.equal(bin.facts.lineEnding, 'ok')
+  const binSplit = 'From: a\n\r\n\n\n'
+  for (let i = 0; i <= binSplit.length; i++) {
+    const r = norm([binSplit.slice(0, i), binSplit.slice(i)], 1024, true)
+    if (r.header !== 'From: a\r\n\r\n' || r.body !== '\n\n') t.fail(`binary split at ${i}: ${JSON.stringify(r)}`)
+  }
+  t.equal(norm(['\n\x00'], 1024, true).body, '\x00', 'a binary message without header fields')
 })

@@ -140,13 +140,19 @@ t.test('relay decision rows (docs/exchange.md#connectors-and-attribution)', asyn
       rule: 'partner-external',
     },
     {
-      row: 'partner connector restricted to IPs claims the sender domain, IP not listed',
-      d: () => rcpt(w, session({ ip: '198.51.100.9' }), 'billing@fabrikam.example', 'staff@contoso.example'),
+      row: 'partner connector restricted to IPs matches the recipient domain, IP not listed',
+      d: () => rcpt(w, session({ ip: '203.0.113.9' }), 'helpdesk@contoso.example', 'billing@fabrikam.example'),
       expect:
         '550 5.7.51 TenantInboundAttribution; There is a partner connector configured ' +
         "that matched the message's recipient domain. The connector had either " +
-        'the RestrictDomainsToIPAddresses or RestrictDomainsToCertificate set',
+        'the RestrictDomainsToIPAddresses or RestrictDomainsToCertificate set' +
+        ' [relay365.local 2026-06-01T12:00:00.000Z 08DEBFD54E8D2000]',
       rule: 'partner-restrict',
+    },
+    {
+      row: 'restricted partner connector: the sender domain is not what it restricts',
+      d: () => rcpt(w, session({ ip: '198.51.100.9' }), 'billing@fabrikam.example', 'staff@contoso.example'),
+      expect: 'accept',
     },
     {
       row: 'restricted partner connector, listed IP',
@@ -197,7 +203,7 @@ t.test('relay decision rows (docs/exchange.md#connectors-and-attribution)', asyn
           'helpdesk@contoso.example',
           'nobody@contoso.example',
         ),
-      expect: '550 5.4.1 Recipient address rejected: Access denied',
+      expect: '550 5.4.1 Recipient address rejected: Access denied. AS(201806281) [relay365.local]',
       rule: 'known-recipient',
     },
     {
@@ -242,7 +248,7 @@ t.test('relay decision rows (docs/exchange.md#connectors-and-attribution)', asyn
     {
       row: 'more than recipientsPerMessage RCPTs',
       d: () => rcpt(w, session(), 'helpdesk@contoso.example', 'staff@contoso.example', NOW, 500),
-      expect: '452 4.5.3 Too many recipients',
+      expect: '452 4.5.3 Too many recipients (AS780090) [relay365.local]',
       rule: 'recipient-count',
     },
     {
@@ -426,6 +432,24 @@ t.test('end of data rules', async (t) => {
   t.equal(
     code(eom(w, { lineEnding: 'nul' })),
     '550 5.6.0 Message contains bare CR, bare LF or NUL; lines must end with CRLF',
+  )
+  const normalized = eom(w, { bareLineFeeds: 3 })
+  t.equal(code(normalized), 'accept', 'bare LFs made CRLF (policy.bareLineFeeds: normalize) pass')
+  t.match(
+    normalized.results.find((r) => r.rule === 'line-endings'),
+    { outcome: 'pass', basis: 'observed', note: '3 bare LFs made CRLF (policy.bareLineFeeds: normalize)' },
+    'the record says how many, on what basis',
+  )
+  t.match(
+    eom(w, { bareLineFeeds: 1 }).results.find((r) => r.rule === 'line-endings'),
+    { note: /^1 bare LF made/ },
+  )
+  t.match(
+    eom(w, { lineEnding: 'bare-lf' }).results.find((r) => r.rule === 'line-endings'),
+    {
+      basis: 'relay365',
+      note: 'message data contains a bare LF (policy.bareLineFeeds: reject)',
+    },
   )
   t.equal(code(eom(w, { headerTooLarge: true })), '552 5.3.4 Header size exceeds fixed maximum size')
   t.equal(code(eom(w, { size: 157_286_400 + 1 })), '552 5.3.4 Message size exceeds fixed maximum message size')

@@ -85,12 +85,12 @@ async function atData(port: number): Promise<Dialogue> {
   return client
 }
 
-/** DATA up to a header, a pause, then a bare LF and the end of data: refused at end of data. */
-async function bareLfAbort(port: number): Promise<string> {
+/** DATA up to a header, a pause, then a bare CR and the end of data: refused at end of data. */
+async function bareCrAbort(port: number): Promise<string> {
   const client = await atData(port)
   client.write('From: helpdesk@contoso.example\r\nSubject: x\r\n\r\n')
   await new Promise((r) => setTimeout(r, 50))
-  const reply = await client.send('bare\nlf\r\n.')
+  const reply = await client.send('bare\rcr\r\n.')
   client.close()
   return reply
 }
@@ -107,7 +107,7 @@ t.test('24 aborted transactions with maxConnections 3, then 8 concurrent clean m
   const upstream = await startFaultyUpstream(t, () => 'ok')
   const relay = await relayTo(t, upstream, { maxConnections: 3 })
   for (let i = 0; i < 12; i++) {
-    t.match(await bareLfAbort(relay.smtpPort), /^550 5\.6\.0/)
+    t.match(await bareCrAbort(relay.smtpPort), /^550 5\.6\.0/)
     await vanish(relay.smtpPort)
   }
   await settled(relay)

@@ -11,12 +11,18 @@ const MESSAGE =
   'From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\n' +
   'Subject: Ticket 42\r\nMessage-ID: <t42@contoso.example>\r\n\r\nYour ticket was updated.\r\n'
 
-async function relayTo(t: Test, behaviour: FakeBehaviour = {}, route: Record<string, unknown> = {}) {
+async function relayTo(
+  t: Test,
+  behaviour: FakeBehaviour = {},
+  route: Record<string, unknown> = {},
+  doc: Record<string, unknown> = {},
+) {
   const upstream = await startFakeUpstream(t, behaviour)
   const relay = await startRelay(t, {
     routes: {
       upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '2s', ...route },
     },
+    ...doc,
   })
   return { upstream, relay }
 }
@@ -190,12 +196,22 @@ t.test('upstream TLS: required, certificate verified unless told otherwise', asy
   })
 })
 
-t.test('smuggling: bare CR/LF/NUL in DATA reject the whole message and nothing malformed leaves', async (t) => {
-  const { upstream, relay } = await relayTo(t)
-  const head = 'From: helpdesk@contoso.example\r\nSubject: s\r\n\r\n'
-  const smuggled =
-    'MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.org>\r\n' +
-    'DATA\r\nFrom: evil@example.com\r\n\r\nspoofed\r\n.\r\n'
+const SMUGGLE_HEAD = 'From: helpdesk@contoso.example\r\nSubject: s\r\n\r\n'
+const SMUGGLED =
+  'MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.org>\r\n' +
+  'DATA\r\nFrom: evil@example.com\r\n\r\nspoofed\r\n.\r\n'
+
+/** Nothing that left the relay towards the next hop has a bare CR, a bare LF or a NUL. */
+function nothingMalformedLeft(t: Test, raw: Buffer[][]): void {
+  const bytes = Buffer.concat(raw.flat()).toString('latin1')
+  t.notOk(/[^\r]\n/.test(bytes), 'no bare LF ever left the relay')
+  t.notOk(/\r[^\n]/.test(bytes), 'no bare CR ever left the relay')
+  t.notOk(bytes.includes('\x00'), 'no NUL ever left the relay')
+}
+
+t.test('bareLineFeeds reject: bare CR/LF/NUL in DATA refuse the whole message, nothing malformed leaves', async (t) => {
+  const { upstream, relay } = await relayTo(t, {}, {}, { policy: { bareLineFeeds: 'reject' } })
+  const [head, smuggled] = [SMUGGLE_HEAD, SMUGGLED]
   // Each payload is all the client sends after DATA, up to and including the one real CRLF.CRLF.
   const variants: Array<[string, string]> = [
     ['\\n.\\n', `${head}hello\n.\n${smuggled}`],
@@ -220,12 +236,68 @@ t.test('smuggling: bare CR/LF/NUL in DATA reject the whole message and nothing m
   }
   await settled(relay)
   t.equal(upstream.received.length, 0, 'no smuggled or malformed message was delivered')
-  const bytes = Buffer.concat(upstream.raw.flat())
-  t.notOk(/[^\r]\n/.test(bytes.toString('latin1')), 'no bare LF ever left the relay')
-  t.notOk(/\r[^\n]/.test(bytes.toString('latin1')), 'no bare CR ever left the relay')
-  t.notOk(bytes.includes(0), 'no NUL ever left the relay')
-  t.notOk(bytes.toString('latin1').includes('evil@example.com'), 'no smuggled command reached the upstream')
+  nothingMalformedLeft(t, upstream.raw)
+  t.notOk(Buffer.concat(upstream.raw.flat()).includes('evil@example.com'), 'no smuggled command reached the upstream')
   for (const m of relay.trace.list({}).messages) t.match(m, { status: 'None', rule: 'line-endings' })
+})
+
+t.test('bareLineFeeds normalize (the default): a bare LF ends a line, CRLF.CRLF alone ends data', async (t) => {
+  const { upstream, relay } = await relayTo(t)
+  const [head, smuggled] = [SMUGGLE_HEAD, SMUGGLED]
+  // [name, all the client sends after DATA, the reply, the message the next hop gets after the trace fields]
+  const variants: Array<[string, string, string, string?]> = [
+    ['\\n.\\n', `${head}hello\n.\n${smuggled}`, '250', `${head}hello\r\n.\r\n${smuggled.slice(0, -3)}`],
+    ['\\n.\\r\\n', `${head}hello\n.\r\n${smuggled}`, '250', `${head}hello\r\n.\r\n${smuggled.slice(0, -3)}`],
+    ['\\r\\n.\\n', `${head}hello\r\n.\n${smuggled}`, '250', `${head}hello\r\n.\r\n${smuggled.slice(0, -3)}`],
+    [
+      'bare LFs in the header',
+      'From: helpdesk@contoso.example\nSubject: s\n\nbody\n..dot\r\n.\r\n',
+      '250',
+      'From: helpdesk@contoso.example\r\nSubject: s\r\n\r\nbody\r\n.dot\r\n',
+    ],
+    ['\\r.\\r', `${head}hello\r.\r${smuggled}`, '550 5.6.0'],
+    ['\\r\\n\\x00.\\r\\n', `${head}hello\r\n\x00.\r\n${smuggled}`, '550 5.6.0'],
+    ['\\r.\\r\\n', `${head}hello\r.\r\n${smuggled}`, '550 5.6.0'],
+    ['NUL in the body', `${head}b\no\x00dy\r\n.\r\n`, '550 5.6.0'],
+    ['bare CR at a chunk edge', `${head}${'a'.repeat(70000)}\n\rb\r\n.\r\n`, '550 5.6.0'],
+  ]
+  const delivered: string[] = []
+  for (const [name, payload, expected, forwarded] of variants) {
+    const d = await openTls(relay.smtpPort)
+    await d.send('MAIL FROM:<helpdesk@contoso.example>')
+    await d.send('RCPT TO:<someone@example.org>')
+    await d.send('DATA')
+    d.write(payload)
+    t.match(await d.read(), new RegExp(`^${expected.replace(/\./g, '\\.')} `), name)
+    t.equal(await d.send('NOOP'), '250 2.0.0 OK', `${name}: no smuggled command ran`)
+    d.close()
+    if (forwarded) delivered.push(forwarded)
+  }
+  await settled(relay)
+  t.equal(upstream.received.length, delivered.length, 'one message per 250, no smuggled second one')
+  upstream.received.forEach((m, i) => {
+    t.equal(m.from, 'helpdesk@contoso.example')
+    t.same(m.to, ['someone@example.org'])
+    t.ok(m.data.toString('latin1').endsWith(delivered[i]!), `${variants[i]![0]}: the next hop got the CRLF message`)
+  })
+  nothingMalformedLeft(t, upstream.raw)
+  const wire = Buffer.concat(upstream.raw.flat()).toString('latin1')
+  t.equal(wire.split('\r\nhello\r\n..\r\n').length - 1, 3, 'each fake end went out as a dot-stuffed line')
+  t.ok(wire.includes('\r\nbody\r\n..dot\r\n'), 'a stuffed dot line stays stuffed')
+  const records = relay.trace.list({}).messages
+  t.equal(records.filter((m) => m.status === 'Delivered').length, 4)
+  t.notOk(
+    records.some((m) => m.mailFrom === 'evil@example.com'),
+    'no smuggled transaction',
+  )
+  const notes = records
+    .filter((m) => m.status === 'Delivered')
+    .map((m) => m.results.find((r) => r.rule === 'line-endings'))
+    .map((r) => `${r?.basis}: ${r?.note}`)
+    .sort()
+  const made = (n: string) => `observed: ${n} made CRLF (policy.bareLineFeeds: normalize)`
+  t.same(notes, [made('1 bare LF'), made('1 bare LF'), made('2 bare LFs'), made('4 bare LFs')], 'the trace counts them')
+  for (const m of records.filter((r) => r.status !== 'Delivered')) t.match(m, { status: 'None', rule: 'line-endings' })
 })
 
 t.test('header From rules at end of data', async (t) => {

@@ -101,8 +101,13 @@ t.test(
 )
 
 /** Feeds the inspector; returns header + body as they would be forwarded, and the facts. */
-function inspect(chunks: Uint8Array[], maxSize: number, maxHeader: number) {
-  const ins = new ContentInspector(maxSize, maxHeader)
+function inspect(
+  chunks: Uint8Array[],
+  maxSize: number,
+  maxHeader: number,
+  lineFeeds: 'reject' | 'normalize' = 'reject',
+) {
+  const ins = new ContentInspector(maxSize, maxHeader, false, lineFeeds)
   const out: Buffer[] = []
   let header: Buffer | undefined
   for (const chunk of chunks) {
@@ -185,3 +190,54 @@ t.test('ContentInspector with small limits still forwards only a clean prefix', 
   )
   t.pass('clean prefix within limits')
 })
+
+/** The reference for normalize: the bytes up to the first bare CR or NUL, every bare LF made CRLF. */
+function normalizedPrefix(b: Uint8Array): { out: Buffer; fault?: LineFault; count: number } {
+  const out: number[] = []
+  let count = 0
+  for (let i = 0; i < b.length; i++) {
+    const x = b[i] as number
+    if (x === 0) return { out: Buffer.from(out), fault: 'nul', count }
+    if (x === CR && (i === b.length - 1 || b[i + 1] !== LF)) return { out: Buffer.from(out), fault: 'bare-cr', count }
+    if (x === LF && (i === 0 || b[i - 1] !== CR)) {
+      out.push(CR)
+      count++
+    }
+    out.push(x)
+  }
+  return { out: Buffer.from(out), count }
+}
+
+t.test(
+  'ContentInspector, bareLineFeeds normalize: any split forwards the reference CRLF bytes, never a bare CR/LF/NUL',
+  async (t) => {
+    fc.assert(
+      fc.property(data, cuts, (b, c) => {
+        const expected = normalizedPrefix(b)
+        const r = inspect(split(b, c), 1 << 30, 1 << 30, 'normalize')
+        must(
+          r.facts.lineEnding === (expected.fault ?? 'ok'),
+          `lineEnding ${r.facts.lineEnding}, reference ${expected.fault}`,
+        )
+        must(firstFault(r.forwarded) === undefined, 'forwarded a bare CR, bare LF or NUL')
+        if (expected.fault) {
+          must(
+            expected.out.subarray(0, r.forwarded.length).equals(r.forwarded),
+            'forwarded what the reference does not',
+          )
+          return
+        }
+        must(r.forwarded.equals(expected.out), 'not the reference normalisation')
+        must(r.facts.bareLineFeeds === expected.count, `counted ${r.facts.bareLineFeeds}, reference ${expected.count}`)
+        must(r.facts.size === expected.out.length, 'size is not that of the normalised message')
+        // the header parser sees the blank line the next hop will see
+        const blank = expected.out.indexOf('\r\n\r\n')
+        const end =
+          expected.out[0] === CR && expected.out[1] === LF ? 2 : blank === -1 ? expected.out.length : blank + 4
+        must(r.header?.equals(expected.out.subarray(0, end)), 'header block split at the wrong place')
+      }),
+      params(t, 5000),
+    )
+    t.pass('normalised exactly, whatever the split')
+  },
+)

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { Dialogue, openTls, trickleUntilCut } from '../helpers/dialogue.js'
 import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
+import { queued, withTrailer } from '../helpers/exchange-replies.js'
 
 const MESSAGE =
   'From: Help Desk <helpdesk@contoso.example>\r\nTo: someone@example.org\r\nSubject: Chunked\r\n' +
@@ -132,22 +133,20 @@ t.test('the submission door: BDAT after AUTH, and refused like DATA before it', 
     smtpAuth: { users: [{ user: 'app@contoso.example', password: 'secret', sendAs: ['helpdesk@contoso.example'] }] },
   })
   const d = await openTls(relay.submissionPort as number)
-  t.equal(
+  t.match(
     await d.send('MAIL FROM:<helpdesk@contoso.example>'),
-    '530 5.7.57 Client not authenticated to send mail. [relay365.local]',
+    withTrailer('530 5.7.57 Client not authenticated to send mail.'),
   )
   d.write('BDAT 4 LAST\r\nNOOPRSET\r\n')
   t.equal(await d.read(), '503 5.5.2 Need rcpt command')
   t.equal(await d.read(), '250 2.0.0 Resetting')
-  t.equal(
-    await d.send(`AUTH PLAIN ${Buffer.from('\0app@contoso.example\0secret').toString('base64')}`),
-    '235 2.7.0 Authentication successful',
-  )
+  t.equal(await d.send(`AUTH LOGIN ${Buffer.from('app@contoso.example').toString('base64')}`), '334 UGFzc3dvcmQ6')
+  t.equal(await d.send(Buffer.from('secret').toString('base64')), '235 2.7.0 Authentication successful')
   await d.send('MAIL FROM:<helpdesk@contoso.example>')
   t.equal(await d.send('RCPT TO:<someone@example.org>'), '250 2.1.5 Recipient OK')
   d.write(Buffer.concat([bdat(MESSAGE.slice(0, 50)), bdat(MESSAGE.slice(50), true)]))
   t.equal(await d.read(), '250 2.0.0 50 octets received')
-  t.match(await d.read(10_000), /^250 2\.6\.0 <chunked@contoso\.example> Queued mail for delivery$/)
+  t.equal(await d.read(10_000), '250 2.0.0 OK <chunked@contoso.example> [Hostname=relay365.local]')
   d.close()
   await settled(relay)
   t.match(relay.trace.list({}).messages[0], { status: 'Captured', lane: 'smtpAuth' })
@@ -172,7 +171,7 @@ t.test('a chunk split over many small writes, and BDAT 0 LAST, into the capture 
     await new Promise((r) => setTimeout(r, 2))
   }
   t.equal(await d.read(), `250 2.0.0 ${MESSAGE.length} octets received`)
-  t.match(await d.send('BDAT 0 LAST'), /^250 2\.6\.0 <chunked@contoso\.example> Queued mail for delivery$/)
+  t.match(await d.send('BDAT 0 LAST'), queued('<chunked@contoso.example>'))
   d.close()
   await settled(relay)
   const m = relay.trace.list({}).messages[0]!
@@ -246,62 +245,117 @@ t.test('a bad chunk size gets 501 5.5.4 and the session ends: the chunk cannot b
   t.notOk(relay.trace.list({}).messages.some((m) => m.mailFrom === 'smuggled@evil.example'))
 })
 
-t.test('line endings: bare LF in a 7BIT/8BITMIME BDAT body is refused; in BINARYMIME it is content', async (t) => {
+t.test('line endings, bareLineFeeds normalize: a bare LF in a 7BIT/8BITMIME BDAT body is a line end', async (t) => {
+  // RFC 3030 frames BDAT by length, so no end of data is looked for in a chunk; but without
+  // BINARYMIME the body is 7bit/8bit MIME, whose line ends are CRLF (RFC 2045 §2.7, §2.8), and the
+  // relay forwards it with DATA: a bare LF gets the same policy as in DATA.
   const { upstream, relay } = await relayWithUpstream(t)
   for (const body of ['', ' BODY=8BITMIME']) {
     const d = await transaction(relay, body)
     d.write(
       Buffer.concat([
-        bdat('From: helpdesk@contoso.example\r\n\r\nline\n'),
-        bdat('.\r\nMAIL FROM:<x@evil.example>\r\n', true),
+        bdat('From: helpdesk@contoso.example\nSubject: lf\n\nline\n'),
+        bdat('.\nMAIL FROM:<x@evil.example>\r\n', true),
       ]),
     )
     t.match(await d.read(), /^250 2\.0\.0 \d+ octets received$/)
-    t.equal(
-      await d.read(),
-      '550 5.6.0 Message contains bare CR, bare LF or NUL; lines must end with CRLF',
-      `bare LF${body}`,
-    )
+    t.match(await d.read(), /^250 2\.0\.0 Ok: queued as FAKE\d$/, `bare LF${body}`)
     d.close()
   }
-  // BINARYMIME: the header block is still held to CRLF
-  const h = await transaction(relay, ' BODY=BINARYMIME')
-  h.write(bdat('From: helpdesk@contoso.example\nSubject: x\r\n\r\nbody\r\n', true))
-  t.equal(
-    await h.read(),
-    '550 5.6.0 Message contains bare CR, bare LF or NUL; lines must end with CRLF',
-    'bare LF in a BINARYMIME header',
-  )
-  h.close()
-  // BINARYMIME through a smarthost: DATA cannot carry it, refused at LAST, nothing sent
-  const s = await transaction(relay, ' BODY=BINARYMIME')
-  s.write(bdat(Buffer.from('From: helpdesk@contoso.example\r\n\r\n\x00\x01\n\r\xff\r\n.\r\n', 'latin1'), true))
-  t.equal(
-    await s.read(),
-    `554 5.6.1 BINARYMIME content cannot be relayed: smarthost 127.0.0.1:${upstream.port} takes the message by DATA`,
-  )
-  s.close()
   await settled(relay)
-  t.equal(upstream.received.length, 0, 'nothing reached the next hop')
-  const refused = relay.trace.list({}).messages.find((m) => m.rule === 'binarymime-next-hop')
-  t.ok(refused, 'the refusal is traced with its rule')
-
-  // BINARYMIME into the capture store: bare CR, LF and NUL in the body kept octet for octet
+  t.equal(upstream.received.length, 2)
+  for (const m of upstream.received)
+    t.ok(
+      m.data
+        .toString('latin1')
+        .endsWith('From: helpdesk@contoso.example\r\nSubject: lf\r\n\r\nline\r\n.\r\nMAIL FROM:<x@evil.example>\r\n'),
+      'the next hop got CRLF line ends',
+    )
+  const wire = Buffer.concat(upstream.raw.flat()).toString('latin1')
+  t.equal(wire.split('\r\nline\r\n..\r\nMAIL FROM').length - 1, 2, 'the dot line went out stuffed')
+  t.notOk(/[^\r]\n/.test(wire), 'no bare LF left the relay')
+  // a bare CR is refused whatever the policy
+  const cr = await transaction(relay)
+  cr.write(bdat('From: helpdesk@contoso.example\r\n\r\nline\r.\r\n', true))
+  t.equal(await cr.read(), '550 5.6.0 Message contains bare CR, bare LF or NUL; lines must end with CRLF')
+  cr.close()
+  // BINARYMIME: the header block is normalised like any other, the binary body kept octet for octet
   const cap = await startRelay(t)
   const c = await transaction(cap, ' BODY=BINARYMIME')
-  const binary = Buffer.concat([
-    Buffer.from('From: helpdesk@contoso.example\r\nSubject: bin\r\n\r\n', 'latin1'),
-    Buffer.from([0, 1, 10, 13, 255, 13, 10, 46, 13, 10, 13]),
-  ])
-  c.write(Buffer.concat([bdat(binary.subarray(0, 40)), bdat(binary.subarray(40), true)]))
-  t.match(await c.read(), /^250 2\.0\.0 40 octets received$/)
+  const binary = Buffer.from([0, 1, 10, 13, 255, 13, 10, 46, 10, 13])
+  c.write(bdat(Buffer.concat([Buffer.from('From: helpdesk@contoso.example\nSubject: bin\n\n'), binary]), true))
   t.match(await c.read(), /^250 2\.6\.0 /)
   c.close()
   await settled(cap)
   const m = cap.trace.list({}).messages[0]!
-  t.equal(m.status, 'Captured')
-  t.ok((await capturedSource(cap, m.id)).subarray(-binary.length).equals(binary), 'binary body captured unchanged')
+  const source = await capturedSource(cap, m.id)
+  t.ok(
+    source
+      .subarray(-binary.length - 48)
+      .equals(Buffer.concat([Buffer.from('From: helpdesk@contoso.example\r\nSubject: bin\r\n\r\n'), binary])),
+    'header block CRLF, body unchanged',
+  )
 })
+
+t.test(
+  'line endings, bareLineFeeds reject: bare LF in a 7BIT/8BITMIME BDAT body is refused; in BINARYMIME it is content',
+  async (t) => {
+    const { upstream, relay } = await relayWithUpstream(t, { policy: { bareLineFeeds: 'reject' } })
+    for (const body of ['', ' BODY=8BITMIME']) {
+      const d = await transaction(relay, body)
+      d.write(
+        Buffer.concat([
+          bdat('From: helpdesk@contoso.example\r\n\r\nline\n'),
+          bdat('.\r\nMAIL FROM:<x@evil.example>\r\n', true),
+        ]),
+      )
+      t.match(await d.read(), /^250 2\.0\.0 \d+ octets received$/)
+      t.equal(
+        await d.read(),
+        '550 5.6.0 Message contains bare CR, bare LF or NUL; lines must end with CRLF',
+        `bare LF${body}`,
+      )
+      d.close()
+    }
+    // BINARYMIME: the header block is still held to CRLF
+    const h = await transaction(relay, ' BODY=BINARYMIME')
+    h.write(bdat('From: helpdesk@contoso.example\nSubject: x\r\n\r\nbody\r\n', true))
+    t.equal(
+      await h.read(),
+      '550 5.6.0 Message contains bare CR, bare LF or NUL; lines must end with CRLF',
+      'bare LF in a BINARYMIME header',
+    )
+    h.close()
+    // BINARYMIME through a smarthost: DATA cannot carry it, refused at LAST, nothing sent
+    const s = await transaction(relay, ' BODY=BINARYMIME')
+    s.write(bdat(Buffer.from('From: helpdesk@contoso.example\r\n\r\n\x00\x01\n\r\xff\r\n.\r\n', 'latin1'), true))
+    t.equal(
+      await s.read(),
+      `554 5.6.1 BINARYMIME content cannot be relayed: smarthost 127.0.0.1:${upstream.port} takes the message by DATA`,
+    )
+    s.close()
+    await settled(relay)
+    t.equal(upstream.received.length, 0, 'nothing reached the next hop')
+    const refused = relay.trace.list({}).messages.find((m) => m.rule === 'binarymime-next-hop')
+    t.ok(refused, 'the refusal is traced with its rule')
+
+    // BINARYMIME into the capture store: bare CR, LF and NUL in the body kept octet for octet
+    const cap = await startRelay(t)
+    const c = await transaction(cap, ' BODY=BINARYMIME')
+    const binary = Buffer.concat([
+      Buffer.from('From: helpdesk@contoso.example\r\nSubject: bin\r\n\r\n', 'latin1'),
+      Buffer.from([0, 1, 10, 13, 255, 13, 10, 46, 13, 10, 13]),
+    ])
+    c.write(Buffer.concat([bdat(binary.subarray(0, 40)), bdat(binary.subarray(40), true)]))
+    t.match(await c.read(), /^250 2\.0\.0 40 octets received$/)
+    t.match(await c.read(), /^250 2\.6\.0 /)
+    c.close()
+    await settled(cap)
+    const m = cap.trace.list({}).messages[0]!
+    t.equal(m.status, 'Captured')
+    t.ok((await capturedSource(cap, m.id)).subarray(-binary.length).equals(binary), 'binary body captured unchanged')
+  },
+)
 
 t.test('smuggling through BDAT: an end-of-data sequence inside a chunk is content, dot-stuffed upstream', async (t) => {
   const { upstream, relay } = await relayWithUpstream(t)
@@ -384,7 +438,7 @@ t.test(
     const d = await transaction(relay)
     d.write(Buffer.concat([bdat(MESSAGE.slice(0, 30)), bdat(MESSAGE.slice(30), true)]))
     t.equal(await d.read(), '250 2.0.0 30 octets received')
-    t.match(await d.read(10_000), /^250 2\.6\.0 <chunked@contoso\.example> Queued mail for delivery$/)
+    t.match(await d.read(10_000), queued('<chunked@contoso.example>'))
     await d.send('MAIL FROM:<helpdesk@contoso.example> BODY=BINARYMIME')
     await d.send('RCPT TO:<someone@example.org>')
     d.write(bdat(MESSAGE, true))

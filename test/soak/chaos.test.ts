@@ -117,9 +117,11 @@ async function session(port: number, behaviour: Behaviour, n: number, random: ()
         }
         return acks
       }
-      client.write(behaviour === 'bare-lf' ? raw.replace('\r\n\r\n', '\r\n\nsmuggled\r\n') : raw)
+      const sent = behaviour === 'bare-lf' ? raw.replace('\r\n\r\n', '\r\n\nsmuggled\r\n') : raw
+      client.write(sent)
       const reply = await client.send('.')
-      if (reply.startsWith('250')) acks.push({ id, raw, reply })
+      // policy.bareLineFeeds: normalize, the default: the next hop gets the bare LF as CRLF
+      if (reply.startsWith('250')) acks.push({ id, raw: sent.replace(/(?<!\r)\n/g, '\r\n'), reply })
     }
     await client.send('QUIT')
   } catch {

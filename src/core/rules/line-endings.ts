@@ -13,11 +13,18 @@ const WHAT = { 'bare-lf': 'a bare LF', 'bare-cr': 'a bare CR', nul: 'a NUL byte'
 export const lineEndings: Rule<'eom'> = {
   ...meta,
   stage: 'eom',
-  summary: 'a message with a bare CR, bare LF or NUL is refused whole and never forwarded (550 5.6.0)',
+  summary:
+    'a message with a bare CR or NUL (or a bare LF, policy.bareLineFeeds: reject) is refused whole and never ' +
+    'forwarded (550 5.6.0); bareLineFeeds: normalize makes a bare LF CRLF',
   evaluate(ctx) {
-    const le = ctx.event.content.lineEnding
-    return le === 'ok'
-      ? outcome(meta, ctx, 'pass', 'every line ends with CRLF')
-      : rejectWith(meta, ctx, 'bare-line-ending', `message data contains ${WHAT[le]}`)
+    const { lineEnding: le, bareLineFeeds: normalized = 0 } = ctx.event.content
+    if (le !== 'ok') {
+      const why = le === 'bare-lf' ? ' (policy.bareLineFeeds: reject)' : ''
+      return rejectWith(meta, ctx, 'bare-line-ending', `message data contains ${WHAT[le]}${why}`)
+    }
+    if (normalized === 0) return outcome(meta, ctx, 'pass', 'every line ends with CRLF')
+    // Exchange accepts bare LF (docs/exchange.md#bare-line-feeds): observed, not relay365's own choice
+    const lfs = normalized === 1 ? '1 bare LF' : `${normalized} bare LFs`
+    return outcome(meta, ctx, 'pass', `${lfs} made CRLF (policy.bareLineFeeds: normalize)`, 'observed')
   },
 }
