@@ -96,6 +96,12 @@ export async function experimentCommand(
     firsts: result.timeline.firsts,
     recoveredAt: result.timeline.recoveredAt,
     delays: { delayed: result.delays.delayed, totalMs: result.delays.totalMs, maxMs: result.delays.maxMs },
+    // the SMTP AUTH throttle's late deliveries (delay-delivery): answered 250 at once
+    deliveries: {
+      delayed: result.deliveries.delayed,
+      totalMs: result.deliveries.totalMs,
+      maxMs: result.deliveries.maxMs,
+    },
     clientFailures: { timeouts: result.clientFailures.timeouts, duplicates: result.clientFailures.duplicates },
     limits: result.limits.map(({ used: _used, ...l }) => l),
     // every row a trace had that was not replayed, with its line and why

@@ -303,7 +303,7 @@ export function judgeLimits(
               ...base,
               outcome: 'warn',
               note: throttleNote(describe(req, out), at, now, held),
-              ...(held ? { basis: 'assumed' as const } : {}),
+              ...(held ? { basis: 'assumed' as const } : { deliverAt: at }),
             },
       )
     } else if (out.ok) {

@@ -56,6 +56,8 @@ export interface RuleResult {
   readonly ndr?: 'external' | 'all' | 'listed'
   /** ndr 'listed': the recipients refused, lower-case addresses. */
   readonly ndrRecipients?: readonly string[]
+  /** The SMTP AUTH throttle's delivery slot (delay-delivery): the message is not delivered before it. */
+  readonly deliverAt?: number
 }
 
 export interface CompiledConnector {
@@ -198,8 +200,6 @@ export interface Attribution {
   readonly connector?: CompiledConnector
   /** How the connector recognised the sender. */
   readonly matchedBy?: 'certificate' | 'ip' | 'senderDomain'
-  /** A restricting partner connector claims the P1 domain but the sender IP is not listed. */
-  readonly restrictedBy?: CompiledConnector
   /** An enabled, visible onPremises connector exists (whether or not it matched). */
   readonly onPremisesExists: boolean
   readonly senderAccepted: boolean
@@ -306,6 +306,8 @@ export type StageEvent =
       readonly now: number
       readonly to: string
       readonly acceptedSoFar: number
+      /** The domain of each recipient accepted so far (Exchange's 200-per-domain limit). */
+      readonly acceptedDomains?: readonly string[]
       readonly txn: TransactionFacts
       /** Transactions from this IP within policy memory, this one included (new-IP throttling). */
       readonly ipAttempts?: number

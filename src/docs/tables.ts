@@ -34,7 +34,7 @@ export function limitsTable(): string {
       l.lanes.join(', '),
       cell(l.summary),
       l.onExceeded === 'delay'
-        ? 'delay'
+        ? '250 at once, delivered late (limits.smtpAuth.throttle: hold-reply holds the reply instead)'
         : l.ndr
           ? `250, then an NDR to the ${l.ndr} recipients (policy.ndr: exchange); policy.ndr: smtp: limits.onExceeded`
           : 'limits.onExceeded',

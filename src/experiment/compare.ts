@@ -5,6 +5,7 @@
 import { limitLabel, renderChart, renderLimitChart } from './chart.js'
 import { duration, runSummary, trafficSummary } from './report.js'
 import type { ExperimentResult } from './run.js'
+import type { Delays } from './timeline.js'
 import { CATEGORIES, type Category } from '../core/outcome.js'
 
 export interface ComparedRun {
@@ -36,6 +37,11 @@ function totalsTable(runs: readonly ComparedRun[]): string[] {
         runs.map((r) => `${r.result.timeline.totals[c]} / ${r.result.timeline.recipientTotals[c]}`),
       ] as const,
   )
+  const late = (d: Delays) =>
+    d.delayed === 0 ? '0' : `${d.delayed} (mean ${duration(d.totalMs / d.delayed)}, longest ${duration(d.maxMs)})`
+  const deliveredLate = runs.some((r) => r.result.deliveries.delayed > 0)
+    ? [['delivered late, 250 at once (SMTP AUTH throttling)', runs.map((r) => late(r.result.deliveries))] as const]
+    : []
   const delayed = (r: ComparedRun) => {
     const d = r.result.delays
     return d.delayed === 0
@@ -59,6 +65,7 @@ function totalsTable(runs: readonly ComparedRun[]): string[] {
     [
       ...rows,
       ['sends with a late reply (delay)', runs.map(delayed)],
+      ...deliveredLate,
       ...timeouts,
       ...refused,
       ['messages sent', runs.map((r) => r.result.messages)],

@@ -1,6 +1,9 @@
 // Engine wire: relay365 on free loopback ports in this process, on the experiment's clock, and the
 // senders submitting over real SMTP (STARTTLS; AUTH on the submission door for the SMTP AUTH lane)
 // through a nodemailer pool each; the outcomes are read from the relay's trace.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { startApp, type RunningApp } from '../app.js'
 import type { SimClock } from '../clock/sim-clock.js'
 import type { Config } from '../config/schema.js'
@@ -27,6 +30,8 @@ export class WireEngine implements Engine {
     private readonly app: RunningApp,
     private readonly clock: SimClock,
     private readonly stepped: boolean,
+    /** The spool the throttle's late deliveries wait in (proxy mode), the run's own. */
+    private readonly spoolDir: string | undefined,
   ) {
     this.unsubscribe = app.events.subscribe((e) => {
       if (e.type !== 'recorded') return
@@ -43,16 +48,26 @@ export class WireEngine implements Engine {
     random: () => number,
     stepped: boolean,
   ): Promise<WireEngine> {
+    // proxy mode keeps a spool for the messages the SMTP AUTH throttle delivers late: not the
+    // working directory's data/spool
+    const spoolDir = config.delivery.mode === 'proxy' ? mkdtempSync(join(tmpdir(), 'relay365-experiment-')) : undefined
+    const run = spoolDir ? { ...config, delivery: { ...config.delivery, spoolDir } } : config
+    // stepped, time moves on when the relay sleeps: only a held reply (hold-reply) is a sleep a
+    // send waits for; the spool's sleep until a late delivery's slot is not
+    const stepOnSleep = stepped && config.limits.smtpAuth.throttle === 'hold-reply'
     const app = await startApp({
-      config,
+      config: run,
       clock,
       smtpPort: 0,
       submissionPort: 0,
       noHttp: true,
       log: createLogger('silent'),
       random,
+    }).catch((err: unknown) => {
+      if (spoolDir) rmSync(spoolDir, { recursive: true, force: true })
+      throw err
     })
-    const engine = new WireEngine(app, clock, stepped)
+    const engine = new WireEngine(app, clock, stepOnSleep, spoolDir)
     try {
       for (const sender of senders) {
         // "Use SMTP Authentication" checked: the application talks to the submission door
@@ -120,5 +135,6 @@ export class WireEngine implements Engine {
     await this.app.stop().catch(() => undefined)
     // after stop: the last transactions' records are written by then
     this.unsubscribe()
+    if (this.spoolDir) rmSync(this.spoolDir, { recursive: true, force: true })
   }
 }

@@ -32,6 +32,14 @@ export function delaySummary(d: Delays): string {
   )
 }
 
+/** "15 messages answered 250 at once and delivered late (SMTP AUTH throttling): mean 32 s, longest 55 s" */
+export function deliverySummary(d: Delays): string {
+  return (
+    `${d.delayed} messages answered 250 at once and delivered late (SMTP AUTH throttling)` +
+    `: mean ${duration(d.totalMs / d.delayed)}, longest ${duration(d.maxMs)}`
+  )
+}
+
 /** "SMTP AUTH a@b: recipients per 24 h: peak 10000 of 10000 (100 %) at day 1 14:00" */
 export function limitSummary(l: LimitSeries, start: number): string {
   const pct = l.limit > 0 ? Math.round((l.peak / l.limit) * 100) : 0
@@ -117,6 +125,7 @@ export function formatReport(r: ExperimentResult): string {
         `: ${r.refusedCommands.first.reply}`,
     )
   lines.push(delaySummary(r.delays))
+  if (r.deliveries.delayed > 0) lines.push(deliverySummary(r.deliveries))
   const timeouts = s.senders.filter((x) => x.timeout !== undefined)
   if (timeouts.length > 0) lines.push(timeoutSummary(r))
   for (const l of r.limits) lines.push(`limit ${limitSummary(l, s.start)}`)

@@ -15,6 +15,7 @@ import { insertSend, planSends, recipientsFor, type PlannedSend } from './schedu
 import {
   buildDelays,
   buildTimeline,
+  lateDeliveries,
   delayThreshold,
   type Delays,
   type LimitSeries,
@@ -29,6 +30,8 @@ export interface ExperimentResult {
   readonly timeline: Timeline
   /** How late the application's sends got their final reply (throttling, or waiting behind it). */
   readonly delays: Delays
+  /** How late the SMTP AUTH throttle delivered the messages it answered at once (delay-delivery). */
+  readonly deliveries: Delays
   /** Each limit with a ceiling that was used: its use over its window at each bucket's end. */
   readonly limits: readonly LimitSeries[]
   readonly messages: number
@@ -177,6 +180,7 @@ export async function runExperiment(
     engine: engine.name,
     timeline: buildTimeline(outcomes, s.start, end, s.bucket),
     delays: buildDelays(timings, s.start, end, s.bucket, delayThreshold(stepped ? 'max' : s.speed)),
+    deliveries: buildDelays(lateDeliveries(outcomes), s.start, end, s.bucket, 0),
     limits: sampler.series(),
     messages: outcomes.length,
     realMs: performance.now() - started,

@@ -23,6 +23,8 @@ export interface MessageOutcome {
   readonly ndr?: { readonly recipients: number; readonly delivered: Category }
   readonly rule: string | undefined
   readonly reply: string
+  /** Throttled with a 250 at once (limits.smtpAuth.throttle: delay-delivery): its delivery slot. */
+  readonly deliverAt?: number
 }
 
 /** A command refused outside any message (AUTH), from a trace record marked refusedCommand. */
@@ -50,6 +52,7 @@ export function messageOutcome(m: TraceMessage): MessageOutcome | undefined {
           delivered: categoryOf({ ...m, recipients: delivered }) ?? 'accepted',
         }
       : undefined
+  const deliverAt = m.results.find((r) => r.rule === THROTTLE_RULE)?.deliverAt
   // a message refused recipient by recipient has no rule of its own: its first refused recipient's
   return (
     category && {
@@ -59,8 +62,14 @@ export function messageOutcome(m: TraceMessage): MessageOutcome | undefined {
       ...(ndr ? { ndr } : {}),
       rule: m.rule ?? m.recipients.find((r) => r.rule)?.rule,
       reply: m.reply,
+      ...(deliverAt !== undefined ? { deliverAt } : {}),
     }
   )
+}
+
+/** Messages answered 250 at once and delivered late (SMTP AUTH throttling), as send timings. */
+export function lateDeliveries(messages: readonly MessageOutcome[]): SendTiming[] {
+  return messages.flatMap((m) => (m.deliverAt !== undefined ? [{ at: m.receivedAt, repliedAt: m.deliverAt }] : []))
 }
 
 export interface Bucket {

@@ -55,7 +55,7 @@ t.test('the tables hold every rule, reply and limit', async (t) => {
   t.equal(replies.length, 2 + REPLY_IDS.length)
   t.ok(replies.includes('| `tenant-attribution` | `550 5.7.64 TenantAttribution; Relay Access Denied` |'))
   t.ok(
-    replies.includes('| `greeting` | `220 {hostname} Microsoft ESMTP MAIL Service ready at {date}` |'),
+    replies.includes('| `greeting` | `220 {hostname} Microsoft ESMTP MAIL Service ready at {date} [{id}]` |'),
     'no enhanced code: "code text"',
   )
   for (const id of REPLY_IDS)
@@ -65,8 +65,9 @@ t.test('the tables hold every rule, reply and limit', async (t) => {
   t.equal(limits.length, 2 + LIMITS.length)
   t.ok(
     limits.includes(
-      '| `smtpauth-message-rate` | smtpAuth | SMTP AUTH: 30 messages per ' +
-        'minute per mailbox; the excess is delayed, not refused | delay |',
+      '| `smtpauth-message-rate` | smtpAuth | SMTP AUTH: 30 messages per minute per mailbox; the excess is ' +
+        'delivered late, not refused | 250 at once, delivered late (limits.smtpAuth.throttle: hold-reply holds ' +
+        'the reply instead) |',
     ),
   )
   t.ok(

@@ -97,21 +97,42 @@ t.test('a simulated day: 100 recipients reached by message 50, fallback after, b
   )
 })
 
-t.test('a burst over 30 messages a minute on the SMTP AUTH lane is throttled, not refused', async (t) => {
-  const burst = `
+const burst = (more = '') => `
 name: burst
 start: 2026-06-01T09:00:00Z
 duration: 10m
 speed: max
 bucket: 1m
-senders:
+${more}senders:
   - name: app
     lane: smtpAuth
     from: app@contoso.example
     rates:
       - { from: "09:00", to: "09:01", rate: 45/m }
 `
-  const dir = t.testdir({ 'burst.yaml': burst })
+
+for (const engine of ['wire', 'core'])
+  t.test(
+    `engine ${engine}: a burst over 30 messages a minute on the SMTP AUTH lane gets its 250s at once`,
+    async (t) => {
+      const dir = t.testdir({ 'burst.yaml': burst(`engine: ${engine}\n`) })
+      const { result } = await experimentCommand({ file: `${dir}/burst.yaml`, out: `${dir}/out` }, process.stderr)
+      t.match(result.timeline.totals, { accepted: 30, throttled: 15, fallback: 0, rejected: 0 })
+      t.same(
+        result.timeline.buckets.slice(0, 2).map((b) => b.counts.accepted + b.counts.throttled),
+        [45, 0],
+        'every message answered in its own minute: the 15 over the limit are delivered late (delay-delivery)',
+      )
+      t.equal(result.delays.delayed, 0, 'no send waited for its reply')
+      t.match(result.deliveries, { delayed: 15 }, 'the 15 over the limit delivered late')
+      // 45 a minute from 09:00: message 31 is sent at 09:00:40, its slot at 09:01:00
+      t.equal(result.deliveries.buckets[0]?.maxMs, 60_000 - Math.round((30 * 60_000) / 45))
+    },
+  )
+
+t.test('hold-reply: a burst past 30 a minute has its replies held, and the ones behind them', async (t) => {
+  const held = burst('relay: { limits: { smtpAuth: { throttle: hold-reply } } }\n')
+  const dir = t.testdir({ 'burst.yaml': held })
   const { result } = await experimentCommand({ file: `${dir}/burst.yaml`, out: `${dir}/out` }, process.stderr)
   t.match(result.timeline.totals, { accepted: 30, throttled: 15, fallback: 0, rejected: 0 })
   t.same(
@@ -119,6 +140,7 @@ senders:
     [31, 14],
     'the first throttled message waited into the next minute, holding up the ones behind it',
   )
+  t.ok(result.delays.delayed > 0)
 })
 
 const TERRL_SCENARIO = `

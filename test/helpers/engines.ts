@@ -14,6 +14,7 @@ const view = (r: ExperimentResult) => ({
   totals: r.timeline.totals,
   firsts: r.timeline.firsts.map((f) => ({ category: f.category, at: new Date(f.at).toISOString(), rule: f.rule })),
   delays: r.delays.buckets.map((d) => [d.delayed, d.totalMs, d.maxMs]),
+  deliveries: r.deliveries.buckets.map((d) => [d.delayed, d.totalMs, d.maxMs]),
   limits: r.limits.map((l) => ({ key: l.key, peak: l.peak, used: l.used })),
   refusedCommands: {
     count: r.refusedCommands.count,
