@@ -90,6 +90,8 @@ export async function send(a: SendArgs): Promise<SendResult> {
     tls: { rejectUnauthorized: false },
     name: a.helo ?? 'teamdynamix.relay365.test',
     ...(auth ? { auth } : {}),
+    // LOGIN, stated: the submission door, like smtp.office365.com, takes LOGIN and XOAUTH2 only
+    ...(a.auth !== undefined ? { authMethod: 'LOGIN' } : {}),
     connectionTimeout: 15_000,
     greetingTimeout: 15_000,
     socketTimeout: 30_000,

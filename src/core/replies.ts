@@ -164,7 +164,8 @@ export const REPLY_CATALOGUE = {
     enhanced: '5.7.51',
     text:
       "TenantInboundAttribution; There is a partner connector configured that matched the message's recipient domain." +
-      ' The connector had either the RestrictDomainsToIPAddresses or RestrictDomainsToCertificate set',
+      ' The connector had either the RestrictDomainsToIPAddresses or RestrictDomainsToCertificate set' +
+      ' [{hostname} {timestamp} {id}]',
   },
   'direct-send': {
     code: 550,

@@ -1,5 +1,5 @@
 // Engine core's SMTP sessions: what the wire engine's application does once per connection
-// (connect, STARTTLS, AUTH on the submission door, the SMTP AUTH concurrent-connections slot) and
+// (connect, STARTTLS, AUTH on the submission door, the SMTP AUTH concurrent-session slot) and
 // the session facts every message of the session is then judged with. Kept apart from
 // engine-core.ts, which takes each message through the relay's transaction model, so the
 // per-connection steps read on their own as relay.ts's connect and AUTH handling do.
@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto'
 import type { SimClock } from '../clock/sim-clock.js'
 import { decide } from '../core/decide.js'
 import { smtpAuthSessionsKey } from '../core/limits.js'
-import { formatReply, reply, type Reply } from '../core/replies.js'
+import { formatReply, type Reply } from '../core/replies.js'
 import { openTransaction, type TransactionState } from '../core/transaction.js'
 import type { Endpoint, SessionFacts, World } from '../core/types.js'
 import type { FaultSet } from '../faults/fault-set.js'
@@ -24,6 +24,8 @@ export interface CoreSession {
   readonly endpoint: Endpoint
   readonly counter: SessionCounter
   authUser?: string
+  /** The mailbox's concurrent-session slot, as relay/auth-slot.ts keeps it: false when none was free. */
+  authSlot?: boolean
   /** Its facts once STARTTLS (and AUTH) are done: the same for every message of the session. */
   ready?: SessionFacts
 }
@@ -76,13 +78,24 @@ export async function openSession(ctx: SessionContext, sender: ScenarioSender): 
       credentials,
     })
     if (auth.verdict === 'reject' && auth.reply) return ctx.refused('AUTH', auth.reply)
-    const limit = ctx.world.limits.smtpAuth.concurrentConnections
-    if (!(await ctx.limits.acquire(smtpAuthSessionsKey(user), s.id, limit, ctx.clock.now(), ctx.sessionTtl)))
-      return ctx.refused('AUTH', reply(ctx.world.replies, 'thread-limit'))
+    // 235 either way, as on Exchange: without a slot its messages get 432 at end of data
+    await claimSlot(ctx, s, user)
     s.authUser = user
   }
   s.ready = sessionFacts(s)
   return s
+}
+
+/** As relay/auth-slot.ts claimAuthSlot: one of the mailbox's concurrent-session slots, or none. */
+export async function claimSlot(
+  ctx: Pick<SessionContext, 'world' | 'clock' | 'limits' | 'sessionTtl'>,
+  s: CoreSession,
+  user: string,
+): Promise<boolean> {
+  const limit = ctx.world.limits.smtpAuth.concurrentConnections
+  s.authSlot = await ctx.limits.acquire(smtpAuthSessionsKey(user), s.id, limit, ctx.clock.now(), ctx.sessionTtl)
+  if (s.ready) s.ready = { ...s.ready, authSlot: s.authSlot }
+  return s.authSlot
 }
 
 /** The session's facts: fixed once it is ready, else as they stand (before STARTTLS: no TLS). */
@@ -93,7 +106,7 @@ export function sessionFacts(s: CoreSession, tls = true): SessionFacts {
     ip: CLIENT_IP,
     tls,
     certDomains: [],
-    ...(s.authUser !== undefined ? { authUser: s.authUser } : {}),
+    ...(s.authUser !== undefined ? { authUser: s.authUser, authSlot: s.authSlot } : {}),
     connectionsFromIp: 1,
   }
 }

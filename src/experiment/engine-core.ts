@@ -3,11 +3,13 @@
 // holds it (STARTTLS, AUTH on the submission door), and each message is the relay's transaction
 // model (core/transaction.ts, which src/relay/transaction.ts drives too) taken through the same
 // steps in the same order: the command-stage rules, MAIL, each RCPT, the limits (countLimits,
-// shared with the relay), end of data, the routes, the refund of a message not accepted, the
-// throttled reply's wait. Faults are drawn in the same order as on the wire, so a seed refuses
-// the same messages. What it leaves out is what the experiment base config leaves out (drop
-// routes, no spool); each message's trace record is reduced to its outcome at once, as the
-// timeline reads a record on the wire, so months of traffic fit in memory.
+// shared with the relay), end of data, the routes, the refund of a message not accepted, and with
+// limits.smtpAuth.throttle: hold-reply the throttled reply's wait (by default a throttled message
+// is answered at once, its delivery late: nothing to wait for on drop routes). Faults are drawn
+// in the same order as on the wire, so a seed refuses the same messages. What it leaves out is
+// what the experiment base config leaves out (drop routes, no spool); each message's trace record
+// is reduced to its outcome at once, as the timeline reads a record on the wire, so months of
+// traffic fit in memory.
 import { randomUUID } from 'node:crypto'
 import type { SimClock } from '../clock/sim-clock.js'
 import type { Config } from '../config/schema.js'
@@ -17,6 +19,7 @@ import { SESSION_LIMIT_RULE_IDS } from '../core/rules/index.js'
 import { smtpAuthSessionsKey, type LimitDecision, type LimitRequest } from '../core/limits.js'
 import { parseMailboxList } from '../core/from-field.js'
 import { formatReply, reply, type Reply } from '../core/replies.js'
+import { internalIdOf, queuedReplyOf } from '../core/reply-vars.js'
 import {
   acceptedCount,
   addRecipient,
@@ -44,7 +47,14 @@ import { countLimits, limitStoreDown } from '../relay/limit-count.js'
 import { sessionSlotTtl } from '../relay/session.js'
 import { CLOSING } from '../smtp/relay-connection.js'
 import type { Engine, Submission } from './engine.js'
-import { CLIENT_IP, openSession, sessionFacts, type CoreSession, type SessionContext } from './engine-core-session.js'
+import {
+  claimSlot,
+  CLIENT_IP,
+  openSession,
+  sessionFacts,
+  type CoreSession,
+  type SessionContext,
+} from './engine-core-session.js'
 import type { ScenarioSender } from './scenario.js'
 import type { PlannedSend } from './schedule.js'
 import { messageOutcome, type CommandRefusal, type MessageOutcome } from './timeline.js'
@@ -146,7 +156,7 @@ export class CoreEngine implements Engine {
   private end(sender: ScenarioSender): void {
     const s = this.sessions.get(sender)
     this.sessions.delete(sender)
-    if (s?.authUser !== undefined) void this.limits.release(smtpAuthSessionsKey(s.authUser), s.id)
+    if (s?.authUser !== undefined && s.authSlot) void this.limits.release(smtpAuthSessionsKey(s.authUser), s.id)
   }
 
   private async transaction(s: CoreSession, sender: ScenarioSender, m: Submission): Promise<string> {
@@ -237,13 +247,23 @@ export class CoreEngine implements Engine {
     const taken = routeGroups(t).map((g) => ({ ...g, outcome: DROPPED }))
     t = routesTook(t, taken)
     // relay365's 250 names the message by the Message-ID the application gave it
-    t = answerClient(t, taken, () =>
-      reply(world.replies, 'queued', { messageId: `<${m.messageId ?? `${id}@${world.hostname}`}>` }),
-    )
+    t = answerClient(t, taken, () => {
+      const queued = queuedReplyOf({
+        endpoint: s.endpoint,
+        hostname: world.hostname,
+        messageId: `<${m.messageId ?? `${id}@${world.hostname}`}>`,
+        internalId: internalIdOf(id),
+        size,
+        // the simulated clock does not move while the data flows
+        elapsedMs: 0,
+      })
+      return reply(world.replies, queued.id, queued.vars)
+    })
     this.record(t)
     const said = this.answered(s, sender, t.reply as Reply, 'DATA_OK')
     // a partial acceptance: the application is told of the refused recipients (load/client.ts)
-    // SMTP AUTH throttling: the reply waits for its slot, and the application with it
+    // SMTP AUTH throttling, hold-reply: the reply waits for its slot, and the application with it
+    // (delay-delivery: the 250 is at once, and the record's warn says when delivery is due)
     const until = limits.decision.until
     if (limits.decision.verdict === 'delay' && until !== undefined && until > this.clock.now())
       this.clock.advance(until - this.clock.now())
@@ -257,6 +277,8 @@ export class CoreEngine implements Engine {
     id: string,
   ): Promise<{ decision: LimitDecision; counted: readonly LimitRequest[] | undefined }> {
     try {
+      // as Transaction.judgeLimits: a session without a slot asks again
+      if (s.authUser !== undefined && s.authSlot === false) await claimSlot(this.context, s, s.authUser)
       return await countLimits(
         this.world,
         this.limits,

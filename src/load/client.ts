@@ -177,7 +177,9 @@ export class LoadClient {
       conn.connect((err?: SendError | null) => {
         if (err) return fail(err)
         if (!o.auth) return ready()
-        conn.login({ user: o.auth.user, pass: o.auth.pass }, (e?: SendError | null) => (e ? fail(e) : ready()))
+        // LOGIN: the one password mechanism smtp.office365.com (and the submission door) takes
+        const login = { user: o.auth.user, pass: o.auth.pass, method: 'LOGIN' }
+        conn.login(login, (e?: SendError | null) => (e ? fail(e) : ready()))
       })
     })
   }

@@ -1,4 +1,4 @@
-// Checks what an AUTH exchange presented — a password (LOGIN, PLAIN) or a bearer token (XOAUTH2)
+// Checks what an AUTH exchange presented — a password (LOGIN) or a bearer token (XOAUTH2)
 // — against the configured mailboxes: static tokens as they are, JWTs with jose against the
 // configured issuer, audience and key, so a client's OAuth code path runs without Entra ID.
 // Only the verdict and a note go on to the policy core; secrets stay here.

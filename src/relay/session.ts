@@ -14,6 +14,10 @@ export class RelaySession {
   tls: { protocol: string; cipher: string } | undefined
   certDomains: readonly string[] = []
   authUser: string | undefined
+  /** authUser's concurrent-session slot: held, or not (all taken when it last asked; relay/auth-slot.ts). */
+  authSlot: boolean | undefined
+  /** The connection ended: a slot the limit store hands out after this must go straight back. */
+  closed = false
   helo: string | undefined
   /** The last MAIL of this session was refused (what pipelined after it is refused as a consequence). */
   mailRefused = false
@@ -24,6 +28,8 @@ export class RelaySession {
     readonly ip: string,
     readonly connectedAt: number,
     readonly connectionsFromIp: number,
+    /** The id Exchange would print in this session's banner and trailers (core/reply-vars.ts). */
+    readonly exchangeId?: string,
   ) {}
 
   /** The session as the rules see it; for a command, with what the SMTP adapter counted. */
@@ -32,9 +38,11 @@ export class RelaySession {
     return {
       endpoint: this.endpoint,
       ip: this.ip,
+      exchangeId: this.exchangeId,
       tls: this.tls !== undefined,
       certDomains: this.certDomains,
       authUser: this.authUser,
+      authSlot: this.authSlot,
       connectionsFromIp: this.connectionsFromIp,
       counters: command?.counters,
       transaction: command?.transaction,

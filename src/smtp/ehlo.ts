@@ -1,6 +1,6 @@
 // Exchange Online's EHLO, in its order (observed on both doors; docs/exchange.md#the-two-doors): smtp-server
 // builds the capability list from its options, this puts it in Exchange's shape — the SIZE
-// Exchange advertises, AUTH as `AUTH LOGIN XOAUTH2` (PLAIN works but is not advertised).
+// Exchange advertises, AUTH as `AUTH LOGIN XOAUTH2`, the only mechanisms it takes.
 // AUTH takes STARTTLS's place once TLS is up (smtp.office365.com:587 transcripts)
 const ORDER = [
   'SIZE',

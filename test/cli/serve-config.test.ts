@@ -6,11 +6,9 @@ import t from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { parse } from 'yaml'
 import { mergeConfig, type ConfigDoc } from '../../src/config/merge.js'
-import { openTls } from '../helpers/dialogue.js'
+import { login, openTls } from '../helpers/dialogue.js'
 import { bannerPorts, runCli, runCliHere, spawnServe, stopChild } from '../helpers/cli.js'
 import { TLS_DIR } from '../helpers/fixtures.js'
-
-const plain = (user: string, pass: string) => Buffer.from(`\0${user}\0${pass}`).toString('base64')
 
 /** A config file for a test: its own ports, trace and certificate, nothing of the example config. */
 function writeConfig(dir: string, doc: ConfigDoc): string {
@@ -60,7 +58,7 @@ t.test(
     const { smtp, submission } = bannerPorts(banner)
     const d = await openTls(submission as number)
     t.equal(
-      await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
+      await login(d, 'app@contoso.example', 'secret'),
       '535 5.7.3 Authentication unsuccessful [relay365.local]',
       'the sample mailbox is not there',
     )
@@ -129,7 +127,7 @@ t.test(
     )
     t.teardown(() => stopChild(child))
     const d = await openTls(bannerPorts(banner).submission as number)
-    t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.edu', 'secret')}`), '235 2.7.0 Authentication successful')
+    t.equal(await login(d, 'app@contoso.edu', 'secret'), '235 2.7.0 Authentication successful')
     d.close()
     t.equal(await stopChild(child), 0)
   },

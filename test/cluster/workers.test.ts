@@ -257,17 +257,28 @@ t.test('a worker killed with SMTP AUTH sessions open: their concurrency slots ar
     limits: { smtpAuth: { concurrentConnections: 3 } },
   })
   const port = bannerPorts(relay.banner).submission as number
-  const plain = Buffer.from('\0app@contoso.example\0secret').toString('base64')
+  const b64 = (text: string) => Buffer.from(text).toString('base64')
   const open: Dialogue[] = []
   t.teardown(() => open.forEach((d) => d.close()))
-  const login = async () => {
+  /** A new session's AUTH LOGIN, then one message: the replies to both. */
+  const submit = async () => {
     const d = await openTls(port)
     open.push(d)
     await d.send('EHLO app.example')
-    return d.send(`AUTH PLAIN ${plain}`)
+    await d.send(`AUTH LOGIN ${b64('app@contoso.example')}`)
+    const auth = await d.send(b64('secret'))
+    await d.send('MAIL FROM:<app@contoso.example>')
+    await d.send('RCPT TO:<someone@example.org>')
+    await d.send('DATA')
+    d.write('From: app@contoso.example\r\nSubject: slot\r\n\r\nhello\r\n.\r\n')
+    return `${auth} / ${await d.read(10_000)}`
   }
-  for (let i = 0; i < 3; i++) t.match(await login(), /^235 /, `session ${i + 1} of 3 authenticated`)
-  t.match(await login(), /^432 4\.3\.2 /, "a fourth is over the mailbox's limit of 3")
+  for (let i = 0; i < 3; i++) t.match(await submit(), /^235 .* \/ 250 /, `session ${i + 1} of 3 submits`)
+  t.match(
+    await submit(),
+    /^235 .* \/ 432 4\.3\.2 /,
+    "a fourth is over the mailbox's limit of 3: refused at end of data",
+  )
   // which worker holds sessions: its report comes every 200 ms
   let workers: WorkerView[] = []
   for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
@@ -288,7 +299,11 @@ t.test('a worker killed with SMTP AUTH sessions open: their concurrency slots ar
     if (again?.restarts === 1 && again.running) break
   }
   t.match(again, { restarts: 1, running: true }, `worker ${victim.index} started again, with the primary's config`)
-  t.match(await login(), /^235 /, `worker ${victim.index} killed: the slots its sessions held are free again`)
+  t.match(
+    await submit(),
+    /^235 .* \/ 250 /,
+    `worker ${victim.index} killed: the slots its sessions held are free again`,
+  )
 })
 
 t.test('workers that cannot take the port: the primary says why, once, and exits 1', async (t) => {

@@ -190,6 +190,7 @@ const world = fc
     tenantEnabled: fc.boolean(),
     basicAuth: fc.constantFrom('enabled', 'disabled', 'retired'),
     mailboxSmtpAuth: fc.boolean(),
+    blocked: fc.constantFrom(null, 'conditionalAccess', 'securityDefaults'),
   })
   .map((w): World =>
     compileWorld(
@@ -203,6 +204,7 @@ const world = fc
               user: 'helpdesk@contoso.example',
               password: 'x',
               smtpAuth: w.mailboxSmtpAuth,
+              blocked: w.blocked,
               sendAs: ['app@bücher.example'],
             },
           ],
@@ -225,9 +227,10 @@ const session = fc
       fc.constantFrom('helpdesk@contoso.example', 'x@evil.example', ''),
     ),
     connectionsFromIp: fc.integer({ min: 1, max: 100 }),
+    authSlot: fc.boolean(),
   })
-  .map(({ authUser, ...s }): SessionFacts =>
-    authUser === undefined ? { ...s, endpoint: 'mx' } : { ...s, endpoint: 'submission', authUser },
+  .map(({ authUser, authSlot, ...s }): SessionFacts =>
+    authUser === undefined ? { ...s, endpoint: 'mx' } : { ...s, endpoint: 'submission', authUser, authSlot },
   )
 
 // Mostly messages that pass the earlier end-of-data rules, so the From rules are reached too.
@@ -297,7 +300,8 @@ t.test('decide() never throws and every refusal carries a 4xx/5xx reply with an 
       (w, s, from, to, c, v, n, size) => {
         wellFormed(decide(w, s, { stage: 'connect', now: NOW }), 'connect')
         wellFormed(decide(w, s, { stage: 'command', now: NOW, verb: v }), 'command')
-        for (const method of ['LOGIN', 'PLAIN', 'XOAUTH2'] as const) {
+        wellFormed(decide(w, s, { stage: 'command', now: NOW, verb: 'AUTH', mechanism: v }), 'command')
+        for (const method of ['LOGIN', 'XOAUTH2'] as const) {
           wellFormed(
             decide(w, s, {
               stage: 'auth',

@@ -201,3 +201,13 @@ export async function sendOfSize(port: number, bodyBytes: number): Promise<strin
     d.close()
   }
 }
+
+/**
+ * AUTH LOGIN with the user name on the command line, as nodemailer sends it (the submission door
+ * takes LOGIN and XOAUTH2 only, as smtp.office365.com); the final reply, or the first if not 334.
+ */
+export async function login(d: Dialogue, user: string, pass: string): Promise<string> {
+  const asked = await d.send(`AUTH LOGIN ${Buffer.from(user).toString('base64')}`)
+  if (asked !== '334 UGFzc3dvcmQ6') return asked
+  return d.send(Buffer.from(pass).toString('base64'))
+}

@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { SignJWT } from 'jose'
-import { Dialogue, openTls } from '../helpers/dialogue.js'
+import { Dialogue, login, openTls } from '../helpers/dialogue.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 import type { TraceMessage } from '../../src/core/trace.js'
 
@@ -15,6 +15,8 @@ const ISSUER = 'https://login.microsoftonline.test/tenant/v2.0'
 const plain = (user: string, pass: string) => Buffer.from(`\0${user}\0${pass}`).toString('base64')
 const xoauth2 = (user: string, token: string) =>
   Buffer.from(`user=${user}\x01auth=Bearer ${token}\x01\x01`).toString('base64')
+/** The trailer smtp.office365.com ends its 504 with: host, timestamp, session id. */
+const TRAILER = /\[relay365\.local \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [0-9A-F]{16}\]$/
 
 const USERS = {
   smtpAuth: {
@@ -26,6 +28,8 @@ const USERS = {
         sendAs: ['helpdesk@contoso.example'],
       },
       { user: 'off@contoso.example', password: 'pw', smtpAuth: false },
+      { user: 'ca@contoso.example', password: 'pw', tokens: ['ca-token'], blocked: 'conditionalAccess' },
+      { user: 'sd@contoso.example', password: 'pw', blocked: 'securityDefaults' },
       { user: 'other@contoso.example', password: 'pw2' },
     ],
     oauth: { issuer: ISSUER, secret: SECRET },
@@ -112,11 +116,7 @@ t.test('EHLO before TLS: Exchange list, no AUTH; after TLS: AUTH LOGIN XOAUTH2, 
     'CHUNKING',
     'SMTPUTF8',
   ])
-  t.equal(
-    await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
-    '235 2.7.0 Authentication successful',
-    'PLAIN works though Exchange does not advertise it',
-  )
+  t.equal(await login(d, 'app@contoso.example', 'secret'), '235 2.7.0 Authentication successful', 'LOGIN')
   const again = (await d.send('EHLO client.test'))
     .split('\r\n')
     .slice(1)
@@ -128,11 +128,44 @@ t.test('EHLO before TLS: Exchange list, no AUTH; after TLS: AUTH LOGIN XOAUTH2, 
   d.close()
 })
 
+t.test('AUTH PLAIN, CRAM-MD5, NTLM: 504 5.7.4 with the trailer; LOGIN and XOAUTH2 work (observed)', async (t) => {
+  const relay = await startRelay(t, USERS)
+  const d = await submission(relay)
+  for (const line of [
+    `AUTH PLAIN ${plain('app@contoso.example', 'secret')}`,
+    'AUTH PLAIN',
+    'AUTH CRAM-MD5',
+    'AUTH NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAO5CAAAADw==',
+    'auth plain',
+  ]) {
+    const r = await d.send(line)
+    t.match(r, /^504 5\.7\.4 Unrecognized authentication type \[/, line)
+    t.match(r, TRAILER, `${line}: [host timestamp id]`)
+  }
+  t.match(await d.send('MAIL FROM:<app@contoso.example>'), /^530 5\.7\.57 /, 'none of them authenticated')
+  t.equal(await login(d, 'app@contoso.example', 'secret'), '235 2.7.0 Authentication successful', 'LOGIN')
+  t.match((await message(d, 'app@contoso.example'))[3], /^250 /, 'and the message goes')
+  d.close()
+  const oauth = await submission(relay)
+  t.equal(
+    await oauth.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'static-token')}`),
+    '235 2.7.0 Authentication successful',
+    'XOAUTH2',
+  )
+  oauth.close()
+  const { message: record, stage, basis } = await traced(t, relay, 'auth-mechanism')
+  t.equal(stage, 'command')
+  t.equal(basis, 'observed')
+  t.equal(record.refusedCommand, 'AUTH')
+  t.equal(relay.trace.list({ rule: 'auth-mechanism' }).total, 5, 'each refused AUTH is traced')
+  t.equal(relay.trace.list({ status: 'Captured' }).total, 1)
+})
+
 t.test('MAIL, RCPT, DATA or AUTH before STARTTLS: 451 5.7.3 (observed)', async (t) => {
   const relay = await startRelay(t, USERS)
   const d = await Dialogue.open(relay.submissionPort as number)
   await d.send('EHLO client.test')
-  const refusal = `451 5.7.3 STARTTLS is required to send mail [${HOST}]`
+  const refusal = new RegExp(`^451 5\\.7\\.3 STARTTLS is required to send mail ${TRAILER.source}`)
   for (const line of [
     `AUTH PLAIN ${plain('app@contoso.example', 'secret')}`,
     'AUTH LOGIN',
@@ -140,7 +173,7 @@ t.test('MAIL, RCPT, DATA or AUTH before STARTTLS: 451 5.7.3 (observed)', async (
     'RCPT TO:<someone@example.org>',
     'DATA',
   ]) {
-    t.equal(await d.send(line), refusal, line.split(' ')[0] as string)
+    t.match(await d.send(line), refusal, line.split(' ')[0] as string)
   }
   t.equal(await d.send('NOOP'), '250 2.0.0 OK', 'the session goes on')
   d.close()
@@ -162,9 +195,9 @@ t.test('MAIL, RCPT, DATA or AUTH before STARTTLS: 451 5.7.3 (observed)', async (
 t.test('MAIL without AUTH: 530 5.7.57 (observed)', async (t) => {
   const relay = await startRelay(t, USERS)
   const d = await submission(relay)
-  t.equal(
+  t.match(
     await d.send('MAIL FROM:<app@contoso.example>'),
-    `530 5.7.57 Client not authenticated to send mail. [${HOST}]`,
+    new RegExp(`^530 5\\.7\\.57 Client not authenticated to send mail\\. ${TRAILER.source}`),
   )
   d.close()
   const { stage, basis } = await traced(t, relay, 'submission-auth')
@@ -176,8 +209,8 @@ t.test('AUTH with a wrong password, an unknown mailbox or a bad token: 535 5.7.3
   const relay = await startRelay(t, USERS)
   const d = await submission(relay)
   const refusal = `535 5.7.3 Authentication unsuccessful [${HOST}]`
-  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'wrong')}`), refusal, 'wrong password')
-  t.equal(await d.send(`AUTH PLAIN ${plain('nobody@contoso.example', 'secret')}`), refusal, 'unknown mailbox')
+  t.equal(await login(d, 'app@contoso.example', 'wrong'), refusal, 'wrong password')
+  t.equal(await login(d, 'nobody@contoso.example', 'secret'), refusal, 'unknown mailbox')
   t.equal(
     await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'not-a-token')}`),
     refusal,
@@ -275,7 +308,7 @@ t.test(
         .sign(privateKey)
       const d = await openTls(rsa.submissionPort as number)
       t.equal(
-        await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'anything')}`),
+        await login(d, 'app@contoso.example', 'anything'),
         refusal,
         'a mailbox without a password cannot use basic AUTH',
       )
@@ -296,7 +329,7 @@ t.test(
     const refusal =
       '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. ' +
       `Visit https://aka.ms/smtp_auth_disabled for more information. [${HOST}]`
-    t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), refusal)
+    t.equal(await login(d, 'app@contoso.example', 'secret'), refusal)
     t.equal(
       await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'static-token')}`),
       refusal,
@@ -309,33 +342,65 @@ t.test(
   },
 )
 
-t.test('users[].smtpAuth false: 535 5.7.139 the request did not meet the criteria (observed)', async (t) => {
+t.test(
+  'users[].smtpAuth false: 535 5.7.139 SmtpClientAuthentication is disabled for the Mailbox (observed)',
+  async (t) => {
+    const relay = await startRelay(t, USERS)
+    const d = await submission(relay)
+    t.equal(
+      await login(d, 'off@contoso.example', 'pw'),
+      '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. ' +
+        `Visit https://aka.ms/smtp_auth_disabled for more information. [${HOST}]`,
+    )
+    t.equal(
+      await login(d, 'app@contoso.example', 'secret'),
+      '235 2.7.0 Authentication successful',
+      'other mailboxes are not affected',
+    )
+    d.close()
+    const { stage, basis } = await traced(t, relay, 'mailbox-smtp-auth')
+    t.equal(stage, 'auth')
+    t.equal(basis, 'observed')
+  },
+)
+
+t.test('users[].blocked: Conditional Access and security defaults, each with its 535 5.7.139 (observed)', async (t) => {
   const relay = await startRelay(t, USERS)
   const d = await submission(relay)
+  const conditionalAccess =
+    '535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated ' +
+    `successfully. Contact your administrator. [${HOST}]`
+  t.equal(await login(d, 'ca@contoso.example', 'pw'), conditionalAccess, 'conditionalAccess')
   t.equal(
-    await d.send(`AUTH PLAIN ${plain('off@contoso.example', 'pw')}`),
-    '535 5.7.139 Authentication unsuccessful, ' +
-      'the request did not meet the criteria to be authenticated successfully. ' +
+    await d.send(`AUTH XOAUTH2 ${xoauth2('ca@contoso.example', 'ca-token')}`),
+    conditionalAccess,
+    'a token presented anyway: the sign-in is what is blocked',
+  )
+  t.equal(
+    await login(d, 'sd@contoso.example', 'pw'),
+    "535 5.7.139 Authentication unsuccessful, user is locked by your organization's security defaults policy. " +
       `Contact your administrator. [${HOST}]`,
+    'securityDefaults',
   )
   t.equal(
-    await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
-    '235 2.7.0 Authentication successful',
-    'other mailboxes are not affected',
+    await login(d, 'ca@contoso.example', 'wrong'),
+    `535 5.7.3 Authentication unsuccessful [${HOST}]`,
+    'a wrong password is refused as such: Entra ID checks it first',
   )
+  t.equal(await login(d, 'app@contoso.example', 'secret'), '235 2.7.0 Authentication successful', 'others are not')
   d.close()
-  const { stage, basis } = await traced(t, relay, 'mailbox-smtp-auth')
+  const { stage, basis } = await traced(t, relay, 'mailbox-sign-in-blocked')
   t.equal(stage, 'auth')
   t.equal(basis, 'observed')
+  t.equal(relay.trace.list({ rule: 'mailbox-sign-in-blocked' }).total, 3)
 })
 
 t.test(
-  'smtpAuth.basicAuth disabled: LOGIN/PLAIN get 535 5.7.139 basic authentication is disabled, XOAUTH2 works (observed)',
+  'smtpAuth.basicAuth disabled: LOGIN gets 535 5.7.139 basic authentication is disabled, XOAUTH2 works (observed)',
   async (t) => {
     const relay = await startRelay(t, { smtpAuth: { ...USERS.smtpAuth, basicAuth: 'disabled' } })
     const d = await submission(relay)
     const refusal = `535 5.7.139 Authentication unsuccessful, basic authentication is disabled. [${HOST}]`
-    t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), refusal, 'PLAIN, right password')
     t.equal(await d.send('AUTH LOGIN'), '334 VXNlcm5hbWU6')
     t.equal(await d.send(Buffer.from('app@contoso.example').toString('base64')), '334 UGFzc3dvcmQ6')
     t.equal(await d.send(Buffer.from('secret').toString('base64')), refusal, 'LOGIN')
@@ -354,7 +419,7 @@ t.test('smtpAuth.basicAuth retired: 550 5.7.30 Basic authentication is not suppo
   const relay = await startRelay(t, { smtpAuth: { ...USERS.smtpAuth, basicAuth: 'retired' } })
   const d = await submission(relay)
   t.equal(
-    await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
+    await login(d, 'app@contoso.example', 'secret'),
     '550 5.7.30 Basic authentication is not supported for Client Submission.',
   )
   t.equal(
@@ -371,7 +436,7 @@ t.test('smtpAuth.basicAuth retired: 550 5.7.30 Basic authentication is not suppo
 t.test('send-as at end of DATA: 554 5.2.252 SendAsDenied for P1 or P2, sendAs grants (observed)', async (t) => {
   const relay = await startRelay(t, USERS)
   const d = await submission(relay)
-  t.equal(await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`), '235 2.7.0 Authentication successful')
+  t.equal(await login(d, 'app@contoso.example', 'secret'), '235 2.7.0 Authentication successful')
   const denied = (sender: string) =>
     `554 5.2.252 SendAsDenied; app@contoso.example not allowed to send as ${sender}; ` +
     'STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; ' +
@@ -388,10 +453,10 @@ t.test('send-as at end of DATA: 554 5.2.252 SendAsDenied for P1 or P2, sendAs gr
     denied('other@contoso.example'),
     'P2 not the mailbox',
   )
-  t.match((await message(d, 'app@contoso.example'))[3], /^250 2\.6\.0 /, 'itself')
+  t.match((await message(d, 'app@contoso.example'))[3], /^250 /, 'itself')
   t.match(
     (await message(d, 'helpdesk@contoso.example', 'Help Desk <HelpDesk@contoso.example>'))[3],
-    /^250 2\.6\.0 /,
+    /^250 /,
     'an address in its sendAs, P1 and P2',
   )
   d.close()
@@ -402,42 +467,86 @@ t.test('send-as at end of DATA: 554 5.2.252 SendAsDenied for P1 or P2, sendAs gr
   t.equal(relay.trace.list({ status: 'Captured' }).total, 2, 'nothing refused was delivered')
 })
 
-t.test('the 4th concurrent authenticated session of one mailbox: 432 4.3.2 (documented)', async (t) => {
-  const relay = await startRelay(t, USERS)
-  const open: Dialogue[] = []
-  for (let i = 0; i < 3; i++) {
-    const d = await submission(relay)
-    t.equal(
-      await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
-      '235 2.7.0 Authentication successful',
-      `session ${i + 1}`,
+const THREAD_LIMIT = `432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded [Hostname=${HOST}]`
+
+/** A session of the mailbox, authenticated (235 whatever its slot). */
+async function authenticated(t: Test, relay: TestRelay, user = 'app@contoso.example', pass = 'secret') {
+  const d = await submission(relay)
+  t.equal(await login(d, user, pass), '235 2.7.0 Authentication successful', `${user} authenticates`)
+  return d
+}
+
+/** The client closed its end: wait until the relay has closed the session too. */
+async function gone(relay: TestRelay, d: Dialogue, sessions: number): Promise<void> {
+  await d.closed
+  const until = Date.now() + 5000
+  while (relay.relay.openSessions > sessions && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+}
+
+t.test(
+  'the 4th concurrent session of one mailbox: AUTH 235, then 432 4.3.2 at end of DATA, nothing delivered (observed)',
+  async (t) => {
+    const relay = await startRelay(t, USERS)
+    const three = [await authenticated(t, relay), await authenticated(t, relay), await authenticated(t, relay)]
+    const fourth = await authenticated(t, relay)
+    const refused = await message(fourth, 'app@contoso.example')
+    t.same(
+      refused.slice(0, 3),
+      ['250 2.1.0 Sender OK', '250 2.1.5 Recipient OK', '354 Start mail input; end with <CRLF>.<CRLF>'],
+      'MAIL, RCPT and DATA pass: Exchange refuses at submission',
     )
-    open.push(d)
-  }
-  const fourth = await submission(relay)
-  t.equal(
-    await fourth.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
-    '432 4.3.2 Concurrent connections limit exceeded.',
-  )
-  t.equal(
-    await fourth.send(`AUTH PLAIN ${plain('other@contoso.example', 'pw2')}`),
-    '235 2.7.0 Authentication successful',
-    'the limit is per mailbox',
-  )
-  const first = open.shift() as Dialogue
-  first.close()
-  await first.closed
+    t.equal(refused[3], THREAD_LIMIT, 'the 4th session')
+    for (const [i, d] of three.entries())
+      t.match((await message(d, 'app@contoso.example'))[3], /^250 /, `session ${i + 1}`)
+    t.equal((await message(fourth, 'app@contoso.example'))[3], THREAD_LIMIT, 'still no slot while the three stay')
+    const other = await authenticated(t, relay, 'other@contoso.example', 'pw2')
+    t.match((await message(other, 'other@contoso.example'))[3], /^250 /, 'the limit is per mailbox')
+
+    t.equal(await (three[0] as Dialogue).send('QUIT'), '221 2.0.0 Service closing transmission channel')
+    await gone(relay, three[0] as Dialogue, 4)
+    t.match((await message(fourth, 'app@contoso.example'))[3], /^250 /, 'after a QUIT the 4th takes the free slot')
+    const fifth = await authenticated(t, relay)
+    t.equal((await message(fifth, 'app@contoso.example'))[3], THREAD_LIMIT, 'three hold slots again')
+
+    ;(three[1] as Dialogue).close()
+    await gone(relay, three[1] as Dialogue, 4)
+    t.match((await message(fifth, 'app@contoso.example'))[3], /^250 /, 'a killed client frees its slot')
+    const sixth = await authenticated(t, relay)
+    t.equal((await message(sixth, 'app@contoso.example'))[3], THREAD_LIMIT)
+    for (const d of [three[2] as Dialogue, fourth, fifth, sixth, other]) d.close()
+
+    const { message: record, stage, basis } = await traced(t, relay, 'smtpauth-concurrency')
+    t.equal(stage, 'eom')
+    t.equal(basis, 'observed')
+    t.match(record, { lane: 'smtpAuth', reply: THREAD_LIMIT, recipients: [{ status: 'None' }] })
+    t.match(record.results.find((r) => r.rule === 'smtpauth-concurrency')?.note, /already has 3 sessions submitting/)
+    t.equal(relay.trace.list({ rule: 'smtpauth-concurrency' }).total, 4, 'each refused message is traced')
+    t.equal(relay.trace.list({ status: 'Captured' }).total, 6, 'the refused ones were not delivered')
+  },
+)
+
+t.test('a slot comes back when the session times out or the client goes mid-DATA', async (t) => {
+  const relay = await startRelay(t, {
+    ...USERS,
+    smtp: { socketTimeout: '1s' },
+    limits: { smtpAuth: { concurrentConnections: 1 } },
+  })
+  const idle = await authenticated(t, relay)
+  t.match(await idle.read(5000), /^421 4\.4\.2 /, 'the idle session times out')
+  await gone(relay, idle, 0)
+  const mid = await authenticated(t, relay)
+  t.equal(await mid.send('MAIL FROM:<app@contoso.example>'), '250 2.1.0 Sender OK')
+  t.equal(await mid.send('RCPT TO:<someone@example.org>'), '250 2.1.5 Recipient OK')
+  t.match(await mid.send('DATA'), /^354 /)
+  mid.write('From: app@contoso.example\r\nSubject: cut\r\n\r\nhalf a mess')
   await new Promise((r) => setTimeout(r, 50))
-  const again = await submission(relay)
-  t.equal(
-    await again.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
-    '235 2.7.0 Authentication successful',
-    'a closed session frees its slot',
-  )
-  for (const d of [...open, fourth, again]) d.close()
-  const { stage, basis } = await traced(t, relay, 'smtpauth-concurrency')
-  t.equal(stage, 'auth')
-  t.equal(basis, 'documented')
+  mid.close()
+  await gone(relay, mid, 0)
+  const next = await authenticated(t, relay)
+  t.match((await message(next, 'app@contoso.example'))[3], /^250 /, 'the one slot is free again')
+  next.close()
+  await settled(relay)
+  t.equal(relay.trace.list({ rule: 'smtpauth-concurrency' }).total, 0, 'no session was ever over the limit')
 })
 
 t.test(
@@ -445,10 +554,7 @@ t.test(
   async (t) => {
     const relay = await startRelay(t, USERS)
     const d = await openTls(relay.smtpPort)
-    t.equal(
-      await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`),
-      '504 5.7.4 Unrecognized authentication type',
-    )
+    t.equal(await login(d, 'app@contoso.example', 'secret'), '504 5.7.4 Unrecognized authentication type')
     t.equal(
       await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'static-token')}`),
       '504 5.7.4 Unrecognized authentication type',
@@ -462,8 +568,8 @@ t.test(
 t.test('an authenticated message travels the smtpAuth lane with its limits, whatever the connectors say', async (t) => {
   const relay = await startRelay(t, { ...USERS, connectors: [] })
   const d = await submission(relay)
-  await d.send(`AUTH PLAIN ${plain('app@contoso.example', 'secret')}`)
-  t.match((await message(d, 'app@contoso.example'))[3], /^250 2\.6\.0 /)
+  await login(d, 'app@contoso.example', 'secret')
+  t.match((await message(d, 'app@contoso.example'))[3], /^250 /)
   d.close()
   await settled(relay)
   const record = relay.trace.list({ limit: 1 }).messages[0]

@@ -9,6 +9,7 @@ import { faultConnect, faultEom, faultMail, faultRcpt } from './fault.js'
 import { fromHeader } from './from-header.js'
 import { headerFromDomain } from './header-from-domain.js'
 import { headerSize } from './header-size.js'
+import { authMechanism } from './auth-mechanism.js'
 import { authUnavailable } from './auth-unavailable.js'
 import { badSequence } from './bad-sequence.js'
 import { knownRecipient } from './known-recipient.js'
@@ -31,6 +32,7 @@ import { spoolSpace } from './spool-space.js'
 import { submissionAuth } from './submission-auth.js'
 import { submissionTls } from './submission-tls.js'
 import { senderSyntax } from './sender-syntax.js'
+import { senderThreadLimit } from './sender-thread-limit.js'
 import { tenantAttribution } from './tenant-attribution.js'
 
 /**
@@ -54,6 +56,7 @@ export const RULES: readonly AnyRule[] = [
   ...SESSION_LIMIT_RULES,
   submissionTls,
   authUnavailable,
+  authMechanism,
   requireTls,
   submissionAuth,
   badSequence,
@@ -76,6 +79,7 @@ export const RULES: readonly AnyRule[] = [
   messageSize,
   recipientSize,
   fromHeader,
+  senderThreadLimit,
   sendAs,
   headerFromDomain,
 ]
