@@ -5,6 +5,7 @@ import nodemailer from 'nodemailer'
 import { Dialogue, openTls, transactTls } from '../helpers/dialogue.js'
 import { startFakeUpstream, type FakeBehaviour } from '../helpers/fake-upstream.js'
 import { fixture } from '../helpers/fixtures.js'
+import { needs } from '../helpers/outside.js'
 import { settled, startRelay } from '../helpers/relay.js'
 
 const MESSAGE =
@@ -299,6 +300,42 @@ t.test('bareLineFeeds normalize (the default): a bare LF ends a line, CRLF.CRLF 
   t.same(notes, [made('1 bare LF'), made('1 bare LF'), made('2 bare LFs'), made('4 bare LFs')], 'the trace counts them')
   for (const m of records.filter((r) => r.status !== 'Delivered')) t.match(m, { status: 'None', rule: 'line-endings' })
 })
+
+t.test(
+  'swaks sends a file with bare LFs (--data, --no-data-fixup): 250, the next hop gets CRLF',
+  needs('swaks'),
+  async (t) => {
+    const { upstream, relay } = await relayTo(t)
+    const dir = t.testdir({
+      'bare-lf.eml': 'From: helpdesk@contoso.example\nSubject: from swaks\n\nline one\n.\n..two\nline three\r\n.\r\n',
+    })
+    const { execFile } = await import('node:child_process')
+    const swaks = await new Promise<{ code: number; out: string }>((resolve) =>
+      execFile(
+        'swaks',
+        [
+          ...['--server', `127.0.0.1:${relay.smtpPort}`, '--tls', '--from', 'helpdesk@contoso.example'],
+          ...['--to', 'someone@example.org', '--data', `${dir}/bare-lf.eml`, '--no-data-fixup'],
+        ],
+        (err, stdout) => resolve({ code: err ? Number(err.code) : 0, out: stdout }),
+      ),
+    )
+    t.equal(swaks.code, 0, 'swaks exits 0')
+    t.match(swaks.out, /<~ {2}250 2\.0\.0 Ok: queued as FAKE1/)
+    await settled(relay)
+    t.equal(upstream.received.length, 1)
+    t.ok(
+      upstream.received[0]!.data.toString('latin1').endsWith(
+        'From: helpdesk@contoso.example\r\nSubject: from swaks\r\n\r\nline one\r\n.\r\n.two\r\nline three\r\n',
+      ),
+      'the exact CRLF message',
+    )
+    const wire = Buffer.concat(upstream.raw.flat()).toString('latin1')
+    t.ok(wire.includes('\r\nline one\r\n..\r\n..two\r\nline three\r\n.\r\n'), 'dot-stuffed lines intact on the wire')
+    t.notOk(/[^\r]\n/.test(wire), 'no bare LF left the relay')
+    t.match(relay.trace.list({}).messages[0], { status: 'Delivered', notes: [/^6 bare LF line end\(s\) made CRLF/] })
+  },
+)
 
 t.test('header From rules at end of data', async (t) => {
   const { upstream, relay } = await relayTo(t)

@@ -2,12 +2,13 @@
 // simulated clock, failures and expiry with a DSN (RFC 3464) to the sender, partial delivery,
 // a bounded spool, recovery of the spool by a new relay.
 import t, { type Test } from 'tap'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { SimClock } from '../../src/clock/sim-clock.js'
 import { mergeConfig } from '../../src/config/merge.js'
 import { openTls } from '../helpers/dialogue.js'
 import { startFakeUpstream, type FakeBehaviour } from '../helpers/fake-upstream.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
+import { queued as queuedReply } from '../helpers/exchange-replies.js'
 
 const START = Date.parse('2026-06-01T09:00:00Z')
 const MIN = 60_000
@@ -65,7 +66,7 @@ t.test('250 once fsynced; delivered from the spool; spool emptied', async (t) =>
   const { upstream, relay, spool } = await queued(t, {})
   t.match(
     await sendOne(relay, ['someone@example.org', 'staff@contoso.example']),
-    /^250 2\.6\.0 <Ticket7@contoso\.example> Queued mail for delivery$/,
+    queuedReply('<Ticket7@contoso.example>'),
   )
   await until('delivery', () => upstream.received.length === 1)
   t.same(upstream.received[0]?.to, ['someone@example.org', 'staff@contoso.example'])
@@ -275,4 +276,39 @@ t.test('fallback in queue mode: the over-limit message goes down routes.fallback
     rule: 'connector-recipients-per-day',
     recipients: [{ route: 'fallback', status: 'Fallback' }],
   })
+})
+
+t.test('policy.bareLineFeeds normalize: the spool keeps the CRLF message the next hop gets', async (t) => {
+  const upstream = await startFakeUpstream(t)
+  const dir = t.testdir({})
+  const down = await startRelay(t, {
+    delivery: { mode: 'queue', spoolDir: `${dir}/spool` },
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: 1, tls: 'none', timeout: '1s' } },
+  })
+  const d = await openTls(down.smtpPort)
+  await d.send('MAIL FROM:<helpdesk@contoso.example>')
+  await d.send('RCPT TO:<someone@example.org>')
+  await d.send('DATA')
+  d.write('From: helpdesk@contoso.example\nSubject: lf\n\nline one\n.\nline three\r\n.\r\n')
+  t.match(await d.read(10_000), /^250 /)
+  d.close()
+  await settled(down)
+  await down.stop()
+  const crlf = 'From: helpdesk@contoso.example\r\nSubject: lf\r\n\r\nline one\r\n.\r\nline three\r\n'
+  const [entry] = readdirSync(`${dir}/spool/queue`).filter((n) => n.endsWith('.entry'))
+  const spooled = readFileSync(`${dir}/spool/queue/${entry}`, 'latin1')
+  // body, state, then the footer "\r\nRELAY365-SPOOL/1 <body bytes, 16 hex> ..." (spool-store.ts)
+  const footer = /\r\nRELAY365-SPOOL\/1 ([0-9a-f]{16}) /.exec(spooled)
+  const body = spooled.slice(0, parseInt(footer?.[1] ?? '0', 16))
+  t.ok(body.endsWith(crlf), 'the spooled body is the normalised message')
+  t.notOk(/[^\r]\n/.test(body), 'no bare LF in the spool')
+  const up = await startRelay(t, {
+    delivery: { mode: 'queue', spoolDir: `${dir}/spool` },
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none' } },
+  })
+  await until('recovered and delivered', () => upstream.received.length === 1)
+  t.ok(upstream.received[0]!.data.toString('latin1').endsWith(crlf), 'delivered as spooled')
+  t.ok(Buffer.concat(upstream.raw.flat()).includes('\r\nline one\r\n..\r\nline three\r\n'), 'the dot line stuffed')
+  await until('spool emptied', () => readdirSync(`${dir}/spool/queue`).length === 0)
+  t.equal(up.queue?.depth, 0)
 })
