@@ -20,8 +20,10 @@ export interface DataObserver {
 /**
  * Command-mode guard: a bare LF would end a command line for smtp-server (it splits on \r?\n).
  * A NUL is put in front of it so the line carries a mark the connection refuses. Bytes in data
- * mode are left alone (the content inspector judges those) but reported to the observer, which
- * measures the data rate.
+ * mode are left alone but reported to the observer, which measures the data rate: smtp-server's
+ * DATA reader ends data at CRLF.CRLF only (so "\n.\n", "\n.\r\n", "\r\n.\n" are content), and the
+ * content inspector refuses a bare CR or NUL and refuses or normalises a bare LF
+ * (policy.bareLineFeeds).
  */
 /** A BDAT chunk being read: how many octets are still owed, and where they go (none: discarded). */
 interface Chunk {

@@ -36,7 +36,7 @@ t.test('the documented defaults without the examples: no accepted domain, no con
     },
     tls: { minVersion: 'TLSv1.2' },
     tenant: { recipients: [], rejectDirectSend: false, trial: false, licences: 1 },
-    policy: { headerFrom: 'warn', partnerExternal: 'reject', ndr: 'exchange' },
+    policy: { headerFrom: 'warn', partnerExternal: 'reject', ndr: 'exchange', bareLineFeeds: 'normalize' },
     submission: { enabled: true, host: '127.0.0.1', port: 2587 },
     smtpAuth: { tenantEnabled: true, basicAuth: 'enabled' },
     limits: {
@@ -140,6 +140,7 @@ t.test('errors name the key and what was expected', async (t) => {
       'submission door now (submission.enabled, 127.0.0.1:2587 by default)',
   )
   t.equal(errorOf({ smtpAuth: { basicAuth: 'off' } }), 'smtpAuth.basicAuth: expected enabled | disabled | retired')
+  t.equal(errorOf({ policy: { bareLineFeeds: 'allow' } }), 'policy.bareLineFeeds: expected reject | normalize')
   t.equal(
     errorOf({ smtpAuth: { oauth: { issuer: 'x', secret: 'short' } } }),
     'smtpAuth.oauth.secret: expected at least 16 characters (HS256 key)',
