@@ -200,6 +200,37 @@ t.test("an NDR'd message's internal recipients are delivered, not counted as NDR
   }
 })
 
+const RECEIVE_SCENARIO = `
+name: receive
+start: 2026-06-01T00:00:00Z
+duration: 2h
+speed: max
+bucket: 1h
+relay:
+  limits: { onExceeded: fallback, receive: { perRecipientPerHour: 1 } }
+senders:
+  - name: app
+    lane: connector
+    from: helpdesk@contoso.example
+    recipients: 200
+    external: 0
+    rates:
+      - { from: "00:00", to: "00:30", rate: 600/h }
+`
+
+t.test('a mailbox over its hourly receive limit: 250 and an NDR, never a fallback: both engines', async (t) => {
+  for (const engine of ['wire', 'core'] as const) {
+    const dir = t.testdir({ 'receive.yaml': RECEIVE_SCENARIO })
+    const { result } = await experimentCommand({ file: `${dir}/receive.yaml`, out: `${dir}/out`, engine })
+    // 200 recipients a message cycle through 50,000 users: from message 251 on, each had one this hour
+    t.match(result.timeline.totals, { accepted: 250, ndr: 50, fallback: 0 }, engine)
+    t.match(result.timeline.recipientTotals, { accepted: 50_000, ndr: 10_000 }, engine)
+    const first = result.timeline.firsts.find((f) => f.category === 'ndr')
+    t.equal(first?.rule, 'recipient-receive-rate', engine)
+    t.match(first?.reply, /^250 /, `${engine}: what the application saw: success`)
+  }
+})
+
 t.test('examples/terrl-day.yaml: the NDR refuses the external recipients only (engine core)', async (t) => {
   const { result } = await experimentCommand({
     file: fileURLToPath(new URL('../../examples/terrl-day.yaml', import.meta.url)),
