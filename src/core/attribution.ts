@@ -12,7 +12,7 @@ export function ipMatches(connector: CompiledConnector, ip: string): boolean {
   return connector.senderIPs.some((cidr) => cidr.contains(ip))
 }
 
-function certMatches(connector: CompiledConnector, session: SessionFacts): boolean {
+export function certMatches(connector: CompiledConnector, session: SessionFacts): boolean {
   const pattern = connector.certificateDomain
   return pattern !== undefined && session.certDomains.some((d) => domainMatches(d, pattern))
 }
@@ -96,14 +96,6 @@ export function attribute(world: World, session: SessionFacts, sender: Mailbox |
       note: `authenticated as ${session.authUser}: SMTP AUTH lane, connectors bypassed`,
     }
   }
-  const restrictedBy = visible.find(
-    (c) =>
-      c.type === 'partner' &&
-      c.restrictToSenderIPs &&
-      senderDomainListed(c, sender) &&
-      !ipMatches(c, session.ip) &&
-      !certMatches(c, session),
-  )
   const match = findMatch(visible, session, sender)
   if (match) {
     const how =
@@ -118,7 +110,6 @@ export function attribute(world: World, session: SessionFacts, sender: Mailbox |
       lane: 'connector',
       connector: match.connector,
       matchedBy: match.by,
-      ...(restrictedBy ? { restrictedBy } : {}),
       note:
         `attributed to ${match.connector.type} connector ${match.connector.name} by ${how}` +
         `${hiddenNote}${miss ? `; ${miss}` : ''}`,
@@ -127,7 +118,6 @@ export function attribute(world: World, session: SessionFacts, sender: Mailbox |
   return {
     ...base,
     lane: 'directSend',
-    ...(restrictedBy ? { restrictedBy } : {}),
     note: `no connector matched ${session.ip}: direct send${hiddenNote}`,
   }
 }

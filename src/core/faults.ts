@@ -2,12 +2,16 @@
 // against an event. Which faults are armed, and the random roll for each, come in with the event
 // (StageEvent.faults): drawing and storing them is the edge's business.
 import type { ReplyId } from './replies.js'
-import type { Fault, FaultStage, Lane, SessionFacts } from './types.js'
+import type { Endpoint, Fault, FaultStage, Lane, SessionFacts } from './types.js'
 
 export interface FaultKind {
   readonly reply: ReplyId
   /** Where Exchange gives this refusal; an entry may move it with `stage`. */
   readonly stage: FaultStage
+  /** The door Exchange gives it on, when only one: the entry's default `match.door`. */
+  readonly door?: Endpoint
+  /** What the trace says of how sure the stage is, when the text is seen but the stage is not. */
+  readonly stageNote?: string
 }
 
 export const FAULT_CATALOGUE = {
@@ -18,10 +22,28 @@ export const FAULT_CATALOGUE = {
   'unregistered-domains': { reply: 'fault-unregistered-domains', stage: 'rcpt' },
   'tenant-threshold': { reply: 'fault-tenant-threshold', stage: 'rcpt' },
   'low-reputation-ip': { reply: 'fault-low-reputation-ip', stage: 'rcpt' },
+  spamhaus: { reply: 'fault-spamhaus', stage: 'rcpt' },
+  'multiple-regions': { reply: 'fault-multiple-regions', stage: 'rcpt' },
   'bad-outbound-sender': { reply: 'fault-bad-outbound-sender', stage: 'mail' },
   'temporary-error': { reply: 'fault-temporary-error', stage: 'eom' },
+  'restricted-sender': { reply: 'fault-restricted-sender', stage: 'eom', door: 'submission' },
+  'mailbox-full': {
+    reply: 'fault-mailbox-full',
+    stage: 'eom',
+    door: 'submission',
+    stageNote: 'stage assumed: Microsoft documents the text, not the stage (end of data by analogy with 5.2.0)',
+  },
   'service-unavailable': { reply: 'fault-service-unavailable', stage: 'connect' },
 } as const satisfies Record<string, FaultKind>
+
+/** What `restricted-sender` says Exchange's outbound spam filter decided (observed in public logs). */
+export const RESTRICTED_SENDER_VERDICTS = ['Suspend', 'RefuseQuota', 'HipNotify'] as const
+
+/** A `verdict` as a `restricted-sender` entry may give it: "Suspend", "HipNotify, ShowTierUpgrade"... */
+export function isRestrictedSenderVerdict(v: string): boolean {
+  const m = /^(\w+)(, ShowTierUpgrade)?$/.exec(v)
+  return m !== null && (RESTRICTED_SENDER_VERDICTS as readonly string[]).includes(m[1] ?? '')
+}
 
 export type FaultId = keyof typeof FAULT_CATALOGUE
 
@@ -63,6 +85,10 @@ export function judgeFault(fault: Fault, roll: number, s: FaultSubject): FaultVe
   const miss = (why: string): FaultVerdict => ({ fires: false, why: `${fault.id}: ${why}` })
   if (fault.from !== null && s.now < fault.from) return miss(`not before ${new Date(fault.from).toISOString()}`)
   if (fault.until !== null && s.now >= fault.until) return miss(`ended at ${new Date(fault.until).toISOString()}`)
+  if (m.door !== undefined) {
+    if (s.session.endpoint !== m.door) return miss(`door ${s.session.endpoint} is not ${m.door}`)
+    matched.push(`door ${m.door}`)
+  }
   if (m.lane !== undefined) {
     if (s.lane !== m.lane) return miss(`lane ${s.lane ?? 'not known yet'} is not ${m.lane}`)
     matched.push(`lane ${m.lane}`)
@@ -90,10 +116,10 @@ export function judgeFault(fault: Fault, roll: number, s: FaultSubject): FaultVe
   if (!(roll < fault.probability))
     return miss(`matched, but roll ${roll.toFixed(3)} >= probability ${fault.probability}`)
   const window = fault.from !== null || fault.until !== null ? ', in its window' : ''
-  return {
-    fires: true,
-    why: `${fault.id} injected (${matched.length ? matched.join(', ') : 'matches everything'}${window}${chance})`,
-  }
+  const kind = isFaultId(fault.id) && typeof fault.reply === 'string' ? FAULT_CATALOGUE[fault.id] : undefined
+  const stageNote = kind && 'stageNote' in kind ? `; ${kind.stageNote}` : ''
+  const what = matched.length ? matched.join(', ') : 'matches everything'
+  return { fires: true, why: `${fault.id} injected (${what}${window}${chance})${stageNote}` }
 }
 
 /** A mailbox as fault patterns compare it. */

@@ -99,6 +99,14 @@ export function acceptedCount(s: TransactionState): number {
   return s.recipients.filter((r) => r.route !== undefined).length
 }
 
+/** The domain of each recipient accepted so far. */
+function acceptedDomains(s: TransactionState): string[] {
+  const out: string[] = []
+  for (const r of s.recipients)
+    if (r.route !== undefined && r.decision.recipient) out.push(r.decision.recipient.mailbox.domain)
+  return out
+}
+
 export interface RcptEvent {
   readonly to: string
   readonly now: number
@@ -123,6 +131,7 @@ export function addRecipient(
     now: e.now,
     to: e.to,
     acceptedSoFar: acceptedCount(s),
+    acceptedDomains: acceptedDomains(s),
     txn,
     ...(e.ipAttempts !== undefined ? { ipAttempts: e.ipAttempts } : {}),
     ...(faults.length ? { faults } : {}),

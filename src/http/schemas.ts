@@ -207,9 +207,11 @@ const faultSchema = {
     id: str,
     reply: str,
     stage: { type: 'string', enum: ['connect', 'mail', 'rcpt', 'eom'] },
+    verdict: str,
     match: {
       type: 'object',
       properties: {
+        door: { type: 'string', enum: ['mx', 'submission'] },
         lane: { type: 'string', enum: ['connector', 'directSend', 'smtpAuth'] },
         connector: str,
         ip: str,

@@ -78,6 +78,8 @@ export function shimReply(
   code: number,
   text: string,
   context: string | undefined,
+  /** The session's trailer values ({hostname}, {timestamp}, {id}), for the texts that end with one. */
+  vars: Readonly<Record<string, string>> = {},
 ): ShimmedReply {
   if (ENHANCED.test(text)) return { code, text }
   const t = TRANSLATIONS.find(
@@ -85,7 +87,7 @@ export function shimReply(
   )
   if (t) {
     // smtp-server's context for an unknown command is the command's name
-    const r = reply(catalogue, t.reply, { verb: context ?? '' })
+    const r = reply(catalogue, t.reply, { ...vars, verb: context ?? '' })
     // smtp-server closes the connection after a 421 it sends; keep that code so the close matches.
     return { code: code === 421 ? 421 : r.code, text: r.enhanced ? `${r.enhanced} ${r.text}` : r.text }
   }

@@ -5,6 +5,7 @@ import { Dialogue, openTls } from '../helpers/dialogue.js'
 import { BIN, bannerPorts, runBin, runCli, runCliHere, spawnServe, stopChild } from '../helpers/cli.js'
 import { settled, startRelay, testConfigDoc } from '../helpers/relay.js'
 import { needs } from '../helpers/outside.js'
+import { QUEUED_TAIL, STAMP } from '../helpers/exchange-replies.js'
 
 t.test('config check: valid, invalid (names the key, exit 2), JSON, rules, the example config', async (t) => {
   const dir = t.testdir({
@@ -75,7 +76,7 @@ t.test('send: a TeamDynamix-style message, accepted and refused', async (t) => {
   ])
   t.equal(ok.code, 0, ok.stderr)
   t.match(ok.stdout, /accepted: someone@example\.org/)
-  t.match(ok.stdout, /server: 250 2\.6\.0 <[^>]+> Queued mail for delivery/)
+  t.match(ok.stdout, new RegExp(String.raw`server: 250 2\.6\.0 <[^>]+> ${QUEUED_TAIL}`))
   t.match(ok.stdout, /STARTTLS/, '--verbose prints the dialogue')
   t.notMatch(ok.stdout, /AUTH/, 'no AUTH is attempted')
   await settled(relay)
@@ -170,7 +171,10 @@ t.test('send --auth / --oauth: "Use SMTP Authentication" checked, through the su
     'someone@example.org',
   ])
   t.equal(none.code, 1, 'the box unchecked, on the submission door')
-  t.match(none.stdout, /530 5\.7\.57 Client not authenticated to send mail\. \[relay365\.local\]/)
+  t.match(
+    none.stdout,
+    new RegExp(String.raw`530 5\.7\.57 Client not authenticated to send mail\. \[relay365\.local ${STAMP}\]`),
+  )
   const mx = await runCliHere([
     'send',
     '--server',
@@ -317,7 +321,7 @@ t.test(
       ),
     )
     t.equal(swaks.code, 0, 'swaks exits 0')
-    t.match(swaks.out, /<~ {2}250 2\.6\.0 <[^>]+> Queued mail for delivery/)
+    t.match(swaks.out, new RegExp(String.raw`<~ {2}250 2\.6\.0 <[^>]+> ${QUEUED_TAIL}`))
     t.match(swaks.out, /<- {2}220 2\.0\.0 SMTP server ready/)
     const api = (await (await fetch('http://127.0.0.1:8025/api/v1/messages')).json()) as {
       total: number
@@ -358,9 +362,12 @@ t.test(
     t.equal(ok.code, 0, ok.out)
     t.match(ok.out, /<~ {2}250-AUTH LOGIN XOAUTH2/)
     t.match(ok.out, /<~ {2}235 2\.7\.0 Authentication successful/)
-    t.match(ok.out, /<~ {2}250 2\.6\.0 <[^>]+> Queued mail for delivery/)
+    t.match(ok.out, /<~ {2}250 2\.0\.0 OK <[^>]+> \[Hostname=relay365\.local\]/, "the submission door's 250")
     const noAuth = await run(['--server', '127.0.0.1:2587', '--tls'])
-    t.match(noAuth.out, /<~\* 530 5\.7\.57 Client not authenticated to send mail\. \[relay365\.local\]/)
+    t.match(
+      noAuth.out,
+      new RegExp(String.raw`<~\* 530 5\.7\.57 Client not authenticated to send mail\. \[relay365\.local ${STAMP}\]`),
+    )
     // swaks sends no AUTH that was not advertised; --auth-optional lets it go on to MAIL
     const noTls = await run([
       '--server',
@@ -372,7 +379,10 @@ t.test(
       '--auth-password',
       'secret',
     ])
-    t.match(noTls.out, /<\*\* 451 5\.7\.3 STARTTLS is required to send mail \[relay365\.local\]/)
+    t.match(
+      noTls.out,
+      new RegExp(String.raw`<\*\* 451 5\.7\.3 STARTTLS is required to send mail \[relay365\.local ${STAMP}\]`),
+    )
     const mx = await openTls(2525)
     t.equal(
       await mx.send(`AUTH PLAIN ${Buffer.from('\0app@contoso.example\0secret').toString('base64')}`),

@@ -24,7 +24,7 @@ faults:
   - id: temporary-error
     from: 2026-06-01T08:00:00Z
     until: "2026-06-01T09:00:00Z"
-  - { id: mailbox-full, reply: "452 4.2.2 Mailbox full" }
+  - { id: mailbox-quota, reply: "452 4.2.2 Mailbox full" }
   - { id: server-busy, stage: mail, probability: 0.3,
       match: { sender: "@Contoso.Example", lane: connector, connector: TeamDynamix } }
 `)
@@ -37,7 +37,7 @@ faults:
       from: Date.parse('2026-06-01T08:00:00Z'),
       until: Date.parse('2026-06-01T09:00:00Z'),
     },
-    { id: 'mailbox-full', stage: 'rcpt', reply: '452 4.2.2 Mailbox full' },
+    { id: 'mailbox-quota', stage: 'rcpt', reply: '452 4.2.2 Mailbox full' },
     {
       id: 'server-busy',
       stage: 'mail',
@@ -54,7 +54,13 @@ faults:
 
 t.test('bad entries name the field', async (t) => {
   const cases: Array<[unknown, RegExp]> = [
-    [{ id: 'mailbox-full' }, /^faults\[0\]\.reply: required for a fault outside the catalogue/],
+    [{ id: 'mailbox-quota' }, /^faults\[0\]\.reply: required for a fault outside the catalogue/],
+    [
+      { id: 'restricted-sender', verdict: 'Blocked' },
+      /^faults\[0\]\.verdict: expected Suspend, RefuseQuota, HipNotify, each maybe followed by ", ShowTierUpgrade"/,
+    ],
+    [{ id: 'banned-ip', verdict: 'Suspend' }, /^faults\[0\]\.verdict: only a restricted-sender fault has a verdict/],
+    [{ id: 'banned-ip', match: { door: 'smtps' } }, /^faults\[0\]\.match\.door: expected mx \| submission/],
     [{ id: 'x', reply: 'no reply line' }, /^faults\[0\]\.reply: expected a 4xx or 5xx reply line/],
     [{ id: 'x', reply: '250 2.0.0 fine' }, /^faults\[0\]\.reply: expected a 4xx or 5xx/],
     [{ id: 'banned-ip', stage: 'data' }, /^faults\[0\]\.stage: expected connect \| mail \| rcpt \| eom/],

@@ -80,7 +80,18 @@ const EXPECTED: Record<string, [string, FaultStage]> = {
   'wrong-region': ['451 4.4.62 Mail sent to the wrong Office 365 region. ATTR35.', 'rcpt'],
   'banned-ip': [
     '550 5.7.606 Access denied, banned sending IP [203.0.113.7]. To request removal ' +
-      'from this list please visit https://sender.office.com/ and follow the directions.',
+      'from this list please visit https://sender.office.com/ and follow the directions.' +
+      ' For more information please go to http://go.microsoft.com/fwlink/?LinkID=526655 (AS16012609) [relay365.local]',
+    'rcpt',
+  ],
+  spamhaus: [
+    '550 5.7.1 Service unavailable, Client host [203.0.113.7] blocked using Spamhaus. To request removal from this' +
+      ' list see https://www.spamhaus.org/query/ip/203.0.113.7 (AS16012611) [relay365.local]',
+    'rcpt',
+  ],
+  // a session without an id of its own gets one from the time of the reply
+  'multiple-regions': [
+    '452 4.5.3 Recipients belong to multiple regions ATTR38 [relay365.local 2026-06-01T12:00:00.000Z 08DEBFD54E8D2000]',
     'rcpt',
   ],
   blocklist: [
@@ -93,9 +104,23 @@ const EXPECTED: Record<string, [string, FaultStage]> = {
     'rcpt',
   ],
   'tenant-threshold': ['550 5.7.705 Access denied, tenant has exceeded threshold', 'rcpt'],
-  'low-reputation-ip': ['550 5.7.708 Access denied, traffic not accepted from this IP', 'rcpt'],
+  'low-reputation-ip': [
+    '550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP. For more information' +
+      ' please go to http://go.microsoft.com/fwlink/?LinkId=526653 AS(7230) [relay365.local]',
+    'rcpt',
+  ],
   'bad-outbound-sender': ['550 5.1.8 Access denied, bad outbound sender', 'mail'],
-  'temporary-error': ['451 4.7.0 Temporary server error. Please try again later.', 'eom'],
+  'temporary-error': ['451 4.7.0 Temporary server error. Please try again later. PRX3', 'eom'],
+  'restricted-sender': [
+    '554 5.2.0 STOREDRV.Submission.Exception:OutboundSpamException; Failed to process message due to a permanent' +
+      ' exception with message [BeginDiagnosticData]WASCL UserAction verdict is not None. Actual verdict is' +
+      ' Suspend. OutboundSpamException: WASCL UserAction verdict is not None. Actual verdict is Suspend.',
+    'eom',
+  ],
+  'mailbox-full': [
+    '554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded',
+    'eom',
+  ],
   'service-unavailable': ['421 4.3.2 Service not available, closing transmission channel', 'connect'],
 }
 
@@ -104,7 +129,9 @@ t.test('every catalogue id: its reply (docs/exchange.md), its stage, rule fault,
   for (const id of FAULT_IDS) {
     const [line, stage] = EXPECTED[id] as [string, FaultStage]
     t.equal(FAULT_CATALOGUE[id].stage, stage, `${id} at ${stage}`)
-    const d = at(stage, draws([{ id }]))
+    // the refusals of the submission door are armed there by default
+    const door = 'door' in FAULT_CATALOGUE[id] ? { s: session({ authUser: 'app@contoso.example' }) } : {}
+    const d = at(stage, draws([{ id }]), door)
     t.ok(fired(d), `${id} fires`)
     t.equal(d.reply && formatReply(d.reply), line, `${id} reply`)
     const r = d.results.find((x) => x.rule === 'fault')
@@ -139,7 +166,7 @@ t.test('a stage moved by the entry, and a fault of your own with its reply', asy
   const moved = at('mail', draws([{ id: 'banned-ip', stage: 'mail' }]))
   t.equal(moved.reply?.code, 550)
   t.equal(moved.reply?.id, 'fault-banned-ip')
-  const own = at('rcpt', draws([{ id: 'mailbox-full', reply: '552 5.2.2 Mailbox full for [{ip}]' }]))
+  const own = at('rcpt', draws([{ id: 'mailbox-full-lab', reply: '552 5.2.2 Mailbox full for [{ip}]' }]))
   t.equal(own.reply && formatReply(own.reply), '552 5.2.2 Mailbox full for [203.0.113.7]')
   t.equal(own.reply?.id, 'fault')
   const overridden = compileWorld(
@@ -216,6 +243,14 @@ t.test('match: each field', async (t) => {
     { name: 'recipient address', entry: { id: 'server-busy', match: { recipient: 'Someone@example.org' } }, hit: true },
     { name: 'recipient domain', entry: { id: 'server-busy', match: { recipient: '@example.org' } }, hit: true },
     { name: 'recipient other', entry: { id: 'server-busy', match: { recipient: '@example.net' } }, hit: false },
+    { name: 'door mx', entry: { id: 'server-busy', match: { door: 'mx' } }, hit: true },
+    { name: 'door submission, client on mx', entry: { id: 'server-busy', match: { door: 'submission' } }, hit: false },
+    {
+      name: 'door at connect',
+      entry: { id: 'service-unavailable', match: { door: 'mx' } },
+      stage: 'connect',
+      hit: true,
+    },
     {
       name: 'all fields together',
       entry: {
@@ -312,4 +347,27 @@ t.test('several faults: the first that fires decides; the others are named when 
     none.results[0]?.note,
     /server-busy: client 203\.0\.113\.7 is not in 192\.0\.2\.1; blocklist: matched, but roll/,
   )
+})
+
+t.test('restricted-sender: the verdict an entry gives, validated; the submission door by default', async (t) => {
+  const submission = { s: session({ authUser: 'app@contoso.example' }) }
+  for (const verdict of ['Suspend', 'RefuseQuota', 'HipNotify', 'HipNotify, ShowTierUpgrade']) {
+    const d = at('eom', draws([{ id: 'restricted-sender', verdict }]), submission)
+    t.equal(
+      d.reply?.text.match(/Actual verdict is ([^.]+)\./g)?.join(' | '),
+      `Actual verdict is ${verdict}. | Actual verdict is ${verdict}.`,
+      verdict,
+    )
+  }
+  t.equal(parseFaultEntry({ id: 'restricted-sender' }).verdict, 'Suspend', 'Suspend by default')
+  t.equal(parseFaultEntry({ id: 'restricted-sender' }).match.door, 'submission', 'armed on the submission door')
+  t.equal(parseFaultEntry({ id: 'restricted-sender', match: { door: 'mx' } }).match.door, 'mx', 'unless moved')
+  t.equal(parseFaultEntry({ id: 'server-busy' }).match.door, undefined, 'other faults: any door')
+  t.throws(() => parseFaultEntry({ id: 'restricted-sender', verdict: 'Quarantine' }), /verdict.*expected Suspend/)
+  t.throws(() => parseFaultEntry({ id: 'restricted-sender', verdict: 'Suspend, Later' }), /verdict/)
+  t.throws(() => parseFaultEntry({ id: 'server-busy', verdict: 'Suspend' }), /only a restricted-sender fault/)
+  t.throws(() => parseFaultEntry({ id: 'server-busy', match: { door: 'pop3' } }), /door/)
+  const miss = at('eom', draws([{ id: 'restricted-sender' }]))
+  t.equal(miss.verdict, 'accept', 'not on the MX door')
+  t.match(miss.results.find((r) => r.rule === 'fault')?.note, 'door mx is not submission')
 })

@@ -26,15 +26,18 @@ t.test('placeholders, overrides and parsing', async (t) => {
     formatReply(REPLY_CATALOGUE['direct-send']),
     'an invalid override is ignored',
   )
-  t.equal(formatReply(reply(c, 'queued', { messageId: '<a@b>' })), '250 2.6.0 <a@b> Queued mail for delivery')
+  t.equal(
+    formatReply(reply(c, 'queued-submission', { messageId: '<a@b>', hostname: 'h.example' })),
+    '250 2.0.0 OK <a@b> [Hostname=h.example]',
+  )
   t.equal(
     formatReply(reply(c, 'local-error', { detail: 'disk\r\nfull' })),
     '451 4.3.0 Local error in processing: disk full',
     'no line breaks from values',
   )
   t.equal(
-    formatReply(reply(c, 'queued')),
-    '250 2.6.0 {messageId} Queued mail for delivery',
+    formatReply(reply(c, 'queued-submission')),
+    '250 2.0.0 OK {messageId} [Hostname={hostname}]',
     'a missing value leaves the placeholder',
   )
   t.same(parseReplyLine('421 4.7.0 Bye'), { code: 421, enhanced: '4.7.0', text: 'Bye' })

@@ -11,7 +11,8 @@ import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 
 const BANNED =
   '550 5.7.606 Access denied, banned sending IP [127.0.0.1]. To request removal ' +
-  'from this list please visit https://sender.office.com/ and follow the directions.'
+  'from this list please visit https://sender.office.com/ and follow the directions.' +
+  ' For more information please go to http://go.microsoft.com/fwlink/?LinkID=526655 (AS16012609) [relay365.local]'
 
 function transport(relay: TestRelay) {
   return nodemailer.createTransport({
@@ -149,7 +150,7 @@ t.test('a 421 ends the session at MAIL, RCPT and end of data; other replies do n
   await d.send('DATA')
   t.equal(
     await d.send('From: retry@contoso.example\r\nSubject: x\r\n\r\nbody\r\n.'),
-    '451 4.7.0 Temporary server error. Please try again later.',
+    '451 4.7.0 Temporary server error. Please try again later. PRX3',
   )
   t.equal(await d.send('RSET'), '250 2.0.0 Resetting', 'still talking')
   t.equal(await d.send('QUIT'), '221 2.0.0 Service closing transmission channel')
@@ -191,7 +192,7 @@ t.test(
       await d.closed
       return r
     }
-    t.equal(await send('incident@contoso.example'), '451 4.7.0 Temporary server error. Please try again later.')
+    t.equal(await send('incident@contoso.example'), '451 4.7.0 Temporary server error. Please try again later. PRX3')
     await settled(relay)
     t.equal(relay.queue?.depth, 0, 'nothing queued')
     const files = readdirSync(spoolDir, { recursive: true, encoding: 'utf8' }).filter((f) =>
@@ -207,7 +208,7 @@ t.test('/api/v1/faults: POST arms, GET lists with the catalogue, DELETE disarms;
   const empty = await api(relay, 'GET', '/api/v1/faults')
   t.equal(empty.status, 200)
   t.same(empty.body.faults, [])
-  t.equal(empty.body.catalogue.length, 10)
+  t.equal(empty.body.catalogue.length, 14)
   t.match(empty.body.catalogue, [
     { id: 'server-busy', stage: 'rcpt', reply: '451 4.7.500 Server busy. Please try again later from [{ip}]. (AS843)' },
   ])
@@ -244,7 +245,21 @@ t.test('/api/v1/faults: POST arms, GET lists with the catalogue, DELETE disarms;
   t.equal(bad.status, 400)
   t.match(bad.body.error, /^match\.ip: expected an IPv4\/IPv6 address or CIDR/)
   t.match((await api(relay, 'POST', '/api/v1/faults', { id: 'mine' })).body.error, /^reply: required/)
+  t.match(
+    (await api(relay, 'POST', '/api/v1/faults', { id: 'restricted-sender', verdict: 'Nope' })).body.error,
+    /^verdict: expected Suspend, RefuseQuota, HipNotify/,
+  )
+  t.match(
+    (await api(relay, 'POST', '/api/v1/faults', { id: 'server-busy', match: { door: 'imap' } })).body.error,
+    /^match\.door: /,
+  )
   t.equal((await api(relay, 'GET', '/api/v1/faults')).body.faults.length, 1, 'a refused entry arms nothing')
+  const restricted = await api(relay, 'POST', '/api/v1/faults', {
+    id: 'restricted-sender',
+    verdict: 'HipNotify, ShowTierUpgrade',
+  })
+  t.match(restricted.body, { verdict: 'HipNotify, ShowTierUpgrade', match: { door: 'submission' }, stage: 'eom' })
+  t.same(await api(relay, 'DELETE', '/api/v1/faults/restricted-sender'), { status: 200, body: { removed: 1 } })
 
   t.same(await api(relay, 'DELETE', '/api/v1/faults/server-busy'), { status: 200, body: { removed: 1 } })
   t.same((await api(relay, 'GET', '/api/v1/faults')).body.faults, [])

@@ -9,8 +9,10 @@ import { settled, startRelay } from '../helpers/relay.js'
 import { unrecognized } from '../helpers/exchange-replies.js'
 
 // the day unpadded and the session's id after the date, as Exchange writes its banner (observed)
-const GREETING =
-  /^220 relay365\.local Microsoft ESMTP MAIL Service ready at \w{3}, [1-9]\d? \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000 \[[0-9A-F]{16}\]$/
+const GREETING = new RegExp(
+  String.raw`^220 relay365\.local Microsoft ESMTP MAIL Service ready at ` +
+    String.raw`\w{3}, [1-9]\d? \w{3} \d{4} \d{2}:\d{2}:\d{2} \+0000 \[[0-9A-F]{16}\]$`,
+)
 
 t.test('greeting, EHLO capabilities before and after STARTTLS', async (t) => {
   const relay = await startRelay(t)

@@ -14,12 +14,17 @@ import type {
   TransactionFacts,
   World,
 } from '../types.js'
-import { outcome } from './result.js'
+import { contextVars, outcome } from './result.js'
 
 const meta = { id: 'fault', basis: 'injected' } as const
 
-function replyOf(world: World, fault: Fault, ip: string) {
-  return typeof fault.reply === 'string' ? reply(world.replies, fault.reply, { ip }) : faultReply(fault.reply, { ip })
+function replyOf(ctx: RuleContext<FaultStage>, fault: Fault) {
+  const vars = {
+    ...contextVars(ctx),
+    ip: ctx.session.ip,
+    ...(fault.verdict !== undefined ? { verdict: fault.verdict } : {}),
+  }
+  return typeof fault.reply === 'string' ? reply(ctx.world.replies, fault.reply, vars) : faultReply(fault.reply, vars)
 }
 
 function subjectOf(ctx: RuleContext<FaultStage>): FaultSubject {
@@ -55,8 +60,7 @@ function evaluate(ctx: RuleContext<FaultStage>): RuleResult {
   const misses: string[] = []
   for (const { fault, roll } of draws) {
     const verdict = judgeFault(fault, roll, subject)
-    if (verdict.fires)
-      return { ...outcome(meta, ctx, 'reject', verdict.why), reply: replyOf(ctx.world, fault, ctx.session.ip) }
+    if (verdict.fires) return { ...outcome(meta, ctx, 'reject', verdict.why), reply: replyOf(ctx, fault) }
     misses.push(verdict.why)
   }
   return outcome(meta, ctx, 'pass', `no fault fired: ${misses.join('; ')}`)
