@@ -72,7 +72,7 @@ export class NdrOriginal implements KeepingOriginal, KeptOriginal {
 
   /** The whole copy is written (the file flushed); undefined when it could not be kept. */
   async done(): Promise<KeptOriginal | undefined> {
-    if (this.file && !this.file.out.writableFinished && !this.failed) {
+    if (this.file && !this.file.out.writableFinished && !this.failed && !this.released) {
       this.file.out.end()
       await Promise.race([once(this.file.out, 'finish'), once(this.file.out, 'error')]).catch(() => undefined)
     }
