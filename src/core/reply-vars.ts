@@ -1,6 +1,6 @@
 // Pure: the values Exchange Online writes into its replies besides the text — the trailer
 // `[<host> <timestamp> <id>]` many replies end with since 2024, the banner's `[<id>]` and date,
-// and the figures of its end-of-data 250 (docs/exchange.md §replies). Kept apart from the
+// and the figures of its end-of-data 250 (docs/exchange.md#replies-to-the-byte). Kept apart from the
 // catalogue so every place that builds a reply (the rules, the relay, the experiment engine)
 // fills them the same way.
 import type { ReplyId } from './replies.js'

@@ -1,4 +1,4 @@
-// A 40 MB message with the default limits (SPEC §4: maxMessageSize 150MB, recipientMaxSize 36MB)
+// A 40 MB message with the default limits (docs/configuration.md: maxMessageSize 150MB, recipientMaxSize 36MB)
 // through a relay process, sent by nodemailer from a stream: the client gets 250 (Exchange's SMTP
 // limit is SIZE 157286400), then the tenant's 5.2.3 NDR goes to P1 with the whole original
 // attached, byte for byte. The relay's resident memory is sampled while the message and its NDR

@@ -150,3 +150,19 @@ t.test('every docs/exchange.md#<section> cited in the repository exists', async 
     }
   }
 })
+
+t.test('a docs/exchange.md §Section citation names a section of the page', async (t) => {
+  const headings = page
+    .split('\n')
+    .filter((l) => /^#{2,4} /.test(l))
+    .map((l) => l.replace(/^#+ /, '').toLowerCase())
+  for (const line of cites('exchange.md §')) {
+    for (const m of line.matchAll(/exchange\.md §([A-Za-z][\w -]*?)(?=[),;:.]|\s*$)/g)) {
+      const topic = (m[1] as string).toLowerCase()
+      t.ok(
+        headings.some((h) => h.startsWith(topic)),
+        `${line.slice(0, line.indexOf(':', line.indexOf(':') + 1))}: §${m[1]} (better: docs/exchange.md#<anchor>)`,
+      )
+    }
+  }
+})

@@ -1,4 +1,4 @@
-// Exchange's replies whose texts carry a time or an id (docs/exchange.md §replies): patterns that
+// Exchange's replies whose texts carry a time or an id (docs/exchange.md#replies-to-the-byte): patterns that
 // pin every other octet, for the tests that pin a reply of that kind.
 
 /** A trailer's `<timestamp> <id>`: `2024-10-09T10:39:31.988Z 08DCE8162EC4E3C0`. */

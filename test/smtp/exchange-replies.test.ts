@@ -1,4 +1,4 @@
-// Exchange's replies to the byte (SPEC §2, docs/exchange.md §replies), over real sockets against a
+// Exchange's replies to the byte (docs/exchange.md#replies-to-the-byte), over real sockets against a
 // running relay: the banner's id, the trailers `[<host> <timestamp> <id>]` and `[<host>]`, the
 // end-of-data 250 of each door, the 452 past 200 recipients of one domain, and the texts of the
 // injected faults. Regexes only where Exchange prints a time, an id or a figure.

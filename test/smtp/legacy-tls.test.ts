@@ -1,4 +1,4 @@
-// TLS 1.0 and 1.1 clients (SPEC §2, observed on smtp.office365.com: docs/exchange.md#tls): on the
+// TLS 1.0 and 1.1 clients (observed on smtp.office365.com: docs/exchange.md#tls): on the
 // submission door the handshake completes, then `421 4.7.66 ...` and the close, and nothing the
 // client sends is read; on the MX door the handshake fails. A TLS 1.2 or 1.3 client is offered the
 // same ciphers and signature algorithms on both doors: OpenSSL's security level drops to 0 on the

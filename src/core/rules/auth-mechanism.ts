@@ -1,5 +1,5 @@
 // Pure: smtp.office365.com offers AUTH LOGIN XOAUTH2 and takes nothing else: PLAIN, CRAM-MD5 and
-// NTLM get 504 5.7.4 with the host trailer (observed in public logs; docs/exchange.md §SMTP AUTH).
+// NTLM get 504 5.7.4 with the host trailer (observed in public logs; docs/exchange.md#smtp-auth-states).
 // Judged at the command, before any credentials are read, so the refusal is traced like any other.
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'

@@ -1,7 +1,7 @@
 // Pure: a mailbox has at most limits.smtpAuth.concurrentConnections (3) sessions submitting at
 // once. Exchange lets the next session authenticate and refuses its message at end of DATA with
 // 432 4.3.2 "sender thread limit exceeded" (observed in public logs; the Learn page's own text,
-// "Concurrent connections limit exceeded.", is not what clients get: docs/exchange.md §SMTP AUTH).
+// "Concurrent connections limit exceeded.", is not what clients get: docs/exchange.md#limits).
 // The edge counts the sessions (relay/auth-slot.ts): a session holds a slot from AUTH, or from a
 // later DATA once one is free; one without a slot is refused here and nothing is delivered.
 import type { Rule } from '../types.js'
