@@ -153,6 +153,10 @@ t.test('errors name the key and what was expected', async (t) => {
     errorOf({ smtpAuth: { users: [{ user: 'app@contoso.example', sendAs: ['not an address'] }] } }),
     'smtpAuth.users[0].sendAs[0]: expected the mailbox address, like "app@contoso.example"',
   )
+  t.equal(
+    errorOf({ smtpAuth: { users: [{ user: 'app@contoso.example', blocked: 'mfa' }] } }),
+    'smtpAuth.users[0].blocked: expected conditionalAccess | securityDefaults',
+  )
   t.equal(errorOf({ submission: { port: -1 } }), 'submission.port: Too small: expected number to be >=0')
   t.equal(errorOf({ smtp: { prt: 1, hst: 2 } }), 'smtp.prt: unknown key (also: hst)')
   t.equal(

@@ -1,6 +1,7 @@
 // The engines agree where sessions break: faults at connect, at MAIL (421, the session closes) and
 // at end of data (451, the session is reset and goes on), a session limit (452 past it, 421 at the
-// next MAIL, never traced), a wrong password, and a burst SMTP AUTH throttles for an hour. Each
+// next MAIL, never traced), a wrong password, a burst SMTP AUTH throttles for an hour, and two
+// senders sharing a mailbox past its concurrent sessions (432 4.3.2 at end of data). Each
 // found a difference between the engines once: the wire's sender opened a second session while
 // the first was resetting, and the core traced session-limit refusals the relay only logs.
 import t from 'tap'
@@ -45,6 +46,23 @@ const CASES: Record<string, string> = {
     '    lane: smtpAuth\n    password: wrong',
   ),
   'an hour of SMTP AUTH throttling': base('', '    lane: smtpAuth', '1h', '2400/h'),
+  // two applications signing in as one mailbox with room for one session: 432 at end of data
+  "a mailbox's concurrent sessions": base(
+    '',
+    `    lane: smtpAuth
+  - name: Other
+    from: notifications@contoso.example
+    recipients: 1
+    connections: 1
+    lane: smtpAuth
+    rates:
+      - { from: "00:00", to: "24:00", rate: 10/h }`,
+    '1h',
+    '10/h',
+  ).replace(
+    'limits: { onExceeded: fallback }',
+    'limits: { onExceeded: fallback, smtpAuth: { concurrentConnections: 1 } }',
+  ),
 }
 
 for (const [name, yaml] of Object.entries(CASES)) {

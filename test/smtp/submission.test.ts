@@ -5,7 +5,9 @@ import t, { type Test } from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { SignJWT } from 'jose'
+import nodemailer from 'nodemailer'
 import { Dialogue, login, openTls } from '../helpers/dialogue.js'
+import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 import type { TraceMessage } from '../../src/core/trace.js'
 
@@ -160,6 +162,43 @@ t.test('AUTH PLAIN, CRAM-MD5, NTLM: 504 5.7.4 with the trailer; LOGIN and XOAUTH
   t.equal(relay.trace.list({ rule: 'auth-mechanism' }).total, 5, 'each refused AUTH is traced')
   t.equal(relay.trace.list({ status: 'Captured' }).total, 1)
 })
+
+t.test(
+  'nodemailer: AUTH PLAIN and CRAM-MD5 refused with the 504; its default (LOGIN) and OAuth2 deliver',
+  async (t) => {
+    const relay = await startRelay(t, USERS)
+    const send = (options: Record<string, unknown>) =>
+      nodemailer
+        .createTransport({
+          host: '127.0.0.1',
+          port: relay.submissionPort,
+          secure: false,
+          requireTLS: true,
+          tls: { rejectUnauthorized: false },
+          ...options,
+        } as Parameters<typeof nodemailer.createTransport>[0])
+        .sendMail({ from: 'app@contoso.example', to: 'someone@example.org', subject: 'ticket', text: 'updated' })
+        .then(
+          (info: { response: string }) => info.response,
+          (err: { response?: string; message: string }) => err.response ?? err.message,
+        )
+    const password = { auth: { user: 'app@contoso.example', pass: 'secret' } }
+    for (const authMethod of ['PLAIN', 'CRAM-MD5']) {
+      const said = await send({ ...password, authMethod })
+      t.match(said, /^504 5\.7\.4 Unrecognized authentication type \[/, authMethod)
+      t.match(said, TRAILER, `${authMethod}: [host timestamp id]`)
+    }
+    t.match(await send(password), /^250 /, 'LOGIN, the first mechanism the door offers')
+    t.match(
+      await send({ auth: { type: 'OAuth2', user: 'app@contoso.example', accessToken: 'static-token' } }),
+      /^250 /,
+      'XOAUTH2',
+    )
+    await settled(relay)
+    t.equal(relay.trace.list({ rule: 'auth-mechanism' }).total, 2)
+    t.equal(relay.trace.list({ status: 'Captured' }).total, 2)
+  },
+)
 
 t.test('MAIL, RCPT, DATA or AUTH before STARTTLS: 451 5.7.3 (observed)', async (t) => {
   const relay = await startRelay(t, USERS)
@@ -524,6 +563,23 @@ t.test(
     t.equal(relay.trace.list({ status: 'Captured' }).total, 6, 'the refused ones were not delivered')
   },
 )
+
+t.test('over the thread limit in proxy mode: the next hop never gets the message', async (t) => {
+  const upstream = await startFakeUpstream(t)
+  const relay = await startRelay(t, {
+    ...USERS,
+    limits: { smtpAuth: { concurrentConnections: 1 } },
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none' } },
+  })
+  const first = await authenticated(t, relay)
+  const second = await authenticated(t, relay)
+  t.equal((await message(second, 'app@contoso.example'))[3], THREAD_LIMIT)
+  t.match((await message(first, 'app@contoso.example'))[3], /^250 /)
+  first.close()
+  second.close()
+  await settled(relay)
+  t.equal(upstream.received.length, 1, "only the first session's message reached the next hop")
+})
 
 t.test('a slot comes back when the session times out or the client goes mid-DATA', async (t) => {
   const relay = await startRelay(t, {
