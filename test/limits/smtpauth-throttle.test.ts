@@ -185,3 +185,45 @@ t.test('kill -9 after the 250 of a throttled message (proxy mode): it is deliver
   }
   t.equal(n3?.status, 'Delivered', 'and the restarted relay recorded its delivery')
 })
+
+t.test('serve --workers 2: each worker spools what it throttles; the mailbox gets one a minute', async (t) => {
+  const upstream = await startFakeUpstream(t)
+  const dir = t.testdir({})
+  // 30 simulated seconds a second: a minute is 2 s
+  const doc = testConfigDoc(
+    dir,
+    authLane(upstream, {
+      smtp: { port: 0, workers: 2 },
+      http: { port: 0 },
+      clock: { speed: 30 },
+      limits: { smtpAuth: { messagesPerMinute: 1 } },
+      log: { level: 'warn' },
+    }),
+  )
+  writeFileSync(`${dir}/relay.json`, JSON.stringify(doc))
+  const s = await spawnServe(['--config', `${dir}/relay.json`], { cwd: dir })
+  t.teardown(() => stopChild(s.child))
+  const { submission } = bannerPorts(s.banner)
+  // a connection each: the workers take them in turn
+  for (let i = 1; i <= 4; i++) {
+    const d = await authed(submission as number)
+    t.match(await message(d, i), /^250 /, `message ${i}: 250`)
+    d.close()
+  }
+  const arrivals: number[] = []
+  await until(
+    'the 4 messages upstream',
+    () => {
+      while (arrivals.length < upstream.received.length) arrivals.push(Date.now())
+      return upstream.received.length >= 4
+    },
+    30_000,
+  )
+  // message k's slot is (k - 1) minutes after message 1 was counted, a moment before it arrived:
+  // a late delivery (a loaded machine) is no failure, an early one is
+  const after = arrivals.map((a) => a - (arrivals[0] as number))
+  t.ok(
+    after.every((ms, k) => ms >= k * 2000 - 500),
+    `a simulated minute (2 s) apart, whichever worker took them: ${after.join(', ')} ms after the first`,
+  )
+})
