@@ -30,26 +30,31 @@ const RULE_BASIS: Record<string, [string, string, string]> = {
   'spool-space': ['mail', 'relay365', 'queue mode only'],
   'connector-attribution': ['mail', 'documented', 'MC1226222 (certificate, then IP); propagation assumed (per result)'],
   'recipient-syntax': ['rcpt', 'relay365', 'RFC 5321 syntax'],
-  'recipient-count': ['rcpt', 'assumed', '452 4.5.3 seen past 200 recipients of one domain only'],
+  'recipient-count': [
+    'rcpt',
+    'assumed',
+    '452 4.5.3 (AS780090) observed past 200 recipients of one domain (per result); past recipientsPerMessage assumed',
+  ],
   'connector-tls': ['rcpt', 'observed', 'partner connectors observed; onPremises assumed (per result)'],
-  'partner-restrict': ['rcpt', 'observed', '5.7.51'],
-  'direct-send': ['rcpt', 'documented', '5.7.68'],
-  'tenant-attribution': ['rcpt', 'documented', '5.7.64'],
+  'partner-restrict': ['rcpt', 'observed', "5.7.51: the connector matched the message's recipient domain"],
+  'direct-send': ['rcpt', 'assumed', '5.7.68 documented; the stage (RCPT) assumed'],
+  'tenant-attribution': ['rcpt', 'documented', '5.7.64; assumed while a matching connector propagates (per result)'],
   'partner-external': ['rcpt', 'assumed', 'code unconfirmed'],
   'known-recipient': ['rcpt', 'documented', 'DBEB 5.4.1'],
-  'new-ip-throttle': ['rcpt', 'observed', 'AS843'],
+  'new-ip-throttle': ['rcpt', 'assumed', 'AS843 reply observed; the trigger (first N transactions of an IP) assumed'],
   'line-endings': ['eom', 'relay365', 'smuggling defence'],
   'header-size': ['eom', 'documented', '256 KB header limit'],
   'message-size': ['eom', 'assumed', 'Exchange reports oversize by NDR; a synchronous 552 is RFC 1870'],
   'recipient-size': ['eom', 'observed', '5.2.3 RecipSizeLimit'],
-  'from-header': ['eom', 'documented', '5.7.512'],
+  'from-header': ['eom', 'assumed', '5.7.512 documented; a 550 at end of DATA assumed'],
   'send-as': ['eom', 'observed', '554 5.2.252 SendAsDenied at end of DATA'],
   'header-from-domain': ['eom', 'relay365', 'P2 check is relay365 policy (Exchange ignores P2 since Nov 2023)'],
 }
 
 const LIMIT_BASIS: Record<string, [string, Record<string, string>]> = {
   'smtpauth-message-rate': ['documented', {}],
-  'smtpauth-recipients-per-day': ['documented', {}],
+  // the limit and 554 5.2.0 are documented, the stage (end of DATA) is not
+  'smtpauth-recipients-per-day': ['assumed', {}],
   'tenant-external-recipients': ['documented', { connector: 'assumed' }],
   'connector-message-rate': ['assumed', {}],
   'connector-recipients-per-day': ['assumed', {}],
@@ -108,6 +113,27 @@ t.test('where one rule covers cases of different certainty, each result says whi
     basisAt('192.0.2.1', 'connector-attribution'),
     'assumed',
     'a connector is propagating: its absence is assumed',
+  )
+  const externalFrom = (ip: string) => {
+    const mail = decide(world, session(ip), { stage: 'mail', now: NOW, from: 'helpdesk@contoso.example' })
+    const r = decide(world, session(ip), {
+      stage: 'rcpt',
+      now: NOW,
+      to: 'someone@example.org',
+      acceptedSoFar: 0,
+      txn: mail.txn!,
+    })
+    return r.results.find((x) => x.rule === 'tenant-attribution')
+  }
+  t.match(
+    externalFrom('203.0.113.7'),
+    { outcome: 'reject', basis: 'assumed', note: /connector New would match but is still propagating/ },
+    'refused because the matching connector is still propagating: assumed',
+  )
+  t.match(
+    externalFrom('100.64.0.1'),
+    { outcome: 'reject', basis: 'documented' },
+    'no connector would match, an onPremises one exists: documented',
   )
   const settled = decide(world, session('192.0.2.1'), {
     stage: 'mail',

@@ -1,9 +1,10 @@
 // Pure: Set-OrganizationConfig -RejectDirectSend $true — anonymous mail with an accepted P1
 // domain and no connector is refused (documented 550 5.7.68; docs/exchange.md#connectors-and-attribution).
+// The reply is documented, the stage is not: relay365 refuses at RCPT, so the basis is assumed.
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 
-const meta = { id: 'direct-send', basis: 'documented' } as const
+const meta = { id: 'direct-send', basis: 'assumed' } as const
 
 export const directSend: Rule<'rcpt'> = {
   ...meta,
@@ -19,7 +20,8 @@ export const directSend: Rule<'rcpt'> = {
           meta,
           ctx,
           'direct-send',
-          'direct send with an accepted P1 domain while tenant.rejectDirectSend is on',
+          'direct send with an accepted P1 domain while tenant.rejectDirectSend is on' +
+            ' (reply documented, stage RCPT assumed)',
         )
       : outcome(meta, ctx, 'pass', 'P1 domain is not accepted: RejectDirectSend does not apply')
   },

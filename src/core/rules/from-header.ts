@@ -1,10 +1,11 @@
 // Pure: a message needs exactly one From field holding exactly one valid mailbox
-// (documented 550 5.7.512; RFC 5322 §3.6.2; docs/exchange.md#message-content).
+// (documented 5.7.512; RFC 5322 §3.6.2; docs/exchange.md#message-content). The text is documented;
+// that Exchange refuses with a 550 at end of DATA rather than later is assumed, so the basis is.
 import { checkAddress } from '../address.js'
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 
-const meta = { id: 'from-header', basis: 'documented' } as const
+const meta = { id: 'from-header', basis: 'assumed' } as const
 
 export const fromHeader: Rule<'eom'> = {
   ...meta,

@@ -1,10 +1,11 @@
 // Pure: Exchange throttles sources it has no history for (observed 451 4.7.500 ... (AS843) at
 // RCPT; docs/exchange.md#connectors-and-attribution). With policy.throttleNewIPs, a new IP's
-// first transactions are deferred so a sender's retry logic can be tested.
+// first transactions are deferred so a sender's retry logic can be tested. The reply is observed;
+// the trigger (the first N transactions of an unseen IP) is assumed, so the rule's basis is too.
 import type { Rule } from '../types.js'
 import { outcome, rejectWith } from './result.js'
 
-const meta = { id: 'new-ip-throttle', basis: 'observed' } as const
+const meta = { id: 'new-ip-throttle', basis: 'assumed' } as const
 
 export const newIpThrottle: Rule<'rcpt'> = {
   ...meta,
@@ -19,7 +20,7 @@ export const newIpThrottle: Rule<'rcpt'> = {
           meta,
           ctx,
           'new-ip-throttle',
-          `transaction ${n} from new IP ${ctx.session.ip}; ${attempts} are deferred`,
+          `transaction ${n} from new IP ${ctx.session.ip}; ${attempts} are deferred (reply observed, trigger assumed)`,
           meta.basis,
           { ip: ctx.session.ip },
         )

@@ -1,9 +1,18 @@
 // Pure: the relay rule of Exchange Online since Nov 2023
 // (docs/exchange.md#connectors-and-attribution): mail to an external recipient is relayed only when
 // an onPremises connector matched AND the P1 domain or the certificate domain is accepted. Partner
-// connectors are handled by partner-external.
-import type { Rule } from '../types.js'
+// connectors are handled by partner-external. A connector still propagating would have matched:
+// that Exchange does not see it yet is assumed ("may take some time"), and so is the refusal.
+import { certMatches, ipMatches } from '../attribution.js'
+import type { CompiledConnector, Rule, RuleContext } from '../types.js'
 import { outcome, rejectWith } from './result.js'
+
+/** An enabled connector that would match this client once it has propagated. */
+function propagating(ctx: RuleContext<'rcpt'>): CompiledConnector | undefined {
+  return ctx.world.connectors.find(
+    (c) => c.enabled && ctx.event.now < c.visibleFrom && (ipMatches(c, ctx.session.ip) || certMatches(c, ctx.session)),
+  )
+}
 
 const meta = { id: 'tenant-attribution', basis: 'documented' } as const
 
@@ -36,6 +45,16 @@ export const tenantAttribution: Rule<'rcpt'> = {
         'assumed',
       )
     }
+    const pending = propagating(ctx)
+    if (pending)
+      return rejectWith(
+        meta,
+        ctx,
+        'tenant-attribution',
+        `no visible connector matched ${ctx.session.ip} and the recipient is external; connector` +
+          ` ${pending.name} would match but is still propagating (assumed: Microsoft says it "may take some time")`,
+        'assumed',
+      )
     return a.onPremisesExists
       ? rejectWith(
           meta,
