@@ -21,9 +21,14 @@ export function describeSenderIpRefusal(refusal: SenderIpRefusal): string {
     : 'wider than /24; Exchange takes a single address or a CIDR from /24 to /32 in a connector'
 }
 
-/** For the trace: a connector matched through such an entry alone. */
+/**
+ * For the trace: a connector matched through such an entry alone (the example config's loopback
+ * connector, 127.0.0.0/8 and ::1/128, is one).
+ */
 export function exchangeMissNote(entry: string, refusal: SenderIpRefusal): string {
-  const why =
-    refusal === 'ipv6' ? 'an IPv6 entry, and Exchange connectors take IPv4 only' : 'wider than the /24 Exchange allows'
-  return `Exchange would not have matched it (senderIPs ${entry}: ${why}); there the mail would be direct send`
+  const what = refusal === 'ipv6' ? 'an IPv6 entry' : 'a range wider than /24'
+  return (
+    `Exchange would not have matched it (senderIPs ${entry}: ${what}; Exchange accepts only IPv4 addresses` +
+    ' and CIDR ranges /24 to /32 in SenderIPAddresses); there the mail would be direct send'
+  )
 }

@@ -87,8 +87,9 @@ t.test(
       await attributionNote(example),
       new RegExp(
         /^attributed to onPremises connector TeamDynamix by sending IP 127\.0\.0\.1; /.source +
-          /Exchange would not have matched it \(senderIPs 127\.0\.0\.0\/8: wider /.source +
-          /than the \/24 Exchange allows\); there the mail would be direct send$/.source,
+          /Exchange would not have matched it \(senderIPs 127\.0\.0\.0\/8: a range wider than \/24; /.source +
+          /Exchange accepts only IPv4 addresses and CIDR ranges \/24 to \/32 in SenderIPAddresses\); /.source +
+          /there the mail would be direct send$/.source,
       ),
     )
     const v6 = await startRelay(t, {
@@ -99,7 +100,8 @@ t.test(
       await attributionNote(v6, '::1'),
       new RegExp(
         /^attributed to onPremises connector V6 by sending IP ::1; Exchange would not have /.source +
-          /matched it \(senderIPs ::1\/128: an IPv6 entry, and Exchange connectors take IPv4 only\)/.source,
+          /matched it \(senderIPs ::1\/128: an IPv6 entry; Exchange accepts only IPv4 addresses /.source +
+          /and CIDR ranges \/24 to \/32 in SenderIPAddresses\)/.source,
       ),
     )
     // an entry Exchange takes matches too: Exchange would have matched it through that one
