@@ -133,7 +133,7 @@ t.test('send --auth / --oauth: "Use SMTP Authentication" checked, through the su
   ])
   t.equal(basic.code, 0, basic.stdout)
   t.match(basic.stdout, /AUTH LOGIN/)
-  t.match(basic.stdout, /server: 250 2\.6\.0 /)
+  t.match(basic.stdout, /server: 250 2\.0\.0 OK <[^>]+> \[Hostname=relay365\.local\]/, "the submission door's 250")
   const oauth = await runCliHere([
     'send',
     '--server',

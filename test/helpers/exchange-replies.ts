@@ -16,9 +16,9 @@ export function unrecognized(verb: string, host = 'relay365.local'): RegExp {
   return withTrailer(`500 5.3.3 Unrecognized command '${verb}'`, host)
 }
 
-/** The MX door's end-of-data 250 for this Message-ID (a pattern for the id when not given). */
-export function queued(messageId?: string, host = 'relay365.local'): RegExp {
-  const id = messageId === undefined ? '<[^>]+>' : escape(messageId)
+/** The MX door's end-of-data 250 for this Message-ID (a pattern for it when not given, or when `idPattern`). */
+export function queued(messageId?: string, host = 'relay365.local', idPattern = false): RegExp {
+  const id = messageId === undefined ? '<[^>]+>' : idPattern ? messageId : escape(messageId)
   return new RegExp(
     `^250 2\\.6\\.0 ${id} \\[InternalId=\\d+, Hostname=${escape(host)}\\] \\d+ bytes in \\d+\\.\\d{3}, ` +
       `\\d+\\.\\d{3} KB/sec Queued mail for delivery$`,
@@ -26,4 +26,6 @@ export function queued(messageId?: string, host = 'relay365.local'): RegExp {
 }
 
 /** What follows the Message-ID in the MX door's end-of-data 250, unanchored (for a client's log). */
-export const QUEUED_TAIL = String.raw`\[InternalId=\d+, Hostname=[^\]]+\] \d+ bytes in \d+\.\d{3}, \d+\.\d{3} KB/sec Queued mail for delivery`
+export const QUEUED_TAIL =
+  String.raw`\[InternalId=\d+, Hostname=[^\]]+\] \d+ bytes in \d+\.\d{3}, \d+\.\d{3} KB/sec ` +
+  'Queued mail for delivery'

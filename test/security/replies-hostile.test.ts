@@ -4,6 +4,7 @@
 import t from 'tap'
 import { Dialogue } from '../helpers/dialogue.js'
 import { settled, startRelay } from '../helpers/relay.js'
+import { queued } from '../helpers/exchange-replies.js'
 
 const plain = {
   smtp: { requireTls: false },
@@ -19,14 +20,14 @@ t.test('a 5 KB Message-ID is not echoed in the 250: relay365 names the message b
   await d.send('DATA')
   d.write(`From: helpdesk@contoso.example\r\nMessage-ID: <${'a'.repeat(5000)}@contoso.example>\r\n\r\nbody\r\n.\r\n`)
   const reply = await d.read()
-  t.match(reply, /^250 2\.6\.0 <[0-9a-f-]{36}@relay365\.local> Queued mail for delivery$/)
-  t.ok(reply.length < 200, `${reply.length} characters`)
+  t.match(reply, queued(String.raw`<[0-9a-f-]{36}@relay365\.local>`, 'relay365.local', true))
+  t.ok(reply.length < 250, `${reply.length} characters`)
   d.write('MAIL FROM:<helpdesk@contoso.example>\r\n')
   await d.read()
   await d.send('RCPT TO:<someone@example.org>')
   await d.send('DATA')
   d.write('From: helpdesk@contoso.example\r\nMessage-ID: <short@contoso.example>\r\n\r\nbody\r\n.\r\n')
-  t.equal(await d.read(), '250 2.6.0 <short@contoso.example> Queued mail for delivery', 'a normal Message-ID is echoed')
+  t.match(await d.read(), queued('<short@contoso.example>'), 'a normal Message-ID is echoed')
   d.close()
   await settled(relay)
 })

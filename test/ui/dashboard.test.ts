@@ -205,7 +205,7 @@ t.test(
     const { page, errors } = await open(t, relay)
     const panel = page.locator('.faults-card')
     t.ok(await page.locator('#faults-empty').isVisible(), 'none armed')
-    t.equal(await panel.locator('select[name=id] option').count(), 10, 'the catalogue to choose from')
+    t.equal(await panel.locator('select[name=id] option').count(), 14, 'the catalogue to choose from')
     await panel.locator('select[name=id]').selectOption('banned-ip')
     await panel.getByRole('button', { name: 'Arm' }).click()
     const item = page.locator('#faults li[data-fault="banned-ip"]')
@@ -216,7 +216,9 @@ t.test(
     const replies = await sendOne(relay, 'helpdesk@contoso.example', ['someone@example.org'], 'Ticket 9')
     t.same(replies, [
       '550 5.7.606 Access denied, banned sending IP [127.0.0.1]. To request removal ' +
-        'from this list please visit https://sender.office.com/ and follow the directions.',
+        'from this list please visit https://sender.office.com/ and follow the directions.' +
+        ' For more information please go to http://go.microsoft.com/fwlink/?LinkID=526655' +
+        ' (AS16012609) [relay365.local]',
     ])
     const row = page.locator('#messages tbody tr', { hasText: 'helpdesk@contoso.example' })
     await row.waitFor({ timeout: 2000 })
