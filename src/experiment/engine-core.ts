@@ -277,8 +277,12 @@ export class CoreEngine implements Engine {
     id: string,
   ): Promise<{ decision: LimitDecision; counted: readonly LimitRequest[] | undefined }> {
     try {
-      // as Transaction.judgeLimits: a session without a slot asks again
-      if (s.authUser !== undefined && s.authSlot === false) await claimSlot(this.context, s, s.authUser)
+      // as Transaction.judgeLimits: a session without a slot asks again, and still without one
+      // counts nothing (its message gets 432 at end of data)
+      if (s.authUser !== undefined && s.authSlot === false) {
+        if (!(await claimSlot(this.context, s, s.authUser)))
+          return { decision: { verdict: 'accept', results: [] }, counted: undefined }
+      }
       return await countLimits(
         this.world,
         this.limits,

@@ -255,8 +255,12 @@ export class Transaction {
       authUser: user,
     }
     try {
-      // a session over its mailbox's concurrent sessions asks again: one may have ended since
-      if (user !== undefined && this.session.authSlot === false) await claimAuthSlot(this.ctx, this.session, user)
+      // a session over its mailbox's concurrent sessions asks again: one may have ended since.
+      // Still without one, it never gets to submit: nothing is counted, and the end-of-data rule
+      // (sender-thread-limit) refuses it before any quota could.
+      if (user !== undefined && this.session.authSlot === false) {
+        if (!(await claimAuthSlot(this.ctx, this.session, user))) return { verdict: 'accept', results: [] }
+      }
       const { decision, counted } = await countLimits(this.ctx.world, this.ctx.limits, m, this.ctx.clock.now(), this.id)
       if (counted) this.counted = [...counted]
       return decision

@@ -139,6 +139,7 @@ t.test('AUTH PLAIN, CRAM-MD5, NTLM: 504 5.7.4 with the trailer; LOGIN and XOAUTH
     'AUTH CRAM-MD5',
     'AUTH NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAO5CAAAADw==',
     'auth plain',
+    'AUTH',
   ]) {
     const r = await d.send(line)
     t.match(r, /^504 5\.7\.4 Unrecognized authentication type \[/, line)
@@ -159,7 +160,7 @@ t.test('AUTH PLAIN, CRAM-MD5, NTLM: 504 5.7.4 with the trailer; LOGIN and XOAUTH
   t.equal(stage, 'command')
   t.equal(basis, 'observed')
   t.equal(record.refusedCommand, 'AUTH')
-  t.equal(relay.trace.list({ rule: 'auth-mechanism' }).total, 5, 'each refused AUTH is traced')
+  t.equal(relay.trace.list({ rule: 'auth-mechanism' }).total, 6, 'each refused AUTH is traced')
   t.equal(relay.trace.list({ status: 'Captured' }).total, 1)
 })
 
@@ -579,6 +580,30 @@ t.test('over the thread limit in proxy mode: the next hop never gets the message
   second.close()
   await settled(relay)
   t.equal(upstream.received.length, 1, "only the first session's message reached the next hop")
+})
+
+t.test('a session without a slot never reaches the daily quota: 432 first, nothing counted', async (t) => {
+  const relay = await startRelay(t, {
+    ...USERS,
+    limits: { smtpAuth: { concurrentConnections: 1, recipientsPerDay: 1 } },
+  })
+  const first = await authenticated(t, relay)
+  const second = await authenticated(t, relay)
+  t.match((await message(first, 'app@contoso.example'))[3], /^250 /, 'the one recipient of the day')
+  t.equal((await message(second, 'app@contoso.example'))[3], THREAD_LIMIT, 'not the quota: it never got to submit')
+  t.equal(
+    (await message(first, 'app@contoso.example'))[3],
+    '554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException',
+    'the session with the slot meets the quota',
+  )
+  first.close()
+  second.close()
+  await settled(relay)
+  const refused = relay.trace.list({ rule: 'smtpauth-concurrency' }).messages[0]
+  t.notOk(
+    refused?.results.some((r) => r.rule === 'smtpauth-recipients-per-day'),
+    'no limit was counted for the message without a slot',
+  )
 })
 
 t.test('a slot comes back when the session times out or the client goes mid-DATA', async (t) => {
