@@ -150,6 +150,17 @@ t.test('relay decision rows (docs/exchange.md#connectors-and-attribution)', asyn
       rule: 'partner-restrict',
     },
     {
+      row: 'restricted partner connector, recipient domain matched, but SMTP AUTH bypasses connectors',
+      d: () =>
+        rcpt(
+          w,
+          session({ ip: '203.0.113.9', authUser: 'app@contoso.example' }),
+          'app@contoso.example',
+          'billing@fabrikam.example',
+        ),
+      expect: 'accept',
+    },
+    {
       row: 'restricted partner connector: the sender domain is not what it restricts',
       d: () => rcpt(w, session({ ip: '198.51.100.9' }), 'billing@fabrikam.example', 'staff@contoso.example'),
       expect: 'accept',

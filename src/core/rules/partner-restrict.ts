@@ -17,9 +17,9 @@ export const partnerRestrict: Rule<'rcpt'> = {
     'a partner connector restricted to its IPs matches the recipient domain, the sending IP is not listed (550 5.7.51)',
   evaluate(ctx) {
     const domain = ctx.recipient?.mailbox.domain
-    // an authenticated client bypasses the connectors (SMTP AUTH lane)
-    if (domain === undefined || ctx.txn.attribution.lane === 'smtpAuth')
-      return outcome(meta, ctx, 'pass', 'no recipient domain a partner connector could match')
+    if (domain === undefined) return outcome(meta, ctx, 'skip', 'recipient address did not parse')
+    if (ctx.txn.attribution.lane === 'smtpAuth')
+      return outcome(meta, ctx, 'pass', 'authenticated submission: the connectors are bypassed')
     const restricted = visibleConnectors(ctx.world, ctx.event.now).visible.find(
       (c) =>
         c.type === 'partner' &&
