@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js'
 import { SimClock } from '../clock/sim-clock.js'
 import { parseExampleConfig } from '../config/load.js'
 import { mergeConfig } from '../config/merge.js'
+import { perRecipientGroup } from '../core/limits.js'
 import type { EngineName, Engine } from './engine.js'
 import { CoreEngine } from './engine-core.js'
 import { WireEngine } from './engine-wire.js'
@@ -222,13 +223,15 @@ class LimitSampler {
           (u.kind !== 'window' && u.kind !== 'schedule')
         )
           continue
-        let series = this.byKey.get(u.key)
+        // the receive limits: one series for the busiest mailbox (and pair), not one per mailbox
+        const key = perRecipientGroup(u.key) ?? u.key
+        let series = this.byKey.get(key)
         if (!series)
           this.byKey.set(
-            u.key,
+            key,
             (series = { limit: u.limit, windowMs: u.windowMs, used: new Array<number>(this.buckets).fill(0) }),
           )
-        series.used[this.index] = u.used
+        series.used[this.index] = Math.max(series.used[this.index] as number, u.used)
       }
       this.index++
       this.next += this.bucketMs

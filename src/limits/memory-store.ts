@@ -95,8 +95,13 @@ export class MemoryLimitStore implements LimitStore {
   private readonly schedules = new Map<string, Counted>()
   private readonly holders = new Map<string, { limit: number; until: Map<string, number> }>()
   private readonly hits = new Map<string, { times: number[]; windowMs: number }>()
+  /** Consumes since the last sweep of emptied windows. */
+  private sinceSweep = 0
 
   async consume(requests: readonly LimitRequest[], now: number, holder?: string): Promise<LimitOutcome[]> {
+    this.sinceSweep += requests.length
+    // as often as there are windows to look at (and at least 4,096 requests apart): O(1) a request
+    if (this.sinceSweep > Math.max(4096, this.windows.size)) this.sweep(now)
     const outcomes = requests.map((r) => (r.kind === 'window' ? this.checkWindow(r, now) : this.checkSchedule(r, now)))
     if (outcomes.some((o) => !o.ok)) return outcomes
     requests.forEach((r, i) => {
@@ -104,6 +109,18 @@ export class MemoryLimitStore implements LimitStore {
       else counted(this.schedules, r).q.push((outcomes[i] as LimitOutcome).at ?? now, 1, holder)
     })
     return outcomes
+  }
+
+  /**
+   * Forgets windows with nothing left in them, as Redis lets their keys expire: the receive
+   * limits make one or two per tenant mailbox ever written to.
+   */
+  private sweep(now: number): void {
+    this.sinceSweep = 0
+    for (const [key, w] of this.windows) {
+      w.q.prune(now - w.windowMs)
+      if (w.q.size === 0) this.windows.delete(key)
+    }
   }
 
   async refund(requests: readonly LimitRequest[], holder: string): Promise<void> {

@@ -6,6 +6,7 @@
 import { Gauge, type Registry } from 'prom-client'
 import type { ConnectionCounts } from '../delivery/sink.js'
 import type { Clock, LimitStore, LimitUsage } from '../ports.js'
+import { perRecipientGroup } from '../core/limits.js'
 
 export interface StateSources {
   readonly openSessions: () => number
@@ -70,8 +71,17 @@ export function registerStateMetrics(registry: Registry, s: StateSources): void 
       .usage(s.clock.now())
       .catch(() => undefined)
       .finally(() => setImmediate(() => (pending = undefined))))
-  // newip:<address> keys (policy.throttleNewIPs) grow with every client address: counted, not labelled.
-  const keyed = (u: LimitUsage) => u.kind !== 'hits'
+  // newip:<address> keys (policy.throttleNewIPs) grow with every client address: counted, not
+  // labelled; so do the receive limits' keys with every tenant mailbox: their busiest is labelled.
+  const keyed = (u: LimitUsage) => u.kind !== 'hits' && perRecipientGroup(u.key) === undefined
+  const busiest = (all: readonly LimitUsage[]) => {
+    const top = new Map<string, LimitUsage>()
+    for (const u of all) {
+      const group = perRecipientGroup(u.key)
+      if (group !== undefined && u.used >= (top.get(group)?.used ?? -1)) top.set(group, { ...u, key: group })
+    }
+    return [...top.values()]
+  }
   new Gauge({
     name: 'relay365_limit_store_up',
     help: 'Whether the limit store (memory or Redis) answered the last scrape',
@@ -89,7 +99,8 @@ export function registerStateMetrics(registry: Registry, s: StateSources): void 
     registers,
     async collect() {
       this.reset()
-      for (const u of (await usage()) ?? []) if (keyed(u)) this.set({ key: u.key, kind: u.kind }, u.used)
+      const all = (await usage()) ?? []
+      for (const u of [...all.filter(keyed), ...busiest(all)]) this.set({ key: u.key, kind: u.kind }, u.used)
     },
   })
   new Gauge({
@@ -99,8 +110,9 @@ export function registerStateMetrics(registry: Registry, s: StateSources): void 
     registers,
     async collect() {
       this.reset()
-      for (const u of (await usage()) ?? [])
-        if (keyed(u) && u.limit !== null) this.set({ key: u.key, kind: u.kind }, u.limit)
+      const all = (await usage()) ?? []
+      for (const u of [...all.filter(keyed), ...busiest(all)])
+        if (u.limit !== null) this.set({ key: u.key, kind: u.kind }, u.limit)
     },
   })
   new Gauge({
@@ -108,7 +120,7 @@ export function registerStateMetrics(registry: Registry, s: StateSources): void 
     help: 'Client addresses remembered for new-IP throttling (policy.throttleNewIPs)',
     registers,
     async collect() {
-      this.set(((await usage()) ?? []).filter((u) => !keyed(u)).length)
+      this.set(((await usage()) ?? []).filter((u) => u.kind === 'hits').length)
     },
   })
 }

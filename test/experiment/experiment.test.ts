@@ -228,6 +228,14 @@ t.test('a mailbox over its hourly receive limit: 250 and an NDR, never a fallbac
     const first = result.timeline.firsts.find((f) => f.category === 'ndr')
     t.equal(first?.rule, 'recipient-receive-rate', engine)
     t.match(first?.reply, /^250 /, `${engine}: what the application saw: success`)
+    t.same(
+      result.limits.filter((l) => l.key.startsWith('receive:')).map((l) => [l.key, l.limit, l.peak]),
+      [
+        ['receive:*', 1, 1],
+        ['receive:*:from:*', 1188, 1],
+      ],
+      `${engine}: the busiest mailbox and pair, not a series per mailbox`,
+    )
   }
 })
 

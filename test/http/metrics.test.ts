@@ -76,6 +76,11 @@ t.test(
     t.equal(value(text, 'relay365_limit_used{key="connector:TeamDynamix:messages",kind="window"}'), 2)
     t.equal(value(text, 'relay365_limit_max{key="connector:TeamDynamix:messages",kind="window"}'), 10)
     t.equal(value(text, 'relay365_limit_used{key="tenant:external-recipients",kind="window"}'), 1)
+    // one key per tenant mailbox would be a label per mailbox: only the busiest of each kind
+    t.equal(value(text, 'relay365_limit_used{key="receive:*",kind="window"}'), 1)
+    t.equal(value(text, 'relay365_limit_max{key="receive:*",kind="window"}'), 3600)
+    t.equal(value(text, 'relay365_limit_max{key="receive:*:from:*",kind="window"}'), 1188)
+    t.notOk(text.includes('receive:staff'), 'no mailbox in a label')
     t.ok(value(text, 'process_resident_memory_bytes'), 'process metrics too')
     t.notOk(text.includes('relay365_spool_messages'), 'no spool gauge without a queue')
   },

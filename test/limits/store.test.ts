@@ -113,10 +113,53 @@ async function contract(t: Test, make: () => Promise<LimitStore>) {
     const results = await Promise.all(Array.from({ length: 200 }, () => s.consume(req, T0)))
     t.equal(results.filter((r) => r[0]?.ok).length, 57)
   })
+  await t.test('the receive limits: 1,000 keys in one call (500 mailboxes), all or nothing', async (t) => {
+    const s = await make()
+    const HOUR = 60 * MIN
+    const reqs = (n: number, limit: number) =>
+      Array.from({ length: n }, (_, i) => [
+        { key: `receive:user${i}@contoso.example`, kind: 'window' as const, amount: 1, limit, windowMs: HOUR },
+        {
+          key: `receive:user${i}@contoso.example:from:app@contoso.example`,
+          kind: 'window' as const,
+          amount: 1,
+          limit: 1,
+          windowMs: HOUR,
+        },
+      ]).flat()
+    const first = await s.consume(reqs(500, 3600), T0)
+    t.equal(first.length, 1000)
+    t.ok(first.every((o) => o.ok && o.used === 0))
+    const again = await s.consume(reqs(500, 3600), T0 + 1)
+    t.equal(again.filter((o) => !o.ok).length, 500, 'every pair over its limit of 1')
+    t.ok(
+      again.filter((_, i) => i % 2 === 0).every((o) => o.ok && o.used === 1),
+      'the mailboxes were not',
+    )
+    t.match(
+      (await s.usage(T0 + 2)).find((u) => u.key === 'receive:user7@contoso.example'),
+      { used: 1 },
+      'the refused call counted nothing',
+    )
+  })
 }
 
 t.test('memory store', async (t) => {
   await contract(t, async () => new MemoryLimitStore())
+  await t.test('windows left empty are forgotten, as Redis keys expire', async (t) => {
+    const s = new MemoryLimitStore()
+    const HOUR = 60 * MIN
+    const one = (key: string) => [{ key, kind: 'window' as const, amount: 1, limit: 10_000, windowMs: HOUR }]
+    for (let i = 0; i < 5000; i++) await s.consume(one(`receive:user${i}@contoso.example`), T0)
+    t.equal((await s.usage(T0)).length, 5000)
+    // the sweep comes as many requests later as there are windows
+    for (let i = 0; i < 5001; i++) await s.consume(one('receive:late@contoso.example'), T0 + 2 * HOUR + i * 1000)
+    t.same(
+      (await s.usage(T0 + 3 * HOUR)).map((u) => u.key),
+      ['receive:late@contoso.example'],
+      'an hour after the window: only the key still counting',
+    )
+  })
 })
 
 t.test('redis store', needs('redis-server'), async (t) => {

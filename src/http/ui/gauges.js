@@ -1,5 +1,6 @@
 // Limit gauges from GET /api/v1/limits: used / limit per key, as a bar that turns amber past 70%
-// and red past 90%. New-IP memory (kind "hits", one key per client address) is summed up in one line.
+// and red past 90%. New-IP memory (kind "hits", one key per client address) is summed up in one line;
+// the receive limits (one or two keys per tenant mailbox) show their busiest mailbox and pair only.
 import { fmtDuration, h } from './dom.js'
 
 const KIND = { window: 'rolling', schedule: 'rate (delayed past it)', concurrency: 'concurrent sessions', hits: 'seen' }
@@ -13,6 +14,12 @@ function describe(u) {
   if (scope === 'tenant') return { title: 'Tenant external recipients', sub: `${KIND[u.kind]}${per}` }
   if (scope === 'smtpauth') return { title: `SMTP AUTH ${who}`, sub: `${what} ${KIND[u.kind]}${per}` }
   if (scope === 'connector') return { title: `Connector ${who}`, sub: `${what} ${KIND[u.kind]}${per}` }
+  if (scope === 'receive') {
+    const [mailbox, , sender] = rest
+    return sender
+      ? { title: `Busiest pair: ${mailbox} from ${sender}`, sub: `received ${KIND[u.kind]}${per}` }
+      : { title: `Busiest mailbox: ${mailbox}`, sub: `received ${KIND[u.kind]}${per}` }
+  }
   return { title: u.key, sub: `${KIND[u.kind] ?? u.kind}${per}` }
 }
 
@@ -24,7 +31,13 @@ function fill(pct) {
 }
 
 export function renderGauges(el, usage) {
-  const keyed = usage.filter((u) => u.kind !== 'hits')
+  const receive = usage.filter((u) => u.key.startsWith('receive:'))
+  const busiest = (pair) =>
+    receive.filter((u) => u.key.includes(':from:') === pair).reduce((a, u) => (a && a.used >= u.used ? a : u), undefined)
+  const keyed = [
+    ...usage.filter((u) => u.kind !== 'hits' && !u.key.startsWith('receive:')),
+    ...[busiest(false), busiest(true)].filter(Boolean),
+  ]
   const ips = usage.filter((u) => u.kind === 'hits')
   const items = keyed.map((u) => {
     const d = describe(u)
@@ -38,6 +51,8 @@ export function renderGauges(el, usage) {
       u.limit ? h('div', { class: `bar ${level}`, role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': u.limit, 'aria-valuenow': u.used }, fill(pct)) : null,
     )
   })
+  const mailboxes = receive.filter((u) => !u.key.includes(':from:')).length
+  if (mailboxes) items.push(h('div', { class: 'gauge' }, h('div', { class: 'what' }, `receive limits count ${mailboxes} mailbox${mailboxes === 1 ? '' : 'es'}`)))
   if (ips.length) items.push(h('div', { class: 'gauge' }, h('div', { class: 'what' }, `new-IP throttling remembers ${ips.length} client address${ips.length === 1 ? '' : 'es'}`)))
   if (!items.length) items.push(h('p', { class: 'empty' }, 'No limit counted yet: counters appear once a message on the connector or SMTP AUTH lane is counted.'))
   el.replaceChildren(...items)
