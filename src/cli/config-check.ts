@@ -59,6 +59,7 @@ function describeMailbox(u: Config['smtpAuth']['users'][number], oauth: boolean)
   ]
   const extra = [
     ...(u.smtpAuth ? [] : ['SMTP AUTH off']),
+    ...(u.blocked === null ? [] : [`sign-in blocked (${u.blocked})`]),
     ...(u.sendAs.length ? [`sends as ${u.sendAs.join(', ')}`] : []),
   ]
   const signIn = how.length ? how.join(', ') : oauth ? 'XOAUTH2 JWTs only' : 'no password or token'
