@@ -63,13 +63,15 @@ t.test('MX door end of data: 250 2.6.0 <id> [InternalId=, Hostname=] N bytes in 
   t.equal(await d.send('RCPT TO:<user@contoso.example>'), '250 2.1.5 Recipient OK')
   const message = 'From: helpdesk@contoso.example\r\nMessage-ID: <t1@contoso.example>\r\n\r\nHello.\r\n.\r\n'
   const reply = await data(d, message)
-  const m =
-    /^250 2\.6\.0 <t1@contoso\.example> \[InternalId=(\d+), Hostname=relay365\.local\] (\d+) bytes in (\d+\.\d{3}), (\d+\.\d{3}) KB\/sec Queued mail for delivery$/.exec(
-      reply,
-    )
+  const m = new RegExp(
+    String.raw`^250 2\.6\.0 <t1@contoso\.example> \[InternalId=(\d+), Hostname=relay365\.local\] ` +
+      String.raw`(\d+) bytes in (\d+\.\d{3}), (\d+\.\d{3}) KB/sec Queued mail for delivery$`,
+  ).exec(reply)
   t.ok(m, `Exchange's form: ${reply}`)
   t.ok(Number(m?.[2]) >= message.length - 3, 'the size is the message received')
   t.ok(Number(m?.[1]) > 0, 'an InternalId')
+  const [size, seconds, rate] = [Number(m?.[2]), Number(m?.[3]), Number(m?.[4])]
+  if (seconds >= 0.01) t.ok(Math.abs(rate - size / 1024 / seconds) / rate < 0.1, 'KiB/s is size over time')
   d.close()
 })
 
