@@ -2,7 +2,9 @@
 // fsynced in the spool; then delivered by this worker through the same route targets as proxy
 // mode, per recipient: delivered, failed at once on 5xx, retried with backoff on 4xx or no reply
 // until giveUpAfter, then failed with a DSN to the sender. The spool is recovered at start, so a
-// crash loses nothing that was acknowledged (at-least-once).
+// crash loses nothing that was acknowledged (at-least-once). In proxy mode the same queue takes
+// the messages SMTP AUTH's per-minute throttle carries over (limits.smtpAuth.throttle:
+// delay-delivery), each not attempted before its slot.
 // Postfix's roles, each in its own module: intake.ts (cleanup: into the spool), scheduler.ts
 // (qmgr: what is attempted when), attempt.ts (the delivery agent), bounce.ts (DSNs and NDRs),
 // spool-space.ts (what the spool can still take), kept-bodies.ts (bytes for the first attempt).
