@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import type { MessageDsn, RecipientDsn } from '../core/dsn-params.js'
 import type { LimitDecision, LimitRequest } from '../core/limits.js'
-import { reply, type Reply } from '../core/replies.js'
+import { formatReply, reply, type Reply } from '../core/replies.js'
 import { internalIdOf, queuedReplyOf } from '../core/reply-vars.js'
 import {
   addRecipient,
@@ -347,19 +347,22 @@ export class Transaction {
   private queuedReply(): Reply {
     // RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets; a client sent 5 KB of Message-ID.
     const own = this.messageId()
-    const echoed =
-      own.length <= MAX_ECHOED_MESSAGE_ID && /^[\x21-\x7e]+$/.test(own)
-        ? own
-        : `<${this.id}@${this.ctx.world.hostname}>`
-    const { id, vars } = queuedReplyOf({
-      endpoint: this.session.endpoint,
-      hostname: this.ctx.world.hostname,
-      messageId: echoed,
-      internalId: internalIdOf(this.id),
-      size: this.size ?? 0,
-      elapsedMs: this.receivedMs,
-    })
-    return reply(this.ctx.world.replies, id, vars)
+    const fallback = `<${this.id}@${this.ctx.world.hostname}>`
+    const naming = (messageId: string): Reply => {
+      const { id, vars } = queuedReplyOf({
+        endpoint: this.session.endpoint,
+        hostname: this.ctx.world.hostname,
+        messageId,
+        internalId: internalIdOf(this.id),
+        size: this.size ?? 0,
+        elapsedMs: this.receivedMs,
+      })
+      return reply(this.ctx.world.replies, id, vars)
+    }
+    if (own.length > MAX_ECHOED_MESSAGE_ID || !/^[\x21-\x7e]+$/.test(own)) return naming(fallback)
+    // the hostname is in the line too: a long one leaves less room for the client's id (CRLF: 2 octets)
+    const echoed = naming(own)
+    return formatReply(echoed).length <= 510 ? echoed : naming(fallback)
   }
 
   /**

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { Dialogue, openTls } from '../helpers/dialogue.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
+import { queued } from '../helpers/exchange-replies.js'
 
 const HOST = 'relay365.local'
 /** `2024-10-09T10:39:31.988Z 08DCE8162EC4E3C0`: the trailer's time and session id. */
@@ -233,5 +234,22 @@ t.test('a fault matched to a door fires on that door only', async (t) => {
   await d.send('MAIL FROM:<helpdesk@contoso.example>')
   await d.send('RCPT TO:<user@contoso.example>')
   t.match(await data(d, 'From: helpdesk@contoso.example\r\n\r\nHi.\r\n.\r\n'), /^250 2\.6\.0 /)
+  d.close()
+})
+
+t.test('a long hostname: the 250 names the message by its own id rather than pass 512 octets', async (t) => {
+  const host = `${'a'.repeat(60)}.${'b'.repeat(60)}.${'c'.repeat(30)}.example`
+  const relay = await startRelay(t, { smtp: { hostname: host } })
+  const d = await openTls(relay.smtpPort)
+  await d.send('MAIL FROM:<helpdesk@contoso.example>')
+  await d.send('RCPT TO:<user@contoso.example>')
+  const id = `<${'m'.repeat(232)}@contoso.example>`
+  const reply = await data(d, `From: helpdesk@contoso.example\r\nMessage-ID: ${id}\r\n\r\nHi.\r\n.\r\n`)
+  t.match(reply, queued(String.raw`<[0-9a-f-]{36}@${host.replace(/\./g, '\\.')}>`, host, true))
+  t.ok(reply.length <= 510, `${reply.length} octets`)
+  await d.send('MAIL FROM:<helpdesk@contoso.example>')
+  await d.send('RCPT TO:<user@contoso.example>')
+  const short = await data(d, 'From: helpdesk@contoso.example\r\nMessage-ID: <s@contoso.example>\r\n\r\nHi.\r\n.\r\n')
+  t.match(short, queued('<s@contoso.example>', host), 'a short id still fits')
   d.close()
 })
