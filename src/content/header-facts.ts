@@ -1,8 +1,8 @@
 // Reads the facts the policy needs from a message's header block: how many From fields there are
 // and which mailboxes the From field holds (a strict RFC 5322 reading, from-field.ts: an ill-formed
 // field names no mailbox), plus, as mailparser reads them, the From display, Message-ID and
-// Subject for the trace. Only the header block is ever parsed (DESIGN.md: stream, parse headers
-// only).
+// Subject for the trace. Only the header block is ever parsed: the body streams through
+// untouched, so memory does not grow with the message.
 //
 // Most applications write those three fields plainly (ASCII, one line each, no encoded words, a
 // bare or simply named mailbox). For such a block the three are read directly, which gives what

@@ -1,11 +1,11 @@
-// smtp-server's connection, adjusted where relay365 must differ from the library (DESIGN.md
-// "Things we learned"): no 100 ms greeting delay, SPEC replies through the reply shim, a session
-// deadline and a minimum data rate that trickled bytes cannot defeat, RFC 5321 line lengths,
-// command lines refused when they carry a bare CR, a bare LF or a NUL, unadvertised MAIL/RCPT
-// parameters refused, the session counters the session-limit rules judge, and BDAT (RFC 3030,
-// bdat.ts), which smtp-server lacks, and commands read as leniently as Exchange reads them (a bare
-// HELO, MAIL FROM without angle brackets). Nothing here decides policy: refusals come from the hooks as
-// catalogue replies. The library's members used here are listed in smtp-server-internals.ts.
+// smtp-server's connection, adjusted where relay365 must differ from the library: no 100 ms
+// greeting delay, Exchange's replies through the reply shim, a session deadline and a minimum data
+// rate that trickled bytes cannot defeat, RFC 5321 line lengths, command lines refused when they
+// carry a bare CR, a bare LF or a NUL, unadvertised MAIL/RCPT parameters refused, the session
+// counters the session-limit rules judge, and BDAT (RFC 3030, bdat.ts), which smtp-server lacks,
+// and commands read as leniently as Exchange reads them (a bare HELO, MAIL FROM without angle
+// brackets). Nothing here decides policy: refusals come from the hooks as catalogue replies. The
+// library's members used here are listed in smtp-server-internals.ts.
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection'
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream'
 import type { SMTPServer } from 'smtp-server'
@@ -87,7 +87,7 @@ export class RelayConnection extends SMTPConnection {
   }
 
   // smtp-server waits 100 ms before every greeting to catch early talkers; at one message per
-  // connection that caps a sender near 10 msg/s. relay365 greets at once (DESIGN.md).
+  // connection that caps a sender near 10 msg/s. relay365 greets at once.
   override init(): void {
     this._setListeners(() => {
       const max = this._server.options.maxClients

@@ -125,7 +125,7 @@ const EXPECTED: Record<string, [string, FaultStage]> = {
 }
 
 t.test('every catalogue id: its reply (docs/exchange.md), its stage, rule fault, basis injected', async (t) => {
-  t.same([...FAULT_IDS].sort(), Object.keys(EXPECTED).sort(), 'the catalogue is the SPEC table')
+  t.same([...FAULT_IDS].sort(), Object.keys(EXPECTED).sort(), 'the catalogue of docs/exchange.md#fault-catalogue')
   for (const id of FAULT_IDS) {
     const [line, stage] = EXPECTED[id] as [string, FaultStage]
     t.equal(FAULT_CATALOGUE[id].stage, stage, `${id} at ${stage}`)

@@ -57,7 +57,7 @@ t.test('a bare HELO is taken: 250 <hostname> Hello [<client-ip>], then a whole t
 t.test('a bare HELO with trailing blanks is a bare HELO; EHLO without a name is still refused', async (t) => {
   const relay = await startRelay(t)
   const d = await Dialogue.open(relay.smtpPort)
-  t.equal(await d.send('EHLO'), '501 5.5.4 Invalid domain name', 'EHLO: SPEC changes HELO only')
+  t.equal(await d.send('EHLO'), '501 5.5.4 Invalid domain name', 'EHLO: only a bare HELO is taken')
   t.equal(await d.send('HELO two names'), '501 5.5.4 Invalid domain name')
   t.equal(await d.send('HELO  '), `250 ${HOST} Hello [127.0.0.1]`)
   t.equal(await d.send('helo'), `250 ${HOST} Hello [127.0.0.1]`)
