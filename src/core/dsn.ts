@@ -46,12 +46,11 @@ export function exchangeNdrFrom(tenantDomain: string): string {
 }
 
 /**
- * Exchange reports as one of its servers, "<server>.prod.outlook.com"; relay365's server name is
- * the first label of smtp.hostname (relay365.local -> relay365.prod.outlook.com).
+ * Exchange reports as "<host>.prod.outlook.com", <host> being the server that greets in its
+ * banner and replies; relay365's is smtp.hostname (relay365.local -> relay365.local.prod.outlook.com).
  */
 export function exchangeReportingHost(hostname: string): string {
-  if (/\.prod\.outlook\.com$/i.test(hostname)) return hostname
-  return `${hostname.split('.')[0] || hostname}.prod.outlook.com`
+  return /\.prod\.outlook\.com$/i.test(hostname) ? hostname : `${hostname}.prod.outlook.com`
 }
 
 /** Exchange's NDR wording (the human part of its "Undeliverable" reports). */

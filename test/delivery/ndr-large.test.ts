@@ -17,11 +17,12 @@ import { testConfigDoc } from '../helpers/relay.js'
 const LINE = `${'y'.repeat(76)}\r\n`
 const SIZE = Math.ceil((40 * 1024 * 1024) / LINE.length) * LINE.length
 /**
- * Growth of the relay's RSS allowed while 40 MB and its 40 MB NDR go through: well under either
- * (measured in proxy mode: +17 MB; a 100 MB message and its NDR +24 MB, the same 100 MB delivered
- * without an NDR +23 MB: the NDR adds nothing that grows with the message).
+ * Growth of the relay's RSS allowed while 40 MB and its 40 MB NDR go through. Measured (proxy and
+ * queue, a loaded 2-core machine): +15 to +39 MB; the same 40 MB delivered without an NDR +7 to
+ * +28 MB; 100 MB with its NDR +24 MB: nothing grows with the message, the rest is the heap's own
+ * noise. Held whole, the message alone would add 40 MB on top of that noise.
  */
-const GROWTH_LIMIT_MB = 30
+const GROWTH_LIMIT_MB = 45
 
 function body(): Readable {
   const chunk = Buffer.from(LINE.repeat(Math.floor(65_536 / LINE.length)))
@@ -135,7 +136,7 @@ for (const mode of ['proxy', 'queue'] as const)
     const text = report.subarray(0, 8192).toString('latin1')
     t.match(text, /^From: Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@contoso\.example>\r\n/m)
     t.match(text, /^Subject: Undeliverable: Forty megabytes\r\n/m)
-    t.match(text, /\r\nReporting-MTA: dns; relay365\.prod\.outlook\.com\r\n/)
+    t.match(text, /\r\nReporting-MTA: dns; relay365\.local\.prod\.outlook\.com\r\n/)
     t.match(text, /\r\nStatus: 5\.2\.3\r\nDiagnostic-Code: smtp; 550 5\.2\.3 RESOLVER\.RST\.RecipSizeLimit;/)
     // the original: after "message/rfc822" and its blank line, its header block, then the body
     const part = report.indexOf('Content-Type: message/rfc822\r\n\r\n')

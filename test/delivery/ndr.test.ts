@@ -125,7 +125,10 @@ t.test(
     t.match(parsed.text, /Delivery has failed to these recipients or groups:/)
     t.match(parsed.text, /c@example\.org/)
     const text = raw.toString()
-    t.match(text, /Content-Type: message\/delivery-status\r\n\r\nReporting-MTA: dns; relay365\.prod\.outlook\.com\r\n/)
+    t.match(
+      text,
+      /Content-Type: message\/delivery-status\r\n\r\nReporting-MTA: dns; relay365\.local\.prod\.outlook\.com\r\n/,
+    )
     for (const rcpt of ['c@example.org', 'd@example.net']) {
       t.match(
         text,

@@ -97,7 +97,7 @@ t.test(
     t.same(p.from?.value, [{ name: 'Microsoft Outlook', address: EXCHANGE_NDR }])
     t.equal(p.subject, 'Undeliverable: Five')
     t.match(p.headers.get('content-type'), { value: 'multipart/report', params: { 'report-type': 'delivery-status' } })
-    t.match(r5!.text, /\r\nReporting-MTA: dns; relay365\.prod\.outlook\.com\r\n/)
+    t.match(r5!.text, /\r\nReporting-MTA: dns; relay365\.local\.prod\.outlook\.com\r\n/)
     const returned = p.attachments.find((a) => a.contentType === 'message/rfc822')
     t.match(
       returned?.content.toString(),
