@@ -90,6 +90,7 @@ function describeFault(f: FaultConfig): string {
   ].filter(Boolean)
   return [
     `${f.id} at ${f.stage}${f.reply ? ` (${f.reply})` : ''}`,
+    ...(f.verdict !== undefined ? [`verdict ${f.verdict}`] : []),
     ...match,
     ...(f.probability < 1 ? [`probability ${f.probability}`] : []),
     ...window,

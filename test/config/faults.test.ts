@@ -125,10 +125,12 @@ t.test('config check lists the armed faults and the fault rule at each of its st
   const dir = t.testdir({
     'relay.yaml':
       'tenant: { acceptedDomains: [contoso.edu] }\nfaults:\n  - { id: banned-ip, match: { ip: 198.51.100.7 } }\n' +
-      '  - { id: temporary-error, probability: 0.5, from: 2026-06-01T10:00:00Z, until: 2026-06-01T12:00:00Z }\n',
+      '  - { id: temporary-error, probability: 0.5, from: 2026-06-01T10:00:00Z, until: 2026-06-01T12:00:00Z }\n' +
+      '  - { id: restricted-sender, verdict: "RefuseQuota, ShowTierUpgrade" }\n',
   })
   const out = configCheck({ file: `${dir}/relay.yaml`, rules: true })
   t.match(out, /\n {2}fault {7}banned-ip at rcpt, ip 198\.51\.100\.7\n/)
+  t.match(out, /\n {2}fault {7}restricted-sender at eom, verdict RefuseQuota, ShowTierUpgrade, door submission\n/)
   t.match(
     out,
     new RegExp(
