@@ -10,6 +10,7 @@ import { keepsOriginal } from '../../src/relay/ndr-request.js'
 import { parseExampleConfig } from '../../src/config/load.js'
 import { compileWorld } from '../../src/config/world.js'
 import type { TransactionState } from '../../src/core/transaction.js'
+import { startRelay } from '../helpers/relay.js'
 
 async function readAll(r: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = []
@@ -79,4 +80,30 @@ t.test('keepsOriginal: only while an NDR may return the whole message', async (t
   t.equal(keepsOriginal(world, state('a@contoso.example', 'fallback'), undefined, false), false, 'not the tenant')
   const smtp = compileWorld(parseExampleConfig({ policy: { ndr: 'smtp' } }))
   t.equal(keepsOriginal(smtp, state('a@contoso.example', 'upstream'), undefined, false), false, 'policy.ndr: smtp')
+})
+
+t.test('queue mode: a streamed report that fails part way leaves nothing in the spool', async (t) => {
+  const relay = await startRelay(t, { delivery: { mode: 'queue' } })
+  async function* broken(): AsyncGenerator<Buffer> {
+    yield Buffer.from('From: <>\r\nSubject: Undeliverable: x\r\n\r\n')
+    throw new Error('the kept copy went away')
+  }
+  await t.rejects(
+    relay.queue!.enqueueReport({
+      id: 'broken-report',
+      text: 'From: <>\r\nSubject: Undeliverable: x\r\n',
+      body: broken(),
+      to: 'helpdesk@contoso.example',
+      reportFor: 'nothing',
+      note: 'a test',
+    }),
+    /the kept copy went away/,
+  )
+  t.equal(relay.queue!.depth, 0)
+  const files = await readdir(relay.config.delivery.spoolDir, { recursive: true })
+  t.ok(files.length > 0, 'the spool is there')
+  t.notOk(
+    files.some((f) => String(f).includes('broken-report')),
+    'its file discarded',
+  )
 })
