@@ -158,7 +158,8 @@ export const REPLY_CATALOGUE = {
   'header-from-domain': { code: 550, enhanced: '5.7.1', text: 'Header From domain is not an accepted domain' },
   // relay decision (docs/exchange.md#connectors-and-attribution)
   'connector-tls': { code: 454, enhanced: '4.7.0', text: 'Failed to establish appropriate TLS channel: Access Denied' },
-  'tenant-attribution': { code: 550, enhanced: '5.7.64', text: 'TenantAttribution; Relay Access Denied' },
+  // live replies carry the host (docs/exchange.md#connectors-and-attribution)
+  'tenant-attribution': { code: 550, enhanced: '5.7.64', text: 'TenantAttribution; Relay Access Denied [{hostname}]' },
   'partner-restrict': {
     code: 550,
     enhanced: '5.7.51',
@@ -179,7 +180,8 @@ export const REPLY_CATALOGUE = {
   },
   // SMTP AUTH lane and limits (docs/exchange.md#smtp-auth-states, #limits)
   'auth-ok': { code: 235, enhanced: '2.7.0', text: 'Authentication successful' },
-  'auth-failed': { code: 535, enhanced: '5.7.3', text: 'Authentication unsuccessful [{hostname}]' },
+  // the full trailer, as 2024-2025 transcripts show it (docs/exchange.md#replies-to-the-byte)
+  'auth-failed': { code: 535, enhanced: '5.7.3', text: 'Authentication unsuccessful [{hostname} {timestamp} {id}]' },
   // the submission door (smtp.office365.com:587; docs/exchange.md#the-two-doors)
   'submission-tls': {
     code: 451,
@@ -196,7 +198,7 @@ export const REPLY_CATALOGUE = {
     enhanced: '5.7.139',
     text:
       'Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.' +
-      ' Visit https://aka.ms/smtp_auth_disabled for more information. [{hostname}]',
+      ' Visit https://aka.ms/smtp_auth_disabled for more information. [{hostname} {timestamp} {id}]',
   },
   'auth-mailbox-disabled': {
     code: 535,

@@ -9,6 +9,7 @@ import { mergeConfig, type ConfigDoc } from '../../src/config/merge.js'
 import { login, openTls } from '../helpers/dialogue.js'
 import { bannerPorts, runCli, runCliHere, spawnServe, stopChild } from '../helpers/cli.js'
 import { TLS_DIR } from '../helpers/fixtures.js'
+import { withTrailer } from '../helpers/exchange-replies.js'
 
 /** A config file for a test: its own ports, trace and certificate, nothing of the example config. */
 function writeConfig(dir: string, doc: ConfigDoc): string {
@@ -57,9 +58,9 @@ t.test(
     t.notMatch(banner, /warning|example/, 'a connector Exchange would take: nothing to warn about')
     const { smtp, submission } = bannerPorts(banner)
     const d = await openTls(submission as number)
-    t.equal(
+    t.match(
       await login(d, 'app@contoso.example', 'secret'),
-      '535 5.7.3 Authentication unsuccessful [relay365.local]',
+      withTrailer('535 5.7.3 Authentication unsuccessful'),
       'the sample mailbox is not there',
     )
     d.close()
@@ -67,7 +68,7 @@ t.test(
     await mx.send('MAIL FROM:<helpdesk@contoso.example>')
     t.equal(
       await mx.send('RCPT TO:<someone@example.org>'),
-      '550 5.7.64 TenantAttribution; Relay Access Denied',
+      '550 5.7.64 TenantAttribution; Relay Access Denied [relay365.local]',
       'loopback is no connector, contoso.example no accepted domain',
     )
     mx.close()

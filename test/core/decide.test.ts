@@ -91,7 +91,7 @@ t.test('relay decision rows (docs/exchange.md#connectors-and-attribution)', asyn
     {
       row: 'onPremises matched, P1 not accepted, external',
       d: () => rcpt(w, session(), 'app@vendor.example', 'someone@example.org'),
-      expect: '550 5.7.64 TenantAttribution; Relay Access Denied',
+      expect: '550 5.7.64 TenantAttribution; Relay Access Denied [relay365.local]',
       rule: 'tenant-attribution',
     },
     {
@@ -119,7 +119,7 @@ t.test('relay decision rows (docs/exchange.md#connectors-and-attribution)', asyn
     {
       row: 'partner connector matched, recipient external',
       d: () => rcpt(w, session({ ip: '198.51.100.9' }), 'helpdesk@contoso.example', 'someone@example.org'),
-      expect: '550 5.7.64 TenantAttribution; Relay Access Denied',
+      expect: '550 5.7.64 TenantAttribution; Relay Access Denied [relay365.local]',
       rule: 'partner-external',
     },
     {
@@ -178,7 +178,7 @@ t.test('relay decision rows (docs/exchange.md#connectors-and-attribution)', asyn
     {
       row: 'no connector (direct send), external',
       d: () => rcpt(w, session({ ip: '192.0.2.99' }), 'helpdesk@contoso.example', 'someone@example.org'),
-      expect: '550 5.7.64 TenantAttribution; Relay Access Denied',
+      expect: '550 5.7.64 TenantAttribution; Relay Access Denied [relay365.local]',
       rule: 'tenant-attribution',
     },
     {
@@ -231,7 +231,7 @@ t.test('relay decision rows (docs/exchange.md#connectors-and-attribution)', asyn
     {
       row: 'connector propagating: as if it did not exist',
       d: () => rcpt(w, session({ ip: '100.64.0.5' }), 'helpdesk@contoso.example', 'someone@example.org'),
-      expect: '550 5.7.64 TenantAttribution; Relay Access Denied',
+      expect: '550 5.7.64 TenantAttribution; Relay Access Denied [relay365.local]',
       rule: 'tenant-attribution',
     },
     {
@@ -249,7 +249,7 @@ t.test('relay decision rows (docs/exchange.md#connectors-and-attribution)', asyn
     {
       row: 'disabled connector: as if it did not exist',
       d: () => rcpt(w, session({ ip: '100.64.1.5' }), 'helpdesk@contoso.example', 'someone@example.org'),
-      expect: '550 5.7.64 TenantAttribution; Relay Access Denied',
+      expect: '550 5.7.64 TenantAttribution; Relay Access Denied [relay365.local]',
     },
     {
       row: 'IPv6 sender in an IPv6 CIDR',
@@ -277,7 +277,7 @@ t.test('relay decision rows (docs/exchange.md#connectors-and-attribution)', asyn
 
 t.test('every lane x recipient class', async (t) => {
   const w = world()
-  const deny = '550 5.7.64 TenantAttribution; Relay Access Denied'
+  const deny = '550 5.7.64 TenantAttribution; Relay Access Denied [relay365.local]'
   const lanes: Array<{ lane: string; s: SessionFacts; from: string; internal: string; external: string }> = [
     {
       lane: 'onPremises connector, P1 accepted',

@@ -368,7 +368,7 @@ t.test('policy rejections never reach the upstream', async (t) => {
   const replies = await transact(relay.smtpPort, ['someone@example.org'], MESSAGE, 'app@vendor.example')
   t.same(replies, [
     '250 2.1.0 Sender OK',
-    '550 5.7.64 TenantAttribution; Relay Access Denied',
+    '550 5.7.64 TenantAttribution; Relay Access Denied [relay365.local]',
     '503 5.5.2 Need rcpt command',
   ])
   t.equal(upstream.connections, 0)
@@ -381,7 +381,7 @@ t.test('policy rejections never reach the upstream', async (t) => {
         address: 'someone@example.org',
         status: 'None',
         rule: 'tenant-attribution',
-        rcptReply: '550 5.7.64 TenantAttribution; Relay Access Denied',
+        rcptReply: '550 5.7.64 TenantAttribution; Relay Access Denied [relay365.local]',
       },
     ],
   })

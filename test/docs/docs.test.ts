@@ -53,7 +53,7 @@ t.test('the tables hold every rule, reply and limit', async (t) => {
   )
   const replies = repliesTable().split('\n')
   t.equal(replies.length, 2 + REPLY_IDS.length)
-  t.ok(replies.includes('| `tenant-attribution` | `550 5.7.64 TenantAttribution; Relay Access Denied` |'))
+  t.ok(replies.includes('| `tenant-attribution` | `550 5.7.64 TenantAttribution; Relay Access Denied [{hostname}]` |'))
   t.ok(
     replies.includes('| `greeting` | `220 {hostname} Microsoft ESMTP MAIL Service ready at {date} [{id}]` |'),
     'no enhanced code: "code text"',

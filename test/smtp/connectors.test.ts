@@ -27,7 +27,7 @@ t.test('a certificate connector recognises a verified client certificate, not an
   await untrusted.send('MAIL FROM:<helpdesk@contoso.example>')
   t.equal(
     await untrusted.send('RCPT TO:<someone@example.org>'),
-    '550 5.7.64 TenantAttribution; Relay Access Denied',
+    '550 5.7.64 TenantAttribution; Relay Access Denied [relay365.local]',
     'a certificate that does not verify names nobody',
   )
   untrusted.close()
@@ -35,7 +35,7 @@ t.test('a certificate connector recognises a verified client certificate, not an
   await other.send('MAIL FROM:<helpdesk@contoso.example>')
   t.equal(
     await other.send('RCPT TO:<someone@example.org>'),
-    '550 5.7.64 TenantAttribution; Relay Access Denied',
+    '550 5.7.64 TenantAttribution; Relay Access Denied [relay365.local]',
     'a verified certificate for another domain',
   )
   other.close()

@@ -10,6 +10,7 @@ import { Dialogue, login, openTls } from '../helpers/dialogue.js'
 import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 import type { TraceMessage } from '../../src/core/trace.js'
+import { withTrailer } from '../helpers/exchange-replies.js'
 
 const HOST = 'relay365.local'
 const SECRET = 'a-test-signing-key-of-some-length'
@@ -242,16 +243,16 @@ t.test('MAIL without AUTH: 530 5.7.57 (observed)', async (t) => {
   d.close()
   const { stage, basis } = await traced(t, relay, 'submission-auth')
   t.equal(stage, 'command')
-  t.equal(basis, 'observed')
+  t.match(basis, 'observed')
 })
 
 t.test('AUTH with a wrong password, an unknown mailbox or a bad token: 535 5.7.3 (documented)', async (t) => {
   const relay = await startRelay(t, USERS)
   const d = await submission(relay)
-  const refusal = `535 5.7.3 Authentication unsuccessful [${HOST}]`
-  t.equal(await login(d, 'app@contoso.example', 'wrong'), refusal, 'wrong password')
-  t.equal(await login(d, 'nobody@contoso.example', 'secret'), refusal, 'unknown mailbox')
-  t.equal(
+  const refusal = withTrailer('535 5.7.3 Authentication unsuccessful')
+  t.match(await login(d, 'app@contoso.example', 'wrong'), refusal, 'wrong password')
+  t.match(await login(d, 'nobody@contoso.example', 'secret'), refusal, 'unknown mailbox')
+  t.match(
     await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'not-a-token')}`),
     refusal,
     'unknown static token',
@@ -271,7 +272,7 @@ t.test(
   'XOAUTH2: static tokens and JWTs checked for issuer, audience, expiry, key and mailbox (documented)',
   async (t) => {
     const relay = await startRelay(t, USERS)
-    const refusal = `535 5.7.3 Authentication unsuccessful [${HOST}]`
+    const refusal = withTrailer('535 5.7.3 Authentication unsuccessful')
     const auth = async (user: string, token: string) => {
       const d = await submission(relay)
       const r = await d.send(`AUTH XOAUTH2 ${xoauth2(user, token)}`)
@@ -289,12 +290,12 @@ t.test(
       '235 2.7.0 Authentication successful',
       'another claim',
     )
-    t.equal(
+    t.match(
       await auth('app@contoso.example', await jwt({ upn: 'other@contoso.example' })),
       refusal,
       'a JWT for another mailbox',
     )
-    t.equal(
+    t.match(
       await auth(
         'app@contoso.example',
         await jwt({ upn: 'app@contoso.example' }, { audience: 'https://graph.microsoft.com' }),
@@ -302,12 +303,12 @@ t.test(
       refusal,
       'the wrong audience',
     )
-    t.equal(
+    t.match(
       await auth('app@contoso.example', await jwt({ upn: 'app@contoso.example' }, { expires: '-2h' })),
       refusal,
       'expired',
     )
-    t.equal(
+    t.match(
       await auth(
         'app@contoso.example',
         await jwt({ upn: 'app@contoso.example' }, { key: 'someone-elses-key-of-some-length' }),
@@ -315,13 +316,13 @@ t.test(
       refusal,
       'signed with another key',
     )
-    t.equal(await auth('app@contoso.example', await jwt({ sub: 'x' })), refusal, 'no mailbox claim')
+    t.match(await auth('app@contoso.example', await jwt({ sub: 'x' })), refusal, 'no mailbox claim')
     const forever = await new SignJWT({ upn: 'app@contoso.example' })
       .setProtectedHeader({ alg: 'HS256' })
       .setIssuer(ISSUER)
       .setAudience('https://outlook.office.com')
       .sign(new TextEncoder().encode(SECRET))
-    t.equal(await auth('app@contoso.example', forever), refusal, 'a token that never expires')
+    t.match(await auth('app@contoso.example', forever), refusal, 'a token that never expires')
     await settled(relay)
     const notes = relay.trace.list({ rule: 'auth-credentials' }).messages.flatMap((m) => m.results.map((r) => r.note))
     t.ok(
@@ -347,7 +348,7 @@ t.test(
         .setExpirationTime('1h')
         .sign(privateKey)
       const d = await openTls(rsa.submissionPort as number)
-      t.equal(
+      t.match(
         await login(d, 'app@contoso.example', 'anything'),
         refusal,
         'a mailbox without a password cannot use basic AUTH',
@@ -368,11 +369,11 @@ t.test(
     const d = await submission(relay)
     const refusal =
       '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. ' +
-      `Visit https://aka.ms/smtp_auth_disabled for more information. [${HOST}]`
-    t.equal(await login(d, 'app@contoso.example', 'secret'), refusal)
-    t.equal(
+      'Visit https://aka.ms/smtp_auth_disabled for more information.'
+    t.match(await login(d, 'app@contoso.example', 'secret'), withTrailer(refusal))
+    t.match(
       await d.send(`AUTH XOAUTH2 ${xoauth2('app@contoso.example', 'static-token')}`),
-      refusal,
+      withTrailer(refusal),
       'OAuth too: the switch is for SMTP AUTH as a whole',
     )
     d.close()
@@ -422,9 +423,9 @@ t.test('users[].blocked: Conditional Access and security defaults, each with its
       `Contact your administrator. [${HOST}]`,
     'securityDefaults',
   )
-  t.equal(
+  t.match(
     await login(d, 'ca@contoso.example', 'wrong'),
-    `535 5.7.3 Authentication unsuccessful [${HOST}]`,
+    withTrailer('535 5.7.3 Authentication unsuccessful'),
     'a wrong password is refused as such: Entra ID checks it first',
   )
   t.equal(await login(d, 'app@contoso.example', 'secret'), '235 2.7.0 Authentication successful', 'others are not')

@@ -83,7 +83,7 @@ t.test(
       ['staff@contoso.example', 'someone@example.org'],
       'Ticket 1042 updated',
     )
-    t.same(replies, ['250 2.1.5 Recipient OK', '550 5.7.64 TenantAttribution; Relay Access Denied'])
+    t.same(replies, ['250 2.1.5 Recipient OK', '550 5.7.64 TenantAttribution; Relay Access Denied [relay365.local]'])
     const row = page.locator('#messages tbody tr', { hasText: 'app@vendor.example' })
     await row.waitFor({ timeout: 1000 })
     t.ok(Date.now() - sent < 1500, 'the row appeared within a second of the SMTP dialogue ending')
