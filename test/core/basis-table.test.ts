@@ -25,6 +25,8 @@ const RULE_BASIS: Record<string, [string, string, string]> = {
   'auth-credentials': ['auth', 'documented', '535 5.7.3 (Microsoft SMTP AUTH troubleshooting)'],
   'tenant-smtp-auth': ['auth', 'observed', '535 5.7.139 disabled for the Tenant'],
   'mailbox-smtp-auth': ['auth', 'observed', '535 5.7.139 criteria'],
+  'mailbox-sign-in-blocked': ['auth', 'observed', '535 5.7.139: Conditional Access, security defaults'],
+  'auth-mechanism': ['command', 'observed', '504 5.7.4 for PLAIN, CRAM-MD5, NTLM on the submission door'],
   'sender-syntax': ['mail', 'relay365', 'RFC 5321 syntax'],
   'declared-size': ['mail', 'assumed', 'emulation table: EXO text for SIZE= unconfirmed'],
   'spool-space': ['mail', 'relay365', 'queue mode only'],
@@ -48,6 +50,7 @@ const RULE_BASIS: Record<string, [string, string, string]> = {
   'recipient-size': ['eom', 'observed', '5.2.3 RecipSizeLimit'],
   'from-header': ['eom', 'assumed', '5.7.512 documented; a 550 at end of DATA assumed'],
   'send-as': ['eom', 'observed', '554 5.2.252 SendAsDenied at end of DATA'],
+  'smtpauth-concurrency': ['eom', 'observed', '432 4.3.2 sender thread limit at end of DATA'],
   'header-from-domain': ['eom', 'relay365', 'P2 check is relay365 policy (Exchange ignores P2 since Nov 2023)'],
 }
 
@@ -58,6 +61,8 @@ const LIMIT_BASIS: Record<string, [string, Record<string, string>]> = {
   'tenant-external-recipients': ['documented', { connector: 'assumed' }],
   'connector-message-rate': ['assumed', {}],
   'connector-recipients-per-day': ['assumed', {}],
+  'recipient-receive-rate': ['documented', {}],
+  'recipient-sender-receive-rate': ['documented', {}],
 }
 
 /** Injected failures are relay365 refusing on purpose, one rule per stage that can refuse. */
