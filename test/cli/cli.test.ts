@@ -160,7 +160,7 @@ t.test('send --auth / --oauth: "Use SMTP Authentication" checked, through the su
     'someone@example.org',
   ])
   t.equal(wrong.code, 1)
-  t.match(wrong.stdout, /535 5\.7\.3 Authentication unsuccessful \[relay365\.local\]/)
+  t.match(wrong.stdout, /535 5\.7\.3 Authentication unsuccessful \[relay365\.local \S+ [0-9A-F]{16}\]/)
   const none = await runCliHere([
     'send',
     '--server',

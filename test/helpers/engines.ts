@@ -20,6 +20,8 @@ const view = (r: ExperimentResult) => ({
     count: r.refusedCommands.count,
     first: r.refusedCommands.first && {
       ...r.refusedCommands.first,
+      // a trailer's id names the session, which each engine numbers its own way
+      reply: r.refusedCommands.first.reply.replace(/ [0-9A-F]{16}\]$/, ' <session id>]'),
       at: new Date(r.refusedCommands.first.at).toISOString(),
     },
   },
