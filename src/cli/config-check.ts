@@ -32,6 +32,12 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
     `  limits      ${formatSize(config.limits.maxMessageSize)} per message, ` +
       `${config.limits.recipientsPerMessage} recipients per message; ` +
       `over a limit: ${config.limits.onExceeded}; store ${config.store.limits}`,
+    // the keys that decide what Exchange does after, or instead of, a refusal: shown so an edit is seen
+    `  throttle    SMTP AUTH ${config.limits.smtpAuth.messagesPerMinute} messages a minute per mailbox, ` +
+      `then ${config.limits.smtpAuth.throttle}; receive ${config.limits.receive.perRecipientPerHour} an hour ` +
+      `per mailbox, ${config.limits.receive.perSenderPerRecipientPerHour} per sender`,
+    `  policy      bare LF ${config.policy.bareLineFeeds}, NDRs ${config.policy.ndr}, ` +
+      `header From ${config.policy.headerFrom}`,
     `  submission  ${config.submission.enabled ? describeSubmission(config) : 'off'}` +
       `; clock speed ${config.clock.speed}`,
     ...config.smtpAuth.users.map((u) => `  mailbox     ${describeMailbox(u, config.smtpAuth.oauth !== undefined)}`),

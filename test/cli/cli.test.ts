@@ -22,6 +22,8 @@ t.test('config check: valid, invalid (names the key, exit 2), JSON, rules, the e
   t.equal(good.code, 0)
   t.match(good.stdout, /good\.yaml: OK/)
   t.match(good.stdout, /connector\s+TDX \(onPremises\) 198\.51\.100\.0\/24, TLS required/)
+  t.match(good.stdout, /throttle\s+SMTP AUTH 30 messages a minute per mailbox, then delay-delivery; receive 3600 an/)
+  t.match(good.stdout, /policy\s+bare LF normalize, NDRs exchange, header From warn/)
   const bad = await runCliHere(['config', 'check', `${dir}/bad.yaml`])
   t.equal(bad.code, 2)
   t.match(bad.stderr, 'connectors[0].type: expected onPremises | partner')
