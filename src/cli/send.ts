@@ -1,7 +1,10 @@
 // `relay365 send`: one message the way TeamDynamix sends it — STARTTLS ("Explicit"), the server
 // certificate not validated, optional display name; no AUTH to the MX door (the connector), or
 // with "Use SMTP Authentication" checked, AUTH (password or XOAUTH2 token) to the submission door.
-import nodemailer from 'nodemailer'
+import MailComposer from 'nodemailer/lib/mail-composer'
+import SMTPConnection from 'nodemailer/lib/smtp-connection'
+import XOAuth2 from 'nodemailer/lib/xoauth2'
+import { withoutPipelining } from '../delivery/nodemailer-internals.js'
 import { UsageError } from '../errors.js'
 
 export interface SendArgs {
@@ -48,8 +51,11 @@ export function parseServer(server: string): { host: string; port: number } {
 }
 
 interface SendError extends Error {
+  code?: string
+  command?: string
+  recipient?: string
   response?: string
-  rejectedErrors?: Array<{ recipient?: string; response?: string }>
+  rejectedErrors?: SendError[]
 }
 
 /** nodemailer logger that keeps the SMTP dialogue lines (its debug level) for --verbose. */
@@ -70,17 +76,53 @@ function transcriptLogger(lines: string[]) {
   }
 }
 
+type Conn = InstanceType<typeof SMTPConnection>
+
+/** The callback-style SMTPConnection steps as promises. */
+function step<T>(run: (cb: (err: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value as T))))
+}
+
+/** Ends the session politely: RSET when a transaction is open, then QUIT; never throws. */
+async function endSession(conn: Conn, rset: boolean): Promise<void> {
+  try {
+    if (rset) await step<boolean>((cb) => conn.reset(cb))
+    await new Promise<void>((resolve) => {
+      conn.once('end', () => resolve())
+      conn.quit()
+    })
+  } catch {
+    conn.close()
+  }
+}
+
 export async function send(a: SendArgs): Promise<SendResult> {
   const authenticating = a.auth !== undefined || a.oauth !== undefined
   const { host, port } = parseServer(a.server ?? defaultServer(authenticating))
+  const lines: string[] = []
+  const logger = a.verbose ? transcriptLogger(lines) : false
   const auth =
     a.auth !== undefined
-      ? parseAuth(a.auth)
+      ? { ...parseAuth(a.auth), method: 'LOGIN' }
       : a.oauth !== undefined
-        ? { type: 'OAuth2', user: a.from, accessToken: a.oauth }
+        ? {
+            user: a.from,
+            method: 'XOAUTH2',
+            oauth2: new XOAuth2({ user: a.from, accessToken: a.oauth }, logger || undefined),
+          }
         : undefined
-  const lines: string[] = []
-  const transport = nodemailer.createTransport({
+  const headerFrom = a.headerFrom ?? a.from
+  const message = await step<Buffer>((cb) =>
+    new MailComposer({
+      from: a.name ? { name: a.name, address: headerFrom } : headerFrom,
+      to: [...a.to],
+      subject: a.subject ?? 'relay365 test message',
+      text: a.body ?? 'Sent by relay365 send, the way TeamDynamix sends notifications.',
+    })
+      .compile()
+      .build(cb),
+  )
+  const conn = new SMTPConnection({
     host,
     port,
     secure: false,
@@ -89,36 +131,49 @@ export async function send(a: SendArgs): Promise<SendResult> {
     // TeamDynamix's "certificate validation disabled"
     tls: { rejectUnauthorized: false },
     name: a.helo ?? 'teamdynamix.relay365.test',
-    ...(auth ? { auth } : {}),
-    // LOGIN, stated: the submission door, like smtp.office365.com, takes LOGIN and XOAUTH2 only
-    ...(a.auth !== undefined ? { authMethod: 'LOGIN' } : {}),
     connectionTimeout: 15_000,
     greetingTimeout: 15_000,
     socketTimeout: 30_000,
-    logger: a.verbose ? transcriptLogger(lines) : false,
+    logger,
     debug: a.verbose ?? false,
-  } as Parameters<typeof nodemailer.createTransport>[0])
-  const headerFrom = a.headerFrom ?? a.from
+  } as ConstructorParameters<typeof SMTPConnection>[0])
+  // SMTPConnection reports a socket failure or a closed connection as events, not to the
+  // callback of the command in flight: each step races them
+  const lost = new Promise<never>((_, reject) => {
+    conn.on('error', reject)
+    conn.once('end', () => reject(new Error('the server closed the connection')))
+  })
+  lost.catch(() => undefined)
+  const until = <T>(p: Promise<T>) => Promise.race([p, lost])
+  let inTransaction = false
   try {
-    const info = await transport.sendMail({
-      envelope: { from: a.from, to: [...a.to] },
-      from: a.name ? { name: a.name, address: headerFrom } : headerFrom,
-      to: [...a.to],
-      subject: a.subject ?? 'relay365 test message',
-      text: a.body ?? 'Sent by relay365 send, the way TeamDynamix sends notifications.',
-    })
+    await until(step<void>((cb) => conn.connect(() => cb(null))))
+    // LOGIN, stated: the submission door, like smtp.office365.com, takes LOGIN and XOAUTH2 only.
+    // Where no AUTH is offered (the MX door) the message goes without it, as nodemailer's transport does.
+    if (auth && conn.allowsAuth)
+      await until(step<boolean>((cb) => conn.login(auth as Parameters<Conn['login']>[0], cb)))
+    // wait for each RCPT reply: with no recipient accepted, RSET rather than DATA (see withoutPipelining)
+    withoutPipelining(conn)
+    inTransaction = true
+    const info = await until(
+      step<SMTPConnection.SentMessageInfo>((cb) => conn.send({ from: a.from, to: [...a.to] }, message, cb)),
+    )
+    inTransaction = false
     const sent = info as { accepted?: unknown[]; rejected?: unknown[]; response?: string; rejectedErrors?: SendError[] }
-    for (const r of sent.rejectedErrors ?? [])
-      lines.push(`rejected ${(r as { recipient?: string }).recipient ?? ''}: ${r.response ?? r.message}`)
+    for (const r of sent.rejectedErrors ?? []) lines.push(`rejected ${r.recipient ?? ''}: ${r.response ?? r.message}`)
     lines.push(`accepted: ${(sent.accepted ?? []).join(', ') || '(none)'}`)
     lines.push(`server: ${sent.response ?? ''}`)
+    await endSession(conn, false)
     return { ok: (sent.rejected ?? []).length === 0, lines }
   } catch (err) {
     const e = err as SendError
     for (const r of e.rejectedErrors ?? []) lines.push(`rejected ${r.recipient ?? ''}: ${r.response ?? ''}`)
     lines.push(`failed: ${e.response ?? e.message}`)
+    // refused in the envelope: the session is still good, end it as a client does (RSET, QUIT)
+    if (inTransaction && e.code === 'EENVELOPE' && e.command !== 'DATA') await endSession(conn, true)
+    else conn.close()
     return { ok: false, lines }
   } finally {
-    transport.close()
+    conn.close()
   }
 }

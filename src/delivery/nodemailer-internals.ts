@@ -89,6 +89,18 @@ export function advertises(conn: Conn, keyword: string): boolean {
   return Array.isArray(supported) && supported.includes(keyword)
 }
 
+/**
+ * Stops the connection pipelining the envelope (RFC 2920): nodemailer sends DATA with MAIL and
+ * RCPT when the server offers PIPELINING, so a message whose every recipient was refused still
+ * reaches DATA. A client that waits for the RCPT replies sends RSET instead, as Outlook and
+ * application senders do. Call after connect (and login), before send.
+ */
+export function withoutPipelining(conn: Conn): void {
+  const c = conn as unknown as RcptInternals
+  if (Array.isArray(c._supportedExtensions))
+    c._supportedExtensions = c._supportedExtensions.filter((k) => k !== 'PIPELINING')
+}
+
 interface RcptInternals {
   _recipientQueue?: string[]
   _supportedExtensions?: string[]
