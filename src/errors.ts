@@ -12,14 +12,42 @@ export class RelayError extends Error {
   }
 }
 
-/** Invalid config: `path` names the key ("connectors[0].type"). */
+/** One problem of a config: the key path ("connectors[0].type") and what is wrong with it. */
+export interface ConfigProblem {
+  readonly path: string
+  readonly detail: string
+}
+
+const problemLine = (p: ConfigProblem): string => (p.path ? `${p.path}: ${p.detail}` : p.detail)
+
+/**
+ * Invalid config: `path` and `detail` name the first problem; `problems` holds every problem found
+ * (a file is fixed in one pass, not one error per run), listed one a line under `source` when more
+ * than one.
+ */
 export class ConfigError extends RelayError {
+  readonly problems: readonly ConfigProblem[]
+
   constructor(
     readonly path: string,
     readonly detail: string,
+    problems: readonly ConfigProblem[] = [{ path, detail }],
+    source = 'config',
   ) {
-    super('R365_ERR_CONFIG_INVALID', path ? `${path}: ${detail}` : detail)
+    super(
+      'R365_ERR_CONFIG_INVALID',
+      problems.length > 1
+        ? `${source} has ${problems.length} errors:\n${problems.map((p) => `  ${problemLine(p)}`).join('\n')}`
+        : problemLine({ path, detail }),
+    )
+    this.problems = problems
     this.name = 'ConfigError'
+  }
+
+  /** Every problem at once; the first names the error's `path` and `detail`. */
+  static of(problems: readonly ConfigProblem[], source?: string): ConfigError {
+    const first = problems[0] ?? { path: '', detail: 'invalid config' }
+    return new ConfigError(first.path, first.detail, problems.length ? problems : [first], source)
   }
 }
 

@@ -5,10 +5,11 @@
 import { readFileSync, statSync } from 'node:fs'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import type { z } from 'zod'
-import { ConfigError } from '../errors.js'
+import { ConfigError, type ConfigProblem } from '../errors.js'
 import { EXAMPLE_CONFIG_NAME, exampleConfigDoc } from './example.js'
 import { mergeConfig, type ConfigDoc } from './merge.js'
 import { configSchema, faultEntrySchema, type Config, type FaultConfig } from './schema.js'
+import { closestKey, knownKeysAt } from './suggest.js'
 
 /** "connectors", 0, "type" -> "connectors[0].type"; an empty key shows as "" */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -46,25 +47,36 @@ function assertPlain(value: unknown, path: PropertyKey[]): void {
   for (const [k, v] of Object.entries(value)) assertPlain(v, [...path, k])
 }
 
-function describeIssue(issue: z.core.$ZodIssue): { path: string; detail: string } {
+/** One problem per issue, and one per unknown key (each on its own line, with its own suggestion). */
+function describeIssue(issue: z.core.$ZodIssue, root: z.core.$ZodType): ConfigProblem[] {
   switch (issue.code) {
     case 'unrecognized_keys': {
-      const key = issue.keys[0] ?? ''
-      return {
-        path: formatPath([...issue.path, key]),
-        detail: `unknown key${issue.keys.length > 1 ? ` (also: ${issue.keys.slice(1).join(', ')})` : ''}`,
-      }
+      const known = knownKeysAt(root, issue.path)
+      return issue.keys.map((key) => {
+        const near = closestKey(key, known)
+        return {
+          path: formatPath([...issue.path, key]),
+          detail: `unknown key${near === undefined ? '' : ` (did you mean ${near}?)`}`,
+        }
+      })
     }
     case 'invalid_value':
-      return { path: formatPath(issue.path), detail: `expected ${issue.values.map(String).join(' | ')}` }
+      return [{ path: formatPath(issue.path), detail: `expected ${issue.values.map(String).join(' | ')}` }]
     case 'invalid_union':
-      return { path: formatPath(issue.path), detail: issue.message }
+      return [{ path: formatPath(issue.path), detail: issue.message }]
     default:
-      return {
-        path: formatPath(issue.path),
-        detail: issue.message.replace(/^Invalid input: /, '').replace(/, received undefined$/, ' (missing)'),
-      }
+      return [
+        {
+          path: formatPath(issue.path),
+          detail: issue.message.replace(/^Invalid input: /, '').replace(/, received undefined$/, ' (missing)'),
+        },
+      ]
   }
+}
+
+/** Every issue zod found, in its order, as problems of a config. */
+function problemsOf(error: z.core.$ZodError, root: z.core.$ZodType): ConfigProblem[] {
+  return error.issues.flatMap((issue) => describeIssue(issue, root))
 }
 
 function deepFreeze<T>(value: T): T {
@@ -77,19 +89,14 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * Validates an already-parsed document over the schema's defaults (no accepted domain, no
- * connector, no mailbox); throws ConfigError naming the first bad key.
+ * connector, no mailbox); throws a ConfigError listing every bad key.
  */
 export function parseConfig(doc: unknown): Config {
   if (doc !== null && doc !== undefined && !isPlainMapping(doc))
     throw new ConfigError('', 'expected a mapping of settings at the top level')
   assertPlain(doc, [])
   const result = configSchema.safeParse(doc ?? {})
-  if (!result.success) {
-    const first = result.error.issues[0]
-    if (!first) throw new ConfigError('', 'invalid config')
-    const { path, detail } = describeIssue(first)
-    throw new ConfigError(path, detail)
-  }
+  if (!result.success) throw ConfigError.of(problemsOf(result.error, configSchema))
   return deepFreeze(result.data)
 }
 
@@ -99,10 +106,9 @@ export function parseFaultEntry(doc: unknown): FaultConfig {
   assertPlain(doc, [])
   const result = faultEntrySchema.safeParse(doc)
   if (!result.success) {
-    const first = result.error.issues[0]
-    if (!first) throw new ConfigError('', 'invalid fault')
-    const { path, detail } = describeIssue(first)
-    throw new ConfigError(path, detail)
+    // One fault is one API request: its first problem answers it (the route's error is one line).
+    const [first] = problemsOf(result.error, faultEntrySchema)
+    throw new ConfigError(first?.path ?? '', first?.detail ?? 'invalid fault')
   }
   return deepFreeze(result.data)
 }
@@ -119,14 +125,15 @@ export function parseExampleConfig(over: ConfigDoc = {}): Config {
  * A config file names its tenant: one written before examples stopped being defaults had
  * contoso.example accepted without saying so, and would now run accepting nothing.
  */
-function requireAcceptedDomains(doc: unknown): void {
+function missingAcceptedDomains(doc: unknown): ConfigProblem | undefined {
   const tenant = isPlainMapping(doc) ? doc.tenant : undefined
-  if (isPlainMapping(tenant) && tenant.acceptedDomains !== undefined) return
-  throw new ConfigError(
-    'tenant.acceptedDomains',
-    `required in a config file: your tenant's accepted domains, like [contoso.edu]` +
+  if (isPlainMapping(tenant) && tenant.acceptedDomains !== undefined) return undefined
+  return {
+    path: 'tenant.acceptedDomains',
+    detail:
+      `required in a config file: your tenant's accepted domains, like [contoso.edu]` +
       ` (the sample contoso.example is ${EXAMPLE_CONFIG_NAME}'s, used only when no config file is given)`,
-  )
+  }
 }
 
 /** A config file's text: YAML or JSON, validated over the schema's defaults; it must name tenant.acceptedDomains. */
@@ -138,14 +145,20 @@ export function parseConfigText(text: string, source = 'config'): Config {
     const detail = err instanceof YAMLParseError ? (err.message.split('\n')[0] ?? err.message) : String(err)
     throw new ConfigError('', `${source}: not valid YAML or JSON: ${detail}`)
   }
+  const problems: ConfigProblem[] = []
+  let config: Config | undefined
   try {
-    const config = parseConfig(doc)
-    requireAcceptedDomains(doc)
-    return config
+    config = parseConfig(doc)
   } catch (err) {
-    if (err instanceof ConfigError && err.path === '') throw new ConfigError('', `${source}: ${err.detail}`)
-    throw err
+    if (!(err instanceof ConfigError)) throw err
+    // A document that is not a mapping has no keys to say more about.
+    if (err.path === '') throw new ConfigError('', `${source}: ${err.detail}`)
+    problems.push(...err.problems)
   }
+  const missing = missingAcceptedDomains(doc)
+  if (missing) problems.push(missing)
+  if (problems.length > 0 || config === undefined) throw ConfigError.of(problems, source)
+  return config
 }
 
 /** A config is a page of settings; anything this large is a mistake, and YAML would chew on it for minutes. */

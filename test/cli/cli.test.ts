@@ -51,6 +51,26 @@ t.test('config check: valid, invalid (names the key, exit 2), JSON, rules, the e
   t.match(rules.stdout, /connector\s+TeamDynamix \(onPremises\) 127\.0\.0\.0\/8 ::1\/128, TLS required/)
 })
 
+t.test('config check lists every error of the file, each naming its key, and exits 2', async (t) => {
+  const dir = t.testdir({
+    'cfg.yaml':
+      'tenant:\n  acceptedDomains: [contoso.edu]\n  acceptedDomain: [contoso.edu]\n' +
+      'policy:\n  bareLineFeeds: allow\nlimits:\n  receive:\n    perRecipientPerHour: 0\n' +
+      'connectors:\n  - name: TDX\n    type: onPremises\n    senderIPs: [198.51.100.0/24]\n    senderIp: [1.2.3.4]\n',
+  })
+  const run = await runCliHere(['config', 'check', `${dir}/cfg.yaml`])
+  t.equal(run.code, 2)
+  t.equal(
+    run.stderr,
+    `relay365: ${dir}/cfg.yaml has 4 errors:\n` +
+      '  tenant.acceptedDomain: unknown key (did you mean acceptedDomains?)\n' +
+      '  connectors[0].senderIp: unknown key (did you mean senderIPs?)\n' +
+      '  policy.bareLineFeeds: expected reject | normalize\n' +
+      '  limits.receive.perRecipientPerHour: Too small: expected number to be >0\n',
+  )
+  t.equal(run.stdout, '')
+})
+
 t.test('usage errors exit 2', async (t) => {
   const none = await runCliHere([])
   t.equal(none.code, 2)

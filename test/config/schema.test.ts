@@ -158,7 +158,10 @@ t.test('errors name the key and what was expected', async (t) => {
     'smtpAuth.users[0].blocked: expected conditionalAccess | securityDefaults',
   )
   t.equal(errorOf({ submission: { port: -1 } }), 'submission.port: Too small: expected number to be >=0')
-  t.equal(errorOf({ smtp: { prt: 1, hst: 2 } }), 'smtp.prt: unknown key (also: hst)')
+  t.equal(
+    errorOf({ smtp: { prt: 1, hst: 2 } }),
+    'config has 2 errors:\n  smtp.prt: unknown key (did you mean port?)\n  smtp.hst: unknown key (did you mean host?)',
+  )
   t.equal(
     errorOf({ limits: { maxMessageSize: '3XB' } }),
     'limits.maxMessageSize: expected a size like "35MB", "1KB" or a number of bytes, got "3XB"',

@@ -25,9 +25,13 @@ function judge(run: () => unknown, doc: () => unknown, text: boolean): 'ok' | 'e
     must(err instanceof ConfigError, `threw ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`)
     const d = doc()
     if (err.path !== '') {
+      // one problem: "path: detail"; several: a header, then one "  path: detail" line each
+      const line = (p: { path: string; detail: string }) => (p.path ? `${p.path}: ${p.detail}` : p.detail)
       must(
-        err.message.startsWith(`${err.path}: `),
-        `message ${JSON.stringify(err.message)} does not start with its path`,
+        err.problems.length > 1
+          ? err.message.endsWith(` errors:\n${err.problems.map((p) => `  ${line(p)}`).join('\n')}`)
+          : err.message === line(err.problems[0]!) && err.message.startsWith(`${err.path}: `),
+        `message ${JSON.stringify(err.message)} does not start each problem with its path`,
       )
       const shown = (k: string) => (k === '' ? '""' : k)
       // a config file must name its tenant's accepted domains: the error names the key it lacks
