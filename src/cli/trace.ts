@@ -25,6 +25,21 @@ export function parseSince(since: string, now: number): number {
   return at
 }
 
+const STATUSES: readonly string[] = [...TRACE_STATUSES, 'Mixed']
+
+/** --status in any case ("delivered", "DELIVERED") -> the trace's own spelling ("Delivered"). */
+export function parseStatus(text: string): TraceStatus {
+  const found = STATUSES.find((s) => s.toLowerCase() === text.trim().toLowerCase())
+  if (found === undefined)
+    throw new UsageError(`--status: "${text}" is not a status; expected one of ${STATUSES.join(', ')}`)
+  return found as TraceStatus
+}
+
+/** "1 message", "2 messages". */
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
 function describeMessage(m: TraceMessage): string {
   const lines = [
     `${m.id}  ${new Date(m.receivedAt).toISOString()}  ${m.status}`,
@@ -54,9 +69,7 @@ export function traceCommand(a: TraceArgs, now = Date.now()): string {
   const { config } = resolveConfig(a.config)
   if (config.store.trace === 'memory')
     throw new UsageError('store.trace is "memory": the trace lives only inside the running relay (use the HTTP API)')
-  if (a.status !== undefined && !(TRACE_STATUSES as readonly string[]).includes(a.status) && a.status !== 'Mixed') {
-    throw new UsageError(`--status: expected one of ${[...TRACE_STATUSES, 'Mixed'].join(', ')}`)
-  }
+  const status = a.status === undefined ? undefined : parseStatus(a.status)
   let store: SqliteTraceStore
   try {
     store = new SqliteTraceStore(config.store.trace.slice('sqlite:'.length), { readonly: true })
@@ -70,13 +83,18 @@ export function traceCommand(a: TraceArgs, now = Date.now()): string {
       return a.json ? JSON.stringify(m, null, 2) : describeMessage(m)
     }
     const page = store.list({
-      ...(a.status ? { status: a.status as TraceStatus } : {}),
+      ...(status ? { status } : {}),
       ...(a.since ? { since: parseSince(a.since, now) } : {}),
       limit: a.limit,
     })
     if (a.json) return JSON.stringify(page, null, 2)
     if (page.messages.length === 0) return 'no messages'
-    return [`${page.total} message(s), newest first`, ...page.messages.map(describeMessage)].join('\n\n')
+    // --limit shows the newest few: "1 message of 5", else "5 messages"
+    const head =
+      page.messages.length < page.total
+        ? `${plural(page.messages.length, 'message')} of ${page.total}`
+        : plural(page.total, 'message')
+    return [`${head}, newest first`, ...page.messages.map(describeMessage)].join('\n\n')
   } finally {
     store.close()
   }
