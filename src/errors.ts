@@ -47,7 +47,7 @@ export class ConfigError extends RelayError {
   /** Every problem at once; the first names the error's `path` and `detail`. */
   static of(problems: readonly ConfigProblem[], source?: string): ConfigError {
     const first = problems[0] ?? { path: '', detail: 'invalid config' }
-    return new ConfigError(first.path, first.detail, problems.length ? problems : [first], source)
+    return new ConfigError(first.path, first.detail, [first, ...problems.slice(1)], source)
   }
 }
 

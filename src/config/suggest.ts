@@ -4,21 +4,15 @@ import type { z } from 'zod'
 
 type Schema = z.core.$ZodType
 
-/** Wrappers that hold one inner schema (defaults, optionals, readonly...) under def.innerType. */
+/**
+ * The schemas a schema wraps: a transform's input and output, a union's options, and the one inner
+ * schema of defaults, optionals and the like (the kinds src/config/schema.ts uses).
+ */
 function children(schema: Schema): Schema[] {
   const def = schema._zod.def as unknown as Record<string, unknown> & { type: string }
-  switch (def.type) {
-    case 'pipe':
-      return [def.in as Schema, def.out as Schema]
-    case 'union':
-      return def.options as Schema[]
-    case 'intersection':
-      return [def.left as Schema, def.right as Schema]
-    case 'lazy':
-      return [(def.getter as () => Schema)()]
-    default:
-      return def.innerType ? [def.innerType as Schema] : []
-  }
+  if (def.type === 'pipe') return [def.in as Schema, def.out as Schema]
+  if (def.type === 'union') return def.options as Schema[]
+  return def.innerType ? [def.innerType as Schema] : []
 }
 
 /** The object schemas `schema` may be once its wrappers, pipes and unions are looked through. */
@@ -40,10 +34,6 @@ function step(schema: Schema, key: PropertyKey, seen = new Set<Schema>()): Schem
   }
   if (def.type === 'array') return [def.element as Schema]
   if (def.type === 'record') return [def.valueType as Schema]
-  if (def.type === 'tuple' && typeof key === 'number') {
-    const item = (def.items as Schema[])[key]
-    return item ? [item] : []
-  }
   return children(schema).flatMap((child) => step(child, key, seen))
 }
 

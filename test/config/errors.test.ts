@@ -121,4 +121,5 @@ t.test('the suggestion rules', async (t) => {
   t.ok(knownKeysAt(configSchema, ['connectors', 0]).includes('senderIPs'))
   t.ok(knownKeysAt(configSchema, ['routes', 'upstream']).includes('resolvers'), 'every option of a union')
   t.same(knownKeysAt(configSchema, ['nope']), [])
+  t.same(knownKeysAt(configSchema, ['replies', '550 5.7.64']), [], 'a mapping of any keys knows none')
 })
