@@ -1,7 +1,9 @@
 // The `relay365` command line (docs/operations.md#cli). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or
 // invalid config (the message names the field). src/main.ts runs it; tests call main() in-process.
+import { readFileSync } from 'node:fs'
 import yargs from 'yargs'
 import { exitCodeFor, UsageError } from '../errors.js'
+import { EXAMPLES, exampleLines, exitCodes, withHelp } from './help.js'
 
 // Each command's module is loaded when the command runs: `config check` need not load the relay.
 
@@ -9,28 +11,63 @@ function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
 }
 
+/**
+ * package.json's version. Read, not imported: tsc builds src/ alone (rootDir), and the sources
+ * (src/cli/), tsc's output (dist/cli/) and the bundle's chunks (dist/bin/) all sit two levels
+ * under the package, in a checkout as in an installed package.
+ */
+export function packageVersion(): string {
+  // npm packs package.json into every package: it is always there
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+    .version
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code = 0
   const cli = yargs(argv)
     .scriptName('relay365')
     .usage('$0 <command> [options]\n\nAn SMTP relay that decides like a Microsoft 365 inbound connector.')
+    // up to 100 columns: the help reads in a normal terminal, not at yargs' 80
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .example(exampleLines(EXAMPLES.relay365 ?? []).map((line) => [line, '']))
+    .epilogue(exitCodes())
     .command(
       'serve',
       'run the relay (no config: the example config, examples/sample-tenant.yaml, on 127.0.0.1:2525)',
       (y) =>
-        y
+        withHelp(y, 'serve', { exitCodes: false })
           .option('config', { type: 'string', describe: 'config file (YAML or JSON); default $RELAY365_CONFIG' })
           .option('workers', {
             type: 'number',
             describe: 'relay processes on the same ports (default smtp.workers, 1)',
-          }),
-      async (a) => (await import('./serve.js')).serve({ config: a.config, workers: a.workers }),
+          })
+          // strings: a bad value is reported as typed ("--smtp-port: ... got \"abc\""), not as NaN
+          .option('smtp-port', { type: 'string', describe: 'MX door port, over smtp.port (0: any free port)' })
+          .option('submission-port', { type: 'string', describe: 'submission door port, over submission.port' })
+          .option('http-port', { type: 'string', describe: 'UI and API port, over http.port' })
+          .option('host', {
+            type: 'string',
+            describe: 'address of both SMTP doors, over smtp.host and submission.host (not the HTTP side)',
+          })
+          .epilogue(
+            'Flags win over the config file. Exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure' +
+              ' (an address in use names its key and flag), 2 bad usage or invalid config.',
+          ),
+      async (a) =>
+        (await import('./serve.js')).serve({
+          config: a.config,
+          workers: a.workers,
+          smtpPort: a['smtp-port'],
+          submissionPort: a['submission-port'],
+          httpPort: a['http-port'],
+          host: a.host,
+        }),
     )
     .command(
       'send',
       'send one message the way TeamDynamix does (STARTTLS, certificate not validated; AUTH only with --auth/--oauth)',
       (y) =>
-        y
+        withHelp(y, 'send')
           .option('server', {
             type: 'string',
             describe:
@@ -81,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
       'load',
       'a bounded load with a summary by reply code and latency percentiles',
       (y) =>
-        y
+        withHelp(y, 'load')
           .option('server', {
             type: 'string',
             describe: 'HOST:PORT (default 127.0.0.1:2525; with --auth 127.0.0.1:2587, the submission door)',
@@ -117,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
       'run a rate-limit scenario on a simulated clock: report, timeline.csv and chart.svg;' +
         ' with several, a side-by-side report.md and report.html',
       (y) =>
-        y
+        withHelp(y, 'experiment')
           .positional('file', { type: 'string', demandOption: true, describe: 'scenario YAML (see examples/)' })
           .positional('more', { type: 'string', array: true, describe: 'more scenarios to compare with the first' })
           .option('out', { type: 'string', describe: 'output directory (default experiments/<scenario name>)' })
@@ -162,11 +199,11 @@ export async function main(argv: string[]): Promise<number> {
       'trace',
       'show the message trace: every decision and the rule behind it',
       (y) =>
-        y
+        withHelp(y, 'trace')
           .option('config', { type: 'string', describe: 'config file naming store.trace' })
           .option('status', {
             type: 'string',
-            describe: 'Delivered | Failed | None | Fallback | Captured | Dropped | Pending | Mixed',
+            describe: 'Delivered, Failed, None, Fallback, Captured, Dropped, Pending or Mixed, in any case',
           })
           .option('since', { type: 'string', describe: 'a duration ago ("1h") or an ISO time' })
           .option('limit', { type: 'number', default: 20 })
@@ -189,7 +226,7 @@ export async function main(argv: string[]): Promise<number> {
       'check a domain for a TeamDynamix connector setup: MX -> smart host, SPF of the sending IPs' +
         ', config; print the TeamDynamix settings',
       (y) =>
-        y
+        withHelp(y, 'doctor')
           .option('domain', {
             type: 'string',
             demandOption: true,
@@ -224,12 +261,12 @@ export async function main(argv: string[]): Promise<number> {
       },
     )
     .command('config', 'config file tools', (y) =>
-      y
+      withHelp(y, 'config check')
         .command(
           'check [file]',
           'validate a config file (none: the example config) and print what it sets up',
           (z) =>
-            z
+            withHelp(z, 'config check')
               .positional('file', { type: 'string' })
               .option('rules', { type: 'boolean', describe: 'list the policy rules in evaluation order' }),
           async (a) => print((await import('./config-check.js')).configCheck({ file: a.file, rules: a.rules })),
@@ -239,7 +276,10 @@ export async function main(argv: string[]): Promise<number> {
     .demandCommand(1, 'name a command: serve, send, load, experiment, trace, doctor or config check')
     .strict()
     .help()
-    .version(false)
+    .version('version', 'print the version', `relay365 ${packageVersion()}`)
+    .alias('version', 'V')
+    // --help and --version print and return 0 here (src/main.ts sets the exit code), not end the process
+    .exitProcess(false)
     .fail((msg, err) => {
       throw err ?? new UsageError(msg)
     })

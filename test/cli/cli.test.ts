@@ -281,7 +281,7 @@ t.test('serve refuses an invalid config with exit 2 and a busy port with exit 1'
   writeFileSync(`${dir}/busy.json`, JSON.stringify(testConfigDoc(dir, { smtp: { port: relay.smtpPort } })))
   const busy = await runCli(['serve', '--config', `${dir}/busy.json`], { cwd: dir })
   t.equal(busy.code, 1)
-  t.match(busy.stderr, /EADDRINUSE/)
+  t.match(busy.stderr, `relay365: 127.0.0.1:${relay.smtpPort} is in use (smtp.port, --smtp-port)`)
 })
 
 t.test('the built bin runs an experiment through its child Node and keeps the exit status', async (t) => {

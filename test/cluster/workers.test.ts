@@ -322,11 +322,7 @@ t.test('workers that cannot take the port: the primary says why, once, and exits
   t.equal(r.code, 1)
   // once, after the warnings serve prints at start about the tests' loopback connector
   const said = r.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('relay365: warning: '))
-  t.match(
-    said,
-    [new RegExp(`^relay365: worker \\d could not start: bind EADDRINUSE 127\\.0\\.0\\.1:${port}$`)],
-    r.stderr,
-  )
+  t.match(said, [`relay365: 127.0.0.1:${port} is in use (smtp.port, --smtp-port)`], r.stderr)
   t.equal(said.length, 1, r.stderr)
 })
 
