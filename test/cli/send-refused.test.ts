@@ -8,7 +8,10 @@ import { runCliHere } from '../helpers/cli.js'
 import { settled, startRelay } from '../helpers/relay.js'
 
 /** A plain SMTP server that offers PIPELINING, refuses every RCPT and records each command. */
-async function refusingServer(t: Test): Promise<{ port: number; commands: string[] }> {
+async function refusingServer(
+  t: Test,
+  rsetReply = '250 2.0.0 Resetting',
+): Promise<{ port: number; commands: string[] }> {
   const commands: string[] = []
   const sockets = new Set<Socket>()
   const server = createServer((socket) => {
@@ -28,6 +31,7 @@ async function refusingServer(t: Test): Promise<{ port: number; commands: string
         if (verb === 'EHLO') socket.write('250-refusing.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n')
         else if (verb === 'RCPT') socket.write(`550 5.1.10 RESOLVER.ADR.RecipientNotFound; ${line.slice(8)}\r\n`)
         else if (verb === 'DATA') socket.write('503 5.5.2 Need rcpt command\r\n')
+        else if (verb === 'RSET') socket.write(`${rsetReply}\r\n`)
         else if (verb === 'QUIT') socket.end('221 2.0.0 Bye\r\n')
         else socket.write('250 2.0.0 OK\r\n')
       }
@@ -64,6 +68,18 @@ t.test('every recipient refused: RSET and QUIT, no DATA, exit 1 naming each refu
   t.match(out.stdout, /failed: 550 /)
   const verbs = server.commands.map((c) => c.split(/[ :]/)[0]!.toUpperCase())
   t.strictSame(verbs, ['EHLO', 'MAIL', 'RCPT', 'RCPT', 'RSET', 'QUIT'], 'the envelope waits for replies; no DATA')
+})
+
+t.test('a server that refuses the RSET too: the connection is closed, exit 1', async (t) => {
+  const server = await refusingServer(t, '500 5.5.1 Unrecognized command')
+  const args = ['--security', 'none', '--from', 'helpdesk@contoso.example', '--to', 'a@example.org']
+  const out = await runCliHere(['send', '--server', `127.0.0.1:${server.port}`, ...args])
+  t.equal(out.code, 1)
+  t.match(out.stdout, /rejected a@example\.org: 550 5\.1\.10/)
+  t.notOk(
+    server.commands.some((c) => /^(DATA|QUIT)/i.test(c)),
+    'no DATA, and no QUIT after a refused RSET',
+  )
 })
 
 t.test('through the relay: every recipient refused leaves no bad-sequence record', async (t) => {
