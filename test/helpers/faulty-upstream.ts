@@ -87,6 +87,10 @@ export async function startFaultyUpstream(
   let transactions = 0
   const server = net.createServer((socket) => {
     connections.total++
+    // As smtp-server and nodemailer do. With Nagle on, a reply written while the previous one is
+    // unacknowledged waits for the relay's delayed ACK (40 ms): each transaction took ~90 ms, and
+    // the queue soak's drain measured this helper's socket instead of the relay.
+    socket.setNoDelay(true)
     connections.open++
     sockets.add(socket)
     socket.on('close', () => {
