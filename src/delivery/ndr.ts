@@ -64,7 +64,7 @@ export class NdrSender {
   /** Starts sending the report; never throws, never delays the caller. */
   send(r: NdrRequest): void {
     const p: Promise<void> = this.deliver(r)
-      .catch((err: Error) => this.o.log.error({ err: err.message, about: r.about }, 'NDR not sent'))
+      .catch((err: Error) => this.o.log.error({ err: err.message, messageId: r.about }, 'NDR not sent'))
       .finally(() => {
         r.original?.release()
         this.inFlight.delete(p)
@@ -138,7 +138,7 @@ export class NdrSender {
     }
     this.record(id, now, text, size, r, note, outcome)
     if (!outcome.ok)
-      this.o.log.warn({ about: r.about, to: r.sender, reply: formatReply(outcome.reply) }, 'NDR not delivered')
+      this.o.log.warn({ messageId: r.about, to: r.sender, reply: formatReply(outcome.reply) }, 'NDR not delivered')
   }
 
   private record(
@@ -181,7 +181,7 @@ export class NdrSender {
         }),
       )
     } catch (err) {
-      this.o.log.error({ err: (err as Error).message, about: r.about }, 'NDR trace record failed')
+      this.o.log.error({ err: (err as Error).message, messageId: r.about }, 'NDR trace record failed')
     }
   }
 }

@@ -21,7 +21,7 @@ export interface Refusal {
 
 export function recordRefusal(ctx: RelayContext, session: RelaySession, r: Refusal): void {
   const id = randomUUID()
-  logDecision(ctx.log, { session: session.id, msg: id }, r.decision.stage, r.decision, r.decision.reply)
+  logDecision(ctx.log, { session: session.id, messageId: id }, r.decision.stage, r.decision, r.decision.reply)
   const state = close(openTransaction(r.decision, r.now, r.mailFrom ?? ''), r.note)
   const facts = {
     id,

@@ -9,7 +9,7 @@ import type { TraceWriter } from '../ports.js'
 /** One line per decision, named by session and record id so a reader can follow a message. */
 export function logDecision(
   log: Logger,
-  ids: { readonly session: string; readonly msg: string },
+  ids: { readonly session: string; readonly messageId: string },
   stage: string,
   d: { readonly verdict: string; readonly rule?: string | undefined },
   r: Reply | undefined,
@@ -30,6 +30,6 @@ export function writeTrace(
   try {
     out.trace.record(message, first)
   } catch (err) {
-    out.log.error({ err, msg: message.id }, 'trace record failed')
+    out.log.error({ err, messageId: message.id }, 'trace record failed')
   }
 }

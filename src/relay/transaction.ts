@@ -97,7 +97,7 @@ export class Transaction {
     r: Reply | undefined,
     extra: Record<string, unknown> = {},
   ): void {
-    logDecision(this.ctx.log, { session: this.session.id, msg: this.id }, stage, d, r, extra)
+    logDecision(this.ctx.log, { session: this.session.id, messageId: this.id }, stage, d, r, extra)
   }
 
   /** A command refused inside this transaction (DATA without a recipient): its rule joins the record. */
@@ -201,7 +201,7 @@ export class Transaction {
         ?.discard(this.id)
         .catch((e: Error) =>
           this.ctx.log.error(
-            { err: e.message, msg: this.id },
+            { err: e.message, messageId: this.id },
             'could not discard a spooled message the client was not given a 250 for',
           ),
         )
@@ -276,7 +276,9 @@ export class Transaction {
     this.counted = undefined
     this.ctx.limits
       .refund(counted, this.id)
-      .catch((err: Error) => this.ctx.log.warn({ err: err.message, msg: this.id }, 'could not refund a limit count'))
+      .catch((err: Error) =>
+        this.ctx.log.warn({ err: err.message, messageId: this.id }, 'could not refund a limit count'),
+      )
   }
 
   /** The header block arrived: kept for an NDR's quote if one may follow; true when its rules refuse the message. */

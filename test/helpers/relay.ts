@@ -1,11 +1,13 @@
 // Starts a real relay365 on free loopback ports for a test, with the test TLS certificate, a
-// trace store in the test's own directory and silent logs; closed by t.teardown. The tests' relay
-// is the example config's (sample tenant, loopback connector, test mailbox), spelled out in the
-// document so that a test writing it to a file serves the same relay.
+// trace store in the test's own directory and silent logs (unless the test passes a logger);
+// closed by t.teardown. The tests' relay is the example config's (sample tenant, loopback
+// connector, test mailbox), spelled out in the document so that a test writing it to a file serves
+// the same relay.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
+import type { Logger } from 'pino'
 import { startApp, type RunningApp } from '../../src/app.js'
 import { parseConfig } from '../../src/config/load.js'
 import { exampleConfigDoc } from '../../src/config/example.js'
@@ -38,7 +40,7 @@ export function testConfigDoc(dir: string, doc: Doc = {}): Doc {
 export async function startRelay(
   t: Test,
   doc: Doc = {},
-  options: { clock?: SimClock; noHttp?: boolean } = {},
+  options: { clock?: SimClock; noHttp?: boolean; log?: Logger } = {},
 ): Promise<TestRelay> {
   // Not t.testdir(): that is one directory per test, wiped by each call, and the test's own files
   // (a spool two relays share) may live there.
@@ -50,7 +52,7 @@ export async function startRelay(
     smtpPort: 0,
     submissionPort: 0,
     httpPort: 0,
-    log: createLogger('silent'),
+    log: options.log ?? createLogger('silent'),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.noHttp ? { noHttp: true } : {}),
   })

@@ -138,7 +138,7 @@ export class DeliveryAgent {
         results.map((x) => ({ address: x.r.address, status: x.status, reply: formatReply(x.reply), ms: x.ms })),
       )
     } catch (err) {
-      this.o.log.error({ err: (err as Error).message, id: e.id }, 'trace update failed')
+      this.o.log.error({ err: (err as Error).message, messageId: e.id }, 'trace update failed')
     }
   }
 }

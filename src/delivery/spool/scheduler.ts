@@ -76,7 +76,7 @@ export class Scheduler {
         this.active.add(e.id)
         const p: Promise<void> = this.o
           .attempt(e)
-          .catch((err: Error) => this.o.log.error({ err: err.message, id: e.id }, 'delivery attempt failed'))
+          .catch((err: Error) => this.o.log.error({ err: err.message, messageId: e.id }, 'delivery attempt failed'))
           .finally(() => {
             this.active.delete(e.id)
             this.inFlight.delete(p)
