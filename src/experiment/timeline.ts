@@ -61,7 +61,8 @@ export function messageOutcome(m: TraceMessage): MessageOutcome | undefined {
       recipients: m.recipients.length,
       ...(ndr ? { ndr } : {}),
       rule: m.rule ?? m.recipients.find((r) => r.rule)?.rule,
-      reply: m.reply,
+      // ended before DATA (every RCPT refused): no final reply; the sender saw its first refused RCPT's
+      reply: m.reply || (m.recipients.find((r) => !r.rcptReply.startsWith('2'))?.rcptReply ?? ''),
       ...(deliverAt !== undefined ? { deliverAt } : {}),
     }
   )

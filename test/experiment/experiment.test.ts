@@ -368,6 +368,18 @@ t.test(
     )
     t.ok(first.retries <= deferred)
     t.match(formatReport(first), new RegExp(`${first.retries} of the messages were senders' retries of deferred ones`))
+    // refused at RCPT, the transaction ended before DATA: the reply the sender saw is its RCPT's
+    t.match(
+      formatReport(first),
+      /^first deferred at 06:\d\d \(fault\): 451 4\.7\.500 Server busy\. Please try again later from \[127\.0\.0\.1\]\. \(AS843\)$/m,
+      'the first deferral names the reply the sender got',
+    )
+    const core = await runExperiment({ ...s, engine: 'core' })
+    t.match(
+      core.timeline.firsts,
+      [{ category: 'deferred', rule: 'fault', reply: /^451 4\.7\.500 Server busy/ }],
+      'engine core',
+    )
     const again = await runExperiment(s)
     t.same(
       again.timeline.buckets.map((b) => b.counts),
