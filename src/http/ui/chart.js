@@ -5,11 +5,16 @@ import { h, svg } from './dom.js'
 export const CATEGORIES = ['accepted', 'throttled', 'fallback', 'deferred', 'rejected', 'ndr']
 const COLORS = { accepted: '#2e7d32', throttled: '#f9a825', fallback: '#1565c0', deferred: '#8e24aa', rejected: '#c62828', ndr: '#6d4c41' }
 
-function niceMax(n) {
-  if (n <= 5) return 5
-  const p = 10 ** Math.floor(Math.log10(n))
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= n) return m * p
-  return 10 * p
+/**
+ * The y axis: a whole-number step (1, 2, 5, 10, 20, ...) and a top that is a multiple of it, so
+ * every tick is a count of messages (never "2.5 messages").
+ */
+export function yScale(n) {
+  const top = Math.max(n, 4)
+  const raw = top / 5
+  const p = 10 ** Math.floor(Math.log10(raw))
+  const step = Math.max(1, [1, 2, 5, 10].map((f) => f * p).find((s) => s >= raw))
+  return { max: Math.ceil(top / step) * step, step }
 }
 
 function label(ms, span) {
@@ -34,13 +39,12 @@ export function renderChart(el, stats) {
   const n = Math.max(buckets.length, 1)
   const bw = pw / n
   const sums = buckets.map((b) => CATEGORIES.reduce((s, c) => s + b[c], 0))
-  const max = niceMax(Math.max(1, ...sums))
+  const { max, step } = yScale(Math.max(1, ...sums))
   const y = (v) => m.top + ph - (v / max) * ph
   const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'messages per outcome over relay time' })
-  for (let i = 0; i <= 4; i++) {
-    const v = (max / 4) * i
+  for (let v = 0; v <= max; v += step) {
     root.append(svg('line', { class: 'grid', x1: m.left, x2: W - m.right, y1: y(v), y2: y(v) }))
-    root.append(svg('text', { class: 'axis', x: m.left - 6, y: y(v) + 4, 'text-anchor': 'end' }, Number.isInteger(v) ? v : v.toFixed(1)))
+    root.append(svg('text', { class: 'axis', x: m.left - 6, y: y(v) + 4, 'text-anchor': 'end', 'data-tick': v }, v))
   }
   const span = stats.until - stats.since
   buckets.forEach((b, i) => {
