@@ -25,6 +25,8 @@ import { sessionSlotTtl } from './relay/session.js'
 import { Credentials } from './relay/credentials.js'
 import { createSmtpServer } from './smtp/server.js'
 import { loadTlsMaterial } from './smtp/tls.js'
+import { readClientCert, type ClientCertPaths } from './config/client-cert.js'
+import { ConfigError } from './errors.js'
 import type { SimClock } from './clock/sim-clock.js'
 
 export interface DoorsOptions {
@@ -70,6 +72,7 @@ export interface RunningDoors {
 }
 
 function routeTarget(
+  name: 'upstream' | 'fallback',
   route: RouteConfig,
   deps: { capture: CaptureStore; replies: ReplyCatalogue; hostname: string; log: Logger },
 ): RouteTarget {
@@ -86,7 +89,8 @@ function routeTarget(
         rejectUnauthorized: route.rejectUnauthorized,
         timeout: route.timeout,
         maxConnections: route.maxConnections,
-        name: deps.hostname,
+        name: route.ehloName ?? deps.hostname,
+        ...(route.clientCert ? { clientCert: clientCertMaterial(name, route.clientCert) } : {}),
       }
       const log = deps.log.child({ sub: 'upstream' })
       if (route.type === 'smarthost') return new SmarthostTarget({ ...hop, host: route.host }, deps.replies, log)
@@ -98,6 +102,14 @@ function routeTarget(
       )
     }
   }
+}
+
+/** The config's parse checked the files; read again here, they may have gone since. */
+function clientCertMaterial(name: string, paths: ClientCertPaths): { cert: string; key: string } {
+  const read = readClientCert(paths)
+  if (!read.ok)
+    throw ConfigError.of(read.problems.map((p) => ({ path: `routes.${name}.clientCert.${p.key}`, detail: p.detail })))
+  return { cert: read.cert, key: read.key }
 }
 
 /** The longest a transaction waits for its next hop's reply: what a stop gives open transactions. */
@@ -137,8 +149,8 @@ export async function startDoors(o: DoorsOptions): Promise<RunningDoors> {
   const spoolWrites = new WriteHealth('spool', { probe: (): Promise<void> | undefined => spooled?.probeWrite() })
   const deps = { capture: o.capture, replies: world.replies, hostname: world.hostname, log }
   const targets: Record<RouteName, RouteTarget> = {
-    upstream: routeTarget(config.routes.upstream, deps),
-    fallback: routeTarget(config.routes.fallback, deps),
+    upstream: routeTarget('upstream', config.routes.upstream, deps),
+    fallback: routeTarget('fallback', config.routes.fallback, deps),
     drop: new DropTarget(),
   }
   const spool = o.spool ?? { dir: config.delivery.spoolDir, maxSize: config.delivery.maxSpoolSize }

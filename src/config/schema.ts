@@ -17,6 +17,8 @@ import {
 } from '../core/faults.js'
 import { isReplyId, parseReplyLine } from '../core/replies.js'
 import { parseDuration, parseSize } from '../core/units.js'
+import { readClientCert } from './client-cert.js'
+import { defaultPath } from './data-home.js'
 
 /** `max`: durations that arm a timer stay within what Node's timers can hold (~24.8 days). */
 const duration = (fallback: string, max = 365 * 86_400_000) =>
@@ -360,11 +362,36 @@ const dnsServer = z
     'expected a DNS server address like "127.0.0.1:5353"',
   )
 
+/** A host name of letter-digit-hyphen labels, as an EHLO greeting names its client. */
+const hostname = z
+  .string()
+  .regex(
+    /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/,
+    'expected a host name like "relay.contoso.example"',
+  )
+  .transform((h) => h.toLowerCase().replace(/\.$/, ''))
+
+/**
+ * The files are read here, not when the route first connects: an unreadable file, a key that is
+ * not the certificate's or an expired certificate is listed with every other config problem.
+ */
+const clientCertSchema = z
+  .object({ cert: z.string().min(1), key: z.string().min(1) })
+  .strict()
+  .superRefine((paths, ctx) => {
+    const read = readClientCert(paths)
+    if (!read.ok) for (const p of read.problems) ctx.addIssue({ code: 'custom', path: [p.key], message: p.detail })
+  })
+
 /** What every SMTP next hop (smarthost, mx) shares. */
 const nextHop = {
   port: port.default(25),
   tls: z.enum(['required', 'opportunistic', 'none']).default('required'),
   rejectUnauthorized: z.boolean().default(true),
+  /** Presented in STARTTLS, for a receiver that attributes its sender by certificate. */
+  clientCert: clientCertSchema.optional(),
+  /** The name the route greets its next hop with; none: smtp.hostname. */
+  ehloName: hostname.optional(),
   /** Connection, greeting and per-reply timeout toward the next hop. */
   timeout: duration('60s', TIMER_MAX),
   maxConnections: z.number().int().positive().default(20),
@@ -398,12 +425,27 @@ const routesSchema = z
     fallback: routeSchema.prefault({ type: 'capture' }),
   })
   .strict()
+  .superRefine((routes, ctx) => {
+    for (const name of ['upstream', 'fallback'] as const) {
+      const route = routes[name]
+      if ('clientCert' in route && route.clientCert !== undefined && route.tls === 'none')
+        ctx.addIssue({
+          code: 'custom',
+          path: [name, 'clientCert'],
+          message: 'a client certificate is presented in STARTTLS: not with tls: none',
+        })
+    }
+  })
 
 const deliverySchema = z
   .object({
     /** proxy: the upstream's reply is the client's; queue: 250 once fsynced, delivered after. */
     mode: z.enum(['proxy', 'queue']).default('proxy'),
-    spoolDir: z.string().min(1).default('data/spool'),
+    // relative to the working directory, or in an installed package the user's data directory (data-home.ts)
+    spoolDir: z
+      .string()
+      .min(1)
+      .default(() => defaultPath('data/spool')),
     /** Past this many bytes in the spool, new mail gets 452 4.3.1. */
     maxSpoolSize: size('1GB'),
     /** Messages the queue delivers at once. */
@@ -428,7 +470,7 @@ const storeSchema = z
     trace: z
       .string()
       .regex(/^(sqlite:.+|memory)$/, 'expected "sqlite:<path>" or "memory"')
-      .default('sqlite:data/trace.db'),
+      .default(() => `sqlite:${defaultPath('data/trace.db')}`),
     /**
      * How much trace both stores keep: the newest maxMessages records received within maxAge of
      * the relay's (simulated) clock; null turns a bound off. Captured sources go with their record.

@@ -27,6 +27,8 @@ export interface ConnectOptions {
   readonly maxConnections: number
   /** Our EHLO name. */
   readonly name: string
+  /** PEM certificate (and chain) and key presented in STARTTLS (routes.<route>.clientCert). */
+  readonly clientCert?: { readonly cert: string; readonly key: string }
 }
 
 export interface PoolStats {
@@ -196,7 +198,12 @@ export class UpstreamPool {
       // Abort means abort: tear the socket down at once, never a graceful end mid-DATA.
       socketCloseTimeout: 0,
       logger: false,
-      tls: { rejectUnauthorized: o.rejectUnauthorized, minVersion: 'TLSv1.2', servername: o.host },
+      tls: {
+        rejectUnauthorized: o.rejectUnauthorized,
+        minVersion: 'TLSv1.2',
+        servername: o.host,
+        ...(o.clientCert ? { cert: o.clientCert.cert, key: o.clientCert.key } : {}),
+      },
     })
     const reader = this.readerOf(conn)
     onServerData(conn, (data) => reader.feed(data))
