@@ -142,10 +142,22 @@ export function spfFindings(domain: string, spf: SpfData, mx: SmartHostLookup): 
   return out
 }
 
-/** The parts of the config doctor reads. */
-export type DoctorConfig = Pick<Config, 'tenant' | 'connectors' | 'submission' | 'smtpAuth'>
+/** The parts of the config doctor reads (routes and smtp: for the routes' client certificates). */
+export type DoctorConfig = Pick<Config, 'tenant' | 'connectors' | 'submission' | 'smtpAuth'> &
+  Partial<Pick<Config, 'routes' | 'smtp'>>
 
-export function configFindings(domain: string, config: DoctorConfig): Finding[] {
+/** A route's client certificate as doctor judges it: its DNS names (SANs, else CN) and the route's EHLO name. */
+export interface RouteCertificate {
+  readonly route: 'upstream' | 'fallback'
+  readonly names: readonly string[]
+  readonly ehloName: string
+}
+
+export function configFindings(
+  domain: string,
+  config: DoctorConfig,
+  certificates: readonly RouteCertificate[] = [],
+): Finding[] {
   const out: Finding[] = []
   const accepted = config.tenant.acceptedDomains
   if (accepted.includes(domain)) {
@@ -161,6 +173,7 @@ export function configFindings(domain: string, config: DoctorConfig): Finding[] 
     })
   }
   out.push(...connectorIpFindings(config), ...basicAuthFindings(config))
+  for (const c of certificates) out.push(...clientCertFindings(accepted, c))
   for (const c of config.connectors) {
     if (c.type !== 'onPremises' || c.certificateDomain !== undefined || c.senderIPs.length === 0) continue
     out.push({
@@ -174,6 +187,72 @@ export function configFindings(domain: string, config: DoctorConfig): Finding[] 
         'MC1226222 (Feb 2026) favours a certificate connector — ' +
         'a multi-tenant SaaS shares its egress IPs with other tenants, ' +
         'and IP-attributed OnPremises connectors "may unexpectedly stop working"',
+    })
+  }
+  return out
+}
+
+/** The accepted domain a certificate name ("relay.contoso.edu", "*.contoso.edu") lies in. */
+function acceptedDomainOf(name: string, accepted: readonly string[]): string | undefined {
+  const base = name.startsWith('*.') ? name.slice(2) : name
+  return accepted.find((d) => base === d || base.endsWith(`.${d}`))
+}
+
+/** RFC 6125: a wildcard stands for exactly one label, the leftmost. */
+function nameCovers(certName: string, host: string): boolean {
+  if (!certName.startsWith('*.')) return certName === host
+  const dot = host.indexOf('.')
+  return dot > 0 && host.slice(dot + 1) === certName.slice(2)
+}
+
+/**
+ * What the tenant's inbound connector must say for a route's client certificate to attribute the
+ * relay (docs/exchange.md#connectors-and-attribution): TlsSenderCertificateName is a name of the
+ * certificate, or a wildcard over it, in an accepted domain; a certificate with no such name is
+ * never attributed, and the tenant refuses relay (550 5.7.64). Receivers may also compare the
+ * EHLO name with the certificate.
+ */
+export function clientCertFindings(accepted: readonly string[], c: RouteCertificate): Finding[] {
+  const key = `routes.${c.route}.clientCert`
+  const named = c.names.length ? c.names.join(', ') : 'no DNS name'
+  const usable = c.names.filter((n) => acceptedDomainOf(n, accepted) !== undefined)
+  const out: Finding[] = []
+  if (usable.length === 0) {
+    out.push({
+      section: 'config',
+      check: 'client-cert-domain',
+      level: 'fail',
+      message:
+        `${key} names ${named}, none in an accepted domain (${accepted.join(', ')})` +
+        `: Exchange takes a connector's TlsSenderCertificateName only in an accepted domain, so the tenant ` +
+        `would not attribute this relay and refuses its external recipients (550 5.7.64)`,
+    })
+  } else {
+    const choices = usable.flatMap((n) => {
+      const parent = n.startsWith('*.') ? undefined : n.slice(n.indexOf('.') + 1)
+      const wildcard =
+        parent !== undefined && n.includes('.') && acceptedDomainOf(parent, accepted) !== undefined
+          ? [`*.${parent}`]
+          : []
+      return [n, ...wildcard]
+    })
+    out.push({
+      section: 'config',
+      check: 'client-cert-domain',
+      level: 'ok',
+      message:
+        `${key} names ${named}: the tenant's inbound connector (OnPremises) needs TlsSenderCertificateName ` +
+        `${[...new Set(choices)].join(' or ')}`,
+    })
+  }
+  if (!c.names.some((n) => nameCovers(n, c.ehloName))) {
+    out.push({
+      section: 'config',
+      check: 'client-cert-ehlo',
+      level: 'warn',
+      message:
+        `routes.${c.route}.ehloName ${c.ehloName} is not a name of the certificate (${named})` +
+        `: a receiver may compare the two; set routes.${c.route}.ehloName to one of them`,
     })
   }
   return out

@@ -1,7 +1,16 @@
 // `relay365 doctor` without the CLI: MX, SPF and config checks for one domain -> a report whose
 // `ok` is false when any check failed. All DNS goes through the injected DnsResolver.
 import { lookupSmartHost, type DnsResolver, type SmartHostLookup } from '../delivery/mx.js'
-import { configFindings, mxFindings, spfFindings, type DoctorConfig, type Finding, type SpfData } from './findings.js'
+import { certificateDnsNames, readClientCert } from '../config/client-cert.js'
+import {
+  configFindings,
+  mxFindings,
+  spfFindings,
+  type DoctorConfig,
+  type Finding,
+  type RouteCertificate,
+  type SpfData,
+} from './findings.js'
 import { countSpfLookups, evaluateSpf, fetchSpfRecords } from './spf.js'
 
 /** TeamDynamix → Admin → Email settings for a connector setup (README "TeamDynamix walk-through"). */
@@ -35,6 +44,23 @@ export function teamDynamixSettings(domain: string, mx: SmartHostLookup): TeamDy
   }
 }
 
+/** The routes' client certificates, read again (the config's parse checked them). */
+export function routeCertificates(config: DoctorConfig): RouteCertificate[] {
+  const out: RouteCertificate[] = []
+  for (const route of ['upstream', 'fallback'] as const) {
+    const r = config.routes?.[route]
+    if (r === undefined || !('clientCert' in r) || r.clientCert === undefined) continue
+    const read = readClientCert(r.clientCert)
+    if (!read.ok) continue
+    out.push({
+      route,
+      names: certificateDnsNames(read.x509),
+      ehloName: r.ehloName ?? config.smtp?.hostname ?? 'relay365.local',
+    })
+  }
+  return out
+}
+
 export interface DoctorInput {
   /** Normalized (lower-case A-label) domain. */
   readonly domain: string
@@ -65,7 +91,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
   const findings = [
     ...mxFindings(mx),
     ...spfFindings(domain, spf, mx),
-    ...(input.config ? configFindings(domain, input.config.config) : []),
+    ...(input.config ? configFindings(domain, input.config.config, routeCertificates(input.config.config)) : []),
   ]
   return {
     domain,

@@ -1,6 +1,7 @@
 // `relay365 doctor` (docs/operations.md#cli) against a real DNS server on loopback: MX -> smart host, SPF of the
 // sending IPs, config advice, the TeamDynamix settings, exit codes 0 / 1 / 2.
 import t from 'tap'
+import { fileURLToPath } from 'node:url'
 import { doctorCommand } from '../../src/cli/doctor.js'
 import { ConfigError, UsageError } from '../../src/errors.js'
 import { runCli, runCliHere } from '../helpers/cli.js'
@@ -185,6 +186,35 @@ t.test('config: accepted domain missing, IP-only onPremises connectors warn', as
     'no config: the example config is not checked',
   )
   await t.rejects(doctor({ domain: 'contoso.edu', config: `${dir}/bad.yaml` }), ConfigError)
+})
+
+t.test("config: a route's client certificate against the accepted domains and the EHLO name", async (t) => {
+  const tls = fileURLToPath(new URL('../fixtures/tls/', import.meta.url))
+  const dir = t.testdir({
+    'relay.yaml':
+      'tenant: { acceptedDomains: [contoso.example] }\nsmtp: { hostname: relay.contoso.example }\nroutes:\n' +
+      '  upstream: { type: smarthost, host: contoso-example.mail.protection.outlook.com,\n' +
+      `    clientCert: { cert: ${tls}client-contoso.crt, key: ${tls}client-contoso.key } }\n` +
+      '  fallback: { type: smarthost, host: backup.example, ehloName: relay.other.example,\n' +
+      `    clientCert: { cert: ${tls}client-other.crt, key: ${tls}client-other.key } }\n`,
+  })
+  const r = await doctor({ domain: 'contoso.edu', config: `${dir}/relay.yaml` })
+  t.match(
+    r.output,
+    "ok    routes.upstream.clientCert names app.contoso.example: the tenant's inbound connector (OnPremises) " +
+      'needs TlsSenderCertificateName app.contoso.example or *.contoso.example',
+  )
+  t.match(
+    r.output,
+    'WARN  routes.upstream.ehloName relay.contoso.example is not a name of the certificate (app.contoso.example)',
+    'the EHLO name defaults to smtp.hostname',
+  )
+  t.match(
+    r.output,
+    /FAIL {2}routes\.fallback\.clientCert names relay\.other\.example, none in an accepted domain \(contoso\.example\)/,
+  )
+  t.notMatch(r.output, /routes\.fallback\.ehloName/, "an EHLO name among the certificate's names")
+  t.equal(r.code, 1, 'a certificate Exchange cannot attribute fails the run')
 })
 
 t.test('--json: the whole report', async (t) => {
