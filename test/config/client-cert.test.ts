@@ -104,7 +104,8 @@ t.test("an expired certificate, one not valid yet; listed with the config's othe
   const early = await certificate(dir, 'early', now + DAY, now + 30 * DAY)
   const text =
     'tenant: { acceptedDomains: [contoso.example] }\nlog: { levl: info }\nroutes:\n' +
-    `  upstream: { type: smarthost, host: next.example, clientCert: { cert: ${expired.cert}, key: ${expired.key} } }\n` +
+    `  upstream: { type: smarthost, host: next.example,\n` +
+    `    clientCert: { cert: ${expired.cert}, key: ${expired.key} } }\n` +
     `  fallback: { type: mx, domain: contoso.example, clientCert: { cert: ${early.cert}, key: ${early.key} } }\n`
   const err = refusal(() => parseConfigText(text, 'cfg.yaml'))
   t.match(err.problems, [
