@@ -1,6 +1,7 @@
 // `relay365 config check FILE [--rules]`: validate a config file; print what it sets up. Without
 // FILE, the example config serve runs then. What serve would refuse (a printed password on a
 // public door) is refused here too.
+import { describeDataHome } from '../config/data-home.js'
 import { EXAMPLE_SOURCE, loadConfigFile, parseExampleConfig } from '../config/load.js'
 import { refusePrintedSecrets } from '../config/printed-secrets.js'
 import type { Config, FaultConfig } from '../config/schema.js'
@@ -44,6 +45,8 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
     `  routes      upstream ${describeRoute(config.routes.upstream)}, ` +
       `fallback ${describeRoute(config.routes.fallback)}`,
     `  trace       ${config.store.trace}; HTTP ${config.http.host}:${config.http.port}`,
+    // an installed package keeps them in the user's data directory, not wherever it was started
+    `  data        default paths (data/, certs/) ${describeDataHome()}`,
     // armed faults change what every matching sender gets: a config left with one must show it
     ...config.faults.map((f) => `  fault       ${describeFault(f)}`),
   ]

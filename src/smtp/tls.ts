@@ -6,6 +6,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DEFAULT_CIPHERS, type SecureVersion } from 'node:tls'
+import { defaultPath } from '../config/data-home.js'
 import { ConfigError } from '../errors.js'
 import type { Endpoint } from '../core/types.js'
 
@@ -40,7 +41,10 @@ export async function loadTlsMaterial(
     if (clientCa !== undefined) certificate(clientCa, 'tls.clientCa', tls.clientCa as string)
     return material
   }
-  if (!existsSync(DEFAULT_CERT) || !existsSync(DEFAULT_KEY)) {
+  // certs/ under the working directory, or in an installed package the user's data directory
+  const certFile = defaultPath(DEFAULT_CERT)
+  const keyFile = defaultPath(DEFAULT_KEY)
+  if (!existsSync(certFile) || !existsSync(keyFile)) {
     // loaded only to make the certificate, once: its X.509 code is a fifth of a second of start-up
     const { default: selfsigned } = await import('selfsigned')
     const pems = await selfsigned.generate([{ name: 'commonName', value: hostname }], {
@@ -58,15 +62,15 @@ export async function loadTlsMaterial(
         },
       ],
     })
-    mkdirSync(dirname(DEFAULT_CERT), { recursive: true })
-    writeFileSync(DEFAULT_KEY, pems.private, { mode: 0o600 })
-    chmodSync(DEFAULT_KEY, 0o600)
-    writeFileSync(DEFAULT_CERT, pems.cert)
+    mkdirSync(dirname(certFile), { recursive: true })
+    writeFileSync(keyFile, pems.private, { mode: 0o600 })
+    chmodSync(keyFile, 0o600)
+    writeFileSync(certFile, pems.cert)
   }
   return {
-    key: readFileSync(DEFAULT_KEY, 'utf8'),
-    cert: readFileSync(DEFAULT_CERT, 'utf8'),
-    source: `${DEFAULT_CERT} (self-signed)`,
+    key: readFileSync(keyFile, 'utf8'),
+    cert: readFileSync(certFile, 'utf8'),
+    source: `${certFile} (self-signed)`,
     ...extra,
   }
 }
