@@ -17,10 +17,13 @@ t.test('a wildcard certificate: the wildcard is the name, one label covers the E
 
 t.test('the accepted domain itself, a subdomain, and names outside the tenant', async (t) => {
   t.match(messages(['contoso.edu', 'mail.other.example', 'relay.mail.fabrikam.example'], 'contoso.edu'), [
-    /^ok .*needs TlsSenderCertificateName contoso\.edu or relay\.mail\.fabrikam\.example or \*\.mail\.fabrikam\.example$/,
+    new RegExp(
+      /^ok .*needs TlsSenderCertificateName contoso\.edu or /.source +
+        /relay\.mail\.fabrikam\.example or \*\.mail\.fabrikam\.example$/.source,
+    ),
   ])
   t.match(messages([], 'relay.contoso.edu'), [
-    /^fail routes\.upstream\.clientCert names no DNS name, none in an accepted domain \(contoso\.edu, fabrikam\.example\)/,
+    /^fail routes\.upstream\.clientCert names no DNS name, none in an accepted domain /,
     /^warn /,
   ])
   t.match(messages(['localhost'], 'localhost'), [/^fail /])
