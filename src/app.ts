@@ -52,6 +52,8 @@ export interface RunningApp {
   readonly ndr: NdrSender
   /** The injected failures armed now: config `faults`, then /api/v1/faults. */
   readonly faults: FaultSet
+  /** Resolves once every captured message so far is in the search index (at once without HTTP). */
+  indexed(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -115,6 +117,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     queue: running.queue,
     ndr: running.ndr,
     faults,
+    indexed: async () => front?.indexed(),
     // the doors first (no new sessions, the open ones finish and hand over their records), then
     // the limit store and, last, the trace
     async stop() {

@@ -3,6 +3,7 @@
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { DoorState } from './doors.js'
+import { CaptureIndexer } from './inbox/capture-index.js'
 import { healthReport, type HealthReport } from './health/health.js'
 import type { RelayMetrics } from './metrics/metrics.js'
 import type { Services } from './services.js'
@@ -21,6 +22,8 @@ export interface FrontOptions {
 export interface RunningFront {
   readonly httpPort: number
   readonly metrics: RelayMetrics
+  /** Resolves once every captured message so far is in the search index (tests). */
+  indexed(): Promise<void>
   close(): Promise<void>
 }
 
@@ -50,6 +53,11 @@ export async function startFront(o: FrontOptions): Promise<RunningFront> {
       ...o.health?.(),
     }
   }
+  // the captured mail's text is searched through the API only: a relay without one (an
+  // experiment) spends nothing on it
+  const indexer = new CaptureIndexer(s.trace, s.capture, s.events, (err, id) =>
+    s.log.warn({ err: err.message, id }, 'could not index a captured message for search'),
+  )
   let http: FastifyInstance | undefined
   try {
     const { createHttpServer } = await import('./http/server.js')
@@ -70,6 +78,7 @@ export async function startFront(o: FrontOptions): Promise<RunningFront> {
     await http.listen({ port: o.httpPort ?? config.http.port, host: config.http.host })
   } catch (err) {
     await http?.close()
+    await indexer.close()
     metrics.close()
     throw err
   }
@@ -77,8 +86,10 @@ export async function startFront(o: FrontOptions): Promise<RunningFront> {
   return {
     httpPort: (server.server.address() as AddressInfo).port,
     metrics,
+    indexed: () => indexer.idle(),
     async close() {
       await server.close()
+      await indexer.close()
       metrics.close()
     },
   }

@@ -63,6 +63,12 @@ export interface TraceQuery {
   readonly route?: string
   readonly since?: number
   readonly until?: number
+  /**
+   * Words the user typed (never query syntax): every one must occur in the subject, an address
+   * (envelope, header From) or the text of the captured message. SQLite matches word prefixes
+   * (FTS5), the memory store substrings.
+   */
+  readonly q?: string
   readonly limit?: number
   readonly offset?: number
 }
@@ -95,6 +101,10 @@ export interface TraceWriter extends TraceRecording {
 export interface TraceStore extends TraceRecording {
   list(query: TraceQuery): TracePage
   get(id: string): TraceMessage | undefined
+  /** Deletes one record and its search text; false when there was none. */
+  remove(id: string): boolean
+  /** The text of a captured message, for `q` (bounded by the caller); a record that is gone is ignored. */
+  indexText(id: string, text: string): void
   clear(): number
   close(): void
 }

@@ -1,12 +1,15 @@
-// An in-process event bus for one relay's trace: every record written (new or updated) and every
-// clear. Synchronous fan-out; a subscriber that throws is logged by the caller's onError, never
-// allowed to break the write path (the SMTP reply must not depend on a dashboard).
+// An in-process event bus for one relay's trace: every record written (new or updated), every
+// message deleted and every clear. Synchronous fan-out; a subscriber that throws is logged by the
+// caller's onError, never allowed to break the write path (the SMTP reply must not depend on a
+// dashboard).
 import type { TraceMessage } from '../core/trace.js'
 
 export type TraceEvent =
   /** `previous`: the record this one replaces (queue mode updates a message's status). */
   | { readonly type: 'recorded'; readonly message: TraceMessage; readonly previous?: TraceMessage }
   | { readonly type: 'cleared'; readonly deleted: number }
+  /** One message deleted (DELETE /api/v1/messages/:id). */
+  | { readonly type: 'removed'; readonly id: string }
 
 export type TraceListener = (event: TraceEvent) => void
 

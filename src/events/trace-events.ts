@@ -46,6 +46,16 @@ export class EventedTraceStore implements TraceStore, TraceWriter, TraceSummariz
     return this.inner.extent()
   }
 
+  remove(id: string): boolean {
+    const removed = this.inner.remove(id)
+    if (removed) this.bus.publish({ type: 'removed', id })
+    return removed
+  }
+
+  indexText(id: string, text: string): void {
+    this.inner.indexText(id, text)
+  }
+
   clear(): number {
     const deleted = this.inner.clear()
     this.bus.publish({ type: 'cleared', deleted })

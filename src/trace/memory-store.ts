@@ -3,10 +3,13 @@
 import type { TraceMessage } from '../core/trace.js'
 import type { TracePage, TraceQuery, TraceStore } from '../ports.js'
 import type { Prunable, PruneBounds, PrunedMessage, Retention } from './retention.js'
+import { matchesWords, searchHead } from './search.js'
 import { summarizeMessages, type SummaryQuery, type TraceSummarizer, type TraceSummary } from './summary.js'
 
 export class MemoryTraceStore implements TraceStore, TraceSummarizer, Prunable {
   private readonly messages = new Map<string, TraceMessage>()
+  /** The text of captured messages (indexText), searched by `q`. */
+  private readonly texts = new Map<string, string>()
 
   constructor(private readonly retention?: Retention) {
     retention?.prune(this)
@@ -37,7 +40,8 @@ export class MemoryTraceStore implements TraceStore, TraceSummarizer, Prunable {
       (q.rule === undefined || m.rule === q.rule || m.recipients.some((r) => r.rule === q.rule)) &&
       (q.route === undefined || m.recipients.some((r) => r.route === q.route)) &&
       (q.since === undefined || m.receivedAt >= q.since) &&
-      (q.until === undefined || m.receivedAt < q.until)
+      (q.until === undefined || m.receivedAt < q.until) &&
+      (q.q === undefined || matchesWords(q.q, [searchHead(m), this.texts.get(m.id) ?? '']))
     const all = [...this.messages.values()].filter(matches).reverse()
     all.sort((a, b) => b.receivedAt - a.receivedAt)
     const offset = q.offset ?? 0
@@ -59,6 +63,7 @@ export class MemoryTraceStore implements TraceStore, TraceSummarizer, Prunable {
     const removed: PrunedMessage[] = []
     const remove = (m: TraceMessage) => {
       this.messages.delete(m.id)
+      this.texts.delete(m.id)
       removed.push({ id: m.id, captured: m.captured })
     }
     if (bounds.olderThan !== undefined)
@@ -71,9 +76,19 @@ export class MemoryTraceStore implements TraceStore, TraceSummarizer, Prunable {
     return removed
   }
 
+  remove(id: string): boolean {
+    this.texts.delete(id)
+    return this.messages.delete(id)
+  }
+
+  indexText(id: string, text: string): void {
+    if (this.messages.has(id)) this.texts.set(id, text)
+  }
+
   clear(): number {
     const n = this.messages.size
     this.messages.clear()
+    this.texts.clear()
     return n
   }
 

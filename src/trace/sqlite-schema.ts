@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3'
 import type { TraceMessage } from '../core/trace.js'
 import { categoryOf, ruleOutcomes } from '../core/outcome.js'
+import { searchHead } from './search.js'
 
 type Migration = string | ((db: Database.Database) => void)
 
@@ -50,6 +51,41 @@ const MIGRATIONS: Migration[] = [
         const m = JSON.parse(row.doc) as TraceMessage
         setCategory.run(categoryOf(m) ?? null, m.id)
         for (const o of ruleOutcomes(m)) addOutcome.run(m.id, o.rule, o.outcome, o.count)
+      }
+      after = (rows[rows.length - 1] as { r: number }).r
+    }
+  },
+  // v3: full-text search (GET /api/v1/messages?q=). search_docs holds what is searched, one row a
+  // message, and goes with its message by cascade (retention, delete one, clear); the FTS5 index
+  // reads it as external content, kept in step by triggers. `head` (subject, addresses) is written
+  // with the record, `body` (a captured message's text) later, off the hot path. Messages recorded
+  // before this step are searched by subject and addresses only.
+  (db) => {
+    db.exec(`CREATE TABLE search_docs (
+        id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        head TEXT NOT NULL,
+        body TEXT NOT NULL DEFAULT ''
+      );
+      CREATE VIRTUAL TABLE message_search USING fts5(head, body,
+        content='search_docs', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2');
+      CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN
+        INSERT INTO message_search (rowid, head, body) VALUES (new.rowid, new.head, new.body);
+      END;
+      CREATE TRIGGER search_docs_ad AFTER DELETE ON search_docs BEGIN
+        INSERT INTO message_search (message_search, rowid, head, body) VALUES ('delete', old.rowid, old.head, old.body);
+      END;
+      CREATE TRIGGER search_docs_au AFTER UPDATE ON search_docs BEGIN
+        INSERT INTO message_search (message_search, rowid, head, body) VALUES ('delete', old.rowid, old.head, old.body);
+        INSERT INTO message_search (rowid, head, body) VALUES (new.rowid, new.head, new.body);
+      END;`)
+    const addDoc = db.prepare('INSERT INTO search_docs (id, head) VALUES (?, ?)')
+    const page = db.prepare('SELECT rowid AS r, doc FROM messages WHERE rowid > ? ORDER BY rowid LIMIT 500')
+    for (let after = 0; ;) {
+      const rows = page.all(after) as Array<{ r: number; doc: string }>
+      if (rows.length === 0) break
+      for (const row of rows) {
+        const m = JSON.parse(row.doc) as TraceMessage
+        addDoc.run(m.id, searchHead(m))
       }
       after = (rows[rows.length - 1] as { r: number }).r
     }

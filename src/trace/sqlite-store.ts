@@ -9,6 +9,7 @@ import type { TraceMessage } from '../core/trace.js'
 import type { TracePage, TraceQuery, TraceStore } from '../ports.js'
 import { categoryOf, ruleOutcomes, type Category, type RuleOutcomeCount } from '../core/outcome.js'
 import { migrate } from './sqlite-schema.js'
+import { ftsQuery, searchHead } from './search.js'
 import type { Prunable, PruneBounds, PrunedMessage, Retention } from './retention.js'
 import {
   assembleSummary,
@@ -38,6 +39,8 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
   private readonly db: Database.Database
   private readonly selectOne: Database.Statement
   private readonly insertAll: (batch: readonly TraceMessage[]) => void
+  private readonly setBody: Database.Statement | undefined
+  private readonly deleteOne: Database.Statement | undefined
   private readonly retention: Retention | undefined
   // Records are written in batches, one transaction per turn of the event loop: a commit per
   // message cost more than the rest of the message's handling (BENCHMARKS.md). Every read
@@ -69,6 +72,8 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
         throw new Error('trace store opened read-only')
       }
       this.retention = undefined
+      this.setBody = undefined
+      this.deleteOne = undefined
       this.probe = () => this.insertAll([])
       return
     }
@@ -91,8 +96,12 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
     const insertOutcome = this.db.prepare(
       'INSERT INTO rule_outcomes (message_id, rule, outcome, n) VALUES (?, ?, ?, ?)',
     )
+    // the REPLACE of a record takes its search row by cascade: the indexed text is carried over
+    const selectBody = this.db.prepare('SELECT body FROM search_docs WHERE id = ?').pluck()
+    const insertDoc = this.db.prepare('INSERT INTO search_docs (id, head, body) VALUES (?, ?, ?)')
     this.insertAll = this.db.transaction((batch: readonly TraceMessage[]) => {
       for (const m of batch) {
+        const body = (selectBody.get(m.id) as string | undefined) ?? ''
         insertMessage.run(
           m.id,
           m.receivedAt,
@@ -107,9 +116,12 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
         )
         deleteOutcomes.run(m.id)
         for (const o of ruleOutcomes(m)) insertOutcome.run(m.id, o.rule, o.outcome, o.count)
+        insertDoc.run(m.id, searchHead(m), body)
       }
     })
+    this.setBody = this.db.prepare('UPDATE search_docs SET body = ? WHERE id = ?')
     const deleteMessage = this.db.prepare('DELETE FROM messages WHERE id = ?')
+    this.deleteOne = deleteMessage
     this.probe = this.db.transaction(() => {
       insertMessage.run(PROBE_ID, 0, 'Pending', '', null, PROBE_DOC, null)
       deleteMessage.run(PROBE_ID)
@@ -287,12 +299,36 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
       where.push('m.received_at < ?')
       args.push(q.until)
     }
+    if (q.q !== undefined) {
+      const match = ftsQuery(q.q)
+      if (match === undefined) return { total: 0, messages: [] }
+      where.push(`EXISTS (SELECT 1 FROM search_docs s WHERE s.id = m.id AND s.rowid IN
+        (SELECT rowid FROM message_search WHERE message_search MATCH ?))`)
+      args.push(match)
+    }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
     const total = (this.db.prepare(`SELECT count(*) AS n FROM messages m ${clause}`).get(...args) as { n: number }).n
     const rows = this.db
       .prepare(`SELECT doc FROM messages m ${clause} ORDER BY m.received_at DESC, m.rowid DESC LIMIT ? OFFSET ?`)
       .all(...args, q.limit ?? 50, q.offset ?? 0) as Array<{ doc: string }>
     return { total, messages: rows.map((r) => JSON.parse(r.doc) as TraceMessage) }
+  }
+
+  remove(id: string): boolean {
+    this.flush()
+    this.recent.delete(id)
+    return this.writer(this.deleteOne).run(id).changes > 0
+  }
+
+  indexText(id: string, text: string): void {
+    this.flush()
+    this.writer(this.setBody).run(text, id)
+  }
+
+  /** A write statement, or the read-only store's refusal. */
+  private writer(statement: Database.Statement | undefined): Database.Statement {
+    if (!statement) throw new Error('trace store opened read-only')
+    return statement
   }
 
   clear(): number {

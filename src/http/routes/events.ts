@@ -1,6 +1,7 @@
 // GET /api/v1/events: server-sent events of the trace as it is written — `message` with the full
-// trace record (new or updated: the client upserts by id) and `cleared` after a DELETE. No
-// replay: a client that (re)connects loads the list first, then follows the stream.
+// trace record (new or updated: the client upserts by id), `removed` ({id}) after one message's
+// DELETE and `cleared` after a DELETE of the whole trace. No replay: a client that (re)connects
+// loads the list first, then follows the stream.
 import type { ServerResponse } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import type { TraceBus, TraceEvent } from '../../events/trace-bus.js'
@@ -11,9 +12,9 @@ const HEARTBEAT_MS = 15_000
 const MAX_BUFFERED = 4 * 1024 * 1024
 
 function frame(e: TraceEvent): string {
-  return e.type === 'recorded'
-    ? `event: message\ndata: ${JSON.stringify(e.message)}\n\n`
-    : `event: cleared\ndata: ${JSON.stringify({ deleted: e.deleted })}\n\n`
+  if (e.type === 'recorded') return `event: message\ndata: ${JSON.stringify(e.message)}\n\n`
+  if (e.type === 'removed') return `event: removed\ndata: ${JSON.stringify({ id: e.id })}\n\n`
+  return `event: cleared\ndata: ${JSON.stringify({ deleted: e.deleted })}\n\n`
 }
 
 export function registerEventRoutes(app: FastifyInstance, bus: TraceBus): void {

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import { TRACE_STATUSES } from '../../core/trace.js'
 import type { CaptureStore, TraceQuery, TraceStore } from '../../ports.js'
+import { MAX_QUERY_LENGTH } from '../../trace/search.js'
 import { deletedSchema, errorSchema, messageDetailSchema, messageListSchema } from '../schemas.js'
 
 const listQuerySchema = {
@@ -16,6 +17,7 @@ const listQuerySchema = {
     route: { type: 'string', enum: ['upstream', 'fallback', 'drop'] },
     since: { type: 'string', format: 'date-time' },
     until: { type: 'string', format: 'date-time' },
+    q: { type: 'string', minLength: 1, maxLength: MAX_QUERY_LENGTH },
     limit: { type: 'integer', minimum: 1, maximum: 5000, default: 50 },
     offset: { type: 'integer', minimum: 0, default: 0 },
   },
@@ -29,6 +31,7 @@ type ListQuery = {
   route?: string
   since?: string
   until?: string
+  q?: string
   limit: number
   offset: number
 }
@@ -60,6 +63,7 @@ export function registerMessageRoutes(app: FastifyInstance, trace: TraceStore, c
         ...(q.route ? { route: q.route } : {}),
         ...(q.since ? { since: Date.parse(q.since) } : {}),
         ...(q.until ? { until: Date.parse(q.until) } : {}),
+        ...(q.q !== undefined ? { q: q.q } : {}),
         limit: q.limit,
         offset: q.offset,
       })
