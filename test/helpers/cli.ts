@@ -51,6 +51,8 @@ export function runCli(
       [...process.execArgv, MAIN, ...args],
       { cwd: options.cwd, env: { ...process.env, ...options.env }, timeout: options.timeout ?? 30_000 },
       (err, stdout, stderr) => {
+        // a run the timeout ended is no exit code of relay365's: say so rather than pass for an exit 1
+        if (err?.killed) return resolve({ code: -1, stdout, stderr: `${stderr}[killed after the test's timeout]\n` })
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
         resolve({ code, stdout, stderr })
       },
