@@ -1,7 +1,9 @@
-// `relay365 serve [--config FILE] [--workers N]`: run the relay until SIGINT/SIGTERM. One process,
-// or (smtp.workers / --workers above 1) a primary and N workers on the same ports (src/cluster/).
+// `relay365 serve [--config FILE] [--workers N]`: run the relay until SIGINT, SIGTERM or SIGHUP, or
+// until the process that started it ends. One process, or (smtp.workers / --workers above 1) a
+// primary and N workers on the same ports (src/cluster/).
 import cluster from 'node:cluster'
 import { startApp } from '../app.js'
+import { dataHome, describeDataHome } from '../config/data-home.js'
 import { resolveConfig } from '../config/load.js'
 import { refusePrintedSecrets } from '../config/printed-secrets.js'
 import { MAX_WORKERS } from '../config/schema.js'
@@ -11,6 +13,7 @@ import { adoptOrphanPartitions } from '../delivery/spool/partitions.js'
 import { claimSpool } from '../delivery/spool/spool-lock.js'
 import { usesSpool } from '../doors.js'
 import { connectorNotes } from './connector-notes.js'
+import { watchParent } from './parent-watch.js'
 
 /** Listen flags over the config: each names the config key it overrides. */
 export interface ListenFlags {
@@ -124,11 +127,22 @@ export async function serve(
       (workers > 1 ? `, ${workers} workers` : '') +
       ` (config: ${source})\n`,
   )
+  const home = dataHome()
+  if (home.dir) process.stderr.write(`relay365: default paths (data/, certs/) ${describeDataHome(home)}\n`)
+  let unwatch = () => {}
   await new Promise<void>((resolve) => {
     const stop = () => resolve()
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
+    // a closed terminal (SIGHUP) or an ended parent stops the relay as SIGTERM does: it never
+    // goes on as an orphan, and its sessions, spool and trace end as in any stop
+    process.once('SIGHUP', stop)
+    unwatch = watchParent((parent) => {
+      process.stderr.write(`relay365: the process that started serve (pid ${parent}) has ended: stopping\n`)
+      stop()
+    })
   })
+  unwatch()
   await app.stop()
   spool?.release()
 }

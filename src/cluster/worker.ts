@@ -25,8 +25,10 @@ export async function runWorker(): Promise<void> {
   // so the worker just leaves.
   let stop: () => unknown = () => process.exit(0)
   process.once('SIGTERM', () => void stop())
-  // a terminal's Ctrl-C reaches every process of the group: the primary stops the workers
+  // a terminal's Ctrl-C, and its hangup when it closes, reach every process of the group: the
+  // primary stops the workers (and a worker whose primary is gone ends at once, see above)
   process.on('SIGINT', () => undefined)
+  process.on('SIGHUP', () => undefined)
   const services = await openWorkerServices(link)
   let doors: RunningDoors
   try {
