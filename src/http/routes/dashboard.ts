@@ -13,9 +13,14 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 }
 
-/** Only the page's own files, scripts and styles: message content shown in it can never run. */
+/**
+ * Only the page's own files and scripts: message content shown in it can never run. Inline styles
+ * are allowed for one reason: captured HTML mail is shown in a sandboxed srcdoc frame, which
+ * inherits this policy, and mail is styled inline. Nothing can load from elsewhere (img-src, no
+ * font or connect source off the relay), so an inline style cannot carry anything out.
+ */
 const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self';" +
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline';" +
   " img-src 'self' data:; connect-src 'self';" +
   " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
