@@ -28,8 +28,29 @@ export async function api(path, options = {}) {
   if (res.status === 401) throw new Unauthorized('the API needs a bearer token')
   const type = res.headers.get('content-type') ?? ''
   const body = type.includes('json') ? await res.json() : await res.text()
-  if (!res.ok) throw new Error(`${options.method ?? 'GET'} ${path}: ${res.status} ${body?.error ?? body?.message ?? ''}`)
+  if (!res.ok) {
+    const err = new Error(`${options.method ?? 'GET'} ${path}: ${res.status} ${body?.error ?? body?.message ?? ''}`)
+    // the release form shows the server's own words (error, and the SMTP reply when there was one)
+    err.status = res.status
+    err.body = body
+    throw err
+  }
   return body
+}
+
+/** A file from the API saved under `name`: fetched with the token (a plain link could not send it). */
+export async function download(path, name) {
+  const res = await fetch(path, { headers: authHeaders() })
+  if (res.status === 401) throw new Unauthorized('the API needs a bearer token')
+  if (!res.ok) throw new Error(`GET ${path}: ${res.status}`)
+  const url = URL.createObjectURL(await res.blob())
+  const a = document.createElement('a')
+  a.href = url
+  a.download = name
+  document.body.append(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 10_000)
 }
 
 /** Query string of the non-empty entries. */

@@ -18,6 +18,7 @@ const $ = (id) => document.getElementById(id)
 const state = { window: 'all', filters: {}, stopLive: undefined, started: false }
 const clock = new ClockView(() => refreshSoon(0))
 const list = new MessageList((id) => (location.hash = `#/messages/${id}`))
+const closeDetail = () => (location.hash = '')
 const faults = new FaultsPanel((err) => showError(err))
 
 function showError(err) {
@@ -34,9 +35,13 @@ function clearError() {
   $('error').hidden = true
 }
 
+let listSeq = 0
 async function loadMessages(offset = 0) {
+  // typing a search sends a request per pause: only the newest answer may fill the list
+  const seq = ++listSeq
   const page = await api(`/api/v1/messages${query({ ...state.filters, limit: PAGE, offset })}`)
-  if (offset === 0) list.set(page)
+  if (seq !== listSeq) return
+  if (offset === 0) list.set(page, Object.keys(state.filters).length > 0)
   else list.append(page)
 }
 
@@ -71,6 +76,12 @@ async function refresh() {
   }
 }
 
+let reloadTimer
+function reloadSoon() {
+  clearTimeout(reloadTimer)
+  reloadTimer = setTimeout(() => loadMessages().catch(showError), 300)
+}
+
 let timer
 function refreshSoon(ms = 500) {
   clearTimeout(timer)
@@ -84,8 +95,10 @@ function setFilter(name, value) {
 }
 
 function readFilters() {
+  clearTimeout(state.filterTimer)
   const form = $('filters')
-  state.filters = Object.fromEntries([...new FormData(form)].filter(([, v]) => v !== ''))
+  state.filters = Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]).filter(([, v]) => v !== ''))
+  $('search-clear').hidden = !form.elements.q.value
   loadMessages().catch(showError)
 }
 
@@ -100,7 +113,14 @@ async function openFromHash() {
   list.select(m[1])
   panel.hidden = false
   try {
-    await renderDetail($('detail-body'), m[1], () => (location.hash = ''))
+    await renderDetail($('detail-body'), m[1], {
+      onClose: closeDetail,
+      onDeleted: (id) => {
+        list.remove(id)
+        closeDetail()
+        refreshSoon(0)
+      },
+    })
   } catch (err) {
     $('detail-body').replaceChildren(h('p', { class: 'error' }, String(err.message ?? err)))
   }
@@ -108,9 +128,15 @@ async function openFromHash() {
 
 function onLive(event, data) {
   if (event === 'message') {
-    if (matches(data, state.filters)) list.upsert(data)
+    // a search matches message text the list does not hold: ask the server again
+    if (state.filters.q) reloadSoon()
+    else if (matches(data, state.filters)) list.upsert(data)
     else list.remove(data.id)
     if (location.hash === `#/messages/${data.id}`) openFromHash()
+    refreshSoon()
+  } else if (event === 'removed' && data?.id) {
+    list.remove(data.id)
+    if (location.hash === `#/messages/${data.id}`) location.hash = ''
     refreshSoon()
   } else if (event === 'cleared') {
     loadMessages().catch(showError)
@@ -152,11 +178,30 @@ $('token-form').addEventListener('submit', (e) => {
   setToken($('token-input').value.trim())
   start()
 })
-$('filters').addEventListener('input', () => {
+function filtersChanged() {
+  $('search-clear').hidden = !$('filters').elements.q.value
   clearTimeout(state.filterTimer)
   state.filterTimer = setTimeout(readFilters, 250)
+}
+$('filters').addEventListener('input', filtersChanged)
+// the search box belongs to the form (form=) but sits outside it: its events do not bubble there
+$('filters').elements.q.addEventListener('input', filtersChanged)
+// Enter searches now rather than after the pause
+$('filters').addEventListener('submit', (e) => {
+  e.preventDefault()
+  readFilters()
 })
-$('filters').addEventListener('submit', (e) => e.preventDefault())
+$('filters').elements.q.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape' || !e.target.value) return
+  e.stopPropagation()
+  clearSearch()
+})
+$('search-clear').addEventListener('click', clearSearch)
+function clearSearch() {
+  $('filters').elements.q.value = ''
+  readFilters()
+  $('filters').elements.q.focus()
+}
 $('more').addEventListener('click', () => loadMessages(list.messages.length).catch(showError))
 $('window').addEventListener('click', (e) => {
   const w = e.target?.dataset?.window

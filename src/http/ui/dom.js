@@ -73,3 +73,12 @@ export function unique(values) {
 export function decidingRules(m) {
   return m.rule ? [m.rule] : unique(m.recipients.map((r) => r.rule))
 }
+
+/** Every warn result of a message, its own and its recipients': [{rule, note, recipient?}]. */
+export function warnings(m) {
+  const out = m.results.filter((r) => r.outcome === 'warn').map((r) => ({ rule: r.rule, note: r.note }))
+  for (const rc of m.recipients) {
+    for (const r of rc.results) if (r.outcome === 'warn') out.push({ rule: r.rule, note: r.note, recipient: rc.address })
+  }
+  return out
+}
