@@ -114,12 +114,47 @@ export const traceMessageSchema = {
   properties: messageProperties,
 } as const
 
-/** One message with its raw source inline (captured mail up to 1 MB) and the source's size. */
+/** One node of a captured message's MIME tree; `children` holds nodes of the same shape. */
+const mimePartSchema = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['partId', 'contentType', 'size'],
+  properties: {
+    partId: { type: 'string', description: 'as IMAP numbers BODY sections: "1", "1.2"; GET .../parts/:partId' },
+    contentType: str,
+    size: {
+      type: 'integer',
+      description: 'a leaf: octets once decoded (what the download gives); a multipart: octets of its body as stored',
+    },
+    filename: str,
+    children: { type: 'array', items: { type: 'object', additionalProperties: true } },
+  },
+} as const
+
+/**
+ * One message with its raw source inline (captured mail up to 1 MB), the source's size, and what
+ * the inbox shows of captured mail: text, HTML, attachments, the MIME tree.
+ */
 export const messageDetailSchema = {
   type: 'object',
   additionalProperties: true,
-  required: [...messageRequired, 'rawSize'],
-  properties: { ...messageProperties, rawSize: nullable(int), raw: str },
+  required: [...messageRequired, 'rawSize', 'text', 'html', 'attachments', 'parts'],
+  properties: {
+    ...messageProperties,
+    rawSize: nullable(int),
+    raw: str,
+    text: { ...nullable(str), description: 'the text/plain parts that are not attachments (at most 1 MB each kind)' },
+    html: { ...nullable(str), description: 'the same of text/html: show it sandboxed, it is mail from anyone' },
+    attachments: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['partId', 'filename', 'contentType', 'size'],
+        properties: { partId: str, filename: nullable(str), contentType: str, size: int },
+      },
+    },
+    parts: { type: 'array', items: mimePartSchema },
+  },
 } as const
 
 export const messageListSchema = {

@@ -6,9 +6,10 @@ import type Mail from 'nodemailer/lib/mailer'
 import { openTls } from './dialogue.js'
 import type { TestRelay } from './relay.js'
 
-/** A message's source, CRLF line ends, as a mail program writes it. */
+/** A message's source as a mail program writes it, every line end CRLF (as SMTP carries it). */
 export async function composeMail(options: Mail.Options): Promise<Buffer> {
-  return new MailComposer(options).compile().build()
+  const raw = await new MailComposer(options).compile().build()
+  return Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1')
 }
 
 /** Sends `raw` from `from` to `to` (dot-stuffed on the wire); returns the reply to the final dot. */

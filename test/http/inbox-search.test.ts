@@ -72,10 +72,10 @@ for (const store of ['sqlite', 'memory'] as const) {
     t.equal((await api(relay, 'GET', '/api/v1/messages?q=contoso&limit=1')).body.total, 3, 'total counts matches')
     const empty = await api(relay, 'GET', '/api/v1/messages?q=')
     t.equal(empty.status, 400)
-    t.match(empty.body.error, /q/)
+    t.match(empty.body.message, /querystring\/q /)
     const long = await api(relay, 'GET', `/api/v1/messages?q=${'x'.repeat(501)}`)
     t.equal(long.status, 400)
-    t.match(long.body.error, /q/)
+    t.match(long.body.message, /querystring\/q /)
 
     // the index follows the records
     const [newsletter] = (await api(relay, 'GET', '/api/v1/messages?q=quarterly')).body.messages

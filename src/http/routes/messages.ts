@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import { TRACE_STATUSES } from '../../core/trace.js'
 import type { CaptureStore, TraceQuery, TraceStore } from '../../ports.js'
+import { openPart, summarizeMime, type MimeSummary } from '../../inbox/mime.js'
 import { MAX_QUERY_LENGTH } from '../../trace/search.js'
 import { deletedSchema, errorSchema, messageDetailSchema, messageListSchema } from '../schemas.js'
 
@@ -49,6 +50,21 @@ export function attachmentName(id: string): string {
   )
 }
 
+/** A part's file name in Content-Disposition: a safe ASCII `filename` and the real one as RFC 8187 `filename*`. */
+export function partDisposition(filename: string | undefined, fallback: string): string {
+  const name = filename?.trim() || fallback
+  const encoded = encodeURIComponent(name).replace(/['()*!]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  return `attachment; filename="${attachmentName(name)}"; filename*=UTF-8''${encoded}`
+}
+
+const NOT_CAPTURED: MimeSummary = { text: null, html: null, attachments: [], parts: [] }
+
+const partParamsSchema = {
+  type: 'object',
+  required: ['id', 'partId'],
+  properties: { id: { type: 'string' }, partId: { type: 'string', pattern: '^[0-9]{1,6}(\\.[0-9]{1,6}){0,31}$' } },
+} as const
+
 export function registerMessageRoutes(app: FastifyInstance, trace: TraceStore, capture: CaptureStore): void {
   app.get<{ Querystring: ListQuery }>(
     '/api/v1/messages',
@@ -78,11 +94,14 @@ export function registerMessageRoutes(app: FastifyInstance, trace: TraceStore, c
       const message = trace.get(req.params.id)
       if (!message) return res.code(404).send({ error: `no message ${req.params.id}` })
       const size = message.captured ? capture.size(message.id) : undefined
-      if (size === undefined || size > INLINE_RAW_LIMIT) return { ...message, rawSize: size ?? null }
+      // read streaming: a large message is walked, not loaded, to list its parts
+      const source = size === undefined ? undefined : capture.read(message.id)
+      const mime = source ? await summarizeMime(source) : NOT_CAPTURED
+      if (size === undefined || size > INLINE_RAW_LIMIT) return { ...message, ...mime, rawSize: size ?? null }
       const stream = capture.read(message.id)
       const chunks: Buffer[] = []
       if (stream) for await (const c of stream) chunks.push(c as Buffer)
-      return { ...message, rawSize: size, raw: Buffer.concat(chunks).toString('utf8') }
+      return { ...message, ...mime, rawSize: size, raw: Buffer.concat(chunks).toString('utf8') }
     },
   )
 
@@ -98,6 +117,31 @@ export function registerMessageRoutes(app: FastifyInstance, trace: TraceStore, c
         .type('message/rfc822')
         .header('content-disposition', `attachment; filename="${attachmentName(message?.id ?? '')}.eml"`)
         .send(stream)
+    },
+  )
+
+  app.get<{ Params: { id: string; partId: string } }>(
+    '/api/v1/messages/:id/parts/:partId',
+    { schema: { params: partParamsSchema, response: { 404: errorSchema } } },
+    async (req, res) => {
+      const { id, partId } = req.params
+      const message = trace.get(id)
+      const source = message?.captured ? capture.read(message.id) : undefined
+      if (!source) return res.code(404).send({ error: `no captured message ${id}` })
+      const part = await openPart(source, partId)
+      if (!part) return res.code(404).send({ error: `message ${id} has no part ${partId}` })
+      const { head, content } = part
+      if (head.multipart) {
+        content.destroy()
+        return res.code(404).send({ error: `part ${partId} of ${id} is ${head.contentType}: its parts are the files` })
+      }
+      const named = head.charset !== undefined && /^[A-Za-z0-9._:-]{1,40}$/.test(head.charset)
+      const charset = head.contentType.startsWith('text/') && named ? `; charset=${head.charset}` : ''
+      // a download, never a page (an HTML part is mail from anyone): the guard adds nosniff
+      return res
+        .type(`${head.contentType}${charset}`)
+        .header('content-disposition', partDisposition(head.filename, `${attachmentName(id)}-part-${partId}`))
+        .send(content)
     },
   )
 
