@@ -106,6 +106,11 @@ function describeFault(f: FaultConfig): string {
   ].join(', ')
 }
 
-function describeRoute(r: { type: string; host?: string; port?: number }): string {
-  return r.type === 'smarthost' ? `smarthost ${r.host}:${r.port}` : r.type
+function describeRoute(r: Config['routes']['upstream']): string {
+  const where = r.type === 'smarthost' ? `smarthost ${r.host}:${r.port}` : r.type
+  // what the next hop is greeted with and shown decides whether it attributes the relay
+  const hop: string[] = []
+  if ('clientCert' in r && r.clientCert) hop.push(`client certificate ${r.clientCert.cert}`)
+  if ('ehloName' in r && r.ehloName) hop.push(`EHLO ${r.ehloName}`)
+  return hop.length ? `${where} (${hop.join(', ')})` : where
 }

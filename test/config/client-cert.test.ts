@@ -2,11 +2,13 @@
 // config error naming the key (exit 2), listed with the config's other problems, before the relay
 // listens.
 import t from 'tap'
+import { execFileSync } from 'node:child_process'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import selfsigned from 'selfsigned'
 import { parseConfig, parseConfigText } from '../../src/config/load.js'
 import { certificateDnsNames, readClientCert } from '../../src/config/client-cert.js'
 import { startApp } from '../../src/app.js'
+import { routeCertificates } from '../../src/doctor/run.js'
 import { ConfigError } from '../../src/errors.js'
 import { createLogger } from '../../src/log.js'
 import { runCliHere } from '../helpers/cli.js'
@@ -135,4 +137,52 @@ t.test('a file gone between the parse and the start is a config error too', asyn
     (e: unknown) => e,
   )
   t.match(err, { name: 'ConfigError', path: 'routes.upstream.clientCert.key', detail: /cannot read .*c\.key: ENOENT/ })
+})
+
+t.test('a certificate without SANs is named by its CN; config check shows what the route presents', async (t) => {
+  const dir = t.testdir({})
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Relay.Contoso.Example',
+      '-keyout',
+      `${dir}/cn.key`,
+      '-out',
+      `${dir}/cn.crt`,
+    ],
+    { stdio: 'ignore' },
+  )
+  const read = readClientCert({ cert: `${dir}/cn.crt`, key: `${dir}/cn.key` })
+  t.same(read.ok && certificateDnsNames(read.x509), ['relay.contoso.example'])
+  writeFileSync(
+    `${dir}/cfg.yaml`,
+    'tenant: { acceptedDomains: [contoso.example] }\nroutes:\n' +
+      `  upstream: { type: smarthost, host: next.example, clientCert: { cert: ${dir}/cn.crt, key: ${dir}/cn.key },\n` +
+      '    ehloName: relay.contoso.example }\n',
+  )
+  const cli = await runCliHere(['config', 'check', `${dir}/cfg.yaml`])
+  t.equal(cli.code, 0)
+  t.match(
+    cli.stdout,
+    `routes      upstream smarthost next.example:25 (client certificate ${dir}/cn.crt, EHLO relay.contoso.example), ` +
+      'fallback capture',
+  )
+  // doctor reads the certificate again: without smtp it greets as relay365.local, a file gone is skipped
+  const config = parseConfigText(readFileSync(`${dir}/cfg.yaml`, 'utf8').replace(/,\n\s*ehloName: \S+ }/, ' }'))
+  const { smtp: _smtp, ...withoutSmtp } = config
+  t.same(routeCertificates(withoutSmtp), [
+    { route: 'upstream', names: ['relay.contoso.example'], ehloName: 'relay365.local' },
+  ])
+  rmSync(`${dir}/cn.key`)
+  t.same(routeCertificates(config), [])
 })
