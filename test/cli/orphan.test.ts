@@ -5,6 +5,7 @@
 import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { BIN } from '../helpers/cli.js'
 
 /** A process's state letter and parent, or undefined when it is gone. */
@@ -144,4 +145,25 @@ t.test('SIGHUP (a closed terminal) stops the relay as SIGTERM does: exit 0', lin
   )
   relay.kill('SIGHUP')
   t.same(await exit, [0, null], 'exit code 0, not killed by the signal')
+})
+
+t.test('experiment runs in a child Node (bin/relay365.js): the child ends with the bin', linux, async (t) => {
+  const dir = t.testdir({})
+  const scenario = fileURLToPath(new URL('../../examples/smtp-auth-day.yaml', import.meta.url))
+  // in real time (speed 1) the scenario's day would take a day: it is still running when killed
+  const bin = spawn(BIN, ['experiment', scenario, '--engine', 'wire', '--speed', '1', '--out', `${dir}/out`], {
+    cwd: dir,
+    env: plainEnv(dir),
+    stdio: 'ignore',
+  })
+  started.add(bin.pid as number)
+  let child: number | undefined
+  for (const until = Date.now() + 30_000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+    child = childrenOf(bin.pid as number)[0]
+    if (child !== undefined) break
+  }
+  t.ok(child, `the experiment's child Node (${child})`)
+  started.add(child as number)
+  bin.kill('SIGKILL')
+  t.same(await ended([child as number]), [], 'it ended with its parent')
 })
