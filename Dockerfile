@@ -11,6 +11,9 @@ RUN npm ci && npm prune --omit=dev
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# relative default paths (data/, certs/) stay under /app, the volumes below, as in a checkout
+# (src/config/data-home.ts: an installed package would put them in the user's data directory)
+ENV RELAY365_HOME=/app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # the dashboard's plain HTML/CSS/JS, read at start from src/http/ui (tsc copies only .ts output)

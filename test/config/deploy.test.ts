@@ -102,6 +102,10 @@ t.test('Dockerfile: Node 20, the compiled CLI and the dashboard files in the ima
   t.match(dockerfile, /EXPOSE 2525 2587 8025/)
   // src/config/example.ts reads it from dist/bin/../../examples when serve is given no config
   t.match(dockerfile, /COPY examples\/sample-tenant\.yaml \.\/examples\//)
+  // default paths (data/, certs/) under /app, where the volumes are, whoever runs the image and from
+  // where: src/config/data-home.ts
+  t.match(dockerfile, /\nENV RELAY365_HOME=\/app\n/)
+  t.match(dockerfile, /RUN mkdir -p \/app\/data \/app\/certs/)
 })
 
 t.test(
