@@ -35,7 +35,9 @@ async function seed(t: Test, relay: TestRelay): Promise<void> {
     from: 'helpdesk@contoso.example',
     to: 'someone@example.org',
     subject: 'Newsletter',
-    html: '<html><style>.hidden{}</style><body><h1>Quarterly&nbsp;figures</h1><script>tracking()</script></body></html>',
+    html:
+      '<html><style>.hidden{}</style><body><h1>Quarterly&nbsp;figures</h1>' +
+      '<script>tracking()</script></body></html>',
   })
   t.match(await sendRaw(relay, 'helpdesk@contoso.example', ['someone@example.org'], html), /^250/)
   await settled(relay)

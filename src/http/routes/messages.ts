@@ -1,5 +1,6 @@
-// The message trace API (docs/operations.md#http-api): list with filters and pagination, one message with its rule
-// trace (and raw source when it was captured), and a delete of the whole trace.
+// The message trace API (docs/operations.md#http-api): list with filters, search and pagination, one message with
+// its rule trace (and, when it was captured, its raw source, text, HTML, attachments and parts), a delete of one
+// message or of the whole trace.
 import type { FastifyInstance } from 'fastify'
 import { TRACE_STATUSES } from '../../core/trace.js'
 import type { CaptureStore, TraceQuery, TraceStore } from '../../ports.js'
@@ -142,6 +143,19 @@ export function registerMessageRoutes(app: FastifyInstance, trace: TraceStore, c
         .type(`${head.contentType}${charset}`)
         .header('content-disposition', partDisposition(head.filename, `${attachmentName(id)}-part-${partId}`))
         .send(content)
+    },
+  )
+
+  // a write: the guard in server.ts holds it to the token, or to JSON from the dashboard's own origin
+  app.delete<{ Params: { id: string } }>(
+    '/api/v1/messages/:id',
+    { schema: { response: { 200: deletedSchema, 404: errorSchema } } },
+    async (req, res) => {
+      const message = trace.get(req.params.id)
+      if (!message) return res.code(404).send({ error: `no message ${req.params.id}` })
+      trace.remove(message.id)
+      if (message.captured) await capture.remove(message.id)
+      return { deleted: 1 }
     },
   )
 
