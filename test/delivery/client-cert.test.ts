@@ -3,6 +3,7 @@
 // relay A forwards to it as a staging relay in front of a tenant would.
 import t, { type Test } from 'tap'
 import { transactTls } from '../helpers/dialogue.js'
+import { startDnsServer } from '../helpers/dns-server.js'
 import { TLS_DIR } from '../helpers/fixtures.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 import type { TraceMessage } from '../../src/core/trace.js'
@@ -34,8 +35,7 @@ function startStaging(t: Test, tenant: TestRelay, route: Record<string, unknown>
   return startRelay(t, {
     routes: {
       upstream: {
-        type: 'smarthost',
-        host: '127.0.0.1',
+        ...(route.type === 'mx' ? {} : { type: 'smarthost', host: '127.0.0.1' }),
         port: tenant.smtpPort,
         tls: 'required',
         // the tenant's server certificate is the test CA's, which A does not trust
@@ -75,4 +75,21 @@ t.test('without it the tenant refuses external recipients with 550 5.7.64', asyn
   const m = await tenantRecord(staging, tenant)
   // without ehloName, smtp.hostname greets
   t.match(m, { lane: 'directSend', helo: 'relay365.local' })
+})
+
+t.test('an MX route presents it too', async (t) => {
+  const tenant = await startTenant(t)
+  const dns = await startDnsServer(t, {
+    'contoso.example': { MX: [{ preference: 0, exchange: 'tenant.contoso.example' }] },
+    'tenant.contoso.example': { A: ['127.0.0.1'] },
+  })
+  const staging = await startStaging(t, tenant, {
+    type: 'mx',
+    domain: 'contoso.example',
+    resolvers: [dns.address],
+    clientCert: { cert: `${TLS_DIR}client-contoso.crt`, key: `${TLS_DIR}client-contoso.key` },
+  })
+  const replies = await transactTls(staging.smtpPort, 'helpdesk@contoso.example', ['someone@example.org'], MESSAGE)
+  t.match(replies.at(-1), /^250 /, replies.join(' | '))
+  t.match(await tenantRecord(staging, tenant), { lane: 'connector', connector: 'CertOnly' })
 })
