@@ -7,6 +7,7 @@
 // where smarthost.ts refuses to send a body after anything but a 3xx: the session is dropped
 // before a byte of the next message moves. Each connection has a ReplyReader from its first byte:
 // one that read a reply not in SMTP's form is never reused.
+import { isIP } from 'node:net'
 import SMTPConnection from 'nodemailer/lib/smtp-connection'
 import type { Logger } from 'pino'
 import { onServerData, outOfStep } from './nodemailer-internals.js'
@@ -183,9 +184,11 @@ export class UpstreamPool {
 
   private connect(signal: AbortSignal): Promise<Conn> {
     const o = this.o
+    // RFC 6066 has no SNI for an address (Node warns, DEP0123): a smart host given by IP is checked by its IP SAN
+    const sni = isIP(o.host) ? {} : { servername: o.host }
     const conn = new SMTPConnection({
       host: o.address ?? o.host,
-      servername: o.host,
+      ...sni,
       port: o.port,
       secure: false,
       requireTLS: o.tls === 'required',
@@ -201,7 +204,7 @@ export class UpstreamPool {
       tls: {
         rejectUnauthorized: o.rejectUnauthorized,
         minVersion: 'TLSv1.2',
-        servername: o.host,
+        ...sni,
         ...(o.clientCert ? { cert: o.clientCert.cert, key: o.clientCert.key } : {}),
       },
     })
