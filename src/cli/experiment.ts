@@ -84,7 +84,7 @@ export async function experimentCommand(
     `, engine ${result.engine}, ${speed}; ${result.messages} messages`
   const files = [join(out, 'timeline.csv'), join(out, 'chart.svg'), join(out, 'limits.svg'), join(out, 'report.json')]
   writeFileSync(files[0] as string, timelineCsv(result.timeline, result.clientFailures))
-  writeFileSync(files[1] as string, renderChart(result.timeline, scenario.name, subtitle))
+  writeFileSync(files[1] as string, renderChart(result.timeline, scenario.name, { subtitle }))
   writeFileSync(files[2] as string, limitChart({ label: scenario.name, result }))
   const json = {
     scenario: scenario.name,

@@ -2,7 +2,7 @@
 // HTML page (charts inline): outcomes in total and per bucket, how late throttled sends went, the
 // first moment each outcome other than accepted began and which rule caused it, and each limit's
 // peak against its ceiling.
-import { limitLabel, renderChart, renderLimitChart } from './chart.js'
+import { categoryLabel, limitLabel, renderChart, renderLimitChart } from './chart.js'
 import { duration, runSummary, trafficSummary } from './report.js'
 import type { ExperimentResult } from './run.js'
 import type { Delays } from './timeline.js'
@@ -33,7 +33,7 @@ function totalsTable(runs: readonly ComparedRun[]): string[] {
   const rows = CATEGORIES.map(
     (c) =>
       [
-        `${c} (messages / recipients)`,
+        `${categoryLabel(c)} (messages / recipients)`,
         runs.map((r) => `${r.result.timeline.totals[c]} / ${r.result.timeline.recipientTotals[c]}`),
       ] as const,
   )
@@ -86,7 +86,7 @@ function firstsTable(runs: readonly ComparedRun[]): string[] {
   return runTable(
     runs,
     'first',
-    cats.map((c) => [c, runs.map((r) => cell(r, c))]),
+    cats.map((c) => [categoryLabel(c), runs.map((r) => cell(r, c))]),
   )
 }
 
@@ -116,7 +116,9 @@ function bucketTable(runs: readonly ComparedRun[]): string[] {
     const late = r.result.delays.buckets[i]
     const delay = late && late.delayed > 0 ? [`${late.delayed} late (up to ${duration(late.maxMs)})`] : []
     return b
-      ? [...CATEGORIES.filter((c) => b.counts[c] > 0).map((c) => `${c} ${b.counts[c]}`), ...delay].join(', ') || '—'
+      ? [...CATEGORIES.filter((c) => b.counts[c] > 0).map((c) => `${categoryLabel(c)} ${b.counts[c]}`), ...delay].join(
+          ', ',
+        ) || '—'
       : '—'
   }
   const rows: Array<readonly [string, string[]]> = []
@@ -172,15 +174,19 @@ export interface RunCharts {
   readonly limits: string
 }
 
-export function limitChart(r: ComparedRun): string {
+/** `width`: the chart's own (960) in limits.svg, narrower in report.html's columns. */
+export function limitChart(r: ComparedRun, width?: number): string {
   return renderLimitChart(
     r.result.limits,
     r.result.timeline.buckets.map((b) => b.start),
     r.result.timeline.bucketMs,
     `${r.label}: limits against their ceilings`,
-    r.result.scenario.name,
+    width ? { width } : {},
   )
 }
+
+/** What NDR means here, said once at the top of each report. */
+const NDR_NOTE = 'accepted by Exchange with 250, then refused by an NDR — the application never hears of it.'
 
 export function compareMarkdown(runs: readonly ComparedRun[], chartFiles: readonly RunCharts[]): string {
   return [
@@ -188,7 +194,7 @@ export function compareMarkdown(runs: readonly ComparedRun[], chartFiles: readon
     '',
     ...runs.map(runLine),
     '',
-    '`ndr`: accepted by Exchange with 250, then refused by NDR — the application never hears of it.',
+    `NDR: ${NDR_NOTE}`,
     '',
     '## Totals',
     '',
@@ -247,18 +253,14 @@ export function compareHtml(runs: readonly ComparedRun[]): string {
       .join('')}</tbody></table>`
   }
   const charts = runs
-    .map(
-      (r) =>
-        `<figure>${renderChart(r.result.timeline, r.label, r.result.scenario.name)}</figure>` +
-        `\n<figure>${limitChart(r)}</figure>`,
-    )
+    .map((r) => `<figure>${renderChart(r.result.timeline, r.label)}</figure>` + `\n<figure>${limitChart(r)}</figure>`)
     .join('\n')
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(runs.map((r) => r.label).join(' vs '))}</title>
 <style>${STYLE}</style></head>
 <body><h1>${escape(runs.map((r) => r.label).join(' vs '))}</h1>
 <ul>${runs.map((r) => `<li>${escape(runLine(r).replace(/^- /, '').replace(/\*\*/g, ''))}</li>`).join('')}</ul>
-<p><code>ndr</code>: accepted by Exchange with 250, then refused by NDR — the application never hears of it.</p>
+<p>NDR: ${NDR_NOTE}</p>
 <h2>Totals</h2>${table(totalsTable(runs))}
 <h2>When each limit first bit</h2>${table(firstsTable(runs))}
 <h2>Limits against their ceilings</h2>${table(limitsTable(runs))}

@@ -1,7 +1,7 @@
 // Pure: the experiment's text report — the engine and the speed achieved, totals, mail lost to
 // NDRs after a 250, how late throttled sends went, each limit's peak against its ceiling, the
 // first fallback or refusal and why, recovery.
-import { limitLabel } from './chart.js'
+import { categoryLabel, limitLabel } from './chart.js'
 import type { ExperimentResult } from './run.js'
 import type { TrafficSummary } from './scenario.js'
 import { CATEGORIES, type Delays, type LimitSeries } from './timeline.js'
@@ -40,7 +40,7 @@ export function deliverySummary(d: Delays): string {
   )
 }
 
-/** "SMTP AUTH a@b: recipients per 24 h: peak 10000 of 10000 (100 %) at day 1 14:00" */
+/** "SMTP AUTH a@b: recipients per day: peak 10000 of 10000 (100 %) at day 1 14:00" */
 export function limitSummary(l: LimitSeries, start: number): string {
   const pct = l.limit > 0 ? Math.round((l.peak / l.limit) * 100) : 0
   return (
@@ -109,8 +109,8 @@ export function formatReport(r: ExperimentResult): string {
     ...(s.description ? [s.description.trim()] : []),
     '',
     runSummary(r),
-    `${r.messages} messages: ${CATEGORIES.map((c) => `${c} ${t.totals[c]}`).join(', ')}`,
-    `recipients: ${CATEGORIES.map((c) => `${c} ${t.recipientTotals[c]}`).join(', ')}`,
+    `${r.messages} messages: ${CATEGORIES.map((c) => `${categoryLabel(c)} ${t.totals[c]}`).join(', ')}`,
+    `recipients: ${CATEGORIES.map((c) => `${categoryLabel(c)} ${t.recipientTotals[c]}`).join(', ')}`,
     ...(r.retries > 0
       ? [
           `${r.retries} of the messages were senders' retries of deferred ones` +
@@ -131,7 +131,7 @@ export function formatReport(r: ExperimentResult): string {
   for (const l of r.limits) lines.push(`limit ${limitSummary(l, s.start)}`)
   if (t.totals.ndr > 0)
     lines.push(
-      `ndr: ${t.totals.ndr} messages got 250 and then an NDR for ${t.recipientTotals.ndr} of their recipients` +
+      `NDR: ${t.totals.ndr} messages got 250 and then an NDR for ${t.recipientTotals.ndr} of their recipients` +
         ` (policy.ndr: exchange): the application saw success and did not fall back; that mail is lost to it` +
         ` (their other recipients were delivered)`,
     )
@@ -140,7 +140,9 @@ export function formatReport(r: ExperimentResult): string {
     lines.push(summary, ...skipped.map((k) => `  ${k}`))
   }
   for (const f of t.firsts)
-    lines.push(`first ${f.category} at ${when(f.at, s.start)}${f.rule ? ` (${f.rule})` : ''}: ${f.reply}`)
+    lines.push(
+      `first ${categoryLabel(f.category)} at ${when(f.at, s.start)}${f.rule ? ` (${f.rule})` : ''}: ${f.reply}`,
+    )
   if (t.recoveredAt !== undefined)
     lines.push(`accepted again from ${when(t.recoveredAt, s.start)} (the rolling window freed budget)`)
   if (s.speed !== 'max' && r.engine === 'wire' && r.maxLagMs > Math.max(60_000, s.bucket / 2))

@@ -68,7 +68,7 @@ t.test(
       md,
       new RegExp(
         /\| SMTP AUTH notifications@contoso\.edu: recipients per /.source +
-          /24 h \| 10 of 10 \(100 %\) at 2026-11-02 \d\d:\d\d \| — \|/.source,
+          /day \| 10 of 10 \(100 %\) at 2026-11-02 \d\d:\d\d \| — \|/.source,
       ),
       'the limit that bit at its ceiling in one run, unused in the other',
     )
@@ -77,6 +77,16 @@ t.test(
     const html = readFileSync(`${dir}/out/report.html`, 'utf8')
     t.match(html, /^<!doctype html>/)
     t.equal((html.match(/<svg/g) ?? []).length, 4, "both runs' outcome and limit charts inline")
+    const charts = html.slice(html.indexOf('<h2>Charts</h2>'))
+    t.equal(
+      (charts.match(/>Through SMTP AUTH</g) ?? []).length,
+      1,
+      'no subtitle repeating the title: the name once, as the title',
+    )
+    t.match(charts, />messages per hour</)
+    t.match(charts, />use of the ceiling, sampled every hour</)
+    t.match(charts, />NDR \(0\)</)
+    t.notMatch(html, /[>`(]ndr[ <:`)]/, 'NDR, not ndr, wherever it is a label')
     t.match(html, /<h2>Limits against their ceilings<\/h2>/)
     t.notMatch(html, /src="http|href="http/, 'no outside resources')
     t.ok(files.includes(`${dir}/out/1-through-smtp-auth/chart.svg`))
