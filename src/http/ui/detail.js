@@ -172,15 +172,25 @@ function htmlPanel(m) {
 }
 
 function partRow(m, p) {
+  const leaf = !p.children?.length
   return h(
     'li',
     { dataset: { part: p.partId } },
-    h('span', { class: 'mono part-id' }, p.partId),
-    h('span', { class: 'mono' }, p.contentType),
-    p.filename ? h('span', { class: 'filename' }, p.filename) : null,
-    h('span', { class: 'hint' }, fmtBytes(p.size)),
-    p.children?.length ? null : partLink(m, p, 'download'),
-    p.children?.length ? h('ul', { class: 'mime-tree' }, p.children.map((c) => partRow(m, c))) : null,
+    h(
+      'div',
+      { class: 'part' },
+      // spaces between the pieces: the line copies and reads as words
+      [
+        h('span', { class: 'mono part-id' }, p.partId),
+        h('span', { class: 'mono' }, p.contentType),
+        p.filename ? h('span', { class: 'filename' }, p.filename) : null,
+        h('span', { class: 'hint' }, fmtBytes(p.size)),
+        leaf ? partLink(m, p, 'download') : null,
+      ]
+        .filter(Boolean)
+        .flatMap((el) => [el, ' ']),
+    ),
+    leaf ? null : h('ul', { class: 'mime-tree' }, p.children.map((c) => partRow(m, c))),
   )
 }
 
@@ -291,7 +301,9 @@ function releasesList(m) {
       m.releases.map((r) =>
         h(
           'li',
-          {},
+          { dataset: { released: String(r.released !== false) } },
+          // a refused or failed release is recorded too: say which
+          h('span', { class: `badge ${r.released === false ? 'Failed' : 'Delivered'}` }, r.released === false ? 'not released' : 'released'),
           h('span', { class: 'hint' }, `${fmtTime(r.at)} UTC`),
           h('span', { class: 'mono' }, `${r.host}:${r.port}`),
           h('span', {}, `to ${(r.to ?? []).join(', ')}`),
