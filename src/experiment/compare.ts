@@ -215,19 +215,34 @@ export function compareMarkdown(runs: readonly ComparedRun[], chartFiles: readon
     ...trafficMarkdown(runs),
     '## Charts',
     '',
-    ...runs.flatMap((r, i) => [
-      `![${r.label}: outcomes](${chartFiles[i]?.outcomes ?? ''})`,
-      '',
-      `![${r.label}: limits](${chartFiles[i]?.limits ?? ''})`,
-      '',
-    ]),
+    // a table puts the runs' charts side by side where Markdown is rendered
+    `| ${runs.map((r) => r.label).join(' | ')} |`,
+    `|${runs.map(() => '---').join('|')}|`,
+    `| ${runs.map((r, i) => `![${r.label}: outcomes](${chartFiles[i]?.outcomes ?? ''})`).join(' | ')} |`,
+    `| ${runs.map((r, i) => `![${r.label}: limits](${chartFiles[i]?.limits ?? ''})`).join(' | ')} |`,
+    '',
   ].join('\n')
 }
 
-/** The report page's whole stylesheet, inline so the page is one file. */
+/** The width the charts are drawn at in report.html: about a column's of a wide window, so text stays 12 px. */
+const COLUMN_CHART_WIDTH = 600
+
+/**
+ * The report page's whole stylesheet, inline so the page is one file. The charts sit in a grid, a
+ * column per run (`--runs`), the outcomes in the first row and the limits in the second, each chart
+ * scaled to its column; under 900 px, and on a printed page, one column: each run's two charts,
+ * then the next run's (the page lists them run by run, so both layouts read in its order).
+ */
 const STYLE =
-  'body{font:14px system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}' +
-  'th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}figure{margin:1em 0}'
+  'body{font:14px system-ui,sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;margin:1em 0}' +
+  'th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}figure{margin:0 0 1em}' +
+  '.charts{display:grid;grid-template-columns:repeat(var(--runs),minmax(0,1fr));' +
+  'grid-template-rows:auto auto;grid-auto-flow:column;gap:1.5em;align-items:start}' +
+  '.charts figure{margin:0}.charts svg{display:block;width:100%;height:auto}' +
+  '@media (max-width:900px){.charts{grid-template-columns:minmax(0,1fr);grid-template-rows:none;grid-auto-flow:row}}' +
+  '@media print{body{margin:0;max-width:none}' +
+  '.charts{grid-template-columns:minmax(0,1fr);grid-template-rows:none;grid-auto-flow:row}' +
+  'figure{break-inside:avoid}}'
 
 const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
@@ -253,7 +268,11 @@ export function compareHtml(runs: readonly ComparedRun[]): string {
       .join('')}</tbody></table>`
   }
   const charts = runs
-    .map((r) => `<figure>${renderChart(r.result.timeline, r.label)}</figure>` + `\n<figure>${limitChart(r)}</figure>`)
+    .map(
+      (r) =>
+        `<figure class="outcomes">${renderChart(r.result.timeline, r.label, { width: COLUMN_CHART_WIDTH })}` +
+        `</figure>\n<figure class="limits">${limitChart(r, COLUMN_CHART_WIDTH)}</figure>`,
+    )
     .join('\n')
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(runs.map((r) => r.label).join(' vs '))}</title>
@@ -265,7 +284,10 @@ export function compareHtml(runs: readonly ComparedRun[]): string {
 <h2>When each limit first bit</h2>${table(firstsTable(runs))}
 <h2>Limits against their ceilings</h2>${table(limitsTable(runs))}
 <h2>Where they differ, by bucket</h2>${table(bucketTable(runs))}${trafficHtml(runs)}
-<h2>Charts</h2>${charts}
+<h2>Charts</h2>
+<div class="charts" style="--runs:${runs.length}">
+${charts}
+</div>
 </body></html>
 `
 }

@@ -77,16 +77,46 @@ t.test(
     const html = readFileSync(`${dir}/out/report.html`, 'utf8')
     t.match(html, /^<!doctype html>/)
     t.equal((html.match(/<svg/g) ?? []).length, 4, "both runs' outcome and limit charts inline")
-    const charts = html.slice(html.indexOf('<h2>Charts</h2>'))
+    // side by side: one grid, a column per run; the outcomes in its first row, the limits in its second
+    const grid = html.match(/<div class="charts" style="--runs:2">([\s\S]*?)\n<\/div>/)?.[1] ?? ''
+    const figures = [...grid.matchAll(/<figure class="(\w+)">([\s\S]*?)<\/figure>/g)]
+    t.same(
+      figures.map((f) => f[1]),
+      ['outcomes', 'limits', 'outcomes', 'limits'],
+      "each run's two charts, run by run: the order of the one-column layout",
+    )
+    t.match(figures[0]?.[2], /font-weight="bold">Through SMTP AUTH<\/text>/)
+    t.match(figures[3]?.[2], /font-weight="bold">Through a connector: limits against their ceilings<\/text>/)
+    const css = html.match(/<style>(.*)<\/style>/)?.[1] ?? ''
+    t.ok(
+      css.includes(
+        '.charts{display:grid;grid-template-columns:repeat(var(--runs),minmax(0,1fr));' +
+          'grid-template-rows:auto auto;grid-auto-flow:column;',
+      ),
+      'two runs: two columns, each filled top to bottom, so both outcome charts share the first row',
+    )
+    const oneColumn = '.charts{grid-template-columns:minmax(0,1fr);grid-template-rows:none;grid-auto-flow:row}'
+    t.ok(css.includes(`@media (max-width:900px){${oneColumn}}`), 'one column when narrow')
+    t.match(
+      css,
+      /@media print\{[^@]*\.charts\{grid-template-columns:minmax\(0,1fr\);grid-template-rows:none/,
+      'and on paper',
+    )
+    t.match(html, /viewBox="0 0 600 /, "drawn at about a column's width")
     t.equal(
-      (charts.match(/>Through SMTP AUTH</g) ?? []).length,
+      (grid.match(/>Through SMTP AUTH</g) ?? []).length,
       1,
       'no subtitle repeating the title: the name once, as the title',
     )
-    t.match(charts, />messages per hour</)
-    t.match(charts, />use of the ceiling, sampled every hour</)
-    t.match(charts, />NDR \(0\)</)
+    t.match(grid, />messages per hour</)
+    t.match(grid, />use of the ceiling, sampled every hour</)
+    t.match(grid, />NDR \(0\)</)
     t.notMatch(html, /[>`(]ndr[ <:`)]/, 'NDR, not ndr, wherever it is a label')
+    t.match(
+      md,
+      /\| !\[Through SMTP AUTH: outcomes\]\(1-through-smtp-auth\/chart\.svg\) \| !\[Through a connector: outcomes\]/,
+      'report.md: the charts side by side in a table',
+    )
     t.match(html, /<h2>Limits against their ceilings<\/h2>/)
     t.notMatch(html, /src="http|href="http/, 'no outside resources')
     t.ok(files.includes(`${dir}/out/1-through-smtp-auth/chart.svg`))
