@@ -74,6 +74,7 @@ export async function startFront(o: FrontOptions): Promise<RunningFront> {
       health,
       faults: s.faults,
       replies: s.world.replies,
+      hostname: s.world.hostname,
     })
     await http.listen({ port: o.httpPort ?? config.http.port, host: config.http.host })
   } catch (err) {

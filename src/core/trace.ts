@@ -73,6 +73,21 @@ export interface TraceMessage {
   readonly reportFor?: string
   /** Not a message: the record of a command refused outside a transaction (AUTH, RCPT before MAIL). */
   readonly refusedCommand?: string
+  /** A user's releases of this captured message through the API, oldest first: not a forwarding by relay365. */
+  readonly releases?: readonly TraceRelease[]
+}
+
+/** One release of a captured message (POST /api/v1/messages/:id/release). */
+export interface TraceRelease {
+  /** When, on the relay clock (ms since the epoch). */
+  readonly at: number
+  readonly host: string
+  readonly port: number
+  /** The recipients released to (those the server accepted, when it did). */
+  readonly to: readonly string[]
+  readonly released: boolean
+  /** The server's reply (its 250, or its refusal), or why no reply came. */
+  readonly reply: string
 }
 
 export function aggregateStatus(recipients: readonly Pick<TraceRecipient, 'status'>[]): TraceStatus | 'Mixed' {

@@ -85,6 +85,22 @@ const messageProperties = {
   recipients: { type: 'array', items: recipientSchema },
   captured: bool,
   reportFor: { type: 'string', description: "set on relay365's own NDR or DSN: the id of the message it reports on" },
+  releases: {
+    type: 'array',
+    description: "a user's releases through the API (not forwardings by relay365), oldest first",
+    items: {
+      type: 'object',
+      required: ['at', 'host', 'port', 'to', 'released', 'reply'],
+      properties: {
+        at: { type: 'integer', description: 'ms since the epoch, relay clock' },
+        host: str,
+        port: int,
+        to: { type: 'array', items: str },
+        released: bool,
+        reply: str,
+      },
+    },
+  },
   refusedCommand: {
     type: 'string',
     description:
@@ -161,6 +177,23 @@ export const messageListSchema = {
   type: 'object',
   required: ['total', 'limit', 'offset', 'messages'],
   properties: { total: int, limit: int, offset: int, messages: { type: 'array', items: traceMessageSchema } },
+} as const
+
+export const releasedSchema = {
+  type: 'object',
+  required: ['released', 'to', 'reply'],
+  properties: {
+    released: bool,
+    to: { type: 'array', items: str, description: 'the recipients the server accepted' },
+    rejected: { type: 'array', items: str, description: 'the recipients it refused, when it took the others' },
+    reply: { type: 'string', description: "the server's reply to the end of data" },
+  },
+} as const
+
+export const releaseFailedSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: { error: str, reply: { type: 'string', description: "the server's refusal, when it answered" } },
 } as const
 
 export const deletedSchema = { type: 'object', required: ['deleted'], properties: { deleted: int } } as const

@@ -59,6 +59,8 @@ export interface HttpOptions {
   readonly faults: FaultSet
   /** The reply catalogue with config overrides: the fault catalogue is listed as worded here. */
   readonly replies: ReplyCatalogue
+  /** The relay's name: its EHLO when it releases a captured message. */
+  readonly hostname: string
 }
 
 /** Methods that change nothing; every other one (POST, PUT, PATCH, DELETE, ...) is state-changing. */
@@ -168,7 +170,7 @@ export function createHttpServer(o: HttpOptions): FastifyInstance {
 
   registerDashboardRoutes(app)
   registerHealthRoutes(app, o.health)
-  registerMessageRoutes(app, o.trace, o.capture)
+  registerMessageRoutes(app, o.trace, o.capture, { clock: o.clock, hostname: o.hostname })
   registerEventRoutes(app, o.events)
   registerStatsRoutes(app, o.trace, o.clock)
   registerLimitRoutes(app, o.limits, o.clock)

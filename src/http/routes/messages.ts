@@ -1,12 +1,20 @@
 // The message trace API (docs/operations.md#http-api): list with filters, search and pagination, one message with
 // its rule trace (and, when it was captured, its raw source, text, HTML, attachments and parts), a delete of one
-// message or of the whole trace.
+// message or of the whole trace, and the release of a captured message to an SMTP server the caller names.
 import type { FastifyInstance } from 'fastify'
 import { TRACE_STATUSES } from '../../core/trace.js'
-import type { CaptureStore, TraceQuery, TraceStore } from '../../ports.js'
+import type { CaptureStore, Clock, TraceQuery, TraceStore } from '../../ports.js'
+import { releaseMessage, withRelease, type ReleaseTarget } from '../../inbox/release.js'
 import { openPart, summarizeMime, type MimeSummary } from '../../inbox/mime.js'
 import { MAX_QUERY_LENGTH } from '../../trace/search.js'
-import { deletedSchema, errorSchema, messageDetailSchema, messageListSchema } from '../schemas.js'
+import {
+  deletedSchema,
+  errorSchema,
+  messageDetailSchema,
+  messageListSchema,
+  releasedSchema,
+  releaseFailedSchema,
+} from '../schemas.js'
 
 const listQuerySchema = {
   type: 'object',
@@ -66,7 +74,32 @@ const partParamsSchema = {
   properties: { id: { type: 'string' }, partId: { type: 'string', pattern: '^[0-9]{1,6}(\\.[0-9]{1,6}){0,31}$' } },
 } as const
 
-export function registerMessageRoutes(app: FastifyInstance, trace: TraceStore, capture: CaptureStore): void {
+const releaseBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['host'],
+  properties: {
+    host: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:_-]+$' },
+    port: { type: 'integer', minimum: 1, maximum: 65535, default: 25 },
+    tls: { type: 'string', enum: ['required', 'opportunistic', 'none'], default: 'opportunistic' },
+    rejectUnauthorized: { type: 'boolean', default: true },
+    to: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 100,
+      items: { type: 'string', maxLength: 320, pattern: '^[^\\s<>@]+@[^\\s<>@]+$' },
+    },
+  },
+} as const
+
+type ReleaseBody = ReleaseTarget & { to?: string[] }
+
+export function registerMessageRoutes(
+  app: FastifyInstance,
+  trace: TraceStore,
+  capture: CaptureStore,
+  o: { readonly clock: Clock; readonly hostname: string },
+): void {
   app.get<{ Querystring: ListQuery }>(
     '/api/v1/messages',
     { schema: { querystring: listQuerySchema, response: { 200: messageListSchema } } },
@@ -156,6 +189,51 @@ export function registerMessageRoutes(app: FastifyInstance, trace: TraceStore, c
       trace.remove(message.id)
       if (message.captured) await capture.remove(message.id)
       return { deleted: 1 }
+    },
+  )
+
+  // a write (the guard in server.ts), and one that sends mail where the caller says: the token's
+  app.post<{ Params: { id: string }; Body: ReleaseBody }>(
+    '/api/v1/messages/:id/release',
+    {
+      schema: {
+        body: releaseBodySchema,
+        response: { 200: releasedSchema, 404: errorSchema, 409: errorSchema, 502: releaseFailedSchema },
+      },
+    },
+    async (req, res) => {
+      const message = trace.get(req.params.id)
+      if (!message) return res.code(404).send({ error: `no message ${req.params.id}` })
+      const source = message.captured ? capture.read(message.id) : undefined
+      if (!source) return res.code(409).send({ error: `message ${message.id} was not captured: nothing to release` })
+      const { host, port, tls, rejectUnauthorized } = req.body
+      // by default, whom the client sent it to: the recipients the relay accepted
+      const to = req.body.to ?? message.recipients.filter((r) => r.rcptReply.startsWith('2')).map((r) => r.address)
+      const result = await releaseMessage(
+        { host, port, tls, rejectUnauthorized },
+        { from: message.mailFrom, to },
+        source,
+        o.hostname,
+      )
+      const current = trace.get(message.id)
+      if (current)
+        trace.record(
+          withRelease(current, {
+            at: o.clock.now(),
+            host,
+            port,
+            to: result.released ? result.to : to,
+            released: result.released,
+            reply: result.released ? result.reply : (result.reply ?? result.error),
+          }),
+        )
+      if (!result.released) return res.code(502).send(result)
+      return {
+        released: true,
+        to: result.to,
+        ...(result.rejected.length ? { rejected: result.rejected } : {}),
+        reply: result.reply,
+      }
     },
   )
 
