@@ -2,7 +2,7 @@
 // its stored source, streamed unchanged, from its original envelope sender to the recipients the
 // user names, through an SMTP server the user names, as Mailpit's release does. One connection,
 // one transaction, nodemailer's SMTPConnection; what the server answered is the result. The
-// trace records it as a release (SPEC §6: a user's explicit release is not a second forwarding).
+// trace records it as a release: a user's explicit act, not a second forwarding by relay365.
 import { isIP } from 'node:net'
 import type { Readable } from 'node:stream'
 import SMTPConnection from 'nodemailer/lib/smtp-connection'
