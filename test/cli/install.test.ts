@@ -123,9 +123,11 @@ t.test('the tarball: the bundle, the dashboard, the example configs; no tests, n
 })
 
 t.test('the installed relay365 runs from any directory', async (t) => {
-  const v = await run(installed, ['--version'], { cwd, env: asUser })
+  const [v, check] = await Promise.all([
+    run(installed, ['--version'], { cwd, env: asUser }),
+    run(installed, ['config', 'check'], { cwd, env: asUser }),
+  ])
   t.same([v.code, v.stdout.trim()], [0, `relay365 ${version}`])
-  const check = await run(installed, ['config', 'check'], { cwd, env: asUser })
   t.equal(check.code, 0, check.stderr)
   t.match(check.stdout, `trace       sqlite:${join(xdg, 'relay365', 'data', 'trace.db')}`)
   t.match(check.stdout, `data        default paths (data/, certs/) under ${join(xdg, 'relay365')} ($XDG_DATA_HOME)`)
@@ -157,6 +159,7 @@ t.test('serve keeps its trace and certificate in the data directory; the message
   t.equal(await stopChild(child), 0, 'stopped')
   t.ok(existsSync(join(home, 'data', 'trace.db')), 'trace under the data directory')
   t.ok(existsSync(join(home, 'certs', 'server.crt')), 'self-signed certificate under the data directory')
+  t.match(readdirSync(join(home, 'data', 'capture')), [/\.eml$/], 'the captured message beside the trace')
   t.same(readdirSync(cwd), [], 'nothing in the working directory')
   // `trace` finds the same store from anywhere
   const trace = await run(installed, ['trace', '--json'], { cwd: work, env: asUser })
@@ -168,14 +171,16 @@ t.test('serve keeps its trace and certificate in the data directory; the message
 t.test('$RELAY365_HOME, as the image sets it to its working directory, wins; a config file’s paths stay', async (t) => {
   const image = join(work, 'image')
   const env = { ...asUser, RELAY365_HOME: image }
-  const check = await run(installed, ['config', 'check'], { cwd: image, env })
-  t.match(check.stdout, `trace       sqlite:${join(image, 'data', 'trace.db')}`)
-  t.match(check.stdout, `under ${image} ($RELAY365_HOME)`)
   writeFileSync(
     join(image, 'relay.yaml'),
     'tenant: {acceptedDomains: [contoso.edu]}\nstore: {trace: "sqlite:mine/trace.db"}\n',
   )
-  const own = await run(installed, ['config', 'check', 'relay.yaml'], { cwd: image, env })
+  const [check, own] = await Promise.all([
+    run(installed, ['config', 'check'], { cwd: image, env }),
+    run(installed, ['config', 'check', 'relay.yaml'], { cwd: image, env }),
+  ])
+  t.match(check.stdout, `trace       sqlite:${join(image, 'data', 'trace.db')}`)
+  t.match(check.stdout, `under ${image} ($RELAY365_HOME)`)
   t.equal(own.code, 0, own.stderr)
   t.match(own.stdout, 'trace       sqlite:mine/trace.db;', 'as written: relative to the working directory')
 })
