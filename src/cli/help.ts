@@ -29,6 +29,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   load: [
     ['$0 load --rate 5/s --count 200', '200 messages at 5 a second through the connector'],
     ['$0 load --auth app@contoso.example:secret --rate max --count 100', 'the SMTP AUTH throttle'],
+    ['$0 load --concurrency 1 --rate max --count 500 --direct 127.0.0.1:2526', 'what the relay adds per message'],
   ],
   experiment: [
     ['$0 experiment examples/smtp-auth-day.yaml', 'one scenario: report, timeline.csv, chart.svg'],

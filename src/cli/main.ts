@@ -141,12 +141,18 @@ export async function main(argv: string[]): Promise<number> {
             type: 'string',
             describe: "relay365's HTTP API (http://127.0.0.1:8025), to count fallback deliveries",
           })
+          .option('direct', {
+            type: 'string',
+            describe:
+              'HOST:PORT of the next hop: send the same load there directly first, and say what the relay adds' +
+              ' to each message (p50, p99)',
+          })
           .option('json', { type: 'boolean' }),
       async (a) => {
         const { loadCommand } = await import('./load.js')
         const result = await loadCommand({ ...a, toDomain: a['to-domain'] })
         print(result.output)
-        if (result.summary.outcomes.failed > 0) code = 1
+        if (result.summary.outcomes.failed > 0 || (result.direct?.summary.outcomes.failed ?? 0) > 0) code = 1
       },
     )
     .command(

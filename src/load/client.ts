@@ -13,7 +13,8 @@ export interface ClientOptions {
   readonly host: string
   readonly port: number
   readonly connections: number
-  readonly security: 'explicit' | 'none'
+  /** optional: STARTTLS where offered (the next hop taken directly, as a relay would). */
+  readonly security: 'explicit' | 'optional' | 'none'
   /** SMTP AUTH lane; absent: connector style. */
   readonly auth?: { readonly user: string; readonly pass: string }
   readonly timeoutMs?: number

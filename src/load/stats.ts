@@ -21,6 +21,33 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[i] as number
 }
 
+/** Per-message latency, ms: the nearest-rank percentiles of `percentile` and the slowest. */
+export interface Latency {
+  readonly p50: number
+  readonly p90: number
+  readonly p99: number
+  readonly max: number
+}
+
+export function latencyOf(ms: readonly number[]): Latency {
+  const sorted = [...ms].sort((a, b) => a - b)
+  return {
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? 0,
+  }
+}
+
+/**
+ * What a relay adds to each message over sending to its next hop directly: the relay's percentile
+ * minus the direct one, at p50 and p99 (a difference of percentiles, not a percentile of
+ * differences: the two runs' messages are not paired). Negative when the direct run was slower.
+ */
+export function addedLatency(relay: Latency, direct: Latency): { readonly p50: number; readonly p99: number } {
+  return { p50: relay.p50 - direct.p50, p99: relay.p99 - direct.p99 }
+}
+
 export interface Summary {
   readonly sent: number
   readonly durationMs: number
@@ -28,11 +55,15 @@ export interface Summary {
   readonly outcomes: Record<Outcome, number>
   /** reply key -> count, most frequent first */
   readonly replies: ReadonlyArray<{ readonly reply: string; readonly example: string; readonly count: number }>
-  readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number }
+  readonly latencyMs: Latency
 }
 
 export interface Sample {
   readonly reply: string
+  /**
+   * From the send's start to the final reply: MAIL FROM to the reply to end of data on a session
+   * already open; a session's first message also carries its connect, EHLO, STARTTLS (and AUTH).
+   */
   readonly ms: number
 }
 
@@ -46,7 +77,6 @@ export function summarize(samples: readonly Sample[], durationMs: number): Summa
     entry.count++
     byKey.set(key, entry)
   }
-  const lat = samples.map((s) => s.ms).sort((a, b) => a - b)
   return {
     sent: samples.length,
     durationMs,
@@ -55,6 +85,6 @@ export function summarize(samples: readonly Sample[], durationMs: number): Summa
     replies: [...byKey]
       .map(([reply, v]) => ({ reply, example: v.example, count: v.count }))
       .sort((a, b) => b.count - a.count),
-    latencyMs: { p50: percentile(lat, 50), p90: percentile(lat, 90), p99: percentile(lat, 99), max: lat.at(-1) ?? 0 },
+    latencyMs: latencyOf(samples.map((s) => s.ms)),
   }
 }

@@ -3,8 +3,9 @@
 import t from 'tap'
 import { loadCommand } from '../../src/cli/load.js'
 import { parseRate } from '../../src/load/rate.js'
-import { classifyReply, percentile, replyKey, summarize } from '../../src/load/stats.js'
+import { addedLatency, classifyReply, latencyOf, percentile, replyKey, summarize } from '../../src/load/stats.js'
 import { runCliHere } from '../helpers/cli.js'
+import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { startRelay } from '../helpers/relay.js'
 
 const base = {
@@ -53,6 +54,57 @@ t.test('rates, reply keys, percentiles', async (t) => {
       latencyMs: { p50: 2, max: 3 },
     },
   )
+})
+
+t.test('latency: nearest-rank percentiles, and what a relay adds is its percentile less the direct one', async (t) => {
+  // 1..200 ms shuffled: p50 is the 100th, p99 the 198th, whatever the order
+  const ms = Array.from({ length: 200 }, (_, i) => ((i * 37) % 200) + 1)
+  const relay = latencyOf(ms)
+  t.same(relay, { p50: 100, p90: 180, p99: 198, max: 200 })
+  t.same(latencyOf([]), { p50: 0, p90: 0, p99: 0, max: 0 })
+  t.same(latencyOf([7]), { p50: 7, p90: 7, p99: 7, max: 7 })
+  const direct = latencyOf(ms.map((x) => x / 4))
+  t.same(addedLatency(relay, direct), { p50: 75, p99: 148.5 })
+  // a direct run slower than the relay's: a negative figure, shown as it is
+  t.same(addedLatency(direct, relay), { p50: -75, p99: -148.5 })
+})
+
+t.test('--direct: the same load to the next hop first, and what the relay adds', async (t) => {
+  const upstream = await startFakeUpstream(t)
+  const relay = await startRelay(t, {
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '5s' } },
+  })
+  const args = ['load', '--server', `127.0.0.1:${relay.smtpPort}`, '--direct', `127.0.0.1:${upstream.port}`]
+  const run = await runCliHere([...args, '--count', '24', '--concurrency', '1', '--rate', 'max'])
+  t.equal(run.code, 0, run.stderr)
+  // 24 straight to the next hop, then 24 through the relay to it
+  t.equal(upstream.received.length, 48)
+  t.match(
+    run.stdout,
+    new RegExp(
+      '^24 messages in [\\d.]+ s \\([\\d.]+ msg/s\\)\naccepted 24, deferred 0, rejected 0, no reply 0\n' +
+        'latency ms: p50 [\\d.]+  p90 [\\d.]+  p99 [\\d.]+  max [\\d.]+\n' +
+        `direct to 127\\.0\\.0\\.1:${upstream.port}: 24 messages, accepted 24; latency ms: p50 [\\d.]+  p90 [\\d.]+` +
+        '  p99 [\\d.]+  max [\\d.]+\n' +
+        'relay adds -?[\\d.]+ ms at p50, -?[\\d.]+ ms at p99\n',
+    ),
+  )
+  const json = await runCliHere([...args, '--count', '12', '--concurrency', '1', '--rate', 'max', '--json'])
+  const parsed = JSON.parse(json.stdout) as {
+    latencyMs: { p50: number; p99: number }
+    direct: { server: string; sent: number; latencyMs: { p50: number; p99: number } }
+    added: { p50: number; p99: number }
+  }
+  t.match(parsed, { sent: 12, direct: { server: `127.0.0.1:${upstream.port}`, sent: 12, outcomes: { accepted: 12 } } })
+  t.same(parsed.added, {
+    p50: parsed.latencyMs.p50 - parsed.direct.latencyMs.p50,
+    p99: parsed.latencyMs.p99 - parsed.direct.latencyMs.p99,
+  })
+  t.equal((await runCliHere([...args.slice(0, 3), '--direct', '127.0.0.1:99999'])).code, 2)
+  // a next hop that is not there: its failures count, exit 1
+  const gone = await runCliHere([...args.slice(0, 3), '--direct', '127.0.0.1:1', '--count', '2', '--json'])
+  t.equal(gone.code, 1)
+  t.match(JSON.parse(gone.stdout), { outcomes: { accepted: 2 }, direct: { outcomes: { failed: 2 } } })
 })
 
 t.test('connector style: every message accepted, summary by reply code', async (t) => {
