@@ -193,6 +193,11 @@ t.test('the inbox: list, search, an HTML message, delete, release', needs('chrom
     ),
   )
   await panel.getByRole('tab', { name: 'HTML' }).click()
+  t.same(
+    await page.$eval('#detail-body', (e) => e.scrollWidth <= e.clientWidth),
+    true,
+    'the message view does not scroll sideways (a long reply wraps)',
+  )
   await page.screenshot({ path: `${dir}/inbox-message.png` })
 
   // release to a real SMTP server: the original recipient by default, the server's 250 shown
