@@ -470,7 +470,8 @@ export async function openPart(
     (err: Error) => {
       source.destroy()
       announce(undefined)
-      content.destroy(err)
+      // a reader (the HTTP reply) hears of it; before the part was found there is none to tell
+      content.destroy(found ? err : undefined)
     },
   )
   const head = await started

@@ -150,4 +150,10 @@ t.test('the MIME reader', async (t) => {
   t.equal(partDisposition(undefined, 'm-part-1'), `attachment; filename="m-part-1"; filename*=UTF-8''m-part-1`)
   const absent = await openPart(Readable.from([Buffer.from('Subject: x\r\n\r\nbody\r\n')]), '2')
   t.equal(absent, undefined)
+  const failing = new Readable({
+    read() {
+      this.destroy(new Error('disk gone'))
+    },
+  })
+  t.equal(await openPart(failing, '1'), undefined, 'a source that cannot be read has no parts')
 })

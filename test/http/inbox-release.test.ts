@@ -87,7 +87,7 @@ t.test('refused, partly refused, unreachable, TLS required, not captured, bad bo
   })
   const m = await captureOne(relay)
   const refused = await api(relay, 'POST', `/api/v1/messages/${m.id}/release`, {
-    host: '127.0.0.1',
+    host: 'localhost',
     port: refusing.port,
   })
   t.equal(refused.status, 502)
