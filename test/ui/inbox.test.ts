@@ -2,7 +2,8 @@
 // the list with a Subject column and a badge on a message a rule warned about, full-text search
 // from the search box, an HTML message with an attachment shown in a sandboxed frame (its script
 // does not run, its remote image is not fetched) and downloaded byte for byte, delete, and a
-// release to a real SMTP server that answers 250. RELAY365_SCREENSHOTS=1 writes
+// release to a real SMTP server that answers 250; behind a token, the download and the release
+// carry it. RELAY365_SCREENSHOTS=1 writes
 // docs/inbox-list.png, docs/inbox-search.png, docs/inbox-message.png and docs/inbox-release.png.
 import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
@@ -13,7 +14,7 @@ import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { needs } from '../helpers/outside.js'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 import { base, sendOne } from '../http/helpers.js'
-import { open, screenshotDir } from './helpers.js'
+import { browser, open, screenshotDir } from './helpers.js'
 
 /** One message as given (headers and body), over STARTTLS; returns the end-of-data reply. */
 async function sendRaw(relay: TestRelay, from: string, to: string[], message: string): Promise<string> {
@@ -255,4 +256,35 @@ t.test('the inbox: list, search, an HTML message, delete, release', needs('chrom
     [],
     'no script error, nothing fetched from elsewhere',
   )
+})
+
+t.test('behind a token: the attachment and the release carry it', needs('chromium'), async (t) => {
+  const relay = await startRelay(t, { http: { token: 's3cret' } })
+  const sink = await startFakeUpstream(t, { noTls: true })
+  await sendRaw(relay, 'helpdesk@contoso.example', ['staff@contoso.example'], htmlMail(9))
+  await settled(relay)
+  const context = await browser(t, { width: 1280, height: 800 })
+  const page = await context.newPage()
+  await page.goto(`${base(relay)}/`)
+  await page.fill('#token-input', 's3cret')
+  await page.getByRole('button', { name: 'Use token' }).click()
+  await page.locator('#messages tbody tr').first().click()
+  const panel = page.locator('#detail')
+  const link = panel.locator('.attachments a', { hasText: 'report.pdf' })
+  await link.waitFor()
+  t.equal(
+    (await fetch(`${base(relay)}${await link.getAttribute('href')}`)).status,
+    401,
+    'the link alone is refused without the token',
+  )
+  const [download] = await Promise.all([page.waitForEvent('download'), link.click()])
+  t.same(readFileSync(await download.path()), PDF, 'the page fetched it with the token')
+  await panel.getByRole('button', { name: 'Release…' }).click()
+  const form = panel.locator('form.release-form')
+  await form.locator('input[name=host]').fill('127.0.0.1')
+  await form.locator('input[name=port]').fill(String(sink.port))
+  await form.locator('select[name=tls]').selectOption('none')
+  await form.getByRole('button', { name: 'Release', exact: true }).click()
+  await panel.locator('.release-result.ok').waitFor({ timeout: 5000 })
+  t.equal(sink.received.length, 1, 'released with the token')
 })
