@@ -220,6 +220,10 @@ t.test('screenshots', needs('chromium'), async (t) => {
   await page.locator('#messages tbody tr:nth-child(14)').waitFor()
   await page.locator('#gauges [data-key]').first().waitFor()
   const dir = screenshotDir(t)
+  const overflowing = await page.$$eval('.card, .table-wrap', (els) =>
+    els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.className),
+  )
+  t.same(overflowing, [], 'no card scrolls sideways at 1440 px')
   await page.screenshot({ path: `${dir}/dashboard.png`, fullPage: true })
   await page.locator('#messages tbody tr', { hasText: 'app@vendor.example' }).click()
   await page.locator('#detail section.recipient').first().waitFor()
