@@ -3,6 +3,9 @@
 import { h, svg } from './dom.js'
 
 export const CATEGORIES = ['accepted', 'throttled', 'fallback', 'deferred', 'rejected', 'ndr']
+// what the cards and the hover text say: a category's name, except the acronym
+const LABELS = { ndr: 'NDR' }
+const categoryLabel = (c) => LABELS[c] ?? c
 const COLORS = { accepted: '#2e7d32', throttled: '#f9a825', fallback: '#1565c0', deferred: '#8e24aa', rejected: '#c62828', ndr: '#6d4c41' }
 
 /**
@@ -25,7 +28,7 @@ function label(ms, span) {
 
 export function renderTotals(el, totals) {
   el.replaceChildren(
-    ...CATEGORIES.map((c) => h('div', { class: `total ${c}`, dataset: { category: c } }, h('div', { class: 'n' }, totals[c] ?? 0), h('div', { class: 'label' }, c))),
+    ...CATEGORIES.map((c) => h('div', { class: `total ${c}`, dataset: { category: c } }, h('div', { class: 'n' }, totals[c] ?? 0), h('div', { class: 'label' }, categoryLabel(c)))),
   )
 }
 
@@ -50,7 +53,7 @@ export function renderChart(el, stats) {
   buckets.forEach((b, i) => {
     let base = 0
     const x = m.left + i * bw
-    const parts = CATEGORIES.filter((c) => b[c] > 0).map((c) => `${c} ${b[c]}`)
+    const parts = CATEGORIES.filter((c) => b[c] > 0).map((c) => `${categoryLabel(c)} ${b[c]}`)
     const title = `${label(b.start, span)} – ${label(b.start + stats.bucketMs, span)} UTC: ${parts.join(', ') || 'no messages'}`
     const g = svg('g', {}, svg('title', {}, title))
     for (const c of CATEGORIES) {
