@@ -9,6 +9,7 @@ import { median, spread } from './cpu.js'
 import { benchLimits, type LimitBenchRow } from './limits.js'
 import { benchMemory, type MemoryRow } from './memory.js'
 import { has, startRedis } from './services.js'
+import { addedLatency } from '../src/load/stats.js'
 import { benchThroughput, type Run } from './throughput.js'
 
 const OUT = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url))
@@ -35,6 +36,12 @@ function machine(): string {
     `- node ${process.version}; ${postfix()}; ${sw('redis-server', ['--version'])}`,
     `- date: ${new Date().toISOString()}`,
   ].join('\n')
+}
+
+/** The latency series' length, as run. */
+function latencyCount(runs: readonly Run[]): string {
+  const counts = [...new Set(runs.flatMap((r) => (r.latencyMs ? [r.latencyMessages ?? 0] : [])))]
+  return counts.length === 1 ? String(counts[0]) : 'the'
 }
 
 function limitsTable(rows: readonly LimitBenchRow[]): string {
@@ -116,6 +123,64 @@ function runsTable(runs: readonly Run[]): string {
   ].join('\n')
 }
 
+const DIRECT = 'direct to smtp-sink'
+
+/** A target's one-session latency run in a rep (2 KB, the latency series measured). */
+function latencyRun(runs: readonly Run[], target: string, rep: number): Run | undefined {
+  return runs.find((r) => r.target === target && r.sessions === 1 && r.size === 2048 && r.rep === rep && r.latencyMs)
+}
+
+/** What a target adds to each message over the sink taken directly, in each rep (same rep, same machine). */
+function addedByRep(runs: readonly Run[], target: string, k: 'p50' | 'p99'): number[] {
+  const out: number[] = []
+  for (const mine of runs) {
+    if (mine.target !== target || mine.sessions !== 1 || mine.size !== 2048 || !mine.latencyMs) continue
+    const direct = latencyRun(runs, DIRECT, mine.rep)?.latencyMs
+    if (direct) out.push(addedLatency(mine.latencyMs, direct)[k])
+  }
+  return out
+}
+
+/** A target's added latency at p50 against Postfix's: the ratio within each rep, median over reps. */
+function addedToPostfix(runs: readonly Run[], target: string): number | undefined {
+  const ratios: number[] = []
+  for (const mine of runs) {
+    if (mine.target !== target || mine.sessions !== 1 || mine.size !== 2048 || !mine.latencyMs) continue
+    const direct = latencyRun(runs, DIRECT, mine.rep)?.latencyMs
+    const postfix = latencyRun(runs, POSTFIX, mine.rep)?.latencyMs
+    if (!direct || !postfix) continue
+    const theirs = addedLatency(postfix, direct).p50
+    if (theirs > 0) ratios.push(addedLatency(mine.latencyMs, direct).p50 / theirs)
+  }
+  return ratios.length ? median(ratios) : undefined
+}
+
+function latencyTable(runs: readonly Run[]): string {
+  const ms = (xs: number[]) => (xs.length ? `${spread(xs, 2)} ms` : '—')
+  const targets = [...new Set(runs.filter((r) => r.sessions === 1 && r.size === 2048).map((r) => r.target))]
+  return [
+    '| target | reps | p50: median (min–max) | p99: median (min–max) | added over direct, p50 |' +
+      " added over direct, p99 | added at p50 × Postfix's |",
+    '|---|---|---|---|---|---|---|',
+    ...targets.map((target) => {
+      const all = runs.filter((r) => r.target === target && r.sessions === 1 && r.size === 2048)
+      const ok = all.flatMap((r) => (r.latencyMs ? [r.latencyMs] : []))
+      const notes = all.flatMap((r) => (r.latencyNote ? [`rep ${r.rep}: ${r.latencyNote}`] : []))
+      const ratio = target === DIRECT || target === POSTFIX ? undefined : addedToPostfix(runs, target)
+      const cells = [
+        target,
+        ok.length === all.length ? String(ok.length) : `${ok.length} of ${all.length}`,
+        ms(ok.map((l) => l.p50)),
+        ms(ok.map((l) => l.p99)),
+        target === DIRECT ? '' : ms(addedByRep(runs, target, 'p50')),
+        target === DIRECT ? '' : ms(addedByRep(runs, target, 'p99')),
+        ratio === undefined ? (target === DIRECT || target === POSTFIX ? '' : '—') : `${ratio.toFixed(2)} ×`,
+      ]
+      return `| ${cells.join(' | ')} |${notes.length ? ` ${notes[0]}` : ''}`
+    }),
+  ].join('\n')
+}
+
 interface Target {
   readonly target: string
   readonly required: string
@@ -150,6 +215,22 @@ function judgeTargets(runs: readonly Run[], memory: readonly MemoryRow[]): Targe
       required: '< 150 MB',
       measured: m.peakRssMb === undefined ? 'not measured' : `${m.peakRssMb} MB`,
       met: m.peakRssMb === undefined ? undefined : m.peakRssMb < 150,
+    })
+  }
+  for (const mode of ['proxy', 'queue']) {
+    // issue 26: reported against Postfix's, no bound set
+    const added = addedByRep(runs, `relay365 ${mode}`, 'p50')
+    const r = addedToPostfix(runs, `relay365 ${mode}`)
+    const postfix = addedByRep(runs, POSTFIX, 'p50')
+    out.push({
+      target: `${mode}: latency added at 1 session, p50`,
+      required: "reported against Postfix's",
+      measured: added.length
+        ? `${median(added).toFixed(2)} ms${
+            r === undefined ? '' : `, ${r.toFixed(2)} × Postfix's (${median(postfix).toFixed(2)} ms)`
+          }`
+        : 'not measured',
+      met: undefined,
     })
   }
   for (const mode of ['proxy', 'queue']) {
@@ -199,6 +280,7 @@ async function main(): Promise<void> {
         bigMessages: quick ? 5 : 20,
         postfix: !quick && has('postfix'),
         haraka: !quick,
+        latencyMessages: quick ? 100 : 500,
       },
       log,
     )
@@ -254,6 +336,20 @@ workers' together.
 
 ${runs.length ? runsTable(runs) : '_not measured: smtp-source/smtp-sink missing_'}
 
+## Latency at one session
+
+Per-message latency as an application sending one message per connection feels it: right after
+each target's one-session rate above, on the same warm target (so interleaved as the rates are),
+${latencyCount(runs)} messages (2 KB, one recipient) one after another, each on its own
+connection, timed from the connect to the reply to end of data (\`bench/latency.ts\`; queue mode
+and Postfix answer once the message is in their queue). "Added over direct" is the target's
+percentile less smtp-sink's taken directly in the same rep, median over reps; "× Postfix's" is the
+target's added p50 over Postfix's, within each rep, median over reps. \`relay365 load
+--concurrency 1 --direct HOST:PORT\` measures what a relay adds against any next hop, on a
+session kept open (MAIL FROM to the reply to end of data).
+
+${runs.some((r) => r.latencyMs) ? latencyTable(runs) : '_not measured: smtp-source/smtp-sink missing_'}
+
 ## Memory
 
 Peak RSS (VmHWM) of the relay process for each load, on a relay started for it (RSS at start in
@@ -263,7 +359,8 @@ ${memoryTable}
 
 ## Targets
 
-Issue 12's targets, judged on the figures above (ratios within each rep, median over reps).
+Issue 12's targets, judged on the figures above (ratios within each rep, median over reps), and
+issue 26's latency figure, reported against Postfix's with no bound set.
 
 ${targetsTable(targets)}
 ${analysis}`

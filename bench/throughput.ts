@@ -4,8 +4,8 @@
 // smtp-server alone, Haraka (bench/haraka.ts) and smtp-source straight to the sink — interleaved:
 // every rep measures every target at a session count one after the other, so that the machine's
 // drifts (its speed moves by a third within the hour) fall on all of them alike and their ratios
-// within a rep hold. Each relay's CPU time per message is counted too. Also 10 MB messages, and
-// relay365's peak RSS.
+// within a rep hold. Each relay's CPU time per message is counted too, and at one session each
+// target's per-message latency (bench/latency.ts). Also 10 MB messages, and relay365's peak RSS.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url'
 import { mergeConfig } from '../src/config/merge.js'
 import { treeCpuMs } from './cpu.js'
 import { startHaraka } from './haraka.js'
+import { measureLatency } from './latency.js'
+import type { Latency } from '../src/load/stats.js'
 import { freePort, peakRssMb, sh, startService, startSink, waitForPort, type Service } from './services.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -34,6 +36,15 @@ export interface Run {
   readonly peakRssMb?: number | undefined
   /** smtp-source failed: the run is shown, never counted in a median or a ratio. */
   readonly note?: string
+  /**
+   * At one session: per-message latency (bench/latency.ts), measured on the same target right
+   * after its throughput run, so that it is interleaved as the rates are.
+   */
+  readonly latencyMs?: Latency | undefined
+  /** Messages in that latency series. */
+  readonly latencyMessages?: number | undefined
+  /** The latency series failed: shown, never counted. */
+  readonly latencyNote?: string
 }
 
 /** smtp-source: `messages` messages of `size` bytes over `sessions` parallel sessions. */
@@ -174,6 +185,8 @@ export interface ThroughputOptions {
   readonly postfix: boolean
   /** Haraka as a peer row (bench/haraka.ts installs it). */
   readonly haraka: boolean
+  /** Messages, one per connection, timed for the latency of each target at one session; 0: none. */
+  readonly latencyMessages?: number
 }
 
 /**
@@ -228,7 +241,11 @@ export async function benchThroughput(o: ThroughputOptions, log: (line: string) 
       `  rep ${run.rep} ${run.target.padEnd(28)} ${String(run.sessions).padStart(2)}` +
         ` sessions ${String(run.size).padStart(8)}` +
         ` B: ${run.perSecond} msg/s${cpu}` +
-        `${run.peakRssMb ? `, peak RSS ${run.peakRssMb} MB` : ''}${run.note ? ` (${run.note})` : ''}`,
+        `${run.peakRssMb ? `, peak RSS ${run.peakRssMb} MB` : ''}${run.note ? ` (${run.note})` : ''}` +
+        (run.latencyMs
+          ? `; latency p50 ${run.latencyMs.p50.toFixed(2)} ms, p99 ${run.latencyMs.p99.toFixed(2)} ms`
+          : '') +
+        (run.latencyNote ? ` (latency: ${run.latencyNote})` : ''),
     )
     runs.push(run)
   }
@@ -261,17 +278,28 @@ export async function benchThroughput(o: ThroughputOptions, log: (line: string) 
     const haraka = o.haraka
       ? keep(await startHaraka(sink.port, log).catch((err: Error) => void log(`  Haraka skipped: ${err.message}`)))
       : undefined
+    // at one session, the latency series follows the rate on the same (warm) target
+    const withLatency = async (target: RelayUnderTest, run: Run): Promise<Run> => {
+      if (run.sessions !== 1 || !o.latencyMessages || run.note) return run
+      try {
+        const latencyMs = await measureLatency(target.port, o.latencyMessages)
+        await target.drained?.()
+        return { ...run, latencyMs, latencyMessages: o.latencyMessages }
+      } catch (err) {
+        return { ...run, latencyNote: (err as Error).message.slice(0, 120) }
+      }
+    }
     // a fresh relay365 for each measurement, so that its peak RSS belongs to that load
     const fresh = (extra: Record<string, unknown>) => async (sessions: number, rep: number) => {
       const relay = await startRelay365(sink.port, extra)
       try {
-        return await measure(relay, sessions, 2048, o.messages, rep)
+        return await withLatency(relay, await measure(relay, sessions, 2048, o.messages, rep))
       } finally {
         await relay.stop()
       }
     }
-    const kept = (target: RelayUnderTest) => (sessions: number, rep: number) =>
-      measure(target, sessions, 2048, o.messages, rep)
+    const kept = (target: RelayUnderTest) => async (sessions: number, rep: number) =>
+      withLatency(target, await measure(target, sessions, 2048, o.messages, rep))
     const direct: RelayUnderTest = { name: 'direct to smtp-sink', port: sink.port, stop: async () => undefined }
     const queue = { delivery: { mode: 'queue', concurrency: 50 } }
     const twoWorkers = { smtp: { workers: 2 } }
