@@ -66,7 +66,7 @@ async function sendOne(port: number, i: number): Promise<string> {
       from: 'helpdesk@contoso.example',
       to: 'someone@example.org',
       subject: `n${i}`,
-      text: 'x',
+      text: `x marmalade${i}`,
       messageId: `<w${i}@contoso.example>`,
     })
     return info.response
@@ -131,6 +131,15 @@ t.test('two workers share one limit budget, one trace and one metrics view', asy
   }
   t.equal(list.total, 16, 'every message of both workers in the one trace')
   t.equal(list.messages.filter((m) => m.status === 'Captured').length, 10)
+  // the primary indexes the text the workers captured, shortly after each 250
+  let found = 0
+  for (
+    const deadline = Date.now() + 5000;
+    found < 10 && Date.now() < deadline;
+    await new Promise((r) => setTimeout(r, 50))
+  )
+    found = ((await relay.api('GET', '/api/v1/messages?q=marmalade')).body as unknown as { total: number }).total
+  t.equal(found, 10, "every worker's captured mail is searched by its text")
   const metrics = await (await fetch(`http://127.0.0.1:${relay.http}/metrics`)).text()
   const counted = [...metrics.matchAll(/^relay365_messages_total\{[^}]*\} (\d+)$/gm)].reduce(
     (n, m) => n + Number(m[1]),
