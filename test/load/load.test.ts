@@ -101,10 +101,13 @@ t.test('--direct: the same load to the next hop first, and what the relay adds',
     p99: parsed.latencyMs.p99 - parsed.direct.latencyMs.p99,
   })
   t.equal((await runCliHere([...args.slice(0, 3), '--direct', '127.0.0.1:99999'])).code, 2)
-  // a next hop that is not there: its failures count, exit 1
+  // a next hop that is not there: its failures count, exit 1 (and --security none goes to it too)
   const gone = await runCliHere([...args.slice(0, 3), '--direct', '127.0.0.1:1', '--count', '2', '--json'])
   t.equal(gone.code, 1)
   t.match(JSON.parse(gone.stdout), { outcomes: { accepted: 2 }, direct: { outcomes: { failed: 2 } } })
+  const plain = await runCliHere([...args.slice(0, 3), '--direct', '127.0.0.1:1', '--count', '2', '--security', 'none'])
+  t.equal(plain.code, 1)
+  t.match(plain.stdout, /\ndirect to 127\.0\.0\.1:1: 2 messages, accepted 0; latency ms: /)
 })
 
 t.test('connector style: every message accepted, summary by reply code', async (t) => {
