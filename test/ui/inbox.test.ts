@@ -288,3 +288,42 @@ t.test('behind a token: the attachment and the release carry it', needs('chromiu
   await panel.locator('.release-result.ok').waitFor({ timeout: 5000 })
   t.equal(sink.received.length, 1, 'released with the token')
 })
+
+t.test('the HTML cleaner: no way for a message to fetch from elsewhere', needs('chromium'), async (t) => {
+  const relay = await startRelay(t)
+  const { page } = await open(t, relay)
+  const remote = 'http://x.example'
+  const html = [
+    `<base href="${remote}/"><meta http-equiv="refresh" content="0;url=${remote}/refresh">`,
+    `<link rel="stylesheet" href="//x.example/a.css"><style>@import url(${remote}/b.css); p { color: red }`,
+    ` .c { background: url( '${remote}/c.png' ) } @font-face { src: url(${remote}/d.woff) }</style>`,
+    `<img src="${remote}/e.png" srcset="data:image/png;base64,AAAA 1x, ${remote}/f.png 2x">`,
+    `<picture><source srcset="${remote}/g.png"><img src="data:image/gif;base64,R0lGOD"></picture>`,
+    `<div style="background-image: url(&quot;${remote}/h.png&quot;)">styled</div>`,
+    `<table background="${remote}/i.png"><tr><td>cell</td></tr></table>`,
+    `<video poster="${remote}/j.png" src="${remote}/k.mp4"></video>`,
+    `<svg><image href="${remote}/l.png"/><image xlink:href="${remote}/m.png"/></svg>`,
+    `<iframe src="${remote}/n"></iframe><object data="${remote}/o"></object><embed src="${remote}/p">`,
+    `<form action="${remote}/q"><input type="image" src="${remote}/r.png"></form>`,
+    `<a href="javascript:alert(1)">js</a> <a href="https://ok.example/" ping="${remote}/s">ok</a>`,
+  ].join('')
+  const { srcdoc, blocked } = await page.evaluate(async (source) => {
+    const { mailDocument } = await import('/ui/mail-html.js' as string)
+    return mailDocument(source) as { srcdoc: string; blocked: number }
+  }, html)
+  const left = srcdoc.replace(/ data-blocked-src="[^"]*"/g, '')
+  t.notMatch(left, /x\.example/, 'no reference to the remote host is left')
+  t.notMatch(left, /javascript:/)
+  t.match(left, /<a href="https:\/\/ok\.example\/" target="_blank" rel="noopener noreferrer">ok<\/a>/)
+  t.match(left, /<img src="data:image\/gif;base64,R0lGOD">/, 'a data: image stays')
+  t.match(left, /p \{ color: red \}/, 'styles stay')
+  t.equal(
+    blocked,
+    16,
+    'every reference counted (the elements dropped whole are not: iframe, object, embed, base, meta)',
+  )
+  t.match(
+    srcdoc,
+    /^<!doctype html>\n<html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none';/,
+  )
+})

@@ -13,7 +13,7 @@ export const SANDBOX = 'allow-popups allow-popups-to-escape-sandbox'
 
 const LOCAL = /^\s*(data|cid):/i
 const DROP = 'script, iframe, frame, frameset, object, embed, applet, link, meta, base, portal'
-const URL_ATTRS = ['src', 'srcset', 'background', 'poster', 'data', 'action', 'formaction', 'xlink:href']
+const URL_ATTRS = ['src', 'background', 'poster', 'data', 'action', 'formaction', 'xlink:href', 'ping', 'manifest', 'lowsrc', 'dynsrc']
 
 /** CSS with every non-local url() made `none` and every @import removed; `blocked` counts them. */
 function cleanCss(css, count) {
@@ -48,10 +48,14 @@ export function mailDocument(html) {
       const name = attr.name.toLowerCase()
       // href outside a link fetches (SVG <image>, <use>)
       const fetches = URL_ATTRS.includes(name) || (name === 'href' && !link)
-      if (fetches && !LOCAL.test(attr.value)) {
+      if (name === 'srcset') {
+        // a list of candidates ("data:... 1x, https://... 2x"): src is the fallback, so it all goes
+        if (/\/\/|^\s*(?!data:|cid:)[a-z][a-z0-9+.-]*:|,\s*(?!data:|cid:)[a-z][a-z0-9+.-]*:/i.test(attr.value)) count()
+        el.removeAttribute(attr.name)
+      } else if (fetches && !LOCAL.test(attr.value)) {
         if (attr.value.trim()) count()
         el.removeAttribute(attr.name)
-        if (name === 'src' || name === 'srcset') el.setAttribute('data-blocked-src', attr.value)
+        if (name === 'src') el.setAttribute('data-blocked-src', attr.value)
       } else if (name === 'style') el.setAttribute('style', cleanCss(attr.value, count))
     }
     if (el.localName === 'style') el.textContent = cleanCss(el.textContent ?? '', count)
