@@ -6,7 +6,7 @@ import t, { type Test } from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { BIN } from '../helpers/cli.js'
+import { BIN, MAIN } from '../helpers/cli.js'
 
 /** A process's state letter and parent, or undefined when it is gone. */
 function stat(pid: number): { state: string; ppid: number } | undefined {
@@ -81,13 +81,20 @@ t.teardown(() => {
       }
 })
 
-/** `sh -c 'relay365 serve ... & wait'`: the relay's pid comes back on fd 3. */
-async function underShell(t: Test, extra: string[] = []) {
+/** A word for sh -c: in single quotes, a quote in it closed, escaped and reopened. */
+const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`
+
+/**
+ * `sh -c 'relay365 serve ... & wait'`: the relay's pid comes back on fd 3. `ts`: the TypeScript
+ * entry with this test's loaders, whose coverage counts (the built bin's does not).
+ */
+async function underShell(t: Test, extra: string[] = [], entry: 'bin' | 'ts' = 'bin') {
   const dir = t.testdir({})
   const args = [...SERVE, ...extra].join(' ')
-  const sh = spawn('/bin/sh', ['-c', `"${BIN}" ${args} & echo $! >&3; wait`], {
+  const command = entry === 'bin' ? quote(BIN) : [process.execPath, ...process.execArgv, MAIN].map(quote).join(' ')
+  const sh = spawn('/bin/sh', ['-c', `${command} ${args} & echo $! >&3; wait`], {
     cwd: dir,
-    env: plainEnv(dir),
+    env: entry === 'bin' ? plainEnv(dir) : { ...process.env, RELAY365_HOME: dir },
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
   })
   started.add(sh.pid as number)
@@ -99,7 +106,7 @@ async function underShell(t: Test, extra: string[] = []) {
   await b.ready
   const workers = childrenOf(relay)
   for (const w of workers) started.add(w)
-  return { sh, relay, workers, stderr: b.text }
+  return { sh, relay, workers, stderr: b.text, dir }
 }
 
 const linux = existsSync('/proc/self/stat') ? {} : { skip: 'reads processes from /proc (Linux)' }
@@ -110,6 +117,14 @@ t.test('the parent shell killed (SIGKILL): the relay stops by itself', linux, as
   sh.kill('SIGKILL')
   t.same(await ended([relay]), [], `relay ${relay} ended`)
   t.match(stderr(), new RegExp(`the process that started serve \\(pid ${sh.pid}\\) has ended: stopping`))
+})
+
+t.test('the same from the TypeScript entry: where the data goes, then the stop', linux, async (t) => {
+  const { sh, relay, stderr, dir } = await underShell(t, [], 'ts')
+  sh.kill('SIGKILL')
+  t.same(await ended([relay]), [], `relay ${relay} ended`)
+  t.match(stderr(), `relay365: default paths (data/, certs/) under ${dir} ($RELAY365_HOME)`)
+  t.match(stderr(), `the process that started serve (pid ${sh.pid}) has ended: stopping`)
 })
 
 t.test('serve --workers 2 under a shell killed with SIGKILL: primary and workers end', linux, async (t) => {
