@@ -28,7 +28,6 @@ export class CaptureIndexer {
   }
 
   private add(id: string): void {
-    if (this.closed) return
     this.queue.push(id)
     // started on the next turn: the record's own write and its 250 go first
     this.running ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain())
