@@ -134,6 +134,21 @@ t.test('refused, partly refused, unreachable, TLS required, not captured, bad bo
   t.equal(conflict.status, 409)
   t.match(conflict.body.error, /not captured/)
   t.equal((await api(relay, 'POST', '/api/v1/messages/nope/release', { host: 'x' })).status, 404)
+  // no token set: a write needs JSON from the dashboard's own origin
+  const form = await fetch(`http://127.0.0.1:${relay.httpPort}/api/v1/messages/${m.id}/release`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'host=127.0.0.1',
+  })
+  t.equal(form.status, 403, 'a cross-site form cannot release')
+  const foreign = await api(
+    relay,
+    'POST',
+    `/api/v1/messages/${m.id}/release`,
+    { host: 'x' },
+    { origin: 'http://evil.example' },
+  )
+  t.equal(foreign.status, 403, "another site's origin cannot")
   for (const [body, field] of [
     [{}, 'host'],
     [{ host: 'x', port: 70000 }, 'port'],
