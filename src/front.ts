@@ -55,8 +55,12 @@ export async function startFront(o: FrontOptions): Promise<RunningFront> {
   }
   // the captured mail's text is searched through the API only: a relay without one (an
   // experiment) spends nothing on it
-  const indexer = new CaptureIndexer(s.trace, s.capture, s.events, (err, id) =>
-    s.log.warn({ err: err.message, id }, 'could not index a captured message for search'),
+  const indexer = new CaptureIndexer(
+    s.trace,
+    s.capture,
+    s.events,
+    (err, id) => s.log.warn({ err: err.message, id }, 'could not index a captured message for search'),
+    s.trace.unindexed(),
   )
   let http: FastifyInstance | undefined
   try {

@@ -105,6 +105,11 @@ export interface TraceStore extends TraceRecording {
   remove(id: string): boolean
   /** The text of a captured message, for `q` (bounded by the caller); a record that is gone is ignored. */
   indexText(id: string, text: string): void
+  /**
+   * Captured messages whose text is not indexed (a store kept across restarts: recorded before
+   * the index existed, or queued when the relay stopped), oldest first.
+   */
+  unindexed?(): string[]
   clear(): number
   close(): void
 }

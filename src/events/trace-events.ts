@@ -56,6 +56,10 @@ export class EventedTraceStore implements TraceStore, TraceWriter, TraceSummariz
     this.inner.indexText(id, text)
   }
 
+  unindexed(): string[] {
+    return this.inner.unindexed?.() ?? []
+  }
+
   clear(): number {
     const deleted = this.inner.clear()
     this.bus.publish({ type: 'cleared', deleted })

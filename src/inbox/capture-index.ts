@@ -20,7 +20,10 @@ export class CaptureIndexer {
     private readonly capture: Pick<CaptureStore, 'read'>,
     bus: TraceBus,
     private readonly onError: (err: Error, id: string) => void = () => undefined,
+    /** Captured messages a previous run left unindexed: read first. */
+    backlog: readonly string[] = [],
   ) {
+    for (const id of backlog) this.add(id)
     // a record updated later (queue mode, a release) was indexed when first captured
     this.unsubscribe = bus.subscribe((e) => {
       if (e.type === 'recorded' && e.message.captured && !e.previous?.captured) this.add(e.message.id)
@@ -52,7 +55,7 @@ export class CaptureIndexer {
     while (this.running) await this.running
   }
 
-  /** Stops: what is queued is not indexed (a restart searches it by subject and addresses). */
+  /** Stops: what is still queued is read at the next start (TraceStore.unindexed). */
   async close(): Promise<void> {
     this.closed = true
     this.unsubscribe()

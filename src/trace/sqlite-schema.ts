@@ -58,8 +58,8 @@ const MIGRATIONS: Migration[] = [
   // v3: full-text search (GET /api/v1/messages?q=). search_docs holds what is searched, one row a
   // message, and goes with its message by cascade (retention, delete one, clear); the FTS5 index
   // reads it as external content, kept in step by triggers. `head` (subject, addresses) is written
-  // with the record, `body` (a captured message's text) later, off the hot path. Messages recorded
-  // before this step are searched by subject and addresses only.
+  // with the record, `body` (a captured message's text) later, off the hot path; the text of
+  // messages captured before this step is read when the relay starts (unindexed()).
   (db) => {
     db.exec(`CREATE TABLE search_docs (
         id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,

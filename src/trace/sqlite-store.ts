@@ -325,6 +325,17 @@ export class SqliteTraceStore implements TraceStore, TraceSummarizer, Prunable {
     this.writer(this.setBody).run(text, id)
   }
 
+  unindexed(): string[] {
+    this.flush()
+    return this.db
+      .prepare(
+        `SELECT s.id FROM search_docs s JOIN messages m ON m.id = s.id
+         WHERE s.body = '' AND json_extract(m.doc, '$.captured') = 1 ORDER BY m.received_at, m.rowid`,
+      )
+      .pluck()
+      .all() as string[]
+  }
+
   /** A write statement, or the read-only store's refusal. */
   private writer(statement: Database.Statement | undefined): Database.Statement {
     if (!statement) throw new Error('trace store opened read-only')

@@ -131,6 +131,10 @@ t.test('a trace of the previous schema gets its search rows', async (t) => {
   const after = new SqliteTraceStore(file)
   t.teardown(() => after.close())
   t.equal(after.list({ q: 'upgrade' }).total, 1, 'searched by subject and addresses')
+  t.same(after.unindexed(), ['old'], 'its text is left for the indexer to read at start')
+  after.indexText('old', 'now with its words')
+  t.same(after.unindexed(), [])
+  t.equal(after.list({ q: 'words' }).total, 1)
   const reader = new SqliteTraceStore(file, { readonly: true })
   t.teardown(() => reader.close())
   t.throws(() => reader.remove('old'), /read-only/)
@@ -151,16 +155,17 @@ t.test('the indexer reads captured sources after the write, and says what it can
     },
     bus,
     (err, id) => failed.push(`${id}:${err.message}`),
+    ['backlog'],
   )
   for (const id of ['one', 'gone', 'broken']) bus.publish({ type: 'recorded', message: traceMessage(id, 1) })
   bus.publish({ type: 'recorded', message: traceMessage('two', 1), previous: traceMessage('two', 1) })
   bus.publish({ type: 'recorded', message: traceMessage('three', 1, { captured: false }) })
   t.same(indexed, [], 'nothing read while the record is written')
   await indexer.idle()
-  t.same(indexed, ['one:hello'])
+  t.same(indexed, ['backlog:hello', 'one:hello'], "a previous run's backlog first")
   t.same(failed, ['broken:unreadable'])
   await indexer.close()
   bus.publish({ type: 'recorded', message: traceMessage('late', 1) })
   await indexer.idle()
-  t.same(indexed, ['one:hello'], 'closed: nothing more')
+  t.same(indexed, ['backlog:hello', 'one:hello'], 'closed: nothing more')
 })
