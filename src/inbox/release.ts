@@ -7,6 +7,9 @@ import { isIP } from 'node:net'
 import type { Readable } from 'node:stream'
 import SMTPConnection from 'nodemailer/lib/smtp-connection'
 import type { TraceMessage, TraceRelease } from '../core/trace.js'
+import { onServerData, type SendError } from '../delivery/nodemailer-internals.js'
+import { ReplyReader } from '../delivery/reply-reader.js'
+import { sendOnce } from '../delivery/upstream-attempt.js'
 
 export interface ReleaseTarget {
   readonly host: string
@@ -20,16 +23,15 @@ export type ReleaseResult =
   | { readonly released: true; readonly to: string[]; readonly rejected: string[]; readonly reply: string }
   | { readonly released: false; readonly error: string; readonly reply?: string }
 
-/** How long the server may take to answer the connection, a command, the data. */
-const TIMEOUT_MS = 30_000
-
-type SendError = Error & { response?: string; code?: string }
+/** How long the server may take to answer the connection, a command, the data (docs/operations.md). */
+export const RELEASE_TIMEOUT_MS = 30_000
 
 export function releaseMessage(
   target: ReleaseTarget,
   envelope: { readonly from: string; readonly to: readonly string[] },
   source: Readable,
   name: string,
+  timeoutMs = RELEASE_TIMEOUT_MS,
 ): Promise<ReleaseResult> {
   const conn = new SMTPConnection({
     host: target.host,
@@ -39,9 +41,10 @@ export function releaseMessage(
     ignoreTLS: target.tls === 'none',
     opportunisticTLS: target.tls === 'opportunistic',
     name,
-    connectionTimeout: TIMEOUT_MS,
-    greetingTimeout: TIMEOUT_MS,
-    socketTimeout: TIMEOUT_MS,
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
+    socketCloseTimeout: 0,
     logger: false,
     tls: {
       rejectUnauthorized: target.rejectUnauthorized,
@@ -50,6 +53,10 @@ export function releaseMessage(
       ...(isIP(target.host) ? {} : { servername: target.host }),
     },
   })
+  // nodemailer takes `2500 ok`, a stray 250 mid-body or a mixed multiline reply as a 250: the
+  // relay's strict reader and end-of-data judgement (as for its own next hop) decide instead
+  const replies = new ReplyReader()
+  onServerData(conn, (data) => replies.feed(data))
   return new Promise<ReleaseResult>((resolve) => {
     let settled = false
     const finish = (result: ReleaseResult) => {
@@ -66,17 +73,29 @@ export function releaseMessage(
         error: err.message,
         ...(err.response ? { reply: err.response } : {}),
       })
-    conn.on('error', failed)
+    // once connected, sendOnce judges what an error or a close means (a 250 then a close is taken)
+    conn.on('error', () => undefined)
+    conn.once('error', failed)
+    // closed before the greeting's exchange ended: nodemailer may call back no one
+    const closedEarly = () => failed(new Error('connection closed before the server greeted'))
+    conn.once('end', closedEarly)
     conn.connect((err?: Error | null) => {
+      conn.off('end', closedEarly)
+      conn.off('error', failed)
       if (err) return failed(err)
-      conn.send({ from: envelope.from, to: [...envelope.to] }, source, (sendErr, info) => {
-        if (sendErr) return failed(sendErr)
-        finish({
-          released: true,
-          to: info.accepted.map(String),
-          rejected: info.rejected.map(String),
-          reply: info.response,
-        })
+      void sendOnce(conn, replies, {
+        envelope: { from: envelope.from, to: [...envelope.to], partial: true },
+        aborted: false,
+        take: (dest, handle) => {
+          handle.once('close', () => source.unpipe(dest))
+          return source.pipe(dest)
+        },
+        cancelWith: () => undefined,
+      }).then((r) => {
+        if (r.kind === 'failed') return failed(r.error)
+        const rejected = (r.refused ?? []).map((e) => String(e.recipient ?? ''))
+        const to = envelope.to.filter((a) => !rejected.includes(a))
+        finish({ released: true, to, rejected, reply: r.response })
       })
     })
   })
