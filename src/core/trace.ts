@@ -85,6 +85,8 @@ export interface TraceRelease {
   readonly port: number
   /** The recipients released to (those the server accepted, when it did). */
   readonly to: readonly string[]
+  /** Recipients the server refused while it took the others (absent when none was). */
+  readonly rejected?: readonly string[]
   readonly released: boolean
   /** The server's reply (its 250, or its refusal), or why no reply came. */
   readonly reply: string

@@ -96,6 +96,7 @@ const messageProperties = {
         host: str,
         port: int,
         to: { type: 'array', items: str },
+        rejected: { type: 'array', items: str, description: 'recipients the server refused while it took the others' },
         released: bool,
         reply: str,
       },

@@ -105,7 +105,9 @@ export function releaseMessage(
 export function withRelease(m: TraceMessage, release: TraceRelease): TraceMessage {
   const where = `${release.host}:${release.port}`
   const note = release.released
-    ? `released through the API to ${where} for ${release.to.join(', ')}: ${release.reply}`
+    ? `released through the API to ${where} for ${release.to.join(', ')}` +
+      (release.rejected?.length ? ` (refused: ${release.rejected.join(', ')})` : '') +
+      `: ${release.reply}`
     : `release through the API to ${where} failed: ${release.reply}`
   return { ...m, notes: [...m.notes, note], releases: [...(m.releases ?? []), release] }
 }

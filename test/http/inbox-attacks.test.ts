@@ -2,8 +2,9 @@
 // built to inject SMTP commands, hostile part ids and attachment names, search text that looks like
 // query syntax, deletes racing a release. What must hold: no 500, no hang, no `released: true` for
 // what was refused, nothing sent in clear when TLS is required, a hostile part never rendered.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import net, { type AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
 import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { startFaultyUpstream, type Fault } from '../helpers/faulty-upstream.js'
@@ -55,4 +56,91 @@ t.test('next hops that lie at end of data: 200 only for a clean 250, the trace s
     if (res.status === 502) t.notOk(/^2/.test(last.reply), `${fault}: a failed release is not recorded with a 2xx`)
   }
   t.comment(JSON.stringify(seen))
+})
+
+/** A raw next hop that says what `script` says to each connection. */
+async function rawHop(t: Test, script: (socket: net.Socket) => void): Promise<number> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((socket) => {
+    sockets.add(socket)
+    socket.on('error', () => undefined)
+    script(socket)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  )
+  return (server.address() as AddressInfo).port
+}
+
+t.test('next hops that close, stay silent, or cannot give the TLS asked for', async (t) => {
+  const relay = await startRelay(t)
+  const id = await capture(relay)
+  const closesAfterGreeting = await rawHop(t, (s) => s.end('220 hello\r\n'))
+  const closesAtOnce = await rawHop(t, (s) => s.end())
+  const garbledGreeting = await rawHop(t, (s) => s.write('HTTP/1.1 400 Bad Request\r\n\r\n'))
+  for (const port of [closesAfterGreeting, closesAtOnce, garbledGreeting]) {
+    const started = Date.now()
+    const res = await release(relay, id, { host: '127.0.0.1', port, tls: 'none' })
+    t.equal(res.status, 502, `port ${port}: ${JSON.stringify(res.body)}`)
+    t.ok(Date.now() - started < 5000, 'answered at once')
+  }
+
+  // TLS required of a server without STARTTLS: refused before any envelope leaves in clear
+  const plain = await startFakeUpstream(t, { noTls: true })
+  const required = await release(relay, id, { host: '127.0.0.1', port: plain.port, tls: 'required' })
+  t.equal(required.status, 502)
+  const said = Buffer.concat(plain.raw.flat()).toString('latin1')
+  t.notMatch(said, /MAIL FROM|RCPT TO|Subject:/i, 'no envelope or content sent in clear')
+  t.equal(plain.received.length, 0)
+
+  // the test server's certificate is not one a default trust store knows
+  const selfSigned = await startFakeUpstream(t)
+  for (const tls of ['required', 'opportunistic']) {
+    const res = await release(relay, id, { host: 'localhost', port: selfSigned.port, tls })
+    t.equal(res.status, 502, `${tls}, rejectUnauthorized true: ${JSON.stringify(res.body)}`)
+    t.equal(selfSigned.received.length, 0, `${tls}: nothing delivered, not in clear either`)
+  }
+  const detail = (await api(relay, 'GET', `/api/v1/messages/${id}`)).body
+  t.same(
+    detail.releases.map((r: { released: boolean }) => r.released),
+    [false, false, false, false, false, false],
+  )
+})
+
+t.test('a next hop that never answers the dot: a bounded wait, then a failure', async (t) => {
+  const { releaseMessage, RELEASE_TIMEOUT_MS } = await import('../../src/inbox/release.js')
+  t.equal(RELEASE_TIMEOUT_MS, 30_000, 'the wait docs/operations.md states')
+  const hop = await startFaultyUpstream(t, () => 'hang-at-eod')
+  const started = Date.now()
+  const result = await releaseMessage(
+    { host: '127.0.0.1', port: hop.port, tls: 'none', rejectUnauthorized: true },
+    { from: 'a@contoso.example', to: ['b@example.org'] },
+    Readable.from([Buffer.from('Subject: x\r\n\r\nbody\r\n')]),
+    'relay.test',
+    300,
+  )
+  t.equal(result.released, false, JSON.stringify(result))
+  t.ok(Date.now() - started < 5000, `gave up after ${Date.now() - started} ms`)
+})
+
+t.test('one of two recipients refused: released to one, the other named, in the API and trace', async (t) => {
+  const relay = await startRelay(t)
+  const id = await capture(relay)
+  const hop = await startFakeUpstream(t, {
+    rcpt: (a) => (a.startsWith('someone') ? { code: 550, text: '5.1.1 User unknown' } : undefined),
+  })
+  const res = await release(relay, id, { host: '127.0.0.1', port: hop.port, rejectUnauthorized: false })
+  t.equal(res.status, 200)
+  t.same(res.body.to, ['staff@contoso.example'])
+  t.same(res.body.rejected, ['someone@example.org'])
+  t.same(hop.received[0]?.to, ['staff@contoso.example'])
+  const [rec] = (await api(relay, 'GET', `/api/v1/messages/${id}`)).body.releases
+  t.match(rec, { released: true, to: ['staff@contoso.example'], rejected: ['someone@example.org'] })
+  const { notes } = (await api(relay, 'GET', `/api/v1/messages/${id}`)).body
+  t.match(notes[notes.length - 1], /for staff@contoso\.example \(refused: someone@example\.org\): 250/)
 })

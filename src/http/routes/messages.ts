@@ -223,6 +223,7 @@ export function registerMessageRoutes(
             host,
             port,
             to: result.released ? result.to : to,
+            ...(result.released && result.rejected.length ? { rejected: result.rejected } : {}),
             released: result.released,
             reply: result.released ? result.reply : (result.reply ?? result.error),
           }),
