@@ -144,3 +144,44 @@ t.test('one of two recipients refused: released to one, the other named, in the 
   const { notes } = (await api(relay, 'GET', `/api/v1/messages/${id}`)).body
   t.match(notes[notes.length - 1], /for staff@contoso\.example \(refused: someone@example\.org\): 250/)
 })
+
+t.test('release bodies built to inject or to slip past a check: 400 naming the field, nothing sent', async (t) => {
+  const relay = await startRelay(t)
+  const id = await capture(relay)
+  const hop = await startFakeUpstream(t, { noTls: true })
+  const base = { host: '127.0.0.1', port: hop.port, tls: 'none' }
+  const cases: [unknown, string][] = [
+    [{ ...base, to: ['a@b>\r\nRCPT TO:<c@d'] }, 'to'],
+    [{ ...base, to: ['a@example.org\r\nRSET'] }, 'to'],
+    [{ ...base, to: ['a@example.org>'] }, 'to'],
+    [{ ...base, to: ['<a@example.org'] }, 'to'],
+    [{ ...base, to: ['a@example.org\u0000'] }, 'to'],
+    [{ ...base, to: [] }, 'to'],
+    [{ ...base, to: Array.from({ length: 1000 }, (_, i) => `u${i}@example.org`) }, 'to'],
+    [{ ...base, to: 'a@example.org' }, 'to'],
+    [{ ...base, to: [['a@example.org']] }, 'to'],
+    [{ ...base, port: 0 }, 'port'],
+    [{ ...base, port: 70000 }, 'port'],
+    [{ ...base, port: 25.5 }, 'port'],
+    [{ ...base, port: '25' }, 'port'],
+    [{ ...base, host: 'smtp example.org' }, 'host'],
+    [{ ...base, host: '127.0.0.1\r\n' }, 'host'],
+    [{ ...base, host: '' }, 'host'],
+    [{ ...base, host: ['127.0.0.1'] }, 'host'],
+    [{ ...base, tls: 'yes' }, 'tls'],
+    [{ ...base, tls: true }, 'tls'],
+    [{ ...base, rejectUnauthorized: 'false' }, 'rejectUnauthorized'],
+    [{ ...base, rejectUnauthorized: 0 }, 'rejectUnauthorized'],
+    [{ ...base, rejectUnauthorized: null }, 'rejectUnauthorized'],
+    [{ ...base, rejectUnauthorised: false }, 'rejectUnauthorised'],
+  ]
+  for (const [body, field] of cases) {
+    const res = await release(relay, id, body)
+    const what = JSON.stringify(body).slice(0, 80)
+    t.equal(res.status, 400, what)
+    t.match(res.body.message ?? res.body.error, field, `${what}: names ${field}`)
+  }
+  t.equal(hop.connections, 0, 'no connection was made for any of them')
+  const notJson = await api(relay, 'POST', `/api/v1/messages/${id}/release`, undefined, {})
+  t.equal(notJson.status, 400, 'no body at all')
+})

@@ -87,12 +87,38 @@ const releaseBodySchema = {
       type: 'array',
       minItems: 1,
       maxItems: 100,
-      items: { type: 'string', maxLength: 320, pattern: '^[^\\s<>@]+@[^\\s<>@]+$' },
+      // no space, angle bracket or control character: each is a way out of RCPT TO:<...>
+      items: { type: 'string', maxLength: 320, pattern: '^[^\\s<>@\\x00-\\x1f\\x7f]+@[^\\s<>@\\x00-\\x1f\\x7f]+$' },
     },
   },
 } as const
 
 type ReleaseBody = ReleaseTarget & { to?: string[] }
+
+const RELEASE_FIELD_TYPES: Readonly<Record<string, string>> = {
+  host: 'string',
+  port: 'number',
+  tls: 'string',
+  rejectUnauthorized: 'boolean',
+  to: 'array',
+}
+
+/**
+ * The release body's JSON types as sent, before the schema sees them: Fastify's validator coerces
+ * (`"rejectUnauthorized": null`, `0` or `"false"` would turn certificate checks off, `"to": "a@b"`
+ * become a list) and drops unknown keys (a misspelt `rejectUnauthorised` would be ignored).
+ */
+export function releaseBodyTypeError(body: unknown): string | undefined {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined
+  for (const [key, value] of Object.entries(body)) {
+    const want = RELEASE_FIELD_TYPES[key]
+    if (want === undefined) return `body/${key} is not a release field (${Object.keys(RELEASE_FIELD_TYPES).join(', ')})`
+    const is = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value
+    if (is !== want) return `body/${key} must be ${want === 'array' ? 'an array' : `a ${want}`}, not ${is}`
+    if (Array.isArray(value) && value.some((v) => typeof v !== 'string')) return `body/${key} must hold strings only`
+  }
+  return undefined
+}
 
 export function registerMessageRoutes(
   app: FastifyInstance,
@@ -196,6 +222,11 @@ export function registerMessageRoutes(
   app.post<{ Params: { id: string }; Body: ReleaseBody }>(
     '/api/v1/messages/:id/release',
     {
+      preValidation: async (req, res) => {
+        const message = releaseBodyTypeError(req.body)
+        if (message)
+          return res.code(400).send({ statusCode: 400, code: 'FST_ERR_VALIDATION', error: 'Bad Request', message })
+      },
       schema: {
         body: releaseBodySchema,
         response: { 200: releasedSchema, 404: errorSchema, 409: errorSchema, 502: releaseFailedSchema },
