@@ -185,3 +185,126 @@ t.test('release bodies built to inject or to slip past a check: 400 naming the f
   const notJson = await api(relay, 'POST', `/api/v1/messages/${id}/release`, undefined, {})
   t.equal(notJson.status, 400, 'no body at all')
 })
+
+/** A multipart message whose attachments carry the names and types given, as a hostile sender writes them. */
+function hostileMail(parts: { type: string; disposition: string; body: string }[]): Buffer {
+  const lines = [
+    'From: x@contoso.example',
+    'To: someone@example.org',
+    'Subject: hostile parts',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b1"',
+    '',
+    '--b1',
+    'Content-Type: text/plain',
+    '',
+    'hello',
+  ]
+  for (const p of parts)
+    lines.push('--b1', `Content-Type: ${p.type}`, `Content-Disposition: ${p.disposition}`, '', p.body)
+  lines.push('--b1--', '')
+  return Buffer.from(lines.join('\r\n'), 'utf8')
+}
+
+t.test('parts: hostile ids, names and types are a 400/404 or a safe download, never a 500', async (t) => {
+  const relay = await startRelay(t)
+  const id = await capture(
+    relay,
+    hostileMail([
+      {
+        type: 'text/html',
+        disposition: 'attachment; filename="a\\"\\r\\nSet-Cookie: x=1"',
+        body: '<script>1</script>',
+      },
+      { type: 'text/html', disposition: 'attachment; filename="../../etc/passwd"', body: '<b>x</b>' },
+      {
+        type: 'text/html; charset="utf-8\\r\\nX: y"',
+        disposition: 'inline; filename="\u00e9t\u00e9 \u2603.html"',
+        body: 'x',
+      },
+      { type: 'image/svg+xml', disposition: "attachment; filename*=UTF-8''%0d%0aX-Evil%3a%201", body: '<svg/>' },
+      { type: 'text/html\u0001; x', disposition: 'attachment; filename=";;;\'"', body: 'y' },
+    ]),
+    ['someone@example.org'],
+  )
+  for (const partId of ['2', '3', '4', '5', '6']) {
+    const res = await api(relay, 'GET', `/api/v1/messages/${id}/parts/${partId}`)
+    t.equal(res.status, 200, `part ${partId}`)
+    const cd = res.headers.get('content-disposition') ?? ''
+    t.match(
+      cd,
+      /^attachment; filename="[A-Za-z0-9._-]+"; filename\*=UTF-8''[A-Za-z0-9%._~-]+$/,
+      `part ${partId}: ${cd}`,
+    )
+    t.notMatch(cd, /\.\.\//, 'no path')
+    t.equal(res.headers.get('x-content-type-options'), 'nosniff')
+    t.equal(res.headers.get('set-cookie'), null)
+    t.equal(res.headers.get('x-evil'), null)
+    t.notMatch(res.headers.get('content-type') ?? '', /[\r\n]|X:/, `part ${partId}: ${res.headers.get('content-type')}`)
+  }
+  const bad = ['..%2F..%2Fetc', '1..2', '.1', '1.', '-1', '1e3', '%00', 'a', '1.0000001', 'x'.repeat(5000)]
+  for (const partId of bad) {
+    const res = await api(relay, 'GET', `/api/v1/messages/${id}/parts/${partId}`)
+    // over Fastify's maxParamLength (100) the router answers 414 first
+    t.equal(res.status, partId.length > 100 ? 414 : 400, `part id ${partId.slice(0, 20)}: ${res.status}`)
+  }
+  const deep = Array.from({ length: 32 }, () => '1').join('.')
+  for (const partId of ['0', '99', '1.0', '2.1', '999999', deep, '1.1.1']) {
+    const res = await api(relay, 'GET', `/api/v1/messages/${id}/parts/${partId}`)
+    t.equal(res.status, 404, `part id ${partId.slice(0, 20)}: ${res.status}`)
+  }
+  for (const other of ['nope', 'x'.repeat(3000), '..%2F..%2Fetc%2Fpasswd', '%00']) {
+    for (const path of ['', '/raw', '/parts/1']) {
+      const res = await api(relay, 'GET', `/api/v1/messages/${other}${path}`)
+      t.equal(res.status, other.length > 100 ? 414 : 404, `${other.slice(0, 20)}${path}: ${res.status}`)
+    }
+  }
+  const raw = await api(relay, 'GET', `/api/v1/messages/${id}/raw`)
+  t.match(raw.headers.get('content-disposition'), /^attachment; filename="[A-Za-z0-9._-]+\.eml"$/)
+})
+
+t.test('search: query syntax, quotes, 10 KB and unicode are words, never a 500', async (t) => {
+  const relay = await startRelay(t)
+  await capture(relay)
+  const qs = [
+    '"',
+    '""',
+    '"unterminated',
+    '*',
+    'a*',
+    '* *',
+    'NEAR(',
+    'NEAR(a b, 5)',
+    'a OR',
+    'OR',
+    'AND NOT',
+    '-x',
+    'subject:x',
+    'col:x',
+    '{subject body}: x',
+    '^a',
+    '(a',
+    ')',
+    "'; DROP TABLE messages; --",
+    "' OR 1=1 --",
+    '%',
+    '_',
+    '\\',
+    '\u2603 \u{1F600} \u00e9t\u00e9',
+    '\u0000',
+    'a'.repeat(500),
+  ]
+  for (const q of qs) {
+    const res = await api(relay, 'GET', `/api/v1/messages?q=${encodeURIComponent(q)}`)
+    t.ok(res.status === 200 || res.status === 400, `q=${JSON.stringify(q.slice(0, 20))}: ${res.status}`)
+  }
+  const lone = await api(relay, 'GET', '/api/v1/messages?q=%ED%A0%80%FF')
+  t.ok(lone.status === 200 || lone.status === 400, `bytes that are not UTF-8: ${lone.status}`)
+  const long = await api(relay, 'GET', `/api/v1/messages?q=${'a'.repeat(10_240)}`)
+  t.equal(long.status, 400, '10 KB q')
+  t.match(long.body.message, 'q')
+  const found = await api(relay, 'GET', `/api/v1/messages?q=${encodeURIComponent('"Attack" OR zzqx')}`)
+  t.equal(found.status, 200)
+  t.equal(found.body.total, 0, 'OR is a word the message does not hold, not an operator')
+  t.equal((await api(relay, 'GET', '/api/v1/messages?q=Attack')).body.total, 1)
+})
