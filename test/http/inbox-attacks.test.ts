@@ -3,6 +3,7 @@
 // query syntax, deletes racing a release. What must hold: no 500, no hang, no `released: true` for
 // what was refused, nothing sent in clear when TLS is required, a hostile part never rendered.
 import t, { type Test } from 'tap'
+import http from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { settled, startRelay, type TestRelay } from '../helpers/relay.js'
@@ -10,12 +11,17 @@ import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { startFaultyUpstream, type Fault } from '../helpers/faulty-upstream.js'
 import { api, composeMail, sendRaw } from '../helpers/inbox-mail.js'
 
-async function capture(relay: TestRelay, raw?: Buffer, to = ['someone@example.org', 'staff@contoso.example']) {
+async function capture(
+  relay: TestRelay,
+  raw?: Buffer,
+  to = ['someone@example.org', 'staff@contoso.example'],
+  headers: Record<string, string> = {},
+) {
   const source =
     raw ?? (await composeMail({ from: 'helpdesk@contoso.example', to: to.join(', '), subject: 'Attack', text: 'body' }))
   t.match(await sendRaw(relay, 'helpdesk@contoso.example', to, source), /^250/)
   await settled(relay)
-  const [m] = (await api(relay, 'GET', '/api/v1/messages?limit=1')).body.messages
+  const [m] = (await api(relay, 'GET', '/api/v1/messages?limit=1', undefined, headers)).body.messages
   return m.id as string
 }
 
@@ -307,4 +313,84 @@ t.test('search: query syntax, quotes, 10 KB and unicode are words, never a 500',
   t.equal(found.status, 200)
   t.equal(found.body.total, 0, 'OR is a word the message does not hold, not an operator')
   t.equal((await api(relay, 'GET', '/api/v1/messages?q=Attack')).body.total, 1)
+})
+
+t.test('delete twice, delete during a release: gone everywhere, not brought back', async (t) => {
+  const relay = await startRelay(t)
+  const id = await capture(relay)
+  // a next hop slow to greet: the release is under way when the delete comes
+  const hop = await startFaultyUpstream(t, () => 'ok', { greetingDelayMs: 300 })
+  const releasing = release(relay, id, { host: '127.0.0.1', port: hop.port, tls: 'none' })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same((await api(relay, 'DELETE', `/api/v1/messages/${id}`)).body, { deleted: 1 })
+  const second = await api(relay, 'DELETE', `/api/v1/messages/${id}`)
+  t.equal(second.status, 404, 'the second delete finds nothing')
+  const released = await releasing
+  t.ok(released.status === 200 || released.status === 502, `the release in flight ends: ${released.status}`)
+  for (const path of ['', '/raw', '/parts/1']) {
+    t.equal((await api(relay, 'GET', `/api/v1/messages/${id}${path}`)).status, 404, `GET ${path || 'message'}: 404`)
+  }
+  t.equal((await api(relay, 'GET', '/api/v1/messages')).body.total, 0, 'the release did not write the record back')
+  t.equal((await api(relay, 'GET', '/api/v1/messages?q=Attack')).body.total, 0, 'nor its search row')
+  const after = await release(relay, id, { host: '127.0.0.1', port: hop.port, tls: 'none' })
+  t.equal(after.status, 404)
+})
+
+t.test('with http.token: every inbox call needs it; without one, the browser guard holds', async (t) => {
+  const locked = await startRelay(t, { http: { token: 's3cret' } })
+  const id = await capture(locked, undefined, undefined, { authorization: 'Bearer s3cret' })
+  const hop = await startFakeUpstream(t, { noTls: true })
+  const body = { host: '127.0.0.1', port: hop.port, tls: 'none' }
+  for (const auth of [
+    {},
+    { authorization: 'Bearer wrong' },
+    { authorization: 's3cret' },
+    { authorization: 'Bearer s3cret2' },
+  ]) {
+    const what = JSON.stringify(auth)
+    t.equal((await api(locked, 'POST', `/api/v1/messages/${id}/release`, body, auth)).status, 401, `release ${what}`)
+    t.equal((await api(locked, 'DELETE', `/api/v1/messages/${id}`, undefined, auth)).status, 401, `delete ${what}`)
+    for (const path of ['', '/raw', '/parts/1'])
+      t.equal((await api(locked, 'GET', `/api/v1/messages/${id}${path}`, undefined, auth)).status, 401, `GET ${path}`)
+    t.equal((await api(locked, 'GET', '/api/v1/messages?q=Attack', undefined, auth)).status, 401, `search ${what}`)
+  }
+  t.equal(hop.received.length, 0, 'nothing released without the token')
+  const auth = { authorization: 'Bearer s3cret' }
+  t.equal((await api(locked, 'GET', `/api/v1/messages/${id}/parts/1`, undefined, auth)).status, 200)
+  t.equal((await api(locked, 'DELETE', `/api/v1/messages/${id}`, undefined, auth)).status, 200)
+
+  const open = await startRelay(t)
+  const mid = await capture(open)
+  const url = (p: string) => `http://127.0.0.1:${open.httpPort}/api/v1/messages/${mid}${p}`
+  for (const [method, p] of [
+    ['DELETE', ''],
+    ['POST', '/release'],
+  ] as const) {
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x']) {
+      const res = await fetch(url(p), { method, headers: { 'content-type': type }, body: JSON.stringify(body) })
+      t.equal(res.status, 403, `${method} ${p} as ${type}`)
+    }
+    const foreign = await fetch(url(p), {
+      method,
+      headers: { 'content-type': 'application/json', origin: 'http://evil.example' },
+      body: JSON.stringify(body),
+    })
+    t.equal(foreign.status, 403, `${method} ${p} from another origin`)
+    // fetch never sends a Host of its own: a DNS-rebound page's request, by hand
+    const rebound = await new Promise<{ status: number }>((resolve, reject) => {
+      const req = http.request(
+        url(p),
+        { method, headers: { 'content-type': 'application/json', host: 'evil.example' } },
+        (res) => {
+          res.resume()
+          resolve({ status: res.statusCode ?? 0 })
+        },
+      )
+      req.on('error', reject)
+      req.end(JSON.stringify(body))
+    })
+    t.equal(rebound.status, 403, `${method} ${p} under another Host name`)
+  }
+  t.equal(hop.received.length, 0)
+  t.equal((await api(open, 'GET', `/api/v1/messages/${mid}`)).status, 200, 'still there')
 })
