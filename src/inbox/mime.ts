@@ -1,12 +1,17 @@
 // A captured message's MIME structure, read streaming from its stored source: the part tree
 // numbered as IMAP numbers BODY sections ("1", "1.2"), the text and HTML shown in the inbox, its
-// attachments, and one part decoded (base64 and quoted-printable undone) for download. One pass
-// over the source, line by line: memory holds a line (at most 64 KB of it), the open parts and
-// the text kept for display (bounded), never the message, so a 100 MB attachment is listed or
-// downloaded in constant memory. mailparser gives neither the tree nor a part by its number, and
-// keeps every text part whole.
-import type { Readable } from 'node:stream'
+// attachments, and one part decoded (base64 and quoted-printable undone) for download. mailsplit
+// splits the source into parts as it streams, libmime reads their headers, libbase64 and libqp
+// undo their encodings: memory holds a header block, the open parts and the text kept for display
+// (bounded), never the message, so a 100 MB attachment is listed or downloaded in constant memory.
+// mailparser gives neither the tree nor a part by its number, and keeps every text part whole.
+import type { Readable, Transform } from 'node:stream'
 import { PassThrough } from 'node:stream'
+import { finished, pipeline } from 'node:stream/promises'
+import { Splitter, type MimeNode, type SplitterChunk } from '@zone-eu/mailsplit'
+import libmime from 'libmime'
+import { Decoder as QpDecoder } from 'libqp'
+import { Decoder as Base64Decoder } from 'libbase64'
 
 /** One node of the tree as the API gives it. */
 export interface MimePart {
@@ -50,10 +55,7 @@ export interface PartHead {
 /** At most this much text and HTML is kept for display, each (the rest of a longer part is cut). */
 export const MAX_DISPLAY_TEXT = 1024 * 1024
 
-/** A line longer than this is handled in pieces: no boundary is that long. */
-const MAX_LINE = 64 * 1024
-/** A part's header block beyond this is not read (the part keeps what came before). */
-const MAX_HEADER = 64 * 1024
+const EMPTY: Buffer = Buffer.alloc(0)
 
 interface Visitor {
   start?(head: PartHead): void
@@ -61,40 +63,25 @@ interface Visitor {
   end?(head: PartHead, size: number): void
 }
 
+/** A part still open: a multipart until its boundary or its parent's, a leaf until the next piece. */
 interface Frame {
-  head: PartHead
-  state: 'headers' | 'body' | 'epilogue'
-  headerText: string
-  /** The part's own number, and how many children it has had (a multipart). */
-  id: string
+  readonly node: MimeNode
+  readonly head: PartHead
+  /** Multiparts: how many children so far, for their numbers. */
   children: number
-  boundary: string | undefined
-  encoding: string
-  /** The line end held back: the one before a boundary belongs to the boundary. */
-  pendingEol: Buffer
-  base64Carry: string
-  /** Leaves: decoded octets; multiparts: body octets. */
+  /** Multiparts: the splitter's count of octets where the body starts. */
+  readonly start: number
+  /** Leaves: decoded octets so far. */
   size: number
+  /** Leaves in base64 or quoted-printable: undone as the body streams through. */
+  readonly decoder?: Transform
+  /** A multipart with no boundary, read as a leaf: the line end held back, as a boundary may follow. */
+  pendingEol?: Buffer
 }
-
-const EMPTY: Buffer = Buffer.alloc(0)
 
 /** Decodes RFC 2047 encoded words (`=?utf-8?B?...?=`); white space between two of them goes. */
 export function decodeWords(value: string): string {
-  return value
-    .replace(/(\?=)\s+(?==\?)/g, '$1')
-    .replace(/=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g, (_all, charset: string, kind: string, text: string) => {
-      const bytes =
-        kind.toUpperCase() === 'B'
-          ? Buffer.from(text, 'base64')
-          : Buffer.from(
-              text
-                .replace(/_/g, ' ')
-                .replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
-              'latin1',
-            )
-      return decodeCharset(bytes, charset.split('*')[0] as string)
-    })
+  return libmime.decodeWords(value)
 }
 
 function decodeCharset(bytes: Buffer, charset: string | undefined): string {
@@ -108,263 +95,212 @@ function decodeCharset(bytes: Buffer, charset: string | undefined): string {
 
 /** A structured header value: `value; a=b; c="d"`, with RFC 2231 parameters (`name*0*=utf-8''...`) joined. */
 export function parseHeaderValue(raw: string): { value: string; params: Record<string, string> } {
-  const pieces: string[] = []
-  let current = ''
-  let quoted = false
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i] as string
-    if (c === '\\' && quoted) {
-      current += raw[++i] ?? ''
+  const parsed = libmime.parseHeaderValue(raw)
+  const params: Record<string, string> = {}
+  for (const [key, text] of Object.entries(parsed.params)) {
+    // libmime keeps a bare word (`; x`) as a parameter with no value: it names nothing
+    if (text === '' && !new RegExp(`;\\s*${key.replace(/[^a-z0-9]/g, '\\$&')}\\s*(\\*[0-9*]*)?=`, 'i').test(raw))
       continue
-    }
-    if (c === '"') quoted = !quoted
-    else if (c === ';' && !quoted) {
-      pieces.push(current)
-      current = ''
-      continue
-    }
-    current += c
+    params[key] = text
   }
-  pieces.push(current)
-  const [value = '', ...rest] = pieces
-  const plain: Record<string, string> = {}
-  const extended = new Map<string, Array<{ index: number; encoded: boolean; text: string }>>()
-  for (const piece of rest) {
-    const eq = piece.indexOf('=')
-    if (eq < 0) continue
-    const key = piece.slice(0, eq).trim().toLowerCase()
-    let text = piece.slice(eq + 1).trim()
-    if (text.startsWith('"') && text.endsWith('"') && text.length >= 2) text = text.slice(1, -1)
-    const m = /^([^*]+)\*(?:(\d+)\*?)?$/.exec(key)
-    if (!m) {
-      plain[key] = text
-      continue
-    }
-    const name = m[1] as string
-    const list = extended.get(name) ?? []
-    list.push({ index: Number(m[2] ?? 0), encoded: key.endsWith('*'), text })
-    extended.set(name, list)
+  return {
+    value: String(parsed.value ?? '')
+      .trim()
+      .toLowerCase(),
+    params,
   }
-  const params: Record<string, string> = { ...plain }
-  for (const [name, list] of extended) {
-    list.sort((a, b) => a.index - b.index)
-    let charset = 'utf-8'
-    const bytes: Buffer[] = []
-    list.forEach((seg, i) => {
-      let text = seg.text
-      if (seg.encoded && i === 0) {
-        const parts = /^([^']*)'[^']*'(.*)$/.exec(text)
-        if (parts) {
-          charset = parts[1] || charset
-          text = parts[2] as string
-        }
-      }
-      bytes.push(
-        seg.encoded
-          ? Buffer.from(
-              text.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
-              'latin1',
-            )
-          : Buffer.from(text, 'utf8'),
-      )
-    })
-    params[name] = decodeCharset(Buffer.concat(bytes), charset)
-  }
-  return { value: value.trim().toLowerCase(), params }
 }
 
-/** The fields of a header block this reader needs, unfolded, first occurrence of each. */
-function headerFields(block: string): Map<string, string> {
-  const fields = new Map<string, string>()
-  for (const line of block.replace(/\r?\n[ \t]/g, ' ').split(/\r?\n/)) {
-    const colon = line.indexOf(':')
-    if (colon <= 0) continue
-    const name = line.slice(0, colon).trim().toLowerCase()
-    if (!fields.has(name)) fields.set(name, line.slice(colon + 1).trim())
-  }
-  return fields
-}
-
-function partHead(id: string, block: string, parentType: string | undefined): Omit<Frame, 'state' | 'headerText'> {
-  const fields = headerFields(block)
+/** What the inbox needs of a part's header block, as the splitter read it. */
+function partHead(partId: string, node: MimeNode, parentType: string | undefined): PartHead {
+  const headers = node.headers || undefined
+  const field = (name: string) => (headers && headers.get(name).length ? headers.getFirst(name) : undefined)
   // RFC 2046 §5.1.5: in a digest a part is a message unless it says otherwise
   const fallbackType = parentType === 'multipart/digest' ? 'message/rfc822' : 'text/plain'
-  const type = parseHeaderValue(fields.get('content-type') ?? fallbackType)
+  const type = parseHeaderValue(field('content-type') ?? fallbackType)
   const contentType = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(type.value) ? type.value : fallbackType
-  const disposition = fields.has('content-disposition')
-    ? parseHeaderValue(fields.get('content-disposition') as string)
-    : undefined
+  const dispositionField = field('content-disposition')
+  const disposition = dispositionField === undefined ? undefined : parseHeaderValue(dispositionField)
   const rawName = disposition?.params.filename ?? type.params.name
   const filename = rawName === undefined ? undefined : decodeWords(rawName)
-  const boundary = contentType.startsWith('multipart/') ? type.params.boundary : undefined
-  const multipart = boundary !== undefined && boundary !== ''
+  // the splitter decides what is split by a boundary: the tree follows it
+  const multipart = Boolean(node.multipart && node._boundary)
   const dispositionType = disposition?.value || undefined
   return {
-    id,
-    children: 0,
-    boundary: multipart ? boundary : undefined,
-    encoding: (fields.get('content-transfer-encoding') ?? '7bit').trim().toLowerCase(),
-    pendingEol: EMPTY,
-    base64Carry: '',
-    size: 0,
-    head: {
-      partId: id,
-      contentType: multipart ? contentType : contentType.startsWith('multipart/') ? 'text/plain' : contentType,
-      charset: type.params.charset,
-      filename,
-      disposition: dispositionType,
-      multipart,
-      attachment:
-        !multipart &&
-        (dispositionType === 'attachment' ||
-          filename !== undefined ||
-          (contentType !== 'text/plain' && contentType !== 'text/html')),
-    },
+    partId,
+    contentType: multipart ? contentType : contentType.startsWith('multipart/') ? 'text/plain' : contentType,
+    charset: type.params.charset,
+    filename,
+    disposition: dispositionType,
+    multipart,
+    attachment:
+      !multipart &&
+      (dispositionType === 'attachment' ||
+        filename !== undefined ||
+        (contentType !== 'text/plain' && contentType !== 'text/html')),
   }
 }
 
-/** Quoted-printable, one line: `=XX` undone; a final `=` is a soft break (the line end goes too). */
-function decodeQpLine(content: Buffer, eol: Buffer): [Buffer, Buffer] {
-  let text = content.toString('latin1').replace(/[ \t]+$/, '')
-  let end = eol
-  if (text.endsWith('=')) {
-    text = text.slice(0, -1)
-    end = EMPTY
-  }
-  const decoded = text.replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)))
-  return [Buffer.from(decoded, 'latin1'), end]
+function transferEncoding(node: MimeNode): string {
+  const headers = node.headers
+  const value = headers && headers.get('content-transfer-encoding').length
+  return value ? (headers as NonNullable<typeof headers>).getFirst('content-transfer-encoding').toLowerCase() : '7bit'
 }
 
-/** Walks a message's MIME structure line by line, calling the visitor for each part's start, decoded body and end. */
-class MimeWalker {
-  private readonly stack: Frame[] = []
-  private carry: Buffer = EMPTY
-  /** The last piece handed on was not a whole line: what follows is the rest of it. */
-  private midLine = false
-
-  constructor(private readonly visitor: Visitor) {
-    this.stack.push({ ...partHead('', '', undefined), state: 'headers', headerText: '' })
-  }
-
-  push(chunk: Buffer): void {
-    let data = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk
-    let nl: number
-    while ((nl = data.indexOf(10)) >= 0) {
-      this.line(data.subarray(0, nl + 1))
-      data = data.subarray(nl + 1)
+/**
+ * Walks a message's MIME structure as mailsplit splits it, calling the visitor for each part's
+ * start, decoded body and end.
+ */
+async function walk(
+  source: AsyncIterable<Buffer | string>,
+  visitor: Visitor,
+  /** Asked after each piece: waits for the reader, true ends the walk there. */
+  pace?: () => Promise<boolean>,
+): Promise<void> {
+  // a message/rfc822 part is one attachment, as IMAP lists it, not a tree of its own
+  const splitter = new Splitter({ ignoreEmbedded: true })
+  const feeding = pipeline(source, splitter)
+  // an error of the source reaches the loop below through the splitter
+  feeding.catch(() => {})
+  const stack: Frame[] = []
+  /** Octets of the message the splitter has handed on: where a multipart starts and ends. */
+  let offset = 0
+  const top = () => stack[stack.length - 1]
+  const endLeaf = async (last = false) => {
+    const frame = top()
+    if (!frame || frame.head.multipart) return
+    stack.pop()
+    // at the end of the message the final line end is the part's own
+    if (last && frame.pendingEol?.length) body(frame, frame.pendingEol)
+    if (frame.decoder) {
+      frame.decoder.end()
+      await finished(frame.decoder)
     }
-    if (data.length > MAX_LINE) {
-      this.line(data)
-      data = EMPTY
+    visitor.end?.(frame.head, frame.size)
+  }
+  // a multipart's size: every octet between its header and its end, as stored
+  const endMultiparts = (depth: number, at: number) => {
+    while (stack.length > depth) {
+      const frame = stack.pop() as Frame
+      visitor.end?.(frame.head, at - frame.start)
     }
-    this.carry = Buffer.from(data)
   }
-
-  end(): void {
-    if (this.carry.length) this.line(this.carry)
-    this.carry = EMPTY
-    // an unterminated part (no closing boundary) ends with the message
-    while (this.stack.length) this.close(true)
-  }
-
-  private get top(): Frame {
-    return this.stack[this.stack.length - 1] as Frame
-  }
-
-  private line(line: Buffer): void {
-    const whole = line[line.length - 1] === 10
-    const continued = this.midLine
-    this.midLine = !whole
-    // a multipart's size: every line between its header and its end, as stored
-    for (const f of this.stack) if (f.head.multipart && f.state !== 'headers') f.size += line.length
-    const frame = this.top
-    if (frame.state === 'headers') {
-      if (!continued && (line.length === 1 || (line.length === 2 && line[0] === 13)) && whole) return this.open(frame)
-      if (frame.headerText.length < MAX_HEADER) frame.headerText += line.toString('latin1')
-      return
-    }
-    if (!continued && line.length < 200 && line[0] === 45 && line[1] === 45) {
-      const text = line.toString('latin1').replace(/[ \t\r\n]+$/, '')
-      for (let i = this.stack.length - 1; i >= 0; i--) {
-        const b = this.stack[i]?.boundary
-        if (b === undefined) continue
-        if (text === `--${b}` || text === `--${b}--`) return this.boundary(i, text.endsWith('--') && text !== `--${b}`)
+  try {
+    for await (const piece of splitter as AsyncIterable<SplitterChunk>) {
+      if (piece.type === 'node') {
+        await endLeaf()
+        const parentNode = piece.parentNode
+        let depth = stack.length
+        while (depth > 0 && stack[depth - 1]?.node !== parentNode) depth--
+        endMultiparts(depth, offset)
+        const parent = top()
+        // as IMAP numbers them: a message that is not multipart is part 1 of itself; a multipart
+        // message has no number of its own, its parts are 1, 2, ...
+        let id = piece.multipart && piece._boundary ? '' : '1'
+        if (parent) {
+          parent.children++
+          id = parent.head.partId === '' ? String(parent.children) : `${parent.head.partId}.${parent.children}`
+        }
+        const head = partHead(id, piece, parent?.head.contentType)
+        offset += piece.getHeaders().length
+        const encoding = transferEncoding(piece)
+        const decoder = head.multipart
+          ? undefined
+          : encoding === 'base64'
+            ? new Base64Decoder()
+            : encoding === 'quoted-printable'
+              ? new QpDecoder()
+              : undefined
+        const frame: Frame = {
+          node: piece,
+          head,
+          children: 0,
+          start: offset,
+          size: 0,
+          ...(decoder ? { decoder } : {}),
+          ...(piece.multipart && !head.multipart ? { pendingEol: EMPTY } : {}),
+        }
+        decoder?.on('data', (chunk: Buffer) => emit(frame, chunk))
+        stack.push(frame)
+        visitor.start?.(head)
+      } else if (piece.type === 'body') {
+        offset += piece.value.length
+        const frame = top()
+        if (frame && !frame.head.multipart) body(frame, piece.value)
+      } else {
+        let data = piece.value
+        const frame = top()
+        if (frame?.pendingEol) {
+          // mailsplit hands on the body of a multipart with no boundary as structure, up to the
+          // delimiter line that ends it (the line end before that line is the delimiter's)
+          const at = boundaryAt(data)
+          const content = Buffer.concat([frame.pendingEol, at < 0 ? data : data.subarray(0, at)])
+          const cut = content[content.length - 1] !== 10 ? 0 : content[content.length - 2] === 13 ? 2 : 1
+          body(frame, content.subarray(0, content.length - cut))
+          frame.pendingEol = Buffer.from(content.subarray(content.length - cut))
+          offset += at < 0 ? data.length : at
+          data = at < 0 ? EMPTY : data.subarray(at)
+        }
+        if (data.length) {
+          await endLeaf()
+          closingBoundaries(data)
+          offset += data.length
+        }
       }
+      if (pace && (await pace())) return
     }
-    this.body(frame, line, whole)
+    await endLeaf(true)
+    endMultiparts(0, offset)
+  } finally {
+    splitter.destroy()
   }
 
-  /** The header block is read: the part's head is known. */
-  private open(frame: Frame): void {
-    const parent = this.stack[this.stack.length - 2]
-    const parsed = partHead(frame.id, frame.headerText, parent?.head.contentType)
-    // as IMAP numbers them: a message that is not multipart is part 1 of itself; a multipart
-    // message has no number of its own, its parts are 1, 2, ...
-    const id = !parent && !parsed.head.multipart ? '1' : frame.id
-    Object.assign(frame, parsed, { id, head: { ...parsed.head, partId: id }, state: 'body', headerText: '' })
-    this.visitor.start?.(frame.head)
+  function body(frame: Frame, chunk: Buffer): void {
+    if (frame.decoder) frame.decoder.write(chunk)
+    else emit(frame, chunk)
   }
 
-  private boundary(level: number, closing: boolean): void {
-    while (this.stack.length - 1 > level) this.close(false)
-    const parent = this.top
-    if (closing) {
-      parent.state = 'epilogue'
-      return
+  /** Where the first delimiter line (`--b`, `--b--`) of an open multipart starts in `data`, or -1. */
+  function boundaryAt(data: Buffer): number {
+    for (let from = 0; from < data.length;) {
+      const nl = data.indexOf(10, from)
+      const next = nl < 0 ? data.length : nl + 1
+      if (delimiter(data.subarray(from, next))) return from
+      from = next
     }
-    parent.children++
-    const id = parent.id === '' ? String(parent.children) : `${parent.id}.${parent.children}`
-    this.stack.push({ ...partHead(id, '', parent.head.contentType), state: 'headers', headerText: '' })
+    return -1
   }
 
-  private body(frame: Frame, line: Buffer, whole: boolean): void {
-    if (frame.head.multipart) return
-    let content = line
-    let eol = EMPTY
-    if (whole) {
-      const cut = line.length >= 2 && line[line.length - 2] === 13 ? 2 : 1
-      content = line.subarray(0, line.length - cut)
-      eol = line.subarray(line.length - cut)
+  /** The open multipart (its depth in the stack) whose delimiter `line` is, and whether it closes it. */
+  function delimiter(line: Buffer): { depth: number; closing: boolean } | undefined {
+    if (line.length >= 200 || line[0] !== 45 || line[1] !== 45) return undefined
+    const text = line.toString('latin1').replace(/[ \t\r\n]+$/, '')
+    for (let i = stack.length - 1; i >= 0; i--) {
+      const boundary = (stack[i] as Frame).node._boundary
+      if (!boundary) continue
+      const b = boundary.toString('latin1')
+      if (text === `--${b}` || text === `--${b}--`) return { depth: i, closing: text === `--${b}--` }
     }
-    if (frame.encoding === 'base64') {
-      const text = frame.base64Carry + content.toString('latin1').replace(/[^A-Za-z0-9+/]/g, '')
-      const usable = text.length - (text.length % 4)
-      frame.base64Carry = text.slice(usable)
-      if (usable) this.emit(frame, Buffer.from(text.slice(0, usable), 'base64'))
-      return
-    }
-    if (frame.encoding === 'quoted-printable') [content, eol] = decodeQpLine(content, eol)
-    if (frame.pendingEol.length) this.emit(frame, frame.pendingEol)
-    this.emit(frame, content)
-    frame.pendingEol = Buffer.from(eol)
+    return undefined
   }
 
-  private emit(frame: Frame, chunk: Buffer): void {
+  function emit(frame: Frame, chunk: Buffer): void {
     if (chunk.length === 0) return
     frame.size += chunk.length
-    this.visitor.data?.(frame.head, chunk)
+    visitor.data?.(frame.head, chunk)
   }
 
-  /** Ends the innermost open part; `last`: at the end of the message, where its final line end is its own. */
-  private close(last: boolean): void {
-    const frame = this.stack.pop() as Frame
-    if (frame.state === 'headers') this.open(frame)
-    if (!frame.head.multipart) {
-      if (frame.encoding === 'base64' && frame.base64Carry.length > 1)
-        this.emit(frame, Buffer.from(frame.base64Carry, 'base64'))
-      else if (last && frame.pendingEol.length) this.emit(frame, frame.pendingEol)
+  /** A closing boundary (`--b--`) ends the parts open inside the multipart it closes, at its line end. */
+  function closingBoundaries(data: Buffer): void {
+    let from = 0
+    while (from < data.length) {
+      const nl = data.indexOf(10, from)
+      const next = nl < 0 ? data.length : nl + 1
+      const found = delimiter(data.subarray(from, next))
+      if (found?.closing) endMultiparts(found.depth + 1, offset + next)
+      from = next
     }
-    this.visitor.end?.(frame.head, frame.size)
   }
-}
-
-async function walk(source: AsyncIterable<Buffer | string>, visitor: Visitor, stop?: () => boolean): Promise<void> {
-  const walker = new MimeWalker(visitor)
-  for await (const chunk of source) {
-    walker.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
-    if (stop?.()) return
-  }
-  walker.end()
 }
 
 /** The tree, the text and HTML (bounded), the attachments of a stored message. */
@@ -434,8 +370,9 @@ export async function openPart(
   let done = false
   let announce!: (h: PartHead | undefined) => void
   const started = new Promise<PartHead | undefined>((resolve) => (announce = resolve))
-  const walking = (async () => {
-    const walker = new MimeWalker({
+  const walking = walk(
+    source,
+    {
       start: (h) => {
         if (h.partId === partId && !found) {
           found = h
@@ -448,19 +385,24 @@ export async function openPart(
       end: (h) => {
         if (h === found) done = true
       },
-    })
-    for await (const chunk of source) {
-      walker.push(chunk as Buffer)
-      if (done || content.destroyed) break
+    },
+    async () => {
+      if (done || content.destroyed) return true
       // the reader sets the pace: a download never buffers the message (a reader gone ends it)
       if (content.writableNeedDrain)
-        await new Promise((r) => {
-          content.once('drain', r)
-          content.once('close', r)
+        await new Promise<void>((resolve) => {
+          // both listeners go either way: one left behind per wait piles up over a long download
+          const go = () => {
+            content.off('drain', go)
+            content.off('close', go)
+            resolve()
+          }
+          content.once('drain', go)
+          content.once('close', go)
         })
-    }
-    if (!done) walker.end()
-  })()
+      return false
+    },
+  )
   walking.then(
     () => {
       source.destroy()

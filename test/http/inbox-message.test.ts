@@ -144,6 +144,56 @@ t.test('the MIME reader', async (t) => {
     'Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: in\r\n\r\nhi\r\n--d--\r\n',
   )
   t.equal(digest.parts[0]?.contentType, 'message/rfc822', 'a digest holds messages')
+  const unbounded = [
+    'Content-Type: multipart/mixed; boundary=o',
+    '',
+    '--o',
+    'Content-Type: multipart/mixed',
+    '',
+    'hello',
+    'world',
+    '--o',
+    'Content-Type: multipart/alternative; boundary=i',
+    '',
+    '--i',
+    '',
+    'x',
+    '--i--',
+    '--ner epilogue',
+    '--o--',
+    'epilogue',
+  ].join('\r\n')
+  t.same(
+    (await read(unbounded)).parts,
+    [
+      { partId: '1', contentType: 'text/plain', size: 12 },
+      {
+        partId: '2',
+        contentType: 'multipart/alternative',
+        size: 40,
+        children: [{ partId: '2.1', contentType: 'text/plain', size: 1 }],
+      },
+    ],
+    'a multipart with no boundary is one part; a closing boundary ends the parts inside',
+  )
+  const closed = await openPart(
+    Readable.from([Buffer.from(unbounded.split('\r\n--o\r\nContent-Type: multipart/alt')[0] + '\r\n--o--\r\n')]),
+    '1',
+  )
+  const held: Buffer[] = []
+  for await (const chunk of closed?.content ?? []) held.push(chunk as Buffer)
+  t.equal(Buffer.concat(held).toString(), 'hello\r\nworld', 'its line end before the boundary is the boundary')
+  const last = await read('Content-Type: multipart/mixed\r\nContent-Type: text/plain; charset=x-unknown\r\n\r\nhi\r\n')
+  t.same(
+    last.parts,
+    [{ partId: '1', contentType: 'text/plain', size: 4 }],
+    'at the end of the message, its line end is its own',
+  )
+  t.equal(
+    (await read('Content-Type: text/plain; charset=x-unknown\r\n\r\nhi')).text,
+    'hi',
+    'an unknown charset reads as UTF-8',
+  )
   t.equal(decodeWords('=?utf-8?B?w6k=?= =?ISO-8859-1?Q?caf=E9_x?='), 'écafé x')
   t.equal(decodeWords('=?x-unknown?Q?abc?='), 'abc', 'an unknown charset reads as UTF-8')
   t.same(parseHeaderValue('text/plain; name="a \\"b\\"; c"; x'), { value: 'text/plain', params: { name: 'a "b"; c' } })
