@@ -346,7 +346,7 @@ t.test('with http.token: every inbox call needs it; without one, the browser gua
     { authorization: 'Bearer wrong' },
     { authorization: 's3cret' },
     { authorization: 'Bearer s3cret2' },
-  ]) {
+  ] as Record<string, string>[]) {
     const what = JSON.stringify(auth)
     t.equal((await api(locked, 'POST', `/api/v1/messages/${id}/release`, body, auth)).status, 401, `release ${what}`)
     t.equal((await api(locked, 'DELETE', `/api/v1/messages/${id}`, undefined, auth)).status, 401, `delete ${what}`)
@@ -393,4 +393,87 @@ t.test('with http.token: every inbox call needs it; without one, the browser gua
   }
   t.equal(hop.received.length, 0)
   t.equal((await api(open, 'GET', `/api/v1/messages/${mid}`)).status, 200, 'still there')
+})
+
+/** A next hop that counts the message bytes and keeps none, reading nothing for `pauseMs` after its 354. */
+async function countingHop(
+  t: Test,
+  pauseMs: number,
+  atPauseEnd: () => void,
+): Promise<{ port: number; bytes: () => number }> {
+  let bytes = 0
+  const port = await rawHop(t, (socket) => {
+    let inData = false
+    let tail = ''
+    socket.write('220 counting ESMTP\r\n')
+    socket.on('data', (chunk: Buffer) => {
+      if (inData) {
+        bytes += chunk.length
+        tail = (tail + chunk.subarray(-5).toString('latin1')).slice(-5)
+        if (tail === '\r\n.\r\n') {
+          inData = false
+          socket.write('250 2.0.0 counted\r\n')
+        }
+        return
+      }
+      for (const line of chunk.toString('latin1').split('\r\n').filter(Boolean)) {
+        const verb = line.slice(0, 4).toUpperCase()
+        if (verb === 'EHLO') socket.write('250-counting\r\n250 8BITMIME\r\n')
+        else if (verb === 'DATA') {
+          inData = true
+          socket.write('354 go ahead\r\n')
+          socket.pause()
+          setTimeout(() => {
+            atPauseEnd()
+            socket.resume()
+          }, pauseMs)
+        } else if (verb === 'QUIT') socket.end('221 bye\r\n')
+        else socket.write('250 ok\r\n')
+      }
+    })
+  })
+  return { port, bytes: () => bytes }
+}
+
+t.test('a 6 MB captured message is released whole through the API', async (t) => {
+  const relay = await startRelay(t)
+  const line = `${'x'.repeat(76)}\r\n`
+  const size = 6 * 1024 * 1024
+  const raw = Buffer.from(
+    `From: a@contoso.example\r\nTo: someone@example.org\r\nSubject: big\r\n\r\n${line.repeat(size / line.length)}`,
+    'latin1',
+  )
+  const id = await capture(relay, raw, ['someone@example.org'])
+  const hop = await countingHop(t, 200, () => undefined)
+  const res = await release(relay, id, { host: '127.0.0.1', port: hop.port, tls: 'none' })
+  t.equal(res.status, 200, JSON.stringify(res.body))
+  t.ok(hop.bytes() >= raw.length, `the hop read ${hop.bytes()} bytes`)
+})
+
+t.test('release streams: a next hop that reads nothing holds back the source', async (t) => {
+  // a lazy 32 MB source: what the release pulls while the hop reads nothing is what the sockets
+  // hold (about 4 MB on loopback), not the message (heap figures are too noisy to say this)
+  const { releaseMessage } = await import('../../src/inbox/release.js')
+  const total = 32 * 1024 * 1024
+  const chunk = Buffer.from(`${'x'.repeat(1022)}\r\n`.repeat(64))
+  let pulled = 0
+  const source = new Readable({
+    read() {
+      if (pulled >= total) return void this.push(null)
+      pulled += chunk.length
+      this.push(chunk)
+    },
+  })
+  let atPause = 0
+  const hop = await countingHop(t, 500, () => (atPause = pulled))
+  const result = await releaseMessage(
+    { host: '127.0.0.1', port: hop.port, tls: 'none', rejectUnauthorized: true },
+    { from: 'a@contoso.example', to: ['b@example.org'] },
+    source,
+    'relay.test',
+  )
+  t.equal(result.released, true, JSON.stringify(result))
+  t.ok(hop.bytes() >= total, 'all of it arrived once the hop read')
+  t.comment(`pulled while the hop read nothing: ${(atPause / 1024 / 1024).toFixed(1)} MB of 32 MB`)
+  t.ok(atPause < total / 2, `pulled ${atPause} bytes while the hop read nothing`)
 })
