@@ -477,3 +477,26 @@ t.test('release streams: a next hop that reads nothing holds back the source', a
   t.comment(`pulled while the hop read nothing: ${(atPause / 1024 / 1024).toFixed(1)} MB of 32 MB`)
   t.ok(atPause < total / 2, `pulled ${atPause} bytes while the hop read nothing`)
 })
+
+t.test('a null sender and a non-ASCII recipient: released or refused, never a 500', async (t) => {
+  // the relay refuses MAIL FROM:<> from clients, so a captured null sender is written here directly
+  const { releaseMessage } = await import('../../src/inbox/release.js')
+  const hop = await startFakeUpstream(t, { noTls: true })
+  const nul = await releaseMessage(
+    { host: '127.0.0.1', port: hop.port, tls: 'none', rejectUnauthorized: true },
+    { from: '', to: ['someone@example.org'] },
+    Readable.from([Buffer.from('Subject: bounce\r\n\r\nbody\r\n')]),
+    'relay.test',
+  )
+  t.equal(nul.released, true, JSON.stringify(nul))
+  t.equal(hop.received[0]?.from, '', 'MAIL FROM:<>')
+  const relay = await startRelay(t)
+  const id = await capture(relay)
+  const utf8 = await release(relay, id, {
+    host: '127.0.0.1',
+    port: hop.port,
+    tls: 'none',
+    to: ['m\u00fcller@example.org'],
+  })
+  t.ok(utf8.status === 200 || utf8.status === 502, `${utf8.status} ${JSON.stringify(utf8.body)}`)
+})
