@@ -53,7 +53,7 @@ t.test('next hops that lie at end of data: 200 only for a clean 250, the trace s
     const hop = await startFaultyUpstream(t, () => fault)
     const res = await release(relay, id, { host: '127.0.0.1', port: hop.port, tls: 'none' })
     const clean = hop.accepted.length === 1 && fault !== 'early-250' && fault !== 'mid-body-250'
-    seen[fault] = { status: res.status, body: res.body }
+    seen[fault] = res.status
     t.ok(res.status === 200 || res.status === 502, `${fault}: ${res.status}`)
     if (res.status === 200) t.ok(clean, `${fault}: 200 only when the hop took it: ${JSON.stringify(res.body)}`)
     const detail = (await api(relay, 'GET', `/api/v1/messages/${id}`)).body
