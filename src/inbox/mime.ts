@@ -186,68 +186,73 @@ async function walk(
     }
   }
   try {
-    for await (const piece of splitter as AsyncIterable<SplitterChunk>) {
-      if (piece.type === 'node') {
-        await endLeaf()
-        const parentNode = piece.parentNode
-        let depth = stack.length
-        while (depth > 0 && stack[depth - 1]?.node !== parentNode) depth--
-        endMultiparts(depth, offset)
-        const parent = top()
-        // as IMAP numbers them: a message that is not multipart is part 1 of itself; a multipart
-        // message has no number of its own, its parts are 1, 2, ...
-        let id = piece.multipart && piece._boundary ? '' : '1'
-        if (parent) {
-          parent.children++
-          id = parent.head.partId === '' ? String(parent.children) : `${parent.head.partId}.${parent.children}`
-        }
-        const head = partHead(id, piece, parent?.head.contentType)
-        offset += piece.getHeaders().length
-        const encoding = transferEncoding(piece)
-        const decoder = head.multipart
-          ? undefined
-          : encoding === 'base64'
-            ? new Base64Decoder()
-            : encoding === 'quoted-printable'
-              ? new QpDecoder()
-              : undefined
-        const frame: Frame = {
-          node: piece,
-          head,
-          children: 0,
-          start: offset,
-          size: 0,
-          ...(decoder ? { decoder } : {}),
-          ...(piece.multipart && !head.multipart ? { pendingEol: EMPTY } : {}),
-        }
-        decoder?.on('data', (chunk: Buffer) => emit(frame, chunk))
-        stack.push(frame)
-        visitor.start?.(head)
-      } else if (piece.type === 'body') {
-        offset += piece.value.length
-        const frame = top()
-        if (frame && !frame.head.multipart) body(frame, piece.value)
-      } else {
-        let data = piece.value
-        const frame = top()
-        if (frame?.pendingEol) {
-          // mailsplit hands on the body of a multipart with no boundary as structure, up to the
-          // delimiter line that ends it (the line end before that line is the delimiter's)
-          const at = boundaryAt(data)
-          const content = Buffer.concat([frame.pendingEol, at < 0 ? data : data.subarray(0, at)])
-          const cut = content[content.length - 1] !== 10 ? 0 : content[content.length - 2] === 13 ? 2 : 1
-          body(frame, content.subarray(0, content.length - cut))
-          frame.pendingEol = Buffer.from(content.subarray(content.length - cut))
-          offset += at < 0 ? data.length : at
-          data = at < 0 ? EMPTY : data.subarray(at)
-        }
-        if (data.length) {
+    try {
+      for await (const piece of splitter as AsyncIterable<SplitterChunk>) {
+        if (piece.type === 'node') {
           await endLeaf()
-          closingBoundaries(data)
-          offset += data.length
+          const parentNode = piece.parentNode
+          let depth = stack.length
+          while (depth > 0 && stack[depth - 1]?.node !== parentNode) depth--
+          endMultiparts(depth, offset)
+          const parent = top()
+          // as IMAP numbers them: a message that is not multipart is part 1 of itself; a multipart
+          // message has no number of its own, its parts are 1, 2, ...
+          let id = piece.multipart && piece._boundary ? '' : '1'
+          if (parent) {
+            parent.children++
+            id = parent.head.partId === '' ? String(parent.children) : `${parent.head.partId}.${parent.children}`
+          }
+          const head = partHead(id, piece, parent?.head.contentType)
+          offset += piece.getHeaders().length
+          const encoding = transferEncoding(piece)
+          const decoder = head.multipart
+            ? undefined
+            : encoding === 'base64'
+              ? new Base64Decoder()
+              : encoding === 'quoted-printable'
+                ? new QpDecoder()
+                : undefined
+          const frame: Frame = {
+            node: piece,
+            head,
+            children: 0,
+            start: offset,
+            size: 0,
+            ...(decoder ? { decoder } : {}),
+            ...(piece.multipart && !head.multipart ? { pendingEol: EMPTY } : {}),
+          }
+          decoder?.on('data', (chunk: Buffer) => emit(frame, chunk))
+          stack.push(frame)
+          visitor.start?.(head)
+        } else if (piece.type === 'body') {
+          offset += piece.value.length
+          const frame = top()
+          if (frame && !frame.head.multipart) body(frame, piece.value)
+        } else {
+          let data = piece.value
+          const frame = top()
+          if (frame?.pendingEol) {
+            // mailsplit hands on the body of a multipart with no boundary as structure, up to the
+            // delimiter line that ends it (the line end before that line is the delimiter's)
+            const at = boundaryAt(data)
+            const content = Buffer.concat([frame.pendingEol, at < 0 ? data : data.subarray(0, at)])
+            const cut = content[content.length - 1] !== 10 ? 0 : content[content.length - 2] === 13 ? 2 : 1
+            body(frame, content.subarray(0, content.length - cut))
+            frame.pendingEol = Buffer.from(content.subarray(content.length - cut))
+            offset += at < 0 ? data.length : at
+            data = at < 0 ? EMPTY : data.subarray(at)
+          }
+          if (data.length) {
+            await endLeaf()
+            closingBoundaries(data)
+            offset += data.length
+          }
         }
+        if (pace && (await pace())) return
       }
-      if (pace && (await pace())) return
+    } catch (err) {
+      // a header block past mailsplit's bound (1 MiB): what came before it is the message
+      if ((err as { code?: string }).code !== 'EMAXLEN') throw err
     }
     await endLeaf(true)
     endMultiparts(0, offset)

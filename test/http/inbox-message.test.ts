@@ -194,6 +194,11 @@ t.test('the MIME reader', async (t) => {
     'hi',
     'an unknown charset reads as UTF-8',
   )
+  const huge = await read(
+    'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nfirst\r\n--b\r\n' +
+      `${'X-Pad: 0123456789\r\n'.repeat(20_000)}\r\nsecond\r\n--b--\r\n`,
+  )
+  t.match(huge, { parts: [{ partId: '1', size: 5 }], text: 'first' }, 'a header past 1 MiB: the message ends there')
   t.equal(decodeWords('=?utf-8?B?w6k=?= =?ISO-8859-1?Q?caf=E9_x?='), 'écafé x')
   t.equal(decodeWords('=?x-unknown?Q?abc?='), 'abc', 'an unknown charset reads as UTF-8')
   t.same(parseHeaderValue('text/plain; name="a \\"b\\"; c"; x'), { value: 'text/plain', params: { name: 'a "b"; c' } })
