@@ -25,6 +25,11 @@ export type ReleaseResult =
 
 /** How long the server may take to answer the connection, a command, the data (docs/operations.md). */
 export const RELEASE_TIMEOUT_MS = 30_000
+/**
+ * The whole release, whatever the server keeps saying: a server that trickles a reply (one more
+ * `250-` line every few seconds) is never idle, and the HTTP request would wait for ever.
+ */
+export const RELEASE_DEADLINE_MS = 10 * 60_000
 
 export function releaseMessage(
   target: ReleaseTarget,
@@ -32,6 +37,7 @@ export function releaseMessage(
   source: Readable,
   name: string,
   timeoutMs = RELEASE_TIMEOUT_MS,
+  deadlineMs = RELEASE_DEADLINE_MS,
 ): Promise<ReleaseResult> {
   const conn = new SMTPConnection({
     host: target.host,
@@ -59,9 +65,14 @@ export function releaseMessage(
   onServerData(conn, (data) => replies.feed(data))
   return new Promise<ReleaseResult>((resolve) => {
     let settled = false
+    const deadline = setTimeout(
+      () => failed(new Error(`no end to the release after ${deadlineMs / 1000} s: given up`)),
+      deadlineMs,
+    )
     const finish = (result: ReleaseResult) => {
       if (settled) return
       settled = true
+      clearTimeout(deadline)
       source.destroy()
       if (result.released) conn.quit()
       else conn.close()

@@ -500,3 +500,28 @@ t.test('a null sender and a non-ASCII recipient: released or refused, never a 50
   })
   t.ok(utf8.status === 200 || utf8.status === 502, `${utf8.status} ${JSON.stringify(utf8.body)}`)
 })
+
+t.test('a next hop that trickles a reply that never ends: the whole release has a deadline', async (t) => {
+  const { releaseMessage } = await import('../../src/inbox/release.js')
+  // one more `250-` line every 100 ms: never idle, never a whole reply
+  const port = await rawHop(t, (socket) => {
+    socket.write('220 tarpit\r\n')
+    let timer: NodeJS.Timeout | undefined
+    socket.once('data', () => (timer = setInterval(() => socket.write('250-still thinking\r\n'), 100)))
+    socket.on('close', () => clearInterval(timer))
+  })
+  const started = Date.now()
+  const result = await Promise.race([
+    releaseMessage(
+      { host: '127.0.0.1', port, tls: 'none', rejectUnauthorized: true },
+      { from: 'a@contoso.example', to: ['b@example.org'] },
+      Readable.from([Buffer.from('Subject: x\r\n\r\nbody\r\n')]),
+      'relay.test',
+      300,
+      1000,
+    ),
+    new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 5000)),
+  ])
+  t.not(result, 'hung', `no answer ${Date.now() - started} ms in`)
+  t.match(result, { released: false, error: /1 s/ })
+})
