@@ -525,3 +525,27 @@ t.test('a next hop that trickles a reply that never ends: the whole release has 
   t.not(result, 'hung', `no answer ${Date.now() - started} ms in`)
   t.match(result, { released: false, error: /1 s/ })
 })
+
+t.test('MIME built to exhaust the reader: deep nesting, many parts; never a 500, answered in time', async (t) => {
+  const relay = await startRelay(t)
+  const depth = 3000
+  const deep = ['From: a@contoso.example', 'To: someone@example.org', 'Subject: deep', 'MIME-Version: 1.0']
+  for (let i = 0; i < depth; i++) deep.push(`Content-Type: multipart/mixed; boundary="d${i}"`, '', `--d${i}`)
+  deep.push('Content-Type: text/plain', '', 'bottom')
+  for (let i = depth - 1; i >= 0; i--) deep.push(`--d${i}--`)
+  const many = ['From: a@contoso.example', 'To: someone@example.org', 'Subject: many', 'MIME-Version: 1.0']
+  many.push('Content-Type: multipart/mixed; boundary="m"', '')
+  for (let i = 0; i < 20000; i++) many.push('--m', `Content-Type: text/x-${i}; name="f${i}"`, '', 'x')
+  many.push('--m--')
+  for (const lines of [deep, many]) {
+    const id = await capture(relay, Buffer.from(`${lines.join('\r\n')}\r\n`), ['someone@example.org'])
+    const started = Date.now()
+    const detail = await api(relay, 'GET', `/api/v1/messages/${id}`)
+    t.equal(detail.status, 200, `${lines[2]}: ${detail.status} ${detail.bytes.subarray(0, 200)}`)
+    t.ok(Date.now() - started < 10_000, `${lines[2]}: ${Date.now() - started} ms`)
+    const part = await api(relay, 'GET', `/api/v1/messages/${id}/parts/${Array(32).fill('1').join('.')}`)
+    t.ok(part.status === 200 || part.status === 404, `${lines[2]}: a deep part ${part.status}`)
+    const search = await api(relay, 'GET', '/api/v1/messages?q=bottom')
+    t.equal(search.status, 200)
+  }
+})
