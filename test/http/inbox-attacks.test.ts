@@ -549,3 +549,35 @@ t.test('MIME built to exhaust the reader: deep nesting, many parts; never a 500,
     t.equal(search.status, 200)
   }
 })
+
+t.test('STARTTLS offered then refused (454): required fails before MAIL; none never asks', async (t) => {
+  const relay = await startRelay(t)
+  const id = await capture(relay)
+  const said: string[] = []
+  const port = await rawHop(t, (socket) => {
+    socket.write('220 refuses-tls\r\n')
+    socket.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString('latin1').split('\r\n').filter(Boolean)) {
+        said.push(line)
+        const verb = line.slice(0, 4).toUpperCase()
+        if (verb === 'EHLO') socket.write('250-refuses-tls\r\n250 STARTTLS\r\n')
+        else if (verb === 'STAR') socket.write('454 4.7.0 TLS not available\r\n')
+        else if (verb === 'DATA') socket.write('554 no\r\n')
+        else if (verb === 'QUIT') socket.end('221 bye\r\n')
+        else socket.write('250 ok\r\n')
+      }
+    })
+  })
+  const required = await release(relay, id, { host: '127.0.0.1', port, tls: 'required' })
+  t.equal(required.status, 502, JSON.stringify(required.body))
+  t.notOk(
+    said.some((l) => /^(MAIL|RCPT|DATA)/i.test(l)),
+    `nothing of the envelope in clear: ${said.join(' | ')}`,
+  )
+  said.length = 0
+  await release(relay, id, { host: '127.0.0.1', port, tls: 'none' })
+  t.notOk(
+    said.some((l) => /^STARTTLS/i.test(l)),
+    'tls none never asks for STARTTLS',
+  )
+})
