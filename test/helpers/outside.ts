@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import t from 'tap'
+import { postgresBin } from './postgres.js'
 
 /** Program -> the Debian package that brings it. */
 export const DEBIAN_PACKAGES = {
@@ -12,6 +13,8 @@ export const DEBIAN_PACKAGES = {
   chromium: 'chromium',
   promtool: 'prometheus',
   'docker-compose': 'docker-compose',
+  // initdb, pg_ctl and postgres (not on PATH: /usr/lib/postgresql/<version>/bin)
+  postgres: 'postgresql',
 } as const
 
 export type Program = keyof typeof DEBIAN_PACKAGES
@@ -28,7 +31,9 @@ function installed(program: Program): boolean {
     ok =
       program === 'chromium'
         ? existsSync('/usr/bin/chromium')
-        : spawnSync('sh', ['-c', `command -v ${program}`]).status === 0
+        : program === 'postgres'
+          ? postgresBin() !== undefined
+          : spawnSync('sh', ['-c', `command -v ${program}`]).status === 0
     // swaks without the Perl TLS modules cannot do STARTTLS, which every swaks test uses
     if (ok && program === 'swaks')
       ok = spawnSync('perl', ['-MNet::SSLeay', '-MIO::Socket::SSL', '-e', '1']).status === 0
