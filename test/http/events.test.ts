@@ -14,8 +14,8 @@ t.test('new trace records arrive on the event stream as they are written', async
 
   const sentAt = Date.now()
   await sendOne(relay, 'app@vendor.example', ['staff@contoso.example', 'someone@example.org'], 'live one')
-  const e = await live.next('message', 1000)
-  t.ok(Date.now() - sentAt < 1000, 'within a second of the SMTP dialogue')
+  const e = await live.next('message', 3000)
+  t.ok(Date.now() - sentAt < 3000, `${Date.now() - sentAt} ms after the SMTP dialogue began`)
   t.match(e.data, {
     mailFrom: 'app@vendor.example',
     subject: 'live one',

@@ -72,7 +72,8 @@ t.test('ReDoS and parser-DoS shapes in envelope addresses: refused at once', asy
     t.ok(line.length <= 510, `${line.length} octets`)
     const started = performance.now()
     t.equal(await d.send(line), expected, line.slice(0, 40))
-    t.ok(performance.now() - started < 500, 'answered well under a second')
+    // a backtracking parser takes minutes on these; a loaded machine may pause a test for a moment
+    t.ok(performance.now() - started < 2000, 'answered within 2 s')
   }
   t.equal(await d.send('MAIL FROM:<helpdesk@contoso.example>'), '250 2.1.0 Sender OK', 'the session is still healthy')
   d.close()
@@ -85,7 +86,8 @@ t.test('ReDoS and parser-DoS shapes in envelope addresses: refused at once', asy
   ]) {
     const started = performance.now()
     t.equal(checkAddress(a).ok, false)
-    t.ok(performance.now() - started < 100, `checkAddress(${a.slice(0, 12)}...) in linear time`)
+    // quadratic on 100,000 characters is seconds; linear is about a millisecond
+    t.ok(performance.now() - started < 1000, `checkAddress(${a.slice(0, 12)}...) in linear time`)
   }
 })
 

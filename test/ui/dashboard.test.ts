@@ -28,8 +28,10 @@ t.test(
     )
     t.same(replies, ['250 2.1.5 Recipient OK', '550 5.7.64 TenantAttribution; Relay Access Denied [relay365.local]'])
     const row = page.locator('#messages tbody tr', { hasText: 'app@vendor.example' })
-    await row.waitFor({ timeout: 1000 })
-    t.ok(Date.now() - sent < 1500, 'the row appeared within a second of the SMTP dialogue ending')
+    // well inside the page's 10 s refresh, so only the live stream can have brought it (a loaded
+    // machine may take more than a second)
+    await row.waitFor({ timeout: 5000 })
+    t.ok(Date.now() - sent < 5000, `the row appeared ${Date.now() - sent} ms after the SMTP dialogue began`)
     t.equal(await page.evaluate(() => (globalThis as unknown as { marker: number }).marker), 42, 'without a reload')
     // the lane goes under the sender; the subject has its own column
     t.match(
