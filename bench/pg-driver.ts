@@ -2,7 +2,8 @@
 // Which PostgreSQL client the trace uses (issue #25): the trace's own write and read, timed with
 // each candidate on a real server. A batch is 200 records written in one INSERT ... ON CONFLICT
 // (as the store batches a turn of the event loop), the read a page of 50 records newest first.
-// Run: npm install --no-save postgres@3.4.9 && npx tsx bench/pg-driver.ts  (needs Debian's postgresql; starts its own server)
+// Run: npm install --no-save postgres@3.4.9 && npx tsx bench/pg-driver.ts
+// (needs Debian's postgresql; starts its own server)
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import postgres from 'postgres'
@@ -20,7 +21,8 @@ function batch(b: number) {
   })
 }
 
-const DDL = `DROP TABLE IF EXISTS m; CREATE TABLE m (id text PRIMARY KEY, received_at bigint NOT NULL, status text NOT NULL,
+const DDL = `DROP TABLE IF EXISTS m; CREATE TABLE m (id text PRIMARY KEY, received_at bigint NOT NULL,
+  status text NOT NULL,
   mail_from text NOT NULL, relay text NOT NULL, doc jsonb NOT NULL); CREATE INDEX m_received ON m(received_at)`
 const UPSERT = `INSERT INTO m (id, received_at, status, mail_from, relay, doc)
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[])

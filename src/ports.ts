@@ -11,6 +11,9 @@ import type { AttemptResult } from './core/trace-record.js'
 
 export type { LimitOutcome, LimitRequest }
 
+/** What a store answers at once (SQLite, memory) or later (PostgreSQL): callers `await` it either way. */
+export type Awaitable<T> = T | Promise<T>
+
 export interface Clock {
   /** Milliseconds since the epoch, possibly simulated. */
   now(): number
@@ -98,31 +101,40 @@ export interface TraceWriter extends TraceRecording {
   recordAttempt(id: string, attempt: number, results: readonly AttemptResult[]): void
 }
 
+/**
+ * A trace's records. Reads answer at once from SQLite and memory, later from PostgreSQL (where
+ * every relay of a fleet writes): callers await them.
+ */
 export interface TraceStore extends TraceRecording {
-  list(query: TraceQuery): TracePage
-  get(id: string): TraceMessage | undefined
+  list(query: TraceQuery): Awaitable<TracePage>
+  get(id: string): Awaitable<TraceMessage | undefined>
   /** Deletes one record and its search text; false when there was none. */
-  remove(id: string): boolean
+  remove(id: string): Awaitable<boolean>
   /** The text of a captured message, for `q` (bounded by the caller); a record that is gone is ignored. */
-  indexText(id: string, text: string): void
+  indexText(id: string, text: string): Awaitable<void>
   /**
    * Captured messages whose text is not indexed (a store kept across restarts: recorded before
    * the index existed, or queued when the relay stopped), oldest first.
    */
-  unindexed?(): string[]
-  clear(): number
-  close(): void
+  unindexed?(): Awaitable<string[]>
+  clear(): Awaitable<number>
+  close(): Awaitable<void>
 }
 
-/** Raw sources of captured messages, written while the message streams through. */
+/**
+ * Raw sources of captured messages, written while the message streams through. Files answer at
+ * once, PostgreSQL (a fleet's one store) later: callers await reads.
+ */
 export interface CaptureStore {
   /** A writable for message `id`; `commit` makes it durable (fsync), `discard` removes it. */
   open(id: string): CaptureWriter
-  read(id: string): Readable | undefined
-  size(id: string): number | undefined
+  read(id: string): Awaitable<Readable | undefined>
+  size(id: string): Awaitable<number | undefined>
   /** Removes one message's source (a pruned trace record's); absent is fine. */
   remove(id: string): Promise<void>
-  clear(): void
+  clear(): Awaitable<void>
+  /** Lets go of connections (PostgreSQL); files hold none. */
+  close?(): Promise<void>
 }
 
 export interface CaptureWriter {

@@ -77,6 +77,14 @@ export function openTraceStore(
   return { trace, captureDir, probeWrite: () => trace.probeWrite() }
 }
 
+/** store.trace on PostgreSQL: the captured sources there too (each process its own connections). */
+async function openPgCapture(config: Config): Promise<CaptureStore | undefined> {
+  if (!/^postgres(ql)?:\/\//.test(config.store.trace)) return undefined
+  // loaded only when used, as the Redis client is
+  const { PgCaptureStore } = await import('./delivery/pg-capture-store.js')
+  return new PgCaptureStore(config.store.trace, { relay: config.smtp.hostname })
+}
+
 /** store.limits: "memory" or a Redis URL. A Redis that is down at start is reported, not fatal:
  * until it answers, the relay refuses with 451 4.3.0 rather than send unlimited. */
 export async function openLimitStore(spec: string, log: Logger): Promise<LimitStore> {
@@ -110,12 +118,14 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
   const log = o.log ?? createLogger(config.log.level)
   const clock = o.clock ?? new SimClock(config.clock.speed)
   const world = compileWorld(config)
+  // with the trace on PostgreSQL, so is the captured mail: any relay of the fleet shows it
+  const pgCapture = await openPgCapture(config)
   // store.traceRetention: pruned records take their captured sources with them
   const retention = (dir: string) =>
     new Retention(
       config.store.traceRetention,
       () => clock.now(),
-      capturePruner(new FileCaptureStore(dir), (err) =>
+      capturePruner(pgCapture ?? new FileCaptureStore(dir), (err) =>
         log.warn({ err: err.message }, 'could not remove a pruned capture'),
       ),
     )
@@ -136,7 +146,8 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
     limits = await openLimitStore(config.store.limits, log)
   } catch (err) {
     traceWrites.close()
-    trace.close()
+    await trace.close()
+    await pgCapture?.close?.()
     throw err
   }
   // a store outside this process (Redis) is pinged in the background: /healthz never waits on it
@@ -149,7 +160,7 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
     clock,
     trace,
     events,
-    capture: new FileCaptureStore(opened.captureDir),
+    capture: pgCapture ?? new FileCaptureStore(opened.captureDir),
     captureDir: opened.captureDir,
     limits,
     faults: new FaultSet(config.faults, o.random),
@@ -159,7 +170,8 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
       await limits.close()
       await trace.written()
       traceWrites.close()
-      trace.close()
+      await trace.close()
+      await pgCapture?.close?.()
     },
   }
 }
@@ -203,6 +215,8 @@ export async function openWorkerServices(link: WorkerLink): Promise<WorkerServic
   )
   const limits =
     config.store.limits === 'memory' ? new RemoteLimitStore(link) : await openLimitStore(config.store.limits, log)
+  // a worker writes its captured mail to PostgreSQL itself, as it does to the shared directory
+  const workerCapture = await openPgCapture(config)
   return {
     index: init.index,
     config,
@@ -210,10 +224,13 @@ export async function openWorkerServices(link: WorkerLink): Promise<WorkerServic
     log,
     clock,
     trace: new RemoteTraceWriter(link),
-    capture: new FileCaptureStore(init.captureDir),
+    capture: workerCapture ?? new FileCaptureStore(init.captureDir),
     limits,
     faults,
     spool: init.spool,
-    close: () => limits.close(),
+    close: async () => {
+      await limits.close()
+      await workerCapture?.close?.()
+    },
   }
 }

@@ -2,7 +2,7 @@
 // store has written it, so live views (SSE) and metrics see exactly what the trace holds.
 import type { TraceMessage } from '../core/trace.js'
 import { traceAttempt, type AttemptResult } from '../core/trace-record.js'
-import type { TracePage, TraceQuery, TraceStore, TraceWriter } from '../ports.js'
+import type { Awaitable, TracePage, TraceQuery, TraceStore, TraceWriter } from '../ports.js'
 import type { SummaryQuery, TraceSummarizer, TraceSummary } from '../trace/summary.js'
 import type { TraceBus } from './trace-bus.js'
 
@@ -18,6 +18,16 @@ export class EventedTraceStore implements TraceStore, TraceWriter, TraceSummariz
     // cost is about 2 % of the relay's CPU in proxy mode.
     const previous = first ? undefined : this.inner.get(message.id)
     this.inner.record(message)
+    // PostgreSQL answers a record it no longer holds in memory later: announced then, once
+    if (previous instanceof Promise)
+      void previous.then(
+        (p) => this.announce(message, p),
+        () => this.announce(message, undefined),
+      )
+    else this.announce(message, previous)
+  }
+
+  private announce(message: TraceMessage, previous: TraceMessage | undefined): void {
     this.bus.publish({ type: 'recorded', message, ...(previous ? { previous } : {}) })
   }
 
@@ -27,46 +37,57 @@ export class EventedTraceStore implements TraceStore, TraceWriter, TraceSummariz
 
   recordAttempt(id: string, attempt: number, results: readonly AttemptResult[]): void {
     const t = this.inner.get(id)
-    if (t) this.record(traceAttempt(t, attempt, results))
+    const apply = (found: TraceMessage | undefined) => {
+      if (found) this.record(traceAttempt(found, attempt, results))
+    }
+    if (t instanceof Promise) void t.then(apply, () => undefined)
+    else apply(t)
   }
 
-  list(query: TraceQuery): TracePage {
+  list(query: TraceQuery): Awaitable<TracePage> {
     return this.inner.list(query)
   }
 
-  get(id: string): TraceMessage | undefined {
+  get(id: string): Awaitable<TraceMessage | undefined> {
     return this.inner.get(id)
   }
 
-  summarize(q: SummaryQuery): TraceSummary {
+  summarize(q: SummaryQuery): Awaitable<TraceSummary> {
     return this.inner.summarize(q)
   }
 
-  extent(): { oldest: number; newest: number } | undefined {
+  extent(): Awaitable<{ oldest: number; newest: number } | undefined> {
     return this.inner.extent()
   }
 
-  remove(id: string): boolean {
+  remove(id: string): Awaitable<boolean> {
+    const announce = (removed: boolean) => {
+      if (removed) this.bus.publish({ type: 'removed', id })
+      return removed
+    }
+    // SQLite's and memory's answer at once: so does this (tests and the CLI read them so)
     const removed = this.inner.remove(id)
-    if (removed) this.bus.publish({ type: 'removed', id })
-    return removed
+    return removed instanceof Promise ? removed.then(announce) : announce(removed)
   }
 
-  indexText(id: string, text: string): void {
-    this.inner.indexText(id, text)
+  indexText(id: string, text: string): Awaitable<void> {
+    return this.inner.indexText(id, text)
   }
 
-  unindexed(): string[] {
+  unindexed(): Awaitable<string[]> {
     return this.inner.unindexed?.() ?? []
   }
 
-  clear(): number {
+  clear(): Awaitable<number> {
+    const announce = (deleted: number) => {
+      this.bus.publish({ type: 'cleared', deleted })
+      return deleted
+    }
     const deleted = this.inner.clear()
-    this.bus.publish({ type: 'cleared', deleted })
-    return deleted
+    return deleted instanceof Promise ? deleted.then(announce) : announce(deleted)
   }
 
-  close(): void {
-    this.inner.close()
+  close(): Awaitable<void> {
+    return this.inner.close()
   }
 }

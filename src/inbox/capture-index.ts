@@ -5,7 +5,7 @@
 // primary's trace and bus like its own, and the capture directory is shared: the primary indexes
 // every worker's mail.
 import type { TraceBus } from '../events/trace-bus.js'
-import type { CaptureStore, TraceStore } from '../ports.js'
+import type { Awaitable, CaptureStore, TraceStore } from '../ports.js'
 import { boundedText } from '../trace/search.js'
 import { searchableText, summarizeMime } from './mime.js'
 
@@ -20,10 +20,15 @@ export class CaptureIndexer {
     private readonly capture: Pick<CaptureStore, 'read'>,
     bus: TraceBus,
     private readonly onError: (err: Error, id: string) => void = () => undefined,
-    /** Captured messages a previous run left unindexed: read first. */
-    backlog: readonly string[] = [],
+    /** Captured messages a previous run left unindexed: read first (PostgreSQL's once it answers). */
+    backlog: Awaitable<readonly string[]> = [],
   ) {
-    for (const id of backlog) this.add(id)
+    if (backlog instanceof Promise)
+      backlog.then(
+        (ids) => ids.forEach((id) => this.add(id)),
+        (err: Error) => this.onError(err, '(unindexed)'),
+      )
+    else for (const id of backlog) this.add(id)
     // a record updated later (queue mode, a release) was indexed when first captured
     this.unsubscribe = bus.subscribe((e) => {
       if (e.type === 'recorded' && e.message.captured && !e.previous?.captured) this.add(e.message.id)
@@ -39,10 +44,10 @@ export class CaptureIndexer {
   private async drain(): Promise<void> {
     for (let id; (id = this.queue.shift()) !== undefined && !this.closed;) {
       try {
-        const source = this.capture.read(id)
+        const source = await this.capture.read(id)
         if (!source) continue
         const text = searchableText(await summarizeMime(source))
-        if (!this.closed) this.trace.indexText(id, boundedText(text))
+        if (!this.closed) await this.trace.indexText(id, boundedText(text))
       } catch (err) {
         this.onError(err as Error, id)
       }

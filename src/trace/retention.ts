@@ -1,6 +1,8 @@
 // Trace retention (store.traceRetention): decides when a trace store prunes and to which bounds —
 // at open, then on write every `every` records or once simulated time moved maxAge/100 — so a
 // write pays for pruning only now and then. The stores do the deleting (Prunable).
+import type { Awaitable } from '../ports.js'
+
 export interface RetentionConfig {
   /** Keep at most this many messages (the newest by receivedAt); null: no bound. */
   readonly maxMessages: number | null
@@ -22,7 +24,7 @@ export interface PrunedMessage {
 }
 
 export interface Prunable {
-  prune(bounds: PruneBounds): PrunedMessage[]
+  prune(bounds: PruneBounds): Awaitable<PrunedMessage[]>
 }
 
 /** Between two prunes a store holds at most 1% more than maxMessages (and never prunes per write past 1,000). */
@@ -55,11 +57,11 @@ export class Retention {
     this.writes++
     const now = this.now()
     if (this.writes < this.every && now - this.lastPruneAt < this.ageStep) return
-    this.prune(store, now)
+    void this.prune(store, now)
   }
 
-  /** Prunes to the configured bounds now; returns how many messages went. */
-  prune(store: Prunable, now = this.now()): number {
+  /** Prunes to the configured bounds now; returns how many messages went (once they have, from PostgreSQL). */
+  prune(store: Prunable, now = this.now()): Awaitable<number> {
     if (!this.enabled) return 0
     this.writes = 0
     this.lastPruneAt = now
@@ -67,6 +69,10 @@ export class Retention {
       ...(this.config.maxAge !== null ? { olderThan: now - this.config.maxAge } : {}),
       ...(this.config.maxMessages !== null ? { keepNewest: this.config.maxMessages } : {}),
     })
+    return removed instanceof Promise ? removed.then((r) => this.pruned(r)) : this.pruned(removed)
+  }
+
+  private pruned(removed: readonly PrunedMessage[]): number {
     if (removed.length) this.onPruned(removed)
     return removed.length
   }

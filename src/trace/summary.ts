@@ -2,6 +2,7 @@
 // buckets, and rule outcomes — for the dashboard's chart and per-rule counters. Both stores
 // answer summarize() with the same shape; the memory store through summarizeMessages().
 import type { TraceMessage } from '../core/trace.js'
+import type { Awaitable } from '../ports.js'
 import { CATEGORIES, categoryOf, ruleOutcomes, type Category, type RuleOutcomeCount } from '../core/outcome.js'
 
 export interface SummaryQuery {
@@ -27,9 +28,9 @@ export interface TraceSummary {
 }
 
 export interface TraceSummarizer {
-  summarize(q: SummaryQuery): TraceSummary
+  summarize(q: SummaryQuery): Awaitable<TraceSummary>
   /** receivedAt of the oldest and newest message kept; undefined when the trace is empty. */
-  extent(): { readonly oldest: number; readonly newest: number } | undefined
+  extent(): Awaitable<{ readonly oldest: number; readonly newest: number } | undefined>
 }
 
 /** A row as the stores produce it: one message's category and the bucket it falls in. */

@@ -15,9 +15,27 @@ import { mergeConfig, type ConfigDoc } from '../../src/config/merge.js'
 import type { Config } from '../../src/config/schema.js'
 import { createLogger } from '../../src/log.js'
 import type { SimClock } from '../../src/clock/sim-clock.js'
+import type { TracePage, TraceQuery, TraceStore } from '../../src/ports.js'
+import type { TraceMessage } from '../../src/core/trace.js'
+import type { SummaryQuery, TraceSummarizer, TraceSummary } from '../../src/trace/summary.js'
 import { TLS_DIR } from './fixtures.js'
 
-export type TestRelay = RunningApp & { config: Config }
+/**
+ * The tests' relays keep their trace in SQLite (or memory), whose reads answer at once: typed so,
+ * for the tests that read it without await. A test on a PostgreSQL trace awaits every read.
+ */
+export interface LocalTrace extends TraceStore, TraceSummarizer {
+  list(query: TraceQuery): TracePage
+  get(id: string): TraceMessage | undefined
+  remove(id: string): boolean
+  indexText(id: string, text: string): void
+  unindexed(): string[]
+  clear(): number
+  summarize(q: SummaryQuery): TraceSummary
+  extent(): { readonly oldest: number; readonly newest: number } | undefined
+}
+
+export type TestRelay = Omit<RunningApp, 'trace'> & { config: Config; trace: LocalTrace }
 
 type Doc = ConfigDoc
 
@@ -57,7 +75,7 @@ export async function startRelay(
     ...(options.noHttp ? { noHttp: true } : {}),
   })
   t.teardown(() => app.stop())
-  return { ...app, config }
+  return { ...app, config, trace: app.trace as LocalTrace }
 }
 
 /** Resolves once the relay has no open SMTP session (every trace record is written). */

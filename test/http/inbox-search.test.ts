@@ -146,7 +146,11 @@ t.test('the indexer reads captured sources after the write, and says what it can
   const indexed: string[] = []
   const failed: string[] = []
   const indexer = new CaptureIndexer(
-    { indexText: (id, text) => indexed.push(`${id}:${text.trim()}`) },
+    {
+      indexText: (id, text) => {
+        indexed.push(`${id}:${text.trim()}`)
+      },
+    },
     {
       read: (id) => {
         if (id === 'broken') throw new Error('unreadable')

@@ -131,7 +131,7 @@ export function registerMessageRoutes(
     { schema: { querystring: listQuerySchema, response: { 200: messageListSchema } } },
     async (req) => {
       const q = req.query
-      const page = trace.list({
+      const page = await trace.list({
         ...(q.status ? { status: q.status } : {}),
         ...(q.sender ? { sender: q.sender } : {}),
         ...(q.recipient ? { recipient: q.recipient } : {}),
@@ -151,14 +151,14 @@ export function registerMessageRoutes(
     '/api/v1/messages/:id',
     { schema: { response: { 200: messageDetailSchema, 404: errorSchema } } },
     async (req, res) => {
-      const message = trace.get(req.params.id)
+      const message = await trace.get(req.params.id)
       if (!message) return res.code(404).send({ error: `no message ${req.params.id}` })
-      const size = message.captured ? capture.size(message.id) : undefined
+      const size = message.captured ? await capture.size(message.id) : undefined
       // read streaming: a large message is walked, not loaded, to list its parts
-      const source = size === undefined ? undefined : capture.read(message.id)
+      const source = size === undefined ? undefined : await capture.read(message.id)
       const mime = source ? await summarizeMime(source) : NOT_CAPTURED
       if (size === undefined || size > INLINE_RAW_LIMIT) return { ...message, ...mime, rawSize: size ?? null }
-      const stream = capture.read(message.id)
+      const stream = await capture.read(message.id)
       const chunks: Buffer[] = []
       if (stream) for await (const c of stream) chunks.push(c as Buffer)
       return { ...message, ...mime, rawSize: size, raw: Buffer.concat(chunks).toString('utf8') }
@@ -169,8 +169,8 @@ export function registerMessageRoutes(
     '/api/v1/messages/:id/raw',
     { schema: { response: { 404: errorSchema } } },
     async (req, res) => {
-      const message = trace.get(req.params.id)
-      const stream = message?.captured ? capture.read(message.id) : undefined
+      const message = await trace.get(req.params.id)
+      const stream = message?.captured ? await capture.read(message.id) : undefined
       if (!stream) return res.code(404).send({ error: `no raw source for ${req.params.id}` })
       // a download, never a page: a browser opening the link must not render mail content
       return res
@@ -185,8 +185,8 @@ export function registerMessageRoutes(
     { schema: { params: partParamsSchema, response: { 404: errorSchema } } },
     async (req, res) => {
       const { id, partId } = req.params
-      const message = trace.get(id)
-      const source = message?.captured ? capture.read(message.id) : undefined
+      const message = await trace.get(id)
+      const source = message?.captured ? await capture.read(message.id) : undefined
       if (!source) return res.code(404).send({ error: `no captured message ${id}` })
       const part = await openPart(source, partId)
       if (!part) return res.code(404).send({ error: `message ${id} has no part ${partId}` })
@@ -210,9 +210,9 @@ export function registerMessageRoutes(
     '/api/v1/messages/:id',
     { schema: { response: { 200: deletedSchema, 404: errorSchema } } },
     async (req, res) => {
-      const message = trace.get(req.params.id)
+      const message = await trace.get(req.params.id)
       if (!message) return res.code(404).send({ error: `no message ${req.params.id}` })
-      trace.remove(message.id)
+      await trace.remove(message.id)
       if (message.captured) await capture.remove(message.id)
       return { deleted: 1 }
     },
@@ -233,9 +233,9 @@ export function registerMessageRoutes(
       },
     },
     async (req, res) => {
-      const message = trace.get(req.params.id)
+      const message = await trace.get(req.params.id)
       if (!message) return res.code(404).send({ error: `no message ${req.params.id}` })
-      const source = message.captured ? capture.read(message.id) : undefined
+      const source = message.captured ? await capture.read(message.id) : undefined
       if (!source) return res.code(409).send({ error: `message ${message.id} was not captured: nothing to release` })
       const { host, port, tls, rejectUnauthorized } = req.body
       // by default, whom the client sent it to: the recipients the relay accepted
@@ -246,7 +246,7 @@ export function registerMessageRoutes(
         source,
         o.hostname,
       )
-      const current = trace.get(message.id)
+      const current = await trace.get(message.id)
       if (current)
         trace.record(
           withRelease(current, {
@@ -270,8 +270,8 @@ export function registerMessageRoutes(
   )
 
   app.delete('/api/v1/messages', { schema: { response: { 200: deletedSchema } } }, async () => {
-    const deleted = trace.clear()
-    capture.clear()
+    const deleted = await trace.clear()
+    await capture.clear()
     return { deleted }
   })
 }

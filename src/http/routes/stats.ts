@@ -94,7 +94,7 @@ export function registerStatsRoutes(app: FastifyInstance, trace: TraceSummarizer
     { schema: { querystring: querySchema, response: { 200: statsSchema, 400: errorSchema } } },
     async (req, res) => {
       const q = req.query
-      const extent = trace.extent()
+      const extent = await trace.extent()
       // until is exclusive: +1 so a message received this very millisecond is in. A simulated
       // clock restarts at wall time, so a kept trace may lie ahead of it: the window reaches it.
       const until = q.until ? Date.parse(q.until) : Math.max(clock.now(), extent?.newest ?? 0) + 1
@@ -102,7 +102,7 @@ export function registerStatsRoutes(app: FastifyInstance, trace: TraceSummarizer
       if (!(from < until)) return res.code(400).send({ error: 'since must be before until' })
       const bucketMs = bucketFor(until - from, q.buckets)
       const since = Math.floor(from / bucketMs) * bucketMs
-      const summary = trace.summarize({ since, until, bucketMs })
+      const summary = await trace.summarize({ since, until, bucketMs })
       return {
         since,
         until,
