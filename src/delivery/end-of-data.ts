@@ -1,8 +1,8 @@
 // What the next hop's answer to a message's final dot means, judged from every reply it wrote after
-// the dot (ReplyReader), not from the one nodemailer took. relay365 sends an RSET right behind the
-// dot (pipelined where the next hop offers PIPELINING, else once the dot is answered) and decides
-// only when that RSET is answered or the connection ends: an upstream that processes commands in
-// order answers the dot before the RSET, so the dot's true reply is among what was read by then. A
+// the dot (ReplyReader), not from the one nodemailer took. relay365 sends an RSET once the dot is
+// answered (upstream-attempt.ts says why not pipelined behind it) and decides only when that RSET
+// is answered or the connection ends: an upstream that processes commands in order answers the
+// dot before the RSET, so the dot's true reply is among what was read by then. A
 // session that times out with one of the two unanswered is out of step too. A next hop that wrote a
 // stray 250 mid-body and its 554 after the dot, or that answered the dot twice with different
 // codes, shows two replies where one was due, and the message is not taken: 451 4.4.0 in proxy
@@ -21,7 +21,7 @@ export interface EndOfDataReading {
   /** Part of a reply read and not finished. */
   readonly pending: boolean
   /**
-   * How the wait ended: the RSET sent behind the dot was answered; the next hop closed the
+   * How the wait ended: the RSET sent after the dot was answered; the next hop closed the
    * connection first; or it stopped answering and the session timed out.
    */
   readonly ended: 'rset-answered' | 'connection-closed' | 'timed-out'

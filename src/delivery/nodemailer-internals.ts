@@ -83,12 +83,6 @@ export function onServerData(conn: Conn, listener: (data: string) => void): void
   }
 }
 
-/** Whether the server's EHLO reply listed `keyword` (upper case, e.g. PIPELINING). */
-export function advertises(conn: Conn, keyword: string): boolean {
-  const supported = (conn as unknown as RcptInternals)._supportedExtensions
-  return Array.isArray(supported) && supported.includes(keyword)
-}
-
 /**
  * Stops the connection pipelining the envelope (RFC 2920): nodemailer sends DATA with MAIL and
  * RCPT when the server offers PIPELINING, so a message whose every recipient was refused still
