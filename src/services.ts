@@ -19,7 +19,8 @@ import type { TraceSummarizer } from './trace/summary.js'
 import { WriteHealth } from './health/health.js'
 import { LimitStoreHealth, storeName } from './health/limit-store-health.js'
 import { createLogger } from './log.js'
-import type { CaptureStore, LimitStore, TraceStore, TraceWriter } from './ports.js'
+import type { Awaitable, CaptureStore, LimitStore, TraceStore, TraceWriter } from './ports.js'
+import type { TraceMessage } from './core/trace.js'
 import { MemoryLimitStore } from './limits/memory-store.js'
 import { FaultSet } from './faults/fault-set.js'
 import { MemoryTraceStore } from './trace/memory-store.js'
@@ -60,12 +61,39 @@ export interface Services {
   close(): Promise<void>
 }
 
-/** "sqlite:data/trace.db" -> the store, and the capture directory beside it; `retention` gets that directory. */
-export function openTraceStore(
+/** Who writes to a trace a fleet shares (PostgreSQL), and where the other relays' records go. */
+export interface TraceFleet {
+  /** This relay's name on its records: smtp.hostname. */
+  readonly relay: string
+  /** Records the other relays wrote, as they are written. */
+  foreign?(messages: TraceMessage[]): void
+  /** Records dropped unwritten while PostgreSQL did not answer (more than it keeps in memory). */
+  dropped?(count: number): void
+}
+
+/**
+ * "sqlite:data/trace.db" -> the store, and the capture directory beside it; `retention` gets that
+ * directory. "postgres://..." -> the fleet's trace (its client loaded only then).
+ */
+export async function openTraceStore(
   spec: string,
   retention?: (captureDir: string) => Retention,
   writes?: { failed(err: Error): void; succeeded(): void },
-): { trace: TraceStore & TraceSummarizer; captureDir: string; probeWrite?: () => void } {
+  fleet?: TraceFleet,
+): Promise<{ trace: TraceStore & TraceSummarizer; captureDir: string; probeWrite?: () => Awaitable<void> }> {
+  if (/^postgres(ql)?:\/\//.test(spec)) {
+    // captured sources live in PostgreSQL too: the directory is only a scratch one
+    const captureDir = mkdtempSync(join(tmpdir(), 'relay365-capture-'))
+    const { openPostgresTrace } = await import('./trace/postgres-store.js')
+    const trace = await openPostgresTrace(spec, {
+      relay: fleet?.relay ?? 'relay365',
+      ...(retention ? { retention: retention(captureDir) } : {}),
+      ...(writes ? { onError: (err: Error) => writes.failed(err), onWritten: () => writes.succeeded() } : {}),
+      ...(fleet?.foreign ? { onForeign: (m: TraceMessage[]) => fleet.foreign?.(m) } : {}),
+      ...(fleet?.dropped ? { onDropped: (n: number) => fleet.dropped?.(n) } : {}),
+    })
+    return { trace, captureDir, probeWrite: () => trace.probeWrite() }
+  }
   if (spec === 'memory') {
     const captureDir = mkdtempSync(join(tmpdir(), 'relay365-capture-'))
     return { trace: new MemoryTraceStore(retention?.(captureDir)), captureDir }
@@ -82,11 +110,19 @@ async function openPgCapture(config: Config): Promise<CaptureStore | undefined> 
   if (!/^postgres(ql)?:\/\//.test(config.store.trace)) return undefined
   // loaded only when used, as the Redis client is
   const { PgCaptureStore } = await import('./delivery/pg-capture-store.js')
-  return new PgCaptureStore(config.store.trace, { relay: config.smtp.hostname })
+  const store = new PgCaptureStore(config.store.trace, { relay: config.smtp.hostname })
+  // its tables made now if the server answers; if not, at the first capture (which waits for them)
+  store.ready().catch(() => undefined)
+  return store
 }
 
 /** store.limits: "memory" or a Redis URL. A Redis that is down at start is reported, not fatal:
  * until it answers, the relay refuses with 451 4.3.0 rather than send unlimited. */
+/** store.trace as logs and /healthz may show it: a URL without its password. */
+export function traceStoreName(spec: string): string {
+  return /^postgres(ql)?:\/\//.test(spec) ? storeName(spec) : spec
+}
+
 export async function openLimitStore(spec: string, log: Logger): Promise<LimitStore> {
   if (spec === 'memory') return new MemoryLimitStore()
   // loaded only when used: ioredis costs a tenth of a second at every start (experiments, tests)
@@ -131,15 +167,28 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
     )
   // a trace that failed is tried again every second: /healthz clears once a record can be written
   const traceWrites = new WriteHealth('trace store', { probe: () => opened.probeWrite?.() })
-  const opened = openTraceStore(config.store.trace, retention, {
-    failed: (err) => {
-      log.error({ err: err.message }, 'trace write failed')
-      traceWrites.failed(err)
-    },
-    succeeded: () => traceWrites.succeeded(),
-  })
   // every trace write is announced on the bus: the live event stream and the metrics follow it
   const events = new TraceBus((err) => log.error({ err: err.message }, 'trace event listener failed'))
+  const opened = await openTraceStore(
+    config.store.trace,
+    retention,
+    {
+      failed: (err) => {
+        log.error({ err: err.message, store: traceStoreName(config.store.trace) }, 'trace write failed')
+        traceWrites.failed(err)
+      },
+      succeeded: () => traceWrites.succeeded(),
+    },
+    {
+      relay: config.smtp.hostname,
+      // the fleet's other relays' mail, on this relay's live view (never its own: that is on the bus already)
+      foreign: (messages) => {
+        for (const message of messages) events.publish({ type: 'recorded', message, foreign: true })
+      },
+      dropped: (count) =>
+        log.error({ count }, `${count} trace record(s) dropped unwritten while PostgreSQL did not answer`),
+    },
+  )
   const trace = new EventedTraceStore(opened.trace, events)
   let limits: LimitStore
   try {

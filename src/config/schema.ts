@@ -469,7 +469,11 @@ const storeSchema = z
       .default('memory'),
     trace: z
       .string()
-      .regex(/^(sqlite:.+|memory)$/, 'expected "sqlite:<path>" or "memory"')
+      // PostgreSQL: one trace for a fleet of relays (src/trace/postgres-store.ts)
+      .regex(
+        /^(sqlite:.+|memory|postgres(ql)?:\/\/.+)$/,
+        'expected "sqlite:<path>", "memory" or a PostgreSQL URL like "postgres://relay365@127.0.0.1:5432/relay365"',
+      )
       .default(() => `sqlite:${defaultPath('data/trace.db')}`),
     /**
      * How much trace both stores keep: the newest maxMessages records received within maxAge of

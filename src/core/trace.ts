@@ -75,6 +75,8 @@ export interface TraceMessage {
   readonly refusedCommand?: string
   /** A user's releases of this captured message through the API, oldest first: not a forwarding by relay365. */
   readonly releases?: readonly TraceRelease[]
+  /** The relay that recorded it (its smtp.hostname): set as read from a trace a fleet shares (PostgreSQL). */
+  readonly relay?: string
 }
 
 /** One release of a captured message (POST /api/v1/messages/:id/release). */

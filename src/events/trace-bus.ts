@@ -5,8 +5,16 @@
 import type { TraceMessage } from '../core/trace.js'
 
 export type TraceEvent =
-  /** `previous`: the record this one replaces (queue mode updates a message's status). */
-  | { readonly type: 'recorded'; readonly message: TraceMessage; readonly previous?: TraceMessage }
+  /**
+   * `previous`: the record this one replaces (queue mode updates a message's status). `foreign`:
+   * another relay of the fleet wrote it (a PostgreSQL trace): shown live here, counted and indexed there.
+   */
+  | {
+      readonly type: 'recorded'
+      readonly message: TraceMessage
+      readonly previous?: TraceMessage
+      readonly foreign?: true
+    }
   | { readonly type: 'cleared'; readonly deleted: number }
   /** One message deleted (DELETE /api/v1/messages/:id). */
   | { readonly type: 'removed'; readonly id: string }

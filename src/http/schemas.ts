@@ -102,6 +102,10 @@ const messageProperties = {
       },
     },
   },
+  relay: {
+    type: 'string',
+    description: 'the relay that recorded it (its smtp.hostname), on a PostgreSQL trace that relays share',
+  },
   refusedCommand: {
     type: 'string',
     description:

@@ -31,7 +31,8 @@ export class CaptureIndexer {
     else for (const id of backlog) this.add(id)
     // a record updated later (queue mode, a release) was indexed when first captured
     this.unsubscribe = bus.subscribe((e) => {
-      if (e.type === 'recorded' && e.message.captured && !e.previous?.captured) this.add(e.message.id)
+      // another relay's capture (a shared PostgreSQL trace) is indexed by that relay
+      if (e.type === 'recorded' && !e.foreign && e.message.captured && !e.previous?.captured) this.add(e.message.id)
     })
   }
 

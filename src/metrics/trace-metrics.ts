@@ -118,6 +118,7 @@ export function registerTraceMetrics(registry: Registry, bus: TraceBus): () => v
   }
 
   return bus.subscribe((e: TraceEvent) => {
-    if (e.type === 'recorded') onRecorded(e.message, e.previous)
+    // another relay's record is counted by that relay: a fleet's metrics sum without counting twice
+    if (e.type === 'recorded' && !e.foreign) onRecorded(e.message, e.previous)
   })
 }

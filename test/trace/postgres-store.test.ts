@@ -1,0 +1,252 @@
+// The trace on a real PostgreSQL (store.trace: postgres://...): the same queries, search, summary
+// and retention as SQLite's, each record marked with its relay; the schema made and migrated by
+// relay365 (an older one, and two relays starting at once); other relays' records announced;
+// and a PostgreSQL that goes away or hangs: records kept and written later, nothing waits forever.
+import t, { type Test } from 'tap'
+import pg from 'pg'
+import type { TraceMessage } from '../../src/core/trace.js'
+import { parseConfig } from '../../src/config/load.js'
+import { migrate, MIGRATIONS, schemaVersion } from '../../src/trace/postgres-schema.js'
+import { PostgresTraceStore, tsQuery, type PostgresTraceOptions } from '../../src/trace/postgres-store.js'
+import { Retention, type PrunedMessage } from '../../src/trace/retention.js'
+import { needs } from '../helpers/outside.js'
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js'
+import { traceMessage as message } from '../helpers/trace-message.js'
+
+const guard = needs('postgres')
+let server: TestPostgres
+t.before(async () => {
+  if (!guard.skip) server = await startPostgres(t)
+})
+
+function open(t: Test, o: Partial<PostgresTraceOptions> = {}): PostgresTraceStore {
+  const store = new PostgresTraceStore(pg, server.url, { relay: 'relay-a.test', timeoutMs: 1500, ...o })
+  t.teardown(() => store.close())
+  return store
+}
+
+async function sql(text: string, args: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: server.url })
+  await client.connect()
+  try {
+    return await client.query(text, args)
+  } finally {
+    await client.end()
+  }
+}
+
+const fresh = () => sql('DROP TABLE IF EXISTS trace_messages, trace_schema')
+
+t.test(
+  'config: store.trace takes postgres:// and postgresql:// URLs; anything else names the key',
+  guard,
+  async (t) => {
+    t.equal(parseConfig({ store: { trace: server.url } }).store.trace, server.url)
+    t.equal(parseConfig({ store: { trace: 'postgresql://u:p@db:5432/x' } }).store.trace, 'postgresql://u:p@db:5432/x')
+    let path: string | undefined
+    try {
+      parseConfig({ store: { trace: 'mysql://db/x' } })
+    } catch (err) {
+      path = (err as { path?: string }).path
+    }
+    t.equal(path, 'store.trace')
+  },
+)
+
+t.test('tsQuery: words as typed, never syntax; every word a prefix', guard, async (t) => {
+  t.equal(tsQuery('Printer jammed'), '(printer:*) & (jammed:*)')
+  t.equal(tsQuery('example.com'), '(example <-> com:*)', 'a word of two tokens is a phrase, as in FTS5')
+  t.equal(tsQuery(`a|b & !c:* 'x'`), '(a <-> b:*) & (c:*) & (x:*)', 'operators are not operators')
+  t.equal(tsQuery('Café'), '(cafe:*)', 'diacritics go, as with unicode61 remove_diacritics')
+  t.equal(tsQuery('!!! ---'), undefined, 'no word: nothing can match')
+})
+
+t.test('records: list, get, filters, search, remove, clear, summary, extent; relay on each', guard, async (t) => {
+  await fresh()
+  const store = open(t)
+  store.record(message('m1', 1000, { subject: 'Quarterly report', headerFrom: 'boss@contoso.example' }))
+  store.record(message('m2', 2000, { status: 'Mixed', mailFrom: 'Other@Fabrikam.example', rule: 'send-as' }))
+  store.record(message('m3', 3000, { captured: false, subject: 'printer jammed' }))
+  // the same id again: the newest record is the one (one upsert may not name an id twice)
+  store.record(message('m3', 3000, { captured: false, subject: 'printer jammed again' }))
+  t.equal((store.get('m1') as TraceMessage).id, 'm1', 'a record not written yet answers at once')
+  await store.written()
+  t.equal((await sql('SELECT count(*)::int AS n FROM trace_messages')).rows[0].n, 3)
+
+  const all = await store.list({})
+  t.equal(all.total, 3)
+  t.same(
+    all.messages.map((m) => m.id),
+    ['m3', 'm2', 'm1'],
+    'newest first',
+  )
+  t.equal(all.messages[0]?.subject, 'printer jammed again')
+  t.equal(all.messages[0]?.relay, 'relay-a.test', 'each record says which relay wrote it')
+  const ids = async (q: Parameters<PostgresTraceStore['list']>[0]) => (await store.list(q)).messages.map((m) => m.id)
+  t.same(await ids({ status: 'Mixed' }), ['m2'])
+  t.same(await ids({ status: 'None' }), ['m3', 'm2', 'm1'], 'a recipient with the status')
+  t.same(await ids({ sender: 'fabrikam' }), ['m2'], 'sender: a substring, any case')
+  t.same(await ids({ recipient: 'B@EXAMPLE' }), ['m3', 'm2', 'm1'])
+  t.same(await ids({ rule: 'send-as' }), ['m2'])
+  t.same(await ids({ rule: 'tenant-attribution' }), ['m3', 'm2', 'm1'], "a recipient's rule")
+  t.same(await ids({ route: 'upstream' }), ['m3', 'm2', 'm1'])
+  t.same(await ids({ since: 2000, until: 3000 }), ['m2'])
+  t.same(await ids({ limit: 1, offset: 1 }), ['m2'])
+  t.equal((await store.list({ limit: 1 })).total, 3, 'total counts past the page')
+
+  t.same(await ids({ q: 'quarter' }), ['m1'], 'a prefix of a subject word')
+  t.same(await ids({ q: 'BOSS' }), ['m1'], 'the header From')
+  t.same(await ids({ q: 'contoso.example' }), ['m3', 'm1'], 'an address part')
+  t.same(await ids({ q: 'printer again' }), ['m3'], 'every word')
+  t.same(await ids({ q: 'printer toner' }), [], 'a word missing')
+  t.same(await ids({ q: '"' }), [], 'no word at all')
+  await store.indexText('m2', 'Hello, the Zebracorn invoice is attached')
+  t.same(await ids({ q: 'zebracorn invoice' }), ['m2'], "a captured message's text")
+  store.record(message('m2', 2000, { status: 'Mixed', mailFrom: 'other@fabrikam.example', rule: 'send-as' }))
+  t.same(await ids({ q: 'zebracorn' }), ['m2'], 'a record written again keeps its text')
+  t.same(await store.unindexed(), ['m1'], "this relay's captured messages without text")
+
+  t.same(await store.extent(), { oldest: 1000, newest: 3000 })
+  const summary = await store.summarize({ since: 0, until: 4000, bucketMs: 1000 })
+  t.equal(summary.buckets.length, 4)
+  t.same(
+    summary.rules.find((r) => r.rule === 'tenant-attribution'),
+    { rule: 'tenant-attribution', outcome: 'reject', count: 3 },
+  )
+  t.equal(Object.values(summary.totals).reduce((a, b) => a + b, 0) > 0, true)
+
+  t.equal(await store.remove('m1'), true)
+  t.equal(await store.remove('m1'), false)
+  t.equal(await store.get('m1'), undefined)
+  t.equal((await store.get('m2'))?.id, 'm2')
+  t.equal(await store.clear(), 2)
+  t.same(await store.list({}), { total: 0, messages: [] })
+  t.equal(await store.extent(), undefined)
+})
+
+t.test('retention in SQL: by age and count; pruned captures go through the pruner', guard, async (t) => {
+  await fresh()
+  let now = 10_000
+  const pruned: PrunedMessage[] = []
+  const retention = new Retention(
+    { maxMessages: 3, maxAge: 5000 },
+    () => now,
+    (removed) => void pruned.push(...removed),
+  )
+  const store = open(t, { retention })
+  for (let i = 0; i < 6; i++) store.record(message(`r${i}`, 8000 + i * 100, { captured: i % 2 === 0 }))
+  await store.written()
+  await retention.prune(store)
+  t.same(
+    (await store.list({})).messages.map((m) => m.id),
+    ['r5', 'r4', 'r3'],
+    'the newest three',
+  )
+  now = 13_450
+  t.equal(await retention.prune(store), 2, 'older than maxAge')
+  t.same(
+    (await store.list({})).messages.map((m) => m.id),
+    ['r5'],
+  )
+  t.same(
+    pruned.filter((p) => p.captured).map((p) => p.id),
+    ['r0', 'r2', 'r4'],
+    'captured ones reach the pruner',
+  )
+})
+
+t.test(
+  'migrations: an older schema is brought up to date; two relays starting at once migrate once',
+  guard,
+  async (t) => {
+    await fresh()
+    const client = new pg.Client({ connectionString: server.url })
+    await client.connect()
+    t.teardown(() => client.end())
+    await migrate(client, 1)
+    t.equal(await schemaVersion(client), 1)
+    const old = message('old-1', 500, { subject: 'Legacy subject' })
+    await client.query(
+      `INSERT INTO trace_messages (id, received_at, status, mail_from, captured, relay, rcpt_addresses, rcpt_statuses,
+       rcpt_rules, rcpt_routes, rule_outcomes, doc)
+     VALUES ($1, 500, 'Captured', $2, true, 'relay-old', '{}', '{}', '{}', '{}', '[]', $3)`,
+      [old.id, old.mailFrom, JSON.stringify(old)],
+    )
+    const store = open(t)
+    t.same(
+      (await store.list({ q: 'legacy' })).messages.map((m) => m.id),
+      ['old-1'],
+      'v2 made the search text of a v1 record',
+    )
+    t.equal(await schemaVersion(client), MIGRATIONS.length)
+
+    await fresh()
+    const [a, b] = [open(t), open(t, { relay: 'relay-b.test' })]
+    await Promise.all([a.list({}), b.list({})])
+    t.same((await sql('SELECT version FROM trace_schema')).rows, [{ version: MIGRATIONS.length }], 'one version row')
+  },
+)
+
+t.test("each relay hears the others' records, never its own", guard, async (t) => {
+  await fresh()
+  const heardA: string[] = []
+  const heardB: TraceMessage[] = []
+  const a = open(t, { onForeign: (ms) => heardA.push(...ms.map((m) => m.id)) })
+  let arrived!: () => void
+  const got = new Promise<void>((resolve) => (arrived = resolve))
+  const b = open(t, {
+    relay: 'relay-b.test',
+    onForeign: (ms) => {
+      heardB.push(...ms)
+      if (heardB.length >= 150) arrived()
+    },
+  })
+  await Promise.all([a.list({}), b.list({})])
+  // the listeners connect on their own: wait until B's is there
+  for (let i = 0; i < 50; i++) {
+    const r = await sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'LISTEN relay365_trace'`)
+    if (r.rows[0].n >= 2) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  for (let i = 0; i < 150; i++) a.record(message(`n${i}`, 1000 + i))
+  await a.written()
+  await got
+  t.equal(heardB.length, 150, 'B heard every record A wrote (two notifications)')
+  t.equal(heardB[0]?.relay, 'relay-a.test')
+  t.same(heardA, [], 'A did not hear its own')
+})
+
+t.test('PostgreSQL frozen: written() and the probe give up within the timeout', guard, async (t) => {
+  await fresh()
+  const errors: string[] = []
+  const store = open(t, { timeoutMs: 800, onError: (err) => errors.push(err.message) })
+  await store.list({})
+  server.freeze()
+  t.teardown(() => server.thaw())
+  const started = Date.now()
+  store.record(message('f1', 1))
+  await store.written()
+  await t.rejects(store.probeWrite())
+  t.ok(Date.now() - started < 5000, `gave up in ${Date.now() - started} ms`)
+  t.ok(errors.length > 0, 'the failure is reported')
+  server.thaw()
+  await store.probeWrite()
+  t.equal((await store.get('f1'))?.id, 'f1', 'the kept record is written once it answers')
+})
+
+t.test('kept records are bounded: the oldest go, counted once writes work again', guard, async (t) => {
+  await fresh()
+  const dropped: number[] = []
+  const store = open(t, { keep: 5, onError: () => undefined, onDropped: (n) => dropped.push(n) })
+  await store.list({})
+  await server.stop()
+  for (let i = 0; i < 8; i++) store.record(message(`k${i}`, i))
+  await store.written()
+  await server.start()
+  await store.probeWrite()
+  t.same(dropped, [3])
+  t.same(
+    (await store.list({})).messages.map((m) => m.id),
+    ['k7', 'k6', 'k5', 'k4', 'k3'],
+  )
+})
