@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import pg from 'pg'
 import type { CaptureStore, CaptureWriter } from '../ports.js'
+import { migrate } from '../trace/postgres-schema.js'
 
 /** Rows of about this size: large enough that a 25 MB message is a hundred inserts, small enough to hold. */
 export const CHUNK = 256 * 1024
@@ -16,30 +17,6 @@ export const CHUNK = 256 * 1024
 const ROWS_PER_READ = 4
 /** Rows of a writer that never committed (a crash) are swept after this long: no writer takes so long. */
 const ORPHAN_AGE = '1 hour'
-
-/**
- * The tables, created by whichever relay of the fleet starts first: under an advisory lock (two
- * relays starting together would otherwise race on IF NOT EXISTS) and in one transaction.
- */
-export const CAPTURE_SCHEMA = `
-CREATE TABLE IF NOT EXISTS capture_message (
-  id text PRIMARY KEY,
-  token uuid NOT NULL,
-  size bigint NOT NULL,
-  relay text NOT NULL,
-  committed_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS capture_chunk (
-  id text NOT NULL,
-  token uuid NOT NULL,
-  seq integer NOT NULL,
-  data bytea NOT NULL,
-  written_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (id, token, seq)
-);`
-
-/** The key of the advisory lock every relay365 schema change takes (hashtext('relay365 schema')). */
-export const SCHEMA_LOCK = `pg_advisory_xact_lock(hashtext('relay365 schema'))`
 
 const INSERT_CHUNK = 'INSERT INTO capture_chunk (id, token, seq, data) VALUES ($1, $2, $3, $4)'
 // one statement, so one transaction: the last rows, the head, and the rows of an earlier token
@@ -91,10 +68,24 @@ export class PgCaptureStore implements CaptureStore {
     this.pool.on('error', () => undefined)
   }
 
-  /** Creates the tables once (retried after a failure: a server down at start is not fatal). */
+  /**
+   * Brings the schema up to date once (the trace's migrations, which hold these tables: a worker
+   * may capture before its primary's trace has migrated), then sweeps what a crash left. Tried
+   * again after a failure: a server down at start is not fatal.
+   */
   ready(): Promise<void> {
     this.schemaReady ??= this.pool
-      .query(`BEGIN; SELECT ${SCHEMA_LOCK}; ${CAPTURE_SCHEMA} COMMIT;`)
+      .connect()
+      .then(async (client) => {
+        try {
+          await migrate(client)
+          client.release()
+        } catch (err) {
+          // a connection that failed mid-way is not handed out again
+          client.release(err as Error)
+          throw err
+        }
+      })
       .then(() => this.pool.query(SWEEP))
       .then(
         () => undefined,
