@@ -31,7 +31,8 @@ ON CONFLICT (id) DO UPDATE SET token = excluded.token, size = excluded.size, rel
   committed_at = now()`
 const DISCARD = 'DELETE FROM capture_chunk WHERE id = $1 AND token = $2'
 const HEAD = 'SELECT token, size FROM capture_message WHERE id = $1'
-const CHUNKS = `SELECT seq, data FROM capture_chunk WHERE id = $1 AND token = $2 AND seq >= $3 ORDER BY seq LIMIT ${ROWS_PER_READ}`
+const CHUNKS = `SELECT seq, data FROM capture_chunk WHERE id = $1 AND token = $2 AND seq >= $3
+ORDER BY seq LIMIT ${ROWS_PER_READ}`
 const REMOVE = `WITH head AS (DELETE FROM capture_message WHERE id = ANY($1))
 DELETE FROM capture_chunk WHERE id = ANY($1)`
 // only committed sources: a message another relay is writing now keeps its rows

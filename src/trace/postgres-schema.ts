@@ -51,7 +51,8 @@ export const MIGRATIONS: readonly Migration[] = [
       )
       if (page.rows.length === 0) break
       await client.query(
-        'UPDATE trace_messages t SET head = u.head FROM unnest($1::text[], $2::text[]) AS u(id, head) WHERE t.id = u.id',
+        `UPDATE trace_messages t SET head = u.head FROM unnest($1::text[], $2::text[]) AS u(id, head)
+         WHERE t.id = u.id`,
         [page.rows.map((r) => r.id), page.rows.map((r) => searchWords(searchHead(r.doc)))],
       )
       after = page.rows[page.rows.length - 1]?.id ?? after
