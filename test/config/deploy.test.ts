@@ -1,5 +1,5 @@
 // docker-compose.yml, the configs it mounts and the Dockerfile, checked without a Docker engine
-// (none runs here): two relays that decide alike and share one Redis, every named volume
+// (none runs here): two relays that decide alike and share one Redis and one PostgreSQL, every named volume
 // declared, every mounted config valid, and — where Debian's docker-compose is installed (.ci/run
 // installs it) — the file as Compose itself resolves it.
 import t from 'tap'
@@ -37,9 +37,15 @@ function mountedConfig(service: Service): { file: string; config: Config } {
 
 const relays = ['relay365', 'relay365-b'] as const
 
-t.test('services: two relays built from the Dockerfile, one Redis', async (t) => {
-  t.same(Object.keys(compose.services).sort(), ['redis', 'relay365', 'relay365-b'])
+t.test('services: two relays built from the Dockerfile, one Redis, one PostgreSQL', async (t) => {
+  t.same(Object.keys(compose.services).sort(), ['postgres', 'redis', 'relay365', 'relay365-b'])
   t.match(compose.services.redis, { image: /^redis:7/, healthcheck: { test: ['CMD', 'redis-cli', 'ping'] } })
+  t.match(compose.services.postgres, {
+    image: 'postgres:15',
+    healthcheck: { test: ['CMD', 'pg_isready', '-U', 'relay365', '-d', 'relay365'] },
+  })
+  t.same(compose.services.postgres?.volumes, ['postgres-data:/var/lib/postgresql/data'], 'its data on a volume')
+  t.equal(compose.services.postgres?.ports, undefined, 'not published beyond the compose network')
   t.same(compose.services.relay365?.ports, ['127.0.0.1:2525:2525', '127.0.0.1:2587:2587', '127.0.0.1:8025:8025'])
   t.same(compose.services['relay365-b']?.ports, ['127.0.0.1:2526:2525', '127.0.0.1:2588:2587', '127.0.0.1:8026:8025'])
   for (const name of relays) {
@@ -47,6 +53,7 @@ t.test('services: two relays built from the Dockerfile, one Redis', async (t) =>
     t.equal(s.build, '.', `${name} is built from the Dockerfile`)
     t.same(s.command, ['serve', '--config', '/etc/relay365/relay365.yaml'])
     t.equal(s.depends_on?.redis?.condition, 'service_healthy', `${name} starts once Redis answers`)
+    t.equal(s.depends_on?.postgres?.condition, 'service_healthy', `${name} starts once PostgreSQL answers`)
     t.match(s.healthcheck?.test.join(' '), /\/healthz/)
   }
 })
@@ -60,18 +67,22 @@ t.test('volumes: every named one declared; data/ and certs/ per relay, never sha
   t.equal(new Set(named).size, named.length, 'no volume mounted by two services')
   for (const name of relays) {
     const targets = (compose.services[name]?.volumes ?? []).map((v) => v.split(':')[1])
-    t.ok(targets.includes('/app/data'), `${name} keeps its trace and captures on a volume`)
+    t.ok(targets.includes('/app/data'), `${name} keeps its spool on a volume`)
     t.ok(targets.includes('/app/certs'), `${name} keeps its certificate on a volume`)
   }
 })
 
-t.test('configs: valid, on the volumes, sharing the Redis limit store, deciding alike', async (t) => {
+t.test('configs: valid, sharing the Redis limit store and the PostgreSQL trace, deciding alike', async (t) => {
   const [a, b] = relays.map((name) => mountedConfig(compose.services[name] as Service))
   if (!a || !b) throw new Error('both relays mount a config')
   t.not(a.file, b.file, 'each relay has its own file (its own hostname)')
   for (const { file, config } of [a, b]) {
     t.equal(config.smtp.port, 2525, file)
-    t.equal(config.store.trace, 'sqlite:/app/data/trace.db', `${file}: the trace lives on the data volume`)
+    t.equal(
+      config.store.trace,
+      'postgres://relay365@postgres:5432/relay365',
+      `${file}: the trace and captured mail in the compose PostgreSQL service`,
+    )
     t.equal(config.store.limits, 'redis://redis:6379', `${file}: limits in the compose Redis service`)
     t.ok(config.http.token, `${file}: listening beyond loopback, the API has a token`)
     t.ok(config.store.traceRetention.maxMessages, `${file}: the trace is bounded`)
@@ -117,7 +128,7 @@ t.test(
       encoding: 'utf8',
     })
     t.equal(r.status, 0, r.stderr)
-    t.same(r.stdout.trim().split('\n').sort(), ['redis', 'relay365', 'relay365-b'])
+    t.same(r.stdout.trim().split('\n').sort(), ['postgres', 'redis', 'relay365', 'relay365-b'])
     const volumes = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '--volumes'], {
       cwd: root,
       encoding: 'utf8',
