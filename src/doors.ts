@@ -38,6 +38,8 @@ export interface DoorsOptions {
   readonly capture: CaptureStore
   readonly limits: LimitStore
   readonly faults: FaultSource
+  /** Why the trace cannot be written now: new mail gets 451 4.3.0 at MAIL meanwhile (trace-store rule). */
+  readonly traceProblem?: () => string | undefined
   /** This relay's spool (queue mode): delivery.spoolDir, or a worker's partition of it. */
   readonly spool?: { readonly dir: string; readonly maxSize: number }
   readonly smtpPort?: number
@@ -198,6 +200,7 @@ export async function startDoors(o: DoorsOptions): Promise<RunningDoors> {
     ...(throttleSpool ? { throttleSpool } : {}),
     ndr,
     faults: o.faults,
+    ...(o.traceProblem ? { traceProblem: o.traceProblem } : {}),
   })
   const routeTargets = Object.values(targets)
   const closeRoutes = async () => {

@@ -57,6 +57,10 @@ export interface Services {
    * store does not answer.
    */
   problems(): string[]
+  /** Why the trace cannot be written now (new mail gets 451 4.3.0 at MAIL meanwhile); undefined while it can. */
+  traceProblem(): string | undefined
+  /** Called when the trace starts or stops failing; returns the way to stop. */
+  onTraceProblem(listener: (problem: string | undefined) => void): () => void
   /** After the doors: the health checks, the limit store, then the trace once its last record is written. */
   close(): Promise<void>
 }
@@ -214,6 +218,8 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
     limits,
     faults: new FaultSet(config.faults, o.random),
     problems: () => [traceWrites.problem(), limitsHealth?.problem()].filter((p): p is string => p !== undefined),
+    traceProblem: () => traceWrites.problem(),
+    onTraceProblem: (listener) => traceWrites.onChange(listener),
     async close() {
       limitsHealth?.close()
       await limits.close()
@@ -244,6 +250,8 @@ export interface WorkerServices {
   readonly faults: FaultSet
   /** This worker's partition of the spool. */
   readonly spool: { readonly dir: string; readonly maxSize: number }
+  /** The primary's trace health, as it last told: while it fails, new mail gets 451 4.3.0 here too. */
+  traceProblem(): string | undefined
   /** Closes what is the worker's own (a Redis connection); the primary's stores are the primary's. */
   close(): Promise<void>
 }
@@ -253,15 +261,19 @@ export async function openWorkerServices(link: WorkerLink): Promise<WorkerServic
   const changes = new ChangeFollower()
   link.on('clock.advance', (change) => changes.arrived('clock.advance', change))
   link.on('faults', (change) => changes.arrived('faults', change))
+  link.on('trace.problem', (change) => changes.arrived('trace.problem', change))
   const init = await link.call('init')
   const config = workerShare(init.config, init.workers)
   const log = createLogger(config.log.level).child({ worker: init.index })
   const speed = config.clock.speed
   const clock = new SimClock(speed, init.clock.now + (Date.now() - init.clock.real) * speed)
   const faults = new FaultSet(init.faults)
-  changes.start(init.changes, (kind, value) =>
-    kind === 'faults' ? faults.replace(value as FaultConfig[]) : clock.advance(value as number),
-  )
+  let traceProblem = init.traceProblem ?? undefined
+  changes.start(init.changes, (kind, value) => {
+    if (kind === 'faults') faults.replace(value as FaultConfig[])
+    else if (kind === 'trace.problem') traceProblem = (value as string | null) ?? undefined
+    else clock.advance(value as number)
+  })
   const limits =
     config.store.limits === 'memory' ? new RemoteLimitStore(link) : await openLimitStore(config.store.limits, log)
   // a worker writes its captured mail to PostgreSQL itself, as it does to the shared directory
@@ -277,6 +289,7 @@ export async function openWorkerServices(link: WorkerLink): Promise<WorkerServic
     limits,
     faults,
     spool: init.spool,
+    traceProblem: () => traceProblem,
     close: async () => {
       await limits.close()
       await workerCapture?.close?.()

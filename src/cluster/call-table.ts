@@ -26,6 +26,8 @@ export interface WorkerInit {
   readonly clock: { readonly now: number; readonly real: number }
   readonly faults: readonly FaultConfig[]
   readonly captureDir: string
+  /** Why the primary's trace cannot be written now (null: it can); then told as it changes. */
+  readonly traceProblem: string | null
   readonly spool: { readonly dir: string; readonly maxSize: number }
 }
 
@@ -56,6 +58,8 @@ export type WorkerNotes = Prefixed<'trace', Omit<TraceWriter, 'written'>> & {
 export interface PrimaryNotes {
   'clock.advance'(change: Change): void
   faults(change: Change): void
+  /** The trace started or stopped failing: the value is why, or null. */
+  'trace.problem'(change: Change): void
 }
 
 /** A worker's end of the channel. */

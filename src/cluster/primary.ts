@@ -94,6 +94,8 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
   const services: Services = await openServices({ config, clock })
   const { log, trace, limits, faults } = services
   faults.onChange((entries) => broadcast('faults', entries))
+  // the workers refuse new mail (451 4.3.0) while the trace they write to cannot be written
+  services.onTraceProblem((problem) => broadcast('trace.problem', problem ?? null))
   // made once here (a self-signed certificate when none is configured), so workers read one
   let tlsSource: string
   try {
@@ -135,6 +137,7 @@ export async function runPrimary(config: Config, workers: number): Promise<Runni
           clock: { now: clock.now(), real: Date.now() },
           faults: faults.entries(),
           captureDir: services.captureDir,
+          traceProblem: services.traceProblem() ?? null,
           spool: {
             dir: spoolPartition(config.delivery.spoolDir, slot.index),
             maxSize: Math.floor(config.delivery.maxSpoolSize / workers),

@@ -295,6 +295,11 @@ export const REPLY_CATALOGUE = {
     enhanced: '4.3.0',
     text: 'Temporary server error: limit store unavailable, try again later',
   },
+  'trace-unavailable': {
+    code: 451,
+    enhanced: '4.3.0',
+    text: 'Temporary server error: trace store unavailable, try again later',
+  },
   // delivery
   'upstream-unavailable': { code: 451, enhanced: '4.4.1', text: 'Upstream {upstream} not reachable: {detail}' },
   'upstream-mx': { code: 451, enhanced: '4.4.3', text: 'Upstream MX of {domain} not usable: {detail}' },

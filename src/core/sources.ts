@@ -194,6 +194,7 @@ export const RULE_SOURCES: Readonly<Record<string, Citation>> = {
   'sender-syntax': { topic: 'parsing', replies: ['bad-sender-syntax'], sources: [S.rfc5321] },
   'declared-size': { topic: 'limits', replies: ['message-size'], sources: [S.rfc1870] },
   'spool-space': { topic: 'limits', replies: ['spool-full'], sources: [S.rfc1870] },
+  'trace-store': { topic: 'limits', replies: ['trace-unavailable'], sources: [S.rfc5321] },
   'connector-attribution': {
     topic: 'connectors',
     replies: [],

@@ -300,6 +300,8 @@ export type StageEvent =
       readonly declaredSize?: number
       /** Queue mode: bytes left in the spool. */
       readonly spoolFree?: number
+      /** Why the trace store cannot be written now (its health check); absent while it can. */
+      readonly traceProblem?: string
     } & FaultInput)
   | ({
       readonly stage: 'rcpt'

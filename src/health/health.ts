@@ -24,6 +24,7 @@ export class WriteHealth {
   private timer: NodeJS.Timeout | undefined
   private probing = false
   private closed = false
+  private readonly listeners = new Set<(problem: string | undefined) => void>()
 
   constructor(
     private readonly what: string,
@@ -32,15 +33,30 @@ export class WriteHealth {
 
   failed(err: Error): void {
     this.failures++
+    const was = this.failure
     this.failure = { message: err.message, since: this.failure?.since ?? Date.now() }
+    if (!was) this.changed()
     if (this.recheck && !this.timer && !this.closed)
       this.timer = setInterval(() => void this.probe(), this.recheck.intervalMs ?? RECHECK_INTERVAL_MS).unref()
   }
 
   succeeded(): void {
+    const was = this.failure
     this.failure = undefined
     clearInterval(this.timer)
     this.timer = undefined
+    if (was) this.changed()
+  }
+
+  /** Called when the store starts or stops failing (the primary tells its workers); returns the way to stop. */
+  onChange(listener: (problem: string | undefined) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  private changed(): void {
+    const problem = this.problem()
+    for (const listener of this.listeners) listener(problem)
   }
 
   problem(): string | undefined {

@@ -34,4 +34,6 @@ export interface RelayContext {
   readonly ndr?: NdrSender
   /** Injected failures armed now (config `faults`, /api/v1/faults); none when absent. */
   readonly faults?: FaultSource
+  /** Why the trace cannot be written now (its WriteHealth; a worker's, the primary's): new mail waits. */
+  readonly traceProblem?: () => string | undefined
 }

@@ -222,6 +222,7 @@ export class Relay implements SmtpRelay {
     }
     const now = this.ctx.clock.now()
     const spoolFree = this.ctx.queue?.freeSpace()
+    const traceProblem = this.ctx.traceProblem?.()
     const faults = this.ctx.faults?.draw('mail') ?? []
     const decision = decide(this.ctx.world, s.facts(), {
       stage: 'mail',
@@ -230,6 +231,7 @@ export class Relay implements SmtpRelay {
       ...(faults.length ? { faults } : {}),
       ...(declaredSize !== undefined ? { declaredSize } : {}),
       ...(spoolFree !== undefined ? { spoolFree } : {}),
+      ...(traceProblem !== undefined ? { traceProblem } : {}),
     })
     s.mailRefused = decision.verdict === 'reject'
     if (decision.verdict === 'reject') {

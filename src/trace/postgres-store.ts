@@ -127,7 +127,7 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
       () => (o.retention ? o.retention.prune(this) : 0),
       (err: Error) => this.onError(err),
     )
-    if (o.onForeign) this.listen()
+    this.listen()
   }
 
   /** The schema, created or migrated once per store (tried again after a failure). */
@@ -450,26 +450,34 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
     return r.rowCount ?? 0
   }
 
-  /** LISTENs for the other relays' records on a connection of its own, again whenever it is lost. */
+  /**
+   * LISTENs for the other relays' records on a connection of its own, again whenever it is lost.
+   * Its loss is also the first sign of a PostgreSQL gone away while no record is being written:
+   * the trace is reported unwritable then (the health probe clears it once the server answers),
+   * so new mail waits rather than being taken with nowhere to trace it.
+   */
   private listen(): void {
     if (this.closed) return
     const client = new this.pgModule.Client(this.clientConfig)
     this.listener = client
     let again = false
-    const retry = () => {
+    let listening = false
+    const retry = (err?: Error) => {
       if (again || this.closed) return
       again = true
+      if (listening) this.onError(new Error(`PostgreSQL connection lost: ${err?.message ?? 'closed by the server'}`))
       client.removeAllListeners('notification')
       void client.end().catch(() => undefined)
       this.relisten = setTimeout(() => this.listen(), 1000)
       this.relisten.unref()
     }
     client.on('error', retry)
-    client.on('end', retry)
-    client.on('notification', (n) => void this.foreign(n.payload))
+    client.on('end', () => retry())
+    if (this.o.onForeign) client.on('notification', (n) => void this.foreign(n.payload))
     client
       .connect()
       .then(() => client.query(`LISTEN ${CHANNEL}`))
+      .then(() => (listening = true))
       .catch(retry)
   }
 

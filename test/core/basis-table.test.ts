@@ -30,6 +30,7 @@ const RULE_BASIS: Record<string, [string, string, string]> = {
   'sender-syntax': ['mail', 'relay365', 'RFC 5321 syntax'],
   'declared-size': ['mail', 'assumed', 'emulation table: EXO text for SIZE= unconfirmed'],
   'spool-space': ['mail', 'relay365', 'queue mode only'],
+  'trace-store': ['mail', 'relay365', 'a message is taken only when its trace can be written'],
   'connector-attribution': ['mail', 'documented', 'MC1226222 (certificate, then IP); propagation assumed (per result)'],
   'recipient-syntax': ['rcpt', 'relay365', 'RFC 5321 syntax'],
   'recipient-count': [

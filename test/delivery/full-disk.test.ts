@@ -70,6 +70,7 @@ t.test('a trace store on a full disk: healthz 503 names it; healthy again once a
   }
   t.equal(sick.status, 503, 'a trace write failed')
   t.match(sick.body.problems.join('\n'), /trace store cannot be written since .*(full|SQLITE_FULL)/i)
+  t.match((await send(relay, 500))[0], /^451 4\.3\.0 .*trace store unavailable/, 'new mail waits at MAIL')
   rmSync(filler)
   await send(relay, 500)
   await settled(relay)

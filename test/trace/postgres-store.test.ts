@@ -1,7 +1,8 @@
 // The trace on a real PostgreSQL (store.trace: postgres://...): the same queries, search, summary
 // and retention as SQLite's, each record marked with its relay; the schema made and migrated by
 // relay365 (an older one, and two relays starting at once); other relays' records announced;
-// and a PostgreSQL that goes away or hangs: records kept and written later, nothing waits forever.
+// and a PostgreSQL that goes away: records kept and written later, the relay answering 451 4.3.0
+// meanwhile and /healthz saying why, all of it clearing by itself.
 import t, { type Test } from 'tap'
 import pg from 'pg'
 import type { TraceMessage } from '../../src/core/trace.js'
@@ -9,8 +10,11 @@ import { parseConfig } from '../../src/config/load.js'
 import { migrate, MIGRATIONS, schemaVersion } from '../../src/trace/postgres-schema.js'
 import { PostgresTraceStore, tsQuery, type PostgresTraceOptions } from '../../src/trace/postgres-store.js'
 import { Retention, type PrunedMessage } from '../../src/trace/retention.js'
+import { sendOfSize } from '../helpers/dialogue.js'
+import { healthTurns } from '../helpers/health.js'
 import { needs } from '../helpers/outside.js'
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js'
+import { startRelay } from '../helpers/relay.js'
 import { traceMessage as message } from '../helpers/trace-message.js'
 
 const guard = needs('postgres')
@@ -249,4 +253,38 @@ t.test('kept records are bounded: the oldest go, counted once writes work again'
     (await store.list({})).messages.map((m) => m.id),
     ['k7', 'k6', 'k5', 'k4', 'k3'],
   )
+})
+
+t.test('a relay on a PostgreSQL that goes away: 451 4.3.0 at MAIL, healthz says why, recovers', guard, async (t) => {
+  await fresh()
+  const plain = {
+    smtp: { requireTls: false },
+    connectors: [{ name: 'TeamDynamix', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
+  }
+  const relay = await startRelay(t, { ...plain, store: { trace: server.url } })
+  const port = relay.httpPort as number
+  t.match((await sendOfSize(relay.smtpPort, 200)).at(-1), /^250 /, 'accepted while PostgreSQL answers')
+  const before = (await relay.trace.list({})) as Awaited<ReturnType<PostgresTraceStore['list']>>
+  t.equal(before.total, 1)
+  t.equal(before.messages[0]?.relay, relay.config.smtp.hostname)
+
+  await server.stop()
+  // a record made as it went (a message in flight): kept in memory, written when it answers
+  relay.trace.record(message('in-flight', relay.clock.now()))
+  const sick = await healthTurns(port, 503)
+  t.equal(sick.status, 503)
+  t.match(sick.body.problems.join('\n'), /trace store cannot be written/)
+  t.notMatch(JSON.stringify(sick.body), /relay365@/, 'no user or password shown')
+  t.match((await sendOfSize(relay.smtpPort, 200))[0], /^451 4\.3\.0 .*trace store unavailable/, 'new mail waits')
+
+  await server.start()
+  const well = await healthTurns(port, 200)
+  t.equal(well.status, 200, `healthy again by itself after ${Math.round(well.after)} ms`)
+  t.match((await sendOfSize(relay.smtpPort, 200)).at(-1), /^250 /, 'accepted again')
+  await relay.trace.written()
+  const after = (await relay.trace.list({ limit: 10 })) as Awaited<ReturnType<PostgresTraceStore['list']>>
+  const refused = after.messages.filter((m) => m.rule === 'trace-store')
+  t.equal(after.total - refused.length, 3, 'no record lost')
+  t.equal((await relay.trace.get('in-flight'))?.id, 'in-flight', 'the one made while it was down is there')
+  t.ok(refused.length >= 1, 'the 451 has its record too')
 })

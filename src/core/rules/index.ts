@@ -29,6 +29,7 @@ import { requireTls } from './require-tls.js'
 import { sendAs } from './send-as.js'
 import { SMTP_AUTH_RULES } from './smtp-auth-states.js'
 import { spoolSpace } from './spool-space.js'
+import { traceStore } from './trace-store.js'
 import { submissionAuth } from './submission-auth.js'
 import { submissionTls } from './submission-tls.js'
 import { senderSyntax } from './sender-syntax.js'
@@ -64,6 +65,7 @@ export const RULES: readonly AnyRule[] = [
   senderSyntax,
   declaredSize,
   spoolSpace,
+  traceStore,
   connectorAttribution,
   recipientSyntax,
   recipientCount,
