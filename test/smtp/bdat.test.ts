@@ -46,7 +46,7 @@ function bdat(chunk: string | Buffer, last = false): Buffer {
 }
 
 async function capturedSource(relay: TestRelay, id: string): Promise<Buffer> {
-  const stream = relay.capture.read(id)
+  const stream = await relay.capture.read(id)
   if (!stream) return Buffer.alloc(0)
   const parts: Buffer[] = []
   for await (const c of stream) parts.push(c as Buffer)
