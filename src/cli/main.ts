@@ -217,7 +217,9 @@ export async function main(argv: string[]): Promise<number> {
           .option('json', { type: 'boolean' }),
       async (a) =>
         print(
-          (await import('./trace.js')).traceCommand({
+          await (
+            await import('./trace.js')
+          ).traceCommand({
             config: a.config,
             status: a.status,
             since: a.since,

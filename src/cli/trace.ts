@@ -1,10 +1,13 @@
 // `relay365 trace`: read the message trace from the store the config names (the relay may be
-// running: SQLite is opened read-only), as a table or JSON.
+// running: SQLite is opened read-only; PostgreSQL is read as any relay of the fleet reads it, its
+// whole fleet's mail), as a table or JSON.
 import { resolveConfig } from '../config/load.js'
 import { parseDuration } from '../core/units.js'
 import type { TraceMessage, TraceStatus } from '../core/trace.js'
 import { TRACE_STATUSES } from '../core/trace.js'
 import { UsageError } from '../errors.js'
+import type { TraceStore } from '../ports.js'
+import { storeName } from '../health/limit-store-health.js'
 import { SqliteTraceStore } from '../trace/sqlite-store.js'
 
 export interface TraceArgs {
@@ -65,24 +68,41 @@ function describeMessage(m: TraceMessage): string {
   return lines.filter((l) => l !== '').join('\n')
 }
 
-export function traceCommand(a: TraceArgs, now = Date.now()): string {
+/** The store the config names, for reading; a PostgreSQL one is asked once before anything is shown. */
+async function openReader(spec: string): Promise<TraceStore> {
+  if (/^postgres(ql)?:\/\//.test(spec)) {
+    const { openPostgresTrace } = await import('../trace/postgres-store.js')
+    const errors: Error[] = []
+    // a reader writes nothing: its name on records does not matter, and it hears no other relay
+    const store = await openPostgresTrace(spec, { relay: 'relay365-cli', onError: (err) => errors.push(err) })
+    try {
+      await store.extent()
+    } catch (err) {
+      await store.close()
+      throw new UsageError(`no trace store at ${storeName(spec)}: ${(err as Error).message}`)
+    }
+    return store
+  }
+  try {
+    return new SqliteTraceStore(spec.slice('sqlite:'.length), { readonly: true })
+  } catch (err) {
+    throw new UsageError(`no trace store at ${spec}: ${(err as Error).message} (has the relay run yet?)`)
+  }
+}
+
+export async function traceCommand(a: TraceArgs, now = Date.now()): Promise<string> {
   const { config } = resolveConfig(a.config)
   if (config.store.trace === 'memory')
     throw new UsageError('store.trace is "memory": the trace lives only inside the running relay (use the HTTP API)')
   const status = a.status === undefined ? undefined : parseStatus(a.status)
-  let store: SqliteTraceStore
-  try {
-    store = new SqliteTraceStore(config.store.trace.slice('sqlite:'.length), { readonly: true })
-  } catch (err) {
-    throw new UsageError(`no trace store at ${config.store.trace}: ${(err as Error).message} (has the relay run yet?)`)
-  }
+  const store = await openReader(config.store.trace)
   try {
     if (a.id) {
-      const m = store.get(a.id)
+      const m = await store.get(a.id)
       if (!m) throw new UsageError(`no message ${a.id}`)
       return a.json ? JSON.stringify(m, null, 2) : describeMessage(m)
     }
-    const page = store.list({
+    const page = await store.list({
       ...(status ? { status } : {}),
       ...(a.since ? { since: parseSince(a.since, now) } : {}),
       limit: a.limit,
@@ -96,6 +116,6 @@ export function traceCommand(a: TraceArgs, now = Date.now()): string {
         : plural(page.total, 'message')
     return [`${head}, newest first`, ...page.messages.map(describeMessage)].join('\n\n')
   } finally {
-    store.close()
+    await store.close()
   }
 }

@@ -7,6 +7,7 @@ import t, { type Test } from 'tap'
 import pg from 'pg'
 import type { TraceMessage } from '../../src/core/trace.js'
 import { parseConfig } from '../../src/config/load.js'
+import { traceCommand } from '../../src/cli/trace.js'
 import { migrate, MIGRATIONS, schemaVersion } from '../../src/trace/postgres-schema.js'
 import { PostgresTraceStore, tsQuery, type PostgresTraceOptions } from '../../src/trace/postgres-store.js'
 import { Retention, type PrunedMessage } from '../../src/trace/retention.js'
@@ -14,7 +15,7 @@ import { sendOfSize } from '../helpers/dialogue.js'
 import { healthTurns } from '../helpers/health.js'
 import { needs } from '../helpers/outside.js'
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js'
-import { startRelay } from '../helpers/relay.js'
+import { startRelay, testConfigDoc } from '../helpers/relay.js'
 import { traceMessage as message } from '../helpers/trace-message.js'
 
 const guard = needs('postgres')
@@ -287,4 +288,27 @@ t.test('a relay on a PostgreSQL that goes away: 451 4.3.0 at MAIL, healthz says 
   t.equal(after.total - refused.length, 3, 'no record lost')
   t.equal((await relay.trace.get('in-flight'))?.id, 'in-flight', 'the one made while it was down is there')
   t.ok(refused.length >= 1, 'the 451 has its record too')
+})
+
+t.test("relay365 trace reads a PostgreSQL trace: the fleet's mail; no password in its errors", guard, async (t) => {
+  await fresh()
+  const store = open(t)
+  store.record(message('cli-1', Date.parse('2026-12-08T10:00:00Z'), { subject: 'From the fleet' }))
+  await store.written()
+  const dir0 = t.testdir()
+  const dir = t.testdir({
+    'relay.json': JSON.stringify({ ...testConfigDoc(dir0), store: { trace: server.url } }),
+    'down.json': JSON.stringify({
+      ...testConfigDoc(dir0),
+      store: { trace: 'postgres://relay365:hunter2@127.0.0.1:1/relay365' },
+    }),
+  })
+  t.match(await traceCommand({ config: `${dir}/relay.json`, limit: 5 }), /1 message, newest first[\s\S]*cli-1/)
+  t.match(await traceCommand({ config: `${dir}/relay.json`, limit: 5, id: 'cli-1' }), /subject From the fleet/)
+  const json = JSON.parse(await traceCommand({ config: `${dir}/relay.json`, limit: 5, json: true }))
+  t.equal(json.messages[0].relay, 'relay-a.test')
+  await t.rejects(traceCommand({ config: `${dir}/relay.json`, limit: 5, id: 'nope' }), /no message nope/)
+  const err = await traceCommand({ config: `${dir}/down.json`, limit: 5 }).catch((e: Error) => e)
+  t.match(err, { message: /no trace store at postgres:\/\/127\.0\.0\.1:1\/relay365/ })
+  t.notMatch(String(err), /hunter2/)
 })
