@@ -129,6 +129,25 @@ t.test('records: list, get, filters, search, remove, clear, summary, extent; rel
   t.equal(await store.extent(), undefined)
 })
 
+t.test('a record PostgreSQL refuses as data is dropped alone, reported; its batch is written', guard, async (t) => {
+  await fresh()
+  const errors: string[] = []
+  const written: number[] = []
+  const store = open(t, { onError: (err) => errors.push(err.message), onWritten: () => written.push(1) })
+  store.record(message('ok-1', 1))
+  // a NUL cannot be stored in a text column (SQLSTATE 22021): retrying would never help
+  store.record(message('bad', 2, { mailFrom: 'a\u0000b@contoso.example' }))
+  store.record(message('ok-2', 3))
+  await store.written()
+  t.same(
+    (await store.list({})).messages.map((m) => m.id),
+    ['ok-2', 'ok-1'],
+  )
+  t.equal(errors.length, 1, 'the bad record is reported')
+  t.match(errors[0], /0x00|invalid|null/i)
+  t.same(written.length >= 1, true, 'the batch counts as written: nothing is left to retry')
+})
+
 t.test('retention in SQL: by age and count; pruned captures go through the pruner', guard, async (t) => {
   await fresh()
   let now = 10_000
@@ -247,6 +266,8 @@ t.test('kept records are bounded: the oldest go, counted once writes work again'
   await server.stop()
   for (let i = 0; i < 8; i++) store.record(message(`k${i}`, i))
   await store.written()
+  t.same(await store.prune({ keepNewest: 1 }), [], 'retention waits for the server: nothing pruned, no error')
+  await t.rejects(store.probeWrite(), 'the probe fails while it is down')
   await server.start()
   await store.probeWrite()
   t.same(dropped, [3])
