@@ -215,11 +215,12 @@ t.test("each relay hears the others' records, never its own", guard, async (t) =
   await fresh()
   const heardA: string[] = []
   const heardB: TraceMessage[] = []
-  const a = open(t, { onForeign: (ms) => heardA.push(...ms.map((m) => m.id)) })
+  const a = open(t, { onForeign: (ms) => heardA.push(...ms.map((m) => m.id)), onError: () => undefined })
   let arrived!: () => void
   const got = new Promise<void>((resolve) => (arrived = resolve))
   const b = open(t, {
     relay: 'relay-b.test',
+    onError: () => undefined,
     onForeign: (ms) => {
       heardB.push(...ms)
       if (heardB.length >= 150) arrived()
@@ -238,6 +239,26 @@ t.test("each relay hears the others' records, never its own", guard, async (t) =
   t.equal(heardB.length, 150, 'B heard every record A wrote (two notifications)')
   t.equal(heardB[0]?.relay, 'relay-a.test')
   t.same(heardA, [], 'A did not hear its own')
+
+  // the server restarts: B listens again by itself
+  await server.stop()
+  await server.start()
+  const again = new Promise<void>((resolve) => {
+    const wait = setInterval(() => {
+      if (heardB.some((m) => m.id === 'after-restart')) {
+        clearInterval(wait)
+        resolve()
+      }
+    }, 50)
+  })
+  // A's records go until B's LISTEN is back (it reconnects within a second or two)
+  for (let i = 0; i < 100 && !heardB.some((m) => m.id === 'after-restart'); i++) {
+    a.record(message('after-restart', 5000))
+    await a.written()
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  await again
+  t.pass('B hears A again after PostgreSQL restarted')
 })
 
 t.test('PostgreSQL frozen: written() and the probe give up within the timeout', guard, async (t) => {
