@@ -144,3 +144,20 @@ t.test('storeName shows no credentials: /healthz is public', async (t) => {
   t.equal(storeName('rediss://relay:s3cret@redis.internal/0?password=x'), 'rediss://redis.internal/0')
   t.equal(storeName('not a url'), '(a URL that does not parse)')
 })
+
+t.test('onChange: told once when a store starts failing and once when it works again', async (t) => {
+  const h = new WriteHealth('trace store')
+  t.teardown(() => h.close())
+  const told: Array<string | undefined> = []
+  const stop = h.onChange((p) => told.push(p))
+  h.failed(new Error('connection lost'))
+  h.failed(new Error('still down'))
+  h.succeeded()
+  h.succeeded()
+  t.equal(told.length, 2)
+  t.match(told[0], /^trace store cannot be written since \S+: connection lost$/)
+  t.equal(told[1], undefined)
+  stop()
+  h.failed(new Error('again'))
+  t.equal(told.length, 2, 'not after it stopped listening')
+})
