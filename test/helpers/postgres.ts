@@ -75,7 +75,11 @@ function accepts(port: number): Promise<boolean> {
   })
 }
 
-export async function startPostgres(t: Test): Promise<TestPostgres> {
+/**
+ * `durable`: the server's own defaults (fsync, synchronous_commit), as a relay's PostgreSQL runs,
+ * for a benchmark; a test's server skips them.
+ */
+export async function startPostgres(t: Test, o: { durable?: boolean } = {}): Promise<TestPostgres> {
   const bin = postgresBin()
   if (bin === undefined) throw new Error('PostgreSQL server programs not found (apt-get install postgresql)')
   const port = await freePort()
@@ -95,7 +99,8 @@ export async function startPostgres(t: Test): Promise<TestPostgres> {
   )
   if (init.code !== 0) throw new Error(`initdb failed: ${init.output}`)
   // fsync off: a test's cluster is thrown away; the socket directory is the test's own (not /run)
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`
+  const options =
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1` + (o.durable ? '' : ' -c fsync=off -c synchronous_commit=off')
   const ctl = join(bin, 'pg_ctl')
   const start = async () => {
     const r = await run(
