@@ -1,7 +1,9 @@
 // Captured sources in a real PostgreSQL: what one relay writes, another reads byte for byte; a
 // source is visible only once committed; discard, remove and clear leave no rows behind; a
-// commit the server cannot take fails (the capture route then answers 451 4.3.0).
+// commit the server cannot take fails (the capture route then answers 451 4.3.0); a relay on
+// PostgreSQL captures there and prunes a source with its record.
 import { createHash, randomBytes } from 'node:crypto'
+import nodemailer from 'nodemailer'
 import pg from 'pg'
 import t from 'tap'
 import { CaptureTarget } from '../../src/delivery/capture.js'
@@ -9,6 +11,7 @@ import { CHUNK, PgCaptureStore } from '../../src/delivery/pg-capture-store.js'
 import { buildCatalogue } from '../../src/core/replies.js'
 import { needs } from '../helpers/outside.js'
 import { startPostgres } from '../helpers/postgres.js'
+import { startRelay } from '../helpers/relay.js'
 
 async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<Buffer | undefined> {
   if (!stream) return undefined
@@ -151,4 +154,36 @@ t.test('a server down at start: ready() fails, and is tried again', needs('postg
   await server.start()
   await store.ready()
   t.equal(await store.size('x'), undefined)
+})
+
+t.test('a relay on PostgreSQL captures there, and prunes a source with its record', needs('postgres'), async (t) => {
+  const server = await startPostgres(t)
+  const relay = await startRelay(t, {
+    smtp: { requireTls: false },
+    submission: { enabled: false },
+    connectors: [{ name: 'TDX', type: 'onPremises', senderIPs: ['127.0.0.0/8'], requireTls: false }],
+    store: { trace: server.url, traceRetention: { maxMessages: 2, maxAge: null } },
+  })
+  t.ok(relay.capture instanceof PgCaptureStore, 'store.trace postgres://: the captured mail there too')
+  const mail = nodemailer.createTransport({ host: '127.0.0.1', port: relay.smtpPort, secure: false, ignoreTLS: true })
+  t.teardown(() => mail.close())
+  for (let i = 0; i < 4; i++) {
+    const info = await mail.sendMail({
+      from: 'helpdesk@contoso.example',
+      to: 'someone@example.org',
+      subject: `n${i}`,
+      text: `body ${i}`,
+    })
+    t.match(info.response, /^250 /)
+  }
+  const sql = new pg.Pool({ connectionString: server.url, max: 1 })
+  t.teardown(() => sql.end())
+  const count = async () => Number((await sql.query('SELECT count(*) AS n FROM capture_message')).rows[0].n)
+  // pruned after each write (maxMessages 2): the pruner takes the sources of the records it removed
+  let n = await count()
+  for (const until = Date.now() + 10_000; n > 2 && Date.now() < until; n = await count())
+    await new Promise((r) => setTimeout(r, 50))
+  t.equal(n, 2, 'two sources left, the two records kept')
+  const kept = await sql.query('SELECT m.id FROM capture_message m JOIN trace_messages t ON t.id = m.id')
+  t.equal(kept.rows.length, 2, 'and they are the kept records')
 })
