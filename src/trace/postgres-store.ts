@@ -313,10 +313,14 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
   }
 
   get(id: string): TraceMessage | undefined | Promise<TraceMessage | undefined> {
-    // what this relay wrote lately answers at once: EventedTraceStore asks on every update
-    for (let i = this.queue.length - 1; i >= 0; i--) if (this.queue[i]?.m.id === id) return this.queue[i]?.m
+    // what this relay wrote lately answers at once (EventedTraceStore asks on every update); one
+    // another relay wrote since (a release through it) was let go when it said so (foreign())
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const queued = this.queue[i]?.m
+      if (queued?.id === id) return { ...queued, relay: queued.relay ?? this.relay }
+    }
     const recent = this.recent.get(id)
-    if (recent) return recent
+    if (recent) return { ...recent, relay: recent.relay ?? this.relay }
     return this.query<Row>('SELECT doc, relay FROM trace_messages WHERE id = $1', [id]).then((r) =>
       r.rows[0] ? withRelay(r.rows[0]) : undefined,
     )
@@ -473,7 +477,7 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
     }
     client.on('error', retry)
     client.on('end', () => retry())
-    if (this.o.onForeign) client.on('notification', (n) => void this.foreign(n.payload))
+    client.on('notification', (n) => void this.foreign(n.payload))
     client
       .connect()
       .then(() => client.query(`LISTEN ${CHANNEL}`))
@@ -486,6 +490,9 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
       const note = JSON.parse(payload ?? '{}') as { from?: string; ids?: string[] }
       // this relay's own records are on its bus already
       if (note.from === this.instance || !note.ids?.length) return
+      // this relay's copies of them are out of date now
+      for (const id of note.ids) this.recent.delete(id)
+      if (!this.o.onForeign) return
       const r = await this.query<Row>('SELECT doc, relay FROM trace_messages WHERE id = ANY($1)', [note.ids])
       if (r.rows.length) this.o.onForeign?.(r.rows.map(withRelay))
     } catch {

@@ -239,6 +239,14 @@ t.test("each relay hears the others' records, never its own", guard, async (t) =
   t.equal(heardB.length, 150, 'B heard every record A wrote (two notifications)')
   t.equal(heardB[0]?.relay, 'relay-a.test')
   t.same(heardA, [], 'A did not hear its own')
+  // B updates a record A wrote (a release through B): A reads the new one, not its own copy
+  t.equal((a.get('n1') as TraceMessage).subject, undefined, 'A has n1 in memory')
+  b.record(message('n1', 1001, { subject: 'released through B' }))
+  await b.written()
+  for (let i = 0; i < 50 && heardA.length === 0; i++) await new Promise((r) => setTimeout(r, 20))
+  t.same(heardA, ['n1'], "A heard B's update")
+  t.equal((await a.get('n1'))?.subject, 'released through B')
+  t.equal((await a.get('n1'))?.relay, 'relay-a.test', 'still the relay that recorded it first')
 
   // the server restarts: B listens again by itself
   await server.stop()
