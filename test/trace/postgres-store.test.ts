@@ -17,6 +17,7 @@ import { needs } from '../helpers/outside.js'
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js'
 import { startRelay, testConfigDoc } from '../helpers/relay.js'
 import { traceMessage as message } from '../helpers/trace-message.js'
+import { followEvents, getJson, sendOne } from '../http/helpers.js'
 
 const guard = needs('postgres')
 let server: TestPostgres
@@ -361,4 +362,28 @@ t.test("relay365 trace reads a PostgreSQL trace: the fleet's mail; no password i
   const err = await traceCommand({ config: `${dir}/down.json`, limit: 5 }).catch((e: Error) => e)
   t.match(err, { message: /no trace store at postgres:\/\/127\.0\.0\.1:1\/relay365/ })
   t.notMatch(String(err), /hunter2/)
+})
+
+t.test("two relays on one PostgreSQL: each one's live stream shows the other's mail, once", guard, async (t) => {
+  await fresh()
+  const a = await startRelay(t, { smtp: { hostname: 'relay-a.contoso.test' }, store: { trace: server.url } })
+  const b = await startRelay(t, { smtp: { hostname: 'relay-b.contoso.test' }, store: { trace: server.url } })
+  // both LISTEN before the mail goes (each opens its connection as it starts)
+  for (let i = 0; i < 100; i++) {
+    const r = await sql(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'LISTEN relay365_trace'`)
+    if (r.rows[0].n >= 2) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const liveA = await followEvents(a)
+  const liveB = await followEvents(b)
+  t.teardown(() => (liveA.close(), liveB.close()))
+  await sendOne(a, 'helpdesk@contoso.example', ['someone@example.org'], 'through A')
+  const atB = await liveB.next('message', 5000)
+  t.match(atB.data, { subject: 'through A', relay: 'relay-a.contoso.test' }, "B's stream shows A's mail")
+  const atA = await liveA.next('message', 5000)
+  t.match(atA.data, { subject: 'through A' }, "A's stream shows its own")
+  await t.rejects(liveA.next('message', 500), /no message event/, 'once: A does not hear its own again')
+  const listed = await getJson(b, '/api/v1/messages?q=through')
+  t.equal(listed.body.total, 1, "B's API lists A's message")
+  t.equal(listed.body.messages[0].relay, 'relay-a.contoso.test')
 })
