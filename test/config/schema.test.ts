@@ -227,7 +227,12 @@ t.test('errors name the key and what was expected', async (t) => {
     errorOf({ replies: { 'tenant-attribution': 'denied' } }),
     'replies.tenant-attribution: expected a reply line like "550 5.7.64 Text"',
   )
-  t.equal(errorOf({ store: { trace: 'postgres://x' } }), 'store.trace: expected "sqlite:<path>" or "memory"')
+  t.equal(
+    errorOf({ store: { trace: 'mysql://x' } }),
+    'store.trace: expected "sqlite:<path>", "memory" or a PostgreSQL URL like ' +
+      '"postgres://relay365@127.0.0.1:5432/relay365"',
+  )
+  t.equal(errorOf({ store: { trace: 'postgres://x' } }), 'no error', 'a PostgreSQL trace (issue #25)')
 })
 
 t.test('units, domains and YAML/JSON text', async (t) => {
