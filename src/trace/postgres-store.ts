@@ -32,6 +32,8 @@ const IDS_PER_NOTE = 100
 /** How many written records get() answers from memory, as SQLite's store. */
 const RECENT_RECORDS = 1000
 const COLUMNS = 15
+/** The rule that refuses mail while the trace cannot be written (core/rules/trace-store.ts). */
+const REFUSED_FOR_TRACE = 'trace-store'
 
 export interface PostgresTraceOptions {
   /** This relay's name (smtp.hostname): its records' `relay`. */
@@ -155,10 +157,12 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
 
   record(message: TraceMessage): void {
     this.queue.push({ m: message, seq: ++this.seq })
-    const over = this.queue.length - this.keep
-    if (over > 0) {
-      this.queue.splice(0, over)
-      this.dropped += over
+    if (this.queue.length > this.keep) {
+      // the records of mail refused because the trace was down go first (clients retry them all
+      // the while): the oldest of those, or else the oldest record
+      const refusal = this.queue.findIndex((e) => e.m.rule === REFUSED_FOR_TRACE)
+      this.queue.splice(Math.max(refusal, 0), 1)
+      this.dropped++
     }
     this.schedule()
     this.o.retention?.afterWrite(this)
