@@ -15,6 +15,8 @@ export function logDecision(
   r: Reply | undefined,
   extra: Record<string, unknown> = {},
 ): void {
+  // several times a message: the record and its text are not built for a level that drops them
+  if (!log.isLevelEnabled('info')) return
   log.info(
     { ...ids, stage, verdict: d.verdict, rule: d.rule, reply: r ? formatReply(r) : undefined, ...extra },
     `${stage} ${d.verdict}${d.rule ? ` by ${d.rule}` : ''}`,
