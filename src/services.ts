@@ -21,6 +21,7 @@ import { LimitStoreHealth, storeName } from './health/limit-store-health.js'
 import { createLogger } from './log.js'
 import type { Awaitable, CaptureStore, LimitStore, TraceStore, TraceWriter } from './ports.js'
 import type { TraceMessage } from './core/trace.js'
+import type { ForeignChange } from './trace/postgres-store.js'
 import { MemoryLimitStore } from './limits/memory-store.js'
 import { FaultSet } from './faults/fault-set.js'
 import { MemoryTraceStore } from './trace/memory-store.js'
@@ -71,6 +72,8 @@ export interface TraceFleet {
   readonly relay: string
   /** Records the other relays wrote, as they are written. */
   foreign?(messages: TraceMessage[]): void
+  /** A record, or the whole trace, another relay deleted. */
+  foreignChange?(change: ForeignChange): void
   /** Records dropped unwritten while PostgreSQL did not answer (more than it keeps in memory). */
   dropped?(count: number): void
 }
@@ -94,6 +97,7 @@ export async function openTraceStore(
       ...(retention ? { retention: retention(captureDir) } : {}),
       ...(writes ? { onError: (err: Error) => writes.failed(err), onWritten: () => writes.succeeded() } : {}),
       ...(fleet?.foreign ? { onForeign: (m: TraceMessage[]) => fleet.foreign?.(m) } : {}),
+      ...(fleet?.foreignChange ? { onForeignChange: (c: ForeignChange) => fleet.foreignChange?.(c) } : {}),
       ...(fleet?.dropped ? { onDropped: (n: number) => fleet.dropped?.(n) } : {}),
     })
     return { trace, captureDir, probeWrite: () => trace.probeWrite() }
@@ -189,6 +193,7 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
       foreign: (messages) => {
         for (const message of messages) events.publish({ type: 'recorded', message, foreign: true })
       },
+      foreignChange: (change) => events.publish(change),
       dropped: (count) =>
         log.error({ count }, `${count} trace record(s) dropped unwritten while PostgreSQL did not answer`),
     },

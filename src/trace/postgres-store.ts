@@ -47,9 +47,22 @@ export interface PostgresTraceOptions {
   readonly onDropped?: (count: number) => void
   /** Records other relays wrote, as they are written (LISTEN): none unless given. */
   readonly onForeign?: (messages: TraceMessage[]) => void
+  /** Another relay deleted a record, or the whole trace, through its API. */
+  readonly onForeignChange?: (change: ForeignChange) => void
   /** Connect and statement timeout (ms): a PostgreSQL that hangs fails a write, never holds it. */
   readonly timeoutMs?: number
   readonly keep?: number
+}
+
+export type ForeignChange =
+  { readonly type: 'removed'; readonly id: string } | { readonly type: 'cleared'; readonly deleted: number }
+
+/** What a notification carries: the writer, and what it wrote or deleted. */
+interface Note {
+  readonly from?: string
+  readonly ids?: string[]
+  readonly removed?: string
+  readonly cleared?: number
 }
 
 interface Queued {
@@ -431,8 +444,15 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
   async remove(id: string): Promise<boolean> {
     await this.settled()
     this.recent.delete(id)
-    const r = await this.query('DELETE FROM trace_messages WHERE id = $1', [id])
-    return (r.rowCount ?? 0) > 0
+    // the other relays' live views are told, as this relay's bus is (EventedTraceStore)
+    const r = await this.query<{ n: number }>(
+      `WITH d AS (DELETE FROM trace_messages WHERE id = $1 RETURNING id)
+       SELECT count(*)::int AS n, CASE WHEN count(*) > 0
+         THEN pg_notify('${CHANNEL}', json_build_object('from', $2::text, 'removed', $1::text)::text) END
+       FROM d`,
+      [id, this.instance],
+    )
+    return (r.rows[0]?.n ?? 0) > 0
   }
 
   async indexText(id: string, text: string): Promise<void> {
@@ -454,8 +474,12 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
   async clear(): Promise<number> {
     await this.settled()
     this.recent.clear()
-    const r = await this.query('DELETE FROM trace_messages')
-    return r.rowCount ?? 0
+    const r = await this.query<{ n: number }>(
+      `WITH d AS (DELETE FROM trace_messages RETURNING 1), c AS (SELECT count(*)::int AS n FROM d)
+       SELECT n, pg_notify('${CHANNEL}', json_build_object('from', $1::text, 'cleared', n)::text) FROM c`,
+      [this.instance],
+    )
+    return r.rows[0]?.n ?? 0
   }
 
   /**
@@ -491,9 +515,20 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
 
   private async foreign(payload: string | undefined): Promise<void> {
     try {
-      const note = JSON.parse(payload ?? '{}') as { from?: string; ids?: string[] }
+      const note = JSON.parse(payload ?? '{}') as Note
       // this relay's own records are on its bus already
-      if (note.from === this.instance || !note.ids?.length) return
+      if (note.from === this.instance) return
+      if (note.removed !== undefined) {
+        this.recent.delete(note.removed)
+        this.o.onForeignChange?.({ type: 'removed', id: note.removed })
+        return
+      }
+      if (note.cleared !== undefined) {
+        this.recent.clear()
+        this.o.onForeignChange?.({ type: 'cleared', deleted: note.cleared })
+        return
+      }
+      if (!note.ids?.length) return
       // this relay's copies of them are out of date now
       for (const id of note.ids) this.recent.delete(id)
       if (!this.o.onForeign) return
