@@ -457,7 +457,16 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
 
   async indexText(id: string, text: string): Promise<void> {
     await this.settled()
-    await this.query('UPDATE trace_messages SET body = $2 WHERE id = $1', [id, searchWords(text)])
+    // A tsvector holds at most 1 MB: a text of that many distinct words (a pasted log) makes a
+    // larger one. Its first half is indexed then, and so on: FTS5 has no such bound.
+    for (let words = searchWords(text); ; words = words.slice(0, words.lastIndexOf(' ', words.length / 2))) {
+      try {
+        await this.query('UPDATE trace_messages SET body = $2 WHERE id = $1', [id, words])
+        return
+      } catch (err) {
+        if ((err as { code?: string }).code !== '54000' || words.length < 1024) throw err
+      }
+    }
   }
 
   /** This relay's captured messages not indexed yet (each relay indexes its own). */

@@ -112,6 +112,12 @@ t.test('records: list, get, filters, search, remove, clear, summary, extent; rel
   store.record(message('m2', 2000, { status: 'Mixed', mailFrom: 'other@fabrikam.example', rule: 'send-as' }))
   t.same(await ids({ q: 'zebracorn' }), ['m2'], 'a record written again keeps its text')
   t.same(await store.unindexed(), ['m1'], "this relay's captured messages without text")
+  // a megabyte of distinct words makes a tsvector over PostgreSQL's 1 MB: the first part is indexed
+  const many = Array.from({ length: 120_000 }, (_, i) => `w${i.toString(36)}x${(i * 7919).toString(36)}`).join(' ')
+  await store.indexText('m1', `needle ${many}`)
+  t.same(await ids({ q: 'needle' }), ['m1'], 'a text too large for one tsvector is indexed in part')
+  const kept = (await sql(`SELECT length(body) AS n FROM trace_messages WHERE id = 'm1'`)).rows[0].n as number
+  t.ok(kept > 100_000 && kept < many.length, `${kept} of ${many.length} characters indexed`)
 
   t.same(await store.extent(), { oldest: 1000, newest: 3000 })
   const summary = await store.summarize({ since: 0, until: 4000, bucketMs: 1000 })
