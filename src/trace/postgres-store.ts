@@ -249,7 +249,7 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
     }
     const unique = [...byId.values()]
     try {
-      await this.upsert(unique)
+      await this.upsertAgain(unique)
       return unique
     } catch (err) {
       if (!isDataError(err) || unique.length === 1) {
@@ -262,6 +262,21 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
       const kept: TraceMessage[] = []
       for (const m of unique) kept.push(...(await this.writeBatch([m])))
       return kept
+    }
+  }
+
+  /**
+   * Two relays' batches naming the same records (one a release through the other) may deadlock;
+   * PostgreSQL ends one of them (SQLSTATE 40P01), which is written again at once: nothing is wrong.
+   */
+  private async upsertAgain(batch: readonly TraceMessage[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.upsert(batch)
+      } catch (err) {
+        const code = (err as { code?: unknown }).code
+        if (attempt >= 3 || typeof code !== 'string' || !code.startsWith('40')) throw err
+      }
     }
   }
 
