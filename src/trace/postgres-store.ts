@@ -233,8 +233,10 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
       this.onWritten()
       return true
     } catch (err) {
+      // while it lasts, every record tries again: the same reason is said once, not per message
+      const again = this.lastError?.message === (err as Error).message
       this.lastError = err as Error
-      this.onError(err as Error)
+      if (!again) this.onError(err as Error)
       return false
     }
   }
