@@ -11,6 +11,8 @@ import { traceCommand } from '../../src/cli/trace.js'
 import { migrate, MIGRATIONS, schemaVersion } from '../../src/trace/postgres-schema.js'
 import { PostgresTraceStore, tsQuery, type PostgresTraceOptions } from '../../src/trace/postgres-store.js'
 import { Retention, type PrunedMessage } from '../../src/trace/retention.js'
+import { TraceBus, type TraceEvent } from '../../src/events/trace-bus.js'
+import { EventedTraceStore } from '../../src/events/trace-events.js'
 import { sendOfSize } from '../helpers/dialogue.js'
 import { healthTurns } from '../helpers/health.js'
 import { needs } from '../helpers/outside.js'
@@ -410,4 +412,28 @@ t.test("two relays on one PostgreSQL: each one's live stream shows the other's m
   )
   t.same((await api(a, 'DELETE', '/api/v1/messages')).body, { deleted: 1 })
   t.same((await liveB.next('cleared', 5000)).data, { deleted: 1 }, "B's stream hears A's clear")
+})
+
+t.test('EventedTraceStore on PostgreSQL: a record it must read first is announced once read', guard, async (t) => {
+  await fresh()
+  const writer = open(t)
+  writer.record(message('q1', 1000, { status: 'Pending' }))
+  await writer.written()
+  // another store (a restarted relay): q1 is not in its memory, get() asks PostgreSQL
+  const bus = new TraceBus()
+  const events: TraceEvent[] = []
+  bus.subscribe((e) => events.push(e))
+  const evented = new EventedTraceStore(open(t), bus)
+  const seen = new Promise<void>((resolve) => bus.subscribe((e) => e.type === 'recorded' && resolve()))
+  evented.recordAttempt('q1', 1, [{ address: 'a@example.org', status: 'Delivered', reply: '250 OK', ms: 5 }])
+  await seen
+  const e = events[0]
+  t.equal(e?.type, 'recorded')
+  if (e?.type === 'recorded') {
+    t.equal(e.previous?.status, 'Pending', 'the record it replaced, read from PostgreSQL')
+    t.equal(e.message.recipients[0]?.status, 'Delivered')
+  }
+  evented.recordAttempt('nope', 1, [])
+  await evented.written()
+  t.equal(events.length, 1, 'an attempt on no record changes nothing')
 })
