@@ -104,6 +104,8 @@ export async function migrate(client: pg.ClientBase, upTo = MIGRATIONS.length): 
   for (;;) {
     await client.query('BEGIN')
     try {
+      // a step may rewrite a large table: the store's statement timeout (seconds) is for records
+      await client.query(`SET LOCAL statement_timeout = '10min'`)
       // one relay at a time: the others wait here, then find the step done
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
       await client.query('CREATE TABLE IF NOT EXISTS trace_schema (version integer NOT NULL)')
