@@ -9,12 +9,12 @@ import { FAULT_CATALOGUE, isFaultId } from '../core/faults.js'
 import { buildCatalogue, parseReplyLine } from '../core/replies.js'
 import type { CompiledConnector, Fault, World } from '../core/types.js'
 
+const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)'
+const DOTTED_QUAD = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`)
+
 /** A dotted-quad IPv4 address as a number, or undefined for anything else (IPv6, leading zeros). */
 function ipv4Number(text: string): number | undefined {
-  const m =
-    /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/.exec(
-      text,
-    )
+  const m = DOTTED_QUAD.exec(text)
   return m ? ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0 : undefined
 }
 
