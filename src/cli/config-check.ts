@@ -4,6 +4,7 @@
 import { describeDataHome } from '../config/data-home.js'
 import { EXAMPLE_SOURCE, loadConfigFile, parseExampleConfig } from '../config/load.js'
 import { refusePrintedSecrets } from '../config/printed-secrets.js'
+import { storeName } from '../health/limit-store-health.js'
 import type { Config, FaultConfig } from '../config/schema.js'
 import { formatDuration, formatSize } from '../core/units.js'
 import { LIMITS } from '../core/limits.js'
@@ -13,6 +14,11 @@ import { connectorNotes } from './connector-notes.js'
 export function listRules(): string {
   const width = Math.max(...RULES.map((r) => r.id.length))
   return RULES.map((r) => `${r.stage.padEnd(7)} ${r.id.padEnd(width)}  ${r.summary}`).join('\n')
+}
+
+/** A store URL's user, password and query stay out of the output: it is pasted into tickets and chats. */
+function shownStore(spec: string): string {
+  return spec.includes('://') ? storeName(spec) : spec
 }
 
 export function configCheck(args: { file?: string | undefined; rules?: boolean | undefined }): string {
@@ -32,7 +38,7 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
     ),
     `  limits      ${formatSize(config.limits.maxMessageSize)} per message, ` +
       `${config.limits.recipientsPerMessage} recipients per message; ` +
-      `over a limit: ${config.limits.onExceeded}; store ${config.store.limits}`,
+      `over a limit: ${config.limits.onExceeded}; store ${shownStore(config.store.limits)}`,
     // the keys that decide what Exchange does after, or instead of, a refusal: shown so an edit is seen
     `  throttle    SMTP AUTH ${config.limits.smtpAuth.messagesPerMinute} messages a minute per mailbox, ` +
       `then ${config.limits.smtpAuth.throttle}; receive ${config.limits.receive.perRecipientPerHour} an hour ` +
@@ -44,7 +50,7 @@ export function configCheck(args: { file?: string | undefined; rules?: boolean |
     ...config.smtpAuth.users.map((u) => `  mailbox     ${describeMailbox(u, config.smtpAuth.oauth !== undefined)}`),
     `  routes      upstream ${describeRoute(config.routes.upstream)}, ` +
       `fallback ${describeRoute(config.routes.fallback)}`,
-    `  trace       ${config.store.trace}; HTTP ${config.http.host}:${config.http.port}`,
+    `  trace       ${shownStore(config.store.trace)}; HTTP ${config.http.host}:${config.http.port}`,
     // an installed package keeps them in the user's data directory, not wherever it was started
     `  data        default paths (data/, certs/) ${describeDataHome()}`,
     // armed faults change what every matching sender gets: a config left with one must show it

@@ -51,6 +51,20 @@ t.test('config check: valid, invalid (names the key, exit 2), JSON, rules, the e
   t.match(rules.stdout, /connector\s+TeamDynamix \(onPremises\) 127\.0\.0\.0\/8 ::1\/128, TLS required/)
 })
 
+t.test('config check names the stores without their passwords (it is pasted into tickets)', async (t) => {
+  const dir = t.testdir({
+    'cfg.yaml':
+      'tenant:\n  acceptedDomains: [contoso.edu]\nstore:\n' +
+      '  limits: redis://:r3dis-pw@redis.internal:6379\n' +
+      '  trace: postgresql://relay365:p%40ss%3Aw%2Frd@pg.internal:5432/relay365?sslmode=verify-full\n',
+  })
+  const run = await runCliHere(['config', 'check', `${dir}/cfg.yaml`])
+  t.equal(run.code, 0)
+  t.match(run.stdout, /store redis:\/\/redis\.internal:6379/)
+  t.match(run.stdout, /trace {7}postgresql:\/\/pg\.internal:5432\/relay365;/)
+  t.notMatch(run.stdout, /r3dis-pw|p%40ss|sslmode/)
+})
+
 t.test('config check lists every error of the file, each naming its key, and exits 2', async (t) => {
   const dir = t.testdir({
     'cfg.yaml':
