@@ -198,7 +198,9 @@ export async function openServices(o: ServicesOptions): Promise<Services> {
         log.error({ count }, `${count} trace record(s) dropped unwritten while PostgreSQL did not answer`),
     },
   )
-  const trace = new EventedTraceStore(opened.trace, events)
+  // on PostgreSQL every record carries its relay: this relay's own on its live view too
+  const fleetRelay = /^postgres(ql)?:\/\//.test(config.store.trace) ? config.smtp.hostname : undefined
+  const trace = new EventedTraceStore(opened.trace, events, fleetRelay)
   let limits: LimitStore
   try {
     limits = await openLimitStore(config.store.limits, log)

@@ -10,6 +10,11 @@ export class EventedTraceStore implements TraceStore, TraceWriter, TraceSummariz
   constructor(
     private readonly inner: TraceStore & TraceSummarizer,
     readonly bus: TraceBus,
+    /**
+     * This relay's name on a trace a fleet shares: its own records are announced with it, as the
+     * other relays' are and as the API reads them back (a live view may tell them apart).
+     */
+    private readonly relay?: string,
   ) {}
 
   record(message: TraceMessage, first = false): void {
@@ -28,7 +33,9 @@ export class EventedTraceStore implements TraceStore, TraceWriter, TraceSummariz
   }
 
   private announce(message: TraceMessage, previous: TraceMessage | undefined): void {
-    this.bus.publish({ type: 'recorded', message, ...(previous ? { previous } : {}) })
+    const stamped =
+      this.relay !== undefined && message.relay === undefined ? { ...message, relay: this.relay } : message
+    this.bus.publish({ type: 'recorded', message: stamped, ...(previous ? { previous } : {}) })
   }
 
   written(): Promise<void> {
