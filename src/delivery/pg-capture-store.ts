@@ -10,6 +10,7 @@ import { Readable } from 'node:stream'
 import pg from 'pg'
 import type { CaptureStore, CaptureWriter } from '../ports.js'
 import { migrate } from '../trace/postgres-schema.js'
+import { PgSockets } from '../trace/pg-sockets.js'
 
 /** Rows of about this size: large enough that a 25 MB message is a hundred inserts, small enough to hold. */
 export const CHUNK = 256 * 1024
@@ -52,6 +53,8 @@ export class PgCaptureStore implements CaptureStore {
   private readonly pool: pg.Pool
   private schemaReady: Promise<void> | undefined
   private removing: { ids: string[]; done: Promise<void> } | undefined
+  /** Every connection's socket: a stop cuts those a frozen server never closes. */
+  private readonly sockets = new PgSockets()
 
   constructor(
     url: string,
@@ -64,6 +67,7 @@ export class PgCaptureStore implements CaptureStore {
       connectionTimeoutMillis: 5000,
       query_timeout: 30_000,
       idleTimeoutMillis: 10_000,
+      stream: this.sockets.stream,
     })
     // an idle connection the server closed (a restart): the next query opens another
     this.pool.on('error', () => undefined)
@@ -181,7 +185,7 @@ export class PgCaptureStore implements CaptureStore {
   }
 
   async close(): Promise<void> {
-    await this.pool.end()
+    await this.sockets.end(this.pool.end())
   }
 }
 

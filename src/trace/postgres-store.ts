@@ -11,6 +11,7 @@ import type { TraceMessage } from '../core/trace.js'
 import { categoryOf, ruleOutcomes, type Category, type RuleOutcomeCount } from '../core/outcome.js'
 import type { TracePage, TraceQuery, TraceStore } from '../ports.js'
 import { migrate, searchWords } from './postgres-schema.js'
+import { PgSockets } from './pg-sockets.js'
 import { queryWords, searchHead } from './search.js'
 import type { Prunable, PruneBounds, PrunedMessage, Retention } from './retention.js'
 import {
@@ -116,6 +117,8 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
   private readonly recent = new Map<string, TraceMessage>()
   private listener: pg.Client | undefined
   private relisten: NodeJS.Timeout | undefined
+  /** Every connection's socket: a stop cuts those a frozen server never closes. */
+  private readonly sockets = new PgSockets()
 
   constructor(
     private readonly pgModule: typeof pg,
@@ -134,6 +137,7 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
       statement_timeout: timeout,
       keepAlive: true,
       application_name: 'relay365',
+      stream: this.sockets.stream,
     }
     this.pool = new pgModule.Pool({ ...this.clientConfig, max: 4 })
     // a connection the server closed while idle: the next query opens another
@@ -573,11 +577,11 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
     this.listener = undefined
     listener?.removeAllListeners()
     listener?.on('error', () => undefined)
-    await listener?.end().catch(() => undefined)
+    if (listener) await this.sockets.end(listener.end())
     if (this.queue.length > 0 && !(await this.flush()))
       this.onError(new Error(`trace closed: ${this.queue.length} record(s) not written to PostgreSQL`))
     this.settle(this.seq)
-    await this.pool.end().catch(() => undefined)
+    await this.sockets.end(this.pool.end())
   }
 }
 
