@@ -1,7 +1,8 @@
 // A relay on a PostgreSQL trace when the server misbehaves at the worst moments: frozen while the
 // relay stops (it must still stop), and gone in the middle of a captured message's DATA.
 import t from 'tap'
-import { sendOfSize } from '../helpers/dialogue.js'
+import { Dialogue, sendOfSize } from '../helpers/dialogue.js'
+import { healthTurns } from '../helpers/health.js'
 import { needs } from '../helpers/outside.js'
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js'
 import { startRelay } from '../helpers/relay.js'
@@ -31,4 +32,28 @@ t.test('a relay whose PostgreSQL is frozen still stops: its connections are cut,
   // pool.end() resolves before its idle connections' goodbyes: an open socket keeps a stopped relay alive
   const handles = (process as unknown as { _getActiveHandles(): Array<{ remotePort?: number }> })._getActiveHandles()
   t.equal(handles.filter((h) => h.remotePort === server.port).length, 0, 'no socket to PostgreSQL left open')
+})
+
+t.test('PostgreSQL stopped in the middle of a captured message: 451, never 250; it recovers', guard, async (t) => {
+  const relay = await startRelay(t, { ...plain, store: { trace: server.url } })
+  t.match((await sendOfSize(relay.smtpPort, 1000)).at(-1), /^250 /, 'accepted while PostgreSQL answers')
+  const d = await Dialogue.open(relay.smtpPort)
+  t.teardown(() => d.close())
+  await d.send('EHLO client.test')
+  t.match(await d.send('MAIL FROM:<helpdesk@contoso.example>'), /^250 /)
+  t.match(await d.send('RCPT TO:<someone@example.org>'), /^250 /)
+  t.match(await d.send('DATA'), /^354 /)
+  const line = `${'z'.repeat(998)}\r\n`
+  // past two rows of the capture store: some of it is in PostgreSQL already
+  d.write('From: helpdesk@contoso.example\r\nSubject: cut\r\n\r\n' + line.repeat(600))
+  await new Promise((r) => setTimeout(r, 300))
+  await server.stop()
+  d.write(line.repeat(600) + '.\r\n')
+  const reply = await d.read(30_000)
+  t.match(reply, /^4\d\d /, `not taken: ${reply}`)
+  d.close()
+  await server.start()
+  const well = await healthTurns(relay.httpPort as number, 200)
+  t.equal(well.status, 200, 'healthy again by itself')
+  t.match((await sendOfSize(relay.smtpPort, 400_000)).at(-1), /^250 /, 'a captured message is taken again')
 })
