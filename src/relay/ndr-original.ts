@@ -49,7 +49,9 @@ export class NdrOriginal implements KeepingOriginal, KeptOriginal {
     }
     try {
       const f = this.file ?? this.spill()
-      if (!f.out.write(chunk)) await Promise.race([once(f.out, 'drain'), once(f.out, 'error')])
+      // once() rejects on 'error' itself and then lets go of both: a race with once(f.out, 'error')
+      // left an error listener on the file for every chunk that waited (a leak warning by the 11th)
+      if (!f.out.write(chunk)) await once(f.out, 'drain')
     } catch (err) {
       this.lose(err as Error)
     }

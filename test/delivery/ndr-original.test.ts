@@ -53,6 +53,26 @@ t.test('a larger message spills to a file, read back byte for byte, removed on r
   t.ok((await readdir(dirname(path))).every((f) => !f.startsWith('large-')))
 })
 
+t.test('a large message spilled under back-pressure: no listener left behind per chunk', async (t) => {
+  const warnings: Error[] = []
+  const onWarning = (w: Error) => warnings.push(w)
+  process.on('warning', onWarning)
+  t.teardown(() => process.off('warning', onWarning))
+  const o = new NdrOriginal(`pressed-${process.pid}`)
+  // every write past the stream's 16 KiB mark waits for drain
+  for (let i = 0; i < 40; i++) await o.write(Buffer.alloc(64 * 1024, 'p'))
+  const out = (o as unknown as { file: { out: NodeJS.EventEmitter } }).file.out
+  t.ok(out.listenerCount('error') <= 2, `${out.listenerCount('error')} error listeners on the spill file`)
+  const kept = await o.done()
+  t.equal(kept?.size, 40 * 64 * 1024)
+  kept!.release()
+  await new Promise((r) => setImmediate(r))
+  t.same(
+    warnings.filter((w) => w.name === 'MaxListenersExceededWarning'),
+    [],
+  )
+})
+
 t.test('a copy that cannot be written is lost, not an error', async (t) => {
   const o = new NdrOriginal('no/such/directory/x')
   await o.write(Buffer.alloc(70 * 1024, 'x'))
