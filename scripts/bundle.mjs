@@ -9,7 +9,7 @@
 // version in CLIENT SETINFO (caught: "error-fetching-version"), pino's transports (relay365 logs to
 // a stream, never through a transport). src/ itself reads only the dashboard's files, which
 // dashboard.ts finds from dist/bin too.
-import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
@@ -39,26 +39,3 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 })
-
-// A chunk made only of dependencies' code is named vendor-*.js, which .taprc leaves out of coverage.
-// tap drops from coverage any script one of whose sources is under node_modules, but it learns a
-// script's sources when the script loads: for one loaded last, as a process ends, it may not know
-// them yet, keep the chunk, and the report then names a dependency's file (CI once showed
-// nodemailer's addressparser at 29 %, taking the total under the threshold).
-const chunks = readdirSync(`${dist}bin`).filter((f) => f.endsWith('.js'))
-const vendor = chunks.filter((f) => {
-  const { sources } = JSON.parse(readFileSync(`${dist}bin/${f}.map`, 'utf8'))
-  return sources.length > 0 && sources.every((s) => s.includes('/node_modules/'))
-})
-const renamed = new Map(vendor.map((f) => [f, f.replace(/^[^-]+-/, 'vendor-')]))
-for (const f of chunks) {
-  let code = readFileSync(`${dist}bin/${f}`, 'utf8')
-  // chunk names carry a content hash: a name occurs in the code only where the chunk is imported
-  for (const [from, to] of renamed) code = code.split(from).join(to)
-  const to = renamed.get(f) ?? f
-  writeFileSync(`${dist}bin/${to}`, code)
-  if (to !== f) {
-    rmSync(`${dist}bin/${f}`)
-    renameSync(`${dist}bin/${f}.map`, `${dist}bin/${to}.map`)
-  }
-}
