@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import pg from 'pg'
 import type { CaptureStore, CaptureWriter } from '../ports.js'
-import { migrate } from '../trace/postgres-schema.js'
+import { migrate, MIGRATION_TIMEOUT_MS } from '../trace/postgres-schema.js'
 import { PgSockets } from '../trace/pg-sockets.js'
 
 /** Rows of about this size: large enough that a 25 MB message is a hundred inserts, small enough to hold. */
@@ -53,6 +53,7 @@ export class PgCaptureStore implements CaptureStore {
   private readonly pool: pg.Pool
   private schemaReady: Promise<void> | undefined
   private removing: { ids: string[]; done: Promise<void> } | undefined
+  private readonly url: string
   /** Every connection's socket: a stop cuts those a frozen server never closes. */
   private readonly sockets = new PgSockets()
 
@@ -60,6 +61,7 @@ export class PgCaptureStore implements CaptureStore {
     url: string,
     private readonly options: PgCaptureOptions,
   ) {
+    this.url = url
     this.pool = new pg.Pool({
       connectionString: url,
       max: options.max ?? 8,
@@ -79,18 +81,23 @@ export class PgCaptureStore implements CaptureStore {
    * again after a failure: a server down at start is not fatal.
    */
   ready(): Promise<void> {
-    this.schemaReady ??= this.pool
-      .connect()
-      .then(async (client) => {
-        try {
-          await migrate(client)
-          client.release()
-        } catch (err) {
-          // a connection that failed mid-way is not handed out again
-          client.release(err as Error)
-          throw err
-        }
+    this.schemaReady ??= (async () => {
+      // a connection of its own: a step (or another relay's, waited for) may take longer than a write
+      const client = new pg.Client({
+        connectionString: this.url,
+        connectionTimeoutMillis: 5000,
+        query_timeout: MIGRATION_TIMEOUT_MS,
+        stream: this.sockets.stream,
       })
+      // the migration's errors are its queries' (a reset while it says goodbye is nothing)
+      client.on('error', () => undefined)
+      try {
+        await client.connect()
+        await migrate(client)
+      } finally {
+        void client.end().catch(() => undefined)
+      }
+    })()
       .then(() => this.pool.query(SWEEP))
       .then(
         () => undefined,

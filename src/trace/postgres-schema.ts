@@ -16,6 +16,13 @@ type Migration = string | ((client: pg.ClientBase) => Promise<void>)
 /** pg_advisory_xact_lock's key: "r365" as a number, the same for every relay on the database. */
 export const MIGRATION_LOCK = 0x72333635
 
+/**
+ * How long one step may take, waiting for another relay's steps included. The connection that
+ * migrates must be opened with it as its query_timeout too: pg's own timer would otherwise give
+ * up on a step the server goes on with (and roll it back), every start again.
+ */
+export const MIGRATION_TIMEOUT_MS = 10 * 60_000
+
 export const MIGRATIONS: readonly Migration[] = [
   `CREATE TABLE trace_messages (
      id text PRIMARY KEY,
@@ -105,7 +112,7 @@ export async function migrate(client: pg.ClientBase, upTo = MIGRATIONS.length): 
     await client.query('BEGIN')
     try {
       // a step may rewrite a large table: the store's statement timeout (seconds) is for records
-      await client.query(`SET LOCAL statement_timeout = '10min'`)
+      await client.query(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`)
       // one relay at a time: the others wait here, then find the step done
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
       await client.query('CREATE TABLE IF NOT EXISTS trace_schema (version integer NOT NULL)')

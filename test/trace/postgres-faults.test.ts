@@ -1,6 +1,10 @@
 // A relay on a PostgreSQL trace when the server misbehaves at the worst moments: frozen while the
 // relay stops (it must still stop), and gone in the middle of a captured message's DATA.
 import t from 'tap'
+import pg from 'pg'
+import { PgCaptureStore } from '../../src/delivery/pg-capture-store.js'
+import { MIGRATION_LOCK } from '../../src/trace/postgres-schema.js'
+import { PostgresTraceStore } from '../../src/trace/postgres-store.js'
 import { Dialogue, sendOfSize } from '../helpers/dialogue.js'
 import { healthTurns } from '../helpers/health.js'
 import { needs } from '../helpers/outside.js'
@@ -56,4 +60,29 @@ t.test('PostgreSQL stopped in the middle of a captured message: 451, never 250; 
   const well = await healthTurns(relay.httpPort as number, 200)
   t.equal(well.status, 200, 'healthy again by itself')
   t.match((await sendOfSize(relay.smtpPort, 400_000)).at(-1), /^250 /, 'a captured message is taken again')
+})
+
+t.test('a relay starting while another migrates waits for it, past its record timeout', guard, async (t) => {
+  // another relay in the middle of a long migration step: it holds the migrations' lock
+  const other = new pg.Client({ connectionString: server.url })
+  await other.connect()
+  t.teardown(() => other.end())
+  await other.query('BEGIN')
+  await other.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
+  const errors: string[] = []
+  const store = new PostgresTraceStore(pg, server.url, {
+    relay: 'relay-b.test',
+    timeoutMs: 300,
+    onError: (err) => errors.push(err.message),
+  })
+  t.teardown(() => store.close())
+  const capture = new PgCaptureStore(server.url, { relay: 'relay-b.test' })
+  t.teardown(() => capture.close())
+  const listed = store.list({})
+  const ready = capture.ready()
+  await new Promise((r) => setTimeout(r, 1000))
+  await other.query('COMMIT')
+  t.type((await listed).total, 'number', 'the trace answers once the other relay is done')
+  await ready
+  t.same(errors, [], 'no failure while it waited')
 })
