@@ -461,11 +461,30 @@ const deliverySchema = z
   })
   .strict()
 
+/**
+ * A store URL the clients can read: a password as typed (with @ : / in it) breaks it, and the
+ * client says only "Invalid URL".
+ */
+function parsesAsUrl(spec: string): boolean {
+  if (!spec.includes('://')) return true
+  try {
+    new URL(spec)
+    return true
+  } catch {
+    return false
+  }
+}
+
+// never the value: it holds the password
+const UNPARSED_URL =
+  'not a URL that parses: percent-encode special characters of the user and password (@ %40, : %3A, / %2F, % %25)'
+
 const storeSchema = z
   .object({
     limits: z
       .string()
       .regex(/^(memory|rediss?:\/\/.+)$/, 'expected "memory" or a Redis URL like "redis://127.0.0.1:6379"')
+      .refine(parsesAsUrl, { error: UNPARSED_URL })
       .default('memory'),
     trace: z
       .string()
@@ -474,6 +493,7 @@ const storeSchema = z
         /^(sqlite:.+|memory|postgres(ql)?:\/\/.+)$/,
         'expected "sqlite:<path>", "memory" or a PostgreSQL URL like "postgres://relay365@127.0.0.1:5432/relay365"',
       )
+      .refine(parsesAsUrl, { error: UNPARSED_URL })
       .default(() => `sqlite:${defaultPath('data/trace.db')}`),
     /**
      * How much trace both stores keep: the newest maxMessages records received within maxAge of

@@ -65,6 +65,23 @@ t.test('config check names the stores without their passwords (it is pasted into
   t.notMatch(run.stdout, /r3dis-pw|p%40ss|sslmode/)
 })
 
+t.test('config check: a store URL that does not parse names its key, not its password', async (t) => {
+  const dir = t.testdir({
+    // a password as typed, not percent-encoded: serve said only "Invalid URL" (exit 1)
+    'trace.yaml':
+      'tenant:\n  acceptedDomains: [contoso.edu]\nstore:\n' +
+      '  trace: postgres://relay365:p@ss:w/rd@pg.internal/relay365\n',
+    'limits.yaml': 'tenant:\n  acceptedDomains: [contoso.edu]\nstore:\n  limits: redis://:a/b@redis.internal:6379\n',
+  })
+  const trace = await runCliHere(['config', 'check', `${dir}/trace.yaml`])
+  t.equal(trace.code, 2)
+  t.match(trace.stderr, /store\.trace: .*percent-encode/)
+  t.notMatch(trace.stderr, /w\/rd/)
+  const limits = await runCliHere(['config', 'check', `${dir}/limits.yaml`])
+  t.equal(limits.code, 2)
+  t.match(limits.stderr, /store\.limits: .*percent-encode/)
+})
+
 t.test('config check lists every error of the file, each naming its key, and exits 2', async (t) => {
   const dir = t.testdir({
     'cfg.yaml':
