@@ -579,11 +579,11 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
     this.listener = undefined
     listener?.removeAllListeners()
     listener?.on('error', () => undefined)
-    if (listener) await this.sockets.end(listener.end())
     if (this.queue.length > 0 && !(await this.flush()))
       this.onError(new Error(`trace closed: ${this.queue.length} record(s) not written to PostgreSQL`))
     this.settle(this.seq)
-    await this.sockets.end(this.pool.end())
+    // together: the bound waits for every socket, so the pool's must be closing too
+    await this.sockets.end(Promise.all([listener?.end(), this.pool.end()]))
   }
 }
 

@@ -10,6 +10,7 @@ import { healthTurns } from '../helpers/health.js'
 import { needs } from '../helpers/outside.js'
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js'
 import { startRelay } from '../helpers/relay.js'
+import { traceMessage } from '../helpers/trace-message.js'
 
 const guard = needs('postgres')
 let server: TestPostgres
@@ -85,4 +86,22 @@ t.test('a relay starting while another migrates waits for it, past its record ti
   t.type((await listed).total, 'number', 'the trace answers once the other relay is done')
   await ready
   t.same(errors, [], 'no failure while it waited')
+})
+
+t.test('a store on a PostgreSQL that answers closes at once, its last records written', guard, async (t) => {
+  const store = new PostgresTraceStore(pg, server.url, { relay: 'relay-c.test', timeoutMs: 2000 })
+  await store.list({})
+  store.record(traceMessage('close-1', 1))
+  const started = Date.now()
+  await store.close()
+  const took = Date.now() - started
+  t.ok(took < 500, `closed in ${took} ms`)
+  const check = new pg.Client({ connectionString: server.url })
+  await check.connect()
+  t.teardown(() => check.end())
+  t.equal(
+    (await check.query("SELECT id FROM trace_messages WHERE id = 'close-1'")).rowCount,
+    1,
+    'written before it closed',
+  )
 })
