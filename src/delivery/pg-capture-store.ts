@@ -54,6 +54,11 @@ export class PgCaptureStore implements CaptureStore {
   private schemaReady: Promise<void> | undefined
   private removing: { ids: string[]; done: Promise<void> } | undefined
   private readonly url: string
+  /**
+   * Rows of refused messages whose delete failed (the server was away): deleted after the next
+   * commit that works, not left until a restart's sweep (an hour old at least).
+   */
+  private readonly undiscarded = new Map<string, string>()
   /** Every connection's socket: a stop cuts those a frozen server never closes. */
   private readonly sockets = new PgSockets()
 
@@ -143,6 +148,7 @@ export class PgCaptureStore implements CaptureStore {
       commit: async () => {
         await inflight
         await this.query(COMMIT, [id, token, seq, take(), size, this.options.relay])
+        this.discardLeftovers()
       },
       discard: async () => {
         discarded = true
@@ -150,8 +156,19 @@ export class PgCaptureStore implements CaptureStore {
         pendingBytes = 0
         // a row still being inserted would outlive a delete made before it lands
         await inflight.catch(() => undefined)
-        if (seq > 0) await this.query(DISCARD, [id, token])
+        if (seq > 0)
+          await this.query(DISCARD, [id, token]).catch((err: Error) => {
+            this.undiscarded.set(token, id)
+            throw err
+          })
       },
+    }
+  }
+
+  private discardLeftovers(): void {
+    for (const [token, id] of this.undiscarded) {
+      this.undiscarded.delete(token)
+      void this.query(DISCARD, [id, token]).catch(() => this.undiscarded.set(token, id))
     }
   }
 

@@ -61,6 +61,24 @@ t.test('PostgreSQL stopped in the middle of a captured message: 451, never 250; 
   const well = await healthTurns(relay.httpPort as number, 200)
   t.equal(well.status, 200, 'healthy again by itself')
   t.match((await sendOfSize(relay.smtpPort, 400_000)).at(-1), /^250 /, 'a captured message is taken again')
+  // the refused message's rows, written before the server stopped, go once it answers again
+  const orphans = async () => {
+    const c = new pg.Client({ connectionString: server.url })
+    await c.connect()
+    try {
+      const r = await c.query(`SELECT count(*)::int AS n FROM capture_chunk c WHERE NOT EXISTS
+        (SELECT 1 FROM capture_message m WHERE m.id = c.id AND m.token = c.token)`)
+      return r.rows[0].n as number
+    } finally {
+      await c.end()
+    }
+  }
+  let left = await orphans()
+  for (let i = 0; i < 50 && left > 0; i++) {
+    await new Promise((r) => setTimeout(r, 100))
+    left = await orphans()
+  }
+  t.equal(left, 0, 'no rows of the refused message left behind')
 })
 
 t.test('a relay starting while another migrates waits for it, past its record timeout', guard, async (t) => {
