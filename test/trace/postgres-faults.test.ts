@@ -6,6 +6,7 @@ import { PgCaptureStore } from '../../src/delivery/pg-capture-store.js'
 import { MIGRATION_LOCK } from '../../src/trace/postgres-schema.js'
 import { PostgresTraceStore } from '../../src/trace/postgres-store.js'
 import { Dialogue, sendOfSize } from '../helpers/dialogue.js'
+import { startFakeUpstream } from '../helpers/fake-upstream.js'
 import { healthTurns } from '../helpers/health.js'
 import { needs } from '../helpers/outside.js'
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js'
@@ -122,4 +123,32 @@ t.test('a store on a PostgreSQL that answers closes at once, its last records wr
     1,
     'written before it closed',
   )
+})
+
+t.test('proxy mode, PostgreSQL stopped mid-DATA: 250 only as upstream took it; its record kept', guard, async (t) => {
+  const upstream = await startFakeUpstream(t)
+  const relay = await startRelay(t, {
+    ...plain,
+    store: { trace: server.url },
+    routes: { upstream: { type: 'smarthost', host: '127.0.0.1', port: upstream.port, tls: 'none', timeout: '5s' } },
+  })
+  t.match((await sendOfSize(relay.smtpPort, 1000)).at(-1), /^250 /)
+  const d = await Dialogue.open(relay.smtpPort)
+  t.teardown(() => d.close())
+  await d.send('EHLO client.test')
+  t.match(await d.send('MAIL FROM:<helpdesk@contoso.example>'), /^250 /)
+  t.match(await d.send('RCPT TO:<someone@example.org>'), /^250 /)
+  t.match(await d.send('DATA'), /^354 /)
+  d.write('From: helpdesk@contoso.example\r\nSubject: proxied while down\r\n\r\n' + 'x\r\n'.repeat(1000))
+  await server.stop()
+  d.write('.\r\n')
+  const reply = await d.read(15_000)
+  const took = upstream.received.some((m) => m.data.toString().includes('proxied while down'))
+  t.ok(took ? /^250 /.test(reply) : /^4\d\d /.test(reply), `${reply} (upstream took it: ${took})`)
+  d.close()
+  await server.start()
+  await healthTurns(relay.httpPort as number, 200)
+  await relay.trace.written()
+  const listed = await relay.trace.list({ q: 'proxied while down' })
+  t.equal(listed.total, took ? 1 : listed.total, 'what upstream took is in the trace once PostgreSQL is back')
 })
