@@ -8,16 +8,19 @@
 export const PARENT_POLL_MS = 500
 
 /**
- * Calls `onGone(pid of the parent that ended)` once, when this process's parent changes. A process
- * started by init (pid 1: a service manager, a container's init) or with no parent (pid 0: the
- * container's first process) is where it belongs already, and is not watched. Returns `stop`.
+ * Calls `onGone(pid of the parent that ended)` once, when this process's parent is no longer
+ * `parent`. Pass the pid read as the process started (`parent`, default: now): a parent that ended
+ * while the process was still starting has changed it already, and is reported at the first poll.
+ * A process started by init (pid 1: a service manager, a container's init) or with no parent
+ * (pid 0: the container's first process) is where it belongs already, and is not watched.
+ * Returns `stop`.
  */
 export function watchParent(
   onGone: (parent: number) => void,
-  options: { intervalMs?: number; ppid?: () => number } = {},
+  options: { intervalMs?: number; ppid?: () => number; parent?: number } = {},
 ): () => void {
   const ppid = options.ppid ?? (() => process.ppid)
-  const parent = ppid()
+  const parent = options.parent ?? ppid()
   if (parent <= 1) return () => undefined
   const timer = setInterval(() => {
     if (ppid() === parent) return

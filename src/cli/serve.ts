@@ -89,6 +89,9 @@ export async function serve(
       process.exit(1)
     })
   }
+  // who started serve, read before the start's work: a parent that ends before the watch below
+  // begins (a test's shell killed as the banner appears) must still be seen to have ended
+  const startedBy = process.ppid
   // the bound smtp.workers has in the config schema
   if (
     args.workers !== undefined &&
@@ -137,10 +140,13 @@ export async function serve(
     // a closed terminal (SIGHUP) or an ended parent stops the relay as SIGTERM does: it never
     // goes on as an orphan, and its sessions, spool and trace end as in any stop
     process.once('SIGHUP', stop)
-    unwatch = watchParent((parent) => {
-      process.stderr.write(`relay365: the process that started serve (pid ${parent}) has ended: stopping\n`)
-      stop()
-    })
+    unwatch = watchParent(
+      (parent) => {
+        process.stderr.write(`relay365: the process that started serve (pid ${parent}) has ended: stopping\n`)
+        stop()
+      },
+      { parent: startedBy },
+    )
   })
   unwatch()
   await app.stop()

@@ -28,6 +28,14 @@ t.test('a changed parent pid is reported once, with the pid that ended', async (
   t.same(gone, [4242], 'once')
 })
 
+t.test('a parent that ended before the watch began is reported at the first poll', async (t) => {
+  // read at start as 4242; by the time the watch begins the process has been handed to init
+  const gone = await new Promise<number>((resolve) =>
+    watchParent(resolve, { intervalMs: 5, ppid: () => 1, parent: 4242 }),
+  )
+  t.equal(gone, 4242)
+})
+
 t.test('started by init (1) or as a first process (0): nothing to watch', async (t) => {
   for (const start of [0, 1]) {
     let calls = 0
