@@ -138,7 +138,17 @@ export async function startPostgres(t: Test, o: { durable?: boolean } = {}): Pro
     thaw()
     if (existsSync(join(data, 'postmaster.pid'))) await run(ctl, ['-D', data, '-m', 'fast', '-w', 'stop'], 30_000)
   }
+  // pg_ctl runs the server detached: a test process that ends without its teardown (an uncaught
+  // error, tap's timeout) would leave it running, so its exit stops it too
+  const onExit = () => {
+    if (!existsSync(join(data, 'postmaster.pid'))) return
+    const r = runAs(ctl, ['-D', data, '-m', 'immediate', 'stop'])
+    spawnSync(r.command, r.args, { stdio: 'ignore', timeout: 10_000 })
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.once('exit', onExit)
   t.teardown(async () => {
+    process.removeListener('exit', onExit)
     await stop()
     rmSync(dir, { recursive: true, force: true })
   })
