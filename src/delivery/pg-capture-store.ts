@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
 import pg from 'pg'
 import type { CaptureStore, CaptureWriter } from '../ports.js'
-import { migrate, MIGRATION_TIMEOUT_MS } from '../trace/postgres-schema.js'
+import { migrateOnOwnConnection } from '../trace/postgres-schema.js'
 import { PgSockets } from '../trace/pg-sockets.js'
 
 /** Rows of about this size: large enough that a 25 MB message is a hundred inserts, small enough to hold. */
@@ -86,23 +86,11 @@ export class PgCaptureStore implements CaptureStore {
    * again after a failure: a server down at start is not fatal.
    */
   ready(): Promise<void> {
-    this.schemaReady ??= (async () => {
-      // a connection of its own: a step (or another relay's, waited for) may take longer than a write
-      const client = new pg.Client({
-        connectionString: this.url,
-        connectionTimeoutMillis: 5000,
-        query_timeout: MIGRATION_TIMEOUT_MS,
-        stream: this.sockets.stream,
-      })
-      // the migration's errors are its queries' (a reset while it says goodbye is nothing)
-      client.on('error', () => undefined)
-      try {
-        await client.connect()
-        await migrate(client)
-      } finally {
-        void client.end().catch(() => undefined)
-      }
-    })()
+    this.schemaReady ??= migrateOnOwnConnection(pg.Client, {
+      connectionString: this.url,
+      connectionTimeoutMillis: 5000,
+      stream: this.sockets.stream,
+    })
       .then(() => this.pool.query(SWEEP))
       .then(
         () => undefined,

@@ -106,6 +106,22 @@ export async function schemaVersion(client: pg.ClientBase): Promise<number> {
   return r.rows[0]?.v ?? 0
 }
 
+/**
+ * migrate() on a connection of its own, ended afterwards: a step (or another relay's, waited for)
+ * may take longer than the stores' queries are allowed. The trace and the capture store both open.
+ */
+export async function migrateOnOwnConnection(Client: typeof pg.Client, config: pg.ClientConfig): Promise<void> {
+  const client = new Client({ ...config, query_timeout: MIGRATION_TIMEOUT_MS })
+  // the migration's errors are its queries' (a reset while it says goodbye is nothing)
+  client.on('error', () => undefined)
+  try {
+    await client.connect()
+    await migrate(client)
+  } finally {
+    void client.end().catch(() => undefined)
+  }
+}
+
 /** Applies the steps the database has not had (up to `upTo`, tests), each in a transaction with its version. */
 export async function migrate(client: pg.ClientBase, upTo = MIGRATIONS.length): Promise<void> {
   for (;;) {

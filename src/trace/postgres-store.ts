@@ -10,7 +10,7 @@ import type pg from 'pg'
 import type { TraceMessage } from '../core/trace.js'
 import { categoryOf, ruleOutcomes, type Category, type RuleOutcomeCount } from '../core/outcome.js'
 import type { TracePage, TraceQuery, TraceStore } from '../ports.js'
-import { migrate, MIGRATION_TIMEOUT_MS, searchWords } from './postgres-schema.js'
+import { migrateOnOwnConnection, searchWords } from './postgres-schema.js'
 import { PgSockets } from './pg-sockets.js'
 import { queryWords, searchHead } from './search.js'
 import type { Prunable, PruneBounds, PrunedMessage, Retention } from './retention.js'
@@ -151,18 +151,7 @@ export class PostgresTraceStore implements TraceStore, TraceSummarizer, Prunable
 
   /** The schema, created or migrated once per store (tried again after a failure). */
   private ensureReady(): Promise<void> {
-    this.ready ??= (async () => {
-      // a connection of its own: a step (or another relay's, waited for) may take longer than a record
-      const client = new this.pgModule.Client({ ...this.clientConfig, query_timeout: MIGRATION_TIMEOUT_MS })
-      // the migration's errors are its queries' (a reset while it says goodbye is nothing)
-      client.on('error', () => undefined)
-      try {
-        await client.connect()
-        await migrate(client)
-      } finally {
-        void client.end().catch(() => undefined)
-      }
-    })().catch((err: Error) => {
+    this.ready ??= migrateOnOwnConnection(this.pgModule.Client, this.clientConfig).catch((err: Error) => {
       this.ready = undefined
       throw err
     })
